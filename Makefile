@@ -1,0 +1,26 @@
+# The two commands: `make run` and `make test`. Both install what is missing and start the local databases.
+.PHONY: run test stop clean-data status build bench lint
+
+run:
+	@scripts/run.sh
+
+test:
+	@scripts/test.sh
+
+stop:
+	@scripts/stack.sh down
+
+clean-data:
+	@scripts/stack.sh clean-data
+
+status:
+	@scripts/stack.sh status
+
+build:
+	@scripts/deps.sh go frontend
+	@cd frontend && npm run build --silent
+	@go build -trimpath -o bin/parley ./cmd/server
+
+lint:
+	@go vet ./...
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)

@@ -1,0 +1,141 @@
+package httpapi
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+)
+
+// HealthCheck pings one dependency for /readyz.
+type HealthCheck struct {
+	Name  string
+	Check func(ctx context.Context) error
+}
+
+// RouterConfig wires the handlers into one gin engine.
+type RouterConfig struct {
+	Log       *slog.Logger
+	Health    []HealthCheck
+	StaticDir string
+	Auth      *AuthHandlers
+	// Extra registers more routes (socket endpoint, other domains) on the engine, the public /api group and
+	// the authenticated /api group.
+	Extra []func(engine *gin.Engine, api, authed *gin.RouterGroup)
+}
+
+// NewRouter builds the HTTP handler: REST under /api, health probes, and the web app for everything else.
+func NewRouter(cfg RouterConfig) *gin.Engine {
+	gin.SetMode(gin.ReleaseMode)
+	r := gin.New()
+	_ = r.SetTrustedProxies(nil) // ClientIP (used by rate limits) must not trust X-Forwarded-For by default
+	r.Use(gin.CustomRecoveryWithWriter(nil, func(c *gin.Context, err any) {
+		cfg.Log.Error("panic in handler", "path", c.Request.URL.Path, "err", err)
+		c.AbortWithStatusJSON(http.StatusInternalServerError, gin.H{"error": errorBody{Code: "internal", Message: "internal error"}})
+	}))
+	r.Use(requestLog(cfg.Log))
+
+	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
+	r.GET("/readyz", readyz(cfg.Health))
+
+	api := r.Group("/api")
+	a := cfg.Auth
+	api.POST("/auth/register", a.Register)
+	api.POST("/auth/login", a.Login)
+	api.POST("/auth/refresh", a.Refresh)
+	api.POST("/auth/logout", a.Logout)
+	authed := api.Group("", a.RequireAuth)
+	authed.GET("/users/me", a.GetMe)
+	authed.PATCH("/users/me", a.PatchMe)
+	authed.GET("/users/:id", a.GetUser)
+	authed.GET("/users", a.SearchUsers)
+	for _, extra := range cfg.Extra {
+		extra(r, api, authed)
+	}
+	r.NoRoute(staticApp(cfg.StaticDir))
+	return r
+}
+
+func readyz(checks []HealthCheck) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		ctx, cancel := context.WithTimeout(c.Request.Context(), 3*time.Second)
+		defer cancel()
+		type result struct {
+			name string
+			err  error
+		}
+		results := make(chan result, len(checks))
+		for _, hc := range checks {
+			go func() { results <- result{hc.Name, hc.Check(ctx)} }()
+		}
+		status, body := http.StatusOK, gin.H{}
+		for range checks {
+			r := <-results
+			if r.err != nil {
+				status = http.StatusServiceUnavailable
+				body[r.name] = gin.H{"status": "down", "error": r.err.Error()}
+			} else {
+				body[r.name] = gin.H{"status": "ok"}
+			}
+		}
+		overall := "ok"
+		if status != http.StatusOK {
+			overall = "degraded"
+		}
+		c.JSON(status, gin.H{"status": overall, "checks": body})
+	}
+}
+
+// staticApp serves the built front end; unknown paths get index.html so client-side routes work on reload.
+func staticApp(dir string) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if strings.HasPrefix(c.Request.URL.Path, "/api/") || c.Request.URL.Path == "/api" {
+			c.JSON(http.StatusNotFound, gin.H{"error": errorBody{Code: "not_found", Message: "no such endpoint"}})
+			return
+		}
+		if c.Request.Method != http.MethodGet && c.Request.Method != http.MethodHead {
+			c.JSON(http.StatusNotFound, gin.H{"error": errorBody{Code: "not_found", Message: "not found"}})
+			return
+		}
+		clean := filepath.Clean("/" + c.Request.URL.Path)
+		path := filepath.Join(dir, clean)
+		if fi, err := os.Stat(path); err == nil && !fi.IsDir() {
+			if strings.HasPrefix(clean, "/assets/") { // content-hashed by Vite: cache forever
+				c.Header("Cache-Control", "public, max-age=31536000, immutable")
+			}
+			c.File(path)
+			return
+		}
+		index := filepath.Join(dir, "index.html")
+		if _, err := os.Stat(index); err != nil {
+			c.Data(http.StatusOK, "text/html; charset=utf-8", []byte(placeholderPage))
+			return
+		}
+		c.Header("Cache-Control", "no-cache")
+		c.File(index)
+	}
+}
+
+const placeholderPage = `<!doctype html><html><head><meta charset="utf-8"><title>Parley</title></head>
+<body><h1>Parley</h1><p>The server is running; the web app has not been built (run <code>make run</code>).</p></body></html>`
+
+func requestLog(log *slog.Logger) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		start := time.Now()
+		c.Next()
+		if strings.HasPrefix(c.Request.URL.Path, "/socket.io") {
+			return // long-polling and upgrades would flood the log
+		}
+		level := slog.LevelDebug
+		if c.Writer.Status() >= 500 {
+			level = slog.LevelWarn
+		}
+		log.Log(c.Request.Context(), level, "http", "method", c.Request.Method, "path", c.Request.URL.Path,
+			"status", c.Writer.Status(), "ms", time.Since(start).Milliseconds())
+	}
+}

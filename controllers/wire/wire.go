@@ -1,0 +1,166 @@
+// Package wire defines the JSON shapes of the API (docs/API.md), shared by the REST and Socket.IO controllers,
+// and the converters from domain types. Ids are strings: JavaScript numbers cannot hold 64-bit ids.
+package wire
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/parleychat/parley/internal/model"
+)
+
+// ID formats an id for the wire.
+func ID(id int64) string { return strconv.FormatInt(id, 10) }
+
+// IDs formats ids for the wire.
+func IDs(ids []int64) []string {
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[i] = ID(id)
+	}
+	return out
+}
+
+type User struct {
+	ID          string    `json:"id"`
+	Username    string    `json:"username"`
+	DisplayName string    `json:"displayName"`
+	AvatarURL   string    `json:"avatarUrl"`
+	CreatedAt   time.Time `json:"createdAt"`
+}
+
+type Me struct {
+	User
+	Email string `json:"email"`
+}
+
+func ToUser(u model.User) User {
+	return User{ID: ID(u.ID), Username: u.Username, DisplayName: u.DisplayName, AvatarURL: u.AvatarURL, CreatedAt: u.CreatedAt.UTC()}
+}
+
+func ToUsers(us []model.User) []User {
+	out := make([]User, 0, len(us))
+	for _, u := range us {
+		out = append(out, ToUser(u))
+	}
+	return out
+}
+
+func ToMe(u model.User) Me { return Me{User: ToUser(u), Email: u.Email} }
+
+type Auth struct {
+	User                 Me        `json:"user"`
+	AccessToken          string    `json:"accessToken"`
+	RefreshToken         string    `json:"refreshToken"`
+	AccessTokenExpiresAt time.Time `json:"accessTokenExpiresAt"`
+}
+
+type Server struct {
+	ID          string    `json:"id"`
+	Name        string    `json:"name"`
+	OwnerID     string    `json:"ownerId"`
+	Role        string    `json:"role,omitempty"`
+	MemberCount int       `json:"memberCount"`
+	CreatedAt   time.Time `json:"createdAt"`
+}
+
+func ToServer(s model.Server) Server {
+	return Server{ID: ID(s.ID), Name: s.Name, OwnerID: ID(s.OwnerID), Role: s.Role, MemberCount: s.MemberCount, CreatedAt: s.CreatedAt.UTC()}
+}
+
+type Member struct {
+	User     User      `json:"user"`
+	ServerID string    `json:"serverId"`
+	Role     string    `json:"role"`
+	JoinedAt time.Time `json:"joinedAt"`
+}
+
+func ToMember(m model.Member) Member {
+	return Member{User: ToUser(m.User), ServerID: ID(m.ServerID), Role: m.Role, JoinedAt: m.JoinedAt.UTC()}
+}
+
+// Channel is a text channel or a DM, with the caller's read state.
+type Channel struct {
+	ID            string     `json:"id"`
+	ServerID      *string    `json:"serverId"`
+	Type          string     `json:"type"`
+	Name          string     `json:"name"`
+	Topic         string     `json:"topic"`
+	Participants  []User     `json:"participants,omitempty"`
+	CreatedAt     time.Time  `json:"createdAt"`
+	LastMessageID *string    `json:"lastMessageId"`
+	LastMessageAt *time.Time `json:"lastMessageAt"`
+	UnreadCount   int        `json:"unreadCount"`
+	MentionCount  int        `json:"mentionCount"`
+	LastReadID    *string    `json:"lastReadId"`
+}
+
+// ToChannel converts a channel with its metadata and the caller's read state (zero values when unknown).
+func ToChannel(c model.Channel, meta model.ChannelMeta, lastReadID int64, unread, mentions int) Channel {
+	out := Channel{ID: ID(c.ID), Type: c.Kind, Name: c.Name, Topic: meta.Topic, CreatedAt: c.CreatedAt.UTC(),
+		UnreadCount: unread, MentionCount: mentions}
+	if c.ServerID != 0 {
+		sid := ID(c.ServerID)
+		out.ServerID = &sid
+	}
+	if c.Kind == model.ChannelDM {
+		out.Participants = ToUsers(c.Participants)
+	}
+	if meta.LastMessageID != 0 {
+		id := ID(meta.LastMessageID)
+		at := meta.LastMessageAt.UTC()
+		out.LastMessageID, out.LastMessageAt = &id, &at
+	}
+	if lastReadID != 0 {
+		id := ID(lastReadID)
+		out.LastReadID = &id
+	}
+	return out
+}
+
+type Invite struct {
+	Code      string     `json:"code"`
+	ServerID  string     `json:"serverId"`
+	MaxUses   *int       `json:"maxUses"`
+	Uses      int        `json:"uses"`
+	ExpiresAt *time.Time `json:"expiresAt"`
+	CreatedAt time.Time  `json:"createdAt"`
+}
+
+func ToInvite(i model.Invite) Invite {
+	return Invite{Code: i.Code, ServerID: ID(i.ServerID), MaxUses: i.MaxUses, Uses: i.Uses, ExpiresAt: i.ExpiresAt, CreatedAt: i.CreatedAt.UTC()}
+}
+
+type Message struct {
+	ID        string     `json:"id"`
+	ChannelID string     `json:"channelId"`
+	SenderID  string     `json:"senderId"`
+	Content   string     `json:"content"`
+	Timestamp time.Time  `json:"timestamp"`
+	Nonce     string     `json:"nonce,omitempty"`
+	EditedAt  *time.Time `json:"editedAt,omitempty"`
+	Read      *bool      `json:"read,omitempty"`
+}
+
+func ToMessage(m model.Message) Message {
+	return Message{ID: ID(m.ID), ChannelID: ID(m.ChannelID), SenderID: ID(m.SenderID), Content: m.Content,
+		Timestamp: m.CreatedAt.UTC(), Nonce: m.Nonce, EditedAt: m.EditedAt}
+}
+
+func ToMessages(ms []model.Message) []Message {
+	out := make([]Message, 0, len(ms))
+	for _, m := range ms {
+		out = append(out, ToMessage(m))
+	}
+	return out
+}
+
+type Presence struct {
+	UserID   string    `json:"userId"`
+	Status   string    `json:"status"`
+	LastSeen time.Time `json:"lastSeen"`
+}
+
+func ToPresence(p model.Presence) Presence {
+	return Presence{UserID: ID(p.UserID), Status: p.Status, LastSeen: p.LastSeen.UTC()}
+}

@@ -1,0 +1,169 @@
+// Package app assembles the server from its parts with explicit constructors, in dependency order:
+// stores → services → controllers. cmd/server runs it; integration tests build the same thing in-process.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	gocql "github.com/apache/cassandra-gocql-driver/v2"
+	"github.com/gin-gonic/gin"
+	"github.com/jackc/pgx/v5/pgxpool"
+	mongodrv "go.mongodb.org/mongo-driver/v2/mongo"
+
+	"github.com/parleychat/parley/controllers/httpapi"
+	"github.com/parleychat/parley/controllers/socketapi"
+	"github.com/parleychat/parley/internal/config"
+	"github.com/parleychat/parley/internal/snowflake"
+	"github.com/parleychat/parley/repositories/cassandra"
+	"github.com/parleychat/parley/repositories/mongo"
+	"github.com/parleychat/parley/repositories/postgres"
+	"github.com/parleychat/parley/services/auth"
+	"github.com/parleychat/parley/services/community"
+)
+
+// App is a fully wired server.
+type App struct {
+	cfg     config.Config
+	log     *slog.Logger
+	pg      *pgxpool.Pool
+	mongo   *mongodrv.Client
+	cass    *gocql.Session
+	sockets *socketapi.Server
+	handler http.Handler
+
+	Auth      *auth.Service
+	Community *community.Service
+}
+
+// Connect opens the three databases and applies migrations. Each step is logged with its duration.
+func Connect(ctx context.Context, cfg config.Config, log *slog.Logger) (*pgxpool.Pool, *mongodrv.Client, *gocql.Session, error) {
+	start := time.Now()
+	v, err := postgres.Migrate(cfg.PostgresURL)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	pg, err := postgres.Open(ctx, cfg.PostgresURL)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	log.Info("postgres ready", "schema_version", v, "ms", time.Since(start).Milliseconds())
+
+	start = time.Now()
+	mc, err := mongo.Connect(ctx, cfg.MongoURI)
+	if err != nil {
+		pg.Close()
+		return nil, nil, nil, err
+	}
+	if v, err = mongo.Migrate(ctx, mc.Database(cfg.MongoDB)); err != nil {
+		pg.Close()
+		_ = mc.Disconnect(ctx)
+		return nil, nil, nil, err
+	}
+	log.Info("mongo ready", "schema_version", v, "ms", time.Since(start).Milliseconds())
+
+	start = time.Now()
+	cs, err := cassandra.Connect(ctx, cassandra.Config{Hosts: cfg.Cassandra.Hosts, Keyspace: cfg.Cassandra.Keyspace,
+		Replication: cfg.Cassandra.Replication, Consistency: cfg.Cassandra.Consistency})
+	if err == nil {
+		v, err = cassandra.Migrate(ctx, cs)
+		if err != nil {
+			cs.Close()
+		}
+	}
+	if err != nil {
+		pg.Close()
+		_ = mc.Disconnect(ctx)
+		return nil, nil, nil, err
+	}
+	log.Info("cassandra ready", "schema_version", v, "ms", time.Since(start).Milliseconds())
+	return pg, mc, cs, nil
+}
+
+// New wires the server on open database handles. The App owns them from here on (Close closes them).
+func New(cfg config.Config, log *slog.Logger, pg *pgxpool.Pool, mc *mongodrv.Client, cs *gocql.Session) (*App, error) {
+	ids, err := snowflake.New(cfg.NodeID)
+	if err != nil {
+		return nil, err
+	}
+
+	// Stores.
+	users := postgres.NewUserStore(pg)
+	sessions := postgres.NewSessionStore(pg)
+	communityStore := postgres.NewCommunityStore(pg)
+	mdb := mc.Database(cfg.MongoDB)
+	channelMeta := mongo.NewChannelMetaStore(mdb)
+
+	// Services.
+	tokens := auth.NewTokenIssuer(cfg.Auth.JWTSecret, cfg.Auth.Issuer, cfg.Auth.Audience, cfg.Auth.AccessTTL)
+	authSvc, err := auth.New(users, sessions, tokens, ids, auth.Config{BcryptCost: cfg.Auth.BcryptCost, RefreshTTL: cfg.Auth.RefreshTTL}, log.With("component", "auth"))
+	if err != nil {
+		return nil, err
+	}
+
+	// The socket server is both a controller and the services' notifier, so it is built before them.
+	sockets := socketapi.New(authSvc, socketapi.Config{AllowedOrigins: cfg.AllowedOrigins}, log.With("component", "socket"))
+	authSvc.OnRevoke(sockets)
+	communitySvc := community.New(communityStore, channelMeta, users, sockets.Publisher(), ids, log.With("component", "community"))
+	sockets.SetRooms(communitySvc)
+
+	health := []httpapi.HealthCheck{
+		{Name: "postgres", Check: func(ctx context.Context) error { return pg.Ping(ctx) }},
+		{Name: "mongodb", Check: func(ctx context.Context) error { return mongo.Ping(ctx, mc) }},
+		{Name: "cassandra", Check: func(ctx context.Context) error { return cassandra.Ping(ctx, cs) }},
+	}
+	router := httpapi.NewRouter(httpapi.RouterConfig{
+		Log:       log.With("component", "http"),
+		Health:    health,
+		StaticDir: cfg.StaticDir,
+		Auth:      httpapi.NewAuthHandlers(authSvc, log.With("component", "http")),
+		Extra: []func(*gin.Engine, *gin.RouterGroup, *gin.RouterGroup){
+			httpapi.NewCommunityHandlers(communitySvc, log.With("component", "http")).Routes,
+			func(e *gin.Engine, _, _ *gin.RouterGroup) {
+				h := gin.WrapH(sockets.Handler())
+				e.GET("/socket.io/*any", h)
+				e.POST("/socket.io/*any", h)
+			},
+		},
+	})
+	return &App{cfg: cfg, log: log, pg: pg, mongo: mc, cass: cs, sockets: sockets, handler: router, Auth: authSvc, Community: communitySvc}, nil
+}
+
+// Handler is the HTTP handler serving REST, Socket.IO and the web app.
+func (a *App) Handler() http.Handler { return a.handler }
+
+// Serve listens until ctx is cancelled, then shuts down gracefully: stop accepting, close sockets, flush
+// queued messages, close the databases.
+func (a *App) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{Handler: a.handler, ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	a.log.Info("serving", "addr", ln.Addr().String())
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	a.log.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
+	defer cancel()
+	a.sockets.Close()
+	err := srv.Shutdown(shutdownCtx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		err = fmt.Errorf("graceful shutdown timed out: %w", err)
+	}
+	a.Close()
+	return err
+}
+
+// Close releases the database handles.
+func (a *App) Close() {
+	a.cass.Close()
+	_ = a.mongo.Disconnect(context.Background())
+	a.pg.Close()
+}

@@ -1,0 +1,234 @@
+// Package config reads the server's settings from environment variables. Every variable is declared once in
+// Vars (name, default, meaning): the README table and the Docker checks are derived from that list.
+package config
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Var documents one environment variable.
+type Var struct {
+	Name    string
+	Default string
+	Help    string
+}
+
+// Vars lists every variable the server reads, with its default (pointing at the local stack).
+var Vars = []Var{
+	{"PARLEY_HTTP_ADDR", ":8080", "address the HTTP + Socket.IO server listens on"},
+	{"PARLEY_PUBLIC_ORIGIN", "http://localhost:8080", "origin the web app is served from; always allowed by the socket Origin check"},
+	{"PARLEY_ALLOWED_ORIGINS", "http://127.0.0.1:8080,http://localhost:5173", "extra allowed browser origins (comma-separated) for REST CORS and the socket handshake"},
+	{"PARLEY_STATIC_DIR", "frontend/dist", "built front end served at /"},
+	{"PARLEY_DATA_DIR", ".local", "folder for the generated development JWT key"},
+	{"PARLEY_LOG_LEVEL", "info", "debug, info, warn or error"},
+	{"PARLEY_NODE_ID", "1", "this process's id generator node number (0-1023); unique per server replica"},
+	{"PARLEY_POSTGRES_URL", "postgres://postgres@127.0.0.1:55432/parley?sslmode=disable", "PostgreSQL connection URL (users, servers, channels, memberships, tokens)"},
+	{"PARLEY_MONGO_URI", "mongodb://127.0.0.1:57017/", "MongoDB connection URI (presence, channel metadata, read state)"},
+	{"PARLEY_MONGO_DATABASE", "parley", "MongoDB database name"},
+	{"PARLEY_CASSANDRA_HOSTS", "127.0.0.1:59042", "Cassandra contact points, comma-separated host:port (message log)"},
+	{"PARLEY_CASSANDRA_KEYSPACE", "parley", "Cassandra keyspace"},
+	{"PARLEY_CASSANDRA_REPLICATION", "{'class': 'SimpleStrategy', 'replication_factor': 1}", "replication map used when the keyspace is created"},
+	{"PARLEY_CASSANDRA_CONSISTENCY", "LOCAL_QUORUM", "consistency for message reads and writes"},
+	{"PARLEY_REDIS_URL", "redis://127.0.0.1:56379/0", "Redis URL (cross-node socket fan-out)"},
+	{"PARLEY_JWT_SECRET", "", "HMAC key for access tokens (32+ bytes); empty = a generated key persisted in PARLEY_DATA_DIR (development only)"},
+	{"PARLEY_JWT_ISSUER", "parley", "access token issuer (iss)"},
+	{"PARLEY_JWT_AUDIENCE", "parley-api", "access token audience (aud)"},
+	{"PARLEY_ACCESS_TOKEN_TTL", "15m", "access token lifetime"},
+	{"PARLEY_REFRESH_TOKEN_TTL", "720h", "refresh token (session) lifetime"},
+	{"PARLEY_BCRYPT_COST", "12", "bcrypt cost for password hashes (10-15)"},
+	{"PARLEY_FLUSH_BATCH", "64", "flush a channel's queued messages to Cassandra once this many are waiting"},
+	{"PARLEY_FLUSH_DELAY", "5ms", "... or once the oldest queued message is this old"},
+	{"PARLEY_QUEUE_LIMIT", "10000", "max messages waiting for Cassandra across all channels; beyond it sends get `unavailable`"},
+	{"PARLEY_WINDOW_SIZE", "200", "recent messages kept in memory per active channel (serves the newest history pages)"},
+	{"PARLEY_IDLE_EVICT", "10m", "an active channel with no traffic for this long is dropped from memory"},
+	{"PARLEY_SHUTDOWN_TIMEOUT", "20s", "graceful shutdown budget (flushes every queued message first)"},
+}
+
+// Config is the parsed configuration.
+type Config struct {
+	HTTPAddr        string
+	PublicOrigin    string
+	AllowedOrigins  []string // includes PublicOrigin
+	StaticDir       string
+	DataDir         string
+	LogLevel        slog.Level
+	NodeID          int64
+	ShutdownTimeout time.Duration
+
+	PostgresURL string
+	MongoURI    string
+	MongoDB     string
+	Cassandra   Cassandra
+	RedisURL    string
+
+	Auth      Auth
+	Messaging Messaging
+}
+
+// Cassandra settings.
+type Cassandra struct {
+	Hosts       []string
+	Keyspace    string
+	Replication string
+	Consistency string
+}
+
+// Auth settings. JWTSecret is empty until ResolveJWTSecret fills it.
+type Auth struct {
+	JWTSecret       []byte
+	GeneratedSecret bool
+	Issuer          string
+	Audience        string
+	AccessTTL       time.Duration
+	RefreshTTL      time.Duration
+	BcryptCost      int
+}
+
+// Messaging settings for the in-memory conversations and their Cassandra flushes.
+type Messaging struct {
+	FlushBatch int
+	FlushDelay time.Duration
+	QueueLimit int
+	WindowSize int
+	IdleEvict  time.Duration
+}
+
+// Load reads the configuration through getenv (os.Getenv in main, a map in tests).
+func Load(getenv func(string) string) (Config, error) {
+	r := reader{getenv: getenv}
+	c := Config{
+		HTTPAddr:        r.str("PARLEY_HTTP_ADDR"),
+		PublicOrigin:    strings.TrimRight(r.str("PARLEY_PUBLIC_ORIGIN"), "/"),
+		StaticDir:       r.str("PARLEY_STATIC_DIR"),
+		DataDir:         r.str("PARLEY_DATA_DIR"),
+		NodeID:          int64(r.intRange("PARLEY_NODE_ID", 0, 1023)),
+		ShutdownTimeout: r.duration("PARLEY_SHUTDOWN_TIMEOUT"),
+		PostgresURL:     r.str("PARLEY_POSTGRES_URL"),
+		MongoURI:        r.str("PARLEY_MONGO_URI"),
+		MongoDB:         r.str("PARLEY_MONGO_DATABASE"),
+		Cassandra: Cassandra{
+			Hosts:       r.list("PARLEY_CASSANDRA_HOSTS"),
+			Keyspace:    r.str("PARLEY_CASSANDRA_KEYSPACE"),
+			Replication: r.str("PARLEY_CASSANDRA_REPLICATION"),
+			Consistency: strings.ToUpper(r.str("PARLEY_CASSANDRA_CONSISTENCY")),
+		},
+		RedisURL: r.str("PARLEY_REDIS_URL"),
+		Auth: Auth{
+			JWTSecret:  []byte(r.str("PARLEY_JWT_SECRET")),
+			Issuer:     r.str("PARLEY_JWT_ISSUER"),
+			Audience:   r.str("PARLEY_JWT_AUDIENCE"),
+			AccessTTL:  r.duration("PARLEY_ACCESS_TOKEN_TTL"),
+			RefreshTTL: r.duration("PARLEY_REFRESH_TOKEN_TTL"),
+			BcryptCost: r.intRange("PARLEY_BCRYPT_COST", 4, 15),
+		},
+		Messaging: Messaging{
+			FlushBatch: r.intRange("PARLEY_FLUSH_BATCH", 1, 1000),
+			FlushDelay: r.duration("PARLEY_FLUSH_DELAY"),
+			QueueLimit: r.intRange("PARLEY_QUEUE_LIMIT", 1, 10_000_000),
+			WindowSize: r.intRange("PARLEY_WINDOW_SIZE", 100, 100_000),
+			IdleEvict:  r.duration("PARLEY_IDLE_EVICT"),
+		},
+	}
+	c.AllowedOrigins = append([]string{c.PublicOrigin}, r.list("PARLEY_ALLOWED_ORIGINS")...)
+	switch strings.ToLower(r.str("PARLEY_LOG_LEVEL")) {
+	case "debug":
+		c.LogLevel = slog.LevelDebug
+	case "info":
+		c.LogLevel = slog.LevelInfo
+	case "warn":
+		c.LogLevel = slog.LevelWarn
+	case "error":
+		c.LogLevel = slog.LevelError
+	default:
+		r.fail("PARLEY_LOG_LEVEL", "must be debug, info, warn or error")
+	}
+	if len(c.Auth.JWTSecret) > 0 && len(c.Auth.JWTSecret) < 32 {
+		r.fail("PARLEY_JWT_SECRET", "must be at least 32 bytes")
+	}
+	if len(c.Cassandra.Hosts) == 0 {
+		r.fail("PARLEY_CASSANDRA_HOSTS", "must name at least one host")
+	}
+	return c, errors.Join(r.errs...)
+}
+
+// ResolveJWTSecret fills Auth.JWTSecret when it is not configured: a random key is generated once and kept in
+// DataDir/jwt-dev.key, so restarting a development server does not log everybody out.
+func (c *Config) ResolveJWTSecret() error {
+	if len(c.Auth.JWTSecret) > 0 {
+		return nil
+	}
+	path := filepath.Join(c.DataDir, "jwt-dev.key")
+	if b, err := os.ReadFile(path); err == nil && len(strings.TrimSpace(string(b))) >= 64 {
+		c.Auth.JWTSecret = []byte(strings.TrimSpace(string(b)))
+		c.Auth.GeneratedSecret = true
+		return nil
+	}
+	buf := make([]byte, 32)
+	if _, err := rand.Read(buf); err != nil {
+		return err
+	}
+	key := hex.EncodeToString(buf)
+	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
+		return fmt.Errorf("creating data dir for the dev JWT key: %w", err)
+	}
+	if err := os.WriteFile(path, []byte(key+"\n"), 0o600); err != nil {
+		return fmt.Errorf("writing dev JWT key: %w", err)
+	}
+	c.Auth.JWTSecret = []byte(key)
+	c.Auth.GeneratedSecret = true
+	return nil
+}
+
+type reader struct {
+	getenv func(string) string
+	errs   []error
+}
+
+func (r *reader) fail(name, msg string) { r.errs = append(r.errs, fmt.Errorf("%s %s", name, msg)) }
+
+func (r *reader) str(name string) string {
+	if v := strings.TrimSpace(r.getenv(name)); v != "" {
+		return v
+	}
+	for _, v := range Vars {
+		if v.Name == name {
+			return v.Default
+		}
+	}
+	panic("config: undeclared variable " + name) // a programming error: every variable must be in Vars
+}
+
+func (r *reader) list(name string) []string {
+	var out []string
+	for _, p := range strings.Split(r.str(name), ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, strings.TrimRight(p, "/"))
+		}
+	}
+	return out
+}
+
+func (r *reader) duration(name string) time.Duration {
+	d, err := time.ParseDuration(r.str(name))
+	if err != nil || d <= 0 {
+		r.fail(name, "must be a positive duration like 15m or 5ms")
+	}
+	return d
+}
+
+func (r *reader) intRange(name string, lo, hi int) int {
+	n, err := strconv.Atoi(r.str(name))
+	if err != nil || n < lo || n > hi {
+		r.fail(name, fmt.Sprintf("must be an integer in [%d, %d]", lo, hi))
+	}
+	return n
+}

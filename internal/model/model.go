@@ -1,0 +1,132 @@
+// Package model holds the domain types shared by services and repositories. They carry no behaviour and no
+// wire format: controllers convert them to JSON shapes, repositories to rows and documents.
+package model
+
+import (
+	"errors"
+	"time"
+)
+
+// Roles of a server member, strongest first.
+const (
+	RoleOwner  = "owner"
+	RoleAdmin  = "admin"
+	RoleMember = "member"
+)
+
+// Channel kinds.
+const (
+	ChannelText = "text"
+	ChannelDM   = "dm"
+)
+
+// Presence statuses.
+const (
+	StatusOnline  = "online"
+	StatusIdle    = "idle"
+	StatusOffline = "offline"
+)
+
+type User struct {
+	ID           int64
+	Username     string
+	Email        string
+	PasswordHash string
+	DisplayName  string
+	AvatarURL    string
+	Disabled     bool
+	CreatedAt    time.Time
+}
+
+// Session is one login; its refresh tokens rotate within it.
+type Session struct {
+	ID        int64
+	UserID    int64
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	RevokedAt *time.Time
+}
+
+type Server struct {
+	ID          int64
+	Name        string
+	OwnerID     int64
+	CreatedAt   time.Time
+	MemberCount int
+	Role        string // the requesting user's role, when loaded for a user
+}
+
+type Member struct {
+	ServerID int64
+	User     User
+	Role     string
+	JoinedAt time.Time
+}
+
+type Channel struct {
+	ID           int64
+	ServerID     int64 // 0 for DMs
+	Kind         string
+	Name         string
+	Topic        string
+	CreatedAt    time.Time
+	Participants []User // DMs only
+}
+
+type Invite struct {
+	Code      string
+	ServerID  int64
+	CreatorID int64
+	MaxUses   *int
+	Uses      int
+	ExpiresAt *time.Time
+	CreatedAt time.Time
+}
+
+type Message struct {
+	ID        int64
+	ChannelID int64
+	SenderID  int64
+	Content   string
+	Nonce     string
+	CreatedAt time.Time
+	EditedAt  *time.Time
+	Deleted   bool
+}
+
+// ChannelMeta is the traffic-driven part of a channel, kept in MongoDB.
+type ChannelMeta struct {
+	ChannelID     int64
+	LastMessageID int64
+	LastMessageAt time.Time
+	MessageCount  int64
+	Topic         string
+	Pinned        []int64
+}
+
+// ReadState is one user's read position in one channel.
+type ReadState struct {
+	UserID       int64
+	ChannelID    int64
+	LastReadID   int64
+	MentionCount int
+	UpdatedAt    time.Time
+}
+
+type Presence struct {
+	UserID   int64
+	Status   string
+	LastSeen time.Time
+}
+
+// Errors stores return; services map them to client errors.
+var (
+	ErrNotFound      = errors.New("not found")
+	ErrUsernameTaken = errors.New("username taken")
+	ErrEmailTaken    = errors.New("email taken")
+	ErrTokenReused   = errors.New("refresh token reused")
+	ErrConflict      = errors.New("conflict")
+	ErrInviteExpired = errors.New("invite expired")
+	ErrInviteUsedUp  = errors.New("invite used up")
+	ErrAlreadyMember = errors.New("already a member")
+)

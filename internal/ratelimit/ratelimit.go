@@ -1,0 +1,64 @@
+// Package ratelimit keeps one token bucket (golang.org/x/time/rate) per key — an IP, an account, a user —
+// and forgets keys that have been idle long enough to be full again, so memory stays bounded.
+package ratelimit
+
+import (
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// Keyed is a set of token buckets sharing one rate and burst.
+type Keyed struct {
+	mu       sync.Mutex
+	every    time.Duration
+	burst    int
+	buckets  map[string]*entry
+	now      func() time.Time
+	lastSwep time.Time
+}
+
+type entry struct {
+	lim  *rate.Limiter
+	seen time.Time
+}
+
+// New allows burst events at once, then one per `every`.
+func New(every time.Duration, burst int) *Keyed {
+	return &Keyed{every: every, burst: burst, buckets: map[string]*entry{}, now: time.Now}
+}
+
+// Allow takes one token for key. When none is left it returns false and how long to wait for the next one.
+func (k *Keyed) Allow(key string) (bool, time.Duration) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	now := k.now()
+	k.sweep(now)
+	e, ok := k.buckets[key]
+	if !ok {
+		e = &entry{lim: rate.NewLimiter(rate.Every(k.every), k.burst)}
+		k.buckets[key] = e
+	}
+	e.seen = now
+	r := e.lim.ReserveN(now, 1)
+	if d := r.DelayFrom(now); d > 0 {
+		r.CancelAt(now)
+		return false, d
+	}
+	return true, 0
+}
+
+// sweep drops buckets idle long enough to have refilled completely.
+func (k *Keyed) sweep(now time.Time) {
+	full := k.every * time.Duration(k.burst)
+	if now.Sub(k.lastSwep) < full && len(k.buckets) < 100_000 {
+		return
+	}
+	k.lastSwep = now
+	for key, e := range k.buckets {
+		if now.Sub(e.seen) > full {
+			delete(k.buckets, key)
+		}
+	}
+}

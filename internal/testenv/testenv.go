@@ -1,0 +1,253 @@
+// Package testenv gives integration tests isolated slices of the real local databases started by
+// `make test` (scripts/stack.sh): a fresh Postgres database, Cassandra keyspace or MongoDB database per test,
+// migrated and dropped afterwards, so packages and tests can run in parallel.
+//
+// Connection settings come from the environment, else from .local/stack.env. When a database is not running
+// the test fails if PARLEY_REQUIRE_STACK=1 or CI=true (as under `make test`), and is skipped otherwise.
+package testenv
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	gocql "github.com/apache/cassandra-gocql-driver/v2"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+
+	"github.com/parleychat/parley/repositories/cassandra"
+	mongorepo "github.com/parleychat/parley/repositories/mongo"
+	"github.com/parleychat/parley/repositories/postgres"
+)
+
+var stackEnv = sync.OnceValue(func() map[string]string {
+	env := map[string]string{}
+	dir, _ := os.Getwd()
+	for i := 0; i < 6 && dir != "/"; i++ {
+		f, err := os.Open(filepath.Join(dir, ".local", "stack.env"))
+		if err == nil {
+			sc := bufio.NewScanner(f)
+			for sc.Scan() {
+				if k, v, ok := strings.Cut(sc.Text(), "="); ok {
+					env[k] = v
+				}
+			}
+			f.Close()
+			break
+		}
+		dir = filepath.Dir(dir)
+	}
+	for _, k := range []string{"PARLEY_POSTGRES_URL", "PARLEY_MONGO_URI", "PARLEY_CASSANDRA_HOSTS", "PARLEY_REDIS_URL"} {
+		if v := os.Getenv(k); v != "" {
+			env[k] = v
+		}
+	}
+	return env
+})
+
+// Get returns a stack setting with a local default.
+func Get(key string) string {
+	if v := stackEnv()[key]; v != "" {
+		return v
+	}
+	return map[string]string{
+		"PARLEY_POSTGRES_URL":    "postgres://postgres@127.0.0.1:55432/parley?sslmode=disable",
+		"PARLEY_MONGO_URI":       "mongodb://127.0.0.1:57017/",
+		"PARLEY_CASSANDRA_HOSTS": "127.0.0.1:59042",
+		"PARLEY_REDIS_URL":       "redis://127.0.0.1:56379/0",
+	}[key]
+}
+
+func unavailable(t testing.TB, what string, err error) {
+	t.Helper()
+	if os.Getenv("PARLEY_REQUIRE_STACK") == "1" || os.Getenv("CI") == "true" {
+		t.Fatalf("%s is not available (run `make test`, which starts the local stack): %v", what, err)
+	}
+	t.Skipf("%s is not available; start the stack with scripts/stack.sh up: %v", what, err)
+}
+
+// UniqueName returns a lowercase identifier safe for database and keyspace names.
+func UniqueName(prefix string) string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return prefix + "_" + hex.EncodeToString(b)
+}
+
+// template migrates one Postgres template database per test process; each test copies it (fast).
+var pgTemplate struct {
+	once sync.Once
+	name string
+	err  error
+}
+
+// PostgresURL creates a fresh, migrated database and returns its URL; it is dropped when the test ends.
+func PostgresURL(t testing.TB) string {
+	t.Helper()
+	base := Get("PARLEY_POSTGRES_URL")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	admin, err := pgx.Connect(ctx, base)
+	if err != nil {
+		unavailable(t, "PostgreSQL", err)
+	}
+	defer admin.Close(context.Background())
+	pgTemplate.once.Do(func() {
+		name := UniqueName("tmpl")
+		if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+			pgTemplate.err = err
+			return
+		}
+		if _, err := postgres.Migrate(withDB(base, name)); err != nil {
+			pgTemplate.err = err
+			return
+		}
+		pgTemplate.name = name
+	})
+	if pgTemplate.err != nil {
+		t.Fatalf("preparing the Postgres template: %v", pgTemplate.err)
+	}
+	name := UniqueName("test")
+	// CREATE DATABASE ... TEMPLATE fails if another session is connected to the template; retry briefly.
+	for attempt := 0; ; attempt++ {
+		_, err = admin.Exec(ctx, fmt.Sprintf("CREATE DATABASE %s TEMPLATE %s", name, pgTemplate.name))
+		if err == nil || attempt == 50 {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatalf("creating test database: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		c, err := pgx.Connect(ctx, base)
+		if err != nil {
+			return
+		}
+		defer c.Close(ctx)
+		_, _ = c.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
+	})
+	return withDB(base, name)
+}
+
+// Postgres returns a pool on a fresh, migrated database.
+func Postgres(t testing.TB) *pgxpool.Pool {
+	t.Helper()
+	pool, err := postgres.Open(context.Background(), PostgresURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	return pool
+}
+
+func withDB(dsn, db string) string {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		panic(err)
+	}
+	u.Path = "/" + db
+	return u.String()
+}
+
+// CassandraConfig returns the settings for a fresh keyspace (created by cassandra.Connect).
+func CassandraConfig(t testing.TB) cassandra.Config {
+	return cassandra.Config{
+		Hosts:       strings.Split(Get("PARLEY_CASSANDRA_HOSTS"), ","),
+		Keyspace:    UniqueName("test"),
+		Replication: "{'class': 'SimpleStrategy', 'replication_factor': 1}",
+		Consistency: "LOCAL_QUORUM",
+		Timeout:     10 * time.Second,
+	}
+}
+
+// Cassandra returns a session on a fresh, migrated keyspace; the keyspace is dropped when the test ends.
+func Cassandra(t testing.TB) *gocql.Session {
+	t.Helper()
+	cfg := CassandraConfig(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	s, err := cassandra.Connect(ctx, cfg)
+	if err != nil {
+		unavailable(t, "Cassandra", err)
+	}
+	if _, err := cassandra.Migrate(ctx, s); err != nil {
+		s.Close()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = s.Query("DROP KEYSPACE IF EXISTS " + cfg.Keyspace).Exec()
+		s.Close()
+	})
+	return s
+}
+
+// MongoURI is the MongoDB (FerretDB locally) URI.
+func MongoURI() string { return Get("PARLEY_MONGO_URI") }
+
+// Mongo returns a fresh, migrated database; it is dropped when the test ends.
+func Mongo(t testing.TB) *mongo.Database {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	client, err := mongorepo.Connect(ctx, MongoURI())
+	if err != nil {
+		unavailable(t, "MongoDB (FerretDB)", err)
+	}
+	db := client.Database(UniqueName("test"))
+	if _, err := mongorepo.Migrate(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_ = db.Drop(ctx)
+		_ = client.Disconnect(ctx)
+	})
+	return db
+}
+
+var sharedCass struct {
+	once sync.Once
+	cfg  cassandra.Config
+	s    *gocql.Session
+	err  error
+}
+
+// SharedCassandra returns one migrated keyspace per test process. Schema changes are slow in Cassandra, so
+// tests share it and isolate their data by ids (every channel id is unique). The keyspace is left for
+// `make clean-data`; its name starts with test_.
+func SharedCassandra(t testing.TB) (*gocql.Session, cassandra.Config) {
+	t.Helper()
+	sharedCass.once.Do(func() {
+		cfg := CassandraConfig(t)
+		ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+		defer cancel()
+		s, err := cassandra.Connect(ctx, cfg)
+		if err != nil {
+			sharedCass.err = err
+			return
+		}
+		if _, err := cassandra.Migrate(ctx, s); err != nil {
+			s.Close()
+			sharedCass.err = err
+			return
+		}
+		sharedCass.cfg, sharedCass.s = cfg, s
+	})
+	if sharedCass.err != nil {
+		unavailable(t, "Cassandra", sharedCass.err)
+	}
+	return sharedCass.s, sharedCass.cfg
+}

@@ -1,0 +1,188 @@
+// Package testserver runs the fully wired server in-process against the real local databases, each test with
+// its own Postgres and MongoDB database (and the process's shared Cassandra keyspace), and offers small REST
+// helpers for tests.
+package testserver
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/parleychat/parley/internal/app"
+	"github.com/parleychat/parley/internal/config"
+	"github.com/parleychat/parley/internal/testenv"
+)
+
+// Server is a running test server.
+type Server struct {
+	URL    string
+	App    *app.App
+	Config config.Config
+	cancel context.CancelFunc
+	done   chan error
+	t      testing.TB
+}
+
+// Options tweak the configuration before the server is built.
+type Options struct {
+	Env     map[string]string // extra PARLEY_* settings
+	Mutate  func(*config.Config)
+	PGURL   string // reuse a database (restart tests); empty = a fresh one
+	MongoDB string
+}
+
+// Start builds and serves the app on a loopback port; it is shut down gracefully when the test ends.
+func Start(t testing.TB, opts Options) *Server {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "http://" + ln.Addr().String()
+	if opts.PGURL == "" {
+		opts.PGURL = testenv.PostgresURL(t)
+	}
+	if opts.MongoDB == "" {
+		opts.MongoDB = testenv.UniqueName("test")
+	}
+	_, cassCfg := testenv.SharedCassandra(t)
+	env := map[string]string{
+		"PARLEY_POSTGRES_URL":       opts.PGURL,
+		"PARLEY_MONGO_URI":          testenv.MongoURI(),
+		"PARLEY_MONGO_DATABASE":     opts.MongoDB,
+		"PARLEY_CASSANDRA_HOSTS":    strings.Join(cassCfg.Hosts, ","),
+		"PARLEY_CASSANDRA_KEYSPACE": cassCfg.Keyspace,
+		"PARLEY_PUBLIC_ORIGIN":      url,
+		"PARLEY_BCRYPT_COST":        "4", // fast hashes in tests; the cost itself is covered by auth tests
+		"PARLEY_JWT_SECRET":         "test-secret-test-secret-test-secret-0123",
+		"PARLEY_STATIC_DIR":         t.TempDir(),
+		"PARLEY_LOG_LEVEL":          "warn",
+	}
+	for k, v := range opts.Env {
+		env[k] = v
+	}
+	cfg, err := config.Load(func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if opts.Mutate != nil {
+		opts.Mutate(&cfg)
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	pg, mc, cs, err := app.Connect(ctx, cfg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := app.New(cfg, log, pg, mc, cs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sctx, scancel := context.WithCancel(context.Background())
+	s := &Server{URL: url, App: a, Config: cfg, cancel: scancel, done: make(chan error, 1), t: t}
+	go func() { s.done <- a.Serve(sctx, ln) }()
+	t.Cleanup(func() { s.Stop() })
+	return s
+}
+
+// Stop shuts the server down gracefully (idempotent) and returns Serve's error.
+func (s *Server) Stop() error {
+	if s.cancel == nil {
+		return nil
+	}
+	s.cancel()
+	s.cancel = nil
+	select {
+	case err := <-s.done:
+		return err
+	case <-time.After(60 * time.Second):
+		s.t.Error("server did not stop within 60s")
+		return nil
+	}
+}
+
+// Response is a decoded HTTP answer.
+type Response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// JSON decodes the body into v.
+func (r Response) JSON(t testing.TB, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.Body, v); err != nil {
+		t.Fatalf("decoding %s: %v", r.Body, err)
+	}
+}
+
+// ErrorCode returns error.code of an error body.
+func (r Response) ErrorCode() string {
+	var e struct {
+		Error struct{ Code string } `json:"error"`
+	}
+	_ = json.Unmarshal(r.Body, &e)
+	return e.Error.Code
+}
+
+// Do sends a request with an optional bearer token and JSON body (a string body is sent verbatim).
+func (s *Server) Do(t testing.TB, method, path, token string, body any) Response {
+	t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	default:
+		buf, _ := json.Marshal(b)
+		rd = bytes.NewReader(buf)
+	}
+	req, err := http.NewRequest(method, s.URL+path, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return Response{Status: res.StatusCode, Header: res.Header, Body: b}
+}
+
+// Account is a registered user with its tokens.
+type Account struct {
+	ID, Username, AccessToken, RefreshToken string
+}
+
+// Register creates a user (password "correct horse battery") and returns its tokens.
+func (s *Server) Register(t testing.TB, username string) Account {
+	t.Helper()
+	res := s.Do(t, "POST", "/api/auth/register", "", map[string]string{
+		"username": username, "email": username + "@example.com", "password": "correct horse battery"})
+	if res.Status != http.StatusCreated {
+		t.Fatalf("register %s: %d %s", username, res.Status, res.Body)
+	}
+	var body struct {
+		User         struct{ ID, Username string }
+		AccessToken  string
+		RefreshToken string
+	}
+	res.JSON(t, &body)
+	return Account{ID: body.User.ID, Username: body.User.Username, AccessToken: body.AccessToken, RefreshToken: body.RefreshToken}
+}

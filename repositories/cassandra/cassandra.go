@@ -1,0 +1,87 @@
+// Package cassandra stores the message log in Cassandra (apache/cassandra-gocql-driver v2) and owns its
+// schema migrations.
+package cassandra
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	gocql "github.com/apache/cassandra-gocql-driver/v2"
+)
+
+// Config says where the cluster is and how the keyspace is replicated.
+type Config struct {
+	Hosts       []string
+	Keyspace    string
+	Replication string // a CQL replication map, used only when the keyspace is created
+	Consistency string // e.g. LOCAL_QUORUM
+	Timeout     time.Duration
+}
+
+var keyspaceName = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9_]{0,47}$`)
+
+// Connect creates the keyspace if needed and returns a session bound to it.
+func Connect(ctx context.Context, cfg Config) (*gocql.Session, error) {
+	if !keyspaceName.MatchString(cfg.Keyspace) {
+		return nil, fmt.Errorf("cassandra: invalid keyspace name %q", cfg.Keyspace)
+	}
+	cons, err := parseConsistency(cfg.Consistency)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = 5 * time.Second
+	}
+	cluster := gocql.NewCluster(cfg.Hosts...)
+	cluster.Timeout = cfg.Timeout
+	cluster.ConnectTimeout = cfg.Timeout
+	cluster.Consistency = cons
+	// Retry reads and idempotent writes a little on timeouts instead of surfacing every hiccup.
+	cluster.RetryPolicy = &gocql.SimpleRetryPolicy{NumRetries: 2}
+
+	admin, err := cluster.CreateSession()
+	if err != nil {
+		return nil, fmt.Errorf("cassandra: connecting to %v: %w", cfg.Hosts, err)
+	}
+	stmt := fmt.Sprintf("CREATE KEYSPACE IF NOT EXISTS %s WITH replication = %s AND durable_writes = true",
+		cfg.Keyspace, cfg.Replication)
+	err = admin.Query(stmt).ExecContext(ctx)
+	admin.Close()
+	if err != nil {
+		return nil, fmt.Errorf("cassandra: creating keyspace: %w", err)
+	}
+
+	cluster.Keyspace = cfg.Keyspace
+	s, err := cluster.CreateSession()
+	if err != nil {
+		return nil, fmt.Errorf("cassandra: opening keyspace %s: %w", cfg.Keyspace, err)
+	}
+	return s, nil
+}
+
+// Ping runs a real query.
+func Ping(ctx context.Context, s *gocql.Session) error {
+	var v string
+	return s.Query("SELECT release_version FROM system.local").ScanContext(ctx, &v)
+}
+
+func parseConsistency(s string) (gocql.Consistency, error) {
+	switch strings.ToUpper(s) {
+	case "", "LOCAL_QUORUM":
+		return gocql.LocalQuorum, nil
+	case "QUORUM":
+		return gocql.Quorum, nil
+	case "ONE":
+		return gocql.One, nil
+	case "LOCAL_ONE":
+		return gocql.LocalOne, nil
+	case "ALL":
+		return gocql.All, nil
+	case "EACH_QUORUM":
+		return gocql.EachQuorum, nil
+	}
+	return 0, fmt.Errorf("cassandra: unknown consistency %q", s)
+}

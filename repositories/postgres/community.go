@@ -1,0 +1,417 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/parleychat/parley/internal/model"
+)
+
+// CommunityStore keeps servers, memberships, channels, DMs and invites.
+type CommunityStore struct{ db *pgxpool.Pool }
+
+func NewCommunityStore(db *pgxpool.Pool) *CommunityStore { return &CommunityStore{db: db} }
+
+const serverCols = `s.id, s.name, s.owner_id, s.created_at, (SELECT count(*) FROM server_members c WHERE c.server_id = s.id)`
+
+func scanServer(row pgx.Row, withRole bool) (model.Server, error) {
+	var s model.Server
+	dest := []any{&s.ID, &s.Name, &s.OwnerID, &s.CreatedAt, &s.MemberCount}
+	if withRole {
+		dest = append(dest, &s.Role)
+	}
+	err := row.Scan(dest...)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return s, model.ErrNotFound
+	}
+	return s, err
+}
+
+// CreateServer inserts a server, its owner's membership and its first channel in one transaction.
+func (s *CommunityStore) CreateServer(ctx context.Context, srv model.Server, first model.Channel) error {
+	return pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "INSERT INTO servers (id, name, owner_id) VALUES ($1, $2, $3)", srv.ID, srv.Name, srv.OwnerID); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, "INSERT INTO server_members (server_id, user_id, role) VALUES ($1, $2, 'owner')", srv.ID, srv.OwnerID); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, "INSERT INTO channels (id, server_id, kind, name) VALUES ($1, $2, 'text', $3)", first.ID, srv.ID, first.Name)
+		return err
+	})
+}
+
+// ServersOf lists the servers a user belongs to, with the user's role, oldest membership first.
+func (s *CommunityStore) ServersOf(ctx context.Context, userID int64) ([]model.Server, error) {
+	rows, err := s.db.Query(ctx, "SELECT "+serverCols+", m.role FROM servers s JOIN server_members m ON m.server_id = s.id WHERE m.user_id = $1 ORDER BY m.joined_at, s.id", userID)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (model.Server, error) { return scanServer(r, true) })
+}
+
+// ServerFor returns a server with the user's role; ErrNotFound if it does not exist or the user is not a member.
+func (s *CommunityStore) ServerFor(ctx context.Context, serverID, userID int64) (model.Server, error) {
+	return scanServer(s.db.QueryRow(ctx, "SELECT "+serverCols+", m.role FROM servers s JOIN server_members m ON m.server_id = s.id AND m.user_id = $2 WHERE s.id = $1", serverID, userID), true)
+}
+
+// Server returns a server without a role.
+func (s *CommunityStore) Server(ctx context.Context, serverID int64) (model.Server, error) {
+	return scanServer(s.db.QueryRow(ctx, "SELECT "+serverCols+" FROM servers s WHERE s.id = $1", serverID), false)
+}
+
+// RenameServer changes a server's name.
+func (s *CommunityStore) RenameServer(ctx context.Context, serverID int64, name string) error {
+	tag, err := s.db.Exec(ctx, "UPDATE servers SET name = $2 WHERE id = $1", serverID, name)
+	if err == nil && tag.RowsAffected() == 0 {
+		return model.ErrNotFound
+	}
+	return err
+}
+
+// DeleteServer removes a server with its channels, memberships and invites (ON DELETE CASCADE) and returns the
+// ids of its channels and former members, for the real-time side effects.
+func (s *CommunityStore) DeleteServer(ctx context.Context, serverID int64) (channelIDs, memberIDs []int64, err error) {
+	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, "SELECT id FROM channels WHERE server_id = $1", serverID)
+		if err != nil {
+			return err
+		}
+		if channelIDs, err = pgx.CollectRows(rows, pgx.RowTo[int64]); err != nil {
+			return err
+		}
+		rows, err = tx.Query(ctx, "SELECT user_id FROM server_members WHERE server_id = $1", serverID)
+		if err != nil {
+			return err
+		}
+		if memberIDs, err = pgx.CollectRows(rows, pgx.RowTo[int64]); err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, "DELETE FROM servers WHERE id = $1", serverID)
+		if err == nil && tag.RowsAffected() == 0 {
+			return model.ErrNotFound
+		}
+		return err
+	})
+	return channelIDs, memberIDs, err
+}
+
+// Role returns a user's role in a server, or ErrNotFound if not a member.
+func (s *CommunityStore) Role(ctx context.Context, serverID, userID int64) (string, error) {
+	var role string
+	err := s.db.QueryRow(ctx, "SELECT role FROM server_members WHERE server_id = $1 AND user_id = $2", serverID, userID).Scan(&role)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", model.ErrNotFound
+	}
+	return role, err
+}
+
+// Members lists members by user id after `after`, with their profiles.
+func (s *CommunityStore) Members(ctx context.Context, serverID, after int64, limit int) ([]model.Member, error) {
+	rows, err := s.db.Query(ctx, `SELECT m.server_id, m.role, m.joined_at, `+prefixed("u", userCols)+`
+		FROM server_members m JOIN users u ON u.id = m.user_id
+		WHERE m.server_id = $1 AND m.user_id > $2 ORDER BY m.user_id LIMIT $3`, serverID, after, limit)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (model.Member, error) {
+		var m model.Member
+		u := &m.User
+		err := r.Scan(&m.ServerID, &m.Role, &m.JoinedAt, &u.ID, &u.Username, &u.Email, &u.PasswordHash, &u.DisplayName, &u.AvatarURL, &u.Disabled, &u.CreatedAt)
+		return m, err
+	})
+}
+
+// Member returns one membership with the user's profile.
+func (s *CommunityStore) Member(ctx context.Context, serverID, userID int64) (model.Member, error) {
+	ms, err := s.Members(ctx, serverID, userID-1, 1)
+	if err != nil {
+		return model.Member{}, err
+	}
+	if len(ms) == 0 || ms[0].User.ID != userID {
+		return model.Member{}, model.ErrNotFound
+	}
+	return ms[0], nil
+}
+
+// MemberIDs lists every member's user id.
+func (s *CommunityStore) MemberIDs(ctx context.Context, serverID int64) ([]int64, error) {
+	rows, err := s.db.Query(ctx, "SELECT user_id FROM server_members WHERE server_id = $1", serverID)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[int64])
+}
+
+// RemoveMember deletes a membership.
+func (s *CommunityStore) RemoveMember(ctx context.Context, serverID, userID int64) error {
+	tag, err := s.db.Exec(ctx, "DELETE FROM server_members WHERE server_id = $1 AND user_id = $2", serverID, userID)
+	if err == nil && tag.RowsAffected() == 0 {
+		return model.ErrNotFound
+	}
+	return err
+}
+
+// SetRole changes a member's role.
+func (s *CommunityStore) SetRole(ctx context.Context, serverID, userID int64, role string) error {
+	tag, err := s.db.Exec(ctx, "UPDATE server_members SET role = $3 WHERE server_id = $1 AND user_id = $2", serverID, userID, role)
+	if err == nil && tag.RowsAffected() == 0 {
+		return model.ErrNotFound
+	}
+	return err
+}
+
+// CreateInvite stores an invite.
+func (s *CommunityStore) CreateInvite(ctx context.Context, inv model.Invite) error {
+	_, err := s.db.Exec(ctx, "INSERT INTO invites (code, server_id, creator_id, max_uses, expires_at) VALUES ($1, $2, $3, $4, $5)",
+		inv.Code, inv.ServerID, inv.CreatorID, inv.MaxUses, inv.ExpiresAt)
+	if _, ok := isUniqueViolation(err); ok {
+		return model.ErrConflict
+	}
+	return err
+}
+
+// Invite returns an invite by code.
+func (s *CommunityStore) Invite(ctx context.Context, code string) (model.Invite, error) {
+	var inv model.Invite
+	err := s.db.QueryRow(ctx, "SELECT code, server_id, creator_id, max_uses, uses, expires_at, created_at FROM invites WHERE code = $1", code).
+		Scan(&inv.Code, &inv.ServerID, &inv.CreatorID, &inv.MaxUses, &inv.Uses, &inv.ExpiresAt, &inv.CreatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return inv, model.ErrNotFound
+	}
+	return inv, err
+}
+
+// Invite use outcomes.
+var (
+	ErrInviteExpired = errors.New("invite expired")
+	ErrInviteUsedUp  = errors.New("invite used up")
+	ErrAlreadyMember = errors.New("already a member")
+)
+
+// UseInvite adds a user to the invite's server. The invite row is locked so max_uses holds under concurrency.
+// A user who is already a member gets ErrAlreadyMember and the invite is not consumed.
+func (s *CommunityStore) UseInvite(ctx context.Context, code string, userID int64, now time.Time) (int64, error) {
+	var serverID int64
+	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		var maxUses *int
+		var uses int
+		var expires *time.Time
+		err := tx.QueryRow(ctx, "SELECT server_id, max_uses, uses, expires_at FROM invites WHERE code = $1 FOR UPDATE", code).
+			Scan(&serverID, &maxUses, &uses, &expires)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return model.ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		var exists bool
+		if err := tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM server_members WHERE server_id = $1 AND user_id = $2)", serverID, userID).Scan(&exists); err != nil {
+			return err
+		}
+		if exists {
+			return model.ErrAlreadyMember
+		}
+		if expires != nil && !now.Before(*expires) {
+			return model.ErrInviteExpired
+		}
+		if maxUses != nil && uses >= *maxUses {
+			return model.ErrInviteUsedUp
+		}
+		if _, err := tx.Exec(ctx, "INSERT INTO server_members (server_id, user_id, role) VALUES ($1, $2, 'member')", serverID, userID); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, "UPDATE invites SET uses = uses + 1 WHERE code = $1", code)
+		return err
+	})
+	return serverID, err
+}
+
+const channelCols = "c.id, COALESCE(c.server_id, 0), c.kind, c.name, c.created_at"
+
+func scanChannel(row pgx.Row) (model.Channel, error) {
+	var c model.Channel
+	err := row.Scan(&c.ID, &c.ServerID, &c.Kind, &c.Name, &c.CreatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return c, model.ErrNotFound
+	}
+	return c, err
+}
+
+// Channels lists a server's channels, oldest first.
+func (s *CommunityStore) Channels(ctx context.Context, serverID int64) ([]model.Channel, error) {
+	rows, err := s.db.Query(ctx, "SELECT "+channelCols+" FROM channels c WHERE c.server_id = $1 ORDER BY c.id", serverID)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (model.Channel, error) { return scanChannel(r) })
+}
+
+// Channel returns one channel (DM participants not loaded).
+func (s *CommunityStore) Channel(ctx context.Context, channelID int64) (model.Channel, error) {
+	return scanChannel(s.db.QueryRow(ctx, "SELECT "+channelCols+" FROM channels c WHERE c.id = $1", channelID))
+}
+
+// CreateChannel inserts a text channel; a duplicate name in the server gives ErrConflict.
+func (s *CommunityStore) CreateChannel(ctx context.Context, c model.Channel) error {
+	_, err := s.db.Exec(ctx, "INSERT INTO channels (id, server_id, kind, name) VALUES ($1, $2, 'text', $3)", c.ID, c.ServerID, c.Name)
+	if _, ok := isUniqueViolation(err); ok {
+		return model.ErrConflict
+	}
+	return err
+}
+
+// RenameChannel changes a channel's name (ErrConflict on a duplicate).
+func (s *CommunityStore) RenameChannel(ctx context.Context, channelID int64, name string) error {
+	tag, err := s.db.Exec(ctx, "UPDATE channels SET name = $2 WHERE id = $1", channelID, name)
+	if _, ok := isUniqueViolation(err); ok {
+		return model.ErrConflict
+	}
+	if err == nil && tag.RowsAffected() == 0 {
+		return model.ErrNotFound
+	}
+	return err
+}
+
+// DeleteChannel removes a channel.
+func (s *CommunityStore) DeleteChannel(ctx context.Context, channelID int64) error {
+	tag, err := s.db.Exec(ctx, "DELETE FROM channels WHERE id = $1", channelID)
+	if err == nil && tag.RowsAffected() == 0 {
+		return model.ErrNotFound
+	}
+	return err
+}
+
+// FindOrCreateDM returns the DM channel with exactly these participants for a 1:1 key, creating it if needed.
+// key is non-empty for 1:1 DMs (then the same pair always gets the same channel); group DMs are always new.
+func (s *CommunityStore) FindOrCreateDM(ctx context.Context, c model.Channel, participantIDs []int64, key string) (model.Channel, bool, error) {
+	created := false
+	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		var keyArg any
+		if key != "" {
+			keyArg = key
+		}
+		tag, err := tx.Exec(ctx, "INSERT INTO channels (id, kind, dm_key) VALUES ($1, 'dm', $2) ON CONFLICT (dm_key) DO NOTHING", c.ID, keyArg)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 { // the pair already has a DM
+			return tx.QueryRow(ctx, "SELECT id, created_at FROM channels WHERE dm_key = $1", key).Scan(&c.ID, &c.CreatedAt)
+		}
+		created = true
+		for _, uid := range participantIDs {
+			if _, err := tx.Exec(ctx, "INSERT INTO dm_participants (channel_id, user_id) VALUES ($1, $2)", c.ID, uid); err != nil {
+				return err
+			}
+		}
+		return tx.QueryRow(ctx, "SELECT created_at FROM channels WHERE id = $1", c.ID).Scan(&c.CreatedAt)
+	})
+	if err != nil {
+		return model.Channel{}, false, fmt.Errorf("postgres: creating DM: %w", err)
+	}
+	c.Kind = model.ChannelDM
+	return c, created, nil
+}
+
+// DMsOf lists a user's DM channels with all participants' profiles.
+func (s *CommunityStore) DMsOf(ctx context.Context, userID int64) ([]model.Channel, error) {
+	rows, err := s.db.Query(ctx, `SELECT c.id, c.created_at, `+prefixed("u", userCols)+`
+		FROM dm_participants me JOIN channels c ON c.id = me.channel_id
+		JOIN dm_participants p ON p.channel_id = c.id JOIN users u ON u.id = p.user_id
+		WHERE me.user_id = $1 ORDER BY c.id, u.id`, userID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []model.Channel
+	for rows.Next() {
+		var id int64
+		var created time.Time
+		var u model.User
+		if err := rows.Scan(&id, &created, &u.ID, &u.Username, &u.Email, &u.PasswordHash, &u.DisplayName, &u.AvatarURL, &u.Disabled, &u.CreatedAt); err != nil {
+			return nil, err
+		}
+		if len(out) == 0 || out[len(out)-1].ID != id {
+			out = append(out, model.Channel{ID: id, Kind: model.ChannelDM, CreatedAt: created})
+		}
+		out[len(out)-1].Participants = append(out[len(out)-1].Participants, u)
+	}
+	return out, rows.Err()
+}
+
+// DMParticipantIDs lists a DM's participants (empty for a text channel).
+func (s *CommunityStore) DMParticipantIDs(ctx context.Context, channelID int64) ([]int64, error) {
+	rows, err := s.db.Query(ctx, "SELECT user_id FROM dm_participants WHERE channel_id = $1 ORDER BY user_id", channelID)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[int64])
+}
+
+// CanRead reports whether a user may read and write a channel (server member or DM participant), returning
+// the channel and, for server channels, the user's role.
+func (s *CommunityStore) CanRead(ctx context.Context, channelID, userID int64) (model.Channel, string, error) {
+	var c model.Channel
+	var role *string
+	var participant bool
+	err := s.db.QueryRow(ctx, `SELECT `+channelCols+`, m.role, EXISTS (SELECT 1 FROM dm_participants p WHERE p.channel_id = c.id AND p.user_id = $2)
+		FROM channels c LEFT JOIN server_members m ON m.server_id = c.server_id AND m.user_id = $2 WHERE c.id = $1`, channelID, userID).
+		Scan(&c.ID, &c.ServerID, &c.Kind, &c.Name, &c.CreatedAt, &role, &participant)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return c, "", model.ErrNotFound
+	}
+	if err != nil {
+		return c, "", err
+	}
+	if c.Kind == model.ChannelDM && participant {
+		return c, model.RoleMember, nil
+	}
+	if c.Kind == model.ChannelText && role != nil {
+		return c, *role, nil
+	}
+	return c, "", model.ErrNotFound // not readable looks like not existing: no probing of channel ids
+}
+
+// ReadableChannelIDs lists every channel a user can read: their servers' channels and their DMs.
+func (s *CommunityStore) ReadableChannelIDs(ctx context.Context, userID int64) ([]int64, error) {
+	rows, err := s.db.Query(ctx, `SELECT c.id FROM channels c JOIN server_members m ON m.server_id = c.server_id WHERE m.user_id = $1
+		UNION ALL SELECT channel_id FROM dm_participants WHERE user_id = $1`, userID)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[int64])
+}
+
+// ServerIDs lists the servers a user belongs to.
+func (s *CommunityStore) ServerIDs(ctx context.Context, userID int64) ([]int64, error) {
+	rows, err := s.db.Query(ctx, "SELECT server_id FROM server_members WHERE user_id = $1", userID)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[int64])
+}
+
+// ChannelReaderIDs lists the users who can read a channel.
+func (s *CommunityStore) ChannelReaderIDs(ctx context.Context, channelID int64) ([]int64, error) {
+	rows, err := s.db.Query(ctx, `SELECT m.user_id FROM channels c JOIN server_members m ON m.server_id = c.server_id WHERE c.id = $1
+		UNION SELECT user_id FROM dm_participants WHERE channel_id = $1`, channelID)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[int64])
+}
+
+// prefixed qualifies a comma-separated column list with a table alias.
+func prefixed(alias, cols string) string {
+	parts := strings.Split(cols, ",")
+	for i, c := range parts {
+		parts[i] = alias + "." + strings.TrimSpace(c)
+	}
+	return strings.Join(parts, ", ")
+}

@@ -1,0 +1,70 @@
+// Package postgres stores the relational data (users, sessions, servers, memberships, channels, invites) in
+// PostgreSQL through pgx, and owns its schema migrations.
+package postgres
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"net/url"
+
+	"github.com/golang-migrate/migrate/v4"
+	_ "github.com/golang-migrate/migrate/v4/database/pgx/v5" // registers the pgx5:// migration driver
+	"github.com/golang-migrate/migrate/v4/source/iofs"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// Open connects a pool and checks that the database answers.
+func Open(ctx context.Context, dsn string) (*pgxpool.Pool, error) {
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: parsing URL: %w", err)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: connecting: %w", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgres: ping: %w", err)
+	}
+	return pool, nil
+}
+
+// Migrate applies every pending migration (golang-migrate, with a Postgres advisory lock so concurrent
+// server starts are safe). It returns the schema version.
+func Migrate(dsn string) (uint, error) {
+	src, err := iofs.New(migrationFiles, "migrations")
+	if err != nil {
+		return 0, err
+	}
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return 0, fmt.Errorf("postgres: parsing URL: %w", err)
+	}
+	u.Scheme = "pgx5"
+	m, err := migrate.NewWithSourceInstance("iofs", src, u.String())
+	if err != nil {
+		return 0, fmt.Errorf("postgres: migrate: %w", err)
+	}
+	defer m.Close()
+	if err := m.Up(); err != nil && !errors.Is(err, migrate.ErrNoChange) {
+		return 0, fmt.Errorf("postgres: migrate up: %w", err)
+	}
+	v, _, err := m.Version()
+	return v, err
+}
+
+// isUniqueViolation reports a unique-constraint error and the constraint's name.
+func isUniqueViolation(err error) (string, bool) {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
+		return pgErr.ConstraintName, true
+	}
+	return "", false
+}

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# `make run`: start the databases, build the front end and the server, and serve everything on one port.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$ROOT"
+START="$(_ts)"
+"$ROOT/scripts/stack.sh" up
+"$ROOT/scripts/deps.sh" go frontend
+if [[ -f "$ROOT/frontend/package.json" ]]; then
+  step "building the front end" bash -c "cd '$ROOT/frontend' && npm run build --silent"
+fi
+mkdir -p "$ROOT/bin"
+step "building the server" go build -trimpath -o "$ROOT/bin/parley" ./cmd/server
+set -a; source "$LOCAL/stack.env"; set +a
+export PARLEY_DATA_DIR="${PARLEY_DATA_DIR:-$LOCAL}"
+export PARLEY_STATIC_DIR="${PARLEY_STATIC_DIR:-$ROOT/frontend/dist}"
+log "set-up finished in $(_elapsed "$START"); serving on http://localhost:8080 (Ctrl-C stops the server; 'make stop' stops the databases)"
+exec "$ROOT/bin/parley"

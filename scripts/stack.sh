@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# The local stack: PostgreSQL, Redis, FerretDB (MongoDB wire protocol, on the local Postgres) and Cassandra 5.0,
+# all on loopback with their state under .local/. Usage: scripts/stack.sh up|down|status|clean-data
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+source "$ROOT/scripts/stack/postgres.sh"
+source "$ROOT/scripts/stack/redis.sh"
+source "$ROOT/scripts/stack/ferretdb.sh"
+source "$ROOT/scripts/stack/cassandra.sh"
+
+# The application database in the local Postgres; tests create their own databases beside it.
+PARLEY_PG_DB="${PARLEY_PG_DB:-parley}"
+
+write_env() {
+  # One file the server, the tests and the benchmarks read, so ports are defined in one place.
+  cat >"$LOCAL/stack.env" <<ENV
+PARLEY_POSTGRES_URL=postgres://postgres@127.0.0.1:$PG_PORT/$PARLEY_PG_DB?sslmode=disable
+PARLEY_MONGO_URI=mongodb://127.0.0.1:$FERRETDB_PORT/
+PARLEY_CASSANDRA_HOSTS=127.0.0.1:$CASSANDRA_PORT
+PARLEY_REDIS_URL=redis://127.0.0.1:$REDIS_PORT/0
+ENV
+}
+
+up() {
+  local start; start="$(_ts)"
+  step "installing postgres" postgres_install
+  step "installing redis" redis_install
+  step "installing cassandra (jars from Maven Central)" cassandra_install
+  step "building ferretdb launcher" ferretdb_install
+  # Cassandra takes longest to start: launch it first, then bring up the rest while it boots.
+  step "starting postgres" postgres_start
+  step "creating database $PARLEY_PG_DB" pg_ensure_db "$PARLEY_PG_DB"
+  step "starting redis" redis_start
+  step "starting ferretdb" ferretdb_start
+  step "starting cassandra" cassandra_start
+  write_env
+  log "stack ready in $(_elapsed "$start") (settings in .local/stack.env)"
+}
+
+down() {
+  step "stopping cassandra" cassandra_stop
+  step "stopping ferretdb" ferretdb_stop
+  step "stopping redis" redis_stop
+  step "stopping postgres" postgres_stop
+}
+
+status() {
+  postgres_status; redis_status; ferretdb_status; cassandra_status
+}
+
+clean_data() {
+  down
+  rm -rf "$DATA" "$LOGS" "$RUNDIR" "$LOCAL/stack.env"
+  log "removed $DATA (installed jars and binaries are kept)"
+}
+
+case "${1:-}" in
+  up) up ;;
+  down|stop) down ;;
+  status) status ;;
+  clean-data) clean_data ;;
+  env) write_env; cat "$LOCAL/stack.env" ;;
+  *) die "usage: $0 up|down|status|clean-data|env" ;;
+esac

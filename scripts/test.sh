@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# `make test`: set up everything (databases, dependencies), then run every test suite and print coverage.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$ROOT"
+START="$(_ts)"
+
+"$ROOT/scripts/stack.sh" up
+"$ROOT/scripts/deps.sh" go jsclient frontend e2e chromium
+set -a; source "$LOCAL/stack.env"; set +a
+export PARLEY_REQUIRE_STACK=1
+
+mkdir -p "$ROOT/coverage"
+go_tests() {
+  # -p 2: two test binaries at a time on two cores; each package's tests run in parallel inside.
+  go test -race -p 2 -timeout 20m -coverpkg=./controllers/...,./services/...,./repositories/...,./internal/... \
+    -coverprofile="$ROOT/coverage/go.out" ./... 2>&1 | tee "$ROOT/coverage/go-test.log"
+  return "${PIPESTATUS[0]}"
+}
+step "Go tests (race detector, real databases)" go_tests
+step "Go coverage by layer" "$ROOT/scripts/coverage.sh" "$ROOT/coverage/go.out"
+
+if [[ -f "$ROOT/frontend/package.json" ]]; then
+  step "front-end unit tests" bash -c "cd '$ROOT/frontend' && npm test --silent"
+  step "front-end build" bash -c "cd '$ROOT/frontend' && npm run build --silent"
+fi
+if [[ -f "$ROOT/e2e/package.json" ]]; then
+  step "end-to-end tests (Chromium)" bash -c "cd '$ROOT/e2e' && npm test --silent"
+fi
+log "all tests passed in $(_elapsed "$START")"

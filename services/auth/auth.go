@@ -1,0 +1,378 @@
+// Package auth owns accounts and sessions: registration, login, rotating refresh tokens, access tokens, and
+// the session checks every REST call and socket event goes through.
+package auth
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/mail"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/parleychat/parley/internal/apperr"
+	"github.com/parleychat/parley/internal/model"
+	"github.com/parleychat/parley/internal/ratelimit"
+)
+
+// UserStore is the account storage auth needs.
+type UserStore interface {
+	Create(ctx context.Context, u model.User) (model.User, error)
+	ByID(ctx context.Context, id int64) (model.User, error)
+	ByLogin(ctx context.Context, login string) (model.User, error)
+	ByIDs(ctx context.Context, ids []int64) ([]model.User, error)
+	SearchByUsernamePrefix(ctx context.Context, prefix string, limit int) ([]model.User, error)
+	UpdateProfile(ctx context.Context, id int64, displayName, avatarURL string) (model.User, error)
+}
+
+// SessionStore is the session storage auth needs.
+type SessionStore interface {
+	Create(ctx context.Context, s model.Session, refreshHash []byte) error
+	Rotate(ctx context.Context, oldHash, newHash []byte, now time.Time) (model.Session, error)
+	RevokeByToken(ctx context.Context, refreshHash []byte, reason string, now time.Time) (model.Session, error)
+	ByID(ctx context.Context, id int64) (model.Session, error)
+}
+
+// RevocationListener hears about revoked sessions (the socket layer closes their connections).
+type RevocationListener interface {
+	SessionRevoked(sessionID, userID int64, reason string)
+}
+
+// IDs hands out time-ordered ids.
+type IDs interface{ Next() int64 }
+
+// Config tunes the service.
+type Config struct {
+	BcryptCost int
+	RefreshTTL time.Duration
+}
+
+// Result is what register, login and refresh return.
+type Result struct {
+	User         model.User
+	AccessToken  string
+	AccessExpiry time.Time
+	RefreshToken string
+	SessionID    int64
+}
+
+// Service implements the account rules.
+type Service struct {
+	users    UserStore
+	sessions SessionStore
+	tokens   *TokenIssuer
+	ids      IDs
+	cfg      Config
+	log      *slog.Logger
+	now      func() time.Time
+
+	dummyHash string // compared against for unknown users, so timing does not reveal who exists
+
+	loginPerIP      *ratelimit.Keyed
+	loginPerAccount *ratelimit.Keyed
+	registerPerIP   *ratelimit.Keyed
+
+	listenersMu sync.RWMutex
+	listeners   []RevocationListener
+
+	// validity caches session checks for socket events: a revoked session is dropped at once on this node
+	// (SessionRevoked) and within sessionCacheTTL on other nodes.
+	validMu  sync.Mutex
+	validity map[int64]time.Time
+}
+
+const sessionCacheTTL = 30 * time.Second
+
+// New builds the service.
+func New(users UserStore, sessions SessionStore, tokens *TokenIssuer, ids IDs, cfg Config, log *slog.Logger) (*Service, error) {
+	s := &Service{
+		users: users, sessions: sessions, tokens: tokens, ids: ids, cfg: cfg, log: log, now: time.Now,
+		loginPerIP:      ratelimit.New(6*time.Second, 20), // 20 at once, then 10/min from one address
+		loginPerAccount: ratelimit.New(12*time.Second, 5), // 5 at once, then 5/min per account
+		registerPerIP:   ratelimit.New(30*time.Second, 10),
+		validity:        map[int64]time.Time{},
+	}
+	h, err := hashPassword("not a real password: timing equalizer", cfg.BcryptCost)
+	if err != nil {
+		return nil, err
+	}
+	s.dummyHash = h
+	return s, nil
+}
+
+// OnRevoke registers a listener for revoked sessions.
+func (s *Service) OnRevoke(l RevocationListener) {
+	s.listenersMu.Lock()
+	defer s.listenersMu.Unlock()
+	s.listeners = append(s.listeners, l)
+}
+
+var usernameRE = regexp.MustCompile(`^[A-Za-z0-9_.-]{3,32}$`)
+
+// RegisterInput is the registration form.
+type RegisterInput struct{ Username, Email, Password, IP string }
+
+// Register creates an account and logs it in.
+func (s *Service) Register(ctx context.Context, in RegisterInput) (Result, error) {
+	if ok, wait := s.registerPerIP.Allow(in.IP); !ok {
+		return Result{}, apperr.RateLimit(wait)
+	}
+	in.Username = strings.TrimSpace(in.Username)
+	in.Email = strings.TrimSpace(in.Email)
+	if !usernameRE.MatchString(in.Username) {
+		return Result{}, apperr.InvalidField("username", "username must be 3-32 characters: letters, digits, '_', '.' or '-'")
+	}
+	if err := validateEmail(in.Email); err != nil {
+		return Result{}, err
+	}
+	if err := validatePassword(in.Password); err != nil {
+		return Result{}, err
+	}
+	hash, err := hashPassword(in.Password, s.cfg.BcryptCost)
+	if err != nil {
+		return Result{}, apperr.Wrap(apperr.Internal, err, "could not hash password")
+	}
+	u, err := s.users.Create(ctx, model.User{ID: s.ids.Next(), Username: in.Username, Email: in.Email, PasswordHash: hash, DisplayName: in.Username})
+	switch {
+	case errors.Is(err, model.ErrUsernameTaken):
+		return Result{}, &apperr.Error{Kind: apperr.Conflict, Field: "username", Message: "that username is taken"}
+	case errors.Is(err, model.ErrEmailTaken):
+		return Result{}, &apperr.Error{Kind: apperr.Conflict, Field: "email", Message: "an account with that email already exists"}
+	case err != nil:
+		return Result{}, apperr.Wrap(apperr.Internal, err, "could not create account")
+	}
+	return s.startSession(ctx, u)
+}
+
+func validateEmail(email string) error {
+	if len(email) > 254 {
+		return apperr.InvalidField("email", "email is too long")
+	}
+	addr, err := mail.ParseAddress(email)
+	if err != nil || addr.Address != email || !strings.Contains(email[strings.LastIndexByte(email, '@')+1:], ".") {
+		return apperr.InvalidField("email", "email address is not valid")
+	}
+	return nil
+}
+
+func validatePassword(p string) error {
+	if !utf8.ValidString(p) {
+		return apperr.InvalidField("password", "password must be valid UTF-8")
+	}
+	if n := utf8.RuneCountInString(p); n < 8 || n > 128 {
+		return apperr.InvalidField("password", "password must be 8-128 characters")
+	}
+	return nil
+}
+
+var errBadLogin = apperr.New(apperr.InvalidCredentials, "wrong username/email or password")
+
+// Login checks a password. Unknown users and wrong passwords get the same error after the same bcrypt work.
+func (s *Service) Login(ctx context.Context, login, password, ip string) (Result, error) {
+	if ok, wait := s.loginPerIP.Allow(ip); !ok {
+		return Result{}, apperr.RateLimit(wait)
+	}
+	if ok, wait := s.loginPerAccount.Allow(strings.ToLower(strings.TrimSpace(login))); !ok {
+		return Result{}, apperr.RateLimit(wait)
+	}
+	u, err := s.users.ByLogin(ctx, strings.TrimSpace(login))
+	if err != nil && !errors.Is(err, model.ErrNotFound) {
+		return Result{}, apperr.Wrap(apperr.Unavailable, err, "could not check credentials")
+	}
+	if err != nil {
+		checkPassword(s.dummyHash, password)
+		return Result{}, errBadLogin
+	}
+	if !checkPassword(u.PasswordHash, password) || u.Disabled {
+		return Result{}, errBadLogin
+	}
+	return s.startSession(ctx, u)
+}
+
+func (s *Service) startSession(ctx context.Context, u model.User) (Result, error) {
+	tok, hash, err := newRefreshToken()
+	if err != nil {
+		return Result{}, apperr.Wrap(apperr.Internal, err, "could not create session")
+	}
+	sess := model.Session{ID: s.ids.Next(), UserID: u.ID, ExpiresAt: s.now().Add(s.cfg.RefreshTTL)}
+	if err := s.sessions.Create(ctx, sess, hash); err != nil {
+		return Result{}, apperr.Wrap(apperr.Unavailable, err, "could not create session")
+	}
+	return s.result(u, sess.ID, tok)
+}
+
+func (s *Service) result(u model.User, sessionID int64, refresh string) (Result, error) {
+	access, exp, err := s.tokens.Issue(u.ID, sessionID)
+	if err != nil {
+		return Result{}, apperr.Wrap(apperr.Internal, err, "could not sign token")
+	}
+	return Result{User: u, AccessToken: access, AccessExpiry: exp, RefreshToken: refresh, SessionID: sessionID}, nil
+}
+
+// Refresh rotates a refresh token. A token that was already used revokes its whole session (theft detection).
+func (s *Service) Refresh(ctx context.Context, refreshToken string) (Result, error) {
+	if refreshToken == "" || len(refreshToken) > 200 {
+		return Result{}, apperr.New(apperr.Unauthorized, "invalid refresh token")
+	}
+	newTok, newHash, err := newRefreshToken()
+	if err != nil {
+		return Result{}, apperr.Wrap(apperr.Internal, err, "could not rotate token")
+	}
+	sess, err := s.sessions.Rotate(ctx, hashRefreshToken(refreshToken), newHash, s.now())
+	switch {
+	case errors.Is(err, model.ErrTokenReused):
+		s.log.Warn("refresh token reused: session revoked", "session", sess.ID, "user", sess.UserID)
+		s.revoked(sess.ID, sess.UserID, "refresh_token_reuse")
+		return Result{}, apperr.New(apperr.Unauthorized, "refresh token was already used; the session has been revoked")
+	case errors.Is(err, model.ErrNotFound):
+		return Result{}, apperr.New(apperr.Unauthorized, "invalid or expired refresh token")
+	case err != nil:
+		return Result{}, apperr.Wrap(apperr.Unavailable, err, "could not refresh session")
+	}
+	u, err := s.users.ByID(ctx, sess.UserID)
+	if err != nil || u.Disabled {
+		return Result{}, apperr.New(apperr.Unauthorized, "account is not active")
+	}
+	return s.result(u, sess.ID, newTok)
+}
+
+// Logout revokes the session of a refresh token. Unknown tokens are not an error (logout is idempotent).
+func (s *Service) Logout(ctx context.Context, refreshToken string) error {
+	sess, err := s.sessions.RevokeByToken(ctx, hashRefreshToken(refreshToken), "logout", s.now())
+	if errors.Is(err, model.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return apperr.Wrap(apperr.Unavailable, err, "could not log out")
+	}
+	s.revoked(sess.ID, sess.UserID, "logout")
+	return nil
+}
+
+func (s *Service) revoked(sessionID, userID int64, reason string) {
+	s.validMu.Lock()
+	delete(s.validity, sessionID)
+	s.validMu.Unlock()
+	s.listenersMu.RLock()
+	defer s.listenersMu.RUnlock()
+	for _, l := range s.listeners {
+		l.SessionRevoked(sessionID, userID, reason)
+	}
+}
+
+// Authenticate verifies an access token and that its session is still live.
+func (s *Service) Authenticate(ctx context.Context, accessToken string) (Claims, error) {
+	c, err := s.tokens.Verify(accessToken)
+	if err != nil {
+		return Claims{}, err
+	}
+	if err := s.CheckSession(ctx, c.SessionID); err != nil {
+		return Claims{}, err
+	}
+	return c, nil
+}
+
+// CheckSession says whether a session is still valid; positive answers are cached for a short time because
+// every socket event asks.
+func (s *Service) CheckSession(ctx context.Context, sessionID int64) error {
+	now := s.now()
+	s.validMu.Lock()
+	until, ok := s.validity[sessionID]
+	s.validMu.Unlock()
+	if ok && now.Before(until) {
+		return nil
+	}
+	sess, err := s.sessions.ByID(ctx, sessionID)
+	if errors.Is(err, model.ErrNotFound) {
+		return apperr.New(apperr.Unauthorized, "session not found")
+	}
+	if err != nil {
+		return apperr.Wrap(apperr.Unavailable, err, "could not check session")
+	}
+	if sess.RevokedAt != nil || !now.Before(sess.ExpiresAt) {
+		return apperr.New(apperr.Unauthorized, "session has ended")
+	}
+	s.validMu.Lock()
+	if len(s.validity) > 100_000 {
+		s.validity = map[int64]time.Time{}
+	}
+	s.validity[sessionID] = now.Add(sessionCacheTTL)
+	s.validMu.Unlock()
+	return nil
+}
+
+// Me returns the account of a user.
+func (s *Service) Me(ctx context.Context, userID int64) (model.User, error) {
+	u, err := s.users.ByID(ctx, userID)
+	if errors.Is(err, model.ErrNotFound) {
+		return u, apperr.New(apperr.NotFound, "user not found")
+	}
+	if err != nil {
+		return u, apperr.Wrap(apperr.Unavailable, err, "could not load user")
+	}
+	return u, nil
+}
+
+// UpdateProfile changes display name and/or avatar URL (nil = unchanged).
+func (s *Service) UpdateProfile(ctx context.Context, userID int64, displayName, avatarURL *string) (model.User, error) {
+	u, err := s.Me(ctx, userID)
+	if err != nil {
+		return u, err
+	}
+	if displayName != nil {
+		d := strings.TrimSpace(*displayName)
+		if n := utf8.RuneCountInString(d); n < 1 || n > 64 || !utf8.ValidString(d) || hasControl(d) {
+			return u, apperr.InvalidField("displayName", "display name must be 1-64 characters without control characters")
+		}
+		u.DisplayName = d
+	}
+	if avatarURL != nil {
+		a := strings.TrimSpace(*avatarURL)
+		if a != "" && (len(a) > 2048 || !(strings.HasPrefix(a, "https://") || strings.HasPrefix(a, "http://"))) {
+			return u, apperr.InvalidField("avatarUrl", "avatar URL must be an http(s) URL of at most 2048 characters")
+		}
+		u.AvatarURL = a
+	}
+	u, err = s.users.UpdateProfile(ctx, userID, u.DisplayName, u.AvatarURL)
+	if err != nil {
+		return u, apperr.Wrap(apperr.Unavailable, err, "could not update profile")
+	}
+	return u, nil
+}
+
+// Search lists users by username prefix.
+func (s *Service) Search(ctx context.Context, prefix string, limit int) ([]model.User, error) {
+	prefix = strings.TrimSpace(prefix)
+	if prefix == "" || len(prefix) > 32 {
+		return nil, apperr.InvalidField("query", "query must be 1-32 characters")
+	}
+	if limit <= 0 || limit > 50 {
+		limit = 20
+	}
+	us, err := s.users.SearchByUsernamePrefix(ctx, prefix, limit)
+	if err != nil {
+		return nil, apperr.Wrap(apperr.Unavailable, err, "could not search users")
+	}
+	return us, nil
+}
+
+// Users returns the existing users among ids.
+func (s *Service) Users(ctx context.Context, ids []int64) ([]model.User, error) {
+	us, err := s.users.ByIDs(ctx, ids)
+	if err != nil {
+		return nil, apperr.Wrap(apperr.Unavailable, err, "could not load users")
+	}
+	return us, nil
+}
+
+func hasControl(s string) bool {
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f {
+			return true
+		}
+	}
+	return false
+}
