@@ -26,7 +26,6 @@ up() {
   step "installing redis" redis_install
   step "installing cassandra (jars from Maven Central)" cassandra_install
   step "building ferretdb launcher" ferretdb_install
-  # Cassandra takes longest to start: launch it first, then bring up the rest while it boots.
   step "starting postgres" postgres_start
   step "creating database $PARLEY_PG_DB" pg_ensure_db "$PARLEY_PG_DB"
   step "starting redis" redis_start

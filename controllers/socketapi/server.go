@@ -74,6 +74,9 @@ type Server struct {
 	onDisc   []DisconnectHook
 }
 
+// handlerTimeout bounds the work one event may do.
+const handlerTimeout = 10 * time.Second
+
 // Room names.
 func UserRoom(id int64) socket.Room    { return socket.Room("user:" + strconv.FormatInt(id, 10)) }
 func ChannelRoom(id int64) socket.Room { return socket.Room("channel:" + strconv.FormatInt(id, 10)) }
@@ -234,7 +237,7 @@ func (s *Server) handle(c *Conn, event string, h EventHandler) func(...any) {
 				reply(nil, apperr.New(apperr.Internal, "internal error"))
 			}
 		}()
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), handlerTimeout)
 		defer cancel()
 		if err := s.auth.CheckSession(ctx, c.SessionID); err != nil {
 			reply(nil, err)

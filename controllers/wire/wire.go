@@ -164,3 +164,9 @@ type Presence struct {
 func ToPresence(p model.Presence) Presence {
 	return Presence{UserID: ID(p.UserID), Status: p.Status, LastSeen: p.LastSeen.UTC()}
 }
+
+// ParseID reads a wire id.
+func ParseID(s string) (int64, bool) {
+	id, err := strconv.ParseInt(s, 10, 64)
+	return id, err == nil && id > 0
+}

@@ -25,6 +25,7 @@ import (
 	"github.com/parleychat/parley/repositories/postgres"
 	"github.com/parleychat/parley/services/auth"
 	"github.com/parleychat/parley/services/community"
+	"github.com/parleychat/parley/services/messaging"
 )
 
 // App is a fully wired server.
@@ -39,6 +40,7 @@ type App struct {
 
 	Auth      *auth.Service
 	Community *community.Service
+	Messaging *messaging.Service
 }
 
 // Connect opens the three databases and applies migrations. Each step is logged with its duration.
@@ -111,6 +113,16 @@ func New(cfg config.Config, log *slog.Logger, pg *pgxpool.Pool, mc *mongodrv.Cli
 	authSvc.OnRevoke(sockets)
 	communitySvc := community.New(communityStore, channelMeta, users, sockets.Publisher(), ids, log.With("component", "community"))
 	sockets.SetRooms(communitySvc)
+	messagingSvc := messaging.New(cassandra.NewMessageStore(cs), communitySvc, sockets.Publisher(), channelMeta, ids, messaging.Config{
+		FlushBatch: cfg.Messaging.FlushBatch,
+		FlushDelay: cfg.Messaging.FlushDelay,
+		QueueLimit: cfg.Messaging.QueueLimit,
+		WindowSize: cfg.Messaging.WindowSize,
+		IdleEvict:  cfg.Messaging.IdleEvict,
+		SendRate:   time.Second / time.Duration(cfg.Messaging.SendRate),
+		SendBurst:  cfg.Messaging.SendBurst,
+	}, log.With("component", "messaging"))
+	sockets.RegisterMessageEvents(messagingSvc)
 
 	health := []httpapi.HealthCheck{
 		{Name: "postgres", Check: func(ctx context.Context) error { return pg.Ping(ctx) }},
@@ -124,6 +136,7 @@ func New(cfg config.Config, log *slog.Logger, pg *pgxpool.Pool, mc *mongodrv.Cli
 		Auth:      httpapi.NewAuthHandlers(authSvc, log.With("component", "http")),
 		Extra: []func(*gin.Engine, *gin.RouterGroup, *gin.RouterGroup){
 			httpapi.NewCommunityHandlers(communitySvc, log.With("component", "http")).Routes,
+			httpapi.NewMessageHandlers(messagingSvc, nil, log.With("component", "http")).Routes,
 			func(e *gin.Engine, _, _ *gin.RouterGroup) {
 				h := gin.WrapH(sockets.Handler())
 				e.GET("/socket.io/*any", h)
@@ -131,7 +144,7 @@ func New(cfg config.Config, log *slog.Logger, pg *pgxpool.Pool, mc *mongodrv.Cli
 			},
 		},
 	})
-	return &App{cfg: cfg, log: log, pg: pg, mongo: mc, cass: cs, sockets: sockets, handler: router, Auth: authSvc, Community: communitySvc}, nil
+	return &App{cfg: cfg, log: log, pg: pg, mongo: mc, cass: cs, sockets: sockets, handler: router, Auth: authSvc, Community: communitySvc, Messaging: messagingSvc}, nil
 }
 
 // Handler is the HTTP handler serving REST, Socket.IO and the web app.
@@ -152,13 +165,21 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	a.log.Info("shutting down")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
 	defer cancel()
+	// Order matters: refuse new messages and store every queued one while sockets are still open, so their
+	// acks reach the senders; then close sockets and HTTP; then the databases.
+	flushErr := a.Messaging.Close(shutdownCtx)
+	if flushErr != nil {
+		a.log.Error("shutdown could not store every queued message", "err", flushErr, "unstored", a.Messaging.Queued())
+	} else {
+		a.log.Info("all queued messages stored")
+	}
 	a.sockets.Close()
 	err := srv.Shutdown(shutdownCtx)
 	if errors.Is(err, context.DeadlineExceeded) {
 		err = fmt.Errorf("graceful shutdown timed out: %w", err)
 	}
 	a.Close()
-	return err
+	return errors.Join(flushErr, err)
 }
 
 // Close releases the database handles.

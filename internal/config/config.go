@@ -50,6 +50,8 @@ var Vars = []Var{
 	{"PARLEY_QUEUE_LIMIT", "10000", "max messages waiting for Cassandra across all channels; beyond it sends get `unavailable`"},
 	{"PARLEY_WINDOW_SIZE", "200", "recent messages kept in memory per active channel (serves the newest history pages)"},
 	{"PARLEY_IDLE_EVICT", "10m", "an active channel with no traffic for this long is dropped from memory"},
+	{"PARLEY_SEND_RATE", "10", "messages per second one user may send, sustained"},
+	{"PARLEY_SEND_BURST", "20", "messages one user may send at once before the rate applies"},
 	{"PARLEY_SHUTDOWN_TIMEOUT", "20s", "graceful shutdown budget (flushes every queued message first)"},
 }
 
@@ -100,6 +102,8 @@ type Messaging struct {
 	QueueLimit int
 	WindowSize int
 	IdleEvict  time.Duration
+	SendRate   int // per second
+	SendBurst  int
 }
 
 // Load reads the configuration through getenv (os.Getenv in main, a map in tests).
@@ -136,6 +140,8 @@ func Load(getenv func(string) string) (Config, error) {
 			QueueLimit: r.intRange("PARLEY_QUEUE_LIMIT", 1, 10_000_000),
 			WindowSize: r.intRange("PARLEY_WINDOW_SIZE", 100, 100_000),
 			IdleEvict:  r.duration("PARLEY_IDLE_EVICT"),
+			SendRate:   r.intRange("PARLEY_SEND_RATE", 1, 1_000_000),
+			SendBurst:  r.intRange("PARLEY_SEND_BURST", 1, 1_000_000),
 		},
 	}
 	c.AllowedOrigins = append([]string{c.PublicOrigin}, r.list("PARLEY_ALLOWED_ORIGINS")...)

@@ -104,6 +104,14 @@ type ChannelMeta struct {
 	Pinned        []int64
 }
 
+// ChannelActivity is the coalesced traffic of one channel since the last metadata write.
+type ChannelActivity struct {
+	ChannelID     int64
+	LastMessageID int64
+	LastMessageAt time.Time
+	Count         int64
+}
+
 // ReadState is one user's read position in one channel.
 type ReadState struct {
 	UserID       int64

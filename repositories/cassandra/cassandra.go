@@ -41,6 +41,9 @@ func Connect(ctx context.Context, cfg Config) (*gocql.Session, error) {
 	cluster.Consistency = cons
 	// Retry reads and idempotent writes a little on timeouts instead of surfacing every hiccup.
 	cluster.RetryPolicy = &gocql.SimpleRetryPolicy{NumRetries: 2}
+	// Reconnect to a node that went away within a second (the default is a minute), so a restarted node is
+	// used again, and queued messages drain, almost as soon as it is back.
+	cluster.ReconnectInterval = time.Second
 
 	admin, err := cluster.CreateSession()
 	if err != nil {

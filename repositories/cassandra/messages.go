@@ -124,7 +124,7 @@ func (m *MessageStore) FindByNonce(ctx context.Context, senderID int64, nonce st
 }
 
 // ErrNotFound is returned by Get for a missing message.
-var ErrNotFound = errors.New("cassandra: message not found")
+var ErrNotFound = model.ErrNotFound
 
 const selectCols = "channel_id, message_id, sender_id, content, nonce, edited_at, deleted"
 

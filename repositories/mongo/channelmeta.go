@@ -38,17 +38,9 @@ func (s *ChannelMetaStore) SetTopic(ctx context.Context, channelID int64, topic 
 	return nil
 }
 
-// Activity is the coalesced traffic of one channel since the last write.
-type Activity struct {
-	ChannelID     int64
-	LastMessageID int64
-	LastMessageAt time.Time
-	Count         int64
-}
-
 // RecordActivity applies coalesced traffic: one upsert per channel with $max and $inc, both safe to apply in
 // any order (FerretDB hangs on large bulkWrites of upserts, so these are single updates).
-func (s *ChannelMetaStore) RecordActivity(ctx context.Context, acts []Activity) error {
+func (s *ChannelMetaStore) RecordActivity(ctx context.Context, acts []model.ChannelActivity) error {
 	for _, a := range acts {
 		_, err := s.coll.UpdateOne(ctx, bson.D{{Key: "_id", Value: a.ChannelID}}, bson.D{
 			{Key: "$max", Value: bson.D{{Key: "lastMessageId", Value: a.LastMessageID}, {Key: "lastMessageAt", Value: a.LastMessageAt}}},

@@ -1,0 +1,99 @@
+package httpapi
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/parleychat/parley/controllers/wire"
+	"github.com/parleychat/parley/services/messaging"
+)
+
+// HistoryService is what the history endpoints need.
+type HistoryService interface {
+	History(ctx context.Context, userID, channelID int64, q messaging.Query) (messaging.Page, error)
+}
+
+// ReadMarker tells which of a user's own messages others have read (optional; nil until read state exists).
+type ReadMarker interface {
+	ReadUpTo(ctx context.Context, userID, channelID int64) (int64, error)
+}
+
+// MessageHandlers serves message history.
+type MessageHandlers struct {
+	svc   HistoryService
+	reads ReadMarker
+	log   *slog.Logger
+}
+
+func NewMessageHandlers(svc HistoryService, reads ReadMarker, log *slog.Logger) *MessageHandlers {
+	return &MessageHandlers{svc: svc, reads: reads, log: log}
+}
+
+func (h *MessageHandlers) Routes(_ *gin.Engine, _, authed *gin.RouterGroup) {
+	authed.GET("/channels/:id/messages", h.history)
+	authed.GET("/messages", h.seedHistory)
+}
+
+func (h *MessageHandlers) query(c *gin.Context) (messaging.Query, error) {
+	var q messaging.Query
+	for name, dst := range map[string]*int64{"before": &q.Before, "after": &q.After, "around": &q.Around} {
+		if v := c.Query(name); v != "" {
+			id, err := parseID(v, name)
+			if err != nil {
+				return q, err
+			}
+			*dst = id
+		}
+	}
+	q.Limit = queryInt(c, "limit", 50)
+	return q, nil
+}
+
+// history: GET /api/channels/:id/messages?before=&after=&around=&limit=
+func (h *MessageHandlers) history(c *gin.Context) {
+	channelID, err := parseID(c.Param("id"), "id")
+	if err != nil {
+		fail(c, h.log, err)
+		return
+	}
+	h.page(c, channelID)
+}
+
+// seedHistory: GET /api/messages?channelId=&before=&limit= (the shape the seed apps use).
+func (h *MessageHandlers) seedHistory(c *gin.Context) {
+	channelID, err := parseID(c.Query("channelId"), "channelId")
+	if err != nil {
+		fail(c, h.log, err)
+		return
+	}
+	h.page(c, channelID)
+}
+
+func (h *MessageHandlers) page(c *gin.Context, channelID int64) {
+	q, err := h.query(c)
+	if err != nil {
+		fail(c, h.log, err)
+		return
+	}
+	me := caller(c).UserID
+	p, err := h.svc.History(c.Request.Context(), me, channelID, q)
+	if err != nil {
+		fail(c, h.log, err)
+		return
+	}
+	msgs := wire.ToMessages(p.Messages)
+	if h.reads != nil {
+		if upTo, err := h.reads.ReadUpTo(c.Request.Context(), me, channelID); err == nil {
+			for i := range msgs {
+				if p.Messages[i].SenderID == me {
+					read := p.Messages[i].ID <= upTo
+					msgs[i].Read = &read
+				}
+			}
+		}
+	}
+	c.JSON(http.StatusOK, gin.H{"messages": msgs, "hasMore": p.HasMore})
+}

@@ -1,0 +1,452 @@
+package socketapi_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"sort"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/parleychat/parley/internal/testenv/jsclient"
+	"github.com/parleychat/parley/internal/testenv/testserver"
+)
+
+type msg struct {
+	ID, ChannelID, SenderID, Content, Nonce string
+	EditedAt                                *string
+}
+
+type sendAck struct {
+	OK      bool `json:"ok"`
+	Message msg  `json:"message"`
+	Error   struct {
+		Code      string `json:"code"`
+		Message   string `json:"message"`
+		Retryable bool   `json:"retryable"`
+	} `json:"error"`
+}
+
+// community sets up a server owned by the first account, joined by the others, and returns the id of its
+// #general channel.
+func community(t *testing.T, s *testserver.Server, owner testserver.Account, members ...testserver.Account) (serverID, channelID string) {
+	t.Helper()
+	res := s.Do(t, "POST", "/api/servers", owner.AccessToken, map[string]string{"name": "Test Server"})
+	var srv struct{ ID string }
+	res.JSON(t, &srv)
+	res = s.Do(t, "POST", "/api/servers/"+srv.ID+"/invites", owner.AccessToken, nil)
+	var inv struct{ Code string }
+	res.JSON(t, &inv)
+	for _, m := range members {
+		if res := s.Do(t, "POST", "/api/invites/"+inv.Code+"/join", m.AccessToken, nil); res.Status != http.StatusOK {
+			t.Fatalf("join: %d %s", res.Status, res.Body)
+		}
+	}
+	res = s.Do(t, "GET", "/api/servers/"+srv.ID+"/channels", owner.AccessToken, nil)
+	var chans struct{ Channels []struct{ ID string } }
+	res.JSON(t, &chans)
+	return srv.ID, chans.Channels[0].ID
+}
+
+func connect(t *testing.T, b *jsclient.Bridge, s *testserver.Server, acc testserver.Account) *jsclient.Client {
+	t.Helper()
+	c := b.Connect(s.URL, acc.AccessToken, jsclient.Options{})
+	if _, err := c.WaitConnected(1, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func sendMsg(t *testing.T, c *jsclient.Client, channelID, content, nonce string) sendAck {
+	t.Helper()
+	var ack sendAck
+	if err := c.EmitAck("message:send", map[string]any{"channelId": channelID, "content": content, "nonce": nonce}, &ack, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	return ack
+}
+
+func decodeMsgs(t *testing.T, raws []json.RawMessage) []msg {
+	t.Helper()
+	out := make([]msg, len(raws))
+	for i, r := range raws {
+		if err := json.Unmarshal(r, &out[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return out
+}
+
+func history(t *testing.T, s *testserver.Server, acc testserver.Account, channelID, query string) []msg {
+	t.Helper()
+	res := s.Do(t, "GET", "/api/channels/"+channelID+"/messages"+query, acc.AccessToken, nil)
+	if res.Status != http.StatusOK {
+		t.Fatalf("history: %d %s", res.Status, res.Body)
+	}
+	var page struct{ Messages []msg }
+	res.JSON(t, &page)
+	return page.Messages
+}
+
+func idLess(a, b string) bool {
+	x, _ := strconv.ParseInt(a, 10, 64)
+	y, _ := strconv.ParseInt(b, 10, 64)
+	return x < y
+}
+
+func TestChannelAndDMMessagesReachMembersOnly(t *testing.T) {
+	t.Parallel()
+	s := testserver.Start(t, testserver.Options{})
+	alice, bob, carol := s.Register(t, "alice"), s.Register(t, "bob"), s.Register(t, "carol")
+	_, general := community(t, s, alice, bob)
+	b := jsclient.Start(t)
+	aliceTab1, aliceTab2, bobC, carolC := connect(t, b, s, alice), connect(t, b, s, alice), connect(t, b, s, bob), connect(t, b, s, carol)
+
+	ack := sendMsg(t, aliceTab1, general, "  hello <b>bob</b>  ", "n-1")
+	if !ack.OK || ack.Message.Content != "hello <b>bob</b>" || ack.Message.SenderID != alice.ID || ack.Message.Nonce != "n-1" {
+		t.Fatalf("ack: %+v", ack)
+	}
+	for name, c := range map[string]*jsclient.Client{"bob": bobC, "alice's other tab": aliceTab2, "alice's own tab": aliceTab1} {
+		got, err := c.WaitEvents("message:new", 1, 5*time.Second)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if m := decodeMsgs(t, got)[0]; m.ID != ack.Message.ID {
+			t.Fatalf("%s got %+v", name, m)
+		}
+	}
+	if sent, err := aliceTab1.WaitEvents("message:sent", 1, 5*time.Second); err != nil || decodeMsgs(t, sent)[0].ID != ack.Message.ID {
+		t.Fatalf("message:sent: %v", err)
+	}
+	if len(aliceTab2.Events("message:sent")) != 0 {
+		t.Fatal("message:sent went to a tab that did not send")
+	}
+
+	// Bob answers in a DM created after everyone connected: the room is joined live.
+	res := s.Do(t, "POST", "/api/dms", bob.AccessToken, map[string]any{"userIds": []string{alice.ID}})
+	var dm struct{ ID string }
+	res.JSON(t, &dm)
+	if _, err := aliceTab1.WaitEvents("channel:update", 1, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if ack := sendMsg(t, bobC, dm.ID, "psst", "n-2"); !ack.OK {
+		t.Fatalf("DM send: %+v", ack)
+	}
+	if _, err := aliceTab1.WaitEvents("message:new", 2, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+
+	// Carol is in neither: she receives nothing and cannot write or read.
+	for _, ch := range []string{general, dm.ID} {
+		if ack := sendMsg(t, carolC, ch, "let me in", "c-"+ch); ack.OK || ack.Error.Code != "not_found" {
+			t.Fatalf("outsider send: %+v", ack)
+		}
+		if res := s.Do(t, "GET", "/api/channels/"+ch+"/messages", carol.AccessToken, nil); res.Status != http.StatusNotFound {
+			t.Fatalf("outsider history: %d", res.Status)
+		}
+	}
+	time.Sleep(200 * time.Millisecond)
+	if n := len(carolC.Events("message:new")); n != 0 {
+		t.Fatalf("outsider received %d messages", n)
+	}
+	if h := history(t, s, bob, general, ""); len(h) != 1 || h[0].ID != ack.Message.ID {
+		t.Fatalf("history: %+v", h)
+	}
+}
+
+func TestThousandMessagesFromSeveralSendersArriveInIDOrder(t *testing.T) {
+	t.Parallel()
+	s := testserver.Start(t, testserver.Options{Env: map[string]string{"PARLEY_SEND_RATE": "100000", "PARLEY_SEND_BURST": "100000"}})
+	owner := s.Register(t, "owner")
+	var senders []testserver.Account
+	for i := 0; i < 4; i++ {
+		senders = append(senders, s.Register(t, fmt.Sprintf("sender%d", i)))
+	}
+	listener := s.Register(t, "listener")
+	_, general := community(t, s, owner, append(senders, listener)...)
+	b := jsclient.Start(t)
+	lc := connect(t, b, s, listener)
+
+	const each = 250
+	var mu sync.Mutex
+	acked := map[string]bool{}
+	var wg sync.WaitGroup
+	for i, acc := range senders {
+		c := connect(t, b, s, acc)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := 0; k < each; k++ {
+				var ack sendAck
+				if err := c.EmitAck("message:send", map[string]any{"channelId": general, "content": fmt.Sprintf("%d:%d", i, k), "nonce": fmt.Sprintf("s%d-%d", i, k)}, &ack, 20*time.Second); err != nil || !ack.OK {
+					t.Errorf("send %d/%d: %v %+v", i, k, err, ack)
+					return
+				}
+				mu.Lock()
+				acked[ack.Message.ID] = true
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	raws, err := lc.WaitEvents("message:new", len(senders)*each, 30*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := decodeMsgs(t, raws)
+	seen := map[string]bool{}
+	lastPerSender := map[string]int{}
+	for i, m := range got {
+		if i > 0 && !idLess(got[i-1].ID, m.ID) {
+			t.Fatalf("message %d out of id order", i)
+		}
+		if seen[m.ID] {
+			t.Fatalf("duplicate delivery of %s", m.ID)
+		}
+		seen[m.ID] = true
+		var sender, k int
+		fmt.Sscanf(m.Content, "%d:%d", &sender, &k)
+		if prev, ok := lastPerSender[m.SenderID]; ok && k != prev+1 {
+			t.Fatalf("sender %s: message %d after %d", m.SenderID, k, prev)
+		}
+		lastPerSender[m.SenderID] = k
+	}
+	if len(seen) != len(acked) {
+		t.Fatalf("delivered %d, acked %d", len(seen), len(acked))
+	}
+	for id := range acked {
+		if !seen[id] {
+			t.Fatalf("acked message %s never delivered", id)
+		}
+	}
+	// History agrees: every message, newest first, no gaps.
+	var all []msg
+	before := ""
+	for {
+		page := history(t, s, listener, general, "?limit=100"+before)
+		all = append(all, page...)
+		if len(page) < 100 {
+			break
+		}
+		before = "&before=" + page[len(page)-1].ID
+	}
+	if len(all) != len(acked) {
+		t.Fatalf("history has %d messages, want %d", len(all), len(acked))
+	}
+	if !sort.SliceIsSorted(all, func(i, j int) bool { return idLess(all[j].ID, all[i].ID) }) {
+		t.Fatal("history not newest first")
+	}
+}
+
+func TestRetriedNonceIsStoredOnceEvenAcrossARestart(t *testing.T) {
+	t.Parallel()
+	pg := testenvPostgres(t)
+	s := testserver.Start(t, testserver.Options{PGURL: pg})
+	alice := s.Register(t, "alice")
+	_, general := community(t, s, alice)
+	b := jsclient.Start(t)
+	c := connect(t, b, s, alice)
+	first := sendMsg(t, c, general, "exactly once", "retry-me")
+	second := sendMsg(t, c, general, "exactly once", "retry-me")
+	if !first.OK || second.Message.ID != first.Message.ID {
+		t.Fatalf("retry: %+v vs %+v", first, second)
+	}
+	c.Disconnect()
+	if err := s.Stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	s2 := testserver.Start(t, testserver.Options{PGURL: pg, MongoDB: s.Config.MongoDB})
+	res := s2.Do(t, "POST", "/api/auth/login", "", map[string]string{"login": "alice", "password": "correct horse battery"})
+	var login struct{ AccessToken string }
+	res.JSON(t, &login)
+	alice.AccessToken = login.AccessToken
+	c2 := connect(t, b, s2, alice)
+	third := sendMsg(t, c2, general, "exactly once", "retry-me")
+	if !third.OK || third.Message.ID != first.Message.ID {
+		t.Fatalf("retry after restart created %+v, want id %s", third, first.Message.ID)
+	}
+	if h := history(t, s2, alice, general, ""); len(h) != 1 {
+		t.Fatalf("history has %d messages", len(h))
+	}
+}
+
+func TestGracefulRestartLosesNoAcknowledgedMessage(t *testing.T) {
+	t.Parallel()
+	pg := testenvPostgres(t)
+	// A long flush delay keeps messages queued in memory when the shutdown begins.
+	env := map[string]string{"PARLEY_FLUSH_DELAY": "2s", "PARLEY_FLUSH_BATCH": "1000", "PARLEY_SEND_RATE": "10000", "PARLEY_SEND_BURST": "10000"}
+	s := testserver.Start(t, testserver.Options{PGURL: pg, Env: env})
+	alice := s.Register(t, "alice")
+	_, general := community(t, s, alice)
+	b := jsclient.Start(t)
+	c := connect(t, b, s, alice)
+
+	const n = 100
+	acks := make(chan sendAck, n)
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var ack sendAck
+			_ = c.EmitAck("message:send", map[string]any{"channelId": general, "content": fmt.Sprint("m", i), "nonce": fmt.Sprint("g", i)}, &ack, 10*time.Second)
+			acks <- ack
+		}()
+	}
+	time.Sleep(300 * time.Millisecond) // the sends are queued, none flushed yet
+	if err := s.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	close(acks)
+	okIDs := map[string]bool{}
+	for a := range acks {
+		if a.OK {
+			okIDs[a.Message.ID] = true
+		}
+	}
+	if len(okIDs) != n {
+		t.Fatalf("%d of %d sends acknowledged before shutdown completed", len(okIDs), n)
+	}
+
+	s2 := testserver.Start(t, testserver.Options{PGURL: pg, MongoDB: s.Config.MongoDB})
+	res := s2.Do(t, "POST", "/api/auth/login", "", map[string]string{"login": "alice", "password": "correct horse battery"})
+	var login struct{ AccessToken string }
+	res.JSON(t, &login)
+	alice.AccessToken = login.AccessToken
+	h := history(t, s2, alice, general, "?limit=100")
+	if len(h) != n {
+		t.Fatalf("history after restart has %d of %d", len(h), n)
+	}
+	for _, m := range h {
+		if !okIDs[m.ID] {
+			t.Fatalf("history has unacknowledged %s", m.ID)
+		}
+	}
+}
+
+func TestReconnectingClientCatchesUp(t *testing.T) {
+	t.Parallel()
+	s := testserver.Start(t, testserver.Options{})
+	alice, bob := s.Register(t, "alice"), s.Register(t, "bob")
+	_, general := community(t, s, alice, bob)
+	b := jsclient.Start(t)
+	ac, bc := connect(t, b, s, alice), connect(t, b, s, bob)
+	first := sendMsg(t, ac, general, "before the drop", "r0")
+	if _, err := bc.WaitEvents("message:new", 1, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	bc.Disconnect()
+	if _, err := bc.WaitDisconnected(1, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	var missed []string
+	for i := 1; i <= 5; i++ {
+		missed = append(missed, sendMsg(t, ac, general, fmt.Sprint("while away ", i), fmt.Sprint("r", i)).Message.ID)
+	}
+	bc.Reconnect()
+	if _, err := bc.WaitConnected(2, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	var sync struct {
+		OK       bool
+		Messages map[string][]msg
+		HasMore  map[string]bool
+	}
+	if err := bc.EmitAck("messages:sync", map[string]any{"channels": map[string]string{general: first.Message.ID}}, &sync, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	got := sync.Messages[general]
+	if !sync.OK || len(got) != 5 || sync.HasMore[general] {
+		t.Fatalf("sync: %+v", sync)
+	}
+	for i, m := range got {
+		if m.ID != missed[i] {
+			t.Fatalf("catch-up message %d is %s, want %s", i, m.ID, missed[i])
+		}
+	}
+}
+
+func TestEditDeleteAndBadInput(t *testing.T) {
+	t.Parallel()
+	s := testserver.Start(t, testserver.Options{})
+	alice, bob := s.Register(t, "alice"), s.Register(t, "bob")
+	_, general := community(t, s, alice, bob)
+	b := jsclient.Start(t)
+	ac, bc := connect(t, b, s, alice), connect(t, b, s, bob)
+
+	m := sendMsg(t, bc, general, "typo", "e1").Message
+	var ack sendAck
+	if err := ac.EmitAck("message:edit", map[string]any{"channelId": general, "messageId": m.ID, "content": "hijack"}, &ack, 5*time.Second); err != nil || ack.OK || ack.Error.Code != "forbidden" {
+		t.Fatalf("edit by another: %+v %v", ack, err)
+	}
+	if err := bc.EmitAck("message:edit", map[string]any{"channelId": general, "messageId": m.ID, "content": "fixed"}, &ack, 5*time.Second); err != nil || !ack.OK || ack.Message.EditedAt == nil {
+		t.Fatalf("edit: %+v %v", ack, err)
+	}
+	if got, err := ac.WaitEvents("message:updated", 1, 5*time.Second); err != nil || decodeMsgs(t, got)[0].Content != "fixed" {
+		t.Fatalf("message:updated: %v", err)
+	}
+	// The owner may delete anyone's message in their server.
+	if err := ac.EmitAck("message:delete", map[string]any{"channelId": general, "messageId": m.ID}, &ack, 5*time.Second); err != nil || !ack.OK {
+		t.Fatalf("delete by owner: %+v %v", ack, err)
+	}
+	if _, err := bc.WaitEvents("message:deleted", 1, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if h := history(t, s, bob, general, ""); len(h) != 0 {
+		t.Fatalf("deleted message still in history: %+v", h)
+	}
+
+	bad := []struct {
+		payload any
+		code    string
+	}{
+		{"not an object", "invalid_input"},
+		{map[string]any{"channelId": 123, "content": "x", "nonce": "n"}, "invalid_input"},
+		{map[string]any{"channelId": general, "content": "x"}, "invalid_input"},
+		{map[string]any{"channelId": general, "content": "", "nonce": "n"}, "invalid_input"},
+		{map[string]any{"channelId": general, "content": string(make([]byte, 4001)), "nonce": "n"}, "invalid_input"},
+		{map[string]any{"channelId": "999", "content": "x", "nonce": "n"}, "not_found"},
+		{map[string]any{"channelId": "abc", "content": "x", "nonce": "n"}, "invalid_input"},
+	}
+	for _, c := range bad {
+		var ack sendAck
+		if err := ac.EmitAck("message:send", c.payload, &ack, 5*time.Second); err != nil || ack.OK || ack.Error.Code != c.code {
+			t.Errorf("%v: %+v %v", c.payload, ack, err)
+		}
+	}
+	// The socket survived all of it.
+	if ack := sendMsg(t, ac, general, "still here", "e2"); !ack.OK {
+		t.Fatalf("socket broken after bad input: %+v", ack)
+	}
+	// Rate limit: a burst beyond 20 gets rate_limited with a retry hint.
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	limited := 0
+	for i := 0; i < 40; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var ack struct {
+				OK    bool
+				Error struct {
+					Code         string
+					RetryAfterMs int
+				}
+			}
+			_ = bc.EmitAck("message:send", map[string]any{"channelId": general, "content": "spam", "nonce": fmt.Sprint("spam", i)}, &ack, 5*time.Second)
+			if ack.Error.Code == "rate_limited" && ack.Error.RetryAfterMs > 0 {
+				mu.Lock()
+				limited++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if limited < 10 {
+		t.Fatalf("only %d of 40 simultaneous messages were rate limited (burst is 20)", limited)
+	}
+}

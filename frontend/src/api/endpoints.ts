@@ -1,0 +1,87 @@
+// Typed REST calls of docs/API.md. Components use these through React Query; nothing else builds URLs.
+import { rawRequest, type HttpClient } from './http';
+import type {
+  ChannelsList,
+  CreateChannelBody,
+  CreateInviteBody,
+  DMChannel,
+  DMList,
+  Id,
+  Invite,
+  InvitePreview,
+  Me,
+  MembersPage,
+  MessagesPage,
+  PresenceList,
+  Role,
+  Server,
+  ServersList,
+  TextChannel,
+  UpdateChannelBody,
+  UpdateMeBody,
+  User,
+  UsersPage,
+  Member,
+} from './types';
+
+const q = (params: Record<string, string | number | undefined | null>) => {
+  const sp = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== null && v !== '') sp.set(k, String(v));
+  const s = sp.toString();
+  return s ? `?${s}` : '';
+};
+const e = encodeURIComponent;
+
+export const PAGE_SIZE = 50;
+
+/** Invite previews need no login. */
+export const fetchInvitePreview = (code: string) => rawRequest<InvitePreview>(`/invites/${e(code)}`);
+
+export function createApi(http: HttpClient) {
+  return {
+    // users
+    me: () => http.get<Me>('/users/me'),
+    updateMe: (body: UpdateMeBody) => http.patch<Me>('/users/me', body),
+    user: (id: Id) => http.get<User>(`/users/${e(id)}`),
+    searchUsers: (query: string, limit = 20) => http.get<UsersPage>(`/users${q({ query, limit })}`),
+
+    // servers
+    servers: () => http.get<ServersList>('/servers'),
+    server: (id: Id) => http.get<Server>(`/servers/${e(id)}`),
+    createServer: (name: string) => http.post<Server>('/servers', { name }),
+    renameServer: (id: Id, name: string) => http.patch<Server>(`/servers/${e(id)}`, { name }),
+    deleteServer: (id: Id) => http.del(`/servers/${e(id)}`),
+    leaveServer: (id: Id) => http.del(`/servers/${e(id)}/members/me`),
+
+    // invites
+    createInvite: (serverId: Id, body: CreateInviteBody = {}) => http.post<Invite>(`/servers/${e(serverId)}/invites`, body),
+    invitePreview: (code: string) => http.get<InvitePreview>(`/invites/${e(code)}`),
+    joinInvite: (code: string) => http.post<Server>(`/invites/${e(code)}/join`),
+
+    // members
+    members: (serverId: Id, after?: Id, limit = 50) =>
+      http.get<MembersPage>(`/servers/${e(serverId)}/members${q({ limit, after })}`),
+    kick: (serverId: Id, userId: Id) => http.del(`/servers/${e(serverId)}/members/${e(userId)}`),
+    setRole: (serverId: Id, userId: Id, role: Exclude<Role, 'owner'>) =>
+      http.patch<Member>(`/servers/${e(serverId)}/members/${e(userId)}`, { role }),
+
+    // channels
+    channels: (serverId: Id) => http.get<ChannelsList>(`/servers/${e(serverId)}/channels`),
+    createChannel: (serverId: Id, body: CreateChannelBody) => http.post<TextChannel>(`/servers/${e(serverId)}/channels`, body),
+    updateChannel: (id: Id, body: UpdateChannelBody) => http.patch<TextChannel>(`/channels/${e(id)}`, body),
+    deleteChannel: (id: Id) => http.del(`/channels/${e(id)}`),
+
+    // DMs
+    dms: () => http.get<DMList>('/dms'),
+    openDM: (userIds: Id[]) => http.post<DMChannel>('/dms', { userIds }),
+
+    // messages: newest first with `before` or no cursor
+    messages: (channelId: Id, opts: { before?: Id; limit?: number } = {}) =>
+      http.get<MessagesPage>(`/channels/${e(channelId)}/messages${q({ before: opts.before, limit: opts.limit ?? PAGE_SIZE })}`),
+
+    // presence
+    presence: (userIds: Id[]) => http.get<PresenceList>(`/presence${q({ userIds: userIds.join(',') })}`),
+  };
+}
+
+export type Api = ReturnType<typeof createApi>;

@@ -1,0 +1,291 @@
+// Every wire shape of docs/API.md, in one place. IDs are decimal strings of 64-bit ints: never convert them to
+// Number. Times are RFC 3339 strings.
+
+export type Id = string;
+export type Timestamp = string;
+
+// ---------------------------------------------------------------------------------------------------------------
+// Objects
+
+export interface User {
+  id: Id;
+  username: string;
+  displayName: string;
+  avatarUrl: string;
+  createdAt: Timestamp;
+}
+
+export interface Me extends User {
+  email: string;
+}
+
+export type Role = 'owner' | 'admin' | 'member';
+
+export interface Server {
+  id: Id;
+  name: string;
+  ownerId: Id;
+  role: Role;
+  memberCount: number;
+  createdAt: Timestamp;
+}
+
+interface ChannelTraffic {
+  createdAt: Timestamp;
+  lastMessageId: Id | null;
+  lastMessageAt: Timestamp | null;
+  unreadCount: number;
+  mentionCount: number;
+}
+
+export interface TextChannel extends ChannelTraffic {
+  id: Id;
+  serverId: Id;
+  name: string;
+  topic: string;
+  type: 'text';
+}
+
+export interface DMChannel extends ChannelTraffic {
+  id: Id;
+  type: 'dm';
+  participants: User[];
+}
+
+/** Named `Channel` in API.md: a server's text channel. */
+export type Channel = TextChannel;
+export type AnyChannel = TextChannel | DMChannel;
+
+export interface Member {
+  user: User;
+  role: Role;
+  joinedAt: Timestamp;
+}
+
+export interface Invite {
+  code: string;
+  serverId: Id;
+  maxUses: number | null;
+  uses: number;
+  expiresAt: Timestamp | null;
+  createdAt: Timestamp;
+}
+
+export interface InvitePreview {
+  code: string;
+  server: { id: Id; name: string; memberCount: number };
+  expiresAt: Timestamp | null;
+}
+
+export interface Message {
+  id: Id;
+  channelId: Id;
+  senderId: Id;
+  content: string;
+  timestamp: Timestamp;
+  nonce: string;
+  editedAt?: Timestamp | null;
+  /** Own messages: whether the other side has read it (present on some history endpoints). */
+  read?: boolean;
+}
+
+export type PresenceStatus = 'online' | 'idle' | 'offline';
+
+export interface Presence {
+  userId: Id;
+  status: PresenceStatus;
+  lastSeen: Timestamp;
+}
+
+export interface AuthResult {
+  user: Me;
+  accessToken: string;
+  refreshToken: string;
+  accessTokenExpiresAt: Timestamp;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Errors
+
+export type ErrorCode =
+  | 'invalid_input'
+  | 'unauthorized'
+  | 'token_expired'
+  | 'invalid_credentials'
+  | 'forbidden'
+  | 'not_found'
+  | 'conflict'
+  | 'gone'
+  | 'payload_too_large'
+  | 'rate_limited'
+  | 'unavailable'
+  | 'internal'
+  // Client-side only: the request never got an answer.
+  | 'network'
+  | 'timeout';
+
+export interface ErrorBody {
+  error: { code: ErrorCode; message: string; field?: string };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// REST bodies and answers
+
+export interface RegisterBody {
+  username: string;
+  email: string;
+  password: string;
+}
+export interface LoginBody {
+  login: string;
+  password: string;
+}
+export interface RefreshBody {
+  refreshToken: string;
+}
+export interface UpdateMeBody {
+  displayName?: string;
+  avatarUrl?: string;
+}
+export interface CreateInviteBody {
+  maxUses?: number;
+  expiresInSeconds?: number;
+}
+export interface CreateChannelBody {
+  name: string;
+  topic?: string;
+}
+export interface UpdateChannelBody {
+  name?: string;
+  topic?: string;
+}
+
+export interface UsersPage {
+  users: User[];
+}
+export interface ServersList {
+  servers: Server[];
+}
+export interface MembersPage {
+  members: Member[];
+  hasMore: boolean;
+}
+export interface ChannelsList {
+  channels: TextChannel[];
+}
+export interface DMList {
+  channels: DMChannel[];
+}
+/** Newest first for `before` (and with no cursor); oldest first for `after`. */
+export interface MessagesPage {
+  messages: Message[];
+  hasMore: boolean;
+}
+export interface PresenceList {
+  presence: Presence[];
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Socket.IO
+
+export interface AckError {
+  code: ErrorCode;
+  message: string;
+  retryable: boolean;
+  retryAfterMs?: number;
+}
+export type Ack<T extends object = object> = ({ ok: true } & T) | { ok: false; error: AckError };
+
+export interface SendMessagePayload {
+  channelId: Id;
+  content: string;
+  nonce: string;
+}
+export interface EditMessagePayload {
+  channelId: Id;
+  messageId: Id;
+  content: string;
+}
+export interface DeleteMessagePayload {
+  channelId: Id;
+  messageId: Id;
+}
+export interface SyncPayload {
+  channels: Record<Id, Id>;
+}
+export interface SyncResult {
+  messages: Record<Id, Message[]>;
+  hasMore: Record<Id, boolean>;
+}
+export interface ChannelRef {
+  channelId: Id;
+}
+export interface ReceiptPayload {
+  channelId: Id;
+  messageId: Id;
+}
+
+export interface TypingEvent {
+  channelId: Id;
+  userId: Id;
+  typing: boolean;
+}
+export interface ReceiptEvent {
+  channelId: Id;
+  userId: Id;
+  messageId: Id;
+}
+export interface UnreadEvent {
+  channelId: Id;
+  unreadCount: number;
+  mentionCount: number;
+  lastMessageId: Id | null;
+}
+export interface ServerUpdateEvent {
+  server: Server;
+  action: 'created' | 'updated' | 'deleted' | 'joined' | 'left';
+}
+export interface ChannelUpdateEvent {
+  channel: AnyChannel;
+  action: 'created' | 'updated' | 'deleted';
+}
+export interface MemberUpdateEvent {
+  serverId: Id;
+  member: Member;
+  action: 'joined' | 'left' | 'kicked' | 'role';
+}
+export interface MessageDeletedEvent {
+  channelId: Id;
+  messageId: Id;
+}
+export interface SessionRevokedEvent {
+  reason: string;
+}
+
+export interface ServerToClientEvents {
+  'message:sent': (m: Message) => void;
+  'message:new': (m: Message) => void;
+  'message:updated': (m: Message) => void;
+  'message:deleted': (e: MessageDeletedEvent) => void;
+  'typing:user': (e: TypingEvent) => void;
+  'presence:update': (p: Presence) => void;
+  'receipt:update': (e: ReceiptEvent) => void;
+  'receipt:delivered': (e: ReceiptEvent) => void;
+  'unread:update': (e: UnreadEvent) => void;
+  'server:update': (e: ServerUpdateEvent) => void;
+  'channel:update': (e: ChannelUpdateEvent) => void;
+  'member:update': (e: MemberUpdateEvent) => void;
+  'session:revoked': (e: SessionRevokedEvent) => void;
+}
+
+export interface ClientToServerEvents {
+  'message:send': (p: SendMessagePayload, ack: (a: Ack<{ message: Message }>) => void) => void;
+  'message:edit': (p: EditMessagePayload, ack: (a: Ack<{ message: Message }>) => void) => void;
+  'message:delete': (p: DeleteMessagePayload, ack: (a: Ack) => void) => void;
+  'messages:sync': (p: SyncPayload, ack: (a: Ack<SyncResult>) => void) => void;
+  'typing:start': (p: ChannelRef) => void;
+  'typing:stop': (p: ChannelRef) => void;
+  'presence:set': (p: { status: 'online' | 'idle' }) => void;
+  'receipt:read': (p: ReceiptPayload, ack: (a: Ack) => void) => void;
+  'message:delivered': (p: ReceiptPayload) => void;
+}

@@ -1,0 +1,111 @@
+import { useEffect, useLayoutEffect, useRef, useState, type KeyboardEvent } from 'react';
+import type { Id } from '../api/types';
+import { TypingEmitter } from '../chat/typing';
+import { MAX_MESSAGE_LENGTH } from '../realtime/realtime';
+
+// Drafts survive switching channels.
+const drafts = new Map<Id, string>();
+
+export interface ComposerProps {
+  channelId: Id;
+  placeholder: string;
+  onSend: (content: string) => void;
+  onTyping: (event: 'typing:start' | 'typing:stop') => void;
+  /** Up arrow in an empty composer: edit the last own message. */
+  onEditLast?: () => void;
+  disabled?: boolean;
+}
+
+export function Composer({ channelId, placeholder, onSend, onTyping, onEditLast, disabled }: ComposerProps) {
+  const [value, setValue] = useState(() => drafts.get(channelId) ?? '');
+  const [prevChannel, setPrevChannel] = useState(channelId);
+  const ref = useRef<HTMLTextAreaElement>(null);
+  const onTypingRef = useRef(onTyping);
+  onTypingRef.current = onTyping;
+  const typing = useRef<TypingEmitter | null>(null);
+
+  if (prevChannel !== channelId) {
+    setPrevChannel(channelId);
+    setValue(drafts.get(channelId) ?? '');
+  }
+
+  useEffect(() => {
+    const t = new TypingEmitter((ev) => onTypingRef.current(ev));
+    typing.current = t;
+    // Focus for keyboard users; on touch screens that would pop the keyboard up on every navigation.
+    if (!window.matchMedia?.('(pointer: coarse)').matches) ref.current?.focus();
+    return () => t.stop();
+  }, [channelId]);
+
+  // Grow with the content, up to the CSS max-height.
+  useLayoutEffect(() => {
+    const el = ref.current;
+    if (!el) return;
+    el.style.height = 'auto';
+    el.style.height = `${el.scrollHeight}px`;
+  }, [value]);
+
+  const update = (v: string) => {
+    setValue(v);
+    drafts.set(channelId, v);
+    typing.current?.input(v);
+  };
+
+  const tooLong = value.length > MAX_MESSAGE_LENGTH;
+
+  const send = () => {
+    if (!value.trim() || tooLong || disabled) return;
+    onSend(value);
+    typing.current?.stop();
+    setValue('');
+    drafts.delete(channelId);
+  };
+
+  const onKeyDown = (e: KeyboardEvent<HTMLTextAreaElement>) => {
+    if (e.key === 'Enter' && !e.shiftKey && !e.nativeEvent.isComposing) {
+      e.preventDefault();
+      send();
+    } else if (e.key === 'ArrowUp' && !value && onEditLast) {
+      e.preventDefault();
+      onEditLast();
+    } else if (e.key === 'Escape' && value) {
+      update('');
+    }
+  };
+
+  return (
+    <form
+      className="composer"
+      onSubmit={(e) => {
+        e.preventDefault();
+        send();
+      }}
+    >
+      <div className={`composer-box${tooLong ? ' too-long' : ''}`}>
+        <textarea
+          ref={ref}
+          value={value}
+          rows={1}
+          placeholder={placeholder}
+          aria-label={placeholder}
+          onChange={(e) => update(e.target.value)}
+          onKeyDown={onKeyDown}
+          onBlur={() => !value.trim() && typing.current?.stop()}
+          disabled={disabled}
+          data-testid="composer-input"
+          enterKeyHint="send"
+        />
+        {value.length > MAX_MESSAGE_LENGTH - 200 && (
+          <span className={`char-count${tooLong ? ' over' : ''}`} aria-live="polite">
+            {MAX_MESSAGE_LENGTH - value.length}
+          </span>
+        )}
+        <button type="submit" className="send-button" aria-label="Send message" disabled={!value.trim() || tooLong || disabled} data-testid="composer-send">
+          <svg width="20" height="20" viewBox="0 0 24 24" aria-hidden="true">
+            <path fill="currentColor" d="M3.4 20.4 21 12 3.4 3.6 3.4 10l12.6 2-12.6 2z" />
+          </svg>
+        </button>
+      </div>
+    </form>
+  );
+}

@@ -1,0 +1,81 @@
+import { useState } from 'react';
+import { NavLink } from 'react-router';
+import type { DMChannel } from '../api/types';
+import { dmOthers, dmTitle, sortDMs, useDMs } from '../app/queries';
+import { useRouteIds } from '../app/routes';
+import { useMe } from '../app/services';
+import { usePresence } from '../realtime/RealtimeProvider';
+import { errorMessage } from '../api/http';
+import { Avatar, UnreadBadge } from './ui';
+import { NewDMModal } from './modals';
+
+function DMItem({ channel, current }: { channel: DMChannel; current: boolean }) {
+  const me = useMe();
+  const others = dmOthers(channel, me.id);
+  const solo = others.length === 1 ? others[0] : undefined;
+  const presence = usePresence(solo?.id);
+  const title = dmTitle(channel, me.id);
+  const unread = !current && channel.unreadCount > 0;
+  return (
+    <li>
+      <NavLink
+        to={`/channels/@me/${channel.id}`}
+        className={`channel-item dm-item${unread ? ' unread' : ''}`}
+        aria-current={current ? 'page' : undefined}
+        data-testid="dm-item"
+        data-channel-id={channel.id}
+        data-unread={unread ? 'true' : 'false'}
+      >
+        <Avatar
+          user={solo ?? { id: channel.id, displayName: title, username: title, avatarUrl: '' }}
+          size={32}
+          status={solo ? (presence?.status ?? 'offline') : undefined}
+        />
+        <span className="dm-text">
+          <span className="truncate">{title}</span>
+          {others.length > 1 && <span className="muted small">{others.length + 1} members</span>}
+        </span>
+        {unread && <UnreadBadge count={channel.unreadCount} mentions={channel.mentionCount} />}
+      </NavLink>
+    </li>
+  );
+}
+
+export function DMColumn() {
+  const dms = useDMs();
+  const { channelId } = useRouteIds();
+  const [open, setOpen] = useState(false);
+  const list = sortDMs(dms.data?.channels ?? []);
+  return (
+    <>
+      <div className="column-header">
+        <button type="button" className="search-button" onClick={() => setOpen(true)} data-testid="dm-search-button">
+          Find or start a conversation
+        </button>
+      </div>
+      <div className="column-scroll">
+        <div className="channel-group-header">
+          <span>Direct messages</span>
+          <button
+            type="button"
+            className="icon-button small"
+            aria-label="Start a conversation"
+            title="Start a conversation"
+            onClick={() => setOpen(true)}
+            data-testid="new-dm-button"
+          >
+            +
+          </button>
+        </div>
+        {dms.isError && <p className="column-error">{errorMessage(dms.error)}</p>}
+        <ul className="channel-list" aria-label="Direct messages" data-testid="dm-list">
+          {list.map((c) => (
+            <DMItem key={c.id} channel={c} current={c.id === channelId} />
+          ))}
+        </ul>
+        {dms.isSuccess && list.length === 0 && <p className="column-empty muted small">No conversations yet.</p>}
+      </div>
+      {open && <NewDMModal onClose={() => setOpen(false)} />}
+    </>
+  );
+}

@@ -1,0 +1,111 @@
+import { useMutation } from '@tanstack/react-query';
+import { useEffect, useState, useSyncExternalStore } from 'react';
+import type { Member, PresenceStatus, Server } from '../api/types';
+import { errorMessage } from '../api/http';
+import { displayName, useMembers } from '../app/queries';
+import { useApi, useMe } from '../app/services';
+import { useRealtime } from '../realtime/RealtimeProvider';
+import { useNotify } from './notices';
+import { Avatar, Spinner } from './ui';
+
+const ROLE_LABEL = { owner: 'Owner', admin: 'Admin', member: '' } as const;
+
+function MemberRow({ member, status, server }: { member: Member; status: PresenceStatus; server: Server }) {
+  const me = useMe();
+  const api = useApi();
+  const notify = useNotify();
+  const [menu, setMenu] = useState(false);
+  const isMe = member.user.id === me.id;
+  const canKick = !isMe && member.role !== 'owner' && (server.role === 'owner' || (server.role === 'admin' && member.role === 'member'));
+  const canRole = !isMe && server.role === 'owner' && member.role !== 'owner';
+  const kick = useMutation({
+    mutationFn: () => api.kick(server.id, member.user.id),
+    onError: (e) => notify(errorMessage(e), 'error'),
+  });
+  const role = useMutation({
+    mutationFn: () => api.setRole(server.id, member.user.id, member.role === 'admin' ? 'member' : 'admin'),
+    onError: (e) => notify(errorMessage(e), 'error'),
+  });
+  return (
+    <li className={`member status-${status}`} data-testid="member-item" data-user-id={member.user.id} data-status={status}>
+      <Avatar user={member.user} size={32} status={status} />
+      <span className="member-name truncate">{displayName(member.user)}</span>
+      {ROLE_LABEL[member.role] && <span className={`role-tag role-${member.role}`}>{ROLE_LABEL[member.role]}</span>}
+      {(canKick || canRole) && (
+        <span className="member-menu-wrap">
+          <button
+            type="button"
+            className="icon-button small member-menu-button"
+            aria-label={`Manage ${displayName(member.user)}`}
+            aria-expanded={menu}
+            onClick={() => setMenu((m) => !m)}
+          >
+            ⋯
+          </button>
+          {menu && (
+            <span className="menu member-menu" role="menu" onMouseLeave={() => setMenu(false)}>
+              {canRole && (
+                <button type="button" role="menuitem" className="menu-item" onClick={() => (setMenu(false), role.mutate())}>
+                  {member.role === 'admin' ? 'Remove admin' : 'Make admin'}
+                </button>
+              )}
+              {canKick && (
+                <button type="button" role="menuitem" className="menu-item danger" onClick={() => (setMenu(false), kick.mutate())}>
+                  Kick {displayName(member.user)}
+                </button>
+              )}
+            </span>
+          )}
+        </span>
+      )}
+    </li>
+  );
+}
+
+export function MemberList({ server }: { server: Server }) {
+  const members = useMembers(server.id);
+  const rt = useRealtime();
+  useSyncExternalStore(rt.presence.subscribe, rt.presence.getVersion);
+  const all = (members.data?.pages ?? []).flatMap((p) => p.members);
+  const ids = all.map((m) => m.user.id).join(',');
+  useEffect(() => {
+    if (ids) rt.wantPresence(ids.split(','));
+  }, [rt, ids]);
+
+  const withStatus = all.map((m) => ({ m, status: (m.user.id === rt.meId ? (rt.isIdle() ? 'idle' : 'online') : rt.presence.get(m.user.id)?.status ?? 'offline') as PresenceStatus }));
+  const byName = (a: { m: Member }, b: { m: Member }) => displayName(a.m.user).localeCompare(displayName(b.m.user));
+  const online = withStatus.filter((x) => x.status !== 'offline').sort(byName);
+  const offline = withStatus.filter((x) => x.status === 'offline').sort(byName);
+
+  return (
+    <aside className="member-list" aria-label="Members" data-testid="member-list">
+      {members.isPending && <Spinner label="Loading members" />}
+      {members.isError && <p className="column-error">{errorMessage(members.error)}</p>}
+      {online.length > 0 && (
+        <>
+          <h2 className="member-group">Online — {online.length}</h2>
+          <ul>
+            {online.map(({ m, status }) => (
+              <MemberRow key={m.user.id} member={m} status={status} server={server} />
+            ))}
+          </ul>
+        </>
+      )}
+      {offline.length > 0 && (
+        <>
+          <h2 className="member-group">Offline — {offline.length}</h2>
+          <ul>
+            {offline.map(({ m, status }) => (
+              <MemberRow key={m.user.id} member={m} status={status} server={server} />
+            ))}
+          </ul>
+        </>
+      )}
+      {members.hasNextPage && (
+        <button type="button" className="button ghost wide small" onClick={() => members.fetchNextPage()} disabled={members.isFetchingNextPage}>
+          {members.isFetchingNextPage ? 'Loading…' : 'Load more members'}
+        </button>
+      )}
+    </aside>
+  );
+}

@@ -1,0 +1,103 @@
+import { screen } from '@testing-library/react';
+import userEvent from '@testing-library/user-event';
+import { describe, expect, it, vi } from 'vitest';
+import type { ChatItem } from '../chat/messageStore';
+import { loggedIn, renderWithServices } from '../test/render';
+import { MessageItem, type MessageItemProps } from './MessageItem';
+
+function item(over: Partial<ChatItem> = {}): ChatItem {
+  return {
+    key: '10',
+    id: '10',
+    nonce: 'n',
+    channelId: 'c',
+    senderId: 'me',
+    content: 'hello there',
+    timestamp: new Date().toISOString(),
+    state: 'sent',
+    groupStart: true,
+    dayStart: false,
+    ...over,
+  };
+}
+
+function renderItem(props: Partial<MessageItemProps>) {
+  loggedIn('me');
+  const handlers = {
+    onStartEdit: vi.fn(),
+    onCancelEdit: vi.fn(),
+    onSaveEdit: vi.fn(),
+    onDelete: vi.fn(),
+    onRetry: vi.fn(),
+    onDiscard: vi.fn(),
+  };
+  renderWithServices(<MessageItem item={item()} mine editing={false} {...handlers} {...props} />);
+  return handlers;
+}
+
+describe('MessageItem', () => {
+  it('shows author, content, and stable test hooks', () => {
+    renderItem({});
+    const el = screen.getByTestId('message-item');
+    expect(el.getAttribute('data-message-id')).toBe('10');
+    expect(el.getAttribute('data-state')).toBe('sent');
+    expect(screen.getByTestId('message-author').textContent).toBe('Me Myself');
+    expect(screen.getByTestId('message-content').textContent).toBe('hello there');
+  });
+
+  it('marks edited messages', () => {
+    renderItem({ item: item({ editedAt: new Date().toISOString() }) });
+    expect(screen.getByTestId('message-edited').textContent).toBe('(edited)');
+  });
+
+  it('pending messages have no id and a pending state', () => {
+    renderItem({ item: item({ id: null, key: 'nonce:n', state: 'pending' }), status: 'pending' });
+    const el = screen.getByTestId('message-item');
+    expect(el.getAttribute('data-message-id')).toBe('');
+    expect(el.getAttribute('data-state')).toBe('pending');
+    expect(screen.getByTestId('message-status').getAttribute('data-status')).toBe('pending');
+    expect(screen.queryByTestId('edit-message-button')).toBeNull();
+  });
+
+  it('failed messages show Retry and Discard', async () => {
+    const user = userEvent.setup();
+    const it0 = item({ id: null, key: 'nonce:n', state: 'failed', error: 'No answer from the server.' });
+    const h = renderItem({ item: it0 });
+    expect(screen.getByRole('alert').textContent).toContain('No answer from the server.');
+    await user.click(screen.getByTestId('retry-button'));
+    expect(h.onRetry).toHaveBeenCalledWith(it0);
+    await user.click(screen.getByTestId('discard-button'));
+    expect(h.onDiscard).toHaveBeenCalledWith(it0);
+  });
+
+  it('own sent messages can be edited and deleted', async () => {
+    const user = userEvent.setup();
+    const h = renderItem({});
+    await user.click(screen.getByTestId('edit-message-button'));
+    expect(h.onStartEdit).toHaveBeenCalled();
+    await user.click(screen.getByTestId('delete-message-button'));
+    expect(h.onDelete).toHaveBeenCalledWith(expect.objectContaining({ id: '10' }), false);
+  });
+
+  it('others’ messages have no edit/delete actions', () => {
+    renderItem({ mine: false, item: item({ senderId: 'someone' }) });
+    expect(screen.queryByTestId('edit-message-button')).toBeNull();
+  });
+
+  it('editing: Enter saves, Escape cancels', async () => {
+    const user = userEvent.setup();
+    const h = renderItem({ editing: true });
+    const box = screen.getByTestId('edit-input');
+    await user.clear(box);
+    await user.type(box, 'changed{Enter}');
+    expect(h.onSaveEdit).toHaveBeenCalledWith(expect.objectContaining({ id: '10' }), 'changed');
+    await user.type(box, '{Escape}');
+    expect(h.onCancelEdit).toHaveBeenCalled();
+  });
+
+  it('shows delivered / seen for own DM messages', () => {
+    renderItem({ status: 'seen' });
+    expect(screen.getByTestId('message-status').getAttribute('data-status')).toBe('seen');
+    expect(screen.getByTestId('message-status').textContent).toContain('Seen');
+  });
+});

@@ -1,0 +1,198 @@
+import { memo, useEffect, useRef, useState, type KeyboardEvent } from 'react';
+import type { ChatItem } from '../chat/messageStore';
+import type { ReceiptStatus } from '../chat/receipts';
+import { displayName, useUser } from '../app/queries';
+import { Avatar } from './ui';
+import { MessageContent } from './MessageContent';
+
+const timeFmt = new Intl.DateTimeFormat(undefined, { hour: 'numeric', minute: '2-digit' });
+const dayFmt = new Intl.DateTimeFormat(undefined, { weekday: 'long', year: 'numeric', month: 'long', day: 'numeric' });
+const fullFmt = new Intl.DateTimeFormat(undefined, { dateStyle: 'full', timeStyle: 'short' });
+
+export function formatTime(iso: string): string {
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? '' : timeFmt.format(d);
+}
+
+export function formatStamp(iso: string, now = new Date()): string {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return '';
+  const y = new Date(now);
+  y.setDate(now.getDate() - 1);
+  const same = (a: Date, b: Date) => a.toDateString() === b.toDateString();
+  if (same(d, now)) return `Today at ${timeFmt.format(d)}`;
+  if (same(d, y)) return `Yesterday at ${timeFmt.format(d)}`;
+  return `${d.toLocaleDateString()} ${timeFmt.format(d)}`;
+}
+
+const STATUS_TEXT: Record<ReceiptStatus, string> = {
+  pending: 'Sending…',
+  failed: 'Not sent',
+  sent: 'Sent',
+  delivered: 'Delivered',
+  seen: 'Seen',
+};
+
+function StatusMark({ status }: { status: ReceiptStatus }) {
+  const icon = status === 'sent' ? '✓' : status === 'delivered' || status === 'seen' ? '✓✓' : status === 'pending' ? '◷' : '!';
+  return (
+    <span className={`message-status status-${status}`} data-testid="message-status" data-status={status} title={STATUS_TEXT[status]}>
+      <span aria-hidden="true">{icon}</span>
+      <span className="sr-only">{STATUS_TEXT[status]}</span>
+    </span>
+  );
+}
+
+export interface MessageItemProps {
+  item: ChatItem;
+  mine: boolean;
+  /** Receipt status for own messages in DMs; undefined elsewhere. */
+  status?: ReceiptStatus;
+  editing: boolean;
+  onStartEdit: (item: ChatItem) => void;
+  onCancelEdit: () => void;
+  onSaveEdit: (item: ChatItem, content: string) => void;
+  onDelete: (item: ChatItem, skipConfirm: boolean) => void;
+  onRetry: (item: ChatItem) => void;
+  onDiscard: (item: ChatItem) => void;
+}
+
+function EditBox({ initial, onSave, onCancel }: { initial: string; onSave: (s: string) => void; onCancel: () => void }) {
+  const [value, setValue] = useState(initial);
+  const ref = useRef<HTMLTextAreaElement>(null);
+  useEffect(() => {
+    const el = ref.current;
+    if (!el) return;
+    el.focus();
+    el.setSelectionRange(el.value.length, el.value.length);
+  }, []);
+  const onKey = (e: KeyboardEvent<HTMLTextAreaElement>) => {
+    if (e.key === 'Escape') {
+      e.preventDefault();
+      onCancel();
+    } else if (e.key === 'Enter' && !e.shiftKey && !e.nativeEvent.isComposing) {
+      e.preventDefault();
+      onSave(value);
+    }
+  };
+  return (
+    <div className="edit-box">
+      <textarea
+        ref={ref}
+        value={value}
+        onChange={(e) => setValue(e.target.value)}
+        onKeyDown={onKey}
+        aria-label="Edit message"
+        data-testid="edit-input"
+        rows={Math.min(8, value.split('\n').length)}
+      />
+      <div className="edit-hint small muted">
+        escape to{' '}
+        <button type="button" className="link-button" onClick={onCancel}>
+          cancel
+        </button>{' '}
+        • enter to{' '}
+        <button type="button" className="link-button" onClick={() => onSave(value)} data-testid="edit-save">
+          save
+        </button>
+      </div>
+    </div>
+  );
+}
+
+export const MessageItem = memo(function MessageItem(props: MessageItemProps) {
+  const { item, mine, status, editing } = props;
+  const author = useUser(item.senderId);
+  const name = displayName(author, item.state === 'sent' ? 'Unknown user' : 'You');
+  const when = new Date(item.timestamp);
+  const canAct = mine && item.state === 'sent' && !editing;
+
+  return (
+    <div className={`message-wrap${item.groupStart ? ' group-start' : ''}`}>
+      {item.dayStart && (
+        <div className="day-divider" role="separator" aria-label={dayFmt.format(when)}>
+          <span>{Number.isNaN(when.getTime()) ? '' : dayFmt.format(when)}</span>
+        </div>
+      )}
+      <article
+        className={`message${item.groupStart ? ' group-start' : ''} state-${item.state}${editing ? ' editing' : ''}`}
+        data-testid="message-item"
+        data-message-id={item.id ?? ''}
+        data-nonce={item.nonce}
+        data-state={item.state}
+        data-author-id={item.senderId}
+        aria-label={`${name}, ${formatStamp(item.timestamp)}`}
+      >
+        <div className="message-gutter">
+          {item.groupStart ? (
+            <Avatar user={author} size={40} name={name} />
+          ) : (
+            <time className="hover-time" dateTime={item.timestamp} title={fullFmt.format(when)}>
+              {formatTime(item.timestamp)}
+            </time>
+          )}
+        </div>
+        <div className="message-body">
+          {item.groupStart && (
+            <header className="message-header">
+              <span className="message-author" data-testid="message-author">
+                {name}
+              </span>
+              <time className="message-time" dateTime={item.timestamp} title={Number.isNaN(when.getTime()) ? '' : fullFmt.format(when)}>
+                {formatStamp(item.timestamp)}
+              </time>
+            </header>
+          )}
+          {editing ? (
+            <EditBox initial={item.content} onSave={(s) => props.onSaveEdit(item, s)} onCancel={props.onCancelEdit} />
+          ) : (
+            <div className="message-line">
+              <MessageContent content={item.content} />
+              {item.editedAt && (
+                <span className="edited" data-testid="message-edited" title={fullFmt.format(new Date(item.editedAt))}>
+                  (edited)
+                </span>
+              )}
+              {status && <StatusMark status={status} />}
+            </div>
+          )}
+          {item.state === 'failed' && (
+            <div className="failed-row" role="alert">
+              <span className="failed-text">{item.error || 'Message could not be sent.'}</span>
+              <button type="button" className="link-button" onClick={() => props.onRetry(item)} data-testid="retry-button">
+                Retry
+              </button>
+              <button type="button" className="link-button muted" onClick={() => props.onDiscard(item)} data-testid="discard-button">
+                Discard
+              </button>
+            </div>
+          )}
+        </div>
+        {canAct && (
+          <div className="message-actions" role="toolbar" aria-label="Message actions">
+            <button
+              type="button"
+              className="icon-button small"
+              aria-label="Edit message"
+              title="Edit"
+              onClick={() => props.onStartEdit(item)}
+              data-testid="edit-message-button"
+            >
+              ✎
+            </button>
+            <button
+              type="button"
+              className="icon-button small danger"
+              aria-label="Delete message"
+              title="Delete (shift-click to skip confirmation)"
+              onClick={(e) => props.onDelete(item, e.shiftKey)}
+              data-testid="delete-message-button"
+            >
+              🗑
+            </button>
+          </div>
+        )}
+      </article>
+    </div>
+  );
+});

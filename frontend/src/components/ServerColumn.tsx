@@ -1,0 +1,131 @@
+import { useEffect, useRef, useState } from 'react';
+import { NavLink } from 'react-router';
+import type { TextChannel } from '../api/types';
+import { useChannels, useServer } from '../app/queries';
+import { useRouteIds } from '../app/routes';
+import { errorMessage } from '../api/http';
+import { UnreadBadge } from './ui';
+import { CreateChannelModal, EditChannelModal, InviteModal, ServerSettingsModal } from './modals';
+
+type ModalKind = 'invite' | 'create-channel' | 'settings' | { edit: TextChannel } | null;
+
+export function ServerColumn({ serverId }: { serverId: string }) {
+  const server = useServer(serverId);
+  const channels = useChannels(serverId);
+  const { channelId } = useRouteIds();
+  const [menuOpen, setMenuOpen] = useState(false);
+  const [modal, setModal] = useState<ModalKind>(null);
+  const menuRef = useRef<HTMLDivElement>(null);
+  const s = server.data;
+  const canManage = s?.role === 'owner' || s?.role === 'admin';
+
+  useEffect(() => {
+    if (!menuOpen) return;
+    const close = (e: MouseEvent | KeyboardEvent) => {
+      if (e instanceof KeyboardEvent ? e.key === 'Escape' : !menuRef.current?.contains(e.target as Node)) setMenuOpen(false);
+    };
+    document.addEventListener('mousedown', close);
+    document.addEventListener('keydown', close);
+    return () => {
+      document.removeEventListener('mousedown', close);
+      document.removeEventListener('keydown', close);
+    };
+  }, [menuOpen]);
+
+  const open = (m: ModalKind) => {
+    setMenuOpen(false);
+    setModal(m);
+  };
+
+  return (
+    <>
+      <div className="column-header server-header" ref={menuRef}>
+        <button
+          type="button"
+          className="server-name-button"
+          aria-haspopup="menu"
+          aria-expanded={menuOpen}
+          onClick={() => setMenuOpen((o) => !o)}
+          data-testid="server-menu-button"
+        >
+          <span className="truncate" data-testid="server-name">
+            {s?.name ?? (server.isError ? 'Server unavailable' : '…')}
+          </span>
+          <span aria-hidden="true">{menuOpen ? '✕' : '▾'}</span>
+        </button>
+        {menuOpen && s && (
+          <div className="menu" role="menu" data-testid="server-menu">
+            <button type="button" role="menuitem" className="menu-item accent" onClick={() => open('invite')} data-testid="invite-button">
+              Invite People
+            </button>
+            {canManage && (
+              <button type="button" role="menuitem" className="menu-item" onClick={() => open('create-channel')} data-testid="menu-create-channel">
+                Create Channel
+              </button>
+            )}
+            <button type="button" role="menuitem" className="menu-item" onClick={() => open('settings')} data-testid="server-settings-button">
+              {canManage ? 'Server Settings' : 'Leave Server'}
+            </button>
+          </div>
+        )}
+      </div>
+      <div className="column-scroll">
+        <div className="channel-group-header">
+          <span>Text channels</span>
+          {canManage && (
+            <button
+              type="button"
+              className="icon-button small"
+              aria-label="Create channel"
+              title="Create channel"
+              onClick={() => open('create-channel')}
+              data-testid="create-channel-button"
+            >
+              +
+            </button>
+          )}
+        </div>
+        {channels.isError && <p className="column-error">{errorMessage(channels.error)}</p>}
+        <ul className="channel-list" aria-label="Channels" data-testid="channel-list">
+          {(channels.data?.channels ?? []).map((c) => {
+            const current = c.id === channelId;
+            const unread = !current && c.unreadCount > 0;
+            return (
+              <li key={c.id} className="channel-row">
+                <NavLink
+                  to={`/channels/${serverId}/${c.id}`}
+                  className={`channel-item${unread ? ' unread' : ''}`}
+                  aria-current={current ? 'page' : undefined}
+                  data-testid="channel-item"
+                  data-channel-id={c.id}
+                  data-unread={unread ? 'true' : 'false'}
+                >
+                  <span className="hash" aria-hidden="true">
+                    #
+                  </span>
+                  <span className="truncate">{c.name}</span>
+                  {unread && <UnreadBadge count={c.unreadCount} mentions={c.mentionCount} />}
+                </NavLink>
+                {canManage && (
+                  <button
+                    type="button"
+                    className="icon-button small channel-gear"
+                    aria-label={`Edit channel ${c.name}`}
+                    title="Edit channel"
+                    onClick={() => open({ edit: c })}
+                  >
+                    ⚙
+                  </button>
+                )}
+              </li>
+            );
+          })}
+        </ul>
+      </div>
+      {modal === 'invite' && s && <InviteModal server={s} onClose={() => setModal(null)} />}
+      {modal === 'create-channel' && <CreateChannelModal serverId={serverId} onClose={() => setModal(null)} />}
+      {modal === 'settings' && s && <ServerSettingsModal server={s} onClose={() => setModal(null)} />}
+      {modal && typeof modal === 'object' && <EditChannelModal channel={modal.edit} onClose={() => setModal(null)} />}
+    </>
+  );
+}

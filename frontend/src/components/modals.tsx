@@ -1,0 +1,449 @@
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { useEffect, useState, type FormEvent } from 'react';
+import { useNavigate } from 'react-router';
+import { errorMessage, isApiError } from '../api/http';
+import { qk } from '../api/queryKeys';
+import type { Invite, Server, TextChannel } from '../api/types';
+import { displayName } from '../app/queries';
+import { inviteLink, parseInviteInput } from '../app/routes';
+import { useApi, useMe } from '../app/services';
+import { removeChannel, removeServer, seedUsers, upsertChannel, upsertServer } from '../realtime/cache';
+import { useNotify } from './notices';
+import { Avatar, Modal, Spinner } from './ui';
+
+function ErrorLine({ error }: { error: unknown }) {
+  if (!error) return null;
+  return (
+    <p className="form-error" role="alert">
+      {errorMessage(error)}
+    </p>
+  );
+}
+
+/** Channel names like Discord's: lower case, dashes for spaces. */
+export function normalizeChannelName(s: string): string {
+  return s
+    .trim()
+    .toLowerCase()
+    .replace(/\s+/g, '-')
+    .replace(/-{2,}/g, '-');
+}
+
+export function CreateServerModal({ onClose }: { onClose: () => void }) {
+  const api = useApi();
+  const me = useMe();
+  const qc = useQueryClient();
+  const navigate = useNavigate();
+  const [name, setName] = useState(`${displayName(me)}'s server`);
+  const create = useMutation({
+    mutationFn: () => api.createServer(name.trim()),
+    onSuccess: (server) => {
+      upsertServer(qc, server);
+      void qc.invalidateQueries({ queryKey: qk.servers });
+      onClose();
+      navigate(`/channels/${server.id}`);
+    },
+  });
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    if (name.trim()) create.mutate();
+  };
+  return (
+    <Modal title="Create a server" onClose={onClose} testId="create-server-modal">
+      <form onSubmit={submit} className="modal-form">
+        <p className="muted">Your server is where you and your friends hang out. A #general channel comes with it.</p>
+        <label className="field">
+          <span className="field-label">Server name</span>
+          <input value={name} maxLength={100} onChange={(e) => setName(e.target.value)} data-testid="server-name-input" required />
+        </label>
+        <ErrorLine error={create.error} />
+        <div className="modal-actions">
+          <button type="button" className="button ghost" onClick={onClose}>
+            Cancel
+          </button>
+          <button type="submit" className="button primary" disabled={!name.trim() || create.isPending} data-testid="create-server-submit">
+            {create.isPending ? 'Creating…' : 'Create'}
+          </button>
+        </div>
+      </form>
+    </Modal>
+  );
+}
+
+export function JoinServerModal({ onClose }: { onClose: () => void }) {
+  const navigate = useNavigate();
+  const [input, setInput] = useState('');
+  const [error, setError] = useState<string | null>(null);
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    const code = parseInviteInput(input);
+    if (!code) {
+      setError('Enter an invite link or code.');
+      return;
+    }
+    onClose();
+    navigate(`/invite/${encodeURIComponent(code)}`);
+  };
+  return (
+    <Modal title="Join a server" onClose={onClose} testId="join-server-modal">
+      <form onSubmit={submit} className="modal-form">
+        <p className="muted">Enter an invite below to join an existing server.</p>
+        <label className="field">
+          <span className="field-label">Invite link or code</span>
+          <input
+            value={input}
+            onChange={(e) => setInput(e.target.value)}
+            placeholder={`${window.location.origin}/invite/hTKzmak`}
+            data-testid="join-invite-input"
+          />
+        </label>
+        {error && (
+          <p className="form-error" role="alert">
+            {error}
+          </p>
+        )}
+        <div className="modal-actions">
+          <button type="button" className="button ghost" onClick={onClose}>
+            Cancel
+          </button>
+          <button type="submit" className="button primary" disabled={!input.trim()} data-testid="join-invite-submit">
+            Continue
+          </button>
+        </div>
+      </form>
+    </Modal>
+  );
+}
+
+export function CreateChannelModal({ serverId, onClose }: { serverId: string; onClose: () => void }) {
+  const api = useApi();
+  const qc = useQueryClient();
+  const navigate = useNavigate();
+  const [name, setName] = useState('');
+  const [topic, setTopic] = useState('');
+  const create = useMutation({
+    mutationFn: () => api.createChannel(serverId, { name: normalizeChannelName(name), topic: topic.trim() || undefined }),
+    onSuccess: (channel) => {
+      upsertChannel(qc, channel);
+      onClose();
+      navigate(`/channels/${serverId}/${channel.id}`);
+    },
+  });
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    if (normalizeChannelName(name)) create.mutate();
+  };
+  return (
+    <Modal title="Create channel" onClose={onClose} testId="create-channel-modal">
+      <form onSubmit={submit} className="modal-form">
+        <label className="field">
+          <span className="field-label">Channel name</span>
+          <div className="input-prefix">
+            <span aria-hidden="true">#</span>
+            <input
+              value={name}
+              maxLength={100}
+              onChange={(e) => setName(e.target.value)}
+              placeholder="new-channel"
+              data-testid="channel-name-input"
+              required
+            />
+          </div>
+        </label>
+        <label className="field">
+          <span className="field-label">Topic (optional)</span>
+          <input value={topic} maxLength={1024} onChange={(e) => setTopic(e.target.value)} data-testid="channel-topic-input" />
+        </label>
+        <ErrorLine error={create.error} />
+        <div className="modal-actions">
+          <button type="button" className="button ghost" onClick={onClose}>
+            Cancel
+          </button>
+          <button
+            type="submit"
+            className="button primary"
+            disabled={!normalizeChannelName(name) || create.isPending}
+            data-testid="create-channel-submit"
+          >
+            {create.isPending ? 'Creating…' : 'Create channel'}
+          </button>
+        </div>
+      </form>
+    </Modal>
+  );
+}
+
+export function EditChannelModal({ channel, onClose }: { channel: TextChannel; onClose: () => void }) {
+  const api = useApi();
+  const qc = useQueryClient();
+  const [name, setName] = useState(channel.name);
+  const [topic, setTopic] = useState(channel.topic ?? '');
+  const [confirm, setConfirm] = useState(false);
+  const save = useMutation({
+    mutationFn: () => api.updateChannel(channel.id, { name: normalizeChannelName(name), topic: topic.trim() }),
+    onSuccess: (c) => {
+      upsertChannel(qc, c);
+      onClose();
+    },
+  });
+  const del = useMutation({
+    mutationFn: () => api.deleteChannel(channel.id),
+    onSuccess: () => {
+      removeChannel(qc, channel);
+      onClose();
+    },
+  });
+  return (
+    <Modal title={`Edit #${channel.name}`} onClose={onClose} testId="edit-channel-modal">
+      <form
+        className="modal-form"
+        onSubmit={(e) => {
+          e.preventDefault();
+          save.mutate();
+        }}
+      >
+        <label className="field">
+          <span className="field-label">Channel name</span>
+          <input value={name} maxLength={100} onChange={(e) => setName(e.target.value)} required />
+        </label>
+        <label className="field">
+          <span className="field-label">Topic</span>
+          <input value={topic} maxLength={1024} onChange={(e) => setTopic(e.target.value)} />
+        </label>
+        <ErrorLine error={save.error ?? del.error} />
+        <div className="modal-actions spread">
+          {confirm ? (
+            <button type="button" className="button danger" onClick={() => del.mutate()} disabled={del.isPending} data-testid="confirm-delete-channel">
+              {del.isPending ? 'Deleting…' : 'Really delete?'}
+            </button>
+          ) : (
+            <button type="button" className="button danger ghost" onClick={() => setConfirm(true)}>
+              Delete channel
+            </button>
+          )}
+          <button type="submit" className="button primary" disabled={!normalizeChannelName(name) || save.isPending}>
+            Save
+          </button>
+        </div>
+      </form>
+    </Modal>
+  );
+}
+
+const EXPIRY = [
+  { label: '7 days', value: 7 * 86400 },
+  { label: '1 day', value: 86400 },
+  { label: '1 hour', value: 3600 },
+  { label: 'Never', value: 0 },
+];
+const USES = [0, 1, 5, 10, 25, 100];
+
+export function InviteModal({ server, onClose }: { server: Server; onClose: () => void }) {
+  const api = useApi();
+  const [expires, setExpires] = useState(EXPIRY[0].value);
+  const [maxUses, setMaxUses] = useState(0);
+  const [copied, setCopied] = useState(false);
+  const create = useMutation({
+    mutationFn: (): Promise<Invite> =>
+      api.createInvite(server.id, { expiresInSeconds: expires || undefined, maxUses: maxUses || undefined }),
+  });
+  const { mutate } = create;
+  useEffect(() => {
+    mutate();
+  }, [mutate, expires, maxUses]);
+  const link = create.data ? inviteLink(create.data.code) : '';
+
+  async function copy() {
+    if (!link) return;
+    try {
+      await navigator.clipboard.writeText(link);
+    } catch {
+      const input = document.querySelector<HTMLInputElement>('[data-testid="invite-link"]');
+      input?.select();
+      document.execCommand?.('copy');
+    }
+    setCopied(true);
+    setTimeout(() => setCopied(false), 2000);
+  }
+
+  return (
+    <Modal title={`Invite friends to ${server.name}`} onClose={onClose} testId="invite-modal">
+      <div className="modal-form">
+        <label className="field">
+          <span className="field-label">Send a server invite link to a friend</span>
+          <div className="copy-row">
+            <input readOnly value={link} placeholder="Creating invite…" data-testid="invite-link" data-code={create.data?.code} onFocus={(e) => e.target.select()} />
+            <button type="button" className={`button ${copied ? 'success' : 'primary'}`} onClick={copy} disabled={!link} data-testid="copy-invite">
+              {copied ? 'Copied' : 'Copy'}
+            </button>
+          </div>
+        </label>
+        <div className="row gap">
+          <label className="field compact">
+            <span className="field-label">Expire after</span>
+            <select value={expires} onChange={(e) => setExpires(Number(e.target.value))}>
+              {EXPIRY.map((x) => (
+                <option key={x.value} value={x.value}>
+                  {x.label}
+                </option>
+              ))}
+            </select>
+          </label>
+          <label className="field compact">
+            <span className="field-label">Max uses</span>
+            <select value={maxUses} onChange={(e) => setMaxUses(Number(e.target.value))}>
+              {USES.map((x) => (
+                <option key={x} value={x}>
+                  {x === 0 ? 'No limit' : `${x} use${x === 1 ? '' : 's'}`}
+                </option>
+              ))}
+            </select>
+          </label>
+        </div>
+        {create.isPending && <Spinner label="Creating invite" />}
+        <ErrorLine error={create.error} />
+      </div>
+    </Modal>
+  );
+}
+
+export function ServerSettingsModal({ server, onClose }: { server: Server; onClose: () => void }) {
+  const api = useApi();
+  const qc = useQueryClient();
+  const navigate = useNavigate();
+  const notify = useNotify();
+  const [name, setName] = useState(server.name);
+  const [confirm, setConfirm] = useState(false);
+  const canManage = server.role === 'owner' || server.role === 'admin';
+  const isOwner = server.role === 'owner';
+  const rename = useMutation({
+    mutationFn: () => api.renameServer(server.id, name.trim()),
+    onSuccess: (s) => {
+      upsertServer(qc, s);
+      onClose();
+    },
+  });
+  const leaveOrDelete = useMutation({
+    mutationFn: () => (isOwner ? api.deleteServer(server.id) : api.leaveServer(server.id)),
+    onSuccess: () => {
+      removeServer(qc, server.id);
+      onClose();
+      notify(isOwner ? `"${server.name}" was deleted.` : `You left "${server.name}".`);
+      navigate('/channels/@me', { replace: true });
+    },
+  });
+  return (
+    <Modal title={canManage ? 'Server settings' : `Leave ${server.name}?`} onClose={onClose} testId="server-settings-modal">
+      <div className="modal-form">
+        {canManage && (
+          <form
+            onSubmit={(e) => {
+              e.preventDefault();
+              if (name.trim()) rename.mutate();
+            }}
+            className="row gap align-end"
+          >
+            <label className="field grow">
+              <span className="field-label">Server name</span>
+              <input value={name} maxLength={100} onChange={(e) => setName(e.target.value)} />
+            </label>
+            <button type="submit" className="button primary" disabled={!name.trim() || name.trim() === server.name || rename.isPending}>
+              Save
+            </button>
+          </form>
+        )}
+        {!isOwner && <p className="muted">You won't be able to rejoin unless you are re-invited.</p>}
+        <ErrorLine error={rename.error ?? leaveOrDelete.error} />
+        <div className="modal-actions spread">
+          {confirm ? (
+            <button
+              type="button"
+              className="button danger"
+              onClick={() => leaveOrDelete.mutate()}
+              disabled={leaveOrDelete.isPending}
+              data-testid="confirm-leave-delete"
+            >
+              {isOwner ? 'Yes, delete this server' : 'Yes, leave'}
+            </button>
+          ) : (
+            <button type="button" className="button danger ghost" onClick={() => setConfirm(true)} data-testid="leave-delete-server">
+              {isOwner ? 'Delete server' : 'Leave server'}
+            </button>
+          )}
+          <button type="button" className="button ghost" onClick={onClose}>
+            Close
+          </button>
+        </div>
+      </div>
+    </Modal>
+  );
+}
+
+export function NewDMModal({ onClose }: { onClose: () => void }) {
+  const api = useApi();
+  const me = useMe();
+  const qc = useQueryClient();
+  const navigate = useNavigate();
+  const [query, setQuery] = useState('');
+  const [debounced, setDebounced] = useState('');
+  useEffect(() => {
+    const t = setTimeout(() => setDebounced(query.trim()), 250);
+    return () => clearTimeout(t);
+  }, [query]);
+  const results = useQuery({
+    queryKey: qk.userSearch(debounced),
+    queryFn: () => api.searchUsers(debounced, 20),
+    enabled: debounced.length > 0,
+    staleTime: 30_000,
+  });
+  const open = useMutation({
+    mutationFn: (userId: string) => api.openDM([userId]),
+    onSuccess: (channel) => {
+      upsertChannel(qc, channel);
+      seedUsers(qc, channel.participants ?? []);
+      if (!qc.getQueryData(qk.dms)) void qc.invalidateQueries({ queryKey: qk.dms });
+      onClose();
+      navigate(`/channels/@me/${channel.id}`);
+    },
+  });
+  const users = (results.data?.users ?? []).filter((u) => u.id !== me.id);
+  return (
+    <Modal title="Start a conversation" onClose={onClose} testId="new-dm-modal">
+      <div className="modal-form">
+        <label className="field">
+          <span className="field-label">Find a user by username</span>
+          <input
+            type="search"
+            value={query}
+            onChange={(e) => setQuery(e.target.value)}
+            placeholder="Type a username"
+            autoComplete="off"
+            data-testid="user-search-input"
+          />
+        </label>
+        {results.isFetching && <Spinner label="Searching" />}
+        <ErrorLine error={results.error ?? open.error} />
+        {debounced && results.isSuccess && users.length === 0 && <p className="muted">No users found.</p>}
+        <ul className="user-results" aria-label="Users">
+          {users.map((u) => (
+            <li key={u.id}>
+              <button
+                type="button"
+                className="user-result"
+                onClick={() => open.mutate(u.id)}
+                disabled={open.isPending}
+                data-testid="user-search-result"
+                data-user-id={u.id}
+              >
+                <Avatar user={u} size={32} />
+                <span className="truncate strong">{displayName(u)}</span>
+                <span className="truncate muted small">@{u.username}</span>
+              </button>
+            </li>
+          ))}
+        </ul>
+        {isApiError(open.error, 'forbidden') && <p className="muted small">You can't message this user.</p>}
+      </div>
+    </Modal>
+  );
+}

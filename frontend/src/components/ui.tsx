@@ -1,0 +1,116 @@
+import { useEffect, useId, useRef, type ReactNode } from 'react';
+import type { PresenceStatus, User } from '../api/types';
+import { displayName } from '../app/queries';
+
+const COLORS = ['#5865f2', '#3ba55c', '#faa61a', '#ed4245', '#eb459e', '#00a8fc', '#9b59b6', '#1abc9c'];
+
+function colorFor(key: string): string {
+  let h = 0;
+  for (let i = 0; i < key.length; i++) h = (h * 31 + key.charCodeAt(i)) | 0;
+  return COLORS[Math.abs(h) % COLORS.length];
+}
+
+export function initials(name: string): string {
+  const parts = name.trim().split(/\s+/).filter(Boolean);
+  if (parts.length === 0) return '?';
+  if (parts.length === 1) return [...parts[0]].slice(0, 2).join('').toUpperCase();
+  return (([...parts[0]][0] ?? '') + ([...parts[1]][0] ?? '')).toUpperCase();
+}
+
+export function Avatar({
+  user,
+  size = 40,
+  status,
+  name,
+}: {
+  user?: Pick<User, 'id' | 'avatarUrl' | 'displayName' | 'username'>;
+  size?: number;
+  status?: PresenceStatus;
+  name?: string;
+}) {
+  const label = name ?? displayName(user);
+  const url = user?.avatarUrl && /^https?:\/\//i.test(user.avatarUrl) ? user.avatarUrl : null;
+  return (
+    <span className="avatar" style={{ width: size, height: size, fontSize: Math.round(size * 0.38) }} aria-hidden="true">
+      {url ? (
+        <img src={url} alt="" width={size} height={size} referrerPolicy="no-referrer" />
+      ) : (
+        <span className="avatar-fallback" style={{ background: colorFor(user?.id ?? label) }}>
+          {initials(label)}
+        </span>
+      )}
+      {status && <PresenceDot status={status} />}
+    </span>
+  );
+}
+
+export function PresenceDot({ status }: { status: PresenceStatus }) {
+  return <span className={`presence-dot presence-${status}`} data-testid="presence-dot" data-status={status} title={status} />;
+}
+
+export function Modal({
+  title,
+  onClose,
+  children,
+  footer,
+  testId,
+}: {
+  title: string;
+  onClose: () => void;
+  children: ReactNode;
+  footer?: ReactNode;
+  testId?: string;
+}) {
+  const id = useId();
+  const ref = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    const prev = document.activeElement as HTMLElement | null;
+    const el = ref.current;
+    const first = el?.querySelector<HTMLElement>('input, textarea, select, button:not([data-close])');
+    (first ?? el)?.focus();
+    const onKey = (e: KeyboardEvent) => {
+      if (e.key === 'Escape') {
+        e.stopPropagation();
+        onClose();
+      }
+    };
+    document.addEventListener('keydown', onKey);
+    return () => {
+      document.removeEventListener('keydown', onKey);
+      prev?.focus?.();
+    };
+  }, [onClose]);
+  return (
+    <div className="modal-backdrop" onMouseDown={(e) => e.target === e.currentTarget && onClose()}>
+      <div className="modal" role="dialog" aria-modal="true" aria-labelledby={id} ref={ref} tabIndex={-1} data-testid={testId}>
+        <header className="modal-header">
+          <h2 id={id}>{title}</h2>
+          <button type="button" className="icon-button" aria-label="Close" data-close onClick={onClose}>
+            ×
+          </button>
+        </header>
+        <div className="modal-body">{children}</div>
+        {footer && <footer className="modal-footer">{footer}</footer>}
+      </div>
+    </div>
+  );
+}
+
+export function Spinner({ label = 'Loading' }: { label?: string }) {
+  return <span className="spinner" role="status" aria-label={label} />;
+}
+
+export function UnreadBadge({ count, mentions = 0 }: { count: number; mentions?: number }) {
+  if (count <= 0) return null;
+  const text = count > 99 ? '99+' : String(count);
+  return (
+    <span
+      className={`unread-badge${mentions > 0 ? ' mention' : ''}`}
+      data-testid="unread-badge"
+      data-count={count}
+      aria-label={`${count} unread message${count === 1 ? '' : 's'}`}
+    >
+      {text}
+    </span>
+  );
+}

@@ -1,0 +1,209 @@
+import { useState, type FormEvent, type ReactNode } from 'react';
+import { Link, Navigate, useNavigate, useSearchParams } from 'react-router';
+import { errorMessage, isApiError } from '../api/http';
+import { useServices, useSession } from '../app/services';
+
+/** Only same-app paths are allowed as a post-login destination. */
+export function safeNext(next: string | null): string {
+  if (next && next.startsWith('/') && !next.startsWith('//') && !next.startsWith('/\\')) return next;
+  return '/channels/@me';
+}
+
+function AuthCard({ title, subtitle, children }: { title: string; subtitle: string; children: ReactNode }) {
+  return (
+    <main className="auth-page">
+      <div className="auth-card">
+        <div className="auth-brand" aria-hidden="true">
+          <img src="/favicon.svg" alt="" width={40} height={40} />
+          <span>Parley</span>
+        </div>
+        <h1>{title}</h1>
+        <p className="muted">{subtitle}</p>
+        {children}
+      </div>
+    </main>
+  );
+}
+
+function Field({
+  label,
+  error,
+  ...input
+}: { label: string; error?: string } & React.InputHTMLAttributes<HTMLInputElement>) {
+  return (
+    <label className="field">
+      <span className="field-label">
+        {label}
+        {error && <em className="field-error"> — {error}</em>}
+      </span>
+      <input {...input} aria-invalid={error ? true : undefined} />
+    </label>
+  );
+}
+
+export function LoginPage() {
+  const { auth } = useServices();
+  const session = useSession();
+  const [params] = useSearchParams();
+  const navigate = useNavigate();
+  const next = safeNext(params.get('next'));
+  const [login, setLogin] = useState('');
+  const [password, setPassword] = useState('');
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const [reason] = useState(() => auth.logoutReason);
+
+  if (session) return <Navigate to={next} replace />;
+
+  async function submit(e: FormEvent) {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      await auth.login({ login: login.trim(), password });
+      navigate(next, { replace: true });
+    } catch (err) {
+      setError(
+        isApiError(err, 'invalid_credentials')
+          ? 'Wrong username/email or password.'
+          : isApiError(err, 'rate_limited')
+            ? 'Too many attempts. Please wait a moment and try again.'
+            : errorMessage(err),
+      );
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  return (
+    <AuthCard title="Welcome back!" subtitle="We're so excited to see you again!">
+      {reason && (
+        <p className="auth-message" role="status" data-testid="auth-message">
+          {reason}
+        </p>
+      )}
+      <form onSubmit={submit} className="auth-form" noValidate>
+        <Field
+          label="Username or email"
+          name="login"
+          autoComplete="username"
+          required
+          value={login}
+          onChange={(e) => setLogin(e.target.value)}
+          data-testid="login-input"
+        />
+        <Field
+          label="Password"
+          name="password"
+          type="password"
+          autoComplete="current-password"
+          required
+          value={password}
+          onChange={(e) => setPassword(e.target.value)}
+          data-testid="password-input"
+        />
+        {error && (
+          <p className="form-error" role="alert" data-testid="auth-error">
+            {error}
+          </p>
+        )}
+        <button className="button primary wide" type="submit" disabled={busy || !login || !password} data-testid="login-submit">
+          {busy ? 'Logging in…' : 'Log in'}
+        </button>
+      </form>
+      <p className="muted small">
+        Need an account? <Link to={`/register${params.get('next') ? `?next=${encodeURIComponent(next)}` : ''}`}>Register</Link>
+      </p>
+    </AuthCard>
+  );
+}
+
+export function RegisterPage() {
+  const { auth } = useServices();
+  const session = useSession();
+  const [params] = useSearchParams();
+  const navigate = useNavigate();
+  const next = safeNext(params.get('next'));
+  const [form, setForm] = useState({ username: '', email: '', password: '' });
+  const [fieldErrors, setFieldErrors] = useState<Record<string, string>>({});
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+
+  if (session) return <Navigate to={next} replace />;
+
+  const set = (k: keyof typeof form) => (e: React.ChangeEvent<HTMLInputElement>) => setForm((f) => ({ ...f, [k]: e.target.value }));
+
+  async function submit(e: FormEvent) {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    setFieldErrors({});
+    try {
+      await auth.register({ username: form.username.trim(), email: form.email.trim(), password: form.password });
+      navigate(next, { replace: true });
+    } catch (err) {
+      if (isApiError(err) && err.field) setFieldErrors({ [err.field]: err.message });
+      else if (isApiError(err, 'conflict')) setError(err.message || 'That username or email is already taken.');
+      else setError(errorMessage(err));
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  return (
+    <AuthCard title="Create an account" subtitle="Pick a name your friends will recognise.">
+      <form onSubmit={submit} className="auth-form" noValidate>
+        <Field
+          label="Username"
+          name="username"
+          autoComplete="username"
+          required
+          minLength={3}
+          maxLength={32}
+          value={form.username}
+          onChange={set('username')}
+          error={fieldErrors.username}
+          data-testid="register-username"
+        />
+        <Field
+          label="Email"
+          name="email"
+          type="email"
+          autoComplete="email"
+          required
+          value={form.email}
+          onChange={set('email')}
+          error={fieldErrors.email}
+          data-testid="register-email"
+        />
+        <Field
+          label="Password"
+          name="password"
+          type="password"
+          autoComplete="new-password"
+          required
+          value={form.password}
+          onChange={set('password')}
+          error={fieldErrors.password}
+          data-testid="register-password"
+        />
+        {error && (
+          <p className="form-error" role="alert" data-testid="auth-error">
+            {error}
+          </p>
+        )}
+        <button
+          className="button primary wide"
+          type="submit"
+          disabled={busy || !form.username || !form.email || !form.password}
+          data-testid="register-submit"
+        >
+          {busy ? 'Creating account…' : 'Continue'}
+        </button>
+      </form>
+      <p className="muted small">
+        Already have an account? <Link to={`/login${params.get('next') ? `?next=${encodeURIComponent(next)}` : ''}`}>Log in</Link>
+      </p>
+    </AuthCard>
+  );
+}

@@ -1,0 +1,188 @@
+import { useQueryClient } from '@tanstack/react-query';
+import { useEffect, useRef, useState } from 'react';
+import { Navigate, useParams } from 'react-router';
+import { isApiError } from '../api/http';
+import { qk } from '../api/queryKeys';
+import { dmOthers, dmTitle, useChannels, useDMs, useServer } from '../app/queries';
+import { lastChannel, rememberChannel } from '../app/routes';
+import { useMe } from '../app/services';
+import { ChannelView, ChatHeader } from '../components/ChannelView';
+import { ConnectionBanner } from '../components/ConnectionBanner';
+import { MemberList } from '../components/MemberList';
+import { NewDMModal } from '../components/modals';
+import { useNotify } from '../components/notices';
+import { Avatar, PresenceDot, Spinner } from '../components/ui';
+import { usePresence } from '../realtime/RealtimeProvider';
+import type { User } from '../api/types';
+
+function Loading() {
+  return (
+    <div className="main center">
+      <Spinner />
+    </div>
+  );
+}
+
+export function DMHome() {
+  const [open, setOpen] = useState(false);
+  return (
+    <div className="main">
+      <ChatHeader title="Direct messages" />
+      <ConnectionBanner />
+      <div className="empty-state" data-testid="dm-home">
+        <div className="empty-art" aria-hidden="true">
+          💬
+        </div>
+        <h2>No conversation selected</h2>
+        <p className="muted">Pick a conversation on the left, or start a new one by searching for a username.</p>
+        <button type="button" className="button primary" onClick={() => setOpen(true)} data-testid="start-dm-button">
+          Start a conversation
+        </button>
+      </div>
+      {open && <NewDMModal onClose={() => setOpen(false)} />}
+    </div>
+  );
+}
+
+function DMPresence({ user }: { user: User }) {
+  const p = usePresence(user.id);
+  return <PresenceDot status={p?.status ?? 'offline'} />;
+}
+
+export function DMChannelPage() {
+  const { channelId = '' } = useParams();
+  const me = useMe();
+  const dms = useDMs();
+  const qc = useQueryClient();
+  const refetched = useRef<string | null>(null);
+  const channel = dms.data?.channels.find((c) => c.id === channelId);
+
+  // A DM we do not know yet may have just been created by someone else: refetch the list once before giving up.
+  useEffect(() => {
+    if (dms.isSuccess && !channel && refetched.current !== channelId) {
+      refetched.current = channelId;
+      void qc.invalidateQueries({ queryKey: qk.dms });
+    }
+  }, [dms.isSuccess, channel, channelId, qc]);
+
+  if (dms.isPending) return <Loading />;
+  if (!channel) {
+    if (dms.isFetching || refetched.current !== channelId) return <Loading />;
+    return <Navigate to="/channels/@me" replace />;
+  }
+  const others = dmOthers(channel, me.id);
+  const title = dmTitle(channel, me.id);
+  const solo = others.length === 1 ? others[0] : undefined;
+  return (
+    <ChannelView
+      key={channel.id}
+      channelId={channel.id}
+      title={
+        <span className="dm-title">
+          <span aria-hidden="true" className="at">
+            @
+          </span>
+          {title}
+          {solo && <DMPresence user={solo} />}
+        </span>
+      }
+      placeholder={`Message ${solo ? '@' + title : title}`}
+      receiptsFor={others.map((u) => u.id)}
+      intro={
+        <>
+          {solo && <Avatar user={solo} size={72} />}
+          <h2>{title}</h2>
+          <p className="muted">
+            This is the beginning of your direct message history with <strong>{title}</strong>.
+          </p>
+        </>
+      }
+    />
+  );
+}
+
+export function ServerRedirect() {
+  const { serverId = '' } = useParams();
+  const channels = useChannels(serverId);
+  const notify = useNotify();
+  const gone = channels.isError && (isApiError(channels.error, 'not_found') || isApiError(channels.error, 'forbidden'));
+  useEffect(() => {
+    if (gone) notify("That server doesn't exist or you are not a member.", 'error');
+  }, [gone, notify]);
+  if (gone) return <Navigate to="/channels/@me" replace />;
+  if (!channels.data) return <Loading />;
+  const list = channels.data.channels;
+  const remembered = lastChannel(serverId);
+  const target = list.find((c) => c.id === remembered) ?? list.find((c) => c.name === 'general') ?? list[0];
+  if (!target) {
+    return (
+      <div className="main">
+        <ChatHeader title="No channels" />
+        <div className="empty-state">
+          <p className="muted">This server has no text channels yet.</p>
+        </div>
+      </div>
+    );
+  }
+  return <Navigate to={`/channels/${serverId}/${target.id}`} replace />;
+}
+
+export function ServerChannelPage() {
+  const { serverId = '', channelId = '' } = useParams();
+  const server = useServer(serverId);
+  const channels = useChannels(serverId);
+  const [showMembers, setShowMembers] = useState(true);
+  const channel = channels.data?.channels.find((c) => c.id === channelId);
+
+  useEffect(() => {
+    if (channel) rememberChannel(serverId, channel.id);
+  }, [serverId, channel]);
+
+  if (channels.isError) return <ServerRedirect />;
+  if (!channels.data) return <Loading />;
+  if (!channel) return <Navigate to={`/channels/${serverId}`} replace />;
+
+  return (
+    <ChannelView
+      key={channel.id}
+      channelId={channel.id}
+      title={
+        <>
+          <span className="hash" aria-hidden="true">
+            #
+          </span>
+          {channel.name}
+        </>
+      }
+      topic={channel.topic}
+      placeholder={`Message #${channel.name}`}
+      headerActions={
+        <button
+          type="button"
+          className={`icon-button members-toggle${showMembers ? ' active' : ''}`}
+          aria-label={showMembers ? 'Hide member list' : 'Show member list'}
+          aria-pressed={showMembers}
+          onClick={() => setShowMembers((s) => !s)}
+          data-testid="toggle-members"
+        >
+          <svg width="22" height="22" viewBox="0 0 24 24" aria-hidden="true">
+            <path
+              fill="currentColor"
+              d="M9 11a4 4 0 1 0 0-8 4 4 0 0 0 0 8zm7.5 0a3.5 3.5 0 1 0 0-7 3.5 3.5 0 0 0 0 7zM1 20c0-3.3 3.6-6 8-6s8 2.7 8 6v1H1v-1zm17.4 1V20c0-1.9-.8-3.6-2.2-4.9 3.6.2 6.8 2.2 6.8 4.9v1h-4.6z"
+            />
+          </svg>
+        </button>
+      }
+      intro={
+        <>
+          <div className="intro-hash" aria-hidden="true">
+            #
+          </div>
+          <h2>Welcome to #{channel.name}!</h2>
+          <p className="muted">This is the start of the #{channel.name} channel{channel.topic ? `. ${channel.topic}` : '.'}</p>
+        </>
+      }
+      aside={showMembers && server.data ? <MemberList server={server.data} /> : undefined}
+    />
+  );
+}

@@ -1,0 +1,539 @@
+// Everything live for one logged-in session: the socket, message lists, sends, catch-up, receipts, typing,
+// presence, and cache updates for server/channel/member events. Framework-free; RealtimeProvider exposes it.
+import type { QueryClient } from '@tanstack/react-query';
+import type { AuthManager } from '../api/auth';
+import type { Api } from '../api/endpoints';
+import { errorMessage } from '../api/http';
+import { qk } from '../api/queryKeys';
+import { SocketManager, type SocketFactory } from '../api/socket';
+import type {
+  Ack,
+  ChannelUpdateEvent,
+  DMList,
+  Id,
+  MembersPage,
+  MemberUpdateEvent,
+  Message,
+  Server,
+  ServersList,
+  ServerUpdateEvent,
+  SyncResult,
+} from '../api/types';
+import { applySync, planSync } from '../chat/catchup';
+import { compareIds } from '../chat/ids';
+import {
+  addPending,
+  applyDelete,
+  applyNewestPage,
+  applyOlderPage,
+  applyUpdate,
+  discardPending,
+  findPending,
+  markFailed,
+  markSending,
+  newestId,
+  oldestId,
+  receiveMessage,
+} from '../chat/messageStore';
+import { applyReceipt } from '../chat/receipts';
+import { newNonce, sendWithRetry, SEND_TIMEOUT_MS } from '../chat/send';
+import {
+  applyUnread,
+  clearUnread,
+  findChannel,
+  membersRemove,
+  membersUpsert,
+  noteLastMessage,
+  removeChannel,
+  removeServer,
+  seedUsers,
+  upsertChannel,
+  upsertServer,
+} from './cache';
+import { ChatStore, PresenceStore } from './stores';
+import type { InfiniteData } from '@tanstack/react-query';
+
+export const IDLE_AFTER_MS = 5 * 60_000;
+export const MAX_MESSAGE_LENGTH = 4000;
+const READ_DEBOUNCE_MS = 400;
+
+export interface RemovalNotice {
+  kind: 'server' | 'channel';
+  id: Id;
+  serverId?: Id;
+  message: string;
+}
+
+type NoticeListener = (n: RemovalNotice) => void;
+
+export interface RealtimeDeps {
+  auth: AuthManager;
+  api: Api;
+  queryClient: QueryClient;
+  meId: Id;
+  socketFactory?: SocketFactory;
+}
+
+export class Realtime {
+  readonly chat = new ChatStore();
+  readonly presence = new PresenceStore();
+  readonly sockets: SocketManager;
+  private readonly api: Api;
+  private readonly qc: QueryClient;
+  readonly meId: Id;
+
+  private loadingNewest = new Map<Id, Promise<void>>();
+  private loadingOlder = new Map<Id, Promise<void>>();
+  private loadErrors = new Map<Id, string>();
+  private lastReadSent = new Map<Id, Id>();
+  private readTimers = new Map<Id, ReturnType<typeof setTimeout>>();
+  private noticeListeners = new Set<NoticeListener>();
+  private presenceWanted = new Set<Id>();
+  private presenceTimer: ReturnType<typeof setTimeout> | null = null;
+  private idle = false;
+  private idleTimer: ReturnType<typeof setTimeout> | null = null;
+  private cleanup: (() => void)[] = [];
+  activeChannelId: Id | null = null;
+
+  constructor(deps: RealtimeDeps) {
+    this.api = deps.api;
+    this.qc = deps.queryClient;
+    this.meId = deps.meId;
+    this.sockets = new SocketManager(deps.auth, deps.socketFactory);
+    this.wire();
+  }
+
+  get socket() {
+    return this.sockets.socket;
+  }
+
+  start() {
+    this.sockets.start();
+    this.startIdleTracking();
+  }
+
+  stop() {
+    this.sockets.stop();
+    for (const f of this.cleanup) f();
+    this.cleanup = [];
+    for (const t of this.readTimers.values()) clearTimeout(t);
+    if (this.presenceTimer) clearTimeout(this.presenceTimer);
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.chat.dispose();
+  }
+
+  onRemoved(l: NoticeListener): () => void {
+    this.noticeListeners.add(l);
+    return () => this.noticeListeners.delete(l);
+  }
+
+  private notice(n: RemovalNotice) {
+    for (const l of this.noticeListeners) l(n);
+  }
+
+  // --- socket events --------------------------------------------------------------------------------------
+
+  private wire() {
+    const s = this.sockets.socket;
+    this.sockets.onConnect((first) => {
+      if (this.idle) s.emit('presence:set', { status: 'idle' });
+      if (!first) {
+        // Lists (unread counts, new servers/DMs) may have moved while we were away.
+        void this.qc.invalidateQueries({ queryKey: qk.servers });
+        void this.qc.invalidateQueries({ queryKey: qk.dms });
+        void this.qc.invalidateQueries({ queryKey: qk.channelsAll });
+        this.refreshPresence();
+      }
+      void this.catchUp();
+    });
+
+    const onMessage = (m: Message) => this.onMessage(m);
+    s.on('message:new', onMessage);
+    s.on('message:sent', onMessage);
+    s.on('message:updated', (m) => this.chat.update(m.channelId, (st) => applyUpdate(st, m)));
+    s.on('message:deleted', (e) => this.chat.update(e.channelId, (st) => applyDelete(st, e.messageId)));
+    s.on('typing:user', (e) => {
+      if (e.userId !== this.meId) this.chat.setTyping(e.channelId, e.userId, e.typing);
+    });
+    s.on('presence:update', (p) => this.presence.set([p]));
+    s.on('receipt:update', (e) => {
+      if (e.userId === this.meId) {
+        // Read in another tab or device.
+        clearUnread(this.qc, e.channelId);
+        return;
+      }
+      this.chat.updateReceipts(e.channelId, (r) => applyReceipt(r, 'read', e));
+    });
+    s.on('receipt:delivered', (e) => this.chat.updateReceipts(e.channelId, (r) => applyReceipt(r, 'delivered', e)));
+    s.on('unread:update', (e) => {
+      const found = applyUnread(this.qc, e, this.activeChannelId);
+      if (!found) void this.qc.invalidateQueries({ queryKey: qk.dms });
+      if (e.channelId === this.activeChannelId) this.markRead(e.channelId);
+    });
+    s.on('server:update', (e) => this.onServerUpdate(e));
+    s.on('channel:update', (e) => this.onChannelUpdate(e));
+    s.on('member:update', (e) => this.onMemberUpdate(e));
+  }
+
+  private isDM(channelId: Id): boolean {
+    const c = findChannel(this.qc, channelId);
+    return c ? c.type === 'dm' : true; // unknown channel: most likely a DM someone just opened with us
+  }
+
+  private onMessage(m: Message) {
+    if (!m?.id || !m.channelId) return;
+    this.chat.update(m.channelId, (st) => receiveMessage(st, m));
+    if (m.senderId !== this.meId) {
+      this.chat.setTyping(m.channelId, m.senderId, false);
+      if (this.isDM(m.channelId)) this.socket.emit('message:delivered', { channelId: m.channelId, messageId: m.id });
+    }
+    const known = noteLastMessage(this.qc, m);
+    if (!known) void this.qc.invalidateQueries({ queryKey: qk.dms });
+    if (m.channelId === this.activeChannelId) this.markRead(m.channelId);
+  }
+
+  private serverName(id: Id): string {
+    return (
+      this.qc.getQueryData<Server>(qk.server(id))?.name ??
+      this.qc.getQueryData<ServersList>(qk.servers)?.servers.find((s) => s.id === id)?.name ??
+      'the server'
+    );
+  }
+
+  private onServerUpdate({ server, action }: ServerUpdateEvent) {
+    if (!server?.id) return;
+    switch (action) {
+      case 'created':
+      case 'joined':
+      case 'updated':
+        upsertServer(this.qc, server);
+        if (action !== 'updated') void this.qc.invalidateQueries({ queryKey: qk.servers });
+        break;
+      case 'deleted':
+      case 'left': {
+        const name = server.name || this.serverName(server.id);
+        removeServer(this.qc, server.id);
+        this.notice({
+          kind: 'server',
+          id: server.id,
+          message: action === 'deleted' ? `"${name}" was deleted.` : `You left "${name}".`,
+        });
+        break;
+      }
+    }
+  }
+
+  private onChannelUpdate({ channel, action }: ChannelUpdateEvent) {
+    if (!channel?.id) return;
+    if (action === 'deleted') {
+      removeChannel(this.qc, channel);
+      this.chat.drop(channel.id);
+      this.notice({
+        kind: 'channel',
+        id: channel.id,
+        serverId: channel.type === 'text' ? channel.serverId : undefined,
+        message: channel.type === 'text' ? `#${channel.name} was deleted.` : 'This conversation was deleted.',
+      });
+      return;
+    }
+    upsertChannel(this.qc, channel);
+    if (channel.type === 'dm') seedUsers(this.qc, channel.participants ?? []);
+    if (action === 'created' && channel.type === 'dm' && !this.qc.getQueryData<DMList>(qk.dms)) {
+      void this.qc.invalidateQueries({ queryKey: qk.dms });
+    }
+  }
+
+  private onMemberUpdate({ serverId, member, action }: MemberUpdateEvent) {
+    if (!member?.user?.id) return;
+    const mine = member.user.id === this.meId;
+    if (mine && (action === 'left' || action === 'kicked')) {
+      const name = this.serverName(serverId);
+      removeServer(this.qc, serverId);
+      this.notice({
+        kind: 'server',
+        id: serverId,
+        message: action === 'kicked' ? `You were removed from "${name}".` : `You left "${name}".`,
+      });
+      return;
+    }
+    if (mine && action === 'role') {
+      const patch = (s: Server | undefined) => (s ? { ...s, role: member.role } : s);
+      this.qc.setQueryData<Server>(qk.server(serverId), patch);
+      this.qc.setQueryData<ServersList>(qk.servers, (d) =>
+        d ? { ...d, servers: d.servers.map((s) => (s.id === serverId ? { ...s, role: member.role } : s)) } : d,
+      );
+    }
+    seedUsers(this.qc, [member.user]);
+    type MD = InfiniteData<MembersPage, Id | undefined>;
+    const delta = action === 'joined' ? 1 : action === 'left' || action === 'kicked' ? -1 : 0;
+    if (action === 'left' || action === 'kicked') {
+      this.qc.setQueryData<MD>(qk.members(serverId), (d) => membersRemove(d, member.user.id));
+    } else {
+      this.qc.setQueryData<MD>(qk.members(serverId), (d) => membersUpsert(d, member));
+      this.wantPresence([member.user.id]);
+    }
+    if (delta) {
+      const bump = (s: Server | undefined) => (s ? { ...s, memberCount: Math.max(0, s.memberCount + delta) } : s);
+      this.qc.setQueryData<Server>(qk.server(serverId), bump);
+      this.qc.setQueryData<ServersList>(qk.servers, (d) =>
+        d ? { ...d, servers: d.servers.map((s) => (s.id === serverId ? bump(s)! : s)) } : d,
+      );
+    }
+  }
+
+  // --- history --------------------------------------------------------------------------------------------
+
+  loadError(channelId: Id): string | undefined {
+    return this.loadErrors.get(channelId);
+  }
+
+  /** Loads the newest page unless the channel is already live. */
+  ensureLoaded(channelId: Id): Promise<void> {
+    if (this.chat.getChannel(channelId)?.loaded) return Promise.resolve();
+    return this.loadNewest(channelId);
+  }
+
+  /** (Re)loads the newest page; replaces history when it does not connect to what we hold. */
+  loadNewest(channelId: Id): Promise<void> {
+    const running = this.loadingNewest.get(channelId);
+    if (running) return running;
+    const epoch = this.sockets.epoch;
+    const p = (async () => {
+      try {
+        const page = await this.api.messages(channelId);
+        this.loadErrors.delete(channelId);
+        this.chat.update(channelId, (st) => applyNewestPage(st, page.messages ?? [], !!page.hasMore));
+        // A connect happened while the page was in flight: its catch-up skipped this channel, so sync it now.
+        if (epoch !== this.sockets.epoch && this.sockets.connected) void this.catchUp([channelId]);
+      } catch (e) {
+        this.loadErrors.set(channelId, errorMessage(e));
+        this.chat.update(channelId, (st) => ({ ...st }));
+        throw e;
+      } finally {
+        this.loadingNewest.delete(channelId);
+      }
+    })();
+    this.loadingNewest.set(channelId, p);
+    return p;
+  }
+
+  isLoadingOlder(channelId: Id): boolean {
+    return this.loadingOlder.has(channelId);
+  }
+
+  loadOlder(channelId: Id): Promise<void> {
+    const st = this.chat.getChannel(channelId);
+    const before = oldestId(st);
+    if (!st?.loaded || !st.hasMoreOlder || !before) return Promise.resolve();
+    const running = this.loadingOlder.get(channelId);
+    if (running) return running;
+    const p = (async () => {
+      try {
+        const page = await this.api.messages(channelId, { before });
+        this.chat.update(channelId, (s) => applyOlderPage(s, page.messages ?? [], !!page.hasMore));
+      } finally {
+        this.loadingOlder.delete(channelId);
+      }
+    })();
+    this.loadingOlder.set(channelId, p);
+    return p;
+  }
+
+  /** Catch-up after (re)connect: `messages:sync` from the newest id we hold per loaded channel. */
+  async catchUp(only?: Id[]): Promise<void> {
+    const plan = planSync(this.chat.getAll(), only);
+    for (const id of plan.refetch) void this.loadNewest(id).catch(() => undefined);
+    if (!plan.payload) return;
+    let res: Ack<SyncResult>;
+    try {
+      res = await this.socket.timeout(SEND_TIMEOUT_MS).emitWithAck('messages:sync', plan.payload);
+    } catch {
+      // No answer: fall back to refetching the newest page of each channel.
+      for (const id of Object.keys(plan.payload.channels)) void this.loadNewest(id).catch(() => undefined);
+      return;
+    }
+    if (!res || !res.ok) {
+      for (const id of Object.keys(plan.payload.channels)) void this.loadNewest(id).catch(() => undefined);
+      return;
+    }
+    const applied = applySync(this.chat.getAll(), res);
+    this.chat.setMany(applied.updated);
+    for (const id of applied.refetch) void this.loadNewest(id).catch(() => undefined);
+    for (const [channelId, msgs] of applied.added) {
+      const fromOthers = msgs.filter((m) => m.senderId !== this.meId);
+      const last = fromOthers[fromOthers.length - 1];
+      if (last && this.isDM(channelId)) this.socket.emit('message:delivered', { channelId, messageId: last.id });
+      const newest = msgs[msgs.length - 1];
+      if (newest) noteLastMessage(this.qc, newest);
+      if (channelId === this.activeChannelId) this.markRead(channelId);
+    }
+  }
+
+  // --- sending --------------------------------------------------------------------------------------------
+
+  send(channelId: Id, content: string): string | null {
+    const text = content.replace(/\s+$/, '');
+    if (!text.trim()) return null;
+    const nonce = newNonce();
+    this.chat.update(channelId, (st) =>
+      addPending(st, { nonce, channelId, senderId: this.meId, content: text, createdAt: new Date().toISOString() }),
+    );
+    void this.deliver(channelId, nonce);
+    return nonce;
+  }
+
+  /** Retry a failed send with the SAME nonce. */
+  retry(channelId: Id, nonce: string) {
+    const p = findPending(this.chat.getChannel(channelId), nonce);
+    if (!p || p.state !== 'failed') return;
+    void this.deliver(channelId, nonce);
+  }
+
+  discard(channelId: Id, nonce: string) {
+    this.chat.update(channelId, (st) => discardPending(st, nonce));
+  }
+
+  private async deliver(channelId: Id, nonce: string) {
+    const p = findPending(this.chat.getChannel(channelId), nonce);
+    if (!p) return;
+    const out = await sendWithRetry(
+      (payload) => this.socket.timeout(SEND_TIMEOUT_MS).emitWithAck('message:send', payload),
+      { channelId, content: p.content, nonce },
+      {
+        onAttempt: () => this.chat.update(channelId, (st) => markSending(st, nonce)),
+      },
+    );
+    if (out.ok) {
+      this.chat.update(channelId, (st) => receiveMessage(st, out.message));
+      noteLastMessage(this.qc, out.message);
+    } else {
+      this.chat.update(channelId, (st) => markFailed(st, nonce, out.error));
+    }
+  }
+
+  async edit(channelId: Id, messageId: Id, content: string): Promise<void> {
+    const res = await this.socket.timeout(SEND_TIMEOUT_MS).emitWithAck('message:edit', { channelId, messageId, content });
+    if (!res.ok) throw new Error(res.error?.message || 'Could not edit the message.');
+    this.chat.update(channelId, (st) => applyUpdate(st, res.message));
+  }
+
+  async remove(channelId: Id, messageId: Id): Promise<void> {
+    const res = await this.socket.timeout(SEND_TIMEOUT_MS).emitWithAck('message:delete', { channelId, messageId });
+    if (!res.ok) throw new Error(res.error?.message || 'Could not delete the message.');
+    this.chat.update(channelId, (st) => applyDelete(st, messageId));
+  }
+
+  typing(channelId: Id, event: 'typing:start' | 'typing:stop') {
+    if (this.socket.connected) this.socket.emit(event, { channelId });
+  }
+
+  // --- read state -----------------------------------------------------------------------------------------
+
+  setActiveChannel(channelId: Id | null) {
+    this.activeChannelId = channelId;
+    if (channelId) clearUnread(this.qc, channelId);
+  }
+
+  /** Marks the newest loaded message read (debounced). Call only while the channel is visible and focused. */
+  markRead(channelId: Id) {
+    if (channelId !== this.activeChannelId) return;
+    if (typeof document !== 'undefined' && (document.visibilityState === 'hidden' || !document.hasFocus())) return;
+    clearUnread(this.qc, channelId);
+    if (this.readTimers.has(channelId)) return;
+    this.readTimers.set(
+      channelId,
+      setTimeout(() => {
+        this.readTimers.delete(channelId);
+        const newest = newestId(this.chat.getChannel(channelId));
+        if (!newest) return;
+        const sent = this.lastReadSent.get(channelId);
+        if (sent && compareIds(sent, newest) >= 0) return;
+        if (!this.socket.connected) return;
+        this.lastReadSent.set(channelId, newest);
+        this.socket
+          .timeout(SEND_TIMEOUT_MS)
+          .emitWithAck('receipt:read', { channelId, messageId: newest })
+          .then((ack) => {
+            if (!ack?.ok && this.lastReadSent.get(channelId) === newest) this.lastReadSent.delete(channelId);
+          })
+          .catch(() => {
+            if (this.lastReadSent.get(channelId) === newest) this.lastReadSent.delete(channelId);
+          });
+      }, READ_DEBOUNCE_MS),
+    );
+  }
+
+  // --- presence -------------------------------------------------------------------------------------------
+
+  /** Asks for the presence of users we have not seen yet (batched). */
+  wantPresence(userIds: Id[]) {
+    let added = false;
+    for (const id of userIds) {
+      if (!id || this.presenceWanted.has(id)) continue;
+      this.presenceWanted.add(id);
+      added = true;
+    }
+    if (added && !this.presenceTimer) {
+      this.presenceTimer = setTimeout(() => {
+        this.presenceTimer = null;
+        const ids = [...this.presenceWanted].filter((id) => !this.presence.has(id));
+        void this.fetchPresence(ids);
+      }, 50);
+    }
+  }
+
+  private refreshPresence() {
+    void this.fetchPresence([...this.presenceWanted]);
+  }
+
+  private async fetchPresence(ids: Id[]) {
+    for (let i = 0; i < ids.length; i += 100) {
+      const chunk = ids.slice(i, i + 100);
+      try {
+        const res = await this.api.presence(chunk);
+        this.presence.set(res.presence ?? []);
+      } catch {
+        /* presence is decoration: try again on the next reconnect */
+      }
+    }
+  }
+
+  private startIdleTracking() {
+    if (typeof window === 'undefined') return;
+    let lastActivity = Date.now();
+    const arm = () => {
+      if (this.idleTimer) clearTimeout(this.idleTimer);
+      this.idleTimer = setTimeout(() => {
+        if (Date.now() - lastActivity >= IDLE_AFTER_MS - 1000 && !this.idle) {
+          this.idle = true;
+          this.socket.emit('presence:set', { status: 'idle' });
+          this.presence.touch();
+        }
+      }, IDLE_AFTER_MS);
+    };
+    let throttle = 0;
+    const activity = () => {
+      const now = Date.now();
+      lastActivity = now;
+      if (this.idle) {
+        this.idle = false;
+        this.socket.emit('presence:set', { status: 'online' });
+        this.presence.touch();
+      }
+      if (now - throttle > 1000) {
+        throttle = now;
+        arm();
+      }
+    };
+    const events = ['pointerdown', 'pointermove', 'keydown', 'wheel', 'touchstart', 'focus'] as const;
+    for (const ev of events) window.addEventListener(ev, activity, { passive: true });
+    arm();
+    this.cleanup.push(() => {
+      for (const ev of events) window.removeEventListener(ev, activity);
+    });
+  }
+
+  isIdle(): boolean {
+    return this.idle;
+  }
+}

@@ -1,0 +1,284 @@
+package messaging
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/parleychat/parley/internal/apperr"
+	"github.com/parleychat/parley/internal/model"
+	"github.com/parleychat/parley/internal/snowflake"
+)
+
+func idKey(id int64) string     { return strconv.FormatInt(id, 10) }
+func timeOf(id int64) time.Time { return snowflake.Time(id).UTC() }
+func unavailable(err error) error {
+	return apperr.Wrap(apperr.Unavailable, err, "messages cannot be read right now")
+}
+
+var errNoMessage = apperr.New(apperr.NotFound, "message not found")
+
+// Query selects a page of history. At most one of Before, After, Around is set; none means the newest page.
+type Query struct {
+	Before, After, Around int64
+	Limit                 int
+}
+
+// Page is a page of history. Messages are newest first for Before/newest pages, oldest first otherwise.
+type Page struct {
+	Messages []model.Message
+	HasMore  bool
+}
+
+// History returns a page of a channel's stored messages (members only), from the in-memory window when it
+// covers the page and from Cassandra otherwise.
+func (s *Service) History(ctx context.Context, userID, channelID int64, q Query) (Page, error) {
+	if _, _, err := s.access.CanRead(ctx, userID, channelID); err != nil {
+		return Page{}, err
+	}
+	if q.Limit == 0 {
+		q.Limit = 50
+	}
+	if q.Limit < 1 || q.Limit > 100 {
+		return Page{}, apperr.InvalidField("limit", "limit must be between 1 and 100")
+	}
+	set := 0
+	for _, v := range []int64{q.Before, q.After, q.Around} {
+		if v != 0 {
+			set++
+		}
+	}
+	if set > 1 {
+		return Page{}, apperr.New(apperr.Invalid, "use only one of before, after and around")
+	}
+	switch {
+	case q.After != 0:
+		msgs, more, err := s.after(ctx, channelID, q.After, q.Limit)
+		return Page{msgs, more}, err
+	case q.Around != 0:
+		older, moreOld, err := s.before(ctx, channelID, q.Around+1, (q.Limit+1)/2)
+		if err != nil {
+			return Page{}, err
+		}
+		newer, moreNew, err := s.after(ctx, channelID, q.Around, q.Limit-len(older))
+		if err != nil {
+			return Page{}, err
+		}
+		reverse(older)
+		return Page{append(older, newer...), moreOld || moreNew}, nil
+	default:
+		msgs, more, err := s.before(ctx, channelID, q.Before, q.Limit)
+		return Page{msgs, more}, err
+	}
+}
+
+func reverse(ms []model.Message) {
+	for i, j := 0, len(ms)-1; i < j; i, j = i+1, j-1 {
+		ms[i], ms[j] = ms[j], ms[i]
+	}
+}
+
+// activeConversation returns the channel's conversation (activating it: reads warm the window too).
+func (s *Service) activeConversation(channelID int64) *conversation {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.conversationLocked(channelID)
+}
+
+// before returns up to limit messages older than `before` (0 = newest), newest first.
+func (s *Service) before(ctx context.Context, channelID, before int64, limit int) ([]model.Message, bool, error) {
+	conv := s.activeConversation(channelID)
+	conv.mu.Lock()
+	if conv.loaded {
+		// Walk the window backwards from `before`.
+		var out []model.Message
+		i := len(conv.window) - 1
+		for ; i >= 0 && len(out) <= limit; i-- {
+			if before == 0 || conv.window[i].ID < before {
+				out = append(out, conv.window[i])
+			}
+		}
+		whole := conv.whole
+		oldest := int64(0)
+		if len(conv.window) > 0 {
+			oldest = conv.window[0].ID
+		}
+		conv.mu.Unlock()
+		if len(out) > limit {
+			return out[:limit], true, nil
+		}
+		if whole {
+			return out, false, nil
+		}
+		// The window ends before the page does: the rest comes from Cassandra.
+		from := oldest
+		if before != 0 && before < from {
+			from = before
+		}
+		rest, more, err := s.store.Before(ctx, channelID, from, limit-len(out))
+		if err != nil {
+			return nil, false, unavailable(err)
+		}
+		return append(out, rest...), more, nil
+	}
+	stores := conv.stores
+	conv.mu.Unlock()
+
+	fetch := limit
+	if before == 0 {
+		fetch = max(limit, min(s.cfg.WindowSize, 100)) // warm the window with one read
+	}
+	msgs, more, err := s.store.Before(ctx, channelID, before, fetch)
+	if err != nil {
+		return nil, false, unavailable(err)
+	}
+	if before == 0 {
+		conv.mu.Lock()
+		if !conv.loaded && conv.stores == stores { // no flush landed meanwhile: msgs is the exact newest part
+			asc := append([]model.Message(nil), msgs...)
+			reverse(asc)
+			conv.window, conv.loaded, conv.whole = asc, true, !more
+		}
+		conv.mu.Unlock()
+	}
+	if len(msgs) > limit {
+		return msgs[:limit], true, nil
+	}
+	return msgs, more, nil
+}
+
+// after returns up to limit messages newer than `after`, oldest first.
+func (s *Service) after(ctx context.Context, channelID, after int64, limit int) ([]model.Message, bool, error) {
+	conv := s.activeConversation(channelID)
+	conv.mu.Lock()
+	if conv.loaded && (conv.whole || (len(conv.window) > 0 && after >= conv.window[0].ID)) {
+		var out []model.Message
+		for _, m := range conv.window {
+			if m.ID > after {
+				out = append(out, m)
+				if len(out) > limit {
+					break
+				}
+			}
+		}
+		conv.mu.Unlock()
+		if len(out) > limit {
+			return out[:limit], true, nil
+		}
+		return out, false, nil
+	}
+	conv.mu.Unlock()
+	msgs, more, err := s.store.After(ctx, channelID, after, limit)
+	if err != nil {
+		return nil, false, unavailable(err)
+	}
+	return msgs, more, nil
+}
+
+// SyncResult is the catch-up of one channel.
+type SyncResult struct {
+	Messages []model.Message // oldest first
+	HasMore  bool            // more than one page was missed: reload the channel's newest page instead
+}
+
+// Sync returns, for each channel, the stored messages after the id the client has (catch-up after a
+// reconnect). Channels the user cannot read are left out.
+func (s *Service) Sync(ctx context.Context, userID int64, since map[int64]int64) (map[int64]SyncResult, error) {
+	if len(since) > 500 {
+		return nil, apperr.InvalidField("channels", "sync at most 500 channels at once")
+	}
+	out := make(map[int64]SyncResult, len(since))
+	for channelID, after := range since {
+		if _, _, err := s.access.CanRead(ctx, userID, channelID); err != nil {
+			if apperr.Is(err, apperr.NotFound) {
+				continue
+			}
+			return nil, err
+		}
+		msgs, more, err := s.after(ctx, channelID, after, 100)
+		if err != nil {
+			return nil, err
+		}
+		out[channelID] = SyncResult{msgs, more}
+	}
+	return out, nil
+}
+
+// message loads a visible message from the window or Cassandra.
+func (s *Service) message(ctx context.Context, channelID, messageID int64) (model.Message, error) {
+	conv := s.activeConversation(channelID)
+	conv.mu.Lock()
+	if i := conv.windowIndex(messageID); i >= 0 {
+		m := conv.window[i]
+		conv.mu.Unlock()
+		return m, nil
+	}
+	conv.mu.Unlock()
+	m, err := s.store.Get(ctx, channelID, messageID)
+	if errors.Is(err, model.ErrNotFound) || (err == nil && m.Deleted) {
+		return m, errNoMessage
+	}
+	if err != nil {
+		return m, unavailable(err)
+	}
+	return m, nil
+}
+
+// Edit changes the content of one's own message.
+func (s *Service) Edit(ctx context.Context, userID, channelID, messageID int64, content string) (model.Message, error) {
+	if _, _, err := s.access.CanRead(ctx, userID, channelID); err != nil {
+		return model.Message{}, err
+	}
+	content, err := cleanContent(content)
+	if err != nil {
+		return model.Message{}, err
+	}
+	m, err := s.message(ctx, channelID, messageID)
+	if err != nil {
+		return m, err
+	}
+	if m.SenderID != userID {
+		return m, apperr.New(apperr.Forbidden, "you can only edit your own messages")
+	}
+	at := s.now().UTC().Truncate(time.Millisecond)
+	if err := s.store.Edit(ctx, channelID, messageID, content, at); err != nil {
+		return m, unavailable(err)
+	}
+	m.Content, m.EditedAt = content, &at
+	conv := s.activeConversation(channelID)
+	conv.mu.Lock()
+	if i := conv.windowIndex(messageID); i >= 0 {
+		conv.window[i] = m
+	}
+	conv.mu.Unlock()
+	s.pub.MessageUpdated(m)
+	return m, nil
+}
+
+// Delete removes a message: its author may, and so may the server's owner and admins.
+func (s *Service) Delete(ctx context.Context, userID, channelID, messageID int64) error {
+	ch, role, err := s.access.CanRead(ctx, userID, channelID)
+	if err != nil {
+		return err
+	}
+	m, err := s.message(ctx, channelID, messageID)
+	if err != nil {
+		return err
+	}
+	moderator := ch.Kind == model.ChannelText && (role == model.RoleOwner || role == model.RoleAdmin)
+	if m.SenderID != userID && !moderator {
+		return apperr.New(apperr.Forbidden, "you can only delete your own messages")
+	}
+	if err := s.store.Delete(ctx, channelID, messageID); err != nil {
+		return unavailable(err)
+	}
+	conv := s.activeConversation(channelID)
+	conv.mu.Lock()
+	if i := conv.windowIndex(messageID); i >= 0 {
+		conv.window = append(conv.window[:i], conv.window[i+1:]...)
+	}
+	conv.mu.Unlock()
+	s.pub.MessageDeleted(channelID, messageID)
+	return nil
+}

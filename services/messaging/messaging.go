@@ -1,0 +1,503 @@
+// Package messaging is the real-time core: it accepts messages, keeps active conversations in memory, writes
+// them to Cassandra in batches (by count or age) without blocking the socket handlers, announces them once
+// stored, and serves history and catch-up reads.
+package messaging
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/parleychat/parley/internal/apperr"
+	"github.com/parleychat/parley/internal/model"
+	"github.com/parleychat/parley/internal/ratelimit"
+)
+
+// MessageStore is the message log (Cassandra).
+type MessageStore interface {
+	InsertBatch(ctx context.Context, msgs []model.Message) error
+	FindByNonce(ctx context.Context, senderID int64, nonce string) (model.Message, bool, error)
+	Get(ctx context.Context, channelID, messageID int64) (model.Message, error)
+	Edit(ctx context.Context, channelID, messageID int64, content string, editedAt time.Time) error
+	Delete(ctx context.Context, channelID, messageID int64) error
+	Before(ctx context.Context, channelID, before int64, limit int) ([]model.Message, bool, error)
+	After(ctx context.Context, channelID, after int64, limit int) ([]model.Message, bool, error)
+}
+
+// Access answers whether a user may read and write a channel, and with which role.
+type Access interface {
+	CanRead(ctx context.Context, userID, channelID int64) (model.Channel, string, error)
+}
+
+// Publisher announces stored messages to connected clients.
+type Publisher interface {
+	MessageCreated(m model.Message)
+	MessageUpdated(m model.Message)
+	MessageDeleted(channelID, messageID int64)
+}
+
+// ActivityStore records coalesced channel activity (MongoDB channel metadata).
+type ActivityStore interface {
+	RecordActivity(ctx context.Context, acts []model.ChannelActivity) error
+}
+
+// IDs hands out time-ordered ids.
+type IDs interface{ Next() int64 }
+
+// Config tunes the in-memory conversations and their flushes.
+type Config struct {
+	FlushBatch       int           // flush when this many messages wait
+	FlushDelay       time.Duration // ... or when the oldest waits this long
+	QueueLimit       int           // messages waiting across all channels before sends are refused
+	WindowSize       int           // newest stored messages kept per active channel
+	IdleEvict        time.Duration // drop conversations idle this long
+	FlushConcurrency int           // channels written at once
+	NonceMemory      time.Duration // how long accepted nonces are remembered in memory (Cassandra keeps a day)
+	SendRate         time.Duration // per-user send rate: one message per SendRate...
+	SendBurst        int           // ...after a burst of SendBurst
+}
+
+func (c *Config) defaults() {
+	if c.FlushBatch <= 0 {
+		c.FlushBatch = 64
+	}
+	if c.FlushDelay <= 0 {
+		c.FlushDelay = 5 * time.Millisecond
+	}
+	if c.QueueLimit <= 0 {
+		c.QueueLimit = 10_000
+	}
+	if c.WindowSize <= 0 {
+		c.WindowSize = 200
+	}
+	if c.IdleEvict <= 0 {
+		c.IdleEvict = 10 * time.Minute
+	}
+	if c.FlushConcurrency <= 0 {
+		c.FlushConcurrency = 32
+	}
+	if c.NonceMemory <= 0 {
+		c.NonceMemory = 10 * time.Minute
+	}
+	if c.SendRate <= 0 {
+		c.SendRate = 100 * time.Millisecond
+	}
+	if c.SendBurst <= 0 {
+		c.SendBurst = 20
+	}
+}
+
+type nonceKey struct {
+	sender int64
+	nonce  string
+}
+
+// Service implements messaging.
+type Service struct {
+	store    MessageStore
+	access   Access
+	pub      Publisher
+	activity ActivityStore
+	ids      IDs
+	log      *slog.Logger
+	cfg      Config
+	now      func() time.Time
+	limiter  *ratelimit.Keyed
+
+	mu     sync.Mutex
+	convs  map[int64]*conversation
+	nonces map[nonceKey]*entry
+
+	queued  atomic.Int64 // accepted, not yet stored
+	closed  atomic.Bool
+	abandon chan struct{} // closed when shutdown gives up on unwritten messages
+	sem     chan struct{} // bounds concurrent flushes
+	flushes sync.WaitGroup
+
+	actMu sync.Mutex
+	acts  map[int64]*model.ChannelActivity
+
+	stop     chan struct{}
+	bgDone   sync.WaitGroup
+	stopOnce sync.Once
+}
+
+// New builds the service and starts its background work (eviction, metadata writes). Close stops it.
+func New(store MessageStore, access Access, pub Publisher, activity ActivityStore, ids IDs, cfg Config, log *slog.Logger) *Service {
+	cfg.defaults()
+	s := &Service{
+		store: store, access: access, pub: pub, activity: activity, ids: ids, log: log, cfg: cfg, now: time.Now,
+		limiter: ratelimit.New(cfg.SendRate, cfg.SendBurst),
+		convs:   map[int64]*conversation{}, nonces: map[nonceKey]*entry{},
+		abandon: make(chan struct{}), sem: make(chan struct{}, cfg.FlushConcurrency),
+		acts: map[int64]*model.ChannelActivity{}, stop: make(chan struct{}),
+	}
+	s.bgDone.Add(1)
+	go s.background()
+	return s
+}
+
+// Queued reports how many accepted messages are waiting for Cassandra.
+func (s *Service) Queued() int { return int(s.queued.Load()) }
+
+var errShuttingDown = &apperr.Error{Kind: apperr.Unavailable, Message: "the server is restarting; retry shortly"}
+
+// conversation returns the active conversation of a channel, creating it. Callers hold s.mu.
+func (s *Service) conversationLocked(channelID int64) *conversation {
+	c, ok := s.convs[channelID]
+	if !ok {
+		c = &conversation{id: channelID}
+		s.convs[channelID] = c
+	}
+	c.active = s.now()
+	return c
+}
+
+// Send accepts a message. Validation, permission, rate-limit and back-pressure errors are returned at once;
+// otherwise done is called exactly once, from another goroutine, when the message is stored in Cassandra
+// (or with the error that made storing it impossible). A nonce the sender already used yields the message
+// stored for it instead of a new one.
+func (s *Service) Send(ctx context.Context, userID, channelID int64, content, nonce string, done func(model.Message, error)) error {
+	if s.closed.Load() {
+		return errShuttingDown
+	}
+	content, err := cleanContent(content)
+	if err != nil {
+		return err
+	}
+	if err := checkNonce(nonce); err != nil {
+		return err
+	}
+	if ok, wait := s.limiter.Allow(idKey(userID)); !ok {
+		return apperr.RateLimit(wait)
+	}
+	if _, _, err := s.access.CanRead(ctx, userID, channelID); err != nil {
+		return err
+	}
+
+	key := nonceKey{userID, nonce}
+	s.mu.Lock()
+	if e, ok := s.nonces[key]; ok {
+		conv := s.convs[e.msg.ChannelID]
+		s.mu.Unlock()
+		s.attach(conv, e, done)
+		return nil
+	}
+	if s.queued.Load() >= int64(s.cfg.QueueLimit) {
+		s.mu.Unlock()
+		return &apperr.Error{Kind: apperr.Unavailable, Message: "messages cannot be stored right now; retry shortly"}
+	}
+	conv := s.conversationLocked(channelID)
+	conv.mu.Lock()
+	// The id is taken under the conversation lock, so the queue is always in id order.
+	id := s.ids.Next()
+	e := &entry{msg: model.Message{ID: id, ChannelID: channelID, SenderID: userID, Content: content, Nonce: nonce, CreatedAt: timeOf(id)},
+		waiters: []func(model.Message, error){done}}
+	conv.pending = append(conv.pending, e)
+	s.nonces[key] = e
+	s.queued.Add(1)
+	flushNow := len(conv.pending) >= s.cfg.FlushBatch
+	if !flushNow && conv.timer == nil && !conv.flushing {
+		conv.timer = time.AfterFunc(s.cfg.FlushDelay, func() { s.flush(conv) })
+	}
+	conv.mu.Unlock()
+	s.mu.Unlock()
+	if flushNow {
+		s.flush(conv)
+	}
+	return nil
+}
+
+// attach adds a waiter to an entry, or answers at once if the entry is settled.
+func (s *Service) attach(conv *conversation, e *entry, done func(model.Message, error)) {
+	if conv != nil {
+		conv.mu.Lock()
+		if !e.settled {
+			e.waiters = append(e.waiters, done)
+			conv.mu.Unlock()
+			return
+		}
+		conv.mu.Unlock()
+	}
+	msg, err := e.result, e.err
+	go done(msg, err)
+}
+
+// flush starts writing a channel's queued messages unless a write is already running (its completion
+// starts the next one).
+func (s *Service) flush(conv *conversation) {
+	conv.mu.Lock()
+	if conv.timer != nil {
+		conv.timer.Stop()
+		conv.timer = nil
+	}
+	if conv.flushing || len(conv.pending) == 0 {
+		conv.mu.Unlock()
+		return
+	}
+	n := min(len(conv.pending), 4*s.cfg.FlushBatch)
+	batch := append([]*entry(nil), conv.pending[:n]...)
+	conv.flushing = true
+	conv.mu.Unlock()
+	s.flushes.Add(1)
+	go s.write(conv, batch)
+}
+
+// write stores a batch, retrying with backoff while Cassandra is unavailable, then publishes it in order.
+func (s *Service) write(conv *conversation, batch []*entry) {
+	defer s.flushes.Done()
+	s.sem <- struct{}{}
+	dupes := s.findDuplicates(batch)
+	var msgs []model.Message
+	for _, e := range batch {
+		if _, dup := dupes[e]; !dup {
+			msgs = append(msgs, e.msg)
+		}
+	}
+	var writeErr error
+	backoff := 50 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		writeErr = s.store.InsertBatch(ctx, msgs)
+		cancel()
+		if writeErr == nil {
+			break
+		}
+		if attempt == 1 || attempt%20 == 0 {
+			s.log.Warn("storing messages failed; retrying", "channel", conv.id, "messages", len(msgs), "attempt", attempt, "err", writeErr)
+		}
+		select {
+		case <-s.abandon:
+		case <-time.After(backoff):
+			backoff = min(backoff*2, 2*time.Second)
+			continue
+		}
+		break
+	}
+	<-s.sem
+
+	// Settle the entries and update the window while this flush still holds the channel (flushing=true),
+	// so the next flush cannot publish ahead of this one.
+	conv.mu.Lock()
+	conv.pending = conv.pending[len(batch):]
+	var waiters []func()
+	var stored []model.Message
+	for _, e := range batch {
+		e.settled = true
+		switch {
+		case writeErr != nil:
+			e.err = errShuttingDown
+		case dupes[e] != nil:
+			e.result = *dupes[e]
+		default:
+			e.result = e.msg
+			stored = append(stored, e.msg)
+		}
+		for _, w := range e.waiters {
+			w, msg, err := w, e.result, e.err
+			waiters = append(waiters, func() { w(msg, err) })
+		}
+		e.waiters = nil
+	}
+	if writeErr == nil && len(stored) > 0 {
+		conv.appendStored(stored, s.cfg.WindowSize)
+		conv.stores++
+	}
+	conv.mu.Unlock()
+	s.queued.Add(-int64(len(batch)))
+	if writeErr != nil {
+		s.forget(batch) // let a retry with the same nonce be accepted again later
+	}
+
+	for _, m := range stored {
+		s.pub.MessageCreated(m)
+	}
+	s.noteActivity(stored)
+	for _, w := range waiters {
+		w()
+	}
+
+	conv.mu.Lock()
+	conv.flushing = false
+	more := len(conv.pending) > 0
+	full := len(conv.pending) >= s.cfg.FlushBatch
+	if more && !full && conv.timer == nil {
+		conv.timer = time.AfterFunc(s.cfg.FlushDelay, func() { s.flush(conv) })
+	}
+	conv.mu.Unlock()
+	if full || (more && s.closed.Load()) {
+		s.flush(conv)
+	}
+}
+
+// findDuplicates looks up, in parallel, whether a nonce of the batch was already stored by an earlier
+// attempt this process does not remember (before a restart, or on another node).
+func (s *Service) findDuplicates(batch []*entry) map[*entry]*model.Message {
+	out := map[*entry]*model.Message{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, e := range batch {
+		if e.checked {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			m, found, err := s.store.FindByNonce(ctx, e.msg.SenderID, e.msg.Nonce)
+			if err != nil || !found {
+				return // on error the write fails too and this is retried; not found is the common case
+			}
+			mu.Lock()
+			out[e] = &m
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	for _, e := range batch {
+		if _, dup := out[e]; !dup {
+			e.checked = true
+		}
+	}
+	return out
+}
+
+func (s *Service) forget(batch []*entry) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, e := range batch {
+		key := nonceKey{e.msg.SenderID, e.msg.Nonce}
+		if s.nonces[key] == e {
+			delete(s.nonces, key)
+		}
+	}
+}
+
+func (s *Service) noteActivity(stored []model.Message) {
+	if len(stored) == 0 || s.activity == nil {
+		return
+	}
+	s.actMu.Lock()
+	defer s.actMu.Unlock()
+	for _, m := range stored {
+		a, ok := s.acts[m.ChannelID]
+		if !ok {
+			a = &model.ChannelActivity{ChannelID: m.ChannelID}
+			s.acts[m.ChannelID] = a
+		}
+		a.Count++
+		if m.ID > a.LastMessageID {
+			a.LastMessageID, a.LastMessageAt = m.ID, m.CreatedAt
+		}
+	}
+}
+
+// writeActivity sends the coalesced channel activity to MongoDB: one update per channel per interval,
+// however many messages arrived.
+func (s *Service) writeActivity() {
+	s.actMu.Lock()
+	if len(s.acts) == 0 {
+		s.actMu.Unlock()
+		return
+	}
+	acts := make([]model.ChannelActivity, 0, len(s.acts))
+	for _, a := range s.acts {
+		acts = append(acts, *a)
+	}
+	s.acts = map[int64]*model.ChannelActivity{}
+	s.actMu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.activity.RecordActivity(ctx, acts); err != nil {
+		s.log.Warn("channel metadata not updated; will retry", "channels", len(acts), "err", err)
+		s.actMu.Lock()
+		for _, a := range acts { // merge back: counts add up, last ids take the max
+			cur, ok := s.acts[a.ChannelID]
+			if !ok {
+				a := a
+				s.acts[a.ChannelID] = &a
+				continue
+			}
+			cur.Count += a.Count
+			if a.LastMessageID > cur.LastMessageID {
+				cur.LastMessageID, cur.LastMessageAt = a.LastMessageID, a.LastMessageAt
+			}
+		}
+		s.actMu.Unlock()
+	}
+}
+
+func (s *Service) background() {
+	defer s.bgDone.Done()
+	activity := time.NewTicker(time.Second)
+	defer activity.Stop()
+	sweep := time.NewTicker(30 * time.Second)
+	defer sweep.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-activity.C:
+			if s.activity != nil {
+				s.writeActivity()
+			}
+		case <-sweep.C:
+			s.sweep()
+		}
+	}
+}
+
+// sweep evicts idle conversations and forgets old settled nonces (Cassandra still knows them for a day).
+func (s *Service) sweep() {
+	now := s.now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for id, c := range s.convs {
+		c.mu.Lock()
+		idle := now.Sub(c.active) > s.cfg.IdleEvict && len(c.pending) == 0 && !c.flushing
+		c.mu.Unlock()
+		if idle {
+			delete(s.convs, id)
+		}
+	}
+	for k, e := range s.nonces {
+		if e.settled && now.Sub(e.msg.CreatedAt) > s.cfg.NonceMemory {
+			delete(s.nonces, k)
+		}
+	}
+}
+
+// Close stops accepting messages and writes every queued one to Cassandra. If ctx ends first, the writes
+// still outstanding are abandoned: their senders get `unavailable` (never a false success).
+func (s *Service) Close(ctx context.Context) error {
+	s.closed.Store(true)
+	s.mu.Lock()
+	convs := make([]*conversation, 0, len(s.convs))
+	for _, c := range s.convs {
+		convs = append(convs, c)
+	}
+	s.mu.Unlock()
+	for _, c := range convs {
+		s.flush(c)
+	}
+	done := make(chan struct{})
+	go func() { s.flushes.Wait(); close(done) }()
+	var err error
+	select {
+	case <-done:
+	case <-ctx.Done():
+		err = errors.New("messaging: shutdown deadline passed with messages unwritten")
+		close(s.abandon)
+		<-done
+	}
+	s.stopOnce.Do(func() { close(s.stop) })
+	s.bgDone.Wait()
+	if s.activity != nil {
+		s.writeActivity()
+	}
+	return err
+}
