@@ -157,8 +157,38 @@ func (s *Server) authenticate(sock *socket.Socket, next func(*socket.ExtendedErr
 		next(socket.NewExtendedError(code, map[string]any{"reason": e.Message}))
 		return
 	}
-	sock.SetData(&Conn{UserID: claims.UserID, SessionID: claims.SessionID, Socket: sock})
+	c := &Conn{UserID: claims.UserID, SessionID: claims.SessionID, Socket: sock}
+	// Rooms are joined here, before the client learns it is connected: an event sent to a room right after
+	// the client's "connect" must not miss it.
+	if err := s.joinRooms(ctx, c); err != nil {
+		s.log.Error("socket rooms could not be loaded", "user", c.UserID, "err", err)
+		next(socket.NewExtendedError("unavailable", map[string]any{"reason": "could not load your channels"}))
+		return
+	}
+	sock.SetData(c)
 	next(nil)
+}
+
+func (s *Server) joinRooms(ctx context.Context, c *Conn) error {
+	rooms := []socket.Room{UserRoom(c.UserID), SessionRoom(c.SessionID)}
+	if s.rooms != nil {
+		chans, err := s.rooms.ReadableChannelIDs(ctx, c.UserID)
+		if err != nil {
+			return err
+		}
+		servers, err := s.rooms.ServerIDs(ctx, c.UserID)
+		if err != nil {
+			return err
+		}
+		for _, id := range chans {
+			rooms = append(rooms, ChannelRoom(id))
+		}
+		for _, id := range servers {
+			rooms = append(rooms, ServerRoom(id))
+		}
+	}
+	c.Socket.Join(rooms...)
+	return nil
 }
 
 func (s *Server) onConnection(sock *socket.Socket) {
@@ -167,30 +197,6 @@ func (s *Server) onConnection(sock *socket.Socket) {
 		sock.Disconnect(true)
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	rooms := []socket.Room{UserRoom(c.UserID), SessionRoom(c.SessionID)}
-	if s.rooms != nil {
-		chans, err := s.rooms.ReadableChannelIDs(ctx, c.UserID)
-		if err == nil {
-			var servers []int64
-			servers, err = s.rooms.ServerIDs(ctx, c.UserID)
-			for _, id := range servers {
-				rooms = append(rooms, ServerRoom(id))
-			}
-		}
-		if err != nil {
-			// Without its rooms the socket would silently miss messages: better to make the client retry.
-			s.log.Error("socket rooms could not be loaded", "user", c.UserID, "err", err)
-			sock.Emit("error", map[string]any{"code": "unavailable", "message": "could not load your channels"})
-			sock.Disconnect(true)
-			return
-		}
-		for _, id := range chans {
-			rooms = append(rooms, ChannelRoom(id))
-		}
-	}
-	sock.Join(rooms...)
 	for event, h := range s.handlers {
 		sock.On(event, s.handle(c, event, h))
 	}

@@ -156,13 +156,37 @@ func ToMessages(ms []model.Message) []Message {
 }
 
 type Presence struct {
-	UserID   string    `json:"userId"`
-	Status   string    `json:"status"`
-	LastSeen time.Time `json:"lastSeen"`
+	UserID   string     `json:"userId"`
+	Status   string     `json:"status"`
+	LastSeen *time.Time `json:"lastSeen"` // null: never seen
 }
 
 func ToPresence(p model.Presence) Presence {
-	return Presence{UserID: ID(p.UserID), Status: p.Status, LastSeen: p.LastSeen.UTC()}
+	out := Presence{UserID: ID(p.UserID), Status: p.Status}
+	if !p.LastSeen.IsZero() {
+		t := p.LastSeen.UTC()
+		out.LastSeen = &t
+	}
+	return out
+}
+
+type Receipt struct {
+	UserID          string  `json:"userId"`
+	LastReadID      *string `json:"lastReadId"`
+	LastDeliveredID *string `json:"lastDeliveredId"`
+}
+
+func ToReceipt(r model.ReadState) Receipt {
+	out := Receipt{UserID: ID(r.UserID)}
+	if r.LastReadID != 0 {
+		id := ID(r.LastReadID)
+		out.LastReadID = &id
+	}
+	if r.LastDeliveredID != 0 {
+		id := ID(r.LastDeliveredID)
+		out.LastDeliveredID = &id
+	}
+	return out
 }
 
 // ParseID reads a wire id.

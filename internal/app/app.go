@@ -26,6 +26,9 @@ import (
 	"github.com/parleychat/parley/services/auth"
 	"github.com/parleychat/parley/services/community"
 	"github.com/parleychat/parley/services/messaging"
+	"github.com/parleychat/parley/services/presence"
+	"github.com/parleychat/parley/services/readstate"
+	"github.com/parleychat/parley/services/typing"
 )
 
 // App is a fully wired server.
@@ -41,6 +44,8 @@ type App struct {
 	Auth      *auth.Service
 	Community *community.Service
 	Messaging *messaging.Service
+	Presence  *presence.Service
+	ReadState *readstate.Service
 }
 
 // Connect opens the three databases and applies migrations. Each step is logged with its duration.
@@ -103,7 +108,10 @@ func New(cfg config.Config, log *slog.Logger, pg *pgxpool.Pool, mc *mongodrv.Cli
 
 	// Services.
 	tokens := auth.NewTokenIssuer(cfg.Auth.JWTSecret, cfg.Auth.Issuer, cfg.Auth.Audience, cfg.Auth.AccessTTL)
-	authSvc, err := auth.New(users, sessions, tokens, ids, auth.Config{BcryptCost: cfg.Auth.BcryptCost, RefreshTTL: cfg.Auth.RefreshTTL}, log.With("component", "auth"))
+	authSvc, err := auth.New(users, sessions, tokens, ids, auth.Config{
+		BcryptCost: cfg.Auth.BcryptCost, RefreshTTL: cfg.Auth.RefreshTTL,
+		RegisterBurst: cfg.Auth.RegisterBurst, LoginIPBurst: cfg.Auth.LoginIPBurst,
+	}, log.With("component", "auth"))
 	if err != nil {
 		return nil, err
 	}
@@ -124,6 +132,14 @@ func New(cfg config.Config, log *slog.Logger, pg *pgxpool.Pool, mc *mongodrv.Cli
 	}, log.With("component", "messaging"))
 	sockets.RegisterMessageEvents(messagingSvc)
 
+	readSvc := readstate.New(mongo.NewReadStateStore(mdb), communitySvc, messagingSvc, sockets.Publisher(), log.With("component", "readstate"))
+	communitySvc.SetReadStates(readSvc)
+	typingSvc := typing.New(communitySvc, sockets.Publisher(), typing.DefaultThrottle, typing.DefaultExpiry)
+	messagingSvc.Observe(readSvc)
+	messagingSvc.Observe(typingSvc)
+	presenceSvc := presence.New(mongo.NewPresenceStore(mdb), communitySvc, sockets.Publisher(), presence.Config{NodeID: cfg.NodeID, Grace: cfg.PresenceGrace}, log.With("component", "presence"))
+	sockets.RegisterRealtimeEvents(presenceSvc, typingSvc, readSvc)
+
 	health := []httpapi.HealthCheck{
 		{Name: "postgres", Check: func(ctx context.Context) error { return pg.Ping(ctx) }},
 		{Name: "mongodb", Check: func(ctx context.Context) error { return mongo.Ping(ctx, mc) }},
@@ -136,7 +152,8 @@ func New(cfg config.Config, log *slog.Logger, pg *pgxpool.Pool, mc *mongodrv.Cli
 		Auth:      httpapi.NewAuthHandlers(authSvc, log.With("component", "http")),
 		Extra: []func(*gin.Engine, *gin.RouterGroup, *gin.RouterGroup){
 			httpapi.NewCommunityHandlers(communitySvc, log.With("component", "http")).Routes,
-			httpapi.NewMessageHandlers(messagingSvc, nil, log.With("component", "http")).Routes,
+			httpapi.NewMessageHandlers(messagingSvc, readSvc, log.With("component", "http")).Routes,
+			httpapi.NewRealtimeHandlers(presenceSvc, readSvc, log.With("component", "http")).Routes,
 			func(e *gin.Engine, _, _ *gin.RouterGroup) {
 				h := gin.WrapH(sockets.Handler())
 				e.GET("/socket.io/*any", h)
@@ -144,7 +161,8 @@ func New(cfg config.Config, log *slog.Logger, pg *pgxpool.Pool, mc *mongodrv.Cli
 			},
 		},
 	})
-	return &App{cfg: cfg, log: log, pg: pg, mongo: mc, cass: cs, sockets: sockets, handler: router, Auth: authSvc, Community: communitySvc, Messaging: messagingSvc}, nil
+	return &App{cfg: cfg, log: log, pg: pg, mongo: mc, cass: cs, sockets: sockets, handler: router, Auth: authSvc, Community: communitySvc, Messaging: messagingSvc,
+		Presence: presenceSvc, ReadState: readSvc}, nil
 }
 
 // Handler is the HTTP handler serving REST, Socket.IO and the web app.
@@ -174,6 +192,8 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		a.log.Info("all queued messages stored")
 	}
 	a.sockets.Close()
+	a.Presence.Close()
+	a.ReadState.Close(shutdownCtx)
 	err := srv.Shutdown(shutdownCtx)
 	if errors.Is(err, context.DeadlineExceeded) {
 		err = fmt.Errorf("graceful shutdown timed out: %w", err)

@@ -45,6 +45,8 @@ var Vars = []Var{
 	{"PARLEY_ACCESS_TOKEN_TTL", "15m", "access token lifetime"},
 	{"PARLEY_REFRESH_TOKEN_TTL", "720h", "refresh token (session) lifetime"},
 	{"PARLEY_BCRYPT_COST", "12", "bcrypt cost for password hashes (10-15)"},
+	{"PARLEY_REGISTER_BURST", "10", "registrations one IP address may make at once (then one per 30 s); raise for load tests"},
+	{"PARLEY_LOGIN_IP_BURST", "20", "login attempts one IP address may make at once (then 10/min); per-account limit stays 5/min"},
 	{"PARLEY_FLUSH_BATCH", "64", "flush a channel's queued messages to Cassandra once this many are waiting"},
 	{"PARLEY_FLUSH_DELAY", "5ms", "... or once the oldest queued message is this old"},
 	{"PARLEY_QUEUE_LIMIT", "10000", "max messages waiting for Cassandra across all channels; beyond it sends get `unavailable`"},
@@ -52,6 +54,7 @@ var Vars = []Var{
 	{"PARLEY_IDLE_EVICT", "10m", "an active channel with no traffic for this long is dropped from memory"},
 	{"PARLEY_SEND_RATE", "10", "messages per second one user may send, sustained"},
 	{"PARLEY_SEND_BURST", "20", "messages one user may send at once before the rate applies"},
+	{"PARLEY_PRESENCE_GRACE", "5s", "a user goes offline this long after their last socket closed (a page reload does not flicker)"},
 	{"PARLEY_SHUTDOWN_TIMEOUT", "20s", "graceful shutdown budget (flushes every queued message first)"},
 }
 
@@ -65,6 +68,7 @@ type Config struct {
 	LogLevel        slog.Level
 	NodeID          int64
 	ShutdownTimeout time.Duration
+	PresenceGrace   time.Duration
 
 	PostgresURL string
 	MongoURI    string
@@ -93,6 +97,9 @@ type Auth struct {
 	AccessTTL       time.Duration
 	RefreshTTL      time.Duration
 	BcryptCost      int
+	// Per-IP bursts for registration and login (behind a proxy, set up trusted proxies first).
+	RegisterBurst int
+	LoginIPBurst  int
 }
 
 // Messaging settings for the in-memory conversations and their Cassandra flushes.
@@ -116,6 +123,7 @@ func Load(getenv func(string) string) (Config, error) {
 		DataDir:         r.str("PARLEY_DATA_DIR"),
 		NodeID:          int64(r.intRange("PARLEY_NODE_ID", 0, 1023)),
 		ShutdownTimeout: r.duration("PARLEY_SHUTDOWN_TIMEOUT"),
+		PresenceGrace:   r.duration("PARLEY_PRESENCE_GRACE"),
 		PostgresURL:     r.str("PARLEY_POSTGRES_URL"),
 		MongoURI:        r.str("PARLEY_MONGO_URI"),
 		MongoDB:         r.str("PARLEY_MONGO_DATABASE"),
@@ -127,12 +135,14 @@ func Load(getenv func(string) string) (Config, error) {
 		},
 		RedisURL: r.str("PARLEY_REDIS_URL"),
 		Auth: Auth{
-			JWTSecret:  []byte(r.str("PARLEY_JWT_SECRET")),
-			Issuer:     r.str("PARLEY_JWT_ISSUER"),
-			Audience:   r.str("PARLEY_JWT_AUDIENCE"),
-			AccessTTL:  r.duration("PARLEY_ACCESS_TOKEN_TTL"),
-			RefreshTTL: r.duration("PARLEY_REFRESH_TOKEN_TTL"),
-			BcryptCost: r.intRange("PARLEY_BCRYPT_COST", 4, 15),
+			JWTSecret:     []byte(r.str("PARLEY_JWT_SECRET")),
+			Issuer:        r.str("PARLEY_JWT_ISSUER"),
+			Audience:      r.str("PARLEY_JWT_AUDIENCE"),
+			AccessTTL:     r.duration("PARLEY_ACCESS_TOKEN_TTL"),
+			RefreshTTL:    r.duration("PARLEY_REFRESH_TOKEN_TTL"),
+			BcryptCost:    r.intRange("PARLEY_BCRYPT_COST", 4, 15),
+			RegisterBurst: r.intRange("PARLEY_REGISTER_BURST", 1, 10_000_000),
+			LoginIPBurst:  r.intRange("PARLEY_LOGIN_IP_BURST", 1, 10_000_000),
 		},
 		Messaging: Messaging{
 			FlushBatch: r.intRange("PARLEY_FLUSH_BATCH", 1, 1000),

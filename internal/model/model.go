@@ -112,19 +112,28 @@ type ChannelActivity struct {
 	Count         int64
 }
 
-// ReadState is one user's read position in one channel.
+// ReadState is one user's read and delivery position in one channel. Both only move forward.
 type ReadState struct {
-	UserID       int64
-	ChannelID    int64
-	LastReadID   int64
-	MentionCount int
-	UpdatedAt    time.Time
+	UserID          int64
+	ChannelID       int64
+	LastReadID      int64
+	LastDeliveredID int64
+	UpdatedAt       time.Time
 }
 
 type Presence struct {
 	UserID   int64
 	Status   string
 	LastSeen time.Time
+}
+
+// NodePresence is one server node's view of one user: the user is online if any node says so.
+type NodePresence struct {
+	UserID      int64
+	NodeID      int64
+	Status      string
+	LastSeen    time.Time
+	HeartbeatAt time.Time
 }
 
 // Errors stores return; services map them to client errors.

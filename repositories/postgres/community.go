@@ -415,3 +415,24 @@ func prefixed(alias, cols string) string {
 	}
 	return strings.Join(parts, ", ")
 }
+
+// DMChannelIDs lists a user's DM channels.
+func (s *CommunityStore) DMChannelIDs(ctx context.Context, userID int64) ([]int64, error) {
+	rows, err := s.db.Query(ctx, "SELECT channel_id FROM dm_participants WHERE user_id = $1", userID)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[int64])
+}
+
+// SharedUserIDs returns those of `others` who share a server or a DM with the user.
+func (s *CommunityStore) SharedUserIDs(ctx context.Context, userID int64, others []int64) ([]int64, error) {
+	rows, err := s.db.Query(ctx, `SELECT DISTINCT o.user_id FROM server_members me JOIN server_members o ON o.server_id = me.server_id
+		WHERE me.user_id = $1 AND o.user_id = ANY($2)
+		UNION SELECT DISTINCT o.user_id FROM dm_participants me JOIN dm_participants o ON o.channel_id = me.channel_id
+		WHERE me.user_id = $1 AND o.user_id = ANY($2)`, userID, others)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[int64])
+}

@@ -46,8 +46,10 @@ type IDs interface{ Next() int64 }
 
 // Config tunes the service.
 type Config struct {
-	BcryptCost int
-	RefreshTTL time.Duration
+	BcryptCost    int
+	RefreshTTL    time.Duration
+	RegisterBurst int // per IP, then one per 30 s
+	LoginIPBurst  int // per IP, then 10 per minute
 }
 
 // Result is what register, login and refresh return.
@@ -90,9 +92,9 @@ const sessionCacheTTL = 30 * time.Second
 func New(users UserStore, sessions SessionStore, tokens *TokenIssuer, ids IDs, cfg Config, log *slog.Logger) (*Service, error) {
 	s := &Service{
 		users: users, sessions: sessions, tokens: tokens, ids: ids, cfg: cfg, log: log, now: time.Now,
-		loginPerIP:      ratelimit.New(6*time.Second, 20), // 20 at once, then 10/min from one address
-		loginPerAccount: ratelimit.New(12*time.Second, 5), // 5 at once, then 5/min per account
-		registerPerIP:   ratelimit.New(30*time.Second, 10),
+		loginPerIP:      ratelimit.New(6*time.Second, max(cfg.LoginIPBurst, 1)), // then 10/min from one address
+		loginPerAccount: ratelimit.New(12*time.Second, 5),                       // 5 at once, then 5/min per account
+		registerPerIP:   ratelimit.New(30*time.Second, max(cfg.RegisterBurst, 1)),
 		validity:        map[int64]time.Time{},
 	}
 	h, err := hashPassword("not a real password: timing equalizer", cfg.BcryptCost)

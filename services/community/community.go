@@ -48,6 +48,8 @@ type Store interface {
 	ReadableChannelIDs(ctx context.Context, userID int64) ([]int64, error)
 	ServerIDs(ctx context.Context, userID int64) ([]int64, error)
 	ChannelReaderIDs(ctx context.Context, channelID int64) ([]int64, error)
+	DMChannelIDs(ctx context.Context, userID int64) ([]int64, error)
+	SharedUserIDs(ctx context.Context, userID int64, others []int64) ([]int64, error)
 }
 
 // MetaStore keeps channel metadata (topic, last message) in MongoDB.
@@ -725,4 +727,14 @@ func (s *Service) ServerIDs(ctx context.Context, userID int64) ([]int64, error) 
 // ChannelReaderIDs lists who can read a channel.
 func (s *Service) ChannelReaderIDs(ctx context.Context, channelID int64) ([]int64, error) {
 	return s.store.ChannelReaderIDs(ctx, channelID)
+}
+
+// DMChannelIDs lists a user's DM channels (presence audience).
+func (s *Service) DMChannelIDs(ctx context.Context, userID int64) ([]int64, error) {
+	return s.store.DMChannelIDs(ctx, userID)
+}
+
+// SharedUserIDs filters `others` to those sharing a server or DM with the user (presence visibility).
+func (s *Service) SharedUserIDs(ctx context.Context, userID int64, others []int64) ([]int64, error) {
+	return s.store.SharedUserIDs(ctx, userID, others)
 }

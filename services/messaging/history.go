@@ -225,6 +225,50 @@ func (s *Service) message(ctx context.Context, channelID, messageID int64) (mode
 	return m, nil
 }
 
+// Message returns a visible stored message (for receipts).
+func (s *Service) Message(ctx context.Context, channelID, messageID int64) (model.Message, error) {
+	return s.message(ctx, channelID, messageID)
+}
+
+// Latest returns the newest message this node stored in a channel, if the channel is active here. Channel
+// metadata in MongoDB is written coalesced (once a second), so lists merge this in to be current.
+func (s *Service) Latest(channelID int64) (int64, time.Time, bool) {
+	s.mu.Lock()
+	conv, ok := s.convs[channelID]
+	s.mu.Unlock()
+	if !ok {
+		return 0, time.Time{}, false
+	}
+	conv.mu.Lock()
+	defer conv.mu.Unlock()
+	if len(conv.window) == 0 {
+		return 0, time.Time{}, false
+	}
+	m := conv.window[len(conv.window)-1]
+	return m.ID, m.CreatedAt, true
+}
+
+// CountAfter counts messages newer than `after` not sent by excludeSender, up to limit (unread counts).
+func (s *Service) CountAfter(ctx context.Context, channelID, after, excludeSender int64, limit int) (int, error) {
+	n := 0
+	for page := 0; page < 10 && n < limit; page++ {
+		msgs, more, err := s.after(ctx, channelID, after, 100)
+		if err != nil {
+			return n, err
+		}
+		for _, m := range msgs {
+			if m.SenderID != excludeSender {
+				n++
+			}
+		}
+		if !more || len(msgs) == 0 {
+			break
+		}
+		after = msgs[len(msgs)-1].ID
+	}
+	return min(n, limit), nil
+}
+
 // Edit changes the content of one's own message.
 func (s *Service) Edit(ctx context.Context, userID, channelID, messageID int64, content string) (model.Message, error) {
 	if _, _, err := s.access.CanRead(ctx, userID, channelID); err != nil {

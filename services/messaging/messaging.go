@@ -39,6 +39,11 @@ type Publisher interface {
 	MessageDeleted(channelID, messageID int64)
 }
 
+// Observer hears about every stored message (read positions, typing indicators).
+type Observer interface {
+	MessageStored(m model.Message)
+}
+
 // ActivityStore records coalesced channel activity (MongoDB channel metadata).
 type ActivityStore interface {
 	RecordActivity(ctx context.Context, acts []model.ChannelActivity) error
@@ -117,6 +122,8 @@ type Service struct {
 	sem     chan struct{} // bounds concurrent flushes
 	flushes sync.WaitGroup
 
+	observers []Observer
+
 	actMu sync.Mutex
 	acts  map[int64]*model.ChannelActivity
 
@@ -139,6 +146,9 @@ func New(store MessageStore, access Access, pub Publisher, activity ActivityStor
 	go s.background()
 	return s
 }
+
+// Observe registers an observer; call before serving.
+func (s *Service) Observe(o Observer) { s.observers = append(s.observers, o) }
 
 // Queued reports how many accepted messages are waiting for Cassandra.
 func (s *Service) Queued() int { return int(s.queued.Load()) }
@@ -314,6 +324,9 @@ func (s *Service) write(conv *conversation, batch []*entry) {
 
 	for _, m := range stored {
 		s.pub.MessageCreated(m)
+		for _, o := range s.observers {
+			o.MessageStored(m)
+		}
 	}
 	s.noteActivity(stored)
 	for _, w := range waiters {

@@ -1,0 +1,136 @@
+package socketapi
+
+import (
+	"context"
+	"encoding/json"
+
+	"github.com/zishang520/socket.io/servers/socket/v3"
+
+	"github.com/parleychat/parley/controllers/wire"
+	"github.com/parleychat/parley/internal/model"
+)
+
+// PresenceService is what the connection hooks and presence:set need.
+type PresenceService interface {
+	Connected(userID int64, socketID string)
+	Disconnected(userID int64, socketID string)
+	SetStatus(userID int64, socketID, status string) error
+}
+
+// TypingService forwards typing indicators.
+type TypingService interface {
+	Start(ctx context.Context, userID, channelID int64) error
+	Stop(userID, channelID int64)
+}
+
+// ReceiptService records read and delivery receipts.
+type ReceiptService interface {
+	Read(ctx context.Context, userID, channelID, messageID int64) error
+	Delivered(ctx context.Context, userID, channelID, messageID int64) error
+}
+
+// RegisterRealtimeEvents wires presence, typing and receipts.
+func (s *Server) RegisterRealtimeEvents(presence PresenceService, typing TypingService, receipts ReceiptService) {
+	s.OnConnect(func(c *Conn) { presence.Connected(c.UserID, string(c.Socket.Id())) })
+	s.OnDisconnect(func(c *Conn, _ string) { presence.Disconnected(c.UserID, string(c.Socket.Id())) })
+
+	s.On("presence:set", func(_ context.Context, c *Conn, payload json.RawMessage, _ func(any, error)) (any, error) {
+		var p struct {
+			Status string `json:"status"`
+		}
+		if err := Decode(payload, &p); err != nil {
+			return nil, err
+		}
+		return nil, presence.SetStatus(c.UserID, string(c.Socket.Id()), p.Status)
+	})
+
+	channelOnly := func(payload json.RawMessage) (int64, error) {
+		var p struct {
+			ChannelID string `json:"channelId"`
+		}
+		if err := Decode(payload, &p); err != nil {
+			return 0, err
+		}
+		return parseID(p.ChannelID, "channelId")
+	}
+	// Typing floods are dropped quietly by the throttle; malformed events get an error ack if one was asked.
+	s.On("typing:start", func(ctx context.Context, c *Conn, payload json.RawMessage, _ func(any, error)) (any, error) {
+		channelID, err := channelOnly(payload)
+		if err != nil {
+			return nil, err
+		}
+		return nil, typing.Start(ctx, c.UserID, channelID)
+	})
+	s.On("typing:stop", func(_ context.Context, c *Conn, payload json.RawMessage, _ func(any, error)) (any, error) {
+		channelID, err := channelOnly(payload)
+		if err != nil {
+			return nil, err
+		}
+		typing.Stop(c.UserID, channelID)
+		return nil, nil
+	})
+
+	receipt := func(record func(ctx context.Context, userID, channelID, messageID int64) error) EventHandler {
+		return func(_ context.Context, c *Conn, payload json.RawMessage, reply func(any, error)) (any, error) {
+			var p struct {
+				ChannelID string `json:"channelId"`
+				MessageID string `json:"messageId"`
+			}
+			if err := Decode(payload, &p); err != nil {
+				return nil, err
+			}
+			channelID, err := parseID(p.ChannelID, "channelId")
+			if err != nil {
+				return nil, err
+			}
+			messageID, err := parseID(p.MessageID, "messageId")
+			if err != nil {
+				return nil, err
+			}
+			go func() { // may read Cassandra to check the message: off the socket's queue
+				ctx, cancel := context.WithTimeout(context.Background(), handlerTimeout)
+				defer cancel()
+				reply(nil, record(ctx, c.UserID, channelID, messageID))
+			}()
+			return Deferred, nil
+		}
+	}
+	s.On("receipt:read", receipt(receipts.Read))
+	s.On("message:delivered", receipt(receipts.Delivered))
+}
+
+// Publisher side of presence, typing and receipts.
+
+func (p *Publisher) TypingChanged(channelID, userID int64, typing bool) {
+	err := p.s.io.To(ChannelRoom(channelID)).Except(UserRoom(userID)).Emit("typing:user",
+		map[string]any{"channelId": wire.ID(channelID), "userId": wire.ID(userID), "typing": typing})
+	if err != nil {
+		p.s.log.Warn("socket emit failed", "event", "typing:user", "err", err)
+	}
+}
+
+func (p *Publisher) PresenceChanged(pr model.Presence, serverIDs, dmChannelIDs []int64) {
+	rooms := []socket.Room{UserRoom(pr.UserID)}
+	for _, id := range serverIDs {
+		rooms = append(rooms, ServerRoom(id))
+	}
+	for _, id := range dmChannelIDs {
+		rooms = append(rooms, ChannelRoom(id))
+	}
+	p.emit("presence:update", wire.ToPresence(pr), rooms...)
+}
+
+func (p *Publisher) ReadAdvanced(channelID, userID, messageID int64) {
+	p.emit("receipt:update", map[string]any{"channelId": wire.ID(channelID), "userId": wire.ID(userID), "messageId": wire.ID(messageID)}, ChannelRoom(channelID))
+	// The reader's other tabs clear their badge for this channel.
+	p.emit("unread:update", map[string]any{"channelId": wire.ID(channelID), "unreadCount": 0, "mentionCount": 0, "lastReadId": wire.ID(messageID)}, UserRoom(userID))
+}
+
+func (p *Publisher) Delivered(ch model.Channel, userID, messageID, senderID int64) {
+	payload := map[string]any{"channelId": wire.ID(ch.ID), "userId": wire.ID(userID), "messageId": wire.ID(messageID)}
+	if ch.Kind == model.ChannelDM {
+		p.emit("receipt:delivered", payload, ChannelRoom(ch.ID)) // a DM's few members all show delivery state
+		return
+	}
+	p.emit("receipt:delivered", payload, UserRoom(senderID))
+}

@@ -1,0 +1,361 @@
+// Package readstate owns read receipts, delivery receipts and unread counts. Positions only move forward,
+// are announced at once, and are written to MongoDB coalesced (one write per user and channel per second).
+package readstate
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/parleychat/parley/internal/apperr"
+	"github.com/parleychat/parley/internal/model"
+	"github.com/parleychat/parley/services/community"
+)
+
+// Store persists positions (MongoDB).
+type Store interface {
+	Advance(ctx context.Context, states []model.ReadState) error
+	ForUser(ctx context.Context, userID int64, channelIDs []int64) ([]model.ReadState, error)
+	ForChannel(ctx context.Context, channelID int64) ([]model.ReadState, error)
+}
+
+// Access answers whether a user may read a channel.
+type Access interface {
+	CanRead(ctx context.Context, userID, channelID int64) (model.Channel, string, error)
+}
+
+// Messages looks messages up and counts unread ones.
+type Messages interface {
+	Message(ctx context.Context, channelID, messageID int64) (model.Message, error)
+	CountAfter(ctx context.Context, channelID, after, excludeSender int64, limit int) (int, error)
+	Latest(channelID int64) (int64, time.Time, bool)
+}
+
+// Notifier announces receipts.
+type Notifier interface {
+	ReadAdvanced(channelID, userID, messageID int64)
+	Delivered(channel model.Channel, userID, messageID, senderID int64)
+}
+
+// UnreadCap is the largest unread count reported; clients show "99+"-style badges beyond it.
+const UnreadCap = 100
+
+type key struct{ user, channel int64 }
+
+// Service implements receipts and unread counts.
+type Service struct {
+	store  Store
+	access Access
+	msgs   Messages
+	notify Notifier
+	log    *slog.Logger
+	now    func() time.Time
+
+	mu    sync.Mutex
+	known map[int64]map[int64]model.ReadState // channel → user → position seen on this node
+	nKnown int
+	dirty map[key]model.ReadState // advanced, not yet written
+
+	stop chan struct{}
+	done chan struct{}
+	once sync.Once
+}
+
+// New builds the service and starts its coalesced writer. Close flushes and stops it.
+func New(store Store, access Access, msgs Messages, notify Notifier, log *slog.Logger) *Service {
+	s := &Service{store: store, access: access, msgs: msgs, notify: notify, log: log, now: time.Now,
+		known: map[int64]map[int64]model.ReadState{}, dirty: map[key]model.ReadState{}, stop: make(chan struct{}), done: make(chan struct{})}
+	go s.loop()
+	return s
+}
+
+func (s *Service) loop() {
+	defer close(s.done)
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+			s.Flush(context.Background())
+		}
+	}
+}
+
+// Flush writes the advanced positions now.
+func (s *Service) Flush(ctx context.Context) {
+	s.mu.Lock()
+	if len(s.dirty) == 0 {
+		s.mu.Unlock()
+		return
+	}
+	batch := make([]model.ReadState, 0, len(s.dirty))
+	for _, st := range s.dirty {
+		batch = append(batch, st)
+	}
+	s.dirty = map[key]model.ReadState{}
+	s.mu.Unlock()
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := s.store.Advance(ctx, batch); err != nil {
+		s.log.Warn("read state not written; will retry", "entries", len(batch), "err", err)
+		s.mu.Lock()
+		for _, st := range batch {
+			s.mergeDirtyLocked(st)
+		}
+		s.mu.Unlock()
+	}
+}
+
+// Close writes what is pending and stops the writer.
+func (s *Service) Close(ctx context.Context) {
+	s.once.Do(func() { close(s.stop) })
+	<-s.done
+	s.Flush(ctx)
+}
+
+// maxState combines two positions of the same user and channel, field by field.
+func maxState(a, b model.ReadState) model.ReadState {
+	if a.UserID == 0 {
+		a.UserID, a.ChannelID = b.UserID, b.ChannelID
+	}
+	if b.LastReadID > a.LastReadID {
+		a.LastReadID = b.LastReadID
+	}
+	if b.LastDeliveredID > a.LastDeliveredID {
+		a.LastDeliveredID = b.LastDeliveredID
+	}
+	if b.UpdatedAt.After(a.UpdatedAt) {
+		a.UpdatedAt = b.UpdatedAt
+	}
+	return a
+}
+
+func (s *Service) mergeDirtyLocked(st model.ReadState) {
+	k := key{st.UserID, st.ChannelID}
+	s.dirty[k] = maxState(s.dirty[k], st)
+}
+
+// position returns a user's current position in a channel, loading it on first use.
+func (s *Service) position(ctx context.Context, userID, channelID int64) (model.ReadState, error) {
+	s.mu.Lock()
+	st, ok := s.known[channelID][userID]
+	s.mu.Unlock()
+	if ok {
+		return st, nil
+	}
+	loaded, err := s.store.ForUser(ctx, userID, []int64{channelID})
+	if err != nil {
+		return st, apperr.Wrap(apperr.Unavailable, err, "read state is unavailable right now")
+	}
+	st = model.ReadState{UserID: userID, ChannelID: channelID}
+	for _, l := range loaded {
+		st = maxState(st, l)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st = s.rememberLocked(st)
+	return st, nil
+}
+
+// rememberLocked merges a position into the node's cache (bounded: it is dropped wholesale when large, and
+// positions are reloaded from MongoDB when needed). Callers hold s.mu.
+func (s *Service) rememberLocked(st model.ReadState) model.ReadState {
+	if s.nKnown > 500_000 {
+		s.known, s.nKnown = map[int64]map[int64]model.ReadState{}, 0
+	}
+	byUser, ok := s.known[st.ChannelID]
+	if !ok {
+		byUser = map[int64]model.ReadState{}
+		s.known[st.ChannelID] = byUser
+	}
+	cur, ok := byUser[st.UserID]
+	if !ok {
+		s.nKnown++
+	}
+	st = maxState(cur, st)
+	byUser[st.UserID] = st
+	return st
+}
+
+// advance moves a position forward; it reports whether anything moved.
+func (s *Service) advance(ctx context.Context, userID, channelID, readID, deliveredID int64) (bool, error) {
+	cur, err := s.position(ctx, userID, channelID)
+	if err != nil {
+		return false, err
+	}
+	next := maxState(cur, model.ReadState{UserID: userID, ChannelID: channelID, LastReadID: readID, LastDeliveredID: max(deliveredID, readID), UpdatedAt: s.now().UTC()})
+	if next.LastReadID == cur.LastReadID && next.LastDeliveredID == cur.LastDeliveredID {
+		return false, nil
+	}
+	s.mu.Lock()
+	s.rememberLocked(next)
+	s.mergeDirtyLocked(next)
+	s.mu.Unlock()
+	return true, nil
+}
+
+func (s *Service) checkMessage(ctx context.Context, userID, channelID, messageID int64) (model.Channel, model.Message, error) {
+	ch, _, err := s.access.CanRead(ctx, userID, channelID)
+	if err != nil {
+		return ch, model.Message{}, err
+	}
+	m, err := s.msgs.Message(ctx, channelID, messageID)
+	if err != nil {
+		return ch, m, err
+	}
+	return ch, m, nil
+}
+
+// Read records that a user has read a channel up to a message. Moving backwards is a no-op.
+func (s *Service) Read(ctx context.Context, userID, channelID, messageID int64) error {
+	if _, _, err := s.checkMessage(ctx, userID, channelID, messageID); err != nil {
+		return err
+	}
+	moved, err := s.advance(ctx, userID, channelID, messageID, messageID)
+	if err != nil {
+		return err
+	}
+	if moved {
+		s.notify.ReadAdvanced(channelID, userID, messageID)
+	}
+	return nil
+}
+
+// Delivered records that a user's client received a message, and tells its sender.
+func (s *Service) Delivered(ctx context.Context, userID, channelID, messageID int64) error {
+	ch, m, err := s.checkMessage(ctx, userID, channelID, messageID)
+	if err != nil {
+		return err
+	}
+	if m.SenderID == userID {
+		return nil
+	}
+	moved, err := s.advance(ctx, userID, channelID, 0, messageID)
+	if err != nil {
+		return err
+	}
+	if moved {
+		s.notify.Delivered(ch, userID, messageID, m.SenderID)
+	}
+	return nil
+}
+
+// MessageStored moves the sender's own read position to their message (what you wrote, you have read).
+func (s *Service) MessageStored(m model.Message) {
+	st := model.ReadState{UserID: m.SenderID, ChannelID: m.ChannelID, LastReadID: m.ID, LastDeliveredID: m.ID, UpdatedAt: s.now().UTC()}
+	s.mu.Lock()
+	if _, ok := s.known[m.ChannelID][m.SenderID]; ok {
+		s.rememberLocked(st)
+	}
+	s.mergeDirtyLocked(st)
+	s.mu.Unlock()
+}
+
+// Annotate fills read positions and unread counts into channel views (community.ReadStates).
+func (s *Service) Annotate(ctx context.Context, userID int64, views []community.View) error {
+	if len(views) == 0 {
+		return nil
+	}
+	ids := make([]int64, len(views))
+	for i, v := range views {
+		ids[i] = v.Channel.ID
+	}
+	stored, err := s.store.ForUser(ctx, userID, ids)
+	if err != nil {
+		return err
+	}
+	pos := map[int64]model.ReadState{}
+	for _, st := range stored {
+		pos[st.ChannelID] = maxState(pos[st.ChannelID], st)
+	}
+	s.mu.Lock()
+	for _, id := range ids {
+		if st, ok := s.known[id][userID]; ok {
+			pos[id] = maxState(pos[id], st)
+		}
+		if st, ok := s.dirty[key{userID, id}]; ok {
+			pos[id] = maxState(pos[id], st)
+		}
+	}
+	s.mu.Unlock()
+
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var firstErr error
+	sem := make(chan struct{}, 8)
+	for i := range views {
+		v := &views[i]
+		v.LastReadID = pos[v.Channel.ID].LastReadID
+		if id, at, ok := s.msgs.Latest(v.Channel.ID); ok && id > v.Meta.LastMessageID {
+			v.Meta.LastMessageID, v.Meta.LastMessageAt = id, at
+		}
+		if v.Meta.LastMessageID <= v.LastReadID {
+			continue // read to the end: no need to count
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			n, err := s.msgs.CountAfter(ctx, v.Channel.ID, v.LastReadID, userID, UnreadCap)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil && firstErr == nil {
+				firstErr = err
+			}
+			v.UnreadCount = n
+		}()
+	}
+	wg.Wait()
+	return firstErr
+}
+
+// ReadUpTo returns the furthest position any other user has read in a channel: the caller's own messages up
+// to it count as read (httpapi.ReadMarker).
+func (s *Service) ReadUpTo(ctx context.Context, userID, channelID int64) (int64, error) {
+	states, err := s.Receipts(ctx, userID, channelID)
+	if err != nil {
+		return 0, err
+	}
+	var best int64
+	for _, st := range states {
+		if st.UserID != userID && st.LastReadID > best {
+			best = st.LastReadID
+		}
+	}
+	return best, nil
+}
+
+// Receipts returns every member's read and delivery position in a channel (members only).
+func (s *Service) Receipts(ctx context.Context, userID, channelID int64) ([]model.ReadState, error) {
+	if _, _, err := s.access.CanRead(ctx, userID, channelID); err != nil {
+		return nil, err
+	}
+	stored, err := s.store.ForChannel(ctx, channelID)
+	if err != nil {
+		return nil, apperr.Wrap(apperr.Unavailable, err, "read state is unavailable right now")
+	}
+	byUser := map[int64]model.ReadState{}
+	for _, st := range stored {
+		byUser[st.UserID] = maxState(byUser[st.UserID], st)
+	}
+	s.mu.Lock()
+	for uid, st := range s.known[channelID] {
+		byUser[uid] = maxState(byUser[uid], st)
+	}
+	for k, st := range s.dirty {
+		if k.channel == channelID {
+			byUser[k.user] = maxState(byUser[k.user], st)
+		}
+	}
+	s.mu.Unlock()
+	out := make([]model.ReadState, 0, len(byUser))
+	for uid, st := range byUser {
+		st.UserID, st.ChannelID = uid, channelID
+		out = append(out, st)
+	}
+	return out, nil
+}
