@@ -113,7 +113,17 @@ func New(authn Authenticator, cfg Config, log *slog.Logger) *Server {
 func (s *Server) SetRooms(r RoomSource) { s.rooms = r }
 
 // Handler is the HTTP handler to mount at /socket.io/.
-func (s *Server) Handler() http.Handler { return s.io.ServeHandler(nil) }
+//
+// It refuses permessage-deflate by removing the client's offer: the websocket library checks the read limit
+// against compressed frame sizes, so a small compressed frame could inflate to many megabytes (a
+// decompression bomb). Without compression every frame is bounded by MaxPayloadBytes as sent.
+func (s *Server) Handler() http.Handler {
+	h := s.io.ServeHandler(nil)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Header.Del("Sec-WebSocket-Extensions")
+		h.ServeHTTP(w, r)
+	})
+}
 
 // IO exposes the broadcast operators to the event publisher.
 func (s *Server) IO() *socket.Server { return s.io }

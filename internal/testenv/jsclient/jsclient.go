@@ -234,7 +234,7 @@ func (c *Client) WaitDisconnected(n int, timeout time.Duration) (string, error) 
 		return false
 	})
 	if !ok {
-		return "", fmt.Errorf("client %s: no disconnect #%d within %v", c.CID, n, timeout)
+		return "", fmt.Errorf("client %s: no disconnect #%d within %v (log: %s)", c.CID, n, timeout, c.summary())
 	}
 	return reason, nil
 }
