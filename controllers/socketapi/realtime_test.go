@@ -91,6 +91,7 @@ func TestPresenceAcrossTabsGraceAndIdle(t *testing.T) {
 	}
 
 	// Closing one tab keeps alice online; a reload (disconnect + reconnect within the grace) never shows offline.
+	_ = tab1.EmitAck("presence:set", map[string]any{"status": "online"}, &ack, 5*time.Second)
 	before := len(presenceEvents(t, watcher, alice.ID))
 	tab1.Disconnect()
 	tab2.Disconnect()
