@@ -1,0 +1,20 @@
+// Builds what is stale, creates this run's databases, starts the server and waits for /readyz.
+import fs from 'node:fs';
+import { ARTIFACTS, SERVER_LOG, createIsolatedData, dropIsolatedData, ensureBuilt, freePort, log, startServer, stopServer, writeState } from './lib/stack.mjs';
+
+export default async function globalSetup() {
+  fs.mkdirSync(ARTIFACTS, { recursive: true });
+  fs.writeFileSync(SERVER_LOG, '');
+  ensureBuilt(); // a no-op when run.mjs already built
+  const state = createIsolatedData(await freePort());
+  writeState(state);
+  log(`data: Postgres ${state.pgDatabase}, Mongo ${state.env.PARLEY_MONGO_DATABASE}, Cassandra ${state.env.PARLEY_CASSANDRA_KEYSPACE}`);
+  try {
+    await startServer(state);
+  } catch (e) {
+    await stopServer(state);
+    dropIsolatedData(state);
+    const tail = fs.readFileSync(SERVER_LOG, 'utf8').split('\n').slice(-30).join('\n');
+    throw new Error(`${e.message}\n--- last lines of ${SERVER_LOG} ---\n${tail}`);
+  }
+}

@@ -1,0 +1,159 @@
+// Shared helpers: REST set-up shortcuts (so each scenario is independent and only the first one registers
+// through the UI), browser contexts that are already logged in, and message assertions.
+import { expect, type Browser, type BrowserContext, type BrowserContextOptions, type Locator, type Page } from '@playwright/test';
+import fs from 'node:fs';
+import path from 'node:path';
+import { ARTIFACTS, readState } from '../lib/stack.mjs';
+
+export const PASSWORD = 'correct horse battery';
+
+export interface AuthResult {
+  user: { id: string; username: string; displayName: string; email: string };
+  accessToken: string;
+  refreshToken: string;
+  accessTokenExpiresAt: string;
+}
+
+export const origin = (): string => readState().origin;
+
+export async function api<T = any>(method: string, urlPath: string, body?: unknown, token?: string): Promise<T> {
+  const headers: Record<string, string> = {};
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  if (token) headers.Authorization = `Bearer ${token}`;
+  const res = await fetch(origin() + urlPath, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+    signal: AbortSignal.timeout(20_000),
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${method} ${urlPath} -> ${res.status} ${text}`);
+  return (text ? JSON.parse(text) : undefined) as T;
+}
+
+/** A username unique within this run (the database is fresh per run). */
+export const uniqueName = (prefix: string) => `${prefix}.${Math.random().toString(36).slice(2, 7)}`;
+
+/** Registers a user over REST and gives it a display name (what the UI shows). */
+export async function registerApi(prefix: string, displayName: string): Promise<AuthResult> {
+  const username = uniqueName(prefix);
+  const auth = await api<AuthResult>('POST', '/api/auth/register', { username, email: `${username}@example.com`, password: PASSWORD });
+  auth.user = await api('PATCH', '/api/users/me', { displayName }, auth.accessToken);
+  return auth;
+}
+
+export interface UserPage {
+  context: BrowserContext;
+  page: Page;
+  /** Every JavaScript dialog (alert/confirm/prompt) the page opened. */
+  dialogs: string[];
+}
+
+/** A new browser context (its own storage, like a separate browser), logged in as `auth` if given. */
+export async function newUser(browser: Browser, auth?: AuthResult, options: BrowserContextOptions = {}): Promise<UserPage> {
+  const o = origin();
+  const storageState = auth
+    ? {
+        cookies: [],
+        origins: [{ origin: o, localStorage: [{ name: 'parley.session', value: JSON.stringify({ ...auth, receivedAt: Date.now() }) }] }],
+      }
+    : undefined;
+  const context = await browser.newContext({ baseURL: o, storageState, ...options });
+  const page = await context.newPage();
+  const dialogs: string[] = [];
+  page.on('dialog', (d) => {
+    dialogs.push(`${d.type()}: ${d.message()}`);
+    void d.dismiss();
+  });
+  return { context, page, dialogs };
+}
+
+export interface Pair {
+  alice: AuthResult;
+  bob: AuthResult;
+  a: UserPage;
+  b: UserPage;
+  serverId: string;
+  generalId: string;
+  generalPath: string;
+}
+
+/** Alice owns a server that Bob joined by invite (REST); both are logged in, in separate contexts, on #general. */
+export async function setupPair(browser: Browser, serverName = 'Parley HQ'): Promise<Pair> {
+  const [alice, bob] = await Promise.all([registerApi('alice', 'Alice'), registerApi('bob', 'Bob')]);
+  const server = await api('POST', '/api/servers', { name: serverName }, alice.accessToken);
+  const invite = await api('POST', `/api/servers/${server.id}/invites`, {}, alice.accessToken);
+  await api('POST', `/api/invites/${invite.code}/join`, undefined, bob.accessToken);
+  const { channels } = await api('GET', `/api/servers/${server.id}/channels`, undefined, alice.accessToken);
+  const general = channels.find((c: { name: string }) => c.name === 'general');
+  expect(general, 'a new server comes with #general').toBeTruthy();
+  const generalPath = `/channels/${server.id}/${general.id}`;
+  const [a, b] = await Promise.all([newUser(browser, alice), newUser(browser, bob)]);
+  await Promise.all([openChannel(a.page, generalPath), openChannel(b.page, generalPath)]);
+  return { alice, bob, a, b, serverId: server.id, generalId: general.id, generalPath };
+}
+
+export async function closeAll(...users: (UserPage | undefined)[]) {
+  await Promise.all(users.map((u) => u?.context.close().catch(() => undefined)));
+}
+
+/** Opens a channel URL and waits until its history is loaded and the socket is connected. */
+export async function openChannel(page: Page, urlPath: string) {
+  await page.goto(urlPath);
+  await waitForChat(page);
+}
+
+export async function waitForChat(page: Page) {
+  await expect(page.getByTestId('message-list')).toHaveAttribute('data-loaded', 'true');
+  await expect(page.getByTestId('connection-banner').first()).toHaveAttribute('data-state', 'connected');
+}
+
+/** Types a message into the composer and presses Enter. */
+export async function send(page: Page, text: string) {
+  const input = page.getByTestId('composer-input');
+  await input.fill(text);
+  await input.press('Enter');
+  await expect(input).toHaveValue('');
+}
+
+const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** The message rows whose whole text content is exactly `text`. */
+export function messageRows(page: Page, text: string): Locator {
+  return page.getByTestId('message-item').filter({
+    has: page.getByTestId('message-content').filter({ hasText: new RegExp(`^${escapeRe(text)}$`) }),
+  });
+}
+
+/** Waits until `text` is shown exactly once, stored (state=sent, with an id); returns its message id. */
+export async function expectMessageOnce(page: Page, text: string, timeout?: number): Promise<string> {
+  const rows = messageRows(page, text);
+  await expect(rows).toHaveCount(1, { timeout });
+  await expect(rows).toHaveAttribute('data-state', 'sent', { timeout });
+  const id = await rows.getAttribute('data-message-id');
+  expect(id, `message "${text}" has an id`).toMatch(/^\d+$/);
+  return id!;
+}
+
+/** Every rendered message id; asserts none is rendered twice. */
+export async function expectNoDuplicateIds(page: Page): Promise<string[]> {
+  const ids = await page.getByTestId('message-item').evaluateAll((els) => els.map((e) => e.getAttribute('data-message-id') ?? ''));
+  const stored = ids.filter(Boolean);
+  const dupes = stored.filter((id, i) => stored.indexOf(id) !== i);
+  expect(dupes, 'message ids rendered more than once').toEqual([]);
+  return stored;
+}
+
+/** A page-lifetime marker: set it, and if it is still there later the page was not reloaded. */
+export async function markPage(page: Page) {
+  await page.evaluate(() => ((window as unknown as { __e2eMarker: boolean }).__e2eMarker = true));
+}
+export async function expectNotReloaded(page: Page) {
+  expect(await page.evaluate(() => (window as unknown as { __e2eMarker?: boolean }).__e2eMarker === true), 'page was not reloaded').toBe(true);
+}
+
+export async function screenshot(page: Page, name: string) {
+  fs.mkdirSync(ARTIFACTS, { recursive: true });
+  await page.mouse.move(1, 1); // no hover effects in the picture
+  await page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), animations: 'disabled' });
+}
