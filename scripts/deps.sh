@@ -3,7 +3,6 @@
 # Usage: scripts/deps.sh [go] [frontend] [jsclient] [chromium]   (no argument = all)
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-want() { [[ $# -eq 0 ]] && return 0; return 1; }
 ARGS=("$@")
 has() { [[ ${#ARGS[@]} -eq 0 ]] && return 0; local a; for a in "${ARGS[@]}"; do [[ "$a" == "$1" ]] && return 0; done; return 1; }
 
@@ -20,6 +19,6 @@ npm_ci() {
 
 if has go; then need_cmd go; step "downloading Go modules" go mod download; fi
 if has jsclient; then need_cmd npm; step "installing socket.io-client for socket tests" npm_ci "$ROOT/tests/jsclient"; fi
-if has frontend && [[ -f "$ROOT/frontend/package.json" ]]; then need_cmd npm; step "installing front-end packages" npm_ci "$ROOT/frontend"; fi
-if has e2e && [[ -f "$ROOT/e2e/package.json" ]]; then step "installing e2e packages" npm_ci "$ROOT/e2e"; fi
+if has frontend; then need_cmd npm; step "installing front-end packages" npm_ci "$ROOT/frontend"; fi
+if has e2e; then export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1; step "installing e2e packages" npm_ci "$ROOT/e2e"; fi
 if has chromium; then step "installing Chromium (Debian) for end-to-end tests" apt_install chromium; fi

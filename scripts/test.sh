@@ -18,12 +18,9 @@ go_tests() {
 }
 step "Go tests (race detector, real databases)" go_tests
 step "Go coverage by layer" "$ROOT/scripts/coverage.sh" "$ROOT/coverage/go.out"
+step "Docker lint (hadolint, ShellCheck, compose-go)" "$ROOT/docker/lint.sh"
 
-if [[ -f "$ROOT/frontend/package.json" ]]; then
-  step "front-end unit tests" bash -c "cd '$ROOT/frontend' && npm test --silent"
-  step "front-end build" bash -c "cd '$ROOT/frontend' && npm run build --silent"
-fi
-if [[ -f "$ROOT/e2e/package.json" ]]; then
-  step "end-to-end tests (Chromium)" bash -c "cd '$ROOT/e2e' && npm test --silent"
-fi
+step "front-end unit tests (Vitest)" bash -c "cd '$ROOT/frontend' && npm test --silent"
+step "front-end build" bash -c "cd '$ROOT/frontend' && npm run build --silent"
+step "end-to-end tests (Chromium)" bash -c "cd '$ROOT/e2e' && npm test --silent"
 log "all tests passed in $(_elapsed "$START")"

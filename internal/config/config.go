@@ -26,7 +26,7 @@ type Var struct {
 var Vars = []Var{
 	{"PARLEY_HTTP_ADDR", ":8080", "address the HTTP + Socket.IO server listens on"},
 	{"PARLEY_PUBLIC_ORIGIN", "http://localhost:8080", "origin the web app is served from; always allowed by the socket Origin check"},
-	{"PARLEY_ALLOWED_ORIGINS", "http://127.0.0.1:8080,http://localhost:5173", "extra allowed browser origins (comma-separated) for REST CORS and the socket handshake"},
+	{"PARLEY_ALLOWED_ORIGINS", "http://127.0.0.1:8080,http://localhost:5173", "extra browser origins (comma-separated) allowed by the socket handshake's Origin check"},
 	{"PARLEY_STATIC_DIR", "frontend/dist", "built front end served at /"},
 	{"PARLEY_DATA_DIR", ".local", "folder for the generated development JWT key"},
 	{"PARLEY_LOG_LEVEL", "info", "debug, info, warn or error"},
@@ -38,7 +38,7 @@ var Vars = []Var{
 	{"PARLEY_CASSANDRA_KEYSPACE", "parley", "Cassandra keyspace"},
 	{"PARLEY_CASSANDRA_REPLICATION", "{'class': 'SimpleStrategy', 'replication_factor': 1}", "replication map used when the keyspace is created"},
 	{"PARLEY_CASSANDRA_CONSISTENCY", "LOCAL_QUORUM", "consistency for message reads and writes"},
-	{"PARLEY_REDIS_URL", "redis://127.0.0.1:56379/0", "Redis URL (cross-node socket fan-out)"},
+	{"PARLEY_REDIS_URL", "redis://127.0.0.1:56379/0", "Redis URL, reserved for cross-node socket fan-out (multi-node is not implemented yet; the server does not connect)"},
 	{"PARLEY_JWT_SECRET", "", "HMAC key for access tokens (32+ bytes); empty = a generated key persisted in PARLEY_DATA_DIR (development only)"},
 	{"PARLEY_JWT_ISSUER", "parley", "access token issuer (iss)"},
 	{"PARLEY_JWT_AUDIENCE", "parley-api", "access token audience (aud)"},

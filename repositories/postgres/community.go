@@ -188,11 +188,11 @@ func (s *CommunityStore) Invite(ctx context.Context, code string) (model.Invite,
 	return inv, err
 }
 
-// Invite use outcomes.
+// Invite use outcomes (the model's errors, named here for callers of this package).
 var (
-	ErrInviteExpired = errors.New("invite expired")
-	ErrInviteUsedUp  = errors.New("invite used up")
-	ErrAlreadyMember = errors.New("already a member")
+	ErrInviteExpired = model.ErrInviteExpired
+	ErrInviteUsedUp  = model.ErrInviteUsedUp
+	ErrAlreadyMember = model.ErrAlreadyMember
 )
 
 // UseInvite adds a user to the invite's server. The invite row is locked so max_uses holds under concurrency.
