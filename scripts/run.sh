@@ -5,8 +5,11 @@ cd "$ROOT"
 START="$(_ts)"
 "$ROOT/scripts/stack.sh" up
 "$ROOT/scripts/deps.sh" go frontend
-if [[ -f "$ROOT/frontend/package.json" ]]; then
+# Rebuild the front end only when its sources changed since the last build.
+if [[ ! -f "$ROOT/frontend/dist/index.html" ]] || [[ -n "$(find "$ROOT/frontend/src" "$ROOT/frontend/index.html" "$ROOT/frontend/package-lock.json" -newer "$ROOT/frontend/dist/index.html" -print -quit)" ]]; then
   step "building the front end" bash -c "cd '$ROOT/frontend' && npm run build --silent"
+else
+  log "front end is up to date (frontend/dist)"
 fi
 mkdir -p "$ROOT/bin"
 step "building the server" go build -trimpath -o "$ROOT/bin/parley" ./cmd/server
