@@ -53,56 +53,31 @@ func (s *Server) RegisterMessageEvents(svc MessageService) {
 	// Edits and deletes write to Cassandra synchronously; they run off the socket's queue.
 	s.On("message:edit", func(_ context.Context, c *Conn, payload json.RawMessage, reply func(any, error)) (any, error) {
 		var p struct {
-			ChannelID string `json:"channelId"`
-			MessageID string `json:"messageId"`
-			Content   string `json:"content"`
+			messageRef
+			Content string `json:"content"`
 		}
-		if err := Decode(payload, &p); err != nil {
-			return nil, err
-		}
-		channelID, err := parseID(p.ChannelID, "channelId")
+		channelID, messageID, err := decodeRef(payload, &p, &p.messageRef)
 		if err != nil {
 			return nil, err
 		}
-		messageID, err := parseID(p.MessageID, "messageId")
-		if err != nil {
-			return nil, err
-		}
-		go func() {
-			ctx, cancel := context.WithTimeout(context.Background(), handlerTimeout)
-			defer cancel()
+		return offQueue(reply, func(ctx context.Context) (any, error) {
 			m, err := svc.Edit(ctx, c.UserID, channelID, messageID, p.Content)
 			if err != nil {
-				reply(nil, err)
-				return
+				return nil, err
 			}
-			reply(map[string]any{"message": wire.ToMessage(m)}, nil)
-		}()
-		return Deferred, nil
+			return map[string]any{"message": wire.ToMessage(m)}, nil
+		})
 	})
 
 	s.On("message:delete", func(_ context.Context, c *Conn, payload json.RawMessage, reply func(any, error)) (any, error) {
-		var p struct {
-			ChannelID string `json:"channelId"`
-			MessageID string `json:"messageId"`
-		}
-		if err := Decode(payload, &p); err != nil {
-			return nil, err
-		}
-		channelID, err := parseID(p.ChannelID, "channelId")
+		var p messageRef
+		channelID, messageID, err := decodeRef(payload, &p, &p)
 		if err != nil {
 			return nil, err
 		}
-		messageID, err := parseID(p.MessageID, "messageId")
-		if err != nil {
-			return nil, err
-		}
-		go func() {
-			ctx, cancel := context.WithTimeout(context.Background(), handlerTimeout)
-			defer cancel()
-			reply(nil, svc.Delete(ctx, c.UserID, channelID, messageID))
-		}()
-		return Deferred, nil
+		return offQueue(reply, func(ctx context.Context) (any, error) {
+			return nil, svc.Delete(ctx, c.UserID, channelID, messageID)
+		})
 	})
 
 	s.On("messages:sync", func(_ context.Context, c *Conn, payload json.RawMessage, reply func(any, error)) (any, error) {
@@ -126,13 +101,10 @@ func (s *Server) RegisterMessageEvents(svc MessageService) {
 			}
 			since[channelID] = after
 		}
-		go func() {
-			ctx, cancel := context.WithTimeout(context.Background(), handlerTimeout)
-			defer cancel()
+		return offQueue(reply, func(ctx context.Context) (any, error) {
 			res, err := svc.Sync(ctx, c.UserID, since)
 			if err != nil {
-				reply(nil, err)
-				return
+				return nil, err
 			}
 			msgs := make(map[string][]wire.Message, len(res))
 			more := make(map[string]bool, len(res))
@@ -140,9 +112,8 @@ func (s *Server) RegisterMessageEvents(svc MessageService) {
 				msgs[wire.ID(id)] = wire.ToMessages(r.Messages)
 				more[wire.ID(id)] = r.HasMore
 			}
-			reply(map[string]any{"messages": msgs, "hasMore": more}, nil)
-		}()
-		return Deferred, nil
+			return map[string]any{"messages": msgs, "hasMore": more}, nil
+		})
 	})
 }
 
@@ -158,6 +129,37 @@ func (p *Publisher) MessageUpdated(m model.Message) {
 
 func (p *Publisher) MessageDeleted(channelID, messageID int64) {
 	p.emit("message:deleted", map[string]any{"channelId": wire.ID(channelID), "messageId": wire.ID(messageID)}, ChannelRoom(channelID))
+}
+
+// messageRef is the {channelId, messageId} part of several payloads.
+type messageRef struct {
+	ChannelID string `json:"channelId"`
+	MessageID string `json:"messageId"`
+}
+
+// decodeRef decodes a payload into dst and parses the message reference it embeds.
+func decodeRef(payload json.RawMessage, dst any, ref *messageRef) (channelID, messageID int64, err error) {
+	if err := Decode(payload, dst); err != nil {
+		return 0, 0, err
+	}
+	if channelID, err = parseID(ref.ChannelID, "channelId"); err != nil {
+		return 0, 0, err
+	}
+	if messageID, err = parseID(ref.MessageID, "messageId"); err != nil {
+		return 0, 0, err
+	}
+	return channelID, messageID, nil
+}
+
+// offQueue runs slow work (database reads and writes) on its own goroutine and answers through reply, so
+// the socket's next events are not held up (a socket's handlers run one at a time).
+func offQueue(reply func(any, error), work func(ctx context.Context) (any, error)) (any, error) {
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), handlerTimeout)
+		defer cancel()
+		reply(work(ctx))
+	}()
+	return Deferred, nil
 }
 
 func parseID(s, field string) (int64, error) {

@@ -72,27 +72,15 @@ func (s *Server) RegisterRealtimeEvents(presence PresenceService, typing TypingS
 
 	receipt := func(record func(ctx context.Context, userID, channelID, messageID int64) error) EventHandler {
 		return func(_ context.Context, c *Conn, payload json.RawMessage, reply func(any, error)) (any, error) {
-			var p struct {
-				ChannelID string `json:"channelId"`
-				MessageID string `json:"messageId"`
-			}
-			if err := Decode(payload, &p); err != nil {
-				return nil, err
-			}
-			channelID, err := parseID(p.ChannelID, "channelId")
+			var p messageRef
+			channelID, messageID, err := decodeRef(payload, &p, &p)
 			if err != nil {
 				return nil, err
 			}
-			messageID, err := parseID(p.MessageID, "messageId")
-			if err != nil {
-				return nil, err
-			}
-			go func() { // may read Cassandra to check the message: off the socket's queue
-				ctx, cancel := context.WithTimeout(context.Background(), handlerTimeout)
-				defer cancel()
-				reply(nil, record(ctx, c.UserID, channelID, messageID))
-			}()
-			return Deferred, nil
+			// Checking the message may read Cassandra.
+			return offQueue(reply, func(ctx context.Context) (any, error) {
+				return nil, record(ctx, c.UserID, channelID, messageID)
+			})
 		}
 	}
 	s.On("receipt:read", receipt(receipts.Read))

@@ -54,7 +54,9 @@ func (d *migrationDriver) Close() error { return nil }
 
 func (d *migrationDriver) Lock() error {
 	coll := d.db.Collection("schema_lock")
-	deadline := time.Now().Add(60 * time.Second)
+	// Give up before golang-migrate's own 15 s lock timeout: a Lock still polling after migrate returned
+	// could take the lock later and never release it.
+	deadline := time.Now().Add(10 * time.Second)
 	for {
 		_, err := coll.InsertOne(d.ctx, bson.D{{Key: "_id", Value: lockID}, {Key: "at", Value: time.Now()}})
 		if err == nil {

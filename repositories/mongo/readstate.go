@@ -39,8 +39,8 @@ func (s *ReadStateStore) Advance(ctx context.Context, states []model.ReadState) 
 	for _, st := range states {
 		id := strconv.FormatInt(st.UserID, 10) + ":" + strconv.FormatInt(st.ChannelID, 10)
 		_, err := s.coll.UpdateOne(ctx, bson.D{{Key: "_id", Value: id}}, bson.D{
-			{Key: "$max", Value: bson.D{{Key: "lastReadId", Value: st.LastReadID}, {Key: "lastDeliveredId", Value: st.LastDeliveredID}}},
-			{Key: "$set", Value: bson.D{{Key: "userId", Value: st.UserID}, {Key: "channelId", Value: st.ChannelID}, {Key: "updatedAt", Value: st.UpdatedAt}}},
+			{Key: "$max", Value: bson.D{{Key: "lastReadId", Value: st.LastReadID}, {Key: "lastDeliveredId", Value: st.LastDeliveredID}, {Key: "updatedAt", Value: st.UpdatedAt}}},
+			{Key: "$set", Value: bson.D{{Key: "userId", Value: st.UserID}, {Key: "channelId", Value: st.ChannelID}}},
 		}, options.UpdateOne().SetUpsert(true))
 		if err != nil {
 			return fmt.Errorf("mongo: writing read state: %w", err)

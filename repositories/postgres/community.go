@@ -224,8 +224,13 @@ func (s *CommunityStore) UseInvite(ctx context.Context, code string, userID int6
 		if maxUses != nil && uses >= *maxUses {
 			return model.ErrInviteUsedUp
 		}
-		if _, err := tx.Exec(ctx, "INSERT INTO server_members (server_id, user_id, role) VALUES ($1, $2, 'member')", serverID, userID); err != nil {
+		// ON CONFLICT: the same user joining through two different invites at once is a member once.
+		tag, err := tx.Exec(ctx, "INSERT INTO server_members (server_id, user_id, role) VALUES ($1, $2, 'member') ON CONFLICT DO NOTHING", serverID, userID)
+		if err != nil {
 			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return model.ErrAlreadyMember
 		}
 		_, err = tx.Exec(ctx, "UPDATE invites SET uses = uses + 1 WHERE code = $1", code)
 		return err

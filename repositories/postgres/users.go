@@ -42,10 +42,10 @@ func (s *UserStore) Create(ctx context.Context, u model.User) (model.User, error
 		VALUES ($1, $2, $3, $4, $5, $6) RETURNING `+userCols,
 		u.ID, u.Username, u.Email, u.PasswordHash, u.DisplayName, u.AvatarURL)
 	created, err := scanUser(row)
-	if name, ok := isUniqueViolation(err); ok {
-		if strings.Contains(name, "email") {
-			return model.User{}, ErrEmailTaken
-		}
+	switch name, _ := isUniqueViolation(err); name {
+	case "users_email_lower":
+		return model.User{}, ErrEmailTaken
+	case "users_username_lower":
 		return model.User{}, ErrUsernameTaken
 	}
 	if err != nil {

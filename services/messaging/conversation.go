@@ -3,6 +3,7 @@ package messaging
 import (
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/parleychat/parley/internal/model"
@@ -35,7 +36,7 @@ type entry struct {
 	checked bool // the nonce is known not to be in Cassandra yet
 	waiters []func(model.Message, error)
 
-	settled bool          // written (or given up); result/err hold the outcome
+	settled atomic.Bool   // written (or given up); set after result/err, which never change afterwards
 	result  model.Message // the stored message (for a duplicate: the earlier one)
 	err     error
 }

@@ -225,7 +225,7 @@ func (s *Service) Send(ctx context.Context, userID, channelID int64, content, no
 func (s *Service) attach(conv *conversation, e *entry, done func(model.Message, error)) {
 	if conv != nil {
 		conv.mu.Lock()
-		if !e.settled {
+		if !e.settled.Load() {
 			e.waiters = append(e.waiters, done)
 			conv.mu.Unlock()
 			return
@@ -296,7 +296,6 @@ func (s *Service) write(conv *conversation, batch []*entry) {
 	var waiters []func()
 	var stored []model.Message
 	for _, e := range batch {
-		e.settled = true
 		switch {
 		case writeErr != nil:
 			e.err = errShuttingDown
@@ -306,6 +305,7 @@ func (s *Service) write(conv *conversation, batch []*entry) {
 			e.result = e.msg
 			stored = append(stored, e.msg)
 		}
+		e.settled.Store(true)
 		for _, w := range e.waiters {
 			w, msg, err := w, e.result, e.err
 			waiters = append(waiters, func() { w(msg, err) })
@@ -478,7 +478,7 @@ func (s *Service) sweep() {
 		}
 	}
 	for k, e := range s.nonces {
-		if e.settled && now.Sub(e.msg.CreatedAt) > s.cfg.NonceMemory {
+		if e.settled.Load() && now.Sub(e.msg.CreatedAt) > s.cfg.NonceMemory {
 			delete(s.nonces, k)
 		}
 	}

@@ -52,10 +52,10 @@ type Service struct {
 	log    *slog.Logger
 	now    func() time.Time
 
-	mu    sync.Mutex
-	known map[int64]map[int64]model.ReadState // channel → user → position seen on this node
+	mu     sync.Mutex
+	known  map[int64]map[int64]model.ReadState // channel → user → position seen on this node
 	nKnown int
-	dirty map[key]model.ReadState // advanced, not yet written
+	dirty  map[key]model.ReadState // advanced, not yet written
 
 	stop chan struct{}
 	done chan struct{}

@@ -1,0 +1,664 @@
+package cassandra_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	gocql "github.com/apache/cassandra-gocql-driver/v2"
+
+	"github.com/parleychat/parley/internal/model"
+	"github.com/parleychat/parley/internal/snowflake"
+	"github.com/parleychat/parley/internal/testenv"
+	"github.com/parleychat/parley/repositories/cassandra"
+)
+
+func testCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func store(t *testing.T) (*cassandra.MessageStore, *gocql.Session) {
+	t.Helper()
+	s, _ := testenv.SharedCassandra(t)
+	return cassandra.NewMessageStore(s), s
+}
+
+// bucketStart is the first instant of a bucket.
+func bucketStart(k int) time.Time {
+	return snowflake.Epoch.Add(time.Duration(k) * cassandra.BucketWidth)
+}
+
+// currentBucket is the bucket of now.
+func currentBucket() int { return cassandra.Bucket(snowflake.FirstIDAt(time.Now())) }
+
+// channelAt returns a channel id created at t that no other test (or -count repetition) in the shared keyspace
+// uses: the low 22 bits (node and sequence) are random.
+func channelAt(t time.Time) int64 { return snowflake.FirstIDAt(t) + rand.Int64N(1<<22) }
+
+// randomSender returns a sender id unique to this run, so nonce rows never clash in the shared keyspace.
+func randomSender() int64 { return rand.Int64N(1<<62) + 1 }
+
+func msg(channelID int64, at time.Time, n int, sender int64, content string) model.Message {
+	return model.Message{ID: snowflake.FirstIDAt(at) + int64(n), ChannelID: channelID, SenderID: sender, Content: content}
+}
+
+func ids(msgs []model.Message) []int64 {
+	out := make([]int64, len(msgs))
+	for i, m := range msgs {
+		out[i] = m.ID
+	}
+	return out
+}
+
+func reversed(s []int64) []int64 {
+	out := slices.Clone(s)
+	slices.Reverse(out)
+	return out
+}
+
+func TestBucket(t *testing.T) {
+	t.Parallel()
+	day := 24 * time.Hour
+	cases := []struct {
+		id   int64
+		want int
+	}{
+		{0, 0},
+		{snowflake.FirstIDAt(snowflake.Epoch), 0},
+		{snowflake.FirstIDAt(snowflake.Epoch.Add(10*day-time.Millisecond)) + 1<<22 - 1, 0},
+		{snowflake.FirstIDAt(snowflake.Epoch.Add(10 * day)), 1},
+		{snowflake.FirstIDAt(snowflake.Epoch.Add(25*day)) + 4095, 2},
+		{snowflake.FirstIDAt(time.Date(2026, 11, 24, 7, 0, 0, 0, time.UTC)), 69}, // day 692 since 2025-01-01
+	}
+	for _, c := range cases {
+		if got := cassandra.Bucket(c.id); got != c.want {
+			t.Errorf("Bucket(%d) (%v) = %d, want %d", c.id, snowflake.Time(c.id), got, c.want)
+		}
+	}
+	if cassandra.BucketWidth != 10*day {
+		t.Errorf("BucketWidth = %v", cassandra.BucketWidth)
+	}
+}
+
+func TestInsertBatchAndGet(t *testing.T) {
+	t.Parallel()
+	ms, _ := store(t)
+	ctx := testCtx(t)
+	base := bucketStart(currentBucket() - 2)
+	ch := channelAt(base.Add(time.Hour))
+	sender := randomSender()
+	in := []model.Message{
+		msg(ch, base.Add(2*time.Hour), 0, sender, "hello"),
+		msg(ch, base.Add(3*time.Hour), 0, sender, "world"),
+		msg(ch, base.Add(cassandra.BucketWidth+time.Hour), 0, sender+1, "next bucket"), // another partition
+	}
+	in[0].Nonce = "n-" + fmt.Sprint(sender)
+	if err := ms.InsertBatch(ctx, in); err != nil {
+		t.Fatal(err)
+	}
+	if err := ms.InsertBatch(ctx, nil); err != nil {
+		t.Fatalf("InsertBatch(nil): %v", err)
+	}
+	for _, want := range in {
+		got, err := ms.Get(ctx, ch, want.ID)
+		if err != nil {
+			t.Fatalf("Get(%d): %v", want.ID, err)
+		}
+		if got.ID != want.ID || got.ChannelID != ch || got.SenderID != want.SenderID || got.Content != want.Content ||
+			got.Nonce != want.Nonce || got.Deleted || got.EditedAt != nil || !got.CreatedAt.Equal(snowflake.Time(want.ID)) {
+			t.Errorf("Get(%d) = %+v, want %+v", want.ID, got, want)
+		}
+	}
+	if _, err := ms.Get(ctx, ch, in[0].ID+1); !errors.Is(err, model.ErrNotFound) || !errors.Is(err, cassandra.ErrNotFound) {
+		t.Errorf("Get(missing id): err = %v, want ErrNotFound", err)
+	}
+	if _, err := ms.Get(ctx, ch+1, in[0].ID); !errors.Is(err, model.ErrNotFound) {
+		t.Errorf("Get(other channel): err = %v, want ErrNotFound", err)
+	}
+	// Idempotent: inserting the same batch again changes nothing.
+	if err := ms.InsertBatch(ctx, in); err != nil {
+		t.Fatal(err)
+	}
+	page, more, err := ms.After(ctx, ch, 0, 10)
+	if err != nil || more || !slices.Equal(ids(page), ids(in)) {
+		t.Fatalf("After after a repeated insert = %v, %v, %v; want %v", ids(page), more, err, ids(in))
+	}
+}
+
+// A channel created in bucket k0 with messages in k0, k0+1 and k0+3 (k0+2 is empty), plus a message in k0-1
+// that predates the channel: pages walk across buckets in both directions and stop at the creation bucket.
+func TestPaginationAcrossBuckets(t *testing.T) {
+	t.Parallel()
+	ms, _ := store(t)
+	ctx := testCtx(t)
+	k0 := currentBucket() - 6
+	created := bucketStart(k0).Add(time.Hour + time.Duration(rand.Int64N(int64(24*time.Hour))))
+	ch := channelAt(created)
+	sender := randomSender()
+	var all []model.Message // oldest first
+	add := func(at time.Time, n int) {
+		all = append(all, msg(ch, at, n, sender, fmt.Sprintf("message at %s #%d", at.Format(time.RFC3339), n)))
+	}
+	add(created.Add(time.Hour), 0)
+	add(created.Add(2*time.Hour), 7)
+	add(bucketStart(k0+1).Add(time.Hour), 0)
+	add(bucketStart(k0+1).Add(time.Hour), 1) // same millisecond, next sequence
+	add(bucketStart(k0+1).Add(3*time.Hour), 0)
+	add(bucketStart(k0+3).Add(time.Minute), 0)
+	add(bucketStart(k0+3).Add(2*time.Minute), 0)
+	for i, m := range all {
+		if i > 0 && m.ID <= all[i-1].ID {
+			t.Fatalf("test ids not increasing at %d", i)
+		}
+	}
+	wantBuckets := []int{k0, k0, k0 + 1, k0 + 1, k0 + 1, k0 + 3, k0 + 3}
+	for i, m := range all {
+		if b := cassandra.Bucket(m.ID); b != wantBuckets[i] {
+			t.Fatalf("message %d is in bucket %d, want %d", i, b, wantBuckets[i])
+		}
+	}
+	prehistoric := msg(ch, bucketStart(k0-1).Add(5*time.Hour), 0, sender, "before the channel existed")
+	// Insert newest first and in two calls: order of insertion must not matter.
+	if err := ms.InsertBatch(ctx, append(reversed2(all[3:]), prehistoric)); err != nil {
+		t.Fatal(err)
+	}
+	if err := ms.InsertBatch(ctx, all[:3]); err != nil {
+		t.Fatal(err)
+	}
+	allIDs := ids(all)
+
+	// Before: newest first.
+	for _, limit := range []int{1, 2, 3, 6, 7, 8, 50} {
+		var got []int64
+		var flags []bool
+		before := int64(0)
+		for page := 0; page < 20; page++ {
+			msgs, more, err := ms.Before(ctx, ch, before, limit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(msgs) > limit {
+				t.Fatalf("limit %d: page of %d", limit, len(msgs))
+			}
+			got = append(got, ids(msgs)...)
+			flags = append(flags, more)
+			if !more {
+				break
+			}
+			if len(msgs) == 0 {
+				t.Fatalf("limit %d: empty page with hasMore", limit)
+			}
+			before = msgs[len(msgs)-1].ID
+		}
+		if !slices.Equal(got, reversed(allIDs)) {
+			t.Errorf("Before, limit %d: %v, want %v (newest first, nothing older than the channel)", limit, got, reversed(allIDs))
+		}
+		wantPages := (len(all) + limit - 1) / limit
+		if len(flags) != wantPages {
+			t.Errorf("Before, limit %d: %d pages (hasMore %v), want %d", limit, len(flags), flags, wantPages)
+		}
+	}
+	// A cursor in the middle of a bucket.
+	msgs, more, err := ms.Before(ctx, ch, all[4].ID, 2)
+	if err != nil || !more || !slices.Equal(ids(msgs), []int64{all[3].ID, all[2].ID}) {
+		t.Errorf("Before(all[4], 2) = %v, %v, %v", ids(msgs), more, err)
+	}
+	msgs, more, err = ms.Before(ctx, ch, all[1].ID, 5)
+	if err != nil || more || !slices.Equal(ids(msgs), []int64{all[0].ID}) {
+		t.Errorf("Before(all[1], 5) = %v, %v, %v", ids(msgs), more, err)
+	}
+	if msgs, more, err := ms.Before(ctx, ch, all[0].ID, 5); err != nil || more || len(msgs) != 0 {
+		t.Errorf("Before(oldest) = %v, %v, %v; want nothing", ids(msgs), more, err)
+	}
+
+	// After: oldest first.
+	for _, limit := range []int{1, 2, 3, 6, 7, 8, 50} {
+		var got []int64
+		var flags []bool
+		after := int64(0)
+		for page := 0; page < 20; page++ {
+			msgs, more, err := ms.After(ctx, ch, after, limit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(msgs) > limit {
+				t.Fatalf("limit %d: page of %d", limit, len(msgs))
+			}
+			got = append(got, ids(msgs)...)
+			flags = append(flags, more)
+			if !more {
+				break
+			}
+			if len(msgs) == 0 {
+				t.Fatalf("limit %d: empty page with hasMore", limit)
+			}
+			after = msgs[len(msgs)-1].ID
+		}
+		if !slices.Equal(got, allIDs) {
+			t.Errorf("After, limit %d: %v, want %v", limit, got, allIDs)
+		}
+		wantPages := (len(all) + limit - 1) / limit
+		if len(flags) != wantPages {
+			t.Errorf("After, limit %d: %d pages (hasMore %v), want %d", limit, len(flags), flags, wantPages)
+		}
+	}
+	msgs, more, err = ms.After(ctx, ch, all[2].ID, 2)
+	if err != nil || !more || !slices.Equal(ids(msgs), []int64{all[3].ID, all[4].ID}) {
+		t.Errorf("After(all[2], 2) = %v, %v, %v", ids(msgs), more, err)
+	}
+	if msgs, more, err := ms.After(ctx, ch, all[len(all)-1].ID, 5); err != nil || more || len(msgs) != 0 {
+		t.Errorf("After(newest) = %v, %v, %v; want nothing", ids(msgs), more, err)
+	}
+	// Pages carry the full message.
+	msgs, _, _ = ms.After(ctx, ch, 0, 1)
+	if len(msgs) != 1 || msgs[0].Content != all[0].Content || msgs[0].SenderID != sender || msgs[0].ChannelID != ch ||
+		!msgs[0].CreatedAt.Equal(snowflake.Time(all[0].ID)) {
+		t.Errorf("first message = %+v, want %+v", msgs, all[0])
+	}
+	// The message that predates the channel is stored but never paged.
+	if got, err := ms.Get(ctx, ch, prehistoric.ID); err != nil || got.Content != prehistoric.Content {
+		t.Fatalf("Get(prehistoric) = %+v, %v", got, err)
+	}
+}
+
+func reversed2(ms []model.Message) []model.Message {
+	out := slices.Clone(ms)
+	slices.Reverse(out)
+	return out
+}
+
+func TestDeletedMessagesAreSkippedInPages(t *testing.T) {
+	t.Parallel()
+	ms, _ := store(t)
+	ctx := testCtx(t)
+	k0 := currentBucket() - 3
+	ch := channelAt(bucketStart(k0).Add(time.Hour))
+	sender := randomSender()
+	var all []model.Message
+	for i := 0; i < 4; i++ {
+		all = append(all, msg(ch, bucketStart(k0).Add(time.Duration(2+i)*time.Hour), 0, sender, fmt.Sprintf("a%d", i)))
+	}
+	for i := 0; i < 4; i++ {
+		all = append(all, msg(ch, bucketStart(k0+1).Add(time.Duration(1+i)*time.Hour), 0, sender, fmt.Sprintf("b%d", i)))
+	}
+	all[6].Nonce = fmt.Sprintf("del-%d", sender)
+	if err := ms.InsertBatch(ctx, all); err != nil {
+		t.Fatal(err)
+	}
+	// Delete the newest of each bucket plus two in the middle, including both sides of the bucket boundary.
+	deleted := map[int]bool{1: true, 3: true, 4: true, 6: true, 7: true}
+	for i := range deleted {
+		if err := ms.Delete(ctx, ch, all[i].ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var visible []int64
+	for i, m := range all {
+		if !deleted[i] {
+			visible = append(visible, m.ID)
+		}
+	}
+	for _, limit := range []int{1, 2, 3, 4} {
+		var got []int64
+		before := int64(0)
+		for {
+			msgs, more, err := ms.Before(ctx, ch, before, limit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(msgs) > limit || (more && len(msgs) != limit) {
+				t.Fatalf("limit %d: page of %d with hasMore %v", limit, len(msgs), more)
+			}
+			got = append(got, ids(msgs)...)
+			if !more {
+				break
+			}
+			before = msgs[len(msgs)-1].ID
+		}
+		if !slices.Equal(got, reversed(visible)) {
+			t.Errorf("Before, limit %d: %v, want %v", limit, got, reversed(visible))
+		}
+		got = nil
+		after := int64(0)
+		for {
+			msgs, more, err := ms.After(ctx, ch, after, limit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(msgs) > limit || (more && len(msgs) != limit) {
+				t.Fatalf("limit %d: page of %d with hasMore %v", limit, len(msgs), more)
+			}
+			got = append(got, ids(msgs)...)
+			if !more {
+				break
+			}
+			after = msgs[len(msgs)-1].ID
+		}
+		if !slices.Equal(got, visible) {
+			t.Errorf("After, limit %d: %v, want %v", limit, got, visible)
+		}
+	}
+	// Only deleted messages remain after all[5]: no page, no hasMore.
+	if msgs, more, err := ms.After(ctx, ch, all[5].ID, 1); err != nil || more || len(msgs) != 0 {
+		t.Errorf("After(all[5]) = %v, %v, %v; want nothing (the rest is deleted)", ids(msgs), more, err)
+	}
+	// Get still returns a deleted message, marked and emptied.
+	for i := range deleted {
+		got, err := ms.Get(ctx, ch, all[i].ID)
+		if err != nil || !got.Deleted || got.Content != "" || got.SenderID != sender || got.ID != all[i].ID {
+			t.Errorf("Get(deleted %d) = %+v, %v", i, got, err)
+		}
+	}
+	if got, err := ms.Get(ctx, ch, all[0].ID); err != nil || got.Deleted || got.Content != "a0" {
+		t.Errorf("Get(visible) = %+v, %v", got, err)
+	}
+	// A retried send of a deleted message finds it (so it is not sent twice), marked deleted.
+	if got, ok, err := ms.FindByNonce(ctx, sender, all[6].Nonce); err != nil || !ok || got.ID != all[6].ID || !got.Deleted {
+		t.Errorf("FindByNonce(deleted message) = %+v, %v, %v", got, ok, err)
+	}
+}
+
+func TestEdit(t *testing.T) {
+	t.Parallel()
+	ms, _ := store(t)
+	ctx := testCtx(t)
+	base := bucketStart(currentBucket() - 1)
+	ch := channelAt(base)
+	sender := randomSender()
+	in := []model.Message{
+		msg(ch, base.Add(time.Hour), 0, sender, "first"),
+		msg(ch, base.Add(2*time.Hour), 0, sender, "second"),
+		msg(ch, base.Add(3*time.Hour), 0, sender, "third"),
+		msg(ch, base.Add(4*time.Hour), 0, sender, "fourth"),
+	}
+	if err := ms.InsertBatch(ctx, in); err != nil {
+		t.Fatal(err)
+	}
+	editedAt := time.Now().UTC().Truncate(time.Millisecond)
+	if err := ms.Edit(ctx, ch, in[2].ID, "third, edited", editedAt); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ms.Get(ctx, ch, in[2].ID)
+	if err != nil || got.Content != "third, edited" || got.EditedAt == nil || !got.EditedAt.Equal(editedAt) || got.Deleted || got.SenderID != sender {
+		t.Fatalf("Get after Edit = %+v, %v; want new content, edited at %v", got, err, editedAt)
+	}
+	if got.EditedAt.Location() != time.UTC {
+		t.Errorf("EditedAt not in UTC")
+	}
+	// Edit, then delete, the newest: in a newest-first page the rows after an edited (and after an edited
+	// and deleted) row must not inherit its edit time.
+	if err := ms.Edit(ctx, ch, in[3].ID, "fourth, edited", editedAt.Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if err := ms.Delete(ctx, ch, in[3].ID); err != nil {
+		t.Fatal(err)
+	}
+	page, _, err := ms.Before(ctx, ch, 0, 10)
+	if err != nil || len(page) != 3 {
+		t.Fatalf("Before = %+v, %v", page, err)
+	}
+	if page[0].ID != in[2].ID || page[0].EditedAt == nil || !page[0].EditedAt.Equal(editedAt) || page[0].Content != "third, edited" {
+		t.Errorf("edited message in page = %+v", page[0])
+	}
+	for _, m := range page[1:] {
+		if m.EditedAt != nil {
+			t.Errorf("unedited message %d in page has EditedAt %v", m.ID, *m.EditedAt)
+		}
+	}
+	if d, err := ms.Get(ctx, ch, in[3].ID); err != nil || !d.Deleted || d.Content != "" || d.EditedAt == nil {
+		t.Errorf("edited-then-deleted message = %+v, %v", d, err)
+	}
+	// Get of an unedited neighbour has no edit time.
+	if u, err := ms.Get(ctx, ch, in[1].ID); err != nil || u.EditedAt != nil || u.Content != "second" {
+		t.Errorf("unedited message = %+v, %v", u, err)
+	}
+	asc, _, err := ms.After(ctx, ch, 0, 10)
+	if err != nil || len(asc) != 3 || asc[2].EditedAt == nil || asc[0].EditedAt != nil || asc[1].EditedAt != nil {
+		t.Errorf("After page edit times wrong: %+v, %v", asc, err)
+	}
+}
+
+func TestFindByNonce(t *testing.T) {
+	t.Parallel()
+	ms, session := store(t)
+	ctx := testCtx(t)
+	base := bucketStart(currentBucket() - 1)
+	ch := channelAt(base)
+	sender := randomSender()
+	other := randomSender()
+	m := msg(ch, base.Add(time.Hour), 0, sender, "idempotent")
+	m.Nonce = "client-nonce-1"
+	noNonce := msg(ch, base.Add(2*time.Hour), 0, sender, "no nonce")
+	if err := ms.InsertBatch(ctx, []model.Message{m, noNonce}); err != nil {
+		t.Fatal(err)
+	}
+	got, ok, err := ms.FindByNonce(ctx, sender, "client-nonce-1")
+	if err != nil || !ok {
+		t.Fatalf("FindByNonce = %v, %v", ok, err)
+	}
+	if got.ID != m.ID || got.ChannelID != ch || got.Content != "idempotent" || got.Nonce != "client-nonce-1" || got.SenderID != sender {
+		t.Fatalf("FindByNonce = %+v, want %+v", got, m)
+	}
+	for _, c := range []struct {
+		sender int64
+		nonce  string
+	}{{sender, "unknown"}, {other, "client-nonce-1"}, {sender, ""}} {
+		if got, ok, err := ms.FindByNonce(ctx, c.sender, c.nonce); err != nil || ok || got.ID != 0 {
+			t.Errorf("FindByNonce(%d, %q) = %+v, %v, %v; want not found", c.sender, c.nonce, got, ok, err)
+		}
+	}
+	// The process died between the nonce write and the message write: the nonce points at nothing.
+	missing := msg(ch, base.Add(3*time.Hour), 0, sender, "")
+	if err := session.Query("INSERT INTO message_nonces (sender_id, nonce, channel_id, message_id) VALUES (?, ?, ?, ?)",
+		sender, "dangling", ch, missing.ID).ExecContext(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got, ok, err := ms.FindByNonce(ctx, sender, "dangling"); err != nil || ok || got.ID != 0 {
+		t.Fatalf("FindByNonce(dangling) = %+v, %v, %v; want not found", got, ok, err)
+	}
+	// Lookup errors are reported.
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, ok, err := ms.FindByNonce(cctx, sender, "client-nonce-1"); err == nil || ok {
+		t.Fatalf("FindByNonce with a cancelled context = %v, %v", ok, err)
+	}
+}
+
+// 60 messages of 3,000 characters in one partition (180 KB) exceed Cassandra's batch size limit in a single
+// batch; InsertBatch splits them and stores every one, with their nonces (more than 100 of them).
+func TestInsertBatchLargerThanBatchCap(t *testing.T) {
+	t.Parallel()
+	ms, _ := store(t)
+	ctx := testCtx(t)
+	base := bucketStart(currentBucket() - 1)
+	ch := channelAt(base)
+	sender := randomSender()
+	var in []model.Message
+	for i := 0; i < 150; i++ {
+		content := fmt.Sprintf("small %d", i)
+		if i < 60 {
+			content = fmt.Sprintf("%04d", i) + strings.Repeat(string(rune('a'+i%26)), 2996)
+		}
+		m := msg(ch, base.Add(time.Hour+time.Duration(i)*time.Second), 0, sender, content)
+		m.Nonce = fmt.Sprintf("bulk-%d", i)
+		in = append(in, m)
+	}
+	if err := ms.InsertBatch(ctx, in); err != nil {
+		t.Fatal(err)
+	}
+	got, more, err := ms.After(ctx, ch, 0, 200)
+	if err != nil || more {
+		t.Fatalf("After = %d messages, %v, %v", len(got), more, err)
+	}
+	if len(got) != len(in) {
+		t.Fatalf("stored %d of %d messages", len(got), len(in))
+	}
+	for i := range in {
+		if got[i].ID != in[i].ID || got[i].Content != in[i].Content || got[i].Nonce != in[i].Nonce {
+			t.Fatalf("message %d: got id %d (%d chars), want id %d (%d chars)", i, got[i].ID, len(got[i].Content), in[i].ID, len(in[i].Content))
+		}
+	}
+	for _, i := range []int{0, 59, 99, 100, 149} {
+		if m, ok, err := ms.FindByNonce(ctx, sender, in[i].Nonce); err != nil || !ok || m.ID != in[i].ID {
+			t.Errorf("FindByNonce(%q) = %d, %v, %v", in[i].Nonce, m.ID, ok, err)
+		}
+	}
+	// A single 3,000-character message is one statement of its own; all in one more call also works when
+	// the messages alternate between two partitions.
+	ch2 := channelAt(base)
+	var mixed []model.Message
+	for i := 0; i < 20; i++ {
+		at := base.Add(time.Hour + time.Duration(i)*time.Second)
+		if i%2 == 1 {
+			at = at.Add(cassandra.BucketWidth)
+		}
+		mixed = append(mixed, msg(ch2, at, 0, sender, strings.Repeat("x", 3000)))
+	}
+	if err := ms.InsertBatch(ctx, mixed); err != nil {
+		t.Fatal(err)
+	}
+	if got, _, err := ms.Before(ctx, ch2, 0, 100); err != nil || len(got) != len(mixed) {
+		t.Fatalf("mixed partitions: %d stored, %v", len(got), err)
+	}
+}
+
+func TestStoreReportsErrors(t *testing.T) {
+	t.Parallel()
+	ms, _ := store(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	ch := channelAt(time.Now().Add(-time.Hour))
+	m := msg(ch, time.Now().Add(-time.Minute), 0, 1, "x")
+	if err := ms.InsertBatch(ctx, []model.Message{m}); err == nil {
+		t.Error("InsertBatch without nonce, cancelled: no error")
+	}
+	m.Nonce = "n"
+	if err := ms.InsertBatch(ctx, []model.Message{m}); err == nil {
+		t.Error("InsertBatch with nonce, cancelled: no error")
+	}
+	if _, err := ms.Get(ctx, ch, m.ID); err == nil || errors.Is(err, model.ErrNotFound) {
+		t.Errorf("Get, cancelled: %v", err)
+	}
+	if _, _, err := ms.Before(ctx, ch, 0, 10); err == nil {
+		t.Error("Before, cancelled: no error")
+	}
+	if _, _, err := ms.After(ctx, ch, 0, 10); err == nil {
+		t.Error("After, cancelled: no error")
+	}
+}
+
+func TestConnectValidatesConfig(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	_, shared := testenv.SharedCassandra(t)
+
+	bad := shared
+	bad.Keyspace = "bad-keyspace!"
+	if _, err := cassandra.Connect(ctx, bad); err == nil || !strings.Contains(err.Error(), "invalid keyspace") {
+		t.Errorf("bad keyspace name: err = %v", err)
+	}
+	bad = shared
+	bad.Keyspace = "9starts_with_digit"
+	if _, err := cassandra.Connect(ctx, bad); err == nil {
+		t.Error("keyspace starting with a digit accepted")
+	}
+	bad = shared
+	bad.Consistency = "SOMETIMES"
+	if _, err := cassandra.Connect(ctx, bad); err == nil || !strings.Contains(err.Error(), "unknown consistency") {
+		t.Errorf("unknown consistency: err = %v", err)
+	}
+	// Every known consistency is accepted (the failure is then about the closed port, not the setting).
+	for _, c := range []string{"", "local_quorum", "LOCAL_QUORUM", "QUORUM", "one", "LOCAL_ONE", "ALL", "each_quorum"} {
+		cfg := shared
+		cfg.Hosts = []string{"127.0.0.1:1"}
+		cfg.Consistency = c
+		cfg.Timeout = 0 // the default applies
+		_, err := cassandra.Connect(ctx, cfg)
+		if err == nil || strings.Contains(err.Error(), "unknown consistency") || !strings.Contains(err.Error(), "connecting") {
+			t.Errorf("consistency %q against a closed port: err = %v", c, err)
+		}
+	}
+	// A replication map Cassandra rejects.
+	bad = shared
+	bad.Keyspace = testenv.UniqueName("never")
+	bad.Replication = "{'class': 'NoSuchStrategy'}"
+	if _, err := cassandra.Connect(ctx, bad); err == nil || !strings.Contains(err.Error(), "creating keyspace") {
+		t.Errorf("bad replication: err = %v", err)
+	}
+}
+
+func TestConnectToExistingKeyspaceAndPing(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	shared, cfg := testenv.SharedCassandra(t)
+	if err := cassandra.Ping(ctx, shared); err != nil {
+		t.Fatalf("Ping: %v", err)
+	}
+	cfg.Consistency = "quorum"
+	s, err := cassandra.Connect(ctx, cfg) // the keyspace exists: CREATE ... IF NOT EXISTS is a no-op
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if c := s.Query("SELECT now() FROM system.local").GetConsistency(); c != gocql.Quorum {
+		t.Errorf("session consistency = %v, want QUORUM", c)
+	}
+	if err := cassandra.Ping(ctx, s); err != nil {
+		t.Fatalf("Ping on the new session: %v", err)
+	}
+	// The session is bound to the keyspace: unqualified table names resolve.
+	var n int
+	if err := s.Query("SELECT count(*) FROM schema_migrations").ScanContext(ctx, &n); err != nil || n != 1 {
+		t.Fatalf("schema_migrations rows = %d, %v", n, err)
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := cassandra.Ping(cctx, s); err == nil {
+		t.Fatal("Ping with a cancelled context succeeded")
+	}
+}
+
+// Uses a private keyspace (slow schema changes): the only test that does.
+func TestMigrateTwiceIsNoop(t *testing.T) {
+	t.Parallel()
+	s := testenv.Cassandra(t) // migrated once
+	ctx := testCtx(t)
+	v, err := cassandra.Migrate(ctx, s)
+	if err != nil || v != 1 {
+		t.Fatalf("second Migrate = %d, %v; want 1, nil", v, err)
+	}
+	var version int64
+	var dirty bool
+	if err := s.Query("SELECT version, dirty FROM schema_migrations WHERE id = 0").ScanContext(ctx, &version, &dirty); err != nil || version != 1 || dirty {
+		t.Fatalf("schema_migrations = %d dirty %v, %v", version, dirty, err)
+	}
+	// The tables work.
+	ms := cassandra.NewMessageStore(s)
+	base := bucketStart(currentBucket() - 1)
+	m := msg(channelAt(base), base.Add(time.Hour), 0, 1, "after migrating twice")
+	m.Nonce = "migrated"
+	if err := ms.InsertBatch(ctx, []model.Message{m}); err != nil {
+		t.Fatal(err)
+	}
+	if got, ok, err := ms.FindByNonce(ctx, 1, "migrated"); err != nil || !ok || got.Content != m.Content {
+		t.Fatalf("FindByNonce = %+v, %v, %v", got, ok, err)
+	}
+	// The nonce table expires rows after a day.
+	var ttl int
+	if err := s.Query("SELECT default_time_to_live FROM system_schema.tables WHERE keyspace_name = ? AND table_name = 'message_nonces'",
+		s.Query("SELECT now() FROM system.local").Keyspace()).ScanContext(ctx, &ttl); err != nil || ttl != 86400 {
+		t.Fatalf("message_nonces default TTL = %d, %v", ttl, err)
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := cassandra.Migrate(cctx, s); err == nil {
+		t.Fatal("Migrate with a cancelled context succeeded")
+	}
+}
