@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -317,5 +318,36 @@ func TestHealthAndStatic(t *testing.T) {
 	}
 	if res := s.Do(t, "GET", "/api/nope", "", nil); res.Status != http.StatusNotFound || res.ErrorCode() != "not_found" {
 		t.Errorf("unknown API: %d %s", res.Status, res.Body)
+	}
+}
+
+func TestRateLimitsSeeClientsBehindATrustedProxy(t *testing.T) {
+	t.Parallel()
+	register := func(s *testserver.Server, i int, forwardedFor string) int {
+		name := fmt.Sprintf("proxied%d", i)
+		req, _ := http.NewRequest("POST", s.URL+"/api/auth/register", strings.NewReader(
+			`{"username":"`+name+`","email":"`+name+`@example.com","password":"correct horse battery"}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-Forwarded-For", forwardedFor)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	trusted := testserver.Start(t, testserver.Options{Env: map[string]string{"PARLEY_TRUSTED_PROXIES": "127.0.0.1"}})
+	for i := 0; i < 12; i++ {
+		if code := register(trusted, i, fmt.Sprintf("203.0.113.%d", i)); code != http.StatusCreated {
+			t.Fatalf("client %d behind a trusted proxy: %d", i, code)
+		}
+	}
+	untrusted := testserver.Start(t, testserver.Options{})
+	last := 0
+	for i := 0; i < 12; i++ {
+		last = register(untrusted, i, fmt.Sprintf("203.0.113.%d", i)) // a forged header must not dodge the limit
+	}
+	if last != http.StatusTooManyRequests {
+		t.Fatalf("forged X-Forwarded-For dodged the limit: %d", last)
 	}
 }

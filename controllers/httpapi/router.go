@@ -23,7 +23,9 @@ type RouterConfig struct {
 	Log       *slog.Logger
 	Health    []HealthCheck
 	StaticDir string
-	Auth      *AuthHandlers
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For names the client (rate limits use it).
+	TrustedProxies []string
+	Auth           *AuthHandlers
 	// Extra registers more routes (socket endpoint, other domains) on the engine, the public /api group and
 	// the authenticated /api group.
 	Extra []func(engine *gin.Engine, api, authed *gin.RouterGroup)
@@ -33,7 +35,11 @@ type RouterConfig struct {
 func NewRouter(cfg RouterConfig) *gin.Engine {
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
-	_ = r.SetTrustedProxies(nil) // ClientIP (used by rate limits) must not trust X-Forwarded-For by default
+	// ClientIP (used by rate limits) believes X-Forwarded-For only from the configured proxies.
+	if err := r.SetTrustedProxies(cfg.TrustedProxies); err != nil {
+		cfg.Log.Error("invalid trusted proxies; trusting none", "err", err)
+		_ = r.SetTrustedProxies(nil)
+	}
 	r.Use(gin.CustomRecoveryWithWriter(nil, func(c *gin.Context, err any) {
 		cfg.Log.Error("panic in handler", "path", c.Request.URL.Path, "err", err)
 		c.AbortWithStatusJSON(http.StatusInternalServerError, gin.H{"error": errorBody{Code: "internal", Message: "internal error"}})

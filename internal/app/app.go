@@ -146,10 +146,11 @@ func New(cfg config.Config, log *slog.Logger, pg *pgxpool.Pool, mc *mongodrv.Cli
 		{Name: "cassandra", Check: func(ctx context.Context) error { return cassandra.Ping(ctx, cs) }},
 	}
 	router := httpapi.NewRouter(httpapi.RouterConfig{
-		Log:       log.With("component", "http"),
-		Health:    health,
-		StaticDir: cfg.StaticDir,
-		Auth:      httpapi.NewAuthHandlers(authSvc, log.With("component", "http")),
+		Log:            log.With("component", "http"),
+		Health:         health,
+		StaticDir:      cfg.StaticDir,
+		TrustedProxies: cfg.TrustedProxies,
+		Auth:           httpapi.NewAuthHandlers(authSvc, log.With("component", "http")),
 		Extra: []func(*gin.Engine, *gin.RouterGroup, *gin.RouterGroup){
 			httpapi.NewCommunityHandlers(communitySvc, log.With("component", "http")).Routes,
 			httpapi.NewMessageHandlers(messagingSvc, readSvc, log.With("component", "http")).Routes,

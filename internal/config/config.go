@@ -27,6 +27,7 @@ var Vars = []Var{
 	{"PARLEY_HTTP_ADDR", ":8080", "address the HTTP + Socket.IO server listens on"},
 	{"PARLEY_PUBLIC_ORIGIN", "http://localhost:8080", "origin the web app is served from; always allowed by the socket Origin check"},
 	{"PARLEY_ALLOWED_ORIGINS", "http://127.0.0.1:8080,http://localhost:5173", "extra browser origins (comma-separated) allowed by the socket handshake's Origin check"},
+	{"PARLEY_TRUSTED_PROXIES", "none", "reverse proxies (comma-separated IPs or CIDRs) whose X-Forwarded-For is believed, so rate limits see client addresses; none = trust no header"},
 	{"PARLEY_STATIC_DIR", "frontend/dist", "built front end served at /"},
 	{"PARLEY_DATA_DIR", ".local", "folder for the generated development JWT key"},
 	{"PARLEY_LOG_LEVEL", "info", "debug, info, warn or error"},
@@ -63,6 +64,7 @@ type Config struct {
 	HTTPAddr        string
 	PublicOrigin    string
 	AllowedOrigins  []string // includes PublicOrigin
+	TrustedProxies  []string // empty: X-Forwarded-For is ignored
 	StaticDir       string
 	DataDir         string
 	LogLevel        slog.Level
@@ -155,6 +157,9 @@ func Load(getenv func(string) string) (Config, error) {
 		},
 	}
 	c.AllowedOrigins = append([]string{c.PublicOrigin}, r.list("PARLEY_ALLOWED_ORIGINS")...)
+	if proxies := r.list("PARLEY_TRUSTED_PROXIES"); !(len(proxies) == 1 && proxies[0] == "none") {
+		c.TrustedProxies = proxies
+	}
 	switch strings.ToLower(r.str("PARLEY_LOG_LEVEL")) {
 	case "debug":
 		c.LogLevel = slog.LevelDebug

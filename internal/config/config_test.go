@@ -68,3 +68,14 @@ func TestGeneratedSecretIsPersisted(t *testing.T) {
 		t.Fatal("configured secret was replaced")
 	}
 }
+
+func TestTrustedProxies(t *testing.T) {
+	c, _ := Load(env(nil))
+	if len(c.TrustedProxies) != 0 {
+		t.Fatalf("default trusts %v", c.TrustedProxies)
+	}
+	c, _ = Load(env(map[string]string{"PARLEY_TRUSTED_PROXIES": "10.0.0.0/8, 192.168.1.5"}))
+	if len(c.TrustedProxies) != 2 || c.TrustedProxies[1] != "192.168.1.5" {
+		t.Fatalf("proxies: %v", c.TrustedProxies)
+	}
+}
