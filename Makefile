@@ -16,6 +16,10 @@ clean-data:
 status:
 	@scripts/stack.sh status
 
+# make bench                      full run (see BENCHMARKS.md); make bench ARGS="--smoke" for the quick check
+bench:
+	@bench/run.sh $(ARGS)
+
 build:
 	@scripts/deps.sh go frontend
 	@cd frontend && npm run build --silent

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	gocql "github.com/apache/cassandra-gocql-driver/v2"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/parleychat/parley/internal/model"
 	"github.com/parleychat/parley/internal/snowflake"
@@ -32,10 +33,12 @@ type MessageStore struct {
 
 func NewMessageStore(s *gocql.Session) *MessageStore { return &MessageStore{s: s, now: time.Now} }
 
-// InsertBatch stores messages durably. The nonce rows go first, then the messages, each in single-partition or
-// size-capped unlogged batches. Every write is idempotent (fixed ids), so a failed call can simply be retried.
-// If the process dies between the two steps, a nonce may point at a missing message; FindByNonce treats that
-// as "not stored", which is correct because such a message was never acknowledged.
+// InsertBatch stores messages durably: nonce rows and message rows, in single-partition (messages) or
+// size-capped (nonces) unlogged batches, all sent at once so the whole call costs about one commit-log sync
+// instead of one per step. Every write is idempotent (fixed ids), so a failed call can simply be retried.
+// The call returns only when every row is stored. If the process dies midway, a nonce may point at a missing
+// message (FindByNonce treats that as "not stored": correct, it was never acknowledged) or, rarely, a message
+// may lack its nonce row; the messaging service also checks the channel's recent messages for the nonce.
 func (m *MessageStore) InsertBatch(ctx context.Context, msgs []model.Message) error {
 	if len(msgs) == 0 {
 		return nil
@@ -65,11 +68,8 @@ func (m *MessageStore) InsertBatch(ctx context.Context, msgs []model.Message) er
 		chunks = append(chunks, cur)
 		cur, size = nil, 0
 	}
-	if err := m.runChunks(ctx, chunks); err != nil {
-		return fmt.Errorf("cassandra: writing nonces: %w", err)
-	}
+	nonceChunks := len(chunks)
 
-	chunks = nil
 	lastPartition := [2]int64{-1, -1}
 	for _, msg := range msgs {
 		msg := msg
@@ -87,22 +87,26 @@ func (m *MessageStore) InsertBatch(ctx context.Context, msgs []model.Message) er
 		chunks = append(chunks, cur)
 	}
 	if err := m.runChunks(ctx, chunks); err != nil {
-		return fmt.Errorf("cassandra: writing messages: %w", err)
+		return fmt.Errorf("cassandra: storing %d messages (%d nonce batches, %d message batches): %w",
+			len(msgs), nonceChunks, len(chunks)-nonceChunks, err)
 	}
 	return nil
 }
 
+// runChunks sends every batch concurrently; with group commit their syncs overlap.
 func (m *MessageStore) runChunks(ctx context.Context, chunks [][]func(*gocql.Batch)) error {
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(16)
 	for _, chunk := range chunks {
-		b := m.s.Batch(gocql.UnloggedBatch)
-		for _, add := range chunk {
-			add(b)
-		}
-		if err := b.ExecContext(ctx); err != nil {
-			return err
-		}
+		g.Go(func() error {
+			b := m.s.Batch(gocql.UnloggedBatch)
+			for _, add := range chunk {
+				add(b)
+			}
+			return b.ExecContext(ctx)
+		})
 	}
-	return nil
+	return g.Wait()
 }
 
 // FindByNonce returns the stored message a (sender, nonce) pair produced, if any (within the nonce TTL).

@@ -82,7 +82,8 @@ func (c *Config) defaults() {
 		c.IdleEvict = 10 * time.Minute
 	}
 	if c.FlushConcurrency <= 0 {
-		c.FlushConcurrency = 32
+		// Each flush mostly waits for Cassandra's group commit, so many can be in flight at little cost.
+		c.FlushConcurrency = 128
 	}
 	if c.NonceMemory <= 0 {
 		c.NonceMemory = 10 * time.Minute
@@ -260,7 +261,7 @@ func (s *Service) flush(conv *conversation) {
 func (s *Service) write(conv *conversation, batch []*entry) {
 	defer s.flushes.Done()
 	s.sem <- struct{}{}
-	dupes := s.findDuplicates(batch)
+	dupes := s.findDuplicates(conv, batch)
 	var msgs []model.Message
 	for _, e := range batch {
 		if _, dup := dupes[e]; !dup {
@@ -347,13 +348,25 @@ func (s *Service) write(conv *conversation, batch []*entry) {
 }
 
 // findDuplicates looks up, in parallel, whether a nonce of the batch was already stored by an earlier
-// attempt this process does not remember (before a restart, or on another node).
-func (s *Service) findDuplicates(batch []*entry) map[*entry]*model.Message {
+// attempt this process does not remember (before a restart, or on another node): in Cassandra's nonce table,
+// and in the channel's window of recent stored messages (which also catches the rare message whose nonce row
+// was lost when a crash interrupted the write).
+func (s *Service) findDuplicates(conv *conversation, batch []*entry) map[*entry]*model.Message {
 	out := map[*entry]*model.Message{}
+	conv.mu.Lock()
+	for _, e := range batch {
+		for i := len(conv.window) - 1; i >= 0 && !e.checked; i-- {
+			if m := conv.window[i]; m.SenderID == e.msg.SenderID && m.Nonce == e.msg.Nonce {
+				out[e] = &m
+				break
+			}
+		}
+	}
+	conv.mu.Unlock()
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for _, e := range batch {
-		if e.checked {
+		if _, dup := out[e]; e.checked || dup {
 			continue
 		}
 		wg.Add(1)

@@ -483,3 +483,21 @@ func TestHistoryServesTheWindowAndFallsBackToTheStore(t *testing.T) {
 		t.Fatalf("sync: %+v %v", res, err)
 	}
 }
+
+func TestMessageWhoseNonceRowWasLostIsFoundInTheWindow(t *testing.T) {
+	store := newFakeStore()
+	// A crash interrupted a write: the message row is stored, its nonce row is not.
+	orphan := model.Message{ID: snowflake.FirstIDAt(time.Now()) + 1, ChannelID: 10, SenderID: 1, Content: "orphan", Nonce: "lost-nonce"}
+	store.msgs[orphan.ID] = orphan
+	s, rec := newService(t, store, Config{FlushDelay: time.Millisecond})
+	if _, err := s.History(context.Background(), 1, 10, Query{}); err != nil { // the client reloads the channel
+		t.Fatal(err)
+	}
+	r := wait(t, send(t, s, 1, 10, "orphan", "lost-nonce"), time.Second)
+	if r.err != nil || r.msg.ID != orphan.ID {
+		t.Fatalf("retry of the orphan: %+v", r)
+	}
+	if len(store.msgs) != 1 || len(rec.created) != 0 {
+		t.Fatalf("duplicate stored (%d) or announced (%d)", len(store.msgs), len(rec.created))
+	}
+}
