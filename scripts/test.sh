@@ -23,4 +23,5 @@ step "Docker lint (hadolint, ShellCheck, compose-go)" "$ROOT/docker/lint.sh"
 step "front-end unit tests (Vitest)" bash -c "cd '$ROOT/frontend' && npm test --silent"
 step "front-end build" bash -c "cd '$ROOT/frontend' && npm run build --silent"
 step "end-to-end tests (Chromium)" bash -c "cd '$ROOT/e2e' && npm test --silent"
+step "benchmark smoke run (functional only: loss, duplicates, errors)" "$ROOT/bench/run.sh" --smoke
 log "all tests passed in $(_elapsed "$START")"

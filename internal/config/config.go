@@ -56,6 +56,7 @@ var Vars = []Var{
 	{"PARLEY_SEND_RATE", "10", "messages per second one user may send, sustained"},
 	{"PARLEY_SEND_BURST", "20", "messages one user may send at once before the rate applies"},
 	{"PARLEY_PRESENCE_GRACE", "5s", "a user goes offline this long after their last socket closed (a page reload does not flicker)"},
+	{"PARLEY_PPROF_ADDR", "", "if set (e.g. 127.0.0.1:6060), serve Go's pprof profiles on this separate address; keep it on loopback"},
 	{"PARLEY_SHUTDOWN_TIMEOUT", "20s", "graceful shutdown budget (flushes every queued message first)"},
 }
 
@@ -71,6 +72,7 @@ type Config struct {
 	NodeID          int64
 	ShutdownTimeout time.Duration
 	PresenceGrace   time.Duration
+	PprofAddr       string // empty: profiling off
 
 	PostgresURL string
 	MongoURI    string
@@ -126,6 +128,7 @@ func Load(getenv func(string) string) (Config, error) {
 		NodeID:          int64(r.intRange("PARLEY_NODE_ID", 0, 1023)),
 		ShutdownTimeout: r.duration("PARLEY_SHUTDOWN_TIMEOUT"),
 		PresenceGrace:   r.duration("PARLEY_PRESENCE_GRACE"),
+		PprofAddr:       strings.TrimSpace(getenv("PARLEY_PPROF_ADDR")),
 		PostgresURL:     r.str("PARLEY_POSTGRES_URL"),
 		MongoURI:        r.str("PARLEY_MONGO_URI"),
 		MongoDB:         r.str("PARLEY_MONGO_DATABASE"),

@@ -1,0 +1,259 @@
+#!/usr/bin/env bash
+# `make bench`: benchmarks of the Parley server (and a minimal Node.js Socket.IO peer) on this machine.
+#
+#   bench/run.sh [--smoke] [--only connections,fanout,chat,history] [--targets ours,peer] [--keep] [sizes...]
+#
+# Starts the local stack (scripts/stack.sh up), builds the server, runs it with its own data (a fresh Postgres
+# database, MongoDB database and Cassandra keyspace, all named parley_bench_<random>) on a free loopback port,
+# starts the peer (bench/peer), runs the selected scenarios with bench/load.mjs, and writes results to
+# bench/results/<time>/ (results.json, results.md, chart.svg; bench/results/latest points at the newest run).
+# Everything it started is stopped and its databases dropped at the end (--keep keeps the databases).
+#
+# --smoke runs every scenario tiny (well under a minute once the stack is up) and fails only on functional
+# faults (loss, duplicates, errors), never on timing. The last line is "N passed, N failed" (scenario runs).
+#
+# Sizes (full-run defaults in brackets):
+#   --conns N [19000]  --hold S [60]                          connections (both servers)
+#   --chat-users U [1000] --chat-channels C [100] --chat-rates R1,R2,... [100,250,500,1000,1500,2000,3000,4000,6000,8000]
+#   --chat-duration T [20]                                     chat (Parley; --peer-chat runs it on the peer too)
+#   --fanout-members K [2000] --fanout-rates R1,... [5,10,20,40] --fanout-duration T [10]   fan-out (both)
+#   --history-messages M [400] --history-reads N [500]        history (Parley)
+source "$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/scripts/lib.sh"
+BENCH="$ROOT/bench"
+cd "$ROOT"
+
+ORIG_ARGS="$*"
+SMOKE=0
+KEEP=0
+PEER_CHAT=0
+ONLY="connections,fanout,chat,history"
+TARGETS="ours,peer"
+CONNS=19000; HOLD=60
+CHAT_USERS=1000; CHAT_CHANNELS=100; CHAT_RATES="100,250,500,1000,1500,2000,3000,4000,6000,8000"; CHAT_DURATION=20
+FAN_K=2000; FAN_RATES="5,10,20,40"; FAN_DURATION=10
+HIST_MSGS=400; HIST_READS=500
+while (( $# )); do
+  case "$1" in
+    --smoke) SMOKE=1 ;;
+    --keep) KEEP=1 ;;
+    --peer-chat) PEER_CHAT=1 ;;
+    --only) ONLY="$2"; shift ;;
+    --targets) TARGETS="$2"; shift ;;
+    --conns) CONNS="$2"; shift ;;
+    --hold) HOLD="$2"; shift ;;
+    --chat-users) CHAT_USERS="$2"; shift ;;
+    --chat-channels) CHAT_CHANNELS="$2"; shift ;;
+    --chat-rates) CHAT_RATES="$2"; shift ;;
+    --chat-duration) CHAT_DURATION="$2"; shift ;;
+    --fanout-members) FAN_K="$2"; shift ;;
+    --fanout-rates) FAN_RATES="$2"; shift ;;
+    --fanout-duration) FAN_DURATION="$2"; shift ;;
+    --history-messages) HIST_MSGS="$2"; shift ;;
+    --history-reads) HIST_READS="$2"; shift ;;
+    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+    *) die "unknown option $1 (see bench/run.sh --help)" ;;
+  esac
+  shift
+done
+if (( SMOKE )); then
+  CONNS=20; HOLD=3
+  CHAT_USERS=10; CHAT_CHANNELS=2; CHAT_RATES=20; CHAT_DURATION=3
+  FAN_K=20; FAN_RATES=20; FAN_DURATION=3
+  HIST_MSGS=360; HIST_READS=20
+fi
+has() { [[ ",$1," == *",$2,"* ]]; }
+
+command -v node >/dev/null || die "node is not installed (the load generator and the peer are Node.js)"
+command -v go >/dev/null || die "go is not installed"
+command -v psql >/dev/null || die "psql is not installed (scripts/stack.sh up installs it)"
+
+STAMP="$(date -u +%Y%m%dT%H%M%SZ)"
+RUN_ID="$STAMP"
+if (( SMOKE )); then RUN_ID="$STAMP-smoke"; fi
+OUT="$BENCH/results/$RUN_ID"
+mkdir -p "$OUT"
+ln -sfn "$RUN_ID" "$BENCH/results/latest"
+START="$(_ts)"
+log "benchmark run $RUN_ID: results in bench/results/$RUN_ID"
+
+# ---------------------------------------------------------------------------------------------------- set up
+step "starting the local stack (scripts/stack.sh up; log in bench/results/$RUN_ID/stack.log)" \
+  bash -c "'$ROOT/scripts/stack.sh' up >'$OUT/stack.log' 2>&1"
+set -a; source "$LOCAL/stack.env"; set +a
+
+# npm ci only when the lockfile changed since the last install (as scripts/deps.sh does).
+npm_ci() {
+  local dir="$1" stamp="$1/node_modules/.parley-lock-hash" hash
+  hash="$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)"
+  [[ -f "$stamp" && "$(cat "$stamp")" == "$hash" ]] && return 0
+  (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error) && echo "$hash" >"$stamp"
+}
+step "installing the load generator (socket.io-client)" npm_ci "$BENCH"
+step "installing the peer (socket.io)" npm_ci "$BENCH/peer"
+
+SERVER_BIN="$BENCH/results/.bin/parley"
+mkdir -p "$(dirname "$SERVER_BIN")"
+step "building the server" go build -trimpath -o "$SERVER_BIN" ./cmd/server
+
+NAME="parley_bench_$(head -c 6 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+PG_ADMIN_URL="${PARLEY_POSTGRES_URL%%\?*}"; PG_ADMIN_URL="${PG_ADMIN_URL%/*}/postgres"
+BENCH_PG_URL="${PARLEY_POSTGRES_URL%%\?*}"; BENCH_PG_URL="${BENCH_PG_URL%/*}/$NAME?sslmode=disable"
+SERVER_PID=""; PEER_PID=""; DB_CREATED=0; SERVER_URL=""; PEER_URL=""
+
+stop_pid() { # stop_pid PID SECONDS — SIGTERM, wait, then SIGKILL
+  local pid="$1" secs="$2"
+  [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null || return 0
+  kill -TERM "$pid" 2>/dev/null
+  local i
+  for (( i = 0; i < secs * 4; i++ )); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+  if kill -0 "$pid" 2>/dev/null; then warn "pid $pid did not stop in $secs s: killing it"; kill -KILL "$pid" 2>/dev/null; fi
+  wait "$pid" 2>/dev/null || true
+}
+cleanup() {
+  local rc=$?
+  set +e
+  stop_pid "$SERVER_PID" 30
+  stop_pid "$PEER_PID" 10
+  if (( DB_CREATED && ! KEEP )); then
+    psql "$PG_ADMIN_URL" -X -q -c "DROP DATABASE IF EXISTS $NAME WITH (FORCE)" >/dev/null 2>&1 || warn "could not drop Postgres database $NAME"
+    node "$BENCH/lib/mongo-drop.mjs" "$PARLEY_MONGO_URI" "$NAME" || warn "could not drop MongoDB database $NAME"
+    "$BIN/cqlping" -timeout 60s "${PARLEY_CASSANDRA_HOSTS%%,*}" "DROP KEYSPACE IF EXISTS $NAME" >/dev/null 2>&1 || warn "could not drop Cassandra keyspace $NAME"
+  elif (( DB_CREATED )); then
+    log "kept the databases: Postgres $BENCH_PG_URL, MongoDB $NAME, Cassandra keyspace $NAME"
+  fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+psql "$PG_ADMIN_URL" -X -q -v ON_ERROR_STOP=1 -c "CREATE DATABASE $NAME" >/dev/null
+DB_CREATED=1
+
+mkdir -p "$OUT/server-data" "$OUT/static" "$OUT/logs"
+JWT_SECRET="$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+# Every scenario gets a freshly started process (same databases), so background work one scenario leaves behind
+# (presence of thousands of users, read-state and metadata writes) and its heap do not colour the next one.
+# Bench settings: per-user send limits raised (the load is many messages from few users), cheap password hashes
+# (registration speed only), long-lived access tokens; everything else default.
+start_server() { # start_server LABEL
+  local logf="$OUT/logs/server-$1.log"
+  (
+    export PARLEY_HTTP_ADDR=127.0.0.1:0
+    export PARLEY_POSTGRES_URL="$BENCH_PG_URL"
+    export PARLEY_MONGO_DATABASE="$NAME" PARLEY_CASSANDRA_KEYSPACE="$NAME"
+    export PARLEY_JWT_SECRET="$JWT_SECRET"
+    export PARLEY_BCRYPT_COST=4 PARLEY_SEND_RATE=1000000 PARLEY_SEND_BURST=1000000 PARLEY_ACCESS_TOKEN_TTL=3h
+    export PARLEY_LOG_LEVEL=info PARLEY_STATIC_DIR="$OUT/static" PARLEY_DATA_DIR="$OUT/server-data"
+    exec "$SERVER_BIN" >"$logf" 2>&1
+  ) &
+  SERVER_PID=$!
+  local deadline=$(( $(date +%s) + 180 ))
+  SERVER_ADDR=""
+  while (( $(date +%s) < deadline )); do
+    kill -0 "$SERVER_PID" 2>/dev/null || { tail -n 30 "$logf" >&2; return 1; }
+    SERVER_ADDR="$(grep -o '"msg":"serving","addr":"[^"]*"' "$logf" | head -n1 | sed 's/.*"addr":"//; s/"$//')" || true
+    if [[ -n "$SERVER_ADDR" ]] && curl -fsS "http://$SERVER_ADDR/readyz" >/dev/null 2>&1; then
+      SERVER_URL="http://$SERVER_ADDR"
+      return 0
+    fi
+    sleep 0.3
+  done
+  tail -n 30 "$logf" >&2
+  return 1
+}
+start_peer() { # start_peer LABEL
+  local logf="$OUT/logs/peer-$1.log"
+  node "$BENCH/peer/server.mjs" --port 0 >"$logf" 2>&1 &
+  PEER_PID=$!
+  local i
+  for (( i = 0; i < 100; i++ )); do
+    PEER_ADDR="$(grep -o '"listening":"[^"]*"' "$logf" | head -n1 | sed 's/.*":"//; s/"$//')" || true
+    if [[ -n "$PEER_ADDR" ]]; then PEER_URL="http://$PEER_ADDR"; return 0; fi
+    kill -0 "$PEER_PID" 2>/dev/null || { cat "$logf" >&2; return 1; }
+    sleep 0.1
+  done
+  return 1
+}
+step "starting the server once (fresh databases $NAME; migrations)" start_server migrate
+stop_pid "$SERVER_PID" 30; SERVER_PID=""
+
+CASS_PID="$(cat "$RUNDIR/cassandra.pid" 2>/dev/null || true)"
+
+# ---------------------------------------------------------------------------------------------- machine facts
+cat_or() { "$@" 2>/dev/null || echo unknown; }
+CASS_YAML="$LOCAL/cassandra/conf/cassandra.yaml"
+{
+  printf '{\n'
+  printf '  "runId": "%s",\n  "smoke": %s,\n' "$RUN_ID" "$( (( SMOKE )) && echo true || echo false)"
+  printf '  "cores": %s,\n  "memTotalGB": %s,\n' "$(nproc)" "$(awk '/MemTotal/ {printf "%.1f", $2/1048576}' /proc/meminfo)"
+  printf '  "cpuModel": "%s",\n' "$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo | tr -d '"')"
+  printf '  "kernel": "%s",\n' "$(uname -r)"
+  printf '  "go": "%s",\n' "$(go env GOVERSION)"
+  printf '  "node": "%s",\n' "$(node --version)"
+  printf '  "java": "%s",\n' "$( (java -version 2>&1 || echo unknown) | head -n1 | tr -d '"')"
+  printf '  "cassandra": "%s",\n' "$(cat_or "$BIN/cqlping" "${PARLEY_CASSANDRA_HOSTS%%,*}" | head -n1)"
+  printf '  "commitlogSync": "%s",\n' "$(awk '/^commitlog_sync:/ {s=$2} /^commitlog_sync_group_window:/ {w=$2} END {print s" "w}' "$CASS_YAML" 2>/dev/null)"
+  printf '  "socketioClient": "%s",\n' "$(node -p "require('$BENCH/node_modules/socket.io-client/package.json').version")"
+  printf '  "peerSocketio": "%s",\n' "$(node -p "require('$BENCH/peer/node_modules/socket.io/package.json').version" 2>/dev/null || echo none)"
+  printf '  "openFilesLimit": %s,\n' "$(ulimit -n)"
+  printf '  "loadBefore": "%s",\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
+  printf '  "uptimeBefore": "%s",\n' "$(uptime | sed 's/^ *//')"
+  printf '  "databases": "%s",\n' "$NAME"
+  printf '  "settings": "PARLEY_SEND_RATE=1000000 PARLEY_SEND_BURST=1000000 PARLEY_BCRYPT_COST=4 PARLEY_LOG_LEVEL=info; FLUSH_BATCH/FLUSH_DELAY/QUEUE_LIMIT/WINDOW_SIZE default",\n'
+  printf '  "command": "%s"\n' "bench/run.sh $ORIG_ARGS"
+  printf '}\n'
+} >"$OUT/machine.json"
+
+# -------------------------------------------------------------------------------------------------- scenarios
+PASSED=0; FAILED=0; FAILED_NAMES=()
+run_scenario() { # run_scenario NAME TARGET flags...
+  local name="$1" target="$2"; shift 2
+  local url pid
+  if [[ "$target" == peer ]]; then
+    start_peer "$name" || { FAILED=$((FAILED + 1)); FAILED_NAMES+=("$name/$target"); warn "the peer did not start"; return 0; }
+    url="$PEER_URL"; pid="$PEER_PID"
+  else
+    start_server "$name" || { FAILED=$((FAILED + 1)); FAILED_NAMES+=("$name/$target"); warn "the server did not start"; return 0; }
+    url="$SERVER_URL"; pid="$SERVER_PID"
+  fi
+  log "$target pid $pid on $url"
+  local smoke=(); (( SMOKE )) && smoke=(--smoke)
+  local start; start="$(_ts)"
+  log "scenario $name on $target ..."
+  local rc=0
+  node --max-old-space-size=6144 "$BENCH/load.mjs" --scenario "$name" --target "$target" --url "$url" --pid "$pid" \
+    ${CASS_PID:+--cassandra-pid "$CASS_PID"} --out "$OUT/$name-$target.json" "${smoke[@]}" "$@" || rc=$?
+  if (( rc == 0 )); then
+    PASSED=$((PASSED + 1)); log "scenario $name on $target: passed in $(_elapsed "$start")"
+  else
+    FAILED=$((FAILED + 1)); FAILED_NAMES+=("$name/$target")
+    warn "scenario $name on $target: FAILED (exit $rc) after $(_elapsed "$start")"
+  fi
+  if ! kill -0 "$pid" 2>/dev/null; then
+    FAILED=$((FAILED + 1)); FAILED_NAMES+=("$name/$target:died")
+    warn "the $target server died during $name (see bench/results/$RUN_ID/logs/)"
+  fi
+  # Peak RSS of the whole process lifetime (VmHWM), then stop it: the next scenario gets a fresh one.
+  awk '/VmHWM/ {printf "%.1f\n", $2/1024}' "/proc/$pid/status" >"$OUT/$name-$target.hwm" 2>/dev/null || true
+  if [[ "$target" == peer ]]; then stop_pid "$PEER_PID" 10; PEER_PID=""; else stop_pid "$SERVER_PID" 30; SERVER_PID=""; fi
+}
+for_targets() { # for_targets SCENARIO peer-ok flags...
+  local name="$1" peer_ok="$2"; shift 2
+  has "$ONLY" "$name" || return 0
+  has "$TARGETS" ours && run_scenario "$name" ours "$@"
+  if (( peer_ok )) && has "$TARGETS" peer; then run_scenario "$name" peer "$@"; fi
+  return 0
+}
+for_targets connections 1 --conns "$CONNS" --hold "$HOLD"
+for_targets fanout 1 --members "$FAN_K" --rates "$FAN_RATES" --duration "$FAN_DURATION"
+for_targets chat "$PEER_CHAT" --users "$CHAT_USERS" --channels "$CHAT_CHANNELS" --rates "$CHAT_RATES" --duration "$CHAT_DURATION"
+for_targets history 0 --messages "$HIST_MSGS" --reads "$HIST_READS"
+
+printf '{"loadAfter": "%s", "uptimeAfter": "%s", "seconds": %s}\n' \
+  "$(cut -d' ' -f1-3 /proc/loadavg)" "$(uptime | sed 's/^ *//')" \
+  "$(awk -v a="$START" -v b="$(_ts)" 'BEGIN { printf "%.0f", b - a }')" >"$OUT/after.json"
+node "$BENCH/report.mjs" "$OUT" || warn "the report could not be written"
+log "results: bench/results/$RUN_ID/results.md (and .json, chart.svg); run took $(_elapsed "$START")"
+(( FAILED )) && warn "failed: ${FAILED_NAMES[*]}"
+echo "$PASSED passed, $FAILED failed"
+(( FAILED == 0 ))
