@@ -8,6 +8,7 @@ import (
 
 	"github.com/parleychat/parley/controllers/wire"
 	"github.com/parleychat/parley/internal/model"
+	"github.com/parleychat/parley/services/presence"
 )
 
 // PresenceService is what the connection hooks and presence:set need.
@@ -97,15 +98,35 @@ func (p *Publisher) TypingChanged(channelID, userID int64, typing bool) {
 	}
 }
 
-func (p *Publisher) PresenceChanged(pr model.Presence, serverIDs, dmChannelIDs []int64) {
-	rooms := []socket.Room{UserRoom(pr.UserID)}
-	for _, id := range serverIDs {
-		rooms = append(rooms, ServerRoom(id))
+// PresenceChanged sends a batch of presence changes, grouped by room: a room with one change gets
+// `presence:update` (Presence), a room with several gets one `presence:batch` ({updates: Presence[]}). A socket in
+// several of the rooms may see a change twice; presence updates are idempotent.
+func (p *Publisher) PresenceChanged(batch []presence.Announcement) {
+	byRoom := map[socket.Room][]wire.Presence{}
+	var order []socket.Room
+	add := func(room socket.Room, pr wire.Presence) {
+		if _, ok := byRoom[room]; !ok {
+			order = append(order, room)
+		}
+		byRoom[room] = append(byRoom[room], pr)
 	}
-	for _, id := range dmChannelIDs {
-		rooms = append(rooms, ChannelRoom(id))
+	for _, a := range batch {
+		pr := wire.ToPresence(a.Presence)
+		add(UserRoom(a.Presence.UserID), pr)
+		for _, id := range a.ServerIDs {
+			add(ServerRoom(id), pr)
+		}
+		for _, id := range a.DMChannelIDs {
+			add(ChannelRoom(id), pr)
+		}
 	}
-	p.emit("presence:update", wire.ToPresence(pr), rooms...)
+	for _, room := range order {
+		if ups := byRoom[room]; len(ups) == 1 {
+			p.emit("presence:update", ups[0], room)
+		} else {
+			p.emit("presence:batch", map[string]any{"updates": ups}, room)
+		}
+	}
 }
 
 func (p *Publisher) ReadAdvanced(channelID, userID, messageID int64) {

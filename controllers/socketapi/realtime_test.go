@@ -18,14 +18,26 @@ import (
 
 type presenceEvt struct{ UserID, Status string }
 
+// presenceEvents lists the statuses announced for a user, from presence:update and presence:batch, in order.
 func presenceEvents(t *testing.T, c *jsclient.Client, userID string) []string {
 	t.Helper()
 	var out []string
-	for _, raw := range c.Events("presence:update") {
-		var p presenceEvt
-		_ = json.Unmarshal(raw, &p)
-		if p.UserID == userID {
-			out = append(out, p.Status)
+	for _, m := range c.Received() {
+		var ups []presenceEvt
+		switch m.Event {
+		case "presence:update":
+			var p presenceEvt
+			_ = json.Unmarshal(m.Args[0], &p)
+			ups = []presenceEvt{p}
+		case "presence:batch":
+			var b struct{ Updates []presenceEvt }
+			_ = json.Unmarshal(m.Args[0], &b)
+			ups = b.Updates
+		}
+		for _, p := range ups {
+			if p.UserID == userID {
+				out = append(out, p.Status)
+			}
 		}
 	}
 	return out
@@ -110,6 +122,35 @@ func TestPresenceAcrossTabsGraceAndIdle(t *testing.T) {
 	}
 	if n := len(presenceEvents(t, outsider, alice.ID)); n != 0 {
 		t.Fatalf("a user sharing nothing with alice got %d presence events", n)
+	}
+}
+
+func TestPresenceOfManyUsersConnectingAtOnceIsBatched(t *testing.T) {
+	t.Parallel()
+	s := testserver.Start(t, testserver.Options{})
+	owner := s.Register(t, "owner")
+	var members []testserver.Account
+	for i := 0; i < 8; i++ {
+		members = append(members, s.Register(t, "member"+ids0(i)))
+	}
+	community(t, s, owner, members...)
+	b := jsclient.Start(t)
+	watcher := connect(t, b, s, owner)
+	time.Sleep(400 * time.Millisecond) // the watcher's own announcement is out of the way
+	for _, m := range members {
+		b.Connect(s.URL, m.AccessToken, jsclient.Options{})
+	}
+	for _, m := range members {
+		waitPresence(t, watcher, m.ID, "online", 10*time.Second)
+	}
+	events := 0
+	for _, m := range watcher.Received() {
+		if m.Event == "presence:update" || m.Event == "presence:batch" {
+			events++
+		}
+	}
+	if events >= len(members)+1 {
+		t.Fatalf("%d presence events for %d members connecting at once: not batched", events, len(members))
 	}
 }
 

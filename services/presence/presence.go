@@ -30,9 +30,18 @@ type Audience interface {
 	SharedUserIDs(ctx context.Context, userID int64, others []int64) ([]int64, error)
 }
 
-// Notifier announces presence changes to the rooms of the user's servers and DMs.
+// Announcement is one user's new presence and who may see it.
+type Announcement struct {
+	Presence     model.Presence
+	ServerIDs    []int64
+	DMChannelIDs []int64
+}
+
+// Notifier announces presence changes to the rooms of the users' servers and DMs. Changes arrive in batches
+// (every AnnounceEvery), so a server where thousands connect at once gets a few batched events per window
+// instead of one event per member per member.
 type Notifier interface {
-	PresenceChanged(p model.Presence, serverIDs, dmChannelIDs []int64)
+	PresenceChanged(batch []Announcement)
 }
 
 // Config tunes timing.
@@ -43,6 +52,7 @@ type Config struct {
 	HeartbeatEvery time.Duration
 	StaleAfter     time.Duration // a node silent this long is considered dead
 	SweepEvery     time.Duration
+	AnnounceEvery  time.Duration // changes are announced in batches this often
 }
 
 func (c *Config) defaults() {
@@ -60,6 +70,9 @@ func (c *Config) defaults() {
 	}
 	if c.SweepEvery <= 0 {
 		c.SweepEvery = 30 * time.Second
+	}
+	if c.AnnounceEvery <= 0 {
+		c.AnnounceEvery = 250 * time.Millisecond
 	}
 }
 
@@ -79,9 +92,10 @@ type Service struct {
 	log      *slog.Logger
 	now      func() time.Time
 
-	mu    sync.Mutex
-	users map[int64]*userState
-	dirty map[int64]model.NodePresence
+	mu      sync.Mutex
+	users   map[int64]*userState
+	dirty   map[int64]model.NodePresence
+	pending map[int64]model.Presence // changes waiting for the next announcement batch (latest per user)
 
 	stop chan struct{}
 	done chan struct{}
@@ -92,7 +106,7 @@ type Service struct {
 func New(store Store, audience Audience, notify Notifier, cfg Config, log *slog.Logger) *Service {
 	cfg.defaults()
 	s := &Service{store: store, audience: audience, notify: notify, cfg: cfg, log: log, now: time.Now,
-		users: map[int64]*userState{}, dirty: map[int64]model.NodePresence{}, stop: make(chan struct{}), done: make(chan struct{})}
+		users: map[int64]*userState{}, dirty: map[int64]model.NodePresence{}, pending: map[int64]model.Presence{}, stop: make(chan struct{}), done: make(chan struct{})}
 	go s.loop()
 	return s
 }
@@ -180,7 +194,7 @@ func (s *Service) goOffline(userID int64) {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		if p, err := s.aggregate(ctx, userID); err == nil && p.Status == model.StatusOffline {
-			s.announce(ctx, p)
+			s.queue(p)
 		}
 	}()
 }
@@ -195,26 +209,45 @@ func (s *Service) updateLocked(userID int64, st *userState) {
 	}
 	st.announced = status
 	s.dirty[userID] = model.NodePresence{UserID: userID, NodeID: s.cfg.NodeID, Status: status, LastSeen: now, HeartbeatAt: now}
-	p := model.Presence{UserID: userID, Status: status, LastSeen: now}
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		s.announce(ctx, p)
-	}()
+	s.pending[userID] = model.Presence{UserID: userID, Status: status, LastSeen: now}
 }
 
-func (s *Service) announce(ctx context.Context, p model.Presence) {
-	servers, err := s.audience.ServerIDs(ctx, p.UserID)
-	if err != nil {
-		s.log.Warn("presence not announced", "user", p.UserID, "err", err)
+// queue schedules a change for the next announcement batch.
+func (s *Service) queue(p model.Presence) {
+	s.mu.Lock()
+	s.pending[p.UserID] = p
+	s.mu.Unlock()
+}
+
+// announcePending sends the changes queued since the last batch, each to its user's servers and DMs.
+func (s *Service) announcePending() {
+	s.mu.Lock()
+	if len(s.pending) == 0 {
+		s.mu.Unlock()
 		return
 	}
-	dms, err := s.audience.DMChannelIDs(ctx, p.UserID)
-	if err != nil {
-		s.log.Warn("presence not announced", "user", p.UserID, "err", err)
-		return
+	pending := s.pending
+	s.pending = map[int64]model.Presence{}
+	s.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	batch := make([]Announcement, 0, len(pending))
+	for _, p := range pending {
+		servers, err := s.audience.ServerIDs(ctx, p.UserID)
+		if err != nil {
+			s.log.Warn("presence not announced", "user", p.UserID, "err", err)
+			continue
+		}
+		dms, err := s.audience.DMChannelIDs(ctx, p.UserID)
+		if err != nil {
+			s.log.Warn("presence not announced", "user", p.UserID, "err", err)
+			continue
+		}
+		batch = append(batch, Announcement{Presence: p, ServerIDs: servers, DMChannelIDs: dms})
 	}
-	s.notify.PresenceChanged(p, servers, dms)
+	if len(batch) > 0 {
+		s.notify.PresenceChanged(batch)
+	}
 }
 
 var rank = map[string]int{model.StatusOffline: 0, model.StatusIdle: 1, model.StatusOnline: 2}
@@ -298,10 +331,14 @@ func (s *Service) loop() {
 	defer beat.Stop()
 	sweep := time.NewTicker(s.cfg.SweepEvery)
 	defer sweep.Stop()
+	announce := time.NewTicker(s.cfg.AnnounceEvery)
+	defer announce.Stop()
 	for {
 		select {
 		case <-s.stop:
 			return
+		case <-announce.C:
+			s.announcePending()
 		case <-flush.C:
 			s.flush()
 		case <-beat.C:
@@ -354,7 +391,7 @@ func (s *Service) Sweep(ctx context.Context) {
 	}
 	for _, id := range users {
 		if p, err := s.aggregate(ctx, id); err == nil && p.Status == model.StatusOffline {
-			s.announce(ctx, p)
+			s.queue(p)
 		}
 	}
 }

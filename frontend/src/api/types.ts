@@ -269,6 +269,8 @@ export interface ServerToClientEvents {
   'message:deleted': (e: MessageDeletedEvent) => void;
   'typing:user': (e: TypingEvent) => void;
   'presence:update': (p: Presence) => void;
+  /** Several changes at once (the server batches presence every 250 ms per room). */
+  'presence:batch': (b: { updates: Presence[] }) => void;
   'receipt:update': (e: ReceiptEvent) => void;
   'receipt:delivered': (e: ReceiptEvent) => void;
   'unread:update': (e: UnreadEvent) => void;

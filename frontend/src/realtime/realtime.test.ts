@@ -38,6 +38,22 @@ describe('Realtime', () => {
   beforeEach(() => vi.useRealTimers());
   afterEach(() => localStorage.clear());
 
+  it('applies presence from single updates and from batches', async () => {
+    const { rt, sock } = setup();
+    rt.start();
+    sock.serverConnect();
+    sock.fire('presence:update', { userId: 'u1', status: 'online', lastSeen: null });
+    sock.fire('presence:batch', {
+      updates: [
+        { userId: 'u2', status: 'idle', lastSeen: null },
+        { userId: 'u1', status: 'offline', lastSeen: '2026-11-24T08:00:00Z' },
+      ],
+    });
+    expect(rt.presence.get('u1')?.status).toBe('offline');
+    expect(rt.presence.get('u2')?.status).toBe('idle');
+    rt.stop();
+  });
+
   it('connects with the access token in the handshake', async () => {
     const { rt, sock } = setup();
     rt.start();

@@ -156,6 +156,7 @@ export class Realtime {
       if (e.userId !== this.meId) this.chat.setTyping(e.channelId, e.userId, e.typing);
     });
     s.on('presence:update', (p) => this.presence.set([p]));
+    s.on('presence:batch', (b) => this.presence.set(b.updates));
     s.on('receipt:update', (e) => {
       if (e.userId === this.meId) {
         // Read in another tab or device.

@@ -279,6 +279,19 @@ func (c *Client) Events(event string) []json.RawMessage {
 	return out
 }
 
+// Received returns every event received so far, in arrival order.
+func (c *Client) Received() []Message {
+	c.b.mu.Lock()
+	defer c.b.mu.Unlock()
+	var out []Message
+	for _, m := range c.b.log[c.CID] {
+		if m.Type == "event" {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
 // WaitEvents waits until at least n events with this name arrived, and returns them all.
 func (c *Client) WaitEvents(event string, n int, timeout time.Duration) ([]json.RawMessage, error) {
 	c.b.waitFor(timeout, func() bool {
