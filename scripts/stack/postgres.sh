@@ -42,6 +42,10 @@ postgres_start() {
     log "postgres already running on 127.0.0.1:$PG_PORT"
     return 0
   fi
+  if port_busy "$PG_PORT"; then
+    echo "port $PG_PORT is already used by another process (another checkout's stack?); stop it or set PG_PORT" >&2
+    return 1
+  fi
   # Unix sockets in our own run dir so we never collide with a system cluster's /var/run/postgresql.
   mkdir -p "$RUNDIR/pg" && chown postgres:postgres "$RUNDIR/pg"
   _pg_as "$bin/pg_ctl" -D "$PG_DATA" -l "$PG_LOG" -w -t 60 \

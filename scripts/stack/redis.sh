@@ -13,6 +13,10 @@ redis_ready() { [[ "$(redis-cli -h 127.0.0.1 -p "$REDIS_PORT" PING 2>/dev/null)"
 
 redis_start() {
   if redis_ready; then log "redis already running on 127.0.0.1:$REDIS_PORT"; return 0; fi
+  if port_busy "$REDIS_PORT"; then
+    echo "port $REDIS_PORT is already used by a process that does not answer PING; stop it or set REDIS_PORT" >&2
+    return 1
+  fi
   mkdir -p "$REDIS_DATA"
   redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$REDIS_DATA" --daemonize yes \
     --pidfile "$REDIS_PID" --logfile "$REDIS_LOG" --appendonly yes --save "" --protected-mode yes \
