@@ -162,15 +162,18 @@ func New(cfg config.Config, log *slog.Logger, pg *pgxpool.Pool, mc *mongodrv.Cli
 			},
 		},
 	})
-	return &App{cfg: cfg, log: log, pg: pg, mongo: mc, cass: cs, sockets: sockets, handler: router, Auth: authSvc, Community: communitySvc, Messaging: messagingSvc,
-		Presence: presenceSvc, ReadState: readSvc}, nil
+	return &App{
+		cfg: cfg, log: log, pg: pg, mongo: mc, cass: cs, sockets: sockets, handler: router,
+		Auth: authSvc, Community: communitySvc, Messaging: messagingSvc, Presence: presenceSvc, ReadState: readSvc,
+	}, nil
 }
 
 // Handler is the HTTP handler serving REST, Socket.IO and the web app.
 func (a *App) Handler() http.Handler { return a.handler }
 
-// Serve listens until ctx is cancelled, then shuts down gracefully: stop accepting, close sockets, flush
-// queued messages, close the databases.
+// Serve listens until ctx is cancelled, then shuts down gracefully: refuse new messages and store the queued
+// ones (their acks still reach the senders), close sockets and HTTP, write presence and read state, close the
+// databases.
 func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{Handler: a.handler, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
