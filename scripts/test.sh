@@ -18,6 +18,8 @@ go_tests() {
 }
 step "Go tests (race detector, real databases)" go_tests
 step "Go coverage by layer" "$ROOT/scripts/coverage.sh" "$ROOT/coverage/go.out"
+# Long-polling without -race: the Socket.IO library's polling transport has its own data race (see the test file).
+step "Go long-polling test (official client over HTTP long-polling)" go test -count=1 -tags polling -run LongPolling ./controllers/socketapi/
 step "Docker lint (hadolint, ShellCheck, compose-go)" "$ROOT/docker/lint.sh"
 
 step "front-end unit tests (Vitest)" bash -c "cd '$ROOT/frontend' && npm test --silent"
