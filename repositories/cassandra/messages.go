@@ -27,34 +27,22 @@ func Bucket(id int64) int {
 
 // MessageStore reads and writes the message log.
 type MessageStore struct {
-	s     *gocql.Session
-	now   func() time.Time
-	group *groupWriter
+	s   *gocql.Session
+	now func() time.Time
 }
 
-func NewMessageStore(s *gocql.Session) *MessageStore {
-	m := &MessageStore{s: s, now: time.Now}
-	m.group = &groupWriter{max: 4, write: m.insertAll}
-	return m
-}
+func NewMessageStore(s *gocql.Session) *MessageStore { return &MessageStore{s: s, now: time.Now} }
 
-// InsertBatch stores messages durably. Concurrent calls (one per flushing channel) are merged into shared
-// requests by the group writer, so Cassandra sees a few larger batches instead of several small requests per
-// message. The call returns only when every row of its messages is stored; every write is idempotent (fixed
-// ids), so a failed call can simply be retried. If the process dies midway, a nonce may point at a missing
+// InsertBatch stores messages durably: nonce rows and message rows, in single-partition (messages) or
+// size-capped (nonces) unlogged batches, all sent at once so the whole call costs about one commit-log sync
+// instead of one per step. Every write is idempotent (fixed ids), so a failed call can simply be retried.
+// The call returns only when every row is stored. If the process dies midway, a nonce may point at a missing
 // message (FindByNonce treats that as "not stored": correct, it was never acknowledged) or, rarely, a message
 // may lack its nonce row; the messaging service also checks the channel's recent messages for the nonce.
 func (m *MessageStore) InsertBatch(ctx context.Context, msgs []model.Message) error {
 	if len(msgs) == 0 {
 		return nil
 	}
-	return m.group.submit(ctx, msgs)
-}
-
-// insertAll writes nonce and message rows in size-capped unlogged batches, all sent at once so the whole call
-// costs about one commit-log sync. Batches mix partitions: on the coordinator each partition's rows are still
-// applied atomically, and one request per ~100 rows costs Cassandra far less CPU than one per row.
-func (m *MessageStore) insertAll(ctx context.Context, msgs []model.Message) error {
 	const nonceCQL = "INSERT INTO message_nonces (sender_id, nonce, channel_id, message_id) VALUES (?, ?, ?, ?)"
 	const msgCQL = "INSERT INTO messages (channel_id, bucket, message_id, sender_id, content, nonce, deleted) VALUES (?, ?, ?, ?, ?, ?, false)"
 
@@ -70,9 +58,27 @@ func (m *MessageStore) insertAll(ctx context.Context, msgs []model.Message) erro
 		size += n
 	}
 	for _, msg := range msgs {
-		if msg.Nonce != "" {
-			push(len(msg.Nonce)+32, func(b *gocql.Batch) { b.Query(nonceCQL, msg.SenderID, msg.Nonce, msg.ChannelID, msg.ID) })
+		if msg.Nonce == "" {
+			continue
 		}
+		msg := msg
+		push(len(msg.Nonce)+32, func(b *gocql.Batch) { b.Query(nonceCQL, msg.SenderID, msg.Nonce, msg.ChannelID, msg.ID) })
+	}
+	if len(cur) > 0 {
+		chunks = append(chunks, cur)
+		cur, size = nil, 0
+	}
+	nonceChunks := len(chunks)
+
+	lastPartition := [2]int64{-1, -1}
+	for _, msg := range msgs {
+		msg := msg
+		part := [2]int64{msg.ChannelID, int64(Bucket(msg.ID))}
+		if part != lastPartition && len(cur) > 0 { // one partition per batch: atomic and cheap for Cassandra
+			chunks = append(chunks, cur)
+			cur, size = nil, 0
+		}
+		lastPartition = part
 		push(len(msg.Content)+len(msg.Nonce)+48, func(b *gocql.Batch) {
 			b.Query(msgCQL, msg.ChannelID, Bucket(msg.ID), msg.ID, msg.SenderID, msg.Content, msg.Nonce)
 		})
@@ -81,7 +87,8 @@ func (m *MessageStore) insertAll(ctx context.Context, msgs []model.Message) erro
 		chunks = append(chunks, cur)
 	}
 	if err := m.runChunks(ctx, chunks); err != nil {
-		return fmt.Errorf("cassandra: storing %d messages in %d batches: %w", len(msgs), len(chunks), err)
+		return fmt.Errorf("cassandra: storing %d messages (%d nonce batches, %d message batches): %w",
+			len(msgs), nonceChunks, len(chunks)-nonceChunks, err)
 	}
 	return nil
 }
