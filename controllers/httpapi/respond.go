@@ -12,6 +12,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/parleychat/parley/controllers/wire"
 	"github.com/parleychat/parley/internal/apperr"
 )
 
@@ -78,13 +79,7 @@ func trimErr(err error) string {
 }
 
 // parseID reads a decimal id from a path parameter or query value.
-func parseID(s, field string) (int64, error) {
-	id, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
-	if err != nil || id <= 0 {
-		return 0, apperr.InvalidField(field, field+" must be an id (a positive decimal string)")
-	}
-	return id, nil
-}
+func parseID(s, field string) (int64, error) { return wire.ParseID(strings.TrimSpace(s), field) }
 
 // queryInt reads an integer query parameter, falling back to def when absent or malformed.
 func queryInt(c *gin.Context, name string, def int) int {

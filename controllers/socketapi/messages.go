@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 
 	"github.com/parleychat/parley/controllers/wire"
-	"github.com/parleychat/parley/internal/apperr"
 	"github.com/parleychat/parley/internal/model"
 	"github.com/parleychat/parley/services/messaging"
 )
@@ -162,10 +161,4 @@ func offQueue(reply func(any, error), work func(ctx context.Context) (any, error
 	return Deferred, nil
 }
 
-func parseID(s, field string) (int64, error) {
-	id, ok := wire.ParseID(s)
-	if !ok {
-		return 0, apperr.InvalidField(field, field+" must be an id (a positive decimal string)")
-	}
-	return id, nil
-}
+func parseID(s, field string) (int64, error) { return wire.ParseID(s, field) }

@@ -125,9 +125,6 @@ func (s *Server) Handler() http.Handler {
 	})
 }
 
-// IO exposes the broadcast operators to the event publisher.
-func (s *Server) IO() *socket.Server { return s.io }
-
 // On registers an event handler.
 func (s *Server) On(event string, h EventHandler) { s.handlers[event] = h }
 

@@ -6,20 +6,12 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/parleychat/parley/internal/apperr"
 	"github.com/parleychat/parley/internal/model"
 )
 
 // ID formats an id for the wire.
 func ID(id int64) string { return strconv.FormatInt(id, 10) }
-
-// IDs formats ids for the wire.
-func IDs(ids []int64) []string {
-	out := make([]string, len(ids))
-	for i, id := range ids {
-		out[i] = ID(id)
-	}
-	return out
-}
 
 type User struct {
 	ID          string    `json:"id"`
@@ -189,8 +181,11 @@ func ToReceipt(r model.ReadState) Receipt {
 	return out
 }
 
-// ParseID reads a wire id.
-func ParseID(s string) (int64, bool) {
+// ParseID reads a wire id (a positive decimal string); field names the input in the error.
+func ParseID(s, field string) (int64, error) {
 	id, err := strconv.ParseInt(s, 10, 64)
-	return id, err == nil && id > 0
+	if err != nil || id <= 0 {
+		return 0, apperr.InvalidField(field, field+" must be an id (a positive decimal string)")
+	}
+	return id, nil
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/golang-migrate/migrate/v4/source/iofs"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
 //go:embed migrations/*.json
@@ -108,7 +109,7 @@ func (d *migrationDriver) SetVersion(version int, dirty bool) error {
 	}
 	_, err := coll.ReplaceOne(d.ctx, bson.D{{Key: "_id", Value: "version"}},
 		bson.D{{Key: "_id", Value: "version"}, {Key: "version", Value: version}, {Key: "dirty", Value: dirty}},
-		optionsUpsert())
+		options.Replace().SetUpsert(true))
 	return err
 }
 

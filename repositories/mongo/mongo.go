@@ -32,5 +32,3 @@ func Ping(ctx context.Context, c *mongo.Client) error {
 	}
 	return nil
 }
-
-func optionsUpsert() options.Lister[options.ReplaceOptions] { return options.Replace().SetUpsert(true) }

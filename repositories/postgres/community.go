@@ -140,15 +140,6 @@ func (s *CommunityStore) Member(ctx context.Context, serverID, userID int64) (mo
 	return ms[0], nil
 }
 
-// MemberIDs lists every member's user id.
-func (s *CommunityStore) MemberIDs(ctx context.Context, serverID int64) ([]int64, error) {
-	rows, err := s.db.Query(ctx, "SELECT user_id FROM server_members WHERE server_id = $1", serverID)
-	if err != nil {
-		return nil, err
-	}
-	return pgx.CollectRows(rows, pgx.RowTo[int64])
-}
-
 // RemoveMember deletes a membership.
 func (s *CommunityStore) RemoveMember(ctx context.Context, serverID, userID int64) error {
 	tag, err := s.db.Exec(ctx, "DELETE FROM server_members WHERE server_id = $1 AND user_id = $2", serverID, userID)
@@ -350,15 +341,6 @@ func (s *CommunityStore) DMsOf(ctx context.Context, userID int64) ([]model.Chann
 	return out, rows.Err()
 }
 
-// DMParticipantIDs lists a DM's participants (empty for a text channel).
-func (s *CommunityStore) DMParticipantIDs(ctx context.Context, channelID int64) ([]int64, error) {
-	rows, err := s.db.Query(ctx, "SELECT user_id FROM dm_participants WHERE channel_id = $1 ORDER BY user_id", channelID)
-	if err != nil {
-		return nil, err
-	}
-	return pgx.CollectRows(rows, pgx.RowTo[int64])
-}
-
 // CanRead reports whether a user may read and write a channel (server member or DM participant), returning
 // the channel and, for server channels, the user's role.
 func (s *CommunityStore) CanRead(ctx context.Context, channelID, userID int64) (model.Channel, string, error) {
@@ -396,16 +378,6 @@ func (s *CommunityStore) ReadableChannelIDs(ctx context.Context, userID int64) (
 // ServerIDs lists the servers a user belongs to.
 func (s *CommunityStore) ServerIDs(ctx context.Context, userID int64) ([]int64, error) {
 	rows, err := s.db.Query(ctx, "SELECT server_id FROM server_members WHERE user_id = $1", userID)
-	if err != nil {
-		return nil, err
-	}
-	return pgx.CollectRows(rows, pgx.RowTo[int64])
-}
-
-// ChannelReaderIDs lists the users who can read a channel.
-func (s *CommunityStore) ChannelReaderIDs(ctx context.Context, channelID int64) ([]int64, error) {
-	rows, err := s.db.Query(ctx, `SELECT m.user_id FROM channels c JOIN server_members m ON m.server_id = c.server_id WHERE c.id = $1
-		UNION SELECT user_id FROM dm_participants WHERE channel_id = $1`, channelID)
 	if err != nil {
 		return nil, err
 	}

@@ -47,7 +47,6 @@ type Store interface {
 	CanRead(ctx context.Context, channelID, userID int64) (model.Channel, string, error)
 	ReadableChannelIDs(ctx context.Context, userID int64) ([]int64, error)
 	ServerIDs(ctx context.Context, userID int64) ([]int64, error)
-	ChannelReaderIDs(ctx context.Context, channelID int64) ([]int64, error)
 	DMChannelIDs(ctx context.Context, userID int64) ([]int64, error)
 	SharedUserIDs(ctx context.Context, userID int64, others []int64) ([]int64, error)
 }
@@ -722,11 +721,6 @@ func (s *Service) ReadableChannelIDs(ctx context.Context, userID int64) ([]int64
 // ServerIDs lists a user's servers (for socket rooms).
 func (s *Service) ServerIDs(ctx context.Context, userID int64) ([]int64, error) {
 	return s.store.ServerIDs(ctx, userID)
-}
-
-// ChannelReaderIDs lists who can read a channel.
-func (s *Service) ChannelReaderIDs(ctx context.Context, channelID int64) ([]int64, error) {
-	return s.store.ChannelReaderIDs(ctx, channelID)
 }
 
 // DMChannelIDs lists a user's DM channels (presence audience).
