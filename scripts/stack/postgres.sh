@@ -27,10 +27,25 @@ pg_psql() { psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -X -q -v ON_ERROR_STOP=1
 
 postgres_ready() { pg_psql -d postgres -tAc 'SELECT 1' | grep -qx 1; }
 
+# _pg_allow_traverse — the server runs as the `postgres` user, so every folder above the data dir must let it
+# pass through. A checkout inside a private folder (e.g. one made by mktemp -d, mode 700) does not: such
+# folders get the search bit for others (o+x: pass through, not list or read).
+_pg_allow_traverse() {
+  local dir
+  dir="$(dirname "$PG_DATA")"
+  while [[ "$dir" != "/" ]]; do
+    if ! _pg_as test -x "$dir"; then
+      log "letting the postgres user pass through $dir (chmod o+x)"
+      chmod o+x "$dir"
+    fi
+    dir="$(dirname "$dir")"
+  done
+}
+
 postgres_start() {
   local bin; bin="$(_pg_bindir)"
-  # The postgres user must be able to reach the data dir through the project's parent folders.
   mkdir -p "$PG_DATA"
+  _pg_allow_traverse
   chown postgres:postgres "$PG_DATA" "$LOGS"
   chmod 700 "$PG_DATA"
   touch "$PG_LOG" && chown postgres:postgres "$PG_LOG"
