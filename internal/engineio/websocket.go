@@ -1,0 +1,435 @@
+package engineio
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"syscall"
+	"time"
+	"unicode/utf8"
+
+	"github.com/gobwas/ws"
+)
+
+// wsTransport is one WebSocket connection. Its write state is guarded by the owning Conn's mu.
+type wsTransport struct {
+	conn net.Conn
+	raw  syscall.RawConn // for non-blocking writes; nil when the connection is not a plain socket (TLS)
+
+	pending  [][]byte // bytes waiting for the writer goroutine
+	queued   int      // bytes pending or being written by it
+	flushing bool     // the writer goroutine runs
+	closing  bool     // close once pending is written
+	broken   bool     // a write failed: drop further writes
+
+	leftover []byte // bytes the HTTP server read past the upgrade request
+}
+
+func newWSTransport(conn net.Conn, br *bufio.Reader) *wsTransport {
+	t := &wsTransport{conn: conn}
+	if sc, ok := conn.(syscall.Conn); ok {
+		if raw, err := sc.SyscallConn(); err == nil {
+			t.raw = raw
+		}
+	}
+	if br != nil && br.Buffered() > 0 {
+		t.leftover, _ = br.Peek(br.Buffered())
+		t.leftover = append([]byte(nil), t.leftover...)
+	}
+	return t
+}
+
+// writeLocked writes b (complete frames) or queues it behind earlier bytes. True when the queue passed the
+// connection's limit (the caller closes the session).
+func (t *wsTransport) writeLocked(c *Conn, b []byte) bool {
+	if t.broken || t.closing {
+		return false
+	}
+	if !t.flushing {
+		n, err := t.tryWrite(b)
+		if err != nil {
+			t.broken = true
+			go c.Close("transport error")
+			return false
+		}
+		if n == len(b) {
+			return false
+		}
+		b = b[n:]
+		t.flushing = true
+		go t.flush(c)
+	}
+	t.pending = append(t.pending, b)
+	t.queued += len(b)
+	return t.queued > c.srv.cfg.WriteQueueLimit
+}
+
+// tryWrite writes as much of b as the socket takes now, without waiting. Returns 0, nil when it takes nothing.
+func (t *wsTransport) tryWrite(b []byte) (int, error) {
+	if t.raw == nil {
+		return 0, nil
+	}
+	var n int
+	var werr error
+	err := t.raw.Write(func(fd uintptr) bool {
+		for {
+			n, werr = syscall.Write(int(fd), b)
+			if werr != syscall.EINTR {
+				return true // one attempt: never park the caller
+			}
+		}
+	})
+	if err != nil {
+		return 0, err
+	}
+	if werr == syscall.EAGAIN {
+		return 0, nil
+	}
+	if werr != nil {
+		return 0, werr
+	}
+	return max(n, 0), nil
+}
+
+// flush is the writer goroutine of a connection whose socket buffer filled up: it writes the queue with
+// blocking writes (bounded by WriteTimeout each) until it is empty, then ends.
+func (t *wsTransport) flush(c *Conn) {
+	var bufs net.Buffers
+	for {
+		c.mu.Lock()
+		if len(t.pending) == 0 || t.broken {
+			t.flushing = false
+			t.queued = 0
+			closing := t.closing
+			c.mu.Unlock()
+			if closing {
+				t.shutdown()
+			}
+			return
+		}
+		bufs, t.pending = t.pending, nil
+		c.mu.Unlock()
+		n := 0
+		for _, b := range bufs {
+			n += len(b)
+		}
+		_ = t.conn.SetWriteDeadline(time.Now().Add(c.srv.cfg.WriteTimeout))
+		_, err := bufs.WriteTo(t.conn)
+		_ = t.conn.SetWriteDeadline(time.Time{})
+		c.mu.Lock()
+		t.queued -= n
+		if err != nil {
+			t.broken = true
+		}
+		c.mu.Unlock()
+		if err != nil {
+			go c.Close("transport error")
+		}
+	}
+}
+
+// closeLocked sends a close frame after what is queued, then half-closes; the reader ends the connection.
+func (t *wsTransport) closeLocked(c *Conn) {
+	if t.closing {
+		return
+	}
+	frame := wsControlFrame(opClose, ws.NewCloseFrameBody(ws.StatusNormalClosure, ""))
+	if !t.broken && !t.flushing {
+		if n, err := t.tryWrite(frame); err == nil && n < len(frame) {
+			t.pending = append(t.pending, frame[n:])
+			t.flushing = true
+			go t.flush(c)
+		}
+	} else if !t.broken {
+		t.pending = append(t.pending, frame)
+	}
+	t.closing = true
+	if !t.flushing {
+		t.shutdown()
+	}
+}
+
+// shutdown stops sending and gives the client a moment to answer the close before the reader gives up.
+func (t *wsTransport) shutdown() {
+	if cw, ok := t.conn.(interface{ CloseWrite() error }); ok {
+		_ = cw.CloseWrite()
+		_ = t.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		return
+	}
+	_ = t.conn.Close()
+}
+
+// openWebSocket is a handshake directly over WebSocket.
+func (s *Server) openWebSocket(w http.ResponseWriter, r *http.Request) {
+	conn, rw, _, err := s.upgr.Upgrade(r, w)
+	if err != nil {
+		if conn != nil {
+			_ = conn.Close()
+		}
+		return
+	}
+	t := newWSTransport(conn, rw.Reader)
+	c := s.newConn()
+	c.ws = t
+	// The open packet goes out before the handler can send anything.
+	open := newControl(PacketOpen, s.openPacket(c.id, []string{}))
+	if _, err := conn.Write(open.ws); err != nil || !c.start(r) {
+		_ = conn.Close()
+		return
+	}
+	// Our own goroutine, so the HTTP server's connection state (and its buffers) can be freed.
+	go t.readLoop(c, false)
+}
+
+// upgrade handles a WebSocket that joins an existing polling session: probe, then switch.
+func (s *Server) upgrade(c *Conn, w http.ResponseWriter, r *http.Request) {
+	c.mu.Lock()
+	busy := c.ws != nil || c.probe != nil || c.state != stateOpen
+	c.mu.Unlock()
+	conn, rw, _, err := s.upgr.Upgrade(r, w)
+	if err != nil {
+		if conn != nil {
+			_ = conn.Close()
+		}
+		return
+	}
+	t := newWSTransport(conn, rw.Reader)
+	c.mu.Lock()
+	if busy || c.ws != nil || c.probe != nil || c.state != stateOpen {
+		// Already upgraded (or upgrading): this WebSocket is refused with a close frame, as the Node.js server does.
+		c.mu.Unlock()
+		_, _ = conn.Write(wsControlFrame(opClose, ws.NewCloseFrameBody(ws.StatusPolicyViolation, "")))
+		_ = conn.Close()
+		return
+	}
+	c.probe = t
+	c.mu.Unlock()
+	s.sched.After(s.cfg.UpgradeTimeout, func() {
+		c.mu.Lock()
+		if c.probe == t {
+			c.probe = nil
+			c.upgrading = false
+			t.closing = true
+			t.shutdown()
+		}
+		c.mu.Unlock()
+	})
+	go t.readLoop(c, true)
+}
+
+// switchToWebSocket completes the upgrade: later frames go to the WebSocket, queued ones first.
+func (c *Conn) switchToWebSocket(t *wsTransport) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.probe != t || c.state != stateOpen {
+		return false
+	}
+	c.probe, c.upgrading, c.ws = nil, false, t
+	c.poll.endLocked()
+	queue := c.queue
+	c.queue, c.queued = nil, 0
+	for _, f := range queue {
+		t.writeLocked(c, f.ws)
+	}
+	return true
+}
+
+// prefixReader reads the bytes it holds, then the connection.
+type prefixReader struct {
+	prefix []byte
+	conn   net.Conn
+}
+
+func (p *prefixReader) Read(b []byte) (int, error) {
+	if len(p.prefix) > 0 {
+		n := copy(b, p.prefix)
+		p.prefix = p.prefix[n:]
+		return n, nil
+	}
+	return p.conn.Read(b)
+}
+
+var readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4096) }}
+
+// readLoop reads frames until the connection ends. While idle it parks on a one-byte read, so an idle
+// connection holds no read buffer; a buffer comes from a pool while frames arrive.
+func (t *wsTransport) readLoop(c *Conn, probing bool) {
+	reason := "transport close"
+	defer func() {
+		_ = t.conn.Close()
+		c.mu.Lock()
+		if c.probe == t {
+			c.probe, c.upgrading = nil, false
+		}
+		isMain := c.ws == t
+		c.mu.Unlock()
+		if isMain {
+			c.close(reason, false)
+		}
+	}()
+	pr := &prefixReader{prefix: t.leftover, conn: t.conn}
+	t.leftover = nil
+	var one [1]byte
+	var msg []byte // a fragmented message being assembled
+	var msgBinary bool
+	for {
+		if len(pr.prefix) == 0 {
+			if _, err := io.ReadFull(t.conn, one[:]); err != nil {
+				return
+			}
+			pr.prefix = one[:]
+		}
+		br := readerPool.Get().(*bufio.Reader)
+		br.Reset(pr)
+		for {
+			h, payload, err := readFrame(br, c.srv.cfg.MaxPayload)
+			if err != nil {
+				readerPool.Put(br)
+				if errors.Is(err, errProtocol) || errors.Is(err, errTooBig) {
+					reason = "parse error"
+					t.protocolClose(c, err)
+				}
+				return
+			}
+			switch h.OpCode {
+			case ws.OpClose:
+				readerPool.Put(br)
+				c.mu.Lock()
+				if !t.closing {
+					t.closeLocked(c)
+				}
+				c.mu.Unlock()
+				return
+			case ws.OpPing:
+				c.mu.Lock()
+				if c.ws == t || c.probe == t {
+					t.writeLocked(c, wsControlFrame(opPong, payload))
+				}
+				c.mu.Unlock()
+			case ws.OpPong:
+			default:
+				if h.OpCode != ws.OpContinuation {
+					if msg != nil {
+						readerPool.Put(br)
+						reason = "parse error"
+						t.protocolClose(c, errProtocol)
+						return
+					}
+					msgBinary = h.OpCode == ws.OpBinary
+				} else if msg == nil {
+					readerPool.Put(br)
+					reason = "parse error"
+					t.protocolClose(c, errProtocol)
+					return
+				}
+				if !h.Fin || msg != nil {
+					if len(msg)+len(payload) > c.srv.cfg.MaxPayload {
+						readerPool.Put(br)
+						reason = "parse error"
+						t.protocolClose(c, errTooBig)
+						return
+					}
+					msg = append(msg, payload...)
+					if !h.Fin {
+						break
+					}
+					payload, msg = msg, nil
+				}
+				if !msgBinary && !utf8.Valid(payload) {
+					readerPool.Put(br)
+					reason = "parse error"
+					t.protocolClose(c, errProtocol)
+					return
+				}
+				if probing {
+					var ok bool
+					if ok, probing = t.onProbePacket(c, payload, msgBinary); !ok {
+						readerPool.Put(br)
+						return
+					}
+					continue
+				}
+				if err := c.onPacket(payload, msgBinary); err != nil {
+					readerPool.Put(br)
+					reason = "parse error"
+					return
+				}
+			}
+			if br.Buffered() == 0 {
+				break
+			}
+		}
+		readerPool.Put(br)
+	}
+}
+
+// onProbePacket handles the upgrade handshake on a probing WebSocket: "2probe" → "3probe", then "5" switches.
+// ok false ends the probe; probing false means the switch happened.
+func (t *wsTransport) onProbePacket(c *Conn, data []byte, binary bool) (ok, probing bool) {
+	switch {
+	case !binary && string(data) == "2probe":
+		c.mu.Lock()
+		if c.probe == t {
+			t.writeLocked(c, frameProbe.ws)
+			c.upgrading = true
+			c.poll.wakeLocked() // a waiting poll answers noop so the client can pause polling
+		}
+		c.mu.Unlock()
+		return true, true
+	case !binary && string(data) == "5":
+		c.mu.Lock()
+		probed := c.upgrading
+		c.mu.Unlock()
+		if !probed || !c.switchToWebSocket(t) {
+			return false, true
+		}
+		return true, false
+	default:
+		return false, true
+	}
+}
+
+// protocolClose answers a WebSocket protocol violation with the matching close code.
+func (t *wsTransport) protocolClose(c *Conn, err error) {
+	code := ws.StatusProtocolError
+	if errors.Is(err, errTooBig) {
+		code = ws.StatusMessageTooBig
+	}
+	c.mu.Lock()
+	if !t.closing && !t.broken {
+		_, _ = t.tryWrite(wsControlFrame(opClose, ws.NewCloseFrameBody(code, "")))
+	}
+	c.mu.Unlock()
+}
+
+var (
+	errProtocol = errors.New("websocket: protocol error")
+	errTooBig   = errors.New("websocket: message too big")
+)
+
+// readFrame reads one client frame and unmasks it. Client frames must be masked, without extensions;
+// control frames must be short and final.
+func readFrame(br *bufio.Reader, limit int) (ws.Header, []byte, error) {
+	h, err := ws.ReadHeader(br)
+	if err != nil {
+		return h, nil, err
+	}
+	if !h.Masked || h.Rsv != 0 || h.OpCode.IsReserved() {
+		return h, nil, errProtocol
+	}
+	if h.OpCode.IsControl() && (h.Length > 125 || !h.Fin) {
+		return h, nil, errProtocol
+	}
+	if h.Length > int64(limit) {
+		return h, nil, errTooBig
+	}
+	payload := make([]byte, h.Length)
+	if _, err := io.ReadFull(br, payload); err != nil {
+		return h, nil, err
+	}
+	ws.Cipher(payload, h.Mask, 0)
+	return h, payload, nil
+}
