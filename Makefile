@@ -1,5 +1,5 @@
 # The two commands: `make run` and `make test`. Both install what is missing and start the local databases.
-.PHONY: run test stop clean-data status build bench lint
+.PHONY: run test stop clean-data status build bench lint conformance
 
 run:
 	@scripts/run.sh
@@ -19,6 +19,12 @@ status:
 # make bench                      full run (see BENCHMARKS.md); make bench ARGS="--smoke" for the quick check
 bench:
 	@bench/run.sh $(ARGS)
+
+# make conformance                the official Engine.IO/Socket.IO suites against cmd/conformance (scripts/conformance.sh);
+# make conformance ARGS="--node-reference"   the same against the Node.js reference server
+conformance:
+	@scripts/deps.sh go
+	@scripts/conformance.sh $(ARGS)
 
 build:
 	@scripts/deps.sh go frontend

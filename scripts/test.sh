@@ -20,6 +20,16 @@ step "Go tests (race detector, real databases)" go_tests
 step "Go coverage by layer" "$ROOT/scripts/coverage.sh" "$ROOT/coverage/go.out"
 # Long-polling without -race: the Socket.IO library's polling transport has its own data race (see the test file).
 step "Go long-polling test (official client over HTTP long-polling)" go test -count=1 -tags polling -run LongPolling ./controllers/socketapi/
+# TEMPORARY guard, to be removed once cmd/conformance (the Go test-mode server) is committed: without it the step is
+# skipped loudly; with it the step must pass (Engine.IO 24/24, Socket.IO 32/32). `make conformance` runs it alone.
+SKIPPED=0
+if [[ ! -d "$ROOT/cmd/conformance" ]]; then
+  warn "SKIPPED: protocol conformance (official Engine.IO and Socket.IO suites): cmd/conformance/ does not exist yet"
+  warn "SKIPPED: the harness itself is checked with: scripts/conformance.sh --node-reference"
+  SKIPPED=1
+else
+step "protocol conformance (official Engine.IO and Socket.IO suites)" "$ROOT/scripts/conformance.sh"
+fi
 step "Docker lint (hadolint, ShellCheck, compose-go)" "$ROOT/docker/lint.sh"
 
 step "front-end unit tests (Vitest)" bash -c "cd '$ROOT/frontend' && npm test --silent"
@@ -28,4 +38,8 @@ step "end-to-end tests (Chromium)" bash -c "cd '$ROOT/e2e' && npm test --silent"
 step "benchmark smoke run (functional only: loss, duplicates, errors)" "$ROOT/bench/run.sh" --smoke
 log "all tests passed in $(_elapsed "$START")"
 # Any failure above exits at once (step dies), so reaching here means every suite passed.
-echo "suites: $(grep -c '^step "' "$0") passed, 0 failed"
+if (( SKIPPED )); then
+  echo "suites: $(( $(grep -c '^step "' "$0") - SKIPPED )) passed, 0 failed, $SKIPPED skipped"
+else
+  echo "suites: $(grep -c '^step "' "$0") passed, 0 failed"
+fi
