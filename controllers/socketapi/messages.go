@@ -2,7 +2,6 @@ package socketapi
 
 import (
 	"context"
-	"encoding/json"
 
 	"github.com/parleychat/parley/controllers/wire"
 	"github.com/parleychat/parley/internal/model"
@@ -19,15 +18,7 @@ type MessageService interface {
 
 // RegisterMessageEvents wires message:send, message:edit, message:delete and messages:sync.
 func (s *Server) RegisterMessageEvents(svc MessageService) {
-	s.On("message:send", func(ctx context.Context, c *Conn, payload json.RawMessage, reply func(any, error)) (any, error) {
-		var p struct {
-			ChannelID string `json:"channelId"`
-			Content   string `json:"content"`
-			Nonce     string `json:"nonce"`
-		}
-		if err := Decode(payload, &p); err != nil {
-			return nil, err
-		}
+	on(s, wire.EventMessageSend, func(ctx context.Context, c *Conn, p wire.SendMessagePayload, reply Reply) (any, error) {
 		channelID, err := parseID(p.ChannelID, "channelId")
 		if err != nil {
 			return nil, err
@@ -40,7 +31,7 @@ func (s *Server) RegisterMessageEvents(svc MessageService) {
 				return
 			}
 			wm := wire.ToMessage(m)
-			_ = c.Socket.Emit("message:sent", wm)
+			_ = c.Socket.Emit(wire.EventMessageSent, wm)
 			reply(map[string]any{"message": wm}, nil)
 		})
 		if err != nil {
@@ -50,12 +41,8 @@ func (s *Server) RegisterMessageEvents(svc MessageService) {
 	})
 
 	// Edits and deletes write to Cassandra synchronously; they run off the socket's queue.
-	s.On("message:edit", func(_ context.Context, c *Conn, payload json.RawMessage, reply func(any, error)) (any, error) {
-		var p struct {
-			messageRef
-			Content string `json:"content"`
-		}
-		channelID, messageID, err := decodeRef(payload, &p, &p.messageRef)
+	on(s, wire.EventMessageEdit, func(_ context.Context, c *Conn, p wire.EditMessagePayload, reply Reply) (any, error) {
+		channelID, messageID, err := parseRef(p.MessageRef)
 		if err != nil {
 			return nil, err
 		}
@@ -68,9 +55,8 @@ func (s *Server) RegisterMessageEvents(svc MessageService) {
 		})
 	})
 
-	s.On("message:delete", func(_ context.Context, c *Conn, payload json.RawMessage, reply func(any, error)) (any, error) {
-		var p messageRef
-		channelID, messageID, err := decodeRef(payload, &p, &p)
+	on(s, wire.EventMessageDelete, func(_ context.Context, c *Conn, p wire.MessageRef, reply Reply) (any, error) {
+		channelID, messageID, err := parseRef(p)
 		if err != nil {
 			return nil, err
 		}
@@ -79,13 +65,7 @@ func (s *Server) RegisterMessageEvents(svc MessageService) {
 		})
 	})
 
-	s.On("messages:sync", func(_ context.Context, c *Conn, payload json.RawMessage, reply func(any, error)) (any, error) {
-		var p struct {
-			Channels map[string]string `json:"channels"`
-		}
-		if err := Decode(payload, &p); err != nil {
-			return nil, err
-		}
+	on(s, wire.EventMessagesSync, func(_ context.Context, c *Conn, p wire.SyncPayload, reply Reply) (any, error) {
 		since := make(map[int64]int64, len(p.Channels))
 		for ch, last := range p.Channels {
 			channelID, err := parseID(ch, "channels")
@@ -105,13 +85,12 @@ func (s *Server) RegisterMessageEvents(svc MessageService) {
 			if err != nil {
 				return nil, err
 			}
-			msgs := make(map[string][]wire.Message, len(res))
-			more := make(map[string]bool, len(res))
+			out := wire.SyncResult{Messages: make(map[string][]wire.Message, len(res)), HasMore: make(map[string]bool, len(res))}
 			for id, r := range res {
-				msgs[wire.ID(id)] = wire.ToMessages(r.Messages)
-				more[wire.ID(id)] = r.HasMore
+				out.Messages[wire.ID(id)] = wire.ToMessages(r.Messages)
+				out.HasMore[wire.ID(id)] = r.HasMore
 			}
-			return map[string]any{"messages": msgs, "hasMore": more}, nil
+			return map[string]any{"messages": out.Messages, "hasMore": out.HasMore}, nil
 		})
 	})
 }
@@ -119,28 +98,19 @@ func (s *Server) RegisterMessageEvents(svc MessageService) {
 // Publisher side of messaging.
 
 func (p *Publisher) MessageCreated(m model.Message) {
-	p.emit("message:new", wire.ToMessage(m), ChannelRoom(m.ChannelID))
+	p.emit(wire.EventMessageNew, wire.ToMessage(m), ChannelRoom(m.ChannelID))
 }
 
 func (p *Publisher) MessageUpdated(m model.Message) {
-	p.emit("message:updated", wire.ToMessage(m), ChannelRoom(m.ChannelID))
+	p.emit(wire.EventMessageUpdated, wire.ToMessage(m), ChannelRoom(m.ChannelID))
 }
 
 func (p *Publisher) MessageDeleted(channelID, messageID int64) {
-	p.emit("message:deleted", map[string]any{"channelId": wire.ID(channelID), "messageId": wire.ID(messageID)}, ChannelRoom(channelID))
+	p.emit(wire.EventMessageDeleted, wire.MessageDeletedEvent{ChannelID: wire.ID(channelID), MessageID: wire.ID(messageID)}, ChannelRoom(channelID))
 }
 
-// messageRef is the {channelId, messageId} part of several payloads.
-type messageRef struct {
-	ChannelID string `json:"channelId"`
-	MessageID string `json:"messageId"`
-}
-
-// decodeRef decodes a payload into dst and parses the message reference it embeds.
-func decodeRef(payload json.RawMessage, dst any, ref *messageRef) (channelID, messageID int64, err error) {
-	if err := Decode(payload, dst); err != nil {
-		return 0, 0, err
-	}
+// parseRef parses a {channelId, messageId} reference.
+func parseRef(ref wire.MessageRef) (channelID, messageID int64, err error) {
 	if channelID, err = parseID(ref.ChannelID, "channelId"); err != nil {
 		return 0, 0, err
 	}
@@ -151,8 +121,8 @@ func decodeRef(payload json.RawMessage, dst any, ref *messageRef) (channelID, me
 }
 
 // offQueue runs slow work (database reads and writes) on its own goroutine and answers through reply, so
-// the socket's next events are not held up (a socket's handlers run one at a time).
-func offQueue(reply func(any, error), work func(ctx context.Context) (any, error)) (any, error) {
+// the socket's next events are not held up (a socket's events are handled one at a time).
+func offQueue(reply Reply, work func(ctx context.Context) (any, error)) (any, error) {
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), handlerTimeout)
 		defer cancel()

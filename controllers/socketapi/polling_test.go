@@ -1,8 +1,4 @@
-//go:build polling
-
-// This test runs without the race detector (scripts/test.sh runs it with -tags polling): the Socket.IO library's
-// long-polling transport has a data race of its own (HttpContext.closeWithError vs polling.onPollRequest in
-// zishang520/socket.io v3.0.5), which -race reports on any long-polling session. Our code is not involved.
+// The official client over HTTP long-polling, and polling upgraded to WebSocket.
 
 package socketapi_test
 

@@ -1,7 +1,7 @@
 package socketapi
 
 import (
-	"github.com/zishang520/socket.io/servers/socket/v3"
+	"github.com/parleychat/parley/internal/socketio"
 
 	"github.com/parleychat/parley/controllers/wire"
 	"github.com/parleychat/parley/internal/model"
@@ -15,17 +15,17 @@ type Publisher struct{ s *Server }
 // Publisher returns the notifier the services use.
 func (s *Server) Publisher() *Publisher { return &Publisher{s: s} }
 
-func (p *Publisher) emit(event string, payload any, rooms ...socket.Room) {
+func (p *Publisher) emit(event string, payload any, rooms ...socketio.Room) {
 	if len(rooms) == 0 {
 		return
 	}
-	if err := p.s.io.To(rooms...).Emit(event, payload); err != nil {
+	if err := p.s.nsp.To(rooms...).Emit(event, payload); err != nil {
 		p.s.log.Warn("socket emit failed", "event", event, "err", err)
 	}
 }
 
-func channelRooms(ids []int64) []socket.Room {
-	out := make([]socket.Room, len(ids))
+func channelRooms(ids []int64) []socketio.Room {
+	out := make([]socketio.Room, len(ids))
 	for i, id := range ids {
 		out[i] = ChannelRoom(id)
 	}
@@ -34,50 +34,50 @@ func channelRooms(ids []int64) []socket.Room {
 
 func (p *Publisher) ServerChanged(server model.Server, action string) {
 	server.Role = "" // the role differs per recipient; clients keep their own
-	p.emit("server:update", map[string]any{"server": wire.ToServer(server), "action": action}, ServerRoom(server.ID))
+	p.emit(wire.EventServerUpdate, wire.ServerUpdateEvent{Server: wire.ToServer(server), Action: action}, ServerRoom(server.ID))
 }
 
 func (p *Publisher) ServerDeleted(serverID int64, channelIDs []int64) {
-	p.emit("server:update", map[string]any{"server": map[string]any{"id": wire.ID(serverID)}, "action": "deleted"}, ServerRoom(serverID))
+	p.emit(wire.EventServerUpdate, wire.ServerUpdateEvent{Server: wire.IDOnly{ID: wire.ID(serverID)}, Action: "deleted"}, ServerRoom(serverID))
 	for _, r := range channelRooms(channelIDs) {
-		p.s.io.In(r).SocketsLeave(r)
+		p.s.nsp.In(r).SocketsLeave(r)
 	}
-	p.s.io.In(ServerRoom(serverID)).SocketsLeave(ServerRoom(serverID))
+	p.s.nsp.In(ServerRoom(serverID)).SocketsLeave(ServerRoom(serverID))
 }
 
 func (p *Publisher) MemberJoined(server model.Server, member model.Member, channelIDs []int64) {
-	p.s.io.In(UserRoom(member.User.ID)).SocketsJoin(append(channelRooms(channelIDs), ServerRoom(server.ID))...)
-	p.emit("server:update", map[string]any{"server": wire.ToServer(server), "action": "joined"}, UserRoom(member.User.ID))
-	p.emit("member:update", map[string]any{"serverId": wire.ID(server.ID), "member": wire.ToMember(member), "action": "joined"}, ServerRoom(server.ID))
+	p.s.nsp.In(UserRoom(member.User.ID)).SocketsJoin(append(channelRooms(channelIDs), ServerRoom(server.ID))...)
+	p.emit(wire.EventServerUpdate, wire.ServerUpdateEvent{Server: wire.ToServer(server), Action: "joined"}, UserRoom(member.User.ID))
+	p.emit(wire.EventMemberUpdate, wire.MemberUpdateEvent{ServerID: wire.ID(server.ID), Member: wire.ToMember(member), Action: "joined"}, ServerRoom(server.ID))
 }
 
 func (p *Publisher) MemberLeft(serverID, userID int64, channelIDs []int64, action string) {
-	p.s.io.In(UserRoom(userID)).SocketsLeave(append(channelRooms(channelIDs), ServerRoom(serverID))...)
-	p.emit("server:update", map[string]any{"server": map[string]any{"id": wire.ID(serverID)}, "action": action}, UserRoom(userID))
-	p.emit("member:update", map[string]any{"serverId": wire.ID(serverID), "member": map[string]any{"user": map[string]any{"id": wire.ID(userID)}}, "action": action}, ServerRoom(serverID))
+	p.s.nsp.In(UserRoom(userID)).SocketsLeave(append(channelRooms(channelIDs), ServerRoom(serverID))...)
+	p.emit(wire.EventServerUpdate, wire.ServerUpdateEvent{Server: wire.IDOnly{ID: wire.ID(serverID)}, Action: action}, UserRoom(userID))
+	p.emit(wire.EventMemberUpdate, wire.MemberUpdateEvent{ServerID: wire.ID(serverID), Member: wire.MemberGone{User: wire.IDOnly{ID: wire.ID(userID)}}, Action: action}, ServerRoom(serverID))
 }
 
 func (p *Publisher) MemberChanged(member model.Member) {
-	p.emit("member:update", map[string]any{"serverId": wire.ID(member.ServerID), "member": wire.ToMember(member), "action": "role"}, ServerRoom(member.ServerID))
+	p.emit(wire.EventMemberUpdate, wire.MemberUpdateEvent{ServerID: wire.ID(member.ServerID), Member: wire.ToMember(member), Action: "role"}, ServerRoom(member.ServerID))
 }
 
 func (p *Publisher) ChannelChanged(c model.Channel, meta model.ChannelMeta, action string) {
 	if action == "created" {
-		p.s.io.In(ServerRoom(c.ServerID)).SocketsJoin(ChannelRoom(c.ID))
+		p.s.nsp.In(ServerRoom(c.ServerID)).SocketsJoin(ChannelRoom(c.ID))
 	}
-	p.emit("channel:update", map[string]any{"channel": wire.ToChannel(c, meta, 0, 0, 0), "action": action}, ServerRoom(c.ServerID))
+	p.emit(wire.EventChannelUpdate, wire.ChannelUpdateEvent{Channel: wire.ToChannel(c, meta, 0, 0, 0), Action: action}, ServerRoom(c.ServerID))
 }
 
 func (p *Publisher) ChannelDeleted(c model.Channel) {
-	p.s.io.In(ChannelRoom(c.ID)).SocketsLeave(ChannelRoom(c.ID))
-	p.emit("channel:update", map[string]any{"channel": wire.ToChannel(c, model.ChannelMeta{}, 0, 0, 0), "action": "deleted"}, ServerRoom(c.ServerID))
+	p.s.nsp.In(ChannelRoom(c.ID)).SocketsLeave(ChannelRoom(c.ID))
+	p.emit(wire.EventChannelUpdate, wire.ChannelUpdateEvent{Channel: wire.ToChannel(c, model.ChannelMeta{}, 0, 0, 0), Action: "deleted"}, ServerRoom(c.ServerID))
 }
 
 func (p *Publisher) DMCreated(c model.Channel, participantIDs []int64) {
-	rooms := make([]socket.Room, len(participantIDs))
+	rooms := make([]socketio.Room, len(participantIDs))
 	for i, id := range participantIDs {
 		rooms[i] = UserRoom(id)
 	}
-	p.s.io.In(rooms...).SocketsJoin(ChannelRoom(c.ID))
-	p.emit("channel:update", map[string]any{"channel": wire.ToChannel(c, model.ChannelMeta{}, 0, 0, 0), "action": "created"}, rooms...)
+	p.s.nsp.In(rooms...).SocketsJoin(ChannelRoom(c.ID))
+	p.emit(wire.EventChannelUpdate, wire.ChannelUpdateEvent{Channel: wire.ToChannel(c, model.ChannelMeta{}, 0, 0, 0), Action: "created"}, rooms...)
 }

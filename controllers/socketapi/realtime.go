@@ -2,9 +2,8 @@ package socketapi
 
 import (
 	"context"
-	"encoding/json"
 
-	"github.com/zishang520/socket.io/servers/socket/v3"
+	"github.com/parleychat/parley/internal/socketio"
 
 	"github.com/parleychat/parley/controllers/wire"
 	"github.com/parleychat/parley/internal/model"
@@ -32,38 +31,23 @@ type ReceiptService interface {
 
 // RegisterRealtimeEvents wires presence, typing and receipts.
 func (s *Server) RegisterRealtimeEvents(presence PresenceService, typing TypingService, receipts ReceiptService) {
-	s.OnConnect(func(c *Conn) { presence.Connected(c.UserID, string(c.Socket.Id())) })
-	s.OnDisconnect(func(c *Conn, _ string) { presence.Disconnected(c.UserID, string(c.Socket.Id())) })
+	s.OnConnect(func(c *Conn) { presence.Connected(c.UserID, c.Socket.ID()) })
+	s.OnDisconnect(func(c *Conn, _ string) { presence.Disconnected(c.UserID, c.Socket.ID()) })
 
-	s.On("presence:set", func(_ context.Context, c *Conn, payload json.RawMessage, _ func(any, error)) (any, error) {
-		var p struct {
-			Status string `json:"status"`
-		}
-		if err := Decode(payload, &p); err != nil {
-			return nil, err
-		}
-		return nil, presence.SetStatus(c.UserID, string(c.Socket.Id()), p.Status)
+	on(s, wire.EventPresenceSet, func(_ context.Context, c *Conn, p wire.PresenceSetPayload, _ Reply) (any, error) {
+		return nil, presence.SetStatus(c.UserID, c.Socket.ID(), p.Status)
 	})
 
-	channelOnly := func(payload json.RawMessage) (int64, error) {
-		var p struct {
-			ChannelID string `json:"channelId"`
-		}
-		if err := Decode(payload, &p); err != nil {
-			return 0, err
-		}
-		return parseID(p.ChannelID, "channelId")
-	}
 	// Typing floods are dropped quietly by the throttle; malformed events get an error ack if one was asked.
-	s.On("typing:start", func(ctx context.Context, c *Conn, payload json.RawMessage, _ func(any, error)) (any, error) {
-		channelID, err := channelOnly(payload)
+	on(s, wire.EventTypingStart, func(ctx context.Context, c *Conn, p wire.ChannelRef, _ Reply) (any, error) {
+		channelID, err := parseID(p.ChannelID, "channelId")
 		if err != nil {
 			return nil, err
 		}
 		return nil, typing.Start(ctx, c.UserID, channelID)
 	})
-	s.On("typing:stop", func(_ context.Context, c *Conn, payload json.RawMessage, _ func(any, error)) (any, error) {
-		channelID, err := channelOnly(payload)
+	on(s, wire.EventTypingStop, func(_ context.Context, c *Conn, p wire.ChannelRef, _ Reply) (any, error) {
+		channelID, err := parseID(p.ChannelID, "channelId")
 		if err != nil {
 			return nil, err
 		}
@@ -71,10 +55,9 @@ func (s *Server) RegisterRealtimeEvents(presence PresenceService, typing TypingS
 		return nil, nil
 	})
 
-	receipt := func(record func(ctx context.Context, userID, channelID, messageID int64) error) EventHandler {
-		return func(_ context.Context, c *Conn, payload json.RawMessage, reply func(any, error)) (any, error) {
-			var p messageRef
-			channelID, messageID, err := decodeRef(payload, &p, &p)
+	receipt := func(record func(ctx context.Context, userID, channelID, messageID int64) error) func(context.Context, *Conn, wire.MessageRef, Reply) (any, error) {
+		return func(_ context.Context, c *Conn, p wire.MessageRef, reply Reply) (any, error) {
+			channelID, messageID, err := parseRef(p)
 			if err != nil {
 				return nil, err
 			}
@@ -84,17 +67,17 @@ func (s *Server) RegisterRealtimeEvents(presence PresenceService, typing TypingS
 			})
 		}
 	}
-	s.On("receipt:read", receipt(receipts.Read))
-	s.On("message:delivered", receipt(receipts.Delivered))
+	on(s, wire.EventReceiptRead, receipt(receipts.Read))
+	on(s, wire.EventMessageDelivered, receipt(receipts.Delivered))
 }
 
 // Publisher side of presence, typing and receipts.
 
 func (p *Publisher) TypingChanged(channelID, userID int64, typing bool) {
-	err := p.s.io.To(ChannelRoom(channelID)).Except(UserRoom(userID)).Emit("typing:user",
-		map[string]any{"channelId": wire.ID(channelID), "userId": wire.ID(userID), "typing": typing})
+	err := p.s.nsp.To(ChannelRoom(channelID)).Except(UserRoom(userID)).Emit(wire.EventTypingUser,
+		wire.TypingEvent{ChannelID: wire.ID(channelID), UserID: wire.ID(userID), Typing: typing})
 	if err != nil {
-		p.s.log.Warn("socket emit failed", "event", "typing:user", "err", err)
+		p.s.log.Warn("socket emit failed", "event", wire.EventTypingUser, "err", err)
 	}
 }
 
@@ -102,9 +85,9 @@ func (p *Publisher) TypingChanged(channelID, userID int64, typing bool) {
 // `presence:update` (Presence), a room with several gets one `presence:batch` ({updates: Presence[]}). A socket in
 // several of the rooms may see a change twice; presence updates are idempotent.
 func (p *Publisher) PresenceChanged(batch []presence.Announcement) {
-	byRoom := map[socket.Room][]wire.Presence{}
-	var order []socket.Room
-	add := func(room socket.Room, pr wire.Presence) {
+	byRoom := map[socketio.Room][]wire.Presence{}
+	var order []socketio.Room
+	add := func(room socketio.Room, pr wire.Presence) {
 		if _, ok := byRoom[room]; !ok {
 			order = append(order, room)
 		}
@@ -122,24 +105,24 @@ func (p *Publisher) PresenceChanged(batch []presence.Announcement) {
 	}
 	for _, room := range order {
 		if ups := byRoom[room]; len(ups) == 1 {
-			p.emit("presence:update", ups[0], room)
+			p.emit(wire.EventPresenceUpdate, ups[0], room)
 		} else {
-			p.emit("presence:batch", map[string]any{"updates": ups}, room)
+			p.emit(wire.EventPresenceBatch, wire.PresenceBatchEvent{Updates: ups}, room)
 		}
 	}
 }
 
 func (p *Publisher) ReadAdvanced(channelID, userID, messageID int64) {
-	p.emit("receipt:update", map[string]any{"channelId": wire.ID(channelID), "userId": wire.ID(userID), "messageId": wire.ID(messageID)}, ChannelRoom(channelID))
+	p.emit(wire.EventReceiptUpdate, wire.ReceiptEvent{ChannelID: wire.ID(channelID), UserID: wire.ID(userID), MessageID: wire.ID(messageID)}, ChannelRoom(channelID))
 	// The reader's other tabs clear their badge for this channel.
-	p.emit("unread:update", map[string]any{"channelId": wire.ID(channelID), "unreadCount": 0, "mentionCount": 0, "lastReadId": wire.ID(messageID)}, UserRoom(userID))
+	p.emit(wire.EventUnreadUpdate, wire.UnreadEvent{ChannelID: wire.ID(channelID), LastReadID: wire.ID(messageID)}, UserRoom(userID))
 }
 
 func (p *Publisher) Delivered(ch model.Channel, userID, messageID, senderID int64) {
-	payload := map[string]any{"channelId": wire.ID(ch.ID), "userId": wire.ID(userID), "messageId": wire.ID(messageID)}
+	payload := wire.ReceiptEvent{ChannelID: wire.ID(ch.ID), UserID: wire.ID(userID), MessageID: wire.ID(messageID)}
 	if ch.Kind == model.ChannelDM {
-		p.emit("receipt:delivered", payload, ChannelRoom(ch.ID)) // a DM's few members all show delivery state
+		p.emit(wire.EventReceiptDelivered, payload, ChannelRoom(ch.ID)) // a DM's few members all show delivery state
 		return
 	}
-	p.emit("receipt:delivered", payload, UserRoom(senderID))
+	p.emit(wire.EventReceiptDelivered, payload, UserRoom(senderID))
 }

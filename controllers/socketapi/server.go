@@ -1,6 +1,7 @@
 // Package socketapi is the Socket.IO side of the controllers: the handshake (token + Origin checks), room
-// membership, and the event handlers. Every event goes through Server.handle, which re-checks the session,
-// decodes the payload, recovers panics and answers the ack in one shape.
+// membership, and the event handlers. It runs on our own protocol server (internal/socketio). Every event goes
+// through one wrapper (on) that re-checks the session, decodes the payload straight into its typed struct
+// (controllers/wire/events.go), recovers panics and answers the ack in one shape.
 package socketapi
 
 import (
@@ -13,10 +14,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/zishang520/socket.io/servers/socket/v3"
-	"github.com/zishang520/socket.io/v3/pkg/types"
-
+	"github.com/parleychat/parley/controllers/wire"
 	"github.com/parleychat/parley/internal/apperr"
+	"github.com/parleychat/parley/internal/engineio"
+	"github.com/parleychat/parley/internal/socketio"
 	"github.com/parleychat/parley/services/auth"
 )
 
@@ -35,24 +36,27 @@ type RoomSource interface {
 // Config for the socket server.
 type Config struct {
 	AllowedOrigins []string
-	// MaxPayloadBytes caps one incoming packet (after decompression).
-	MaxPayloadBytes int64
-	// ConnectTimeout bounds the wait for a client's CONNECT packet (see notes: keep it short).
+	// MaxPayloadBytes caps one incoming message (WebSocket message or long-polling POST body).
+	MaxPayloadBytes int
+	// ConnectTimeout bounds the wait for a client's CONNECT packet.
 	ConnectTimeout time.Duration
+	// WriteQueueLimit bounds the bytes queued for one slow client before it is disconnected (1 MiB).
+	WriteQueueLimit int
+	// PingInterval and PingTimeout are the heartbeat (25 s and 20 s, as Node's server).
+	PingInterval, PingTimeout time.Duration
 }
 
 // Conn is what the server knows about an authenticated socket.
 type Conn struct {
 	UserID    int64
 	SessionID int64
-	Socket    *socket.Socket
+	Socket    *socketio.Socket
 }
 
-// EventHandler handles one event. It returns the ack payload fields (merged into {ok:true,...}) or an error.
-// A handler that finishes its work later (after a durable write) returns Deferred and calls reply itself.
-type EventHandler func(ctx context.Context, c *Conn, payload json.RawMessage, reply func(any, error)) (any, error)
+// Reply answers an event's ack: a result (merged into {ok:true,...}) or an error.
+type Reply func(res any, err error)
 
-// Deferred tells handle that the handler will call reply itself.
+// Deferred tells the wrapper that the handler will call reply itself (after a durable write, say).
 var Deferred = &struct{ deferred bool }{true}
 
 // ConnectHook runs for every new authenticated socket (presence, etc.). DisconnectHook when it closes.
@@ -61,29 +65,28 @@ type (
 	DisconnectHook func(c *Conn, reason string)
 )
 
-// Server wraps the Socket.IO server.
+// Server is the product's Socket.IO endpoint.
 type Server struct {
-	io       *socket.Server
-	auth     Authenticator
-	rooms    RoomSource
-	log      *slog.Logger
-	cfg      Config
-	origins  map[string]bool
-	handlers map[string]EventHandler
-	onConn   []ConnectHook
-	onDisc   []DisconnectHook
+	io      *socketio.Server
+	nsp     *socketio.Namespace
+	auth    Authenticator
+	rooms   RoomSource
+	log     *slog.Logger
+	origins map[string]bool
+	onConn  []ConnectHook
+	onDisc  []DisconnectHook
 }
 
 // handlerTimeout bounds the work one event may do.
 const handlerTimeout = 10 * time.Second
 
 // Room names.
-func UserRoom(id int64) socket.Room    { return socket.Room("user:" + strconv.FormatInt(id, 10)) }
-func ChannelRoom(id int64) socket.Room { return socket.Room("channel:" + strconv.FormatInt(id, 10)) }
-func ServerRoom(id int64) socket.Room  { return socket.Room("server:" + strconv.FormatInt(id, 10)) }
-func SessionRoom(id int64) socket.Room { return socket.Room("session:" + strconv.FormatInt(id, 10)) }
+func UserRoom(id int64) socketio.Room    { return "user:" + strconv.FormatInt(id, 10) }
+func ChannelRoom(id int64) socketio.Room { return "channel:" + strconv.FormatInt(id, 10) }
+func ServerRoom(id int64) socketio.Room  { return "server:" + strconv.FormatInt(id, 10) }
+func SessionRoom(id int64) socketio.Room { return "session:" + strconv.FormatInt(id, 10) }
 
-// New creates the Socket.IO server. Register handlers with On before serving.
+// New creates the Socket.IO server. Register handlers before serving.
 func New(authn Authenticator, cfg Config, log *slog.Logger) *Server {
 	if cfg.MaxPayloadBytes == 0 {
 		cfg.MaxPayloadBytes = 64 * 1024
@@ -91,20 +94,36 @@ func New(authn Authenticator, cfg Config, log *slog.Logger) *Server {
 	if cfg.ConnectTimeout == 0 {
 		cfg.ConnectTimeout = 5 * time.Second
 	}
-	s := &Server{auth: authn, log: log, cfg: cfg, origins: map[string]bool{}, handlers: map[string]EventHandler{}}
+	s := &Server{auth: authn, log: log, origins: map[string]bool{}}
 	for _, o := range cfg.AllowedOrigins {
 		s.origins[strings.TrimRight(o, "/")] = true
 	}
-
-	opts := socket.DefaultServerOptions()
-	opts.SetMaxHttpBufferSize(cfg.MaxPayloadBytes)
-	opts.SetConnectTimeout(cfg.ConnectTimeout)
-	opts.SetAllowRequest(s.checkOrigin)
-	// A huge threshold keeps the engine off its per-recipient frame path: about half the fan-out CPU.
-	opts.SetPerMessageDeflate(&types.PerMessageDeflate{Threshold: 1 << 30})
-	s.io = socket.NewServer(nil, opts)
-	s.io.Use(s.authenticate)
-	s.io.On("connection", func(args ...any) { s.onConnection(args[0].(*socket.Socket)) })
+	// permessage-deflate is never negotiated (engineio ignores the offer), so MaxPayloadBytes bounds every
+	// message as sent: no decompression bombs.
+	s.io = socketio.New(socketio.Config{
+		Engine: engineio.Config{
+			MaxPayload:      cfg.MaxPayloadBytes,
+			WriteQueueLimit: cfg.WriteQueueLimit,
+			PingInterval:    cfg.PingInterval,
+			PingTimeout:     cfg.PingTimeout,
+			AllowRequest:    s.checkOrigin,
+		},
+		ConnectTimeout: cfg.ConnectTimeout,
+	}, log)
+	s.nsp = s.io.Of("/")
+	s.nsp.Use(s.authenticate)
+	s.nsp.OnConnection(func(sock *socketio.Socket) {
+		c := sock.Data.(*Conn)
+		for _, h := range s.onConn {
+			h(c)
+		}
+	})
+	s.nsp.OnDisconnect(func(sock *socketio.Socket, reason string) {
+		c := sock.Data.(*Conn)
+		for _, h := range s.onDisc {
+			h(c, reason)
+		}
+	})
 	return s
 }
 
@@ -113,20 +132,7 @@ func New(authn Authenticator, cfg Config, log *slog.Logger) *Server {
 func (s *Server) SetRooms(r RoomSource) { s.rooms = r }
 
 // Handler is the HTTP handler to mount at /socket.io/.
-//
-// It refuses permessage-deflate by removing the client's offer: the websocket library checks the read limit
-// against compressed frame sizes, so a small compressed frame could inflate to many megabytes (a
-// decompression bomb). Without compression every frame is bounded by MaxPayloadBytes as sent.
-func (s *Server) Handler() http.Handler {
-	h := s.io.ServeHandler(nil)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r.Header.Del("Sec-WebSocket-Extensions")
-		h.ServeHTTP(w, r)
-	})
-}
-
-// On registers an event handler.
-func (s *Server) On(event string, h EventHandler) { s.handlers[event] = h }
+func (s *Server) Handler() http.Handler { return s.io }
 
 // OnConnect and OnDisconnect register lifecycle hooks.
 func (s *Server) OnConnect(h ConnectHook)       { s.onConn = append(s.onConn, h) }
@@ -134,8 +140,8 @@ func (s *Server) OnDisconnect(h DisconnectHook) { s.onDisc = append(s.onDisc, h)
 
 // checkOrigin refuses browser handshakes from origins not on the allowlist (cross-site WebSocket hijacking).
 // Requests without an Origin header are not from a browser page and carry no ambient credentials.
-func (s *Server) checkOrigin(ctx *types.HttpContext) error {
-	origin := ctx.Request().Header.Get("Origin")
+func (s *Server) checkOrigin(r *http.Request) error {
+	origin := r.Header.Get("Origin")
 	if origin == "" || s.origins[strings.TrimRight(origin, "/")] {
 		return nil
 	}
@@ -143,15 +149,21 @@ func (s *Server) checkOrigin(ctx *types.HttpContext) error {
 	return fmt.Errorf("origin not allowed")
 }
 
-func (s *Server) authenticate(sock *socket.Socket, next func(*socket.ExtendedError)) {
-	token, _ := sock.Handshake().Auth["token"].(string)
-	if token == "" {
-		next(socket.NewExtendedError("unauthorized", map[string]any{"reason": "missing token"}))
-		return
+func refuse(code, reason string) error {
+	return &socketio.ConnectError{Message: code, Data: map[string]string{"reason": reason}}
+}
+
+func (s *Server) authenticate(sock *socketio.Socket) error {
+	var hs struct {
+		Token string `json:"token"`
+	}
+	_ = json.Unmarshal(sock.Auth(), &hs)
+	if hs.Token == "" {
+		return refuse("unauthorized", "missing token")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	claims, err := s.auth.Authenticate(ctx, token)
+	claims, err := s.auth.Authenticate(ctx, hs.Token)
 	if err != nil {
 		e := apperr.As(err)
 		code := "unauthorized"
@@ -161,23 +173,21 @@ func (s *Server) authenticate(sock *socket.Socket, next func(*socket.ExtendedErr
 		case apperr.Unavailable, apperr.Internal:
 			code = "unavailable"
 		}
-		next(socket.NewExtendedError(code, map[string]any{"reason": e.Message}))
-		return
+		return refuse(code, e.Message)
 	}
 	c := &Conn{UserID: claims.UserID, SessionID: claims.SessionID, Socket: sock}
 	// Rooms are joined here, before the client learns it is connected: an event sent to a room right after
-	// the client's "connect" must not miss it.
+	// the client's "connect" must not miss it (the client buffers events that come before the CONNECT answer).
 	if err := s.joinRooms(ctx, c); err != nil {
 		s.log.Error("socket rooms could not be loaded", "user", c.UserID, "err", err)
-		next(socket.NewExtendedError("unavailable", map[string]any{"reason": "could not load your channels"}))
-		return
+		return refuse("unavailable", "could not load your channels")
 	}
-	sock.SetData(c)
-	next(nil)
+	sock.Data = c
+	return nil
 }
 
 func (s *Server) joinRooms(ctx context.Context, c *Conn) error {
-	rooms := []socket.Room{UserRoom(c.UserID), SessionRoom(c.SessionID)}
+	rooms := []socketio.Room{UserRoom(c.UserID), SessionRoom(c.SessionID)}
 	if s.rooms != nil {
 		chans, err := s.rooms.ReadableChannelIDs(ctx, c.UserID)
 		if err != nil {
@@ -198,51 +208,20 @@ func (s *Server) joinRooms(ctx context.Context, c *Conn) error {
 	return nil
 }
 
-func (s *Server) onConnection(sock *socket.Socket) {
-	c, ok := sock.Data().(*Conn)
-	if !ok {
-		sock.Disconnect(true)
-		return
-	}
-	for event, h := range s.handlers {
-		sock.On(event, s.handle(c, event, h))
-	}
-	sock.On("disconnect", func(args ...any) {
-		reason := ""
-		if len(args) > 0 {
-			reason, _ = args[0].(string)
-		}
-		for _, h := range s.onDisc {
-			h(c, reason)
-		}
-	})
-	for _, h := range s.onConn {
-		h(c)
-	}
-}
-
-// handle wraps an event handler: session re-check, payload decoding, panic recovery, uniform acks.
-func (s *Server) handle(c *Conn, event string, h EventHandler) func(...any) {
-	return func(args ...any) {
-		var ack socket.Ack
-		if n := len(args); n > 0 {
-			if a, ok := args[n-1].(socket.Ack); ok {
-				ack = a
-				args = args[:n-1]
-			} else if f, ok := args[n-1].(func([]any, error)); ok {
-				ack = f
-				args = args[:n-1]
-			}
-		}
+// on registers an event whose first argument decodes into P. The wrapper re-checks the session, decodes,
+// recovers panics and answers the ack: {ok:true,...result} or {ok:false,error}.
+func on[P any](s *Server, event string, h func(ctx context.Context, c *Conn, p P, reply Reply) (any, error)) {
+	s.nsp.On(event, func(sock *socketio.Socket, args socketio.Args, ack socketio.AckFunc) {
+		c := sock.Data.(*Conn)
 		reply := func(res any, err error) {
 			if ack == nil {
 				return
 			}
 			if err != nil {
-				ack([]any{errorAck(err)}, nil)
+				ack(errorAck(err))
 				return
 			}
-			ack([]any{okAck(res)}, nil)
+			ack(okAck(res))
 		}
 		defer func() {
 			if r := recover(); r != nil {
@@ -255,26 +234,37 @@ func (s *Server) handle(c *Conn, event string, h EventHandler) func(...any) {
 		if err := s.auth.CheckSession(ctx, c.SessionID); err != nil {
 			reply(nil, err)
 			if apperr.Is(err, apperr.Unauthorized) {
-				c.Socket.Emit("session:revoked", map[string]any{"reason": "session_ended"})
-				c.Socket.Disconnect(false)
+				_ = sock.Emit(wire.EventSessionRevoked, wire.SessionRevokedEvent{Reason: "session_ended"})
+				sock.Disconnect(false)
 			}
 			return
 		}
-		var payload json.RawMessage
-		if len(args) > 0 {
-			b, err := json.Marshal(args[0])
-			if err != nil {
-				reply(nil, apperr.New(apperr.Invalid, "payload must be a JSON object"))
-				return
-			}
-			payload = b
+		var p P
+		if len(args.Raw) == 0 {
+			reply(nil, apperr.New(apperr.Invalid, "payload must be a JSON object"))
+			return
 		}
-		res, err := h(ctx, c, payload, reply)
+		if err := decode(args.Raw[0], &p); err != nil {
+			reply(nil, err)
+			return
+		}
+		res, err := h(ctx, c, p, reply)
 		if res == Deferred && err == nil {
 			return
 		}
 		reply(res, err)
+	})
+}
+
+// decode unmarshals one event argument with a clear error for malformed input.
+func decode(raw json.RawMessage, dst any) error {
+	if len(raw) == 0 || string(raw) == "null" {
+		return apperr.New(apperr.Invalid, "payload must be a JSON object")
 	}
+	if err := json.Unmarshal(raw, dst); err != nil {
+		return apperr.New(apperr.Invalid, "payload has the wrong shape: "+err.Error())
+	}
+	return nil
 }
 
 func okAck(res any) any {
@@ -303,30 +293,12 @@ func errorAck(err error) map[string]any {
 	return map[string]any{"ok": false, "error": body}
 }
 
-// Decode unmarshals a payload into dst with a clear error for malformed input.
-func Decode(payload json.RawMessage, dst any) error {
-	if len(payload) == 0 || string(payload) == "null" {
-		return apperr.New(apperr.Invalid, "payload must be a JSON object")
-	}
-	if err := json.Unmarshal(payload, dst); err != nil {
-		return apperr.New(apperr.Invalid, "payload has the wrong shape: "+err.Error())
-	}
-	return nil
-}
-
 // SessionRevoked disconnects every socket of a session (auth.RevocationListener).
 func (s *Server) SessionRevoked(sessionID, _ int64, reason string) {
 	room := SessionRoom(sessionID)
-	_ = s.io.To(room).Emit("session:revoked", map[string]any{"reason": reason})
-	s.io.In(room).DisconnectSockets(false) // a DISCONNECT packet: clients do not auto-reconnect
+	_ = s.nsp.To(room).Emit(wire.EventSessionRevoked, wire.SessionRevokedEvent{Reason: reason})
+	s.nsp.In(room).DisconnectSockets(false) // a DISCONNECT packet: clients do not auto-reconnect
 }
 
 // Close stops accepting sockets and closes the open ones.
-func (s *Server) Close() {
-	done := make(chan struct{})
-	s.io.Close(func(error) { close(done) })
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-	}
-}
+func (s *Server) Close() { s.io.Close() }

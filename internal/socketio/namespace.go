@@ -35,8 +35,10 @@ func (n *Namespace) Use(fn func(*Socket) error) { n.middleware = append(n.middle
 func (n *Namespace) On(event string, h EventHandler) { n.handlers[event] = h }
 
 // OnConnection and OnDisconnect register lifecycle hooks.
-func (n *Namespace) OnConnection(fn func(*Socket))         { n.onConnect = append(n.onConnect, fn) }
-func (n *Namespace) OnDisconnect(fn func(*Socket, string)) { n.onDisconnect = append(n.onDisconnect, fn) }
+func (n *Namespace) OnConnection(fn func(*Socket)) { n.onConnect = append(n.onConnect, fn) }
+func (n *Namespace) OnDisconnect(fn func(*Socket, string)) {
+	n.onDisconnect = append(n.onDisconnect, fn)
+}
 
 func (n *Namespace) handler(event string) EventHandler { return n.handlers[event] }
 
@@ -61,7 +63,9 @@ func (n *Namespace) remove(s *Socket) {
 }
 
 // To targets the sockets in any of the rooms (each once).
-func (n *Namespace) To(rooms ...Room) Operator { return Operator{nsp: n, opts: BroadcastOptions{Rooms: rooms}} }
+func (n *Namespace) To(rooms ...Room) Operator {
+	return Operator{nsp: n, opts: BroadcastOptions{Rooms: rooms}}
+}
 
 // In is To.
 func (n *Namespace) In(rooms ...Room) Operator { return n.To(rooms...) }
@@ -72,7 +76,9 @@ func (n *Namespace) Except(rooms ...Room) Operator {
 }
 
 // Emit sends an event to every socket of the namespace.
-func (n *Namespace) Emit(event string, args ...any) error { return Operator{nsp: n}.Emit(event, args...) }
+func (n *Namespace) Emit(event string, args ...any) error {
+	return Operator{nsp: n}.Emit(event, args...)
+}
 
 // Operator is a broadcast target: rooms (none: everyone) minus the sockets in the except rooms.
 type Operator struct {

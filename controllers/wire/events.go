@@ -1,0 +1,136 @@
+package wire
+
+// Socket.IO event names and payloads, in one place (the Go side of frontend/src/api/types.ts:
+// ClientToServerEvents and ServerToClientEvents). Client payloads are decoded straight into these structs.
+
+// Events a client sends.
+const (
+	EventMessageSend      = "message:send"
+	EventMessageEdit      = "message:edit"
+	EventMessageDelete    = "message:delete"
+	EventMessagesSync     = "messages:sync"
+	EventTypingStart      = "typing:start"
+	EventTypingStop       = "typing:stop"
+	EventPresenceSet      = "presence:set"
+	EventReceiptRead      = "receipt:read"
+	EventMessageDelivered = "message:delivered"
+)
+
+// Events the server sends.
+const (
+	EventMessageSent      = "message:sent"
+	EventMessageNew       = "message:new"
+	EventMessageUpdated   = "message:updated"
+	EventMessageDeleted   = "message:deleted"
+	EventTypingUser       = "typing:user"
+	EventPresenceUpdate   = "presence:update"
+	EventPresenceBatch    = "presence:batch"
+	EventReceiptUpdate    = "receipt:update"
+	EventReceiptDelivered = "receipt:delivered"
+	EventUnreadUpdate     = "unread:update"
+	EventServerUpdate     = "server:update"
+	EventChannelUpdate    = "channel:update"
+	EventMemberUpdate     = "member:update"
+	EventSessionRevoked   = "session:revoked"
+)
+
+// Client payloads.
+
+// SendMessagePayload is message:send.
+type SendMessagePayload struct {
+	ChannelID string `json:"channelId"`
+	Content   string `json:"content"`
+	Nonce     string `json:"nonce"`
+}
+
+// MessageRef is message:delete, receipt:read and message:delivered.
+type MessageRef struct {
+	ChannelID string `json:"channelId"`
+	MessageID string `json:"messageId"`
+}
+
+// EditMessagePayload is message:edit.
+type EditMessagePayload struct {
+	MessageRef
+	Content string `json:"content"`
+}
+
+// SyncPayload is messages:sync: the last message id the client has, per channel ("" or "0": none).
+type SyncPayload struct {
+	Channels map[string]string `json:"channels"`
+}
+
+// ChannelRef is typing:start and typing:stop.
+type ChannelRef struct {
+	ChannelID string `json:"channelId"`
+}
+
+// PresenceSetPayload is presence:set.
+type PresenceSetPayload struct {
+	Status string `json:"status"`
+}
+
+// Server payloads (message:sent, message:new and message:updated carry a Message; presence:update a Presence).
+
+type SyncResult struct {
+	Messages map[string][]Message `json:"messages"`
+	HasMore  map[string]bool      `json:"hasMore"`
+}
+
+type MessageDeletedEvent struct {
+	ChannelID string `json:"channelId"`
+	MessageID string `json:"messageId"`
+}
+
+type TypingEvent struct {
+	ChannelID string `json:"channelId"`
+	UserID    string `json:"userId"`
+	Typing    bool   `json:"typing"`
+}
+
+type PresenceBatchEvent struct {
+	Updates []Presence `json:"updates"`
+}
+
+type ReceiptEvent struct {
+	ChannelID string `json:"channelId"`
+	UserID    string `json:"userId"`
+	MessageID string `json:"messageId"`
+}
+
+type UnreadEvent struct {
+	ChannelID    string `json:"channelId"`
+	UnreadCount  int    `json:"unreadCount"`
+	MentionCount int    `json:"mentionCount"`
+	LastReadID   string `json:"lastReadId"`
+}
+
+// IDOnly is a reference to a removed server, or a member's user, where only the id is known.
+type IDOnly struct {
+	ID string `json:"id"`
+}
+
+type ServerUpdateEvent struct {
+	Server any    `json:"server"` // Server, or IDOnly when deleted/left
+	Action string `json:"action"`
+}
+
+type ChannelUpdateEvent struct {
+	Channel Channel `json:"channel"`
+	Action  string  `json:"action"`
+}
+
+type MemberUpdateEvent struct {
+	ServerID string `json:"serverId"`
+	Member   any    `json:"member"` // Member, or {user: IDOnly} when the member left
+	Action   string `json:"action"`
+}
+
+// MemberGone is the member of a member:update whose member left or was kicked.
+type MemberGone struct {
+	User IDOnly `json:"user"`
+}
+
+type SessionRevokedEvent struct {
+	Reason string `json:"reason"`
+}
