@@ -732,3 +732,20 @@ func (s *Service) DMChannelIDs(ctx context.Context, userID int64) ([]int64, erro
 func (s *Service) SharedUserIDs(ctx context.Context, userID int64, others []int64) ([]int64, error) {
 	return s.store.SharedUserIDs(ctx, userID, others)
 }
+
+// ServerSizes returns the member count of each given server (presence paces announcements to large servers);
+// servers that do not exist are left out.
+func (s *Service) ServerSizes(ctx context.Context, serverIDs []int64) (map[int64]int, error) {
+	out := make(map[int64]int, len(serverIDs))
+	for _, id := range serverIDs {
+		srv, err := s.store.Server(ctx, id)
+		if errors.Is(err, model.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return out, err
+		}
+		out[id] = srv.MemberCount
+	}
+	return out, nil
+}

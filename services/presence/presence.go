@@ -2,9 +2,19 @@
 // server node) and not idle, idle when every connected client says so, and offline a short grace period
 // after the last socket closes, so a page reload does not flicker. State lives in MongoDB, one entry per user
 // and node; writes are coalesced, nodes heartbeat their entries, and entries of a node that died are swept.
+//
+// Announcements are paced per room. Every change reaches the user's DMs and small servers at the next
+// AnnounceEvery tick (250 ms). A server room that announced recently waits until
+// max(AnnounceEvery, members × AnnouncePerMember), at most AnnounceMaxEvery, has passed since its last
+// announcement, and then sends everything that changed meanwhile (the latest state per user) at once. A quiet
+// room announces its first change at the next tick whatever its size. So a server room costs at most about
+// 1/AnnouncePerMember socket deliveries per second (1,000/s by default, for rooms up to 10,000 members), a
+// member receives at most one presence event per interval from it, and a burst of T seconds in a room of N
+// members costs about N + T/AnnouncePerMember deliveries instead of N per 250 ms window (or N² unbatched).
 package presence
 
 import (
+	"cmp"
 	"context"
 	"log/slog"
 	"slices"
@@ -28,6 +38,8 @@ type Audience interface {
 	ServerIDs(ctx context.Context, userID int64) ([]int64, error)
 	DMChannelIDs(ctx context.Context, userID int64) ([]int64, error)
 	SharedUserIDs(ctx context.Context, userID int64, others []int64) ([]int64, error)
+	// ServerSizes returns the member count of each given server; servers that do not exist are left out.
+	ServerSizes(ctx context.Context, serverIDs []int64) (map[int64]int, error)
 }
 
 // Announcement is one user's new presence and who may see it.
@@ -38,8 +50,10 @@ type Announcement struct {
 }
 
 // Notifier announces presence changes to the rooms of the users' servers and DMs. Changes arrive in batches
-// (every AnnounceEvery), so a server where thousands connect at once gets a few batched events per window
-// instead of one event per member per member.
+// (every AnnounceEvery at most), each Announcement naming only the rooms that are due now: a large busy server
+// room is paced (see the package comment), so the same user may be announced to their DMs in one batch and to
+// a large server a few seconds later (always with their latest state). Deliveries stay O(members) when
+// thousands of members of one server connect at once.
 type Notifier interface {
 	PresenceChanged(batch []Announcement)
 }
@@ -52,7 +66,12 @@ type Config struct {
 	HeartbeatEvery time.Duration
 	StaleAfter     time.Duration // a node silent this long is considered dead
 	SweepEvery     time.Duration
-	AnnounceEvery  time.Duration // changes are announced in batches this often
+	AnnounceEvery  time.Duration // changes are announced in batches this often (DMs, small and quiet servers)
+	// A server room announces at most once per members × AnnouncePerMember (default 1 ms), bounded by
+	// [AnnounceEvery, AnnounceMaxEvery] (default 10 s): about 1/AnnouncePerMember deliveries per second per room.
+	AnnouncePerMember time.Duration
+	AnnounceMaxEvery  time.Duration
+	SizeTTL           time.Duration // how long a server's member count is reused (default 1 minute)
 }
 
 func (c *Config) defaults() {
@@ -73,6 +92,16 @@ func (c *Config) defaults() {
 	}
 	if c.AnnounceEvery <= 0 {
 		c.AnnounceEvery = 250 * time.Millisecond
+	}
+	if c.AnnouncePerMember <= 0 {
+		c.AnnouncePerMember = time.Millisecond
+	}
+	if c.AnnounceMaxEvery <= 0 {
+		c.AnnounceMaxEvery = 10 * time.Second
+	}
+	c.AnnounceMaxEvery = max(c.AnnounceMaxEvery, c.AnnounceEvery)
+	if c.SizeTTL <= 0 {
+		c.SizeTTL = time.Minute
 	}
 }
 
@@ -97,18 +126,40 @@ type Service struct {
 	dirty   map[int64]model.NodePresence
 	pending map[int64]model.Presence // changes waiting for the next announcement batch (latest per user)
 
+	// Touched only by the announcing goroutine (loop), never under mu.
+	rooms map[int64]*serverRoom // server rooms that announced recently or hold deferred changes
+	held  map[int64][]int64     // user → server rooms holding a deferred change of theirs
+	sizes map[int64]roomSize    // member counts of server rooms, reused for SizeTTL
+
 	stop chan struct{}
 	done chan struct{}
 	once sync.Once
 }
 
-// New builds the service and starts its background work (writes, heartbeats, sweeps).
+// serverRoom is a server room's announcement pacing state.
+type serverRoom struct {
+	pending  map[int64]model.Presence // latest change per user not yet announced to this room
+	lastSent time.Time                // zero: not announced since this node started tracking the room
+}
+
+type roomSize struct {
+	members int
+	at      time.Time
+}
+
+// New builds the service and starts its background work (writes, heartbeats, sweeps, announcements).
 func New(store Store, audience Audience, notify Notifier, cfg Config, log *slog.Logger) *Service {
-	cfg.defaults()
-	s := &Service{store: store, audience: audience, notify: notify, cfg: cfg, log: log, now: time.Now,
-		users: map[int64]*userState{}, dirty: map[int64]model.NodePresence{}, pending: map[int64]model.Presence{}, stop: make(chan struct{}), done: make(chan struct{})}
+	s := newService(store, audience, notify, cfg, log)
 	go s.loop()
 	return s
+}
+
+// newService builds the service without starting its background work (tests drive announce directly).
+func newService(store Store, audience Audience, notify Notifier, cfg Config, log *slog.Logger) *Service {
+	cfg.defaults()
+	return &Service{store: store, audience: audience, notify: notify, cfg: cfg, log: log, now: time.Now,
+		users: map[int64]*userState{}, dirty: map[int64]model.NodePresence{}, pending: map[int64]model.Presence{},
+		rooms: map[int64]*serverRoom{}, held: map[int64][]int64{}, sizes: map[int64]roomSize{}, stop: make(chan struct{}), done: make(chan struct{})}
 }
 
 func statusOf(st *userState) string {
@@ -219,34 +270,138 @@ func (s *Service) queue(p model.Presence) {
 	s.mu.Unlock()
 }
 
-// announcePending sends the changes queued since the last batch, each to its user's servers and DMs.
-func (s *Service) announcePending() {
+// announce sends what is due at time now: every change queued since the last call goes to the user's DMs at
+// once and into each of the user's server rooms; each server room with changes then announces them if its
+// pacing interval has passed since its last announcement, or keeps them for a later call. A room only ever
+// holds a user's latest state, so a late announcement is never older than one already sent elsewhere. Only the
+// loop goroutine calls it.
+func (s *Service) announce(now time.Time) {
 	s.mu.Lock()
-	if len(s.pending) == 0 {
-		s.mu.Unlock()
-		return
+	var pending map[int64]model.Presence
+	if len(s.pending) > 0 {
+		pending, s.pending = s.pending, map[int64]model.Presence{}
 	}
-	pending := s.pending
-	s.pending = map[int64]model.Presence{}
 	s.mu.Unlock()
+	if len(pending) == 0 && len(s.rooms) == 0 && len(s.sizes) == 0 {
+		return // idle: nothing queued, held or remembered
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	batch := make([]Announcement, 0, len(pending))
+
+	out := map[int64]*Announcement{}
+	entry := func(p model.Presence) *Announcement {
+		a, ok := out[p.UserID]
+		if !ok {
+			a = &Announcement{Presence: p}
+			out[p.UserID] = a
+		}
+		return a
+	}
 	for _, p := range pending {
 		servers, err := s.audience.ServerIDs(ctx, p.UserID)
+		var dms []int64
+		if err == nil {
+			dms, err = s.audience.DMChannelIDs(ctx, p.UserID)
+		}
+		// Rooms the user is no longer in (or cannot be checked now) drop the older state they were holding.
+		for _, id := range s.held[p.UserID] {
+			if r := s.rooms[id]; r != nil && (err != nil || !slices.Contains(servers, id)) {
+				delete(r.pending, p.UserID)
+			}
+		}
+		delete(s.held, p.UserID)
 		if err != nil {
 			s.log.Warn("presence not announced", "user", p.UserID, "err", err)
 			continue
 		}
-		dms, err := s.audience.DMChannelIDs(ctx, p.UserID)
-		if err != nil {
-			s.log.Warn("presence not announced", "user", p.UserID, "err", err)
-			continue
+		if len(dms) > 0 || len(servers) == 0 {
+			entry(p).DMChannelIDs = dms // DMs are small: never paced; a user in nothing still reaches their own tabs
 		}
-		batch = append(batch, Announcement{Presence: p, ServerIDs: servers, DMChannelIDs: dms})
+		for _, id := range servers {
+			r := s.rooms[id]
+			if r == nil {
+				r = &serverRoom{pending: map[int64]model.Presence{}}
+				s.rooms[id] = r
+			}
+			r.pending[p.UserID] = p
+		}
+		if len(servers) > 0 {
+			s.held[p.UserID] = slices.Clone(servers)
+		}
 	}
-	if len(batch) > 0 {
-		s.notify.PresenceChanged(batch)
+	s.refreshSizes(ctx, now)
+	for id, r := range s.rooms {
+		if len(r.pending) == 0 {
+			if now.Sub(r.lastSent) >= s.cfg.AnnounceMaxEvery {
+				delete(s.rooms, id) // quiet for longer than any interval: the next change is due at once anyway
+			}
+			continue
+		}
+		if !r.lastSent.IsZero() && now.Sub(r.lastSent) < s.interval(id)-s.cfg.AnnounceEvery/2 {
+			continue // announced recently: keep collecting (half a tick of slack absorbs ticker jitter)
+		}
+		for uid, p := range r.pending {
+			a := entry(p)
+			a.ServerIDs = append(a.ServerIDs, id)
+			if rest := slices.DeleteFunc(s.held[uid], func(x int64) bool { return x == id }); len(rest) > 0 {
+				s.held[uid] = rest
+			} else {
+				delete(s.held, uid)
+			}
+		}
+		r.pending = map[int64]model.Presence{}
+		r.lastSent = now
+	}
+	for id, sz := range s.sizes {
+		if _, live := s.rooms[id]; !live && now.Sub(sz.at) >= s.cfg.SizeTTL {
+			delete(s.sizes, id)
+		}
+	}
+	if len(out) == 0 {
+		return
+	}
+	batch := make([]Announcement, 0, len(out))
+	for _, a := range out {
+		slices.Sort(a.ServerIDs)
+		batch = append(batch, *a)
+	}
+	slices.SortFunc(batch, func(a, b Announcement) int { return cmp.Compare(a.Presence.UserID, b.Presence.UserID) })
+	s.notify.PresenceChanged(batch)
+}
+
+// interval is how long a server room waits between announcements: members × AnnouncePerMember, within
+// [AnnounceEvery, AnnounceMaxEvery]. A room of unknown size counts as small.
+func (s *Service) interval(serverID int64) time.Duration {
+	d := time.Duration(s.sizes[serverID].members) * s.cfg.AnnouncePerMember
+	return min(max(d, s.cfg.AnnounceEvery), s.cfg.AnnounceMaxEvery)
+}
+
+// refreshSizes looks up the member counts the pacing decision needs: those of rooms with changes that
+// announced within AnnounceMaxEvery and whose count is unknown or older than SizeTTL. A quiet room is due
+// whatever its size, so most small servers are never looked up.
+func (s *Service) refreshSizes(ctx context.Context, now time.Time) {
+	var ids []int64
+	for id, r := range s.rooms {
+		if len(r.pending) == 0 || r.lastSent.IsZero() || now.Sub(r.lastSent) >= s.cfg.AnnounceMaxEvery {
+			continue
+		}
+		if sz, ok := s.sizes[id]; !ok || now.Sub(sz.at) >= s.cfg.SizeTTL {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) == 0 {
+		return
+	}
+	sizes, err := s.audience.ServerSizes(ctx, ids)
+	if err != nil {
+		s.log.Warn("server sizes unknown; pacing presence with the last known ones", "servers", len(ids), "err", err)
+	}
+	for _, id := range ids {
+		if n, ok := sizes[id]; ok {
+			s.sizes[id] = roomSize{members: n, at: now}
+		} else if err == nil {
+			s.sizes[id] = roomSize{members: 0, at: now} // the server is gone: nobody left to pace for
+		}
 	}
 }
 
@@ -337,8 +492,8 @@ func (s *Service) loop() {
 		select {
 		case <-s.stop:
 			return
-		case <-announce.C:
-			s.announcePending()
+		case now := <-announce.C:
+			s.announce(now)
 		case <-flush.C:
 			s.flush()
 		case <-beat.C:

@@ -269,7 +269,8 @@ export interface ServerToClientEvents {
   'message:deleted': (e: MessageDeletedEvent) => void;
   'typing:user': (e: TypingEvent) => void;
   'presence:update': (p: Presence) => void;
-  /** Several changes at once (the server batches presence every 250 ms per room). */
+  /** Several changes at once, the latest state per user (the server batches presence per room: every 250 ms for
+   *  DMs and small servers, at most once per members × 1 ms for a busy large server; see docs/API.md). */
   'presence:batch': (b: { updates: Presence[] }) => void;
   'receipt:update': (e: ReceiptEvent) => void;
   'receipt:delivered': (e: ReceiptEvent) => void;

@@ -54,6 +54,27 @@ describe('Realtime', () => {
     rt.stop();
   });
 
+  it("applies a large server's paced batch at once, without pulling presence over REST", async () => {
+    const { rt, sock, api } = setup();
+    rt.start();
+    sock.serverConnect();
+    await flush();
+    const pulls = vi.mocked(api.presence).mock.calls.length;
+    const before = rt.presence.getVersion();
+    let notified = 0;
+    const unsubscribe = rt.presence.subscribe(() => notified++);
+    const updates = Array.from({ length: 2000 }, (_, i) => ({ userId: `m${i}`, status: 'online' as const, lastSeen: null }));
+    sock.fire('presence:batch', { updates });
+    await flush();
+    expect(rt.presence.get('m0')?.status).toBe('online');
+    expect(rt.presence.get('m1999')?.status).toBe('online');
+    expect(rt.presence.getVersion()).toBe(before + 1); // one re-render for the whole batch
+    expect(notified).toBe(1);
+    expect(vi.mocked(api.presence).mock.calls.length).toBe(pulls); // the batch carries the states: no pull
+    unsubscribe();
+    rt.stop();
+  });
+
   it('connects with the access token in the handshake', async () => {
     const { rt, sock } = setup();
     rt.start();

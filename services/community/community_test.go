@@ -1,0 +1,45 @@
+package community
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"testing"
+
+	"github.com/parleychat/parley/internal/model"
+)
+
+// sizeStore answers Server from a map; every other Store method is left unimplemented (the test must not call them).
+type sizeStore struct {
+	Store
+	servers map[int64]model.Server
+	err     error
+}
+
+func (f *sizeStore) Server(_ context.Context, id int64) (model.Server, error) {
+	if f.err != nil {
+		return model.Server{}, f.err
+	}
+	s, ok := f.servers[id]
+	if !ok {
+		return model.Server{}, model.ErrNotFound
+	}
+	return s, nil
+}
+
+func TestServerSizes(t *testing.T) {
+	st := &sizeStore{servers: map[int64]model.Server{1: {ID: 1, MemberCount: 2000}, 2: {ID: 2, MemberCount: 3}}}
+	s := New(st, nil, nil, nil, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	got, err := s.ServerSizes(context.Background(), []int64{1, 2, 99})
+	if err != nil || len(got) != 2 || got[1] != 2000 || got[2] != 3 {
+		t.Fatalf("sizes %v, %v: want 1→2000, 2→3, the unknown server left out", got, err)
+	}
+	if got, err := s.ServerSizes(context.Background(), nil); err != nil || len(got) != 0 {
+		t.Fatalf("no servers: %v %v", got, err)
+	}
+	st.err = errors.New("postgres down")
+	if _, err := s.ServerSizes(context.Background(), []int64{1}); !errors.Is(err, st.err) {
+		t.Fatalf("a store failure must be returned, got %v", err)
+	}
+}
