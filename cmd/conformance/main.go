@@ -50,13 +50,7 @@ func newSocketIO(engineCfg engineio.Config, log *slog.Logger) http.Handler {
 	io := socketio.New(socketio.Config{Engine: engineCfg, ConnectTimeout: time.Second}, log)
 	for _, name := range []string{"/", "/custom"} {
 		nsp := io.Of(name)
-		// The "auth" event follows the CONNECT answer after a short pause. The suites' client (ws 8.5, one
-		// waitFor per message) loses the second of two frames that arrive in one TCP read, and our server
-		// writes both at once; Node's server happens to space them by an event-loop turn. Real clients
-		// (socket.io-client) read any number of frames per read.
-		nsp.OnConnection(func(s *socketio.Socket) {
-			time.AfterFunc(20*time.Millisecond, func() { _ = s.Emit("auth", s.Auth()) })
-		})
+		nsp.OnConnection(func(s *socketio.Socket) { _ = s.Emit("auth", s.Auth()) })
 		nsp.On("message", func(s *socketio.Socket, args socketio.Args, _ socketio.AckFunc) {
 			_ = s.Emit("message-back", args)
 		})
