@@ -6,16 +6,28 @@
 //
 // Scenarios and their flags (defaults in brackets):
 //   connections  --conns N [1000] --users U [10] --hold S [60] --per-worker [4000] --concurrency [50]
-//                N idle authenticated websocket connections (U users share them); server RSS per connection,
-//                whether heartbeats hold (no disconnect for S seconds with the default 25 s ping interval).
+//                N idle authenticated websocket connections (U users share them): server CPU per connect (what
+//                a connect includes is written into the result), server RSS per connection (after connecting and
+//                at the end of the hold), and server-side drops while the sockets are held idle for S seconds
+//                (disconnects the client did not ask for, e.g. missed heartbeats; the ping interval is 25 s).
 //   chat         --users U [1000] --channels C [100] --rates R1,R2,.. [500,1000,2000,3000,4000,6000,8000]
 //                --duration T [20] --size BYTES [64] [--all-steps]
 //                U users in C channels (user i in channel i % C) send at a total of R msg/s for T s, one step per
 //                rate, until a step saturates (refusals, loss, rate < 90 % of the target, or p99 > 1 s).
-//   fanout       --members K [2000] --rates [25,50] --duration T [10] --size [64]
-//                one channel with K members, one of them sending; deliveries/s, server CPU per delivery.
+//   fanout       --members K [2000] --rooms G [1] --rates R1,.. [10] --duration T [10] --size BYTES [64]
+//                [--variant NAME --repeat N] (labels for the report)
+//                K members in G rooms (channels) of K/G; one sender per room sends R msg/s (G×R msg/s in all, so
+//                K×R deliveries/s offered); deliveries/s, send→deliver latency, deliveries per server CPU-second.
+//   presence     --members K [2000] --concurrency C [100] --tail S [5]                     (Parley only)
+//                K members of one server connect at once (C handshakes in flight); counts the presence:update and
+//                presence:batch events every client receives, and the presence entries inside them, while they
+//                connect, during the S seconds after the last connect, and after that until every member was
+//                announced online and 2 s (1 s in smoke runs) pass without one, or 30 s pass without one.
 //   history      --messages M [400] --reads N [500] --concurrency [1]
 //                GET the newest page of 50 of a hot channel (memory) and an older page (Cassandra).
+// Common: --world FILE (Parley: reuse the users and channels saved there by an earlier run with the same
+// sizes, or save the new ones there), --postgres-pid PID (the postmaster: PostgreSQL's CPU next to the server's).
+// The load generator's own CPU (utime+stime of its processes, from /proc) is reported for every phase and step.
 // Every step checks that each acknowledged message reached every member exactly once, and (for Parley) that
 // the channel history holds each acknowledged message exactly once. Exit status: 0 functionally correct,
 // 1 a functional failure (loss, duplicates, errors; timing never fails a run), 2 the run itself broke.
@@ -23,7 +35,7 @@ import { fork } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import {
   Monitor, Samples, api, authFor, connectAll, list, now, num, parseArgs, pool, procRead, r1, r2, request,
-  setupWorld, sleep,
+  setupWorld, sleep, trackChild, untrackChild,
 } from "./lib/common.mjs";
 
 const args = parseArgs(process.argv.slice(2));
@@ -31,10 +43,11 @@ const scenario = args.scenario;
 const target = args.target || "ours";
 const smoke = args.smoke === "true";
 const T0 = now();
-const log = (msg) => process.stderr.write(`  [${scenario}/${target} ${((now() - T0) / 1000).toFixed(1)}s] ${msg}\n`);
+const label = `${scenario}${args.variant ? ":" + args.variant : ""}/${target}${args.repeat ? " r" + args.repeat : ""}`;
+const log = (msg) => process.stderr.write(`  [${label} ${((now() - T0) / 1000).toFixed(1)}s] ${msg}\n`);
 
-if (!args.url || !["connections", "chat", "fanout", "history"].includes(scenario)) {
-  process.stderr.write("usage: node bench/load.mjs --scenario connections|chat|fanout|history --target ours|peer --url URL --pid PID [...]\n");
+if (!args.url || !["connections", "chat", "fanout", "presence", "history"].includes(scenario)) {
+  process.stderr.write("usage: node bench/load.mjs --scenario connections|chat|fanout|presence|history --target ours|peer --url URL --pid PID [...]\n");
   process.exit(2);
 }
 
@@ -50,9 +63,12 @@ const ctx = {
 };
 const pids = { server: num(args.pid, 0) };
 if (args["cassandra-pid"] && target === "ours") pids.cassandra = num(args["cassandra-pid"], 0);
+if (args["postgres-pid"] && target === "ours") pids.postgres = { tree: num(args["postgres-pid"], 0) };
+const worldFile = args.world || null;
 
 const result = {
-  scenario, target, smoke, startedAt: new Date().toISOString(), params: {}, pass: true, failures: [], notes: [],
+  scenario, variant: args.variant || null, repeat: num(args.repeat, 1), target, smoke, startedAt: new Date().toISOString(),
+  params: {}, pass: true, failures: [], notes: [],
 };
 const failure = (msg) => {
   result.pass = false;
@@ -61,6 +77,18 @@ const failure = (msg) => {
 };
 
 // ------------------------------------------------------------------------------------------------- connections
+
+// What one connect costs the server, in words, for the report (figure 3 of issue #12).
+const CONNECT_INCLUDES = {
+  ours: "TCP accept, WebSocket upgrade, Engine.IO open and Socket.IO CONNECT, plus Parley's own work: JWT " +
+    "verification and a session check (PostgreSQL), loading the user's readable channels and servers " +
+    "(PostgreSQL), joining the user, session, server and channel rooms (4 rooms here), registering the socket's " +
+    "event handlers and presence (announced only for a user's first socket). PostgreSQL's own CPU is not in it " +
+    "(shown apart).",
+  peer: "TCP accept, WebSocket upgrade, Engine.IO open and Socket.IO CONNECT; a middleware that accepts any " +
+    "non-empty token without verifying it; joining the user, session, server and channel rooms named in the " +
+    "handshake (4 rooms). No database, no presence.",
+};
 
 async function connections() {
   const N = num(args.conns, 1000);
@@ -76,6 +104,7 @@ async function connections() {
   const before = procRead(pids.server);
   if (!before) throw new Error(`server pid ${pids.server} not readable`);
   const mon = new Monitor(pids).begin();
+  const monConnect = new Monitor(pids).begin();
 
   const W = Math.max(1, Math.ceil(N / perWorker));
   const base = Math.floor(Math.random() * 200);
@@ -88,6 +117,7 @@ async function connections() {
       execArgv: ["--max-old-space-size=4096"],
       stdio: ["ignore", "inherit", "inherit", "ipc"],
     });
+    trackChild(child.pid);
     state[w] = { connected: 0, failed: 0, done: false, report: null, closed: false };
     child.on("message", (m) => {
       const st = state[w];
@@ -101,6 +131,7 @@ async function connections() {
       }
     });
     child.on("exit", () => {
+      untrackChild(child.pid); // reaped: its CPU is now in this process's cutime+cstime
       state[w].exited = true;
       state[w].done = true;
     });
@@ -122,6 +153,7 @@ async function connections() {
       log(`connected ${total()}/${N} (failed ${failedN()})`);
     }
   }
+  const mConnect = monConnect.end();
   const connectS = (now() - t0) / 1000;
   const connected = total();
   const failed = failedN();
@@ -131,27 +163,52 @@ async function connections() {
   for (const s of state) for (const [k, v] of Object.entries(s.retries || {})) retries[k] = (retries[k] || 0) + v;
   const nRetries = Object.values(retries).reduce((a, b) => a + b, 0);
   log(`connected ${connected}/${N} in ${connectS.toFixed(1)} s; failed ${failed}${failed ? " " + JSON.stringify(errors) : ""}; retried ${nRetries}${nRetries ? " " + JSON.stringify(retries) : ""}`);
-  const cpuConnect = procRead(pids.server).cpu - before.cpu;
+  const cpuConnect = mConnect.server ? mConnect.server.cpuS : null;
+
+  // Reports from every live worker (bounded wait): open sockets, disconnects so far and why, pings seen.
+  const collect = async (waitMs) => {
+    for (let w = 0; w < workers.length; w++) {
+      if (state[w].exited) continue;
+      state[w].report = null;
+      workers[w].send({ cmd: "report" });
+    }
+    const until = now() + waitMs;
+    while (!state.every((s) => s.report || s.exited) && now() < until) await sleep(100);
+    const reports = state.map((s) => s.report).filter(Boolean);
+    const reasons = {};
+    for (const r of reports) for (const [k, v] of Object.entries(r.reasons)) reasons[k] = (reasons[k] || 0) + v;
+    return {
+      reports,
+      open: reports.reduce((a, r) => a + r.open, 0),
+      disconnects: reports.reduce((a, r) => a + r.disconnects, 0),
+      reasons,
+      pingsMin: reports.length ? Math.min(...reports.map((r) => r.pingsMin)) : 0,
+    };
+  };
 
   await sleep(smoke ? 1000 : 3000);
   const afterConnect = procRead(pids.server);
-  const holdStart = procRead(pids.server);
+  const monHold = new Monitor(pids).begin();
   const tHold = now();
+  const timeline = [];
   log(`holding ${connected} idle connections for ${hold} s (server RSS ${afterConnect.rssMB.toFixed(0)} MB, was ${before.rssMB.toFixed(0)} MB)`);
+  let nextCheck = 30_000;
   while (now() - tHold < hold * 1000) {
-    await sleep(Math.min(10_000, hold * 1000 - (now() - tHold) + 10));
-    if (now() - tHold < hold * 1000) log(`held ${((now() - tHold) / 1000).toFixed(0)} s, server RSS ${procRead(pids.server).rssMB.toFixed(0)} MB`);
+    const left = hold * 1000 - (now() - tHold);
+    await sleep(Math.min(left + 10, Math.max(10, nextCheck - (now() - tHold))));
+    if (now() - tHold >= nextCheck && now() - tHold < hold * 1000) {
+      nextCheck += 30_000;
+      const c = await collect(5000);
+      timeline.push({ atS: Math.round((now() - tHold) / 1000), open: c.open, drops: c.disconnects });
+      log(`held ${((now() - tHold) / 1000).toFixed(0)} s: ${c.open} open, server-side drops so far ${c.disconnects}${c.disconnects ? " " + JSON.stringify(c.reasons) : ""}, ` +
+        `pings per socket >= ${c.pingsMin}; server RSS ${procRead(pids.server).rssMB.toFixed(0)} MB`);
+    }
   }
   const holdEnd = procRead(pids.server);
-  for (const w of workers) if (w.connected) w.send({ cmd: "report" });
-  const rdeadline = now() + 15_000;
-  while (!state.every((s) => s.report || s.exited) && now() < rdeadline) await sleep(100);
-  const reports = state.map((s) => s.report).filter(Boolean);
-  const open = reports.reduce((a, r) => a + r.open, 0);
-  const disconnects = reports.reduce((a, r) => a + r.disconnects, 0);
-  const reasons = {};
-  for (const r of reports) for (const [k, v] of Object.entries(r.reasons)) reasons[k] = (reasons[k] || 0) + v;
-  const pingsMin = reports.length ? Math.min(...reports.map((r) => r.pingsMin)) : 0;
+  const mHold = monHold.end();
+  const fin = await collect(15_000);
+  const { reports, open, disconnects, reasons, pingsMin } = fin;
+  timeline.push({ atS: hold, open, drops: disconnects });
   const clientMemMB = reports.reduce((a, r) => a + r.memMB, 0);
   const ages = reports.flatMap((r) => r.ages || []).sort((a, b) => a - b);
 
@@ -162,25 +219,58 @@ async function connections() {
   const m = mon.end();
 
   const perConnKB = connected ? ((afterConnect.rssMB - before.rssMB) * 1024) / connected : null;
+  const perConnEndKB = connected ? ((holdEnd.rssMB - before.rssMB) * 1024) / connected : null;
   Object.assign(result, {
     connected, failed, connectErrors: errors, connectRetries: nRetries, connectRetryReasons: retries, connectS: r2(connectS), connectsPerS: r1(connected / connectS),
-    serverCpuConnectS: r2(cpuConnect), cpuMsPerConnect: connected ? r2((cpuConnect * 1000) / connected) : null,
+    serverCpuConnectS: r2(cpuConnect), cpuMsPerConnect: connected && cpuConnect !== null ? r2((cpuConnect * 1000) / connected) : null,
+    connectIncludes: CONNECT_INCLUDES[target],
+    postgresCpuConnectS: mConnect.postgres ? mConnect.postgres.cpuS : null,
+    postgresCpuMsPerConnect: mConnect.postgres && connected ? r2((mConnect.postgres.cpuS * 1000) / connected) : null,
+    loadgenCpuConnectS: mConnect.loadgen.cpuS,
     rssBeforeMB: r1(before.rssMB), rssConnectedMB: r1(afterConnect.rssMB), rssEndOfHoldMB: r1(holdEnd.rssMB),
-    rssPerConnKB: r2(perConnKB), holdS: hold, openAtEnd: open, disconnectsDuringHold: disconnects, disconnectReasons: reasons,
+    rssPerConnKB: r2(perConnKB), rssPerConnEndOfHoldKB: r2(perConnEndKB), holdS: hold, openAtEnd: open,
+    // Every disconnect counted here is one the client did not ask for (it closes only after the final report).
+    disconnectsDuringHold: disconnects, serverSideDrops: disconnects, disconnectReasons: reasons, dropsTimeline: timeline,
     disconnectAgesMs: ages,
-    pingsPerSocketMin: pingsMin, heartbeatsObserved: pingsMin > 0, serverCpuHoldS: r2(holdEnd.cpu - holdStart.cpu),
-    clientRssMB: r1(clientMemMB), monitor: m,
+    pingsPerSocketMin: pingsMin, heartbeatsObserved: pingsMin > 0, serverCpuHoldS: mHold.server ? mHold.server.cpuS : null,
+    loadgenCpuHoldS: mHold.loadgen.cpuS, clientRssMB: r1(clientMemMB), monitorConnect: mConnect, monitorHold: mHold, monitor: m,
   });
   if (failed > 0) failure(`${failed} of ${N} connections failed: ${JSON.stringify(errors)}`);
   if (connected < N && failed === 0) failure(`only ${connected} of ${N} connections were made in time`);
-  if (disconnects > 0 || open !== connected) failure(`${disconnects} disconnects while idle (${JSON.stringify(reasons)}; ms after connecting: ${ages.join(", ")}), ${open}/${connected} open at the end`);
+  if (disconnects > 0 || open !== connected) failure(`${disconnects} server-side drops while idle (${JSON.stringify(reasons)}; ms after connecting: ${ages.join(", ")}), ${open}/${connected} open at the end`);
   if (hold >= 30 && pingsMin === 0) failure("no heartbeat (ping) reached a socket during the hold");
-  log(`RSS per connection ${r2(perConnKB)} KB; disconnects during ${hold} s hold: ${disconnects}; pings per socket >= ${pingsMin}`);
+  log(`server CPU per connect ${result.cpuMsPerConnect} ms (load generator ${mConnect.loadgen.cpuS} s CPU while connecting); ` +
+    `RSS per connection ${r2(perConnKB)} KB after connecting, ${r2(perConnEndKB)} KB at the end of the hold; ` +
+    `server-side drops during ${hold} s hold: ${disconnects}; pings per socket >= ${pingsMin}`);
 }
 
 // ---------------------------------------------------------------------------------------- chat and fan-out steps
 
-/** attach wires message:new on every socket to the records, and counts every other event by name. */
+/**
+ * countEvents returns an onSocket hook (see connectAll) that counts every event but message:new by name from the
+ * socket's first event on, and the presence entries inside presence:update (1) and presence:batch (updates[]);
+ * st.online collects the users whose "online" presence some socket received.
+ */
+function countEvents(st) {
+  const seen = (p) => {
+    if (p && p.status === "online" && p.userId) st.online.add(p.userId);
+  };
+  return (s) =>
+    s.onAny((event, payload) => {
+      if (event === "message:new") return;
+      st.other[event] = (st.other[event] || 0) + 1;
+      if (event === "presence:update") {
+        st.presenceEntries++;
+        seen(payload);
+      } else if (event === "presence:batch" && payload && Array.isArray(payload.updates)) {
+        st.presenceEntries += payload.updates.length;
+        payload.updates.forEach(seen);
+      }
+      st.lastOther = now();
+    });
+}
+
+/** attach wires message:new on every socket to the records (other events are counted by countEvents). */
 function attach(world, socks, st) {
   socks.forEach((s, i) => {
     const u = world.users[i];
@@ -206,11 +296,6 @@ function attach(world, socks, st) {
       if (rec.step !== st.step) st.late++;
       else if (i !== rec.sender) st.deliver.push(t - rec.t0);
     });
-    s.onAny((event) => {
-      if (event === "message:new") return;
-      st.other[event] = (st.other[event] || 0) + 1;
-      st.lastOther = now();
-    });
     s.on("disconnect", (reason) => {
       u.down = true;
       st.disconnects++;
@@ -219,30 +304,44 @@ function attach(world, socks, st) {
   });
 }
 
-/** quiet waits (bounded) until no event other than message:new has arrived for 2 s: the connect-time
- * announcements (presence) must not overlap the measured steps. Returns the events counted meanwhile. */
-async function quiet(st, maxS) {
+/**
+ * quiet waits (bounded by maxS) until the connect-time announcements are over, so they do not overlap the
+ * measured steps: no event other than message:new for 2 s (1 s in smoke runs), and, once any presence arrived,
+ * every one of the `users` announced online (each user's own socket receives its own announcement). Parley
+ * announces presence in batches and can fall far behind while thousands connect on a busy machine, with gaps of
+ * more than 10 s between batches. A server that announces presence but not for everyone: 30 s without any event.
+ * Returns the events counted meanwhile.
+ */
+const QUIET_MS = smoke ? 1000 : 2000;
+async function quiet(st, maxS, users) {
   const t0 = now();
-  while (now() - t0 < maxS * 1000 && now() - Math.max(st.lastOther, t0) < 2000) await sleep(250);
-  while (now() - t0 < maxS * 1000 && now() - st.lastOther < 2000) await sleep(250);
-  const out = { ...st.other, waitedS: r1((now() - t0) / 1000) };
+  const done = () => {
+    const idle = now() - Math.max(st.lastOther, t0);
+    const presence = st.presenceEntries > 0;
+    return idle >= 30_000 || (idle >= QUIET_MS && (!presence || st.online.size >= users));
+  };
+  while (now() - t0 < maxS * 1000 && !done()) await sleep(100);
+  const out = { ...st.other, presenceEntries: st.presenceEntries, onlineAnnounced: st.online.size, waitedS: r1((now() - t0) / 1000) };
   st.other = {};
+  st.presenceEntries = 0;
   return out;
 }
 
 /**
  * runSteps sends at each rate for `duration` seconds (open loop, paced every 5 ms), waits for every ack and
- * delivery (bounded), and summarises the step. pickSender(n) gives the user index of the n-th message.
+ * delivery (bounded), and summarises the step. pickSender(n) gives the user index of the n-th message. A rate is
+ * per sender group: `senders` groups (the fan-out's rooms) send R msg/s each, R×senders in all.
  */
-async function runSteps(world, socks, st, { rates, duration, size, pickSender, allSteps }) {
+async function runSteps(world, socks, st, { rates, duration, size, pickSender, allSteps, senders = 1 }) {
   const acked = new Map(); // channelId -> [{id, nonce}]
   const sentNonces = new Map(); // channelId -> Set(nonce) of every send (acked or not), for the history check
   const steps = [];
-  const pad = "x".repeat(Math.max(0, size - 24));
+  const pad = "x".repeat(Math.max(0, size));
   const ackTimeoutMs = 30_000;
   const all = st.recs; // every record of every step: late deliveries still count at the end
   for (let k = 0; k < rates.length; k++) {
-    const R = rates[k];
+    const perGroup = rates[k];
+    const R = perGroup * senders; // msg/s in all
     const total = Math.max(1, Math.round(R * duration));
     const recs = new Map();
     Object.assign(st, { step: k, disconnects: 0, disconnectReasons: {}, unknown: 0, wrongChannel: 0, dups: 0, late: 0, deliveries: 0, lastDelivery: 0, deliver: new Samples(total * 4), other: {} });
@@ -251,7 +350,7 @@ async function runSteps(world, socks, st, { rates, duration, size, pickSender, a
     let acks = 0;
     let okAcks = 0;
     let timeouts = 0;
-    log(`step ${k + 1}/${rates.length}: ${R} msg/s for ${duration} s (${total} messages)`);
+    log(`step ${k + 1}/${rates.length}: ${senders > 1 ? `${perGroup} msg/s in each of ${senders} rooms, ` : ""}${R} msg/s for ${duration} s (${total} messages)`);
     const mon = new Monitor(pids).begin();
     const start = now();
     let n = 0;
@@ -266,7 +365,7 @@ async function runSteps(world, socks, st, { rates, duration, size, pickSender, a
       all.set(nonce, rec);
       if (!sentNonces.has(u.channelId)) sentNonces.set(u.channelId, new Set());
       sentNonces.get(u.channelId).add(nonce);
-      const content = `bench ${n} ${R} ${pad}`.slice(0, Math.max(size, 8));
+      const content = `bench ${n} ${R} ${pad}`.slice(0, Math.max(size, 16)); // exactly `size` characters
       socks[ui].timeout(ackTimeoutMs).emit("message:send", { channelId: u.channelId, content, nonce }, (err, res) => {
         acks++;
         if (err) {
@@ -334,7 +433,7 @@ async function runSteps(world, socks, st, { rates, duration, size, pickSender, a
     const spanS = ((st.lastDelivery || now()) - start) / 1000;
     const errorCount = Object.values(errors).reduce((a, b) => a + b, 0);
     const step = {
-      rate: R, durationS: duration, sent: total, sendSeconds: r2(sendS), achievedRate: r1(total / Math.max(sendS, 1e-3)),
+      rate: senders > 1 ? perGroup : R, totalRate: R, senders, durationS: duration, sent: total, sendSeconds: r2(sendS), achievedRate: r1(total / Math.max(sendS, 1e-3)),
       acked: okAcks, errors, ackTimeouts: timeouts, ack: ackLat.summary(), deliver: st.deliver.summary(),
       deliveries: st.deliveries, expectedDeliveries, deliveriesPerS: r1(st.deliveries / Math.max(spanS, 1e-3)),
       undeliveredAtStepEnd: lost, messagesIncompleteAtStepEnd: lostMessages, missedByClosedSockets: toDown, duplicateDeliveries: st.dups, wrongChannel: st.wrongChannel,
@@ -344,6 +443,8 @@ async function runSteps(world, socks, st, { rates, duration, size, pickSender, a
     step.serverCpuS = cpu;
     step.serverCpuUsPerDelivery = cpu !== null && st.deliveries ? r2((cpu * 1e6) / st.deliveries) : null;
     step.deliveriesPerCpuS = cpu ? Math.round(st.deliveries / cpu) : null;
+    step.offeredDeliveriesPerS = Math.round([...recs.values()].reduce((a, r) => a + r.seen.length, 0) / duration);
+    step.loadgenCpuS = m.loadgen.cpuS;
     if (m.cassandra) {
       step.cassandraCpuS = m.cassandra.cpuS;
       step.cassandraCpuUsPerMessage = okAcks ? r2((m.cassandra.cpuS * 1e6) / okAcks) : null;
@@ -354,7 +455,8 @@ async function runSteps(world, socks, st, { rates, duration, size, pickSender, a
     log(`  ${R} msg/s: sent ${total} at ${step.achievedRate}/s, acked ${okAcks}, errors ${JSON.stringify(errors)}, timeouts ${timeouts}; ` +
       `ack p50/p99 ${step.ack.p50}/${step.ack.p99} ms; deliver p50/p99/max ${step.deliver.p50}/${step.deliver.p99}/${step.deliver.max} ms; ` +
       `${step.deliveries} deliveries (${step.deliveriesPerS}/s), undelivered at step end ${lost}, dup ${st.dups}; other events ${JSON.stringify(st.other)}; server CPU ${cpu} s` +
-      (m.cassandra ? `, cassandra CPU ${m.cassandra.cpuS} s` : "") + `; loadgen event-loop p99 ${m.loadgen.eventLoopDelayP99Ms} ms`);
+      (m.cassandra ? `, cassandra CPU ${m.cassandra.cpuS} s` : "") + (cpu ? `; ${step.deliveriesPerCpuS} deliveries per server CPU-s` : "") +
+      `; load generator CPU ${m.loadgen.cpuS} s, event-loop p99 ${m.loadgen.eventLoopDelayP99Ms} ms`);
 
     // Functional checks: timing never fails a run (loss is judged at the end, when late deliveries had time to
     // arrive). Back-pressure refusals are how saturation shows, except in smoke mode, where the rates are far
@@ -372,7 +474,7 @@ async function runSteps(world, socks, st, { rates, duration, size, pickSender, a
       log(`  saturated at ${R} msg/s: stopping here`);
       break;
     }
-    await sleep(1000);
+    await sleep(smoke ? 200 : 1000);
   }
   // Settle: give late deliveries (of overloaded steps) time to arrive, then judge loss once (bounded).
   const incomplete = () => {
@@ -471,26 +573,36 @@ async function verifyHistory(world, acked, sentNonces) {
 async function chatLike(kind) {
   const fan = kind === "fanout";
   const U = fan ? num(args.members, 2000) : num(args.users, 1000);
-  const C = fan ? 1 : Math.max(1, Math.min(U, num(args.channels, 100)));
-  const rates = list(args.rates, fan ? [25, 50] : [500, 1000, 2000, 3000, 4000, 6000, 8000]);
+  // Chat: C channels. Fan-out: G rooms (each a channel of its own server, like the chat's), one sender in each.
+  const C = fan ? Math.max(1, Math.min(U, num(args.rooms, 1))) : Math.max(1, Math.min(U, num(args.channels, 100)));
+  const rates = list(args.rates, fan ? [10] : [500, 1000, 2000, 3000, 4000, 6000, 8000]);
   const duration = num(args.duration, fan ? 10 : 20);
   const size = num(args.size, 64);
-  Object.assign(result.params, fan ? { members: U, rates, durationS: duration, size } : { users: U, channels: C, rates, durationS: duration, size });
+  Object.assign(result.params, fan ? { members: U, rooms: C, membersPerRoom: Math.round(U / C), ratesPerRoom: rates, durationS: duration, size } : { users: U, channels: C, rates, durationS: duration, size });
 
-  const world = await setupWorld(ctx, U, C, log);
+  const world = await setupWorld(ctx, U, C, log, worldFile);
+  await sleep(smoke ? 200 : 1000);
   // Several source addresses: a few thousand sockets must not run one address out of ephemeral ports.
   const localAddresses = Array.from({ length: Math.ceil(U / 4000) + 1 }, (_, j) => `127.${ctx.addrOctet}.251.${j + 1}`);
   const retries = {};
-  const socks = await connectAll(ctx.url, world.users.map((u) => authFor(ctx, u)), { concurrency: 50, log, localAddresses, retries });
+  const st = { recs: new Map(), step: -1, unknown: 0, wrongChannel: 0, dups: 0, late: 0, deliveries: 0, lastDelivery: 0, lastOther: now(), deliver: new Samples(16), other: {}, presenceEntries: 0, online: new Set(), disconnects: 0, disconnectReasons: {} };
+  const mSetup = new Monitor(pids).begin();
+  const tc = now();
+  const socks = await connectAll(ctx.url, world.users.map((u) => authFor(ctx, u)), { concurrency: 50, log, localAddresses, retries, onSocket: countEvents(st) });
+  const connectS = (now() - tc) / 1000;
   result.connectRetries = retries;
-  const st = { recs: new Map(), step: -1, unknown: 0, wrongChannel: 0, dups: 0, late: 0, deliveries: 0, lastDelivery: 0, lastOther: now(), deliver: new Samples(16), other: {}, disconnects: 0, disconnectReasons: {} };
   attach(world, socks, st);
-  result.setupEvents = await quiet(st, smoke ? 10 : 120);
-  log(`events after connecting (before the steps): ${JSON.stringify(result.setupEvents)}`);
+  // Wait until the connect-time announcements (presence) stop, so they do not overlap the measured steps.
+  result.setupEvents = await quiet(st, smoke ? 10 : 180, U);
+  if (target === "ours" && result.setupEvents.onlineAnnounced < U) result.notes.push(`only ${result.setupEvents.onlineAnnounced} of ${U} members were announced online before the steps began`);
+  const ms = mSetup.end();
+  result.setup = { connectS: r2(connectS), untilQuietS: ms.seconds, serverCpuS: ms.server ? ms.server.cpuS : null, loadgenCpuS: ms.loadgen.cpuS, cassandraCpuS: ms.cassandra ? ms.cassandra.cpuS : null, postgresCpuS: ms.postgres ? ms.postgres.cpuS : null };
+  log(`events from the first connect until quiet (before the steps): ${JSON.stringify(result.setupEvents)}; server CPU ${result.setup.serverCpuS} s, load generator CPU ${ms.loadgen.cpuS} s`);
   try {
-    // Chat: user n % U sends the n-th message (consecutive users sit in different channels). Fan-out: user 0.
-    const pickSender = fan ? () => 0 : (n) => n % U;
-    const { steps, acked, sentNonces, delivery } = await runSteps(world, socks, st, { rates, duration, size, pickSender, allSteps: args["all-steps"] === "true" });
+    // Chat: user n % U sends the n-th message (consecutive users sit in different channels). Fan-out: the first
+    // member of room n % G sends the n-th message.
+    const pickSender = fan ? (n) => world.channels[n % C].members[0] : (n) => n % U;
+    const { steps, acked, sentNonces, delivery } = await runSteps(world, socks, st, { rates, duration, size, pickSender, senders: fan ? C : 1, allSteps: args["all-steps"] === "true" });
     result.steps = steps;
     result.delivery = delivery;
     const good = steps.filter((s) => !s.saturated && s.deliver.p99 !== null && s.deliver.p99 < 100);
@@ -501,6 +613,126 @@ async function chatLike(kind) {
   } finally {
     for (const s of socks) s.close();
   }
+}
+
+// ------------------------------------------------------------------------------------------------------- presence
+
+async function presenceScenario() {
+  if (target !== "ours") {
+    result.skipped = "the peer has no presence";
+    return;
+  }
+  const K = num(args.members, 2000);
+  const conc = num(args.concurrency, 100);
+  const tail = num(args.tail, 5);
+  Object.assign(result.params, { members: K, concurrency: conc, tailS: tail });
+  const world = await setupWorld(ctx, K, 1, log, worldFile);
+  await sleep(smoke ? 500 : 2000);
+
+  const phases = {};
+  let cur = null;
+  const startPhase = (name) => {
+    cur = { name, presenceUpdate: 0, presenceBatch: 0, entries: 0, other: {}, last: 0, mon: new Monitor(pids).begin(), t0: now() };
+    phases[name] = cur;
+  };
+  const endPhase = () => {
+    const m = cur.mon.end();
+    Object.assign(cur, {
+      seconds: m.seconds, serverCpuS: m.server ? m.server.cpuS : null, loadgenCpuS: m.loadgen.cpuS,
+      postgresCpuS: m.postgres ? m.postgres.cpuS : null, cassandraCpuS: m.cassandra ? m.cassandra.cpuS : null,
+      loadgenEventLoopP99Ms: m.loadgen.eventLoopDelayP99Ms, deliveries: cur.presenceUpdate + cur.presenceBatch,
+    });
+    delete cur.mon;
+    delete cur.t0;
+    delete cur.last;
+  };
+  // Counted from each socket's first event on (its listeners are attached before it connects). `online`: the
+  // members whose "online" presence some socket received (each member's own socket gets its own announcement).
+  const online = new Set();
+  let allOnlineAt = null;
+  let tFirst = 0;
+  const seen = (p) => {
+    if (p && p.status === "online" && p.userId) {
+      online.add(p.userId);
+      if (online.size === K && allOnlineAt === null) allOnlineAt = now();
+    }
+  };
+  const onSocket = (s) =>
+    s.onAny((event, payload) => {
+      if (event === "presence:update") {
+        cur.presenceUpdate++;
+        cur.entries++;
+        seen(payload);
+      } else if (event === "presence:batch") {
+        cur.presenceBatch++;
+        if (payload && Array.isArray(payload.updates)) {
+          cur.entries += payload.updates.length;
+          payload.updates.forEach(seen);
+        }
+      } else {
+        cur.other[event] = (cur.other[event] || 0) + 1;
+        return;
+      }
+      cur.last = now();
+    });
+  const localAddresses = Array.from({ length: Math.ceil(K / 4000) + 1 }, (_, j) => `127.${ctx.addrOctet}.252.${j + 1}`);
+  const retries = {};
+  let socks = [];
+  let disconnects = 0;
+  let closing = false;
+  const reasons = {};
+  try {
+    startPhase("connect");
+    tFirst = now();
+    socks = await connectAll(ctx.url, world.users.map((u) => authFor(ctx, u)), { concurrency: conc, log, localAddresses, retries, onSocket });
+    endPhase();
+    const connectS = phases.connect.seconds;
+    for (const s of socks) {
+      s.on("disconnect", (reason) => {
+        if (closing) return;
+        disconnects++;
+        reasons[reason] = (reasons[reason] || 0) + 1;
+      });
+    }
+    log(`${K} members connected in ${connectS} s: ${phases.connect.deliveries} presence deliveries (${phases.connect.entries} entries) meanwhile`);
+    startPhase("tail");
+    await sleep(tail * 1000);
+    endPhase();
+    log(`the ${tail} s after the last connect: ${phases.tail.deliveries} presence deliveries (${phases.tail.entries} entries)`);
+    // Whatever still arrives later (a server behind on its announcements): until every member was announced online
+    // and 2 s pass without any presence event, or 30 s pass without one (bounded).
+    startPhase("afterTail");
+    const t = now();
+    cur.last = t;
+    const over = () => now() - cur.last >= 30_000 || (now() - cur.last >= QUIET_MS && online.size >= K);
+    while (!over() && now() - t < (smoke ? 10_000 : 180_000)) await sleep(100);
+    endPhase();
+    log(`after that, until quiet: ${phases.afterTail.deliveries} presence deliveries (${phases.afterTail.entries} entries) in ${phases.afterTail.seconds} s`);
+  } finally {
+    closing = true;
+    for (const s of socks) s.close();
+  }
+  const c = phases.connect;
+  const tl = phases.tail;
+  const deliveries = c.deliveries + tl.deliveries;
+  const entries = c.entries + tl.entries;
+  Object.assign(result, {
+    members: K, connected: socks.length, connectS: c.seconds, connectsPerS: r1(socks.length / c.seconds),
+    connectRetries: Object.values(retries).reduce((a, b) => a + b, 0), connectRetryReasons: retries,
+    // The figure: presence events received by all clients during the connect phase and the tail after it.
+    presenceDeliveries: deliveries, presenceEntries: entries,
+    presenceDeliveriesPerMember: r1(deliveries / K), presenceEntriesPerMember: r1(entries / K),
+    presenceEntriesOverKSquared: r2(entries / (K * K)),
+    presenceDeliveriesAfterTail: phases.afterTail.deliveries, presenceEntriesAfterTail: phases.afterTail.entries,
+    presenceDeliveriesUntilQuiet: deliveries + phases.afterTail.deliveries, presenceEntriesUntilQuiet: entries + phases.afterTail.entries,
+    membersAnnouncedOnline: online.size, allAnnouncedOnlineAfterS: allOnlineAt === null ? null : r2((allOnlineAt - tFirst) / 1000),
+    serverCpuMsPerConnect: c.serverCpuS !== null && socks.length ? r2((c.serverCpuS * 1000) / socks.length) : null,
+    phases, disconnects, disconnectReasons: reasons,
+  });
+  if (disconnects > 0) failure(`${disconnects} sockets were disconnected while the members connected ${JSON.stringify(reasons)}`);
+  if (online.size < K) result.notes.push(`only ${online.size} of ${K} members were announced online`);
+  log(`presence while ${K} members connect and ${tail} s after: ${deliveries} deliveries, ${entries} entries (${result.presenceEntriesOverKSquared} × K²); ` +
+    `server CPU ${c.serverCpuS} + ${tl.serverCpuS} s, load generator CPU ${c.loadgenCpuS} + ${tl.loadgenCpuS} s`);
 }
 
 // -------------------------------------------------------------------------------------------------------- history
@@ -579,11 +811,13 @@ async function history() {
 
 // ------------------------------------------------------------------------------------------------------------ main
 
-const fns = { connections, chat: () => chatLike("chat"), fanout: () => chatLike("fanout"), history };
+const fns = { connections, chat: () => chatLike("chat"), fanout: () => chatLike("fanout"), presence: presenceScenario, history };
+// Bounded: 45 minutes, or the connections scenario's hold plus 30 minutes.
+const timeLimitS = num(args["time-limit"], Math.max(45 * 60, (scenario === "connections" ? num(args.hold, 60) : 0) + 30 * 60));
 const hardStop = setTimeout(() => {
-  log("scenario exceeded its time limit (45 min): aborting");
+  log(`scenario exceeded its time limit (${Math.round(timeLimitS / 60)} min): aborting`);
   process.exit(2);
-}, num(args["time-limit"], 45 * 60) * 1000);
+}, timeLimitS * 1000);
 hardStop.unref();
 
 let code = 0;

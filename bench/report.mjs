@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// Turns one run's scenario files (bench/results/<run>/<scenario>-<target>.json) into results.json (everything),
-// results.md (tables) and chart.svg (hand-written SVG). Usage: node bench/report.mjs bench/results/<run>
+// Turns one run's scenario files (bench/results/<run>/<label>.json, one per scenario run: e.g. connections-ours,
+// fanout-one-peer-r2, presence-ours) into results.json (everything), results.md (tables) and chart.svg
+// (hand-written SVG), and prints results.md followed by the headline figures. Usage: node bench/report.mjs DIR
 import { readFileSync, readdirSync, writeFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
 
@@ -9,15 +10,24 @@ if (!dir || !existsSync(dir)) {
   process.stderr.write("usage: node bench/report.mjs bench/results/<run>\n");
   process.exit(2);
 }
-const readJSON = (f) => (existsSync(join(dir, f)) ? JSON.parse(readFileSync(join(dir, f), "utf8")) : null);
+const readJSON = (f) => {
+  try {
+    return existsSync(join(dir, f)) ? JSON.parse(readFileSync(join(dir, f), "utf8")) : null;
+  } catch {
+    return null;
+  }
+};
 const machine = readJSON("machine.json") || {};
 const after = readJSON("after.json") || {};
-const runs = {};
-for (const f of readdirSync(dir)) {
-  const m = f.match(/^(connections|chat|fanout|history)-(ours|peer)\.json$/);
-  if (m) runs[`${m[1]}-${m[2]}`] = readJSON(f);
+const all = [];
+for (const f of readdirSync(dir).sort()) {
+  if (!f.endsWith(".json") || ["machine.json", "after.json", "results.json"].includes(f) || f.startsWith("world-")) continue;
+  const r = readJSON(f);
+  if (r && r.scenario) all.push({ ...r, label: f.replace(/\.json$/, "") });
 }
-const get = (s, t) => runs[`${s}-${t}`];
+all.sort((a, b) => String(a.startedAt).localeCompare(String(b.startedAt))); // the order they ran in
+const runsOf = (s, t, v) => all.filter((r) => r.scenario === s && (!t || r.target === t) && (v === undefined || r.variant === v));
+const get = (s, t) => runsOf(s, t)[0];
 
 const fmt = (x, d = 1) => (x === null || x === undefined || Number.isNaN(x) ? "–" : typeof x === "number" ? x.toLocaleString("en-US", { maximumFractionDigits: d, minimumFractionDigits: 0 }) : String(x));
 const int = (x) => fmt(x, 0);
@@ -26,94 +36,213 @@ const errs = (e) => {
   const s = Object.entries(e || {}).map(([k, v]) => `${k} ${v}`).join(", ");
   return s || "0";
 };
+const median = (xs) => {
+  const v = xs.filter((x) => typeof x === "number" && Number.isFinite(x)).sort((a, b) => a - b);
+  if (!v.length) return null;
+  return v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+};
+const spread = (xs, d = 2, unit = "", fixed = false) => {
+  const v = xs.filter((x) => typeof x === "number" && Number.isFinite(x));
+  if (!v.length) return "–";
+  const f = fixed ? (x) => x.toFixed(d) : (x) => fmt(x, d);
+  const m = median(v);
+  return v.length === 1 ? `${f(m)}${unit}` : `${f(m)}${unit} (${f(Math.min(...v))}–${f(Math.max(...v))})`;
+};
 const name = { ours: "Parley (Go)", peer: "peer (Node socket.io)" };
+const cpu = (m, k) => (m && m[k] ? m[k].cpuS : null);
 
 const md = [];
+const headline = [];
 md.push(`# Benchmark results ${machine.runId || ""}`, "");
 md.push(`Machine: ${machine.cores} cores (${machine.cpuModel}), ${machine.memTotalGB} GB RAM, Linux ${machine.kernel}; ` +
   `${machine.go}, Node ${machine.node}, ${machine.java}; Cassandra ${machine.cassandra} (commitlog_sync ${machine.commitlogSync}); ` +
   `socket.io-client ${machine.socketioClient}, peer socket.io ${machine.peerSocketio}; open-files limit ${machine.openFilesLimit}.`, "");
-md.push(`Load average before: ${machine.loadBefore}; after: ${after.loadAfter || "?"} (other work shares the machine). ` +
+md.push(`Command: \`${machine.command || "?"}\`. Load average before: ${machine.loadBefore}; after: ${after.loadAfter || "?"} (other work shares the machine). ` +
   `Run took ${fmt(after.seconds, 0)} s. Server settings: ${machine.settings}.`, "");
 if (machine.note) md.push(`Note: ${machine.note}`, "");
 
 // Summary.
-md.push("## Summary", "", "| scenario | target | result | server CPU s | server peak RSS MB | Cassandra CPU s | wall s |", "|---|---|---|---:|---:|---:|---:|");
-for (const s of ["connections", "fanout", "chat", "history"]) {
-  for (const t of ["ours", "peer"]) {
-    const r = get(s, t);
-    if (!r) continue;
-    const tot = r.total || {};
-    md.push(`| ${s} | ${name[t]} | ${r.skipped ? "skipped" : r.pass ? "pass" : "**FAIL**"} | ${fmt(tot.server && tot.server.cpuS, 2)} | ` +
-      `${fmt(tot.server && tot.server.peakRssMB)} | ${fmt(tot.cassandra && tot.cassandra.cpuS, 2)} | ${fmt(r.seconds, 0)} |`);
-  }
+md.push("## Summary", "", "Every scenario run on a freshly started server process. CPU is utime+stime from /proc over the whole run (setup included); " +
+  "the load generator's is its own processes' (it shares the machine's cores with the servers and databases).", "",
+  "| run | scenario | target | result | server CPU s | server peak RSS MB | Cassandra CPU s | load generator CPU s | wall s |", "|---|---|---|---|---:|---:|---:|---:|---:|");
+for (const r of all) {
+  const tot = r.total || {};
+  md.push(`| ${r.label} | ${r.scenario}${r.variant ? ` (${r.variant})` : ""} | ${name[r.target]} | ${r.skipped ? "skipped" : r.pass ? "pass" : "**FAIL**"} | ${fmt(cpu(tot, "server"), 2)} | ` +
+    `${fmt(tot.server && tot.server.peakRssMB)} | ${fmt(cpu(tot, "cassandra"), 2)} | ${fmt(tot.loadgen && tot.loadgen.cpuS, 2)} | ${fmt(r.seconds, 0)} |`);
 }
-const failures = Object.values(runs).flatMap((r) => (r.failures || []).map((f) => `${r.scenario}/${r.target}: ${f}`).concat(r.error ? [`${r.scenario}/${r.target}: ${r.error.split("\n")[0]}`] : []));
+const failures = all.flatMap((r) => (r.failures || []).map((f) => `${r.label}: ${f}`).concat(r.error ? [`${r.label}: ${r.error.split("\n")[0]}`] : []));
 if (failures.length) md.push("", "Failures:", ...failures.map((f) => `- ${f}`));
-md.push("", "Server CPU and peak RSS cover the whole scenario (setup included); Cassandra CPU is the database process, for Parley only.", "");
+md.push("");
 
-// Connections.
-const co = get("connections", "ours");
-const cp = get("connections", "peer");
-if (co || cp) {
-  md.push("## Idle connections", "", "| target | connections | failed | connect s | connects/s | server CPU ms per connect | RSS before MB | RSS connected MB | KB per connection | hold s | disconnects in hold | pings per socket (min) | server CPU s in hold |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
-  for (const [t, r] of [["ours", co], ["peer", cp]]) {
-    if (!r || r.connected === undefined) continue;
-    md.push(`| ${name[t]} | ${int(r.connected)} | ${int(r.failed)} | ${fmt(r.connectS)} | ${int(r.connectsPerS)} | ${fmt(r.cpuMsPerConnect, 2)} | ${fmt(r.rssBeforeMB)} | ${fmt(r.rssConnectedMB)} | ${fmt(r.rssPerConnKB)} | ${int(r.holdS)} | ${int(r.disconnectsDuringHold)} | ${int(r.pingsPerSocketMin)} | ${fmt(r.serverCpuHoldS, 2)} |`);
-  }
-  for (const [t, r] of [["ours", co], ["peer", cp]]) {
-    if (r && r.disconnectsDuringHold) md.push("", `${name[t]}: ${int(r.disconnectsDuringHold)} sockets were closed during the hold (${errs(r.disconnectReasons)}), at ${(r.disconnectAgesMs || []).map((a) => fmt(a / 1000)).join(", ")} s after they had connected.`);
-    const nr = r ? r.connectRetries : 0;
-    if (nr) md.push("", `${name[t]}: ${int(nr)} handshakes were retried (${errs(r.connectRetryReasons)}).`);
-  }
-  if (co && cp && co.rssPerConnKB > 0 && cp.rssPerConnKB > 0) md.push("", `RSS per connection, ours / peer: **${ratio(co.rssPerConnKB, cp.rssPerConnKB)}**.`);
-  md.push("");
-}
-
-// Fan-out.
-const fo = get("fanout", "ours");
-const fp = get("fanout", "peer");
-if (fo || fp) {
-  const K = (fo || fp).params.members;
-  md.push(`## Fan-out: one channel, ${int(K)} members, one sender`, "", "| target | msg/s offered | msg/s sent | deliveries/s | deliver p50 / p99 / max ms | ack p50 / p99 ms | undelivered at step end | dup | server CPU s | server µs CPU per delivery | deliveries per server CPU-s | Cassandra CPU s |", "|---|---:|---:|---:|---|---|---:|---:|---:|---:|---:|---:|");
-  for (const [t, r] of [["ours", fo], ["peer", fp]]) {
-    for (const s of (r && r.steps) || []) {
-      md.push(`| ${name[t]} | ${int(s.rate)} | ${fmt(s.achievedRate)} | ${int(s.deliveriesPerS)} | ${fmt(s.deliver.p50)} / ${fmt(s.deliver.p99)} / ${fmt(s.deliver.max)} | ${fmt(s.ack.p50)} / ${fmt(s.ack.p99)} | ${int(s.undeliveredAtStepEnd)} | ${int(s.duplicateDeliveries)} | ${fmt(s.serverCpuS, 2)} | ${fmt(s.serverCpuUsPerDelivery, 2)} | ${int(s.deliveriesPerCpuS)} | ${fmt(s.cassandraCpuS, 2)} |`);
+// ----------------------------------------------------------------------------------------------------- fan-out
+const variants = [...new Set(runsOf("fanout").map((r) => r.variant || "one"))];
+const vOrder = ["one", "rooms", "large"];
+variants.sort((a, b) => vOrder.indexOf(a) - vOrder.indexOf(b));
+const variantText = (r) => {
+  const p = r.params;
+  return p.rooms > 1 ? `${int(p.rooms)} rooms of ${int(p.membersPerRoom)}, ${int(p.size)}-byte messages` : `${int(p.members)} members in one room, ${int(p.size)}-byte messages`;
+};
+const fanSummary = []; // for the chart: {variant, ours, peer}
+if (variants.length) {
+  md.push("## Fan-out", "", "One sender per room, open loop; a step's CPU and deliveries run from its first send until every delivery " +
+    "arrived. Parley's server CPU is the Go process alone (Cassandra apart: one write per message, not per delivery). " +
+    "Ratios are paired per repeat: repeat r of Parley against repeat r of the peer (interleaved, each on a fresh process).", "");
+  md.push("### Deliveries per server CPU-second, ours / peer (target ≥ 2.0×)", "",
+    "| variant | msg/s per room | offered deliveries/s | ratio per repeat | median (min–max) | Parley deliveries per CPU-s, median | peer, median | ≥ 2.0× |",
+    "|---|---:|---:|---|---|---:|---:|---|");
+  for (const v of variants) {
+    const ours = runsOf("fanout", "ours", v);
+    const peer = runsOf("fanout", "peer", v);
+    const any = ours[0] || peer[0];
+    const rates = [...new Set([...ours, ...peer].flatMap((r) => (r.steps || []).map((s) => s.rate)))].sort((a, b) => a - b);
+    for (const rate of rates) {
+      const stepOf = (r) => (r.steps || []).find((s) => s.rate === rate);
+      const pairs = [];
+      for (const o of ours) {
+        const p = peer.find((x) => x.repeat === o.repeat);
+        const so = stepOf(o);
+        const sp = p && stepOf(p);
+        if (so && sp && so.deliveriesPerCpuS && sp.deliveriesPerCpuS) pairs.push({ repeat: o.repeat, ratio: so.deliveriesPerCpuS / sp.deliveriesPerCpuS });
+      }
+      const rs = pairs.map((x) => x.ratio);
+      const oM = median(ours.map((r) => stepOf(r)?.deliveriesPerCpuS));
+      const pM = median(peer.map((r) => stepOf(r)?.deliveriesPerCpuS));
+      const offered = median([...ours, ...peer].map((r) => stepOf(r)?.offeredDeliveriesPerS));
+      const met = rs.length ? (Math.min(...rs) >= 2 ? "yes, every pair" : median(rs) >= 2 ? "median only" : "no") : "–";
+      md.push(`| ${v}: ${variantText(any)} | ${int(rate)} | ${int(offered)} | ${pairs.map((x) => `r${x.repeat} ${x.ratio.toFixed(2)}×`).join(", ") || "–"} | ` +
+        `**${spread(rs, 2, "×", true)}** | ${int(oM)} | ${int(pM)} | ${met} |`);
+      if (rate === rates[0]) fanSummary.push({ variant: v, ours: oM, peer: pM });
+      headline.push(`fan-out ${v} (${variantText(any)}, ${int(rate)} msg/s per room, ${int(offered)} deliveries/s offered): ` +
+        `deliveries per server CPU-s ours/peer ${spread(rs, 2, "×", true)} over ${rs.length} pair(s) [target ≥ 2.0×]`);
     }
   }
-  if (fo && fp && fo.steps && fp.steps) {
-    md.push("", "| msg/s | deliveries per server CPU-s, ours / peer |", "|---:|---:|");
-    for (const s of fo.steps) {
-      const p = fp.steps.find((x) => x.rate === s.rate);
-      if (p) md.push(`| ${int(s.rate)} | **${ratio(s.deliveriesPerCpuS, p.deliveriesPerCpuS)}** |`);
+  md.push("", "### Latency, loss and CPU per step (median over repeats, min–max in brackets)", "",
+    "| variant | target | msg/s per room | runs | send→deliver p50 ms | send→deliver p99 ms | p99 < 50 ms | lost | dup | missed by sockets the server closed | server CPU s | load generator CPU s | Cassandra CPU s |",
+    "|---|---|---:|---:|---|---|---|---:|---:|---:|---|---|---|");
+  for (const v of variants) {
+    for (const t of ["ours", "peer"]) {
+      const rs = runsOf("fanout", t, v);
+      if (!rs.length) continue;
+      const rates = [...new Set(rs.flatMap((r) => (r.steps || []).map((s) => s.rate)))].sort((a, b) => a - b);
+      for (const rate of rates) {
+        const steps = rs.map((r) => (r.steps || []).find((s) => s.rate === rate)).filter(Boolean);
+        const p99s = steps.map((s) => s.deliver.p99);
+        const under = p99s.filter((x) => x !== null && x < 50).length;
+        const lost = rs.reduce((a, r) => a + ((r.delivery && r.delivery.lostDeliveries) || 0), 0);
+        const dup = steps.reduce((a, s) => a + (s.duplicateDeliveries || 0), 0);
+        const closed = rs.reduce((a, r) => a + ((r.delivery && r.delivery.missedByDisconnectedSockets) || 0), 0);
+        md.push(`| ${v} | ${name[t]} | ${int(rate)} | ${steps.length} | ${spread(steps.map((s) => s.deliver.p50), 1)} | ${spread(p99s, 1)} | ${under} of ${steps.length} | ` +
+          `${int(lost)} | ${int(dup)} | ${int(closed)} | ${spread(steps.map((s) => s.serverCpuS), 2)} | ${spread(steps.map((s) => s.loadgenCpuS), 2)} | ${t === "ours" ? spread(steps.map((s) => s.cassandraCpuS), 2) : "–"} |`);
+        const offered = median(steps.map((s) => s.offeredDeliveriesPerS));
+        const target = t !== "ours" ? "" : Math.abs(offered - 20000) < 1000 ? ` [target p99 < 50 ms at 20,000/s: ${under} of ${steps.length} runs under]` : " (the p99 < 50 ms target is set for 20,000/s)";
+        headline.push(`fan-out ${v} on ${t}, ${int(offered)} deliveries/s: send→deliver p50 ${spread(steps.map((s) => s.deliver.p50), 1, " ms")}, ` +
+          `p99 ${spread(p99s, 1, " ms")}${target}; lost ${int(lost)}, duplicates ${int(dup)}; ` +
+          `server CPU ${spread(steps.map((s) => s.serverCpuS), 2, " s")}, load generator CPU ${spread(steps.map((s) => s.loadgenCpuS), 2, " s")} per step`);
+      }
     }
   }
-  for (const [t, r] of [["ours", fo], ["peer", fp]]) if (r) md.push("", setupLine(t, r), ...(r.notes || []).map((n) => `- ${n}`));
-  if (fo && fo.history) md.push("", historyLine(fo.history));
+  md.push("", "### Every fan-out run", "",
+    "| run | msg/s per room | msg/s sent | deliveries/s | deliver p50 / p99 / max ms | ack p50 / p99 ms | undelivered at step end | dup | server CPU s | µs server CPU per delivery | deliveries per server CPU-s | load generator CPU s (event-loop p99 ms) | Cassandra CPU s |",
+    "|---|---:|---:|---:|---|---|---:|---:|---:|---:|---:|---|---:|");
+  for (const r of runsOf("fanout")) {
+    for (const s of r.steps || []) {
+      md.push(`| ${r.label} | ${int(s.rate)} | ${fmt(s.achievedRate)} | ${int(s.deliveriesPerS)} | ${fmt(s.deliver.p50)} / ${fmt(s.deliver.p99)} / ${fmt(s.deliver.max)} | ${fmt(s.ack.p50)} / ${fmt(s.ack.p99)} | ` +
+        `${int(s.undeliveredAtStepEnd)} | ${int(s.duplicateDeliveries)} | ${fmt(s.serverCpuS, 2)} | ${fmt(s.serverCpuUsPerDelivery, 2)} | ${int(s.deliveriesPerCpuS)} | ` +
+        `${fmt(s.loadgenCpuS, 2)} (${fmt(s.monitor && s.monitor.loadgen.eventLoopDelayP99Ms)}) | ${fmt(s.cassandraCpuS, 2)} |`);
+    }
+  }
+  md.push("", "Setting up each run (connecting every member, then waiting until connect-time events such as presence stop):", "",
+    "| run | connect s | until quiet s | server CPU s | load generator CPU s | events received (presence entries) | presence events during the steps | connects retried | lost / closed-socket misses / dup |", "|---|---:|---:|---:|---:|---|---:|---:|---|");
+  for (const r of runsOf("fanout")) {
+    const su = r.setup || {};
+    const ev = Object.entries(r.setupEvents || {}).filter(([k]) => !["waitedS", "presenceEntries", "onlineAnnounced"].includes(k)).map(([k, v]) => `${k} ${int(v)}`).join(", ");
+    const d = r.delivery || {};
+    const late = (r.steps || []).reduce((a, s) => a + ((s.otherEvents || {})["presence:update"] || 0) + ((s.otherEvents || {})["presence:batch"] || 0), 0);
+    const retries = Object.values(r.connectRetries || {}).reduce((a, b) => a + b, 0);
+    md.push(`| ${r.label} | ${fmt(su.connectS)} | ${fmt(su.untilQuietS)} | ${fmt(su.serverCpuS, 2)} | ${fmt(su.loadgenCpuS, 2)} | ${ev || "none"}${r.setupEvents && r.setupEvents.presenceEntries ? ` (${int(r.setupEvents.presenceEntries)})` : ""} | ${int(late)} | ${int(retries)} | ` +
+      `${int(d.lostDeliveries)} / ${int(d.missedByDisconnectedSockets)} / ${int(d.duplicateDeliveries)} |`);
+  }
+  for (const r of runsOf("fanout")) {
+    if (r.history) md.push("", `${r.label}: ${historyLine(r.history)}`);
+    for (const n of r.notes || []) if (!n.startsWith("the peer keeps no history")) md.push("", `${r.label}: ${n}`);
+  }
   md.push("");
-}
-
-function setupLine(t, r) {
-  const d = r.delivery || {};
-  const ev = Object.entries(r.setupEvents || {}).filter(([k]) => k !== "waitedS").map(([k, v]) => `${k} ${int(v)}`).join(", ");
-  const retries = Object.values(r.connectRetries || {}).reduce((a, b) => a + b, 0);
-  return `${name[t]}: after settling, lost deliveries ${int(d.lostDeliveries)}, missed by sockets the server closed ${int(d.missedByDisconnectedSockets)}, duplicates ${int(d.duplicateDeliveries)}, announced although refused ${int(d.announcedButRefused)}, announced but ack timed out ${int(d.announcedButAckTimedOut)}; ` +
-    `events received while connecting: ${ev || "none"} (settled in ${fmt(r.setupEvents && r.setupEvents.waitedS)} s); connects retried ${int(retries)}.`;
 }
 
 function historyLine(h) {
   return `History check (Parley): ${int(h.acknowledged)} acknowledged messages in ${int(h.channels)} channels — missing ${int(h.missing)}, duplicate ids ${int(h.duplicateIds)}, duplicate nonces ${int(h.duplicateNonces)}, stored but never acknowledged ${int(h.storedButNotAcknowledged)}.`;
 }
+function setupLine(t, r) {
+  const d = r.delivery || {};
+  const ev = Object.entries(r.setupEvents || {}).filter(([k]) => !["waitedS", "onlineAnnounced"].includes(k)).map(([k, v]) => `${k} ${int(v)}`).join(", ");
+  const retries = Object.values(r.connectRetries || {}).reduce((a, b) => a + b, 0);
+  return `${name[t]}: after settling, lost deliveries ${int(d.lostDeliveries)}, missed by sockets the server closed ${int(d.missedByDisconnectedSockets)}, duplicates ${int(d.duplicateDeliveries)}, announced although refused ${int(d.announcedButRefused)}, announced but ack timed out ${int(d.announcedButAckTimedOut)}; ` +
+    `events received from the first connect until quiet: ${ev || "none"} (${fmt(r.setupEvents && r.setupEvents.waitedS)} s after the last connect); connects retried ${int(retries)}.`;
+}
 
-// Chat.
+// ------------------------------------------------------------------------------------------------- connections
+const co = get("connections", "ours");
+const cp = get("connections", "peer");
+if (co || cp) {
+  md.push("## Idle connections", "", "| target | connections | failed | connect s | connects/s | server CPU ms per connect | PostgreSQL CPU ms per connect | load generator CPU s (connect / hold) | RSS before MB | RSS connected MB | KB per connection (connected / end of hold) | hold s | server-side drops in hold | pings per socket (min) | server CPU s in hold |",
+    "|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---|---:|---:|---:|---:|");
+  for (const [t, r] of [["ours", co], ["peer", cp]]) {
+    if (!r || r.connected === undefined) continue;
+    md.push(`| ${name[t]} | ${int(r.connected)} | ${int(r.failed)} | ${fmt(r.connectS)} | ${int(r.connectsPerS)} | ${fmt(r.cpuMsPerConnect, 3)} | ${t === "ours" ? fmt(r.postgresCpuMsPerConnect, 3) : "–"} | ${fmt(r.loadgenCpuConnectS, 2)} / ${fmt(r.loadgenCpuHoldS, 2)} | ` +
+      `${fmt(r.rssBeforeMB)} | ${fmt(r.rssConnectedMB)} | ${fmt(r.rssPerConnKB)} / ${fmt(r.rssPerConnEndOfHoldKB)} | ${int(r.holdS)} | ${int(r.serverSideDrops ?? r.disconnectsDuringHold)} | ${int(r.pingsPerSocketMin)} | ${fmt(r.serverCpuHoldS, 2)} |`);
+  }
+  md.push("", "What one connect includes (server CPU per connect = the server's CPU while all sockets connected / sockets):");
+  for (const [t, r] of [["ours", co], ["peer", cp]]) if (r && r.connectIncludes) md.push(`- ${name[t]}: ${r.connectIncludes}`);
+  md.push("", "A server-side drop is a disconnect the client did not ask for (it closes its sockets only after the hold): a missed heartbeat, a closed transport. Target for Parley: 0.");
+  for (const [t, r] of [["ours", co], ["peer", cp]]) {
+    if (r && r.disconnectsDuringHold) md.push("", `${name[t]}: ${int(r.disconnectsDuringHold)} sockets were dropped during the hold (${errs(r.disconnectReasons)}), at ${(r.disconnectAgesMs || []).map((a) => fmt(a / 1000)).join(", ")} s after they had connected; over time: ${(r.dropsTimeline || []).map((x) => `${x.atS} s: ${x.drops}`).join(", ")}.`);
+    const nr = r ? r.connectRetries : 0;
+    if (nr) md.push("", `${name[t]}: ${int(nr)} handshakes were retried (${errs(r.connectRetryReasons)}).`);
+  }
+  if (co && cp && co.rssPerConnKB > 0 && cp.rssPerConnKB > 0) md.push("", `RSS per connection, ours / peer: **${ratio(co.rssPerConnKB, cp.rssPerConnKB)}**; server CPU per connect, ours / peer: **${ratio(co.cpuMsPerConnect, cp.cpuMsPerConnect)}**.`);
+  for (const [t, r] of [["ours", co], ["peer", cp]]) {
+    if (!r || r.connected === undefined) continue;
+    headline.push(`idle sockets on ${t}: ${int(r.connected)} connected, RSS per socket ${fmt(r.rssPerConnKB)} KB after connecting, ${fmt(r.rssPerConnEndOfHoldKB)} KB at the end of the ${int(r.holdS)} s hold` +
+      `${t === "ours" ? " [target ≤ 10 KB]" : ""}; server-side drops ${int(r.serverSideDrops ?? r.disconnectsDuringHold)}${t === "ours" ? " [target 0]" : ""}; server CPU per connect ${fmt(r.cpuMsPerConnect, 3)} ms` +
+      (t === "ours" ? ` (with token auth, session check and room joins; PostgreSQL another ${fmt(r.postgresCpuMsPerConnect, 3)} ms)` : " (any token accepted, no database)") +
+      `; load generator CPU ${fmt(r.loadgenCpuConnectS, 2)} s connecting, ${fmt(r.loadgenCpuHoldS, 2)} s holding`);
+  }
+  md.push("");
+}
+
+// ---------------------------------------------------------------------------------------------------- presence
+const pr = get("presence", "ours");
+if (pr && pr.phases) {
+  const P = pr.phases;
+  md.push(`## Presence while ${int(pr.members)} members of one server connect (Parley)`, "",
+    `${int(pr.connected)} sockets (one per member) connected in ${fmt(pr.connectS)} s (${int(pr.params.concurrency)} handshakes in flight, ${int(pr.connectRetries)} retried). ` +
+    "Counted at every client from its first event on: `presence:update` events (1 entry each) and `presence:batch` events (`updates[]` entries).", "",
+    "| phase | seconds | presence:update | presence:batch | presence deliveries | entries | other events | server CPU s | PostgreSQL CPU s | load generator CPU s (event-loop p99 ms) |",
+    "|---|---:|---:|---:|---:|---:|---|---:|---:|---|");
+  for (const [label, k] of [["connecting", "connect"], [`${fmt(pr.params.tailS)} s after the last connect`, "tail"], ["after that, until every member was announced and quiet", "afterTail"]]) {
+    const x = P[k];
+    if (!x) continue;
+    md.push(`| ${label} | ${fmt(x.seconds)} | ${int(x.presenceUpdate)} | ${int(x.presenceBatch)} | ${int(x.deliveries)} | ${int(x.entries)} | ${errs(x.other)} | ${fmt(x.serverCpuS, 2)} | ${fmt(x.postgresCpuS, 2)} | ${fmt(x.loadgenCpuS, 2)} (${fmt(x.loadgenEventLoopP99Ms)}) |`);
+  }
+  md.push("", `Connecting and the ${fmt(pr.params.tailS)} s after: **${int(pr.presenceDeliveries)} presence deliveries carrying ${int(pr.presenceEntries)} entries** ` +
+    `(${int(pr.presenceDeliveriesAfterTail)} deliveries with ${int(pr.presenceEntriesAfterTail)} entries came later). ` +
+    `${int(pr.membersAnnouncedOnline)} of ${int(pr.members)} members were announced online${pr.allAnnouncedOnlineAfterS !== null && pr.allAnnouncedOnlineAfterS !== undefined ? `, the last ${fmt(pr.allAnnouncedOnlineAfterS)} s after the first connect` : ""} ` +
+    `(${fmt(pr.presenceDeliveriesPerMember)} deliveries and ${fmt(pr.presenceEntriesPerMember)} entries per member; entries = ${fmt(pr.presenceEntriesOverKSquared, 2)} × members²). ` +
+    `Server CPU while connecting: ${fmt(pr.serverCpuMsPerConnect, 2)} ms per connect, presence announcements included.`, "");
+  headline.push(`presence while ${int(pr.members)} members connect (${fmt(pr.connectS)} s) and ${fmt(pr.params.tailS)} s after: ${int(pr.presenceDeliveries)} deliveries, ${int(pr.presenceEntries)} entries ` +
+    `(${fmt(pr.presenceEntriesOverKSquared, 2)} × K²); until every member was announced and quiet: ${int(pr.presenceDeliveriesUntilQuiet)} deliveries, ${int(pr.presenceEntriesUntilQuiet)} entries; ` +
+    `server CPU ${fmt(P.connect && P.connect.serverCpuS, 2)} s connecting, load generator ${fmt(P.connect && P.connect.loadgenCpuS, 2)} s`);
+}
+
+// -------------------------------------------------------------------------------------------------------- chat
 for (const t of ["ours", "peer"]) {
   const r = get("chat", t);
   if (!r || !r.steps) continue;
   const p = r.params;
   md.push(`## Chat (${name[t]}): ${int(p.users)} users in ${int(p.channels)} channels, ${p.durationS} s per rate, ${p.size}-byte messages`, "");
-  md.push("| msg/s offered | msg/s sent | acked | refused | ack timeouts | send→ack p50 / p95 / p99 / max ms | send→deliver p50 / p95 / p99 / max ms | deliveries/s | undelivered at step end | dup | server CPU s | Cassandra CPU s | loadgen event-loop p99 ms |", "|---:|---:|---:|---|---:|---|---|---:|---:|---:|---:|---:|---:|");
+  md.push("| msg/s offered | msg/s sent | acked | refused | ack timeouts | send→ack p50 / p95 / p99 / max ms | send→deliver p50 / p95 / p99 / max ms | deliveries/s | undelivered at step end | dup | server CPU s | Cassandra CPU s | load generator CPU s | loadgen event-loop p99 ms |", "|---:|---:|---:|---|---:|---|---|---:|---:|---:|---:|---:|---:|---:|");
   for (const s of r.steps) {
-    md.push(`| ${int(s.rate)} | ${fmt(s.achievedRate)} | ${int(s.acked)} | ${errs(s.errors)} | ${int(s.ackTimeouts)} | ${fmt(s.ack.p50)} / ${fmt(s.ack.p95)} / ${fmt(s.ack.p99)} / ${fmt(s.ack.max)} | ${fmt(s.deliver.p50)} / ${fmt(s.deliver.p95)} / ${fmt(s.deliver.p99)} / ${fmt(s.deliver.max)} | ${int(s.deliveriesPerS)} | ${int(s.undeliveredAtStepEnd)} | ${int(s.duplicateDeliveries)} | ${fmt(s.serverCpuS, 2)} | ${fmt(s.cassandraCpuS, 2)} | ${fmt(s.monitor.loadgen.eventLoopDelayP99Ms)} |`);
+    md.push(`| ${int(s.rate)} | ${fmt(s.achievedRate)} | ${int(s.acked)} | ${errs(s.errors)} | ${int(s.ackTimeouts)} | ${fmt(s.ack.p50)} / ${fmt(s.ack.p95)} / ${fmt(s.ack.p99)} / ${fmt(s.ack.max)} | ${fmt(s.deliver.p50)} / ${fmt(s.deliver.p95)} / ${fmt(s.deliver.p99)} / ${fmt(s.deliver.max)} | ${int(s.deliveriesPerS)} | ${int(s.undeliveredAtStepEnd)} | ${int(s.duplicateDeliveries)} | ${fmt(s.serverCpuS, 2)} | ${fmt(s.cassandraCpuS, 2)} | ${fmt(s.loadgenCpuS ?? s.monitor.loadgen.cpuS, 2)} | ${fmt(s.monitor.loadgen.eventLoopDelayP99Ms)} |`);
   }
   md.push("", `Highest offered rate with p99 send→deliver < 100 ms (and no refusals or loss): **${r.bestRateP99Under100ms ? int(r.bestRateP99Under100ms) + " msg/s" : "none"}**.`);
   md.push("", setupLine(t, r));
@@ -122,15 +251,16 @@ for (const t of ["ours", "peer"]) {
   md.push("");
 }
 
-// History.
+// ----------------------------------------------------------------------------------------------------- history
 const ho = get("history", "ours");
 if (ho && ho.newest) {
-  md.push(`## History reads (Parley): GET a page of 50, ${int(ho.params.reads)} sequential reads each`, "", "| page | p50 ms | p95 ms | p99 ms | max ms | reads/s | server µs CPU per read | wrong pages | errors |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+  md.push(`## History reads (Parley): GET a page of 50, ${int(ho.params.reads)} sequential reads each`, "", "| page | p50 ms | p95 ms | p99 ms | max ms | reads/s | server µs CPU per read | load generator CPU s | wrong pages | errors |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
   for (const [label, x] of [["newest (in-memory window)", ho.newest], ["older, past the window (Cassandra)", ho.older]]) {
-    md.push(`| ${label} | ${fmt(x.p50, 2)} | ${fmt(x.p95, 2)} | ${fmt(x.p99, 2)} | ${fmt(x.max, 2)} | ${int(x.readsPerS)} | ${fmt(x.serverCpuUsPerRead, 0)} | ${int(x.wrongPages)} | ${int(x.errors)} |`);
+    md.push(`| ${label} | ${fmt(x.p50, 2)} | ${fmt(x.p95, 2)} | ${fmt(x.p99, 2)} | ${fmt(x.max, 2)} | ${int(x.readsPerS)} | ${fmt(x.serverCpuUsPerRead, 0)} | ${fmt(x.monitor && x.monitor.loadgen.cpuS, 2)} | ${int(x.wrongPages)} | ${int(x.errors)} |`);
   }
   md.push("");
 }
+if (headline.length) md.splice(md.indexOf("## Summary"), 0, "## Headline figures", "", ...headline.map((h) => `- ${h}`), "");
 md.push("![chart](chart.svg)", "");
 
 // ------------------------------------------------------------------------------------------------------ chart
@@ -219,14 +349,9 @@ function bars(b, groups, unit, fmtV) {
 }
 const kfmt = (v) => (v >= 10000 ? `${Math.round(v / 1000)}k` : v >= 1000 ? `${(v / 1000).toFixed(1)}k` : v >= 10 ? `${Math.round(v)}` : v.toFixed(1));
 
-panel(420, `Fan-out: deliveries per server CPU-second${fo || fp ? ` (K=${(fo || fp).params.members})` : ""}`, (b) => {
-  const rates = [...new Set([...(fo?.steps || []), ...(fp?.steps || [])].map((s) => s.rate))].sort((a, c) => a - c);
-  const groups = rates.map((rate) => ({
-    label: `${rate} msg/s`,
-    ours: fo?.steps?.find((s) => s.rate === rate)?.deliveriesPerCpuS,
-    peer: fp?.steps?.find((s) => s.rate === rate)?.deliveriesPerCpuS,
-  }));
-  bars(b, groups, "sender rate (Parley's CPU excludes Cassandra's)", kfmt);
+panel(420, "Fan-out: deliveries per server CPU-second (median)", (b) => {
+  const groups = fanSummary.map((g) => ({ label: g.variant, ours: g.ours, peer: g.peer }));
+  bars(b, groups, "variant (Parley's CPU excludes Cassandra's)", kfmt);
 });
 panel(840, "Idle connections: server RSS per connection", (b) => {
   const groups = [];
@@ -238,5 +363,6 @@ svg.push("</svg>");
 
 writeFileSync(join(dir, "chart.svg"), svg.join("\n") + "\n");
 writeFileSync(join(dir, "results.md"), md.join("\n"));
-writeFileSync(join(dir, "results.json"), JSON.stringify({ machine, after, runs }, null, 2) + "\n");
+writeFileSync(join(dir, "results.json"), JSON.stringify({ machine, after, runs: all }, null, 2) + "\n");
 process.stdout.write(md.join("\n") + "\n");
+if (headline.length) process.stdout.write(["", "Headline figures:", ...headline.map((h) => `  - ${h}`), ""].join("\n"));

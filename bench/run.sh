@@ -1,23 +1,41 @@
 #!/usr/bin/env bash
 # `make bench`: benchmarks of the Parley server (and a minimal Node.js Socket.IO peer) on this machine.
 #
-#   bench/run.sh [--smoke] [--only connections,fanout,chat,history] [--targets ours,peer] [--keep] [sizes...]
+#   bench/run.sh [--smoke] [--only connections,fanout,presence,chat,history] [--targets ours,peer] [--repeats R]
+#                [--keep] [--server-bin PATH] [sizes...]
 #
 # Starts the local stack (scripts/stack.sh up), builds the server, runs it with its own data (a fresh Postgres
 # database, MongoDB database and Cassandra keyspace, all named parley_bench_<random>) on a free loopback port,
 # starts the peer (bench/peer), runs the selected scenarios with bench/load.mjs, and writes results to
 # bench/results/<time>/ (results.json, results.md, chart.svg; bench/results/latest points at the newest run).
-# Everything it started is stopped and its databases dropped at the end (--keep keeps the databases).
+# Every scenario run gets a freshly started server (or peer) process. Everything it started is stopped and its
+# databases dropped at the end (--keep keeps them). --server-bin runs a server binary built elsewhere (e.g. from
+# another commit) instead of building the work tree.
 #
 # --smoke runs every scenario tiny (well under a minute once the stack is up) and fails only on functional
 # faults (loss, duplicates, errors), never on timing. The last line is "N passed, N failed" (scenario runs).
 #
-# Sizes (full-run defaults in brackets):
-#   --conns N [19000]  --hold S [60]                          connections (both servers)
-#   --chat-users U [1000] --chat-channels C [100] --chat-rates R1,R2,... [100,250,500,1000,1500,2000,3000,4000,6000,8000]
-#   --chat-duration T [20]                                     chat (Parley; --peer-chat runs it on the peer too)
-#   --fanout-members K [2000] --fanout-rates R1,... [5,10,20,40] --fanout-duration T [10]   fan-out (both)
-#   --history-messages M [400] --history-reads N [500]        history (Parley)
+# Scenarios and sizes (full-run defaults in brackets; the full run takes about 30-35 minutes, more on a busy machine):
+#   connections  --conns N [19000] --hold S [600] --peer-hold S [60]                         (both servers)
+#       N idle authenticated sockets: server CPU per connect (what a connect includes is printed: ours with token
+#       auth, session check and room joins; the peer accepts any token), RSS per idle socket, and server-side
+#       drops (disconnects the client did not ask for, e.g. missed heartbeats) while Parley holds them S seconds
+#       (the peer --peer-hold seconds).
+#   fanout       --fanout-members K [2000] --fanout-rooms G [20] --fanout-rates R1,.. [10] --fanout-duration T [10]
+#                --fanout-size B [64] --fanout-large-size B [1024] --fanout-variants one,rooms,large [all three]
+#       one:   K members in one room, one sender at R msg/s of B-byte messages (K×R deliveries/s: 20,000/s)
+#       rooms: G rooms of K/G members, one sender per room at R msg/s each (again K×R deliveries/s)
+#       large: as "one", with --fanout-large-size messages
+#       Every variant runs on both servers --repeats R [3] times, interleaved (odd repeats ours first, even ones
+#       the peer first), each run on a freshly started process. Reported: deliveries per server CPU-second and
+#       their ratio ours/peer per repeat pair (median and min–max), send→deliver p50/p99, loss and duplicates.
+#   presence     --presence-members K [= fanout members] --presence-concurrency C [100] --presence-tail S [5]
+#       (Parley only) K members of one server connect at once (C handshakes in flight): presence:update and
+#       presence:batch events received by all clients, and the entries in them, while connecting and S s after.
+#   chat         --chat-users U [1000] --chat-channels C [100] --chat-duration T [20]
+#                --chat-rates R1,... [100,250,500,1000,1500,2000,3000,4000,6000,8000]   (Parley; --peer-chat: peer too)
+#   history      --history-messages M [400] --history-reads N [500]                      (Parley)
+# Every phase and step also reports the load generator's own CPU (utime+stime of its processes, from /proc).
 source "$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/scripts/lib.sh"
 BENCH="$ROOT/bench"
 cd "$ROOT"
@@ -26,11 +44,14 @@ ORIG_ARGS="$*"
 SMOKE=0
 KEEP=0
 PEER_CHAT=0
-ONLY="connections,fanout,chat,history"
+SERVER_BIN_ARG=""
+ONLY="connections,fanout,presence,chat,history"
 TARGETS="ours,peer"
-CONNS=19000; HOLD=60
+REPEATS=3
+CONNS=19000; HOLD=600; PEER_HOLD=60
 CHAT_USERS=1000; CHAT_CHANNELS=100; CHAT_RATES="100,250,500,1000,1500,2000,3000,4000,6000,8000"; CHAT_DURATION=20
-FAN_K=2000; FAN_RATES="5,10,20,40"; FAN_DURATION=10
+FAN_K=2000; FAN_ROOMS=20; FAN_RATES="10"; FAN_DURATION=10; FAN_SIZE=64; FAN_LARGE=1024; FAN_VARIANTS="one,rooms,large"
+PRES_K=""; PRES_CONC=100; PRES_TAIL=5
 HIST_MSGS=400; HIST_READS=500
 while (( $# )); do
   case "$1" in
@@ -39,8 +60,11 @@ while (( $# )); do
     --peer-chat) PEER_CHAT=1 ;;
     --only) ONLY="$2"; shift ;;
     --targets) TARGETS="$2"; shift ;;
+    --repeats) REPEATS="$2"; shift ;;
+    --server-bin) SERVER_BIN_ARG="$2"; shift ;;
     --conns) CONNS="$2"; shift ;;
     --hold) HOLD="$2"; shift ;;
+    --peer-hold) PEER_HOLD="$2"; shift ;;
     --chat-users) CHAT_USERS="$2"; shift ;;
     --chat-channels) CHAT_CHANNELS="$2"; shift ;;
     --chat-rates) CHAT_RATES="$2"; shift ;;
@@ -48,20 +72,37 @@ while (( $# )); do
     --fanout-members) FAN_K="$2"; shift ;;
     --fanout-rates) FAN_RATES="$2"; shift ;;
     --fanout-duration) FAN_DURATION="$2"; shift ;;
+    --fanout-rooms) FAN_ROOMS="$2"; shift ;;
+    --fanout-size) FAN_SIZE="$2"; shift ;;
+    --fanout-large-size) FAN_LARGE="$2"; shift ;;
+    --fanout-variants) FAN_VARIANTS="$2"; shift ;;
+    --presence-members) PRES_K="$2"; shift ;;
+    --presence-concurrency) PRES_CONC="$2"; shift ;;
+    --presence-tail) PRES_TAIL="$2"; shift ;;
     --history-messages) HIST_MSGS="$2"; shift ;;
     --history-reads) HIST_READS="$2"; shift ;;
-    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+    -h|--help) awk 'NR > 1 { if (!/^#/) exit; sub(/^# ?/, ""); print }' "$0"; exit 0 ;;
     *) die "unknown option $1 (see bench/run.sh --help)" ;;
   esac
   shift
 done
 if (( SMOKE )); then
-  CONNS=20; HOLD=3
+  REPEATS=1
+  CONNS=20; HOLD=3; PEER_HOLD=3
   CHAT_USERS=10; CHAT_CHANNELS=2; CHAT_RATES=20; CHAT_DURATION=3
-  FAN_K=20; FAN_RATES=20; FAN_DURATION=3
+  FAN_K=20; FAN_ROOMS=4; FAN_RATES=10; FAN_DURATION=1
+  PRES_K=20; PRES_TAIL=1
   HIST_MSGS=360; HIST_READS=20
 fi
+PRES_K="${PRES_K:-$FAN_K}"
 has() { [[ ",$1," == *",$2,"* ]]; }
+for v in ${FAN_VARIANTS//,/ }; do
+  [[ "$v" == one || "$v" == rooms || "$v" == large ]] || die "unknown fan-out variant $v (one, rooms, large)"
+done
+for s in ${ONLY//,/ }; do
+  [[ "$s" =~ ^(connections|fanout|presence|chat|history)$ ]] || die "unknown scenario $s (connections, fanout, presence, chat, history)"
+done
+[[ "$REPEATS" =~ ^[1-9][0-9]*$ ]] || die "--repeats needs a positive number"
 
 command -v node >/dev/null || die "node is not installed (the load generator and the peer are Node.js)"
 command -v go >/dev/null || die "go is not installed"
@@ -91,9 +132,15 @@ npm_ci() {
 step "installing the load generator (socket.io-client)" npm_ci "$BENCH"
 step "installing the peer (socket.io)" npm_ci "$BENCH/peer"
 
-SERVER_BIN="$BENCH/results/.bin/parley"
-mkdir -p "$(dirname "$SERVER_BIN")"
-step "building the server" go build -trimpath -o "$SERVER_BIN" ./cmd/server
+if [[ -n "$SERVER_BIN_ARG" ]]; then
+  [[ -x "$SERVER_BIN_ARG" ]] || die "--server-bin $SERVER_BIN_ARG is not an executable file"
+  SERVER_BIN="$(cd "$(dirname "$SERVER_BIN_ARG")" && pwd)/$(basename "$SERVER_BIN_ARG")"
+  log "using the server binary $SERVER_BIN (not building the work tree)"
+else
+  SERVER_BIN="$BENCH/results/.bin/parley"
+  mkdir -p "$(dirname "$SERVER_BIN")"
+  step "building the server" go build -trimpath -o "$SERVER_BIN" ./cmd/server
+fi
 
 NAME="parley_bench_$(head -c 6 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 PG_ADMIN_URL="${PARLEY_POSTGRES_URL%%\?*}"; PG_ADMIN_URL="${PG_ADMIN_URL%/*}/postgres"
@@ -114,6 +161,7 @@ cleanup() {
   set +e
   stop_pid "$SERVER_PID" 30
   stop_pid "$PEER_PID" 10
+  (( KEEP )) || rm -f "$OUT"/world-*.json # the bench users' access tokens (their databases are dropped next)
   if (( DB_CREATED && ! KEEP )); then
     psql "$PG_ADMIN_URL" -X -q -c "DROP DATABASE IF EXISTS $NAME WITH (FORCE)" >/dev/null 2>&1 || warn "could not drop Postgres database $NAME"
     node "$BENCH/lib/mongo-drop.mjs" "$PARLEY_MONGO_URI" "$NAME" || warn "could not drop MongoDB database $NAME"
@@ -200,52 +248,84 @@ CASS_YAML="$LOCAL/cassandra/conf/cassandra.yaml"
   printf '  "uptimeBefore": "%s",\n' "$(uptime | sed 's/^ *//')"
   printf '  "databases": "%s",\n' "$NAME"
   printf '  "settings": "PARLEY_SEND_RATE=1000000 PARLEY_SEND_BURST=1000000 PARLEY_BCRYPT_COST=4 PARLEY_LOG_LEVEL=info; FLUSH_BATCH/FLUSH_DELAY/QUEUE_LIMIT/WINDOW_SIZE default",\n'
+  printf '  "repeats": %s,\n' "$REPEATS"
+  printf '  "serverBinary": "%s",\n' "$SERVER_BIN"
   printf '  "command": "%s"\n' "bench/run.sh $ORIG_ARGS"
   printf '}\n'
 } >"$OUT/machine.json"
 
 # -------------------------------------------------------------------------------------------------- scenarios
 PASSED=0; FAILED=0; FAILED_NAMES=()
-run_scenario() { # run_scenario NAME TARGET flags...
-  local name="$1" target="$2"; shift 2
+PG_PID="$(head -n1 "$DATA/postgres/postmaster.pid" 2>/dev/null || true)"
+run_scenario() { # run_scenario SCENARIO TARGET LABEL flags... — LABEL names the results file (LABEL.json) and logs
+  local name="$1" target="$2" label="$3"; shift 3
   local url pid
   if [[ "$target" == peer ]]; then
-    start_peer "$name" || { FAILED=$((FAILED + 1)); FAILED_NAMES+=("$name/$target"); warn "the peer did not start"; return 0; }
+    start_peer "$label" || { FAILED=$((FAILED + 1)); FAILED_NAMES+=("$label"); warn "the peer did not start"; return 0; }
     url="$PEER_URL"; pid="$PEER_PID"
   else
-    start_server "$name" || { FAILED=$((FAILED + 1)); FAILED_NAMES+=("$name/$target"); warn "the server did not start"; return 0; }
+    start_server "$label" || { FAILED=$((FAILED + 1)); FAILED_NAMES+=("$label"); warn "the server did not start"; return 0; }
     url="$SERVER_URL"; pid="$SERVER_PID"
   fi
   log "$target pid $pid on $url"
   local smoke=(); (( SMOKE )) && smoke=(--smoke)
   local start; start="$(_ts)"
-  log "scenario $name on $target ..."
+  log "scenario $label ..."
   local rc=0
   node --max-old-space-size=6144 "$BENCH/load.mjs" --scenario "$name" --target "$target" --url "$url" --pid "$pid" \
-    ${CASS_PID:+--cassandra-pid "$CASS_PID"} --out "$OUT/$name-$target.json" "${smoke[@]}" "$@" || rc=$?
+    ${CASS_PID:+--cassandra-pid "$CASS_PID"} ${PG_PID:+--postgres-pid "$PG_PID"} --out "$OUT/$label.json" "${smoke[@]}" "$@" || rc=$?
   if (( rc == 0 )); then
-    PASSED=$((PASSED + 1)); log "scenario $name on $target: passed in $(_elapsed "$start")"
+    PASSED=$((PASSED + 1)); log "scenario $label: passed in $(_elapsed "$start")"
   else
-    FAILED=$((FAILED + 1)); FAILED_NAMES+=("$name/$target")
-    warn "scenario $name on $target: FAILED (exit $rc) after $(_elapsed "$start")"
+    FAILED=$((FAILED + 1)); FAILED_NAMES+=("$label")
+    warn "scenario $label: FAILED (exit $rc) after $(_elapsed "$start")"
   fi
   if ! kill -0 "$pid" 2>/dev/null; then
-    FAILED=$((FAILED + 1)); FAILED_NAMES+=("$name/$target:died")
-    warn "the $target server died during $name (see bench/results/$RUN_ID/logs/)"
+    FAILED=$((FAILED + 1)); FAILED_NAMES+=("$label:died")
+    warn "the $target server died during $label (see bench/results/$RUN_ID/logs/)"
   fi
-  # Peak RSS of the whole process lifetime (VmHWM), then stop it: the next scenario gets a fresh one.
-  awk '/VmHWM/ {printf "%.1f\n", $2/1024}' "/proc/$pid/status" >"$OUT/$name-$target.hwm" 2>/dev/null || true
+  # Peak RSS of the whole process lifetime (VmHWM), then stop it: the next scenario run gets a fresh one.
+  awk '/VmHWM/ {printf "%.1f\n", $2/1024}' "/proc/$pid/status" >"$OUT/$label.hwm" 2>/dev/null || true
   if [[ "$target" == peer ]]; then stop_pid "$PEER_PID" 10; PEER_PID=""; else stop_pid "$SERVER_PID" 30; SERVER_PID=""; fi
 }
 for_targets() { # for_targets SCENARIO peer-ok flags...
   local name="$1" peer_ok="$2"; shift 2
   has "$ONLY" "$name" || return 0
-  has "$TARGETS" ours && run_scenario "$name" ours "$@"
-  if (( peer_ok )) && has "$TARGETS" peer; then run_scenario "$name" peer "$@"; fi
+  has "$TARGETS" ours && run_scenario "$name" ours "$name-ours" "$@"
+  if (( peer_ok )) && has "$TARGETS" peer; then run_scenario "$name" peer "$name-peer" "$@"; fi
   return 0
 }
-for_targets connections 1 --conns "$CONNS" --hold "$HOLD"
-for_targets fanout 1 --members "$FAN_K" --rates "$FAN_RATES" --duration "$FAN_DURATION"
+
+# Connections: Parley holds its sockets --hold seconds (the long heartbeat check), the peer --peer-hold seconds.
+if has "$ONLY" connections; then
+  has "$TARGETS" ours && run_scenario connections ours connections-ours --conns "$CONNS" --hold "$HOLD"
+  has "$TARGETS" peer && run_scenario connections peer connections-peer --conns "$CONNS" --hold "$PEER_HOLD"
+fi
+
+# Fan-out: every variant on both targets, repeated and interleaved (odd repeats ours first, even ones the peer
+# first), each run on a fresh process. Parley's users and channels are made once per world size and reused
+# (same databases, tokens valid for PARLEY_ACCESS_TOKEN_TTL).
+if has "$ONLY" fanout; then
+  for (( r = 1; r <= REPEATS; r++ )); do
+    order="ours peer"; (( r % 2 == 0 )) && order="peer ours"
+    for v in ${FAN_VARIANTS//,/ }; do
+      rooms=1; size="$FAN_SIZE"
+      [[ "$v" == rooms ]] && rooms="$FAN_ROOMS"
+      [[ "$v" == large ]] && size="$FAN_LARGE"
+      for t in $order; do
+        has "$TARGETS" "$t" || continue
+        run_scenario fanout "$t" "fanout-$v-$t-r$r" --variant "$v" --repeat "$r" --members "$FAN_K" --rooms "$rooms" \
+          --size "$size" --rates "$FAN_RATES" --duration "$FAN_DURATION" --world "$OUT/world-${FAN_K}x$rooms.json"
+      done
+    done
+  done
+fi
+
+# Presence when the members of one server connect at once (Parley only; reuses the fan-out's world if sizes match).
+if has "$ONLY" presence && has "$TARGETS" ours; then
+  run_scenario presence ours presence-ours --members "$PRES_K" --concurrency "$PRES_CONC" --tail "$PRES_TAIL" \
+    --world "$OUT/world-${PRES_K}x1.json"
+fi
 for_targets chat "$PEER_CHAT" --users "$CHAT_USERS" --channels "$CHAT_CHANNELS" --rates "$CHAT_RATES" --duration "$CHAT_DURATION"
 for_targets history 0 --messages "$HIST_MSGS" --reads "$HIST_READS"
 

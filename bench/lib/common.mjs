@@ -1,7 +1,7 @@
 // Shared helpers of the load generator: argument parsing, latency samples, /proc readings, a small JSON HTTP
 // client (with a chosen loopback source address), user/channel setup on both servers, socket connections.
 import http from "node:http";
-import { readFileSync } from "node:fs";
+import { readFileSync, readdirSync, writeFileSync, existsSync } from "node:fs";
 import { performance, monitorEventLoopDelay } from "node:perf_hooks";
 import { io } from "socket.io-client";
 
@@ -67,38 +67,96 @@ try {
   if (process.env.BENCH_CLK_TCK) clkTck = Number(process.env.BENCH_CLK_TCK) || 100;
 } catch {}
 
-/** procRead returns a process's CPU seconds (user+system) and memory (MB), or null if it is gone. */
-export function procRead(pid) {
-  if (!pid) return null;
+/** statCpu returns [utime+stime, cutime+cstime, ppid] of a process in seconds (from /proc/<pid>/stat), or null. */
+function statCpu(pid) {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
     const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    const cpu = (Number(f[11]) + Number(f[12])) / clkTck;
-    const status = readFileSync(`/proc/${pid}/status`, "utf8");
-    const kb = (k) => {
-      const m = status.match(new RegExp(`^${k}:\\s+(\\d+)\\s+kB`, "m"));
-      return m ? Number(m[1]) : null;
-    };
-    return { cpu, rssMB: kb("VmRSS") / 1024, hwmMB: kb("VmHWM") / 1024, threads: Number((status.match(/^Threads:\s+(\d+)/m) || [])[1]) };
+    return [(Number(f[11]) + Number(f[12])) / clkTck, (Number(f[13]) + Number(f[14])) / clkTck, Number(f[1])];
   } catch {
     return null;
   }
 }
 
-/** Monitor samples the watched processes (and this one) every 200 ms: CPU used and peak RSS in a phase. */
+/** procRead returns a process's CPU seconds (user+system) and memory (MB), or null if it is gone. */
+export function procRead(pid) {
+  if (!pid) return null;
+  try {
+    const c = statCpu(pid);
+    if (!c) return null;
+    const status = readFileSync(`/proc/${pid}/status`, "utf8");
+    const kb = (k) => {
+      const m = status.match(new RegExp(`^${k}:\\s+(\\d+)\\s+kB`, "m"));
+      return m ? Number(m[1]) : null;
+    };
+    return { cpu: c[0], rssMB: kb("VmRSS") / 1024, hwmMB: kb("VmHWM") / 1024, threads: Number((status.match(/^Threads:\s+(\d+)/m) || [])[1]) };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * treeCpu returns the CPU seconds of a process and its direct children (live ones from their own stat, exited
+ * ones through the parent's cutime+cstime): a PostgreSQL postmaster and its backends. Null if the root is gone.
+ */
+export function treeCpu(root) {
+  const r = statCpu(root);
+  if (!r) return null;
+  let cpu = r[0] + r[1];
+  let pids = [];
+  try {
+    pids = readdirSync("/proc").filter((d) => /^[0-9]+$/.test(d));
+  } catch {}
+  for (const d of pids) {
+    const c = statCpu(d);
+    if (c && c[2] === root) cpu += c[0];
+  }
+  return cpu;
+}
+
+// The load generator's own processes: this one and the child processes it forks (the connections scenario's
+// workers). Their CPU is read from /proc like the servers': utime+stime of this process, cutime+cstime of the
+// children that have exited (Node reaps them before their "exit" event), and utime+stime of the live ones.
+const loadChildren = new Set();
+export const trackChild = (pid) => loadChildren.add(pid);
+export const untrackChild = (pid) => loadChildren.delete(pid);
+export function loadgenCpu() {
+  const self = statCpu(process.pid);
+  if (!self) return null;
+  let cpu = self[0] + self[1];
+  for (const pid of loadChildren) {
+    const c = statCpu(pid);
+    if (c) cpu += c[0];
+  }
+  return cpu;
+}
+
+/**
+ * Monitor samples the watched processes every 200 ms: CPU used and peak RSS in a phase. `pids` maps a name to
+ * a pid (server, cassandra) or to {tree: pid} (postgres: the postmaster and its backends, CPU only). The load
+ * generator's own CPU (this process and its workers, from /proc) and event-loop delay are always reported.
+ */
 export class Monitor {
   constructor(pids) {
-    this.pids = pids; // {server, cassandra?}
+    this.pids = pids;
     this.peak = {};
     this.start = {};
     this.timer = null;
     this.el = monitorEventLoopDelay({ resolution: 10 });
   }
+  read(k) {
+    const p = this.pids[k];
+    if (p && typeof p === "object") {
+      const cpu = treeCpu(p.tree);
+      return cpu === null ? null : { cpu, rssMB: null };
+    }
+    return procRead(p);
+  }
   begin() {
     this.t0 = now();
-    this.self0 = process.cpuUsage();
-    for (const [k, pid] of Object.entries(this.pids)) {
-      const s = procRead(pid);
+    this.lg0 = loadgenCpu();
+    for (const k of Object.keys(this.pids)) {
+      const s = this.read(k);
       this.start[k] = s;
       this.peak[k] = s ? s.rssMB : null;
     }
@@ -109,6 +167,7 @@ export class Monitor {
   }
   sample() {
     for (const [k, pid] of Object.entries(this.pids)) {
+      if (typeof pid === "object") continue;
       const s = procRead(pid);
       if (s && (this.peak[k] === null || s.rssMB > this.peak[k])) this.peak[k] = s.rssMB;
     }
@@ -118,14 +177,17 @@ export class Monitor {
     this.sample();
     this.el.disable();
     const out = { seconds: r2((now() - this.t0) / 1000) };
-    for (const [k, pid] of Object.entries(this.pids)) {
-      const s = procRead(pid);
+    for (const k of Object.keys(this.pids)) {
+      const s = this.read(k);
       const s0 = this.start[k];
-      out[k] = s && s0 ? { cpuS: r2(s.cpu - s0.cpu), rssStartMB: r1(s0.rssMB), rssEndMB: r1(s.rssMB), peakRssMB: r1(this.peak[k]) } : null;
+      if (!s || !s0) out[k] = null;
+      else if (s.rssMB === null) out[k] = { cpuS: r2(s.cpu - s0.cpu) };
+      else out[k] = { cpuS: r2(s.cpu - s0.cpu), rssStartMB: r1(s0.rssMB), rssEndMB: r1(s.rssMB), peakRssMB: r1(this.peak[k]) };
     }
-    const u = process.cpuUsage(this.self0);
+    const lg = loadgenCpu();
     out.loadgen = {
-      cpuS: r2((u.user + u.system) / 1e6),
+      cpuS: lg !== null && this.lg0 !== null ? r2(lg - this.lg0) : null,
+      processes: 1 + loadChildren.size,
       eventLoopDelayP99Ms: r2(this.el.percentile(99) / 1e6),
       eventLoopDelayMaxMs: r2(this.el.max / 1e6),
     };
@@ -228,10 +290,22 @@ export class AddressPool {
 /**
  * setupWorld creates `users` users spread over `channels` channels (user i in channel i % channels) and returns
  * {users: [{i, token, userId, channelId, memberIndex}], channels: [{id, members: [userIndex...]}]}.
- * For Parley: real users through REST (register → server per channel → invite → join). For the peer: made-up
- * ids (the peer accepts any token and joins the channel room named in the handshake).
+ * For Parley: real users through REST (register → server per channel → invite → join); with `worldFile`, a world
+ * of the same size saved there by an earlier run is reused, and a new one is saved there. For the peer: made-up
+ * ids (the peer accepts any token and joins the server and channel rooms named in the handshake).
  */
-export async function setupWorld(ctx, nUsers, nChannels, log) {
+export async function setupWorld(ctx, nUsers, nChannels, log, worldFile) {
+  if (worldFile && ctx.target !== "peer" && existsSync(worldFile)) {
+    // The same users and channels in the same databases, made by an earlier scenario run of this benchmark run
+    // (tokens live for PARLEY_ACCESS_TOKEN_TTL, 3 h in bench/run.sh). A fresh server process treats them like
+    // users who have not connected yet: presence lives in each process's memory.
+    const w = JSON.parse(readFileSync(worldFile, "utf8"));
+    if (w.users.length === nUsers && w.channels.length === nChannels) {
+      log(`reusing ${nUsers} users in ${nChannels} channels from ${worldFile}`);
+      return w;
+    }
+    log(`${worldFile} holds another world (${w.users.length} users, ${w.channels.length} channels): making a new one`);
+  }
   const users = [];
   const channels = [];
   for (let c = 0; c < nChannels; c++) channels.push({ id: null, members: [] });
@@ -241,11 +315,16 @@ export async function setupWorld(ctx, nUsers, nChannels, log) {
     channels[c].members.push(i);
   }
   if (ctx.target === "peer") {
-    for (let c = 0; c < nChannels; c++) channels[c].id = String(2_000_000_000 + ctx.runSeq * 100_000 + c);
+    // One made-up server per channel, as for Parley (each channel is the only channel of its own server).
+    for (let c = 0; c < nChannels; c++) {
+      channels[c].id = String(2_000_000_000 + ctx.runSeq * 100_000 + c);
+      channels[c].serverId = String(3_000_000_000 + ctx.runSeq * 100_000 + c);
+    }
     for (const u of users) {
       u.userId = String(1_000_000_000 + ctx.runSeq * 100_000 + u.i);
       u.token = `peer-${ctx.tag}-${u.i}`;
       u.channelId = channels[u.channel].id;
+      u.serverId = channels[u.channel].serverId;
     }
     return { users, channels };
   }
@@ -294,16 +373,17 @@ export async function setupWorld(ctx, nUsers, nChannels, log) {
   });
   for (const u of users) u.channelId = channels[u.channel].id;
   log(`created ${channels.length} servers/channels and ${joiners.length} memberships in ${((now() - t1) / 1000).toFixed(1)} s`);
+  if (worldFile) writeFileSync(worldFile, JSON.stringify({ users, channels: channels.map(({ id, serverId, members }) => ({ id, serverId, members })) }));
   return { users, channels };
 }
 
 /** handshake auth for a user on a target. */
 export function authFor(ctx, u) {
-  return ctx.target === "peer" ? { token: u.token, userId: u.userId, channelId: u.channelId } : { token: u.token };
+  return ctx.target === "peer" ? { token: u.token, userId: u.userId, channelId: u.channelId, serverId: u.serverId } : { token: u.token };
 }
 
 /** connectSocket opens one websocket-only Socket.IO connection; resolves the socket once connected. */
-export function connectSocket(url, auth, { localAddress, timeoutMs = 20000 } = {}) {
+export function connectSocket(url, auth, { localAddress, timeoutMs = 20000, onSocket } = {}) {
   return new Promise((resolve, reject) => {
     const s = io(url, {
       transports: ["websocket"],
@@ -313,6 +393,8 @@ export function connectSocket(url, auth, { localAddress, timeoutMs = 20000 } = {
       timeout: timeoutMs,
       localAddress,
     });
+    // Listeners that must see every event from the first one on (those sent while later sockets still connect).
+    if (onSocket) onSocket(s);
     let settled = false;
     const fail = (err, retryable) => {
       if (settled) return;
@@ -356,12 +438,12 @@ export async function connectRetry(url, auth, opts, retries, attempts = 3) {
 }
 
 /** connectAll connects one socket per auth with bounded concurrency; fails on the first error. */
-export async function connectAll(url, auths, { concurrency = 50, log, localAddresses, retries = {} } = {}) {
+export async function connectAll(url, auths, { concurrency = 50, log, localAddresses, retries = {}, onSocket } = {}) {
   const t0 = now();
   let done = 0;
   const socks = await pool(auths, concurrency, async (auth, i) => {
     const localAddress = localAddresses ? localAddresses[i % localAddresses.length] : undefined;
-    const s = await connectRetry(url, auth, { localAddress }, retries);
+    const s = await connectRetry(url, auth, { localAddress, onSocket: onSocket && ((sock) => onSocket(sock, i)) }, retries);
     if (++done % 2000 === 0 && log) log(`connected ${done}/${auths.length}`);
     return s;
   });

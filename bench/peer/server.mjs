@@ -5,9 +5,11 @@
 // It prints one JSON line {"listening": "<host>:<port>", "pid": <pid>} on stdout when ready, and exits on SIGTERM.
 //
 // Contract (the same events and ack shapes as the Go server, docs/API.md):
-//   handshake  auth {token, channelId?, userId?}: any non-empty token is accepted (no verification). The socket
-//              joins user:<userId|token>, session:<token>, server:<serverId|"0"> and, if given, channel:<channelId>
-//              (the Go server joins user, session, server and channel rooms too).
+//   handshake  auth {token, channelId?, userId?, serverId?}: any non-empty token is accepted (no verification).
+//              The socket joins user:<userId|token>, session:<token>, server:<serverId|"0"> and, if given,
+//              channel:<channelId> (the Go server joins user, session, server and channel rooms too). The load
+//              generator gives each socket the ids of its room, so any number of rooms of any size works (the
+//              fan-out's 1 room of 2,000 and 20 rooms of 100), each channel in a server of its own, as on Parley.
 //   c→s join            {channelId}                  ack {ok:true}: joins channel:<channelId>
 //   c→s message:send    {channelId, content, nonce}  ack {ok:true, message} | {ok:false, error}
 //   s→c message:new     Message, to every socket in channel:<channelId> (the sender's included)
