@@ -120,10 +120,10 @@ func (a *LocalAdapter) Broadcast(p EncodedPacket, opts BroadcastOptions) {
 	targets := a.selectSockets(opts, (*tp)[:0])
 	if len(targets) > 0 {
 		f := engineio.NewMessage(p.Text, p.Attachments...)
+		// Sockets are in rooms from their middleware on (events before the CONNECT answer are buffered by
+		// the client) until they close, so membership alone decides.
 		for _, s := range targets {
-			if s.connected.Load() {
-				s.client.conn.Send(f)
-			}
+			s.conn.Send(f)
 		}
 	}
 	clear(targets)

@@ -241,7 +241,7 @@ func (cl *client) connect(p Packet) {
 	if auth == nil {
 		auth = json.RawMessage("{}")
 	}
-	so := &Socket{id: engineio.NewID(), nsp: n, client: cl, auth: auth, connecting: true}
+	so := &Socket{conn: cl.conn, id: engineio.NewID(), nsp: n, client: cl, auth: auth, connecting: true}
 	cl.mu.Lock()
 	cl.joined = true
 	cl.mu.Unlock()
@@ -265,6 +265,7 @@ func (cl *client) connect(p Packet) {
 	cl.sockets = append(cl.sockets, so)
 	cl.mu.Unlock()
 	n.add(so)
+	n.adapter.Join(so) // no rooms: listed for namespace-wide broadcasts (Emit, Except) and room actions
 	body, _ := appendJSON(nil, struct {
 		SID string `json:"sid"`
 	}{so.id})

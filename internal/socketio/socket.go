@@ -3,6 +3,7 @@ package socketio
 import (
 	"encoding/json"
 	"errors"
+	"github.com/parleychat/parley/internal/engineio"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -33,6 +34,7 @@ var (
 
 // Socket is a client's connection to one namespace.
 type Socket struct {
+	conn   *engineio.Conn // the client's connection, kept here so a broadcast reaches it in one hop
 	id     string
 	nsp    *Namespace
 	client *client
