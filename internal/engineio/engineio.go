@@ -83,6 +83,7 @@ type Server struct {
 	sched   *Scheduler
 	log     *slog.Logger
 	upgr    ws.HTTPUpgrader
+	poller  *poller // nil: one reader goroutine per WebSocket
 
 	mu       sync.RWMutex
 	sessions map[string]*Conn
@@ -92,9 +93,13 @@ type Server struct {
 // New builds a server. Close stops it.
 func New(cfg Config, h Handler, sched *Scheduler, log *slog.Logger) *Server {
 	cfg.defaults()
+	p, err := newPoller()
+	if err != nil {
+		log.Warn("engineio: no epoll poller, one reader goroutine per WebSocket", "err", err)
+	}
 	// No Negotiate function: permessage-deflate offers are ignored, so every frame's size as sent is its
 	// real size and MaxPayload bounds memory (no decompression bombs).
-	return &Server{cfg: cfg, handler: h, sched: sched, log: log, sessions: map[string]*Conn{},
+	return &Server{cfg: cfg, handler: h, sched: sched, log: log, sessions: map[string]*Conn{}, poller: p,
 		upgr: ws.HTTPUpgrader{Timeout: 10 * time.Second}}
 }
 
@@ -122,6 +127,10 @@ func (s *Server) Close() {
 	s.mu.Unlock()
 	for _, c := range conns {
 		c.Close("server shutting down")
+		c.endTransports() // the close frames are out; no waiting for the clients' answers
+	}
+	if s.poller != nil {
+		s.poller.close()
 	}
 }
 
@@ -255,6 +264,8 @@ func NewID() string {
 
 // errParse marks a packet that does not follow the protocol; the session is closed.
 var errParse = errors.New("engine.io: invalid packet")
+
+var errNoPoller = errors.New("engine.io: no poller on this system")
 
 func headerHasToken(v, token string) bool {
 	for _, item := range strings.Split(v, ",") {

@@ -26,6 +26,16 @@ type wsTransport struct {
 	broken   bool     // a write failed: drop further writes
 
 	leftover []byte // bytes the HTTP server read past the upgrade request
+
+	// Read side: used by one reader at a time (the poller arms the connection again only after a burst).
+	pr        prefixReader
+	msg       []byte // a fragmented message being assembled
+	msgBinary bool
+	probing   bool   // an upgrade probe: packets go to onProbePacket until "5"
+	reason    string // why the reader ended the connection, when it was not a plain close
+	fd        int    // for the poller
+	token     uint32 // the poller's key for this connection
+	ended     bool   // guarded by the Conn's mu
 }
 
 func newWSTransport(conn net.Conn, br *bufio.Reader) *wsTransport {
@@ -106,7 +116,7 @@ func (t *wsTransport) flush(c *Conn) {
 			closing := t.closing
 			c.mu.Unlock()
 			if closing {
-				t.shutdown()
+				t.shutdown(c)
 			}
 			return
 		}
@@ -148,18 +158,18 @@ func (t *wsTransport) closeLocked(c *Conn) {
 	}
 	t.closing = true
 	if !t.flushing {
-		t.shutdown()
+		t.shutdown(c)
 	}
 }
 
-// shutdown stops sending and gives the client a moment to answer the close before the reader gives up.
-func (t *wsTransport) shutdown() {
+// shutdown stops sending and gives the client a moment to answer the close; then the connection ends.
+func (t *wsTransport) shutdown(c *Conn) {
 	if cw, ok := t.conn.(interface{ CloseWrite() error }); ok {
 		_ = cw.CloseWrite()
-		_ = t.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		c.srv.sched.After(5*time.Second, func() { t.end(c) })
 		return
 	}
-	_ = t.conn.Close()
+	go t.end(c)
 }
 
 // openWebSocket is a handshake directly over WebSocket.
@@ -180,8 +190,9 @@ func (s *Server) openWebSocket(w http.ResponseWriter, r *http.Request) {
 		_ = conn.Close()
 		return
 	}
-	// Our own goroutine, so the HTTP server's connection state (and its buffers) can be freed.
-	go t.readLoop(c, false)
+	// Reading happens off the HTTP handler's goroutine, so the server's connection state (and its buffers)
+	// can be freed.
+	t.startReading(c)
 }
 
 // upgrade handles a WebSocket that joins an existing polling session: probe, then switch.
@@ -213,11 +224,12 @@ func (s *Server) upgrade(c *Conn, w http.ResponseWriter, r *http.Request) {
 			c.probe = nil
 			c.upgrading = false
 			t.closing = true
-			t.shutdown()
+			t.shutdown(c)
 		}
 		c.mu.Unlock()
 	})
-	go t.readLoop(c, true)
+	t.probing = true
+	t.startReading(c)
 }
 
 // switchToWebSocket completes the upgrade: later frames go to the WebSocket, queued ones first.
@@ -254,121 +266,174 @@ func (p *prefixReader) Read(b []byte) (int, error) {
 
 var readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4096) }}
 
-// readLoop reads frames until the connection ends. While idle it parks on a one-byte read, so an idle
-// connection holds no read buffer; a buffer comes from a pool while frames arrive.
-func (t *wsTransport) readLoop(c *Conn, probing bool) {
-	reason := "transport close"
-	defer func() {
-		_ = t.conn.Close()
-		c.mu.Lock()
-		if c.probe == t {
-			c.probe, c.upgrading = nil, false
-		}
-		isMain := c.ws == t
-		c.mu.Unlock()
-		if isMain {
-			c.close(reason, false)
-		}
-	}()
-	pr := &prefixReader{prefix: t.leftover, conn: t.conn}
+// startReading hands the connection to the server's poller, or, where there is none (not Linux, or not a
+// plain socket), to a reader goroutine of its own.
+func (t *wsTransport) startReading(c *Conn) {
+	t.pr = prefixReader{prefix: t.leftover, conn: t.conn}
 	t.leftover = nil
+	p := c.srv.poller
+	if p == nil || t.raw == nil {
+		go t.readLoop(c)
+		return
+	}
+	if len(t.pr.prefix) > 0 {
+		// Bytes already read with the upgrade request: handle them first, then wait on the poller.
+		go t.onReadable(c, p)
+		return
+	}
+	if err := p.add(t, c); err != nil {
+		go t.readLoop(c)
+	}
+}
+
+// onReadable runs on a goroutine of its own when the poller sees data: it handles every frame that has
+// arrived, then goes back to the poller. Between bursts the connection has no goroutine and no buffer.
+func (t *wsTransport) onReadable(c *Conn, p *poller) {
+	br := readerPool.Get().(*bufio.Reader)
+	br.Reset(&t.pr)
+	ok := t.readFrames(c, br)
+	br.Reset(nil)
+	readerPool.Put(br)
+	if !ok {
+		t.end(c)
+		return
+	}
+	if err := p.arm(t, c); err != nil {
+		t.end(c)
+	}
+}
+
+// readLoop is the reader goroutine of a connection the poller does not watch. While idle it parks on a
+// one-byte read, so it holds no read buffer.
+func (t *wsTransport) readLoop(c *Conn) {
+	defer t.end(c)
 	var one [1]byte
-	var msg []byte // a fragmented message being assembled
-	var msgBinary bool
 	for {
-		if len(pr.prefix) == 0 {
+		if len(t.pr.prefix) == 0 {
 			if _, err := io.ReadFull(t.conn, one[:]); err != nil {
 				return
 			}
-			pr.prefix = one[:]
+			t.pr.prefix = one[:]
 		}
 		br := readerPool.Get().(*bufio.Reader)
-		br.Reset(pr)
-		for {
-			h, payload, err := readFrame(br, c.srv.cfg.MaxPayload)
-			if err != nil {
-				readerPool.Put(br)
-				if errors.Is(err, errProtocol) || errors.Is(err, errTooBig) {
-					reason = "parse error"
-					t.protocolClose(c, err)
-				}
-				return
+		br.Reset(&t.pr)
+		ok := t.readFrames(c, br)
+		br.Reset(nil)
+		readerPool.Put(br)
+		if !ok {
+			return
+		}
+	}
+}
+
+// readFrames handles frames until br has nothing buffered. False when the connection is done.
+func (t *wsTransport) readFrames(c *Conn, br *bufio.Reader) bool {
+	for {
+		h, payload, err := readFrame(br, c.srv.cfg.MaxPayload)
+		if err != nil {
+			if errors.Is(err, errProtocol) || errors.Is(err, errTooBig) {
+				t.protocolClose(c, err)
 			}
-			switch h.OpCode {
-			case ws.OpClose:
-				readerPool.Put(br)
-				c.mu.Lock()
-				if !t.closing {
-					t.closeLocked(c)
-				}
-				c.mu.Unlock()
-				return
-			case ws.OpPing:
-				c.mu.Lock()
-				if c.ws == t || c.probe == t {
-					t.writeLocked(c, wsControlFrame(opPong, payload))
-				}
-				c.mu.Unlock()
-			case ws.OpPong:
-			default:
-				if h.OpCode != ws.OpContinuation {
-					if msg != nil {
-						readerPool.Put(br)
-						reason = "parse error"
-						t.protocolClose(c, errProtocol)
-						return
-					}
-					msgBinary = h.OpCode == ws.OpBinary
-				} else if msg == nil {
-					readerPool.Put(br)
-					reason = "parse error"
-					t.protocolClose(c, errProtocol)
-					return
-				}
-				if !h.Fin || msg != nil {
-					if len(msg)+len(payload) > c.srv.cfg.MaxPayload {
-						readerPool.Put(br)
-						reason = "parse error"
-						t.protocolClose(c, errTooBig)
-						return
-					}
-					msg = append(msg, payload...)
-					if !h.Fin {
-						break
-					}
-					payload, msg = msg, nil
-				}
-				if !msgBinary && !utf8.Valid(payload) {
-					readerPool.Put(br)
-					reason = "parse error"
-					t.protocolClose(c, errProtocol)
-					return
-				}
-				if probing {
-					var ok bool
-					if ok, probing = t.onProbePacket(c, payload, msgBinary); !ok {
-						readerPool.Put(br)
-						return
-					}
-					continue
-				}
-				if err := c.onPacket(payload, msgBinary); err != nil {
-					readerPool.Put(br)
-					reason = "parse error"
-					return
-				}
+			return false
+		}
+		switch h.OpCode {
+		case ws.OpClose:
+			c.mu.Lock()
+			if !t.closing {
+				t.closeLocked(c)
 			}
-			if br.Buffered() == 0 {
-				break
+			c.mu.Unlock()
+			return false
+		case ws.OpPing:
+			c.mu.Lock()
+			if c.ws == t || c.probe == t {
+				t.writeLocked(c, wsControlFrame(opPong, payload))
+			}
+			c.mu.Unlock()
+		case ws.OpPong:
+		default:
+			if h.OpCode != ws.OpContinuation {
+				if t.msg != nil {
+					t.protocolClose(c, errProtocol)
+					return false
+				}
+				t.msgBinary = h.OpCode == ws.OpBinary
+			} else if t.msg == nil {
+				t.protocolClose(c, errProtocol)
+				return false
+			}
+			if !h.Fin || t.msg != nil {
+				if len(t.msg)+len(payload) > c.srv.cfg.MaxPayload {
+					t.protocolClose(c, errTooBig)
+					return false
+				}
+				t.msg = append(t.msg, payload...)
+				if !h.Fin {
+					break
+				}
+				payload, t.msg = t.msg, nil
+			}
+			if !t.msgBinary && !utf8.Valid(payload) {
+				t.protocolClose(c, errProtocol)
+				return false
+			}
+			if t.probing {
+				if !t.onProbePacket(c, payload, t.msgBinary) {
+					return false
+				}
+			} else if err := c.onPacket(payload, t.msgBinary); err != nil {
+				t.reason = "parse error"
+				return false
 			}
 		}
-		readerPool.Put(br)
+		if br.Buffered() == 0 {
+			return true
+		}
+	}
+}
+
+// endTransports ends the session's WebSocket transports at once (server shutdown).
+func (c *Conn) endTransports() {
+	c.mu.Lock()
+	ts := []*wsTransport{c.ws, c.probe}
+	c.mu.Unlock()
+	for _, t := range ts {
+		if t != nil {
+			t.end(c)
+		}
+	}
+}
+
+// end releases the connection once: off the poller, socket closed, and the session closed if this was its
+// transport (a failed probe leaves the polling session alone).
+func (t *wsTransport) end(c *Conn) {
+	if p := c.srv.poller; p != nil {
+		p.remove(t)
+	}
+	c.mu.Lock()
+	if t.ended {
+		c.mu.Unlock()
+		return
+	}
+	t.ended = true
+	if c.probe == t {
+		c.probe, c.upgrading = nil, false
+	}
+	isMain := c.ws == t
+	reason := t.reason
+	c.mu.Unlock()
+	_ = t.conn.Close()
+	if isMain {
+		if reason == "" {
+			reason = "transport close"
+		}
+		c.close(reason, false)
 	}
 }
 
 // onProbePacket handles the upgrade handshake on a probing WebSocket: "2probe" → "3probe", then "5" switches.
-// ok false ends the probe; probing false means the switch happened.
-func (t *wsTransport) onProbePacket(c *Conn, data []byte, binary bool) (ok, probing bool) {
+// False ends the probe.
+func (t *wsTransport) onProbePacket(c *Conn, data []byte, binary bool) bool {
 	switch {
 	case !binary && string(data) == "2probe":
 		c.mu.Lock()
@@ -378,22 +443,24 @@ func (t *wsTransport) onProbePacket(c *Conn, data []byte, binary bool) (ok, prob
 			c.poll.wakeLocked() // a waiting poll answers noop so the client can pause polling
 		}
 		c.mu.Unlock()
-		return true, true
+		return true
 	case !binary && string(data) == "5":
 		c.mu.Lock()
 		probed := c.upgrading
 		c.mu.Unlock()
 		if !probed || !c.switchToWebSocket(t) {
-			return false, true
+			return false
 		}
-		return true, false
+		t.probing = false
+		return true
 	default:
-		return false, true
+		return false
 	}
 }
 
 // protocolClose answers a WebSocket protocol violation with the matching close code.
 func (t *wsTransport) protocolClose(c *Conn, err error) {
+	t.reason = "parse error"
 	code := ws.StatusProtocolError
 	if errors.Is(err, errTooBig) {
 		code = ws.StatusMessageTooBig
