@@ -77,33 +77,6 @@ func (t *wsTransport) writeLocked(c *Conn, b []byte) bool {
 	return t.queued > c.srv.cfg.WriteQueueLimit
 }
 
-// tryWrite writes as much of b as the socket takes now, without waiting. Returns 0, nil when it takes nothing.
-func (t *wsTransport) tryWrite(b []byte) (int, error) {
-	if t.raw == nil {
-		return 0, nil
-	}
-	var n int
-	var werr error
-	err := t.raw.Write(func(fd uintptr) bool {
-		for {
-			n, werr = syscall.Write(int(fd), b)
-			if werr != syscall.EINTR {
-				return true // one attempt: never park the caller
-			}
-		}
-	})
-	if err != nil {
-		return 0, err
-	}
-	if werr == syscall.EAGAIN {
-		return 0, nil
-	}
-	if werr != nil {
-		return 0, werr
-	}
-	return max(n, 0), nil
-}
-
 // flush is the writer goroutine of a connection whose socket buffer filled up: it writes the queue with
 // blocking writes (bounded by WriteTimeout each) until it is empty, then ends.
 func (t *wsTransport) flush(c *Conn) {
