@@ -1,6 +1,7 @@
 package socketio
 
 import (
+	"runtime"
 	"sync"
 
 	"github.com/parleychat/parley/internal/engineio"
@@ -121,14 +122,34 @@ func (a *LocalAdapter) Broadcast(p EncodedPacket, opts BroadcastOptions) {
 	if len(targets) > 0 {
 		f := engineio.NewMessage(p.Text, p.Attachments...)
 		// Sockets are in rooms from their middleware on (events before the CONNECT answer are buffered by
-		// the client) until they close, so membership alone decides.
-		for _, s := range targets {
-			s.conn.Send(f)
+		// the client) until they close, so membership alone decides. A large room is written by several
+		// goroutines at once: each delivery is a syscall of several microseconds, so the last member of a
+		// 2,000-member room would otherwise wait for 1,999 writes.
+		parts := min(runtime.GOMAXPROCS(0), len(targets)/parallelFanout)
+		if parts <= 1 {
+			sendAll(targets, f)
+		} else {
+			var wg sync.WaitGroup
+			size := (len(targets) + parts - 1) / parts
+			for lo := size; lo < len(targets); lo += size {
+				wg.Go(func() { sendAll(targets[lo:min(lo+size, len(targets))], f) })
+			}
+			sendAll(targets[:size], f)
+			wg.Wait()
 		}
 	}
 	clear(targets)
 	*tp = targets[:0]
 	targetPool.Put(tp)
+}
+
+// parallelFanout is the number of members per goroutine above which a broadcast is written in parallel.
+const parallelFanout = 512
+
+func sendAll(targets []*Socket, f *engineio.Frame) {
+	for _, s := range targets {
+		s.conn.Send(f)
+	}
 }
 
 // Apply runs a room action on the selected sockets.
