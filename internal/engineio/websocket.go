@@ -439,7 +439,9 @@ func (t *wsTransport) protocolClose(c *Conn, err error) {
 		code = ws.StatusMessageTooBig
 	}
 	c.mu.Lock()
-	if !t.closing && !t.broken {
+	// Not while the writer goroutine is writing: the write would wait for it (up to WriteTimeout) while holding
+	// mu, and every Send to this connection (a broadcast's loop) would wait too. The connection ends anyway.
+	if !t.closing && !t.broken && !t.flushing {
 		_, _ = t.tryWrite(wsControlFrame(opClose, ws.NewCloseFrameBody(code, "")))
 	}
 	c.mu.Unlock()

@@ -177,7 +177,11 @@ func encodeArgs(b []byte, prefix []byte, args []any) ([]byte, [][]byte, error) {
 	first := len(prefix) == 0
 	for _, a := range args {
 		if v, ok := a.(Args); ok {
-			// Received arguments passed on as they came: their placeholders already number their attachments.
+			// Received arguments passed on as they came: their placeholders already number their attachments
+			// from 0, so those must be the first attachments of the packet.
+			if len(v.Attachments) > 0 && len(attachments) > 0 {
+				return nil, nil, errRelayedAttachments
+			}
 			for _, r := range v.Raw {
 				if !first {
 					b = append(b, ',')
@@ -212,6 +216,10 @@ func encodeArgs(b []byte, prefix []byte, args []any) ([]byte, [][]byte, error) {
 	}
 	return append(b, ']'), attachments, nil
 }
+
+// errRelayedAttachments: received Args with attachments were passed after another binary argument; their
+// placeholders would point at the wrong attachments.
+var errRelayedAttachments = errors.New("socket.io: received Args with attachments must come before other binary arguments")
 
 var encPool = sync.Pool{New: func() any {
 	buf := new(bytes.Buffer)
