@@ -25,7 +25,8 @@ type wsTransport struct {
 	closing  bool     // close once pending is written
 	broken   bool     // a write failed: drop further writes
 
-	leftover []byte // bytes the HTTP server read past the upgrade request
+	leftover []byte   // bytes the HTTP server read past the upgrade request
+	rw       rawWrite // the non-blocking write's reusable state
 
 	// Read side: used by one reader at a time (the poller arms the connection again only after a burst).
 	pr        prefixReader
