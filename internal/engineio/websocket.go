@@ -33,7 +33,7 @@ type wsTransport struct {
 	msg       []byte // a fragmented message being assembled
 	msgBinary bool
 	probing   bool   // an upgrade probe: packets go to onProbePacket until "5"
-	reason    string // why the reader ended the connection, when it was not a plain close
+	reason    string // why the reader ended the connection, when it was not a plain close (guarded by mu)
 	fd        int    // for the poller
 	token     uint32 // the poller's key for this connection
 	ended     bool   // guarded by the Conn's mu
@@ -356,7 +356,9 @@ func (t *wsTransport) readFrames(c *Conn, br *bufio.Reader) bool {
 					return false
 				}
 			} else if err := c.onPacket(payload, t.msgBinary); err != nil {
+				c.mu.Lock()
 				t.reason = "parse error"
+				c.mu.Unlock()
 				return false
 			}
 		}
@@ -434,12 +436,12 @@ func (t *wsTransport) onProbePacket(c *Conn, data []byte, binary bool) bool {
 
 // protocolClose answers a WebSocket protocol violation with the matching close code.
 func (t *wsTransport) protocolClose(c *Conn, err error) {
-	t.reason = "parse error"
 	code := ws.StatusProtocolError
 	if errors.Is(err, errTooBig) {
 		code = ws.StatusMessageTooBig
 	}
 	c.mu.Lock()
+	t.reason = "parse error"
 	// Not while the writer goroutine is writing: the write would wait for it (up to WriteTimeout) while holding
 	// mu, and every Send to this connection (a broadcast's loop) would wait too. The connection ends anyway.
 	if !t.closing && !t.broken && !t.flushing {
