@@ -146,16 +146,25 @@ func (t *wsTransport) shutdown(c *Conn) {
 	go t.end(c)
 }
 
-// openWebSocket is a handshake directly over WebSocket.
-func (s *Server) openWebSocket(w http.ResponseWriter, r *http.Request) {
+// acceptWebSocket completes the WebSocket handshake (nil if it failed; gobwas/ws has answered the client).
+func (s *Server) acceptWebSocket(w http.ResponseWriter, r *http.Request) *wsTransport {
 	conn, rw, _, err := s.upgr.Upgrade(r, w)
 	if err != nil {
 		if conn != nil {
 			_ = conn.Close()
 		}
+		return nil
+	}
+	return newWSTransport(conn, rw.Reader)
+}
+
+// openWebSocket is a handshake directly over WebSocket.
+func (s *Server) openWebSocket(w http.ResponseWriter, r *http.Request) {
+	t := s.acceptWebSocket(w, r)
+	if t == nil {
 		return
 	}
-	t := newWSTransport(conn, rw.Reader)
+	conn := t.conn
 	c := s.newConn()
 	c.ws = t
 	// The open packet goes out before the handler can send anything.
@@ -174,14 +183,11 @@ func (s *Server) upgrade(c *Conn, w http.ResponseWriter, r *http.Request) {
 	c.mu.Lock()
 	busy := c.ws != nil || c.probe != nil || c.state != stateOpen
 	c.mu.Unlock()
-	conn, rw, _, err := s.upgr.Upgrade(r, w)
-	if err != nil {
-		if conn != nil {
-			_ = conn.Close()
-		}
+	t := s.acceptWebSocket(w, r)
+	if t == nil {
 		return
 	}
-	t := newWSTransport(conn, rw.Reader)
+	conn := t.conn
 	c.mu.Lock()
 	if busy || c.ws != nil || c.probe != nil || c.state != stateOpen {
 		// Already upgraded (or upgrading): this WebSocket is refused with a close frame, as the Node.js server does.
