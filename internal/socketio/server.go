@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/parleychat/parley/internal/engineio"
@@ -35,6 +36,8 @@ type Server struct {
 
 	mu   sync.RWMutex
 	nsps map[string]*Namespace
+
+	seq atomic.Uint64 // numbers sockets in the order they connect
 }
 
 // New builds a server with the main namespace "/".
@@ -241,7 +244,7 @@ func (cl *client) connect(p Packet) {
 	if auth == nil {
 		auth = json.RawMessage("{}")
 	}
-	so := &Socket{conn: cl.conn, id: engineio.NewID(), nsp: n, client: cl, auth: auth, connecting: true}
+	so := &Socket{conn: cl.conn, seq: cl.srv.seq.Add(1), id: engineio.NewID(), nsp: n, client: cl, auth: auth, connecting: true}
 	cl.mu.Lock()
 	cl.joined = true
 	cl.mu.Unlock()

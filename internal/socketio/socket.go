@@ -35,6 +35,7 @@ var (
 // Socket is a client's connection to one namespace.
 type Socket struct {
 	conn   *engineio.Conn // the client's connection, kept here so a broadcast reaches it in one hop
+	seq    uint64         // order of connection on this server (broadcasts write in this order)
 	id     string
 	nsp    *Namespace
 	client *client
