@@ -38,34 +38,54 @@ func (f *Frame) Size() int { return len(f.ws) }
 
 // NewMessage builds a message frame: a text packet ("4" + text) followed by binary packets, one per attachment.
 func NewMessage(text []byte, attachments ...[]byte) *Frame {
-	n := wsHeaderLen(len(text)+1) + 1 + len(text)
+	n := textPartSize(text)
 	for _, a := range attachments {
-		n += wsHeaderLen(len(a)) + len(a)
+		n += binaryPartSize(a)
 	}
-	f := &Frame{ws: make([]byte, 0, n), parts: make([]part, 0, 1+len(attachments))}
-	f.ws = appendWSHeader(f.ws, opText, len(text)+1)
-	start := len(f.ws)
-	f.ws = append(f.ws, PacketMessage)
-	f.ws = append(f.ws, text...)
-	f.parts = append(f.parts, part{data: f.ws[start:]})
+	f := newFrame(n, 1+len(attachments))
+	f.addText(PacketMessage, text)
 	for _, a := range attachments {
-		f.ws = appendWSHeader(f.ws, opBinary, len(a))
-		start := len(f.ws)
-		f.ws = append(f.ws, a...)
-		f.parts = append(f.parts, part{data: f.ws[start:], binary: true})
+		f.addBinary(a)
 	}
 	return f
 }
 
 // newControl builds a frame holding one text packet of the given type and payload (ping, pong, noop, open...).
 func newControl(typ byte, payload []byte) *Frame {
-	f := &Frame{ws: make([]byte, 0, wsHeaderLen(len(payload)+1)+1+len(payload))}
+	f := newFrame(textPartSize(payload), 1)
+	f.addText(typ, payload)
+	return f
+}
+
+// NewBinary builds a frame holding one binary message.
+func NewBinary(data []byte) *Frame {
+	f := newFrame(binaryPartSize(data), 1)
+	f.addBinary(data)
+	return f
+}
+
+// newFrame allocates the frame's bytes at their final size, so the parts can point into them.
+func newFrame(size, parts int) *Frame {
+	return &Frame{ws: make([]byte, 0, size), parts: make([]part, 0, parts)}
+}
+
+func textPartSize(payload []byte) int { return wsHeaderLen(len(payload)+1) + 1 + len(payload) }
+func binaryPartSize(data []byte) int  { return wsHeaderLen(len(data)) + len(data) }
+
+// addText appends a WebSocket text frame holding the packet typ + payload.
+func (f *Frame) addText(typ byte, payload []byte) {
 	f.ws = appendWSHeader(f.ws, opText, len(payload)+1)
 	start := len(f.ws)
-	f.ws = append(f.ws, typ)
-	f.ws = append(f.ws, payload...)
-	f.parts = []part{{data: f.ws[start:]}}
-	return f
+	f.ws = append(append(f.ws, typ), payload...)
+	f.parts = append(f.parts, part{data: f.ws[start:]})
+}
+
+// addBinary appends a WebSocket binary frame holding data.
+func (f *Frame) addBinary(data []byte) {
+	f.ws = appendWSHeader(f.ws, opBinary, len(data))
+	start := len(f.ws)
+	f.ws = append(f.ws, data...)
+	f.parts = append(f.parts, part{data: f.ws[start:], binary: true})
 }
 
 // Shared control frames.
@@ -144,14 +164,4 @@ func appendWSHeader(b []byte, op byte, n int) []byte {
 func wsControlFrame(op byte, payload []byte) []byte {
 	b := appendWSHeader(make([]byte, 0, 2+len(payload)), op, len(payload))
 	return append(b, payload...)
-}
-
-// NewBinary builds a frame holding one binary message.
-func NewBinary(data []byte) *Frame {
-	f := &Frame{ws: make([]byte, 0, wsHeaderLen(len(data))+len(data))}
-	f.ws = appendWSHeader(f.ws, opBinary, len(data))
-	start := len(f.ws)
-	f.ws = append(f.ws, data...)
-	f.parts = []part{{data: f.ws[start:], binary: true}}
-	return f
 }

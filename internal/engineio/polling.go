@@ -75,22 +75,13 @@ func (c *Conn) servePoll(w http.ResponseWriter, r *http.Request) {
 		writePoll(w, frameNoop.pollBytes())
 		return
 	}
-	if c.poll.ended || c.state != stateOpen {
-		c.mu.Unlock()
-		c.srv.httpError(w, http.StatusBadRequest, errBadRequest)
-		return
-	}
-	if c.poll.waiting {
-		// Two polls at once break the protocol: the session ends, the first poll gets the close packet.
-		c.mu.Unlock()
-		c.srv.httpError(w, http.StatusBadRequest, errBadRequest)
-		c.Close("transport error")
+	// Two polls at once break the protocol: the session ends, the first poll gets the close packet.
+	if !c.claimLocked(w, &c.poll.waiting) {
 		return
 	}
 	if c.upgrading && len(c.queue) == 0 {
 		// A poll that starts after the probe was answered: the client is about to switch. Give the switch a
 		// moment, so this poll is refused like any after the upgrade rather than answered noop.
-		c.poll.waiting = true
 		c.mu.Unlock()
 		timer := time.NewTimer(100 * time.Millisecond)
 		select {
@@ -99,14 +90,13 @@ func (c *Conn) servePoll(w http.ResponseWriter, r *http.Request) {
 		}
 		timer.Stop()
 		c.mu.Lock()
-		c.poll.waiting = false
 		if c.poll.ended {
+			c.poll.waiting = false
 			c.mu.Unlock()
 			c.srv.httpError(w, http.StatusBadRequest, errBadRequest)
 			return
 		}
 	}
-	c.poll.waiting = true
 	for len(c.queue) == 0 && !c.upgrading && !c.poll.ended && c.state == stateOpen {
 		c.mu.Unlock()
 		select {
@@ -161,21 +151,31 @@ func (c *Conn) pollPayloadLocked(last *Frame) []byte {
 	return b
 }
 
-// servePost reads a payload of packets from the client.
-func (c *Conn) servePost(w http.ResponseWriter, r *http.Request) {
-	c.mu.Lock()
+// claimLocked starts a GET (busy: poll.waiting) or a POST (busy: poll.posting) and sets busy; mu stays held.
+// It answers 400 and releases mu when the session no longer polls or already has a request of that kind, which
+// ends the session.
+func (c *Conn) claimLocked(w http.ResponseWriter, busy *bool) bool {
 	if c.poll.ended || c.state != stateOpen {
 		c.mu.Unlock()
 		c.srv.httpError(w, http.StatusBadRequest, errBadRequest)
-		return
+		return false
 	}
-	if c.poll.posting {
+	if *busy {
 		c.mu.Unlock()
 		c.srv.httpError(w, http.StatusBadRequest, errBadRequest)
 		c.Close("transport error")
+		return false
+	}
+	*busy = true
+	return true
+}
+
+// servePost reads a payload of packets from the client.
+func (c *Conn) servePost(w http.ResponseWriter, r *http.Request) {
+	c.mu.Lock()
+	if !c.claimLocked(w, &c.poll.posting) {
 		return
 	}
-	c.poll.posting = true
 	c.mu.Unlock()
 	defer func() {
 		c.mu.Lock()
