@@ -122,13 +122,15 @@ func New(cfg config.Config, log *slog.Logger, pg *pgxpool.Pool, mc *mongodrv.Cli
 	communitySvc := community.New(communityStore, channelMeta, users, sockets.Publisher(), ids, log.With("component", "community"))
 	sockets.SetRooms(communitySvc)
 	messagingSvc := messaging.New(cassandra.NewMessageStore(cs), communitySvc, sockets.Publisher(), channelMeta, ids, messaging.Config{
-		FlushBatch: cfg.Messaging.FlushBatch,
-		FlushDelay: cfg.Messaging.FlushDelay,
-		QueueLimit: cfg.Messaging.QueueLimit,
-		WindowSize: cfg.Messaging.WindowSize,
-		IdleEvict:  cfg.Messaging.IdleEvict,
-		SendRate:   time.Second / time.Duration(cfg.Messaging.SendRate),
-		SendBurst:  cfg.Messaging.SendBurst,
+		FlushBatch:    cfg.Messaging.FlushBatch,
+		FlushDelay:    cfg.Messaging.FlushDelay,
+		QueueLimit:    cfg.Messaging.QueueLimit,
+		WindowSize:    cfg.Messaging.WindowSize,
+		IdleEvict:     cfg.Messaging.IdleEvict,
+		RetryHorizon:  cfg.Messaging.RetryHorizon,
+		RetryMessages: cfg.Messaging.RetryMessages,
+		SendRate:      time.Second / time.Duration(cfg.Messaging.SendRate),
+		SendBurst:     cfg.Messaging.SendBurst,
 	}, log.With("component", "messaging"))
 	sockets.RegisterMessageEvents(messagingSvc)
 

@@ -53,6 +53,8 @@ var Vars = []Var{
 	{"PARLEY_QUEUE_LIMIT", "10000", "max messages waiting for Cassandra across all channels; beyond it sends get `unavailable`"},
 	{"PARLEY_WINDOW_SIZE", "200", "recent messages kept in memory per active channel (serves the newest history pages)"},
 	{"PARLEY_IDLE_EVICT", "10m", "an active channel with no traffic for this long is dropped from memory"},
+	{"PARLEY_RETRY_HORIZON", "10m", "a resend with the same nonce returns the stored message if it came this soon..."},
+	{"PARLEY_RETRY_MESSAGES", "20000", "...and the message is among its channel's newest this many (the retry horizon)"},
 	{"PARLEY_SEND_RATE", "10", "messages per second one user may send, sustained"},
 	{"PARLEY_SEND_BURST", "20", "messages one user may send at once before the rate applies"},
 	{"PARLEY_PRESENCE_GRACE", "5s", "a user goes offline this long after their last socket closed (a page reload does not flicker)"},
@@ -108,13 +110,15 @@ type Auth struct {
 
 // Messaging settings for the in-memory conversations and their Cassandra flushes.
 type Messaging struct {
-	FlushBatch int
-	FlushDelay time.Duration
-	QueueLimit int
-	WindowSize int
-	IdleEvict  time.Duration
-	SendRate   int // per second
-	SendBurst  int
+	FlushBatch    int
+	FlushDelay    time.Duration
+	QueueLimit    int
+	WindowSize    int
+	IdleEvict     time.Duration
+	RetryHorizon  time.Duration
+	RetryMessages int
+	SendRate      int // per second
+	SendBurst     int
 }
 
 // Load reads the configuration through getenv (os.Getenv in main, a map in tests).
@@ -150,13 +154,15 @@ func Load(getenv func(string) string) (Config, error) {
 			LoginIPBurst:  r.intRange("PARLEY_LOGIN_IP_BURST", 1, 10_000_000),
 		},
 		Messaging: Messaging{
-			FlushBatch: r.intRange("PARLEY_FLUSH_BATCH", 1, 1000),
-			FlushDelay: r.duration("PARLEY_FLUSH_DELAY"),
-			QueueLimit: r.intRange("PARLEY_QUEUE_LIMIT", 1, 10_000_000),
-			WindowSize: r.intRange("PARLEY_WINDOW_SIZE", 100, 100_000),
-			IdleEvict:  r.duration("PARLEY_IDLE_EVICT"),
-			SendRate:   r.intRange("PARLEY_SEND_RATE", 1, 1_000_000),
-			SendBurst:  r.intRange("PARLEY_SEND_BURST", 1, 1_000_000),
+			FlushBatch:    r.intRange("PARLEY_FLUSH_BATCH", 1, 1000),
+			FlushDelay:    r.duration("PARLEY_FLUSH_DELAY"),
+			QueueLimit:    r.intRange("PARLEY_QUEUE_LIMIT", 1, 10_000_000),
+			WindowSize:    r.intRange("PARLEY_WINDOW_SIZE", 100, 100_000),
+			IdleEvict:     r.duration("PARLEY_IDLE_EVICT"),
+			RetryHorizon:  r.duration("PARLEY_RETRY_HORIZON"),
+			RetryMessages: r.intRange("PARLEY_RETRY_MESSAGES", 100, 10_000_000),
+			SendRate:      r.intRange("PARLEY_SEND_RATE", 1, 1_000_000),
+			SendBurst:     r.intRange("PARLEY_SEND_BURST", 1, 1_000_000),
 		},
 	}
 	c.AllowedOrigins = append([]string{c.PublicOrigin}, r.list("PARLEY_ALLOWED_ORIGINS")...)

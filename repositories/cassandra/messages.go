@@ -2,12 +2,10 @@ package cassandra
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
 	gocql "github.com/apache/cassandra-gocql-driver/v2"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/parleychat/parley/internal/model"
 	"github.com/parleychat/parley/internal/snowflake"
@@ -33,98 +31,59 @@ type MessageStore struct {
 
 func NewMessageStore(s *gocql.Session) *MessageStore { return &MessageStore{s: s, now: time.Now} }
 
-// InsertBatch stores messages durably: nonce rows and message rows, in single-partition (messages) or
-// size-capped (nonces) unlogged batches, all sent at once so the whole call costs about one commit-log sync
-// instead of one per step. Every write is idempotent (fixed ids), so a failed call can simply be retried.
-// The call returns only when every row is stored. If the process dies midway, a nonce may point at a missing
-// message (FindByNonce treats that as "not stored": correct, it was never acknowledged) or, rarely, a message
-// may lack its nonce row; the messaging service also checks the channel's recent messages for the nonce.
+// InsertBatch stores messages durably: one row per message (its nonce is a column of the row, so there is
+// nothing else to write), in single-partition unlogged batches (atomic per partition, one commit-log sync for
+// the batch). Batches go one after another in id order: if the process dies midway, what is stored is a
+// prefix of the flush, never a later message without an earlier one, so a sender's retries cannot be stored
+// out of order. Every write is idempotent (fixed ids), so a failed call can simply be retried.
 func (m *MessageStore) InsertBatch(ctx context.Context, msgs []model.Message) error {
-	if len(msgs) == 0 {
-		return nil
-	}
-	const nonceCQL = "INSERT INTO message_nonces (sender_id, nonce, channel_id, message_id) VALUES (?, ?, ?, ?)"
 	const msgCQL = "INSERT INTO messages (channel_id, bucket, message_id, sender_id, content, nonce, deleted) VALUES (?, ?, ?, ?, ?, ?, false)"
-
-	var chunks [][]func(*gocql.Batch)
-	var cur []func(*gocql.Batch)
-	size := 0
-	push := func(n int, add func(*gocql.Batch)) {
-		if len(cur) > 0 && (size+n > maxBatchBytes || len(cur) >= 100) {
-			chunks = append(chunks, cur)
-			cur, size = nil, 0
+	flush := func(part []model.Message) error {
+		b := m.s.Batch(gocql.UnloggedBatch)
+		for _, msg := range part {
+			b.Query(msgCQL, msg.ChannelID, Bucket(msg.ID), msg.ID, msg.SenderID, msg.Content, msg.Nonce)
 		}
-		cur = append(cur, add)
+		return b.ExecContext(ctx)
+	}
+	start, size := 0, 0
+	for i, msg := range msgs {
+		n := len(msg.Content) + len(msg.Nonce) + 48
+		samePartition := i == start || (msg.ChannelID == msgs[start].ChannelID && Bucket(msg.ID) == Bucket(msgs[start].ID))
+		if i > start && (!samePartition || size+n > maxBatchBytes || i-start >= 100) {
+			if err := flush(msgs[start:i]); err != nil {
+				return fmt.Errorf("cassandra: storing messages %d..%d of %d: %w", start+1, i, len(msgs), err)
+			}
+			start, size = i, 0
+		}
 		size += n
 	}
-	for _, msg := range msgs {
-		if msg.Nonce == "" {
-			continue
+	if start < len(msgs) {
+		if err := flush(msgs[start:]); err != nil {
+			return fmt.Errorf("cassandra: storing messages %d..%d of %d: %w", start+1, len(msgs), len(msgs), err)
 		}
-		msg := msg
-		push(len(msg.Nonce)+32, func(b *gocql.Batch) { b.Query(nonceCQL, msg.SenderID, msg.Nonce, msg.ChannelID, msg.ID) })
-	}
-	if len(cur) > 0 {
-		chunks = append(chunks, cur)
-		cur, size = nil, 0
-	}
-	nonceChunks := len(chunks)
-
-	lastPartition := [2]int64{-1, -1}
-	for _, msg := range msgs {
-		msg := msg
-		part := [2]int64{msg.ChannelID, int64(Bucket(msg.ID))}
-		if part != lastPartition && len(cur) > 0 { // one partition per batch: atomic and cheap for Cassandra
-			chunks = append(chunks, cur)
-			cur, size = nil, 0
-		}
-		lastPartition = part
-		push(len(msg.Content)+len(msg.Nonce)+48, func(b *gocql.Batch) {
-			b.Query(msgCQL, msg.ChannelID, Bucket(msg.ID), msg.ID, msg.SenderID, msg.Content, msg.Nonce)
-		})
-	}
-	if len(cur) > 0 {
-		chunks = append(chunks, cur)
-	}
-	if err := m.runChunks(ctx, chunks); err != nil {
-		return fmt.Errorf("cassandra: storing %d messages (%d nonce batches, %d message batches): %w",
-			len(msgs), nonceChunks, len(chunks)-nonceChunks, err)
 	}
 	return nil
 }
 
-// runChunks sends every batch concurrently; with group commit their syncs overlap.
-func (m *MessageStore) runChunks(ctx context.Context, chunks [][]func(*gocql.Batch)) error {
-	g, ctx := errgroup.WithContext(ctx)
-	g.SetLimit(16)
-	for _, chunk := range chunks {
-		g.Go(func() error {
-			b := m.s.Batch(gocql.UnloggedBatch)
-			for _, add := range chunk {
-				add(b)
-			}
-			return b.ExecContext(ctx)
-		})
+// Nonces returns the id, sender and nonce of a channel's messages with id >= since (deleted ones included),
+// newest first, at most limit. The messaging service loads them when a channel becomes active, to recognise
+// a retried send whose first attempt was stored before a restart or crash.
+func (m *MessageStore) Nonces(ctx context.Context, channelID, since int64, limit int) ([]model.Message, error) {
+	var out []model.Message
+	last := Bucket(snowflake.FirstIDAt(m.now().Add(time.Minute)))
+	for b := last; b >= Bucket(since) && b >= Bucket(channelID) && b >= 0 && len(out) < limit; b-- {
+		iter := m.s.Query("SELECT message_id, sender_id, nonce FROM messages WHERE channel_id = ? AND bucket = ? AND message_id >= ? LIMIT ?",
+			channelID, b, since, limit-len(out)).PageSize(5000).IterContext(ctx)
+		var msg model.Message
+		for iter.Scan(&msg.ID, &msg.SenderID, &msg.Nonce) {
+			msg.ChannelID, msg.CreatedAt = channelID, snowflake.Time(msg.ID)
+			out = append(out, msg)
+		}
+		if err := iter.Close(); err != nil {
+			return nil, fmt.Errorf("cassandra: reading recent nonces: %w", err)
+		}
 	}
-	return g.Wait()
-}
-
-// FindByNonce returns the stored message a (sender, nonce) pair produced, if any (within the nonce TTL).
-func (m *MessageStore) FindByNonce(ctx context.Context, senderID int64, nonce string) (model.Message, bool, error) {
-	var channelID, messageID int64
-	err := m.s.Query("SELECT channel_id, message_id FROM message_nonces WHERE sender_id = ? AND nonce = ?", senderID, nonce).
-		ScanContext(ctx, &channelID, &messageID)
-	if errors.Is(err, gocql.ErrNotFound) {
-		return model.Message{}, false, nil
-	}
-	if err != nil {
-		return model.Message{}, false, fmt.Errorf("cassandra: nonce lookup: %w", err)
-	}
-	msg, err := m.Get(ctx, channelID, messageID)
-	if errors.Is(err, ErrNotFound) {
-		return model.Message{}, false, nil
-	}
-	return msg, err == nil, err
+	return out, nil
 }
 
 // ErrNotFound is returned by Get for a missing message.

@@ -359,10 +359,6 @@ func TestDeletedMessagesAreSkippedInPages(t *testing.T) {
 	if got, err := ms.Get(ctx, ch, all[0].ID); err != nil || got.Deleted || got.Content != "a0" {
 		t.Errorf("Get(visible) = %+v, %v", got, err)
 	}
-	// A retried send of a deleted message finds it (so it is not sent twice), marked deleted.
-	if got, ok, err := ms.FindByNonce(ctx, sender, all[6].Nonce); err != nil || !ok || got.ID != all[6].ID || !got.Deleted {
-		t.Errorf("FindByNonce(deleted message) = %+v, %v, %v", got, ok, err)
-	}
 }
 
 func TestEdit(t *testing.T) {
@@ -425,54 +421,57 @@ func TestEdit(t *testing.T) {
 	}
 }
 
-func TestFindByNonce(t *testing.T) {
+func TestNoncesReadsTheRecentRowsOfAChannelAcrossBuckets(t *testing.T) {
 	t.Parallel()
-	ms, session := store(t)
+	ms, _ := store(t)
 	ctx := testCtx(t)
-	base := bucketStart(currentBucket() - 1)
-	ch := channelAt(base)
-	sender := randomSender()
-	other := randomSender()
-	m := msg(ch, base.Add(time.Hour), 0, sender, "idempotent")
-	m.Nonce = "client-nonce-1"
-	noNonce := msg(ch, base.Add(2*time.Hour), 0, sender, "no nonce")
-	if err := ms.InsertBatch(ctx, []model.Message{m, noNonce}); err != nil {
+	cur := bucketStart(currentBucket())
+	ch := channelAt(cur.Add(-48 * time.Hour))
+	sender, other := randomSender(), randomSender()
+	// Two messages at the end of the previous bucket, three at the start of the current one, one of them deleted.
+	var in []model.Message
+	for i, at := range []time.Time{cur.Add(-2 * time.Hour), cur.Add(-time.Hour), cur, cur, cur} {
+		m := msg(ch, at, i, sender, fmt.Sprint("n", i))
+		if i == 3 {
+			m.SenderID = other
+		}
+		m.Nonce = fmt.Sprint("nonce-", i)
+		in = append(in, m)
+	}
+	if err := ms.InsertBatch(ctx, in); err != nil {
 		t.Fatal(err)
 	}
-	got, ok, err := ms.FindByNonce(ctx, sender, "client-nonce-1")
-	if err != nil || !ok {
-		t.Fatalf("FindByNonce = %v, %v", ok, err)
+	if err := ms.Delete(ctx, ch, in[4].ID); err != nil {
+		t.Fatal(err)
 	}
-	if got.ID != m.ID || got.ChannelID != ch || got.Content != "idempotent" || got.Nonce != "client-nonce-1" || got.SenderID != sender {
-		t.Fatalf("FindByNonce = %+v, want %+v", got, m)
+	got, err := ms.Nonces(ctx, ch, in[1].ID, 100) // from the second message on, newest first, the deleted one too
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, c := range []struct {
-		sender int64
-		nonce  string
-	}{{sender, "unknown"}, {other, "client-nonce-1"}, {sender, ""}} {
-		if got, ok, err := ms.FindByNonce(ctx, c.sender, c.nonce); err != nil || ok || got.ID != 0 {
-			t.Errorf("FindByNonce(%d, %q) = %+v, %v, %v; want not found", c.sender, c.nonce, got, ok, err)
+	if want := reversed(ids(in[1:])); !slices.Equal(ids(got), want) {
+		t.Fatalf("Nonces = %v, want %v", ids(got), want)
+	}
+	for _, g := range got {
+		i := slices.IndexFunc(in, func(m model.Message) bool { return m.ID == g.ID })
+		if g.Nonce != in[i].Nonce || g.SenderID != in[i].SenderID || g.ChannelID != ch || g.Content != "" {
+			t.Errorf("row %d = %+v, want nonce %q sender %d", i, g, in[i].Nonce, in[i].SenderID)
 		}
 	}
-	// The process died between the nonce write and the message write: the nonce points at nothing.
-	missing := msg(ch, base.Add(3*time.Hour), 0, sender, "")
-	if err := session.Query("INSERT INTO message_nonces (sender_id, nonce, channel_id, message_id) VALUES (?, ?, ?, ?)",
-		sender, "dangling", ch, missing.ID).ExecContext(ctx); err != nil {
-		t.Fatal(err)
+	// The limit keeps the newest rows, also when it ends inside the older bucket.
+	for limit, want := range map[int][]int64{2: reversed(ids(in[3:])), 4: reversed(ids(in[1:]))} {
+		if got, err := ms.Nonces(ctx, ch, in[0].ID, limit); err != nil || !slices.Equal(ids(got), want) {
+			t.Errorf("Nonces(limit %d) = %v, %v; want %v", limit, ids(got), err, want)
+		}
 	}
-	if got, ok, err := ms.FindByNonce(ctx, sender, "dangling"); err != nil || ok || got.ID != 0 {
-		t.Fatalf("FindByNonce(dangling) = %+v, %v, %v; want not found", got, ok, err)
-	}
-	// Lookup errors are reported.
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
-	if _, ok, err := ms.FindByNonce(cctx, sender, "client-nonce-1"); err == nil || ok {
-		t.Fatalf("FindByNonce with a cancelled context = %v, %v", ok, err)
+	if _, err := ms.Nonces(cctx, ch, in[0].ID, 10); err == nil {
+		t.Error("Nonces with a cancelled context: no error")
 	}
 }
 
 // 60 messages of 3,000 characters in one partition (180 KB) exceed Cassandra's batch size limit in a single
-// batch; InsertBatch splits them and stores every one, with their nonces (more than 100 of them).
+// batch; InsertBatch splits them (and the 90 small ones past 100 statements) and stores every one.
 func TestInsertBatchLargerThanBatchCap(t *testing.T) {
 	t.Parallel()
 	ms, _ := store(t)
@@ -503,11 +502,6 @@ func TestInsertBatchLargerThanBatchCap(t *testing.T) {
 	for i := range in {
 		if got[i].ID != in[i].ID || got[i].Content != in[i].Content || got[i].Nonce != in[i].Nonce {
 			t.Fatalf("message %d: got id %d (%d chars), want id %d (%d chars)", i, got[i].ID, len(got[i].Content), in[i].ID, len(in[i].Content))
-		}
-	}
-	for _, i := range []int{0, 59, 99, 100, 149} {
-		if m, ok, err := ms.FindByNonce(ctx, sender, in[i].Nonce); err != nil || !ok || m.ID != in[i].ID {
-			t.Errorf("FindByNonce(%q) = %d, %v, %v", in[i].Nonce, m.ID, ok, err)
 		}
 	}
 	// A single 3,000-character message is one statement of its own; all in one more call also works when
@@ -631,12 +625,12 @@ func TestMigrateTwiceIsNoop(t *testing.T) {
 	s := testenv.Cassandra(t) // migrated once
 	ctx := testCtx(t)
 	v, err := cassandra.Migrate(ctx, s)
-	if err != nil || v != 1 {
-		t.Fatalf("second Migrate = %d, %v; want 1, nil", v, err)
+	if err != nil || v != 2 {
+		t.Fatalf("second Migrate = %d, %v; want 2, nil", v, err)
 	}
 	var version int64
 	var dirty bool
-	if err := s.Query("SELECT version, dirty FROM schema_migrations WHERE id = 0").ScanContext(ctx, &version, &dirty); err != nil || version != 1 || dirty {
+	if err := s.Query("SELECT version, dirty FROM schema_migrations WHERE id = 0").ScanContext(ctx, &version, &dirty); err != nil || version != 2 || dirty {
 		t.Fatalf("schema_migrations = %d dirty %v, %v", version, dirty, err)
 	}
 	// The tables work.
@@ -647,14 +641,14 @@ func TestMigrateTwiceIsNoop(t *testing.T) {
 	if err := ms.InsertBatch(ctx, []model.Message{m}); err != nil {
 		t.Fatal(err)
 	}
-	if got, ok, err := ms.FindByNonce(ctx, 1, "migrated"); err != nil || !ok || got.Content != m.Content {
-		t.Fatalf("FindByNonce = %+v, %v, %v", got, ok, err)
+	if got, err := ms.Nonces(ctx, m.ChannelID, m.ID, 10); err != nil || len(got) != 1 || got[0].Nonce != "migrated" {
+		t.Fatalf("Nonces = %+v, %v", got, err)
 	}
-	// The nonce table expires rows after a day.
-	var ttl int
-	if err := s.Query("SELECT default_time_to_live FROM system_schema.tables WHERE keyspace_name = ? AND table_name = 'message_nonces'",
-		s.Query("SELECT now() FROM system.local").Keyspace()).ScanContext(ctx, &ttl); err != nil || ttl != 86400 {
-		t.Fatalf("message_nonces default TTL = %d, %v", ttl, err)
+	// Migration 2 dropped the separate nonce table (the nonce is a column of the message row).
+	var tables int
+	if err := s.Query("SELECT count(*) FROM system_schema.tables WHERE keyspace_name = ? AND table_name = 'message_nonces'",
+		s.Query("SELECT now() FROM system.local").Keyspace()).ScanContext(ctx, &tables); err != nil || tables != 0 {
+		t.Fatalf("message_nonces tables = %d, %v; want 0", tables, err)
 	}
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()

@@ -3,7 +3,6 @@ package messaging
 import (
 	"sort"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/parleychat/parley/internal/model"
@@ -27,18 +26,70 @@ type conversation struct {
 	timer    *time.Timer     // age trigger for the oldest pending message
 	stores   uint64          // counts completed flushes, to detect races with history loads
 	active   time.Time       // last send or read, for eviction
+
+	// The retry horizon: every (sender, nonce) of the channel accepted or stored recently, so that a retried
+	// send returns the earlier message instead of storing a second one.
+	waiting map[nonceKey]*entry // accepted, not yet settled
+	stored  map[nonceKey]int64  // stored within the horizon → message id
+	order   []storedNonce       // the keys of stored, in id order, for expiry
+	horizon bool                // stored holds what Cassandra had within the horizon when the channel became active
+}
+
+type nonceKey struct {
+	sender int64
+	nonce  string
+}
+
+type storedNonce struct {
+	key nonceKey
+	id  int64
+}
+
+// remember records a stored message's nonce, then drops what has left the horizon: older than sinceID, or
+// beyond the newest max messages.
+func (c *conversation) remember(key nonceKey, id, sinceID int64, max int) {
+	if c.stored == nil {
+		c.stored = map[nonceKey]int64{}
+	}
+	if cur, ok := c.stored[key]; !ok || id < cur {
+		c.stored[key] = id
+	}
+	if n := len(c.order); n > 0 && c.order[n-1].id > id { // only the horizon load arrives out of order
+		i := sort.Search(n, func(i int) bool { return c.order[i].id > id })
+		c.order = append(c.order, storedNonce{})
+		copy(c.order[i+1:], c.order[i:])
+		c.order[i] = storedNonce{key, id}
+	} else {
+		c.order = append(c.order, storedNonce{key, id})
+	}
+	c.expire(sinceID, max)
+}
+
+// expire forgets stored nonces older than sinceID or beyond the newest max.
+func (c *conversation) expire(sinceID int64, max int) {
+	drop := 0
+	for drop < len(c.order) && (c.order[drop].id < sinceID || len(c.order)-drop > max) {
+		if o := c.order[drop]; c.stored[o.key] == o.id {
+			delete(c.stored, o.key)
+		}
+		drop++
+	}
+	if drop > 0 {
+		// Copy once the dropped prefix is large, so the backing array does not grow without bound.
+		if drop > len(c.order)/2 {
+			c.order = append([]storedNonce(nil), c.order[drop:]...)
+		} else {
+			c.order = c.order[drop:]
+		}
+	}
 }
 
 // entry is an accepted message and everyone waiting for it to be stored (the sender, and retries that
 // reused its nonce).
 type entry struct {
 	msg     model.Message
-	checked bool // the nonce is known not to be in Cassandra yet
+	checked bool // the nonce was compared with the channel's retry horizon (accepted after it was loaded)
 	waiters []func(model.Message, error)
-
-	settled atomic.Bool   // written (or given up); set after result/err, which never change afterwards
-	result  model.Message // the stored message (for a duplicate: the earlier one)
-	err     error
 }
 
 // appendStored adds freshly stored messages to the window, keeping it sorted and bounded.

@@ -14,12 +14,13 @@ import (
 	"github.com/parleychat/parley/internal/apperr"
 	"github.com/parleychat/parley/internal/model"
 	"github.com/parleychat/parley/internal/ratelimit"
+	"github.com/parleychat/parley/internal/snowflake"
 )
 
 // MessageStore is the message log (Cassandra).
 type MessageStore interface {
 	InsertBatch(ctx context.Context, msgs []model.Message) error
-	FindByNonce(ctx context.Context, senderID int64, nonce string) (model.Message, bool, error)
+	Nonces(ctx context.Context, channelID, since int64, limit int) ([]model.Message, error)
 	Get(ctx context.Context, channelID, messageID int64) (model.Message, error)
 	Edit(ctx context.Context, channelID, messageID int64, content string, editedAt time.Time) error
 	Delete(ctx context.Context, channelID, messageID int64) error
@@ -60,7 +61,8 @@ type Config struct {
 	WindowSize       int           // newest stored messages kept per active channel
 	IdleEvict        time.Duration // drop conversations idle this long
 	FlushConcurrency int           // channels written at once
-	NonceMemory      time.Duration // how long accepted nonces are remembered in memory (Cassandra keeps a day)
+	RetryHorizon     time.Duration // a retried nonce is recognised this long after its message was stored...
+	RetryMessages    int           // ...while the message is among its channel's newest RetryMessages
 	SendRate         time.Duration // per-user send rate: one message per SendRate...
 	SendBurst        int           // ...after a burst of SendBurst
 }
@@ -85,8 +87,11 @@ func (c *Config) defaults() {
 		// Each flush mostly waits for Cassandra's group commit, so many can be in flight at little cost.
 		c.FlushConcurrency = 128
 	}
-	if c.NonceMemory <= 0 {
-		c.NonceMemory = 10 * time.Minute
+	if c.RetryHorizon <= 0 {
+		c.RetryHorizon = 10 * time.Minute
+	}
+	if c.RetryMessages <= 0 {
+		c.RetryMessages = 20_000
 	}
 	if c.SendRate <= 0 {
 		c.SendRate = 100 * time.Millisecond
@@ -94,11 +99,6 @@ func (c *Config) defaults() {
 	if c.SendBurst <= 0 {
 		c.SendBurst = 20
 	}
-}
-
-type nonceKey struct {
-	sender int64
-	nonce  string
 }
 
 // Service implements messaging.
@@ -113,9 +113,8 @@ type Service struct {
 	now      func() time.Time
 	limiter  *ratelimit.Keyed
 
-	mu     sync.Mutex
-	convs  map[int64]*conversation
-	nonces map[nonceKey]*entry
+	mu    sync.Mutex
+	convs map[int64]*conversation
 
 	queued  atomic.Int64 // accepted, not yet stored
 	closed  atomic.Bool
@@ -139,7 +138,7 @@ func New(store MessageStore, access Access, pub Publisher, activity ActivityStor
 	s := &Service{
 		store: store, access: access, pub: pub, activity: activity, ids: ids, log: log, cfg: cfg, now: time.Now,
 		limiter: ratelimit.New(cfg.SendRate, cfg.SendBurst),
-		convs:   map[int64]*conversation{}, nonces: map[nonceKey]*entry{},
+		convs:   map[int64]*conversation{},
 		abandon: make(chan struct{}), sem: make(chan struct{}, cfg.FlushConcurrency),
 		acts: map[int64]*model.ChannelActivity{}, stop: make(chan struct{}),
 	}
@@ -191,50 +190,57 @@ func (s *Service) Send(ctx context.Context, userID, channelID int64, content, no
 
 	key := nonceKey{userID, nonce}
 	s.mu.Lock()
-	if e, ok := s.nonces[key]; ok {
-		conv := s.convs[e.msg.ChannelID]
-		s.mu.Unlock()
-		s.attach(conv, e, done)
+	defer s.mu.Unlock()
+	conv := s.conversationLocked(channelID)
+	conv.mu.Lock()
+	defer conv.mu.Unlock()
+	if e, ok := conv.waiting[key]; ok { // a retry while the first attempt is being stored
+		e.waiters = append(e.waiters, done)
+		return nil
+	}
+	if id, ok := conv.stored[key]; ok { // a retry of a stored message
+		s.answerStoredLocked(conv, id, done)
 		return nil
 	}
 	if s.queued.Load() >= int64(s.cfg.QueueLimit) {
-		s.mu.Unlock()
 		return &apperr.Error{Kind: apperr.Unavailable, Message: "messages cannot be stored right now; retry shortly"}
 	}
-	conv := s.conversationLocked(channelID)
-	conv.mu.Lock()
 	// The id is taken under the conversation lock, so the queue is always in id order.
 	id := s.ids.Next()
 	e := &entry{msg: model.Message{ID: id, ChannelID: channelID, SenderID: userID, Content: content, Nonce: nonce, CreatedAt: timeOf(id)},
-		waiters: []func(model.Message, error){done}}
+		checked: conv.horizon, waiters: []func(model.Message, error){done}}
 	conv.pending = append(conv.pending, e)
-	s.nonces[key] = e
-	s.queued.Add(1)
-	flushNow := len(conv.pending) >= s.cfg.FlushBatch
-	if !flushNow && conv.timer == nil && !conv.flushing {
-		conv.timer = time.AfterFunc(s.cfg.FlushDelay, func() { s.flush(conv) })
+	if conv.waiting == nil {
+		conv.waiting = map[nonceKey]*entry{}
 	}
-	conv.mu.Unlock()
-	s.mu.Unlock()
-	if flushNow {
-		s.flush(conv)
+	conv.waiting[key] = e
+	s.queued.Add(1)
+	if len(conv.pending) >= s.cfg.FlushBatch {
+		go s.flush(conv)
+	} else if conv.timer == nil && !conv.flushing {
+		conv.timer = time.AfterFunc(s.cfg.FlushDelay, func() { s.flush(conv) })
 	}
 	return nil
 }
 
-// attach adds a waiter to an entry, or answers at once if the entry is settled.
-func (s *Service) attach(conv *conversation, e *entry, done func(model.Message, error)) {
-	if conv != nil {
-		conv.mu.Lock()
-		if !e.settled.Load() {
-			e.waiters = append(e.waiters, done)
-			conv.mu.Unlock()
+// answerStoredLocked answers a retry with the message stored for it: from the window, or read from Cassandra
+// (deleted messages included: the retry must not bring a deleted message back). Callers hold conv.mu.
+func (s *Service) answerStoredLocked(conv *conversation, id int64, done func(model.Message, error)) {
+	if i := conv.windowIndex(id); i >= 0 {
+		m := conv.window[i]
+		go done(m, nil)
+		return
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		m, err := s.store.Get(ctx, conv.id, id)
+		if err != nil {
+			done(m, unavailable(err))
 			return
 		}
-		conv.mu.Unlock()
-	}
-	msg, err := e.result, e.err
-	go done(msg, err)
+		done(m, nil)
+	}()
 }
 
 // flush starts writing a channel's queued messages unless a write is already running (its completion
@@ -258,27 +264,37 @@ func (s *Service) flush(conv *conversation) {
 }
 
 // write stores a batch, retrying with backoff while Cassandra is unavailable, then publishes it in order.
+// The first flush of a channel loads its retry horizon first, so that a retry of a message stored before a
+// restart is recognised; after that, deduplication is a map lookup and each message costs one write.
 func (s *Service) write(conv *conversation, batch []*entry) {
 	defer s.flushes.Done()
 	s.sem <- struct{}{}
-	dupes := s.findDuplicates(conv, batch)
+	var dupes map[*entry]int64
 	var msgs []model.Message
-	for _, e := range batch {
-		if _, dup := dupes[e]; !dup {
-			msgs = append(msgs, e.msg)
-		}
-	}
 	var writeErr error
 	backoff := 50 * time.Millisecond
 	for attempt := 1; ; attempt++ {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		writeErr = s.store.InsertBatch(ctx, msgs)
-		cancel()
+		writeErr = s.loadHorizon(conv)
+		if writeErr == nil {
+			if dupes == nil {
+				dupes = s.findDuplicates(conv, batch)
+				for _, e := range batch {
+					if _, dup := dupes[e]; !dup {
+						msgs = append(msgs, e.msg)
+					}
+				}
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			if len(msgs) > 0 {
+				writeErr = s.store.InsertBatch(ctx, msgs)
+			}
+			cancel()
+		}
 		if writeErr == nil {
 			break
 		}
 		if attempt == 1 || attempt%20 == 0 {
-			s.log.Warn("storing messages failed; retrying", "channel", conv.id, "messages", len(msgs), "attempt", attempt, "err", writeErr)
+			s.log.Warn("storing messages failed; retrying", "channel", conv.id, "messages", len(batch), "attempt", attempt, "err", writeErr)
 		}
 		select {
 		case <-s.abandon:
@@ -290,26 +306,48 @@ func (s *Service) write(conv *conversation, batch []*entry) {
 	}
 	<-s.sem
 
+	// A retry of a message stored before this process knew the channel gets that message as its answer.
+	dupMsgs := map[int64]model.Message{}
+	var dupErr error
+	if writeErr == nil {
+		for _, id := range dupes {
+			if _, ok := dupMsgs[id]; !ok && dupErr == nil {
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				m, err := s.store.Get(ctx, conv.id, id)
+				cancel()
+				if err != nil {
+					dupErr = unavailable(err)
+				}
+				dupMsgs[id] = m
+			}
+		}
+	}
+
 	// Settle the entries and update the window while this flush still holds the channel (flushing=true),
 	// so the next flush cannot publish ahead of this one.
+	since := s.horizonStart()
 	conv.mu.Lock()
 	conv.pending = conv.pending[len(batch):]
 	var waiters []func()
 	var stored []model.Message
 	for _, e := range batch {
-		switch {
+		key := nonceKey{e.msg.SenderID, e.msg.Nonce}
+		delete(conv.waiting, key)
+		var result model.Message
+		var err error
+		switch id, dup := dupes[e]; {
 		case writeErr != nil:
-			e.err = errShuttingDown
-		case dupes[e] != nil:
-			e.result = *dupes[e]
+			err = errShuttingDown // nothing remembered: a later retry with the same nonce is accepted again
+		case dup:
+			result, err = dupMsgs[id], dupErr
 		default:
-			e.result = e.msg
+			result = e.msg
 			stored = append(stored, e.msg)
+			conv.remember(key, e.msg.ID, since, s.cfg.RetryMessages)
 		}
-		e.settled.Store(true)
 		for _, w := range e.waiters {
-			w, msg, err := w, e.result, e.err
-			waiters = append(waiters, func() { w(msg, err) })
+			w := w
+			waiters = append(waiters, func() { w(result, err) })
 		}
 		e.waiters = nil
 	}
@@ -319,9 +357,6 @@ func (s *Service) write(conv *conversation, batch []*entry) {
 	}
 	conv.mu.Unlock()
 	s.queued.Add(-int64(len(batch)))
-	if writeErr != nil {
-		s.forget(batch) // let a retry with the same nonce be accepted again later
-	}
 
 	for _, m := range stored {
 		s.pub.MessageCreated(m)
@@ -347,60 +382,54 @@ func (s *Service) write(conv *conversation, batch []*entry) {
 	}
 }
 
-// findDuplicates looks up, in parallel, whether a nonce of the batch was already stored by an earlier
-// attempt this process does not remember (before a restart, or on another node): in Cassandra's nonce table,
-// and in the channel's window of recent stored messages (which also catches the rare message whose nonce row
-// was lost when a crash interrupted the write).
-func (s *Service) findDuplicates(conv *conversation, batch []*entry) map[*entry]*model.Message {
-	out := map[*entry]*model.Message{}
-	conv.mu.Lock()
-	for _, e := range batch {
-		for i := len(conv.window) - 1; i >= 0 && !e.checked; i-- {
-			if m := conv.window[i]; m.SenderID == e.msg.SenderID && m.Nonce == e.msg.Nonce {
-				out[e] = &m
-				break
-			}
-		}
-	}
-	conv.mu.Unlock()
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for _, e := range batch {
-		if _, dup := out[e]; e.checked || dup {
-			continue
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			m, found, err := s.store.FindByNonce(ctx, e.msg.SenderID, e.msg.Nonce)
-			if err != nil || !found {
-				return // on error the write fails too and this is retried; not found is the common case
-			}
-			mu.Lock()
-			out[e] = &m
-			mu.Unlock()
-		}()
-	}
-	wg.Wait()
-	for _, e := range batch {
-		if _, dup := out[e]; !dup {
-			e.checked = true
-		}
-	}
-	return out
+// horizonStart is the oldest message id still inside the retry horizon.
+func (s *Service) horizonStart() int64 {
+	return snowflake.FirstIDAt(s.now().Add(-s.cfg.RetryHorizon))
 }
 
-func (s *Service) forget(batch []*entry) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, e := range batch {
-		key := nonceKey{e.msg.SenderID, e.msg.Nonce}
-		if s.nonces[key] == e {
-			delete(s.nonces, key)
-		}
+// loadHorizon reads, once per activation of a channel, the nonces Cassandra stored for it within the retry
+// horizon (the newest RetryMessages of the last RetryHorizon): one range read of the channel's newest
+// partition, instead of a nonce lookup per message.
+func (s *Service) loadHorizon(conv *conversation) error {
+	conv.mu.Lock()
+	loaded := conv.horizon
+	conv.mu.Unlock()
+	if loaded {
+		return nil
 	}
+	since := s.horizonStart()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	recent, err := s.store.Nonces(ctx, conv.id, since, s.cfg.RetryMessages)
+	if err != nil {
+		return err
+	}
+	conv.mu.Lock()
+	defer conv.mu.Unlock()
+	for i := len(recent) - 1; i >= 0; i-- { // oldest first, the order remember keeps
+		m := recent[i]
+		conv.remember(nonceKey{m.SenderID, m.Nonce}, m.ID, since, s.cfg.RetryMessages)
+	}
+	conv.horizon = true
+	return nil
+}
+
+// findDuplicates returns the entries of a batch whose nonce was stored before the channel's horizon was
+// loaded (the entries accepted after it were checked on arrival), with the stored message's id.
+func (s *Service) findDuplicates(conv *conversation, batch []*entry) map[*entry]int64 {
+	out := map[*entry]int64{}
+	conv.mu.Lock()
+	defer conv.mu.Unlock()
+	for _, e := range batch {
+		if e.checked {
+			continue
+		}
+		if id, ok := conv.stored[nonceKey{e.msg.SenderID, e.msg.Nonce}]; ok {
+			out[e] = id
+		}
+		e.checked = true
+	}
+	return out
 }
 
 func (s *Service) noteActivity(stored []model.Message) {
@@ -477,22 +506,19 @@ func (s *Service) background() {
 	}
 }
 
-// sweep evicts idle conversations and forgets old settled nonces (Cassandra still knows them for a day).
+// sweep evicts idle conversations and forgets nonces that have left the retry horizon.
 func (s *Service) sweep() {
 	now := s.now()
+	since := s.horizonStart()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for id, c := range s.convs {
 		c.mu.Lock()
 		idle := now.Sub(c.active) > s.cfg.IdleEvict && len(c.pending) == 0 && !c.flushing
+		c.expire(since, s.cfg.RetryMessages)
 		c.mu.Unlock()
 		if idle {
 			delete(s.convs, id)
-		}
-	}
-	for k, e := range s.nonces {
-		if e.settled.Load() && now.Sub(e.msg.CreatedAt) > s.cfg.NonceMemory {
-			delete(s.nonces, k)
 		}
 	}
 }

@@ -19,17 +19,17 @@ import (
 // fakeStore is an in-memory message log whose writes can be made to fail, for testing flush triggers,
 // retries and back-pressure without timing on a real database (the real one is covered by integration tests).
 type fakeStore struct {
-	mu      sync.Mutex
-	msgs    map[int64]model.Message
-	nonces  map[nonceKey]int64
-	batches [][]model.Message
-	failing bool
-	calls   int
-	written chan int // receives the size of each successful batch
+	mu         sync.Mutex
+	msgs       map[int64]model.Message
+	batches    [][]model.Message
+	nonceReads int
+	failing    bool
+	calls      int
+	written    chan int // receives the size of each successful batch
 }
 
 func newFakeStore() *fakeStore {
-	return &fakeStore{msgs: map[int64]model.Message{}, nonces: map[nonceKey]int64{}, written: make(chan int, 1000)}
+	return &fakeStore{msgs: map[int64]model.Message{}, written: make(chan int, 1000)}
 }
 
 func (f *fakeStore) setFailing(v bool) { f.mu.Lock(); f.failing = v; f.mu.Unlock() }
@@ -43,21 +43,30 @@ func (f *fakeStore) InsertBatch(_ context.Context, msgs []model.Message) error {
 	}
 	for _, m := range msgs {
 		f.msgs[m.ID] = m
-		f.nonces[nonceKey{m.SenderID, m.Nonce}] = m.ID
 	}
 	f.batches = append(f.batches, append([]model.Message(nil), msgs...))
 	f.written <- len(msgs)
 	return nil
 }
 
-func (f *fakeStore) FindByNonce(_ context.Context, sender int64, nonce string) (model.Message, bool, error) {
+func (f *fakeStore) Nonces(_ context.Context, channelID, since int64, limit int) ([]model.Message, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.nonceReads++
 	if f.failing {
-		return model.Message{}, false, errors.New("cassandra is down")
+		return nil, errors.New("cassandra is down")
 	}
-	id, ok := f.nonces[nonceKey{sender, nonce}]
-	return f.msgs[id], ok, nil
+	var out []model.Message
+	for _, m := range f.msgs {
+		if m.ChannelID == channelID && m.ID >= since {
+			out = append(out, model.Message{ID: m.ID, ChannelID: m.ChannelID, SenderID: m.SenderID, Nonce: m.Nonce})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID > out[j].ID })
+	if len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
 }
 
 func (f *fakeStore) Get(_ context.Context, _, id int64) (model.Message, error) {
@@ -484,20 +493,76 @@ func TestHistoryServesTheWindowAndFallsBackToTheStore(t *testing.T) {
 	}
 }
 
-func TestMessageWhoseNonceRowWasLostIsFoundInTheWindow(t *testing.T) {
+func TestRetryHorizonIsLoadedOnceAndIsBoundedByAgeAndCount(t *testing.T) {
 	store := newFakeStore()
-	// A crash interrupted a write: the message row is stored, its nonce row is not.
-	orphan := model.Message{ID: snowflake.FirstIDAt(time.Now()) + 1, ChannelID: 10, SenderID: 1, Content: "orphan", Nonce: "lost-nonce"}
-	store.msgs[orphan.ID] = orphan
+	now := time.Now()
+	// Stored before this process started: one message 20 minutes old (outside the 10-minute horizon) and
+	// five recent ones, of which the horizon keeps the newest three (RetryMessages: 3).
+	old := model.Message{ID: snowflake.FirstIDAt(now.Add(-20 * time.Minute)), ChannelID: 10, SenderID: 1, Content: "old", Nonce: "old"}
+	store.msgs[old.ID] = old
+	for i := 0; i < 5; i++ {
+		m := model.Message{ID: snowflake.FirstIDAt(now.Add(time.Duration(i-10) * time.Second)), ChannelID: 10, SenderID: 1, Content: fmt.Sprint("r", i), Nonce: fmt.Sprint("r", i)}
+		store.msgs[m.ID] = m
+	}
+	s, rec := newService(t, store, Config{FlushDelay: time.Millisecond, RetryMessages: 3})
+	for i := 2; i < 5; i++ { // inside the horizon: the stored message comes back, nothing new is stored
+		nonce := fmt.Sprint("r", i)
+		r := wait(t, send(t, s, 1, 10, nonce, nonce), time.Second)
+		if r.err != nil || r.msg.Nonce != nonce || r.msg.ID != snowflake.FirstIDAt(now.Add(time.Duration(i-10)*time.Second)) {
+			t.Fatalf("retry of %s: %+v", nonce, r)
+		}
+	}
+	// Outside the horizon (too old, or beyond the newest three): accepted as new messages, as documented.
+	for _, nonce := range []string{"old", "r0"} {
+		if r := wait(t, send(t, s, 1, 10, nonce, nonce), time.Second); r.err != nil || r.msg.ID == old.ID {
+			t.Fatalf("send of %s: %+v", nonce, r)
+		}
+	}
+	if len(rec.created) != 2 || len(store.msgs) != 8 {
+		t.Fatalf("announced %d, stored %d; want 2 and 8", len(rec.created), len(store.msgs))
+	}
+	if store.nonceReads != 1 {
+		t.Fatalf("the horizon was read %d times, want once per activation", store.nonceReads)
+	}
+	// Every flush is one write: the batches hold only the two new messages.
+	for _, b := range store.batches {
+		for _, m := range b {
+			if m.Nonce != "old" && m.Nonce != "r0" {
+				t.Fatalf("stored again: %+v", m)
+			}
+		}
+	}
+}
+
+func TestRetryOfADeletedMessageDoesNotBringItBack(t *testing.T) {
+	store := newFakeStore()
 	s, rec := newService(t, store, Config{FlushDelay: time.Millisecond})
-	if _, err := s.History(context.Background(), 1, 10, Query{}); err != nil { // the client reloads the channel
+	orig := wait(t, send(t, s, 1, 10, "gone soon", "del-1"), time.Second)
+	if err := s.Delete(context.Background(), 1, 10, orig.msg.ID); err != nil {
 		t.Fatal(err)
 	}
-	r := wait(t, send(t, s, 1, 10, "orphan", "lost-nonce"), time.Second)
-	if r.err != nil || r.msg.ID != orphan.ID {
-		t.Fatalf("retry of the orphan: %+v", r)
+	r := wait(t, send(t, s, 1, 10, "gone soon", "del-1"), time.Second)
+	if r.err != nil || r.msg.ID != orig.msg.ID || !r.msg.Deleted {
+		t.Fatalf("retry of a deleted message: %+v", r)
 	}
-	if len(store.msgs) != 1 || len(rec.created) != 0 {
-		t.Fatalf("duplicate stored (%d) or announced (%d)", len(store.msgs), len(rec.created))
+	if len(store.msgs) != 1 || len(rec.created) != 1 {
+		t.Fatalf("stored %d, announced %d", len(store.msgs), len(rec.created))
+	}
+}
+
+func TestNonceHorizonLoadFailureIsRetriedLikeAWrite(t *testing.T) {
+	store := newFakeStore()
+	store.setFailing(true)
+	s, _ := newService(t, store, Config{FlushDelay: time.Millisecond})
+	ch := send(t, s, 1, 10, "waits for cassandra", "h-1")
+	time.Sleep(100 * time.Millisecond)
+	select {
+	case r := <-ch:
+		t.Fatalf("answered while cassandra is down: %+v", r)
+	default:
+	}
+	store.setFailing(false)
+	if r := wait(t, ch, 5*time.Second); r.err != nil || len(store.msgs) != 1 {
+		t.Fatalf("after recovery: %+v, stored %d", r, len(store.msgs))
 	}
 }
