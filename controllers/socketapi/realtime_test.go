@@ -290,6 +290,12 @@ func TestReadReceiptsAndUnreadCounts(t *testing.T) {
 	if u := unread(t, s, bob, serverID, general); u.UnreadCount != 0 {
 		t.Fatalf("own messages count as unread: %+v", u)
 	}
+	// Before anyone read them, bob's messages are unread in his history (this page also loads the channel's
+	// read positions into memory: the page after the receipt below must see the receipt anyway).
+	before := s.Do(t, "GET", "/api/channels/"+general+"/messages", bob.AccessToken, nil)
+	if n := strings.Count(string(before.Body), `"read":false`); n != 3 {
+		t.Fatalf("history before any receipt has %d unread own messages, want 3: %s", n, before.Body)
+	}
 	var ack sendAck
 	if err := ac.EmitAck("receipt:read", map[string]any{"channelId": general, "messageId": ids[1]}, &ack, 5*time.Second); err != nil || !ack.OK {
 		t.Fatalf("read: %+v %v", ack, err)

@@ -55,6 +55,8 @@ type Service struct {
 	mu     sync.Mutex
 	known  map[int64]map[int64]model.ReadState // channel → user → position seen on this node
 	nKnown int
+	full   map[int64]bool          // channels whose known positions include every one stored (loaded once per channel)
+	wipes  int                     // times known was dropped wholesale (a load that overlaps one is not marked full)
 	dirty  map[key]model.ReadState // advanced, not yet written
 
 	stop chan struct{}
@@ -65,7 +67,7 @@ type Service struct {
 // New builds the service and starts its coalesced writer. Close flushes and stops it.
 func New(store Store, access Access, msgs Messages, notify Notifier, log *slog.Logger) *Service {
 	s := &Service{store: store, access: access, msgs: msgs, notify: notify, log: log, now: time.Now,
-		known: map[int64]map[int64]model.ReadState{}, dirty: map[key]model.ReadState{}, stop: make(chan struct{}), done: make(chan struct{})}
+		known: map[int64]map[int64]model.ReadState{}, full: map[int64]bool{}, dirty: map[key]model.ReadState{}, stop: make(chan struct{}), done: make(chan struct{})}
 	go s.loop()
 	return s
 }
@@ -164,7 +166,8 @@ func (s *Service) position(ctx context.Context, userID, channelID int64) (model.
 // positions are reloaded from MongoDB when needed). Callers hold s.mu.
 func (s *Service) rememberLocked(st model.ReadState) model.ReadState {
 	if s.nKnown > 500_000 {
-		s.known, s.nKnown = map[int64]map[int64]model.ReadState{}, 0
+		s.known, s.nKnown, s.full = map[int64]map[int64]model.ReadState{}, 0, map[int64]bool{}
+		s.wipes++
 	}
 	byUser, ok := s.known[st.ChannelID]
 	if !ok {
@@ -314,7 +317,8 @@ func (s *Service) Annotate(ctx context.Context, userID int64, views []community.
 }
 
 // ReadUpTo returns the furthest position any other user has read in a channel: the caller's own messages up
-// to it count as read (httpapi.ReadMarker).
+// to it count as read (httpapi.ReadMarker). It is asked for every history page, so it is served from memory
+// once the channel's positions were loaded.
 func (s *Service) ReadUpTo(ctx context.Context, userID, channelID int64) (int64, error) {
 	states, err := s.Receipts(ctx, userID, channelID)
 	if err != nil {
@@ -334,28 +338,41 @@ func (s *Service) Receipts(ctx context.Context, userID, channelID int64) ([]mode
 	if _, _, err := s.access.CanRead(ctx, userID, channelID); err != nil {
 		return nil, err
 	}
+	if out, ok := s.cachedPositions(channelID); ok {
+		return out, nil
+	}
+	s.mu.Lock()
+	wipes := s.wipes
+	s.mu.Unlock()
 	stored, err := s.store.ForChannel(ctx, channelID)
 	if err != nil {
 		return nil, apperr.Wrap(apperr.Unavailable, err, "read state is unavailable right now")
 	}
-	byUser := map[int64]model.ReadState{}
-	for _, st := range stored {
-		byUser[st.UserID] = maxState(byUser[st.UserID], st)
-	}
 	s.mu.Lock()
-	for uid, st := range s.known[channelID] {
-		byUser[uid] = maxState(byUser[uid], st)
+	for _, st := range stored {
+		s.rememberLocked(st)
 	}
-	for k, st := range s.dirty {
+	for k, st := range s.dirty { // not yet written, and possibly dropped from known by a wipe
 		if k.channel == channelID {
-			byUser[k.user] = maxState(byUser[k.user], st)
+			s.rememberLocked(st)
 		}
 	}
+	// Every later advance on this node goes through known, so from now on it is complete for the channel.
+	s.full[channelID] = s.wipes == wipes
 	s.mu.Unlock()
+	out, _ := s.cachedPositions(channelID)
+	return out, nil
+}
+
+// cachedPositions copies a channel's positions from memory; ok is false until they were loaded.
+func (s *Service) cachedPositions(channelID int64) ([]model.ReadState, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	byUser := s.known[channelID]
 	out := make([]model.ReadState, 0, len(byUser))
 	for uid, st := range byUser {
 		st.UserID, st.ChannelID = uid, channelID
 		out = append(out, st)
 	}
-	return out, nil
+	return out, s.full[channelID]
 }
