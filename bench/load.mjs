@@ -23,6 +23,15 @@
 //                presence:batch events every client receives, and the presence entries inside them, while they
 //                connect, during the S seconds after the last connect, and after that until every member was
 //                announced online and 2 s (1 s in smoke runs) pass without one, or 30 s pass without one.
+//   throughput   --users U [400] --channels C [200] --rates R1,R2,.. [2000,5000,10000,15000] --duration T [15]
+//                --size BYTES [64] --procs P [2] [--all-steps]                                   (Parley only)
+//                Write throughput: U users in C channels (few receivers per message) send at a total of R msg/s
+//                for T s per step through P worker processes with a lean client (bench/lib/tp-worker.mjs: `ws`
+//                and the protocol by hand, not socket.io-client). An ack comes only after Cassandra stored the
+//                message, so acks/s = persisted msg/s. Per step: send→ack percentiles, refusals by code, server,
+//                Cassandra and load generator CPU (per process, with event-loop lag). Stops after the first
+//                saturated step (acked < 95 % of offered, or ack p99 > 1 s). Then every channel's history is
+//                checked against the acks (each acknowledged message stored exactly once).
 //   history      --messages M [400] --reads N [500] --concurrency [1]
 //                GET the newest page of 50 of a hot channel (memory) and an older page (Cassandra).
 // Common: --world FILE (Parley: reuse the users and channels saved there by an earlier run with the same
@@ -32,6 +41,7 @@
 // the channel history holds each acknowledged message exactly once. Exit status: 0 functionally correct,
 // 1 a functional failure (loss, duplicates, errors; timing never fails a run), 2 the run itself broke.
 import { fork } from "node:child_process";
+import { cpus } from "node:os";
 import { writeFileSync } from "node:fs";
 import {
   Monitor, Samples, api, authFor, connectAll, list, now, num, parseArgs, pool, procRead, r1, r2, request,
@@ -46,8 +56,8 @@ const T0 = now();
 const label = `${scenario}${args.variant ? ":" + args.variant : ""}/${target}${args.repeat ? " r" + args.repeat : ""}`;
 const log = (msg) => process.stderr.write(`  [${label} ${((now() - T0) / 1000).toFixed(1)}s] ${msg}\n`);
 
-if (!args.url || !["connections", "chat", "fanout", "presence", "history"].includes(scenario)) {
-  process.stderr.write("usage: node bench/load.mjs --scenario connections|chat|fanout|presence|history --target ours|peer --url URL --pid PID [...]\n");
+if (!args.url || !["connections", "chat", "fanout", "presence", "throughput", "history"].includes(scenario)) {
+  process.stderr.write("usage: node bench/load.mjs --scenario connections|chat|fanout|presence|throughput|history --target ours|peer --url URL --pid PID [...]\n");
   process.exit(2);
 }
 
@@ -735,6 +745,227 @@ async function presenceScenario() {
     `server CPU ${c.serverCpuS} + ${tl.serverCpuS} s, load generator CPU ${c.loadgenCpuS} + ${tl.loadgenCpuS} s`);
 }
 
+// ----------------------------------------------------------------------------------------------------- throughput
+
+/**
+ * forkTpWorker starts one lean-client process (bench/lib/tp-worker.mjs). ask(msg, type, ms) sends a command and
+ * resolves with the worker's next message of that type (rejects on its error report, its exit or the timeout).
+ */
+function forkTpWorker(w) {
+  // "advanced" serialization: the workers send latencies as typed arrays, not JSON.
+  const child = fork(new URL("./lib/tp-worker.mjs", import.meta.url), [], {
+    serialization: "advanced",
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+    env: { ...process.env, TP_WORKER: String(w) },
+  });
+  trackChild(child.pid);
+  const waiting = new Map();
+  const h = { child, exited: false };
+  const rejectAll = (err) => {
+    for (const x of waiting.values()) x.reject(err);
+    waiting.clear();
+  };
+  child.on("message", (m) => {
+    if (m.type === "error") return rejectAll(new Error(`throughput worker ${w}: ${m.message}`));
+    const x = waiting.get(m.type);
+    if (x) {
+      waiting.delete(m.type);
+      x.resolve(m);
+    }
+  });
+  child.on("exit", (code) => {
+    untrackChild(child.pid); // reaped: its CPU is now in this process's cutime+cstime
+    h.exited = true;
+    rejectAll(new Error(`throughput worker ${w} exited (${code})`));
+  });
+  h.ask = (msg, type, timeoutMs) =>
+    new Promise((resolve, reject) => {
+      if (h.exited) return reject(new Error(`throughput worker ${w} has exited`));
+      const t = setTimeout(() => {
+        waiting.delete(type);
+        reject(new Error(`throughput worker ${w}: no "${type}" answer in ${timeoutMs} ms`));
+      }, timeoutMs);
+      waiting.set(type, {
+        resolve: (m) => (clearTimeout(t), resolve(m)),
+        reject: (e) => (clearTimeout(t), reject(e)),
+      });
+      child.send(msg);
+    });
+  return h;
+}
+
+async function throughput() {
+  if (target !== "ours") {
+    result.skipped = "the peer stores nothing: write throughput is Parley's";
+    return;
+  }
+  const U = num(args.users, 400);
+  const C = Math.max(1, Math.min(U, num(args.channels, 200)));
+  const rates = list(args.rates, [2000, 5000, 10000, 15000]);
+  const duration = num(args.duration, 15);
+  const size = num(args.size, 64);
+  const P = Math.max(1, Math.min(U, num(args.procs, 2)));
+  const allSteps = args["all-steps"] === "true";
+  const ackTimeoutMs = 30_000;
+  Object.assign(result.params, { users: U, channels: C, membersPerChannel: r1(U / C), rates, durationS: duration, size, procs: P, client: "ws 8 with the protocol by hand (bench/lib/tp-worker.mjs)" });
+
+  const world = await setupWorld(ctx, U, C, log, worldFile);
+  await sleep(smoke ? 200 : 1000);
+  const workers = Array.from({ length: P }, (_, w) => forkTpWorker(w));
+  const steps = [];
+  let finished = [];
+  const counts = () => Promise.all(workers.map((h) => h.ask({ cmd: "count" }, "count", 10_000)));
+  try {
+    // Worker w drives users w, w+P, ... (one socket each).
+    const mSetup = new Monitor(pids).begin();
+    const conn = await Promise.all(workers.map((h, w) => h.ask({
+      cmd: "connect", url: ctx.url, concurrency: 25,
+      users: world.users.filter((u) => u.i % P === w).map((u) => ({ token: u.token, channelId: u.channelId, channel: u.channel })),
+      localAddresses: [1, 2].map((j) => `127.${ctx.addrOctet}.253.${2 * w + j}`),
+    }, "connected", 180_000)));
+    const connected = conn.reduce((a, c) => a + c.connected, 0);
+    const connFailed = conn.reduce((a, c) => a + c.failed, 0);
+    const retried = conn.reduce((a, c) => a + c.retried, 0);
+    log(`connected ${connected}/${U} lean sockets in ${P} processes in ${r1(Math.max(...conn.map((c) => c.ms)) / 1000)} s; failed ${connFailed}, retried ${retried}`);
+    result.connect = { connected, failed: connFailed, retried, errors: Object.assign({}, ...conn.map((c) => c.errors)), seconds: r2(Math.max(...conn.map((c) => c.ms)) / 1000) };
+    if (connFailed) {
+      mSetup.end();
+      failure(`${connFailed} of ${U} sockets could not connect: ${JSON.stringify(result.connect.errors)}`);
+      return;
+    }
+    // Let the connect-time announcements (presence) end before measuring: no such frame for QUIET_MS (bounded).
+    const tq = now();
+    while (now() - tq < (smoke ? 10_000 : 30_000)) {
+      const idle = await Promise.all(workers.map((h) => h.ask({ cmd: "idle" }, "idle", 10_000)));
+      if (Math.min(...idle.map((x) => x.idleMs)) >= QUIET_MS) break;
+      await sleep(200);
+    }
+    const ms = mSetup.end();
+    result.setup = { untilQuietS: ms.seconds, serverCpuS: ms.server ? ms.server.cpuS : null, loadgenCpuS: ms.loadgen.cpuS };
+
+    for (let k = 0; k < rates.length; k++) {
+      const R = rates[k];
+      log(`step ${k + 1}/${rates.length}: ${R} msg/s for ${duration} s from ${P} processes`);
+      const closedBefore = (await counts()).reduce((a, c) => a + c.closed, 0);
+      const mon = new Monitor(pids).begin();
+      const mainCpu0 = process.cpuUsage();
+      const reps = await Promise.all(workers.map((h) => h.ask({ cmd: "step", k, rate: R / P, duration, size, tag: ctx.tag, ackTimeoutMs }, "step", (duration + ackTimeoutMs / 1000 + 60) * 1000)));
+      const mainCpu = process.cpuUsage(mainCpu0);
+      const m = mon.end();
+      const lat = new Samples(reps.reduce((a, r) => a + r.lat.length, 0) + 1);
+      for (const r of reps) for (let i = 0; i < r.lat.length; i++) lat.push(r.lat[i]);
+      const sum = (f) => reps.reduce((a, r) => a + f(r), 0);
+      const errors = {};
+      for (const r of reps) for (const [c, v] of Object.entries(r.errors)) errors[c] = (errors[c] || 0) + v;
+      const offered = sum((r) => r.offered);
+      const acked = sum((r) => r.acked);
+      const timeouts = sum((r) => r.ackTimeouts);
+      const sendS = Math.max(...reps.map((r) => r.sendSeconds));
+      // Persisted msg/s: acknowledged (= stored) messages over the step, or over the time to the last ack if
+      // the server fell behind and acked past the end of the sending.
+      const span = Math.max(duration, ...reps.map((r) => r.lastOkS || 0));
+      const closed = reps.reduce((a, r) => a + r.closed, 0) - closedBefore;
+      // Per process: CPU (share of one core) and event-loop lag, i.e. the delay of a 10 ms sampling timer minus
+      // those 10 ms (an idle loop shows about 0).
+      const lag = (ms) => r2(Math.max(0, ms - 10));
+      const procs = [{ proc: "main", cpuS: r2((mainCpu.user + mainCpu.system) / 1e6), cpuShare: r2((mainCpu.user + mainCpu.system) / 1e6 / m.seconds), eventLoopLagP99Ms: lag(m.loadgen.eventLoopDelayP99Ms), eventLoopLagMaxMs: lag(m.loadgen.eventLoopDelayMaxMs) }];
+      reps.forEach((r, w) => procs.push({ proc: `worker ${w}`, cpuS: r2(r.cpuS), cpuShare: r2(r.cpuS / r.seconds), eventLoopLagP99Ms: lag(r.elP99Ms), eventLoopLagMaxMs: lag(r.elMaxMs), sent: r.sent, maxBehind: r.maxBehind }));
+      const step = {
+        rate: R, durationS: duration, offered, sent: sum((r) => r.sent), sendSeconds: r2(sendS), achievedRate: r1(sum((r) => r.sent) / Math.max(sendS, 1e-3)),
+        acked, errors, ackTimeouts: timeouts, persistedPerS: r1(acked / span), ack: lat.summary(),
+        deliveries: sum((r) => r.deliveries), socketsClosed: closed,
+        serverCpuS: m.server ? m.server.cpuS : null, cassandraCpuS: m.cassandra ? m.cassandra.cpuS : null, postgresCpuS: m.postgres ? m.postgres.cpuS : null,
+        loadgenCpuS: m.loadgen.cpuS, loadgenShareOfMachine: m.loadgen.cpuS === null ? null : r2(m.loadgen.cpuS / (m.seconds * cpus().length)),
+        loadgenProcesses: procs, seconds: m.seconds, monitor: m,
+      };
+      step.serverCpuUsPerMessage = step.serverCpuS !== null && acked ? r2((step.serverCpuS * 1e6) / acked) : null;
+      step.cassandraCpuUsPerMessage = step.cassandraCpuS !== null && acked ? r2((step.cassandraCpuS * 1e6) / acked) : null;
+      step.saturated = acked < 0.95 * offered || (step.ack.p99 !== null && step.ack.p99 > 1000);
+      // Could the load generator have coloured this step? Its pacing fell behind, or a process's event loop
+      // lagged (its own work, or no free core: it shares two with the server and Cassandra).
+      const lg = [];
+      if (step.achievedRate < 0.95 * R) lg.push(`sent at ${step.achievedRate} msg/s, below the offered ${R}`);
+      for (const p of procs) if (p.eventLoopLagP99Ms > 50) lg.push(`${p.proc} event-loop lag p99 ${p.eventLoopLagP99Ms} ms`);
+      step.loadgenBehind = lg.length ? lg.join("; ") : null;
+      steps.push(step);
+      log(`  ${R} msg/s: sent ${step.sent}/${offered} at ${step.achievedRate}/s, acked ${acked} (${step.persistedPerS} persisted msg/s), errors ${JSON.stringify(errors)}, timeouts ${timeouts}; ` +
+        `ack p50/p95/p99/max ${step.ack.p50}/${step.ack.p95}/${step.ack.p99}/${step.ack.max} ms; ${step.deliveries} deliveries; ` +
+        `CPU s: server ${step.serverCpuS}, cassandra ${step.cassandraCpuS}, postgres ${step.postgresCpuS}, load generator ${step.loadgenCpuS} ` +
+        `(${procs.map((p) => `${p.proc} ${p.cpuS} s, event-loop lag p99 ${p.eventLoopLagP99Ms} ms`).join("; ")})` +
+        (step.saturated ? "; SATURATED" : "") + (step.loadgenBehind ? `; load generator behind: ${step.loadgenBehind}` : ""));
+
+      // Functional checks (timing never fails a run). Refusals (unavailable: the server's queue is full) and
+      // sockets the server closes are how overload shows; in smoke runs, far below any limit, both are faults.
+      const allowed = smoke ? [] : step.saturated ? ["unavailable", "rate_limited", "socket_closed"] : ["unavailable", "rate_limited"];
+      const unexpected = Object.entries(errors).filter(([c]) => !allowed.includes(c));
+      if (unexpected.length) failure(`${R} msg/s: send errors ${JSON.stringify(Object.fromEntries(unexpected))}`);
+      if (smoke && timeouts > 0) failure(`${R} msg/s: ${timeouts} sends were never acknowledged`);
+      if (closed > 0 && (smoke || !step.saturated)) failure(`${R} msg/s: the server closed ${closed} sockets`);
+      else if (closed > 0) result.notes.push(`${R} msg/s (overloaded): the server closed ${closed} sockets`);
+      if (step.saturated && !allSteps && k < rates.length - 1) {
+        log(`  saturated at ${R} msg/s: stopping here`);
+        break;
+      }
+      await sleep(smoke ? 200 : 1000);
+    }
+    finished = (await Promise.all(workers.map((h) => h.ask({ cmd: "finish" }, "finish", 60_000)))).map((f) => f.steps);
+
+    // Deliveries: every acknowledged message reaches each member of its channel once (the sender included).
+    // Counted, not matched per message (the lean client does not parse them): a shortfall is loss, a surplus
+    // beyond what timed-out sends (possibly stored) explain is a duplicate or a refused message announced.
+    let expected = 0;
+    for (const ws of finished) for (const s of ws) for (let n = 0; n < s.ids.length; n++) if (s.ids[n]) expected += world.channels[s.chan[n]].members.length;
+    const timedOut = steps.reduce((a, s) => a + s.ackTimeouts, 0);
+    const maxMembers = Math.max(...world.channels.map((c) => c.members.length));
+    let c = await counts();
+    const ts = now();
+    const total = () => c.reduce((a, x) => a + x.deliveries, 0);
+    while (total() < expected && now() - ts < (smoke ? 10_000 : 30_000)) {
+      await sleep(250);
+      c = await counts();
+    }
+    await sleep(smoke ? 300 : 1000); // anything beyond the expected count still in flight
+    c = await counts();
+    const delivered = total();
+    const closedAll = c.reduce((a, x) => a + x.closed, 0);
+    result.delivery = { expected, delivered, missing: Math.max(0, expected - delivered), surplus: Math.max(0, delivered - expected), sendsTimedOut: timedOut, socketsClosed: closedAll, lateAcks: c.reduce((a, x) => a + x.lateAcks, 0) };
+    log(`deliveries: ${delivered} of ${expected} expected (sockets closed by the server: ${closedAll}, sends timed out: ${timedOut})`);
+    if (delivered < expected && closedAll === 0) failure(`${expected - delivered} of ${expected} deliveries of acknowledged messages never arrived`);
+    if (delivered > expected + timedOut * maxMembers) failure(`${delivered - expected} deliveries more than the acknowledged messages explain (duplicates, or refused messages announced)`);
+  } finally {
+    await Promise.all(workers.map((h) => h.ask({ cmd: "close" }, "closed", 10_000).catch(() => {})));
+    const until = now() + 5000;
+    while (workers.some((h) => !h.exited) && now() < until) await sleep(50);
+    for (const h of workers) if (!h.exited) h.child.kill("SIGKILL");
+  }
+  result.steps = steps;
+  const good = steps.filter((s) => !s.saturated && s.ack.p99 !== null && s.ack.p99 < 100);
+  result.bestRateP99Under100ms = good.length ? Math.max(...good.map((s) => s.rate)) : null;
+  result.maxPersistedPerS = steps.length ? Math.max(...steps.map((s) => s.persistedPerS)) : null;
+  // The most persisted msg/s is the ceiling only if some step offered more than was stored; otherwise a higher
+  // rate might have stored more (with a p99 above 1 s, the run stops before trying one: --all-steps).
+  result.ceilingReached = steps.some((s) => s.persistedPerS < 0.95 * s.rate);
+  result.goal = { persistedPerS: 10000, ackP99Ms: 100, met: good.some((s) => s.rate >= 10000 && s.persistedPerS >= 0.95 * s.rate) };
+
+  // History: every acknowledged message stored exactly once, checked in every channel that got one.
+  const acked = new Map();
+  const sentNonces = new Map();
+  finished.forEach((ws, w) => {
+    for (const s of ws) {
+      for (let n = 0; n < s.ids.length; n++) {
+        const channelId = world.channels[s.chan[n]].id;
+        const nonce = `${ctx.tag}.${w}.${s.k}.${n}`;
+        if (!sentNonces.has(channelId)) sentNonces.set(channelId, new Set());
+        sentNonces.get(channelId).add(nonce);
+        if (!s.ids[n]) continue;
+        if (!acked.has(channelId)) acked.set(channelId, []);
+        acked.get(channelId).push({ id: s.ids[n], nonce });
+      }
+    }
+  });
+  result.history = await verifyHistory(world, acked, sentNonces);
+}
+
 // -------------------------------------------------------------------------------------------------------- history
 
 async function history() {
@@ -811,7 +1042,7 @@ async function history() {
 
 // ------------------------------------------------------------------------------------------------------------ main
 
-const fns = { connections, chat: () => chatLike("chat"), fanout: () => chatLike("fanout"), presence: presenceScenario, history };
+const fns = { connections, chat: () => chatLike("chat"), fanout: () => chatLike("fanout"), presence: presenceScenario, throughput, history };
 // Bounded: 45 minutes, or the connections scenario's hold plus 30 minutes.
 const timeLimitS = num(args["time-limit"], Math.max(45 * 60, (scenario === "connections" ? num(args.hold, 60) : 0) + 30 * 60));
 const hardStop = setTimeout(() => {

@@ -251,6 +251,45 @@ for (const t of ["ours", "peer"]) {
   md.push("");
 }
 
+// -------------------------------------------------------------------------------------------------- throughput
+const tp = get("throughput", "ours");
+if (tp && tp.steps) {
+  const p = tp.params;
+  md.push(`## Write throughput (Parley): ${int(p.users)} users in ${int(p.channels)} channels (${fmt(p.membersPerChannel)} members each), ${p.durationS} s per rate, ${p.size}-byte messages`, "",
+    `Acks come only after Cassandra stored the message, so acknowledged msg/s = persisted msg/s (acks over the step, or over the time to the last ack if that was longer). ` +
+    `Load generator: ${int(p.procs)} worker processes with a lean client (\`ws\`, the Socket.IO protocol by hand) plus the coordinating process; ` +
+    "per process its CPU as a share of one core and its event-loop lag p99 (a late loop would delay sends and inflate the measured latency). " +
+    "A step is saturated when fewer than 95 % of the offered messages were acknowledged or ack p99 > 1 s.", "");
+  md.push("| msg/s offered | msg/s sent | acked | persisted msg/s | refused | ack timeouts | send→ack p50 / p95 / p99 / max ms | deliveries | server CPU s (µs/msg) | Cassandra CPU s (µs/msg) | PostgreSQL CPU s | load generator CPU s (share of the machine) | per process: CPU share, event-loop lag p99 ms | |",
+    "|---:|---:|---:|---:|---|---:|---|---:|---|---|---:|---:|---|---|");
+  for (const s of tp.steps) {
+    const procs = (s.loadgenProcesses || []).map((x) => `${x.proc} ${fmt(x.cpuShare * 100, 0)} %, ${fmt(x.eventLoopLagP99Ms)}`).join("; ");
+    const flags = [s.saturated ? "saturated" : "", s.loadgenBehind ? `load generator behind (${s.loadgenBehind})` : ""].filter(Boolean).join("; ");
+    md.push(`| ${int(s.rate)} | ${fmt(s.achievedRate)} | ${int(s.acked)} | **${int(s.persistedPerS)}** | ${errs(s.errors)} | ${int(s.ackTimeouts)} | ${fmt(s.ack.p50)} / ${fmt(s.ack.p95)} / ${fmt(s.ack.p99)} / ${fmt(s.ack.max)} | ${int(s.deliveries)} | ` +
+      `${fmt(s.serverCpuS, 2)} (${fmt(s.serverCpuUsPerMessage, 0)}) | ${fmt(s.cassandraCpuS, 2)} (${fmt(s.cassandraCpuUsPerMessage, 0)}) | ${fmt(s.postgresCpuS, 2)} | ${fmt(s.loadgenCpuS, 2)} (${fmt(s.loadgenShareOfMachine * 100, 0)} %) | ${procs} | ${flags} |`);
+  }
+  const best = tp.steps.find((s) => s.persistedPerS === tp.maxPersistedPerS);
+  const met = tp.goal && tp.goal.met;
+  const last = tp.steps[tp.steps.length - 1];
+  const verdict = met ? "met"
+    : tp.steps.some((s) => s.rate >= 10000) ? "not met; the figures are this machine's measured ceiling"
+    : last && last.saturated ? `not met: saturated already at ${int(last.rate)} msg/s (${int(last.persistedPerS)} persisted msg/s, ack p99 ${fmt(last.ack.p99)} ms)`
+    : `not tried (the highest step offered ${int(last ? last.rate : 0)} msg/s)`;
+  md.push("", `Highest offered rate with ack p99 < 100 ms (not saturated): **${tp.bestRateP99Under100ms ? int(tp.bestRateP99Under100ms) + " msg/s" : "none"}**; ` +
+    `most persisted: **${int(tp.maxPersistedPerS)} msg/s**${best ? ` (offered ${int(best.rate)}, ack p99 ${fmt(best.ack.p99)} ms)` : ""}` +
+    `${tp.ceilingReached ? ", the ceiling: a step offered more than the server stored" : ", not a ceiling: every step stored what it was offered (`--tp-all-steps` tries the higher rates too)"}. ` +
+    `Target ≥ 10,000 persisted msg/s with ack p99 < 100 ms: **${verdict}**.`);
+  const d = tp.delivery;
+  if (d) md.push("", `Deliveries (message:new, the sender's own included, counted after settling): ${int(d.delivered)} of ${int(d.expected)} expected for the acknowledged messages; sockets the server closed ${int(d.socketsClosed)}, sends timed out ${int(d.sendsTimedOut)}.`);
+  if (tp.history) md.push("", historyLine(tp.history));
+  if (tp.notes && tp.notes.length) md.push("", ...tp.notes.map((n) => `- ${n}`));
+  md.push("");
+  const lgMax = (s) => Math.max(...(s.loadgenProcesses || []).map((x) => x.eventLoopLagP99Ms || 0));
+  headline.push(`write throughput (${int(p.users)} users in ${int(p.channels)} channels, acks after Cassandra): highest rate with ack p99 < 100 ms ${tp.bestRateP99Under100ms ? int(tp.bestRateP99Under100ms) + " msg/s" : "none"}; ` +
+    `max ${int(tp.maxPersistedPerS)} persisted msg/s${best ? ` (${tp.ceilingReached ? "the ceiling" : "not a ceiling: all offered were stored"}; at ${int(best.rate)} offered: ack p99 ${fmt(best.ack.p99)} ms, server CPU ${fmt(best.serverCpuS, 2)} s, Cassandra ${fmt(best.cassandraCpuS, 2)} s, load generator ${fmt(best.loadgenCpuS, 2)} s over ${fmt(best.seconds)} s, its event-loop lag p99 ≤ ${fmt(lgMax(best))} ms)` : ""} ` +
+    `[target ≥ 10,000 msg/s with p99 < 100 ms: ${verdict}]`);
+}
+
 // ----------------------------------------------------------------------------------------------------- history
 const ho = get("history", "ours");
 if (ho && ho.newest) {

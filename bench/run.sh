@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make bench`: benchmarks of the Parley server (and a minimal Node.js Socket.IO peer) on this machine.
 #
-#   bench/run.sh [--smoke] [--only connections,fanout,presence,chat,history] [--targets ours,peer] [--repeats R]
+#   bench/run.sh [--smoke] [--only connections,fanout,presence,chat,throughput,history] [--targets ours,peer] [--repeats R]
 #                [--keep] [--server-bin PATH] [sizes...]
 #
 # Starts the local stack (scripts/stack.sh up), builds the server, runs it with its own data (a fresh Postgres
@@ -34,6 +34,13 @@
 #       presence:batch events received by all clients, and the entries in them, while connecting and S s after.
 #   chat         --chat-users U [1000] --chat-channels C [100] --chat-duration T [20]
 #                --chat-rates R1,... [100,250,500,1000,1500,2000,3000,4000,6000,8000]   (Parley; --peer-chat: peer too)
+#   throughput   --tp-users U [400] --tp-channels C [200] --tp-rates R1,.. [2000,5000,10000,15000]
+#                --tp-duration T [15] --tp-procs P [2] [--tp-all-steps]                    (Parley)
+#       Write throughput (issue #13): U users in C channels (2 members each: few receivers) send R msg/s in all
+#       for T s per step from P load generator processes with a lean client (`ws`, the protocol by hand); an ack
+#       comes only after Cassandra stored the message. Per step: persisted msg/s, send→ack p50/p95/p99/max,
+#       refusals by code, server/Cassandra/load generator CPU (per process, with event-loop lag). Stops after
+#       the first saturated step (acked < 95 % of offered or p99 > 1 s); then checks every channel's history.
 #   history      --history-messages M [400] --history-reads N [500]                      (Parley)
 # Every phase and step also reports the load generator's own CPU (utime+stime of its processes, from /proc).
 source "$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/scripts/lib.sh"
@@ -45,7 +52,7 @@ SMOKE=0
 KEEP=0
 PEER_CHAT=0
 SERVER_BIN_ARG=""
-ONLY="connections,fanout,presence,chat,history"
+ONLY="connections,fanout,presence,chat,throughput,history"
 TARGETS="ours,peer"
 REPEATS=3
 CONNS=19000; HOLD=600; PEER_HOLD=60
@@ -53,6 +60,7 @@ CHAT_USERS=1000; CHAT_CHANNELS=100; CHAT_RATES="100,250,500,1000,1500,2000,3000,
 FAN_K=2000; FAN_ROOMS=20; FAN_RATES="10"; FAN_DURATION=10; FAN_SIZE=64; FAN_LARGE=1024; FAN_VARIANTS="one,rooms,large"
 PRES_K=""; PRES_CONC=100; PRES_TAIL=5
 HIST_MSGS=400; HIST_READS=500
+TP_USERS=400; TP_CHANNELS=200; TP_RATES="2000,5000,10000,15000"; TP_DURATION=15; TP_PROCS=2; TP_ALL=0
 while (( $# )); do
   case "$1" in
     --smoke) SMOKE=1 ;;
@@ -81,6 +89,12 @@ while (( $# )); do
     --presence-tail) PRES_TAIL="$2"; shift ;;
     --history-messages) HIST_MSGS="$2"; shift ;;
     --history-reads) HIST_READS="$2"; shift ;;
+    --tp-users) TP_USERS="$2"; shift ;;
+    --tp-channels) TP_CHANNELS="$2"; shift ;;
+    --tp-rates) TP_RATES="$2"; shift ;;
+    --tp-duration) TP_DURATION="$2"; shift ;;
+    --tp-procs) TP_PROCS="$2"; shift ;;
+    --tp-all-steps) TP_ALL=1 ;;
     -h|--help) awk 'NR > 1 { if (!/^#/) exit; sub(/^# ?/, ""); print }' "$0"; exit 0 ;;
     *) die "unknown option $1 (see bench/run.sh --help)" ;;
   esac
@@ -93,6 +107,7 @@ if (( SMOKE )); then
   FAN_K=20; FAN_ROOMS=4; FAN_RATES=10; FAN_DURATION=1
   PRES_K=20; PRES_TAIL=1
   HIST_MSGS=360; HIST_READS=20
+  TP_USERS=20; TP_CHANNELS=10; TP_RATES=200; TP_DURATION=2; TP_PROCS=2
 fi
 PRES_K="${PRES_K:-$FAN_K}"
 has() { [[ ",$1," == *",$2,"* ]]; }
@@ -100,7 +115,7 @@ for v in ${FAN_VARIANTS//,/ }; do
   [[ "$v" == one || "$v" == rooms || "$v" == large ]] || die "unknown fan-out variant $v (one, rooms, large)"
 done
 for s in ${ONLY//,/ }; do
-  [[ "$s" =~ ^(connections|fanout|presence|chat|history)$ ]] || die "unknown scenario $s (connections, fanout, presence, chat, history)"
+  [[ "$s" =~ ^(connections|fanout|presence|chat|throughput|history)$ ]] || die "unknown scenario $s (connections, fanout, presence, chat, throughput, history)"
 done
 [[ "$REPEATS" =~ ^[1-9][0-9]*$ ]] || die "--repeats needs a positive number"
 
@@ -129,7 +144,7 @@ npm_ci() {
   [[ -f "$stamp" && "$(cat "$stamp")" == "$hash" ]] && return 0
   (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error) && echo "$hash" >"$stamp"
 }
-step "installing the load generator (socket.io-client)" npm_ci "$BENCH"
+step "installing the load generator (socket.io-client, ws)" npm_ci "$BENCH"
 step "installing the peer (socket.io)" npm_ci "$BENCH/peer"
 
 if [[ -n "$SERVER_BIN_ARG" ]]; then
@@ -327,6 +342,9 @@ if has "$ONLY" presence && has "$TARGETS" ours; then
     --world "$OUT/world-${PRES_K}x1.json"
 fi
 for_targets chat "$PEER_CHAT" --users "$CHAT_USERS" --channels "$CHAT_CHANNELS" --rates "$CHAT_RATES" --duration "$CHAT_DURATION"
+tp_all=(); (( TP_ALL )) && tp_all=(--all-steps)
+for_targets throughput 0 --users "$TP_USERS" --channels "$TP_CHANNELS" --rates "$TP_RATES" --duration "$TP_DURATION" \
+  --procs "$TP_PROCS" "${tp_all[@]}"
 for_targets history 0 --messages "$HIST_MSGS" --reads "$HIST_READS"
 
 printf '{"loadAfter": "%s", "uptimeAfter": "%s", "seconds": %s}\n' \
