@@ -5,7 +5,9 @@
 # cassandra_stop, cassandra_status, cassandra_cql (runs CQL through $BIN/cqlping), cassandra_nodetool.
 #
 # Settings (environment): CASSANDRA_HEAP (default 1G, used for -Xms and -Xmx), CASSANDRA_JMX_PORT (default 57199,
-# loopback-only JMX for nodetool), CASSANDRA_START_TIMEOUT (default 180 s), CASSANDRA_STOP_TIMEOUT (default 30 s).
+# loopback-only JMX for nodetool), CASSANDRA_START_TIMEOUT (default 180 s), CASSANDRA_STOP_TIMEOUT (default 30 s),
+# and the latency settings measured in BENCHMARKS.md ("Cassandra settings"): CASSANDRA_GC_PAUSE_MS (G1's pause
+# goal), CASSANDRA_GROUP_WINDOW (commitlog_sync_group_window), CASSANDRA_MEMTABLE_ALLOCATION.
 
 CASSANDRA_SRC="$ROOT/scripts/cassandra"
 CASSANDRA_HOME="$LOCAL/cassandra"                 # installed jars and rendered config (not data)
@@ -16,6 +18,9 @@ CASSANDRA_LOG="$LOGS/cassandra.log"
 CASSANDRA_OUT="$LOGS/cassandra.out"
 CASSANDRA_PID="$RUNDIR/cassandra.pid"
 CASSANDRA_HEAP="${CASSANDRA_HEAP:-1G}"
+CASSANDRA_GC_PAUSE_MS="${CASSANDRA_GC_PAUSE_MS:-300}"
+CASSANDRA_GROUP_WINDOW="${CASSANDRA_GROUP_WINDOW:-10ms}"
+CASSANDRA_MEMTABLE_ALLOCATION="${CASSANDRA_MEMTABLE_ALLOCATION:-heap_buffers}"
 CASSANDRA_JMX_PORT="${CASSANDRA_JMX_PORT:-57199}"
 CASSANDRA_START_TIMEOUT="${CASSANDRA_START_TIMEOUT:-180}"
 CASSANDRA_STOP_TIMEOUT="${CASSANDRA_STOP_TIMEOUT:-30}"
@@ -25,7 +30,7 @@ CQLPING="$BIN/cqlping"
 # in the Cassandra source tree (plus java.nio, which newer revisions of that file add), its GC and Netty settings.
 _CASSANDRA_JVM17_OPTS=(
   -XX:+UseG1GC -XX:+ParallelRefProcEnabled -XX:MaxTenuringThreshold=1 -XX:G1HeapRegionSize=16m
-  -XX:G1RSetUpdatingPauseTimePercent=5 -XX:MaxGCPauseMillis=300 -XX:InitiatingHeapOccupancyPercent=70
+  -XX:G1RSetUpdatingPauseTimePercent=5 -XX:InitiatingHeapOccupancyPercent=70
   -Djdk.attach.allowAttachSelf=true
   --add-exports java.base/jdk.internal.misc=ALL-UNNAMED
   --add-exports java.management.rmi/com.sun.jmx.remote.internal.rmi=ALL-UNNAMED
@@ -133,6 +138,8 @@ _cassandra_render_conf() {
   sed -e "s|@CASSANDRA_PORT@|$CASSANDRA_PORT|g" \
       -e "s|@CASSANDRA_STORAGE_PORT@|$CASSANDRA_STORAGE_PORT|g" \
       -e "s|@CASSANDRA_DATA@|$CASSANDRA_DATA|g" \
+      -e "s|@CASSANDRA_GROUP_WINDOW@|$CASSANDRA_GROUP_WINDOW|g" \
+      -e "s|@CASSANDRA_MEMTABLE_ALLOCATION@|$CASSANDRA_MEMTABLE_ALLOCATION|g" \
       "$CASSANDRA_SRC/cassandra.yaml.tmpl" >"$CASSANDRA_CONF/cassandra.yaml.tmp"
   mv -f "$CASSANDRA_CONF/cassandra.yaml.tmp" "$CASSANDRA_CONF/cassandra.yaml"
   cp -f "$CASSANDRA_SRC/logback.xml" "$CASSANDRA_CONF/logback.xml"
@@ -169,7 +176,7 @@ cassandra_start() {
     _cassandra_render_conf || return 1
 
     local args=(
-      -Xms"$CASSANDRA_HEAP" -Xmx"$CASSANDRA_HEAP" -Xss256k
+      -Xms"$CASSANDRA_HEAP" -Xmx"$CASSANDRA_HEAP" -Xss256k -XX:MaxGCPauseMillis="$CASSANDRA_GC_PAUSE_MS"
       -XX:+PerfDisableSharedMem -XX:+CrashOnOutOfMemoryError -XX:ErrorFile="$LOGS/cassandra-hs_err_%p.log"
       "-Xlog:gc=info:file=$LOGS/cassandra-gc.log:time,uptime:filecount=2,filesize=10M"
       "${_CASSANDRA_JVM17_OPTS[@]}"
