@@ -2,7 +2,7 @@
 // The load generator of `make bench`: one scenario against one server per run, results as JSON.
 //
 //   node bench/load.mjs --scenario chat --target ours --url http://127.0.0.1:PORT --pid PID \
-//        [--cassandra-pid PID] [--out result.json] [--smoke] [scenario flags]
+//        [--cassandra-pid PID] [--mongo-pid PID] [--out result.json] [--smoke] [scenario flags]
 //
 // Scenarios and their flags (defaults in brackets):
 //   connections  --conns N [1000] --users U [10] --hold S [60] --per-worker [4000] --concurrency [50]
@@ -29,9 +29,9 @@
 //                for T s per step through P worker processes with a lean client (bench/lib/tp-worker.mjs: `ws`
 //                and the protocol by hand, not socket.io-client). An ack comes only after Cassandra stored the
 //                message, so acks/s = persisted msg/s. Per step: send→ack percentiles, refusals by code, server,
-//                Cassandra and load generator CPU (per process, with event-loop lag). Stops after the first
-//                saturated step (acked < 95 % of offered, or ack p99 > 1 s). Then every channel's history is
-//                checked against the acks (each acknowledged message stored exactly once).
+//                Cassandra, FerretDB and load generator CPU (per process, with event-loop lag). Stops after the
+//                first saturated step (acked < 95 % of offered, or ack p99 > 1 s). Then every channel's history
+//                is checked against the acks (each acknowledged message stored exactly once).
 //   history      --messages M [400] --reads N [500] --concurrency [1]
 //                GET the newest page of 50 of a hot channel (memory) and an older page (Cassandra).
 // Common: --world FILE (Parley: reuse the users and channels saved there by an earlier run with the same
@@ -73,6 +73,8 @@ const ctx = {
 };
 const pids = { server: num(args.pid, 0) };
 if (args["cassandra-pid"] && target === "ours") pids.cassandra = num(args["cassandra-pid"], 0);
+// FerretDB, the MongoDB stand-in: its own CPU (the PostgreSQL backends it uses count under postgres).
+if (args["mongo-pid"] && target === "ours") pids.mongo = num(args["mongo-pid"], 0);
 if (args["postgres-pid"] && target === "ours") pids.postgres = { tree: num(args["postgres-pid"], 0) };
 const worldFile = args.world || null;
 
@@ -459,13 +461,14 @@ async function runSteps(world, socks, st, { rates, duration, size, pickSender, a
       step.cassandraCpuS = m.cassandra.cpuS;
       step.cassandraCpuUsPerMessage = okAcks ? r2((m.cassandra.cpuS * 1e6) / okAcks) : null;
     }
+    if (m.mongo) step.mongoCpuS = m.mongo.cpuS;
     step.saturated = step.achievedRate < 0.9 * R || errorCount > 0 || timeouts > 0 || lost > 0 || st.late > 0 ||
       (step.deliver.p99 !== null && step.deliver.p99 > 1000);
     steps.push(step);
     log(`  ${R} msg/s: sent ${total} at ${step.achievedRate}/s, acked ${okAcks}, errors ${JSON.stringify(errors)}, timeouts ${timeouts}; ` +
       `ack p50/p99 ${step.ack.p50}/${step.ack.p99} ms; deliver p50/p99/max ${step.deliver.p50}/${step.deliver.p99}/${step.deliver.max} ms; ` +
       `${step.deliveries} deliveries (${step.deliveriesPerS}/s), undelivered at step end ${lost}, dup ${st.dups}; other events ${JSON.stringify(st.other)}; server CPU ${cpu} s` +
-      (m.cassandra ? `, cassandra CPU ${m.cassandra.cpuS} s` : "") + (cpu ? `; ${step.deliveriesPerCpuS} deliveries per server CPU-s` : "") +
+      (m.cassandra ? `, cassandra CPU ${m.cassandra.cpuS} s` : "") + (m.mongo ? `, mongo CPU ${m.mongo.cpuS} s` : "") + (cpu ? `; ${step.deliveriesPerCpuS} deliveries per server CPU-s` : "") +
       `; load generator CPU ${m.loadgen.cpuS} s, event-loop p99 ${m.loadgen.eventLoopDelayP99Ms} ms`);
 
     // Functional checks: timing never fails a run (loss is judged at the end, when late deliveries had time to
@@ -606,7 +609,7 @@ async function chatLike(kind) {
   result.setupEvents = await quiet(st, smoke ? 10 : 180, U);
   if (target === "ours" && result.setupEvents.onlineAnnounced < U) result.notes.push(`only ${result.setupEvents.onlineAnnounced} of ${U} members were announced online before the steps began`);
   const ms = mSetup.end();
-  result.setup = { connectS: r2(connectS), untilQuietS: ms.seconds, serverCpuS: ms.server ? ms.server.cpuS : null, loadgenCpuS: ms.loadgen.cpuS, cassandraCpuS: ms.cassandra ? ms.cassandra.cpuS : null, postgresCpuS: ms.postgres ? ms.postgres.cpuS : null };
+  result.setup = { connectS: r2(connectS), untilQuietS: ms.seconds, serverCpuS: ms.server ? ms.server.cpuS : null, loadgenCpuS: ms.loadgen.cpuS, cassandraCpuS: ms.cassandra ? ms.cassandra.cpuS : null, mongoCpuS: ms.mongo ? ms.mongo.cpuS : null, postgresCpuS: ms.postgres ? ms.postgres.cpuS : null };
   log(`events from the first connect until quiet (before the steps): ${JSON.stringify(result.setupEvents)}; server CPU ${result.setup.serverCpuS} s, load generator CPU ${ms.loadgen.cpuS} s`);
   try {
     // Chat: user n % U sends the n-th message (consecutive users sit in different channels). Fan-out: the first
@@ -649,7 +652,7 @@ async function presenceScenario() {
     const m = cur.mon.end();
     Object.assign(cur, {
       seconds: m.seconds, serverCpuS: m.server ? m.server.cpuS : null, loadgenCpuS: m.loadgen.cpuS,
-      postgresCpuS: m.postgres ? m.postgres.cpuS : null, cassandraCpuS: m.cassandra ? m.cassandra.cpuS : null,
+      postgresCpuS: m.postgres ? m.postgres.cpuS : null, cassandraCpuS: m.cassandra ? m.cassandra.cpuS : null, mongoCpuS: m.mongo ? m.mongo.cpuS : null,
       loadgenEventLoopP99Ms: m.loadgen.eventLoopDelayP99Ms, deliveries: cur.presenceUpdate + cur.presenceBatch,
     });
     delete cur.mon;
@@ -874,7 +877,8 @@ async function throughput() {
         rate: R, durationS: duration, offered, sent: sum((r) => r.sent), sendSeconds: r2(sendS), achievedRate: r1(sum((r) => r.sent) / Math.max(sendS, 1e-3)),
         acked, errors, ackTimeouts: timeouts, persistedPerS: r1(acked / span), ack: lat.summary(),
         deliveries: sum((r) => r.deliveries), socketsClosed: closed,
-        serverCpuS: m.server ? m.server.cpuS : null, cassandraCpuS: m.cassandra ? m.cassandra.cpuS : null, postgresCpuS: m.postgres ? m.postgres.cpuS : null,
+        serverCpuS: m.server ? m.server.cpuS : null, cassandraCpuS: m.cassandra ? m.cassandra.cpuS : null, mongoCpuS: m.mongo ? m.mongo.cpuS : null,
+        postgresCpuS: m.postgres ? m.postgres.cpuS : null,
         loadgenCpuS: m.loadgen.cpuS, loadgenShareOfMachine: m.loadgen.cpuS === null ? null : r2(m.loadgen.cpuS / (m.seconds * cpus().length)),
         loadgenProcesses: procs, seconds: m.seconds, monitor: m,
       };
@@ -890,7 +894,7 @@ async function throughput() {
       steps.push(step);
       log(`  ${R} msg/s: sent ${step.sent}/${offered} at ${step.achievedRate}/s, acked ${acked} (${step.persistedPerS} persisted msg/s), errors ${JSON.stringify(errors)}, timeouts ${timeouts}; ` +
         `ack p50/p95/p99/max ${step.ack.p50}/${step.ack.p95}/${step.ack.p99}/${step.ack.max} ms; ${step.deliveries} deliveries; ` +
-        `CPU s: server ${step.serverCpuS}, cassandra ${step.cassandraCpuS}, postgres ${step.postgresCpuS}, load generator ${step.loadgenCpuS} ` +
+        `CPU s: server ${step.serverCpuS}, cassandra ${step.cassandraCpuS}, mongo ${step.mongoCpuS}, postgres ${step.postgresCpuS}, load generator ${step.loadgenCpuS} ` +
         `(${procs.map((p) => `${p.proc} ${p.cpuS} s, event-loop lag p99 ${p.eventLoopLagP99Ms} ms`).join("; ")})` +
         (step.saturated ? "; SATURATED" : "") + (step.loadgenBehind ? `; load generator behind: ${step.loadgenBehind}` : ""));
 

@@ -63,12 +63,14 @@ if (machine.note) md.push(`Note: ${machine.note}`, "");
 
 // Summary.
 md.push("## Summary", "", "Every scenario run on a freshly started server process. CPU is utime+stime from /proc over the whole run (setup included); " +
-  "the load generator's is its own processes' (it shares the machine's cores with the servers and databases).", "",
-  "| run | scenario | target | result | server CPU s | server peak RSS MB | Cassandra CPU s | load generator CPU s | wall s |", "|---|---|---|---|---:|---:|---:|---:|---:|");
+  "the load generator's is its own processes' (it shares the machine's cores with the servers and databases). " +
+  "MongoDB CPU is FerretDB's own process (the MongoDB stand-in here); the PostgreSQL backends it uses are not in it but in the PostgreSQL figure, " +
+  "which covers the postmaster's whole process tree.", "",
+  "| run | scenario | target | result | server CPU s | server peak RSS MB | Cassandra CPU s | MongoDB CPU s | load generator CPU s | wall s |", "|---|---|---|---|---:|---:|---:|---:|---:|---:|");
 for (const r of all) {
   const tot = r.total || {};
   md.push(`| ${r.label} | ${r.scenario}${r.variant ? ` (${r.variant})` : ""} | ${name[r.target]} | ${r.skipped ? "skipped" : r.pass ? "pass" : "**FAIL**"} | ${fmt(cpu(tot, "server"), 2)} | ` +
-    `${fmt(tot.server && tot.server.peakRssMB)} | ${fmt(cpu(tot, "cassandra"), 2)} | ${fmt(tot.loadgen && tot.loadgen.cpuS, 2)} | ${fmt(r.seconds, 0)} |`);
+    `${fmt(tot.server && tot.server.peakRssMB)} | ${fmt(cpu(tot, "cassandra"), 2)} | ${fmt(cpu(tot, "mongo"), 2)} | ${fmt(tot.loadgen && tot.loadgen.cpuS, 2)} | ${fmt(r.seconds, 0)} |`);
 }
 const failures = all.flatMap((r) => (r.failures || []).map((f) => `${r.label}: ${f}`).concat(r.error ? [`${r.label}: ${r.error.split("\n")[0]}`] : []));
 if (failures.length) md.push("", "Failures:", ...failures.map((f) => `- ${f}`));
@@ -117,8 +119,8 @@ if (variants.length) {
     }
   }
   md.push("", "### Latency, loss and CPU per step (median over repeats, min–max in brackets)", "",
-    "| variant | target | msg/s per room | runs | send→deliver p50 ms | send→deliver p99 ms | p99 < 50 ms | lost | dup | missed by sockets the server closed | server CPU s | load generator CPU s | Cassandra CPU s |",
-    "|---|---|---:|---:|---|---|---|---:|---:|---:|---|---|---|");
+    "| variant | target | msg/s per room | runs | send→deliver p50 ms | send→deliver p99 ms | p99 < 50 ms | lost | dup | missed by sockets the server closed | server CPU s | load generator CPU s | Cassandra CPU s | MongoDB CPU s |",
+    "|---|---|---:|---:|---|---|---|---:|---:|---:|---|---|---|---|");
   for (const v of variants) {
     for (const t of ["ours", "peer"]) {
       const rs = runsOf("fanout", t, v);
@@ -132,7 +134,7 @@ if (variants.length) {
         const dup = steps.reduce((a, s) => a + (s.duplicateDeliveries || 0), 0);
         const closed = rs.reduce((a, r) => a + ((r.delivery && r.delivery.missedByDisconnectedSockets) || 0), 0);
         md.push(`| ${v} | ${name[t]} | ${int(rate)} | ${steps.length} | ${spread(steps.map((s) => s.deliver.p50), 1)} | ${spread(p99s, 1)} | ${under} of ${steps.length} | ` +
-          `${int(lost)} | ${int(dup)} | ${int(closed)} | ${spread(steps.map((s) => s.serverCpuS), 2)} | ${spread(steps.map((s) => s.loadgenCpuS), 2)} | ${t === "ours" ? spread(steps.map((s) => s.cassandraCpuS), 2) : "–"} |`);
+          `${int(lost)} | ${int(dup)} | ${int(closed)} | ${spread(steps.map((s) => s.serverCpuS), 2)} | ${spread(steps.map((s) => s.loadgenCpuS), 2)} | ${t === "ours" ? spread(steps.map((s) => s.cassandraCpuS), 2) : "–"} | ${t === "ours" ? spread(steps.map((s) => s.mongoCpuS), 2) : "–"} |`);
         const offered = median(steps.map((s) => s.offeredDeliveriesPerS));
         const target = t !== "ours" ? "" : Math.abs(offered - 20000) < 1000 ? ` [target p99 < 50 ms at 20,000/s: ${under} of ${steps.length} runs under]` : " (the p99 < 50 ms target is set for 20,000/s)";
         headline.push(`fan-out ${v} on ${t}, ${int(offered)} deliveries/s: send→deliver p50 ${spread(steps.map((s) => s.deliver.p50), 1, " ms")}, ` +
@@ -142,13 +144,13 @@ if (variants.length) {
     }
   }
   md.push("", "### Every fan-out run", "",
-    "| run | msg/s per room | msg/s sent | deliveries/s | deliver p50 / p99 / max ms | ack p50 / p99 ms | undelivered at step end | dup | server CPU s | µs server CPU per delivery | deliveries per server CPU-s | load generator CPU s (event-loop p99 ms) | Cassandra CPU s |",
-    "|---|---:|---:|---:|---|---|---:|---:|---:|---:|---:|---|---:|");
+    "| run | msg/s per room | msg/s sent | deliveries/s | deliver p50 / p99 / max ms | ack p50 / p99 ms | undelivered at step end | dup | server CPU s | µs server CPU per delivery | deliveries per server CPU-s | load generator CPU s (event-loop p99 ms) | Cassandra CPU s | MongoDB CPU s |",
+    "|---|---:|---:|---:|---|---|---:|---:|---:|---:|---:|---|---:|---:|");
   for (const r of runsOf("fanout")) {
     for (const s of r.steps || []) {
       md.push(`| ${r.label} | ${int(s.rate)} | ${fmt(s.achievedRate)} | ${int(s.deliveriesPerS)} | ${fmt(s.deliver.p50)} / ${fmt(s.deliver.p99)} / ${fmt(s.deliver.max)} | ${fmt(s.ack.p50)} / ${fmt(s.ack.p99)} | ` +
         `${int(s.undeliveredAtStepEnd)} | ${int(s.duplicateDeliveries)} | ${fmt(s.serverCpuS, 2)} | ${fmt(s.serverCpuUsPerDelivery, 2)} | ${int(s.deliveriesPerCpuS)} | ` +
-        `${fmt(s.loadgenCpuS, 2)} (${fmt(s.monitor && s.monitor.loadgen.eventLoopDelayP99Ms)}) | ${fmt(s.cassandraCpuS, 2)} |`);
+        `${fmt(s.loadgenCpuS, 2)} (${fmt(s.monitor && s.monitor.loadgen.eventLoopDelayP99Ms)}) | ${fmt(s.cassandraCpuS, 2)} | ${fmt(s.mongoCpuS, 2)} |`);
     }
   }
   md.push("", "Setting up each run (connecting every member, then waiting until connect-time events such as presence stop):", "",
@@ -240,9 +242,9 @@ for (const t of ["ours", "peer"]) {
   if (!r || !r.steps) continue;
   const p = r.params;
   md.push(`## Chat (${name[t]}): ${int(p.users)} users in ${int(p.channels)} channels, ${p.durationS} s per rate, ${p.size}-byte messages`, "");
-  md.push("| msg/s offered | msg/s sent | acked | refused | ack timeouts | send→ack p50 / p95 / p99 / max ms | send→deliver p50 / p95 / p99 / max ms | deliveries/s | undelivered at step end | dup | server CPU s | Cassandra CPU s | load generator CPU s | loadgen event-loop p99 ms |", "|---:|---:|---:|---|---:|---|---|---:|---:|---:|---:|---:|---:|---:|");
+  md.push("| msg/s offered | msg/s sent | acked | refused | ack timeouts | send→ack p50 / p95 / p99 / max ms | send→deliver p50 / p95 / p99 / max ms | deliveries/s | undelivered at step end | dup | server CPU s | Cassandra CPU s | MongoDB CPU s | load generator CPU s | loadgen event-loop p99 ms |", "|---:|---:|---:|---|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
   for (const s of r.steps) {
-    md.push(`| ${int(s.rate)} | ${fmt(s.achievedRate)} | ${int(s.acked)} | ${errs(s.errors)} | ${int(s.ackTimeouts)} | ${fmt(s.ack.p50)} / ${fmt(s.ack.p95)} / ${fmt(s.ack.p99)} / ${fmt(s.ack.max)} | ${fmt(s.deliver.p50)} / ${fmt(s.deliver.p95)} / ${fmt(s.deliver.p99)} / ${fmt(s.deliver.max)} | ${int(s.deliveriesPerS)} | ${int(s.undeliveredAtStepEnd)} | ${int(s.duplicateDeliveries)} | ${fmt(s.serverCpuS, 2)} | ${fmt(s.cassandraCpuS, 2)} | ${fmt(s.loadgenCpuS ?? s.monitor.loadgen.cpuS, 2)} | ${fmt(s.monitor.loadgen.eventLoopDelayP99Ms)} |`);
+    md.push(`| ${int(s.rate)} | ${fmt(s.achievedRate)} | ${int(s.acked)} | ${errs(s.errors)} | ${int(s.ackTimeouts)} | ${fmt(s.ack.p50)} / ${fmt(s.ack.p95)} / ${fmt(s.ack.p99)} / ${fmt(s.ack.max)} | ${fmt(s.deliver.p50)} / ${fmt(s.deliver.p95)} / ${fmt(s.deliver.p99)} / ${fmt(s.deliver.max)} | ${int(s.deliveriesPerS)} | ${int(s.undeliveredAtStepEnd)} | ${int(s.duplicateDeliveries)} | ${fmt(s.serverCpuS, 2)} | ${fmt(s.cassandraCpuS, 2)} | ${fmt(s.mongoCpuS, 2)} | ${fmt(s.loadgenCpuS ?? s.monitor.loadgen.cpuS, 2)} | ${fmt(s.monitor.loadgen.eventLoopDelayP99Ms)} |`);
   }
   md.push("", `Highest offered rate with p99 send→deliver < 100 ms (and no refusals or loss): **${r.bestRateP99Under100ms ? int(r.bestRateP99Under100ms) + " msg/s" : "none"}**.`);
   md.push("", setupLine(t, r));
@@ -260,13 +262,13 @@ if (tp && tp.steps) {
     `Load generator: ${int(p.procs)} worker processes with a lean client (\`ws\`, the Socket.IO protocol by hand) plus the coordinating process; ` +
     "per process its CPU as a share of one core and its event-loop lag p99 (a late loop would delay sends and inflate the measured latency). " +
     "A step is saturated when fewer than 95 % of the offered messages were acknowledged or ack p99 > 1 s.", "");
-  md.push("| msg/s offered | msg/s sent | acked | persisted msg/s | refused | ack timeouts | send→ack p50 / p95 / p99 / max ms | deliveries | server CPU s (µs/msg) | Cassandra CPU s (µs/msg) | PostgreSQL CPU s | load generator CPU s (share of the machine) | per process: CPU share, event-loop lag p99 ms | |",
-    "|---:|---:|---:|---:|---|---:|---|---:|---|---|---:|---:|---|---|");
+  md.push("| msg/s offered | msg/s sent | acked | persisted msg/s | refused | ack timeouts | send→ack p50 / p95 / p99 / max ms | deliveries | server CPU s (µs/msg) | Cassandra CPU s (µs/msg) | MongoDB CPU s | PostgreSQL CPU s | load generator CPU s (share of the machine) | per process: CPU share, event-loop lag p99 ms | |",
+    "|---:|---:|---:|---:|---|---:|---|---:|---|---|---:|---:|---:|---|---|");
   for (const s of tp.steps) {
     const procs = (s.loadgenProcesses || []).map((x) => `${x.proc} ${fmt(x.cpuShare * 100, 0)} %, ${fmt(x.eventLoopLagP99Ms)}`).join("; ");
     const flags = [s.saturated ? "saturated" : "", s.loadgenBehind ? `load generator behind (${s.loadgenBehind})` : ""].filter(Boolean).join("; ");
     md.push(`| ${int(s.rate)} | ${fmt(s.achievedRate)} | ${int(s.acked)} | **${int(s.persistedPerS)}** | ${errs(s.errors)} | ${int(s.ackTimeouts)} | ${fmt(s.ack.p50)} / ${fmt(s.ack.p95)} / ${fmt(s.ack.p99)} / ${fmt(s.ack.max)} | ${int(s.deliveries)} | ` +
-      `${fmt(s.serverCpuS, 2)} (${fmt(s.serverCpuUsPerMessage, 0)}) | ${fmt(s.cassandraCpuS, 2)} (${fmt(s.cassandraCpuUsPerMessage, 0)}) | ${fmt(s.postgresCpuS, 2)} | ${fmt(s.loadgenCpuS, 2)} (${fmt(s.loadgenShareOfMachine * 100, 0)} %) | ${procs} | ${flags} |`);
+      `${fmt(s.serverCpuS, 2)} (${fmt(s.serverCpuUsPerMessage, 0)}) | ${fmt(s.cassandraCpuS, 2)} (${fmt(s.cassandraCpuUsPerMessage, 0)}) | ${fmt(s.mongoCpuS, 2)} | ${fmt(s.postgresCpuS, 2)} | ${fmt(s.loadgenCpuS, 2)} (${fmt(s.loadgenShareOfMachine * 100, 0)} %) | ${procs} | ${flags} |`);
   }
   const best = tp.steps.find((s) => s.persistedPerS === tp.maxPersistedPerS);
   const met = tp.goal && tp.goal.met;
@@ -286,7 +288,7 @@ if (tp && tp.steps) {
   md.push("");
   const lgMax = (s) => Math.max(...(s.loadgenProcesses || []).map((x) => x.eventLoopLagP99Ms || 0));
   headline.push(`write throughput (${int(p.users)} users in ${int(p.channels)} channels, acks after Cassandra): highest rate with ack p99 < 100 ms ${tp.bestRateP99Under100ms ? int(tp.bestRateP99Under100ms) + " msg/s" : "none"}; ` +
-    `max ${int(tp.maxPersistedPerS)} persisted msg/s${best ? ` (${tp.ceilingReached ? "the ceiling" : "not a ceiling: all offered were stored"}; at ${int(best.rate)} offered: ack p99 ${fmt(best.ack.p99)} ms, server CPU ${fmt(best.serverCpuS, 2)} s, Cassandra ${fmt(best.cassandraCpuS, 2)} s, load generator ${fmt(best.loadgenCpuS, 2)} s over ${fmt(best.seconds)} s, its event-loop lag p99 ≤ ${fmt(lgMax(best))} ms)` : ""} ` +
+    `max ${int(tp.maxPersistedPerS)} persisted msg/s${best ? ` (${tp.ceilingReached ? "the ceiling" : "not a ceiling: all offered were stored"}; at ${int(best.rate)} offered: ack p99 ${fmt(best.ack.p99)} ms, server CPU ${fmt(best.serverCpuS, 2)} s, Cassandra ${fmt(best.cassandraCpuS, 2)} s, MongoDB (FerretDB) ${fmt(best.mongoCpuS, 2)} s, load generator ${fmt(best.loadgenCpuS, 2)} s over ${fmt(best.seconds)} s, its event-loop lag p99 ≤ ${fmt(lgMax(best))} ms)` : ""} ` +
     `[target ≥ 10,000 msg/s with p99 < 100 ms: ${verdict}]`);
 }
 

@@ -241,6 +241,9 @@ step "starting the server once (fresh databases $NAME; migrations)" start_server
 stop_pid "$SERVER_PID" 30; SERVER_PID=""
 
 CASS_PID="$(cat "$RUNDIR/cassandra.pid" 2>/dev/null || true)"
+# FerretDB (the MongoDB stand-in, scripts/stack/ferretdb.sh): its own CPU, not that of the Postgres backends it uses.
+MONGO_PID="$(cat "$RUNDIR/ferretdb.pid" 2>/dev/null || true)"
+[[ -n "$MONGO_PID" && "$(cat "/proc/$MONGO_PID/comm" 2>/dev/null)" == ferretdb ]] || MONGO_PID=""
 
 # ---------------------------------------------------------------------------------------------- machine facts
 cat_or() { "$@" 2>/dev/null || echo unknown; }
@@ -288,7 +291,7 @@ run_scenario() { # run_scenario SCENARIO TARGET LABEL flags... — LABEL names t
   log "scenario $label ..."
   local rc=0
   node --max-old-space-size=6144 "$BENCH/load.mjs" --scenario "$name" --target "$target" --url "$url" --pid "$pid" \
-    ${CASS_PID:+--cassandra-pid "$CASS_PID"} ${PG_PID:+--postgres-pid "$PG_PID"} --out "$OUT/$label.json" "${smoke[@]}" "$@" || rc=$?
+    ${CASS_PID:+--cassandra-pid "$CASS_PID"} ${MONGO_PID:+--mongo-pid "$MONGO_PID"} ${PG_PID:+--postgres-pid "$PG_PID"} --out "$OUT/$label.json" "${smoke[@]}" "$@" || rc=$?
   if (( rc == 0 )); then
     PASSED=$((PASSED + 1)); log "scenario $label: passed in $(_elapsed "$start")"
   else

@@ -133,8 +133,9 @@ export function loadgenCpu() {
 
 /**
  * Monitor samples the watched processes every 200 ms: CPU used and peak RSS in a phase. `pids` maps a name to
- * a pid (server, cassandra) or to {tree: pid} (postgres: the postmaster and its backends, CPU only). The load
- * generator's own CPU (this process and its workers, from /proc) and event-loop delay are always reported.
+ * a pid (server, cassandra, mongo: FerretDB) or to {tree: pid} (postgres: the postmaster and its backends, CPU
+ * only). The load generator's own CPU (this process and its workers, from /proc) and event-loop delay are always
+ * reported.
  */
 export class Monitor {
   constructor(pids) {
