@@ -1006,8 +1006,8 @@ func TestCassandraGroupCommitlog(t *testing.T) {
 	if args != "cassandra -f" {
 		t.Errorf("the image's entrypoint got %q, want \"cassandra -f\"", args)
 	}
-	if !strings.Contains(edited, "commitlog_sync_group_window: 10ms") {
-		t.Errorf("the group window from compose (10ms) is not in the edited file:\n%s", edited)
+	if !strings.Contains(edited, "commitlog_sync_group_window: 2ms") {
+		t.Errorf("the group window from compose (2ms) is not in the edited file:\n%s", edited)
 	}
 
 	// A cassandra.yaml without a commitlog_sync line (the image changed) must stop the container, loudly.

@@ -16,7 +16,7 @@
 set -euo pipefail
 
 conf="${CASSANDRA_CONF:-/etc/cassandra}/cassandra.yaml"
-window="${CASSANDRA_COMMITLOG_SYNC_GROUP_WINDOW:-10ms}"
+window="${CASSANDRA_COMMITLOG_SYNC_GROUP_WINDOW:-2ms}"
 
 [[ -f "$conf" ]] || { echo "parley: $conf not found" >&2; exit 1; }
 if ! grep -Eq '^commitlog_sync:' "$conf"; then

@@ -122,19 +122,20 @@ func New(cfg config.Config, log *slog.Logger, pg *pgxpool.Pool, mc *mongodrv.Cli
 	communitySvc := community.New(communityStore, channelMeta, users, sockets.Publisher(), ids, log.With("component", "community"))
 	sockets.SetRooms(communitySvc)
 	messagingSvc := messaging.New(cassandra.NewMessageStore(cs), communitySvc, sockets.Publisher(), channelMeta, ids, messaging.Config{
-		FlushBatch:    cfg.Messaging.FlushBatch,
-		FlushDelay:    cfg.Messaging.FlushDelay,
-		QueueLimit:    cfg.Messaging.QueueLimit,
-		WindowSize:    cfg.Messaging.WindowSize,
-		IdleEvict:     cfg.Messaging.IdleEvict,
-		RetryHorizon:  cfg.Messaging.RetryHorizon,
-		RetryMessages: cfg.Messaging.RetryMessages,
-		SendRate:      time.Second / time.Duration(cfg.Messaging.SendRate),
-		SendBurst:     cfg.Messaging.SendBurst,
+		FlushBatch:       cfg.Messaging.FlushBatch,
+		FlushDelay:       cfg.Messaging.FlushDelay,
+		QueueLimit:       cfg.Messaging.QueueLimit,
+		WindowSize:       cfg.Messaging.WindowSize,
+		IdleEvict:        cfg.Messaging.IdleEvict,
+		RetryHorizon:     cfg.Messaging.RetryHorizon,
+		RetryMessages:    cfg.Messaging.RetryMessages,
+		ActivityInterval: cfg.Messaging.StateWrites,
+		SendRate:         time.Second / time.Duration(cfg.Messaging.SendRate),
+		SendBurst:        cfg.Messaging.SendBurst,
 	}, log.With("component", "messaging"))
 	sockets.RegisterMessageEvents(messagingSvc)
 
-	readSvc := readstate.New(mongo.NewReadStateStore(mdb), communitySvc, messagingSvc, sockets.Publisher(), log.With("component", "readstate"))
+	readSvc := readstate.New(mongo.NewReadStateStore(mdb), communitySvc, messagingSvc, sockets.Publisher(), cfg.Messaging.StateWrites, log.With("component", "readstate"))
 	communitySvc.SetReadStates(readSvc)
 	typingSvc := typing.New(communitySvc, sockets.Publisher(), typing.DefaultThrottle, typing.DefaultExpiry)
 	messagingSvc.Observe(readSvc)

@@ -44,6 +44,11 @@ func Connect(ctx context.Context, cfg Config) (*gocql.Session, error) {
 	// Reconnect to a node that went away within a second (the default is a minute), so a restarted node is
 	// used again, and queued messages drain, almost as soon as it is back.
 	cluster.ReconnectInterval = time.Second
+	// Gather the frames of concurrent requests for up to 1 ms on one connection (the driver's default is 200 µs
+	// on two): fewer, larger reads for Cassandra's network threads, which cost it as much CPU as the writes
+	// themselves (BENCHMARKS.md, "Cassandra settings").
+	cluster.WriteCoalesceWaitTime = time.Millisecond
+	cluster.NumConns = 1
 
 	admin, err := cluster.CreateSession()
 	if err != nil {
@@ -58,6 +63,9 @@ func Connect(ctx context.Context, cfg Config) (*gocql.Session, error) {
 	}
 
 	cluster.Keyspace = cfg.Keyspace
+	// Send each statement straight to a replica of its partition (no extra coordinator hop on a multi-node
+	// cluster), spreading load over the replicas. A policy instance belongs to one session.
+	cluster.PoolConfig.HostSelectionPolicy = gocql.ShuffledTokenAwareHostPolicy(gocql.RoundRobinHostPolicy())
 	s, err := cluster.CreateSession()
 	if err != nil {
 		return nil, fmt.Errorf("cassandra: opening keyspace %s: %w", cfg.Keyspace, err)

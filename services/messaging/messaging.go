@@ -65,6 +65,7 @@ type Config struct {
 	RetryMessages    int           // ...while the message is among its channel's newest RetryMessages
 	SendRate         time.Duration // per-user send rate: one message per SendRate...
 	SendBurst        int           // ...after a burst of SendBurst
+	ActivityInterval time.Duration // how often coalesced channel activity is written to MongoDB
 }
 
 func (c *Config) defaults() {
@@ -98,6 +99,9 @@ func (c *Config) defaults() {
 	}
 	if c.SendBurst <= 0 {
 		c.SendBurst = 20
+	}
+	if c.ActivityInterval <= 0 {
+		c.ActivityInterval = time.Second
 	}
 }
 
@@ -488,7 +492,7 @@ func (s *Service) writeActivity() {
 
 func (s *Service) background() {
 	defer s.bgDone.Done()
-	activity := time.NewTicker(time.Second)
+	activity := time.NewTicker(s.cfg.ActivityInterval)
 	defer activity.Stop()
 	sweep := time.NewTicker(30 * time.Second)
 	defer sweep.Stop()

@@ -51,6 +51,7 @@ type Service struct {
 	notify Notifier
 	log    *slog.Logger
 	now    func() time.Time
+	every  time.Duration // how often advanced positions are written
 
 	mu     sync.Mutex
 	known  map[int64]map[int64]model.ReadState // channel → user → position seen on this node
@@ -64,9 +65,13 @@ type Service struct {
 	once sync.Once
 }
 
-// New builds the service and starts its coalesced writer. Close flushes and stops it.
-func New(store Store, access Access, msgs Messages, notify Notifier, log *slog.Logger) *Service {
-	s := &Service{store: store, access: access, msgs: msgs, notify: notify, log: log, now: time.Now,
+// New builds the service and starts its coalesced writer, which writes the positions advanced in the last
+// interval (one write per user and channel however many receipts came). Close flushes and stops it.
+func New(store Store, access Access, msgs Messages, notify Notifier, interval time.Duration, log *slog.Logger) *Service {
+	if interval <= 0 {
+		interval = time.Second
+	}
+	s := &Service{store: store, access: access, msgs: msgs, notify: notify, log: log, now: time.Now, every: interval,
 		known: map[int64]map[int64]model.ReadState{}, full: map[int64]bool{}, dirty: map[key]model.ReadState{}, stop: make(chan struct{}), done: make(chan struct{})}
 	go s.loop()
 	return s
@@ -74,7 +79,7 @@ func New(store Store, access Access, msgs Messages, notify Notifier, log *slog.L
 
 func (s *Service) loop() {
 	defer close(s.done)
-	t := time.NewTicker(time.Second)
+	t := time.NewTicker(s.every)
 	defer t.Stop()
 	for {
 		select {
