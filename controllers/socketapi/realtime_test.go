@@ -3,6 +3,7 @@ package socketapi_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -393,5 +394,40 @@ func TestDeliveredReceiptsInADM(t *testing.T) {
 	res = s.Do(t, "GET", "/api/dms", bob.AccessToken, nil)
 	if !strings.Contains(string(res.Body), `"unreadCount":0`) {
 		t.Fatalf("bob's DM after reading: %s", res.Body)
+	}
+}
+
+// Sending a message marks the channel read for its sender; the cached read positions of a channel must learn
+// that, also for a member who had no position yet, or the history shows others' messages as unread by all.
+func TestSendingMarksOlderMessagesReadInTheCachedHistory(t *testing.T) {
+	t.Parallel()
+	s := testserver.Start(t, testserver.Options{})
+	alice, bob := s.Register(t, "alice"), s.Register(t, "bob")
+	_, general := community(t, s, alice, bob)
+	b := jsclient.Start(t)
+	ac, bc := connect(t, b, s, alice), connect(t, b, s, bob)
+	first := sendMsg(t, ac, general, "anyone there?", "c1").Message.ID
+	readOf := func() string {
+		res := s.Do(t, "GET", "/api/channels/"+general+"/messages", alice.AccessToken, nil)
+		var page struct {
+			Messages []struct {
+				ID   string
+				Read *bool
+			}
+		}
+		res.JSON(t, &page)
+		for _, m := range page.Messages {
+			if m.ID == first && m.Read != nil {
+				return fmt.Sprint(*m.Read)
+			}
+		}
+		return "missing"
+	}
+	if r := readOf(); r != "false" { // this page also loads the channel's positions into memory
+		t.Fatalf("before bob answered: read=%s", r)
+	}
+	sendMsg(t, bc, general, "yes", "c2")
+	if r := readOf(); r != "true" {
+		t.Fatalf("after bob answered: read=%s, want true", r)
 	}
 }

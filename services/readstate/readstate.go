@@ -255,7 +255,8 @@ func (s *Service) Delivered(ctx context.Context, userID, channelID, messageID in
 func (s *Service) MessageStored(m model.Message) {
 	st := model.ReadState{UserID: m.SenderID, ChannelID: m.ChannelID, LastReadID: m.ID, LastDeliveredID: m.ID, UpdatedAt: s.now().UTC()}
 	s.mu.Lock()
-	if _, ok := s.known[m.ChannelID][m.SenderID]; ok {
+	// Known positions move on; a channel whose positions are all cached (full) must learn a new one too.
+	if _, ok := s.known[m.ChannelID][m.SenderID]; ok || s.full[m.ChannelID] {
 		s.rememberLocked(st)
 	}
 	s.mergeDirtyLocked(st)
