@@ -231,7 +231,7 @@ func (s *Service) Message(ctx context.Context, channelID, messageID int64) (mode
 }
 
 // Latest returns the newest message this node stored in a channel, if the channel is active here. Channel
-// metadata in MongoDB is written coalesced (once a second), so lists merge this in to be current.
+// metadata in MongoDB is written coalesced (once per interval, 5 s by default), so lists merge this in to be current.
 func (s *Service) Latest(channelID int64) (int64, time.Time, bool) {
 	s.mu.Lock()
 	conv, ok := s.convs[channelID]

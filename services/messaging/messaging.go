@@ -101,7 +101,7 @@ func (c *Config) defaults() {
 		c.SendBurst = 20
 	}
 	if c.ActivityInterval <= 0 {
-		c.ActivityInterval = time.Second
+		c.ActivityInterval = 5 * time.Second
 	}
 }
 

@@ -1,5 +1,5 @@
 // Package readstate owns read receipts, delivery receipts and unread counts. Positions only move forward,
-// are announced at once, and are written to MongoDB coalesced (one write per user and channel per second).
+// are announced at once, and are written to MongoDB coalesced (one write per user and channel per interval).
 package readstate
 
 import (
@@ -69,7 +69,7 @@ type Service struct {
 // interval (one write per user and channel however many receipts came). Close flushes and stops it.
 func New(store Store, access Access, msgs Messages, notify Notifier, interval time.Duration, log *slog.Logger) *Service {
 	if interval <= 0 {
-		interval = time.Second
+		interval = 5 * time.Second
 	}
 	s := &Service{store: store, access: access, msgs: msgs, notify: notify, log: log, now: time.Now, every: interval,
 		known: map[int64]map[int64]model.ReadState{}, full: map[int64]bool{}, dirty: map[key]model.ReadState{}, stop: make(chan struct{}), done: make(chan struct{})}
