@@ -11,9 +11,12 @@
 //                at the end of the hold), and server-side drops while the sockets are held idle for S seconds
 //                (disconnects the client did not ask for, e.g. missed heartbeats; the ping interval is 25 s).
 //   chat         --users U [1000] --channels C [100] --rates R1,R2,.. [500,1000,2000,3000,4000,6000,8000]
-//                --duration T [20] --size BYTES [64] [--all-steps]
+//                --duration T [20] --size BYTES [64] --procs P [1] [--all-steps]
 //                U users in C channels (user i in channel i % C) send at a total of R msg/s for T s, one step per
 //                rate, until a step saturates (refusals, loss, rate < 90 % of the target, or p99 > 1 s).
+//                --procs P > 1: the sockets (still the official socket.io-client) live in P worker processes
+//                (bench/lib/chat-worker.mjs); this process paces, accounts and checks; per step every process's
+//                CPU share and event-loop lag are reported (bench/run.sh uses 4).
 //   fanout       --members K [2000] --rooms G [1] --rates R1,.. [10] --duration T [10] --size BYTES [64]
 //                [--variant NAME --repeat N] (labels for the report)
 //                K members in G rooms (channels) of K/G; one sender per room sends R msg/s (G×R msg/s in all, so
@@ -41,10 +44,11 @@
 // the channel history holds each acknowledged message exactly once. Exit status: 0 functionally correct,
 // 1 a functional failure (loss, duplicates, errors; timing never fails a run), 2 the run itself broke.
 import { fork } from "node:child_process";
+import { performance } from "node:perf_hooks";
 import { cpus } from "node:os";
 import { writeFileSync } from "node:fs";
 import {
-  Monitor, Samples, api, authFor, connectAll, list, now, num, parseArgs, pool, procRead, r1, r2, request,
+  Monitor, Samples, api, authFor, connectAll, countEvents, list, now, num, parseArgs, pool, procRead, r1, r2, request,
   setupWorld, sleep, trackChild, untrackChild,
 } from "./lib/common.mjs";
 
@@ -259,60 +263,49 @@ async function connections() {
 // ---------------------------------------------------------------------------------------- chat and fan-out steps
 
 /**
- * countEvents returns an onSocket hook (see connectAll) that counts every event but message:new by name from the
- * socket's first event on, and the presence entries inside presence:update (1) and presence:batch (updates[]);
- * st.online collects the users whose "online" presence some socket received.
+ * deliver accounts one message:new received by user `ui` at time t (this process's now() scale): unknown nonce,
+ * wrong channel, duplicate, late (an earlier step's message), else a send→deliver sample (not the sender's own
+ * echo). A record whose send time is not known yet (the chat's workers report it with the ack) is kept in
+ * st.pending until the step ends.
  */
-function countEvents(st) {
-  const seen = (p) => {
-    if (p && p.status === "online" && p.userId) st.online.add(p.userId);
-  };
-  return (s) =>
-    s.onAny((event, payload) => {
-      if (event === "message:new") return;
-      st.other[event] = (st.other[event] || 0) + 1;
-      if (event === "presence:update") {
-        st.presenceEntries++;
-        seen(payload);
-      } else if (event === "presence:batch" && payload && Array.isArray(payload.updates)) {
-        st.presenceEntries += payload.updates.length;
-        payload.updates.forEach(seen);
-      }
-      st.lastOther = now();
-    });
+function deliver(world, st, ui, nonce, channelId, t) {
+  const u = world.users[ui];
+  const rec = st.recs.get(nonce);
+  if (!rec) {
+    st.unknown++;
+    return;
+  }
+  if (channelId !== rec.channelId) {
+    st.wrongChannel++;
+    return;
+  }
+  if (rec.seen[u.memberIndex]) {
+    st.dups++;
+    return;
+  }
+  rec.seen[u.memberIndex] = 1;
+  rec.nSeen++;
+  st.deliveries++;
+  if (t > st.lastDelivery) st.lastDelivery = t; // workers' batches may interleave out of time order
+  if (rec.step !== st.step) st.late++;
+  else if (ui !== rec.sender) {
+    if (rec.t0 !== undefined) st.deliver.push(t - rec.t0);
+    else st.pending.push(rec, t);
+  }
+}
+
+/** disconnected accounts a socket the server closed (the client closes its sockets only after the steps). */
+function disconnected(world, st, ui, reason) {
+  world.users[ui].down = true;
+  st.disconnects++;
+  st.disconnectReasons[reason] = (st.disconnectReasons[reason] || 0) + 1;
 }
 
 /** attach wires message:new on every socket to the records (other events are counted by countEvents). */
 function attach(world, socks, st) {
   socks.forEach((s, i) => {
-    const u = world.users[i];
-    s.on("message:new", (m) => {
-      const rec = st.recs.get(m.nonce);
-      if (!rec) {
-        st.unknown++;
-        return;
-      }
-      if (m.channelId !== rec.channelId) {
-        st.wrongChannel++;
-        return;
-      }
-      if (rec.seen[u.memberIndex]) {
-        st.dups++;
-        return;
-      }
-      rec.seen[u.memberIndex] = 1;
-      rec.nSeen++;
-      const t = now();
-      st.deliveries++;
-      st.lastDelivery = t;
-      if (rec.step !== st.step) st.late++;
-      else if (i !== rec.sender) st.deliver.push(t - rec.t0);
-    });
-    s.on("disconnect", (reason) => {
-      u.down = true;
-      st.disconnects++;
-      st.disconnectReasons[reason] = (st.disconnectReasons[reason] || 0) + 1;
-    });
+    s.on("message:new", (m) => deliver(world, st, i, m.nonce, m.channelId, now()));
+    s.on("disconnect", (reason) => disconnected(world, st, i, reason));
   });
 }
 
@@ -342,9 +335,11 @@ async function quiet(st, maxS, users) {
 /**
  * runSteps sends at each rate for `duration` seconds (open loop, paced every 5 ms), waits for every ack and
  * delivery (bounded), and summarises the step. pickSender(n) gives the user index of the n-th message. A rate is
- * per sender group: `senders` groups (the fan-out's rooms) send R msg/s each, R×senders in all.
+ * per sender group: `senders` groups (the fan-out's rooms) send R msg/s each, R×senders in all. With `link` (the
+ * chat's worker processes, chatWorkers) the sockets live in the workers: each tick's sends go to them in one
+ * message per worker, and acks, deliveries and events come back in batches; the accounting stays here.
  */
-async function runSteps(world, socks, st, { rates, duration, size, pickSender, allSteps, senders = 1 }) {
+async function runSteps(world, socks, st, { rates, duration, size, pickSender, allSteps, senders = 1, link = null }) {
   const acked = new Map(); // channelId -> [{id, nonce}]
   const sentNonces = new Map(); // channelId -> Set(nonce) of every send (acked or not), for the history check
   const steps = [];
@@ -356,7 +351,9 @@ async function runSteps(world, socks, st, { rates, duration, size, pickSender, a
     const R = perGroup * senders; // msg/s in all
     const total = Math.max(1, Math.round(R * duration));
     const recs = new Map();
-    Object.assign(st, { step: k, disconnects: 0, disconnectReasons: {}, unknown: 0, wrongChannel: 0, dups: 0, late: 0, deliveries: 0, lastDelivery: 0, deliver: new Samples(total * 4), other: {} });
+    // Workers: what they received before this step began is accounted to the previous one (as in-process).
+    if (link) await link.flush();
+    Object.assign(st, { pending: [], step: k, disconnects: 0, disconnectReasons: {}, unknown: 0, wrongChannel: 0, dups: 0, late: 0, deliveries: 0, lastDelivery: 0, deliver: new Samples(total * 4), other: {} });
     const ackLat = new Samples(total);
     const errors = {};
     let acks = 0;
@@ -364,39 +361,48 @@ async function runSteps(world, socks, st, { rates, duration, size, pickSender, a
     let timeouts = 0;
     log(`step ${k + 1}/${rates.length}: ${senders > 1 ? `${perGroup} msg/s in each of ${senders} rooms, ` : ""}${R} msg/s for ${duration} s (${total} messages)`);
     const mon = new Monitor(pids).begin();
+    const mainCpu0 = process.cpuUsage();
+    if (link) await link.mark();
     const start = now();
     let n = 0;
     let lastSend = start;
+    // An ack, from the socket's callback here or from a worker's batch: status 1 ok, 2 refused, 3 timed out.
+    const settle = (rec, r) => {
+      acks++;
+      if (r.status === 3) {
+        timeouts++;
+        rec.timedOut = true;
+      } else if (r.status === 1) {
+        okAcks++;
+        rec.ok = true;
+        rec.id = r.id;
+        ackLat.push(r.ms);
+        if (r.bad) errors.bad_ack = (errors.bad_ack || 0) + 1;
+      } else {
+        errors[r.code] = (errors[r.code] || 0) + 1;
+        rec.failed = true;
+      }
+    };
     const sendOne = () => {
       const ui = pickSender(n);
       const u = world.users[ui];
       const nonce = `${ctx.tag}.${k}.${n}`;
       const ch = world.channels[u.channel];
-      const rec = { t0: now(), step: k, ch: u.channel, sender: ui, channelId: u.channelId, seen: new Uint8Array(ch.members.length), nSeen: 0, ok: false, failed: false, timedOut: false, id: null };
+      // With workers, t0 is the worker's emit time, set when its ack report comes back.
+      const rec = { t0: link ? undefined : now(), step: k, ch: u.channel, sender: ui, channelId: u.channelId, seen: new Uint8Array(ch.members.length), nSeen: 0, ok: false, failed: false, timedOut: false, id: null, settle };
       recs.set(nonce, rec);
       all.set(nonce, rec);
       if (!sentNonces.has(u.channelId)) sentNonces.set(u.channelId, new Set());
       sentNonces.get(u.channelId).add(nonce);
       const content = `bench ${n} ${R} ${pad}`.slice(0, Math.max(size, 16)); // exactly `size` characters
-      socks[ui].timeout(ackTimeoutMs).emit("message:send", { channelId: u.channelId, content, nonce }, (err, res) => {
-        acks++;
-        if (err) {
-          timeouts++;
-          rec.timedOut = true;
-          return;
-        }
-        if (res && res.ok) {
-          okAcks++;
-          rec.ok = true;
-          rec.id = res.message.id;
-          ackLat.push(now() - rec.t0);
-          if (res.message.nonce !== nonce || res.message.channelId !== u.channelId) errors.bad_ack = (errors.bad_ack || 0) + 1;
-        } else {
-          const code = (res && res.error && res.error.code) || "malformed_ack";
-          errors[code] = (errors[code] || 0) + 1;
-          rec.failed = true;
-        }
-      });
+      if (link) link.emit(ui, [ui, nonce, u.channelId, content]);
+      else {
+        socks[ui].timeout(ackTimeoutMs).emit("message:send", { channelId: u.channelId, content, nonce }, (err, res) => {
+          if (err) return settle(rec, { status: 3 });
+          if (res && res.ok) return settle(rec, { status: 1, id: res.message.id, ms: now() - rec.t0, bad: res.message.nonce !== nonce || res.message.channelId !== u.channelId });
+          settle(rec, { status: 2, code: (res && res.error && res.error.code) || "malformed_ack" });
+        });
+      }
       n++;
       lastSend = now();
     };
@@ -404,6 +410,7 @@ async function runSteps(world, socks, st, { rates, duration, size, pickSender, a
       const timer = setInterval(() => {
         const due = Math.min(total, Math.floor(((now() - start) / 1000) * R) + 1);
         while (n < due) sendOne();
+        if (link) link.sendDue(); // this tick's sends, one IPC message per worker
         if (n >= total) {
           clearInterval(timer);
           resolve();
@@ -423,7 +430,22 @@ async function runSteps(world, socks, st, { rates, duration, size, pickSender, a
       return true;
     };
     while (!complete() && now() < drainDeadline) await sleep(acks < total ? 20 : 100);
+    const wstats = link ? await link.stats() : [];
+    const mainCpu = process.cpuUsage(mainCpu0);
     const m = mon.end();
+    // Deliveries that arrived before their send time did (workers): their samples now.
+    let noSendTime = 0;
+    for (let j = 0; j < st.pending.length; j += 2) {
+      const rec = st.pending[j];
+      if (rec.t0 !== undefined) st.deliver.push(st.pending[j + 1] - rec.t0);
+      else noSendTime++;
+    }
+    st.pending = [];
+    // Per process: CPU (share of one core) and event-loop lag, i.e. the delay of a 10 ms sampling timer minus
+    // those 10 ms (an idle loop shows about 0), as in the throughput scenario.
+    const lag = (ms) => r2(Math.max(0, ms - 10));
+    const procs = [{ proc: "main", cpuS: r2((mainCpu.user + mainCpu.system) / 1e6), cpuShare: r2((mainCpu.user + mainCpu.system) / 1e6 / m.seconds), eventLoopLagP99Ms: lag(m.loadgen.eventLoopDelayP99Ms), eventLoopLagMaxMs: lag(m.loadgen.eventLoopDelayMaxMs) }];
+    wstats.forEach((r, w) => procs.push({ proc: `worker ${w}`, cpuS: r2(r.cpuS), cpuShare: r2(r.cpuS / r.seconds), eventLoopLagP99Ms: lag(r.elP99Ms), eventLoopLagMaxMs: lag(r.elMaxMs) }));
 
     // Missing at step end, among sockets still open (a socket the server closed is counted apart).
     let lost = 0;
@@ -450,7 +472,11 @@ async function runSteps(world, socks, st, { rates, duration, size, pickSender, a
       deliveries: st.deliveries, expectedDeliveries, deliveriesPerS: r1(st.deliveries / Math.max(spanS, 1e-3)),
       undeliveredAtStepEnd: lost, messagesIncompleteAtStepEnd: lostMessages, missedByClosedSockets: toDown, duplicateDeliveries: st.dups, wrongChannel: st.wrongChannel,
       unknownDeliveries: st.unknown, lateFromEarlierSteps: st.late, otherEvents: st.other, disconnects: st.disconnects, monitor: m,
+      loadgenProcesses: procs,
     };
+    if (noSendTime) step.deliveriesWithoutSendTime = noSendTime; // a worker never reported the send (it died)
+    const lagging = procs.filter((p) => p.eventLoopLagP99Ms > 50);
+    step.loadgenBehind = lagging.length ? lagging.map((p) => `${p.proc} event-loop lag p99 ${p.eventLoopLagP99Ms} ms`).join("; ") : null;
     const cpu = m.server ? m.server.cpuS : null;
     step.serverCpuS = cpu;
     step.serverCpuUsPerDelivery = cpu !== null && st.deliveries ? r2((cpu * 1e6) / st.deliveries) : null;
@@ -469,7 +495,7 @@ async function runSteps(world, socks, st, { rates, duration, size, pickSender, a
       `ack p50/p99 ${step.ack.p50}/${step.ack.p99} ms; deliver p50/p99/max ${step.deliver.p50}/${step.deliver.p99}/${step.deliver.max} ms; ` +
       `${step.deliveries} deliveries (${step.deliveriesPerS}/s), undelivered at step end ${lost}, dup ${st.dups}; other events ${JSON.stringify(st.other)}; server CPU ${cpu} s` +
       (m.cassandra ? `, cassandra CPU ${m.cassandra.cpuS} s` : "") + (m.mongo ? `, mongo CPU ${m.mongo.cpuS} s` : "") + (cpu ? `; ${step.deliveriesPerCpuS} deliveries per server CPU-s` : "") +
-      `; load generator CPU ${m.loadgen.cpuS} s, event-loop p99 ${m.loadgen.eventLoopDelayP99Ms} ms`);
+      `; load generator CPU ${m.loadgen.cpuS} s (${procs.map((p) => `${p.proc} ${p.cpuS} s, event-loop lag p99 ${p.eventLoopLagP99Ms} ms`).join("; ")})`);
 
     // Functional checks: timing never fails a run (loss is judged at the end, when late deliveries had time to
     // arrive). Back-pressure refusals are how saturation shows, except in smoke mode, where the rates are far
@@ -505,6 +531,7 @@ async function runSteps(world, socks, st, { rates, duration, size, pickSender, a
     return n;
   };
   const settleDeadline = now() + 30_000;
+  if (link) await link.flush();
   while (incomplete() > 0 && now() < settleDeadline) await sleep(250);
   let lost = 0;
   let lostMessages = 0;
@@ -583,6 +610,78 @@ async function verifyHistory(world, acked, sentNonces) {
   return h;
 }
 
+/**
+ * chatWorkers starts P chat worker processes (bench/lib/chat-worker.mjs, the official socket.io-client) and
+ * connects the world's users through them, worker w holding a contiguous block of users (so a channel's members,
+ * users c, c+C, ..., sit in several processes and send→deliver is measured across processes). Returns the `link`
+ * runSteps uses; their batches feed deliver(), the acks, the disconnects and the event counts of `st`.
+ */
+async function chatWorkers(P, world, st, localAddresses, concurrency) {
+  const U = world.users.length;
+  const owner = new Int32Array(U); // user index → worker
+  const out = Array.from({ length: P }, () => []); // sends due this tick, per worker
+  const base = performance.timeOrigin; // workers report absolute times; this process's now() = abs - base
+  const onBatch = (m) => {
+    if (m.type !== "batch") return;
+    if (m.acks) {
+      for (const [nonce, status, t0, ms, id, code, bad] of m.acks) {
+        const rec = st.recs.get(nonce);
+        if (!rec) continue;
+        rec.t0 = t0 - base;
+        rec.settle(rec, { status, id, ms, code, bad });
+      }
+    }
+    if (m.dl) {
+      const { nonces, chans, ui, t } = m.dl;
+      for (let j = 0; j < nonces.length; j++) deliver(world, st, ui[j], nonces[j], chans[j], t[j] - base);
+    }
+    if (m.downs) for (const [ui, reason] of m.downs) disconnected(world, st, ui, reason);
+    if (m.ev) {
+      for (const [e, c] of Object.entries(m.ev.other)) st.other[e] = (st.other[e] || 0) + c;
+      st.presenceEntries += m.ev.presenceEntries;
+      if (m.ev.online) for (const id of m.ev.online) st.online.add(id);
+      st.lastOther = Math.max(st.lastOther, m.ev.lastOther - base);
+    }
+  };
+  const workers = Array.from({ length: P }, (_, w) => forkWorker("./lib/chat-worker.mjs", w, "chat worker", {}, onBatch));
+  const all = (msg, type, ms) => Promise.all(workers.map((h) => h.ask(msg, type, ms)));
+  const link = {
+    workers,
+    emit: (ui, item) => out[owner[ui]].push(item),
+    sendDue() {
+      for (let w = 0; w < P; w++) {
+        if (!out[w].length) continue;
+        workers[w].child.send({ cmd: "send", items: out[w] });
+        out[w] = [];
+      }
+    },
+    flush: () => all({ cmd: "flush" }, "flushed", 30_000),
+    mark: () => all({ cmd: "mark" }, "marked", 30_000),
+    stats: () => all({ cmd: "stats" }, "stats", 30_000),
+    async close() {
+      await Promise.all(workers.map((h) => h.ask({ cmd: "close" }, "closed", 10_000).catch(() => {})));
+      const until = now() + 5000;
+      while (workers.some((h) => !h.exited) && now() < until) await sleep(50);
+      for (const h of workers) if (!h.exited) h.child.kill("SIGKILL");
+    },
+  };
+  const conns = await Promise.all(workers.map((h, w) => {
+    const lo = Math.floor((w * U) / P);
+    const hi = Math.floor(((w + 1) * U) / P);
+    const users = [];
+    for (let i = lo; i < hi; i++) {
+      owner[i] = w;
+      users.push({ ui: i, auth: authFor(ctx, world.users[i]) });
+    }
+    return h.ask({ cmd: "connect", url: ctx.url, users, localAddresses, concurrency }, "connected", 600_000);
+  }).map((p) => p.catch(async (err) => {
+    await link.close();
+    throw err;
+  })));
+  for (const c of conns) for (const [k, v] of Object.entries(c.retries)) st.retries[k] = (st.retries[k] || 0) + v;
+  return link;
+}
+
 async function chatLike(kind) {
   const fan = kind === "fanout";
   const U = fan ? num(args.members, 2000) : num(args.users, 1000);
@@ -591,7 +690,9 @@ async function chatLike(kind) {
   const rates = list(args.rates, fan ? [10] : [500, 1000, 2000, 3000, 4000, 6000, 8000]);
   const duration = num(args.duration, fan ? 10 : 20);
   const size = num(args.size, 64);
-  Object.assign(result.params, fan ? { members: U, rooms: C, membersPerRoom: Math.round(U / C), ratesPerRoom: rates, durationS: duration, size } : { users: U, channels: C, rates, durationS: duration, size });
+  // Chat: --procs P > 1 spreads the sockets over P worker processes (the fan-out stays in this process).
+  const P = fan ? 1 : Math.max(1, Math.min(U, num(args.procs, 1)));
+  Object.assign(result.params, fan ? { members: U, rooms: C, membersPerRoom: Math.round(U / C), ratesPerRoom: rates, durationS: duration, size } : { users: U, channels: C, rates, durationS: duration, size, procs: P });
 
   const world = await setupWorld(ctx, U, C, log, worldFile);
   await sleep(smoke ? 200 : 1000);
@@ -601,12 +702,30 @@ async function chatLike(kind) {
   const st = { recs: new Map(), step: -1, unknown: 0, wrongChannel: 0, dups: 0, late: 0, deliveries: 0, lastDelivery: 0, lastOther: now(), deliver: new Samples(16), other: {}, presenceEntries: 0, online: new Set(), disconnects: 0, disconnectReasons: {} };
   const mSetup = new Monitor(pids).begin();
   const tc = now();
-  const socks = await connectAll(ctx.url, world.users.map((u) => authFor(ctx, u)), { concurrency: 50, log, localAddresses, retries, onSocket: countEvents(st) });
+  let socks = [];
+  let link = null;
+  if (P > 1) {
+    st.retries = retries;
+    link = await chatWorkers(P, world, st, localAddresses, Math.ceil(50 / P));
+    const nr = Object.values(retries).reduce((a, b) => a + b, 0);
+    log(`connected ${U} sockets in ${P} worker processes in ${((now() - tc) / 1000).toFixed(1)} s${nr ? `; ${nr} connects retried ${JSON.stringify(retries)}` : ""}`);
+  } else {
+    socks = await connectAll(ctx.url, world.users.map((u) => authFor(ctx, u)), { concurrency: 50, log, localAddresses, retries, onSocket: countEvents(st) });
+    attach(world, socks, st);
+  }
   const connectS = (now() - tc) / 1000;
   result.connectRetries = retries;
-  attach(world, socks, st);
   // Wait until the connect-time announcements (presence) stop, so they do not overlap the measured steps.
   result.setupEvents = await quiet(st, smoke ? 10 : 180, U);
+  if (link) {
+    // What the workers counted but had not reported yet when quiet() returned belongs to the setup.
+    await link.flush();
+    for (const [e, c] of Object.entries(st.other)) result.setupEvents[e] = (result.setupEvents[e] || 0) + c;
+    result.setupEvents.presenceEntries += st.presenceEntries;
+    result.setupEvents.onlineAnnounced = st.online.size;
+    st.other = {};
+    st.presenceEntries = 0;
+  }
   if (target === "ours" && result.setupEvents.onlineAnnounced < U) result.notes.push(`only ${result.setupEvents.onlineAnnounced} of ${U} members were announced online before the steps began`);
   const ms = mSetup.end();
   result.setup = { connectS: r2(connectS), untilQuietS: ms.seconds, serverCpuS: ms.server ? ms.server.cpuS : null, loadgenCpuS: ms.loadgen.cpuS, cassandraCpuS: ms.cassandra ? ms.cassandra.cpuS : null, mongoCpuS: ms.mongo ? ms.mongo.cpuS : null, postgresCpuS: ms.postgres ? ms.postgres.cpuS : null };
@@ -615,7 +734,7 @@ async function chatLike(kind) {
     // Chat: user n % U sends the n-th message (consecutive users sit in different channels). Fan-out: the first
     // member of room n % G sends the n-th message.
     const pickSender = fan ? (n) => world.channels[n % C].members[0] : (n) => n % U;
-    const { steps, acked, sentNonces, delivery } = await runSteps(world, socks, st, { rates, duration, size, pickSender, senders: fan ? C : 1, allSteps: args["all-steps"] === "true" });
+    const { steps, acked, sentNonces, delivery } = await runSteps(world, socks, st, { rates, duration, size, pickSender, senders: fan ? C : 1, allSteps: args["all-steps"] === "true", link });
     result.steps = steps;
     result.delivery = delivery;
     const good = steps.filter((s) => !s.saturated && s.deliver.p99 !== null && s.deliver.p99 < 100);
@@ -625,6 +744,7 @@ async function chatLike(kind) {
     else result.notes.push("the peer keeps no history: loss and duplicates are checked on deliveries only");
   } finally {
     for (const s of socks) s.close();
+    if (link) await link.close();
   }
 }
 
@@ -751,15 +871,16 @@ async function presenceScenario() {
 // ----------------------------------------------------------------------------------------------------- throughput
 
 /**
- * forkTpWorker starts one lean-client process (bench/lib/tp-worker.mjs). ask(msg, type, ms) sends a command and
- * resolves with the worker's next message of that type (rejects on its error report, its exit or the timeout).
+ * forkWorker starts one load generator child process (`file` under bench/). ask(msg, type, ms) sends a command and
+ * resolves with the worker's next message of that type (rejects on its error report, its exit or the timeout);
+ * messages nobody asked for go to onOther (the chat workers' batches).
  */
-function forkTpWorker(w) {
+function forkWorker(file, w, name, env = {}, onOther = null) {
   // "advanced" serialization: the workers send latencies as typed arrays, not JSON.
-  const child = fork(new URL("./lib/tp-worker.mjs", import.meta.url), [], {
+  const child = fork(new URL(file, import.meta.url), [], {
     serialization: "advanced",
     stdio: ["ignore", "inherit", "inherit", "ipc"],
-    env: { ...process.env, TP_WORKER: String(w) },
+    env: { ...process.env, ...env },
   });
   trackChild(child.pid);
   const waiting = new Map();
@@ -769,24 +890,24 @@ function forkTpWorker(w) {
     waiting.clear();
   };
   child.on("message", (m) => {
-    if (m.type === "error") return rejectAll(new Error(`throughput worker ${w}: ${m.message}`));
+    if (m.type === "error") return rejectAll(new Error(`${name} ${w}: ${m.message}`));
     const x = waiting.get(m.type);
     if (x) {
       waiting.delete(m.type);
       x.resolve(m);
-    }
+    } else if (onOther) onOther(m);
   });
   child.on("exit", (code) => {
     untrackChild(child.pid); // reaped: its CPU is now in this process's cutime+cstime
     h.exited = true;
-    rejectAll(new Error(`throughput worker ${w} exited (${code})`));
+    rejectAll(new Error(`${name} ${w} exited (${code})`));
   });
   h.ask = (msg, type, timeoutMs) =>
     new Promise((resolve, reject) => {
-      if (h.exited) return reject(new Error(`throughput worker ${w} has exited`));
+      if (h.exited) return reject(new Error(`${name} ${w} has exited`));
       const t = setTimeout(() => {
         waiting.delete(type);
-        reject(new Error(`throughput worker ${w}: no "${type}" answer in ${timeoutMs} ms`));
+        reject(new Error(`${name} ${w}: no "${type}" answer in ${timeoutMs} ms`));
       }, timeoutMs);
       waiting.set(type, {
         resolve: (m) => (clearTimeout(t), resolve(m)),
@@ -796,6 +917,7 @@ function forkTpWorker(w) {
     });
   return h;
 }
+const forkTpWorker = (w) => forkWorker("./lib/tp-worker.mjs", w, "throughput worker", { TP_WORKER: String(w) });
 
 async function throughput() {
   if (target !== "ours") {

@@ -242,10 +242,14 @@ for (const t of ["ours", "peer"]) {
   if (!r || !r.steps) continue;
   const p = r.params;
   md.push(`## Chat (${name[t]}): ${int(p.users)} users in ${int(p.channels)} channels, ${p.durationS} s per rate, ${p.size}-byte messages`, "");
-  md.push("| msg/s offered | msg/s sent | acked | refused | ack timeouts | send→ack p50 / p95 / p99 / max ms | send→deliver p50 / p95 / p99 / max ms | deliveries/s | undelivered at step end | dup | server CPU s | Cassandra CPU s | MongoDB CPU s | load generator CPU s | loadgen event-loop p99 ms |", "|---:|---:|---:|---|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+  md.push("| msg/s offered | msg/s sent | acked | refused | ack timeouts | send→ack p50 / p95 / p99 / max ms | send→deliver p50 / p95 / p99 / max ms | deliveries/s | undelivered at step end | dup | server CPU s | Cassandra CPU s | MongoDB CPU s | load generator CPU s | loadgen event-loop p99 ms | per process: CPU share, event-loop lag p99 ms |", "|---:|---:|---:|---|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|");
   for (const s of r.steps) {
-    md.push(`| ${int(s.rate)} | ${fmt(s.achievedRate)} | ${int(s.acked)} | ${errs(s.errors)} | ${int(s.ackTimeouts)} | ${fmt(s.ack.p50)} / ${fmt(s.ack.p95)} / ${fmt(s.ack.p99)} / ${fmt(s.ack.max)} | ${fmt(s.deliver.p50)} / ${fmt(s.deliver.p95)} / ${fmt(s.deliver.p99)} / ${fmt(s.deliver.max)} | ${int(s.deliveriesPerS)} | ${int(s.undeliveredAtStepEnd)} | ${int(s.duplicateDeliveries)} | ${fmt(s.serverCpuS, 2)} | ${fmt(s.cassandraCpuS, 2)} | ${fmt(s.mongoCpuS, 2)} | ${fmt(s.loadgenCpuS ?? s.monitor.loadgen.cpuS, 2)} | ${fmt(s.monitor.loadgen.eventLoopDelayP99Ms)} |`);
+    // Per process (runs since --procs): the coordinating process and each worker holding sockets.
+    const procs = (s.loadgenProcesses || []).map((x) => `${x.proc} ${fmt(x.cpuShare * 100, 0)} %, ${fmt(x.eventLoopLagP99Ms)}`).join("; ");
+    md.push(`| ${int(s.rate)} | ${fmt(s.achievedRate)} | ${int(s.acked)} | ${errs(s.errors)} | ${int(s.ackTimeouts)} | ${fmt(s.ack.p50)} / ${fmt(s.ack.p95)} / ${fmt(s.ack.p99)} / ${fmt(s.ack.max)} | ${fmt(s.deliver.p50)} / ${fmt(s.deliver.p95)} / ${fmt(s.deliver.p99)} / ${fmt(s.deliver.max)} | ${int(s.deliveriesPerS)} | ${int(s.undeliveredAtStepEnd)} | ${int(s.duplicateDeliveries)} | ${fmt(s.serverCpuS, 2)} | ${fmt(s.cassandraCpuS, 2)} | ${fmt(s.mongoCpuS, 2)} | ${fmt(s.loadgenCpuS ?? s.monitor.loadgen.cpuS, 2)} | ${fmt(s.monitor.loadgen.eventLoopDelayP99Ms)} | ${procs || "–"} |`);
   }
+  if (p.procs > 1) md.push("", `Load generator: ${int(p.procs)} worker processes holding the sockets (official socket.io-client) plus the coordinating process (pacing, accounting); ` +
+    "\"loadgen event-loop p99\" is the coordinating process's timer delay (lag + 10 ms); per process: CPU as a share of one core and event-loop lag p99 (delay beyond a 10 ms timer).");
   md.push("", `Highest offered rate with p99 send→deliver < 100 ms (and no refusals or loss): **${r.bestRateP99Under100ms ? int(r.bestRateP99Under100ms) + " msg/s" : "none"}**.`);
   md.push("", setupLine(t, r));
   if (r.history) md.push("", historyLine(r.history));

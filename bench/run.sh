@@ -34,6 +34,8 @@
 #       presence:batch events received by all clients, and the entries in them, while connecting and S s after.
 #   chat         --chat-users U [1000] --chat-channels C [100] --chat-duration T [20]
 #                --chat-rates R1,... [100,250,500,1000,1500,2000,3000,4000,6000,8000]   (Parley; --peer-chat: peer too)
+#                --chat-procs P [4; smoke 2]: the sockets (official socket.io-client) in P worker processes, so the
+#                load generator's event-loop lag stays out of the latencies; per step each process's CPU and lag
 #   throughput   --tp-users U [400] --tp-channels C [200] --tp-rates R1,.. [2000,5000,10000,15000]
 #                --tp-duration T [15] --tp-procs P [2] [--tp-all-steps]                    (Parley)
 #       Write throughput (issue #13): U users in C channels (2 members each: few receivers) send R msg/s in all
@@ -56,7 +58,7 @@ ONLY="connections,fanout,presence,chat,throughput,history"
 TARGETS="ours,peer"
 REPEATS=3
 CONNS=19000; HOLD=600; PEER_HOLD=60
-CHAT_USERS=1000; CHAT_CHANNELS=100; CHAT_RATES="100,250,500,1000,1500,2000,3000,4000,6000,8000"; CHAT_DURATION=20
+CHAT_USERS=1000; CHAT_CHANNELS=100; CHAT_RATES="100,250,500,1000,1500,2000,3000,4000,6000,8000"; CHAT_DURATION=20; CHAT_PROCS=4
 FAN_K=2000; FAN_ROOMS=20; FAN_RATES="10"; FAN_DURATION=10; FAN_SIZE=64; FAN_LARGE=1024; FAN_VARIANTS="one,rooms,large"
 PRES_K=""; PRES_CONC=100; PRES_TAIL=5
 HIST_MSGS=400; HIST_READS=500
@@ -77,6 +79,7 @@ while (( $# )); do
     --chat-channels) CHAT_CHANNELS="$2"; shift ;;
     --chat-rates) CHAT_RATES="$2"; shift ;;
     --chat-duration) CHAT_DURATION="$2"; shift ;;
+    --chat-procs) CHAT_PROCS="$2"; shift ;;
     --fanout-members) FAN_K="$2"; shift ;;
     --fanout-rates) FAN_RATES="$2"; shift ;;
     --fanout-duration) FAN_DURATION="$2"; shift ;;
@@ -103,7 +106,7 @@ done
 if (( SMOKE )); then
   REPEATS=1
   CONNS=20; HOLD=3; PEER_HOLD=3
-  CHAT_USERS=10; CHAT_CHANNELS=2; CHAT_RATES=20; CHAT_DURATION=3
+  CHAT_USERS=10; CHAT_CHANNELS=2; CHAT_RATES=20; CHAT_DURATION=3; CHAT_PROCS=2
   FAN_K=20; FAN_ROOMS=4; FAN_RATES=10; FAN_DURATION=1
   PRES_K=20; PRES_TAIL=1
   HIST_MSGS=360; HIST_READS=20
@@ -344,7 +347,8 @@ if has "$ONLY" presence && has "$TARGETS" ours; then
   run_scenario presence ours presence-ours --members "$PRES_K" --concurrency "$PRES_CONC" --tail "$PRES_TAIL" \
     --world "$OUT/world-${PRES_K}x1.json"
 fi
-for_targets chat "$PEER_CHAT" --users "$CHAT_USERS" --channels "$CHAT_CHANNELS" --rates "$CHAT_RATES" --duration "$CHAT_DURATION"
+for_targets chat "$PEER_CHAT" --users "$CHAT_USERS" --channels "$CHAT_CHANNELS" --rates "$CHAT_RATES" --duration "$CHAT_DURATION" \
+  --procs "$CHAT_PROCS"
 tp_all=(); (( TP_ALL )) && tp_all=(--all-steps)
 for_targets throughput 0 --users "$TP_USERS" --channels "$TP_CHANNELS" --rates "$TP_RATES" --duration "$TP_DURATION" \
   --procs "$TP_PROCS" "${tp_all[@]}"

@@ -452,3 +452,28 @@ export async function connectAll(url, auths, { concurrency = 50, log, localAddre
   if (log) log(`connected ${socks.length} sockets in ${((now() - t0) / 1000).toFixed(1)} s${nr ? `; ${nr} connects retried ${JSON.stringify(retries)}` : ""}`);
   return socks;
 }
+
+/**
+ * countEvents returns an onSocket hook (see connectAll) that counts every event but message:new by name from the
+ * socket's first event on, and the presence entries inside presence:update (1) and presence:batch (updates[]);
+ * st.online collects the users whose "online" presence some socket received. Used in load.mjs and in the
+ * chat's worker processes (bench/lib/chat-worker.mjs).
+ */
+export function countEvents(st) {
+  const seen = (p) => {
+    if (p && p.status === "online" && p.userId) st.online.add(p.userId);
+  };
+  return (s) =>
+    s.onAny((event, payload) => {
+      if (event === "message:new") return;
+      st.other[event] = (st.other[event] || 0) + 1;
+      if (event === "presence:update") {
+        st.presenceEntries++;
+        seen(payload);
+      } else if (event === "presence:batch" && payload && Array.isArray(payload.updates)) {
+        st.presenceEntries += payload.updates.length;
+        payload.updates.forEach(seen);
+      }
+      st.lastOther = now();
+    });
+}
