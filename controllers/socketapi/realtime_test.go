@@ -337,22 +337,14 @@ func TestReadReceiptsAndUnreadCounts(t *testing.T) {
 		t.Fatalf("outsider receipt accepted: %+v", ack)
 	}
 	// The seed-compatible history marks bob's messages read up to alice's position.
-	res := s.Do(t, "GET", "/api/messages?channelId="+general, bob.AccessToken, nil)
-	var page struct {
-		Messages []struct {
-			ID   string
-			Read *bool
-		}
-	}
-	res.JSON(t, &page)
-	for _, m := range page.Messages {
-		want := m.ID != ids[2]
-		if m.Read == nil || *m.Read != want {
-			t.Fatalf("message %s read=%v, want %v", m.ID, m.Read, want)
+	for id, read := range readMarks(t, s, bob, "/api/messages?channelId="+general) {
+		want := id != ids[2]
+		if read == nil || *read != want {
+			t.Fatalf("message %s read=%v, want %v", id, read, want)
 		}
 	}
 	// The receipts endpoint reports the positions (from memory; MongoDB gets them coalesced).
-	res = s.Do(t, "GET", "/api/channels/"+general+"/receipts", bob.AccessToken, nil)
+	res := s.Do(t, "GET", "/api/channels/"+general+"/receipts", bob.AccessToken, nil)
 	if !strings.Contains(string(res.Body), `"lastReadId":"`+ids[1]+`"`) {
 		t.Fatalf("receipts: %s", res.Body)
 	}
@@ -407,18 +399,8 @@ func TestSendingMarksOlderMessagesReadInTheCachedHistory(t *testing.T) {
 	ac, bc := connect(t, b, s, alice), connect(t, b, s, bob)
 	first := sendMsg(t, ac, general, "anyone there?", "c1").Message.ID
 	readOf := func() string {
-		res := s.Do(t, "GET", "/api/channels/"+general+"/messages", alice.AccessToken, nil)
-		var page struct {
-			Messages []struct {
-				ID   string
-				Read *bool
-			}
-		}
-		res.JSON(t, &page)
-		for _, m := range page.Messages {
-			if m.ID == first && m.Read != nil {
-				return fmt.Sprint(*m.Read)
-			}
+		if read := readMarks(t, s, alice, "/api/channels/"+general+"/messages")[first]; read != nil {
+			return fmt.Sprint(*read)
 		}
 		return "missing"
 	}
@@ -429,4 +411,21 @@ func TestSendingMarksOlderMessagesReadInTheCachedHistory(t *testing.T) {
 	if r := readOf(); r != "true" {
 		t.Fatalf("after bob answered: read=%s, want true", r)
 	}
+}
+
+// readMarks fetches a history page and returns each message's "read by others" mark (nil: not the caller's).
+func readMarks(t *testing.T, s *testserver.Server, acc testserver.Account, path string) map[string]*bool {
+	t.Helper()
+	var page struct {
+		Messages []struct {
+			ID   string
+			Read *bool
+		}
+	}
+	s.Do(t, "GET", path, acc.AccessToken, nil).JSON(t, &page)
+	out := map[string]*bool{}
+	for _, m := range page.Messages {
+		out[m.ID] = m.Read
+	}
+	return out
 }
