@@ -34,8 +34,9 @@
 #       presence:batch events received by all clients, and the entries in them, while connecting and S s after.
 #   chat         --chat-users U [1000] --chat-channels C [100] --chat-duration T [20]
 #                --chat-rates R1,... [100,250,500,1000,1500,2000,3000,4000,6000,8000]   (Parley; --peer-chat: peer too)
-#                --chat-procs P [4; smoke 2]: the sockets (official socket.io-client) in P worker processes, so the
-#                load generator's event-loop lag stays out of the latencies; per step each process's CPU and lag
+#                --chat-procs P [1; smoke 2]: the sockets (official socket.io-client) in P worker processes, for a
+#                machine with cores to spare (on 2 shared cores more processes measured worse); per step each
+#                process's CPU and event-loop lag
 #   throughput   --tp-users U [400] --tp-channels C [200] --tp-rates R1,.. [2000,5000,10000,15000]
 #                --tp-duration T [15] --tp-procs P [2] [--tp-all-steps]                    (Parley)
 #       Write throughput (issue #13): U users in C channels (2 members each: few receivers) send R msg/s in all
@@ -58,7 +59,7 @@ ONLY="connections,fanout,presence,chat,throughput,history"
 TARGETS="ours,peer"
 REPEATS=3
 CONNS=19000; HOLD=600; PEER_HOLD=60
-CHAT_USERS=1000; CHAT_CHANNELS=100; CHAT_RATES="100,250,500,1000,1500,2000,3000,4000,6000,8000"; CHAT_DURATION=20; CHAT_PROCS=4
+CHAT_USERS=1000; CHAT_CHANNELS=100; CHAT_RATES="100,250,500,1000,1500,2000,3000,4000,6000,8000"; CHAT_DURATION=20; CHAT_PROCS=1
 FAN_K=2000; FAN_ROOMS=20; FAN_RATES="10"; FAN_DURATION=10; FAN_SIZE=64; FAN_LARGE=1024; FAN_VARIANTS="one,rooms,large"
 PRES_K=""; PRES_CONC=100; PRES_TAIL=5
 HIST_MSGS=400; HIST_READS=500
