@@ -79,24 +79,12 @@ func (c *Conn) servePoll(w http.ResponseWriter, r *http.Request) {
 	if !c.claimLocked(w, &c.poll.waiting) {
 		return
 	}
-	if c.upgrading && len(c.queue) == 0 {
-		// A poll that starts after the probe was answered: the client is about to switch. Give the switch a
-		// moment, so this poll is refused like any after the upgrade rather than answered noop.
-		c.mu.Unlock()
-		timer := time.NewTimer(100 * time.Millisecond)
-		select {
-		case <-c.poll.wake:
-		case <-timer.C:
-		}
-		timer.Stop()
-		c.mu.Lock()
-		if c.poll.ended {
-			c.poll.waiting = false
-			c.mu.Unlock()
-			c.srv.httpError(w, http.StatusBadRequest, errBadRequest)
-			return
-		}
+	// A poll that starts after the probe was answered: the client is about to switch. Give the switch a
+	// moment, so this poll is refused like any after the upgrade rather than answered noop.
+	if c.upgrading && len(c.queue) == 0 && !c.holdForSwitchLocked(w, 100*time.Millisecond) {
+		return
 	}
+	duringProbe := c.probe != nil
 	for len(c.queue) == 0 && !c.upgrading && !c.poll.ended && c.state == stateOpen {
 		c.mu.Unlock()
 		select {
@@ -110,6 +98,19 @@ func (c *Conn) servePoll(w http.ResponseWriter, r *http.Request) {
 		}
 		c.mu.Lock()
 	}
+	// A poll that started while the probe WebSocket was open and was woken by the probe's answer: the "5" that
+	// completes the switch may already be on its way (a client can send "2probe" and "5" back to back, and the
+	// two connections are read in no particular order), so wait a few milliseconds for it before releasing the
+	// poll with a noop, which a client that waits for this poll before sending "5" then gets only that late.
+	if duringProbe && c.upgrading && len(c.queue) == 0 && c.state == stateOpen && !c.holdForSwitchLocked(w, 5*time.Millisecond) {
+		return
+	}
+	if c.poll.ended && c.state == stateOpen { // the switch happened while this poll waited
+		c.poll.waiting = false
+		c.mu.Unlock()
+		c.srv.httpError(w, http.StatusBadRequest, errBadRequest)
+		return
+	}
 	var body []byte
 	switch {
 	case c.state != stateOpen:
@@ -122,6 +123,27 @@ func (c *Conn) servePoll(w http.ResponseWriter, r *http.Request) {
 	c.poll.waiting = false
 	c.mu.Unlock()
 	writePoll(w, body)
+}
+
+// holdForSwitchLocked waits up to d for the upgrade to finish while the client is switching to the WebSocket.
+// If it finished, the poll is refused with 400 (as every poll after an upgrade) and false is returned, with c.mu
+// released; otherwise true, with c.mu held again.
+func (c *Conn) holdForSwitchLocked(w http.ResponseWriter, d time.Duration) bool {
+	c.mu.Unlock()
+	timer := time.NewTimer(d)
+	select {
+	case <-c.poll.wake:
+	case <-timer.C:
+	}
+	timer.Stop()
+	c.mu.Lock()
+	if c.poll.ended {
+		c.poll.waiting = false
+		c.mu.Unlock()
+		c.srv.httpError(w, http.StatusBadRequest, errBadRequest)
+		return false
+	}
+	return true
 }
 
 // pollPayloadLocked encodes and empties the queue, with a last frame appended when given.
