@@ -3,9 +3,11 @@ package httpapi
 import (
 	"context"
 	"log/slog"
+	"mime"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -114,7 +116,7 @@ func staticApp(dir string) gin.HandlerFunc {
 			if strings.HasPrefix(clean, "/assets/") { // content-hashed by Vite: cache forever
 				c.Header("Cache-Control", "public, max-age=31536000, immutable")
 			}
-			c.File(path)
+			serveStatic(c, path)
 			return
 		}
 		index := filepath.Join(dir, "index.html")
@@ -123,8 +125,56 @@ func staticApp(dir string) gin.HandlerFunc {
 			return
 		}
 		c.Header("Cache-Control", "no-cache")
-		c.File(index)
+		serveStatic(c, index)
 	}
+}
+
+// serveStatic sends a file of the build, or the copy that frontend/scripts/precompress.mjs wrote next to it in
+// the best encoding the browser accepts (brotli, then gzip): compressed once at build time, not per request.
+func serveStatic(c *gin.Context, path string) {
+	c.Header("Vary", "Accept-Encoding")
+	accepted := acceptedEncodings(c.GetHeader("Accept-Encoding"))
+	for _, enc := range []struct{ name, ext string }{{"br", ".br"}, {"gzip", ".gz"}} {
+		if !accepted[enc.name] {
+			continue
+		}
+		f, err := os.Open(path + enc.ext)
+		if err != nil {
+			continue
+		}
+		defer f.Close()
+		fi, err := f.Stat()
+		if err != nil || fi.IsDir() {
+			continue
+		}
+		if ct := mime.TypeByExtension(filepath.Ext(path)); ct != "" {
+			c.Header("Content-Type", ct)
+		}
+		c.Header("Content-Encoding", enc.name)
+		http.ServeContent(c.Writer, c.Request, filepath.Base(path), fi.ModTime(), f)
+		return
+	}
+	c.File(path)
+}
+
+// acceptedEncodings parses Accept-Encoding ("br;q=1.0, gzip, *;q=0"): the codings with a weight above zero.
+func acceptedEncodings(header string) map[string]bool {
+	out := map[string]bool{}
+	for _, part := range strings.Split(header, ",") {
+		name, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		name = strings.ToLower(strings.TrimSpace(name))
+		if name == "" {
+			continue
+		}
+		q := 1.0
+		if v, ok := strings.CutPrefix(strings.TrimSpace(params), "q="); ok {
+			if f, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil {
+				q = f
+			}
+		}
+		out[name] = q > 0
+	}
+	return out
 }
 
 const placeholderPage = `<!doctype html><html><head><meta charset="utf-8"><title>Parley</title></head>
