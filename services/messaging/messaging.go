@@ -172,8 +172,8 @@ func (s *Service) conversationLocked(channelID int64) *conversation {
 
 // Send accepts a message. Validation, permission, rate-limit and back-pressure errors are returned at once;
 // otherwise done is called exactly once, from another goroutine, when the message is stored in Cassandra
-// (or with the error that made storing it impossible). A nonce the sender already used yields the message
-// stored for it instead of a new one.
+// (or with the error that made storing it impossible). A nonce the sender already used in this channel within
+// the retry horizon yields the message stored (or being stored) for it instead of a new one.
 func (s *Service) Send(ctx context.Context, userID, channelID int64, content, nonce string, done func(model.Message, error)) error {
 	if s.closed.Load() {
 		return errShuttingDown
