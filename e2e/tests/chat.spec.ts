@@ -299,6 +299,38 @@ test('phone-size layout (390x844): chat first, channels in a drawer', async ({ b
   }
 });
 
+test('kick asks first: Cancel (or Esc) keeps the member, Kick removes them', async ({ browser }) => {
+  const p = await setupPair(browser);
+  try {
+    const page = p.a.page;
+    const bobRow = page.locator(`[data-testid="member-item"][data-user-id="${p.bob.user.id}"]`);
+    await expect(bobRow).toHaveCount(1);
+    const openKick = async () => {
+      await bobRow.getByRole('button', { name: 'Manage Bob' }).click();
+      await page.getByRole('menuitem', { name: 'Kick Bob' }).click();
+      await expect(page.getByTestId('confirm-kick-modal')).toBeVisible();
+    };
+    await openKick();
+    await page.getByTestId('confirm-kick-modal').getByRole('button', { name: 'Cancel' }).click();
+    await expect(page.getByTestId('confirm-kick-modal')).toHaveCount(0);
+    await openKick();
+    await page.keyboard.press('Escape');
+    await expect(page.getByTestId('confirm-kick-modal')).toHaveCount(0);
+    // Neither removed Bob.
+    const members = await api('GET', `/api/servers/${p.serverId}/members`, undefined, p.alice.accessToken);
+    expect(JSON.stringify(members)).toContain(p.bob.user.id);
+    await expect(bobRow).toHaveCount(1);
+
+    await openKick();
+    await page.getByTestId('confirm-kick').click();
+    await expect(bobRow).toHaveCount(0);
+    const after = await api('GET', `/api/servers/${p.serverId}/members`, undefined, p.alice.accessToken);
+    expect(JSON.stringify(after)).not.toContain(p.bob.user.id);
+  } finally {
+    await closeAll(p.a, p.b);
+  }
+});
+
 test('server restart: banner while down, then back; no lost or doubled messages', async ({ browser }) => {
   test.setTimeout(150_000);
   const p = await setupPair(browser);

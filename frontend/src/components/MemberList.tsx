@@ -6,7 +6,7 @@ import { displayName, useMembers } from '../app/queries';
 import { useApi, useMe } from '../app/services';
 import { useRealtime } from '../realtime/RealtimeProvider';
 import { useNotify } from './notices';
-import { Avatar, Spinner } from './ui';
+import { Avatar, Modal, Spinner } from './ui';
 
 const ROLE_LABEL = { owner: 'Owner', admin: 'Admin', member: '' } as const;
 
@@ -15,6 +15,7 @@ function MemberRow({ member, status, server }: { member: Member; status: Presenc
   const api = useApi();
   const notify = useNotify();
   const [menu, setMenu] = useState(false);
+  const [confirmKick, setConfirmKick] = useState(false);
   const isMe = member.user.id === me.id;
   const canKick = !isMe && member.role !== 'owner' && (server.role === 'owner' || (server.role === 'admin' && member.role === 'member'));
   const canRole = !isMe && server.role === 'owner' && member.role !== 'owner';
@@ -50,13 +51,44 @@ function MemberRow({ member, status, server }: { member: Member; status: Presenc
                 </button>
               )}
               {canKick && (
-                <button type="button" role="menuitem" className="menu-item danger" onClick={() => (setMenu(false), kick.mutate())}>
+                <button type="button" role="menuitem" className="menu-item danger" onClick={() => (setMenu(false), setConfirmKick(true))}>
                   Kick {displayName(member.user)}
                 </button>
               )}
             </span>
           )}
         </span>
+      )}
+      {confirmKick && (
+        // A kick takes someone out of every channel at once: ask first (they can come back only with an invite).
+        <Modal
+          title={`Kick ${displayName(member.user)}`}
+          onClose={() => setConfirmKick(false)}
+          testId="confirm-kick-modal"
+          footer={
+            <>
+              <button type="button" className="button ghost" onClick={() => setConfirmKick(false)}>
+                Cancel
+              </button>
+              <button
+                type="button"
+                className="button danger"
+                data-testid="confirm-kick"
+                onClick={() => {
+                  setConfirmKick(false);
+                  kick.mutate();
+                }}
+              >
+                Kick
+              </button>
+            </>
+          }
+        >
+          <p>
+            Remove {displayName(member.user)} from {server.name}? They lose access to its channels and can rejoin only with an
+            invite.
+          </p>
+        </Modal>
       )}
     </li>
   );
