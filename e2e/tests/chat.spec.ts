@@ -299,6 +299,20 @@ test('phone-size layout (390x844): chat first, channels in a drawer', async ({ b
   }
 });
 
+test('Esc in the composer keeps the draft (it marks the channel read instead)', async ({ browser }) => {
+  const p = await setupPair(browser);
+  try {
+    const box = p.a.page.getByTestId('composer-input');
+    await box.fill('a draft I am not done with');
+    await box.press('Escape');
+    await expect(box).toHaveValue('a draft I am not done with');
+    await box.press('Enter');
+    await expectMessageOnce(p.b.page, 'a draft I am not done with');
+  } finally {
+    await closeAll(p.a, p.b);
+  }
+});
+
 test('kick asks first: Cancel (or Esc) keeps the member, Kick removes them', async ({ browser }) => {
   const p = await setupPair(browser);
   try {

@@ -113,6 +113,10 @@ export function ChannelView({ channelId, title, topic, placeholder, intro, recei
   const onEdit = useCallback((id: Id, content: string) => rt.edit(channelId, id, content), [rt, channelId]);
   const onDelete = useCallback((id: Id) => rt.remove(channelId, id), [rt, channelId]);
   const onError = useCallback((m: string) => notify(m, 'error'), [notify]);
+  const onEscape = useCallback(() => {
+    rt.markRead(channelId);
+    list.current?.scrollToBottom();
+  }, [rt, channelId]);
   const onReload = useCallback(() => {
     rt.loadNewest(channelId).catch(() => undefined);
   }, [rt, channelId]);
@@ -148,6 +152,7 @@ export function ChannelView({ channelId, title, topic, placeholder, intro, recei
             onSend={onSend}
             onTyping={onTyping}
             onEditLast={() => list.current?.editLastOwn()}
+            onEscape={onEscape}
           />
           <TypingLine channelId={channelId} />
         </section>

@@ -51,6 +51,16 @@ describe('Composer', () => {
     expect(onTyping.mock.calls.map((c) => c[0])).toEqual(['typing:start', 'typing:stop']);
   });
 
+  it('Esc keeps the draft and asks to mark the channel read', async () => {
+    const user = userEvent.setup();
+    const onEscape = vi.fn();
+    render(<Composer channelId="c-esc" placeholder="Message #general" onSend={vi.fn()} onTyping={vi.fn()} onEscape={onEscape} />);
+    const box = screen.getByTestId('composer-input') as HTMLTextAreaElement;
+    await user.type(box, 'half a thought{Escape}');
+    expect(box.value).toBe('half a thought');
+    expect(onEscape).toHaveBeenCalledTimes(1);
+  });
+
   it('the send button works too', async () => {
     const user = userEvent.setup();
     const { onSend, box } = setup();

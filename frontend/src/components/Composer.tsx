@@ -13,10 +13,12 @@ export interface ComposerProps {
   onTyping: (event: 'typing:start' | 'typing:stop') => void;
   /** Up arrow in an empty composer: edit the last own message. */
   onEditLast?: () => void;
+  /** Esc: mark the channel read (as in Discord); the draft stays. */
+  onEscape?: () => void;
   disabled?: boolean;
 }
 
-export function Composer({ channelId, placeholder, onSend, onTyping, onEditLast, disabled }: ComposerProps) {
+export function Composer({ channelId, placeholder, onSend, onTyping, onEditLast, onEscape, disabled }: ComposerProps) {
   const [value, setValue] = useState(() => drafts.get(channelId) ?? '');
   const [prevChannel, setPrevChannel] = useState(channelId);
   const ref = useRef<HTMLTextAreaElement>(null);
@@ -68,8 +70,9 @@ export function Composer({ channelId, placeholder, onSend, onTyping, onEditLast,
     } else if (e.key === 'ArrowUp' && !value && onEditLast) {
       e.preventDefault();
       onEditLast();
-    } else if (e.key === 'Escape' && value) {
-      update('');
+    } else if (e.key === 'Escape' && onEscape) {
+      // Never clears the draft: a stray Esc must not lose what someone typed (and Ctrl+Z could not bring it back).
+      onEscape();
     }
   };
 
