@@ -338,6 +338,10 @@ test('kick asks first: Cancel (or Esc) keeps the member, Kick removes them', asy
     await openKick();
     await page.getByTestId('confirm-kick').click();
     await expect(bobRow).toHaveCount(0);
+    // Bob is told at once and taken out of the server: no stale channels, no composer that fails later.
+    await expect(p.b.page.getByText('You were removed from "Parley HQ".')).toBeVisible();
+    await expect(p.b.page).toHaveURL(/\/channels\/@me$/);
+    await expect(p.b.page.locator(`[data-testid="server-item"][data-server-id="${p.serverId}"]`)).toHaveCount(0);
     const after = await api('GET', `/api/servers/${p.serverId}/members`, undefined, p.alice.accessToken);
     expect(JSON.stringify(after)).not.toContain(p.bob.user.id);
   } finally {

@@ -243,7 +243,7 @@ export interface UnreadEvent {
 }
 export interface ServerUpdateEvent {
   server: Server;
-  action: 'created' | 'updated' | 'deleted' | 'joined' | 'left';
+  action: 'created' | 'updated' | 'deleted' | 'joined' | 'left' | 'kicked';
 }
 export interface ChannelUpdateEvent {
   channel: AnyChannel;

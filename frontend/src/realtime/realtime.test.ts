@@ -240,6 +240,19 @@ describe('Realtime', () => {
     rt.stop();
   });
 
+  it('kicked, as the server tells the kicked user (server:update to their own room): notice and cache removal', () => {
+    const { rt, sock, queryClient } = setup();
+    queryClient.setQueryData(qk.servers, { servers: [{ id: 's', name: 'Guild', ownerId: 'o', role: 'member', memberCount: 2, createdAt: '' }] });
+    const notices: { kind: string; id: string; message: string }[] = [];
+    rt.onRemoved((n) => notices.push(n));
+    rt.start();
+    sock.serverConnect();
+    sock.fire('server:update', { server: { id: 's' }, action: 'kicked' });
+    expect(queryClient.getQueryData<{ servers: unknown[] }>(qk.servers)!.servers).toEqual([]);
+    expect(notices).toEqual([{ kind: 'server', id: 's', message: 'You were removed from "Guild".' }]);
+    rt.stop();
+  });
+
   it('connect_error token_expired refreshes once then reconnects; unauthorized logs out', async () => {
     const { rt, sock, auth } = setup();
     const refresh = vi.spyOn(auth, 'refresh').mockResolvedValue('access-2');

@@ -211,14 +211,13 @@ export class Realtime {
         if (action !== 'updated') void this.qc.invalidateQueries({ queryKey: qk.servers });
         break;
       case 'deleted':
-      case 'left': {
+      case 'left':
+      case 'kicked': {
+        // A kicked member is told only here: the server's room, which carries member:update, no longer has them.
         const name = server.name || this.serverName(server.id);
         removeServer(this.qc, server.id);
-        this.notice({
-          kind: 'server',
-          id: server.id,
-          message: action === 'deleted' ? `"${name}" was deleted.` : `You left "${name}".`,
-        });
+        const message = { deleted: `"${name}" was deleted.`, left: `You left "${name}".`, kicked: `You were removed from "${name}".` }[action];
+        this.notice({ kind: 'server', id: server.id, message });
         break;
       }
     }
