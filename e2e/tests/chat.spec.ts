@@ -15,6 +15,7 @@ import {
   markPage,
   messageRows,
   newUser,
+  openChannel,
   origin,
   registerApi,
   screenshot,
@@ -296,6 +297,33 @@ test('phone-size layout (390x844): chat first, channels in a drawer', async ({ b
     await screenshot(page, 'phone-nav');
   } finally {
     await closeAll(a);
+  }
+});
+
+test('unread badges update live: a message in another channel badges it for Bob, opening it clears the badge', async ({ browser }) => {
+  const p = await setupPair(browser);
+  try {
+    const random = await api('POST', `/api/servers/${p.serverId}/channels`, { name: 'random' }, p.alice.accessToken);
+    const bobRandom = p.b.page.locator(`[data-testid="channel-item"][data-channel-id="${random.id}"]`);
+    await expect(bobRandom).toHaveCount(1); // the new channel appears live too
+    await openChannel(p.a.page, `/channels/${p.serverId}/${random.id}`);
+    await send(p.a.page, 'over here, Bob');
+    await send(p.a.page, 'and again');
+    await expect(bobRandom.getByTestId('unread-badge')).toHaveAttribute('data-count', '2');
+    // The open channel never badges.
+    await expect(p.b.page.locator(`[data-testid="channel-item"][data-channel-id="${p.generalId}"]`).getByTestId('unread-badge')).toHaveCount(0);
+    await bobRandom.click();
+    await expectMessageOnce(p.b.page, 'and again');
+    await expect(bobRandom.getByTestId('unread-badge')).toHaveCount(0);
+    // Away from the server (DM home), its icon shows unread as soon as a message arrives.
+    const rail = p.b.page.locator(`[data-testid="server-item"][data-server-id="${p.serverId}"]`);
+    await p.b.page.getByTestId('home-button').click(); // in-app navigation: nothing is reloaded
+    await expect(p.b.page).toHaveURL(/\/channels\/@me$/);
+    await expect(rail).not.toHaveAttribute('aria-label', /unread/);
+    await send(p.a.page, 'are you still there?');
+    await expect(rail).toHaveAttribute('aria-label', /\(unread\)/);
+  } finally {
+    await closeAll(p.a, p.b);
   }
 });
 

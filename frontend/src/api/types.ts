@@ -239,7 +239,8 @@ export interface UnreadEvent {
   channelId: Id;
   unreadCount: number;
   mentionCount: number;
-  lastMessageId: Id | null;
+  /** The reader's new read position (the event follows their own receipt, e.g. from another tab). */
+  lastReadId: Id | null;
 }
 export interface ServerUpdateEvent {
   server: Server;

@@ -17,7 +17,7 @@ import type {
   UnreadEvent,
   User,
 } from '../api/types';
-import { compareIds, maxId } from '../chat/ids';
+import { compareIds } from '../chat/ids';
 
 export function upsertById<T extends { id: Id }>(list: T[], item: T): T[] {
   const i = list.findIndex((x) => x.id === item.id);
@@ -75,13 +75,19 @@ export function findChannel(qc: QueryClient, id: Id): AnyChannel | undefined {
   return undefined;
 }
 
-export function applyUnread(qc: QueryClient, ev: UnreadEvent, activeChannelId: Id | null) {
+/**
+ * Applies the reader's own read position (from this or another tab). Messages newer than that position stay
+ * unread (the event may come after them: receipts are debounced): newerUnread is how many of them the loaded
+ * history holds from others; without it the count already shown is kept.
+ */
+export function applyUnread(qc: QueryClient, ev: UnreadEvent, activeChannelId: Id | null, newerUnread?: number) {
   return patchAnyChannel(qc, ev.channelId, (c) => {
-    const unreadCount = ev.channelId === activeChannelId ? 0 : ev.unreadCount;
-    const mentionCount = ev.channelId === activeChannelId ? 0 : ev.mentionCount;
-    const lastMessageId = maxId(c.lastMessageId, ev.lastMessageId);
-    if (c.unreadCount === unreadCount && c.mentionCount === mentionCount && c.lastMessageId === lastMessageId) return c;
-    return { ...c, unreadCount, mentionCount, lastMessageId };
+    const covers = !ev.lastReadId || !c.lastMessageId || compareIds(ev.lastReadId, c.lastMessageId) >= 0;
+    const open = ev.channelId === activeChannelId;
+    const unreadCount = open ? 0 : covers ? ev.unreadCount : Math.min(c.unreadCount, newerUnread ?? c.unreadCount);
+    const mentionCount = open ? 0 : covers ? ev.mentionCount : c.mentionCount;
+    if (c.unreadCount === unreadCount && c.mentionCount === mentionCount) return c;
+    return { ...c, unreadCount, mentionCount };
   });
 }
 
@@ -89,10 +95,20 @@ export function clearUnread(qc: QueryClient, channelId: Id) {
   patchAnyChannel(qc, channelId, (c) => (c.unreadCount === 0 && c.mentionCount === 0 ? c : { ...c, unreadCount: 0, mentionCount: 0 }));
 }
 
-export function noteLastMessage(qc: QueryClient, m: Message) {
-  return patchAnyChannel(qc, m.channelId, (c) =>
-    c.lastMessageId && compareIds(c.lastMessageId, m.id) >= 0 ? c : { ...c, lastMessageId: m.id, lastMessageAt: m.timestamp },
-  );
+/** The server caps unread counts here; badges show "99+" beyond 99. */
+export const UNREAD_CAP = 100;
+
+/**
+ * Moves a channel's last message forward. With countUnread (someone else's message in a channel that is not open)
+ * the channel's unread count goes up by one, live; only a message newer than the last one known counts, so a
+ * message seen twice (event and catch-up) counts once. Reports whether the channel is in the cache.
+ */
+export function noteLastMessage(qc: QueryClient, m: Message, countUnread = false) {
+  return patchAnyChannel(qc, m.channelId, (c) => {
+    if (c.lastMessageId && compareIds(c.lastMessageId, m.id) >= 0) return c;
+    const next = { ...c, lastMessageId: m.id, lastMessageAt: m.timestamp };
+    return countUnread ? { ...next, unreadCount: Math.min(UNREAD_CAP, c.unreadCount + 1) } : next;
+  });
 }
 
 export function upsertServer(qc: QueryClient, server: Server) {

@@ -202,14 +202,83 @@ describe('Realtime', () => {
     rt.start();
     sock.serverConnect();
     rt.setActiveChannel('y');
-    sock.fire('unread:update', { channelId: 'x', unreadCount: 3, mentionCount: 1, lastMessageId: '77' });
-    sock.fire('unread:update', { channelId: 'y', unreadCount: 2, mentionCount: 0, lastMessageId: '78' });
+    sock.fire('unread:update', { channelId: 'x', unreadCount: 3, mentionCount: 1, lastReadId: '77' });
+    sock.fire('unread:update', { channelId: 'y', unreadCount: 2, mentionCount: 0, lastReadId: '78' });
     const list = queryClient.getQueryData<ChannelsList>(qk.channels('s'))!.channels;
     expect(list.map((c) => [c.id, c.unreadCount])).toEqual([
       ['x', 3],
       ['y', 0],
     ]);
     rt.stop();
+  });
+
+  it('message:new from someone else badges a channel that is not open, live, once per message', async () => {
+    const { rt, sock, queryClient } = setup();
+    const ch = (id: string) => ({
+      id,
+      serverId: 's',
+      name: id,
+      topic: '',
+      type: 'text' as const,
+      createdAt: '',
+      lastMessageId: null,
+      lastMessageAt: null,
+      unreadCount: 0,
+      mentionCount: 0,
+    });
+    queryClient.setQueryData<ChannelsList>(qk.channels('s'), { channels: [ch('x'), ch('y')] });
+    rt.start();
+    sock.serverConnect();
+    rt.setActiveChannel('y');
+    sock.fire('message:new', msg('60', { channelId: 'x', senderId: 'bob' }));
+    sock.fire('message:new', msg('61', { channelId: 'x', senderId: 'bob' }));
+    sock.fire('message:new', msg('61', { channelId: 'x', senderId: 'bob' })); // seen twice: counts once
+    sock.fire('message:new', msg('62', { channelId: 'x', senderId: 'me' })); // my own (another tab): not unread
+    sock.fire('message:new', msg('63', { channelId: 'y', senderId: 'bob' })); // the open channel stays at zero
+    const list = queryClient.getQueryData<ChannelsList>(qk.channels('s'))!.channels;
+    expect(list.map((c) => [c.id, c.unreadCount, c.lastMessageId])).toEqual([
+      ['x', 2, '62'],
+      ['y', 0, '63'],
+    ]);
+    rt.stop();
+  });
+
+  it('a read position older than the newest message leaves the newer messages unread', () => {
+    const { rt, sock, queryClient } = setup();
+    const x = { id: 'x', serverId: 's', name: 'x', topic: '', type: 'text' as const, createdAt: '', lastMessageId: null, lastMessageAt: null, unreadCount: 0, mentionCount: 0 };
+    queryClient.setQueryData<ChannelsList>(qk.channels('s'), { channels: [x] });
+    rt.start();
+    sock.serverConnect();
+    sock.fire('message:new', msg('70', { channelId: 'x', senderId: 'bob' }));
+    sock.fire('message:new', msg('71', { channelId: 'x', senderId: 'bob' }));
+    sock.fire('unread:update', { channelId: 'x', unreadCount: 0, mentionCount: 0, lastReadId: '70' }); // a late receipt
+    expect(queryClient.getQueryData<ChannelsList>(qk.channels('s'))!.channels[0].unreadCount).toBe(1);
+    sock.fire('receipt:update', { channelId: 'x', userId: 'me', messageId: '70' }); // the same, as the channel hears it
+    expect(queryClient.getQueryData<ChannelsList>(qk.channels('s'))!.channels[0].unreadCount).toBe(1);
+    sock.fire('unread:update', { channelId: 'x', unreadCount: 0, mentionCount: 0, lastReadId: '71' });
+    expect(queryClient.getQueryData<ChannelsList>(qk.channels('s'))!.channels[0].unreadCount).toBe(0);
+    rt.stop();
+  });
+
+  it('the read receipt covers only what was seen: a message arriving after leaving the channel stays unread', async () => {
+    vi.useFakeTimers();
+    const focus = vi.spyOn(document, 'hasFocus').mockReturnValue(true);
+    try {
+      const { rt, sock } = setup({ c: [{ messages: [msg('10', { channelId: 'c', senderId: 'bob' })], hasMore: false }] });
+      rt.start();
+      sock.serverConnect();
+      await rt.ensureLoaded('c');
+      rt.setActiveChannel('c');
+      rt.markRead('c'); // the receipt is debounced
+      rt.setActiveChannel(null); // the user leaves before it goes out...
+      sock.fire('message:new', msg('11', { channelId: 'c', senderId: 'bob' })); // ...and then a message arrives
+      vi.advanceTimersByTime(1_000);
+      expect(sock.sent('receipt:read')).toEqual([{ channelId: 'c', messageId: '10' }]);
+      rt.stop();
+    } finally {
+      focus.mockRestore();
+      vi.useRealTimers();
+    }
   });
 
   it('channel deleted: removed from the cache and a notice is raised', async () => {

@@ -18,6 +18,7 @@ import type {
   ServersList,
   ServerUpdateEvent,
   SyncResult,
+  UnreadEvent,
 } from '../api/types';
 import { applySync, planSync } from '../chat/catchup';
 import { compareIds } from '../chat/ids';
@@ -87,6 +88,8 @@ export class Realtime {
   private loadErrors = new Map<Id, string>();
   private lastReadSent = new Map<Id, Id>();
   private readTimers = new Map<Id, ReturnType<typeof setTimeout>>();
+  /** The newest message of a channel at the last markRead, i.e. the newest the user has seen there. */
+  private readSeen = new Map<Id, Id>();
   private noticeListeners = new Set<NoticeListener>();
   private presenceWanted = new Set<Id>();
   private presenceTimer: ReturnType<typeof setTimeout> | null = null;
@@ -159,21 +162,29 @@ export class Realtime {
     s.on('presence:batch', (b) => this.presence.set(b.updates));
     s.on('receipt:update', (e) => {
       if (e.userId === this.meId) {
-        // Read in another tab or device.
-        clearUnread(this.qc, e.channelId);
+        // My read position moved (this tab's receipt, another tab or device).
+        this.ownReadMoved({ channelId: e.channelId, unreadCount: 0, mentionCount: 0, lastReadId: e.messageId });
         return;
       }
       this.chat.updateReceipts(e.channelId, (r) => applyReceipt(r, 'read', e));
     });
     s.on('receipt:delivered', (e) => this.chat.updateReceipts(e.channelId, (r) => applyReceipt(r, 'delivered', e)));
-    s.on('unread:update', (e) => {
-      const found = applyUnread(this.qc, e, this.activeChannelId);
-      if (!found) void this.qc.invalidateQueries({ queryKey: qk.dms });
-      if (e.channelId === this.activeChannelId) this.markRead(e.channelId);
-    });
+    s.on('unread:update', (e) => this.ownReadMoved(e));
     s.on('server:update', (e) => this.onServerUpdate(e));
     s.on('channel:update', (e) => this.onChannelUpdate(e));
     s.on('member:update', (e) => this.onMemberUpdate(e));
+  }
+
+  /**
+   * Applies my new read position to the channel's badge. Receipts are debounced, so the position can be older
+   * than messages that arrived since: those stay unread (counted from the loaded history).
+   */
+  private ownReadMoved(e: UnreadEvent) {
+    const st = this.chat.getChannel(e.channelId);
+    const newer = e.lastReadId && st ? st.messages.filter((m) => m.senderId !== this.meId && compareIds(m.id, e.lastReadId!) > 0).length : undefined;
+    const found = applyUnread(this.qc, e, this.activeChannelId, newer);
+    if (!found) void this.qc.invalidateQueries({ queryKey: qk.dms });
+    if (e.channelId === this.activeChannelId) this.markRead(e.channelId);
   }
 
   private isDM(channelId: Id): boolean {
@@ -188,7 +199,7 @@ export class Realtime {
       this.chat.setTyping(m.channelId, m.senderId, false);
       if (this.isDM(m.channelId)) this.socket.emit('message:delivered', { channelId: m.channelId, messageId: m.id });
     }
-    const known = noteLastMessage(this.qc, m);
+    const known = noteLastMessage(this.qc, m, m.senderId !== this.meId && m.channelId !== this.activeChannelId);
     if (!known) void this.qc.invalidateQueries({ queryKey: qk.dms });
     if (m.channelId === this.activeChannelId) this.markRead(m.channelId);
   }
@@ -439,12 +450,16 @@ export class Realtime {
     if (channelId !== this.activeChannelId) return;
     if (typeof document !== 'undefined' && (document.visibilityState === 'hidden' || !document.hasFocus())) return;
     clearUnread(this.qc, channelId);
+    // Remember what is seen now: the debounced receipt must not cover messages that arrive after the user left
+    // the channel (they would be marked read, and their badge cleared, unseen).
+    const seen = newestId(this.chat.getChannel(channelId));
+    if (seen) this.readSeen.set(channelId, seen);
     if (this.readTimers.has(channelId)) return;
     this.readTimers.set(
       channelId,
       setTimeout(() => {
         this.readTimers.delete(channelId);
-        const newest = newestId(this.chat.getChannel(channelId));
+        const newest = this.readSeen.get(channelId);
         if (!newest) return;
         const sent = this.lastReadSent.get(channelId);
         if (sent && compareIds(sent, newest) >= 0) return;
