@@ -34,6 +34,20 @@ function setup(pages: Record<string, MessagesPage[]> = {}) {
   return { rt, sock, api, messages, queryClient, auth };
 }
 
+/** A text channel of server s with nothing unread. */
+const ch = (id: string) => ({
+  id,
+  serverId: 's',
+  name: id,
+  topic: '',
+  type: 'text' as const,
+  createdAt: '',
+  lastMessageId: null,
+  lastMessageAt: null,
+  unreadCount: 0,
+  mentionCount: 0,
+});
+
 describe('Realtime', () => {
   beforeEach(() => vi.useRealTimers());
   afterEach(() => localStorage.clear());
@@ -186,18 +200,6 @@ describe('Realtime', () => {
 
   it('unread:update updates the channel list, but the open channel stays at zero', async () => {
     const { rt, sock, queryClient } = setup();
-    const ch = (id: string) => ({
-      id,
-      serverId: 's',
-      name: id,
-      topic: '',
-      type: 'text' as const,
-      createdAt: '',
-      lastMessageId: null,
-      lastMessageAt: null,
-      unreadCount: 0,
-      mentionCount: 0,
-    });
     queryClient.setQueryData<ChannelsList>(qk.channels('s'), { channels: [ch('x'), ch('y')] });
     rt.start();
     sock.serverConnect();
@@ -214,18 +216,6 @@ describe('Realtime', () => {
 
   it('message:new from someone else badges a channel that is not open, live, once per message', async () => {
     const { rt, sock, queryClient } = setup();
-    const ch = (id: string) => ({
-      id,
-      serverId: 's',
-      name: id,
-      topic: '',
-      type: 'text' as const,
-      createdAt: '',
-      lastMessageId: null,
-      lastMessageAt: null,
-      unreadCount: 0,
-      mentionCount: 0,
-    });
     queryClient.setQueryData<ChannelsList>(qk.channels('s'), { channels: [ch('x'), ch('y')] });
     rt.start();
     sock.serverConnect();
@@ -245,8 +235,7 @@ describe('Realtime', () => {
 
   it('a read position older than the newest message leaves the newer messages unread', () => {
     const { rt, sock, queryClient } = setup();
-    const x = { id: 'x', serverId: 's', name: 'x', topic: '', type: 'text' as const, createdAt: '', lastMessageId: null, lastMessageAt: null, unreadCount: 0, mentionCount: 0 };
-    queryClient.setQueryData<ChannelsList>(qk.channels('s'), { channels: [x] });
+    queryClient.setQueryData<ChannelsList>(qk.channels('s'), { channels: [ch('x')] });
     rt.start();
     sock.serverConnect();
     sock.fire('message:new', msg('70', { channelId: 'x', senderId: 'bob' }));
