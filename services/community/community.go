@@ -160,11 +160,27 @@ func validServerName(name string) (string, error) {
 
 var channelNameRE = regexp.MustCompile(`^[\p{Ll}\p{Lo}\p{N}_-]{1,64}$`)
 
-// normalizeChannelName lowercases and turns spaces into dashes, like Discord.
+// normalizeChannelName makes a channel name the way Discord does: lowercase, runs of spaces and dashes become
+// one dash, punctuation and symbols are dropped ("Random Stuff!" → "random-stuff"). What is left must be 1-64
+// letters, digits, '-' or '_'.
 func normalizeChannelName(name string) (string, error) {
-	n := strings.ToLower(strings.Join(strings.Fields(name), "-"))
+	var b strings.Builder
+	dash := false
+	for _, r := range strings.ToLower(name) {
+		switch {
+		case unicode.IsSpace(r) || r == '-':
+			dash = b.Len() > 0 // no leading dash; a trailing one is never written
+		case r == '_' || unicode.IsLetter(r) || unicode.IsNumber(r):
+			if dash {
+				b.WriteByte('-')
+				dash = false
+			}
+			b.WriteRune(r)
+		}
+	}
+	n := b.String()
 	if !channelNameRE.MatchString(n) {
-		return "", apperr.InvalidField("name", "channel name must be 1-64 lowercase letters, digits, '-' or '_'")
+		return "", apperr.InvalidField("name", "channel name must have 1-64 letters, digits, '-' or '_' (other characters are dropped)")
 	}
 	return n, nil
 }

@@ -43,3 +43,32 @@ func TestServerSizes(t *testing.T) {
 		t.Fatalf("a store failure must be returned, got %v", err)
 	}
 }
+
+func TestChannelNamesAreNormalizedLikeDiscord(t *testing.T) {
+	for in, want := range map[string]string{
+		"Random Stuff!":      "random-stuff",
+		"  off   topic  ":    "off-topic",
+		"--a -- b--":         "a-b",
+		"dev_ops 2":          "dev_ops-2",
+		"Café Crème":         "café-crème",
+		"日本語 チャンネル":          "日本語-チャンネル",
+		"general":            "general",
+		"🎉 party time 🎉":     "party-time",
+		"C++ & Go (backend)": "c-go-backend",
+		"a.b,c;d":            "abcd",
+	} {
+		got, err := normalizeChannelName(in)
+		if err != nil || got != want {
+			t.Errorf("normalizeChannelName(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	long := ""
+	for i := 0; i < 65; i++ {
+		long += "a"
+	}
+	for _, bad := range []string{"", "   ", "!!!", "🎉", "- -", long} {
+		if got, err := normalizeChannelName(bad); err == nil {
+			t.Errorf("normalizeChannelName(%q) = %q, want an error", bad, got)
+		}
+	}
+}

@@ -21,12 +21,14 @@ function ErrorLine({ error }: { error: unknown }) {
 }
 
 /** Channel names like Discord's: lower case, dashes for spaces. */
+/** The server's rule (services/community): lowercase, spaces and dashes → one dash, other punctuation dropped. */
 export function normalizeChannelName(s: string): string {
   return s
-    .trim()
     .toLowerCase()
-    .replace(/\s+/g, '-')
-    .replace(/-{2,}/g, '-');
+    .replace(/[\s-]+/gu, '-')
+    .replace(/[^\p{L}\p{N}_-]/gu, '')
+    .replace(/-{2,}/g, '-')
+    .replace(/^-+|-+$/g, '');
 }
 
 export function CreateServerModal({ onClose }: { onClose: () => void }) {
