@@ -106,9 +106,7 @@ func (c *Conn) servePoll(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if c.poll.ended && c.state == stateOpen { // the switch happened while this poll waited
-		c.poll.waiting = false
-		c.mu.Unlock()
-		c.srv.httpError(w, http.StatusBadRequest, errBadRequest)
+		c.refuseUpgradedPollLocked(w)
 		return
 	}
 	var body []byte
@@ -138,12 +136,17 @@ func (c *Conn) holdForSwitchLocked(w http.ResponseWriter, d time.Duration) bool 
 	timer.Stop()
 	c.mu.Lock()
 	if c.poll.ended {
-		c.poll.waiting = false
-		c.mu.Unlock()
-		c.srv.httpError(w, http.StatusBadRequest, errBadRequest)
+		c.refuseUpgradedPollLocked(w)
 		return false
 	}
 	return true
+}
+
+// refuseUpgradedPollLocked answers a poll of a session that moved to the WebSocket with 400, releasing c.mu.
+func (c *Conn) refuseUpgradedPollLocked(w http.ResponseWriter) {
+	c.poll.waiting = false
+	c.mu.Unlock()
+	c.srv.httpError(w, http.StatusBadRequest, errBadRequest)
 }
 
 // pollPayloadLocked encodes and empties the queue, with a last frame appended when given.
