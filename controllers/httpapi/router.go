@@ -135,26 +135,30 @@ func serveStatic(c *gin.Context, path string) {
 	c.Header("Vary", "Accept-Encoding")
 	accepted := acceptedEncodings(c.GetHeader("Accept-Encoding"))
 	for _, enc := range []struct{ name, ext string }{{"br", ".br"}, {"gzip", ".gz"}} {
-		if !accepted[enc.name] {
-			continue
+		if accepted[enc.name] && serveEncoded(c, path, enc.name, enc.ext) {
+			return
 		}
-		f, err := os.Open(path + enc.ext)
-		if err != nil {
-			continue
-		}
-		defer f.Close()
-		fi, err := f.Stat()
-		if err != nil || fi.IsDir() {
-			continue
-		}
-		if ct := mime.TypeByExtension(filepath.Ext(path)); ct != "" {
-			c.Header("Content-Type", ct)
-		}
-		c.Header("Content-Encoding", enc.name)
-		http.ServeContent(c.Writer, c.Request, filepath.Base(path), fi.ModTime(), f)
-		return
 	}
 	c.File(path)
+}
+
+// serveEncoded sends path+ext as path in the given Content-Encoding; false if there is no such file.
+func serveEncoded(c *gin.Context, path, encoding, ext string) bool {
+	f, err := os.Open(path + ext)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil || fi.IsDir() {
+		return false
+	}
+	if ct := mime.TypeByExtension(filepath.Ext(path)); ct != "" {
+		c.Header("Content-Type", ct)
+	}
+	c.Header("Content-Encoding", encoding)
+	http.ServeContent(c.Writer, c.Request, filepath.Base(path), fi.ModTime(), f)
+	return true
 }
 
 // acceptedEncodings parses Accept-Encoding ("br;q=1.0, gzip, *;q=0"): the codings with a weight above zero.
