@@ -45,8 +45,8 @@ type storedNonce struct {
 	id  int64
 }
 
-// remember records a stored message's nonce, then drops what has left the horizon: older than sinceID, or
-// beyond the newest max messages.
+// remember records a stored message's nonce (ids arrive in ascending order), then drops what has left the
+// horizon: older than sinceID, or beyond the newest max messages.
 func (c *conversation) remember(key nonceKey, id, sinceID int64, max int) {
 	if c.stored == nil {
 		c.stored = map[nonceKey]int64{}
@@ -54,14 +54,9 @@ func (c *conversation) remember(key nonceKey, id, sinceID int64, max int) {
 	if cur, ok := c.stored[key]; !ok || id < cur {
 		c.stored[key] = id
 	}
-	if n := len(c.order); n > 0 && c.order[n-1].id > id { // only the horizon load arrives out of order
-		i := sort.Search(n, func(i int) bool { return c.order[i].id > id })
-		c.order = append(c.order, storedNonce{})
-		copy(c.order[i+1:], c.order[i:])
-		c.order[i] = storedNonce{key, id}
-	} else {
-		c.order = append(c.order, storedNonce{key, id})
-	}
+	// Ids arrive ascending: the horizon is loaded oldest first before the channel's first flush settles, and
+	// flushes settle one at a time in id order.
+	c.order = append(c.order, storedNonce{key, id})
 	c.expire(sinceID, max)
 }
 
