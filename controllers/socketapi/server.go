@@ -44,6 +44,8 @@ type Config struct {
 	WriteQueueLimit int
 	// PingInterval and PingTimeout are the heartbeat (25 s and 20 s, as Node's server).
 	PingInterval, PingTimeout time.Duration
+	// Bus, with several nodes, carries broadcasts and room changes to the other nodes (nil: one node).
+	Bus socketio.Outbox
 }
 
 // Conn is what the server knows about an authenticated socket.
@@ -69,6 +71,7 @@ type (
 type Server struct {
 	io      *socketio.Server
 	nsp     *socketio.Namespace
+	bus     *socketio.BusAdapter // several nodes only
 	auth    Authenticator
 	rooms   RoomSource
 	log     *slog.Logger
@@ -111,6 +114,11 @@ func New(authn Authenticator, cfg Config, log *slog.Logger) *Server {
 		ConnectTimeout: cfg.ConnectTimeout,
 	}, log)
 	s.nsp = s.io.Of("/")
+	if cfg.Bus != nil {
+		local, _ := s.nsp.Adapter().(*socketio.LocalAdapter)
+		s.bus = socketio.NewBusAdapter(local, cfg.Bus, log)
+		s.nsp.SetAdapter(s.bus)
+	}
 	s.nsp.Use(s.authenticate)
 	s.nsp.OnConnection(func(sock *socketio.Socket) {
 		c := sock.Data.(*Conn)
@@ -130,6 +138,16 @@ func New(authn Authenticator, cfg Config, log *slog.Logger) *Server {
 // SetRooms plugs in the source of each user's channel rooms (the community service, built after the server
 // because it publishes through it).
 func (s *Server) SetRooms(r RoomSource) { s.rooms = r }
+
+// Receive runs a broadcast or room change that another node sent over the bus (several nodes only).
+func (s *Server) Receive(payload []byte) {
+	if s.bus == nil {
+		return
+	}
+	if err := s.bus.Receive(payload); err != nil {
+		s.log.Warn("bad message from another node", "err", err)
+	}
+}
 
 // Handler is the HTTP handler to mount at /socket.io/.
 func (s *Server) Handler() http.Handler { return s.io }

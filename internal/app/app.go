@@ -16,6 +16,9 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	mongodrv "go.mongodb.org/mongo-driver/v2/mongo"
 
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/parleychat/parley/controllers/clusterapi"
 	"github.com/parleychat/parley/controllers/httpapi"
 	"github.com/parleychat/parley/controllers/socketapi"
 	"github.com/parleychat/parley/internal/config"
@@ -23,7 +26,9 @@ import (
 	"github.com/parleychat/parley/repositories/cassandra"
 	"github.com/parleychat/parley/repositories/mongo"
 	"github.com/parleychat/parley/repositories/postgres"
+	redisstore "github.com/parleychat/parley/repositories/redis"
 	"github.com/parleychat/parley/services/auth"
+	"github.com/parleychat/parley/services/cluster"
 	"github.com/parleychat/parley/services/community"
 	"github.com/parleychat/parley/services/messaging"
 	"github.com/parleychat/parley/services/presence"
@@ -40,6 +45,12 @@ type App struct {
 	cass    *gocql.Session
 	sockets *socketapi.Server
 	handler http.Handler
+
+	// Several nodes only (nil on one).
+	redis    *goredis.Client
+	node     *cluster.Node
+	forward  *clusterapi.Client
+	internal http.Handler
 
 	Auth      *auth.Service
 	Community *community.Service
@@ -116,10 +127,41 @@ func New(cfg config.Config, log *slog.Logger, pg *pgxpool.Pool, mc *mongodrv.Cli
 		return nil, err
 	}
 
+	// Several nodes: membership and leases in Redis, the bus between nodes, the internal API client.
+	var (
+		rc          *goredis.Client
+		node        *cluster.Node
+		forward     *clusterapi.Client
+		socketBus   *cluster.Topic
+		accessPeers community.Peers
+		readPeers   readstate.Peers
+		owners      messaging.Ownership
+		forwarder   messaging.Forwarder
+	)
+	if cfg.Cluster.Addr != "" {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		rc, err = redisstore.Connect(ctx, cfg.RedisURL)
+		cancel()
+		if err != nil {
+			return nil, err
+		}
+		prefix := cfg.Cluster.RedisPrefix
+		node = cluster.New(cluster.Config{NodeID: cfg.NodeID, Advertise: cfg.Cluster.Advertise, LeaseTTL: cfg.Cluster.LeaseTTL},
+			redisstore.NewNodes(rc, prefix), redisstore.NewLeases(rc, prefix), redisstore.NewBus(rc, prefix), log.With("component", "cluster"))
+		forward = clusterapi.NewClient(node, cfg.Cluster.Secret)
+		socketBus = node.Topic(topicSockets)
+		p := peers{access: node.Topic(topicAccess), reads: node.Topic(topicReadPos)}
+		accessPeers, readPeers, owners, forwarder = p, p, node, forward
+	}
+
 	// The socket server is both a controller and the services' notifier, so it is built before them.
-	sockets := socketapi.New(authSvc, socketapi.Config{AllowedOrigins: cfg.AllowedOrigins}, log.With("component", "socket"))
+	socketCfg := socketapi.Config{AllowedOrigins: cfg.AllowedOrigins}
+	if socketBus != nil {
+		socketCfg.Bus = socketBus
+	}
+	sockets := socketapi.New(authSvc, socketCfg, log.With("component", "socket"))
 	authSvc.OnRevoke(sockets)
-	communitySvc := community.New(communityStore, channelMeta, users, sockets.Publisher(), ids, log.With("component", "community"))
+	communitySvc := community.New(communityStore, channelMeta, users, sockets.Publisher(), ids, accessPeers, log.With("component", "community"))
 	sockets.SetRooms(communitySvc)
 	messagingSvc := messaging.New(cassandra.NewMessageStore(cs), communitySvc, sockets.Publisher(), channelMeta, ids, messaging.Config{
 		FlushBatch:       cfg.Messaging.FlushBatch,
@@ -132,10 +174,12 @@ func New(cfg config.Config, log *slog.Logger, pg *pgxpool.Pool, mc *mongodrv.Cli
 		ActivityInterval: cfg.Messaging.StateWrites,
 		SendRate:         time.Second / time.Duration(cfg.Messaging.SendRate),
 		SendBurst:        cfg.Messaging.SendBurst,
+		Owners:           owners,
+		Forward:          forwarder,
 	}, log.With("component", "messaging"))
 	sockets.RegisterMessageEvents(messagingSvc)
 
-	readSvc := readstate.New(mongo.NewReadStateStore(mdb), communitySvc, messagingSvc, sockets.Publisher(), cfg.Messaging.StateWrites, log.With("component", "readstate"))
+	readSvc := readstate.New(mongo.NewReadStateStore(mdb), communitySvc, messagingSvc, sockets.Publisher(), readPeers, cfg.Messaging.StateWrites, log.With("component", "readstate"))
 	communitySvc.SetReadStates(readSvc)
 	typingSvc := typing.New(communitySvc, sockets.Publisher(), typing.DefaultThrottle, typing.DefaultExpiry)
 	messagingSvc.Observe(readSvc)
@@ -147,6 +191,19 @@ func New(cfg config.Config, log *slog.Logger, pg *pgxpool.Pool, mc *mongodrv.Cli
 		{Name: "postgres", Check: func(ctx context.Context) error { return pg.Ping(ctx) }},
 		{Name: "mongodb", Check: func(ctx context.Context) error { return mongo.Ping(ctx, mc) }},
 		{Name: "cassandra", Check: func(ctx context.Context) error { return cassandra.Ping(ctx, cs) }},
+	}
+	var internal http.Handler
+	if node != nil {
+		node.Handle(topicSockets, sockets.Receive)
+		node.Handle(topicAccess, func([]byte) { communitySvc.ForgetAccess() })
+		node.Handle(topicReadPos, func(b []byte) {
+			if st, ok := decodeReadState(b); ok {
+				readSvc.Learn(st)
+			}
+		})
+		node.OnLeaseLost(messagingSvc.LeaseLost)
+		internal = clusterapi.Handler(messagingSvc, cfg.Cluster.Secret, log.With("component", "clusterapi"))
+		health = append(health, httpapi.HealthCheck{Name: "redis", Check: func(ctx context.Context) error { return redisstore.Ping(ctx, rc) }})
 	}
 	router := httpapi.NewRouter(httpapi.RouterConfig{
 		Log:            log.With("component", "http"),
@@ -167,6 +224,7 @@ func New(cfg config.Config, log *slog.Logger, pg *pgxpool.Pool, mc *mongodrv.Cli
 	})
 	return &App{
 		cfg: cfg, log: log, pg: pg, mongo: mc, cass: cs, sockets: sockets, handler: router,
+		redis: rc, node: node, forward: forward, internal: internal,
 		Auth: authSvc, Community: communitySvc, Messaging: messagingSvc, Presence: presenceSvc, ReadState: readSvc,
 	}, nil
 }
@@ -179,7 +237,24 @@ func (a *App) Handler() http.Handler { return a.handler }
 // databases.
 func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{Handler: a.handler, ReadHeaderTimeout: 10 * time.Second}
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
+	var internal *http.Server
+	if a.node != nil {
+		// Join the cluster before taking traffic: until then this node would think it owns every channel.
+		if err := a.node.Start(ctx); err != nil {
+			a.Close()
+			return err
+		}
+		iln, err := net.Listen("tcp", a.cfg.Cluster.Addr)
+		if err != nil {
+			a.node.Stop(context.Background())
+			a.Close()
+			return fmt.Errorf("internal API listener: %w", err)
+		}
+		internal = &http.Server{Handler: a.internal, ReadHeaderTimeout: 10 * time.Second}
+		go func() { errc <- internal.Serve(iln) }()
+		a.log.Info("joined the cluster", "node", a.cfg.NodeID, "internal", iln.Addr().String(), "nodes", len(a.node.Peers()))
+	}
 	go func() { errc <- srv.Serve(ln) }()
 	a.log.Info("serving", "addr", ln.Addr().String())
 	select {
@@ -202,6 +277,10 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	a.Presence.Close()
 	a.ReadState.Close(shutdownCtx)
 	err := srv.Shutdown(shutdownCtx)
+	if internal != nil {
+		_ = internal.Shutdown(shutdownCtx)
+		a.node.Stop(shutdownCtx) // after the leases were released: the others take over without fencing
+	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		err = fmt.Errorf("graceful shutdown timed out: %w", err)
 	}
@@ -211,6 +290,12 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 
 // Close releases the database handles.
 func (a *App) Close() {
+	if a.forward != nil {
+		a.forward.Close()
+	}
+	if a.redis != nil {
+		_ = a.redis.Close()
+	}
 	a.cass.Close()
 	_ = a.mongo.Disconnect(context.Background())
 	a.pg.Close()

@@ -39,7 +39,12 @@ var Vars = []Var{
 	{"PARLEY_CASSANDRA_KEYSPACE", "parley", "Cassandra keyspace"},
 	{"PARLEY_CASSANDRA_REPLICATION", "{'class': 'SimpleStrategy', 'replication_factor': 1}", "replication map used when the keyspace is created"},
 	{"PARLEY_CASSANDRA_CONSISTENCY", "LOCAL_QUORUM", "consistency for message reads and writes"},
-	{"PARLEY_REDIS_URL", "redis://127.0.0.1:56379/0", "Redis URL, reserved for cross-node socket fan-out (multi-node is not implemented yet; the server does not connect)"},
+	{"PARLEY_REDIS_URL", "redis://127.0.0.1:56379/0", "Redis URL (several nodes only: node and channel leases, the bus between nodes); a standalone Redis"},
+	{"PARLEY_REDIS_PREFIX", "parley", "prefix of every Redis key and channel this cluster uses (several clusters can share one Redis)"},
+	{"PARLEY_CLUSTER_ADDR", "", "private address of the internal API between nodes (e.g. 10.0.0.5:9100); empty = a single node (Redis unused)"},
+	{"PARLEY_CLUSTER_ADVERTISE", "", "address the other nodes dial to reach this one; empty = PARLEY_CLUSTER_ADDR"},
+	{"PARLEY_CLUSTER_SECRET", "", "shared secret (32+ bytes) that nodes present to each other's internal API; required with PARLEY_CLUSTER_ADDR"},
+	{"PARLEY_CLUSTER_LEASE_TTL", "5s", "a node whose lease is not renewed for this long is dead: its channels move to the others"},
 	{"PARLEY_JWT_SECRET", "", "HMAC key for access tokens (32+ bytes); empty = a generated key persisted in PARLEY_DATA_DIR (development only)"},
 	{"PARLEY_JWT_ISSUER", "parley", "access token issuer (iss)"},
 	{"PARLEY_JWT_AUDIENCE", "parley-api", "access token audience (aud)"},
@@ -82,9 +87,19 @@ type Config struct {
 	MongoDB     string
 	Cassandra   Cassandra
 	RedisURL    string
+	Cluster     Cluster
 
 	Auth      Auth
 	Messaging Messaging
+}
+
+// Cluster settings; Addr empty means a single node.
+type Cluster struct {
+	Addr        string
+	Advertise   string
+	Secret      []byte
+	LeaseTTL    time.Duration
+	RedisPrefix string
 }
 
 // Cassandra settings.
@@ -145,6 +160,13 @@ func Load(getenv func(string) string) (Config, error) {
 			Consistency: strings.ToUpper(r.str("PARLEY_CASSANDRA_CONSISTENCY")),
 		},
 		RedisURL: r.str("PARLEY_REDIS_URL"),
+		Cluster: Cluster{
+			Addr:        strings.TrimSpace(getenv("PARLEY_CLUSTER_ADDR")),
+			Advertise:   strings.TrimSpace(getenv("PARLEY_CLUSTER_ADVERTISE")),
+			Secret:      []byte(getenv("PARLEY_CLUSTER_SECRET")),
+			LeaseTTL:    r.duration("PARLEY_CLUSTER_LEASE_TTL"),
+			RedisPrefix: r.str("PARLEY_REDIS_PREFIX"),
+		},
 		Auth: Auth{
 			JWTSecret:     []byte(r.str("PARLEY_JWT_SECRET")),
 			Issuer:        r.str("PARLEY_JWT_ISSUER"),
@@ -186,6 +208,20 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	if len(c.Auth.JWTSecret) > 0 && len(c.Auth.JWTSecret) < 32 {
 		r.fail("PARLEY_JWT_SECRET", "must be at least 32 bytes")
+	}
+	if c.Cluster.Addr != "" {
+		if c.Cluster.Advertise == "" {
+			c.Cluster.Advertise = c.Cluster.Addr
+		}
+		if len(c.Cluster.Secret) < 32 {
+			r.fail("PARLEY_CLUSTER_SECRET", "must be at least 32 bytes when PARLEY_CLUSTER_ADDR is set")
+		}
+		if len(c.Auth.JWTSecret) == 0 {
+			r.fail("PARLEY_JWT_SECRET", "must be set (the same on every node) when PARLEY_CLUSTER_ADDR is set")
+		}
+		if c.Cluster.LeaseTTL < 2*time.Second {
+			r.fail("PARLEY_CLUSTER_LEASE_TTL", "must be at least 2s")
+		}
 	}
 	if len(c.Cassandra.Hosts) == 0 {
 		r.fail("PARLEY_CASSANDRA_HOSTS", "must name at least one host")

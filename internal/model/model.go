@@ -147,3 +147,17 @@ var (
 	ErrInviteUsedUp  = errors.New("invite used up")
 	ErrAlreadyMember = errors.New("already a member")
 )
+
+// ErrLeaseHeld: another live node holds the channel lease asked for.
+var ErrLeaseHeld = errors.New("the channel is owned by another node")
+
+// ChannelLease is one node's right to order a channel's messages (several nodes). It is valid while the node's
+// own lease is; a lease taken from a node that died holding it is a takeover, and that node's last writes may
+// still be in flight.
+type ChannelLease struct {
+	Epoch              int64
+	Token              string    // the stored lease, to release exactly this one
+	AcquiredAt         time.Time // by the lease store's clock
+	TakenOver          bool
+	PreviousAcquiredAt time.Time // takeovers: when the dead holder acquired it (its message ids are newer)
+}

@@ -2,6 +2,7 @@ package cassandra
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -35,11 +36,16 @@ func NewMessageStore(s *gocql.Session) *MessageStore { return &MessageStore{s: s
 // nothing else to write), in single-partition unlogged batches (atomic per partition, one commit-log sync for
 // the batch). Batches go one after another in id order: if the process dies midway, what is stored is a
 // prefix of the flush, never a later message without an earlier one, so a sender's retries cannot be stored
-// out of order. Every write is idempotent (fixed ids), so a failed call can simply be retried.
-func (m *MessageStore) InsertBatch(ctx context.Context, msgs []model.Message) error {
+// out of order. Every write is idempotent (fixed ids), so a failed call can simply be retried. ts is the
+// write timestamp in microseconds (several nodes: the channel owner's fenced clock, see Fence); 0 lets the
+// driver choose it.
+func (m *MessageStore) InsertBatch(ctx context.Context, msgs []model.Message, ts int64) error {
 	const msgCQL = "INSERT INTO messages (channel_id, bucket, message_id, sender_id, content, nonce, deleted) VALUES (?, ?, ?, ?, ?, ?, false)"
 	flush := func(part []model.Message) error {
 		b := m.s.Batch(gocql.UnloggedBatch)
+		if ts != 0 {
+			b.WithTimestamp(ts)
+		}
 		for _, msg := range part {
 			b.Query(msgCQL, msg.ChannelID, Bucket(msg.ID), msg.ID, msg.SenderID, msg.Content, msg.Nonce)
 		}
@@ -105,16 +111,59 @@ func (m *MessageStore) Get(ctx context.Context, channelID, messageID int64) (mod
 	return msgs[0], nil
 }
 
-// Edit replaces a stored message's content. The caller has checked that the message exists.
-func (m *MessageStore) Edit(ctx context.Context, channelID, messageID int64, content string, editedAt time.Time) error {
-	return m.s.Query("UPDATE messages SET content = ?, edited_at = ? WHERE channel_id = ? AND bucket = ? AND message_id = ?",
-		content, editedAt, channelID, Bucket(messageID), messageID).ExecContext(ctx)
+// Edit replaces a stored message's content. The caller has checked that the message exists. ts as in
+// InsertBatch.
+func (m *MessageStore) Edit(ctx context.Context, channelID, messageID int64, content string, editedAt time.Time, ts int64) error {
+	return stamped(m.s.Query("UPDATE messages SET content = ?, edited_at = ? WHERE channel_id = ? AND bucket = ? AND message_id = ?",
+		content, editedAt, channelID, Bucket(messageID), messageID), ts).ExecContext(ctx)
 }
 
 // Delete hides a message from history; its content is erased, its id stays so catch-up can report the delete.
-func (m *MessageStore) Delete(ctx context.Context, channelID, messageID int64) error {
-	return m.s.Query("UPDATE messages SET content = '', deleted = true WHERE channel_id = ? AND bucket = ? AND message_id = ?",
-		channelID, Bucket(messageID), messageID).ExecContext(ctx)
+func (m *MessageStore) Delete(ctx context.Context, channelID, messageID int64, ts int64) error {
+	return stamped(m.s.Query("UPDATE messages SET content = '', deleted = true WHERE channel_id = ? AND bucket = ? AND message_id = ?",
+		channelID, Bucket(messageID), messageID), ts).ExecContext(ctx)
+}
+
+func stamped(q *gocql.Query, ts int64) *gocql.Query {
+	if ts != 0 {
+		q.WithTimestamp(ts)
+	}
+	return q
+}
+
+// Newest returns the id of a channel's newest stored row (deleted ones included), 0 if it has none. It walks
+// the buckets back from now; a new channel owner calls it once, when the retry horizon holds nothing.
+func (m *MessageStore) Newest(ctx context.Context, channelID int64) (int64, error) {
+	for b := Bucket(snowflake.FirstIDAt(m.now().Add(time.Minute))); b >= Bucket(channelID) && b >= 0; b-- {
+		var id int64
+		err := m.s.Query("SELECT message_id FROM messages WHERE channel_id = ? AND bucket = ? LIMIT 1", channelID, b).
+			WithContext(ctx).Scan(&id)
+		if err == nil {
+			return id, nil
+		}
+		if !errors.Is(err, gocql.ErrNotFound) {
+			return 0, fmt.Errorf("cassandra: reading the newest message id: %w", err)
+		}
+	}
+	return 0, nil
+}
+
+// Fence makes every row of a channel with an id above afterID that was written with a timestamp below ts
+// invisible for good: one range tombstone per bucket from afterID's to until's. A node that takes a channel
+// over from a dead owner calls it with afterID = the newest row it can read and ts above anything the dead
+// owner could stamp, so a write the dead owner still had in flight (or a frozen owner that wakes up) can never
+// surface later; its senders retry and the new owner stores their messages. Rows written later by the new owner
+// carry newer timestamps and are not affected.
+func (m *MessageStore) Fence(ctx context.Context, channelID, afterID int64, until time.Time, ts int64) error {
+	first, last := Bucket(max(afterID, channelID)), Bucket(snowflake.FirstIDAt(until))
+	for b := first; b <= last; b++ {
+		err := m.s.Query("DELETE FROM messages USING TIMESTAMP ? WHERE channel_id = ? AND bucket = ? AND message_id > ?",
+			ts, channelID, b, afterID).ExecContext(ctx)
+		if err != nil {
+			return fmt.Errorf("cassandra: fencing channel %d: %w", channelID, err)
+		}
+	}
+	return nil
 }
 
 // Before returns up to limit visible messages with id < before (before = 0: the newest), newest first, walking

@@ -100,10 +100,10 @@ func TestInsertBatchAndGet(t *testing.T) {
 		msg(ch, base.Add(cassandra.BucketWidth+time.Hour), 0, sender+1, "next bucket"), // another partition
 	}
 	in[0].Nonce = "n-" + fmt.Sprint(sender)
-	if err := ms.InsertBatch(ctx, in); err != nil {
+	if err := ms.InsertBatch(ctx, in, 0); err != nil {
 		t.Fatal(err)
 	}
-	if err := ms.InsertBatch(ctx, nil); err != nil {
+	if err := ms.InsertBatch(ctx, nil, 0); err != nil {
 		t.Fatalf("InsertBatch(nil): %v", err)
 	}
 	for _, want := range in {
@@ -123,7 +123,7 @@ func TestInsertBatchAndGet(t *testing.T) {
 		t.Errorf("Get(other channel): err = %v, want ErrNotFound", err)
 	}
 	// Idempotent: inserting the same batch again changes nothing.
-	if err := ms.InsertBatch(ctx, in); err != nil {
+	if err := ms.InsertBatch(ctx, in, 0); err != nil {
 		t.Fatal(err)
 	}
 	page, more, err := ms.After(ctx, ch, 0, 10)
@@ -166,10 +166,10 @@ func TestPaginationAcrossBuckets(t *testing.T) {
 	}
 	prehistoric := msg(ch, bucketStart(k0-1).Add(5*time.Hour), 0, sender, "before the channel existed")
 	// Insert newest first and in two calls: order of insertion must not matter.
-	if err := ms.InsertBatch(ctx, append(reversed2(all[3:]), prehistoric)); err != nil {
+	if err := ms.InsertBatch(ctx, append(reversed2(all[3:]), prehistoric), 0); err != nil {
 		t.Fatal(err)
 	}
-	if err := ms.InsertBatch(ctx, all[:3]); err != nil {
+	if err := ms.InsertBatch(ctx, all[:3], 0); err != nil {
 		t.Fatal(err)
 	}
 	allIDs := ids(all)
@@ -289,13 +289,13 @@ func TestDeletedMessagesAreSkippedInPages(t *testing.T) {
 		all = append(all, msg(ch, bucketStart(k0+1).Add(time.Duration(1+i)*time.Hour), 0, sender, fmt.Sprintf("b%d", i)))
 	}
 	all[6].Nonce = fmt.Sprintf("del-%d", sender)
-	if err := ms.InsertBatch(ctx, all); err != nil {
+	if err := ms.InsertBatch(ctx, all, 0); err != nil {
 		t.Fatal(err)
 	}
 	// Delete the newest of each bucket plus two in the middle, including both sides of the bucket boundary.
 	deleted := map[int]bool{1: true, 3: true, 4: true, 6: true, 7: true}
 	for i := range deleted {
-		if err := ms.Delete(ctx, ch, all[i].ID); err != nil {
+		if err := ms.Delete(ctx, ch, all[i].ID, 0); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -374,11 +374,11 @@ func TestEdit(t *testing.T) {
 		msg(ch, base.Add(3*time.Hour), 0, sender, "third"),
 		msg(ch, base.Add(4*time.Hour), 0, sender, "fourth"),
 	}
-	if err := ms.InsertBatch(ctx, in); err != nil {
+	if err := ms.InsertBatch(ctx, in, 0); err != nil {
 		t.Fatal(err)
 	}
 	editedAt := time.Now().UTC().Truncate(time.Millisecond)
-	if err := ms.Edit(ctx, ch, in[2].ID, "third, edited", editedAt); err != nil {
+	if err := ms.Edit(ctx, ch, in[2].ID, "third, edited", editedAt, 0); err != nil {
 		t.Fatal(err)
 	}
 	got, err := ms.Get(ctx, ch, in[2].ID)
@@ -390,10 +390,10 @@ func TestEdit(t *testing.T) {
 	}
 	// Edit, then delete, the newest: in a newest-first page the rows after an edited (and after an edited
 	// and deleted) row must not inherit its edit time.
-	if err := ms.Edit(ctx, ch, in[3].ID, "fourth, edited", editedAt.Add(time.Second)); err != nil {
+	if err := ms.Edit(ctx, ch, in[3].ID, "fourth, edited", editedAt.Add(time.Second), 0); err != nil {
 		t.Fatal(err)
 	}
-	if err := ms.Delete(ctx, ch, in[3].ID); err != nil {
+	if err := ms.Delete(ctx, ch, in[3].ID, 0); err != nil {
 		t.Fatal(err)
 	}
 	page, _, err := ms.Before(ctx, ch, 0, 10)
@@ -438,10 +438,10 @@ func TestNoncesReadsTheRecentRowsOfAChannelAcrossBuckets(t *testing.T) {
 		m.Nonce = fmt.Sprint("nonce-", i)
 		in = append(in, m)
 	}
-	if err := ms.InsertBatch(ctx, in); err != nil {
+	if err := ms.InsertBatch(ctx, in, 0); err != nil {
 		t.Fatal(err)
 	}
-	if err := ms.Delete(ctx, ch, in[4].ID); err != nil {
+	if err := ms.Delete(ctx, ch, in[4].ID, 0); err != nil {
 		t.Fatal(err)
 	}
 	got, err := ms.Nonces(ctx, ch, in[1].ID, 100) // from the second message on, newest first, the deleted one too
@@ -489,7 +489,7 @@ func TestInsertBatchLargerThanBatchCap(t *testing.T) {
 		m.Nonce = fmt.Sprintf("bulk-%d", i)
 		in = append(in, m)
 	}
-	if err := ms.InsertBatch(ctx, in); err != nil {
+	if err := ms.InsertBatch(ctx, in, 0); err != nil {
 		t.Fatal(err)
 	}
 	got, more, err := ms.After(ctx, ch, 0, 200)
@@ -515,7 +515,7 @@ func TestInsertBatchLargerThanBatchCap(t *testing.T) {
 		}
 		mixed = append(mixed, msg(ch2, at, 0, sender, strings.Repeat("x", 3000)))
 	}
-	if err := ms.InsertBatch(ctx, mixed); err != nil {
+	if err := ms.InsertBatch(ctx, mixed, 0); err != nil {
 		t.Fatal(err)
 	}
 	if got, _, err := ms.Before(ctx, ch2, 0, 100); err != nil || len(got) != len(mixed) {
@@ -530,11 +530,11 @@ func TestStoreReportsErrors(t *testing.T) {
 	cancel()
 	ch := channelAt(time.Now().Add(-time.Hour))
 	m := msg(ch, time.Now().Add(-time.Minute), 0, 1, "x")
-	if err := ms.InsertBatch(ctx, []model.Message{m}); err == nil {
+	if err := ms.InsertBatch(ctx, []model.Message{m}, 0); err == nil {
 		t.Error("InsertBatch without nonce, cancelled: no error")
 	}
 	m.Nonce = "n"
-	if err := ms.InsertBatch(ctx, []model.Message{m}); err == nil {
+	if err := ms.InsertBatch(ctx, []model.Message{m}, 0); err == nil {
 		t.Error("InsertBatch with nonce, cancelled: no error")
 	}
 	if _, err := ms.Get(ctx, ch, m.ID); err == nil || errors.Is(err, model.ErrNotFound) {
@@ -638,7 +638,7 @@ func TestMigrateTwiceIsNoop(t *testing.T) {
 	base := bucketStart(currentBucket() - 1)
 	m := msg(channelAt(base), base.Add(time.Hour), 0, 1, "after migrating twice")
 	m.Nonce = "migrated"
-	if err := ms.InsertBatch(ctx, []model.Message{m}); err != nil {
+	if err := ms.InsertBatch(ctx, []model.Message{m}, 0); err != nil {
 		t.Fatal(err)
 	}
 	if got, err := ms.Nonces(ctx, m.ChannelID, m.ID, 10); err != nil || len(got) != 1 || got[0].Nonce != "migrated" {

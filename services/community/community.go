@@ -103,10 +103,17 @@ type Service struct {
 	log    *slog.Logger
 	now    func() time.Time
 
-	// access caches CanRead answers: every message send asks. Any membership change clears it on this node;
-	// other nodes see changes within accessTTL.
+	// access caches CanRead answers: every message send asks. Any membership change clears it on this node
+	// and, through peers, on the others.
 	accessMu sync.Mutex
 	access   map[[2]int64]accessEntry
+	peers    Peers
+}
+
+// Peers tells the other nodes that access changed (several nodes; nil on one). AccessChanged returns once
+// the notice is on its way, so it reaches them before whatever this node announces next.
+type Peers interface {
+	AccessChanged()
 }
 
 type accessEntry struct {
@@ -117,9 +124,9 @@ type accessEntry struct {
 
 const accessTTL = 10 * time.Second
 
-// New builds the service. reads may be nil until read state exists.
-func New(store Store, meta MetaStore, users Users, notify Notifier, ids IDs, log *slog.Logger) *Service {
-	return &Service{store: store, meta: meta, users: users, notify: notify, ids: ids, log: log, now: time.Now, access: map[[2]int64]accessEntry{}}
+// New builds the service. reads may be nil until read state exists; peers is nil on a single node.
+func New(store Store, meta MetaStore, users Users, notify Notifier, ids IDs, peers Peers, log *slog.Logger) *Service {
+	return &Service{store: store, meta: meta, users: users, notify: notify, ids: ids, peers: peers, log: log, now: time.Now, access: map[[2]int64]accessEntry{}}
 }
 
 // SetReadStates plugs in unread counts for channel lists.
@@ -724,6 +731,14 @@ func (s *Service) CanRead(ctx context.Context, userID, channelID int64) (model.C
 }
 
 func (s *Service) clearAccess() {
+	s.ForgetAccess()
+	if s.peers != nil {
+		s.peers.AccessChanged()
+	}
+}
+
+// ForgetAccess clears the access cache (another node changed memberships).
+func (s *Service) ForgetAccess() {
 	s.accessMu.Lock()
 	s.access = map[[2]int64]accessEntry{}
 	s.accessMu.Unlock()

@@ -33,6 +33,14 @@ type conversation struct {
 	stored  map[nonceKey]int64  // stored within the horizon → message id
 	order   []storedNonce       // the keys of stored, in id order, for expiry
 	horizon bool                // stored holds what Cassandra had within the horizon when the channel became active
+	lastID  int64               // the newest id given or read: new ids go above it
+
+	// Several nodes: this node's lease on the channel (nil until the first flush takes it), whether the
+	// takeover work after acquiring it is done, and whether the lease was lost (the conversation is dropped).
+	lease   *model.ChannelLease
+	owned   bool
+	lost    bool
+	tsFloor int64 // write timestamps (µs) stay above it: above anything a previous owner could have stamped
 }
 
 type nonceKey struct {
@@ -106,4 +114,11 @@ func (c *conversation) windowIndex(id int64) int {
 		return i
 	}
 	return -1
+}
+
+// flushIdle reports whether messages are queued and no flush runs (so one must be started).
+func (c *conversation) flushIdle() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.pending) > 0 && !c.flushing
 }

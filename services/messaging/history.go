@@ -88,7 +88,14 @@ func (s *Service) activeConversation(channelID int64) *conversation {
 
 // before returns up to limit messages older than `before` (0 = newest), newest first.
 func (s *Service) before(ctx context.Context, channelID, before int64, limit int) ([]model.Message, bool, error) {
-	conv := s.activeConversation(channelID)
+	conv := s.readable(channelID)
+	if conv == nil {
+		msgs, more, err := s.store.Before(ctx, channelID, before, limit)
+		if err != nil {
+			return nil, false, unavailable(err)
+		}
+		return msgs, more, nil
+	}
 	conv.mu.Lock()
 	if conv.loaded {
 		// Walk the window backwards from `before`.
@@ -150,9 +157,11 @@ func (s *Service) before(ctx context.Context, channelID, before int64, limit int
 
 // after returns up to limit messages newer than `after`, oldest first.
 func (s *Service) after(ctx context.Context, channelID, after int64, limit int) ([]model.Message, bool, error) {
-	conv := s.activeConversation(channelID)
-	conv.mu.Lock()
-	if conv.loaded && (conv.whole || (len(conv.window) > 0 && after >= conv.window[0].ID)) {
+	conv := s.readable(channelID)
+	if conv != nil {
+		conv.mu.Lock()
+	}
+	if conv != nil && conv.loaded && (conv.whole || (len(conv.window) > 0 && after >= conv.window[0].ID)) {
 		var out []model.Message
 		for _, m := range conv.window {
 			if m.ID > after {
@@ -168,7 +177,9 @@ func (s *Service) after(ctx context.Context, channelID, after int64, limit int) 
 		}
 		return out, false, nil
 	}
-	conv.mu.Unlock()
+	if conv != nil {
+		conv.mu.Unlock()
+	}
 	msgs, more, err := s.store.After(ctx, channelID, after, limit)
 	if err != nil {
 		return nil, false, unavailable(err)
@@ -207,14 +218,15 @@ func (s *Service) Sync(ctx context.Context, userID int64, since map[int64]int64)
 
 // message loads a visible message from the window or Cassandra.
 func (s *Service) message(ctx context.Context, channelID, messageID int64) (model.Message, error) {
-	conv := s.activeConversation(channelID)
-	conv.mu.Lock()
-	if i := conv.windowIndex(messageID); i >= 0 {
-		m := conv.window[i]
+	if conv := s.readable(channelID); conv != nil {
+		conv.mu.Lock()
+		if i := conv.windowIndex(messageID); i >= 0 {
+			m := conv.window[i]
+			conv.mu.Unlock()
+			return m, nil
+		}
 		conv.mu.Unlock()
-		return m, nil
 	}
-	conv.mu.Unlock()
 	m, err := s.store.Get(ctx, channelID, messageID)
 	if errors.Is(err, model.ErrNotFound) || (err == nil && m.Deleted) {
 		return m, errNoMessage
@@ -269,12 +281,27 @@ func (s *Service) CountAfter(ctx context.Context, channelID, after, excludeSende
 	return min(n, limit), nil
 }
 
-// Edit changes the content of one's own message.
+// Edit changes the content of one's own message (on the channel's owner).
 func (s *Service) Edit(ctx context.Context, userID, channelID, messageID int64, content string) (model.Message, error) {
+	if node, local := s.route(channelID); !local {
+		if _, _, err := s.access.CanRead(ctx, userID, channelID); err != nil {
+			return model.Message{}, err
+		}
+		return s.forward.Edit(ctx, node, userID, channelID, messageID, content)
+	}
+	return s.EditHere(ctx, userID, channelID, messageID, content)
+}
+
+// EditHere is Edit on this node, which owns the channel (forwarded calls land here).
+func (s *Service) EditHere(ctx context.Context, userID, channelID, messageID int64, content string) (model.Message, error) {
 	if _, _, err := s.access.CanRead(ctx, userID, channelID); err != nil {
 		return model.Message{}, err
 	}
 	content, err := cleanContent(content)
+	if err != nil {
+		return model.Message{}, err
+	}
+	conv, err := s.ownedConversation(channelID)
 	if err != nil {
 		return model.Message{}, err
 	}
@@ -286,11 +313,18 @@ func (s *Service) Edit(ctx context.Context, userID, channelID, messageID int64, 
 		return m, apperr.New(apperr.Forbidden, "you can only edit your own messages")
 	}
 	at := s.now().UTC().Truncate(time.Millisecond)
-	if err := s.store.Edit(ctx, channelID, messageID, content, at); err != nil {
+	ts, err := s.stampWrite(conv)
+	if err != nil {
+		return m, err
+	}
+	if err := s.store.Edit(ctx, channelID, messageID, content, at, ts); err != nil {
 		return m, unavailable(err)
 	}
+	if err := s.stillOwner(conv); err != nil {
+		s.drop(conv)
+		return m, err
+	}
 	m.Content, m.EditedAt = content, &at
-	conv := s.activeConversation(channelID)
 	conv.mu.Lock()
 	if i := conv.windowIndex(messageID); i >= 0 {
 		conv.window[i] = m
@@ -300,9 +334,24 @@ func (s *Service) Edit(ctx context.Context, userID, channelID, messageID int64, 
 	return m, nil
 }
 
-// Delete removes a message: its author may, and so may the server's owner and admins.
+// Delete removes a message: its author may, and so may the server's owner and admins (on the channel's owner).
 func (s *Service) Delete(ctx context.Context, userID, channelID, messageID int64) error {
+	if node, local := s.route(channelID); !local {
+		if _, _, err := s.access.CanRead(ctx, userID, channelID); err != nil {
+			return err
+		}
+		return s.forward.Delete(ctx, node, userID, channelID, messageID)
+	}
+	return s.DeleteHere(ctx, userID, channelID, messageID)
+}
+
+// DeleteHere is Delete on this node, which owns the channel (forwarded calls land here).
+func (s *Service) DeleteHere(ctx context.Context, userID, channelID, messageID int64) error {
 	ch, role, err := s.access.CanRead(ctx, userID, channelID)
+	if err != nil {
+		return err
+	}
+	conv, err := s.ownedConversation(channelID)
 	if err != nil {
 		return err
 	}
@@ -314,10 +363,17 @@ func (s *Service) Delete(ctx context.Context, userID, channelID, messageID int64
 	if m.SenderID != userID && !moderator {
 		return apperr.New(apperr.Forbidden, "you can only delete your own messages")
 	}
-	if err := s.store.Delete(ctx, channelID, messageID); err != nil {
+	ts, err := s.stampWrite(conv)
+	if err != nil {
+		return err
+	}
+	if err := s.store.Delete(ctx, channelID, messageID, ts); err != nil {
 		return unavailable(err)
 	}
-	conv := s.activeConversation(channelID)
+	if err := s.stillOwner(conv); err != nil {
+		s.drop(conv)
+		return err
+	}
 	conv.mu.Lock()
 	if i := conv.windowIndex(messageID); i >= 0 {
 		conv.window = append(conv.window[:i], conv.window[i+1:]...)
@@ -325,4 +381,34 @@ func (s *Service) Delete(ctx context.Context, userID, channelID, messageID int64
 	conv.mu.Unlock()
 	s.pub.MessageDeleted(channelID, messageID)
 	return nil
+}
+
+// ownedConversation returns the channel's conversation, ready for writes: on several nodes, with this
+// node's lease taken (and a takeover's fence written).
+func (s *Service) ownedConversation(channelID int64) (*conversation, error) {
+	conv := s.activeConversation(channelID)
+	if s.owners == nil {
+		return conv, nil
+	}
+	if err := s.prepare(conv); err != nil {
+		if errors.Is(err, errMoved) {
+			s.drop(conv)
+			return nil, err
+		}
+		return nil, unavailable(err)
+	}
+	return conv, nil
+}
+
+// stampWrite is stamp for edits and deletes, with errors in the API's terms.
+func (s *Service) stampWrite(conv *conversation) (int64, error) {
+	ts, err := s.stamp(conv)
+	switch {
+	case errors.Is(err, errMoved):
+		s.drop(conv)
+		return 0, err
+	case err != nil:
+		return 0, unavailable(err)
+	}
+	return ts, nil
 }

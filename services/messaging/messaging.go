@@ -19,11 +19,14 @@ import (
 
 // MessageStore is the message log (Cassandra).
 type MessageStore interface {
-	InsertBatch(ctx context.Context, msgs []model.Message) error
+	// ts: the write timestamp in microseconds (several nodes, see ownership.go); 0 = Cassandra's choice.
+	InsertBatch(ctx context.Context, msgs []model.Message, ts int64) error
 	Nonces(ctx context.Context, channelID, since int64, limit int) ([]model.Message, error)
+	Newest(ctx context.Context, channelID int64) (int64, error)
+	Fence(ctx context.Context, channelID, afterID int64, until time.Time, ts int64) error
 	Get(ctx context.Context, channelID, messageID int64) (model.Message, error)
-	Edit(ctx context.Context, channelID, messageID int64, content string, editedAt time.Time) error
-	Delete(ctx context.Context, channelID, messageID int64) error
+	Edit(ctx context.Context, channelID, messageID int64, content string, editedAt time.Time, ts int64) error
+	Delete(ctx context.Context, channelID, messageID int64, ts int64) error
 	Before(ctx context.Context, channelID, before int64, limit int) ([]model.Message, bool, error)
 	After(ctx context.Context, channelID, after int64, limit int) ([]model.Message, bool, error)
 }
@@ -66,6 +69,10 @@ type Config struct {
 	SendRate         time.Duration // per-user send rate: one message per SendRate...
 	SendBurst        int           // ...after a burst of SendBurst
 	ActivityInterval time.Duration // how often coalesced channel activity is written to MongoDB
+
+	// Several nodes (both nil on a single node): who orders each channel, and how calls reach that node.
+	Owners  Ownership
+	Forward Forwarder
 }
 
 func (c *Config) defaults() {
@@ -120,6 +127,10 @@ type Service struct {
 	mu    sync.Mutex
 	convs map[int64]*conversation
 
+	owners  Ownership
+	forward Forwarder
+	clock   fencedClock
+
 	queued  atomic.Int64 // accepted, not yet stored
 	closed  atomic.Bool
 	abandon chan struct{} // closed when shutdown gives up on unwritten messages
@@ -145,6 +156,7 @@ func New(store MessageStore, access Access, pub Publisher, activity ActivityStor
 		convs:   map[int64]*conversation{},
 		abandon: make(chan struct{}), sem: make(chan struct{}, cfg.FlushConcurrency),
 		acts: map[int64]*model.ChannelActivity{}, stop: make(chan struct{}),
+		owners: cfg.Owners, forward: cfg.Forward,
 	}
 	s.bgDone.Add(1)
 	go s.background()
@@ -191,7 +203,34 @@ func (s *Service) Send(ctx context.Context, userID, channelID int64, content, no
 	if _, _, err := s.access.CanRead(ctx, userID, channelID); err != nil {
 		return err
 	}
+	if node, local := s.route(channelID); !local {
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), forwardTimeout)
+			defer cancel()
+			done(s.forward.Send(ctx, node, userID, channelID, content, nonce))
+		}()
+		return nil
+	}
+	return s.accept(userID, channelID, content, nonce, done)
+}
 
+// Accept queues a message on this node, the channel's owner, for a sender whose node already checked the
+// message, the rate and the access (the internal API of several nodes). done as in Send.
+func (s *Service) Accept(userID, channelID int64, content, nonce string, done func(model.Message, error)) error {
+	if s.closed.Load() {
+		return errShuttingDown
+	}
+	content, err := cleanContent(content)
+	if err != nil {
+		return err
+	}
+	if err := checkNonce(nonce); err != nil {
+		return err
+	}
+	return s.accept(userID, channelID, content, nonce, done)
+}
+
+func (s *Service) accept(userID, channelID int64, content, nonce string, done func(model.Message, error)) error {
 	key := nonceKey{userID, nonce}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -209,9 +248,9 @@ func (s *Service) Send(ctx context.Context, userID, channelID int64, content, no
 	if s.queued.Load() >= int64(s.cfg.QueueLimit) {
 		return &apperr.Error{Kind: apperr.Unavailable, Message: "messages cannot be stored right now; retry shortly"}
 	}
-	// The id is taken under the conversation lock, so the queue is always in id order.
-	id := s.ids.Next()
-	e := &entry{msg: model.Message{ID: id, ChannelID: channelID, SenderID: userID, Content: content, Nonce: nonce, CreatedAt: timeOf(id)},
+	// The id is given when the flush takes the message (in queue order, above every id the channel has), so
+	// a new owner can set its floor before any id is chosen.
+	e := &entry{msg: model.Message{ChannelID: channelID, SenderID: userID, Content: content, Nonce: nonce},
 		checked: conv.horizon, waiters: []func(model.Message, error){done}}
 	conv.pending = append(conv.pending, e)
 	if conv.waiting == nil {
@@ -276,11 +315,13 @@ func (s *Service) write(conv *conversation, batch []*entry) {
 	var dupes map[*entry]int64
 	var msgs []model.Message
 	var writeErr error
+	var ts int64
 	backoff := 50 * time.Millisecond
 	for attempt := 1; ; attempt++ {
-		writeErr = s.loadHorizon(conv)
+		writeErr = s.prepare(conv)
 		if writeErr == nil {
 			if dupes == nil {
+				s.assignIDs(conv, batch)
 				dupes = s.findDuplicates(conv, batch)
 				for _, e := range batch {
 					if _, dup := dupes[e]; !dup {
@@ -288,13 +329,19 @@ func (s *Service) write(conv *conversation, batch []*entry) {
 					}
 				}
 			}
+			ts, writeErr = s.stamp(conv)
+		}
+		if writeErr == nil && len(msgs) > 0 {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			if len(msgs) > 0 {
-				writeErr = s.store.InsertBatch(ctx, msgs)
-			}
+			writeErr = s.store.InsertBatch(ctx, msgs, ts)
 			cancel()
 		}
 		if writeErr == nil {
+			// Several nodes: announce only while the lease is still ours. If it lapsed during the write, the rows
+			// may be hidden by a new owner's fence; the senders retry there and get the right answer either way.
+			writeErr = s.stillOwner(conv)
+		}
+		if writeErr == nil || errors.Is(writeErr, errMoved) {
 			break
 		}
 		if attempt == 1 || attempt%20 == 0 {
@@ -340,6 +387,8 @@ func (s *Service) write(conv *conversation, batch []*entry) {
 		var result model.Message
 		var err error
 		switch id, dup := dupes[e]; {
+		case errors.Is(writeErr, errMoved):
+			err = errMoved // nothing remembered here; the conversation is dropped, the retry goes to the owner
 		case writeErr != nil:
 			err = errShuttingDown // nothing remembered: a later retry with the same nonce is accepted again
 		case dup:
@@ -360,6 +409,9 @@ func (s *Service) write(conv *conversation, batch []*entry) {
 		conv.stores++
 	}
 	conv.mu.Unlock()
+	if errors.Is(writeErr, errMoved) {
+		s.drop(conv)
+	}
 	s.queued.Add(-int64(len(batch)))
 
 	for _, m := range stored {
@@ -394,7 +446,8 @@ func (s *Service) horizonStart() int64 {
 // loadHorizon reads, once per activation of a channel, the nonces Cassandra stored for it within the retry
 // horizon (the newest RetryMessages of the last RetryHorizon): one range read of the channel's newest
 // partition, instead of a nonce lookup per message.
-func (s *Service) loadHorizon(conv *conversation) error {
+// It also sets the conversation's id floor to the newest id it read.
+func (s *Service) loadHorizon(ctx context.Context, conv *conversation) error {
 	conv.mu.Lock()
 	loaded := conv.horizon
 	conv.mu.Unlock()
@@ -402,8 +455,6 @@ func (s *Service) loadHorizon(conv *conversation) error {
 		return nil
 	}
 	since := s.horizonStart()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
 	recent, err := s.store.Nonces(ctx, conv.id, since, s.cfg.RetryMessages)
 	if err != nil {
 		return err
@@ -413,9 +464,27 @@ func (s *Service) loadHorizon(conv *conversation) error {
 	for i := len(recent) - 1; i >= 0; i-- { // oldest first, the order remember keeps
 		m := recent[i]
 		conv.remember(nonceKey{m.SenderID, m.Nonce}, m.ID, since, s.cfg.RetryMessages)
+		conv.lastID = max(conv.lastID, m.ID)
 	}
 	conv.horizon = true
 	return nil
+}
+
+// assignIDs gives the batch's messages their ids, in queue order and above every id the channel has.
+func (s *Service) assignIDs(conv *conversation, batch []*entry) {
+	conv.mu.Lock()
+	defer conv.mu.Unlock()
+	for _, e := range batch {
+		if e.msg.ID != 0 {
+			continue
+		}
+		id := s.ids.Next()
+		if id <= conv.lastID { // another node's clock ran ahead of ours
+			id = conv.lastID + 1
+		}
+		conv.lastID = id
+		e.msg.ID, e.msg.CreatedAt = id, timeOf(id)
+	}
 }
 
 // findDuplicates returns the entries of a batch whose nonce was stored before the channel's horizon was
@@ -496,10 +565,14 @@ func (s *Service) background() {
 	defer activity.Stop()
 	sweep := time.NewTicker(30 * time.Second)
 	defer sweep.Stop()
+	rebalance := time.NewTicker(time.Second)
+	defer rebalance.Stop()
 	for {
 		select {
 		case <-s.stop:
 			return
+		case <-rebalance.C:
+			s.rebalance()
 		case <-activity.C:
 			if s.activity != nil {
 				s.writeActivity()
@@ -514,17 +587,23 @@ func (s *Service) background() {
 func (s *Service) sweep() {
 	now := s.now()
 	since := s.horizonStart()
+	var evicted []*conversation
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	for id, c := range s.convs {
 		c.mu.Lock()
 		idle := now.Sub(c.active) > s.cfg.IdleEvict && len(c.pending) == 0 && !c.flushing
 		c.expire(since, s.cfg.RetryMessages)
+		if idle {
+			c.lost = true // a write racing the eviction fails over instead of using a released lease
+		}
 		c.mu.Unlock()
 		if idle {
 			delete(s.convs, id)
+			evicted = append(evicted, c)
 		}
 	}
+	s.mu.Unlock()
+	s.release(evicted)
 }
 
 // Close stops accepting messages and writes every queued one to Cassandra. If ctx ends first, the writes
@@ -554,6 +633,15 @@ func (s *Service) Close(ctx context.Context) error {
 	s.bgDone.Wait()
 	if s.activity != nil {
 		s.writeActivity()
+	}
+	if err == nil { // every message is stored: the next owners need no takeover
+		s.mu.Lock()
+		convs = convs[:0]
+		for _, c := range s.convs {
+			convs = append(convs, c)
+		}
+		s.mu.Unlock()
+		s.release(convs)
 	}
 	return err
 }

@@ -25,16 +25,31 @@ type fakeStore struct {
 	nonceReads int
 	failing    bool
 	calls      int
-	written    chan int // receives the size of each successful batch
+	written    chan int        // receives the size of each successful batch
+	stamps     map[int64]int64 // message id → write timestamp (0 = unstamped)
+	fences     []fence
+}
+
+// fence is a range tombstone: rows of channel above after, written before ts, are gone.
+type fence struct{ channel, after, ts int64 }
+
+// fencedLocked reports whether a stored row is hidden by a fence (as Cassandra's range tombstones hide it).
+func (f *fakeStore) fencedLocked(m model.Message) bool {
+	for _, fc := range f.fences {
+		if fc.channel == m.ChannelID && m.ID > fc.after && f.stamps[m.ID] < fc.ts {
+			return true
+		}
+	}
+	return false
 }
 
 func newFakeStore() *fakeStore {
-	return &fakeStore{msgs: map[int64]model.Message{}, written: make(chan int, 1000)}
+	return &fakeStore{msgs: map[int64]model.Message{}, written: make(chan int, 1000), stamps: map[int64]int64{}}
 }
 
 func (f *fakeStore) setFailing(v bool) { f.mu.Lock(); f.failing = v; f.mu.Unlock() }
 
-func (f *fakeStore) InsertBatch(_ context.Context, msgs []model.Message) error {
+func (f *fakeStore) InsertBatch(_ context.Context, msgs []model.Message, ts int64) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls++
@@ -43,6 +58,7 @@ func (f *fakeStore) InsertBatch(_ context.Context, msgs []model.Message) error {
 	}
 	for _, m := range msgs {
 		f.msgs[m.ID] = m
+		f.stamps[m.ID] = ts
 	}
 	f.batches = append(f.batches, append([]model.Message(nil), msgs...))
 	f.written <- len(msgs)
@@ -58,7 +74,7 @@ func (f *fakeStore) Nonces(_ context.Context, channelID, since int64, limit int)
 	}
 	var out []model.Message
 	for _, m := range f.msgs {
-		if m.ChannelID == channelID && m.ID >= since {
+		if m.ChannelID == channelID && m.ID >= since && !f.fencedLocked(m) {
 			out = append(out, model.Message{ID: m.ID, ChannelID: m.ChannelID, SenderID: m.SenderID, Nonce: m.Nonce})
 		}
 	}
@@ -73,13 +89,32 @@ func (f *fakeStore) Get(_ context.Context, _, id int64) (model.Message, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	m, ok := f.msgs[id]
-	if !ok {
-		return m, model.ErrNotFound
+	if !ok || f.fencedLocked(m) {
+		return model.Message{}, model.ErrNotFound
 	}
 	return m, nil
 }
 
-func (f *fakeStore) Edit(_ context.Context, _, id int64, content string, at time.Time) error {
+func (f *fakeStore) Newest(_ context.Context, channelID int64) (int64, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var newest int64
+	for _, m := range f.msgs {
+		if m.ChannelID == channelID && !f.fencedLocked(m) {
+			newest = max(newest, m.ID)
+		}
+	}
+	return newest, nil
+}
+
+func (f *fakeStore) Fence(_ context.Context, channelID, after int64, _ time.Time, ts int64) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.fences = append(f.fences, fence{channelID, after, ts})
+	return nil
+}
+
+func (f *fakeStore) Edit(_ context.Context, _, id int64, content string, at time.Time, _ int64) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	m := f.msgs[id]
@@ -88,7 +123,7 @@ func (f *fakeStore) Edit(_ context.Context, _, id int64, content string, at time
 	return nil
 }
 
-func (f *fakeStore) Delete(_ context.Context, _, id int64) error {
+func (f *fakeStore) Delete(_ context.Context, _, id int64, _ int64) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	m := f.msgs[id]
@@ -100,7 +135,7 @@ func (f *fakeStore) Delete(_ context.Context, _, id int64) error {
 func (f *fakeStore) sorted(channelID int64) []model.Message {
 	var out []model.Message
 	for _, m := range f.msgs {
-		if m.ChannelID == channelID && !m.Deleted {
+		if m.ChannelID == channelID && !m.Deleted && !f.fencedLocked(m) {
 			out = append(out, m)
 		}
 	}

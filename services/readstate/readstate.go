@@ -38,6 +38,12 @@ type Notifier interface {
 	Delivered(channel model.Channel, userID, messageID, senderID int64)
 }
 
+// Peers hears about every position this node moves (several nodes: it tells the others, which keep their
+// caches current with Learn; nil on one node).
+type Peers interface {
+	Advanced(st model.ReadState)
+}
+
 // UnreadCap is the largest unread count reported; clients show "99+"-style badges beyond it.
 const UnreadCap = 100
 
@@ -49,6 +55,7 @@ type Service struct {
 	access Access
 	msgs   Messages
 	notify Notifier
+	peers  Peers
 	log    *slog.Logger
 	now    func() time.Time
 	every  time.Duration // how often advanced positions are written
@@ -67,11 +74,11 @@ type Service struct {
 
 // New builds the service and starts its coalesced writer, which writes the positions advanced in the last
 // interval (one write per user and channel however many receipts came). Close flushes and stops it.
-func New(store Store, access Access, msgs Messages, notify Notifier, interval time.Duration, log *slog.Logger) *Service {
+func New(store Store, access Access, msgs Messages, notify Notifier, peers Peers, interval time.Duration, log *slog.Logger) *Service {
 	if interval <= 0 {
 		interval = 5 * time.Second
 	}
-	s := &Service{store: store, access: access, msgs: msgs, notify: notify, log: log, now: time.Now, every: interval,
+	s := &Service{store: store, access: access, msgs: msgs, notify: notify, peers: peers, log: log, now: time.Now, every: interval,
 		known: map[int64]map[int64]model.ReadState{}, full: map[int64]bool{}, dirty: map[key]model.ReadState{}, stop: make(chan struct{}), done: make(chan struct{})}
 	go s.loop()
 	return s
@@ -202,7 +209,19 @@ func (s *Service) advance(ctx context.Context, userID, channelID, readID, delive
 	s.rememberLocked(next)
 	s.mergeDirtyLocked(next)
 	s.mu.Unlock()
+	if s.peers != nil {
+		s.peers.Advanced(next)
+	}
 	return true, nil
+}
+
+// Learn merges a position another node moved into this node's cache (it is that node's to write).
+func (s *Service) Learn(st model.ReadState) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.known[st.ChannelID][st.UserID]; ok || s.full[st.ChannelID] {
+		s.rememberLocked(st)
+	}
 }
 
 func (s *Service) checkMessage(ctx context.Context, userID, channelID, messageID int64) (model.Channel, model.Message, error) {
@@ -261,6 +280,9 @@ func (s *Service) MessageStored(m model.Message) {
 	}
 	s.mergeDirtyLocked(st)
 	s.mu.Unlock()
+	if s.peers != nil {
+		s.peers.Advanced(st)
+	}
 }
 
 // Annotate fills read positions and unread counts into channel views (community.ReadStates).

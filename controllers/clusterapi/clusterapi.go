@@ -1,0 +1,205 @@
+// Package clusterapi is the internal API between Parley nodes, served on a private listener: a node that
+// holds a socket forwards sends, edits and deletes of a channel to the node that owns the channel. Calls are
+// authenticated with the cluster's shared secret (keep the listener on a private network; the secret is a
+// second lock, not a replacement for one).
+package clusterapi
+
+import (
+	"bytes"
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/parleychat/parley/internal/apperr"
+	"github.com/parleychat/parley/internal/model"
+)
+
+// Owner is what the owning node does with forwarded calls (messaging.Service).
+type Owner interface {
+	Accept(userID, channelID int64, content, nonce string, done func(model.Message, error)) error
+	EditHere(ctx context.Context, userID, channelID, messageID int64, content string) (model.Message, error)
+	DeleteHere(ctx context.Context, userID, channelID, messageID int64) error
+}
+
+type sendRequest struct {
+	UserID    int64  `json:"userId"`
+	ChannelID int64  `json:"channelId"`
+	MessageID int64  `json:"messageId,omitempty"`
+	Content   string `json:"content,omitempty"`
+	Nonce     string `json:"nonce,omitempty"`
+}
+
+type reply struct {
+	Message *model.Message `json:"message,omitempty"`
+	Error   *wireError     `json:"error,omitempty"`
+}
+
+type wireError struct {
+	Kind         apperr.Kind `json:"kind"`
+	Message      string      `json:"message"`
+	Field        string      `json:"field,omitempty"`
+	RetryAfterMS int64       `json:"retryAfterMs,omitempty"`
+}
+
+const (
+	pathSend   = "/internal/v1/messages/send"
+	pathEdit   = "/internal/v1/messages/edit"
+	pathDelete = "/internal/v1/messages/delete"
+	maxBody    = 64 << 10
+)
+
+// Handler serves the internal API.
+func Handler(owner Owner, secret []byte, log *slog.Logger) http.Handler {
+	mux := http.NewServeMux()
+	handle := func(path string, fn func(ctx context.Context, r sendRequest) (*model.Message, error)) {
+		mux.HandleFunc("POST "+path, func(w http.ResponseWriter, req *http.Request) {
+			if !authorized(req, secret) {
+				http.Error(w, "unauthorized", http.StatusUnauthorized)
+				return
+			}
+			var r sendRequest
+			if err := json.NewDecoder(io.LimitReader(req.Body, maxBody)).Decode(&r); err != nil {
+				http.Error(w, "bad request", http.StatusBadRequest)
+				return
+			}
+			m, err := fn(req.Context(), r)
+			out := reply{Message: m}
+			if err != nil {
+				e := apperr.As(err)
+				if e.Kind == apperr.Internal {
+					log.Error("forwarded call failed", "path", path, "err", err)
+				}
+				out = reply{Error: &wireError{Kind: e.Kind, Message: e.Message, Field: e.Field, RetryAfterMS: e.RetryAfter.Milliseconds()}}
+			}
+			w.Header().Set("Content-Type", "application/json")
+			_ = json.NewEncoder(w).Encode(out)
+		})
+	}
+	handle(pathSend, func(ctx context.Context, r sendRequest) (*model.Message, error) {
+		type result struct {
+			m   model.Message
+			err error
+		}
+		res := make(chan result, 1)
+		if err := owner.Accept(r.UserID, r.ChannelID, r.Content, r.Nonce, func(m model.Message, err error) { res <- result{m, err} }); err != nil {
+			return nil, err
+		}
+		select {
+		case x := <-res:
+			if x.err != nil {
+				return nil, x.err
+			}
+			return &x.m, nil
+		case <-ctx.Done(): // the caller gave up; the message may still be stored, and a retry finds it
+			return nil, apperr.New(apperr.Unavailable, "the message is still being stored; retry")
+		}
+	})
+	handle(pathEdit, func(ctx context.Context, r sendRequest) (*model.Message, error) {
+		m, err := owner.EditHere(ctx, r.UserID, r.ChannelID, r.MessageID, r.Content)
+		if err != nil {
+			return nil, err
+		}
+		return &m, nil
+	})
+	handle(pathDelete, func(ctx context.Context, r sendRequest) (*model.Message, error) {
+		return nil, owner.DeleteHere(ctx, r.UserID, r.ChannelID, r.MessageID)
+	})
+	return mux
+}
+
+func authorized(r *http.Request, secret []byte) bool {
+	const prefix = "Bearer "
+	h := r.Header.Get("Authorization")
+	if len(h) <= len(prefix) || h[:len(prefix)] != prefix {
+		return false
+	}
+	return subtle.ConstantTimeCompare([]byte(h[len(prefix):]), secret) == 1
+}
+
+// Addresses finds a live node's internal address (cluster.Node).
+type Addresses interface {
+	Addr(nodeID int64) (string, bool)
+}
+
+// Client calls other nodes' internal API (it is messaging's Forwarder).
+type Client struct {
+	addrs  Addresses
+	secret string
+	http   *http.Client
+}
+
+// NewClient makes a client that keeps connections to the other nodes open.
+func NewClient(addrs Addresses, secret []byte) *Client {
+	tr := &http.Transport{
+		DialContext:         (&net.Dialer{Timeout: 2 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConns:        256,
+		MaxIdleConnsPerHost: 128,
+		IdleConnTimeout:     90 * time.Second,
+	}
+	return &Client{addrs: addrs, secret: string(secret), http: &http.Client{Transport: tr}}
+}
+
+// Close drops idle connections.
+func (c *Client) Close() { c.http.CloseIdleConnections() }
+
+var errNodeGone = apperr.New(apperr.Unavailable, "the server that owns this channel is unavailable; retry shortly")
+
+func (c *Client) call(ctx context.Context, node int64, path string, r sendRequest) (model.Message, error) {
+	addr, ok := c.addrs.Addr(node)
+	if !ok {
+		return model.Message{}, errNodeGone
+	}
+	body, err := json.Marshal(r)
+	if err != nil {
+		return model.Message{}, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+path, bytes.NewReader(body))
+	if err != nil {
+		return model.Message{}, err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.secret)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return model.Message{}, apperr.Wrap(apperr.Unavailable, err, "the server that owns this channel did not answer; retry shortly")
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return model.Message{}, apperr.Wrap(apperr.Unavailable, fmt.Errorf("node %d answered %s", node, resp.Status), "the server that owns this channel did not answer; retry shortly")
+	}
+	var out reply
+	if err := json.NewDecoder(io.LimitReader(resp.Body, maxBody)).Decode(&out); err != nil {
+		return model.Message{}, apperr.Wrap(apperr.Unavailable, err, "the server that owns this channel answered garbage; retry shortly")
+	}
+	if out.Error != nil {
+		return model.Message{}, &apperr.Error{Kind: out.Error.Kind, Message: out.Error.Message, Field: out.Error.Field,
+			RetryAfter: time.Duration(out.Error.RetryAfterMS) * time.Millisecond}
+	}
+	if out.Message == nil {
+		if path == pathDelete {
+			return model.Message{}, nil
+		}
+		return model.Message{}, errors.New("clusterapi: answer without a message")
+	}
+	return *out.Message, nil
+}
+
+func (c *Client) Send(ctx context.Context, node, userID, channelID int64, content, nonce string) (model.Message, error) {
+	return c.call(ctx, node, pathSend, sendRequest{UserID: userID, ChannelID: channelID, Content: content, Nonce: nonce})
+}
+
+func (c *Client) Edit(ctx context.Context, node, userID, channelID, messageID int64, content string) (model.Message, error) {
+	return c.call(ctx, node, pathEdit, sendRequest{UserID: userID, ChannelID: channelID, MessageID: messageID, Content: content})
+}
+
+func (c *Client) Delete(ctx context.Context, node, userID, channelID, messageID int64) error {
+	_, err := c.call(ctx, node, pathDelete, sendRequest{UserID: userID, ChannelID: channelID, MessageID: messageID})
+	return err
+}
