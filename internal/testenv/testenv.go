@@ -23,11 +23,13 @@ import (
 	gocql "github.com/apache/cassandra-gocql-driver/v2"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	goredis "github.com/redis/go-redis/v9"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"github.com/parleychat/parley/repositories/cassandra"
 	mongorepo "github.com/parleychat/parley/repositories/mongo"
 	"github.com/parleychat/parley/repositories/postgres"
+	redisrepo "github.com/parleychat/parley/repositories/redis"
 )
 
 var stackEnv = sync.OnceValue(func() map[string]string {
@@ -250,4 +252,41 @@ func SharedCassandra(t testing.TB) (*gocql.Session, cassandra.Config) {
 		unavailable(t, "Cassandra", sharedCass.err)
 	}
 	return sharedCass.s, sharedCass.cfg
+}
+
+// RedisURL returns the local Redis's URL after checking that it answers.
+func RedisURL(t testing.TB) string {
+	t.Helper()
+	url := Get("PARLEY_REDIS_URL")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, err := redisrepo.Connect(ctx, url)
+	if err != nil {
+		unavailable(t, "redis", err)
+	}
+	_ = c.Close()
+	return url
+}
+
+// Redis returns a client of the local Redis and a key prefix of the test's own; its keys are deleted when the
+// test ends.
+func Redis(t testing.TB) (*goredis.Client, string) {
+	t.Helper()
+	url := RedisURL(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, err := redisrepo.Connect(ctx, url)
+	if err != nil {
+		unavailable(t, "redis", err)
+	}
+	prefix := UniqueName("t")
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if keys, err := c.Keys(ctx, prefix+":*").Result(); err == nil && len(keys) > 0 {
+			c.Del(ctx, keys...)
+		}
+		_ = c.Close()
+	})
+	return c, prefix
 }

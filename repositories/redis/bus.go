@@ -46,8 +46,10 @@ func (b *Bus) Subscribe(ctx context.Context, ready func(), handle func([]byte)) 
 	if err := ps.Subscribe(ctx, b.channel); err != nil {
 		return fmt.Errorf("redis: subscribing to the bus: %w", err)
 	}
+	stop := context.AfterFunc(ctx, func() { _ = ps.Close() }) // a blocked receive does not watch ctx
+	defer stop()
 	for {
-		msg, err := ps.ReceiveTimeout(ctx, 30*time.Second)
+		msg, err := ps.ReceiveTimeout(ctx, 10*time.Second)
 		if ctx.Err() != nil {
 			return nil
 		}
