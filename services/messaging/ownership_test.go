@@ -20,8 +20,8 @@ type fakeOwners struct {
 	mu        sync.Mutex
 	remote    map[int64]int64 // channel → owning node, when not this one
 	deadline  time.Time
-	takeover  bool  // the next Acquire is a takeover from a dead holder
-	held      bool  // Acquire answers: another live node holds it
+	takeover  bool // the next Acquire is a takeover from a dead holder
+	held      bool // Acquire answers: another live node holds it
 	acquired  []int64
 	released  []int64
 	epoch     int64
