@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"time"
 
 	gocql "github.com/apache/cassandra-gocql-driver/v2"
@@ -227,6 +228,13 @@ func New(cfg config.Config, log *slog.Logger, pg *pgxpool.Pool, mc *mongodrv.Cli
 		redis: rc, node: node, forward: forward, internal: internal,
 		Auth: authSvc, Community: communitySvc, Messaging: messagingSvc, Presence: presenceSvc, ReadState: readSvc,
 	}, nil
+}
+
+// OwnsChannel reports whether this node holds a channel's lease and serves it from memory (several nodes;
+// tests and diagnostics).
+func (a *App) OwnsChannel(channelID string) bool {
+	id, err := strconv.ParseInt(channelID, 10, 64)
+	return err == nil && a.Messaging.Owns(id)
 }
 
 // Handler is the HTTP handler serving REST, Socket.IO and the web app.

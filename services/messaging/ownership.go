@@ -276,3 +276,11 @@ func (s *Service) readable(channelID int64) *conversation {
 	c.active = s.now()
 	return c
 }
+
+// Owns reports whether this node orders a channel right now (it holds the lease and has written with it).
+func (s *Service) Owns(channelID int64) bool {
+	if s.owners == nil {
+		return true
+	}
+	return s.readable(channelID) != nil
+}
