@@ -133,6 +133,7 @@ type Client struct {
 	addrs  Addresses
 	secret string
 	http   *http.Client
+	watch  time.Duration // how often a waiting call checks that its node is still alive
 }
 
 // NewClient makes a client that keeps connections to the other nodes open.
@@ -143,7 +144,7 @@ func NewClient(addrs Addresses, secret []byte) *Client {
 		MaxIdleConnsPerHost: 128,
 		IdleConnTimeout:     90 * time.Second,
 	}
-	return &Client{addrs: addrs, secret: string(secret), http: &http.Client{Transport: tr}}
+	return &Client{addrs: addrs, secret: string(secret), http: &http.Client{Transport: tr}, watch: 200 * time.Millisecond}
 }
 
 // Close drops idle connections.
@@ -166,8 +167,32 @@ func (c *Client) call(ctx context.Context, node int64, path string, r sendReques
 	}
 	req.Header.Set("Authorization", "Bearer "+c.secret)
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := c.http.Do(req)
+	// A node that dies or freezes does not answer; give up as soon as its lease is gone (a few seconds), not
+	// at the caller's timeout, so the sender's retry reaches the new owner quickly.
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		t := time.NewTicker(c.watch)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				if now, ok := c.addrs.Addr(node); !ok || now != addr {
+					cancel(errNodeGone)
+					return
+				}
+			}
+		}
+	}()
+	resp, err := c.http.Do(req.WithContext(ctx))
 	if err != nil {
+		if errors.Is(context.Cause(ctx), errNodeGone) {
+			return model.Message{}, errNodeGone
+		}
 		return model.Message{}, apperr.Wrap(apperr.Unavailable, err, "the server that owns this channel did not answer; retry shortly")
 	}
 	defer resp.Body.Close()
