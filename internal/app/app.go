@@ -203,6 +203,7 @@ func New(cfg config.Config, log *slog.Logger, pg *pgxpool.Pool, mc *mongodrv.Cli
 			}
 		})
 		node.OnLeaseLost(messagingSvc.LeaseLost)
+		node.OnNodeLeft(func(id int64) { go presenceSvc.NodeGone(id) })
 		internal = clusterapi.Handler(messagingSvc, cfg.Cluster.Secret, log.With("component", "clusterapi"))
 		health = append(health, httpapi.HealthCheck{Name: "redis", Check: func(ctx context.Context) error { return redisstore.Ping(ctx, rc) }})
 	}

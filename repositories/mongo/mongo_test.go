@@ -625,3 +625,31 @@ func TestStoresReportErrors(t *testing.T) {
 		}
 	}
 }
+
+// A node whose cluster lease ended: only its non-offline entries go offline, and only those not refreshed
+// after the cut-off (the node restarted meanwhile).
+func TestPresenceSweepNode(t *testing.T) {
+	ctx := context.Background()
+	t.Parallel()
+	s := mongorepo.NewPresenceStore(testenv.Mongo(t))
+	t0 := ms(time.Now().Add(-time.Minute))
+	const u1, u2, u3, n1, n2 = 11, 12, 13, 1, 2
+	if err := s.Put(ctx, []model.NodePresence{
+		{UserID: u1, NodeID: n1, Status: model.StatusOnline, LastSeen: t0, HeartbeatAt: t0},
+		{UserID: u2, NodeID: n1, Status: model.StatusIdle, LastSeen: t0, HeartbeatAt: t0.Add(2 * time.Minute)},
+		{UserID: u3, NodeID: n1, Status: model.StatusOffline, LastSeen: t0, HeartbeatAt: t0},
+		{UserID: u1, NodeID: n2, Status: model.StatusOnline, LastSeen: t0, HeartbeatAt: t0},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	users, err := s.SweepNode(ctx, n1, t0.Add(time.Minute))
+	if err != nil || !slices.Equal(users, []int64{u1}) {
+		t.Fatalf("SweepNode = %v, %v; want [%d] (u2 refreshed after the cut-off, u3 already offline)", users, err, u1)
+	}
+	all, _ := s.ForUsers(ctx, []int64{u1, u2})
+	byKey := presenceByKey(all)
+	if byKey[[2]int64{u1, n1}].Status != model.StatusOffline || byKey[[2]int64{u1, n2}].Status != model.StatusOnline ||
+		byKey[[2]int64{u2, n1}].Status != model.StatusIdle {
+		t.Errorf("after SweepNode: %+v", byKey)
+	}
+}

@@ -62,7 +62,17 @@ func (s *PresenceStore) Heartbeat(ctx context.Context, nodeID int64, now time.Ti
 // SweepStale turns the entries of nodes that stopped heartbeating before `before` offline and returns the
 // affected user ids.
 func (s *PresenceStore) SweepStale(ctx context.Context, before time.Time) ([]int64, error) {
-	filter := bson.D{{Key: "status", Value: bson.D{{Key: "$ne", Value: model.StatusOffline}}}, {Key: "heartbeatAt", Value: bson.D{{Key: "$lt", Value: before}}}}
+	return s.sweep(ctx, bson.D{{Key: "status", Value: bson.D{{Key: "$ne", Value: model.StatusOffline}}}, {Key: "heartbeatAt", Value: bson.D{{Key: "$lt", Value: before}}}})
+}
+
+// SweepNode turns one node's entries offline (the cluster saw its lease end) and returns the affected user
+// ids. Entries written after `before` (the node came back) are left alone.
+func (s *PresenceStore) SweepNode(ctx context.Context, nodeID int64, before time.Time) ([]int64, error) {
+	return s.sweep(ctx, bson.D{{Key: "nodeId", Value: nodeID}, {Key: "status", Value: bson.D{{Key: "$ne", Value: model.StatusOffline}}},
+		{Key: "heartbeatAt", Value: bson.D{{Key: "$lt", Value: before}}}})
+}
+
+func (s *PresenceStore) sweep(ctx context.Context, filter bson.D) ([]int64, error) {
 	cur, err := s.coll.Find(ctx, filter)
 	if err != nil {
 		return nil, fmt.Errorf("mongo: finding stale presence: %w", err)

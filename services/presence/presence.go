@@ -30,6 +30,7 @@ type Store interface {
 	Put(ctx context.Context, entries []model.NodePresence) error
 	Heartbeat(ctx context.Context, nodeID int64, now time.Time) error
 	SweepStale(ctx context.Context, before time.Time) ([]int64, error)
+	SweepNode(ctx context.Context, nodeID int64, before time.Time) ([]int64, error)
 	ForUsers(ctx context.Context, userIDs []int64) ([]model.NodePresence, error)
 }
 
@@ -542,6 +543,23 @@ func (s *Service) Sweep(ctx context.Context) {
 	users, err := s.store.SweepStale(ctx, s.now().Add(-s.cfg.StaleAfter))
 	if err != nil {
 		s.log.Warn("presence sweep failed", "err", err)
+		return
+	}
+	for _, id := range users {
+		if p, err := s.aggregate(ctx, id); err == nil && p.Status == model.StatusOffline {
+			s.queue(p)
+		}
+	}
+}
+
+// NodeGone turns the users of a node whose lease ended (several nodes) offline at once, instead of after
+// StaleAfter without heartbeats, and announces those who are now offline everywhere.
+func (s *Service) NodeGone(nodeID int64) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	users, err := s.store.SweepNode(ctx, nodeID, s.now())
+	if err != nil {
+		s.log.Warn("presence of a departed node not cleared; the stale sweep will", "node", nodeID, "err", err)
 		return
 	}
 	for _, id := range users {

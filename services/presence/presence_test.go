@@ -241,6 +241,20 @@ func (m *memStore) Heartbeat(context.Context, int64, time.Time) error { return n
 
 func (m *memStore) SweepStale(context.Context, time.Time) ([]int64, error) { return nil, nil }
 
+func (m *memStore) SweepNode(_ context.Context, nodeID int64, _ time.Time) ([]int64, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var users []int64
+	for k, e := range m.entries {
+		if e.NodeID == nodeID && e.Status != model.StatusOffline {
+			e.Status = model.StatusOffline
+			m.entries[k] = e
+			users = append(users, e.UserID)
+		}
+	}
+	return users, nil
+}
+
 func (m *memStore) ForUsers(_ context.Context, ids []int64) ([]model.NodePresence, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -668,4 +682,25 @@ func TestRealTimeSmallServerWithinASecond(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	t.Fatal("the small server never saw the friend come online")
+}
+
+// A node whose lease ended takes its users offline at once (not after StaleAfter without heartbeats); a user
+// still connected to another node stays online.
+func TestNodeGoneTurnsItsUsersOffline(t *testing.T) {
+	w := newWorld()
+	w.addServer(1, 1, 2, 3)
+	m := newSim(w, Config{NodeID: 1})
+	store := m.s.store.(*memStore)
+	store.entries[[2]int64{2, 2}] = model.NodePresence{UserID: 2, NodeID: 2, Status: model.StatusOnline, LastSeen: t0, HeartbeatAt: t0}
+	store.entries[[2]int64{3, 2}] = model.NodePresence{UserID: 3, NodeID: 2, Status: model.StatusOnline, LastSeen: t0, HeartbeatAt: t0}
+	store.entries[[2]int64{3, 3}] = model.NodePresence{UserID: 3, NodeID: 3, Status: model.StatusOnline, LastSeen: t0, HeartbeatAt: t0}
+	m.s.NodeGone(2)
+	m.advance(t0.Add(time.Second))
+	got := m.rec.lastStatus(roomServer(1))
+	if got[2] != model.StatusOffline {
+		t.Errorf("user 2 (only on the departed node) announced as %q", got[2])
+	}
+	if _, ok := got[3]; ok {
+		t.Errorf("user 3, still on node 3, was announced: %q", got[3])
+	}
 }
