@@ -138,6 +138,7 @@ func New(cfg config.Config, log *slog.Logger, pg *pgxpool.Pool, mc *mongodrv.Cli
 		readPeers   readstate.Peers
 		owners      messaging.Ownership
 		forwarder   messaging.Forwarder
+		limiter     messaging.SharedLimiter
 	)
 	if cfg.Cluster.Addr != "" {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -153,6 +154,7 @@ func New(cfg config.Config, log *slog.Logger, pg *pgxpool.Pool, mc *mongodrv.Cli
 		socketBus = node.Topic(topicSockets)
 		p := peers{access: node.Topic(topicAccess), reads: node.Topic(topicReadPos)}
 		accessPeers, readPeers, owners, forwarder = p, p, node, forward
+		limiter = redisstore.NewRateLimiter(rc, prefix, time.Second/time.Duration(cfg.Messaging.SendRate), cfg.Messaging.SendBurst)
 	}
 
 	// The socket server is both a controller and the services' notifier, so it is built before them.
@@ -177,6 +179,7 @@ func New(cfg config.Config, log *slog.Logger, pg *pgxpool.Pool, mc *mongodrv.Cli
 		SendBurst:        cfg.Messaging.SendBurst,
 		Owners:           owners,
 		Forward:          forwarder,
+		Limiter:          limiter,
 	}, log.With("component", "messaging"))
 	sockets.RegisterMessageEvents(messagingSvc)
 

@@ -152,3 +152,32 @@ func TestBusKeepsOrder(t *testing.T) {
 		t.Fatalf("received %v, want %v", got, want)
 	}
 }
+
+func TestRateLimiterIsShared(t *testing.T) {
+	c, prefix := testenv.Redis(t)
+	ctx := context.Background()
+	// Two limiters (two nodes) on the same key share one budget: a burst of 5, then one per second.
+	a, b := redis.NewRateLimiter(c, prefix, time.Second, 5), redis.NewRateLimiter(c, prefix, time.Second, 5)
+	allowed := 0
+	for i := range 10 {
+		l := a
+		if i%2 == 1 {
+			l = b
+		}
+		ok, wait, err := l.Allow(ctx, "user:1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok {
+			allowed++
+		} else if wait <= 0 || wait > time.Second {
+			t.Errorf("refused with wait %v", wait)
+		}
+	}
+	if allowed != 5 {
+		t.Fatalf("%d of 10 allowed across two nodes, want the burst of 5", allowed)
+	}
+	if ok, _, _ := a.Allow(ctx, "user:2"); !ok {
+		t.Error("another key was limited")
+	}
+}

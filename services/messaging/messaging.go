@@ -70,9 +70,16 @@ type Config struct {
 	SendBurst        int           // ...after a burst of SendBurst
 	ActivityInterval time.Duration // how often coalesced channel activity is written to MongoDB
 
-	// Several nodes (both nil on a single node): who orders each channel, and how calls reach that node.
+	// Several nodes (all nil on a single node): who orders each channel, how calls reach that node, and the
+	// send rate limit shared by the nodes (SendRate and SendBurst apply to it too).
 	Owners  Ownership
 	Forward Forwarder
+	Limiter SharedLimiter
+}
+
+// SharedLimiter is a rate limit kept for all nodes (Redis). On an error the node's own limiter decides.
+type SharedLimiter interface {
+	Allow(ctx context.Context, key string) (bool, time.Duration, error)
 }
 
 func (c *Config) defaults() {
@@ -123,6 +130,7 @@ type Service struct {
 	cfg      Config
 	now      func() time.Time
 	limiter  *ratelimit.Keyed
+	shared   SharedLimiter
 
 	mu    sync.Mutex
 	convs map[int64]*conversation
@@ -156,7 +164,7 @@ func New(store MessageStore, access Access, pub Publisher, activity ActivityStor
 		convs:   map[int64]*conversation{},
 		abandon: make(chan struct{}), sem: make(chan struct{}, cfg.FlushConcurrency),
 		acts: map[int64]*model.ChannelActivity{}, stop: make(chan struct{}),
-		owners: cfg.Owners, forward: cfg.Forward,
+		owners: cfg.Owners, forward: cfg.Forward, shared: cfg.Limiter,
 	}
 	s.bgDone.Add(1)
 	go s.background()
@@ -197,7 +205,7 @@ func (s *Service) Send(ctx context.Context, userID, channelID int64, content, no
 	if err := checkNonce(nonce); err != nil {
 		return err
 	}
-	if ok, wait := s.limiter.Allow(idKey(userID)); !ok {
+	if ok, wait := s.allow(ctx, userID); !ok {
 		return apperr.RateLimit(wait)
 	}
 	if _, _, err := s.access.CanRead(ctx, userID, channelID); err != nil {
@@ -212,6 +220,18 @@ func (s *Service) Send(ctx context.Context, userID, channelID int64, content, no
 		return nil
 	}
 	return s.accept(userID, channelID, content, nonce, done)
+}
+
+// allow applies the per-user send rate: shared by all nodes when there are several, else this node's own.
+func (s *Service) allow(ctx context.Context, userID int64) (bool, time.Duration) {
+	if s.shared != nil {
+		ok, wait, err := s.shared.Allow(ctx, "send:"+idKey(userID))
+		if err == nil {
+			return ok, wait
+		}
+		s.log.Warn("shared rate limit unavailable; using this node's", "err", err)
+	}
+	return s.limiter.Allow(idKey(userID))
 }
 
 // Accept queues a message on this node, the channel's owner, for a sender whose node already checked the
