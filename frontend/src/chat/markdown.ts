@@ -15,6 +15,9 @@
 import markdownit from 'markdown-it';
 import type { MarkdownIt, StateBlock, StateInline, Token } from 'markdown-it';
 import emojiTable from 'markdown-it-emoji/lib/data/full.mjs';
+import { stripBidiControls } from './bidi';
+
+export { stripBidiControls };
 
 export type MdInline =
   | { type: 'text'; text: string }
@@ -32,13 +35,6 @@ export type MdBlock = { gap: number } & (
   | { type: 'quote'; children: MdBlock[] }
   | { type: 'list'; ordered: boolean; start: number; items: MdBlock[][] }
 );
-
-/** Bidi embedding/override (U+202A–U+202E) and isolate (U+2066–U+2069) controls. */
-const BIDI_CONTROLS = /[\u202A-\u202E\u2066-\u2069]/g;
-
-export function stripBidiControls(s: string): string {
-  return s.replace(BIDI_CONTROLS, '');
-}
 
 const LINK_PROTOCOLS = new Set(['http:', 'https:', 'mailto:']);
 

@@ -1,14 +1,52 @@
-import { memo, useEffect, useMemo, useState, type KeyboardEvent, type MouseEvent, type ReactNode } from 'react';
-import { linkTarget, parseMessage, type MdBlock, type MdInline } from '../chat/markdown';
+import {
+  memo,
+  useEffect,
+  useMemo,
+  useState,
+  useSyncExternalStore,
+  type KeyboardEvent,
+  type MouseEvent,
+  type ReactNode,
+} from 'react';
+import type { MdBlock, MdInline } from '../chat/markdown';
 import type { HlNode } from '../chat/highlight';
+import { stripBidiControls } from '../chat/bidi';
+
+// The markdown parser (markdown-it and the emoji table, ~60 kB gzipped) is its own chunk, so the first paint does not
+// wait for it. It starts loading when this module loads, at app start, and is normally in place before the first
+// messages arrive; until then a message shows as plain text.
+type Markdown = typeof import('../chat/markdown');
+let markdown: Markdown | null = null;
+const onLoad = new Set<() => void>();
+/** Settles once the parser has loaded (or failed to: messages then stay plain text). */
+export const markdownReady: Promise<void> = import('../chat/markdown').then(
+  (m) => {
+    markdown = m;
+    for (const f of onLoad) f();
+  },
+  () => {},
+);
+const subscribe = (f: () => void) => {
+  onLoad.add(f);
+  return () => void onLoad.delete(f);
+};
+const getMarkdown = () => markdown;
 
 /** Message text rendered as Discord-flavoured markdown. Elements are built from the parsed tree (chat/markdown.ts);
  *  message text only ever becomes React text nodes, never HTML. */
 export const MessageContent = memo(function MessageContent({ content }: { content: string }) {
-  const blocks = useMemo(() => parseMessage(content), [content]);
+  const md = useSyncExternalStore(subscribe, getMarkdown, getMarkdown);
+  const blocks = useMemo(() => md?.parseMessage(content) ?? null, [md, content]);
   // Spoilers are plain elements numbered in document order, revealed through one handler here: a message of
   // hundreds of spoilers stays cheap to render. An edit hides them again.
   const [revealed, setRevealed] = useState<{ content: string; ids: ReadonlySet<number> }>({ content, ids: new Set() });
+  if (!md || !blocks) {
+    return (
+      <div className="message-content" data-testid="message-content">
+        {stripBidiControls(content)}
+      </div>
+    );
+  }
   const ids = revealed.content === content ? revealed.ids : NONE;
   const reveal = (target: EventTarget) => {
     const id = (target as Element).closest?.('[data-spoiler]')?.getAttribute('data-spoiler');
@@ -20,7 +58,7 @@ export const MessageContent = memo(function MessageContent({ content }: { conten
       reveal(e.target);
     }
   };
-  const ctx: Ctx = { spoilers: 0, revealed: ids };
+  const ctx: Ctx = { spoilers: 0, revealed: ids, linkTarget: md.linkTarget };
   return (
     <div
       className="message-content"
@@ -35,8 +73,8 @@ export const MessageContent = memo(function MessageContent({ content }: { conten
 
 const NONE: ReadonlySet<number> = new Set();
 
-/** Render state: the next spoiler's number, and which are revealed. */
-type Ctx = { spoilers: number; revealed: ReadonlySet<number> };
+/** Render state: the next spoiler's number, which are revealed, and the parser module's linkTarget. */
+type Ctx = { spoilers: number; revealed: ReadonlySet<number>; linkTarget: Markdown['linkTarget'] };
 
 /** Line height of message text, in rem: a blank line between two blocks keeps this much space. */
 const LINE_REM = 1.375;
@@ -126,7 +164,7 @@ function renderInline(nodes: MdInline[], ctx: Ctx): ReactNode[] {
         return (
           <a key={i} href={n.href} target="_blank" rel="noopener noreferrer nofollow" title={n.href}>
             {renderInline(n.children, ctx)}
-            {n.masked && <span className="link-target"> ({linkTarget(n.href)})</span>}
+            {n.masked && <span className="link-target"> ({ctx.linkTarget(n.href)})</span>}
           </a>
         );
     }
