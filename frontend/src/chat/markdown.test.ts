@@ -166,6 +166,14 @@ describe('parseMessage: blocks', () => {
     expect(parseMessage('```\nplain\n```')).toEqual([{ type: 'codeBlock', gap: 0, lang: '', text: 'plain' }]);
   });
 
+  it('a code block may close at the end of its last line, as in Discord', () => {
+    expect(parseMessage('```js\nconst a = 1;```\nafter')).toEqual([
+      { type: 'codeBlock', gap: 0, lang: 'js', text: 'const a = 1;' },
+      p([t('after')]),
+    ]);
+    expect(parseMessage('````\nx ```\n````')).toEqual([{ type: 'codeBlock', gap: 0, lang: '', text: 'x ```' }]);
+  });
+
   it('an unclosed fence runs to the end of the message', () => {
     expect(parseMessage('```py\nprint(1)\n**x**')).toEqual([{ type: 'codeBlock', gap: 0, lang: 'py', text: 'print(1)\n**x**' }]);
   });

@@ -6,6 +6,7 @@
 // - `__x__` is underline (markdown-it calls it strong; we tell it apart by its markup), `||x||` is a spoiler,
 //   `~~x~~` is strikethrough, `:name:` is an emoji.
 // - `> x` quotes only its own lines (no lazy continuation); `>>> x` quotes everything to the end of the message.
+// - A code block may close at the end of its last line ("x = 1```").
 // - One newline is one line break; blank lines between blocks are kept (MdBlock.gap).
 // - No headings, tables, horizontal rules, indented code, images, reference links or HTML entities: in a chat they
 //   mostly fire by accident ("---", "#1", "&lt;" stay as typed).
@@ -174,16 +175,24 @@ function quoteEnd(state: StateBlock, line: number, _end: number, silent: boolean
 
 const FENCE = /^ {0,3}(`{3,}|~{3,})/;
 
-/** `>>> ` quotes the rest of the message: prefix every later line with '> ' (line numbers stay the same). */
-function expandMultiQuote(src: string): string {
-  if (!src.includes('>>>')) return src;
+/** Two Discord habits CommonMark does not know, applied line by line outside code blocks:
+ *  - `>>> ` quotes the rest of the message: every later line gets a '> ' prefix;
+ *  - a code block may end on its last line ("x = 1```"): the closing fence moves to a line of its own. */
+function discordLines(src: string): string {
+  if (!src.includes('>>>') && !src.includes('```')) return src;
   const lines = src.split('\n');
   let fence = '';
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i];
     const f = FENCE.exec(line);
     if (fence) {
-      if (f && f[1][0] === fence[0] && f[1].length >= fence.length) fence = '';
+      if (f && f[1][0] === fence[0] && f[1].length >= fence.length && !line.slice(f[0].length).trim()) fence = '';
+      else if (fence[0] === '`' && line.trimEnd().endsWith(fence)) {
+        const body = line.trimEnd().slice(0, -fence.length);
+        lines.splice(i, 1, body, fence);
+        fence = '';
+        i++;
+      }
     } else if (f) {
       fence = f[1];
     } else if (line.startsWith('>>> ') || line === '>>>') {
@@ -341,6 +350,6 @@ function blockNodes(tokens: Token[]): MdBlock[] {
 /** Parses message text into blocks. Pure: the same text always gives the same tree. */
 export function parseMessage(content: string): MdBlock[] {
   parser ??= createParser();
-  const src = expandMultiQuote(stripBidiControls(content));
+  const src = discordLines(stripBidiControls(content));
   return blockNodes(parser.parse(src, {}));
 }
