@@ -1,7 +1,7 @@
 // Web app scenarios from issue #16: links to servers you cannot open, sending after being offline, drafts across
 // reloads, group DMs from the UI, message actions by keyboard. Each test sets up its own users over REST.
 import { expect, test, type Page } from '@playwright/test';
-import { api, closeAll, newUser, registerApi, type UserPage } from './helpers';
+import { api, closeAll, expectMessageOnce, expectNoDuplicateIds, messageRows, newUser, registerApi, setupPair, type UserPage } from './helpers';
 
 /** Counts the page's requests to /api/ from now on. */
 function countApiRequests(page: Page): { readonly count: number; readonly paths: string[] } {
@@ -50,5 +50,46 @@ test('a link to a server you cannot open shows "no access" once, with a way back
     await expect(page.getByTestId('dm-home')).toBeVisible();
   } finally {
     await closeAll(b);
+  }
+});
+
+test('offline for more than 30 s: messages stay queued, then arrive once each, in order, when back online', async ({ browser }) => {
+  test.setTimeout(120_000);
+  const p = await setupPair(browser);
+  try {
+    const { page: alice } = p.a;
+    const { page: bob } = p.b;
+    await p.a.context.setOffline(true); // Chromium also drops the open WebSocket
+    await expect(alice.getByTestId('connection-banner')).toContainText("You're offline. Messages will be sent when you're back online.");
+    const input = alice.getByTestId('composer-input');
+    for (const text of ['offline one', 'offline two']) {
+      await input.fill(text);
+      await input.press('Enter');
+      await expect(input).toHaveValue('');
+    }
+    await expect(messageRows(alice, 'offline one')).toHaveAttribute('data-state', 'pending');
+    await expect(messageRows(alice, 'offline two')).toHaveAttribute('data-state', 'pending');
+    // Longer than the old give-up time (three attempts with a 10 s ack timeout each): still queued, not red.
+    await alice.waitForTimeout(35_000);
+    for (const text of ['offline one', 'offline two']) {
+      await expect(messageRows(alice, text)).toHaveAttribute('data-state', 'pending');
+    }
+    await expect(alice.getByTestId('retry-button')).toHaveCount(0);
+    await expect(messageRows(bob, 'offline one')).toHaveCount(0);
+
+    await p.a.context.setOffline(false);
+    const one = await expectMessageOnce(bob, 'offline one', 30_000);
+    const two = await expectMessageOnce(bob, 'offline two', 30_000);
+    expect(BigInt(one) < BigInt(two), 'stored in the order they were written').toBe(true);
+    const ids = await expectNoDuplicateIds(bob);
+    expect(ids.slice(-2)).toEqual([one, two]);
+    expect(await expectMessageOnce(alice, 'offline one')).toBe(one);
+    expect(await expectMessageOnce(alice, 'offline two')).toBe(two);
+    // Exactly once on the server too.
+    const { messages } = await api('GET', `/api/channels/${p.generalId}/messages?limit=50`, undefined, p.bob.accessToken);
+    const texts = messages.map((m: { content: string }) => m.content);
+    expect(texts.filter((t: string) => t.startsWith('offline '))).toHaveLength(2);
+  } finally {
+    await closeAll(p.a, p.b);
   }
 });
