@@ -1,7 +1,18 @@
 // Web app scenarios from issue #16: links to servers you cannot open, sending after being offline, drafts across
 // reloads, group DMs from the UI, message actions by keyboard. Each test sets up its own users over REST.
 import { expect, test, type Page } from '@playwright/test';
-import { api, closeAll, expectMessageOnce, expectNoDuplicateIds, messageRows, newUser, registerApi, setupPair, type UserPage } from './helpers';
+import {
+  api,
+  closeAll,
+  expectMessageOnce,
+  expectNoDuplicateIds,
+  messageRows,
+  newUser,
+  registerApi,
+  setupPair,
+  waitForChat,
+  type UserPage,
+} from './helpers';
 
 /** Counts the page's requests to /api/ from now on. */
 function countApiRequests(page: Page): { readonly count: number; readonly paths: string[] } {
@@ -89,6 +100,28 @@ test('offline for more than 30 s: messages stay queued, then arrive once each, i
     const { messages } = await api('GET', `/api/channels/${p.generalId}/messages?limit=50`, undefined, p.bob.accessToken);
     const texts = messages.map((m: { content: string }) => m.content);
     expect(texts.filter((t: string) => t.startsWith('offline '))).toHaveLength(2);
+  } finally {
+    await closeAll(p.a, p.b);
+  }
+});
+
+test('a draft survives a reload and is gone once sent', async ({ browser }) => {
+  const p = await setupPair(browser);
+  try {
+    const { page: alice } = p.a;
+    const input = alice.getByTestId('composer-input');
+    await input.fill('a thought I have not finished');
+    await alice.reload();
+    await waitForChat(alice);
+    await expect(input).toHaveValue('a thought I have not finished');
+    // Bob (another user, another browser) has his own, empty composer.
+    await expect(p.b.page.getByTestId('composer-input')).toHaveValue('');
+    await input.press('End');
+    await input.press('Enter');
+    await expectMessageOnce(p.b.page, 'a thought I have not finished');
+    await alice.reload();
+    await waitForChat(alice);
+    await expect(input).toHaveValue('');
   } finally {
     await closeAll(p.a, p.b);
   }
