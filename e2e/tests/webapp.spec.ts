@@ -9,6 +9,7 @@ import {
   messageRows,
   newUser,
   registerApi,
+  send,
   setupPair,
   waitForChat,
   type UserPage,
@@ -124,5 +125,58 @@ test('a draft survives a reload and is gone once sent', async ({ browser }) => {
     await expect(input).toHaveValue('');
   } finally {
     await closeAll(p.a, p.b);
+  }
+});
+
+test('group DM from the UI: Alice picks Bob (from her server) and Carol (by username); all three see it with the names', async ({ browser }) => {
+  const p = await setupPair(browser);
+  let c: UserPage | undefined;
+  try {
+    const carol = await registerApi('carol', 'Carol');
+    const { page: alice } = p.a;
+    await alice.getByTestId('home-button').click();
+    await alice.getByTestId('new-dm-button').click();
+    const modal = alice.getByTestId('new-dm-modal');
+    // Before any search: people Alice shares a server with.
+    const pick = (id: string) => modal.locator(`[data-testid="group-dm-pick"][data-user-id="${id}"]`);
+    await pick(p.bob.user.id).check();
+    await expect(modal.getByTestId('create-group-dm')).toBeDisabled(); // one person is not a group
+    await modal.getByTestId('user-search-input').fill(carol.user.username);
+    await pick(carol.user.id).check();
+    await expect(modal.getByTestId('group-dm-selected')).toContainText('Bob');
+    await expect(modal.getByTestId('group-dm-selected')).toContainText('Carol');
+    await modal.getByTestId('create-group-dm').click();
+
+    await expect(alice).toHaveURL(/\/channels\/@me\/\d+$/);
+    const dmId = alice.url().split('/').at(-1)!;
+    await waitForChat(alice);
+    await expect(alice.getByTestId('chat-title')).toContainText(/Bob, Carol|Carol, Bob/);
+    const item = alice.locator(`[data-testid="dm-item"][data-channel-id="${dmId}"]`);
+    await expect(item).toContainText(/Bob, Carol|Carol, Bob/);
+    await expect(item).toContainText('3 members');
+    await send(alice, 'Hello you two');
+
+    // Bob and Carol see it in their DM lists, titled with the others' names, and read the message.
+    c = await newUser(browser, carol);
+    for (const [page, names] of [
+      [p.b.page, ['Alice', 'Carol']],
+      [c.page, ['Alice', 'Bob']],
+    ] as const) {
+      if (page === c.page) await page.goto('/channels/@me');
+      else await page.getByTestId('home-button').click();
+      const theirs = page.locator(`[data-testid="dm-item"][data-channel-id="${dmId}"]`);
+      // The names of the other two (in the server's participant order), not their own.
+      await expect(theirs.locator('.dm-text .truncate')).toHaveText(new RegExp(`^(${names[0]}, ${names[1]}|${names[1]}, ${names[0]})$`));
+      await expect(theirs).toContainText('3 members');
+      await theirs.click();
+      await waitForChat(page);
+      await expectMessageOnce(page, 'Hello you two');
+    }
+    // The server agrees: one DM with the three of them.
+    const { channels } = await api('GET', '/api/dms', undefined, carol.accessToken);
+    const dm = channels.find((x: { id: string }) => x.id === dmId);
+    expect(dm.participants.map((u: { id: string }) => u.id).sort()).toEqual([p.alice.user.id, p.bob.user.id, carol.user.id].sort());
+  } finally {
+    await closeAll(p.a, p.b, c);
   }
 });
