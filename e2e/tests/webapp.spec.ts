@@ -180,3 +180,71 @@ test('group DM from the UI: Alice picks Bob (from her server) and Carol (by user
     await closeAll(p.a, p.b, c);
   }
 });
+
+test('keyboard only: reach a message\'s actions with Tab, edit it and delete it through the menu', async ({ browser }) => {
+  const p = await setupPair(browser);
+  try {
+    const { page: alice } = p.a;
+    const bob = p.b.page;
+    const kb = alice.keyboard;
+    const focused = () => alice.evaluate(() => document.activeElement?.getAttribute('data-testid') ?? document.activeElement?.tagName);
+    // The composer has focus on arrival; write two messages.
+    await expect(alice.getByTestId('composer-input')).toBeFocused();
+    await kb.type('first by keyboard');
+    await kb.press('Enter');
+    await kb.type('second by keyboard');
+    await kb.press('Enter');
+    const firstId = await expectMessageOnce(alice, 'first by keyboard');
+    const secondId = await expectMessageOnce(alice, 'second by keyboard');
+    await expectMessageOnce(bob, 'second by keyboard');
+
+    // Shift+Tab from the composer lands on the newest own message's "More actions"; once more, the one before.
+    const menuButton = (id: string) => alice.locator(`[data-message-id="${id}"]`).getByTestId('message-menu-button');
+    await kb.press('Shift+Tab');
+    await expect(menuButton(secondId)).toBeFocused();
+    await expect(menuButton(secondId)).toBeVisible(); // the toolbar shows while it has focus
+    await kb.press('Shift+Tab');
+    await expect(menuButton(firstId)).toBeFocused();
+    await kb.press('Tab');
+    await expect(menuButton(secondId)).toBeFocused();
+
+    // Open, move around, Esc closes and gives focus back.
+    await kb.press('Enter');
+    const menu = alice.getByTestId('message-menu');
+    await expect(menu).toBeVisible();
+    await expect(menu.getByRole('menuitem', { name: 'Edit message' })).toBeFocused();
+    await kb.press('ArrowDown');
+    await expect(menu.getByRole('menuitem', { name: 'Delete message' })).toBeFocused();
+    await kb.press('Escape');
+    await expect(menu).toHaveCount(0);
+    await expect(menuButton(secondId)).toBeFocused();
+    await expect(alice.getByTestId('composer-input')).toHaveValue(''); // Esc did not reach anything else
+
+    // Edit: menu → Edit message → the edit box has focus; Enter saves; focus returns to the button.
+    await kb.press('Enter');
+    await kb.press('Enter');
+    await expect(alice.getByTestId('edit-input')).toBeFocused();
+    await kb.press('ControlOrMeta+a');
+    await kb.type('second, edited by keyboard');
+    await kb.press('Enter');
+    await expectMessageOnce(bob, 'second, edited by keyboard');
+    await expect(messageRows(bob, 'second, edited by keyboard').getByTestId('message-edited')).toBeVisible();
+    await expect(menuButton(secondId)).toBeFocused();
+
+    // Delete: ↑ opens the menu on its last item, Delete message; the confirmation has focus; Tab to Delete, Enter.
+    await kb.press('ArrowUp');
+    await expect(menu.getByRole('menuitem', { name: 'Delete message' })).toBeFocused();
+    await kb.press('Enter');
+    const confirm = alice.getByTestId('confirm-delete-modal');
+    await expect(confirm).toBeVisible();
+    await kb.press('Tab');
+    await expect(confirm.getByTestId('confirm-delete')).toBeFocused();
+    await kb.press('Enter');
+    await expect(alice.locator(`[data-message-id="${secondId}"]`)).toHaveCount(0);
+    await expect(bob.locator(`[data-message-id="${secondId}"]`)).toHaveCount(0);
+    await expectMessageOnce(bob, 'first by keyboard');
+    expect(await focused()).not.toBe('confirm-delete');
+  } finally {
+    await closeAll(p.a, p.b);
+  }
+});
