@@ -15,7 +15,7 @@ export default defineConfig({
   retries: 0,
   forbidOnly: true,
   timeout: 90_000,
-  globalTimeout: 270_000,
+  globalTimeout: 420_000,
   expect: { timeout: 15_000 },
   reporter: [['list'], ['json', { outputFile: './artifacts/results.json' }]],
   use: {

@@ -123,6 +123,18 @@ describe('App', () => {
     expect(screen.getByTestId('invite-login').getAttribute('href')).toBe('/login?next=%2Finvite%2Fabc123');
   });
 
+  it('a server link without access shows "no access" and does not ask again and again (issue #16 item 3)', async () => {
+    const { calls } = mockBackend();
+    loggedIn('42');
+    renderApp('/channels/123/456', '42');
+    expect((await screen.findByTestId('no-access')).textContent).toMatch(/You don't have access to this server/);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(screen.getByTestId('no-access')).toBeTruthy();
+    // One answer is enough: 404 is not retried, and mounting another observer does not refetch it.
+    expect(calls.filter((c) => c === 'GET /api/servers/123/channels')).toHaveLength(1);
+    expect(screen.getByTestId('no-access-home').getAttribute('href')).toBe('/channels/@me');
+  });
+
   it('unknown routes redirect', async () => {
     mockBackend();
     renderApp('/nowhere');

@@ -6,6 +6,17 @@ import { AuthManager, type Session } from '../api/auth';
 import { createApi, type Api } from '../api/endpoints';
 import { createHttpClient, isApiError } from '../api/http';
 
+/**
+ * An answer that asking again will not change: a 4xx other than 408/429 (not found, forbidden, invalid...). Such a
+ * query is neither retried nor refetched just because another component mounted an observer for it (React Query
+ * refetches errored queries on mount by default, which flips them back to pending: two components taking turns
+ * rendering on "error" and "pending" was the ~100 requests/s loop of issue #16 item 3). It is fetched again only
+ * when invalidated (a join, a reconnect catch-up) or when its page is opened anew.
+ */
+export function isPermanentError(e: unknown): boolean {
+  return isApiError(e) && e.status >= 400 && e.status < 500 && e.status !== 408 && e.status !== 429;
+}
+
 export interface Services {
   auth: AuthManager;
   api: Api;
@@ -19,10 +30,8 @@ export function createServices(auth = new AuthManager()): Services {
       queries: {
         staleTime: 30_000,
         refetchOnWindowFocus: false,
-        retry: (count, e) => {
-          if (isApiError(e) && e.status >= 400 && e.status < 500 && e.status !== 429) return false;
-          return count < 2;
-        },
+        retry: (count, e) => !isPermanentError(e) && count < 2,
+        retryOnMount: (query) => !isPermanentError(query.state.error),
       },
       mutations: { retry: false },
     },

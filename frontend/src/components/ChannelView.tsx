@@ -148,6 +148,7 @@ export function ChannelView({ channelId, title, topic, placeholder, intro, recei
           />
           <Composer
             channelId={channelId}
+            userId={me.id}
             placeholder={placeholder}
             onSend={onSend}
             onTyping={onTyping}

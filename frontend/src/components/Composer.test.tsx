@@ -68,4 +68,24 @@ describe('Composer', () => {
     await user.click(screen.getByRole('button', { name: 'Send message' }));
     expect(onSend).toHaveBeenCalledWith('via button');
   });
+
+  it('the draft survives a reload (a new Composer) per user and channel, and is cleared by sending', async () => {
+    const user = userEvent.setup();
+    const props = { placeholder: 'Message #general', onSend: vi.fn(), onTyping: vi.fn() };
+    const first = render(<Composer channelId="c-reload" userId="u1" {...props} />);
+    await user.type(screen.getByTestId('composer-input'), 'unfinished');
+    first.unmount(); // the page goes away
+    const second = render(<Composer channelId="c-reload" userId="u1" {...props} />);
+    const box = screen.getByTestId('composer-input') as HTMLTextAreaElement;
+    expect(box.value).toBe('unfinished');
+    second.unmount();
+    // Another user in the same browser does not see it.
+    const other = render(<Composer channelId="c-reload" userId="u2" {...props} />);
+    expect((screen.getByTestId('composer-input') as HTMLTextAreaElement).value).toBe('');
+    other.unmount();
+    render(<Composer channelId="c-reload" userId="u1" {...props} />);
+    await user.type(screen.getByTestId('composer-input'), '{Enter}');
+    expect(props.onSend).toHaveBeenCalledWith('unfinished');
+    expect(localStorage.getItem('parley.draft.u1.c-reload')).toBeNull();
+  });
 });

@@ -1,13 +1,13 @@
 import { useEffect, useLayoutEffect, useRef, useState, type KeyboardEvent } from 'react';
 import type { Id } from '../api/types';
+import { loadDraft, saveDraft } from '../chat/drafts';
 import { TypingEmitter } from '../chat/typing';
 import { MAX_MESSAGE_LENGTH } from '../realtime/realtime';
 
-// Drafts survive switching channels.
-const drafts = new Map<Id, string>();
-
 export interface ComposerProps {
   channelId: Id;
+  /** Whose draft this is: drafts are kept per user and channel, across switches and reloads. */
+  userId?: Id;
   placeholder: string;
   onSend: (content: string) => void;
   onTyping: (event: 'typing:start' | 'typing:stop') => void;
@@ -18,8 +18,8 @@ export interface ComposerProps {
   disabled?: boolean;
 }
 
-export function Composer({ channelId, placeholder, onSend, onTyping, onEditLast, onEscape, disabled }: ComposerProps) {
-  const [value, setValue] = useState(() => drafts.get(channelId) ?? '');
+export function Composer({ channelId, userId = 'anon', placeholder, onSend, onTyping, onEditLast, onEscape, disabled }: ComposerProps) {
+  const [value, setValue] = useState(() => loadDraft(userId, channelId));
   const [prevChannel, setPrevChannel] = useState(channelId);
   const ref = useRef<HTMLTextAreaElement>(null);
   const onTypingRef = useRef(onTyping);
@@ -28,7 +28,7 @@ export function Composer({ channelId, placeholder, onSend, onTyping, onEditLast,
 
   if (prevChannel !== channelId) {
     setPrevChannel(channelId);
-    setValue(drafts.get(channelId) ?? '');
+    setValue(loadDraft(userId, channelId));
   }
 
   useEffect(() => {
@@ -49,7 +49,7 @@ export function Composer({ channelId, placeholder, onSend, onTyping, onEditLast,
 
   const update = (v: string) => {
     setValue(v);
-    drafts.set(channelId, v);
+    saveDraft(userId, channelId, v);
     typing.current?.input(v);
   };
 
@@ -60,7 +60,7 @@ export function Composer({ channelId, placeholder, onSend, onTyping, onEditLast,
     onSend(value);
     typing.current?.stop();
     setValue('');
-    drafts.delete(channelId);
+    saveDraft(userId, channelId, '');
   };
 
   const onKeyDown = (e: KeyboardEvent<HTMLTextAreaElement>) => {

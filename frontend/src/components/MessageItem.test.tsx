@@ -100,4 +100,46 @@ describe('MessageItem', () => {
     expect(screen.getByTestId('message-status').getAttribute('data-status')).toBe('seen');
     expect(screen.getByTestId('message-status').textContent).toContain('Seen');
   });
+
+  it('keyboard: Tab reaches "More actions" (the only tab stop); the menu works with arrows, Enter and Esc', async () => {
+    const user = userEvent.setup();
+    const h = renderItem({});
+    await user.tab();
+    const button = screen.getByTestId('message-menu-button');
+    expect(document.activeElement).toBe(button);
+    expect(button.getAttribute('aria-haspopup')).toBe('menu');
+    expect(button.getAttribute('aria-expanded')).toBe('false');
+
+    await user.keyboard('{Enter}');
+    expect(button.getAttribute('aria-expanded')).toBe('true');
+    const items = screen.getAllByRole('menuitem');
+    expect(items.map((i) => i.textContent)).toEqual(['Edit message', 'Delete message']);
+    expect(document.activeElement).toBe(items[0]);
+    await user.keyboard('{ArrowDown}');
+    expect(document.activeElement).toBe(items[1]);
+    await user.keyboard('{ArrowDown}'); // wraps
+    expect(document.activeElement).toBe(items[0]);
+    await user.keyboard('{ArrowUp}');
+    expect(document.activeElement).toBe(items[1]);
+    await user.keyboard('{Escape}');
+    expect(screen.queryByRole('menu')).toBeNull();
+    expect(document.activeElement).toBe(button);
+    expect(h.onDelete).not.toHaveBeenCalled();
+
+    await user.keyboard('{ArrowUp}'); // opens on the last item
+    expect(document.activeElement?.textContent).toBe('Delete message');
+    await user.keyboard('{Enter}');
+    expect(h.onDelete).toHaveBeenCalledWith(expect.objectContaining({ id: '10' }), false);
+    expect(screen.queryByRole('menu')).toBeNull();
+
+    await user.keyboard(' '); // Space opens it too
+    expect(document.activeElement?.textContent).toBe('Edit message');
+    await user.keyboard('{Enter}');
+    expect(h.onStartEdit).toHaveBeenCalledWith(expect.objectContaining({ id: '10' }));
+  });
+
+  it('others\' messages and pending ones offer no actions', () => {
+    renderItem({ mine: false });
+    expect(screen.queryByTestId('message-menu-button')).toBeNull();
+  });
 });

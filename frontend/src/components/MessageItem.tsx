@@ -1,4 +1,4 @@
-import { memo, useEffect, useRef, useState, type KeyboardEvent } from 'react';
+import { memo, useEffect, useId, useRef, useState, type KeyboardEvent, type RefObject } from 'react';
 import type { ChatItem } from '../chat/messageStore';
 import type { ReceiptStatus } from '../chat/receipts';
 import { displayName, useUser } from '../app/queries';
@@ -100,12 +100,126 @@ function EditBox({ initial, onSave, onCancel }: { initial: string; onSave: (s: s
   );
 }
 
+/**
+ * The keyboard way to a message's actions (issue #16, item 6): one "More actions" button per own message, in the
+ * Tab order (the toolbar shows while anything in the message has focus). Enter, Space or ↓ opens the menu on its
+ * first item (↑ on the last); ↑/↓ (wrapping), Home and End move; Enter picks; Esc closes and gives focus back to the
+ * button; Tab closes it and moves on.
+ */
+function MessageMenu({
+  buttonRef,
+  actions,
+}: {
+  buttonRef: RefObject<HTMLButtonElement | null>;
+  actions: { label: string; danger?: boolean; testId: string; run: () => void }[];
+}) {
+  const [open, setOpen] = useState(false);
+  const [active, setActive] = useState(0);
+  const items = useRef<(HTMLButtonElement | null)[]>([]);
+  const menuId = useId();
+  const n = actions.length;
+
+  useEffect(() => {
+    if (open) items.current[active]?.focus();
+  }, [open, active]);
+
+  const openAt = (i: number) => {
+    setActive(i);
+    setOpen(true);
+  };
+  const close = () => {
+    setOpen(false);
+    buttonRef.current?.focus();
+  };
+  const onButtonKey = (e: KeyboardEvent<HTMLButtonElement>) => {
+    if (e.key === 'ArrowDown' || e.key === 'ArrowUp') {
+      e.preventDefault();
+      openAt(e.key === 'ArrowDown' ? 0 : n - 1);
+    }
+  };
+  const onMenuKey = (e: KeyboardEvent<HTMLDivElement>) => {
+    const move = { ArrowDown: (active + 1) % n, ArrowUp: (active - 1 + n) % n, Home: 0, End: n - 1 }[e.key];
+    if (move !== undefined) {
+      e.preventDefault();
+      setActive(move);
+    } else if (e.key === 'Escape') {
+      e.preventDefault();
+      e.stopPropagation();
+      close();
+    } else if (e.key === 'Tab') {
+      setOpen(false);
+    }
+  };
+  return (
+    <div className="message-menu-wrap">
+      <button
+        ref={buttonRef}
+        type="button"
+        className="icon-button small"
+        aria-label="More actions"
+        title="More actions"
+        aria-haspopup="menu"
+        aria-expanded={open}
+        aria-controls={open ? menuId : undefined}
+        onClick={() => (open ? setOpen(false) : openAt(0))}
+        onKeyDown={onButtonKey}
+        data-testid="message-menu-button"
+      >
+        <span aria-hidden="true">⋯</span>
+      </button>
+      {open && (
+        <div
+          id={menuId}
+          role="menu"
+          aria-label="Message actions"
+          className="menu message-menu"
+          onKeyDown={onMenuKey}
+          onBlur={(e) => {
+            const to = e.relatedTarget as Node | null;
+            if (!e.currentTarget.contains(to) && to !== buttonRef.current) setOpen(false);
+          }}
+          data-testid="message-menu"
+        >
+          {actions.map((a, i) => (
+            <button
+              key={a.testId}
+              ref={(el) => {
+                items.current[i] = el;
+              }}
+              type="button"
+              role="menuitem"
+              tabIndex={i === active ? 0 : -1}
+              className={`menu-item${a.danger ? ' danger' : ''}`}
+              onClick={() => {
+                close();
+                a.run();
+              }}
+              data-testid={a.testId}
+            >
+              {a.label}
+            </button>
+          ))}
+        </div>
+      )}
+    </div>
+  );
+}
+
 export const MessageItem = memo(function MessageItem(props: MessageItemProps) {
   const { item, mine, status, editing } = props;
   const author = useUser(item.senderId);
   const name = displayName(author, item.state === 'sent' ? 'Unknown user' : 'You');
   const when = new Date(item.timestamp);
   const canAct = mine && item.state === 'sent' && !editing;
+  const menuButton = useRef<HTMLButtonElement>(null);
+  // An edit started from the menu gives focus back to the menu button when it ends (saved or cancelled).
+  const editFromMenu = useRef(false);
+  useEffect(() => {
+    if (editing || !editFromMenu.current) return;
+    editFromMenu.current = false;
+    const a = document.activeElement;
+    if (!a || a === document.body) menuButton.current?.focus();
+  }, [editing]);
 
   return (
     <div className={`message-wrap${item.groupStart ? ' group-start' : ''}`}>
@@ -169,12 +283,14 @@ export const MessageItem = memo(function MessageItem(props: MessageItemProps) {
           )}
         </div>
         {canAct && (
-          <div className="message-actions" role="toolbar" aria-label="Message actions">
+          <div className="message-actions" role="group" aria-label="Message actions">
+            {/* Mouse shortcuts; keyboard users get the same actions, announced as a menu, from "More actions". */}
             <button
               type="button"
               className="icon-button small"
               aria-label="Edit message"
               title="Edit"
+              tabIndex={-1}
               onClick={() => props.onStartEdit(item)}
               data-testid="edit-message-button"
             >
@@ -185,11 +301,26 @@ export const MessageItem = memo(function MessageItem(props: MessageItemProps) {
               className="icon-button small danger"
               aria-label="Delete message"
               title="Delete (shift-click to skip confirmation)"
+              tabIndex={-1}
               onClick={(e) => props.onDelete(item, e.shiftKey)}
               data-testid="delete-message-button"
             >
               🗑
             </button>
+            <MessageMenu
+              buttonRef={menuButton}
+              actions={[
+                {
+                  label: 'Edit message',
+                  testId: 'menu-edit-message',
+                  run: () => {
+                    editFromMenu.current = true;
+                    props.onStartEdit(item);
+                  },
+                },
+                { label: 'Delete message', danger: true, testId: 'menu-delete-message', run: () => props.onDelete(item, false) },
+              ]}
+            />
           </div>
         )}
       </article>

@@ -3,6 +3,7 @@ import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { errorMessage } from '../api/http';
 import { displayName } from '../app/queries';
 import { useApi, useMe, useServices } from '../app/services';
+import { clearDrafts } from '../chat/drafts';
 import { useConnectionStatus, useRealtime } from '../realtime/RealtimeProvider';
 import { useTheme, type ThemePreference } from '../theme/theme';
 import { Avatar } from './ui';
@@ -123,7 +124,15 @@ export function UserPanel() {
             <ProfileForm />
           </div>
           <div className="popover-section">
-            <button type="button" className="button danger wide" onClick={() => auth.logout()} data-testid="logout-button">
+            <button
+              type="button"
+              className="button danger wide"
+              onClick={() => {
+                clearDrafts(me.id);
+                auth.logout();
+              }}
+              data-testid="logout-button"
+            >
               Log out
             </button>
           </div>

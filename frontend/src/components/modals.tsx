@@ -1,10 +1,11 @@
-import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { useMutation, useQueries, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useEffect, useState, type FormEvent } from 'react';
 import { useNavigate } from 'react-router';
 import { errorMessage, isApiError } from '../api/http';
 import { qk } from '../api/queryKeys';
-import type { Invite, Server, TextChannel } from '../api/types';
-import { displayName } from '../app/queries';
+import type { Invite, Server, TextChannel, User } from '../api/types';
+import { MAX_DM_OTHERS, MIN_GROUP_OTHERS, mergeCandidates, toggleUser } from '../app/dmPicker';
+import { displayName, useDMs, useServers } from '../app/queries';
 import { inviteLink, parseInviteInput } from '../app/routes';
 import { useApi, useMe } from '../app/services';
 import { removeChannel, removeServer, seedUsers, upsertChannel, upsertServer } from '../realtime/cache';
@@ -381,6 +382,29 @@ export function ServerSettingsModal({ server, onClose }: { server: Server; onClo
   );
 }
 
+/** People the user already knows: members of their servers (first page of each, up to ten servers) and DM partners. */
+function useKnownPeople(meId: string): User[] {
+  const api = useApi();
+  const servers = useServers();
+  const dms = useDMs();
+  const ids = (servers.data?.servers ?? []).slice(0, 10).map((s) => s.id);
+  const members = useQueries({
+    queries: ids.map((id) => ({
+      queryKey: ['dmCandidates', id] as const,
+      queryFn: () => api.members(id, undefined, 50),
+      staleTime: 60_000,
+    })),
+  });
+  return mergeCandidates(
+    [...members.map((m) => m.data?.members.map((x) => x.user)), ...(dms.data?.channels ?? []).map((c) => c.participants ?? [])],
+    meId,
+  );
+}
+
+/**
+ * A new conversation: click a person to message them (1:1, reopened if it exists), or tick 2–9 people and create a
+ * group DM. Before any search it suggests people from the user's servers and conversations.
+ */
 export function NewDMModal({ onClose }: { onClose: () => void }) {
   const api = useApi();
   const me = useMe();
@@ -388,6 +412,7 @@ export function NewDMModal({ onClose }: { onClose: () => void }) {
   const navigate = useNavigate();
   const [query, setQuery] = useState('');
   const [debounced, setDebounced] = useState('');
+  const [selected, setSelected] = useState<User[]>([]);
   useEffect(() => {
     const t = setTimeout(() => setDebounced(query.trim()), 250);
     return () => clearTimeout(t);
@@ -398,8 +423,9 @@ export function NewDMModal({ onClose }: { onClose: () => void }) {
     enabled: debounced.length > 0,
     staleTime: 30_000,
   });
+  const known = useKnownPeople(me.id);
   const open = useMutation({
-    mutationFn: (userId: string) => api.openDM([userId]),
+    mutationFn: (userIds: string[]) => api.openDM(userIds),
     onSuccess: (channel) => {
       upsertChannel(qc, channel);
       seedUsers(qc, channel.participants ?? []);
@@ -408,7 +434,10 @@ export function NewDMModal({ onClose }: { onClose: () => void }) {
       navigate(`/channels/@me/${channel.id}`);
     },
   });
-  const users = (results.data?.users ?? []).filter((u) => u.id !== me.id);
+  const users = debounced ? (results.data?.users ?? []).filter((u) => u.id !== me.id) : known;
+  const isSelected = (u: User) => selected.some((s) => s.id === u.id);
+  const full = selected.length >= MAX_DM_OTHERS;
+  const canGroup = selected.length >= MIN_GROUP_OTHERS && !open.isPending;
   return (
     <Modal title="Start a conversation" onClose={onClose} testId="new-dm-modal">
       <div className="modal-form">
@@ -423,17 +452,36 @@ export function NewDMModal({ onClose }: { onClose: () => void }) {
             data-testid="user-search-input"
           />
         </label>
+        {selected.length > 0 && (
+          <ul className="picked-users" aria-label="Selected for a group DM" data-testid="group-dm-selected">
+            {selected.map((u) => (
+              <li key={u.id} className="picked-user">
+                <span className="truncate">{displayName(u)}</span>
+                <button
+                  type="button"
+                  className="icon-button small"
+                  aria-label={`Remove ${displayName(u)}`}
+                  onClick={() => setSelected((sel) => toggleUser(sel, u))}
+                >
+                  ✕
+                </button>
+              </li>
+            ))}
+          </ul>
+        )}
         {results.isFetching && <Spinner label="Searching" />}
         <ErrorLine error={results.error ?? open.error} />
         {debounced && results.isSuccess && users.length === 0 && <p className="muted">No users found.</p>}
+        {!debounced && users.length > 0 && <p className="muted small">People from your servers and conversations</p>}
         <ul className="user-results" aria-label="Users">
           {users.map((u) => (
-            <li key={u.id}>
+            <li key={u.id} className="user-row">
               <button
                 type="button"
                 className="user-result"
-                onClick={() => open.mutate(u.id)}
+                onClick={() => open.mutate([u.id])}
                 disabled={open.isPending}
+                title={`Message ${displayName(u)}`}
                 data-testid="user-search-result"
                 data-user-id={u.id}
               >
@@ -441,10 +489,39 @@ export function NewDMModal({ onClose }: { onClose: () => void }) {
                 <span className="truncate strong">{displayName(u)}</span>
                 <span className="truncate muted small">@{u.username}</span>
               </button>
+              <label className="group-pick" title={`Add ${displayName(u)} to a group DM`}>
+                <input
+                  type="checkbox"
+                  checked={isSelected(u)}
+                  disabled={!isSelected(u) && full}
+                  onChange={() => setSelected((sel) => toggleUser(sel, u))}
+                  aria-label={`Add ${displayName(u)} to a group DM`}
+                  data-testid="group-dm-pick"
+                  data-user-id={u.id}
+                />
+              </label>
             </li>
           ))}
         </ul>
         {isApiError(open.error, 'forbidden') && <p className="muted small">You can't message this user.</p>}
+        <div className="modal-actions spread">
+          <span className="muted small" aria-live="polite">
+            {full
+              ? `${selected.length} people: the most a group DM can have besides you.`
+              : selected.length >= MIN_GROUP_OTHERS
+                ? `${selected.length} people selected.`
+                : 'Tick 2–9 people for a group DM, or click someone to message them.'}
+          </span>
+          <button
+            type="button"
+            className="button primary"
+            disabled={!canGroup}
+            onClick={() => open.mutate(selected.map((u) => u.id))}
+            data-testid="create-group-dm"
+          >
+            Create group DM
+          </button>
+        </div>
       </div>
     </Modal>
   );

@@ -1,7 +1,7 @@
 import { useQueryClient } from '@tanstack/react-query';
 import { useEffect, useRef, useState } from 'react';
-import { Navigate, useParams } from 'react-router';
-import { isApiError } from '../api/http';
+import { Link, Navigate, useParams } from 'react-router';
+import { errorMessage, isApiError } from '../api/http';
 import { qk } from '../api/queryKeys';
 import { dmOthers, dmTitle, useChannels, useDMs, useServer } from '../app/queries';
 import { lastChannel, rememberChannel } from '../app/routes';
@@ -10,7 +10,6 @@ import { ChannelView, ChatHeader } from '../components/ChannelView';
 import { ConnectionBanner } from '../components/ConnectionBanner';
 import { MemberList } from '../components/MemberList';
 import { NewDMModal } from '../components/modals';
-import { useNotify } from '../components/notices';
 import { Avatar, PresenceDot, Spinner } from '../components/ui';
 import { usePresence } from '../realtime/RealtimeProvider';
 import type { User } from '../api/types';
@@ -22,6 +21,42 @@ function Loading() {
     </div>
   );
 }
+
+/** A server link we cannot open: deleted, kicked, never existed, or not a member. Stays put; asks nothing more. */
+function NoAccess() {
+  return (
+    <div className="main">
+      <ChatHeader title="Server unavailable" />
+      <div className="empty-state" data-testid="no-access" role="alert">
+        <div className="empty-art" aria-hidden="true">
+          🔒
+        </div>
+        <h2>You don't have access to this server</h2>
+        <p className="muted">It doesn't exist (any more), or you are not a member. Ask a member for an invite link to join.</p>
+        <Link className="button primary" to="/channels/@me" data-testid="no-access-home">
+          Back to direct messages
+        </Link>
+      </div>
+    </div>
+  );
+}
+
+/** Any other failure to load a server's channels (network, server error): say so, with a way to try again. */
+function LoadFailed({ error, retry }: { error: unknown; retry: () => void }) {
+  return (
+    <div className="main">
+      <ChatHeader title="Could not load this server" />
+      <div className="empty-state" data-testid="load-failed" role="alert">
+        <p className="muted">{errorMessage(error)}</p>
+        <button type="button" className="button primary" onClick={retry}>
+          Try again
+        </button>
+      </div>
+    </div>
+  );
+}
+
+const isNoAccess = (e: unknown) => isApiError(e, 'not_found') || isApiError(e, 'forbidden');
 
 export function DMHome() {
   const [open, setOpen] = useState(false);
@@ -104,12 +139,11 @@ export function DMChannelPage() {
 export function ServerRedirect() {
   const { serverId = '' } = useParams();
   const channels = useChannels(serverId);
-  const notify = useNotify();
-  const gone = channels.isError && (isApiError(channels.error, 'not_found') || isApiError(channels.error, 'forbidden'));
-  useEffect(() => {
-    if (gone) notify("That server doesn't exist or you are not a member.", 'error');
-  }, [gone, notify]);
-  if (gone) return <Navigate to="/channels/@me" replace />;
+  if (channels.isError) {
+    // One screen for the error, from the same observer: no redirect, no remounting (which refetched in a loop).
+    if (isNoAccess(channels.error)) return <NoAccess />;
+    if (!channels.data && !channels.isFetching) return <LoadFailed error={channels.error} retry={() => void channels.refetch()} />;
+  }
   if (!channels.data) return <Loading />;
   const list = channels.data.channels;
   const remembered = lastChannel(serverId);
@@ -138,7 +172,8 @@ export function ServerChannelPage() {
     if (channel) rememberChannel(serverId, channel.id);
   }, [serverId, channel]);
 
-  if (channels.isError) return <ServerRedirect />;
+  if (channels.isError && isNoAccess(channels.error)) return <NoAccess />;
+  if (channels.isError && !channels.data && !channels.isFetching) return <LoadFailed error={channels.error} retry={() => void channels.refetch()} />;
   if (!channels.data) return <Loading />;
   if (!channel) return <Navigate to={`/channels/${serverId}`} replace />;
 

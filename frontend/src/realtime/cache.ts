@@ -113,6 +113,10 @@ export function noteLastMessage(qc: QueryClient, m: Message, countUnread = false
 
 export function upsertServer(qc: QueryClient, server: Server) {
   qc.setQueryData<ServersList>(qk.servers, (d) => (d ? { ...d, servers: upsertById(d.servers, server) } : d));
+  // A "no access" answer from before joining is not refetched on its own (see isPermanentError): start over.
+  for (const queryKey of [qk.channels(server.id), qk.members(server.id)]) {
+    void qc.resetQueries({ queryKey, exact: true, predicate: (q) => q.state.status === 'error' });
+  }
   qc.setQueryData<Server>(qk.server(server.id), (s) => (s ? { ...s, ...server } : server));
 }
 

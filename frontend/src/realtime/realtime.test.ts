@@ -181,6 +181,55 @@ describe('Realtime', () => {
     rt.stop();
   });
 
+  it('offline sends stay queued (not failed) and go out in order, same nonces, after the reconnect catch-up (issue #16 item 5)', async () => {
+    const { rt, sock } = setup({ c1: [{ messages: [msg('10')], hasMore: false }] });
+    rt.start();
+    sock.serverConnect();
+    await rt.ensureLoaded('c1');
+    // The ack of the first message was lost when the connection dropped: it was stored as 11.
+    let firstPayload: { nonce: string } | undefined;
+    sock.ackers.set('message:send', (p) => {
+      firstPayload = p as { nonce: string };
+      sock.drop();
+      throw new Error('socket has been disconnected');
+    });
+    const n0 = rt.send('c1', 'stored, ack lost')!;
+    await flush();
+    sock.ackers.delete('message:send');
+    const n1 = rt.send('c1', 'one')!;
+    const n2 = rt.send('c1', 'two')!;
+    await flush();
+    expect(firstPayload?.nonce).toBe(n0);
+    expect(sock.sent('message:send')).toHaveLength(1); // nothing emitted while disconnected
+    expect(toItems(rt.chat.getChannel('c1')).map((i) => [i.content, i.state])).toEqual([
+      ['message 10', 'sent'],
+      ['stored, ack lost', 'pending'],
+      ['one', 'pending'],
+      ['two', 'pending'],
+    ]);
+
+    let syncDone = false;
+    sock.ackers.set('messages:sync', () => {
+      expect(sock.sent('message:send')).toHaveLength(1); // sends wait for the catch-up
+      syncDone = true;
+      return { ok: true, messages: { c1: [msg('11', { senderId: 'me', nonce: n0, content: 'stored, ack lost' })] }, hasMore: { c1: false } };
+    });
+    let id = 20;
+    sock.ackers.set('message:send', (p) => ({ ok: true, message: msg(String(id++), { ...(p as object), senderId: 'me' }) }));
+    sock.serverConnect();
+    for (let i = 0; i < 5; i++) await flush();
+    expect(syncDone).toBe(true);
+    // The one catch-up showed stored is not sent again; the others go in order with their nonces.
+    expect(sock.sent('message:send').map((p) => (p as { nonce: string }).nonce)).toEqual([n0, n1, n2]);
+    expect(toItems(rt.chat.getChannel('c1')).map((i) => [i.id, i.content, i.state])).toEqual([
+      ['10', 'message 10', 'sent'],
+      ['11', 'stored, ack lost', 'sent'],
+      ['20', 'one', 'sent'],
+      ['21', 'two', 'sent'],
+    ]);
+    rt.stop();
+  });
+
   it('message:new from others in a DM emits message:delivered; receipts update status', async () => {
     const { rt, sock, queryClient } = setup({ d: [{ messages: [], hasMore: false }] });
     queryClient.setQueryData<DMList>(qk.dms, {

@@ -37,7 +37,8 @@ import {
   receiveMessage,
 } from '../chat/messageStore';
 import { applyReceipt } from '../chat/receipts';
-import { newNonce, sendWithRetry, SEND_TIMEOUT_MS } from '../chat/send';
+import { Outbox } from '../chat/outbox';
+import { newNonce, SEND_TIMEOUT_MS } from '../chat/send';
 import {
   applyUnread,
   clearUnread,
@@ -96,6 +97,8 @@ export class Realtime {
   private idle = false;
   private idleTimer: ReturnType<typeof setTimeout> | null = null;
   private cleanup: (() => void)[] = [];
+  /** Own messages waiting to be stored, sent in order when connected (see chat/outbox.ts). */
+  readonly outbox: Outbox;
   activeChannelId: Id | null = null;
 
   constructor(deps: RealtimeDeps) {
@@ -103,6 +106,20 @@ export class Realtime {
     this.qc = deps.queryClient;
     this.meId = deps.meId;
     this.sockets = new SocketManager(deps.auth, deps.socketFactory);
+    this.outbox = new Outbox({
+      emit: (payload) => this.socket.timeout(SEND_TIMEOUT_MS).emitWithAck('message:send', payload),
+      connected: () => this.sockets.connected,
+      content: (channelId, nonce) => {
+        const p = findPending(this.chat.getChannel(channelId), nonce);
+        return p && p.state === 'pending' ? p.content : undefined;
+      },
+      onAttempt: (channelId, nonce) => this.chat.update(channelId, (st) => markSending(st, nonce)),
+      onSent: (channelId, message) => {
+        this.chat.update(channelId, (st) => receiveMessage(st, message));
+        noteLastMessage(this.qc, message);
+      },
+      onFailed: (channelId, nonce, error) => this.chat.update(channelId, (st) => markFailed(st, nonce, error)),
+    });
     this.wire();
   }
 
@@ -116,6 +133,7 @@ export class Realtime {
   }
 
   stop() {
+    this.outbox.stop();
     this.sockets.stop();
     for (const f of this.cleanup) f();
     this.cleanup = [];
@@ -147,7 +165,12 @@ export class Realtime {
         void this.qc.invalidateQueries({ queryKey: qk.channelsAll });
         this.refreshPresence();
       }
-      void this.catchUp();
+      // Queued sends wait for catch-up, so a message stored before the connection dropped (its ack lost) is
+      // recognised by its nonce and not sent again, however long the page was offline.
+      this.outbox.pause();
+      void this.catchUp()
+        .catch(() => undefined)
+        .finally(() => this.outbox.resume());
     });
 
     const onMessage = (m: Message) => this.onMessage(m);
@@ -389,37 +412,20 @@ export class Realtime {
     this.chat.update(channelId, (st) =>
       addPending(st, { nonce, channelId, senderId: this.meId, content: text, createdAt: new Date().toISOString() }),
     );
-    void this.deliver(channelId, nonce);
+    this.outbox.enqueue(channelId, nonce);
     return nonce;
   }
 
-  /** Retry a failed send with the SAME nonce. */
+  /** Retry a failed send with the SAME nonce: it joins the end of the queue. */
   retry(channelId: Id, nonce: string) {
     const p = findPending(this.chat.getChannel(channelId), nonce);
     if (!p || p.state !== 'failed') return;
-    void this.deliver(channelId, nonce);
+    this.chat.update(channelId, (st) => markSending(st, nonce));
+    this.outbox.enqueue(channelId, nonce);
   }
 
   discard(channelId: Id, nonce: string) {
     this.chat.update(channelId, (st) => discardPending(st, nonce));
-  }
-
-  private async deliver(channelId: Id, nonce: string) {
-    const p = findPending(this.chat.getChannel(channelId), nonce);
-    if (!p) return;
-    const out = await sendWithRetry(
-      (payload) => this.socket.timeout(SEND_TIMEOUT_MS).emitWithAck('message:send', payload),
-      { channelId, content: p.content, nonce },
-      {
-        onAttempt: () => this.chat.update(channelId, (st) => markSending(st, nonce)),
-      },
-    );
-    if (out.ok) {
-      this.chat.update(channelId, (st) => receiveMessage(st, out.message));
-      noteLastMessage(this.qc, out.message);
-    } else {
-      this.chat.update(channelId, (st) => markFailed(st, nonce, out.error));
-    }
   }
 
   async edit(channelId: Id, messageId: Id, content: string): Promise<void> {

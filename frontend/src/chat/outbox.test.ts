@@ -1,0 +1,173 @@
+import { describe, expect, it } from 'vitest';
+import type { Ack, Message, SendMessagePayload } from '../api/types';
+import { msg } from '../test/fixtures';
+import { Outbox } from './outbox';
+
+type Answer = Ack<{ message: Message }> | 'timeout' | 'hang';
+
+/** An outbox over a scripted server: `answers` are used in order, then every send is stored. */
+function harness(opts: { connected?: boolean; answers?: Answer[] } = {}) {
+  let connected = opts.connected ?? true;
+  const answers = [...(opts.answers ?? [])];
+  const contents = new Map<string, string>();
+  const emitted: SendMessagePayload[] = [];
+  const sent: { channelId: string; id: string; nonce?: string }[] = [];
+  const failed: { nonce: string; error: string }[] = [];
+  const waits: number[] = [];
+  let nextId = 100;
+  const box = new Outbox({
+    emit: async (p) => {
+      emitted.push(p);
+      const a = answers.shift();
+      if (a === 'timeout') throw new Error('operation has timed out');
+      if (a === 'hang') return new Promise(() => undefined);
+      return a ?? { ok: true, message: msg(String(nextId++), { channelId: p.channelId, content: p.content, nonce: p.nonce }) };
+    },
+    connected: () => connected,
+    content: (_c, nonce) => contents.get(nonce),
+    onSent: (channelId, m) => {
+      contents.delete(m.nonce!);
+      sent.push({ channelId, id: m.id, nonce: m.nonce });
+    },
+    onFailed: (_c, nonce, error) => {
+      contents.delete(nonce);
+      failed.push({ nonce, error });
+    },
+    wait: async (ms) => void waits.push(ms),
+  });
+  const add = (nonce: string, channelId = 'c1') => {
+    contents.set(nonce, `text ${nonce}`);
+    box.enqueue(channelId, nonce);
+  };
+  return {
+    box,
+    add,
+    emitted,
+    sent,
+    failed,
+    waits,
+    contents,
+    setConnected: (v: boolean) => (connected = v),
+  };
+}
+
+const settle = async () => {
+  for (let i = 0; i < 20; i++) await new Promise((r) => setTimeout(r, 0));
+};
+
+describe('Outbox', () => {
+  it('sends at once when connected, in order, one at a time', async () => {
+    const h = harness();
+    h.add('n1');
+    h.add('n2');
+    h.add('n3', 'c2');
+    // Only the first is in flight until it is acknowledged.
+    expect(h.emitted.map((p) => p.nonce)).toEqual(['n1']);
+    await settle();
+    expect(h.emitted.map((p) => p.nonce)).toEqual(['n1', 'n2', 'n3']);
+    expect(h.sent.map((s) => [s.channelId, s.nonce])).toEqual([
+      ['c1', 'n1'],
+      ['c1', 'n2'],
+      ['c2', 'n3'],
+    ]);
+    expect(h.box.waiting).toEqual([]);
+  });
+
+  it('while offline nothing is sent and nothing fails, however long; on reconnect all go in order with their nonces', async () => {
+    const h = harness({ connected: false });
+    h.add('n1');
+    h.add('n2');
+    await settle();
+    expect(h.emitted).toEqual([]);
+    expect(h.failed).toEqual([]);
+    expect(h.box.waiting).toEqual(['n1', 'n2']);
+    h.setConnected(true);
+    h.box.resume();
+    await settle();
+    expect(h.sent.map((s) => s.nonce)).toEqual(['n1', 'n2']);
+    expect(h.emitted.map((p) => p.nonce)).toEqual(['n1', 'n2']);
+  });
+
+  it('a timeout or dropped connection keeps the message queued and retries it with the same nonce (never gives up)', async () => {
+    const answers: Answer[] = Array.from({ length: 8 }, () => 'timeout' as const);
+    const h = harness({ answers });
+    h.add('n1');
+    h.add('n2');
+    await settle();
+    // Eight timeouts in a row (more than the old limit of three attempts): still not failed, then stored.
+    expect(h.failed).toEqual([]);
+    expect(h.emitted.map((p) => p.nonce)).toEqual([...Array(9).fill('n1'), 'n2']);
+    expect(h.sent.map((s) => s.nonce)).toEqual(['n1', 'n2']);
+    expect(h.waits).toEqual([500, 1000, 2000, 4000, 8000, 8000, 8000, 8000]);
+  });
+
+  it('stops at a disconnect mid-send and goes on from the same message on resume()', async () => {
+    const h = harness({ answers: ['timeout'] });
+    h.add('n1');
+    h.add('n2');
+    h.setConnected(false); // the connection dropped while n1 was in flight
+    await settle();
+    expect(h.emitted.map((p) => p.nonce)).toEqual(['n1']);
+    expect(h.box.waiting).toEqual(['n1', 'n2']);
+    h.setConnected(true);
+    h.box.resume();
+    await settle();
+    expect(h.emitted.map((p) => p.nonce)).toEqual(['n1', 'n1', 'n2']);
+    expect(h.sent.map((s) => s.nonce)).toEqual(['n1', 'n2']);
+  });
+
+  it('retryable refusals (rate limit, unavailable) wait as told and try again', async () => {
+    const h = harness({
+      answers: [
+        { ok: false, error: { code: 'rate_limited', message: 'slow down', retryable: true, retryAfterMs: 1200 } },
+        { ok: false, error: { code: 'unavailable', message: 'restarting', retryable: true } },
+      ],
+    });
+    h.add('n1');
+    await settle();
+    expect(h.waits).toEqual([1200, 1000]);
+    expect(h.sent.map((s) => s.nonce)).toEqual(['n1']);
+    expect(h.failed).toEqual([]);
+  });
+
+  it('a real refusal fails that message only (retry is up to the user); the next ones still go', async () => {
+    const h = harness({ answers: [{ ok: false, error: { code: 'invalid_input', message: 'Message is too long.', retryable: false } }] });
+    h.add('n1');
+    h.add('n2');
+    await settle();
+    expect(h.failed).toEqual([{ nonce: 'n1', error: 'Message is too long.' }]);
+    expect(h.sent.map((s) => s.nonce)).toEqual(['n2']);
+    // The user retries: it joins the queue again with the same nonce.
+    h.contents.set('n1', 'text n1');
+    h.box.enqueue('c1', 'n1');
+    await settle();
+    expect(h.emitted.map((p) => p.nonce)).toEqual(['n1', 'n2', 'n1']);
+    expect(h.sent.map((s) => s.nonce)).toEqual(['n2', 'n1']);
+  });
+
+  it('skips messages discarded or already seen stored (catch-up) before their turn; pause() holds sends', async () => {
+    const h = harness({ connected: false });
+    h.add('n1');
+    h.add('n2');
+    h.add('n3');
+    h.contents.delete('n2'); // catch-up found it stored (its ack had been lost)
+    h.setConnected(true);
+    h.box.pause();
+    h.box.enqueue('c1', 'n1'); // no double entry, and paused: nothing goes yet
+    await settle();
+    expect(h.emitted).toEqual([]);
+    h.box.resume();
+    await settle();
+    expect(h.emitted.map((p) => p.nonce)).toEqual(['n1', 'n3']);
+  });
+
+  it('stop() drops the queue', async () => {
+    const h = harness({ answers: ['hang'] });
+    h.add('n1');
+    h.add('n2');
+    h.box.stop();
+    await settle();
+    expect(h.box.waiting).toEqual([]);
+    expect(h.emitted.map((p) => p.nonce)).toEqual(['n1']);
+  });
+});

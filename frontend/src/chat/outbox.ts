@@ -1,0 +1,133 @@
+// The outbox: own messages waiting to be stored, sent one at a time in the order they were written, each always
+// with its own nonce (the server answers a repeat with the message stored for the first attempt).
+//
+// What the connection banner promises ("Messages will be sent when you're back online") holds for as long as the
+// page lives: while disconnected nothing is sent and nothing gives up; a timeout, a dropped connection or a
+// retryable refusal (rate limit, server busy or restarting) keeps the message queued and tries again, after a
+// backoff or on the next connect. Only a real refusal (validation, forbidden, not found...) marks a message failed;
+// the user can retry it (it joins the end of the queue) or discard it.
+//
+// Sending strictly one at a time keeps one sender's order: the server assigns ids in acceptance order, and the
+// next message is emitted only after the previous one was acknowledged (or refused).
+import type { Ack, Message, SendMessagePayload } from '../api/types';
+import { backoffMs } from './send';
+
+export interface OutboxDeps {
+  /** Emits `message:send` with an ack timeout; throws on timeout or when the socket closes. */
+  emit: (payload: SendMessagePayload) => Promise<Ack<{ message: Message }>>;
+  connected: () => boolean;
+  /** The content still waiting under this nonce, or undefined once it was discarded or seen stored (catch-up, event). */
+  content: (channelId: string, nonce: string) => string | undefined;
+  onAttempt?: (channelId: string, nonce: string) => void;
+  onSent: (channelId: string, message: Message) => void;
+  onFailed: (channelId: string, nonce: string, error: string) => void;
+  wait?: (ms: number) => Promise<void>;
+}
+
+interface Item {
+  channelId: string;
+  nonce: string;
+  attempt: number;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export class Outbox {
+  private queue: Item[] = [];
+  private running = false;
+  private paused = false;
+  private wake: (() => void) | null = null;
+  private stopped = false;
+
+  constructor(private readonly deps: OutboxDeps) {}
+
+  /** Queues a message (its pending copy must already exist); sending starts at once when connected. */
+  enqueue(channelId: string, nonce: string) {
+    if (this.stopped || this.queue.some((i) => i.nonce === nonce)) return;
+    this.queue.push({ channelId, nonce, attempt: 0 });
+    void this.pump();
+  }
+
+  /** Nonces waiting, in sending order. */
+  get waiting(): string[] {
+    return this.queue.map((i) => i.nonce);
+  }
+
+  /** Hold sends (e.g. while a reconnect catches up, so messages already stored are recognised first). */
+  pause() {
+    this.paused = true;
+  }
+
+  /** Connected again (or catch-up done): go on at once, skipping any backoff in progress. */
+  resume() {
+    this.paused = false;
+    const w = this.wake;
+    this.wake = null;
+    w?.();
+    void this.pump();
+  }
+
+  stop() {
+    this.stopped = true;
+    this.queue = [];
+    this.resume();
+  }
+
+  /** Waits `ms`, or less if resume() is called. */
+  private pauseFor(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      let done = false;
+      const finish = () => {
+        if (done) return;
+        done = true;
+        if (this.wake === finish) this.wake = null;
+        resolve();
+      };
+      this.wake = finish;
+      void (this.deps.wait ?? sleep)(ms).then(finish);
+    });
+  }
+
+  private async pump() {
+    if (this.running) return;
+    this.running = true;
+    try {
+      while (!this.stopped && this.queue.length > 0) {
+        if (this.paused || !this.deps.connected()) return; // resume() (on connect) starts again
+        const item = this.queue[0];
+        const content = this.deps.content(item.channelId, item.nonce);
+        if (content === undefined) {
+          this.queue.shift();
+          continue;
+        }
+        this.deps.onAttempt?.(item.channelId, item.nonce);
+        let ack: Ack<{ message: Message }> | undefined;
+        try {
+          ack = await this.deps.emit({ channelId: item.channelId, content, nonce: item.nonce });
+        } catch {
+          ack = undefined; // timeout or disconnect: try again
+        }
+        if (this.stopped) return;
+        if (ack?.ok) {
+          this.queue.shift();
+          this.deps.onSent(item.channelId, ack.message);
+          continue;
+        }
+        const err = ack && !ack.ok ? ack.error : undefined;
+        if (err && !err.retryable) {
+          this.queue.shift();
+          this.deps.onFailed(item.channelId, item.nonce, err.message || 'Message could not be sent.');
+          continue;
+        }
+        // Retryable: the same message again, after a backoff (cut short by a reconnect).
+        const delay = backoffMs(item.attempt, err?.retryAfterMs);
+        item.attempt++;
+        await this.pauseFor(delay);
+      }
+    } finally {
+      this.running = false;
+    }
+    // A resume() or enqueue() may have arrived while the loop was finishing.
+    if (!this.stopped && !this.paused && this.queue.length > 0 && this.deps.connected()) void this.pump();
+  }
+}
