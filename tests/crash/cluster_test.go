@@ -181,6 +181,11 @@ func TestClusterOwnerKilledAndFrozen(t *testing.T) {
 			}
 		}()
 	}
+	ackedSoFar := func() int {
+		progress.Lock()
+		defer progress.Unlock()
+		return total
+	}
 	waitAcked := func(n int) {
 		t.Helper()
 		deadline := time.Now().Add(2 * time.Minute)
@@ -219,7 +224,7 @@ func TestClusterOwnerKilledAndFrozen(t *testing.T) {
 	killAt := time.Now()
 	procs[initialOwner].kill9(t, 0)
 	failover := recovered(killAt)
-	t.Logf("owner (node %d) killed after %d acks; the next ack came %v later", initialOwner+1, total, failover.Round(time.Millisecond))
+	t.Logf("owner (node %d) killed after %d acks; the next ack came %v later", initialOwner+1, ackedSoFar(), failover.Round(time.Millisecond))
 	if failover > 10*time.Second {
 		t.Errorf("failover took %v, want at most 10 s", failover)
 	}
@@ -236,7 +241,7 @@ func TestClusterOwnerKilledAndFrozen(t *testing.T) {
 	if err := procs[frozen].cmd.Process.Signal(syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("owner (node %d) frozen after %d acks; the next ack came %v later", frozen+1, total, recovered(freezeAt).Round(time.Millisecond))
+	t.Logf("owner (node %d) frozen after %d acks; the next ack came %v later", frozen+1, ackedSoFar(), recovered(freezeAt).Round(time.Millisecond))
 	time.Sleep(4 * time.Second) // well past its 2 s lease
 	if err := procs[frozen].cmd.Process.Signal(syscall.SIGCONT); err != nil {
 		t.Fatal(err)
