@@ -6,6 +6,8 @@
 #   scripts/cluster.sh up [--nodes N]   start (or reuse) everything, N server nodes (default 3); prints the URL
 #   scripts/cluster.sh down             stop the server nodes, HAProxy and the three Cassandra nodes
 #   scripts/cluster.sh status           one line per process; exit 1 if something that should run does not
+#   scripts/cluster.sh check            end-to-end checks: /readyz of each node through HAProxy, all Cassandra nodes
+#                                       UN, keyspace RF 3, socket.io long-polling clients stick (~35 s)
 #   scripts/cluster.sh env I            the environment of server node I, one KEY=VALUE per line, unquoted (like
 #                                       env(1)), so a test can start a node itself
 # Chaos helpers (each prints what it did; only start-node and start-cassandra wait, until the process answers):
@@ -591,6 +593,30 @@ cmd_status() {
   return "$rc"
 }
 
+# check — what `up` promises, end to end: every node answers /readyz 200 through HAProxy (the SRV cookie picks the
+# node), all three Cassandra nodes are Up/Normal, the keyspace has replication factor 3, and socket.io clients on
+# long-polling stay connected through HAProxy (scripts/cluster/sticky-check.mjs).
+cmd_check() {
+  local rc=0 i out
+  for i in $(seq 1 "$(sn_count)"); do
+    # With the cookie of a healthy node HAProxy sends the request there and sets no new cookie; a new SRV cookie
+    # means it had to send it elsewhere.
+    out="$(curl -s -o /dev/null -m 5 -w '%{http_code} %header{set-cookie}' -b "SRV=node$i" "http://$CLUSTER_PUBLIC_ADDR/readyz" || true)"
+    echo "check: /readyz of node $i through http://$CLUSTER_PUBLIC_ADDR: ${out% }"
+    [[ "$out" == "200 " ]] || rc=1
+  done
+  out="$(cn_nodetool 1 status 2>/dev/null | grep -cE '^UN ' || true)"
+  echo "check: cassandra nodes Up/Normal (nodetool status on cassandra-1): ${out:-0} of $CN_COUNT"
+  [[ "$out" == "$CN_COUNT" ]] || rc=1
+  out="$("$CQLPING" "$(cn_addr 1):$CN_CQL_PORT" "SELECT replication FROM system_schema.keyspaces WHERE keyspace_name = '$CLUSTER_KEYSPACE'" 2>&1 || true)"
+  echo "check: keyspace $CLUSTER_KEYSPACE replication: ${out:-missing}"
+  grep -q 'replication_factor:3' <<<"$out" || rc=1
+  "$ROOT/scripts/deps.sh" jsclient >/dev/null
+  node "$ROOT/scripts/cluster/sticky-check.mjs" "http://$CLUSTER_PUBLIC_ADDR" || rc=1
+  if (( rc == 0 )); then log "check: all passed"; else warn "check: something failed (see above)"; fi
+  return "$rc"
+}
+
 cmd_kill_node() {
   _check_index "${1:-}" 1023 "node"
   local pid; pid="$(sn_pid "$1")" || die "node $1 is not running"
@@ -641,6 +667,7 @@ case "${1:-}" in
   up) shift; cmd_up "$@" ;;
   down|stop) cmd_down ;;
   status) cmd_status ;;
+  check) cmd_check ;;
   env) _check_index "${2:-}" 1023 "node"; sn_env "$2" ;;
   kill-node) cmd_kill_node "${2:-}" ;;
   start-node) cmd_start_node "${2:-}" ;;
@@ -651,5 +678,5 @@ case "${1:-}" in
   freeze-redis) cmd_redis_signal STOP "frozen" ;;
   thaw-redis) cmd_redis_signal CONT "thawed" ;;
   nodetool) shift; _check_index "${1:-}" "$CN_COUNT" "cassandra node"; cn_nodetool "$@" ;;
-  *) die "usage: $0 up [--nodes N] | down | status | env I | kill-node I | start-node I | stop-node I | cont-node I | kill-cassandra K | start-cassandra K | freeze-redis | thaw-redis | nodetool K ARGS..." ;;
+  *) die "usage: $0 up [--nodes N] | down | status | check | env I | kill-node I | start-node I | stop-node I | cont-node I | kill-cassandra K | start-cassandra K | freeze-redis | thaw-redis | nodetool K ARGS..." ;;
 esac
