@@ -445,7 +445,8 @@ backend parley
   # (round-robin fails with "Session ID unknown"). indirect: the cookie is not passed to the node; nocache: the
   # response that sets it is not cached by proxies.
   cookie SRV insert indirect nocache httponly
-  option httpchk GET /readyz
+  option httpchk
+  http-check send meth GET uri /readyz
   http-check expect status 200
   default-server inter 1s fastinter 500ms downinter 2s fall 2 rise 2
 CFG
