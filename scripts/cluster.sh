@@ -5,6 +5,7 @@
 #
 #   scripts/cluster.sh up [--nodes N]   start (or reuse) everything, N server nodes (default 3); prints the URL
 #   scripts/cluster.sh down             stop the server nodes, HAProxy and the three Cassandra nodes
+#   scripts/cluster.sh clean-data       down, then delete .local/cluster/ and the cluster's PostgreSQL database
 #   scripts/cluster.sh status           one line per process; exit 1 if something that should run does not
 #   scripts/cluster.sh check            end-to-end checks: /readyz of each node through HAProxy, all Cassandra nodes
 #                                       UN, keyspace RF 3, socket.io long-polling clients stick (~35 s)
@@ -499,6 +500,20 @@ hap_servers() {
   curl -s -m 3 "http://$CLUSTER_STATS_ADDR/;csv" 2>/dev/null | awk -F, '$1 == "parley" && $2 != "BACKEND" { print $2, $18 }'
 }
 
+# ferretdb_shared_start — FerretDB is shared with whatever else uses the local stack (tests of other checkouts):
+# if it runs, wait for it to answer instead of ferretdb_start's restart of a launcher that is slow to answer (under
+# load a ping can take seconds, and a restart breaks everybody's connections).
+ferretdb_shared_start() {
+  if _ferretdb_running; then
+    # Its ping also lists the databases, which gets slow with the hundreds that test runs leave behind: do not
+    # wait long here (the nodes' /readyz checks MongoDB anyway).
+    wait_until 15 /dev/null "ferretdb (running, shared)" ferretdb_ready 2>/dev/null \
+      || warn "ferretdb runs but did not answer a ping within 15 s (busy?); going on, the nodes wait for it"
+  else
+    ferretdb_start
+  fi
+}
+
 # ---- commands ------------------------------------------------------------------------------------------------
 
 cmd_up() {
@@ -520,9 +535,17 @@ cmd_up() {
   step "starting postgres" postgres_start
   step "creating database $CLUSTER_PG_DB" pg_ensure_db "$CLUSTER_PG_DB"
   step "starting redis" redis_start
-  step "starting ferretdb" ferretdb_start
-  step "starting the three-node cassandra" cassandra_cluster_up
-  step "building the server and the web app" build
+  step "starting ferretdb" ferretdb_shared_start
+  # The build runs while Cassandra starts (both take about a minute from nothing; most of Cassandra's is waiting).
+  log "building the server and the web app in the background (log: $CL_LOGS/build.log)"
+  local build_start build_pid build_rc=0; build_start="$(_ts)"
+  build >"$CL_LOGS/build.log" 2>&1 &
+  build_pid=$!
+  if ! step "starting the three-node cassandra" cassandra_cluster_up; then kill "$build_pid" 2>/dev/null || true; exit 1; fi
+  wait "$build_pid" || build_rc=$?
+  if (( build_rc != 0 )); then show_log_tail "$CL_LOGS/build.log"; die "building the server or the web app failed"; fi
+  grep -F 'warning:' "$CL_LOGS/build.log" >&2 || true
+  log "server and web app built ($(_elapsed "$build_start") after the build started)"
   echo "$n" >"$CLUSTER/nodes"
   local i
   for i in $(sn_known); do
@@ -552,6 +575,13 @@ cmd_down() {
   local rp; rp="$(cat "$REDIS_PID" 2>/dev/null || true)"
   if [[ -n "$rp" && "$(_pstate "$rp")" == T ]]; then kill -CONT "$rp"; log "redis was frozen; thawed it"; fi
   log "cluster stopped (PostgreSQL, Redis and FerretDB keep running: 'make stop' stops them)"
+}
+
+cmd_clean_data() {
+  cmd_down
+  rm -rf "$CLUSTER"
+  if postgres_ready; then pg_psql -d postgres -c "DROP DATABASE IF EXISTS \"$CLUSTER_PG_DB\"" >/dev/null || true; fi
+  log "removed $CLUSTER and the PostgreSQL database $CLUSTER_PG_DB (the MongoDB database $CLUSTER_MONGO_DB is left)"
 }
 
 cmd_status() {
@@ -668,6 +698,7 @@ case "${1:-}" in
   up) shift; cmd_up "$@" ;;
   down|stop) cmd_down ;;
   status) cmd_status ;;
+  clean-data) cmd_clean_data ;;
   check) cmd_check ;;
   env) _check_index "${2:-}" 1023 "node"; sn_env "$2" ;;
   kill-node) cmd_kill_node "${2:-}" ;;
@@ -679,5 +710,5 @@ case "${1:-}" in
   freeze-redis) cmd_redis_signal STOP "frozen" ;;
   thaw-redis) cmd_redis_signal CONT "thawed" ;;
   nodetool) shift; _check_index "${1:-}" "$CN_COUNT" "cassandra node"; cn_nodetool "$@" ;;
-  *) die "usage: $0 up [--nodes N] | down | status | check | env I | kill-node I | start-node I | stop-node I | cont-node I | kill-cassandra K | start-cassandra K | freeze-redis | thaw-redis | nodetool K ARGS..." ;;
+  *) die "usage: $0 up [--nodes N] | down | clean-data | status | check | env I | kill-node I | start-node I | stop-node I | cont-node I | kill-cassandra K | start-cassandra K | freeze-redis | thaw-redis | nodetool K ARGS..." ;;
 esac
