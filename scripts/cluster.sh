@@ -15,6 +15,7 @@
 #   kill-node I | start-node I | stop-node I (SIGSTOP) | cont-node I (SIGCONT)
 #   kill-cassandra K | start-cassandra K  (K = 1..3, kill -9 / start and wait for CQL)
 #   freeze-redis | thaw-redis              (SIGSTOP / SIGCONT of the local redis-server)
+# Also: nodetool K ARGS... (nodetool against Cassandra node K), help (this text).
 #
 # Settings (environment): CLUSTER_PUBLIC_ADDR (HAProxy, default 127.0.0.1:8090), CLUSTER_STATS_ADDR (HAProxy's
 # stats page, default 127.0.0.1:8091), CLUSTER_HTTP_BASE (node I listens on 127.0.0.1:BASE+I, default 8100),
@@ -709,6 +710,7 @@ case "${1:-}" in
   start-cassandra) cmd_start_cassandra "${2:-}" ;;
   freeze-redis) cmd_redis_signal STOP "frozen" ;;
   thaw-redis) cmd_redis_signal CONT "thawed" ;;
+  help|-h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0" ;;
   nodetool) shift; _check_index "${1:-}" "$CN_COUNT" "cassandra node"; cn_nodetool "$@" ;;
-  *) die "usage: $0 up [--nodes N] | down | clean-data | status | check | env I | kill-node I | start-node I | stop-node I | cont-node I | kill-cassandra K | start-cassandra K | freeze-redis | thaw-redis | nodetool K ARGS..." ;;
+  *) die "usage: $0 up [--nodes N] | down | clean-data | status | check | env I | kill-node I | start-node I | stop-node I | cont-node I | kill-cassandra K | start-cassandra K | freeze-redis | thaw-redis | nodetool K ARGS... | help" ;;
 esac
