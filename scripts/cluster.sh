@@ -34,7 +34,9 @@ source "$ROOT/scripts/stack/ferretdb.sh"
 # shellcheck source=scripts/stack/cassandra.sh
 source "$ROOT/scripts/stack/cassandra.sh"
 
-CLUSTER="$LOCAL/cluster"
+# The physical path: worktrees link .local to the main checkout's, and the pid checks compare command lines, so a
+# cluster started from one checkout must look the same from another.
+CLUSTER="$(cd "$LOCAL" && pwd -P)/cluster"
 CL_LOGS="$CLUSTER/logs"
 CL_RUN="$CLUSTER/run"
 CL_BIN="$CLUSTER/bin"
