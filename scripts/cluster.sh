@@ -8,7 +8,8 @@
 #   scripts/cluster.sh clean-data       down, then delete .local/cluster/ and the cluster's PostgreSQL database
 #   scripts/cluster.sh status           one line per process; exit 1 if something that should run does not
 #   scripts/cluster.sh check            end-to-end checks: /readyz of each node through HAProxy, all Cassandra nodes
-#                                       UN, keyspace RF 3, socket.io long-polling clients stick (~35 s)
+#                                       UN, keyspace RF 3, socket.io long-polling clients stick (~35 s), and
+#                                       messages sent on node 1 reach sockets on nodes 2 and 3 in order
 #   scripts/cluster.sh env I            the environment of server node I, one KEY=VALUE per line, unquoted (like
 #                                       env(1)), so a test can start a node itself
 # Chaos helpers (each prints what it did; only start-node and start-cassandra wait, until the process answers):
@@ -50,6 +51,7 @@ CLUSTER_HAPROXY_LOG="${CLUSTER_HAPROXY_LOG:-errors}"
 CLUSTER_PG_DB="${CLUSTER_PG_DB:-parley_cluster}"
 CLUSTER_MONGO_DB="${CLUSTER_MONGO_DB:-parley_cluster}"
 CLUSTER_KEYSPACE="${CLUSTER_KEYSPACE:-parley}"
+CLUSTER_REDIS_PREFIX="${CLUSTER_REDIS_PREFIX:-parley-local-cluster}"   # the stack's Redis is shared with tests
 NODE_START_TIMEOUT="${NODE_START_TIMEOUT:-120}"
 NODE_STOP_TIMEOUT="${NODE_STOP_TIMEOUT:-30}"   # above the server's PARLEY_SHUTDOWN_TIMEOUT (20 s): it flushes first
 
@@ -302,6 +304,7 @@ PARLEY_CLUSTER_ADDR=$(sn_internal "$i")
 PARLEY_CLUSTER_ADVERTISE=$(sn_internal "$i")
 $(cat "$CLUSTER/secrets.env")
 PARLEY_REDIS_URL=redis://127.0.0.1:$REDIS_PORT/0
+PARLEY_REDIS_PREFIX=$CLUSTER_REDIS_PREFIX
 PARLEY_POSTGRES_URL=postgres://postgres@127.0.0.1:$PG_PORT/$CLUSTER_PG_DB?sslmode=disable
 PARLEY_MONGO_URI=mongodb://127.0.0.1:$FERRETDB_PORT/
 PARLEY_MONGO_DATABASE=$CLUSTER_MONGO_DB
@@ -629,7 +632,8 @@ cmd_status() {
 
 # check — what `up` promises, end to end: every node answers /readyz 200 through HAProxy (the SRV cookie picks the
 # node), all three Cassandra nodes are Up/Normal, the keyspace has replication factor 3, and socket.io clients on
-# long-polling stay connected through HAProxy (scripts/cluster/sticky-check.mjs).
+# long-polling stay connected through HAProxy (scripts/cluster/sticky-check.mjs), and messages sent on node 1 reach
+# sockets on nodes 2 and 3 in order (scripts/cluster/crossnode-check.mjs; needs the cluster mode of issue #14).
 cmd_check() {
   local rc=0 i out
   for i in $(seq 1 "$(sn_count)"); do
@@ -647,6 +651,7 @@ cmd_check() {
   grep -q 'replication_factor:3' <<<"$out" || rc=1
   "$ROOT/scripts/deps.sh" jsclient >/dev/null
   node "$ROOT/scripts/cluster/sticky-check.mjs" "http://$CLUSTER_PUBLIC_ADDR" || rc=1
+  node "$ROOT/scripts/cluster/crossnode-check.mjs" "http://$CLUSTER_PUBLIC_ADDR" "$(sn_count)" || rc=1
   if (( rc == 0 )); then log "check: all passed"; else warn "check: something failed (see above)"; fi
   return "$rc"
 }
