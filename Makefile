@@ -1,5 +1,5 @@
 # The two commands: `make run` and `make test`. Both install what is missing and start the local databases.
-.PHONY: run test stop clean-data status build bench lint conformance
+.PHONY: run test stop clean-data status build bench lint conformance cluster cluster-stop cluster-status cluster-check
 
 run:
 	@scripts/run.sh
@@ -15,6 +15,21 @@ clean-data:
 
 status:
 	@scripts/stack.sh status
+
+# make cluster [NODES=3]           N server nodes behind HAProxy on http://127.0.0.1:8090 and a three-node Cassandra
+#                                  (scripts/cluster.sh; README "Run a cluster"); chaos helpers: scripts/cluster.sh help
+NODES ?= 3
+cluster:
+	@scripts/cluster.sh up --nodes $(NODES)
+
+cluster-stop:
+	@scripts/cluster.sh down
+
+cluster-status:
+	@scripts/cluster.sh status
+
+cluster-check:
+	@scripts/cluster.sh check
 
 # make bench                      full run (see BENCHMARKS.md); make bench ARGS="--smoke" for the quick check
 bench:

