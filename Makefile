@@ -1,5 +1,5 @@
 # The two commands: `make run` and `make test`. Both install what is missing and start the local databases.
-.PHONY: run test stop clean-data status build bench lint conformance cluster cluster-stop cluster-status cluster-check
+.PHONY: run test stop clean-data status build bench lint conformance cluster cluster-stop cluster-status cluster-check chaos
 
 run:
 	@scripts/run.sh
@@ -49,3 +49,8 @@ build:
 lint:
 	@go vet ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
+
+# make chaos                      the full failure drill of a cluster (tests/chaos): owner killed and frozen, a
+#                                 gateway killed, one then two Cassandra nodes down, Redis frozen, a kick
+chaos:
+	@scripts/chaos.sh

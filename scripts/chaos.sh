@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# `make chaos`: the full failure drill of several nodes (tests/chaos): starts the cluster (scripts/cluster.sh up:
+# three server nodes behind HAProxy, a three-node Cassandra), runs the drill against it, and stops the cluster.
+# The short version runs in `make test` (tests/crash: a three-process cluster on the single-node stack).
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$ROOT"
+START="$(_ts)"
+"$ROOT/scripts/deps.sh" go jsclient
+# A long flush delay keeps the owner's queue non-empty when it dies; a short lease makes the drill quicker.
+export PARLEY_FLUSH_DELAY="${PARLEY_FLUSH_DELAY:-200ms}" PARLEY_CLUSTER_LEASE_TTL="${PARLEY_CLUSTER_LEASE_TTL:-3s}"
+export PARLEY_SEND_RATE=1000 PARLEY_SEND_BURST=1000
+"$ROOT/scripts/cluster.sh" up
+set +e
+go test -tags chaos -count=1 -timeout 30m -v ./tests/chaos/ 2>&1 | tee "$LOCAL/chaos.log"
+rc=${PIPESTATUS[0]}
+set -e
+[[ "${CHAOS_KEEP:-0}" == 1 ]] || "$ROOT/scripts/cluster.sh" down
+log "chaos drill finished in $(_elapsed "$START") (log: .local/chaos.log)"
+exit "$rc"
