@@ -19,6 +19,7 @@ import (
 
 	"github.com/parleychat/parley/internal/apperr"
 	"github.com/parleychat/parley/internal/model"
+	"github.com/parleychat/parley/services/messaging"
 )
 
 // Owner is what the owning node does with forwarded calls (messaging.Service).
@@ -26,6 +27,7 @@ type Owner interface {
 	Accept(userID, channelID int64, content, nonce string, done func(model.Message, error)) error
 	EditHere(ctx context.Context, userID, channelID, messageID int64, content string) (model.Message, error)
 	DeleteHere(ctx context.Context, userID, channelID, messageID int64) error
+	HistoryHere(ctx context.Context, userID, channelID int64, limit int) (messaging.Page, error)
 }
 
 type sendRequest struct {
@@ -34,11 +36,14 @@ type sendRequest struct {
 	MessageID int64  `json:"messageId,omitempty"`
 	Content   string `json:"content,omitempty"`
 	Nonce     string `json:"nonce,omitempty"`
+	Limit     int    `json:"limit,omitempty"`
 }
 
 type reply struct {
-	Message *model.Message `json:"message,omitempty"`
-	Error   *wireError     `json:"error,omitempty"`
+	Message  *model.Message  `json:"message,omitempty"`
+	Messages []model.Message `json:"messages,omitempty"`
+	HasMore  bool            `json:"hasMore,omitempty"`
+	Error    *wireError      `json:"error,omitempty"`
 }
 
 type wireError struct {
@@ -52,13 +57,14 @@ const (
 	pathSend   = "/internal/v1/messages/send"
 	pathEdit   = "/internal/v1/messages/edit"
 	pathDelete = "/internal/v1/messages/delete"
+	pathNewest = "/internal/v1/messages/newest"
 	maxBody    = 64 << 10
 )
 
 // Handler serves the internal API.
 func Handler(owner Owner, secret []byte, log *slog.Logger) http.Handler {
 	mux := http.NewServeMux()
-	handle := func(path string, fn func(ctx context.Context, r sendRequest) (*model.Message, error)) {
+	handle := func(path string, fn func(ctx context.Context, r sendRequest) (reply, error)) {
 		mux.HandleFunc("POST "+path, func(w http.ResponseWriter, req *http.Request) {
 			if !authorized(req, secret) {
 				http.Error(w, "unauthorized", http.StatusUnauthorized)
@@ -69,8 +75,7 @@ func Handler(owner Owner, secret []byte, log *slog.Logger) http.Handler {
 				http.Error(w, "bad request", http.StatusBadRequest)
 				return
 			}
-			m, err := fn(req.Context(), r)
-			out := reply{Message: m}
+			out, err := fn(req.Context(), r)
 			if err != nil {
 				e := apperr.As(err)
 				if e.Kind == apperr.Internal {
@@ -82,34 +87,32 @@ func Handler(owner Owner, secret []byte, log *slog.Logger) http.Handler {
 			_ = json.NewEncoder(w).Encode(out)
 		})
 	}
-	handle(pathSend, func(ctx context.Context, r sendRequest) (*model.Message, error) {
+	handle(pathSend, func(ctx context.Context, r sendRequest) (reply, error) {
 		type result struct {
 			m   model.Message
 			err error
 		}
 		res := make(chan result, 1)
 		if err := owner.Accept(r.UserID, r.ChannelID, r.Content, r.Nonce, func(m model.Message, err error) { res <- result{m, err} }); err != nil {
-			return nil, err
+			return reply{}, err
 		}
 		select {
 		case x := <-res:
-			if x.err != nil {
-				return nil, x.err
-			}
-			return &x.m, nil
+			return reply{Message: &x.m}, x.err
 		case <-ctx.Done(): // the caller gave up; the message may still be stored, and a retry finds it
-			return nil, apperr.New(apperr.Unavailable, "the message is still being stored; retry")
+			return reply{}, apperr.New(apperr.Unavailable, "the message is still being stored; retry")
 		}
 	})
-	handle(pathEdit, func(ctx context.Context, r sendRequest) (*model.Message, error) {
+	handle(pathEdit, func(ctx context.Context, r sendRequest) (reply, error) {
 		m, err := owner.EditHere(ctx, r.UserID, r.ChannelID, r.MessageID, r.Content)
-		if err != nil {
-			return nil, err
-		}
-		return &m, nil
+		return reply{Message: &m}, err
 	})
-	handle(pathDelete, func(ctx context.Context, r sendRequest) (*model.Message, error) {
-		return nil, owner.DeleteHere(ctx, r.UserID, r.ChannelID, r.MessageID)
+	handle(pathDelete, func(ctx context.Context, r sendRequest) (reply, error) {
+		return reply{}, owner.DeleteHere(ctx, r.UserID, r.ChannelID, r.MessageID)
+	})
+	handle(pathNewest, func(ctx context.Context, r sendRequest) (reply, error) {
+		p, err := owner.HistoryHere(ctx, r.UserID, r.ChannelID, r.Limit)
+		return reply{Messages: p.Messages, HasMore: p.HasMore}, err
 	})
 	return mux
 }
@@ -153,17 +156,31 @@ func (c *Client) Close() { c.http.CloseIdleConnections() }
 var errNodeGone = apperr.New(apperr.Unavailable, "the server that owns this channel is unavailable; retry shortly")
 
 func (c *Client) call(ctx context.Context, node int64, path string, r sendRequest) (model.Message, error) {
+	out, err := c.do(ctx, node, path, r)
+	if err != nil {
+		return model.Message{}, err
+	}
+	if out.Message == nil {
+		if path == pathDelete {
+			return model.Message{}, nil
+		}
+		return model.Message{}, errors.New("clusterapi: answer without a message")
+	}
+	return *out.Message, nil
+}
+
+func (c *Client) do(ctx context.Context, node int64, path string, r sendRequest) (reply, error) {
 	addr, ok := c.addrs.Addr(node)
 	if !ok {
-		return model.Message{}, errNodeGone
+		return reply{}, errNodeGone
 	}
 	body, err := json.Marshal(r)
 	if err != nil {
-		return model.Message{}, err
+		return reply{}, err
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+path, bytes.NewReader(body))
 	if err != nil {
-		return model.Message{}, err
+		return reply{}, err
 	}
 	req.Header.Set("Authorization", "Bearer "+c.secret)
 	req.Header.Set("Content-Type", "application/json")
@@ -191,29 +208,23 @@ func (c *Client) call(ctx context.Context, node int64, path string, r sendReques
 	resp, err := c.http.Do(req.WithContext(ctx))
 	if err != nil {
 		if errors.Is(context.Cause(ctx), errNodeGone) {
-			return model.Message{}, errNodeGone
+			return reply{}, errNodeGone
 		}
-		return model.Message{}, apperr.Wrap(apperr.Unavailable, err, "the server that owns this channel did not answer; retry shortly")
+		return reply{}, apperr.Wrap(apperr.Unavailable, err, "the server that owns this channel did not answer; retry shortly")
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return model.Message{}, apperr.Wrap(apperr.Unavailable, fmt.Errorf("node %d answered %s", node, resp.Status), "the server that owns this channel did not answer; retry shortly")
+		return reply{}, apperr.Wrap(apperr.Unavailable, fmt.Errorf("node %d answered %s", node, resp.Status), "the server that owns this channel did not answer; retry shortly")
 	}
 	var out reply
 	if err := json.NewDecoder(io.LimitReader(resp.Body, maxBody)).Decode(&out); err != nil {
-		return model.Message{}, apperr.Wrap(apperr.Unavailable, err, "the server that owns this channel answered garbage; retry shortly")
+		return reply{}, apperr.Wrap(apperr.Unavailable, err, "the server that owns this channel answered garbage; retry shortly")
 	}
 	if out.Error != nil {
-		return model.Message{}, &apperr.Error{Kind: out.Error.Kind, Message: out.Error.Message, Field: out.Error.Field,
+		return reply{}, &apperr.Error{Kind: out.Error.Kind, Message: out.Error.Message, Field: out.Error.Field,
 			RetryAfter: time.Duration(out.Error.RetryAfterMS) * time.Millisecond}
 	}
-	if out.Message == nil {
-		if path == pathDelete {
-			return model.Message{}, nil
-		}
-		return model.Message{}, errors.New("clusterapi: answer without a message")
-	}
-	return *out.Message, nil
+	return out, nil
 }
 
 func (c *Client) Send(ctx context.Context, node, userID, channelID int64, content, nonce string) (model.Message, error) {
@@ -227,4 +238,12 @@ func (c *Client) Edit(ctx context.Context, node, userID, channelID, messageID in
 func (c *Client) Delete(ctx context.Context, node, userID, channelID, messageID int64) error {
 	_, err := c.call(ctx, node, pathDelete, sendRequest{UserID: userID, ChannelID: channelID, MessageID: messageID})
 	return err
+}
+
+func (c *Client) History(ctx context.Context, node, userID, channelID int64, limit int) (messaging.Page, error) {
+	out, err := c.do(ctx, node, pathNewest, sendRequest{UserID: userID, ChannelID: channelID, Limit: limit})
+	if err != nil {
+		return messaging.Page{}, err
+	}
+	return messaging.Page{Messages: out.Messages, HasMore: out.HasMore}, nil
 }

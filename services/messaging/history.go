@@ -32,7 +32,8 @@ type Page struct {
 }
 
 // History returns a page of a channel's stored messages (members only), from the in-memory window when it
-// covers the page and from Cassandra otherwise.
+// covers the page and from Cassandra otherwise. On several nodes the newest page is asked of the channel's
+// owner; other pages are read from Cassandra by whichever node is asked.
 func (s *Service) History(ctx context.Context, userID, channelID int64, q Query) (Page, error) {
 	if _, _, err := s.access.CanRead(ctx, userID, channelID); err != nil {
 		return Page{}, err
@@ -51,6 +52,15 @@ func (s *Service) History(ctx context.Context, userID, channelID int64, q Query)
 	}
 	if set > 1 {
 		return Page{}, apperr.New(apperr.Invalid, "use only one of before, after and around")
+	}
+	if set == 0 { // the newest page: the channel's owner has it in memory
+		if node, local := s.route(channelID); !local {
+			page, err := s.forward.History(ctx, node, userID, channelID, q.Limit)
+			if err == nil || !apperr.Is(err, apperr.Unavailable) {
+				return page, err
+			}
+			// The owner is changing: Cassandra has every stored message too.
+		}
 	}
 	switch {
 	case q.After != 0:
@@ -71,6 +81,18 @@ func (s *Service) History(ctx context.Context, userID, channelID int64, q Query)
 		msgs, more, err := s.before(ctx, channelID, q.Before, q.Limit)
 		return Page{msgs, more}, err
 	}
+}
+
+// HistoryHere is the newest page of a channel from this node, its owner (forwarded calls land here).
+func (s *Service) HistoryHere(ctx context.Context, userID, channelID int64, limit int) (Page, error) {
+	if _, _, err := s.access.CanRead(ctx, userID, channelID); err != nil {
+		return Page{}, err
+	}
+	if limit < 1 || limit > 100 {
+		return Page{}, apperr.InvalidField("limit", "limit must be between 1 and 100")
+	}
+	msgs, more, err := s.before(ctx, channelID, 0, limit)
+	return Page{msgs, more}, err
 }
 
 func reverse(ms []model.Message) {

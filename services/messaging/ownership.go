@@ -40,6 +40,8 @@ type Forwarder interface {
 	Send(ctx context.Context, node, userID, channelID int64, content, nonce string) (model.Message, error)
 	Edit(ctx context.Context, node, userID, channelID, messageID int64, content string) (model.Message, error)
 	Delete(ctx context.Context, node, userID, channelID, messageID int64) error
+	// History of the newest page (the owner serves it from memory).
+	History(ctx context.Context, node, userID, channelID int64, limit int) (Page, error)
 }
 
 const (

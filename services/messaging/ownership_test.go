@@ -95,6 +95,13 @@ func (f *fakeForward) Delete(_ context.Context, node, user, ch, id int64) error 
 	return nil
 }
 
+func (f *fakeForward) History(_ context.Context, node, user, ch int64, limit int) (Page, error) {
+	f.mu.Lock()
+	f.calls = append(f.calls, fmt.Sprintf("newest node=%d ch=%d limit=%d", node, ch, limit))
+	f.mu.Unlock()
+	return Page{Messages: []model.Message{{ID: 42, ChannelID: ch}}}, nil
+}
+
 func newClusterService(t *testing.T, store *fakeStore, owners *fakeOwners, fwd *fakeForward) (*Service, *recorder) {
 	t.Helper()
 	ids, _ := snowflake.New(1)
@@ -272,7 +279,14 @@ func TestCallsForAnotherNodesChannelAreForwarded(t *testing.T) {
 	if err := s.Delete(context.Background(), 1, 10, 42); err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"send node=3 user=1 ch=10 hi n1", "edit node=3 ch=10 id=42 edited", "delete node=3 ch=10 id=42"}
+	page, err := s.History(context.Background(), 1, 10, Query{Limit: 20})
+	if err != nil || len(page.Messages) != 1 || page.Messages[0].ID != 42 {
+		t.Fatalf("forwarded newest page: %+v %v", page, err)
+	}
+	if _, err := s.History(context.Background(), 1, 10, Query{Before: 42}); err != nil { // older pages: Cassandra here
+		t.Fatal(err)
+	}
+	want := []string{"send node=3 user=1 ch=10 hi n1", "edit node=3 ch=10 id=42 edited", "delete node=3 ch=10 id=42", "newest node=3 ch=10 limit=20"}
 	if fmt.Sprint(fwd.calls) != fmt.Sprint(want) {
 		t.Errorf("forwarded %q, want %q", fwd.calls, want)
 	}

@@ -1,0 +1,135 @@
+package clusterapi_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/parleychat/parley/controllers/clusterapi"
+	"github.com/parleychat/parley/internal/apperr"
+	"github.com/parleychat/parley/internal/model"
+	"github.com/parleychat/parley/services/messaging"
+)
+
+type owner struct{ block chan struct{} }
+
+func (o owner) Accept(userID, channelID int64, content, nonce string, done func(model.Message, error)) error {
+	if content == "refuse" {
+		return apperr.RateLimit(1500 * time.Millisecond)
+	}
+	go func() {
+		if content == "slow" {
+			<-o.block
+		}
+		done(model.Message{ID: 7, ChannelID: channelID, SenderID: userID, Content: content, Nonce: nonce}, nil)
+	}()
+	return nil
+}
+
+func (owner) EditHere(_ context.Context, userID, channelID, messageID int64, content string) (model.Message, error) {
+	if userID != 1 {
+		return model.Message{}, apperr.New(apperr.Forbidden, "you can only edit your own messages")
+	}
+	return model.Message{ID: messageID, ChannelID: channelID, Content: content}, nil
+}
+
+func (owner) DeleteHere(context.Context, int64, int64, int64) error { return nil }
+
+func (owner) HistoryHere(_ context.Context, _, channelID int64, limit int) (messaging.Page, error) {
+	return messaging.Page{Messages: []model.Message{{ID: 1, ChannelID: channelID}, {ID: 2, ChannelID: channelID}}[:limit], HasMore: true}, nil
+}
+
+type addrs struct {
+	mu sync.Mutex
+	m  map[int64]string
+}
+
+func (a *addrs) Addr(id int64) (string, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	v, ok := a.m[id]
+	return v, ok
+}
+
+var secret = []byte("clusterapi-test-secret-0123456789abcdef")
+
+func TestForwardedCallsAndErrors(t *testing.T) {
+	o := owner{block: make(chan struct{})}
+	srv := httptest.NewServer(clusterapi.Handler(o, secret, slog.New(slog.NewTextHandler(io.Discard, nil))))
+	defer srv.Close()
+	a := &addrs{m: map[int64]string{2: strings.TrimPrefix(srv.URL, "http://")}}
+	c := clusterapi.NewClient(a, secret)
+	defer c.Close()
+	ctx := context.Background()
+
+	m, err := c.Send(ctx, 2, 5, 10, "hi", "n1")
+	if err != nil || m.ID != 7 || m.Content != "hi" || m.SenderID != 5 {
+		t.Fatalf("send: %+v %v", m, err)
+	}
+	_, err = c.Send(ctx, 2, 5, 10, "refuse", "n2")
+	if e := apperr.As(err); e.Kind != apperr.RateLimited || e.RetryAfter != 1500*time.Millisecond {
+		t.Fatalf("refusal came back as %+v", e)
+	}
+	if m, err := c.Edit(ctx, 2, 1, 10, 9, "edited"); err != nil || m.Content != "edited" {
+		t.Fatalf("edit: %+v %v", m, err)
+	}
+	if _, err := c.Edit(ctx, 2, 3, 10, 9, "edited"); !apperr.Is(err, apperr.Forbidden) {
+		t.Fatalf("someone else's edit: %v", err)
+	}
+	if err := c.Delete(ctx, 2, 1, 10, 9); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := c.History(ctx, 2, 1, 10, 2); err != nil || len(p.Messages) != 2 || !p.HasMore {
+		t.Fatalf("newest page: %+v %v", p, err)
+	}
+	if _, err := c.Send(ctx, 9, 5, 10, "hi", "n3"); !apperr.Is(err, apperr.Unavailable) {
+		t.Fatalf("send to an unknown node: %v", err)
+	}
+
+	// A node that stops answering: the call ends as soon as its lease is gone, with a retryable error.
+	done := make(chan error, 1)
+	go func() { _, err := c.Send(ctx, 2, 5, 10, "slow", "n4"); done <- err }()
+	time.Sleep(300 * time.Millisecond)
+	a.mu.Lock()
+	delete(a.m, 2)
+	a.mu.Unlock()
+	select {
+	case err := <-done:
+		if !apperr.Is(err, apperr.Unavailable) {
+			t.Fatalf("call to a departed node: %v", err)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("the call to a departed node did not end")
+	}
+	close(o.block)
+
+	// Without the secret: 401.
+	for _, h := range []string{"", "Bearer wrong-secret", "Basic " + string(secret)} {
+		req, _ := http.NewRequest("POST", srv.URL+"/internal/v1/messages/send", strings.NewReader(`{"userId":1,"channelId":2,"content":"x","nonce":"y"}`))
+		if h != "" {
+			req.Header.Set("Authorization", h)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusUnauthorized {
+			t.Errorf("Authorization %q: %d, want 401", h, res.StatusCode)
+		}
+	}
+	bad := clusterapi.NewClient(a, []byte("another-secret-another-secret-0123456"))
+	a.mu.Lock()
+	a.m[2] = strings.TrimPrefix(srv.URL, "http://")
+	a.mu.Unlock()
+	if _, err := bad.Send(ctx, 2, 5, 10, "hi", "n5"); !apperr.Is(err, apperr.Unavailable) || errors.Is(err, context.Canceled) {
+		t.Fatalf("send with a wrong secret: %v", err)
+	}
+}
