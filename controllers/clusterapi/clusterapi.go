@@ -24,7 +24,7 @@ import (
 
 // Owner is what the owning node does with forwarded calls (messaging.Service).
 type Owner interface {
-	Accept(userID, channelID int64, content, nonce string, done func(model.Message, error)) error
+	Accept(draft model.Message, done func(model.Message, error)) error
 	EditHere(ctx context.Context, userID, channelID, messageID int64, content string) (model.Message, error)
 	DeleteHere(ctx context.Context, userID, channelID, messageID int64) error
 	HistoryHere(ctx context.Context, userID, channelID int64, limit int) (messaging.Page, error)
@@ -37,6 +37,9 @@ type sendRequest struct {
 	Content   string `json:"content,omitempty"`
 	Nonce     string `json:"nonce,omitempty"`
 	Limit     int    `json:"limit,omitempty"`
+	// Send: the mentions the sender's node resolved.
+	Mentions        []int64 `json:"mentions,omitempty"`
+	MentionEveryone bool    `json:"mentionEveryone,omitempty"`
 }
 
 type reply struct {
@@ -93,7 +96,9 @@ func Handler(owner Owner, secret []byte, log *slog.Logger) http.Handler {
 			err error
 		}
 		res := make(chan result, 1)
-		if err := owner.Accept(r.UserID, r.ChannelID, r.Content, r.Nonce, func(m model.Message, err error) { res <- result{m, err} }); err != nil {
+		draft := model.Message{ChannelID: r.ChannelID, SenderID: r.UserID, Content: r.Content, Nonce: r.Nonce,
+			Mentions: r.Mentions, MentionEveryone: r.MentionEveryone}
+		if err := owner.Accept(draft, func(m model.Message, err error) { res <- result{m, err} }); err != nil {
 			return reply{}, err
 		}
 		select {
@@ -227,8 +232,9 @@ func (c *Client) do(ctx context.Context, node int64, path string, r sendRequest)
 	return out, nil
 }
 
-func (c *Client) Send(ctx context.Context, node, userID, channelID int64, content, nonce string) (model.Message, error) {
-	return c.call(ctx, node, pathSend, sendRequest{UserID: userID, ChannelID: channelID, Content: content, Nonce: nonce})
+func (c *Client) Send(ctx context.Context, node int64, d model.Message) (model.Message, error) {
+	return c.call(ctx, node, pathSend, sendRequest{UserID: d.SenderID, ChannelID: d.ChannelID, Content: d.Content, Nonce: d.Nonce,
+		Mentions: d.Mentions, MentionEveryone: d.MentionEveryone})
 }
 
 func (c *Client) Edit(ctx context.Context, node, userID, channelID, messageID int64, content string) (model.Message, error) {

@@ -20,7 +20,8 @@ import (
 
 type owner struct{ block chan struct{} }
 
-func (o owner) Accept(userID, channelID int64, content, nonce string, done func(model.Message, error)) error {
+func (o owner) Accept(d model.Message, done func(model.Message, error)) error {
+	userID, channelID, content, nonce := d.SenderID, d.ChannelID, d.Content, d.Nonce
 	if content == "refuse" {
 		return apperr.RateLimit(1500 * time.Millisecond)
 	}
@@ -69,11 +70,14 @@ func TestForwardedCallsAndErrors(t *testing.T) {
 	defer c.Close()
 	ctx := context.Background()
 
-	m, err := c.Send(ctx, 2, 5, 10, "hi", "n1")
+	send := func(node, user, ch int64, content, nonce string) (model.Message, error) {
+		return c.Send(ctx, node, model.Message{SenderID: user, ChannelID: ch, Content: content, Nonce: nonce})
+	}
+	m, err := send(2, 5, 10, "hi", "n1")
 	if err != nil || m.ID != 7 || m.Content != "hi" || m.SenderID != 5 {
 		t.Fatalf("send: %+v %v", m, err)
 	}
-	_, err = c.Send(ctx, 2, 5, 10, "refuse", "n2")
+	_, err = send(2, 5, 10, "refuse", "n2")
 	if e := apperr.As(err); e.Kind != apperr.RateLimited || e.RetryAfter != 1500*time.Millisecond {
 		t.Fatalf("refusal came back as %+v", e)
 	}
@@ -89,13 +93,13 @@ func TestForwardedCallsAndErrors(t *testing.T) {
 	if p, err := c.History(ctx, 2, 1, 10, 2); err != nil || len(p.Messages) != 2 || !p.HasMore {
 		t.Fatalf("newest page: %+v %v", p, err)
 	}
-	if _, err := c.Send(ctx, 9, 5, 10, "hi", "n3"); !apperr.Is(err, apperr.Unavailable) {
+	if _, err := send(9, 5, 10, "hi", "n3"); !apperr.Is(err, apperr.Unavailable) {
 		t.Fatalf("send to an unknown node: %v", err)
 	}
 
 	// A node that stops answering: the call ends as soon as its lease is gone, with a retryable error.
 	done := make(chan error, 1)
-	go func() { _, err := c.Send(ctx, 2, 5, 10, "slow", "n4"); done <- err }()
+	go func() { _, err := send(2, 5, 10, "slow", "n4"); done <- err }()
 	time.Sleep(300 * time.Millisecond)
 	a.mu.Lock()
 	delete(a.m, 2)
@@ -129,7 +133,7 @@ func TestForwardedCallsAndErrors(t *testing.T) {
 	a.mu.Lock()
 	a.m[2] = strings.TrimPrefix(srv.URL, "http://")
 	a.mu.Unlock()
-	if _, err := bad.Send(ctx, 2, 5, 10, "hi", "n5"); !apperr.Is(err, apperr.Unavailable) || errors.Is(err, context.Canceled) {
+	if _, err := bad.Send(ctx, 2, model.Message{SenderID: 5, ChannelID: 10, Content: "hi", Nonce: "n5"}); !apperr.Is(err, apperr.Unavailable) || errors.Is(err, context.Canceled) {
 		t.Fatalf("send with a wrong secret: %v", err)
 	}
 }

@@ -450,3 +450,74 @@ func TestEditDeleteAndBadInput(t *testing.T) {
 		t.Fatalf("only %d of 40 simultaneous messages were rate limited (burst is 20)", limited)
 	}
 }
+
+// Mentions are resolved by the server and stored with the message: @name becomes <@id>, the message lists the
+// ids, the mentioned member's channel list counts it until they read the channel, and @everyone counts only from
+// the owner.
+func TestMentionsEndToEnd(t *testing.T) {
+	s := testserver.Start(t, testserver.Options{})
+	alice, bob, carol := s.Register(t, "alice"), s.Register(t, "bob"), s.Register(t, "carol")
+	serverID, general := community(t, s, alice, bob, carol)
+	b := jsclient.Start(t)
+	ca, cc := connect(t, b, s, alice), connect(t, b, s, carol)
+
+	a := sendMsg(t, ca, general, "hey @Bob, see #general", "m1")
+	if !a.OK || a.Message.Content != "hey <@"+bob.ID+">, see <#"+general+">" {
+		t.Fatalf("ack: %+v", a)
+	}
+	var raw struct {
+		Message struct {
+			Mentions        []string `json:"mentions"`
+			MentionEveryone bool     `json:"mentionEveryone"`
+		} `json:"message"`
+	}
+	if err := ca.EmitAck("message:send", map[string]any{"channelId": general, "content": "@everyone meeting", "nonce": "m2"}, &raw, 10*time.Second); err != nil || !raw.Message.MentionEveryone {
+		t.Fatalf("owner's @everyone: %v %+v", err, raw)
+	}
+	if a := sendMsg(t, cc, general, "@everyone me too", "m3"); !a.OK {
+		t.Fatal(a)
+	}
+	news, err := cc.WaitEvents("message:new", 3, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var first struct {
+		Mentions []string `json:"mentions"`
+	}
+	_ = json.Unmarshal(news[0], &first)
+	if len(first.Mentions) != 1 || first.Mentions[0] != bob.ID {
+		t.Errorf("message:new mentions = %v, want [%s]", first.Mentions, bob.ID)
+	}
+	counts := func(acc testserver.Account) (int, int) {
+		var chans struct {
+			Channels []struct{ UnreadCount, MentionCount int }
+		}
+		s.Do(t, "GET", "/api/servers/"+serverID+"/channels", acc.AccessToken, nil).JSON(t, &chans)
+		return chans.Channels[0].UnreadCount, chans.Channels[0].MentionCount
+	}
+	if u, m := counts(bob); u != 3 || m != 2 { // his name and alice's @everyone; carol's @everyone does not count
+		t.Errorf("bob: %d unread, %d mentions; want 3 and 2", u, m)
+	}
+	if _, m := counts(carol); m != 0 {
+		t.Errorf("carol: %d mentions; want 0 (her own message moved her read position past alice's @everyone)", m)
+	}
+	// History carries the mentions too; reading the channel clears the count.
+	var page struct {
+		Messages []struct {
+			ID       string
+			Mentions []string `json:"mentions"`
+		}
+	}
+	s.Do(t, "GET", "/api/channels/"+general+"/messages", bob.AccessToken, nil).JSON(t, &page)
+	if len(page.Messages) != 3 || len(page.Messages[2].Mentions) != 1 {
+		t.Fatalf("history: %+v", page)
+	}
+	cb := connect(t, b, s, bob)
+	var ok map[string]any
+	if err := cb.EmitAck("receipt:read", map[string]any{"channelId": general, "messageId": page.Messages[0].ID}, &ok, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if u, m := counts(bob); u != 0 || m != 0 {
+		t.Errorf("after reading: %d unread, %d mentions", u, m)
+	}
+}

@@ -132,11 +132,18 @@ type Message struct {
 	Nonce     string     `json:"nonce,omitempty"`
 	EditedAt  *time.Time `json:"editedAt,omitempty"`
 	Read      *bool      `json:"read,omitempty"`
+	// Mentions: the user ids the message mentions (content holds them as <@id>); MentionEveryone: @everyone.
+	Mentions        []string `json:"mentions"`
+	MentionEveryone bool     `json:"mentionEveryone"`
 }
 
 func ToMessage(m model.Message) Message {
+	mentions := make([]string, len(m.Mentions))
+	for i, id := range m.Mentions {
+		mentions[i] = ID(id)
+	}
 	return Message{ID: ID(m.ID), ChannelID: ID(m.ChannelID), SenderID: ID(m.SenderID), Content: m.Content,
-		Timestamp: m.CreatedAt.UTC(), Nonce: m.Nonce, EditedAt: m.EditedAt}
+		Timestamp: m.CreatedAt.UTC(), Nonce: m.Nonce, EditedAt: m.EditedAt, Mentions: mentions, MentionEveryone: m.MentionEveryone}
 }
 
 func ToMessages(ms []model.Message) []Message {

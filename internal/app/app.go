@@ -166,6 +166,7 @@ func New(cfg config.Config, log *slog.Logger, pg *pgxpool.Pool, mc *mongodrv.Cli
 	authSvc.OnRevoke(sockets)
 	communitySvc := community.New(communityStore, channelMeta, users, sockets.Publisher(), ids, accessPeers, log.With("component", "community"))
 	sockets.SetRooms(communitySvc)
+	presenceSvc := presence.New(mongo.NewPresenceStore(mdb), communitySvc, sockets.Publisher(), presence.Config{NodeID: cfg.NodeID, Grace: cfg.PresenceGrace}, log.With("component", "presence"))
 	messagingSvc := messaging.New(cassandra.NewMessageStore(cs), communitySvc, sockets.Publisher(), channelMeta, ids, messaging.Config{
 		FlushBatch:       cfg.Messaging.FlushBatch,
 		FlushDelay:       cfg.Messaging.FlushDelay,
@@ -180,6 +181,8 @@ func New(cfg config.Config, log *slog.Logger, pg *pgxpool.Pool, mc *mongodrv.Cli
 		Owners:           owners,
 		Forward:          forwarder,
 		Limiter:          limiter,
+		Mentions:         communitySvc,
+		Online:           presenceSvc,
 	}, log.With("component", "messaging"))
 	sockets.RegisterMessageEvents(messagingSvc)
 
@@ -188,7 +191,6 @@ func New(cfg config.Config, log *slog.Logger, pg *pgxpool.Pool, mc *mongodrv.Cli
 	typingSvc := typing.New(communitySvc, sockets.Publisher(), typing.DefaultThrottle, typing.DefaultExpiry)
 	messagingSvc.Observe(readSvc)
 	messagingSvc.Observe(typingSvc)
-	presenceSvc := presence.New(mongo.NewPresenceStore(mdb), communitySvc, sockets.Publisher(), presence.Config{NodeID: cfg.NodeID, Grace: cfg.PresenceGrace}, log.With("component", "presence"))
 	sockets.RegisterRealtimeEvents(presenceSvc, typingSvc, readSvc)
 
 	health := []httpapi.HealthCheck{

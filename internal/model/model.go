@@ -87,11 +87,31 @@ type Message struct {
 	ID        int64
 	ChannelID int64
 	SenderID  int64
-	Content   string
+	Content   string // mentions as <@userId>, channel links as <#channelId>
 	Nonce     string
 	CreatedAt time.Time
 	EditedAt  *time.Time
 	Deleted   bool
+	// Mentions are resolved when the message is sent (or edited): the users it mentions (for @here, the
+	// channel's readers who were online), and whether it mentions everyone (@everyone).
+	Mentions        []int64
+	MentionEveryone bool
+}
+
+// Mentioned reports whether a message mentions a user (by name, @here or @everyone), not counting its sender.
+func (m Message) Mentioned(userID int64) bool {
+	if userID == m.SenderID {
+		return false
+	}
+	if m.MentionEveryone {
+		return true
+	}
+	for _, id := range m.Mentions {
+		if id == userID {
+			return true
+		}
+	}
+	return false
 }
 
 // ChannelMeta is the traffic-driven part of a channel, kept in MongoDB.

@@ -40,14 +40,15 @@ func NewMessageStore(s *gocql.Session) *MessageStore { return &MessageStore{s: s
 // write timestamp in microseconds (several nodes: the channel owner's fenced clock, see Fence); 0 lets the
 // driver choose it.
 func (m *MessageStore) InsertBatch(ctx context.Context, msgs []model.Message, ts int64) error {
-	const msgCQL = "INSERT INTO messages (channel_id, bucket, message_id, sender_id, content, nonce, deleted) VALUES (?, ?, ?, ?, ?, ?, false)"
+	const msgCQL = "INSERT INTO messages (channel_id, bucket, message_id, sender_id, content, nonce, deleted, mentions, mention_everyone) VALUES (?, ?, ?, ?, ?, ?, false, ?, ?)"
 	flush := func(part []model.Message) error {
 		b := m.s.Batch(gocql.UnloggedBatch)
 		if ts != 0 {
 			b.WithTimestamp(ts)
 		}
 		for _, msg := range part {
-			b.Query(msgCQL, msg.ChannelID, Bucket(msg.ID), msg.ID, msg.SenderID, msg.Content, msg.Nonce)
+			mentions, everyone := mentionValues(msg)
+			b.Query(msgCQL, msg.ChannelID, Bucket(msg.ID), msg.ID, msg.SenderID, msg.Content, msg.Nonce, mentions, everyone)
 		}
 		return b.ExecContext(ctx)
 	}
@@ -95,7 +96,7 @@ func (m *MessageStore) Nonces(ctx context.Context, channelID, since int64, limit
 // ErrNotFound is returned by Get for a missing message.
 var ErrNotFound = model.ErrNotFound
 
-const selectCols = "channel_id, message_id, sender_id, content, nonce, edited_at, deleted"
+const selectCols = "channel_id, message_id, sender_id, content, nonce, edited_at, deleted, mentions, mention_everyone"
 
 // Get returns one message, deleted ones included (Deleted is set).
 func (m *MessageStore) Get(ctx context.Context, channelID, messageID int64) (model.Message, error) {
@@ -111,11 +112,28 @@ func (m *MessageStore) Get(ctx context.Context, channelID, messageID int64) (mod
 	return msgs[0], nil
 }
 
-// Edit replaces a stored message's content. The caller has checked that the message exists. ts as in
-// InsertBatch.
-func (m *MessageStore) Edit(ctx context.Context, channelID, messageID int64, content string, editedAt time.Time, ts int64) error {
-	return stamped(m.s.Query("UPDATE messages SET content = ?, edited_at = ? WHERE channel_id = ? AND bucket = ? AND message_id = ?",
-		content, editedAt, channelID, Bucket(messageID), messageID), ts).ExecContext(ctx)
+// mentionValues binds a message's mentions, leaving the columns unset (not null: a null is a tombstone) when
+// it mentions nobody, as most messages do.
+func mentionValues(msg model.Message) (any, any) {
+	var mentions, everyone any = gocql.UnsetValue, gocql.UnsetValue
+	if len(msg.Mentions) > 0 {
+		mentions = msg.Mentions
+	}
+	if msg.MentionEveryone {
+		everyone = true
+	}
+	return mentions, everyone
+}
+
+// Edit replaces a stored message's content and mentions (m's ids, content and mentions are used). The caller
+// has checked that the message exists. ts as in InsertBatch.
+func (m *MessageStore) Edit(ctx context.Context, msg model.Message, editedAt time.Time, ts int64) error {
+	var mentions any = msg.Mentions
+	if len(msg.Mentions) == 0 {
+		mentions = nil // an edit that drops the mentions must clear them
+	}
+	return stamped(m.s.Query("UPDATE messages SET content = ?, edited_at = ?, mentions = ?, mention_everyone = ? WHERE channel_id = ? AND bucket = ? AND message_id = ?",
+		msg.Content, editedAt, mentions, msg.MentionEveryone, msg.ChannelID, Bucket(msg.ID), msg.ID), ts).ExecContext(ctx)
 }
 
 // Delete hides a message from history; its content is erased, its id stays so catch-up can report the delete.
@@ -218,20 +236,23 @@ func scanAll(iter *gocql.Iter, includeDeleted bool, max int) ([]model.Message, e
 		msg      model.Message
 		editedAt time.Time
 		deleted  bool
+		mentions []int64
+		everyone bool
 	)
-	for len(out) < max && iter.Scan(&msg.ChannelID, &msg.ID, &msg.SenderID, &msg.Content, &msg.Nonce, &editedAt, &deleted) {
+	for len(out) < max && iter.Scan(&msg.ChannelID, &msg.ID, &msg.SenderID, &msg.Content, &msg.Nonce, &editedAt, &deleted, &mentions, &everyone) {
 		if deleted && !includeDeleted {
 			continue
 		}
 		m := msg
 		m.Deleted = deleted
+		m.Mentions, m.MentionEveryone = mentions, everyone
 		m.CreatedAt = snowflake.Time(m.ID)
 		if !editedAt.IsZero() {
 			t := editedAt.UTC()
 			m.EditedAt = &t
 		}
 		out = append(out, m)
-		editedAt, deleted = time.Time{}, false
+		editedAt, deleted, mentions, everyone = time.Time{}, false, nil, false
 	}
 	if err := iter.Close(); err != nil {
 		return nil, fmt.Errorf("cassandra: reading messages: %w", err)

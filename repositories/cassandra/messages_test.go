@@ -378,7 +378,8 @@ func TestEdit(t *testing.T) {
 		t.Fatal(err)
 	}
 	editedAt := time.Now().UTC().Truncate(time.Millisecond)
-	if err := ms.Edit(ctx, ch, in[2].ID, "third, edited", editedAt, 0); err != nil {
+	edit := func(m model.Message, content string) model.Message { m.Content = content; return m }
+	if err := ms.Edit(ctx, edit(in[2], "third, edited"), editedAt, 0); err != nil {
 		t.Fatal(err)
 	}
 	got, err := ms.Get(ctx, ch, in[2].ID)
@@ -390,7 +391,7 @@ func TestEdit(t *testing.T) {
 	}
 	// Edit, then delete, the newest: in a newest-first page the rows after an edited (and after an edited
 	// and deleted) row must not inherit its edit time.
-	if err := ms.Edit(ctx, ch, in[3].ID, "fourth, edited", editedAt.Add(time.Second), 0); err != nil {
+	if err := ms.Edit(ctx, edit(in[3], "fourth, edited"), editedAt.Add(time.Second), 0); err != nil {
 		t.Fatal(err)
 	}
 	if err := ms.Delete(ctx, ch, in[3].ID, 0); err != nil {
@@ -654,5 +655,45 @@ func TestMigrateTwiceIsNoop(t *testing.T) {
 	cancel()
 	if _, err := cassandra.Migrate(cctx, s); err == nil {
 		t.Fatal("Migrate with a cancelled context succeeded")
+	}
+}
+
+// Mentions are stored with the message, read back with it, and replaced (or cleared) by an edit; a message that
+// mentions nobody leaves the columns unset.
+func TestMentionsRoundTrip(t *testing.T) {
+	t.Parallel()
+	ms, _ := store(t)
+	ctx := testCtx(t)
+	base := bucketStart(currentBucket())
+	ch := channelAt(base.Add(-time.Hour))
+	sender := randomSender()
+	a := msg(ch, base.Add(time.Minute), 0, sender, "hi <@11> and <@12>")
+	a.Mentions = []int64{11, 12}
+	b := msg(ch, base.Add(2*time.Minute), 0, sender, "@everyone look")
+	b.MentionEveryone = true
+	c := msg(ch, base.Add(3*time.Minute), 0, sender, "plain")
+	if err := ms.InsertBatch(ctx, []model.Message{a, b, c}, 0); err != nil {
+		t.Fatal(err)
+	}
+	page, _, err := ms.After(ctx, ch, 0, 10)
+	if err != nil || len(page) != 3 {
+		t.Fatalf("After = %+v, %v", page, err)
+	}
+	if !slices.Equal(page[0].Mentions, []int64{11, 12}) || page[0].MentionEveryone || !page[1].MentionEveryone ||
+		page[1].Mentions != nil || page[2].Mentions != nil || page[2].MentionEveryone {
+		t.Fatalf("mentions read back wrong: %+v", page)
+	}
+	a.Content, a.Mentions = "hi <@13>", []int64{13}
+	if err := ms.Edit(ctx, a, time.Now(), 0); err != nil {
+		t.Fatal(err)
+	}
+	b.Content, b.MentionEveryone = "never mind", false
+	if err := ms.Edit(ctx, b, time.Now(), 0); err != nil {
+		t.Fatal(err)
+	}
+	ga, _ := ms.Get(ctx, ch, a.ID)
+	gb, _ := ms.Get(ctx, ch, b.ID)
+	if !slices.Equal(ga.Mentions, []int64{13}) || gb.MentionEveryone || gb.Mentions != nil {
+		t.Fatalf("after edits: %+v / %+v", ga, gb)
 	}
 }

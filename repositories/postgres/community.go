@@ -413,3 +413,27 @@ func (s *CommunityStore) SharedUserIDs(ctx context.Context, userID int64, others
 	}
 	return pgx.CollectRows(rows, pgx.RowTo[int64])
 }
+
+// ChannelReaders lists the users who can read a channel whose id or (lower-case) username is given; with both
+// lists nil, every reader (the members of its server, or the DM's participants). Mentions resolve through it.
+func (s *CommunityStore) ChannelReaders(ctx context.Context, channelID int64, usernames []string, ids []int64) ([]model.User, error) {
+	all := usernames == nil && ids == nil
+	if usernames == nil {
+		usernames = []string{}
+	}
+	if ids == nil {
+		ids = []int64{}
+	}
+	rows, err := s.db.Query(ctx, `SELECT u.id, u.username, u.display_name FROM users u
+		WHERE u.id IN (SELECT m.user_id FROM channels c JOIN server_members m ON m.server_id = c.server_id WHERE c.id = $1
+		               UNION SELECT p.user_id FROM dm_participants p WHERE p.channel_id = $1)
+		  AND ($4 OR lower(u.username) = ANY($2) OR u.id = ANY($3))`, channelID, usernames, ids, all)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (model.User, error) {
+		var u model.User
+		err := r.Scan(&u.ID, &u.Username, &u.DisplayName)
+		return u, err
+	})
+}

@@ -51,7 +51,9 @@ func TestOwnersAgreeAndOnlyALeaversChannelsMove(t *testing.T) {
 	for _, n := range nodes {
 		start(t, n)
 	}
-	waitFor(t, "three live nodes", func() bool { return len(nodes[0].Peers()) == 3 && len(nodes[2].Peers()) == 3 })
+	waitFor(t, "three live nodes", func() bool {
+		return len(nodes[0].Peers()) == 3 && len(nodes[1].Peers()) == 3 && len(nodes[2].Peers()) == 3
+	})
 	before := map[int64]int64{}
 	perNode := map[int64]int{}
 	for ch := int64(1000); ch < 4000; ch++ {

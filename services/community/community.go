@@ -49,6 +49,7 @@ type Store interface {
 	ServerIDs(ctx context.Context, userID int64) ([]int64, error)
 	DMChannelIDs(ctx context.Context, userID int64) ([]int64, error)
 	SharedUserIDs(ctx context.Context, userID int64, others []int64) ([]int64, error)
+	ChannelReaders(ctx context.Context, channelID int64, usernames []string, ids []int64) ([]model.User, error)
 }
 
 // MetaStore keeps channel metadata (topic, last message) in MongoDB.
@@ -779,4 +780,23 @@ func (s *Service) ServerSizes(ctx context.Context, serverIDs []int64) (map[int64
 		out[id] = srv.MemberCount
 	}
 	return out, nil
+}
+
+// ChannelReaders returns the users who can read a channel among the given usernames (lower case) and ids, or
+// all of them when both are nil (mentions).
+func (s *Service) ChannelReaders(ctx context.Context, channelID int64, usernames []string, ids []int64) ([]model.User, error) {
+	users, err := s.store.ChannelReaders(ctx, channelID, usernames, ids)
+	if err != nil {
+		return nil, unavailable(err, "resolve mentions")
+	}
+	return users, nil
+}
+
+// ServerChannels lists a server's channels (no access check: callers checked the channel they came from).
+func (s *Service) ServerChannels(ctx context.Context, serverID int64) ([]model.Channel, error) {
+	chans, err := s.store.Channels(ctx, serverID)
+	if err != nil {
+		return nil, unavailable(err, "list channels")
+	}
+	return chans, nil
 }

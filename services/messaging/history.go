@@ -282,17 +282,20 @@ func (s *Service) Latest(channelID int64) (int64, time.Time, bool) {
 	return m.ID, m.CreatedAt, true
 }
 
-// CountAfter counts messages newer than `after` not sent by excludeSender, up to limit (unread counts).
-func (s *Service) CountAfter(ctx context.Context, channelID, after, excludeSender int64, limit int) (int, error) {
-	n := 0
-	for page := 0; page < 10 && n < limit; page++ {
+// CountAfter counts messages newer than `after` not sent by userID, and those of them that mention userID,
+// each up to limit (unread and mention counts).
+func (s *Service) CountAfter(ctx context.Context, channelID, after, userID int64, limit int) (unread, mentions int, err error) {
+	for page := 0; page < 10 && unread < limit; page++ {
 		msgs, more, err := s.after(ctx, channelID, after, 100)
 		if err != nil {
-			return n, err
+			return unread, mentions, err
 		}
 		for _, m := range msgs {
-			if m.SenderID != excludeSender {
-				n++
+			if m.SenderID != userID {
+				unread++
+				if m.Mentioned(userID) {
+					mentions++
+				}
 			}
 		}
 		if !more || len(msgs) == 0 {
@@ -300,7 +303,7 @@ func (s *Service) CountAfter(ctx context.Context, channelID, after, excludeSende
 		}
 		after = msgs[len(msgs)-1].ID
 	}
-	return min(n, limit), nil
+	return min(unread, limit), min(mentions, limit), nil
 }
 
 // Edit changes the content of one's own message (on the channel's owner).
@@ -316,10 +319,11 @@ func (s *Service) Edit(ctx context.Context, userID, channelID, messageID int64, 
 
 // EditHere is Edit on this node, which owns the channel (forwarded calls land here).
 func (s *Service) EditHere(ctx context.Context, userID, channelID, messageID int64, content string) (model.Message, error) {
-	if _, _, err := s.access.CanRead(ctx, userID, channelID); err != nil {
+	ch, role, err := s.access.CanRead(ctx, userID, channelID)
+	if err != nil {
 		return model.Message{}, err
 	}
-	content, err := cleanContent(content)
+	content, err = cleanContent(content)
 	if err != nil {
 		return model.Message{}, err
 	}
@@ -334,19 +338,25 @@ func (s *Service) EditHere(ctx context.Context, userID, channelID, messageID int
 	if m.SenderID != userID {
 		return m, apperr.New(apperr.Forbidden, "you can only edit your own messages")
 	}
+	edited := m
+	edited.Content, edited.Mentions, edited.MentionEveryone = content, nil, false
+	if err := s.resolveMentions(ctx, ch, role, &edited); err != nil {
+		return m, err
+	}
 	at := s.now().UTC().Truncate(time.Millisecond)
 	ts, err := s.stampWrite(conv)
 	if err != nil {
 		return m, err
 	}
-	if err := s.store.Edit(ctx, channelID, messageID, content, at, ts); err != nil {
+	if err := s.store.Edit(ctx, edited, at, ts); err != nil {
 		return m, unavailable(err)
 	}
 	if err := s.stillOwner(conv); err != nil {
 		s.drop(conv)
 		return m, err
 	}
-	m.Content, m.EditedAt = content, &at
+	m = edited
+	m.EditedAt = &at
 	conv.mu.Lock()
 	if i := conv.windowIndex(messageID); i >= 0 {
 		conv.window[i] = m

@@ -25,7 +25,7 @@ type MessageStore interface {
 	Newest(ctx context.Context, channelID int64) (int64, error)
 	Fence(ctx context.Context, channelID, afterID int64, until time.Time, ts int64) error
 	Get(ctx context.Context, channelID, messageID int64) (model.Message, error)
-	Edit(ctx context.Context, channelID, messageID int64, content string, editedAt time.Time, ts int64) error
+	Edit(ctx context.Context, m model.Message, editedAt time.Time, ts int64) error // content and mentions
 	Delete(ctx context.Context, channelID, messageID int64, ts int64) error
 	Before(ctx context.Context, channelID, before int64, limit int) ([]model.Message, bool, error)
 	After(ctx context.Context, channelID, after int64, limit int) ([]model.Message, bool, error)
@@ -75,6 +75,10 @@ type Config struct {
 	Owners  Ownership
 	Forward Forwarder
 	Limiter SharedLimiter
+
+	// Mentions resolves @name, #channel, @here and @everyone (nil: mentions stay plain text); Online serves @here.
+	Mentions MentionDirectory
+	Online   Online
 }
 
 // SharedLimiter is a rate limit kept for all nodes (Redis). On an error the node's own limiter decides.
@@ -135,9 +139,11 @@ type Service struct {
 	mu    sync.Mutex
 	convs map[int64]*conversation
 
-	owners  Ownership
-	forward Forwarder
-	clock   fencedClock
+	owners   Ownership
+	forward  Forwarder
+	clock    fencedClock
+	mentions MentionDirectory
+	online   Online
 
 	queued  atomic.Int64 // accepted, not yet stored
 	closed  atomic.Bool
@@ -164,7 +170,7 @@ func New(store MessageStore, access Access, pub Publisher, activity ActivityStor
 		convs:   map[int64]*conversation{},
 		abandon: make(chan struct{}), sem: make(chan struct{}, cfg.FlushConcurrency),
 		acts: map[int64]*model.ChannelActivity{}, stop: make(chan struct{}),
-		owners: cfg.Owners, forward: cfg.Forward, shared: cfg.Limiter,
+		owners: cfg.Owners, forward: cfg.Forward, shared: cfg.Limiter, mentions: cfg.Mentions, online: cfg.Online,
 	}
 	s.bgDone.Add(1)
 	go s.background()
@@ -208,18 +214,23 @@ func (s *Service) Send(ctx context.Context, userID, channelID int64, content, no
 	if ok, wait := s.allow(ctx, userID); !ok {
 		return apperr.RateLimit(wait)
 	}
-	if _, _, err := s.access.CanRead(ctx, userID, channelID); err != nil {
+	ch, role, err := s.access.CanRead(ctx, userID, channelID)
+	if err != nil {
+		return err
+	}
+	draft := model.Message{ChannelID: channelID, SenderID: userID, Content: content, Nonce: nonce}
+	if err := s.resolveMentions(ctx, ch, role, &draft); err != nil {
 		return err
 	}
 	if node, local := s.route(channelID); !local {
 		go func() {
 			ctx, cancel := context.WithTimeout(context.Background(), forwardTimeout)
 			defer cancel()
-			done(s.forward.Send(ctx, node, userID, channelID, content, nonce))
+			done(s.forward.Send(ctx, node, draft))
 		}()
 		return nil
 	}
-	return s.accept(userID, channelID, content, nonce, done)
+	return s.accept(draft, done)
 }
 
 // allow applies the per-user send rate: shared by all nodes when there are several, else this node's own.
@@ -234,24 +245,27 @@ func (s *Service) allow(ctx context.Context, userID int64) (bool, time.Duration)
 	return s.limiter.Allow(idKey(userID))
 }
 
-// Accept queues a message on this node, the channel's owner, for a sender whose node already checked the
-// message, the rate and the access (the internal API of several nodes). done as in Send.
-func (s *Service) Accept(userID, channelID int64, content, nonce string, done func(model.Message, error)) error {
+// Accept queues a message (channel, sender, content, nonce and resolved mentions) on this node, the channel's
+// owner, for a sender whose node already checked the message, the rate, the access and the mentions (the
+// internal API of several nodes). done as in Send.
+func (s *Service) Accept(draft model.Message, done func(model.Message, error)) error {
 	if s.closed.Load() {
 		return errShuttingDown
 	}
-	content, err := cleanContent(content)
-	if err != nil {
+	if err := checkNonce(draft.Nonce); err != nil {
 		return err
 	}
-	if err := checkNonce(nonce); err != nil {
-		return err
+	// The gateway checked the text; rewritten mentions (<@id>) make it at most about five times longer.
+	if draft.Content == "" || len(draft.Content) > 5*4*MaxContentRunes || len(draft.Mentions) > maxMentions {
+		return apperr.InvalidField("content", "message is empty or too long")
 	}
-	return s.accept(userID, channelID, content, nonce, done)
+	return s.accept(model.Message{ChannelID: draft.ChannelID, SenderID: draft.SenderID, Content: draft.Content, Nonce: draft.Nonce,
+		Mentions: draft.Mentions, MentionEveryone: draft.MentionEveryone}, done)
 }
 
-func (s *Service) accept(userID, channelID int64, content, nonce string, done func(model.Message, error)) error {
-	key := nonceKey{userID, nonce}
+func (s *Service) accept(draft model.Message, done func(model.Message, error)) error {
+	userID, channelID := draft.SenderID, draft.ChannelID
+	key := nonceKey{userID, draft.Nonce}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	conv := s.conversationLocked(channelID)
@@ -270,8 +284,7 @@ func (s *Service) accept(userID, channelID int64, content, nonce string, done fu
 	}
 	// The id is given when the flush takes the message (in queue order, above every id the channel has), so
 	// a new owner can set its floor before any id is chosen.
-	e := &entry{msg: model.Message{ChannelID: channelID, SenderID: userID, Content: content, Nonce: nonce},
-		checked: conv.horizon, waiters: []func(model.Message, error){done}}
+	e := &entry{msg: draft, checked: conv.horizon, waiters: []func(model.Message, error){done}}
 	conv.pending = append(conv.pending, e)
 	if conv.waiting == nil {
 		conv.waiting = map[nonceKey]*entry{}

@@ -114,12 +114,12 @@ func (f *fakeStore) Fence(_ context.Context, channelID, after int64, _ time.Time
 	return nil
 }
 
-func (f *fakeStore) Edit(_ context.Context, _, id int64, content string, at time.Time, _ int64) error {
+func (f *fakeStore) Edit(_ context.Context, e model.Message, at time.Time, _ int64) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	m := f.msgs[id]
-	m.Content, m.EditedAt = content, &at
-	f.msgs[id] = m
+	m := f.msgs[e.ID]
+	m.Content, m.EditedAt, m.Mentions, m.MentionEveryone = e.Content, &at, e.Mentions, e.MentionEveryone
+	f.msgs[e.ID] = m
 	return nil
 }
 

@@ -74,7 +74,8 @@ type fakeForward struct {
 	calls []string
 }
 
-func (f *fakeForward) Send(_ context.Context, node, user, ch int64, content, nonce string) (model.Message, error) {
+func (f *fakeForward) Send(_ context.Context, node int64, d model.Message) (model.Message, error) {
+	user, ch, content, nonce := d.SenderID, d.ChannelID, d.Content, d.Nonce
 	f.mu.Lock()
 	f.calls = append(f.calls, fmt.Sprintf("send node=%d user=%d ch=%d %s %s", node, user, ch, content, nonce))
 	f.mu.Unlock()

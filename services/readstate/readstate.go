@@ -28,7 +28,7 @@ type Access interface {
 // Messages looks messages up and counts unread ones.
 type Messages interface {
 	Message(ctx context.Context, channelID, messageID int64) (model.Message, error)
-	CountAfter(ctx context.Context, channelID, after, excludeSender int64, limit int) (int, error)
+	CountAfter(ctx context.Context, channelID, after, userID int64, limit int) (unread, mentions int, err error)
 	Latest(channelID int64) (int64, time.Time, bool)
 }
 
@@ -331,13 +331,13 @@ func (s *Service) Annotate(ctx context.Context, userID int64, views []community.
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			n, err := s.msgs.CountAfter(ctx, v.Channel.ID, v.LastReadID, userID, UnreadCap)
+			n, mentions, err := s.msgs.CountAfter(ctx, v.Channel.ID, v.LastReadID, userID, UnreadCap)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil && firstErr == nil {
 				firstErr = err
 			}
-			v.UnreadCount = n
+			v.UnreadCount, v.MentionCount = n, mentions
 		}()
 	}
 	wg.Wait()
