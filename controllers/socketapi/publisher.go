@@ -81,3 +81,8 @@ func (p *Publisher) DMCreated(c model.Channel, participantIDs []int64) {
 	p.s.nsp.In(rooms...).SocketsJoin(ChannelRoom(c.ID))
 	p.emit(wire.EventChannelUpdate, wire.ChannelUpdateEvent{Channel: wire.ToChannel(c, model.ChannelMeta{}, 0, 0, 0), Action: "created"}, rooms...)
 }
+
+// SettingsChanged tells every socket of the user (their other tabs and devices).
+func (p *Publisher) SettingsChanged(userID int64, s model.UserSettings) {
+	p.emit(wire.EventSettingsUpdate, wire.ToSettings(s), UserRoom(userID))
+}

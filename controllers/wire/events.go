@@ -32,6 +32,7 @@ const (
 	EventChannelUpdate    = "channel:update"
 	EventMemberUpdate     = "member:update"
 	EventSessionRevoked   = "session:revoked"
+	EventSettingsUpdate   = "settings:update"
 )
 
 // Client payloads.

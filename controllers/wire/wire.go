@@ -196,3 +196,46 @@ func ParseID(s, field string) (int64, error) {
 	}
 	return id, nil
 }
+
+// Settings are a user's notification settings (GET/PUT /api/me/settings, settings:update).
+type Settings struct {
+	MutedChannels    []string `json:"mutedChannels"`
+	MutedServers     []string `json:"mutedServers"`
+	SuppressEveryone []string `json:"suppressEveryone"`
+	NotifySound      bool     `json:"notifySound"`
+	Desktop          string   `json:"desktop"`
+}
+
+func ToSettings(s model.UserSettings) Settings {
+	ids := func(in []int64) []string {
+		out := make([]string, len(in))
+		for i, id := range in {
+			out[i] = ID(id)
+		}
+		return out
+	}
+	return Settings{MutedChannels: ids(s.MutedChannels), MutedServers: ids(s.MutedServers), SuppressEveryone: ids(s.SuppressEveryone),
+		NotifySound: s.NotifySound, Desktop: s.Desktop}
+}
+
+// FromSettings parses settings sent by a client.
+func FromSettings(s Settings) (model.UserSettings, error) {
+	out := model.UserSettings{NotifySound: s.NotifySound, Desktop: s.Desktop}
+	for _, f := range []struct {
+		name string
+		in   []string
+		dst  *[]int64
+	}{{"mutedChannels", s.MutedChannels, &out.MutedChannels}, {"mutedServers", s.MutedServers, &out.MutedServers}, {"suppressEveryone", s.SuppressEveryone, &out.SuppressEveryone}} {
+		if len(f.in) > 500 {
+			return out, apperr.InvalidField(f.name, f.name+" may list at most 500 ids")
+		}
+		for _, raw := range f.in {
+			id, err := ParseID(raw, f.name)
+			if err != nil {
+				return out, err
+			}
+			*f.dst = append(*f.dst, id)
+		}
+	}
+	return out, nil
+}

@@ -34,6 +34,7 @@ import (
 	"github.com/parleychat/parley/services/messaging"
 	"github.com/parleychat/parley/services/presence"
 	"github.com/parleychat/parley/services/readstate"
+	"github.com/parleychat/parley/services/settings"
 	"github.com/parleychat/parley/services/typing"
 )
 
@@ -222,6 +223,7 @@ func New(cfg config.Config, log *slog.Logger, pg *pgxpool.Pool, mc *mongodrv.Cli
 			httpapi.NewCommunityHandlers(communitySvc, log.With("component", "http")).Routes,
 			httpapi.NewMessageHandlers(messagingSvc, readSvc, log.With("component", "http")).Routes,
 			httpapi.NewRealtimeHandlers(presenceSvc, readSvc, log.With("component", "http")).Routes,
+			httpapi.NewSettingsHandlers(settings.New(mongo.NewSettingsStore(mdb), sockets.Publisher()), log.With("component", "http")).Routes,
 			func(e *gin.Engine, _, _ *gin.RouterGroup) {
 				h := gin.WrapH(sockets.Handler())
 				e.GET("/socket.io/*any", h)

@@ -181,3 +181,19 @@ type ChannelLease struct {
 	TakenOver          bool
 	PreviousAcquiredAt time.Time // takeovers: when the dead holder acquired it (its message ids are newer)
 }
+
+// Desktop notification levels.
+const (
+	NotifyAll      = "all"
+	NotifyMentions = "mentions"
+	NotifyNone     = "none"
+)
+
+// UserSettings are a user's notification preferences, the same on every device.
+type UserSettings struct {
+	MutedChannels    []int64 // no badge or notification but for mentions
+	MutedServers     []int64
+	SuppressEveryone []int64 // servers whose @everyone/@here do not count as mentions
+	NotifySound      bool
+	Desktop          string // NotifyAll, NotifyMentions or NotifyNone
+}

@@ -653,3 +653,27 @@ func TestPresenceSweepNode(t *testing.T) {
 		t.Errorf("after SweepNode: %+v", byKey)
 	}
 }
+
+func TestSettingsStore(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := mongorepo.NewSettingsStore(testenv.Mongo(t))
+	if _, found, err := s.Get(ctx, 7); err != nil || found {
+		t.Fatalf("Get of a user without settings: found=%v %v", found, err)
+	}
+	want := model.UserSettings{MutedChannels: []int64{3, 4}, MutedServers: []int64{}, SuppressEveryone: []int64{9}, NotifySound: false, Desktop: model.NotifyAll}
+	if err := s.Put(ctx, 7, want); err != nil {
+		t.Fatal(err)
+	}
+	got, found, err := s.Get(ctx, 7)
+	if err != nil || !found || !slices.Equal(got.MutedChannels, want.MutedChannels) || len(got.MutedServers) != 0 ||
+		!slices.Equal(got.SuppressEveryone, want.SuppressEveryone) || got.NotifySound || got.Desktop != model.NotifyAll {
+		t.Fatalf("Get = %+v %v %v", got, found, err)
+	}
+	if err := s.Put(ctx, 7, model.UserSettings{Desktop: model.NotifyNone, NotifySound: true}); err != nil { // replaced whole
+		t.Fatal(err)
+	}
+	if got, _, _ := s.Get(ctx, 7); len(got.MutedChannels) != 0 || got.Desktop != model.NotifyNone || !got.NotifySound {
+		t.Fatalf("after replacing: %+v", got)
+	}
+}
