@@ -339,7 +339,8 @@ if (clRuns.length) {
     `**What these figures can show**: the cost of coordination and forwarding (server CPU per message summed over the nodes, its split between the owner and ` +
     "a forwarding gateway, the Redis bus's CPU, the latency a forward and a bus hop add). **What they cannot show**: scale-out. Every process shares the " +
     `same ${machine.cores || "?"} cores with Cassandra, FerretDB, PostgreSQL, Redis and the load generator, so ${N} nodes have no more CPU than one and can only be slower here; ` +
-    "throughput with several nodes needs one machine (or at least one core) per node and a Cassandra cluster.", "",
+    "throughput with several nodes needs one machine (or at least one core) per node and a Cassandra cluster. " +
+    "Redis, Cassandra, FerretDB and PostgreSQL are the local stack's processes: their CPU counts whatever else uses them meanwhile (on a quiet machine, nothing).", "",
     "Before measuring, every channel gets one message (the owners take their channel leases), and each channel's owner is read from Redis " +
     "(`<prefix>:lease:<channel>`); the placement figures (share of sends forwarded, share of deliveries whose socket is not on the owner) follow from it.", "");
   if (lat.length) {

@@ -19,7 +19,7 @@
 # line is "N passed, N failed" (scenario runs). `--smoke --only cluster` runs every cluster variant tiny (~1 min).
 #
 # Scenarios and sizes (full-run defaults in brackets; the full run takes about 30-35 minutes, more on a busy machine;
-# the cluster scenario is not in it: --only cluster, about 15 minutes more):
+# the cluster scenario is not in it: --only cluster alone takes about 20 minutes, more on a busy machine):
 #   connections  --conns N [19000] --hold S [600] --peer-hold S [60]                         (both servers)
 #       N idle authenticated sockets: server CPU per connect (what a connect includes is printed: ours with token
 #       auth, session check and room joins; the peer accepts any token), RSS per idle socket, and server-side
@@ -52,7 +52,7 @@
 #   cluster      --cluster-nodes N [3] --cluster-repeats R [2] (Parley; not in the default run: --only cluster)
 #                --cluster-variants [single,spread,local,gateway,tp-single,tp-spread]
 #                --cluster-users U [200] --cluster-channels C [20] --cluster-rates R1,.. [200,500] --cluster-duration T [20]
-#                --cluster-tp-users [400] --cluster-tp-channels [200] --cluster-tp-rates [1000,2000,5000,10000]
+#                --cluster-tp-users [400] --cluster-tp-channels [200] --cluster-tp-rates [500,1000,2000,5000,10000]
 #                --cluster-tp-duration [15] --cluster-tp-procs [2]
 #       Issue #14: what running as several nodes costs. Every variant runs R times, interleaved (the variant order
 #       reversed on even repeats), each run on fresh processes: "single"/"tp-single" one plain server, the others
@@ -101,7 +101,7 @@ HIST_MSGS=400; HIST_READS=500
 TP_USERS=400; TP_CHANNELS=200; TP_RATES="2000,5000,10000,15000"; TP_DURATION=15; TP_PROCS=2; TP_ALL=0
 CL_NODES=3; CL_USERS=200; CL_CHANNELS=20; CL_RATES="200,500"; CL_DURATION=20; CL_REPEATS=2
 CL_VARIANTS="single,spread,local,gateway,tp-single,tp-spread"
-CL_TP_USERS=400; CL_TP_CHANNELS=200; CL_TP_RATES="1000,2000,5000,10000"; CL_TP_DURATION=15; CL_TP_PROCS=2
+CL_TP_USERS=400; CL_TP_CHANNELS=200; CL_TP_RATES="500,1000,2000,5000,10000"; CL_TP_DURATION=15; CL_TP_PROCS=2
 while (( $# )); do
   case "$1" in
     --smoke) SMOKE=1 ;;
