@@ -37,6 +37,14 @@
 //                is checked against the acks (each acknowledged message stored exactly once).
 //   history      --messages M [400] --reads N [500] --concurrency [1]
 //                GET the newest page of 50 of a hot channel (memory) and an older page (Cassandra).
+//   cluster      --urls URL1,URL2,.. --pid PID1,PID2,.. (node k+1 at URLk) --redis-url URL --redis-prefix P
+//                [--redis-pid PID] [--node-ids 1,2,..] --mode latency|throughput --variant V (Parley only)
+//                Issue #14: one node or several nodes of one cluster (bench/run.sh starts them). latency: --users U
+//                [200] --channels C [20] --rates R1,.. [200,500] --duration T [20] with the official client, the
+//                variant placing the sockets: single (one URL), spread (round-robin), local (each on its channel's
+//                owner), gateway (all on one node, only channels the others own send); throughput: the throughput
+//                scenario's flags, sockets round-robin. Each channel's owner is read from its Redis lease after a
+//                warm-up message; every node's CPU is reported apart and summed as the server's.
 // Common: --world FILE (Parley: reuse the users and channels saved there by an earlier run with the same
 // sizes, or save the new ones there), --postgres-pid PID (the postmaster: PostgreSQL's CPU next to the server's).
 // The load generator's own CPU (utime+stime of its processes, from /proc) is reported for every phase and step.
