@@ -37,6 +37,14 @@
 //                is checked against the acks (each acknowledged message stored exactly once).
 //   history      --messages M [400] --reads N [500] --concurrency [1]
 //                GET the newest page of 50 of a hot channel (memory) and an older page (Cassandra).
+//   cluster      --urls URL1,URL2,.. --pid PID1,PID2,.. (node k+1 at URLk) --redis-url URL --redis-prefix P
+//                [--redis-pid PID] [--node-ids 1,2,..] --mode latency|throughput --variant V (Parley only)
+//                Issue #14: one node or several nodes of one cluster (bench/run.sh starts them). latency: --users U
+//                [200] --channels C [20] --rates R1,.. [200,500] --duration T [20] with the official client, the
+//                variant placing the sockets: single (one URL), spread (round-robin), local (each on its channel's
+//                owner), gateway (all on one node, only channels the others own send); throughput: the throughput
+//                scenario's flags, sockets round-robin. Each channel's owner is read from its Redis lease after a
+//                warm-up message; every node's CPU is reported apart and summed as the server's.
 // Common: --world FILE (Parley: reuse the users and channels saved there by an earlier run with the same
 // sizes, or save the new ones there), --postgres-pid PID (the postmaster: PostgreSQL's CPU next to the server's).
 // The load generator's own CPU (utime+stime of its processes, from /proc) is reported for every phase and step.
@@ -48,7 +56,7 @@ import { performance } from "node:perf_hooks";
 import { cpus } from "node:os";
 import { writeFileSync } from "node:fs";
 import {
-  Monitor, Samples, api, authFor, connectAll, countEvents, list, now, num, parseArgs, pool, procRead, r1, r2, request,
+  Monitor, Samples, api, authFor, connectAll, countEvents, list, now, num, parseArgs, pool, procRead, r1, r2, redisGet, request,
   setupWorld, sleep, trackChild, untrackChild,
 } from "./lib/common.mjs";
 
@@ -60,14 +68,17 @@ const T0 = now();
 const label = `${scenario}${args.variant ? ":" + args.variant : ""}/${target}${args.repeat ? " r" + args.repeat : ""}`;
 const log = (msg) => process.stderr.write(`  [${label} ${((now() - T0) / 1000).toFixed(1)}s] ${msg}\n`);
 
-if (!args.url || !["connections", "chat", "fanout", "presence", "throughput", "history"].includes(scenario)) {
-  process.stderr.write("usage: node bench/load.mjs --scenario connections|chat|fanout|presence|throughput|history --target ours|peer --url URL --pid PID [...]\n");
+if (!args.url || !["connections", "chat", "fanout", "presence", "throughput", "history", "cluster"].includes(scenario)) {
+  process.stderr.write("usage: node bench/load.mjs --scenario connections|chat|fanout|presence|throughput|history|cluster --target ours|peer --url URL --pid PID [...]\n");
   process.exit(2);
 }
 
 const tag = (args.tag || Math.random().toString(36).slice(2, 8)).replace(/[^a-z0-9]/gi, "").slice(0, 10);
+// The cluster scenario: --urls URL1,URL2,... (node k+1 at URLk; --url is the first) and --pid PID1,PID2,...
+const urls = String(args.urls || args.url).split(",").filter(Boolean).map((u) => u.replace(/\/$/, ""));
 const ctx = {
-  url: args.url.replace(/\/$/, ""),
+  url: urls[0],
+  urls,
   target,
   smoke,
   tag: `${tag}${scenario[0]}`,
@@ -75,11 +86,14 @@ const ctx = {
   // Source addresses: 127.11-60.x.x for Parley, 127.61-110.x.x for the peer (chosen at random per run).
   addrOctet: (target === "peer" ? 61 : 11) + Math.floor(Math.random() * 50),
 };
-const pids = { server: num(args.pid, 0) };
+const pidList = String(args.pid || "0").split(",").map(Number);
+// One server: "server". Several nodes: node1, node2, ... (Monitor adds their sum as "server").
+const pids = pidList.length > 1 ? Object.fromEntries(pidList.map((p, i) => [`node${i + 1}`, p])) : { server: pidList[0] };
 if (args["cassandra-pid"] && target === "ours") pids.cassandra = num(args["cassandra-pid"], 0);
 // FerretDB, the MongoDB stand-in: its own CPU (the PostgreSQL backends it uses count under postgres).
 if (args["mongo-pid"] && target === "ours") pids.mongo = num(args["mongo-pid"], 0);
 if (args["postgres-pid"] && target === "ours") pids.postgres = { tree: num(args["postgres-pid"], 0) };
+if (args["redis-pid"] && target === "ours") pids.redis = num(args["redis-pid"], 0); // the cluster scenario: the bus and leases
 const worldFile = args.world || null;
 
 const result = {
@@ -919,7 +933,7 @@ function forkWorker(file, w, name, env = {}, onOther = null) {
 }
 const forkTpWorker = (w) => forkWorker("./lib/tp-worker.mjs", w, "throughput worker", { TP_WORKER: String(w) });
 
-async function throughput() {
+async function throughput(place = null) {
   if (target !== "ours") {
     result.skipped = "the peer stores nothing: write throughput is Parley's";
     return;
@@ -935,6 +949,7 @@ async function throughput() {
   Object.assign(result.params, { users: U, channels: C, membersPerChannel: r1(U / C), rates, durationS: duration, size, procs: P, client: "ws 8 with the protocol by hand (bench/lib/tp-worker.mjs)" });
 
   const world = await setupWorld(ctx, U, C, log, worldFile);
+  tpWorld = world;
   await sleep(smoke ? 200 : 1000);
   const workers = Array.from({ length: P }, (_, w) => forkTpWorker(w));
   const steps = [];
@@ -945,7 +960,7 @@ async function throughput() {
     const mSetup = new Monitor(pids).begin();
     const conn = await Promise.all(workers.map((h, w) => h.ask({
       cmd: "connect", url: ctx.url, concurrency: 25,
-      users: world.users.filter((u) => u.i % P === w).map((u) => ({ token: u.token, channelId: u.channelId, channel: u.channel })),
+      users: world.users.filter((u) => u.i % P === w).map((u) => ({ token: u.token, channelId: u.channelId, channel: u.channel, url: place ? place(u) : undefined })),
       localAddresses: [1, 2].map((j) => `127.${ctx.addrOctet}.253.${2 * w + j}`),
     }, "connected", 180_000)));
     const connected = conn.reduce((a, c) => a + c.connected, 0);
@@ -1092,6 +1107,205 @@ async function throughput() {
   result.history = await verifyHistory(world, acked, sentNonces);
 }
 
+// -------------------------------------------------------------------------------------------------------- cluster
+
+let tpWorld = null; // the throughput scenario's world, for the cluster scenario's placement figures
+
+/**
+ * owners reads each channel's lease from Redis (`<prefix>:lease:<channelId>`, "<nodeId>|<incarnation>|...") and
+ * returns, per channel, the index in ctx.urls of the node that owns it (node id k+1 at urls[k], or --node-ids),
+ * -1 if no node holds its lease.
+ */
+async function owners(world) {
+  const ids = String(args["node-ids"] || ctx.urls.map((_, k) => k + 1).join(",")).split(",");
+  const vals = await redisGet(args["redis-url"], world.channels.map((ch) => `${args["redis-prefix"]}:lease:${ch.id}`));
+  return vals.map((v) => (v ? ids.indexOf(v.split("|")[0]) : -1));
+}
+
+/**
+ * placementFigures: how much of the traffic crosses nodes, given each user's node (nodeOf), each channel's owner
+ * and the senders: the share of sends a gateway forwards to the owner, and the share of deliveries whose
+ * socket is not on the owner (they reach it through the Redis bus).
+ */
+function placementFigures(world, nodeOf, own, senders) {
+  const N = ctx.urls.length;
+  let fwd = 0;
+  let cross = 0;
+  let dl = 0;
+  for (const ui of senders) {
+    const u = world.users[ui];
+    const o = own[u.channel];
+    if (nodeOf[ui] !== o) fwd++;
+    for (const m of world.channels[u.channel].members) {
+      dl++;
+      if (nodeOf[m] !== o) cross++;
+    }
+  }
+  const socketsPerNode = Array(N).fill(0);
+  for (const u of world.users) socketsPerNode[nodeOf[u.i]]++;
+  const channelsOwnedPerNode = Array(N).fill(0);
+  for (const o of own) if (o >= 0) channelsOwnedPerNode[o]++;
+  return { socketsPerNode, channelsOwnedPerNode, sendersUsed: senders.length, sendsForwardedShare: r2(fwd / Math.max(1, senders.length)), deliveriesCrossingShare: r2(cross / Math.max(1, dl)) };
+}
+
+/**
+ * spreadNode: round-robin placement. Member j of channel c sits on node (c + j) % N, so a channel's members are
+ * spread over every node whatever the number of channels (user i % N would put a whole channel on one node when
+ * N divides the channel count) and the nodes hold equal shares of the sockets.
+ */
+const spreadNode = (u, N) => (u.channel + u.memberIndex) % N;
+
+/** perNode adds each node's CPU (s and µs per acknowledged message) to a step, from its monitor. */
+function perNode(step, acked, roles = null) {
+  const m = step.monitor || {};
+  const N = ctx.urls.length;
+  if (N === 1) {
+    step.nodes = [{ node: 1, cpuS: m.server ? m.server.cpuS : null, cpuUsPerMessage: m.server && acked ? r2((m.server.cpuS * 1e6) / acked) : null }];
+  } else {
+    step.nodes = ctx.urls.map((_, k) => {
+      const x = m[`node${k + 1}`];
+      return { node: k + 1, role: roles ? roles[k] : null, cpuS: x ? x.cpuS : null, cpuUsPerMessage: x && acked ? r2((x.cpuS * 1e6) / acked) : null, peakRssMB: x ? x.peakRssMB : null };
+    });
+  }
+  step.serverCpuUsPerMessage = m.server && acked ? r2((m.server.cpuS * 1e6) / acked) : null;
+  step.redisCpuS = m.redis ? m.redis.cpuS : null;
+  step.postgresCpuS = m.postgres ? m.postgres.cpuS : null;
+  if (roles) {
+    const sum = (role) => step.nodes.filter((x) => x.role === role).reduce((a, x) => (a === null || x.cpuS === null ? null : a + x.cpuS), 0);
+    const g = sum("gateway");
+    const o = sum("owner");
+    step.gatewayCpuUsPerMessage = g !== null && acked ? r2((g * 1e6) / acked) : null;
+    step.ownerCpuUsPerMessage = o !== null && acked ? r2((o * 1e6) / acked) : null;
+  }
+}
+
+/**
+ * The cluster scenario (issue #14): the same small workload against one node and against N nodes of one cluster.
+ *   --mode latency (official socket.io-client, as the chat scenario): --users U [200] --channels C [20]
+ *     --rates R1,.. [200,500] --duration T [20]; --variant says where each user's socket sits:
+ *       single   one node (no cluster settings)
+ *       spread   round-robin (member j of channel c on node (c + j) % N): most sends are forwarded and most
+ *                deliveries cross nodes
+ *       local    every user on its channel's owner: nothing forwarded (the bus still carries each broadcast)
+ *       gateway  every socket on one node (the one owning fewest channels), only the users of channels the others
+ *                own send: that node is a pure gateway (check, forward, deliver from the bus), the others pure
+ *                owners (store, ack, publish): their CPU per message splits the cost of forwarding.
+ *     Before measuring, every channel gets one message through node 1 (the owners take their leases), and the
+ *     owners are read from Redis (--redis-url, --redis-prefix; node k+1 at URL k unless --node-ids).
+ *   --mode throughput: the throughput scenario's method (lean clients, rising rates, stop at saturation), users
+ *     placed round-robin as in "spread" (variant tp-single / tp-spread).
+ */
+async function cluster() {
+  if (target !== "ours") {
+    result.skipped = "the cluster scenario is Parley's";
+    return;
+  }
+  const N = ctx.urls.length;
+  const mode = args.mode || "latency";
+  const variant = args.variant || (N === 1 ? "single" : "spread");
+  result.variant = variant;
+  if (N > 1 && (!args["redis-url"] || !args["redis-prefix"])) throw new Error("several nodes need --redis-url and --redis-prefix (the channel leases)");
+  result.params.nodes = N;
+  result.params.mode = mode;
+  if (mode === "throughput") {
+    result.params.placement = N === 1 ? "one node" : `round-robin: a channel's member j on node (channel + j) % ${N}`;
+    await throughput(N === 1 ? null : (u) => ctx.urls[spreadNode(u, N)]);
+    if (N > 1 && tpWorld) {
+      const own = await owners(tpWorld);
+      result.owners = own;
+      const nodeOf = tpWorld.users.map((u) => spreadNode(u, N));
+      result.placement = placementFigures(tpWorld, nodeOf, own, tpWorld.users.map((u) => u.i));
+    }
+    for (const st of result.steps || []) perNode(st, st.acked);
+    return;
+  }
+  if (!["single", "spread", "local", "gateway"].includes(variant)) throw new Error(`unknown cluster variant ${variant}`);
+  if (variant !== "single" && N < 2) throw new Error(`variant ${variant} needs several nodes (--urls)`);
+  const U = num(args.users, 200);
+  const C = Math.max(1, Math.min(U, num(args.channels, 20)));
+  const rates = list(args.rates, [200, 500]);
+  const duration = num(args.duration, 20);
+  const size = num(args.size, 64);
+  Object.assign(result.params, { users: U, channels: C, membersPerChannel: r1(U / C), rates, durationS: duration, size, client: "official socket.io-client, one process" });
+
+  const world = await setupWorld(ctx, U, C, log, worldFile);
+  // Every node must know the others (live nodes are re-read every 500 ms) before a channel's owner is decided.
+  await sleep(N > 1 ? 2000 : smoke ? 200 : 1000);
+  // Warm-up: one message per channel from its first member, through node 1 (forwarded to the owner): the owners
+  // take their leases and read the retry horizon now, not in the first measured step; then the leases say who owns what.
+  const tw = now();
+  const warmRetries = {};
+  const warm = await connectAll(ctx.url, world.channels.map((ch) => authFor(ctx, world.users[ch.members[0]])), { concurrency: 10, retries: warmRetries });
+  try {
+    await pool(world.channels, 10, async (ch, c) => {
+      for (let attempt = 0; attempt < 50; attempt++) {
+        const res = await warm[c].timeout(20_000).emitWithAck("message:send", { channelId: ch.id, content: "warm-up", nonce: `${ctx.tag}.w.${c}` });
+        if (res.ok) return;
+        if (!res.error || !res.error.retryable) throw new Error(`warm-up send: ${JSON.stringify(res.error)}`);
+        await sleep(Math.min(2000, res.error.retryAfterMs || 100));
+      }
+      throw new Error("warm-up send: still refused after 50 attempts");
+    });
+  } finally {
+    for (const s of warm) s.close();
+  }
+  const own = N > 1 ? await owners(world) : world.channels.map(() => 0);
+  if (own.some((o) => o < 0)) throw new Error(`no lease found for ${own.filter((o) => o < 0).length} of ${C} channels after the warm-up`);
+  log(`warm-up: one message in each of ${C} channels in ${((now() - tw) / 1000).toFixed(1)} s; channels owned per node: ${ctx.urls.map((_, k) => own.filter((o) => o === k).length).join(", ")}`);
+
+  // Placement: each user's node, and who sends.
+  let nodeOf;
+  let senders = world.users.map((u) => u.i);
+  let roles = null;
+  if (variant === "single") nodeOf = world.users.map(() => 0);
+  else if (variant === "spread") nodeOf = world.users.map((u) => spreadNode(u, N));
+  else if (variant === "local") nodeOf = world.users.map((u) => own[u.channel]);
+  else {
+    const counts = ctx.urls.map((_, k) => own.filter((o) => o === k).length);
+    const g = counts.indexOf(Math.min(...counts));
+    nodeOf = world.users.map(() => g);
+    senders = senders.filter((ui) => own[world.users[ui].channel] !== g);
+    roles = ctx.urls.map((_, k) => (k === g ? "gateway" : "owner"));
+    if (!senders.length) throw new Error("every channel is owned by the gateway node: no sender left");
+    result.gatewayNode = g + 1;
+  }
+  result.owners = own;
+  result.placement = placementFigures(world, nodeOf, own, senders);
+  log(`placement ${variant}: sockets per node ${result.placement.socketsPerNode.join(", ")}; ${senders.length} senders; ` +
+    `sends forwarded ${Math.round(result.placement.sendsForwardedShare * 100)} %, deliveries crossing nodes ${Math.round(result.placement.deliveriesCrossingShare * 100)} %`);
+
+  const localAddresses = [1, 2].map((j) => `127.${ctx.addrOctet}.250.${j}`);
+  const retries = {};
+  const st = { recs: new Map(), step: -1, unknown: 0, wrongChannel: 0, dups: 0, late: 0, deliveries: 0, lastDelivery: 0, lastOther: now(), deliver: new Samples(16), other: {}, presenceEntries: 0, online: new Set(), disconnects: 0, disconnectReasons: {} };
+  const mSetup = new Monitor(pids).begin();
+  const tc = now();
+  const socks = await connectAll(ctx.url, world.users.map((u) => authFor(ctx, u)), { concurrency: 20, log, localAddresses, retries, onSocket: countEvents(st), urls: world.users.map((u) => ctx.urls[nodeOf[u.i]]) });
+  attach(world, socks, st);
+  const connectS = (now() - tc) / 1000;
+  result.connectRetries = Object.assign(retries, warmRetries);
+  result.setupEvents = await quiet(st, smoke ? 10 : 120, U);
+  const ms = mSetup.end();
+  result.setup = { connectS: r2(connectS), untilQuietS: ms.seconds, serverCpuS: ms.server ? ms.server.cpuS : null, loadgenCpuS: ms.loadgen.cpuS };
+  try {
+    const { steps, acked, sentNonces, delivery } = await runSteps(world, socks, st, { rates, duration, size, pickSender: (n) => senders[n % senders.length], allSteps: true });
+    for (const s of steps) perNode(s, s.acked, roles);
+    result.steps = steps;
+    result.delivery = delivery;
+    for (const s of steps) {
+      log(`  ${s.rate} msg/s: server CPU ${s.serverCpuUsPerMessage} µs/msg (` + s.nodes.map((x) => `node ${x.node}${x.role ? ` ${x.role}` : ""} ${x.cpuUsPerMessage}`).join(", ") + `), redis CPU ${s.redisCpuS} s`);
+    }
+    result.history = await verifyHistory(world, acked, sentNonces);
+  } finally {
+    for (const s of socks) s.close();
+  }
+  if (N > 1) {
+    const after = await owners(world);
+    const moved = after.filter((o, c) => o !== own[c]).length;
+    result.ownersMovedDuringRun = moved;
+    if (moved) result.notes.push(`${moved} of ${C} channels changed owner during the run: the placement figures are off for them`);
+  }
+}
+
 // -------------------------------------------------------------------------------------------------------- history
 
 async function history() {
@@ -1168,7 +1382,7 @@ async function history() {
 
 // ------------------------------------------------------------------------------------------------------------ main
 
-const fns = { connections, chat: () => chatLike("chat"), fanout: () => chatLike("fanout"), presence: presenceScenario, throughput, history };
+const fns = { connections, chat: () => chatLike("chat"), fanout: () => chatLike("fanout"), presence: presenceScenario, throughput: () => throughput(), history, cluster };
 // Bounded: 45 minutes, or the connections scenario's hold plus 30 minutes.
 const timeLimitS = num(args["time-limit"], Math.max(45 * 60, (scenario === "connections" ? num(args.hold, 60) : 0) + 30 * 60));
 const hardStop = setTimeout(() => {

@@ -296,6 +296,144 @@ if (tp && tp.steps) {
     `[target ≥ 10,000 msg/s with p99 < 100 ms: ${verdict}]`);
 }
 
+// ----------------------------------------------------------------------------------------------------- cluster
+const clRuns = runsOf("cluster");
+if (clRuns.length) {
+  const lat = clRuns.filter((r) => r.params && r.params.mode !== "throughput");
+  const tpr = clRuns.filter((r) => r.params && r.params.mode === "throughput");
+  const vOrd = ["single", "spread", "local", "gateway", "tp-single", "tp-spread"];
+  const byVariant = (rs) => [...new Set(rs.map((r) => r.variant))].sort((a, b) => vOrd.indexOf(a) - vOrd.indexOf(b));
+  const rateList = (rs) => [...new Set(rs.flatMap((r) => (r.steps || []).map((s) => s.rate)))].sort((a, b) => a - b);
+  const stepAt = (r, rate) => (r.steps || []).find((s) => s.rate === rate);
+  const nodesOf = (r) => (r.params && r.params.nodes) || 1;
+  const N = Math.max(...clRuns.map(nodesOf));
+  const vText = {
+    single: "one node (no cluster settings)",
+    spread: `${N} nodes, round-robin: sends forwarded to the owner and deliveries through the Redis bus where the socket is not on the owner`,
+    local: `${N} nodes, every socket on its channel's owner: nothing forwarded (each broadcast still published on the bus)`,
+    gateway: `${N} nodes, every socket on one gateway node, only channels the other nodes own send: every send forwarded, every delivery through the bus`,
+    "tp-single": "one node",
+    "tp-spread": `${N} nodes, round-robin`,
+  };
+  const share = (x) => (typeof x === "number" ? `${Math.round(x * 100)} %` : "–");
+  const placeText = (r) => {
+    const p = r.placement;
+    if (!p) return nodesOf(r) === 1 ? "all on node 1" : "–";
+    return `sockets ${p.socketsPerNode.join("/")}, channels owned ${p.channelsOwnedPerNode.join("/")}; forwarded ${share(p.sendsForwardedShare)}, deliveries crossing ${share(p.deliveriesCrossingShare)}`;
+  };
+  const nodeCpu = (steps) => {
+    // per node: median CPU s over the runs, as "n1 / n2 / n3" (roles in the gateway variant)
+    const n = Math.max(0, ...steps.map((s) => (s.nodes || []).length));
+    const out = [];
+    for (let k = 0; k < n; k++) {
+      const role = steps.map((s) => s.nodes && s.nodes[k] && s.nodes[k].role).find(Boolean);
+      out.push(`${role ? role[0] : ""}${fmt(median(steps.map((s) => s.nodes && s.nodes[k] && s.nodes[k].cpuS)), 2)}`);
+    }
+    return out.join(" / ") || "–";
+  };
+  md.push(`## Cluster (issue #14): one node against ${N} nodes of one cluster`, "",
+    `The same workload against one server process and against ${N} processes of one cluster on this machine: node i with PARLEY_NODE_ID=i and its own ` +
+    "internal address, one Redis key prefix per run, the same databases (this run's PostgreSQL and MongoDB databases and the local stack's **single-node Cassandra**, " +
+    "replication factor 1, for both: the three-node Cassandra of `scripts/cluster.sh` would add its own cost, and it is not the subject here). " +
+    "Every run on freshly started processes; variants interleaved, the order reversed on even repeats. " +
+    `**What these figures can show**: the cost of coordination and forwarding (server CPU per message summed over the nodes, its split between the owner and ` +
+    "a forwarding gateway, the Redis bus's CPU, the latency a forward and a bus hop add). **What they cannot show**: scale-out. Every process shares the " +
+    `same ${machine.cores || "?"} cores with Cassandra, FerretDB, PostgreSQL, Redis and the load generator, so ${N} nodes have no more CPU than one and can only be slower here; ` +
+    "throughput with several nodes needs one machine (or at least one core) per node and a Cassandra cluster. " +
+    "Redis, Cassandra, FerretDB and PostgreSQL are the local stack's processes: their CPU counts whatever else uses them meanwhile (on a quiet machine, nothing).", "",
+    "Before measuring, every channel gets one message (the owners take their channel leases), and each channel's owner is read from Redis " +
+    "(`<prefix>:lease:<channel>`); the placement figures (share of sends forwarded, share of deliveries whose socket is not on the owner) follow from it.", "");
+  if (lat.length) {
+    const lp = lat[0].params;
+    md.push(`### Send→deliver and send→ack: ${int(lp.users)} users in ${int(lp.channels)} channels of ${fmt(lp.membersPerChannel)}, ${lp.durationS} s per rate, ${lp.size}-byte messages (official socket.io-client)`, "",
+      "Median over the repeats, min–max in brackets. Lost/dup: over all runs of the row (0 expected). CPU: seconds over the step (from its first send until every delivery arrived); per node n1 / n2 / … (g = gateway, o = owner).", "",
+      "| variant | msg/s | runs | placement (first run) | send→ack p50 / p95 / p99 / max ms | send→deliver p50 | p95 | p99 | max | lost | dup | server CPU s (all nodes) | per node CPU s | Redis CPU s | Cassandra CPU s | FerretDB CPU s | load generator CPU s (event-loop p99 ms) |",
+      "|---|---:|---:|---|---|---|---|---|---|---:|---:|---|---|---|---|---|---|");
+    for (const v of byVariant(lat)) {
+      const rs = lat.filter((r) => r.variant === v);
+      for (const rate of rateList(rs)) {
+        const steps = rs.map((r) => stepAt(r, rate)).filter(Boolean);
+        const lost = rs.reduce((a, r) => a + ((r.delivery && r.delivery.lostDeliveries) || 0), 0);
+        const dup = steps.reduce((a, s) => a + (s.duplicateDeliveries || 0), 0);
+        const m = (f, d = 1) => fmt(median(steps.map(f)), d);
+        md.push(`| ${v} | ${int(rate)} | ${steps.length} | ${placeText(rs[0])} | ${m((s) => s.ack.p50)} / ${m((s) => s.ack.p95)} / ${m((s) => s.ack.p99)} / ${m((s) => s.ack.max)} | ` +
+          `${spread(steps.map((s) => s.deliver.p50), 1)} | ${spread(steps.map((s) => s.deliver.p95), 1)} | **${spread(steps.map((s) => s.deliver.p99), 1)}** | ${spread(steps.map((s) => s.deliver.max), 1)} | ${int(lost)} | ${int(dup)} | ` +
+          `${spread(steps.map((s) => s.serverCpuS), 2)} | ${nodeCpu(steps)} | ${spread(steps.map((s) => s.redisCpuS), 2)} | ${spread(steps.map((s) => s.cassandraCpuS), 2)} | ${spread(steps.map((s) => s.mongoCpuS), 2)} | ` +
+          `${spread(steps.map((s) => s.loadgenCpuS), 2)} (${m((s) => s.monitor && s.monitor.loadgen.eventLoopDelayP99Ms)}) |`);
+        headline.push(`cluster ${v}, ${int(rate)} msg/s: send→deliver p50 ${spread(steps.map((s) => s.deliver.p50), 1, " ms")}, p99 ${spread(steps.map((s) => s.deliver.p99), 1, " ms")}; ` +
+          `send→ack p99 ${spread(steps.map((s) => s.ack.p99), 1, " ms")}; server CPU ${spread(steps.map((s) => s.serverCpuUsPerMessage), 0, " µs/msg")} (all nodes); lost ${int(lost)}, dup ${int(dup)}`);
+      }
+    }
+    md.push("", "Variants: " + byVariant(lat).map((v) => `**${v}**: ${vText[v]}`).join("; ") + ".", "");
+
+    md.push("### Server CPU per acknowledged message (µs, summed over the nodes)", "",
+      "Ratio to one node: paired per repeat (repeat r of the variant against repeat r of `single`). In `gateway`, the gateway node's CPU and the owners' CPU are " +
+      "apart: the gateway checks, forwards, waits and delivers from the bus; the owners store, acknowledge and publish, with no socket of their own. " +
+      "The difference `spread`/`gateway` − `local` is what forwarding and cross-node delivery add; `local` − `single`, what the cluster machinery (bus, leases, " +
+      `${N} processes' fixed costs) adds without forwarding. At low rates the fixed costs of every process (timers, lease renewals, the live-node reads) weigh on each message.`, "",
+      "| variant | msg/s | server µs/msg | ratio to one node | gateway µs/msg | owners µs/msg | Redis µs/msg | Cassandra µs/msg |", "|---|---:|---|---|---|---|---|---|");
+    const single = lat.filter((r) => r.variant === "single");
+    for (const v of byVariant(lat)) {
+      const rs = lat.filter((r) => r.variant === v);
+      for (const rate of rateList(rs)) {
+        const steps = rs.map((r) => stepAt(r, rate)).filter(Boolean);
+        const ratios = [];
+        if (v !== "single") {
+          for (const r of rs) {
+            const o = single.find((x) => x.repeat === r.repeat);
+            const a = stepAt(r, rate);
+            const b = o && stepAt(o, rate);
+            if (a && b && a.serverCpuUsPerMessage && b.serverCpuUsPerMessage) ratios.push(a.serverCpuUsPerMessage / b.serverCpuUsPerMessage);
+          }
+        }
+        const per = (f) => spread(steps.map((s) => (s.acked && f(s) !== null && f(s) !== undefined ? (f(s) * 1e6) / s.acked : null)), 0);
+        md.push(`| ${v} | ${int(rate)} | **${spread(steps.map((s) => s.serverCpuUsPerMessage), 0)}** | ${v === "single" ? "1" : spread(ratios, 2, "×", true)} | ` +
+          `${spread(steps.map((s) => s.gatewayCpuUsPerMessage), 0)} | ${spread(steps.map((s) => s.ownerCpuUsPerMessage), 0)} | ${per((s) => s.redisCpuS)} | ${per((s) => s.cassandraCpuS)} |`);
+        if (v !== "single" && ratios.length) headline.push(`cluster ${v}, ${int(rate)} msg/s: server CPU per message ${spread(ratios, 2, "×", true)} of one node's` +
+          (v === "gateway" ? ` (gateway ${spread(steps.map((s) => s.gatewayCpuUsPerMessage), 0, " µs")}, owners ${spread(steps.map((s) => s.ownerCpuUsPerMessage), 0, " µs")})` : ""));
+      }
+    }
+    md.push("");
+  }
+  if (tpr.length) {
+    const tp0 = tpr[0].params;
+    md.push(`### Write throughput, one node against ${N}: ${int(tp0.users)} users in ${int(tp0.channels)} channels, ${tp0.durationS} s per rate (the throughput scenario's method)`, "",
+      "Lean clients (`ws`, the protocol by hand) in worker processes; rising rates, stopping after the first saturated step (acked < 95 % of offered or ack p99 > 1 s), " +
+      `so later rates have fewer runs. With ${N} nodes the users are placed round-robin. Median over the runs (min–max).`, "",
+      "| variant | msg/s offered | runs | persisted msg/s | send→ack p50 ms | p99 ms | saturated | server CPU s (µs/msg) | per node CPU s | Redis CPU s | Cassandra CPU s | load generator CPU s (share of the machine) |",
+      "|---|---:|---:|---|---|---|---|---|---|---|---|---|");
+    for (const v of byVariant(tpr)) {
+      const rs = tpr.filter((r) => r.variant === v);
+      for (const rate of rateList(rs)) {
+        const steps = rs.map((r) => stepAt(r, rate)).filter(Boolean);
+        md.push(`| ${v} | ${int(rate)} | ${steps.length} | **${spread(steps.map((s) => s.persistedPerS), 0)}** | ${spread(steps.map((s) => s.ack.p50), 1)} | ${spread(steps.map((s) => s.ack.p99), 1)} | ` +
+          `${steps.filter((s) => s.saturated).length} of ${steps.length} | ${spread(steps.map((s) => s.serverCpuS), 2)} (${fmt(median(steps.map((s) => s.serverCpuUsPerMessage)), 0)}) | ${nodeCpu(steps)} | ` +
+          `${spread(steps.map((s) => s.redisCpuS), 2)} | ${spread(steps.map((s) => s.cassandraCpuS), 2)} | ${spread(steps.map((s) => s.loadgenCpuS), 2)} (${fmt(median(steps.map((s) => s.loadgenShareOfMachine)) * 100, 0)} %) |`);
+      }
+      const best = rs.map((r) => r.maxPersistedPerS);
+      const under = rs.map((r) => r.bestRateP99Under100ms);
+      headline.push(`cluster throughput ${v}: most persisted ${spread(best, 0, " msg/s")}, highest offered rate with ack p99 < 100 ms ${spread(under, 0, " msg/s")} over ${rs.length} run(s)`);
+    }
+    const pl = tpr.find((r) => r.placement);
+    if (pl) md.push("", `Placement with ${N} nodes (first run): ${placeText(pl)}.`);
+    md.push("");
+  }
+  md.push("### Every cluster run", "", "| run | variant | msg/s | acked | send→ack p50 / p99 ms | send→deliver p50 / p99 / max ms | per node: CPU s (µs/msg) | Redis CPU s | Cassandra CPU s | FerretDB CPU s | PostgreSQL CPU s | load generator CPU s | loss / dup | owners moved | history |",
+    "|---|---|---:|---:|---|---|---|---:|---:|---:|---:|---:|---|---:|---|");
+  for (const r of clRuns) {
+    const d = r.delivery || {};
+    const loss = d.lostDeliveries !== undefined ? `${int(d.lostDeliveries)} / ${int(d.duplicateDeliveries)}` : d.missing !== undefined ? `${int(d.missing)} / ${int(d.surplus)}` : "–";
+    const h = r.history ? `${int(r.history.acknowledged)} acked: missing ${int(r.history.missing)}, dup ${int(r.history.duplicateIds + r.history.duplicateNonces)}` : "–";
+    for (const s of r.steps || []) {
+      const nodes = (s.nodes || []).map((x) => `${x.role ? x.role[0] : ""}${fmt(x.cpuS, 2)} (${fmt(x.cpuUsPerMessage, 0)})`).join(" / ");
+      md.push(`| ${r.label} | ${r.variant} | ${int(s.rate)} | ${int(s.acked)} | ${fmt(s.ack.p50)} / ${fmt(s.ack.p99)} | ${s.deliver ? `${fmt(s.deliver.p50)} / ${fmt(s.deliver.p99)} / ${fmt(s.deliver.max)}` : "–"} | ${nodes || "–"} | ` +
+        `${fmt(s.redisCpuS, 2)} | ${fmt(s.cassandraCpuS, 2)} | ${fmt(s.mongoCpuS, 2)} | ${fmt(s.postgresCpuS, 2)} | ${fmt(s.loadgenCpuS, 2)} | ${loss} | ${r.ownersMovedDuringRun ?? "–"} | ${h} |`);
+    }
+    for (const n of r.notes || []) md.push("", `${r.label}: ${n}`);
+  }
+  md.push("");
+}
+
 // ----------------------------------------------------------------------------------------------------- history
 const ho = get("history", "ours");
 if (ho && ho.newest) {

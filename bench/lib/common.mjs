@@ -1,6 +1,7 @@
 // Shared helpers of the load generator: argument parsing, latency samples, /proc readings, a small JSON HTTP
 // client (with a chosen loopback source address), user/channel setup on both servers, socket connections.
 import http from "node:http";
+import net from "node:net";
 import { readFileSync, readdirSync, writeFileSync, existsSync } from "node:fs";
 import { performance, monitorEventLoopDelay } from "node:perf_hooks";
 import { io } from "socket.io-client";
@@ -184,6 +185,14 @@ export class Monitor {
       if (!s || !s0) out[k] = null;
       else if (s.rssMB === null) out[k] = { cpuS: r2(s.cpu - s0.cpu) };
       else out[k] = { cpuS: r2(s.cpu - s0.cpu), rssStartMB: r1(s0.rssMB), rssEndMB: r1(s.rssMB), peakRssMB: r1(this.peak[k]) };
+    }
+    // Several server nodes (node1, node2, ...: the cluster scenario): "server" is their sum (CPU, RSS; the peak
+    // is the sum of each node's own peak), so every figure computed from the server's CPU covers all nodes.
+    const nodes = Object.keys(this.pids).filter((k) => /^node[0-9]+$/.test(k));
+    if (nodes.length && !this.pids.server) {
+      const sum = (f) => (nodes.every((k) => out[k]) ? nodes.reduce((a, k) => a + f(out[k]), 0) : null);
+      const cpuS = sum((x) => x.cpuS);
+      out.server = cpuS === null ? null : { cpuS: r2(cpuS), rssStartMB: r1(sum((x) => x.rssStartMB)), rssEndMB: r1(sum((x) => x.rssEndMB)), peakRssMB: r1(sum((x) => x.peakRssMB)), nodes: nodes.length };
     }
     const lg = loadgenCpu();
     out.loadgen = {
@@ -438,13 +447,14 @@ export async function connectRetry(url, auth, opts, retries, attempts = 3) {
   }
 }
 
-/** connectAll connects one socket per auth with bounded concurrency; fails on the first error. */
-export async function connectAll(url, auths, { concurrency = 50, log, localAddresses, retries = {}, onSocket } = {}) {
+/** connectAll connects one socket per auth with bounded concurrency (to url, or to urls[i]); fails on the first error. */
+export async function connectAll(url, auths, { concurrency = 50, log, localAddresses, retries = {}, onSocket, urls } = {}) {
   const t0 = now();
   let done = 0;
   const socks = await pool(auths, concurrency, async (auth, i) => {
     const localAddress = localAddresses ? localAddresses[i % localAddresses.length] : undefined;
-    const s = await connectRetry(url, auth, { localAddress, onSocket: onSocket && ((sock) => onSocket(sock, i)) }, retries);
+    // urls[i]: socket i's own server (the cluster scenario places each user on a chosen node).
+    const s = await connectRetry(urls ? urls[i] : url, auth, { localAddress, onSocket: onSocket && ((sock) => onSocket(sock, i)) }, retries);
     if (++done % 2000 === 0 && log) log(`connected ${done}/${auths.length}`);
     return s;
   });
@@ -476,4 +486,64 @@ export function countEvents(st) {
       }
       st.lastOther = now();
     });
+}
+
+// -------------------------------------------------------------------------------------------------------- Redis
+
+/**
+ * redisGet reads keys from a Redis server (a redis://host:port/db URL) with plain GETs over one connection (the
+ * cluster scenario reads channel leases, `<prefix>:lease:<channelId>`); resolves an array of strings or nulls.
+ */
+export function redisGet(redisUrl, keys, timeoutMs = 10_000) {
+  const u = new URL(redisUrl);
+  const db = Number((u.pathname || "/0").slice(1) || 0);
+  const cmd = (...a) => `*${a.length}\r\n` + a.map((x) => `$${Buffer.byteLength(String(x))}\r\n${x}\r\n`).join("");
+  return new Promise((resolve, reject) => {
+    const sock = net.connect({ host: u.hostname, port: Number(u.port || 6379) });
+    const timer = setTimeout(() => sock.destroy(new Error("redis: timed out")), timeoutMs);
+    let buf = Buffer.alloc(0);
+    const out = [];
+    sock.on("connect", () => {
+      let req = "";
+      if (u.password) req += cmd("AUTH", decodeURIComponent(u.password));
+      if (db) req += cmd("SELECT", db);
+      for (const k of keys) req += cmd("GET", k);
+      sock.write(req);
+    });
+    sock.on("data", (d) => {
+      buf = Buffer.concat([buf, d]);
+      // Replies: +OK / -ERR (AUTH, SELECT), $-1 (no key), $<n>\r\n<bytes>\r\n.
+      for (;;) {
+        const nl = buf.indexOf("\r\n");
+        if (nl < 0) break;
+        const head = buf.toString("latin1", 0, nl);
+        if (head[0] === "-") return finish(new Error(`redis: ${head}`));
+        if (head[0] === "+") {
+          buf = buf.subarray(nl + 2);
+          continue; // AUTH / SELECT
+        }
+        if (head[0] !== "$") return finish(new Error(`redis: unexpected reply ${head.slice(0, 40)}`));
+        const n = Number(head.slice(1));
+        if (n < 0) {
+          out.push(null);
+          buf = buf.subarray(nl + 2);
+        } else {
+          if (buf.length < nl + 2 + n + 2) break;
+          out.push(buf.toString("utf8", nl + 2, nl + 2 + n));
+          buf = buf.subarray(nl + 2 + n + 2);
+        }
+        if (out.length === keys.length) return finish(null);
+      }
+    });
+    sock.on("error", (err) => finish(err));
+    let settled = false;
+    function finish(err) {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      sock.destroy();
+      if (err) reject(err);
+      else resolve(out);
+    }
+  });
 }

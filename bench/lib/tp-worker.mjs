@@ -3,7 +3,8 @@
 // on a machine it shares with the server and Cassandra, and the load generator must not be what limits the rate.
 // Only what the scenario needs is implemented: Engine.IO v4 open/ping/pong over a WebSocket, the Socket.IO
 // CONNECT with the token, events with acks, and counting message:new. Driven over IPC by load.mjs:
-//   {cmd:"connect", url, users:[{token, channelId, channel}], localAddresses, concurrency} → {type:"connected"}
+//   {cmd:"connect", url, users:[{token, channelId, channel, url?}], localAddresses, concurrency} → {type:"connected"}
+//                  (a user's own url, if given, wins: the cluster scenario spreads the sockets over nodes)
 //   {cmd:"idle"}   → {type:"idle", idleMs} (ms since the last frame that was not part of the load: presence etc.)
 //   {cmd:"step", k, rate, duration, size, tag, ackTimeoutMs} → {type:"step", ...} once every send is answered
 //   {cmd:"count"}  → {type:"count", deliveries, closed}
@@ -148,7 +149,7 @@ async function connect({ url, users, localAddresses, concurrency }) {
       const i = next++;
       for (let a = 1; ; a++) {
         try {
-          conns[i] = await open(url, users[i], localAddresses[i % localAddresses.length]);
+          conns[i] = await open(users[i].url || url, users[i], localAddresses[i % localAddresses.length]); // a user's own node (cluster)
           break;
         } catch (err) {
           if (err.retryable && a < 3) {
