@@ -8,12 +8,14 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/parleychat/parley/controllers/wire"
+	"github.com/parleychat/parley/internal/model"
 	"github.com/parleychat/parley/services/messaging"
 )
 
 // HistoryService is what the history endpoints need.
 type HistoryService interface {
 	History(ctx context.Context, userID, channelID int64, q messaging.Query) (messaging.Page, error)
+	Get(ctx context.Context, userID, channelID, messageID int64) (model.Message, error)
 }
 
 // ReadMarker tells which of a user's own messages others have read (optional; nil until read state exists).
@@ -34,6 +36,7 @@ func NewMessageHandlers(svc HistoryService, reads ReadMarker, log *slog.Logger) 
 
 func (h *MessageHandlers) Routes(_ *gin.Engine, _, authed *gin.RouterGroup) {
 	authed.GET("/channels/:id/messages", h.history)
+	authed.GET("/channels/:id/messages/:messageId", h.one)
 	authed.GET("/messages", h.seedHistory)
 }
 
@@ -50,6 +53,26 @@ func (h *MessageHandlers) query(c *gin.Context) (messaging.Query, error) {
 	}
 	q.Limit = queryInt(c, "limit", 50)
 	return q, nil
+}
+
+// one: GET /api/channels/:id/messages/:messageId (a reply's original; 404 once deleted)
+func (h *MessageHandlers) one(c *gin.Context) {
+	channelID, err := parseID(c.Param("id"), "id")
+	if err != nil {
+		fail(c, h.log, err)
+		return
+	}
+	messageID, err := parseID(c.Param("messageId"), "messageId")
+	if err != nil {
+		fail(c, h.log, err)
+		return
+	}
+	m, err := h.svc.Get(c.Request.Context(), caller(c).UserID, channelID, messageID)
+	if err != nil {
+		fail(c, h.log, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"message": wire.ToMessage(m)})
 }
 
 // history: GET /api/channels/:id/messages?before=&after=&around=&limit=

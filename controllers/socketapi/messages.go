@@ -10,7 +10,7 @@ import (
 
 // MessageService is what the message events need.
 type MessageService interface {
-	Send(ctx context.Context, userID, channelID int64, content, nonce string, done func(model.Message, error)) error
+	Send(ctx context.Context, d messaging.Draft, done func(model.Message, error)) error
 	Edit(ctx context.Context, userID, channelID, messageID int64, content string) (model.Message, error)
 	Delete(ctx context.Context, userID, channelID, messageID int64) error
 	Sync(ctx context.Context, userID int64, since map[int64]int64) (map[int64]messaging.SyncResult, error)
@@ -25,7 +25,13 @@ func (s *Server) RegisterMessageEvents(svc MessageService) {
 		}
 		// The ack waits for Cassandra, but the handler returns at once: the socket's next events are not held
 		// up by this one's write.
-		err = svc.Send(ctx, c.UserID, channelID, p.Content, p.Nonce, func(m model.Message, err error) {
+		d := messaging.Draft{UserID: c.UserID, ChannelID: channelID, Content: p.Content, Nonce: p.Nonce}
+		if p.ReplyTo != "" {
+			if d.ReplyTo, err = parseID(p.ReplyTo, "replyTo"); err != nil {
+				return nil, err
+			}
+		}
+		err = svc.Send(ctx, d, func(m model.Message, err error) {
 			if err != nil {
 				reply(nil, err)
 				return

@@ -521,3 +521,66 @@ func TestMentionsEndToEnd(t *testing.T) {
 		t.Errorf("after reading: %d unread, %d mentions", u, m)
 	}
 }
+
+// A reply names the message it answers (same channel, visible); the original can be fetched by id until it is
+// deleted, after which the reply still points at it and the fetch says it is gone.
+func TestReplies(t *testing.T) {
+	s := testserver.Start(t, testserver.Options{})
+	alice, bob := s.Register(t, "alice"), s.Register(t, "bob")
+	_, general := community(t, s, alice, bob)
+	var dm struct{ ID string }
+	s.Do(t, "POST", "/api/dms", alice.AccessToken, map[string]any{"userIds": []string{bob.ID}}).JSON(t, &dm)
+	b := jsclient.Start(t)
+	ca := connect(t, b, s, alice)
+	orig := sendMsg(t, ca, general, "original", "o1")
+	type replyAck struct {
+		OK      bool `json:"ok"`
+		Message struct {
+			ID      string  `json:"id"`
+			ReplyTo *string `json:"replyTo"`
+		} `json:"message"`
+		Error struct {
+			Code, Field string
+		} `json:"error"`
+	}
+	var r replyAck
+	if err := ca.EmitAck("message:send", map[string]any{"channelId": general, "content": "answer", "nonce": "r1", "replyTo": orig.Message.ID}, &r, 10*time.Second); err != nil || !r.OK || r.Message.ReplyTo == nil || *r.Message.ReplyTo != orig.Message.ID {
+		t.Fatalf("reply: %v %+v", err, r)
+	}
+	for _, bad := range []string{"123", "x"} { // unknown id, not an id
+		var a replyAck
+		if err := ca.EmitAck("message:send", map[string]any{"channelId": general, "content": "answer", "nonce": "bad" + bad, "replyTo": bad}, &a, 10*time.Second); err != nil || a.OK || a.Error.Code != "invalid_input" || a.Error.Field != "replyTo" {
+			t.Errorf("reply to %q: %v %+v", bad, err, a)
+		}
+	}
+	var a replyAck // a message of another channel cannot be answered here
+	if err := ca.EmitAck("message:send", map[string]any{"channelId": dm.ID, "content": "answer", "nonce": "x1", "replyTo": orig.Message.ID}, &a, 10*time.Second); err != nil || a.OK {
+		t.Errorf("cross-channel reply accepted: %v %+v", err, a)
+	}
+	var one struct{ Message struct{ ID, Content string } }
+	res := s.Do(t, "GET", "/api/channels/"+general+"/messages/"+orig.Message.ID, bob.AccessToken, nil)
+	res.JSON(t, &one)
+	if res.Status != http.StatusOK || one.Message.Content != "original" {
+		t.Fatalf("GET original: %d %s", res.Status, res.Body)
+	}
+	if res := s.Do(t, "GET", "/api/channels/"+dm.ID+"/messages/"+orig.Message.ID, bob.AccessToken, nil); res.Status != http.StatusNotFound {
+		t.Errorf("original through another channel: %d", res.Status)
+	}
+	var del map[string]any
+	if err := ca.EmitAck("message:delete", map[string]any{"channelId": general, "messageId": orig.Message.ID}, &del, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if res := s.Do(t, "GET", "/api/channels/"+general+"/messages/"+orig.Message.ID, bob.AccessToken, nil); res.Status != http.StatusNotFound {
+		t.Errorf("deleted original: %d, want 404", res.Status)
+	}
+	var page struct {
+		Messages []struct {
+			ID      string
+			ReplyTo *string `json:"replyTo"`
+		}
+	}
+	s.Do(t, "GET", "/api/channels/"+general+"/messages", bob.AccessToken, nil).JSON(t, &page)
+	if len(page.Messages) != 1 || page.Messages[0].ReplyTo == nil || *page.Messages[0].ReplyTo != orig.Message.ID {
+		t.Errorf("history after the delete: %+v", page)
+	}
+}

@@ -42,6 +42,7 @@ type SendMessagePayload struct {
 	ChannelID string `json:"channelId"`
 	Content   string `json:"content"`
 	Nonce     string `json:"nonce"`
+	ReplyTo   string `json:"replyTo,omitempty"` // optional: the id of the message (same channel) it answers
 }
 
 // MessageRef is message:delete, receipt:read and message:delivered.

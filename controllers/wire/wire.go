@@ -135,6 +135,7 @@ type Message struct {
 	// Mentions: the user ids the message mentions (content holds them as <@id>); MentionEveryone: @everyone.
 	Mentions        []string `json:"mentions"`
 	MentionEveryone bool     `json:"mentionEveryone"`
+	ReplyTo         *string  `json:"replyTo"` // the id of the message it answers, or null
 }
 
 func ToMessage(m model.Message) Message {
@@ -142,8 +143,13 @@ func ToMessage(m model.Message) Message {
 	for i, id := range m.Mentions {
 		mentions[i] = ID(id)
 	}
-	return Message{ID: ID(m.ID), ChannelID: ID(m.ChannelID), SenderID: ID(m.SenderID), Content: m.Content,
+	out := Message{ID: ID(m.ID), ChannelID: ID(m.ChannelID), SenderID: ID(m.SenderID), Content: m.Content,
 		Timestamp: m.CreatedAt.UTC(), Nonce: m.Nonce, EditedAt: m.EditedAt, Mentions: mentions, MentionEveryone: m.MentionEveryone}
+	if m.ReplyTo != 0 {
+		id := ID(m.ReplyTo)
+		out.ReplyTo = &id
+	}
+	return out
 }
 
 func ToMessages(ms []model.Message) []Message {

@@ -96,6 +96,7 @@ type Message struct {
 	// channel's readers who were online), and whether it mentions everyone (@everyone).
 	Mentions        []int64
 	MentionEveryone bool
+	ReplyTo         int64 // the message (same channel) this one answers; 0 for none
 }
 
 // Mentioned reports whether a message mentions a user (by name, @here or @everyone), not counting its sender.

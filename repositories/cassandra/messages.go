@@ -40,7 +40,7 @@ func NewMessageStore(s *gocql.Session) *MessageStore { return &MessageStore{s: s
 // write timestamp in microseconds (several nodes: the channel owner's fenced clock, see Fence); 0 lets the
 // driver choose it.
 func (m *MessageStore) InsertBatch(ctx context.Context, msgs []model.Message, ts int64) error {
-	const msgCQL = "INSERT INTO messages (channel_id, bucket, message_id, sender_id, content, nonce, deleted, mentions, mention_everyone) VALUES (?, ?, ?, ?, ?, ?, false, ?, ?)"
+	const msgCQL = "INSERT INTO messages (channel_id, bucket, message_id, sender_id, content, nonce, deleted, mentions, mention_everyone, reply_to) VALUES (?, ?, ?, ?, ?, ?, false, ?, ?, ?)"
 	flush := func(part []model.Message) error {
 		b := m.s.Batch(gocql.UnloggedBatch)
 		if ts != 0 {
@@ -48,7 +48,11 @@ func (m *MessageStore) InsertBatch(ctx context.Context, msgs []model.Message, ts
 		}
 		for _, msg := range part {
 			mentions, everyone := mentionValues(msg)
-			b.Query(msgCQL, msg.ChannelID, Bucket(msg.ID), msg.ID, msg.SenderID, msg.Content, msg.Nonce, mentions, everyone)
+			var replyTo any = gocql.UnsetValue
+			if msg.ReplyTo != 0 {
+				replyTo = msg.ReplyTo
+			}
+			b.Query(msgCQL, msg.ChannelID, Bucket(msg.ID), msg.ID, msg.SenderID, msg.Content, msg.Nonce, mentions, everyone, replyTo)
 		}
 		return b.ExecContext(ctx)
 	}
@@ -96,7 +100,7 @@ func (m *MessageStore) Nonces(ctx context.Context, channelID, since int64, limit
 // ErrNotFound is returned by Get for a missing message.
 var ErrNotFound = model.ErrNotFound
 
-const selectCols = "channel_id, message_id, sender_id, content, nonce, edited_at, deleted, mentions, mention_everyone"
+const selectCols = "channel_id, message_id, sender_id, content, nonce, edited_at, deleted, mentions, mention_everyone, reply_to"
 
 // Get returns one message, deleted ones included (Deleted is set).
 func (m *MessageStore) Get(ctx context.Context, channelID, messageID int64) (model.Message, error) {
@@ -238,21 +242,22 @@ func scanAll(iter *gocql.Iter, includeDeleted bool, max int) ([]model.Message, e
 		deleted  bool
 		mentions []int64
 		everyone bool
+		replyTo  int64
 	)
-	for len(out) < max && iter.Scan(&msg.ChannelID, &msg.ID, &msg.SenderID, &msg.Content, &msg.Nonce, &editedAt, &deleted, &mentions, &everyone) {
+	for len(out) < max && iter.Scan(&msg.ChannelID, &msg.ID, &msg.SenderID, &msg.Content, &msg.Nonce, &editedAt, &deleted, &mentions, &everyone, &replyTo) {
 		if deleted && !includeDeleted {
 			continue
 		}
 		m := msg
 		m.Deleted = deleted
-		m.Mentions, m.MentionEveryone = mentions, everyone
+		m.Mentions, m.MentionEveryone, m.ReplyTo = mentions, everyone, replyTo
 		m.CreatedAt = snowflake.Time(m.ID)
 		if !editedAt.IsZero() {
 			t := editedAt.UTC()
 			m.EditedAt = &t
 		}
 		out = append(out, m)
-		editedAt, deleted, mentions, everyone = time.Time{}, false, nil, false
+		editedAt, deleted, mentions, everyone, replyTo = time.Time{}, false, nil, false, 0
 	}
 	if err := iter.Close(); err != nil {
 		return nil, fmt.Errorf("cassandra: reading messages: %w", err)

@@ -259,6 +259,14 @@ func (s *Service) message(ctx context.Context, channelID, messageID int64) (mode
 	return m, nil
 }
 
+// Get returns one visible message of a channel the user can read (a reply's original).
+func (s *Service) Get(ctx context.Context, userID, channelID, messageID int64) (model.Message, error) {
+	if _, _, err := s.access.CanRead(ctx, userID, channelID); err != nil {
+		return model.Message{}, err
+	}
+	return s.message(ctx, channelID, messageID)
+}
+
 // Message returns a visible stored message (for receipts).
 func (s *Service) Message(ctx context.Context, channelID, messageID int64) (model.Message, error) {
 	return s.message(ctx, channelID, messageID)

@@ -196,11 +196,19 @@ func (s *Service) conversationLocked(channelID int64) *conversation {
 	return c
 }
 
+// Draft is a message as its sender sends it.
+type Draft struct {
+	UserID, ChannelID int64
+	Content, Nonce    string
+	ReplyTo           int64 // the message (same channel) it answers; 0 for none
+}
+
 // Send accepts a message. Validation, permission, rate-limit and back-pressure errors are returned at once;
 // otherwise done is called exactly once, from another goroutine, when the message is stored in Cassandra
 // (or with the error that made storing it impossible). A nonce the sender already used in this channel within
 // the retry horizon yields the message stored (or being stored) for it instead of a new one.
-func (s *Service) Send(ctx context.Context, userID, channelID int64, content, nonce string, done func(model.Message, error)) error {
+func (s *Service) Send(ctx context.Context, d Draft, done func(model.Message, error)) error {
+	userID, channelID, content, nonce := d.UserID, d.ChannelID, d.Content, d.Nonce
 	if s.closed.Load() {
 		return errShuttingDown
 	}
@@ -218,7 +226,14 @@ func (s *Service) Send(ctx context.Context, userID, channelID int64, content, no
 	if err != nil {
 		return err
 	}
-	draft := model.Message{ChannelID: channelID, SenderID: userID, Content: content, Nonce: nonce}
+	draft := model.Message{ChannelID: channelID, SenderID: userID, Content: content, Nonce: nonce, ReplyTo: d.ReplyTo}
+	if d.ReplyTo != 0 {
+		if _, err := s.message(ctx, channelID, d.ReplyTo); apperr.Is(err, apperr.NotFound) {
+			return apperr.InvalidField("replyTo", "the message you reply to is not in this channel (or was deleted)")
+		} else if err != nil {
+			return err
+		}
+	}
 	if err := s.resolveMentions(ctx, ch, role, &draft); err != nil {
 		return err
 	}
@@ -260,7 +275,7 @@ func (s *Service) Accept(draft model.Message, done func(model.Message, error)) e
 		return apperr.InvalidField("content", "message is empty or too long")
 	}
 	return s.accept(model.Message{ChannelID: draft.ChannelID, SenderID: draft.SenderID, Content: draft.Content, Nonce: draft.Nonce,
-		Mentions: draft.Mentions, MentionEveryone: draft.MentionEveryone}, done)
+		Mentions: draft.Mentions, MentionEveryone: draft.MentionEveryone, ReplyTo: draft.ReplyTo}, done)
 }
 
 func (s *Service) accept(draft model.Message, done func(model.Message, error)) error {

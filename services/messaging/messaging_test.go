@@ -216,7 +216,7 @@ type result struct {
 func send(t *testing.T, s *Service, user, channel int64, content, nonce string) chan result {
 	t.Helper()
 	ch := make(chan result, 1)
-	if err := s.Send(context.Background(), user, channel, content, nonce, func(m model.Message, err error) { ch <- result{m, err} }); err != nil {
+	if err := s.Send(context.Background(), Draft{UserID: user, ChannelID: channel, Content: content, Nonce: nonce}, func(m model.Message, err error) { ch <- result{m, err} }); err != nil {
 		ch <- result{err: err}
 	}
 	return ch
@@ -445,17 +445,17 @@ func TestSendRejectsBadInput(t *testing.T) {
 		{666, "ok", "n", apperr.NotFound},
 	}
 	for _, c := range cases {
-		err := s.Send(context.Background(), c.user, 10, c.content, c.nonce, func(model.Message, error) {})
+		err := s.Send(context.Background(), Draft{UserID: c.user, ChannelID: 10, Content: c.content, Nonce: c.nonce}, func(model.Message, error) {})
 		if !apperr.Is(err, c.kind) {
 			t.Errorf("%q/%q: %v, want %s", c.content, c.nonce, err, c.kind)
 		}
 	}
 	for i := 0; i < 3; i++ {
-		if err := s.Send(context.Background(), 2, 10, "burst", fmt.Sprint("b", i), func(model.Message, error) {}); err != nil {
+		if err := s.Send(context.Background(), Draft{UserID: 2, ChannelID: 10, Content: "burst", Nonce: fmt.Sprint("b", i)}, func(model.Message, error) {}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	err := s.Send(context.Background(), 2, 10, "burst", "b3", func(model.Message, error) {})
+	err := s.Send(context.Background(), Draft{UserID: 2, ChannelID: 10, Content: "burst", Nonce: "b3"}, func(model.Message, error) {})
 	if !apperr.Is(err, apperr.RateLimited) || apperr.As(err).RetryAfter <= 0 {
 		t.Fatalf("4th message in a burst of 3: %v", err)
 	}
