@@ -41,6 +41,7 @@ type sendRequest struct {
 	Mentions        []int64 `json:"mentions,omitempty"`
 	MentionEveryone bool    `json:"mentionEveryone,omitempty"`
 	ReplyTo         int64   `json:"replyTo,omitempty"`
+	Kind            string  `json:"kind,omitempty"`
 }
 
 type reply struct {
@@ -98,7 +99,7 @@ func Handler(owner Owner, secret []byte, log *slog.Logger) http.Handler {
 		}
 		res := make(chan result, 1)
 		draft := model.Message{ChannelID: r.ChannelID, SenderID: r.UserID, Content: r.Content, Nonce: r.Nonce,
-			Mentions: r.Mentions, MentionEveryone: r.MentionEveryone, ReplyTo: r.ReplyTo}
+			Mentions: r.Mentions, MentionEveryone: r.MentionEveryone, ReplyTo: r.ReplyTo, Kind: r.Kind}
 		if err := owner.Accept(draft, func(m model.Message, err error) { res <- result{m, err} }); err != nil {
 			return reply{}, err
 		}
@@ -235,7 +236,7 @@ func (c *Client) do(ctx context.Context, node int64, path string, r sendRequest)
 
 func (c *Client) Send(ctx context.Context, node int64, d model.Message) (model.Message, error) {
 	return c.call(ctx, node, pathSend, sendRequest{UserID: d.SenderID, ChannelID: d.ChannelID, Content: d.Content, Nonce: d.Nonce,
-		Mentions: d.Mentions, MentionEveryone: d.MentionEveryone, ReplyTo: d.ReplyTo})
+		Mentions: d.Mentions, MentionEveryone: d.MentionEveryone, ReplyTo: d.ReplyTo, Kind: d.Kind})
 }
 
 func (c *Client) Edit(ctx context.Context, node, userID, channelID, messageID int64, content string) (model.Message, error) {

@@ -16,6 +16,9 @@ import (
 type HistoryService interface {
 	History(ctx context.Context, userID, channelID int64, q messaging.Query) (messaging.Page, error)
 	Get(ctx context.Context, userID, channelID, messageID int64) (model.Message, error)
+	Pin(ctx context.Context, userID, channelID, messageID int64) error
+	Unpin(ctx context.Context, userID, channelID, messageID int64) error
+	Pins(ctx context.Context, userID, channelID int64) ([]model.Message, error)
 }
 
 // ReadMarker tells which of a user's own messages others have read (optional; nil until read state exists).
@@ -37,6 +40,9 @@ func NewMessageHandlers(svc HistoryService, reads ReadMarker, log *slog.Logger) 
 func (h *MessageHandlers) Routes(_ *gin.Engine, _, authed *gin.RouterGroup) {
 	authed.GET("/channels/:id/messages", h.history)
 	authed.GET("/channels/:id/messages/:messageId", h.one)
+	authed.GET("/channels/:id/pins", h.listPins)
+	authed.PUT("/channels/:id/pins/:messageId", h.pin)
+	authed.DELETE("/channels/:id/pins/:messageId", h.pin)
 	authed.GET("/messages", h.seedHistory)
 }
 
@@ -73,6 +79,44 @@ func (h *MessageHandlers) one(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"message": wire.ToMessage(m)})
+}
+
+// listPins: GET /api/channels/:id/pins (most recently pinned first)
+func (h *MessageHandlers) listPins(c *gin.Context) {
+	channelID, err := parseID(c.Param("id"), "id")
+	if err != nil {
+		fail(c, h.log, err)
+		return
+	}
+	ms, err := h.svc.Pins(c.Request.Context(), caller(c).UserID, channelID)
+	if err != nil {
+		fail(c, h.log, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"messages": wire.ToMessages(ms)})
+}
+
+// pin: PUT (pin) or DELETE (unpin) /api/channels/:id/pins/:messageId
+func (h *MessageHandlers) pin(c *gin.Context) {
+	channelID, err := parseID(c.Param("id"), "id")
+	if err != nil {
+		fail(c, h.log, err)
+		return
+	}
+	messageID, err := parseID(c.Param("messageId"), "messageId")
+	if err != nil {
+		fail(c, h.log, err)
+		return
+	}
+	op := h.svc.Pin
+	if c.Request.Method == http.MethodDelete {
+		op = h.svc.Unpin
+	}
+	if err := op(c.Request.Context(), caller(c).UserID, channelID, messageID); err != nil {
+		fail(c, h.log, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
 }
 
 // history: GET /api/channels/:id/messages?before=&after=&around=&limit=

@@ -138,3 +138,9 @@ func offQueue(reply Reply, work func(ctx context.Context) (any, error)) (any, er
 }
 
 func parseID(s, field string) (int64, error) { return wire.ParseID(s, field) }
+
+// PinChanged announces a pin or unpin to the channel.
+func (p *Publisher) PinChanged(channelID, messageID, userID int64, pinned bool) {
+	p.emit(wire.EventPinUpdate, map[string]any{"channelId": wire.ID(channelID), "messageId": wire.ID(messageID), "userId": wire.ID(userID), "pinned": pinned},
+		ChannelRoom(channelID))
+}

@@ -584,3 +584,64 @@ func TestReplies(t *testing.T) {
 		t.Errorf("history after the delete: %+v", page)
 	}
 }
+
+// Pins: owners and admins pin in servers (anyone in a DM); a pin is announced, leaves a system line in the
+// channel, and is listed newest first; unpinning removes it; system lines cannot be edited or pinned.
+func TestPins(t *testing.T) {
+	s := testserver.Start(t, testserver.Options{})
+	alice, bob := s.Register(t, "alice"), s.Register(t, "bob")
+	_, general := community(t, s, alice, bob)
+	b := jsclient.Start(t)
+	ca, cb := connect(t, b, s, alice), connect(t, b, s, bob)
+	m1 := sendMsg(t, cb, general, "first", "p1")
+	m2 := sendMsg(t, cb, general, "second", "p2")
+	if res := s.Do(t, "PUT", "/api/channels/"+general+"/pins/"+m1.Message.ID, bob.AccessToken, nil); res.Status != http.StatusForbidden {
+		t.Fatalf("a member pinned: %d", res.Status)
+	}
+	for _, id := range []string{m1.Message.ID, m2.Message.ID, m1.Message.ID} { // pinning twice is a no-op
+		if res := s.Do(t, "PUT", "/api/channels/"+general+"/pins/"+id, alice.AccessToken, nil); res.Status != http.StatusNoContent {
+			t.Fatalf("pin %s: %d %s", id, res.Status, res.Body)
+		}
+	}
+	if _, err := cb.WaitEvents("pin:update", 2, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	var pins struct{ Messages []struct{ ID string } }
+	s.Do(t, "GET", "/api/channels/"+general+"/pins", bob.AccessToken, nil).JSON(t, &pins)
+	if len(pins.Messages) != 2 || pins.Messages[0].ID != m2.Message.ID || pins.Messages[1].ID != m1.Message.ID {
+		t.Fatalf("pins: %+v", pins)
+	}
+	news, err := cb.WaitEvents("message:new", 4, 10*time.Second) // two messages, two system lines
+	if err != nil {
+		t.Fatal(err)
+	}
+	var line struct {
+		ID, SenderID, Type string
+		ReplyTo            *string `json:"replyTo"`
+	}
+	_ = json.Unmarshal(news[2], &line)
+	if line.Type != "pin" || line.SenderID != alice.ID || line.ReplyTo == nil || *line.ReplyTo != m1.Message.ID {
+		t.Fatalf("system line: %+v", line)
+	}
+	var res map[string]any
+	if err := ca.EmitAck("message:edit", map[string]any{"channelId": general, "messageId": line.ID, "content": "hacked"}, &res, 10*time.Second); err != nil || res["ok"] == true {
+		t.Errorf("editing a system line: %v %v", err, res)
+	}
+	if r := s.Do(t, "PUT", "/api/channels/"+general+"/pins/"+line.ID, alice.AccessToken, nil); r.Status != http.StatusBadRequest {
+		t.Errorf("pinning a system line: %d", r.Status)
+	}
+	if r := s.Do(t, "DELETE", "/api/channels/"+general+"/pins/"+m1.Message.ID, alice.AccessToken, nil); r.Status != http.StatusNoContent {
+		t.Fatalf("unpin: %d", r.Status)
+	}
+	s.Do(t, "GET", "/api/channels/"+general+"/pins", bob.AccessToken, nil).JSON(t, &pins)
+	if len(pins.Messages) != 1 || pins.Messages[0].ID != m2.Message.ID {
+		t.Fatalf("pins after unpin: %+v", pins)
+	}
+	// In a DM anyone may pin.
+	var dm struct{ ID string }
+	s.Do(t, "POST", "/api/dms", bob.AccessToken, map[string]any{"userIds": []string{alice.ID}}).JSON(t, &dm)
+	d := sendMsg(t, ca, dm.ID, "in a DM", "d1")
+	if r := s.Do(t, "PUT", "/api/channels/"+dm.ID+"/pins/"+d.Message.ID, bob.AccessToken, nil); r.Status != http.StatusNoContent {
+		t.Errorf("pin in a DM: %d %s", r.Status, r.Body)
+	}
+}

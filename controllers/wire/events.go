@@ -33,6 +33,7 @@ const (
 	EventMemberUpdate     = "member:update"
 	EventSessionRevoked   = "session:revoked"
 	EventSettingsUpdate   = "settings:update"
+	EventPinUpdate        = "pin:update"
 )
 
 // Client payloads.

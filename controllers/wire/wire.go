@@ -136,6 +136,7 @@ type Message struct {
 	Mentions        []string `json:"mentions"`
 	MentionEveryone bool     `json:"mentionEveryone"`
 	ReplyTo         *string  `json:"replyTo"` // the id of the message it answers, or null
+	Type            string   `json:"type"`    // "default"; "pin": "<sender> pinned a message" (replyTo = the pinned message)
 }
 
 func ToMessage(m model.Message) Message {
@@ -148,6 +149,10 @@ func ToMessage(m model.Message) Message {
 	if m.ReplyTo != 0 {
 		id := ID(m.ReplyTo)
 		out.ReplyTo = &id
+	}
+	out.Type = "default"
+	if m.Kind != "" {
+		out.Type = m.Kind
 	}
 	return out
 }

@@ -184,6 +184,8 @@ func New(cfg config.Config, log *slog.Logger, pg *pgxpool.Pool, mc *mongodrv.Cli
 		Limiter:          limiter,
 		Mentions:         communitySvc,
 		Online:           presenceSvc,
+		Pins:             channelMeta,
+		PinNotify:        sockets.Publisher(),
 	}, log.With("component", "messaging"))
 	sockets.RegisterMessageEvents(messagingSvc)
 

@@ -96,8 +96,12 @@ type Message struct {
 	// channel's readers who were online), and whether it mentions everyone (@everyone).
 	Mentions        []int64
 	MentionEveryone bool
-	ReplyTo         int64 // the message (same channel) this one answers; 0 for none
+	ReplyTo         int64  // the message (same channel) this one answers; 0 for none
+	Kind            string // "" for a message people wrote; KindPin: a system line (ReplyTo = the pinned message)
 }
+
+// KindPin marks the system message "X pinned a message".
+const KindPin = "pin"
 
 // Mentioned reports whether a message mentions a user (by name, @here or @everyone), not counting its sender.
 func (m Message) Mentioned(userID int64) bool {

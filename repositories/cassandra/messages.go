@@ -40,7 +40,7 @@ func NewMessageStore(s *gocql.Session) *MessageStore { return &MessageStore{s: s
 // write timestamp in microseconds (several nodes: the channel owner's fenced clock, see Fence); 0 lets the
 // driver choose it.
 func (m *MessageStore) InsertBatch(ctx context.Context, msgs []model.Message, ts int64) error {
-	const msgCQL = "INSERT INTO messages (channel_id, bucket, message_id, sender_id, content, nonce, deleted, mentions, mention_everyone, reply_to) VALUES (?, ?, ?, ?, ?, ?, false, ?, ?, ?)"
+	const msgCQL = "INSERT INTO messages (channel_id, bucket, message_id, sender_id, content, nonce, deleted, mentions, mention_everyone, reply_to, kind) VALUES (?, ?, ?, ?, ?, ?, false, ?, ?, ?, ?)"
 	flush := func(part []model.Message) error {
 		b := m.s.Batch(gocql.UnloggedBatch)
 		if ts != 0 {
@@ -52,7 +52,11 @@ func (m *MessageStore) InsertBatch(ctx context.Context, msgs []model.Message, ts
 			if msg.ReplyTo != 0 {
 				replyTo = msg.ReplyTo
 			}
-			b.Query(msgCQL, msg.ChannelID, Bucket(msg.ID), msg.ID, msg.SenderID, msg.Content, msg.Nonce, mentions, everyone, replyTo)
+			var kind any = gocql.UnsetValue
+			if msg.Kind != "" {
+				kind = msg.Kind
+			}
+			b.Query(msgCQL, msg.ChannelID, Bucket(msg.ID), msg.ID, msg.SenderID, msg.Content, msg.Nonce, mentions, everyone, replyTo, kind)
 		}
 		return b.ExecContext(ctx)
 	}
@@ -100,7 +104,7 @@ func (m *MessageStore) Nonces(ctx context.Context, channelID, since int64, limit
 // ErrNotFound is returned by Get for a missing message.
 var ErrNotFound = model.ErrNotFound
 
-const selectCols = "channel_id, message_id, sender_id, content, nonce, edited_at, deleted, mentions, mention_everyone, reply_to"
+const selectCols = "channel_id, message_id, sender_id, content, nonce, edited_at, deleted, mentions, mention_everyone, reply_to, kind"
 
 // Get returns one message, deleted ones included (Deleted is set).
 func (m *MessageStore) Get(ctx context.Context, channelID, messageID int64) (model.Message, error) {
@@ -243,21 +247,22 @@ func scanAll(iter *gocql.Iter, includeDeleted bool, max int) ([]model.Message, e
 		mentions []int64
 		everyone bool
 		replyTo  int64
+		kind     string
 	)
-	for len(out) < max && iter.Scan(&msg.ChannelID, &msg.ID, &msg.SenderID, &msg.Content, &msg.Nonce, &editedAt, &deleted, &mentions, &everyone, &replyTo) {
+	for len(out) < max && iter.Scan(&msg.ChannelID, &msg.ID, &msg.SenderID, &msg.Content, &msg.Nonce, &editedAt, &deleted, &mentions, &everyone, &replyTo, &kind) {
 		if deleted && !includeDeleted {
 			continue
 		}
 		m := msg
 		m.Deleted = deleted
-		m.Mentions, m.MentionEveryone, m.ReplyTo = mentions, everyone, replyTo
+		m.Mentions, m.MentionEveryone, m.ReplyTo, m.Kind = mentions, everyone, replyTo, kind
 		m.CreatedAt = snowflake.Time(m.ID)
 		if !editedAt.IsZero() {
 			t := editedAt.UTC()
 			m.EditedAt = &t
 		}
 		out = append(out, m)
-		editedAt, deleted, mentions, everyone, replyTo = time.Time{}, false, nil, false, 0
+		editedAt, deleted, mentions, everyone, replyTo, kind = time.Time{}, false, nil, false, 0, ""
 	}
 	if err := iter.Close(); err != nil {
 		return nil, fmt.Errorf("cassandra: reading messages: %w", err)

@@ -82,3 +82,23 @@ func (s *ChannelMetaStore) Delete(ctx context.Context, channelIDs []int64) error
 	_, err := s.coll.DeleteMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: channelIDs}}}})
 	return err
 }
+
+// Pin adds a message to a channel's pins; added is false when it was pinned already.
+func (s *ChannelMetaStore) Pin(ctx context.Context, channelID, messageID int64) (bool, error) {
+	res, err := s.coll.UpdateOne(ctx, bson.D{{Key: "_id", Value: channelID}},
+		bson.D{{Key: "$addToSet", Value: bson.D{{Key: "pinned", Value: messageID}}}}, options.UpdateOne().SetUpsert(true))
+	if err != nil {
+		return false, fmt.Errorf("mongo: pinning: %w", err)
+	}
+	return res.ModifiedCount > 0 || res.UpsertedCount > 0, nil
+}
+
+// Unpin removes a message from a channel's pins; removed is false when it was not pinned.
+func (s *ChannelMetaStore) Unpin(ctx context.Context, channelID, messageID int64) (bool, error) {
+	res, err := s.coll.UpdateOne(ctx, bson.D{{Key: "_id", Value: channelID}},
+		bson.D{{Key: "$pull", Value: bson.D{{Key: "pinned", Value: messageID}}}})
+	if err != nil {
+		return false, fmt.Errorf("mongo: unpinning: %w", err)
+	}
+	return res.ModifiedCount > 0, nil
+}

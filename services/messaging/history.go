@@ -346,6 +346,9 @@ func (s *Service) EditHere(ctx context.Context, userID, channelID, messageID int
 	if m.SenderID != userID {
 		return m, apperr.New(apperr.Forbidden, "you can only edit your own messages")
 	}
+	if m.Kind != "" {
+		return m, apperr.New(apperr.Forbidden, "system messages cannot be edited")
+	}
 	edited := m
 	edited.Content, edited.Mentions, edited.MentionEveryone = content, nil, false
 	if err := s.resolveMentions(ctx, ch, role, &edited); err != nil {

@@ -79,6 +79,9 @@ type Config struct {
 	// Mentions resolves @name, #channel, @here and @everyone (nil: mentions stay plain text); Online serves @here.
 	Mentions MentionDirectory
 	Online   Online
+	// Pins keeps pinned message ids and PinNotify announces changes (nil: pins are not available).
+	Pins      PinStore
+	PinNotify PinPublisher
 }
 
 // SharedLimiter is a rate limit kept for all nodes (Redis). On an error the node's own limiter decides.
@@ -144,6 +147,8 @@ type Service struct {
 	clock    fencedClock
 	mentions MentionDirectory
 	online   Online
+	pins     PinStore
+	pinPub   PinPublisher
 
 	queued  atomic.Int64 // accepted, not yet stored
 	closed  atomic.Bool
@@ -170,7 +175,7 @@ func New(store MessageStore, access Access, pub Publisher, activity ActivityStor
 		convs:   map[int64]*conversation{},
 		abandon: make(chan struct{}), sem: make(chan struct{}, cfg.FlushConcurrency),
 		acts: map[int64]*model.ChannelActivity{}, stop: make(chan struct{}),
-		owners: cfg.Owners, forward: cfg.Forward, shared: cfg.Limiter, mentions: cfg.Mentions, online: cfg.Online,
+		owners: cfg.Owners, forward: cfg.Forward, shared: cfg.Limiter, mentions: cfg.Mentions, online: cfg.Online, pins: cfg.Pins, pinPub: cfg.PinNotify,
 	}
 	s.bgDone.Add(1)
 	go s.background()
@@ -270,12 +275,14 @@ func (s *Service) Accept(draft model.Message, done func(model.Message, error)) e
 	if err := checkNonce(draft.Nonce); err != nil {
 		return err
 	}
-	// The gateway checked the text; rewritten mentions (<@id>) make it at most about five times longer.
-	if draft.Content == "" || len(draft.Content) > 5*4*MaxContentRunes || len(draft.Mentions) > maxMentions {
+	// The gateway checked the text; rewritten mentions (<@id>) make it at most about five times longer. System
+	// messages (a pin) have no text.
+	if (draft.Content == "") != (draft.Kind != "") || len(draft.Content) > 5*4*MaxContentRunes || len(draft.Mentions) > maxMentions ||
+		(draft.Kind != "" && draft.Kind != model.KindPin) {
 		return apperr.InvalidField("content", "message is empty or too long")
 	}
 	return s.accept(model.Message{ChannelID: draft.ChannelID, SenderID: draft.SenderID, Content: draft.Content, Nonce: draft.Nonce,
-		Mentions: draft.Mentions, MentionEveryone: draft.MentionEveryone, ReplyTo: draft.ReplyTo}, done)
+		Mentions: draft.Mentions, MentionEveryone: draft.MentionEveryone, ReplyTo: draft.ReplyTo, Kind: draft.Kind}, done)
 }
 
 func (s *Service) accept(draft model.Message, done func(model.Message, error)) error {
