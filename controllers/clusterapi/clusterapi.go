@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/parleychat/parley/internal/apperr"
@@ -59,10 +60,12 @@ type wireError struct {
 }
 
 const (
-	pathSend   = "/internal/v1/messages/send"
 	pathEdit   = "/internal/v1/messages/edit"
 	pathDelete = "/internal/v1/messages/delete"
 	pathNewest = "/internal/v1/messages/newest"
+	pathBatch  = "/internal/v1/messages/send-batch"
+	maxBatch   = 256     // sends per batch request
+	maxBatchIn = 8 << 20 // bytes of one batch request or answer
 	maxBody    = 64 << 10
 )
 
@@ -82,33 +85,50 @@ func Handler(owner Owner, secret []byte, log *slog.Logger) http.Handler {
 			}
 			out, err := fn(req.Context(), r)
 			if err != nil {
-				e := apperr.As(err)
-				if e.Kind == apperr.Internal {
-					log.Error("forwarded call failed", "path", path, "err", err)
-				}
-				out = reply{Error: &wireError{Kind: e.Kind, Message: e.Message, Field: e.Field, RetryAfterMS: e.RetryAfter.Milliseconds()}}
+				out = errorReply(err, log)
 			}
 			w.Header().Set("Content-Type", "application/json")
 			_ = json.NewEncoder(w).Encode(out)
 		})
 	}
-	handle(pathSend, func(ctx context.Context, r sendRequest) (reply, error) {
-		type result struct {
-			m   model.Message
-			err error
+	mux.HandleFunc("POST "+pathBatch, func(w http.ResponseWriter, req *http.Request) {
+		if !authorized(req, secret) {
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
+			return
 		}
-		res := make(chan result, 1)
-		draft := model.Message{ChannelID: r.ChannelID, SenderID: r.UserID, Content: r.Content, Nonce: r.Nonce,
-			Mentions: r.Mentions, MentionEveryone: r.MentionEveryone, ReplyTo: r.ReplyTo, Kind: r.Kind}
-		if err := owner.Accept(draft, func(m model.Message, err error) { res <- result{m, err} }); err != nil {
-			return reply{}, err
+		var in batchRequest
+		if err := json.NewDecoder(io.LimitReader(req.Body, maxBatchIn)).Decode(&in); err != nil || len(in.Items) > maxBatch {
+			http.Error(w, "bad request", http.StatusBadRequest)
+			return
 		}
+		out := batchReply{Results: make([]reply, len(in.Items))}
+		var wg sync.WaitGroup
+		for i, r := range in.Items {
+			draft := model.Message{ChannelID: r.ChannelID, SenderID: r.UserID, Content: r.Content, Nonce: r.Nonce,
+				Mentions: r.Mentions, MentionEveryone: r.MentionEveryone, ReplyTo: r.ReplyTo, Kind: r.Kind}
+			wg.Add(1)
+			err := owner.Accept(draft, func(m model.Message, err error) {
+				if err != nil {
+					out.Results[i] = errorReply(err, log)
+				} else {
+					out.Results[i] = reply{Message: &m}
+				}
+				wg.Done()
+			})
+			if err != nil {
+				out.Results[i] = errorReply(err, log)
+				wg.Done()
+			}
+		}
+		done := make(chan struct{})
+		go func() { wg.Wait(); close(done) }()
 		select {
-		case x := <-res:
-			return reply{Message: &x.m}, x.err
-		case <-ctx.Done(): // the caller gave up; the message may still be stored, and a retry finds it
-			return reply{}, apperr.New(apperr.Unavailable, "the message is still being stored; retry")
+		case <-done:
+		case <-req.Context().Done(): // the caller gave up; retries find what was stored
+			return
 		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(out)
 	})
 	handle(pathEdit, func(ctx context.Context, r sendRequest) (reply, error) {
 		m, err := owner.EditHere(ctx, r.UserID, r.ChannelID, r.MessageID, r.Content)
@@ -122,6 +142,22 @@ func Handler(owner Owner, secret []byte, log *slog.Logger) http.Handler {
 		return reply{Messages: p.Messages, HasMore: p.HasMore}, err
 	})
 	return mux
+}
+
+type batchRequest struct {
+	Items []sendRequest `json:"items"`
+}
+
+type batchReply struct {
+	Results []reply `json:"results"`
+}
+
+func errorReply(err error, log *slog.Logger) reply {
+	e := apperr.As(err)
+	if e.Kind == apperr.Internal {
+		log.Error("forwarded call failed", "err", err)
+	}
+	return reply{Error: &wireError{Kind: e.Kind, Message: e.Message, Field: e.Field, RetryAfterMS: e.RetryAfter.Milliseconds()}}
 }
 
 func authorized(r *http.Request, secret []byte) bool {
@@ -144,6 +180,10 @@ type Client struct {
 	secret string
 	http   *http.Client
 	watch  time.Duration // how often a waiting call checks that its node is still alive
+
+	mu       sync.Mutex
+	batchers map[int64]*batcher
+	stop     chan struct{}
 }
 
 // NewClient makes a client that keeps connections to the other nodes open.
@@ -154,11 +194,21 @@ func NewClient(addrs Addresses, secret []byte) *Client {
 		MaxIdleConnsPerHost: 128,
 		IdleConnTimeout:     90 * time.Second,
 	}
-	return &Client{addrs: addrs, secret: string(secret), http: &http.Client{Transport: tr}, watch: 200 * time.Millisecond}
+	return &Client{addrs: addrs, secret: string(secret), http: &http.Client{Transport: tr}, watch: 200 * time.Millisecond,
+		batchers: map[int64]*batcher{}, stop: make(chan struct{})}
 }
 
-// Close drops idle connections.
-func (c *Client) Close() { c.http.CloseIdleConnections() }
+// Close stops the batchers and drops idle connections.
+func (c *Client) Close() {
+	c.mu.Lock()
+	select {
+	case <-c.stop:
+	default:
+		close(c.stop)
+	}
+	c.mu.Unlock()
+	c.http.CloseIdleConnections()
+}
 
 var errNodeGone = apperr.New(apperr.Unavailable, "the server that owns this channel is unavailable; retry shortly")
 
@@ -177,24 +227,40 @@ func (c *Client) call(ctx context.Context, node int64, path string, r sendReques
 }
 
 func (c *Client) do(ctx context.Context, node int64, path string, r sendRequest) (reply, error) {
+	var out reply
+	if err := c.post(ctx, node, path, r, &out, maxBody); err != nil {
+		return reply{}, err
+	}
+	if out.Error != nil {
+		return reply{}, out.Error.err()
+	}
+	return out, nil
+}
+
+func (e *wireError) err() error {
+	return &apperr.Error{Kind: e.Kind, Message: e.Message, Field: e.Field, RetryAfter: time.Duration(e.RetryAfterMS) * time.Millisecond}
+}
+
+// post sends one authenticated JSON request to a node and decodes its answer into out.
+func (c *Client) post(ctx context.Context, node int64, path string, in, out any, limit int64) error {
 	addr, ok := c.addrs.Addr(node)
 	if !ok {
-		return reply{}, errNodeGone
+		return errNodeGone
 	}
-	body, err := json.Marshal(r)
+	body, err := json.Marshal(in)
 	if err != nil {
-		return reply{}, err
+		return err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+path, bytes.NewReader(body))
-	if err != nil {
-		return reply{}, err
-	}
-	req.Header.Set("Authorization", "Bearer "+c.secret)
-	req.Header.Set("Content-Type", "application/json")
 	// A node that dies or freezes does not answer; give up as soon as its lease is gone (a few seconds), not
 	// at the caller's timeout, so the sender's retry reaches the new owner quickly.
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+path, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.secret)
+	req.Header.Set("Content-Type", "application/json")
 	stop := make(chan struct{})
 	defer close(stop)
 	go func() {
@@ -212,31 +278,38 @@ func (c *Client) do(ctx context.Context, node int64, path string, r sendRequest)
 			}
 		}
 	}()
-	resp, err := c.http.Do(req.WithContext(ctx))
+	resp, err := c.http.Do(req)
 	if err != nil {
 		if errors.Is(context.Cause(ctx), errNodeGone) {
-			return reply{}, errNodeGone
+			return errNodeGone
 		}
-		return reply{}, apperr.Wrap(apperr.Unavailable, err, "the server that owns this channel did not answer; retry shortly")
+		return apperr.Wrap(apperr.Unavailable, err, "the server that owns this channel did not answer; retry shortly")
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return reply{}, apperr.Wrap(apperr.Unavailable, fmt.Errorf("node %d answered %s", node, resp.Status), "the server that owns this channel did not answer; retry shortly")
+		return apperr.Wrap(apperr.Unavailable, fmt.Errorf("node %d answered %s", node, resp.Status), "the server that owns this channel did not answer; retry shortly")
 	}
-	var out reply
-	if err := json.NewDecoder(io.LimitReader(resp.Body, maxBody)).Decode(&out); err != nil {
-		return reply{}, apperr.Wrap(apperr.Unavailable, err, "the server that owns this channel answered garbage; retry shortly")
+	if err := json.NewDecoder(io.LimitReader(resp.Body, limit)).Decode(out); err != nil {
+		if errors.Is(context.Cause(ctx), errNodeGone) {
+			return errNodeGone
+		}
+		return apperr.Wrap(apperr.Unavailable, err, "the server that owns this channel answered garbage; retry shortly")
 	}
-	if out.Error != nil {
-		return reply{}, &apperr.Error{Kind: out.Error.Kind, Message: out.Error.Message, Field: out.Error.Field,
-			RetryAfter: time.Duration(out.Error.RetryAfterMS) * time.Millisecond}
-	}
-	return out, nil
+	return nil
 }
 
+// Send forwards a message to the channel's owner and waits until it is stored (or refused). Sends to one node
+// travel in batches (see batcher), so a busy gateway makes one request per batch, not one per message.
 func (c *Client) Send(ctx context.Context, node int64, d model.Message) (model.Message, error) {
-	return c.call(ctx, node, pathSend, sendRequest{UserID: d.SenderID, ChannelID: d.ChannelID, Content: d.Content, Nonce: d.Nonce,
-		Mentions: d.Mentions, MentionEveryone: d.MentionEveryone, ReplyTo: d.ReplyTo, Kind: d.Kind})
+	p := pendingSend{req: sendRequest{UserID: d.SenderID, ChannelID: d.ChannelID, Content: d.Content, Nonce: d.Nonce,
+		Mentions: d.Mentions, MentionEveryone: d.MentionEveryone, ReplyTo: d.ReplyTo, Kind: d.Kind}, done: make(chan sendResult, 1)}
+	c.batcher(node).add(p)
+	select {
+	case r := <-p.done:
+		return r.m, r.err
+	case <-ctx.Done():
+		return model.Message{}, apperr.New(apperr.Unavailable, "the server that owns this channel is slow; retry")
+	}
 }
 
 func (c *Client) Edit(ctx context.Context, node, userID, channelID, messageID int64, content string) (model.Message, error) {

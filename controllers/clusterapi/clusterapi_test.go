@@ -3,12 +3,14 @@ package clusterapi_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -116,7 +118,7 @@ func TestForwardedCallsAndErrors(t *testing.T) {
 
 	// Without the secret: 401.
 	for _, h := range []string{"", "Bearer wrong-secret", "Basic " + string(secret)} {
-		req, _ := http.NewRequest("POST", srv.URL+"/internal/v1/messages/send", strings.NewReader(`{"userId":1,"channelId":2,"content":"x","nonce":"y"}`))
+		req, _ := http.NewRequest("POST", srv.URL+"/internal/v1/messages/send-batch", strings.NewReader(`{"items":[{"userId":1,"channelId":2,"content":"x","nonce":"y"}]}`))
 		if h != "" {
 			req.Header.Set("Authorization", h)
 		}
@@ -136,4 +138,44 @@ func TestForwardedCallsAndErrors(t *testing.T) {
 	if _, err := bad.Send(ctx, 2, model.Message{SenderID: 5, ChannelID: 10, Content: "hi", Nonce: "n5"}); !apperr.Is(err, apperr.Unavailable) || errors.Is(err, context.Canceled) {
 		t.Fatalf("send with a wrong secret: %v", err)
 	}
+}
+
+// Concurrent sends to one node travel in few requests, and each gets its own answer.
+func TestSendsAreBatched(t *testing.T) {
+	var requests atomic.Int64
+	o := owner{block: make(chan struct{})}
+	h := clusterapi.Handler(o, secret, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { requests.Add(1); h.ServeHTTP(w, r) }))
+	defer srv.Close()
+	c := clusterapi.NewClient(&addrs{m: map[int64]string{2: strings.TrimPrefix(srv.URL, "http://")}}, secret)
+	defer c.Close()
+	const n = 300
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	msgs := make([]model.Message, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			content := fmt.Sprint("m", i)
+			if i%10 == 0 {
+				content = "refuse"
+			}
+			msgs[i], errs[i] = c.Send(context.Background(), 2, model.Message{SenderID: 5, ChannelID: 10, Content: content, Nonce: fmt.Sprint("n", i)})
+		}()
+	}
+	wg.Wait()
+	for i := range n {
+		if i%10 == 0 {
+			if !apperr.Is(errs[i], apperr.RateLimited) {
+				t.Errorf("send %d: %v, want its own refusal", i, errs[i])
+			}
+		} else if errs[i] != nil || msgs[i].Content != fmt.Sprint("m", i) || msgs[i].Nonce != fmt.Sprint("n", i) {
+			t.Errorf("send %d: %+v %v", i, msgs[i], errs[i])
+		}
+	}
+	if r := requests.Load(); r >= n/2 {
+		t.Errorf("%d requests for %d concurrent sends: not batched", r, n)
+	}
+	t.Logf("%d sends in %d requests", n, requests.Load())
 }
