@@ -63,12 +63,7 @@ func (h *MessageHandlers) query(c *gin.Context) (messaging.Query, error) {
 
 // one: GET /api/channels/:id/messages/:messageId (a reply's original; 404 once deleted)
 func (h *MessageHandlers) one(c *gin.Context) {
-	channelID, err := parseID(c.Param("id"), "id")
-	if err != nil {
-		fail(c, h.log, err)
-		return
-	}
-	messageID, err := parseID(c.Param("messageId"), "messageId")
+	channelID, messageID, err := messageRef(c)
 	if err != nil {
 		fail(c, h.log, err)
 		return
@@ -98,12 +93,7 @@ func (h *MessageHandlers) listPins(c *gin.Context) {
 
 // pin: PUT (pin) or DELETE (unpin) /api/channels/:id/pins/:messageId
 func (h *MessageHandlers) pin(c *gin.Context) {
-	channelID, err := parseID(c.Param("id"), "id")
-	if err != nil {
-		fail(c, h.log, err)
-		return
-	}
-	messageID, err := parseID(c.Param("messageId"), "messageId")
+	channelID, messageID, err := messageRef(c)
 	if err != nil {
 		fail(c, h.log, err)
 		return
@@ -163,4 +153,13 @@ func (h *MessageHandlers) page(c *gin.Context, channelID int64) {
 		}
 	}
 	c.JSON(http.StatusOK, gin.H{"messages": msgs, "hasMore": p.HasMore})
+}
+
+// messageRef parses the :id and :messageId path parameters.
+func messageRef(c *gin.Context) (channelID, messageID int64, err error) {
+	if channelID, err = parseID(c.Param("id"), "id"); err != nil {
+		return 0, 0, err
+	}
+	messageID, err = parseID(c.Param("messageId"), "messageId")
+	return channelID, messageID, err
 }

@@ -27,9 +27,8 @@ const MaxPins = 50
 
 var errNoPins = apperr.New(apperr.Unavailable, "pins are not available on this server")
 
-// pinAccess checks that the user may pin in the channel (a server's owner and admins; anyone in a DM) and
-// that the message is a visible message someone wrote.
-func (s *Service) pinAccess(ctx context.Context, userID, channelID, messageID int64) error {
+// mayPin checks that the user may pin and unpin in the channel: a server's owner and admins; anyone in a DM.
+func (s *Service) mayPin(ctx context.Context, userID, channelID int64) error {
 	if s.pins == nil {
 		return errNoPins
 	}
@@ -38,7 +37,15 @@ func (s *Service) pinAccess(ctx context.Context, userID, channelID, messageID in
 		return err
 	}
 	if ch.Kind != model.ChannelDM && role != model.RoleOwner && role != model.RoleAdmin {
-		return apperr.New(apperr.Forbidden, "only the server's owner or admins can pin messages")
+		return apperr.New(apperr.Forbidden, "only the server's owner or admins can pin and unpin messages")
+	}
+	return nil
+}
+
+// pinAccess is mayPin, and the message is a visible message someone wrote.
+func (s *Service) pinAccess(ctx context.Context, userID, channelID, messageID int64) error {
+	if err := s.mayPin(ctx, userID, channelID); err != nil {
+		return err
 	}
 	m, err := s.message(ctx, channelID, messageID)
 	if err != nil {
@@ -94,15 +101,8 @@ func (s *Service) Pin(ctx context.Context, userID, channelID, messageID int64) e
 
 // Unpin unpins a message and announces it.
 func (s *Service) Unpin(ctx context.Context, userID, channelID, messageID int64) error {
-	if s.pins == nil {
-		return errNoPins
-	}
-	ch, role, err := s.access.CanRead(ctx, userID, channelID)
-	if err != nil {
+	if err := s.mayPin(ctx, userID, channelID); err != nil {
 		return err
-	}
-	if ch.Kind != model.ChannelDM && role != model.RoleOwner && role != model.RoleAdmin {
-		return apperr.New(apperr.Forbidden, "only the server's owner or admins can unpin messages")
 	}
 	removed, err := s.pins.Unpin(ctx, channelID, messageID)
 	if err != nil {
