@@ -16,16 +16,16 @@ import type { User } from '../api/types';
 
 function Loading() {
   return (
-    <div className="main center">
+    <main className="main center">
       <Spinner />
-    </div>
+    </main>
   );
 }
 
 /** A server link we cannot open: deleted, kicked, never existed, or not a member. Stays put; asks nothing more. */
 function NoAccess() {
   return (
-    <div className="main">
+    <main className="main">
       <ChatHeader title="Server unavailable" />
       <div className="empty-state" data-testid="no-access" role="alert">
         <div className="empty-art" aria-hidden="true">
@@ -37,14 +37,14 @@ function NoAccess() {
           Back to direct messages
         </Link>
       </div>
-    </div>
+    </main>
   );
 }
 
 /** Any other failure to load a server's channels (network, server error): say so, with a way to try again. */
 function LoadFailed({ error, retry }: { error: unknown; retry: () => void }) {
   return (
-    <div className="main">
+    <main className="main">
       <ChatHeader title="Could not load this server" />
       <div className="empty-state" data-testid="load-failed" role="alert">
         <p className="muted">{errorMessage(error)}</p>
@@ -52,7 +52,7 @@ function LoadFailed({ error, retry }: { error: unknown; retry: () => void }) {
           Try again
         </button>
       </div>
-    </div>
+    </main>
   );
 }
 
@@ -61,7 +61,7 @@ const isNoAccess = (e: unknown) => isApiError(e, 'not_found') || isApiError(e, '
 export function DMHome() {
   const [open, setOpen] = useState(false);
   return (
-    <div className="main">
+    <main className="main">
       <ChatHeader title="Direct messages" />
       <ConnectionBanner />
       <div className="empty-state" data-testid="dm-home">
@@ -75,7 +75,7 @@ export function DMHome() {
         </button>
       </div>
       {open && <NewDMModal onClose={() => setOpen(false)} />}
-    </div>
+    </main>
   );
 }
 
@@ -150,12 +150,12 @@ export function ServerRedirect() {
   const target = list.find((c) => c.id === remembered) ?? list.find((c) => c.name === 'general') ?? list[0];
   if (!target) {
     return (
-      <div className="main">
+      <main className="main">
         <ChatHeader title="No channels" />
         <div className="empty-state">
           <p className="muted">This server has no text channels yet.</p>
         </div>
-      </div>
+      </main>
     );
   }
   return <Navigate to={`/channels/${serverId}/${target.id}`} replace />;
