@@ -82,6 +82,7 @@ export function Modal({
     };
   }, [onClose]);
   return (
+    // eslint-disable-next-line jsx-a11y/no-static-element-interactions -- a click beside the dialog is a mouse shortcut; Esc and the Close button are the keyboard way
     <div className="modal-backdrop" onMouseDown={(e) => e.target === e.currentTarget && onClose()}>
       <div className="modal" role="dialog" aria-modal="true" aria-labelledby={id} ref={ref} tabIndex={-1} data-testid={testId}>
         <header className="modal-header">

@@ -89,20 +89,21 @@ export function DMChannelPage() {
   const me = useMe();
   const dms = useDMs();
   const qc = useQueryClient();
-  const refetched = useRef<string | null>(null);
+  const requested = useRef<string | null>(null);
+  const [refetchedFor, setRefetchedFor] = useState<string | null>(null);
   const channel = dms.data?.channels.find((c) => c.id === channelId);
 
   // A DM we do not know yet may have just been created by someone else: refetch the list once before giving up.
   useEffect(() => {
-    if (dms.isSuccess && !channel && refetched.current !== channelId) {
-      refetched.current = channelId;
-      void qc.invalidateQueries({ queryKey: qk.dms });
+    if (dms.isSuccess && !channel && requested.current !== channelId) {
+      requested.current = channelId;
+      void qc.invalidateQueries({ queryKey: qk.dms }).finally(() => setRefetchedFor(channelId));
     }
   }, [dms.isSuccess, channel, channelId, qc]);
 
   if (dms.isPending) return <Loading />;
   if (!channel) {
-    if (dms.isFetching || refetched.current !== channelId) return <Loading />;
+    if (dms.isFetching || refetchedFor !== channelId) return <Loading />;
     return <Navigate to="/channels/@me" replace />;
   }
   const others = dmOthers(channel, me.id);
