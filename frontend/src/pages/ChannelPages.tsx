@@ -9,7 +9,7 @@ import { useMe } from '../app/services';
 import { ChannelView, ChatHeader } from '../components/ChannelView';
 import { ConnectionBanner } from '../components/ConnectionBanner';
 import { MemberList } from '../components/MemberList';
-import { NewDMModal } from '../components/modals';
+import { InviteModal, NewDMModal } from '../components/modals';
 import { Avatar, PresenceDot, Spinner } from '../components/ui';
 import { usePresence } from '../realtime/RealtimeProvider';
 import type { User } from '../api/types';
@@ -167,7 +167,10 @@ export function ServerChannelPage() {
   const server = useServer(serverId);
   const channels = useChannels(serverId);
   const [showMembers, setShowMembers] = useState(true);
+  const [inviting, setInviting] = useState(false);
   const channel = channels.data?.channels.find((c) => c.id === channelId);
+  // Alone in a new server: say how to bring people in (gone as soon as someone joins; memberCount is live).
+  const alone = server.data !== undefined && server.data.memberCount <= 1;
 
   useEffect(() => {
     if (channel) rememberChannel(serverId, channel.id);
@@ -179,46 +182,59 @@ export function ServerChannelPage() {
   if (!channel) return <Navigate to={`/channels/${serverId}`} replace />;
 
   return (
-    <ChannelView
-      key={channel.id}
-      channelId={channel.id}
-      title={
-        <>
-          <span className="hash" aria-hidden="true">
-            #
-          </span>
-          {channel.name}
-        </>
-      }
-      topic={channel.topic}
-      placeholder={`Message #${channel.name}`}
-      headerActions={
-        <button
-          type="button"
-          className={`icon-button members-toggle${showMembers ? ' active' : ''}`}
-          aria-label={showMembers ? 'Hide member list' : 'Show member list'}
-          aria-pressed={showMembers}
-          onClick={() => setShowMembers((s) => !s)}
-          data-testid="toggle-members"
-        >
-          <svg width="22" height="22" viewBox="0 0 24 24" aria-hidden="true">
-            <path
-              fill="currentColor"
-              d="M9 11a4 4 0 1 0 0-8 4 4 0 0 0 0 8zm7.5 0a3.5 3.5 0 1 0 0-7 3.5 3.5 0 0 0 0 7zM1 20c0-3.3 3.6-6 8-6s8 2.7 8 6v1H1v-1zm17.4 1V20c0-1.9-.8-3.6-2.2-4.9 3.6.2 6.8 2.2 6.8 4.9v1h-4.6z"
-            />
-          </svg>
-        </button>
-      }
-      intro={
-        <>
-          <div className="intro-hash" aria-hidden="true">
-            #
-          </div>
-          <h2>Welcome to #{channel.name}!</h2>
-          <p className="muted">This is the start of the #{channel.name} channel{channel.topic ? `. ${channel.topic}` : '.'}</p>
-        </>
-      }
-      aside={showMembers && server.data ? <MemberList server={server.data} /> : undefined}
-    />
+    <>
+      <ChannelView
+        key={channel.id}
+        channelId={channel.id}
+        title={
+          <>
+            <span className="hash" aria-hidden="true">
+              #
+            </span>
+            {channel.name}
+          </>
+        }
+        topic={channel.topic}
+        placeholder={`Message #${channel.name}`}
+        headerActions={
+          <button
+            type="button"
+            className={`icon-button members-toggle${showMembers ? ' active' : ''}`}
+            aria-label={showMembers ? 'Hide member list' : 'Show member list'}
+            aria-pressed={showMembers}
+            onClick={() => setShowMembers((s) => !s)}
+            data-testid="toggle-members"
+          >
+            <svg width="22" height="22" viewBox="0 0 24 24" aria-hidden="true">
+              <path
+                fill="currentColor"
+                d="M9 11a4 4 0 1 0 0-8 4 4 0 0 0 0 8zm7.5 0a3.5 3.5 0 1 0 0-7 3.5 3.5 0 0 0 0 7zM1 20c0-3.3 3.6-6 8-6s8 2.7 8 6v1H1v-1zm17.4 1V20c0-1.9-.8-3.6-2.2-4.9 3.6.2 6.8 2.2 6.8 4.9v1h-4.6z"
+              />
+            </svg>
+          </button>
+        }
+        intro={
+          <>
+            <div className="intro-hash" aria-hidden="true">
+              #
+            </div>
+            <h2>Welcome to #{channel.name}!</h2>
+            <p className="muted">This is the start of the #{channel.name} channel{channel.topic ? `. ${channel.topic}` : '.'}</p>
+            {alone && (
+              <div className="invite-prompt" data-testid="invite-prompt">
+                <p>
+                  <strong>It's just you here.</strong> Invite your friends to {server.data?.name}: send them a link.
+                </p>
+                <button type="button" className="button primary" onClick={() => setInviting(true)} data-testid="invite-prompt-button">
+                  Invite your friends
+                </button>
+              </div>
+            )}
+          </>
+        }
+        aside={showMembers && server.data ? <MemberList server={server.data} /> : undefined}
+      />
+      {inviting && server.data && <InviteModal server={server.data} onClose={() => setInviting(false)} />}
+    </>
   );
 }
