@@ -57,3 +57,26 @@ test('user search finds people by display name, not only by username prefix', as
     await closeAll(a);
   }
 });
+
+// Screens are lazy chunks (initial JavaScript budget): the others are fetched once the first screen is idle, so
+// logging out while offline still shows the login page instead of failing to download it.
+test('the other screens are prefetched: logging out while offline still opens the login page', async ({ browser }) => {
+  let a: UserPage | undefined;
+  try {
+    const alice = await registerApi('alice', 'Alice');
+    a = await newUser(browser, alice);
+    const { page } = a;
+    await page.goto('/channels/@me');
+    await expect(page.getByTestId('dm-home')).toBeVisible();
+    await expect
+      .poll(() => page.evaluate(() => performance.getEntriesByType('resource').some((e) => /\/assets\/AuthPages-[^/]+\.js$/.test(e.name))))
+      .toBe(true);
+    await a.context.setOffline(true);
+    await page.getByTestId('user-settings-button').click();
+    await page.getByTestId('logout-button').click();
+    await expect(page.getByRole('heading', { name: 'Welcome back!' })).toBeVisible();
+    await expect(page.getByTestId('screen-error')).toHaveCount(0);
+  } finally {
+    await closeAll(a);
+  }
+});

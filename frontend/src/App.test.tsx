@@ -70,7 +70,7 @@ describe('App', () => {
     mockBackend();
     const user = userEvent.setup();
     const { sock } = renderApp('/login');
-    await user.type(screen.getByLabelText('Username or email'), 'alice');
+    await user.type(await screen.findByLabelText('Username or email'), 'alice');
     await user.type(screen.getByLabelText('Password'), 'wrong');
     await user.click(screen.getByTestId('login-submit'));
     expect((await screen.findByTestId('auth-error')).textContent).toMatch(/wrong username/i);

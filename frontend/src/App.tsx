@@ -1,8 +1,9 @@
-import { lazy, Suspense, type ComponentType } from 'react';
+import { lazy, Suspense, useEffect, type ComponentType } from 'react';
 import { BrowserRouter, Navigate, Outlet, Route, Routes, useLocation } from 'react-router';
 import type { SocketFactory } from './api/socket';
 import { ServicesProvider, useSession, type Services } from './app/services';
 import { NoticeProvider } from './components/notices';
+import { ScreenErrorBoundary } from './components/ScreenErrorBoundary';
 import { ThemeProvider } from './theme/theme';
 
 // Only the routing skeleton is in the entry chunk; each screen comes as its own chunk when first shown
@@ -22,6 +23,20 @@ const DMHome = lazyNamed(loadChat, 'DMHome');
 const DMChannelPage = lazyNamed(loadChat, 'DMChannelPage');
 const ServerRedirect = lazyNamed(loadChat, 'ServerRedirect');
 const ServerChannelPage = lazyNamed(loadChat, 'ServerChannelPage');
+
+/** Once the first screen is up and the browser is idle, fetch the other screens too: the next one opens at once,
+ * and still opens if the connection drops in between (logging out offline, say). */
+function usePrefetchScreens() {
+  useEffect(() => {
+    const prefetch = () => void Promise.all([loadAuth(), loadChat()]).catch(() => undefined);
+    if (typeof window.requestIdleCallback === 'function') {
+      const id = window.requestIdleCallback(prefetch, { timeout: 3000 });
+      return () => window.cancelIdleCallback(id);
+    }
+    const t = setTimeout(prefetch, 1000);
+    return () => clearTimeout(t);
+  }, []);
+}
 
 function RouteLoading() {
   return <div className="route-loading" role="status" aria-label="Loading" />;
@@ -47,23 +62,26 @@ function Themed({ children }: { children: React.ReactNode }) {
 }
 
 export function AppRoutes({ socketFactory }: { socketFactory?: SocketFactory }) {
+  usePrefetchScreens();
   return (
-    <Suspense fallback={<RouteLoading />}>
-      <Routes>
-        <Route path="/login" element={<LoginPage />} />
-        <Route path="/register" element={<RegisterPage />} />
-        <Route path="/invite/:code" element={<InvitePage />} />
-        <Route element={<RequireAuth socketFactory={socketFactory} />}>
-          <Route element={<AppShell />}>
-            <Route path="/channels/@me" element={<DMHome />} />
-            <Route path="/channels/@me/:channelId" element={<DMChannelPage />} />
-            <Route path="/channels/:serverId" element={<ServerRedirect />} />
-            <Route path="/channels/:serverId/:channelId" element={<ServerChannelPage />} />
+    <ScreenErrorBoundary>
+      <Suspense fallback={<RouteLoading />}>
+        <Routes>
+          <Route path="/login" element={<LoginPage />} />
+          <Route path="/register" element={<RegisterPage />} />
+          <Route path="/invite/:code" element={<InvitePage />} />
+          <Route element={<RequireAuth socketFactory={socketFactory} />}>
+            <Route element={<AppShell />}>
+              <Route path="/channels/@me" element={<DMHome />} />
+              <Route path="/channels/@me/:channelId" element={<DMChannelPage />} />
+              <Route path="/channels/:serverId" element={<ServerRedirect />} />
+              <Route path="/channels/:serverId/:channelId" element={<ServerChannelPage />} />
+            </Route>
           </Route>
-        </Route>
-        <Route path="*" element={<Navigate to="/channels/@me" replace />} />
-      </Routes>
-    </Suspense>
+          <Route path="*" element={<Navigate to="/channels/@me" replace />} />
+        </Routes>
+      </Suspense>
+    </ScreenErrorBoundary>
   );
 }
 
