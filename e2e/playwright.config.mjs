@@ -15,7 +15,7 @@ export default defineConfig({
   retries: 0,
   forbidOnly: true,
   timeout: 90_000,
-  globalTimeout: 420_000,
+  globalTimeout: 600_000, // raised from 420 s for the axe, timing and onboarding scenarios (issue #16)
   expect: { timeout: 15_000 },
   reporter: [['list'], ['json', { outputFile: './artifacts/results.json' }]],
   use: {

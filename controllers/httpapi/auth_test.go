@@ -296,6 +296,12 @@ func TestProfileAndSearch(t *testing.T) {
 	if res := s.Do(t, "GET", "/api/users?query=", judy.AccessToken, nil); res.Status != http.StatusBadRequest {
 		t.Errorf("empty query: %d", res.Status)
 	}
+	// Display names are found too (from the start of a word): "H" finds judy ("Judy H.").
+	res = s.Do(t, "GET", "/api/users?query=h", judy.AccessToken, nil)
+	res.JSON(t, &found)
+	if len(found.Users) != 1 || found.Users[0].Username != "judy" {
+		t.Fatalf("display-name search: %s", res.Body)
+	}
 }
 
 func TestHealthAndStatic(t *testing.T) {

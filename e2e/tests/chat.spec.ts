@@ -319,9 +319,9 @@ test('unread badges update live: a message in another channel badges it for Bob,
     const rail = p.b.page.locator(`[data-testid="server-item"][data-server-id="${p.serverId}"]`);
     await p.b.page.getByTestId('home-button').click(); // in-app navigation: nothing is reloaded
     await expect(p.b.page).toHaveURL(/\/channels\/@me$/);
-    await expect(rail).not.toHaveAttribute('aria-label', /unread/);
+    await expect(rail).not.toHaveAccessibleName(/unread/);
     await send(p.a.page, 'are you still there?');
-    await expect(rail).toHaveAttribute('aria-label', /\(unread\)/);
+    await expect(rail).toHaveAccessibleName(/\(unread\)/);
   } finally {
     await closeAll(p.a, p.b);
   }

@@ -70,7 +70,7 @@ describe('App', () => {
     mockBackend();
     const user = userEvent.setup();
     const { sock } = renderApp('/login');
-    await user.type(screen.getByLabelText('Username or email'), 'alice');
+    await user.type(await screen.findByLabelText('Username or email'), 'alice');
     await user.type(screen.getByLabelText('Password'), 'wrong');
     await user.click(screen.getByTestId('login-submit'));
     expect((await screen.findByTestId('auth-error')).textContent).toMatch(/wrong username/i);
@@ -121,6 +121,54 @@ describe('App', () => {
     renderApp('/invite/abc123');
     expect((await screen.findByTestId('invite-server-name')).textContent).toBe('Cool Club');
     expect(screen.getByTestId('invite-login').getAttribute('href')).toBe('/login?next=%2Finvite%2Fabc123');
+  });
+
+  it('an invite to a server you are already in says so and opens it (issue #16 item 12)', async () => {
+    const server = { id: '9', name: 'Cool Club', ownerId: '1', role: 'member', createdAt: '' };
+    const { calls } = mockBackend({
+      'GET /api/invites/abc123': { code: 'abc123', server: { id: '9', name: 'Cool Club', memberCount: 3 }, expiresAt: null },
+      'GET /api/servers': { servers: [server] },
+    });
+    loggedIn('42');
+    renderApp('/invite/abc123', '42');
+    const open = await screen.findByTestId('invite-open-server');
+    expect(open.textContent).toBe('Open server');
+    expect(open.getAttribute('href')).toBe('/channels/9');
+    expect(screen.getByTestId('invite-already-member').textContent).toMatch(/already a member/);
+    expect(screen.queryByTestId('invite-join')).toBeNull();
+    expect(calls).not.toContain('POST /api/invites/abc123/join');
+  });
+
+  it('an invite to a server you are not in offers to accept it', async () => {
+    mockBackend({ 'GET /api/invites/abc123': { code: 'abc123', server: { id: '9', name: 'Cool Club', memberCount: 3 }, expiresAt: null } });
+    loggedIn('42');
+    renderApp('/invite/abc123', '42');
+    await waitFor(() => expect((screen.getByTestId('invite-join') as HTMLButtonElement).disabled).toBe(false));
+    expect(screen.getByTestId('invite-join').textContent).toBe('Accept invite');
+    expect(screen.queryByTestId('invite-open-server')).toBeNull();
+  });
+
+  it('registration shows every field error at once, without asking the server (issue #16 item 12)', async () => {
+    const { calls } = mockBackend();
+    const user = userEvent.setup();
+    renderApp('/register');
+    await user.type(await screen.findByTestId('register-username'), 'x');
+    await user.type(screen.getByTestId('register-email'), 'not-an-email');
+    await user.type(screen.getByTestId('register-password'), 'short');
+    await user.click(screen.getByTestId('register-submit'));
+    const errors = document.querySelectorAll('.field-error');
+    expect([...errors].map((e) => e.textContent)).toEqual([
+      " — 3-32 characters: letters, digits, '_', '.' or '-'",
+      ' — not a valid email address',
+      ' — 8-128 characters',
+    ]);
+    expect(screen.getByTestId('register-username').getAttribute('aria-invalid')).toBe('true');
+    expect(calls.filter((c) => c.includes('/api/auth/register'))).toEqual([]);
+    // Fixing one field clears only its error on the next submit.
+    await user.clear(screen.getByTestId('register-password'));
+    await user.type(screen.getByTestId('register-password'), 'long enough password');
+    await user.click(screen.getByTestId('register-submit'));
+    expect(document.querySelectorAll('.field-error')).toHaveLength(2);
   });
 
   it('a server link without access shows "no access" and does not ask again and again (issue #16 item 3)', async () => {

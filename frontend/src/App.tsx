@@ -1,13 +1,46 @@
+import { lazy, Suspense, useEffect, type ComponentType } from 'react';
 import { BrowserRouter, Navigate, Outlet, Route, Routes, useLocation } from 'react-router';
 import type { SocketFactory } from './api/socket';
 import { ServicesProvider, useSession, type Services } from './app/services';
-import { AppShell } from './components/AppShell';
 import { NoticeProvider } from './components/notices';
-import { LoginPage, RegisterPage } from './pages/AuthPages';
-import { DMChannelPage, DMHome, ServerChannelPage, ServerRedirect } from './pages/ChannelPages';
-import { InvitePage } from './pages/InvitePage';
-import { RealtimeProvider } from './realtime/RealtimeProvider';
+import { ScreenErrorBoundary } from './components/ScreenErrorBoundary';
 import { ThemeProvider } from './theme/theme';
+
+// Only the routing skeleton is in the entry chunk; each screen comes as its own chunk when first shown
+// (initial JavaScript budget: scripts/bundle-budget.mjs). The chat screen's parts share one import.
+export const loadChat = () => import('./app/chatRoutes');
+const loadAuth = () => import('./pages/AuthPages');
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the same bound as React.lazy's own signature
+function lazyNamed<M extends Record<K, ComponentType<any>>, K extends keyof M>(load: () => Promise<M>, name: K) {
+  return lazy(async () => ({ default: (await load())[name] }));
+}
+const LoginPage = lazyNamed(loadAuth, 'LoginPage');
+const RegisterPage = lazyNamed(loadAuth, 'RegisterPage');
+const InvitePage = lazyNamed(() => import('./pages/InvitePage'), 'InvitePage');
+const RealtimeProvider = lazyNamed(loadChat, 'RealtimeProvider');
+const AppShell = lazyNamed(loadChat, 'AppShell');
+const DMHome = lazyNamed(loadChat, 'DMHome');
+const DMChannelPage = lazyNamed(loadChat, 'DMChannelPage');
+const ServerRedirect = lazyNamed(loadChat, 'ServerRedirect');
+const ServerChannelPage = lazyNamed(loadChat, 'ServerChannelPage');
+
+/** Once the first screen is up and the browser is idle, fetch the other screens too: the next one opens at once,
+ * and still opens if the connection drops in between (logging out offline, say). */
+function usePrefetchScreens() {
+  useEffect(() => {
+    const prefetch = () => void Promise.all([loadAuth(), loadChat()]).catch(() => undefined);
+    if (typeof window.requestIdleCallback === 'function') {
+      const id = window.requestIdleCallback(prefetch, { timeout: 3000 });
+      return () => window.cancelIdleCallback(id);
+    }
+    const t = setTimeout(prefetch, 1000);
+    return () => clearTimeout(t);
+  }, []);
+}
+
+function RouteLoading() {
+  return <div className="route-loading" role="status" aria-label="Loading" />;
+}
 
 function RequireAuth({ socketFactory }: { socketFactory?: SocketFactory }) {
   const session = useSession();
@@ -29,21 +62,26 @@ function Themed({ children }: { children: React.ReactNode }) {
 }
 
 export function AppRoutes({ socketFactory }: { socketFactory?: SocketFactory }) {
+  usePrefetchScreens();
   return (
-    <Routes>
-      <Route path="/login" element={<LoginPage />} />
-      <Route path="/register" element={<RegisterPage />} />
-      <Route path="/invite/:code" element={<InvitePage />} />
-      <Route element={<RequireAuth socketFactory={socketFactory} />}>
-        <Route element={<AppShell />}>
-          <Route path="/channels/@me" element={<DMHome />} />
-          <Route path="/channels/@me/:channelId" element={<DMChannelPage />} />
-          <Route path="/channels/:serverId" element={<ServerRedirect />} />
-          <Route path="/channels/:serverId/:channelId" element={<ServerChannelPage />} />
-        </Route>
-      </Route>
-      <Route path="*" element={<Navigate to="/channels/@me" replace />} />
-    </Routes>
+    <ScreenErrorBoundary>
+      <Suspense fallback={<RouteLoading />}>
+        <Routes>
+          <Route path="/login" element={<LoginPage />} />
+          <Route path="/register" element={<RegisterPage />} />
+          <Route path="/invite/:code" element={<InvitePage />} />
+          <Route element={<RequireAuth socketFactory={socketFactory} />}>
+            <Route element={<AppShell />}>
+              <Route path="/channels/@me" element={<DMHome />} />
+              <Route path="/channels/@me/:channelId" element={<DMChannelPage />} />
+              <Route path="/channels/:serverId" element={<ServerRedirect />} />
+              <Route path="/channels/:serverId/:channelId" element={<ServerChannelPage />} />
+            </Route>
+          </Route>
+          <Route path="*" element={<Navigate to="/channels/@me" replace />} />
+        </Routes>
+      </Suspense>
+    </ScreenErrorBoundary>
   );
 }
 

@@ -851,7 +851,7 @@ func TestQueriesReportErrors(t *testing.T) {
 	_, _, checks["FindOrCreateDM"] = c.FindOrCreateDM(ctx, model.Channel{ID: 1}, []int64{1, 2}, "1:2")
 	_, checks["UseInvite"] = c.UseInvite(ctx, "x", 1, now())
 	_, checks["ByIDs"] = f.users.ByIDs(ctx, []int64{1})
-	_, checks["SearchByUsernamePrefix"] = f.users.SearchByUsernamePrefix(ctx, "a", 10)
+	_, checks["SearchByName"] = f.users.SearchByName(ctx, "a", 10)
 	for name, err := range checks {
 		if err == nil || errors.Is(err, model.ErrNotFound) {
 			t.Errorf("%s with a cancelled context: err = %v, want a query error", name, err)

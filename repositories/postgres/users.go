@@ -73,11 +73,14 @@ func (s *UserStore) ByIDs(ctx context.Context, ids []int64) ([]model.User, error
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (model.User, error) { return scanUser(r) })
 }
 
-// SearchByUsernamePrefix lists users whose username starts with prefix (case-insensitive), by username.
-func (s *UserStore) SearchByUsernamePrefix(ctx context.Context, prefix string, limit int) ([]model.User, error) {
+// SearchByName lists users whose username starts with prefix, or whose display name has a word starting with it
+// (case-insensitive): username matches first, each group by lower(username). The display-name part is not indexed
+// (a scan of users), fine at this size.
+func (s *UserStore) SearchByName(ctx context.Context, prefix string, limit int) ([]model.User, error) {
 	escaped := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(strings.ToLower(prefix))
-	rows, err := s.db.Query(ctx, "SELECT "+userCols+` FROM users WHERE lower(username) LIKE $1 || '%' AND disabled_at IS NULL
-		ORDER BY lower(username) LIMIT $2`, escaped, limit)
+	rows, err := s.db.Query(ctx, "SELECT "+userCols+` FROM users WHERE disabled_at IS NULL
+		AND (lower(username) LIKE $1 || '%' OR lower(display_name) LIKE $1 || '%' OR lower(display_name) LIKE '% ' || $1 || '%')
+		ORDER BY (lower(username) LIKE $1 || '%') DESC, lower(username) LIMIT $2`, escaped, limit)
 	if err != nil {
 		return nil, err
 	}

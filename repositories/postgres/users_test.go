@@ -162,7 +162,7 @@ func TestUserLookups(t *testing.T) {
 	}
 }
 
-func TestSearchByUsernamePrefixEscapesWildcards(t *testing.T) {
+func TestSearchByNameEscapesWildcards(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	for _, name := range []string{"a%b", "axb", "a_c", "abc", `a\d`, "Anna", "bea", "ANDY"} {
@@ -176,9 +176,9 @@ func TestSearchByUsernamePrefixEscapesWildcards(t *testing.T) {
 
 	search := func(prefix string, limit int) []string {
 		t.Helper()
-		us, err := f.users.SearchByUsernamePrefix(f.ctx, prefix, limit)
+		us, err := f.users.SearchByName(f.ctx, prefix, limit)
 		if err != nil {
-			t.Fatalf("SearchByUsernamePrefix(%q): %v", prefix, err)
+			t.Fatalf("SearchByName(%q): %v", prefix, err)
 		}
 		names := userNames(us)
 		slices.Sort(names)
@@ -210,9 +210,44 @@ func TestSearchByUsernamePrefixEscapesWildcards(t *testing.T) {
 		t.Errorf("limit 3 gave %d users", len(got))
 	}
 	// Results are ordered by lower(username).
-	us, err := f.users.SearchByUsernamePrefix(f.ctx, "an", 10)
+	us, err := f.users.SearchByName(f.ctx, "an", 10)
 	if err != nil || len(us) != 2 || us[0].Username != "ANDY" || us[1].Username != "Anna" {
 		t.Errorf("ordering: %v, %v", userNames(us), err)
+	}
+}
+
+// Display names are searched too, from the start of any word; username matches come first.
+func TestSearchByNameMatchesDisplayNames(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	wanda := f.user("zz.wanda")
+	if _, err := f.users.UpdateProfile(f.ctx, wanda.ID, "Wanda Maximoff", ""); err != nil {
+		t.Fatal(err)
+	}
+	maxi := f.user("maxine")
+	nobody := f.user("yy.other")
+	if _, err := f.users.UpdateProfile(f.ctx, nobody.ID, "Someone%Max", ""); err != nil { // not at a word start
+		t.Fatal(err)
+	}
+	search := func(q string) []string {
+		t.Helper()
+		us, err := f.users.SearchByName(f.ctx, q, 10)
+		if err != nil {
+			t.Fatalf("SearchByName(%q): %v", q, err)
+		}
+		return userNames(us)
+	}
+	if got := search("MAX"); !slices.Equal(got, []string{maxi.Username, wanda.Username}) {
+		t.Errorf("max: got %q, want the username match first, then the display-name match", got)
+	}
+	if got := search("wan"); !slices.Equal(got, []string{wanda.Username}) {
+		t.Errorf("wan: got %q", got)
+	}
+	if got := search("imoff"); len(got) != 0 {
+		t.Errorf("imoff (inside a word): got %q", got)
+	}
+	if got := search("%max"); len(got) != 0 {
+		t.Errorf("%%max: the wildcard must stay literal, got %q", got)
 	}
 }
 

@@ -24,7 +24,7 @@ type UserStore interface {
 	ByID(ctx context.Context, id int64) (model.User, error)
 	ByLogin(ctx context.Context, login string) (model.User, error)
 	ByIDs(ctx context.Context, ids []int64) ([]model.User, error)
-	SearchByUsernamePrefix(ctx context.Context, prefix string, limit int) ([]model.User, error)
+	SearchByName(ctx context.Context, prefix string, limit int) ([]model.User, error)
 	UpdateProfile(ctx context.Context, id int64, displayName, avatarURL string) (model.User, error)
 }
 
@@ -345,7 +345,7 @@ func (s *Service) UpdateProfile(ctx context.Context, userID int64, displayName, 
 	return u, nil
 }
 
-// Search lists users by username prefix.
+// Search lists users by username prefix or by the start of a word of their display name.
 func (s *Service) Search(ctx context.Context, prefix string, limit int) ([]model.User, error) {
 	prefix = strings.TrimSpace(prefix)
 	if prefix == "" || len(prefix) > 32 {
@@ -354,7 +354,7 @@ func (s *Service) Search(ctx context.Context, prefix string, limit int) ([]model
 	if limit <= 0 || limit > 50 {
 		limit = 20
 	}
-	us, err := s.users.SearchByUsernamePrefix(ctx, prefix, limit)
+	us, err := s.users.SearchByName(ctx, prefix, limit)
 	if err != nil {
 		return nil, apperr.Wrap(apperr.Unavailable, err, "could not search users")
 	}

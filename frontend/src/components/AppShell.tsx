@@ -1,6 +1,7 @@
-import { useEffect, useRef, useState } from 'react';
+import { useEffect, useEffectEvent, useState } from 'react';
 import { Outlet, useLocation, useNavigate, useOutletContext } from 'react-router';
 import { useRealtime } from '../realtime/RealtimeProvider';
+import type { RemovalNotice } from '../realtime/realtime';
 import { useRouteIds } from '../app/routes';
 import { useNotify } from './notices';
 import { ServerRail } from './ServerRail';
@@ -20,28 +21,22 @@ export function AppShell() {
   const navigate = useNavigate();
   const notify = useNotify();
   const rt = useRealtime();
-  const [navOpen, setNavOpen] = useState(false);
-  const current = useRef({ serverId, channelId });
-  current.current = { serverId, channelId };
-
-  // Close the phone drawer after navigating.
-  useEffect(() => setNavOpen(false), [location.pathname]);
+  // The phone drawer is open for the page it was opened on: navigating closes it.
+  const [navOpenAt, setNavOpenAt] = useState<string | null>(null);
+  const navOpen = navOpenAt === location.pathname;
+  const setNavOpen = (open: boolean) => setNavOpenAt(open ? location.pathname : null);
 
   // Deleted servers/channels and kicks: tell the user, and leave if it was the current one.
-  useEffect(
-    () =>
-      rt.onRemoved((n) => {
-        const cur = current.current;
-        if (n.kind === 'server') {
-          notify(n.message, 'info');
-          if (cur.serverId === n.id) navigate('/channels/@me', { replace: true });
-        } else if (cur.channelId === n.id) {
-          notify(n.message, 'info');
-          navigate(n.serverId ? `/channels/${n.serverId}` : '/channels/@me', { replace: true });
-        }
-      }),
-    [rt, navigate, notify],
-  );
+  const onRemoved = useEffectEvent((n: RemovalNotice) => {
+    if (n.kind === 'server') {
+      notify(n.message, 'info');
+      if (serverId === n.id) navigate('/channels/@me', { replace: true });
+    } else if (channelId === n.id) {
+      notify(n.message, 'info');
+      navigate(n.serverId ? `/channels/${n.serverId}` : '/channels/@me', { replace: true });
+    }
+  });
+  useEffect(() => rt.onRemoved((n) => onRemoved(n)), [rt]);
 
   const home = serverId === '@me' || !serverId;
 

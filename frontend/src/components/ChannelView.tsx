@@ -122,7 +122,7 @@ export function ChannelView({ channelId, title, topic, placeholder, intro, recei
   }, [rt, channelId]);
 
   return (
-    <div className="main">
+    <main className="main">
       <ChatHeader title={title} topic={topic} actions={headerActions} />
       <div className="main-body">
         <section className="chat" aria-label="Messages" data-testid="chat" data-channel-id={channelId}>
@@ -159,6 +159,6 @@ export function ChannelView({ channelId, title, topic, placeholder, intro, recei
         </section>
         {aside}
       </div>
-    </div>
+    </main>
   );
 }

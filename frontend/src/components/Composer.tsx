@@ -23,7 +23,9 @@ export function Composer({ channelId, userId = 'anon', placeholder, onSend, onTy
   const [prevChannel, setPrevChannel] = useState(channelId);
   const ref = useRef<HTMLTextAreaElement>(null);
   const onTypingRef = useRef(onTyping);
-  onTypingRef.current = onTyping;
+  useLayoutEffect(() => {
+    onTypingRef.current = onTyping;
+  });
   const typing = useRef<TypingEmitter | null>(null);
 
   if (prevChannel !== channelId) {

@@ -44,7 +44,7 @@ function MemberRow({ member, status, server }: { member: Member; status: Presenc
             ⋯
           </button>
           {menu && (
-            <span className="menu member-menu" role="menu" onMouseLeave={() => setMenu(false)}>
+            <span className="menu member-menu" role="menu" tabIndex={-1} onMouseLeave={() => setMenu(false)}>
               {canRole && (
                 <button type="button" role="menuitem" className="menu-item" onClick={() => (setMenu(false), role.mutate())}>
                   {member.role === 'admin' ? 'Remove admin' : 'Make admin'}

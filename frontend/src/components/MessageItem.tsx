@@ -172,6 +172,7 @@ function MessageMenu({
           id={menuId}
           role="menu"
           aria-label="Message actions"
+          tabIndex={-1}
           className="menu message-menu"
           onKeyDown={onMenuKey}
           onBlur={(e) => {

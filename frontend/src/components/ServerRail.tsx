@@ -16,13 +16,17 @@ function ServerIcon({ server, active }: { server: Server; active: boolean }) {
       <NavLink
         to={`/channels/${server.id}`}
         className="rail-button"
-        aria-label={`${server.name}${unread ? ' (unread)' : ''}`}
         title={server.name}
         data-testid="server-item"
         data-server-id={server.id}
         aria-current={active ? 'page' : undefined}
       >
-        {initials(server.name)}
+        {/* The name is the accessible name (the visible initials are an abbreviation of it, not a different label). */}
+        <span aria-hidden="true">{initials(server.name)}</span>
+        <span className="sr-only">
+          {server.name}
+          {unread ? ' (unread)' : ''}
+        </span>
       </NavLink>
       {mentions > 0 && (
         <span className="rail-badge" aria-hidden="true">

@@ -41,6 +41,23 @@ function Field({
   );
 }
 
+const USERNAME_RE = /^[A-Za-z0-9_.-]{3,32}$/;
+
+/**
+ * The server's registration rules (services/auth), checked before sending so that every field's problem shows at
+ * once instead of one per submit. The server still checks (and its answer is shown on its field).
+ */
+export function registrationErrors(form: { username: string; email: string; password: string }): Record<string, string> {
+  const errors: Record<string, string> = {};
+  if (!USERNAME_RE.test(form.username.trim())) errors.username = "3-32 characters: letters, digits, '_', '.' or '-'";
+  const email = form.email.trim();
+  const at = email.lastIndexOf('@');
+  if (email.length > 254 || at < 1 || !email.slice(at + 1).includes('.') || /\s/.test(email)) errors.email = 'not a valid email address';
+  const n = [...form.password].length;
+  if (n < 8 || n > 128) errors.password = '8-128 characters';
+  return errors;
+}
+
 export function LoginPage() {
   const { auth } = useServices();
   const session = useSession();
@@ -135,9 +152,11 @@ export function RegisterPage() {
 
   async function submit(e: FormEvent) {
     e.preventDefault();
-    setBusy(true);
     setError(null);
-    setFieldErrors({});
+    const invalid = registrationErrors(form);
+    setFieldErrors(invalid);
+    if (Object.keys(invalid).length > 0) return;
+    setBusy(true);
     try {
       await auth.register({ username: form.username.trim(), email: form.email.trim(), password: form.password });
       navigate(next, { replace: true });

@@ -9,23 +9,23 @@ import { useMe } from '../app/services';
 import { ChannelView, ChatHeader } from '../components/ChannelView';
 import { ConnectionBanner } from '../components/ConnectionBanner';
 import { MemberList } from '../components/MemberList';
-import { NewDMModal } from '../components/modals';
+import { InviteModal, NewDMModal } from '../components/modals';
 import { Avatar, PresenceDot, Spinner } from '../components/ui';
 import { usePresence } from '../realtime/RealtimeProvider';
 import type { User } from '../api/types';
 
 function Loading() {
   return (
-    <div className="main center">
+    <main className="main center">
       <Spinner />
-    </div>
+    </main>
   );
 }
 
 /** A server link we cannot open: deleted, kicked, never existed, or not a member. Stays put; asks nothing more. */
 function NoAccess() {
   return (
-    <div className="main">
+    <main className="main">
       <ChatHeader title="Server unavailable" />
       <div className="empty-state" data-testid="no-access" role="alert">
         <div className="empty-art" aria-hidden="true">
@@ -37,14 +37,14 @@ function NoAccess() {
           Back to direct messages
         </Link>
       </div>
-    </div>
+    </main>
   );
 }
 
 /** Any other failure to load a server's channels (network, server error): say so, with a way to try again. */
 function LoadFailed({ error, retry }: { error: unknown; retry: () => void }) {
   return (
-    <div className="main">
+    <main className="main">
       <ChatHeader title="Could not load this server" />
       <div className="empty-state" data-testid="load-failed" role="alert">
         <p className="muted">{errorMessage(error)}</p>
@@ -52,7 +52,7 @@ function LoadFailed({ error, retry }: { error: unknown; retry: () => void }) {
           Try again
         </button>
       </div>
-    </div>
+    </main>
   );
 }
 
@@ -61,7 +61,7 @@ const isNoAccess = (e: unknown) => isApiError(e, 'not_found') || isApiError(e, '
 export function DMHome() {
   const [open, setOpen] = useState(false);
   return (
-    <div className="main">
+    <main className="main">
       <ChatHeader title="Direct messages" />
       <ConnectionBanner />
       <div className="empty-state" data-testid="dm-home">
@@ -75,7 +75,7 @@ export function DMHome() {
         </button>
       </div>
       {open && <NewDMModal onClose={() => setOpen(false)} />}
-    </div>
+    </main>
   );
 }
 
@@ -89,20 +89,21 @@ export function DMChannelPage() {
   const me = useMe();
   const dms = useDMs();
   const qc = useQueryClient();
-  const refetched = useRef<string | null>(null);
+  const requested = useRef<string | null>(null);
+  const [refetchedFor, setRefetchedFor] = useState<string | null>(null);
   const channel = dms.data?.channels.find((c) => c.id === channelId);
 
   // A DM we do not know yet may have just been created by someone else: refetch the list once before giving up.
   useEffect(() => {
-    if (dms.isSuccess && !channel && refetched.current !== channelId) {
-      refetched.current = channelId;
-      void qc.invalidateQueries({ queryKey: qk.dms });
+    if (dms.isSuccess && !channel && requested.current !== channelId) {
+      requested.current = channelId;
+      void qc.invalidateQueries({ queryKey: qk.dms }).finally(() => setRefetchedFor(channelId));
     }
   }, [dms.isSuccess, channel, channelId, qc]);
 
   if (dms.isPending) return <Loading />;
   if (!channel) {
-    if (dms.isFetching || refetched.current !== channelId) return <Loading />;
+    if (dms.isFetching || refetchedFor !== channelId) return <Loading />;
     return <Navigate to="/channels/@me" replace />;
   }
   const others = dmOthers(channel, me.id);
@@ -150,12 +151,12 @@ export function ServerRedirect() {
   const target = list.find((c) => c.id === remembered) ?? list.find((c) => c.name === 'general') ?? list[0];
   if (!target) {
     return (
-      <div className="main">
+      <main className="main">
         <ChatHeader title="No channels" />
         <div className="empty-state">
           <p className="muted">This server has no text channels yet.</p>
         </div>
-      </div>
+      </main>
     );
   }
   return <Navigate to={`/channels/${serverId}/${target.id}`} replace />;
@@ -166,7 +167,10 @@ export function ServerChannelPage() {
   const server = useServer(serverId);
   const channels = useChannels(serverId);
   const [showMembers, setShowMembers] = useState(true);
+  const [inviting, setInviting] = useState(false);
   const channel = channels.data?.channels.find((c) => c.id === channelId);
+  // Alone in a new server: say how to bring people in (gone as soon as someone joins; memberCount is live).
+  const alone = server.data !== undefined && server.data.memberCount <= 1;
 
   useEffect(() => {
     if (channel) rememberChannel(serverId, channel.id);
@@ -178,46 +182,59 @@ export function ServerChannelPage() {
   if (!channel) return <Navigate to={`/channels/${serverId}`} replace />;
 
   return (
-    <ChannelView
-      key={channel.id}
-      channelId={channel.id}
-      title={
-        <>
-          <span className="hash" aria-hidden="true">
-            #
-          </span>
-          {channel.name}
-        </>
-      }
-      topic={channel.topic}
-      placeholder={`Message #${channel.name}`}
-      headerActions={
-        <button
-          type="button"
-          className={`icon-button members-toggle${showMembers ? ' active' : ''}`}
-          aria-label={showMembers ? 'Hide member list' : 'Show member list'}
-          aria-pressed={showMembers}
-          onClick={() => setShowMembers((s) => !s)}
-          data-testid="toggle-members"
-        >
-          <svg width="22" height="22" viewBox="0 0 24 24" aria-hidden="true">
-            <path
-              fill="currentColor"
-              d="M9 11a4 4 0 1 0 0-8 4 4 0 0 0 0 8zm7.5 0a3.5 3.5 0 1 0 0-7 3.5 3.5 0 0 0 0 7zM1 20c0-3.3 3.6-6 8-6s8 2.7 8 6v1H1v-1zm17.4 1V20c0-1.9-.8-3.6-2.2-4.9 3.6.2 6.8 2.2 6.8 4.9v1h-4.6z"
-            />
-          </svg>
-        </button>
-      }
-      intro={
-        <>
-          <div className="intro-hash" aria-hidden="true">
-            #
-          </div>
-          <h2>Welcome to #{channel.name}!</h2>
-          <p className="muted">This is the start of the #{channel.name} channel{channel.topic ? `. ${channel.topic}` : '.'}</p>
-        </>
-      }
-      aside={showMembers && server.data ? <MemberList server={server.data} /> : undefined}
-    />
+    <>
+      <ChannelView
+        key={channel.id}
+        channelId={channel.id}
+        title={
+          <>
+            <span className="hash" aria-hidden="true">
+              #
+            </span>
+            {channel.name}
+          </>
+        }
+        topic={channel.topic}
+        placeholder={`Message #${channel.name}`}
+        headerActions={
+          <button
+            type="button"
+            className={`icon-button members-toggle${showMembers ? ' active' : ''}`}
+            aria-label={showMembers ? 'Hide member list' : 'Show member list'}
+            aria-pressed={showMembers}
+            onClick={() => setShowMembers((s) => !s)}
+            data-testid="toggle-members"
+          >
+            <svg width="22" height="22" viewBox="0 0 24 24" aria-hidden="true">
+              <path
+                fill="currentColor"
+                d="M9 11a4 4 0 1 0 0-8 4 4 0 0 0 0 8zm7.5 0a3.5 3.5 0 1 0 0-7 3.5 3.5 0 0 0 0 7zM1 20c0-3.3 3.6-6 8-6s8 2.7 8 6v1H1v-1zm17.4 1V20c0-1.9-.8-3.6-2.2-4.9 3.6.2 6.8 2.2 6.8 4.9v1h-4.6z"
+              />
+            </svg>
+          </button>
+        }
+        intro={
+          <>
+            <div className="intro-hash" aria-hidden="true">
+              #
+            </div>
+            <h2>Welcome to #{channel.name}!</h2>
+            <p className="muted">This is the start of the #{channel.name} channel{channel.topic ? `. ${channel.topic}` : '.'}</p>
+            {alone && (
+              <div className="invite-prompt" data-testid="invite-prompt">
+                <p>
+                  <strong>It's just you here.</strong> Invite your friends to {server.data?.name}: send them a link.
+                </p>
+                <button type="button" className="button primary" onClick={() => setInviting(true)} data-testid="invite-prompt-button">
+                  Invite your friends
+                </button>
+              </div>
+            )}
+          </>
+        }
+        aside={showMembers && server.data ? <MemberList server={server.data} /> : undefined}
+      />
+      {inviting && server.data && <InviteModal server={server.data} onClose={() => setInviting(false)} />}
+    </>
   );
 }

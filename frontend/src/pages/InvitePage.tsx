@@ -18,6 +18,8 @@ export function InvitePage() {
     queryFn: () => fetchInvitePreview(code),
     retry: (n, e) => !isApiError(e) || (e.status >= 500 && n < 2),
   });
+  // Already a member? Then the way in is "Open server", not a second join.
+  const mine = useQuery({ queryKey: qk.servers, queryFn: () => api.servers(), enabled: !!session });
   const join = useMutation({
     mutationFn: () => api.joinInvite(code),
     onSuccess: (server) => {
@@ -62,8 +64,17 @@ export function InvitePage() {
             {errorMessage(join.error)}
           </p>
         )}
-        {session ? (
-          <button className="button primary wide" type="button" onClick={() => join.mutate()} disabled={join.isPending} data-testid="invite-join">
+        {session && mine.data?.servers.some((m) => m.id === s.id) ? (
+          <>
+            <p className="muted" data-testid="invite-already-member">
+              You're already a member of this server.
+            </p>
+            <Link className="button primary wide" to={`/channels/${s.id}`} data-testid="invite-open-server">
+              Open server
+            </Link>
+          </>
+        ) : session ? (
+          <button className="button primary wide" type="button" onClick={() => join.mutate()} disabled={join.isPending || mine.isPending} data-testid="invite-join">
             {join.isPending ? 'Joining…' : 'Accept invite'}
           </button>
         ) : (

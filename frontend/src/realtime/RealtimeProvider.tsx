@@ -19,6 +19,7 @@ export function RealtimeProvider({ children, socketFactory }: { children: ReactN
     if (!meId) return;
     const r = new Realtime({ ...services, meId, socketFactory });
     r.start();
+    // eslint-disable-next-line react-hooks/set-state-in-effect -- the Realtime instance is an external resource made and torn down with this effect (StrictMode runs it twice); state hands it to the tree
     setRt(r);
     const online = () => r.sockets.kick();
     window.addEventListener('online', online);
@@ -57,6 +58,7 @@ export function useReceipts(channelId: Id): ChannelReceipts {
 export function useTypingUsers(channelId: Id): Id[] {
   const r = useRealtime();
   const typing = useSyncExternalStore(r.chat.subscribe, r.chat.getTyping);
+  // eslint-disable-next-line react-hooks/purity -- only hides entries already expired; the store prunes them on a timer and re-renders us
   const ids = typingUserIds(typing, channelId, Date.now(), r.meId);
   return ids;
 }

@@ -1,0 +1,61 @@
+// Initial JavaScript budget (issue #16): the entry chunk plus every chunk it imports statically (what the browser
+// must download before anything is drawn) must stay at or under 120 KB gzip. Screens behind React.lazy are not
+// initial; their sizes are printed for information (login, invite, chat). Reads dist/.vite/manifest.json; run
+// after `vite build` (part of `npm run build`). Exits 1 over budget. PARLEY_JS_BUDGET_KB overrides the limit.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+
+const BUDGET_KB = Number(process.env.PARLEY_JS_BUDGET_KB || 120);
+
+/** The manifest keys of `keys` and of every chunk they import statically (transitively). */
+export function closure(manifest, keys) {
+  const seen = new Set();
+  const visit = (k) => {
+    if (seen.has(k) || !manifest[k]) return;
+    seen.add(k);
+    for (const i of manifest[k].imports ?? []) visit(i);
+  };
+  keys.forEach(visit);
+  return seen;
+}
+
+export function measure(dist) {
+  const manifest = JSON.parse(readFileSync(join(dist, '.vite', 'manifest.json'), 'utf8'));
+  const entry = Object.keys(manifest).find((k) => manifest[k].isEntry);
+  if (!entry) throw new Error('no entry chunk in the manifest');
+  const gz = new Map();
+  const size = (keys) => {
+    let bytes = 0;
+    for (const k of keys) {
+      const file = manifest[k].file;
+      if (!file.endsWith('.js')) continue;
+      if (!gz.has(file)) gz.set(file, gzipSync(readFileSync(join(dist, file)), { level: 9 }).length);
+      bytes += gz.get(file);
+    }
+    return bytes;
+  };
+  const initial = closure(manifest, [entry]);
+  const screen = (...dynamic) => size(new Set([...initial, ...closure(manifest, dynamic.filter((k) => manifest[k]))]));
+  return {
+    initial: size(initial),
+    initialFiles: [...initial].map((k) => manifest[k].file),
+    login: screen('src/pages/AuthPages.tsx'),
+    invite: screen('src/pages/InvitePage.tsx'),
+    chat: screen('src/app/chatRoutes.ts'),
+    chatWithMarkdown: screen('src/app/chatRoutes.ts', 'src/chat/markdown.ts'),
+  };
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const m = measure(process.argv[2] || 'dist');
+  const kb = (n) => `${(n / 1024).toFixed(1)} KB`;
+  console.log(`initial JavaScript: ${kb(m.initial)} gzip (${m.initialFiles.join(', ')}); budget ${BUDGET_KB} KB`);
+  console.log(
+    `  with the first screen's lazy chunks: login ${kb(m.login)}, invite ${kb(m.invite)}, chat ${kb(m.chat)} (${kb(m.chatWithMarkdown)} with the markdown parser)`,
+  );
+  if (m.initial > BUDGET_KB * 1024) {
+    console.error(`bundle budget: initial JavaScript ${kb(m.initial)} gzip is over ${BUDGET_KB} KB; split what the first screen does not need`);
+    process.exit(1);
+  }
+}
