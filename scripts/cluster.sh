@@ -10,6 +10,7 @@
 #   scripts/cluster.sh check            end-to-end checks: /readyz of each node through HAProxy, all Cassandra nodes
 #                                       UN, keyspace RF 3, socket.io long-polling clients stick (~35 s), and
 #                                       messages sent on node 1 reach sockets on nodes 2 and 3 in order
+#   scripts/cluster.sh check-webapp     two users in Chromium through HAProxy chat both ways in the web app
 #   scripts/cluster.sh env I            the environment of server node I, one KEY=VALUE per line, unquoted (like
 #                                       env(1)), so a test can start a node itself
 # Chaos helpers (each prints what it did; only start-node and start-cassandra wait, until the process answers):
@@ -708,6 +709,7 @@ case "${1:-}" in
   status) cmd_status ;;
   clean-data) cmd_clean_data ;;
   check) cmd_check ;;
+  check-webapp) node "$ROOT/scripts/cluster/webapp-check.mjs" "http://$CLUSTER_PUBLIC_ADDR" ;;
   env) _check_index "${2:-}" 1023 "node"; sn_env "$2" ;;
   kill-node) cmd_kill_node "${2:-}" ;;
   start-node) cmd_start_node "${2:-}" ;;
