@@ -12,6 +12,7 @@ import type {
   Me,
   MembersPage,
   MessagesPage,
+  NotificationSettings,
   PresenceList,
   Role,
   Server,
@@ -78,6 +79,10 @@ export function createApi(http: HttpClient) {
     // messages: newest first with `before` or no cursor
     messages: (channelId: Id, opts: { before?: Id; limit?: number } = {}) =>
       http.get<MessagesPage>(`/channels/${e(channelId)}/messages${q({ before: opts.before, limit: opts.limit ?? PAGE_SIZE })}`),
+
+    // notification settings
+    settings: () => http.get<NotificationSettings>('/me/settings'),
+    saveSettings: (body: NotificationSettings) => http.request<NotificationSettings>('/me/settings', { method: 'PUT', body }),
 
     // presence
     presence: (userIds: Id[]) => http.get<PresenceList>(`/presence${q({ userIds: userIds.join(',') })}`),

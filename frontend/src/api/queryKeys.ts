@@ -10,5 +10,6 @@ export const qk = {
   members: (serverId: Id) => ['members', serverId] as const,
   user: (id: Id) => ['user', id] as const,
   invite: (code: string) => ['invite', code] as const,
+  settings: ['settings'] as const,
   userSearch: (q: string) => ['userSearch', q] as const,
 };

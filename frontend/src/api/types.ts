@@ -87,6 +87,10 @@ export interface Message {
   editedAt?: Timestamp | null;
   /** Own messages: whether the other side has read it (present on some history endpoints). */
   read?: boolean;
+  /** Users the message mentions, resolved by the server (`<@id>` in content; for @here, who was online). */
+  mentions?: Id[];
+  /** An allowed @everyone (owner/admin in a server, anyone in a DM). */
+  mentionEveryone?: boolean;
 }
 
 export type PresenceStatus = 'online' | 'idle' | 'offline';
@@ -95,6 +99,18 @@ export interface Presence {
   userId: Id;
   status: PresenceStatus;
   lastSeen: Timestamp;
+}
+
+export type DesktopNotify = 'all' | 'mentions' | 'none';
+
+/** Per-user notification settings (GET/PUT /api/me/settings; pushed to other tabs as settings:update). */
+export interface NotificationSettings {
+  mutedChannels: Id[];
+  mutedServers: Id[];
+  /** Servers whose @everyone / @here neither count as mentions nor notify. */
+  suppressEveryone: Id[];
+  notifySound: boolean;
+  desktop: DesktopNotify;
 }
 
 export interface AuthResult {
@@ -280,6 +296,7 @@ export interface ServerToClientEvents {
   'channel:update': (e: ChannelUpdateEvent) => void;
   'member:update': (e: MemberUpdateEvent) => void;
   'session:revoked': (e: SessionRevokedEvent) => void;
+  'settings:update': (s: NotificationSettings) => void;
 }
 
 export interface ClientToServerEvents {

@@ -13,6 +13,7 @@
 // - Only absolute http(s) and mailto links become links; anything else (javascript:, data:, relative, ...) stays
 //   text. Bidi override, embedding and isolate characters are removed, so a message cannot flip the direction of
 //   text outside itself.
+// - Mentions: `<@id>` (a user), `<#id>` (a channel), `@everyone` and `@here` become mention nodes (not inside code).
 import markdownit from 'markdown-it';
 import type { MarkdownIt, StateBlock, StateInline, Token } from 'markdown-it';
 import emojiTable from 'markdown-it-emoji/lib/data/full.mjs';
@@ -25,6 +26,8 @@ export type MdInline =
   | { type: 'break' }
   | { type: 'code'; text: string }
   | { type: 'emoji'; name: string; char: string }
+  /** `<@id>` / `<#id>` as the server stores resolved mentions; `@everyone` / `@here` as typed (id is empty). */
+  | { type: 'mention'; kind: 'user' | 'channel' | 'everyone' | 'here'; id: string }
   | { type: 'strong' | 'em' | 'underline' | 'strike' | 'spoiler'; children: MdInline[] }
   /** masked: written as [text](url), so the text may say something else than the target. */
   | { type: 'link'; href: string; masked: boolean; children: MdInline[] };
@@ -166,6 +169,40 @@ function emoji(state: StateInline, silent: boolean): boolean {
   return true;
 }
 
+const MENTION_ID = /^<([@#])(\d{1,20})>/;
+const MENTION_WORD = /^@(everyone|here)(?![\p{L}\p{N}_-]|\.[\p{L}\p{N}_-])/u;
+const WORD_CHAR = /[\p{L}\p{N}_.-]/u;
+
+/** `<@123>`, `<#123>`, and `@everyone` / `@here` standing alone (not the end of an e-mail address or a name). */
+function mention(state: StateInline, silent: boolean): boolean {
+  const ch = state.src.charCodeAt(state.pos);
+  let kind: 'user' | 'channel' | 'everyone' | 'here';
+  let id = '';
+  let len: number;
+  if (ch === 0x3c) {
+    const m = MENTION_ID.exec(state.src.slice(state.pos, state.pos + 24));
+    if (!m) return false;
+    kind = m[1] === '@' ? 'user' : 'channel';
+    id = m[2];
+    len = m[0].length;
+  } else if (ch === 0x40) {
+    if (state.pos > 0 && WORD_CHAR.test(state.src[state.pos - 1])) return false;
+    const m = MENTION_WORD.exec(state.src.slice(state.pos, state.pos + 12));
+    if (!m) return false;
+    kind = m[1] as 'everyone' | 'here';
+    len = m[0].length;
+  } else {
+    return false;
+  }
+  if (!silent) {
+    const t = state.push('mention', '', 0);
+    t.markup = kind;
+    t.content = id;
+  }
+  state.pos += len;
+  return true;
+}
+
 /** Registered only as a blockquote terminator: any line that does not start with '>' ends the quote, so
  *  `> quote\nreply` does not pull "reply" into the quote (CommonMark's lazy continuation). */
 function quoteEnd(state: StateBlock, line: number, _end: number, silent: boolean): boolean {
@@ -216,6 +253,7 @@ function createParser(): MarkdownIt {
   md.inline.ruler.after('strikethrough', 'spoiler', spoilerTokenize);
   md.inline.ruler2.after('strikethrough', 'spoiler', spoilerPostProcess);
   md.inline.ruler.after('linkify', 'emoji', emoji);
+  md.inline.ruler.after('text', 'mention', mention);
   md.block.ruler.before('fence', 'quote_end', quoteEnd, { alt: ['blockquote'] });
   return md;
 }
@@ -255,6 +293,9 @@ function inlineNodes(tokens: Token[]): MdInline[] {
         break;
       case 'emoji':
         top().push({ type: 'emoji', name: t.markup, char: t.content });
+        break;
+      case 'mention':
+        top().push({ type: 'mention', kind: t.markup as 'user' | 'channel' | 'everyone' | 'here', id: t.content });
         break;
       case 'strong_open':
         open({ type: t.markup === '__' ? 'underline' : 'strong', children: [] });

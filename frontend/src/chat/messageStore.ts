@@ -213,6 +213,8 @@ export interface ChatItem {
   timestamp: string;
   editedAt?: string | null;
   read?: boolean;
+  mentions?: Id[];
+  mentionEveryone?: boolean;
   state: ItemState;
   error?: string;
   /** First message of a run by the same author: shows the author and full time. */
@@ -262,6 +264,8 @@ export function toItems(state: ChannelMessages | undefined, windowMs = GROUP_WIN
       timestamp: m.timestamp,
       editedAt: m.editedAt,
       read: m.read,
+      mentions: m.mentions,
+      mentionEveryone: m.mentionEveryone,
       state: 'sent',
     });
   }

@@ -1,5 +1,7 @@
 import {
+  Fragment,
   memo,
+  useContext,
   useEffect,
   useMemo,
   useState,
@@ -11,6 +13,7 @@ import {
 import type { MdBlock, MdInline } from '../chat/markdown';
 import type { HlNode } from '../chat/highlight';
 import { stripBidiControls } from '../chat/bidi';
+import { MentionContext, type MentionRenderers } from './mentions';
 
 // The markdown parser (markdown-it and the emoji table, ~60 kB gzipped) is its own chunk, so the first paint does not
 // wait for it. It starts loading when this module loads, at app start, and is normally in place before the first
@@ -36,6 +39,7 @@ const getMarkdown = () => markdown;
  *  message text only ever becomes React text nodes, never HTML. */
 export const MessageContent = memo(function MessageContent({ content }: { content: string }) {
   const md = useSyncExternalStore(subscribe, getMarkdown, getMarkdown);
+  const mentions = useContext(MentionContext);
   const blocks = useMemo(() => md?.parseMessage(content) ?? null, [md, content]);
   // Spoilers are plain elements numbered in document order, revealed through one handler here: a message of
   // hundreds of spoilers stays cheap to render. An edit hides them again.
@@ -58,7 +62,7 @@ export const MessageContent = memo(function MessageContent({ content }: { conten
       reveal(e.target);
     }
   };
-  const ctx: Ctx = { spoilers: 0, revealed: ids, linkTarget: md.linkTarget };
+  const ctx: Ctx = { spoilers: 0, revealed: ids, linkTarget: md.linkTarget, mentions };
   return (
     // eslint-disable-next-line jsx-a11y/no-static-element-interactions -- event delegation: the spoilers inside are role="button" with tabIndex 0; this div only receives their bubbling clicks and keys
     <div
@@ -75,7 +79,7 @@ export const MessageContent = memo(function MessageContent({ content }: { conten
 const NONE: ReadonlySet<number> = new Set();
 
 /** Render state: the next spoiler's number, which are revealed, and the parser module's linkTarget. */
-type Ctx = { spoilers: number; revealed: ReadonlySet<number>; linkTarget: Markdown['linkTarget'] };
+type Ctx = { spoilers: number; revealed: ReadonlySet<number>; linkTarget: Markdown['linkTarget']; mentions: MentionRenderers };
 
 /** Line height of message text, in rem: a blank line between two blocks keeps this much space. */
 const LINE_REM = 1.375;
@@ -131,6 +135,14 @@ function renderInline(nodes: MdInline[], ctx: Ctx): ReactNode[] {
         return (
           <span key={i} className="emoji" role="img" aria-label={`:${n.name}:`} title={`:${n.name}:`}>
             {n.char}
+          </span>
+        );
+      case 'mention':
+        if (n.kind === 'user') return <Fragment key={i}>{ctx.mentions.user(n.id)}</Fragment>;
+        if (n.kind === 'channel') return <Fragment key={i}>{ctx.mentions.channel(n.id)}</Fragment>;
+        return (
+          <span key={i} className="mention" data-testid="mention" data-kind={n.kind}>
+            @{n.kind}
           </span>
         );
       case 'strong':

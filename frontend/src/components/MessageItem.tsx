@@ -49,6 +49,8 @@ export interface MessageItemProps {
   /** Receipt status for own messages in DMs; undefined elsewhere. */
   status?: ReceiptStatus;
   editing: boolean;
+  /** The message mentions me (directly, @here or @everyone): highlighted. */
+  mentioned?: boolean;
   onStartEdit: (item: ChatItem) => void;
   onCancelEdit: () => void;
   onSaveEdit: (item: ChatItem, content: string) => void;
@@ -207,7 +209,7 @@ function MessageMenu({
 }
 
 export const MessageItem = memo(function MessageItem(props: MessageItemProps) {
-  const { item, mine, status, editing } = props;
+  const { item, mine, status, editing, mentioned } = props;
   const author = useUser(item.senderId);
   const name = displayName(author, item.state === 'sent' ? 'Unknown user' : 'You');
   const when = new Date(item.timestamp);
@@ -230,12 +232,13 @@ export const MessageItem = memo(function MessageItem(props: MessageItemProps) {
         </div>
       )}
       <article
-        className={`message${item.groupStart ? ' group-start' : ''} state-${item.state}${editing ? ' editing' : ''}`}
+        className={`message${item.groupStart ? ' group-start' : ''} state-${item.state}${editing ? ' editing' : ''}${mentioned ? ' mentioned' : ''}`}
         data-testid="message-item"
         data-message-id={item.id ?? ''}
         data-nonce={item.nonce}
         data-state={item.state}
         data-author-id={item.senderId}
+        data-mentioned={mentioned ? 'true' : undefined}
         aria-label={`${name}, ${formatStamp(item.timestamp)}`}
       >
         <div className="message-gutter">

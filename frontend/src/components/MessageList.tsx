@@ -3,6 +3,7 @@ import { Virtuoso, type VirtuosoHandle } from 'react-virtuoso';
 import type { Id } from '../api/types';
 import { toItems, type ChannelMessages, type ChatItem } from '../chat/messageStore';
 import { compareIds } from '../chat/ids';
+import { mentionsMe } from '../chat/mentions';
 import { receiptStatus, type ChannelReceipts, type ReceiptStatus } from '../chat/receipts';
 import { MessageItem } from './MessageItem';
 import { Modal, Spinner } from './ui';
@@ -207,6 +208,7 @@ export function MessageList(props: MessageListProps) {
               mine={mine}
               status={statusFor(item, mine, receiptsFor, receipts)}
               editing={editing === item.key}
+              mentioned={item.state === 'sent' && mentionsMe(item, meId)}
               onStartEdit={onStartEdit}
               onCancelEdit={onCancelEdit}
               onSaveEdit={onSaveEdit}
