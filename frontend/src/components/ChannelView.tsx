@@ -5,7 +5,7 @@ import { newestId } from '../chat/messageStore';
 import { useMe } from '../app/services';
 import { useChannelMessages, useRealtime, useReceipts } from '../realtime/RealtimeProvider';
 import { useShell } from './AppShell';
-import { Composer } from './Composer';
+import { Composer, type MentionSource } from './Composer';
 import { ConnectionBanner } from './ConnectionBanner';
 import { MessageList, type MessageListHandle } from './MessageList';
 import { useNotify } from './notices';
@@ -21,6 +21,8 @@ export interface ChannelViewProps {
   receiptsFor?: Id[];
   headerActions?: ReactNode;
   aside?: ReactNode;
+  /** Who and what the composer's `@` / `#` autocomplete offers. */
+  mentionSource?: MentionSource;
 }
 
 export function ChatHeader({ title, topic, actions }: { title: ReactNode; topic?: string; actions?: ReactNode }) {
@@ -48,7 +50,17 @@ export function ChatHeader({ title, topic, actions }: { title: ReactNode; topic?
   );
 }
 
-export function ChannelView({ channelId, title, topic, placeholder, intro, receiptsFor, headerActions, aside }: ChannelViewProps) {
+export function ChannelView({
+  channelId,
+  title,
+  topic,
+  placeholder,
+  intro,
+  receiptsFor,
+  headerActions,
+  aside,
+  mentionSource,
+}: ChannelViewProps) {
   const rt = useRealtime();
   const me = useMe();
   const notify = useNotify();
@@ -154,6 +166,7 @@ export function ChannelView({ channelId, title, topic, placeholder, intro, recei
             onTyping={onTyping}
             onEditLast={() => list.current?.editLastOwn()}
             onEscape={onEscape}
+            mentionSource={mentionSource}
           />
           <TypingLine channelId={channelId} />
         </section>

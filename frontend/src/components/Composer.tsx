@@ -1,8 +1,24 @@
-import { useEffect, useLayoutEffect, useRef, useState, type KeyboardEvent } from 'react';
+import { useEffect, useId, useLayoutEffect, useMemo, useRef, useState, type KeyboardEvent } from 'react';
 import type { Id } from '../api/types';
+import {
+  applyCompletion,
+  findMentionQuery,
+  matchChannels,
+  matchMembers,
+  type MemberCandidate,
+  type MentionOption,
+} from '../chat/mentions';
 import { loadDraft, saveDraft } from '../chat/drafts';
 import { TypingEmitter } from '../chat/typing';
 import { MAX_MESSAGE_LENGTH } from '../realtime/realtime';
+
+/** What `@` and `#` complete from: the people who can read the channel, the server's channels. */
+export interface MentionSource {
+  members: MemberCandidate[];
+  channels: { id: Id; name: string }[];
+  /** Offer @everyone / @here (server owners and admins; anyone in a DM). */
+  allowEveryone: boolean;
+}
 
 export interface ComposerProps {
   channelId: Id;
@@ -16,9 +32,21 @@ export interface ComposerProps {
   /** Esc: mark the channel read (as in Discord); the draft stays. */
   onEscape?: () => void;
   disabled?: boolean;
+  /** Enables the `@member` / `#channel` autocomplete. */
+  mentionSource?: MentionSource;
 }
 
-export function Composer({ channelId, userId = 'anon', placeholder, onSend, onTyping, onEditLast, onEscape, disabled }: ComposerProps) {
+export function Composer({
+  channelId,
+  userId = 'anon',
+  placeholder,
+  onSend,
+  onTyping,
+  onEditLast,
+  onEscape,
+  disabled,
+  mentionSource,
+}: ComposerProps) {
   const [value, setValue] = useState(() => loadDraft(userId, channelId));
   const [prevChannel, setPrevChannel] = useState(channelId);
   const ref = useRef<HTMLTextAreaElement>(null);
@@ -28,10 +56,43 @@ export function Composer({ channelId, userId = 'anon', placeholder, onSend, onTy
   });
   const typing = useRef<TypingEmitter | null>(null);
 
+  // Autocomplete: the `@…` / `#…` word at the caret, its matches, the highlighted one. Esc closes the list for
+  // that word (it opens again for the next one).
+  const [caret, setCaret] = useState<number | null>(null);
+  const [active, setActive] = useState(0);
+  const [closedAt, setClosedAt] = useState<number | null>(null);
+  const pendingCaret = useRef<number | null>(null);
+  const listId = useId();
+
   if (prevChannel !== channelId) {
     setPrevChannel(channelId);
     setValue(loadDraft(userId, channelId));
+    setCaret(null);
   }
+
+  const query = mentionSource && caret !== null ? findMentionQuery(value, caret) : null;
+  const options: MentionOption[] = useMemo(() => {
+    if (!query || !mentionSource) return [];
+    return query.trigger === '@'
+      ? matchMembers(mentionSource.members, query.query, { allowEveryone: mentionSource.allowEveryone })
+      : matchChannels(mentionSource.channels, query.query);
+  }, [query?.trigger, query?.query, mentionSource]); // eslint-disable-line react-hooks/exhaustive-deps
+  const open = !!query && options.length > 0 && closedAt !== query.start;
+  const activeIndex = Math.min(active, Math.max(0, options.length - 1));
+  const optionId = (i: number) => `${listId}-opt-${i}`;
+
+  const queryKey = query ? `${query.trigger}${query.start}:${query.query}` : '';
+  const [prevQueryKey, setPrevQueryKey] = useState(queryKey);
+  if (prevQueryKey !== queryKey) {
+    setPrevQueryKey(queryKey);
+    setActive(0);
+    if (!query || query.start !== closedAt) setClosedAt(null);
+  }
+
+  const syncCaret = () => {
+    const el = ref.current;
+    if (el) setCaret(el.selectionStart === el.selectionEnd ? el.selectionStart : null);
+  };
 
   useEffect(() => {
     const t = new TypingEmitter((ev) => onTypingRef.current(ev));
@@ -47,7 +108,20 @@ export function Composer({ channelId, userId = 'anon', placeholder, onSend, onTy
     if (!el) return;
     el.style.height = 'auto';
     el.style.height = `${el.scrollHeight}px`;
+    if (pendingCaret.current !== null) {
+      el.setSelectionRange(pendingCaret.current, pendingCaret.current);
+      pendingCaret.current = null;
+    }
   }, [value]);
+
+  const pick = (o: MentionOption) => {
+    if (!query) return;
+    const next = applyCompletion(value, query, o.insert);
+    pendingCaret.current = next.caret;
+    update(next.value);
+    setCaret(next.caret);
+    ref.current?.focus();
+  };
 
   const update = (v: string) => {
     setValue(v);
@@ -66,6 +140,25 @@ export function Composer({ channelId, userId = 'anon', placeholder, onSend, onTy
   };
 
   const onKeyDown = (e: KeyboardEvent<HTMLTextAreaElement>) => {
+    if (open && !e.nativeEvent.isComposing) {
+      const n = options.length;
+      if (e.key === 'ArrowDown' || e.key === 'ArrowUp') {
+        e.preventDefault();
+        setActive((activeIndex + (e.key === 'ArrowDown' ? 1 : n - 1)) % n);
+        return;
+      }
+      if ((e.key === 'Enter' && !e.shiftKey) || (e.key === 'Tab' && !e.shiftKey)) {
+        e.preventDefault();
+        pick(options[activeIndex]);
+        return;
+      }
+      if (e.key === 'Escape') {
+        e.preventDefault();
+        e.stopPropagation();
+        setClosedAt(query!.start);
+        return;
+      }
+    }
     if (e.key === 'Enter' && !e.shiftKey && !e.nativeEvent.isComposing) {
       e.preventDefault();
       send();
@@ -86,20 +179,85 @@ export function Composer({ channelId, userId = 'anon', placeholder, onSend, onTy
         send();
       }}
     >
+      {open && (
+        <div className="mention-popup" data-testid="mention-popup">
+          <div className="mention-popup-title" aria-hidden="true">
+            {query!.trigger === '@' ? 'Members' : 'Text channels'}
+          </div>
+          <ul id={listId} role="listbox" aria-label={query!.trigger === '@' ? 'Members' : 'Channels'} className="mention-options">
+            {options.map((o, i) => (
+              <li
+                key={`${o.kind}:${o.id}`}
+                id={optionId(i)}
+                role="option"
+                aria-selected={i === activeIndex}
+                className={`mention-option${i === activeIndex ? ' active' : ''}`}
+                onMouseDown={(e) => e.preventDefault()}
+                onMouseEnter={() => setActive(i)}
+                onClick={() => pick(o)}
+                data-testid="mention-option"
+                data-value={o.insert}
+              >
+                {o.kind === 'user' && (
+                  <>
+                    <span className="mention-option-name">{o.displayName}</span>
+                    <span className="mention-option-sub">@{o.username}</span>
+                  </>
+                )}
+                {o.kind === 'special' && (
+                  <>
+                    <span className="mention-option-name">@{o.id}</span>
+                    <span className="mention-option-sub">{o.label}</span>
+                  </>
+                )}
+                {o.kind === 'channel' && (
+                  <span className="mention-option-name">
+                    <span aria-hidden="true" className="hash">
+                      #
+                    </span>
+                    {o.name}
+                  </span>
+                )}
+              </li>
+            ))}
+          </ul>
+        </div>
+      )}
       <div className={`composer-box${tooLong ? ' too-long' : ''}`}>
-        <textarea
-          ref={ref}
-          value={value}
-          rows={1}
-          placeholder={placeholder}
-          aria-label={placeholder}
-          onChange={(e) => update(e.target.value)}
-          onKeyDown={onKeyDown}
-          onBlur={() => !value.trim() && typing.current?.stop()}
-          disabled={disabled}
-          data-testid="composer-input"
-          enterKeyHint="send"
-        />
+        <div
+          className="composer-combo"
+          role={mentionSource ? 'combobox' : undefined}
+          aria-label={mentionSource ? placeholder : undefined}
+          aria-haspopup={mentionSource ? 'listbox' : undefined}
+          aria-expanded={mentionSource ? open : undefined}
+          aria-controls={mentionSource && open ? listId : undefined}
+        >
+          <textarea
+            ref={ref}
+            value={value}
+            rows={1}
+            placeholder={placeholder}
+            aria-label={placeholder}
+            aria-autocomplete={mentionSource ? 'list' : undefined}
+            aria-controls={open ? listId : undefined}
+            aria-activedescendant={open ? optionId(activeIndex) : undefined}
+            onChange={(e) => {
+              update(e.target.value);
+              syncCaret();
+            }}
+            onSelect={syncCaret}
+            onKeyDown={onKeyDown}
+            onBlur={() => {
+              setCaret(null);
+              if (!value.trim()) typing.current?.stop();
+            }}
+            onFocus={syncCaret}
+            disabled={disabled}
+            data-testid="composer-input"
+            data-autocomplete={open ? 'open' : 'closed'}
+            enterKeyHint="send"
+          />
+        </div>
         {value.length > MAX_MESSAGE_LENGTH - 200 && (
           <span className={`char-count${tooLong ? ' over' : ''}`} aria-live="polite">
             {MAX_MESSAGE_LENGTH - value.length}

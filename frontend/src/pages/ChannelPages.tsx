@@ -1,9 +1,10 @@
 import { useQueryClient } from '@tanstack/react-query';
-import { useEffect, useRef, useState } from 'react';
+import { useEffect, useMemo, useRef, useState } from 'react';
 import { Link, Navigate, useParams } from 'react-router';
 import { errorMessage, isApiError } from '../api/http';
 import { qk } from '../api/queryKeys';
-import { dmOthers, dmTitle, useChannels, useDMs, useServer } from '../app/queries';
+import { dmOthers, dmTitle, useChannels, useDMs, useMembers, useServer } from '../app/queries';
+import type { MentionSource } from '../components/Composer';
 import { lastChannel, rememberChannel } from '../app/routes';
 import { useMe } from '../app/services';
 import { ChannelView, ChatHeader } from '../components/ChannelView';
@@ -109,10 +110,12 @@ export function DMChannelPage() {
   const others = dmOthers(channel, me.id);
   const title = dmTitle(channel, me.id);
   const solo = others.length === 1 ? others[0] : undefined;
+  const mentionSource: MentionSource = { members: channel.participants ?? [], channels: [], allowEveryone: true };
   return (
     <ChannelView
       key={channel.id}
       channelId={channel.id}
+      mentionSource={mentionSource}
       title={
         <span className="dm-title">
           <span aria-hidden="true" className="at">
@@ -171,6 +174,16 @@ export function ServerChannelPage() {
   const channel = channels.data?.channels.find((c) => c.id === channelId);
   // Alone in a new server: say how to bring people in (gone as soon as someone joins; memberCount is live).
   const alone = server.data !== undefined && server.data.memberCount <= 1;
+  const members = useMembers(serverId);
+  const role = server.data?.role;
+  const mentionSource = useMemo<MentionSource>(
+    () => ({
+      members: (members.data?.pages ?? []).flatMap((p) => p.members.map((m) => m.user)),
+      channels: channels.data?.channels ?? [],
+      allowEveryone: role === 'owner' || role === 'admin',
+    }),
+    [members.data, channels.data, role],
+  );
 
   useEffect(() => {
     if (channel) rememberChannel(serverId, channel.id);
@@ -196,6 +209,7 @@ export function ServerChannelPage() {
         }
         topic={channel.topic}
         placeholder={`Message #${channel.name}`}
+        mentionSource={mentionSource}
         headerActions={
           <button
             type="button"
