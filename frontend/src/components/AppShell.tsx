@@ -8,6 +8,8 @@ import { ServerRail } from './ServerRail';
 import { ServerColumn } from './ServerColumn';
 import { DMColumn } from './DMColumn';
 import { UserPanel } from './UserPanel';
+import { AppMentions } from './mentions';
+import { NotificationPrompt, NotificationsController } from './Notifications';
 
 export interface ShellContext {
   openNav: () => void;
@@ -46,6 +48,7 @@ export function AppShell() {
         <ServerRail />
         <div className="channel-column">
           {home ? <DMColumn /> : <ServerColumn serverId={serverId!} />}
+          <NotificationPrompt />
           <UserPanel />
         </div>
       </nav>
@@ -56,7 +59,10 @@ export function AppShell() {
         tabIndex={navOpen ? 0 : -1}
         onClick={() => setNavOpen(false)}
       />
-      <Outlet context={{ openNav: () => setNavOpen(true) } satisfies ShellContext} />
+      <AppMentions>
+        <Outlet context={{ openNav: () => setNavOpen(true) } satisfies ShellContext} />
+      </AppMentions>
+      <NotificationsController />
     </div>
   );
 }

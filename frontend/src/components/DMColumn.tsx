@@ -8,6 +8,9 @@ import { usePresence } from '../realtime/RealtimeProvider';
 import { errorMessage } from '../api/http';
 import { Avatar, UnreadBadge } from './ui';
 import { NewDMModal } from './modals';
+import { useChannelMuted } from '../app/settings';
+import { showsUnread } from '../chat/notify';
+import { MentionBadge } from './Notifications';
 
 function DMItem({ channel, current }: { channel: DMChannel; current: boolean }) {
   const me = useMe();
@@ -15,12 +18,14 @@ function DMItem({ channel, current }: { channel: DMChannel; current: boolean }) 
   const solo = others.length === 1 ? others[0] : undefined;
   const presence = usePresence(solo?.id);
   const title = dmTitle(channel, me.id);
-  const unread = !current && channel.unreadCount > 0;
+  const muted = useChannelMuted(channel.id, { type: 'dm' });
+  const unread = !current && showsUnread(channel, muted);
+  const mentions = current ? 0 : channel.mentionCount;
   return (
     <li>
       <NavLink
         to={`/channels/@me/${channel.id}`}
-        className={`channel-item dm-item${unread ? ' unread' : ''}`}
+        className={`channel-item dm-item${unread ? ' unread' : ''}${muted ? ' muted-channel' : ''}`}
         aria-current={current ? 'page' : undefined}
         data-testid="dm-item"
         data-channel-id={channel.id}
@@ -35,7 +40,7 @@ function DMItem({ channel, current }: { channel: DMChannel; current: boolean }) 
           <span className="truncate">{title}</span>
           {others.length > 1 && <span className="muted small">{others.length + 1} members</span>}
         </span>
-        {unread && <UnreadBadge count={channel.unreadCount} mentions={channel.mentionCount} />}
+        {mentions > 0 ? <MentionBadge count={mentions} /> : unread && <UnreadBadge count={channel.unreadCount} mentions={channel.mentionCount} />}
       </NavLink>
     </li>
   );

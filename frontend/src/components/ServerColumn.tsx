@@ -5,6 +5,10 @@ import { useChannels, useServer } from '../app/queries';
 import { useRouteIds } from '../app/routes';
 import { errorMessage } from '../api/http';
 import { UnreadBadge } from './ui';
+import { useNotificationSettings, useSaveSettings } from '../app/settings';
+import { isChannelMuted, showsUnread, toggleId } from '../chat/notify';
+import { MentionBadge } from './Notifications';
+import { useNotify } from './notices';
 import { CreateChannelModal, EditChannelModal, InviteModal, ServerSettingsModal } from './modals';
 
 type ModalKind = 'invite' | 'create-channel' | 'settings' | { edit: TextChannel } | null;
@@ -18,6 +22,11 @@ export function ServerColumn({ serverId }: { serverId: string }) {
   const menuRef = useRef<HTMLDivElement>(null);
   const s = server.data;
   const canManage = s?.role === 'owner' || s?.role === 'admin';
+  const settings = useNotificationSettings();
+  const notify = useNotify();
+  const saveSettings = useSaveSettings((e) => notify(`Couldn't save notification settings: ${errorMessage(e)}`, 'error'));
+  const serverMuted = settings.mutedServers.includes(serverId);
+  const everyoneSuppressed = settings.suppressEveryone.includes(serverId);
 
   useEffect(() => {
     if (!menuOpen) return;
@@ -63,6 +72,32 @@ export function ServerColumn({ serverId }: { serverId: string }) {
                 Create Channel
               </button>
             )}
+            <button
+              type="button"
+              role="menuitemcheckbox"
+              aria-checked={serverMuted}
+              className="menu-item"
+              onClick={() => {
+                setMenuOpen(false);
+                saveSettings((st) => toggleId(st, 'mutedServers', serverId, !serverMuted));
+              }}
+              data-testid="mute-server-button"
+            >
+              {serverMuted ? 'Unmute Server' : 'Mute Server'}
+            </button>
+            <button
+              type="button"
+              role="menuitemcheckbox"
+              aria-checked={everyoneSuppressed}
+              className="menu-item"
+              onClick={() => {
+                setMenuOpen(false);
+                saveSettings((st) => toggleId(st, 'suppressEveryone', serverId, !everyoneSuppressed));
+              }}
+              data-testid="suppress-everyone-button"
+            >
+              {everyoneSuppressed ? 'Allow @everyone and @here' : 'Suppress @everyone and @here'}
+            </button>
             <button type="button" role="menuitem" className="menu-item" onClick={() => open('settings')} data-testid="server-settings-button">
               {canManage ? 'Server Settings' : 'Leave Server'}
             </button>
@@ -89,22 +124,30 @@ export function ServerColumn({ serverId }: { serverId: string }) {
         <ul className="channel-list" aria-label="Channels" data-testid="channel-list">
           {(channels.data?.channels ?? []).map((c) => {
             const current = c.id === channelId;
-            const unread = !current && c.unreadCount > 0;
+            const muted = isChannelMuted(settings, c.id, { type: 'text', serverId });
+            const unread = !current && showsUnread(c, muted);
+            const mentions = current ? 0 : c.mentionCount;
             return (
               <li key={c.id} className="channel-row">
                 <NavLink
                   to={`/channels/${serverId}/${c.id}`}
-                  className={`channel-item${unread ? ' unread' : ''}`}
+                  className={`channel-item${unread ? ' unread' : ''}${muted ? ' muted-channel' : ''}`}
                   aria-current={current ? 'page' : undefined}
                   data-testid="channel-item"
                   data-channel-id={c.id}
                   data-unread={unread ? 'true' : 'false'}
+                  data-muted={muted ? 'true' : undefined}
                 >
                   <span className="hash" aria-hidden="true">
                     #
                   </span>
                   <span className="truncate">{c.name}</span>
-                  {unread && <UnreadBadge count={c.unreadCount} mentions={c.mentionCount} />}
+                  {muted && <span className="sr-only"> (muted)</span>}
+                  {mentions > 0 ? (
+                    <MentionBadge count={mentions} />
+                  ) : (
+                    unread && <UnreadBadge count={c.unreadCount} mentions={c.mentionCount} />
+                  )}
                 </NavLink>
                 {canManage && (
                   <button

@@ -4,12 +4,17 @@ import type { Server } from '../api/types';
 import { useChannels, useDMs, useServers } from '../app/queries';
 import { useRouteIds } from '../app/routes';
 import { initials } from './ui';
+import { useNotificationSettings } from '../app/settings';
+import { isChannelMuted, showsUnread } from '../chat/notify';
 import { CreateServerModal, JoinServerModal } from './modals';
 
 function ServerIcon({ server, active }: { server: Server; active: boolean }) {
   const channels = useChannels(server.id);
-  const unread = (channels.data?.channels ?? []).some((c) => c.unreadCount > 0);
-  const mentions = (channels.data?.channels ?? []).reduce((n, c) => n + (c.mentionCount || 0), 0);
+  const settings = useNotificationSettings();
+  const list = channels.data?.channels ?? [];
+  // Muted channels (or a muted server) show no unread mark; their mentions still count.
+  const unread = list.some((c) => showsUnread(c, isChannelMuted(settings, c.id, { type: 'text', serverId: server.id })));
+  const mentions = list.reduce((n, c) => n + (c.mentionCount || 0), 0);
   return (
     <li className={`rail-item${active ? ' active' : ''}${unread ? ' unread' : ''}`}>
       <span className="rail-pill" aria-hidden="true" />
@@ -26,10 +31,11 @@ function ServerIcon({ server, active }: { server: Server; active: boolean }) {
         <span className="sr-only">
           {server.name}
           {unread ? ' (unread)' : ''}
+          {mentions > 0 ? `, ${mentions} mention${mentions === 1 ? '' : 's'}` : ''}
         </span>
       </NavLink>
       {mentions > 0 && (
-        <span className="rail-badge" aria-hidden="true">
+        <span className="rail-badge" aria-hidden="true" data-testid="server-mention-badge" data-count={mentions}>
           {mentions > 99 ? '99+' : mentions}
         </span>
       )}
@@ -41,7 +47,11 @@ export function ServerRail() {
   const { serverId } = useRouteIds();
   const servers = useServers();
   const dms = useDMs();
-  const dmUnread = (dms.data?.channels ?? []).reduce((n, c) => n + (c.unreadCount > 0 ? 1 : 0), 0);
+  const settings = useNotificationSettings();
+  const dmUnread = (dms.data?.channels ?? []).reduce(
+    (n, c) => n + (showsUnread(c, isChannelMuted(settings, c.id, { type: 'dm' })) ? 1 : 0),
+    0,
+  );
   const [modal, setModal] = useState<'create' | 'join' | null>(null);
   const home = serverId === '@me';
 

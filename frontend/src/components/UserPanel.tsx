@@ -7,6 +7,7 @@ import { clearDrafts } from '../chat/drafts';
 import { useConnectionStatus, useRealtime } from '../realtime/RealtimeProvider';
 import { useTheme, type ThemePreference } from '../theme/theme';
 import { Avatar } from './ui';
+import { NotificationSettingsSection } from './Notifications';
 import { useSyncExternalStore } from 'react';
 
 const THEMES: { value: ThemePreference; label: string }[] = [
@@ -123,6 +124,7 @@ export function UserPanel() {
             <div className="popover-title">Profile</div>
             <ProfileForm />
           </div>
+          <NotificationSettingsSection />
           <div className="popover-section">
             <button
               type="button"

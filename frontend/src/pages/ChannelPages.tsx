@@ -5,6 +5,7 @@ import { errorMessage, isApiError } from '../api/http';
 import { qk } from '../api/queryKeys';
 import { dmOthers, dmTitle, useChannels, useDMs, useMembers, useServer } from '../app/queries';
 import type { MentionSource } from '../components/Composer';
+import { MuteChannelButton } from '../components/Notifications';
 import { lastChannel, rememberChannel } from '../app/routes';
 import { useMe } from '../app/services';
 import { ChannelView, ChatHeader } from '../components/ChannelView';
@@ -116,6 +117,7 @@ export function DMChannelPage() {
       key={channel.id}
       channelId={channel.id}
       mentionSource={mentionSource}
+      headerActions={<MuteChannelButton channelId={channel.id} place={{ type: 'dm' }} name={title} />}
       title={
         <span className="dm-title">
           <span aria-hidden="true" className="at">
@@ -211,7 +213,9 @@ export function ServerChannelPage() {
         placeholder={`Message #${channel.name}`}
         mentionSource={mentionSource}
         headerActions={
-          <button
+          <>
+            <MuteChannelButton channelId={channel.id} place={{ type: 'text', serverId }} name={`#${channel.name}`} />
+            <button
             type="button"
             className={`icon-button members-toggle${showMembers ? ' active' : ''}`}
             aria-label={showMembers ? 'Hide member list' : 'Show member list'}
@@ -226,6 +230,7 @@ export function ServerChannelPage() {
               />
             </svg>
           </button>
+          </>
         }
         intro={
           <>

@@ -100,15 +100,33 @@ export const UNREAD_CAP = 100;
 
 /**
  * Moves a channel's last message forward. With countUnread (someone else's message in a channel that is not open)
- * the channel's unread count goes up by one, live; only a message newer than the last one known counts, so a
- * message seen twice (event and catch-up) counts once. Reports whether the channel is in the cache.
+ * the channel's unread count goes up by one, live, and with countMention (it mentions me) its mention count too;
+ * only a message newer than the last one known counts, so a message seen twice (event and catch-up) counts once.
+ * A DM whose last message moves goes to the top of the DM list (sortDMs orders by it). Reports whether the channel
+ * is in the cache.
  */
-export function noteLastMessage(qc: QueryClient, m: Message, countUnread = false) {
+export function noteLastMessage(qc: QueryClient, m: Message, countUnread = false, countMention = false) {
   return patchAnyChannel(qc, m.channelId, (c) => {
     if (c.lastMessageId && compareIds(c.lastMessageId, m.id) >= 0) return c;
     const next = { ...c, lastMessageId: m.id, lastMessageAt: m.timestamp };
-    return countUnread ? { ...next, unreadCount: Math.min(UNREAD_CAP, c.unreadCount + 1) } : next;
+    if (countUnread) next.unreadCount = Math.min(UNREAD_CAP, c.unreadCount + 1);
+    if (countMention) next.mentionCount = Math.min(UNREAD_CAP, (c.mentionCount || 0) + 1);
+    return next;
   });
+}
+
+/** Unread mentions over every cached channel list and the DMs (the tab title's count). */
+export function totalMentions(qc: QueryClient): number {
+  let n = 0;
+  const seen = new Set<Id>();
+  const add = (c: AnyChannel) => {
+    if (seen.has(c.id)) return;
+    seen.add(c.id);
+    n += c.mentionCount > 0 ? c.mentionCount : 0;
+  };
+  for (const [, d] of qc.getQueriesData<ChannelsList>({ queryKey: qk.channelsAll })) d?.channels?.forEach(add);
+  qc.getQueryData<DMList>(qk.dms)?.channels?.forEach(add);
+  return n;
 }
 
 export function upsertServer(qc: QueryClient, server: Server) {

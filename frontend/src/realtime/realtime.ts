@@ -14,6 +14,7 @@ import type {
   MembersPage,
   MemberUpdateEvent,
   Message,
+  NotificationSettings,
   Server,
   ServersList,
   ServerUpdateEvent,
@@ -37,6 +38,7 @@ import {
   receiveMessage,
 } from '../chat/messageStore';
 import { applyReceipt } from '../chat/receipts';
+import { decideIncoming, DEFAULT_SETTINGS, normalizeSettings, type IncomingDecision, type Place } from '../chat/notify';
 import { Outbox } from '../chat/outbox';
 import { newNonce, SEND_TIMEOUT_MS } from '../chat/send';
 import {
@@ -68,6 +70,16 @@ export interface RemovalNotice {
 
 type NoticeListener = (n: RemovalNotice) => void;
 
+/** Someone else's message, as it arrived live (once per message), with what it should do. */
+export interface IncomingMessage {
+  message: Message;
+  place: Place | undefined;
+  decision: IncomingDecision;
+}
+type IncomingListener = (e: IncomingMessage) => void;
+
+const tabHidden = () => typeof document !== 'undefined' && document.visibilityState === 'hidden';
+
 export interface RealtimeDeps {
   auth: AuthManager;
   api: Api;
@@ -92,6 +104,9 @@ export class Realtime {
   /** The newest message of a channel at the last markRead, i.e. the newest the user has seen there. */
   private readSeen = new Map<Id, Id>();
   private noticeListeners = new Set<NoticeListener>();
+  private incomingListeners = new Set<IncomingListener>();
+  /** Ids of recent messages already handed to incoming listeners (an event and a catch-up may bring one twice). */
+  private announced = new Set<Id>();
   private presenceWanted = new Set<Id>();
   private presenceTimer: ReturnType<typeof setTimeout> | null = null;
   private idle = false;
@@ -148,6 +163,25 @@ export class Realtime {
     return () => this.noticeListeners.delete(l);
   }
 
+  /** Someone else's new messages, live (not history or catch-up), for notifications. */
+  onIncoming(l: IncomingListener): () => void {
+    this.incomingListeners.add(l);
+    return () => this.incomingListeners.delete(l);
+  }
+
+  /** The notification settings: the cached answer of GET /api/me/settings, else the defaults. */
+  settings(): NotificationSettings {
+    const s = this.qc.getQueryData<NotificationSettings>(qk.settings);
+    return s ? normalizeSettings(s) : DEFAULT_SETTINGS;
+  }
+
+  /** Where a channel is: a DM, or a text channel of a server; undefined when not cached. */
+  place(channelId: Id): Place | undefined {
+    const c = findChannel(this.qc, channelId);
+    if (!c) return undefined;
+    return c.type === 'dm' ? { type: 'dm' } : { type: 'text', serverId: c.serverId };
+  }
+
   private notice(n: RemovalNotice) {
     for (const l of this.noticeListeners) l(n);
   }
@@ -163,6 +197,7 @@ export class Realtime {
         void this.qc.invalidateQueries({ queryKey: qk.servers });
         void this.qc.invalidateQueries({ queryKey: qk.dms });
         void this.qc.invalidateQueries({ queryKey: qk.channelsAll });
+        void this.qc.invalidateQueries({ queryKey: qk.settings });
         this.refreshPresence();
       }
       // Queued sends wait for catch-up, so a message stored before the connection dropped (its ack lost) is
@@ -196,6 +231,10 @@ export class Realtime {
     s.on('server:update', (e) => this.onServerUpdate(e));
     s.on('channel:update', (e) => this.onChannelUpdate(e));
     s.on('member:update', (e) => this.onMemberUpdate(e));
+    // Settings changed in another tab or device.
+    s.on('settings:update', (e) => {
+      if (e && typeof e === 'object') this.qc.setQueryData(qk.settings, normalizeSettings(e));
+    });
   }
 
   /**
@@ -222,9 +261,21 @@ export class Realtime {
       this.chat.setTyping(m.channelId, m.senderId, false);
       if (this.isDM(m.channelId)) this.socket.emit('message:delivered', { channelId: m.channelId, messageId: m.id });
     }
-    const known = noteLastMessage(this.qc, m, m.senderId !== this.meId && m.channelId !== this.activeChannelId);
+    // Viewing: the channel is open in a visible tab (it is marked read). Otherwise the message counts as unread,
+    // and as a mention when it mentions me (@everyone and @here only unless suppressed for its server).
+    const hidden = tabHidden();
+    const viewing = m.channelId === this.activeChannelId && !hidden;
+    const place = this.place(m.channelId);
+    const decision = decideIncoming({ message: m, meId: this.meId, place, settings: this.settings(), viewing, hidden });
+    const fromOther = m.senderId !== this.meId;
+    const known = noteLastMessage(this.qc, m, fromOther && !viewing, decision.mention && !viewing);
     if (!known) void this.qc.invalidateQueries({ queryKey: qk.dms });
     if (m.channelId === this.activeChannelId) this.markRead(m.channelId);
+    if (fromOther && !this.announced.has(m.id)) {
+      this.announced.add(m.id);
+      if (this.announced.size > 500) this.announced.delete(this.announced.values().next().value!);
+      for (const l of this.incomingListeners) l({ message: m, place, decision });
+    }
   }
 
   private serverName(id: Id): string {
