@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { NotificationSettings } from '../api/types';
 import { decideIncoming, DEFAULT_SETTINGS, normalizeSettings, shouldPrompt, showsUnread, toggleId, type Place } from './notify';
 
-const S = (over: Partial<NotificationSettings> = {}): NotificationSettings => ({ ...DEFAULT_SETTINGS, ...over });
+const S = (over: Partial<NotificationSettings> = {}): NotificationSettings => ({ ...DEFAULT_SETTINGS, desktop: 'all', ...over });
 const text: Place = { type: 'text', serverId: 's1' };
 const dm: Place = { type: 'dm' };
 const plain = { channelId: 'c1', senderId: 'u2', content: 'hello', mentions: [] as string[], mentionEveryone: false };

@@ -3,13 +3,13 @@
 import type { Id, Message, NotificationSettings } from '../api/types';
 import { mentionsMe } from './mentions';
 
-/** Used until GET /api/me/settings answers (or when it cannot). */
+/** Used until GET /api/me/settings answers (or when it cannot): the server's defaults. */
 export const DEFAULT_SETTINGS: NotificationSettings = {
   mutedChannels: [],
   mutedServers: [],
   suppressEveryone: [],
   notifySound: true,
-  desktop: 'all',
+  desktop: 'mentions',
 };
 
 /** The server's limit per list. */

@@ -147,7 +147,7 @@ describe('Notifications', () => {
 
   it('no notification while the tab is visible, without permission, or for a muted channel without a mention', async () => {
     const { shown } = stubNotifications('granted');
-    backend({ ...DEFAULT_SETTINGS, mutedChannels: ['11'] });
+    backend({ ...DEFAULT_SETTINGS, desktop: 'all', mutedChannels: ['11'] });
     const { sock } = await connected('/channels/1/10');
     act(() => sock.fire('message:new', msg('200', { channelId: '10', senderId: '7', content: 'visible tab' })));
     hidden = true;
