@@ -2,7 +2,7 @@
 // sound for incoming messages (decided in chat/notify.ts), the polite permission prompt, the settings section of the
 // user menu, the mute bell of a channel header, and the mention badge.
 import { useQueryClient } from '@tanstack/react-query';
-import { useEffect, useRef, useState, useSyncExternalStore } from 'react';
+import { useEffect, useState, useSyncExternalStore } from 'react';
 import { useNavigate } from 'react-router';
 import { qk } from '../api/queryKeys';
 import type { DesktopNotify, Id, Server, ServersList, User } from '../api/types';
@@ -119,9 +119,6 @@ export function NotificationsController() {
     };
   }, []);
 
-  const navRef = useRef(navigate);
-  navRef.current = navigate;
-
   useEffect(() => {
     const userName = async (id: Id, fallback = 'Someone'): Promise<string> => {
       const me = auth.getSession()?.user;
@@ -171,7 +168,7 @@ export function NotificationsController() {
         });
         n.onclick = () => {
           window.focus();
-          navRef.current(path);
+          navigate(path);
           n.close();
         };
       } catch {
@@ -182,7 +179,7 @@ export function NotificationsController() {
       if (e.decision.sound) playChime();
       if (e.decision.notify) void show(e);
     });
-  }, [rt, qc, api, auth]);
+  }, [rt, qc, api, auth, navigate]);
 
   return null;
 }
