@@ -186,6 +186,7 @@ export function Composer({
           </div>
           <ul id={listId} role="listbox" aria-label={query!.trigger === '@' ? 'Members' : 'Channels'} className="mention-options">
             {options.map((o, i) => (
+              // eslint-disable-next-line jsx-a11y/click-events-have-key-events -- the keyboard picks in the textarea (↑/↓, Enter/Tab, aria-activedescendant); a click is the mouse way
               <li
                 key={`${o.kind}:${o.id}`}
                 id={optionId(i)}

@@ -1,7 +1,7 @@
 // The notification layer in the running app (fake socket, mocked REST): the tab title, desktop notifications when
 // the tab is hidden, mutes, the permission prompt and the settings section.
 import { QueryClientProvider } from '@tanstack/react-query';
-import { act, render, screen, waitFor } from '@testing-library/react';
+import { act, configure, render, screen, waitFor } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { MemoryRouter } from 'react-router';
@@ -14,6 +14,9 @@ import { ThemeProvider } from '../theme/theme';
 import { FakeSocket, fakeSocketFactory } from '../test/fakeSocket';
 import { msg } from '../test/fixtures';
 import { loggedIn } from '../test/render';
+
+// The chat screen is a lazy chunk; with every test file running at once, it can take more than a second to load.
+configure({ asyncUtilTimeout: 5000 });
 
 const json = (status: number, body: unknown) =>
   new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json' } });
@@ -141,7 +144,7 @@ describe('Notifications', () => {
     expect(shown[0].options?.tag).toBe('parley:11');
     hidden = false;
     act(() => shown[0].instance.onclick!());
-    expect(await screen.findByTestId('chat-title')).toHaveProperty('textContent', '#random');
+    await waitFor(() => expect(screen.getByTestId('chat-title').textContent).toBe('#random'));
     expect(shown[0].instance.close).toHaveBeenCalled();
   });
 
