@@ -202,3 +202,22 @@ type UserSettings struct {
 	NotifySound      bool
 	Desktop          string // NotifyAll, NotifyMentions or NotifyNone
 }
+
+// Reaction is who reacted to one message with one emoji, in the order they reacted.
+type Reaction struct {
+	ChannelID int64
+	MessageID int64
+	Emoji     string
+	UserIDs   []int64
+}
+
+// ReactionChange is the coalesced change of one user's reaction to one message with one emoji since the last
+// write: added (At: when) or removed.
+type ReactionChange struct {
+	ChannelID int64
+	MessageID int64
+	UserID    int64
+	Emoji     string
+	Add       bool
+	At        time.Time
+}

@@ -36,14 +36,14 @@ func TestMigrateIsIdempotentAndCreatesIndexes(t *testing.T) {
 	db := testenv.Mongo(t) // migrated once already
 	ctx := testCtx(t)
 	v, err := mongorepo.Migrate(ctx, db)
-	if err != nil || v != 2 {
-		t.Fatalf("second Migrate = %d, %v; want 2, nil", v, err)
+	if err != nil || v != 3 {
+		t.Fatalf("second Migrate = %d, %v; want 3, nil", v, err)
 	}
 	var ver struct {
 		Version int  `bson:"version"`
 		Dirty   bool `bson:"dirty"`
 	}
-	if err := db.Collection("schema_migrations").FindOne(ctx, bson.D{{Key: "_id", Value: "version"}}).Decode(&ver); err != nil || ver.Version != 2 || ver.Dirty {
+	if err := db.Collection("schema_migrations").FindOne(ctx, bson.D{{Key: "_id", Value: "version"}}).Decode(&ver); err != nil || ver.Version != 3 || ver.Dirty {
 		t.Fatalf("schema_migrations = %+v, %v", ver, err)
 	}
 	if n, err := db.Collection("schema_lock").CountDocuments(ctx, bson.D{}); err != nil || n != 0 {
@@ -53,6 +53,7 @@ func TestMigrateIsIdempotentAndCreatesIndexes(t *testing.T) {
 		"read_states":  {"user_channel", "channel_read"},
 		"presence":     {"status_heartbeat", "user", "node"},
 		"channel_meta": {"last_message_at"},
+		"reactions":    {"message_emoji_user"},
 	}
 	for coll, names := range want {
 		cur, err := db.Collection(coll).Indexes().List(ctx)
@@ -95,7 +96,7 @@ func TestMigrateLock(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	if v, err := mongorepo.Migrate(ctx, db); err != nil || v != 2 {
+	if v, err := mongorepo.Migrate(ctx, db); err != nil || v != 3 {
 		t.Fatalf("Migrate with a stale lock = %d, %v", v, err)
 	}
 	if d := time.Since(start); d > 20*time.Second {
@@ -126,7 +127,7 @@ func TestMigrateLock(t *testing.T) {
 	if _, err := locks.DeleteOne(ctx, bson.D{{Key: "_id", Value: "migrate-lock"}}); err != nil {
 		t.Fatal(err)
 	}
-	if v, err := mongorepo.Migrate(ctx, db); err != nil || v != 2 {
+	if v, err := mongorepo.Migrate(ctx, db); err != nil || v != 3 {
 		t.Fatalf("Migrate after the lock was released = %d, %v", v, err)
 	}
 }
