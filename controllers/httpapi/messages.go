@@ -28,13 +28,20 @@ type ReadMarker interface {
 
 // MessageHandlers serves message history.
 type MessageHandlers struct {
-	svc   HistoryService
-	reads ReadMarker
-	log   *slog.Logger
+	svc       HistoryService
+	reads     ReadMarker
+	reactions ReactionReader // optional
+	log       *slog.Logger
 }
 
 func NewMessageHandlers(svc HistoryService, reads ReadMarker, log *slog.Logger) *MessageHandlers {
 	return &MessageHandlers{svc: svc, reads: reads, log: log}
+}
+
+// WithReactions adds each message's reactions to history pages.
+func (h *MessageHandlers) WithReactions(r ReactionReader) *MessageHandlers {
+	h.reactions = r
+	return h
 }
 
 func (h *MessageHandlers) Routes(_ *gin.Engine, _, authed *gin.RouterGroup) {
@@ -150,6 +157,21 @@ func (h *MessageHandlers) page(c *gin.Context, channelID int64) {
 					msgs[i].Read = &read
 				}
 			}
+		}
+	}
+	if h.reactions != nil && len(p.Messages) > 0 {
+		ids := make([]int64, len(p.Messages))
+		for i, m := range p.Messages {
+			ids[i] = m.ID
+		}
+		// Reactions are decoration: if MongoDB cannot answer, the page goes out without them (the field is then
+		// absent, and clients keep what they had).
+		if rs, err := h.reactions.ForMessages(c.Request.Context(), me, channelID, ids); err == nil {
+			for i := range msgs {
+				msgs[i].Reactions = wire.ToReactions(rs[p.Messages[i].ID])
+			}
+		} else {
+			h.log.Warn("history without reactions", "channel", channelID, "err", err)
 		}
 	}
 	c.JSON(http.StatusOK, gin.H{"messages": msgs, "hasMore": p.HasMore})

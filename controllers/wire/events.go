@@ -14,6 +14,8 @@ const (
 	EventPresenceSet      = "presence:set"
 	EventReceiptRead      = "receipt:read"
 	EventMessageDelivered = "message:delivered"
+	EventReactionAdd      = "reaction:add"
+	EventReactionRemove   = "reaction:remove"
 )
 
 // Events the server sends.
@@ -34,6 +36,7 @@ const (
 	EventSessionRevoked   = "session:revoked"
 	EventSettingsUpdate   = "settings:update"
 	EventPinUpdate        = "pin:update"
+	EventReactionUpdate   = "reaction:update"
 )
 
 // Client payloads.
@@ -71,6 +74,13 @@ type ChannelRef struct {
 // PresenceSetPayload is presence:set.
 type PresenceSetPayload struct {
 	Status string `json:"status"`
+}
+
+// ReactionPayload is reaction:add and reaction:remove: the caller's reaction to a message.
+type ReactionPayload struct {
+	ChannelID string `json:"channelId"`
+	MessageID string `json:"messageId"`
+	Emoji     string `json:"emoji"`
 }
 
 // Server payloads (message:sent, message:new and message:updated carry a Message; presence:update a Presence).
@@ -136,4 +146,16 @@ type MemberGone struct {
 
 type SessionRevokedEvent struct {
 	Reason string `json:"reason"`
+}
+
+// ReactionUpdateEvent is reaction:update: userId added or removed their reaction; count is the emoji's new
+// total on the message and userIds the first few who reacted (for tooltips).
+type ReactionUpdateEvent struct {
+	ChannelID string   `json:"channelId"`
+	MessageID string   `json:"messageId"`
+	Emoji     string   `json:"emoji"`
+	Count     int      `json:"count"`
+	UserID    string   `json:"userId"`
+	Action    string   `json:"action"` // "add" or "remove"
+	UserIDs   []string `json:"userIds"`
 }

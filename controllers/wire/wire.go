@@ -8,6 +8,7 @@ import (
 
 	"github.com/parleychat/parley/internal/apperr"
 	"github.com/parleychat/parley/internal/model"
+	"github.com/parleychat/parley/services/reactions"
 )
 
 // ID formats an id for the wire.
@@ -137,6 +138,38 @@ type Message struct {
 	MentionEveryone bool     `json:"mentionEveryone"`
 	ReplyTo         *string  `json:"replyTo"` // the id of the message it answers, or null
 	Type            string   `json:"type"`    // "default"; "pin": "<sender> pinned a message" (replyTo = the pinned message)
+	// Reactions is present (possibly empty) in history pages and absent in events about the message.
+	Reactions []Reaction `json:"reactions,omitzero"`
+}
+
+// Reaction is one emoji's reactions to a message as the caller sees them.
+type Reaction struct {
+	Emoji   string   `json:"emoji"`
+	Count   int      `json:"count"`
+	Me      bool     `json:"me"`
+	UserIDs []string `json:"userIds"` // the first few who reacted, in order
+}
+
+func ToReaction(s reactions.Summary) Reaction {
+	return Reaction{Emoji: s.Emoji, Count: s.Count, Me: s.Me, UserIDs: IDs(s.UserIDs)}
+}
+
+// ToReactions converts a message's reactions; never nil, so the field is present.
+func ToReactions(ss []reactions.Summary) []Reaction {
+	out := make([]Reaction, 0, len(ss))
+	for _, s := range ss {
+		out = append(out, ToReaction(s))
+	}
+	return out
+}
+
+// IDs formats ids for the wire; never nil.
+func IDs(ids []int64) []string {
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[i] = ID(id)
+	}
+	return out
 }
 
 func ToMessage(m model.Message) Message {

@@ -33,6 +33,7 @@ import (
 	"github.com/parleychat/parley/services/community"
 	"github.com/parleychat/parley/services/messaging"
 	"github.com/parleychat/parley/services/presence"
+	"github.com/parleychat/parley/services/reactions"
 	"github.com/parleychat/parley/services/readstate"
 	"github.com/parleychat/parley/services/settings"
 	"github.com/parleychat/parley/services/typing"
@@ -59,6 +60,7 @@ type App struct {
 	Messaging *messaging.Service
 	Presence  *presence.Service
 	ReadState *readstate.Service
+	Reactions *reactions.Service
 }
 
 // Connect opens the three databases and applies migrations. Each step is logged with its duration.
@@ -195,6 +197,9 @@ func New(cfg config.Config, log *slog.Logger, pg *pgxpool.Pool, mc *mongodrv.Cli
 	messagingSvc.Observe(readSvc)
 	messagingSvc.Observe(typingSvc)
 	sockets.RegisterRealtimeEvents(presenceSvc, typingSvc, readSvc)
+	reactSvc := reactions.New(mongo.NewReactionStore(mdb), communitySvc, messagingSvc, sockets.Publisher(),
+		reactions.Config{WriteInterval: cfg.Messaging.StateWrites}, log.With("component", "reactions"))
+	sockets.RegisterReactionEvents(reactSvc)
 
 	health := []httpapi.HealthCheck{
 		{Name: "postgres", Check: func(ctx context.Context) error { return pg.Ping(ctx) }},
@@ -223,7 +228,8 @@ func New(cfg config.Config, log *slog.Logger, pg *pgxpool.Pool, mc *mongodrv.Cli
 		Auth:           httpapi.NewAuthHandlers(authSvc, log.With("component", "http")),
 		Extra: []func(*gin.Engine, *gin.RouterGroup, *gin.RouterGroup){
 			httpapi.NewCommunityHandlers(communitySvc, log.With("component", "http")).Routes,
-			httpapi.NewMessageHandlers(messagingSvc, readSvc, log.With("component", "http")).Routes,
+			httpapi.NewMessageHandlers(messagingSvc, readSvc, log.With("component", "http")).WithReactions(reactSvc).Routes,
+			httpapi.NewReactionHandlers(reactSvc, authSvc, log.With("component", "http")).Routes,
 			httpapi.NewRealtimeHandlers(presenceSvc, readSvc, log.With("component", "http")).Routes,
 			httpapi.NewSettingsHandlers(settings.New(mongo.NewSettingsStore(mdb), sockets.Publisher()), log.With("component", "http")).Routes,
 			func(e *gin.Engine, _, _ *gin.RouterGroup) {
@@ -236,7 +242,7 @@ func New(cfg config.Config, log *slog.Logger, pg *pgxpool.Pool, mc *mongodrv.Cli
 	return &App{
 		cfg: cfg, log: log, pg: pg, mongo: mc, cass: cs, sockets: sockets, handler: router,
 		redis: rc, node: node, forward: forward, internal: internal,
-		Auth: authSvc, Community: communitySvc, Messaging: messagingSvc, Presence: presenceSvc, ReadState: readSvc,
+		Auth: authSvc, Community: communitySvc, Messaging: messagingSvc, Presence: presenceSvc, ReadState: readSvc, Reactions: reactSvc,
 	}, nil
 }
 
@@ -251,7 +257,7 @@ func (a *App) OwnsChannel(channelID string) bool {
 func (a *App) Handler() http.Handler { return a.handler }
 
 // Serve listens until ctx is cancelled, then shuts down gracefully: refuse new messages and store the queued
-// ones (their acks still reach the senders), close sockets and HTTP, write presence and read state, close the
+// ones (their acks still reach the senders), close sockets and HTTP, write presence, read state and reactions, close the
 // databases.
 func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{Handler: a.handler, ReadHeaderTimeout: 10 * time.Second}
@@ -294,6 +300,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	a.sockets.Close()
 	a.Presence.Close()
 	a.ReadState.Close(shutdownCtx)
+	a.Reactions.Close(shutdownCtx)
 	err := srv.Shutdown(shutdownCtx)
 	if internal != nil {
 		_ = internal.Shutdown(shutdownCtx)
