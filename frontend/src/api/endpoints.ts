@@ -14,6 +14,7 @@ import type {
   MessagesPage,
   NotificationSettings,
   PresenceList,
+  ReactedPage,
   Role,
   Server,
   ServersList,
@@ -83,6 +84,9 @@ export function createApi(http: HttpClient) {
     // notification settings
     settings: () => http.get<NotificationSettings>('/me/settings'),
     saveSettings: (body: NotificationSettings) => http.request<NotificationSettings>('/me/settings', { method: 'PUT', body }),
+    // who reacted to a message with an emoji (by user id)
+    reacted: (channelId: Id, messageId: Id, emoji: string, after?: Id, limit = 50) =>
+      http.get<ReactedPage>(`/channels/${e(channelId)}/messages/${e(messageId)}/reactions${q({ emoji, after, limit })}`),
 
     // presence
     presence: (userIds: Id[]) => http.get<PresenceList>(`/presence${q({ userIds: userIds.join(',') })}`),

@@ -91,6 +91,18 @@ export interface Message {
   mentions?: Id[];
   /** An allowed @everyone (owner/admin in a server, anyone in a DM). */
   mentionEveryone?: boolean;
+  /** Present (possibly empty) in history pages; absent in message events (keep what you have). */
+  reactions?: Reaction[];
+}
+
+/** One emoji's reactions to a message as the caller sees them. */
+export interface Reaction {
+  emoji: string;
+  count: number;
+  /** The caller reacted with this emoji. */
+  me: boolean;
+  /** The first few (up to 10) who reacted, in order. */
+  userIds: Id[];
 }
 
 export type PresenceStatus = 'online' | 'idle' | 'offline';
@@ -197,6 +209,11 @@ export interface MessagesPage {
   messages: Message[];
   hasMore: boolean;
 }
+/** GET /channels/:id/messages/:messageId/reactions?emoji=: who reacted, by user id. */
+export interface ReactedPage {
+  users: User[];
+  hasMore: boolean;
+}
 export interface PresenceList {
   presence: Presence[];
 }
@@ -239,6 +256,25 @@ export interface ChannelRef {
 export interface ReceiptPayload {
   channelId: Id;
   messageId: Id;
+}
+
+export interface ReactionPayload {
+  channelId: Id;
+  messageId: Id;
+  /** One Unicode emoji (not a :shortcode:). */
+  emoji: string;
+}
+
+export interface ReactionUpdateEvent {
+  channelId: Id;
+  messageId: Id;
+  emoji: string;
+  /** The emoji's new total on the message. */
+  count: number;
+  userId: Id;
+  action: 'add' | 'remove';
+  /** The first few who reacted, after the change. */
+  userIds: Id[];
 }
 
 export interface TypingEvent {
@@ -297,6 +333,7 @@ export interface ServerToClientEvents {
   'member:update': (e: MemberUpdateEvent) => void;
   'session:revoked': (e: SessionRevokedEvent) => void;
   'settings:update': (s: NotificationSettings) => void;
+  'reaction:update': (e: ReactionUpdateEvent) => void;
 }
 
 export interface ClientToServerEvents {
@@ -309,4 +346,6 @@ export interface ClientToServerEvents {
   'presence:set': (p: { status: 'online' | 'idle' }) => void;
   'receipt:read': (p: ReceiptPayload, ack: (a: Ack) => void) => void;
   'message:delivered': (p: ReceiptPayload) => void;
+  'reaction:add': (p: ReactionPayload, ack: (a: Ack<{ reaction: Reaction }>) => void) => void;
+  'reaction:remove': (p: ReactionPayload, ack: (a: Ack<{ reaction: Reaction }>) => void) => void;
 }

@@ -2,7 +2,7 @@
 // nothing changed), so React can compare by reference. Confirmed messages are kept sorted by id (ids sort by
 // creation time) and unique by id; own unconfirmed sends live in `pending`, matched to their stored message by
 // nonce, and always display after the confirmed ones.
-import type { Id, Message } from '../api/types';
+import type { Id, Message, Reaction } from '../api/types';
 import { compareIds } from './ids';
 
 export type LocalState = 'pending' | 'failed';
@@ -48,16 +48,31 @@ function editedTime(m: Message): number {
 /** The newer version of the same message (an edit beats the original; on a tie the incoming copy wins). */
 function newer(existing: Message, incoming: Message): Message {
   if (editedTime(incoming) < editedTime(existing)) {
-    // Keep the edit but take fields only the incoming copy may carry (e.g. `read`).
-    return incoming.read !== undefined && incoming.read !== existing.read ? { ...existing, read: incoming.read } : existing;
+    // Keep the edit but take fields only the incoming copy may carry (e.g. `read`, `reactions`).
+    let kept = existing;
+    if (incoming.read !== undefined && incoming.read !== existing.read) kept = { ...kept, read: incoming.read };
+    if (incoming.reactions !== undefined) kept = { ...kept, reactions: incoming.reactions };
+    return kept;
   }
   const merged = { ...existing, ...incoming };
   if (incoming.read === undefined && existing.read !== undefined) merged.read = existing.read;
+  // Message events carry no reactions: keep the ones we have (history pages always carry them).
+  if (incoming.reactions === undefined && existing.reactions !== undefined) merged.reactions = existing.reactions;
   return merged;
 }
 
+function sameReactions(a: Reaction[] | undefined, b: Reaction[] | undefined): boolean {
+  if (a === b) return true;
+  if (!a || !b || a.length !== b.length) return false;
+  return a.every(
+    (r, i) => r.emoji === b[i].emoji && r.count === b[i].count && r.me === b[i].me && r.userIds.join(',') === b[i].userIds.join(','),
+  );
+}
+
 function sameMessage(a: Message, b: Message): boolean {
-  return a.content === b.content && a.editedAt === b.editedAt && a.read === b.read && a.timestamp === b.timestamp;
+  return (
+    a.content === b.content && a.editedAt === b.editedAt && a.read === b.read && a.timestamp === b.timestamp && sameReactions(a.reactions, b.reactions)
+  );
 }
 
 /** Merges `incoming` into the sorted, unique list `list`. Returns `list` itself when nothing changed. */
@@ -144,6 +159,18 @@ export function applyUpdate(state: ChannelMessages, msg: Message): ChannelMessag
   return messages === state.messages ? state : { ...state, messages };
 }
 
+/** Changes one loaded message's reactions (unknown ids are ignored). */
+export function updateReactions(state: ChannelMessages, messageId: Id, fn: (r: Reaction[] | undefined) => Reaction[]): ChannelMessages {
+  const i = state.messages.findIndex((m) => m.id === messageId);
+  if (i < 0) return state;
+  const cur = state.messages[i];
+  const reactions = fn(cur.reactions);
+  if (reactions === cur.reactions || (reactions.length === 0 && !cur.reactions)) return state;
+  const messages = state.messages.slice();
+  messages[i] = { ...cur, reactions };
+  return { ...state, messages };
+}
+
 export function applyDelete(state: ChannelMessages, messageId: Id): ChannelMessages {
   if (state.deleted.has(messageId)) return state;
   const deleted = new Set(state.deleted);
@@ -215,6 +242,7 @@ export interface ChatItem {
   read?: boolean;
   mentions?: Id[];
   mentionEveryone?: boolean;
+  reactions?: Reaction[];
   state: ItemState;
   error?: string;
   /** First message of a run by the same author: shows the author and full time. */
@@ -266,6 +294,7 @@ export function toItems(state: ChannelMessages | undefined, windowMs = GROUP_WIN
       read: m.read,
       mentions: m.mentions,
       mentionEveryone: m.mentionEveryone,
+      reactions: m.reactions,
       state: 'sent',
     });
   }

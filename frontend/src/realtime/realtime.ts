@@ -15,6 +15,7 @@ import type {
   MemberUpdateEvent,
   Message,
   NotificationSettings,
+  Reaction,
   Server,
   ServersList,
   ServerUpdateEvent,
@@ -36,7 +37,9 @@ import {
   newestId,
   oldestId,
   receiveMessage,
+  updateReactions,
 } from '../chat/messageStore';
+import { applyReactionEvent, setReaction, toggleMine } from '../chat/reactions';
 import { applyReceipt } from '../chat/receipts';
 import { decideIncoming, DEFAULT_SETTINGS, normalizeSettings, type IncomingDecision, type Place } from '../chat/notify';
 import { Outbox } from '../chat/outbox';
@@ -234,6 +237,10 @@ export class Realtime {
     // Settings changed in another tab or device.
     s.on('settings:update', (e) => {
       if (e && typeof e === 'object') this.qc.setQueryData(qk.settings, normalizeSettings(e));
+    });
+    s.on('reaction:update', (e) => {
+      if (!e?.messageId || !e.channelId) return;
+      this.chat.update(e.channelId, (st) => updateReactions(st, e.messageId, (r) => applyReactionEvent(r, e, this.meId)));
     });
   }
 
@@ -489,6 +496,27 @@ export class Realtime {
     const res = await this.socket.timeout(SEND_TIMEOUT_MS).emitWithAck('message:delete', { channelId, messageId });
     if (!res.ok) throw new Error(res.error?.message || 'Could not delete the message.');
     this.chat.update(channelId, (st) => applyDelete(st, messageId));
+  }
+
+  /**
+   * Adds or removes my reaction: shown at once, then set to what the server answers (its count is the truth),
+   * or undone if it refused (the error is thrown).
+   */
+  async react(channelId: Id, messageId: Id, emoji: string, add: boolean): Promise<void> {
+    this.chat.update(channelId, (st) => updateReactions(st, messageId, (r) => toggleMine(r, emoji, this.meId, add)));
+    let res: Ack<{ reaction: Reaction }> | undefined;
+    try {
+      res = await this.socket.timeout(SEND_TIMEOUT_MS).emitWithAck(add ? 'reaction:add' : 'reaction:remove', { channelId, messageId, emoji });
+    } catch {
+      res = undefined;
+    }
+    if (res?.ok) {
+      const r = res.reaction;
+      this.chat.update(channelId, (st) => updateReactions(st, messageId, (list) => setReaction(list, { ...r, emoji })));
+      return;
+    }
+    this.chat.update(channelId, (st) => updateReactions(st, messageId, (r) => toggleMine(r, emoji, this.meId, !add)));
+    throw new Error(res && !res.ok ? res.error?.message || 'Could not react.' : 'No answer from the server; try again.');
   }
 
   typing(channelId: Id, event: 'typing:start' | 'typing:stop') {
