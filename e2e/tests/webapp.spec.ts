@@ -231,7 +231,10 @@ test('keyboard only: reach a message\'s actions with Tab, edit it and delete it 
     await expect(messageRows(bob, 'second, edited by keyboard').getByTestId('message-edited')).toBeVisible();
     await expect(menuButton(secondId)).toBeFocused();
 
-    // Delete: ↑ opens the menu on its last item, Delete message; the confirmation has focus; Tab to Delete, Enter.
+    // Delete: ↑ opens the menu on its last item (Add reaction), ↑ again is Delete message; the confirmation has
+    // focus; Tab to Delete, Enter.
+    await kb.press('ArrowUp');
+    await expect(menu.getByRole('menuitem', { name: 'Add reaction' })).toBeFocused();
     await kb.press('ArrowUp');
     await expect(menu.getByRole('menuitem', { name: 'Delete message' })).toBeFocused();
     await kb.press('Enter');

@@ -124,6 +124,7 @@ export function ChannelView({
   const onDiscard = useCallback((nonce: string) => rt.discard(channelId, nonce), [rt, channelId]);
   const onEdit = useCallback((id: Id, content: string) => rt.edit(channelId, id, content), [rt, channelId]);
   const onDelete = useCallback((id: Id) => rt.remove(channelId, id), [rt, channelId]);
+  const onReact = useCallback((id: Id, emoji: string, add: boolean) => rt.react(channelId, id, emoji, add), [rt, channelId]);
   const onError = useCallback((m: string) => notify(m, 'error'), [notify]);
   const onEscape = useCallback(() => {
     rt.markRead(channelId);
@@ -155,6 +156,7 @@ export function ChannelView({
             onDiscard={onDiscard}
             onEdit={onEdit}
             onDelete={onDelete}
+            onReact={onReact}
             onError={onError}
             handleRef={list}
           />

@@ -138,6 +138,35 @@ describe('MessageItem', () => {
     expect(h.onStartEdit).toHaveBeenCalledWith(expect.objectContaining({ id: '10' }));
   });
 
+  it('reactions: any sent message offers "Add reaction" in its menu; the picker reacts and closes', async () => {
+    const user = userEvent.setup();
+    const onReact = vi.fn();
+    renderItem({ mine: false, onReact });
+    await user.tab();
+    expect(document.activeElement).toBe(screen.getByTestId('message-menu-button'));
+    await user.keyboard('{Enter}');
+    expect(screen.getAllByRole('menuitem').map((i) => i.textContent)).toEqual(['Add reaction']);
+    await user.keyboard('{Enter}');
+    const picker = screen.getByTestId('reaction-picker');
+    expect(document.activeElement).toBe(screen.getAllByTestId('quick-reaction')[0]);
+    await user.keyboard('{Enter}');
+    expect(onReact).toHaveBeenCalledWith(expect.objectContaining({ id: '10' }), '👍', true);
+    expect(picker.isConnected).toBe(false);
+    expect(document.activeElement).toBe(screen.getByTestId('message-menu-button'));
+  });
+
+  it('reactions: the bar shows under the message; picking an emoji I already reacted with changes nothing', async () => {
+    const onReact = vi.fn();
+    renderItem({ mine: false, onReact, item: item({ reactions: [{ emoji: '👍', count: 1, me: true, userIds: ['me'] }] }) });
+    expect(screen.getByTestId('reaction').dataset.count).toBe('1');
+    await userEvent.click(screen.getByTestId('reaction-bar-add'));
+    await userEvent.click(screen.getAllByTestId('quick-reaction')[0]);
+    expect(onReact).not.toHaveBeenCalled();
+    expect(screen.queryByTestId('reaction-picker')).toBeNull();
+    await userEvent.click(screen.getByTestId('reaction'));
+    expect(onReact).toHaveBeenCalledWith(expect.objectContaining({ id: '10' }), '👍', false);
+  });
+
   it('others\' messages and pending ones offer no actions', () => {
     renderItem({ mine: false });
     expect(screen.queryByTestId('message-menu-button')).toBeNull();

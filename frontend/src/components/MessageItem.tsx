@@ -1,9 +1,11 @@
-import { memo, useEffect, useId, useRef, useState, type KeyboardEvent, type RefObject } from 'react';
+import { memo, useCallback, useEffect, useId, useRef, useState, type KeyboardEvent, type RefObject } from 'react';
 import type { ChatItem } from '../chat/messageStore';
 import type { ReceiptStatus } from '../chat/receipts';
 import { displayName, useUser } from '../app/queries';
 import { Avatar } from './ui';
 import { MessageContent } from './MessageContent';
+import { ReactionBar } from './ReactionBar';
+import { ReactionPicker } from './ReactionPicker';
 
 const timeFmt = new Intl.DateTimeFormat(undefined, { hour: 'numeric', minute: '2-digit' });
 const dayFmt = new Intl.DateTimeFormat(undefined, { weekday: 'long', year: 'numeric', month: 'long', day: 'numeric' });
@@ -57,6 +59,8 @@ export interface MessageItemProps {
   onDelete: (item: ChatItem, skipConfirm: boolean) => void;
   onRetry: (item: ChatItem) => void;
   onDiscard: (item: ChatItem) => void;
+  /** Adds or removes my reaction (absent: no reactions, e.g. in previews). */
+  onReact?: (item: ChatItem, emoji: string, add: boolean) => void;
 }
 
 function EditBox({ initial, onSave, onCancel }: { initial: string; onSave: (s: string) => void; onCancel: () => void }) {
@@ -223,6 +227,36 @@ export const MessageItem = memo(function MessageItem(props: MessageItemProps) {
     const a = document.activeElement;
     if (!a || a === document.body) menuButton.current?.focus();
   }, [editing]);
+  const { onReact } = props;
+  const canReact = !!onReact && item.state === 'sent' && !!item.id && !editing;
+  const [pickerAnchor, setPickerAnchor] = useState<HTMLElement | null>(null);
+  const toggle = useCallback((emoji: string, add: boolean) => onReact?.(item, emoji, add), [onReact, item]);
+  const pick = useCallback(
+    (emoji: string) => {
+      setPickerAnchor(null);
+      const mineAlready = item.reactions?.some((r) => r.emoji === emoji && r.me);
+      if (!mineAlready) onReact?.(item, emoji, true);
+    },
+    [onReact, item],
+  );
+  const closePicker = useCallback(() => setPickerAnchor(null), []);
+  const menuActions = [
+    ...(canAct
+      ? [
+          {
+            label: 'Edit message',
+            testId: 'menu-edit-message',
+            run: () => {
+              editFromMenu.current = true;
+              props.onStartEdit(item);
+            },
+          },
+          { label: 'Delete message', danger: true, testId: 'menu-delete-message', run: () => props.onDelete(item, false) },
+        ]
+      : []),
+    // Last, so the own-message menu keeps Edit first and Delete second.
+    ...(canReact ? [{ label: 'Add reaction', testId: 'menu-add-reaction', run: () => setPickerAnchor(menuButton.current) }] : []),
+  ];
 
   return (
     <div className={`message-wrap${item.groupStart ? ' group-start' : ''}`}>
@@ -274,6 +308,7 @@ export const MessageItem = memo(function MessageItem(props: MessageItemProps) {
               {status && <StatusMark status={status} />}
             </div>
           )}
+          {canReact && <ReactionBar reactions={item.reactions} onToggle={toggle} onAdd={setPickerAnchor} />}
           {item.state === 'failed' && (
             <div className="failed-row" role="alert">
               <span className="failed-text">{item.error || 'Message could not be sent.'}</span>
@@ -286,47 +321,52 @@ export const MessageItem = memo(function MessageItem(props: MessageItemProps) {
             </div>
           )}
         </div>
-        {canAct && (
+        {(canAct || canReact) && (
           <div className="message-actions" role="group" aria-label="Message actions">
             {/* Mouse shortcuts; keyboard users get the same actions, announced as a menu, from "More actions". */}
-            <button
-              type="button"
-              className="icon-button small"
-              aria-label="Edit message"
-              title="Edit"
-              tabIndex={-1}
-              onClick={() => props.onStartEdit(item)}
-              data-testid="edit-message-button"
-            >
-              ✎
-            </button>
-            <button
-              type="button"
-              className="icon-button small danger"
-              aria-label="Delete message"
-              title="Delete (shift-click to skip confirmation)"
-              tabIndex={-1}
-              onClick={(e) => props.onDelete(item, e.shiftKey)}
-              data-testid="delete-message-button"
-            >
-              🗑
-            </button>
-            <MessageMenu
-              buttonRef={menuButton}
-              actions={[
-                {
-                  label: 'Edit message',
-                  testId: 'menu-edit-message',
-                  run: () => {
-                    editFromMenu.current = true;
-                    props.onStartEdit(item);
-                  },
-                },
-                { label: 'Delete message', danger: true, testId: 'menu-delete-message', run: () => props.onDelete(item, false) },
-              ]}
-            />
+            {canReact && (
+              <button
+                type="button"
+                className="icon-button small"
+                aria-label="Add reaction"
+                title="Add reaction"
+                tabIndex={-1}
+                onClick={(e) => setPickerAnchor(e.currentTarget)}
+                data-testid="add-reaction-button"
+              >
+                ☺
+              </button>
+            )}
+            {canAct && (
+              <>
+                <button
+                  type="button"
+                  className="icon-button small"
+                  aria-label="Edit message"
+                  title="Edit"
+                  tabIndex={-1}
+                  onClick={() => props.onStartEdit(item)}
+                  data-testid="edit-message-button"
+                >
+                  ✎
+                </button>
+                <button
+                  type="button"
+                  className="icon-button small danger"
+                  aria-label="Delete message"
+                  title="Delete (shift-click to skip confirmation)"
+                  tabIndex={-1}
+                  onClick={(e) => props.onDelete(item, e.shiftKey)}
+                  data-testid="delete-message-button"
+                >
+                  🗑
+                </button>
+              </>
+            )}
+            <MessageMenu buttonRef={menuButton} actions={menuActions} />
           </div>
         )}
+        {pickerAnchor && <ReactionPicker anchor={pickerAnchor} onPick={pick} onClose={closePicker} />}
       </article>
     </div>
   );

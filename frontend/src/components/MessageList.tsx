@@ -33,6 +33,7 @@ export interface MessageListProps {
   onDiscard: (nonce: string) => void;
   onEdit: (messageId: Id, content: string) => Promise<void>;
   onDelete: (messageId: Id) => Promise<void>;
+  onReact?: (messageId: Id, emoji: string, add: boolean) => Promise<void>;
   handleRef?: React.RefObject<MessageListHandle | null>;
   onError: (message: string) => void;
 }
@@ -156,6 +157,13 @@ export function MessageList(props: MessageListProps) {
   const onCancelEdit = useCallback(() => setEditing(null), []);
   const retry = useCallback((item: ChatItem) => onRetry(item.nonce), [onRetry]);
   const discard = useCallback((item: ChatItem) => onDiscard(item.nonce), [onDiscard]);
+  const { onReact } = props;
+  const react = useCallback(
+    (item: ChatItem, emoji: string, add: boolean) => {
+      if (item.id) onReact?.(item.id, emoji, add).catch((e: unknown) => onError(e instanceof Error ? e.message : String(e)));
+    },
+    [onReact, onError],
+  );
 
   if (!state?.loaded) {
     return (
@@ -215,6 +223,7 @@ export function MessageList(props: MessageListProps) {
               onDelete={onDeleteClick}
               onRetry={retry}
               onDiscard={discard}
+              onReact={onReact ? react : undefined}
             />
           );
         }}
