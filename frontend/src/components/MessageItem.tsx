@@ -1,4 +1,4 @@
-import { memo, useCallback, useEffect, useId, useRef, useState, type KeyboardEvent, type RefObject } from 'react';
+import { memo, useEffect, useId, useRef, useState, type KeyboardEvent, type RefObject } from 'react';
 import type { ChatItem } from '../chat/messageStore';
 import type { ReceiptStatus } from '../chat/receipts';
 import { displayName, useUser } from '../app/queries';
@@ -230,16 +230,13 @@ export const MessageItem = memo(function MessageItem(props: MessageItemProps) {
   const { onReact } = props;
   const canReact = !!onReact && item.state === 'sent' && !!item.id && !editing;
   const [pickerAnchor, setPickerAnchor] = useState<HTMLElement | null>(null);
-  const toggle = useCallback((emoji: string, add: boolean) => onReact?.(item, emoji, add), [onReact, item]);
-  const pick = useCallback(
-    (emoji: string) => {
-      setPickerAnchor(null);
-      const mineAlready = item.reactions?.some((r) => r.emoji === emoji && r.me);
-      if (!mineAlready) onReact?.(item, emoji, true);
-    },
-    [onReact, item],
-  );
-  const closePicker = useCallback(() => setPickerAnchor(null), []);
+  const toggle = (emoji: string, add: boolean) => onReact?.(item, emoji, add);
+  const pick = (emoji: string) => {
+    setPickerAnchor(null);
+    const mineAlready = item.reactions?.some((r) => r.emoji === emoji && r.me);
+    if (!mineAlready) onReact?.(item, emoji, true);
+  };
+  const closePicker = () => setPickerAnchor(null);
   const menuActions = [
     ...(canAct
       ? [

@@ -1,6 +1,6 @@
 // The add-reaction popover: a row of quick reactions at once, and the full emoji picker (emoji-picker-react,
 // native emoji, no CDN) loaded on first open as a chunk of its own, so the main bundle does not carry it.
-import { lazy, Suspense, useEffect, useLayoutEffect, useRef, useState } from 'react';
+import { lazy, Suspense, useEffect, useMemo, useRef } from 'react';
 import { createPortal } from 'react-dom';
 import { QUICK_REACTIONS } from '../chat/reactions';
 import { useTheme } from '../theme/theme';
@@ -28,12 +28,12 @@ function place(anchor: HTMLElement): { top: number; left: number } {
 
 export function ReactionPicker({ anchor, onPick, onClose }: ReactionPickerProps) {
   const box = useRef<HTMLDivElement>(null);
-  const [pos, setPos] = useState(() => place(anchor));
+  const pos = useMemo(() => place(anchor), [anchor]);
   const { resolved } = useTheme();
 
-  useLayoutEffect(() => setPos(place(anchor)), [anchor]);
   useEffect(() => {
-    box.current?.querySelector<HTMLButtonElement>('button')?.focus();
+    const el = box.current;
+    el?.querySelector<HTMLButtonElement>('button')?.focus();
     const onKey = (e: KeyboardEvent) => {
       if (e.key === 'Escape') {
         e.preventDefault();
@@ -42,14 +42,14 @@ export function ReactionPicker({ anchor, onPick, onClose }: ReactionPickerProps)
     };
     const onDown = (e: MouseEvent) => {
       const t = e.target as Node;
-      if (!box.current?.contains(t) && !anchor.contains(t)) onClose();
+      if (!el?.contains(t) && !anchor.contains(t)) onClose();
     };
     document.addEventListener('keydown', onKey);
     document.addEventListener('mousedown', onDown);
     return () => {
       document.removeEventListener('keydown', onKey);
       document.removeEventListener('mousedown', onDown);
-      if (document.activeElement === document.body || box.current?.contains(document.activeElement)) anchor.focus();
+      if (document.activeElement === document.body || el?.contains(document.activeElement)) anchor.focus();
     };
   }, [anchor, onClose]);
 
