@@ -1,4 +1,4 @@
-import { cleanup } from '@testing-library/react';
+import { cleanup, configure } from '@testing-library/react';
 import { afterEach } from 'vitest';
 import { markdownReady } from '../components/MessageContent';
 
@@ -9,3 +9,7 @@ afterEach(() => {
   cleanup();
   localStorage.clear();
 });
+
+// Lazy chunks (screens, the markdown parser, the highlighter) are transformed on first import; on a busy 2-core
+// machine that took over a second, past testing-library's default 1 s wait. A missing element still fails the test.
+configure({ asyncUtilTimeout: 10_000 });
