@@ -74,15 +74,6 @@ type wireMsg struct {
 	ID, ChannelID, SenderID, Content, Nonce string
 }
 
-type sendAck struct {
-	OK      bool    `json:"ok"`
-	Message wireMsg `json:"message"`
-	Error   struct {
-		Code      string `json:"code"`
-		Retryable bool   `json:"retryable"`
-	} `json:"error"`
-}
-
 func do(t *testing.T, base, method, path, token string, body, out any) int {
 	t.Helper()
 	var rd io.Reader
@@ -186,28 +177,17 @@ func TestChaos(t *testing.T) {
 			defer wg.Done()
 			for i := range perSender {
 				nonce := fmt.Sprintf("%s-%d", senders[k].Name, i)
-				for attempt := 0; ; attempt++ {
-					var a sendAck
-					err := clients[k].EmitAck("message:send", map[string]any{"channelId": general, "content": nonce, "nonce": nonce}, &a, 20*time.Second)
-					if err == nil && a.OK {
-						id, _ := strconv.ParseInt(a.Message.ID, 10, 64)
-						mu.Lock()
-						results[k] = append(results[k], acked{id: id, at: time.Now()})
-						total++
-						lastAck = time.Now()
-						mu.Unlock()
-						break
-					}
-					if err == nil && !a.Error.Retryable {
-						t.Errorf("%s refused for good: %+v", nonce, a.Error)
-						return
-					}
-					if attempt > 1500 {
-						t.Errorf("%s: still failing after %d attempts: %v %+v", nonce, attempt, err, a.Error)
-						return
-					}
-					time.Sleep(100 * time.Millisecond)
+				a, _, err := clients[k].SendRetrying(general, nonce, nonce, 1500, 100*time.Millisecond)
+				if err != nil {
+					t.Error(err)
+					return
 				}
+				id, _ := strconv.ParseInt(a.Message.ID, 10, 64)
+				mu.Lock()
+				results[k] = append(results[k], acked{id: id, at: time.Now()})
+				total++
+				lastAck = time.Now()
+				mu.Unlock()
 			}
 		}()
 	}

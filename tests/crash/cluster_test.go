@@ -153,31 +153,20 @@ func TestClusterOwnerKilledAndFrozen(t *testing.T) {
 			for i := range perSender {
 				nonce := fmt.Sprintf("%s-%d", users[k].Name, i)
 				content := fmt.Sprintf("%s says %d", users[k].Name, i)
-				for attempt := 0; ; attempt++ {
-					var a sendAck
-					err := clients[k].EmitAck("message:send", map[string]any{"channelId": general, "content": content, "nonce": nonce}, &a, 20*time.Second)
-					if err == nil && a.OK {
-						if a.Message.Nonce != nonce || a.Message.Content != content {
-							t.Errorf("%s: acknowledged as %+v", nonce, a.Message)
-						}
-						id, _ := strconv.ParseInt(a.Message.ID, 10, 64)
-						results[k] = append(results[k], sent{id: id, retries: attempt})
-						progress.Lock()
-						total++
-						lastAck = time.Now()
-						progress.Unlock()
-						break
-					}
-					if err == nil && !a.Error.Retryable {
-						t.Errorf("%s: refused for good: %+v", nonce, a.Error)
-						return
-					}
-					if attempt > 300 {
-						t.Errorf("%s: still failing after %d attempts: %v %+v", nonce, attempt, err, a.Error)
-						return
-					}
-					time.Sleep(100 * time.Millisecond)
+				a, retries, err := clients[k].SendRetrying(general, content, nonce, 300, 100*time.Millisecond)
+				if err != nil {
+					t.Error(err)
+					return
 				}
+				if a.Message.Nonce != nonce || a.Message.Content != content {
+					t.Errorf("%s: acknowledged as %+v", nonce, a.Message)
+				}
+				id, _ := strconv.ParseInt(a.Message.ID, 10, 64)
+				results[k] = append(results[k], sent{id: id, retries: retries})
+				progress.Lock()
+				total++
+				lastAck = time.Now()
+				progress.Unlock()
 			}
 		}()
 	}

@@ -327,3 +327,43 @@ func (c *Client) summary() string {
 	}
 	return s
 }
+
+// SendAck is the answer to message:send.
+type SendAck struct {
+	OK      bool `json:"ok"`
+	Message struct {
+		ID        string `json:"id"`
+		ChannelID string `json:"channelId"`
+		SenderID  string `json:"senderId"`
+		Content   string `json:"content"`
+		Nonce     string `json:"nonce"`
+	} `json:"message"`
+	Error struct {
+		Code      string `json:"code"`
+		Message   string `json:"message"`
+		Retryable bool   `json:"retryable"`
+	} `json:"error"`
+}
+
+// SendRetrying emits message:send until it is acknowledged, retrying with the same nonce after a timeout or a
+// retryable error (as the web app does), pause apart, at most attempts times. It returns the acknowledgement and
+// the number of retries; an error if the send was refused for good or never acknowledged.
+func (c *Client) SendRetrying(channelID, content, nonce string, attempts int, pause time.Duration) (SendAck, int, error) {
+	var last error
+	for attempt := 0; attempt < attempts; attempt++ {
+		var a SendAck
+		err := c.EmitAck("message:send", map[string]any{"channelId": channelID, "content": content, "nonce": nonce}, &a, 20*time.Second)
+		switch {
+		case err == nil && a.OK:
+			return a, attempt, nil
+		case err == nil && !a.Error.Retryable:
+			return a, attempt, fmt.Errorf("%s: refused for good: %+v", nonce, a.Error)
+		case err != nil:
+			last = err
+		default:
+			last = fmt.Errorf("%s: %s", a.Error.Code, a.Error.Message)
+		}
+		time.Sleep(pause)
+	}
+	return SendAck{}, attempts, fmt.Errorf("%s: still failing after %d attempts: %v", nonce, attempts, last)
+}
