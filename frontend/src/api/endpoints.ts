@@ -11,8 +11,10 @@ import type {
   InvitePreview,
   Me,
   MembersPage,
+  MessageAnswer,
   MessagesPage,
   NotificationSettings,
+  PinsList,
   PresenceList,
   ReactedPage,
   Role,
@@ -78,8 +80,18 @@ export function createApi(http: HttpClient) {
     openDM: (userIds: Id[]) => http.post<DMChannel>('/dms', { userIds }),
 
     // messages: newest first with `before` or no cursor
-    messages: (channelId: Id, opts: { before?: Id; limit?: number } = {}) =>
-      http.get<MessagesPage>(`/channels/${e(channelId)}/messages${q({ before: opts.before, limit: opts.limit ?? PAGE_SIZE })}`),
+    // (oldest first with `after` or `around`)
+    messages: (channelId: Id, opts: { before?: Id; after?: Id; around?: Id; limit?: number } = {}) =>
+      http.get<MessagesPage>(
+        `/channels/${e(channelId)}/messages${q({ before: opts.before, after: opts.after, around: opts.around, limit: opts.limit ?? PAGE_SIZE })}`,
+      ),
+    /** One message (a reply's original); 404 once deleted. */
+    message: (channelId: Id, messageId: Id) => http.get<MessageAnswer>(`/channels/${e(channelId)}/messages/${e(messageId)}`),
+
+    // pins: most recently pinned first
+    pins: (channelId: Id) => http.get<PinsList>(`/channels/${e(channelId)}/pins`),
+    pin: (channelId: Id, messageId: Id) => http.request<void>(`/channels/${e(channelId)}/pins/${e(messageId)}`, { method: 'PUT' }),
+    unpin: (channelId: Id, messageId: Id) => http.del(`/channels/${e(channelId)}/pins/${e(messageId)}`),
 
     // notification settings
     settings: () => http.get<NotificationSettings>('/me/settings'),

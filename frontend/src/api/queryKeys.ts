@@ -11,5 +11,6 @@ export const qk = {
   user: (id: Id) => ['user', id] as const,
   invite: (code: string) => ['invite', code] as const,
   settings: ['settings'] as const,
+  pins: (channelId: Id) => ['pins', channelId] as const,
   userSearch: (q: string) => ['userSearch', q] as const,
 };

@@ -93,6 +93,10 @@ export interface Message {
   mentionEveryone?: boolean;
   /** Present (possibly empty) in history pages; absent in message events (keep what you have). */
   reactions?: Reaction[];
+  /** The answered message's id, or null. */
+  replyTo?: Id | null;
+  /** "pin": the system line "<sender> pinned a message" (content "", replyTo = the pinned message). */
+  type?: 'default' | 'pin';
 }
 
 /** One emoji's reactions to a message as the caller sees them. */
@@ -214,6 +218,13 @@ export interface ReactedPage {
   users: User[];
   hasMore: boolean;
 }
+export interface MessageAnswer {
+  message: Message;
+}
+/** Most recently pinned first. */
+export interface PinsList {
+  messages: Message[];
+}
 export interface PresenceList {
   presence: Presence[];
 }
@@ -233,6 +244,7 @@ export interface SendMessagePayload {
   channelId: Id;
   content: string;
   nonce: string;
+  replyTo?: Id;
 }
 export interface EditMessagePayload {
   channelId: Id;
@@ -311,6 +323,12 @@ export interface MessageDeletedEvent {
   channelId: Id;
   messageId: Id;
 }
+export interface PinUpdateEvent {
+  channelId: Id;
+  messageId: Id;
+  userId: Id;
+  pinned: boolean;
+}
 export interface SessionRevokedEvent {
   reason: string;
 }
@@ -334,6 +352,7 @@ export interface ServerToClientEvents {
   'session:revoked': (e: SessionRevokedEvent) => void;
   'settings:update': (s: NotificationSettings) => void;
   'reaction:update': (e: ReactionUpdateEvent) => void;
+  'pin:update': (e: PinUpdateEvent) => void;
 }
 
 export interface ClientToServerEvents {

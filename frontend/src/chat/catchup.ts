@@ -17,6 +17,8 @@ export function planSync(channels: ReadonlyMap<Id, ChannelMessages>, only?: Iter
   for (const [id, state] of channels) {
     if (wanted && !wanted.has(id)) continue;
     if (!state.loaded) continue;
+    // A window into the past (opened to jump to an old message) is not live: it pages forward on its own.
+    if (state.hasMoreNewer) continue;
     const newest = newestId(state);
     if (newest) out[id] = newest;
     else refetch.push(id);

@@ -18,6 +18,8 @@ export interface PendingMessage {
   error?: string;
   /** Sends attempted so far (automatic retries and manual ones). */
   attempts: number;
+  /** The message this one answers (sent as `replyTo`). */
+  replyTo?: Id | null;
 }
 
 export interface ChannelMessages {
@@ -29,6 +31,12 @@ export interface ChannelMessages {
   deleted: ReadonlySet<Id>;
   /** Older history exists on the server. */
   hasMoreOlder: boolean;
+  /**
+   * Newer history exists on the server than the newest message held: the list is a window into the past (opened
+   * with `?around=`, to jump to an old message). Events newer than the window are not merged (they would leave a
+   * gap); paging forward with `?after=` (or "Jump to present", which reloads the newest page) closes it.
+   */
+  hasMoreNewer?: boolean;
   /** The newest page has been loaded, so events and catch-up keep this list complete up to now. */
   loaded: boolean;
   /** How many messages were inserted before the first one (lets a virtualized list keep its scroll anchor). */
@@ -113,7 +121,9 @@ function dropPendingFor(pending: PendingMessage[], msgs: Message[]): PendingMess
 export function receiveMessages(state: ChannelMessages, msgs: Message[]): ChannelMessages {
   if (msgs.length === 0) return state;
   const pending = dropPendingFor(state.pending, msgs);
-  const messages = mergeSorted(state.messages, msgs, state.deleted);
+  const newest = state.hasMoreNewer ? newestId(state) : null;
+  const inWindow = newest === null ? msgs : msgs.filter((m) => compareIds(m.id, newest) <= 0);
+  const messages = mergeSorted(state.messages, inWindow, state.deleted);
   if (pending === state.pending && messages === state.messages) return state;
   return { ...state, messages, pending };
 }
@@ -209,10 +219,58 @@ export function applyNewestPage(state: ChannelMessages, page: Message[], hasMore
     messages,
     pending: dropPendingFor(state.pending, sorted),
     hasMoreOlder: hasMore,
+    hasMoreNewer: false,
     loaded: true,
     prepended: hadGap ? 0 : state.prepended,
     epoch: hadGap ? state.epoch + 1 : state.epoch,
   };
+}
+
+/**
+ * A page around `aroundId` (GET ?around=&limit=, oldest first): the server takes up to ceil(limit/2) messages up to
+ * and including `aroundId` and fills the rest with newer ones, with one `hasMore` for both sides. A side that came
+ * back short has no more; a full side may (the flag tells). When the page reaches what is already held
+ * (contiguously), it is merged; otherwise it replaces history as a window into the past (`hasMoreNewer`), with a
+ * new epoch so the list remounts at the target.
+ */
+export function applyAroundPage(state: ChannelMessages, aroundId: Id, page: Message[], hasMore: boolean, limit: number): ChannelMessages {
+  const olderCount = page.filter((m) => compareIds(m.id, aroundId) <= 0).length;
+  const newerCount = page.length - olderCount;
+  const moreOlder = olderCount >= Math.ceil(limit / 2) && hasMore;
+  const moreNewer = newerCount >= limit - olderCount && hasMore;
+  const sorted = mergeSorted([], page, state.deleted);
+  const held = state.messages;
+  const first = sorted[0]?.id;
+  const last = sorted[sorted.length - 1]?.id;
+  // The page overlaps what we hold, or both reach the present: merging leaves no gap.
+  const connects =
+    state.loaded &&
+    held.length > 0 &&
+    last !== undefined &&
+    (compareIds(last, held[0].id) >= 0 || (!moreNewer && !state.hasMoreNewer));
+  if (connects) {
+    const hasMoreOlder = compareIds(first!, held[0].id) < 0 ? moreOlder : state.hasMoreOlder;
+    return applyOlderPage(state, sorted, hasMoreOlder);
+  }
+  return {
+    ...state,
+    messages: sorted,
+    hasMoreOlder: moreOlder,
+    hasMoreNewer: moreNewer,
+    loaded: true,
+    prepended: 0,
+    epoch: state.epoch + 1,
+  };
+}
+
+/**
+ * A newer page (GET ?after=<newest held>, oldest first) while the list is a window into the past. When the server
+ * has nothing more, the window has reached the present (the caller then catches up from the newest id, for events
+ * that arrived while the page was in flight).
+ */
+export function applyNewerPage(state: ChannelMessages, page: Message[], hasMore: boolean): ChannelMessages {
+  const messages = mergeSorted(state.messages, page, state.deleted);
+  return { ...state, messages, pending: dropPendingFor(state.pending, page), hasMoreNewer: hasMore };
 }
 
 export function newestId(state: ChannelMessages | undefined): Id | null {
@@ -243,6 +301,10 @@ export interface ChatItem {
   mentions?: Id[];
   mentionEveryone?: boolean;
   reactions?: Reaction[];
+  /** The answered message's id, if this is a reply. */
+  replyTo?: Id | null;
+  /** "pin": the system line "<sender> pinned a message" (replyTo = the pinned message). */
+  type?: 'default' | 'pin';
   state: ItemState;
   error?: string;
   /** First message of a run by the same author: shows the author and full time. */
@@ -259,7 +321,7 @@ function dayKey(t: number): string {
 }
 
 /** Flags group and day starts: consecutive messages by one author within `windowMs` of the previous one group. */
-export function groupItems<T extends Omit<ChatItem, 'groupStart' | 'dayStart'>>(
+export function groupItems<T extends Omit<ChatItem, 'groupStart' | 'dayStart'> & { replyTo?: Id | null; type?: string }>(
   items: T[],
   windowMs = GROUP_WINDOW_MS,
 ): (T & { groupStart: boolean; dayStart: boolean })[] {
@@ -269,7 +331,16 @@ export function groupItems<T extends Omit<ChatItem, 'groupStart' | 'dayStart'>>(
   for (const it of items) {
     const t = Date.parse(it.timestamp) || 0;
     const dayStart = !prev || dayKey(prevTime) !== dayKey(t);
-    const groupStart = !prev || dayStart || prev.senderId !== it.senderId || t - prevTime > windowMs || t < prevTime;
+    const groupStart =
+      !prev ||
+      dayStart ||
+      prev.senderId !== it.senderId ||
+      t - prevTime > windowMs ||
+      t < prevTime ||
+      // A reply shows its own header (the quote sits above it), and system lines never group.
+      !!it.replyTo ||
+      prev.type === 'pin' ||
+      it.type === 'pin';
     out.push({ ...it, groupStart, dayStart });
     prev = it;
     prevTime = t;
@@ -295,6 +366,8 @@ export function toItems(state: ChannelMessages | undefined, windowMs = GROUP_WIN
       mentions: m.mentions,
       mentionEveryone: m.mentionEveryone,
       reactions: m.reactions,
+      replyTo: m.replyTo ?? null,
+      type: m.type === 'pin' ? 'pin' : 'default',
       state: 'sent',
     });
   }
@@ -307,6 +380,7 @@ export function toItems(state: ChannelMessages | undefined, windowMs = GROUP_WIN
       senderId: p.senderId,
       content: p.content,
       timestamp: p.createdAt,
+      replyTo: p.replyTo ?? null,
       state: p.state,
       error: p.error,
     });

@@ -18,6 +18,8 @@ export interface OutboxDeps {
   connected: () => boolean;
   /** The content still waiting under this nonce, or undefined once it was discarded or seen stored (catch-up, event). */
   content: (channelId: string, nonce: string) => string | undefined;
+  /** The message a queued send answers, if any (sent as `replyTo`). */
+  replyTo?: (channelId: string, nonce: string) => string | null | undefined;
   onAttempt?: (channelId: string, nonce: string) => void;
   onSent: (channelId: string, message: Message) => void;
   onFailed: (channelId: string, nonce: string, error: string) => void;
@@ -103,7 +105,8 @@ export class Outbox {
         this.deps.onAttempt?.(item.channelId, item.nonce);
         let ack: Ack<{ message: Message }> | undefined;
         try {
-          ack = await this.deps.emit({ channelId: item.channelId, content, nonce: item.nonce });
+          const replyTo = this.deps.replyTo?.(item.channelId, item.nonce);
+          ack = await this.deps.emit({ channelId: item.channelId, content, nonce: item.nonce, ...(replyTo ? { replyTo } : {}) });
         } catch {
           ack = undefined; // timeout or disconnect: try again
         }

@@ -16,6 +16,7 @@ import type {
   Message,
   NotificationSettings,
   Reaction,
+  PinUpdateEvent,
   Server,
   ServersList,
   ServerUpdateEvent,
@@ -27,6 +28,8 @@ import { compareIds } from '../chat/ids';
 import {
   addPending,
   applyDelete,
+  applyAroundPage,
+  applyNewerPage,
   applyNewestPage,
   applyOlderPage,
   applyUpdate,
@@ -42,6 +45,9 @@ import {
 import { applyReactionEvent, setReaction, toggleMine } from '../chat/reactions';
 import { applyReceipt } from '../chat/receipts';
 import { decideIncoming, DEFAULT_SETTINGS, normalizeSettings, type IncomingDecision, type Place } from '../chat/notify';
+import { findLoaded, OriginalsCache } from '../chat/replies';
+import { applyPinUpdate, pinsRemove, pinsUpdateMessage, type PinsData } from '../chat/pins';
+import { PAGE_SIZE } from '../api/endpoints';
 import { Outbox } from '../chat/outbox';
 import { newNonce, SEND_TIMEOUT_MS } from '../chat/send';
 import {
@@ -101,6 +107,7 @@ export class Realtime {
 
   private loadingNewest = new Map<Id, Promise<void>>();
   private loadingOlder = new Map<Id, Promise<void>>();
+  private loadingNewer = new Map<Id, Promise<void>>();
   private loadErrors = new Map<Id, string>();
   private lastReadSent = new Map<Id, Id>();
   private readTimers = new Map<Id, ReturnType<typeof setTimeout>>();
@@ -117,6 +124,8 @@ export class Realtime {
   private cleanup: (() => void)[] = [];
   /** Own messages waiting to be stored, sent in order when connected (see chat/outbox.ts). */
   readonly outbox: Outbox;
+  /** Replies' originals that are not loaded (fetched one by one, see chat/replies.ts). */
+  readonly originals: OriginalsCache;
   activeChannelId: Id | null = null;
 
   constructor(deps: RealtimeDeps) {
@@ -124,6 +133,7 @@ export class Realtime {
     this.qc = deps.queryClient;
     this.meId = deps.meId;
     this.sockets = new SocketManager(deps.auth, deps.socketFactory);
+    this.originals = new OriginalsCache((channelId, messageId) => this.api.message(channelId, messageId));
     this.outbox = new Outbox({
       emit: (payload) => this.socket.timeout(SEND_TIMEOUT_MS).emitWithAck('message:send', payload),
       connected: () => this.sockets.connected,
@@ -131,6 +141,7 @@ export class Realtime {
         const p = findPending(this.chat.getChannel(channelId), nonce);
         return p && p.state === 'pending' ? p.content : undefined;
       },
+      replyTo: (channelId, nonce) => findPending(this.chat.getChannel(channelId), nonce)?.replyTo,
       onAttempt: (channelId, nonce) => this.chat.update(channelId, (st) => markSending(st, nonce)),
       onSent: (channelId, message) => {
         this.chat.update(channelId, (st) => receiveMessage(st, message));
@@ -214,8 +225,17 @@ export class Realtime {
     const onMessage = (m: Message) => this.onMessage(m);
     s.on('message:new', onMessage);
     s.on('message:sent', onMessage);
-    s.on('message:updated', (m) => this.chat.update(m.channelId, (st) => applyUpdate(st, m)));
-    s.on('message:deleted', (e) => this.chat.update(e.channelId, (st) => applyDelete(st, e.messageId)));
+    s.on('message:updated', (m) => {
+      this.chat.update(m.channelId, (st) => applyUpdate(st, m));
+      this.originals.update(m);
+      this.qc.setQueryData<PinsData>(qk.pins(m.channelId), (d) => pinsUpdateMessage(d, m));
+    });
+    s.on('message:deleted', (e) => {
+      this.chat.update(e.channelId, (st) => applyDelete(st, e.messageId));
+      this.originals.markDeleted(e.channelId, e.messageId);
+      this.qc.setQueryData<PinsData>(qk.pins(e.channelId), (d) => pinsRemove(d, e.messageId));
+    });
+    s.on('pin:update', (e) => this.onPinUpdate(e));
     s.on('typing:user', (e) => {
       if (e.userId !== this.meId) this.chat.setTyping(e.channelId, e.userId, e.typing);
     });
@@ -283,6 +303,24 @@ export class Realtime {
       if (this.announced.size > 500) this.announced.delete(this.announced.values().next().value!);
       for (const l of this.incomingListeners) l({ message: m, place, decision });
     }
+  }
+
+  /** `pin:update`: the channel's pinned list, if cached, follows (the pinned message from what we hold, else refetched). */
+  onPinUpdate(e: PinUpdateEvent) {
+    if (!e?.channelId || !e.messageId) return;
+    const cached = this.originals.get(e.channelId, e.messageId);
+    const message = findLoaded(this.chat.getChannel(e.channelId), e.messageId) ?? (cached?.status === 'loaded' ? cached.message : undefined);
+    const applied = applyPinUpdate(this.qc.getQueryData<PinsData>(qk.pins(e.channelId)), e, message);
+    if (!applied) return;
+    this.qc.setQueryData<PinsData>(qk.pins(e.channelId), applied.data);
+    if (applied.refetch) void this.qc.invalidateQueries({ queryKey: qk.pins(e.channelId) });
+  }
+
+  async pin(channelId: Id, messageId: Id, pinned: boolean): Promise<void> {
+    if (pinned) await this.api.pin(channelId, messageId);
+    else await this.api.unpin(channelId, messageId);
+    // The event follows; apply at once for this tab.
+    this.onPinUpdate({ channelId, messageId, userId: this.meId, pinned });
   }
 
   private serverName(id: Id): string {
@@ -381,7 +419,9 @@ export class Realtime {
 
   /** Loads the newest page unless the channel is already live. */
   ensureLoaded(channelId: Id): Promise<void> {
-    if (this.chat.getChannel(channelId)?.loaded) return Promise.resolve();
+    const st = this.chat.getChannel(channelId);
+    // Coming back to a channel left in the past (after a jump): start from the present again.
+    if (st?.loaded && !st.hasMoreNewer) return Promise.resolve();
     return this.loadNewest(channelId);
   }
 
@@ -431,6 +471,41 @@ export class Realtime {
     return p;
   }
 
+  isLoadingNewer(channelId: Id): boolean {
+    return this.loadingNewer.has(channelId);
+  }
+
+  /**
+   * Makes `messageId` part of the loaded list: nothing to do when it is loaded; else the page around it is loaded
+   * (merged when it connects to what we hold, else as a window into the past). Resolves whether it is there.
+   */
+  async jumpTo(channelId: Id, messageId: Id): Promise<boolean> {
+    if (findLoaded(this.chat.getChannel(channelId), messageId)) return true;
+    const page = await this.api.messages(channelId, { around: messageId, limit: PAGE_SIZE });
+    this.chat.update(channelId, (st) => applyAroundPage(st, messageId, page.messages ?? [], !!page.hasMore, PAGE_SIZE));
+    return !!findLoaded(this.chat.getChannel(channelId), messageId);
+  }
+
+  /** A window into the past pages forward (`?after=`); once it reaches the present, catch up from its newest id. */
+  loadNewer(channelId: Id): Promise<void> {
+    const st = this.chat.getChannel(channelId);
+    const after = newestId(st);
+    if (!st?.hasMoreNewer || !after) return Promise.resolve();
+    const running = this.loadingNewer.get(channelId);
+    if (running) return running;
+    const p = (async () => {
+      try {
+        const page = await this.api.messages(channelId, { after });
+        this.chat.update(channelId, (s) => (s.hasMoreNewer ? applyNewerPage(s, page.messages ?? [], !!page.hasMore) : s));
+        if (!page.hasMore && this.sockets.connected) await this.catchUp([channelId]);
+      } finally {
+        this.loadingNewer.delete(channelId);
+      }
+    })();
+    this.loadingNewer.set(channelId, p);
+    return p;
+  }
+
   /** Catch-up after (re)connect: `messages:sync` from the newest id we hold per loaded channel. */
   async catchUp(only?: Id[]): Promise<void> {
     const plan = planSync(this.chat.getAll(), only);
@@ -463,12 +538,12 @@ export class Realtime {
 
   // --- sending --------------------------------------------------------------------------------------------
 
-  send(channelId: Id, content: string): string | null {
+  send(channelId: Id, content: string, replyTo?: Id | null): string | null {
     const text = content.replace(/\s+$/, '');
     if (!text.trim()) return null;
     const nonce = newNonce();
     this.chat.update(channelId, (st) =>
-      addPending(st, { nonce, channelId, senderId: this.meId, content: text, createdAt: new Date().toISOString() }),
+      addPending(st, { nonce, channelId, senderId: this.meId, content: text, createdAt: new Date().toISOString(), replyTo: replyTo || null }),
     );
     this.outbox.enqueue(channelId, nonce);
     return nonce;
@@ -496,6 +571,8 @@ export class Realtime {
     const res = await this.socket.timeout(SEND_TIMEOUT_MS).emitWithAck('message:delete', { channelId, messageId });
     if (!res.ok) throw new Error(res.error?.message || 'Could not delete the message.');
     this.chat.update(channelId, (st) => applyDelete(st, messageId));
+    this.originals.markDeleted(channelId, messageId);
+    this.qc.setQueryData<PinsData>(qk.pins(channelId), (d) => pinsRemove(d, messageId));
   }
 
   /**
@@ -533,6 +610,8 @@ export class Realtime {
   /** Marks the newest loaded message read (debounced). Call only while the channel is visible and focused. */
   markRead(channelId: Id) {
     if (channelId !== this.activeChannelId) return;
+    // A window into the past is not what is new: nothing to mark read until it reaches the present.
+    if (this.chat.getChannel(channelId)?.hasMoreNewer) return;
     if (typeof document !== 'undefined' && (document.visibilityState === 'hidden' || !document.hasFocus())) return;
     clearUnread(this.qc, channelId);
     // Remember what is seen now: the debounced receipt must not cover messages that arrive after the user left
