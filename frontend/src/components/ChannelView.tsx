@@ -1,7 +1,8 @@
-import { useCallback, useEffect, useRef, useState, type ReactNode } from 'react';
+import { useCallback, useEffect, useMemo, useRef, useState, type ReactNode } from 'react';
 import type { Id } from '../api/types';
 import { errorMessage } from '../api/http';
-import { newestId } from '../chat/messageStore';
+import { newestId, type ChatItem } from '../chat/messageStore';
+import { pinnedIds } from '../chat/pins';
 import { useMe } from '../app/services';
 import { useChannelMessages, useRealtime, useReceipts } from '../realtime/RealtimeProvider';
 import { useShell } from './AppShell';
@@ -10,6 +11,12 @@ import { ConnectionBanner } from './ConnectionBanner';
 import { MessageList, type MessageListHandle } from './MessageList';
 import { useNotify } from './notices';
 import { TypingLine } from './TypingLine';
+import { MessageExtrasContext, type MessageExtras } from './messageExtras';
+import { PinsButton, PinsPanel, usePins } from './PinsPanel';
+import { ReplyBar } from './ReplyQuote';
+import './replies-pins.css';
+
+const HIGHLIGHT_MS = 2500;
 
 export interface ChannelViewProps {
   channelId: Id;
@@ -23,6 +30,8 @@ export interface ChannelViewProps {
   aside?: ReactNode;
   /** Who and what the composer's `@` / `#` autocomplete offers. */
   mentionSource?: MentionSource;
+  /** May pin and unpin here: owners and admins in servers, anyone in DMs. */
+  canPin?: boolean;
 }
 
 export function ChatHeader({ title, topic, actions }: { title: ReactNode; topic?: string; actions?: ReactNode }) {
@@ -60,6 +69,7 @@ export function ChannelView({
   headerActions,
   aside,
   mentionSource,
+  canPin = false,
 }: ChannelViewProps) {
   const rt = useRealtime();
   const me = useMe();
@@ -69,6 +79,14 @@ export function ChannelView({
   const [loadingOlder, setLoadingOlder] = useState(false);
   const atBottom = useRef(true);
   const list = useRef<MessageListHandle | null>(null);
+  const chatRef = useRef<HTMLElement>(null);
+  const pinsButton = useRef<HTMLButtonElement>(null);
+  const [replyTo, setReplyTo] = useState<ChatItem | null>(null);
+  const [pinsOpen, setPinsOpen] = useState(false);
+  const [jump, setJump] = useState<{ id: Id; seq: number } | null>(null);
+  const [highlightId, setHighlightId] = useState<Id | null>(null);
+  const pins = usePins(channelId);
+  const pinned = useMemo(() => pinnedIds(pins.data), [pins.data]);
 
   useEffect(() => {
     rt.setActiveChannel(channelId);
@@ -112,12 +130,72 @@ export function ChannelView({
       .finally(() => setLoadingOlder(false));
   }, [rt, channelId, notify]);
 
+  const focusComposer = useCallback(() => chatRef.current?.querySelector<HTMLTextAreaElement>('[data-testid="composer-input"]')?.focus(), []);
+
+  // Jumps: to a loaded message, or to the page around it (see rt.jumpTo); the target is highlighted briefly.
+  const jumpSeq = useRef(0);
+  const highlightTimer = useRef<ReturnType<typeof setTimeout> | null>(null);
+  useEffect(() => () => {
+    if (highlightTimer.current) clearTimeout(highlightTimer.current);
+  }, []);
+  const jumpTo = useCallback(
+    (id: Id) => {
+      rt.jumpTo(channelId, id)
+        .then((found) => {
+          if (!found) {
+            notify('That message was deleted.', 'error');
+            return;
+          }
+          setJump({ id, seq: ++jumpSeq.current });
+          setHighlightId(id);
+          if (highlightTimer.current) clearTimeout(highlightTimer.current);
+          highlightTimer.current = setTimeout(() => setHighlightId(null), HIGHLIGHT_MS);
+        })
+        .catch((e) => notify(`Couldn't load that message: ${errorMessage(e)}`, 'error'));
+    },
+    [rt, channelId, notify],
+  );
+  const jumpToPresent = useCallback(() => {
+    setJump(null);
+    rt.loadNewest(channelId).catch((e) => notify(`Couldn't load messages: ${errorMessage(e)}`, 'error'));
+  }, [rt, channelId, notify]);
+  const loadNewer = useCallback(() => {
+    if (rt.isLoadingNewer(channelId)) return;
+    rt.loadNewer(channelId).catch((e) => notify(`Couldn't load newer messages: ${errorMessage(e)}`, 'error'));
+  }, [rt, channelId, notify]);
+
+  const reply = useCallback(
+    (item: ChatItem) => {
+      setReplyTo(item);
+      focusComposer();
+    },
+    [focusComposer],
+  );
+  const setPinned = useCallback(
+    (messageId: Id, pin: boolean) => {
+      rt.pin(channelId, messageId, pin).catch((e) => notify(`Couldn't ${pin ? 'pin' : 'unpin'} the message: ${errorMessage(e)}`, 'error'));
+    },
+    [rt, channelId, notify],
+  );
+  const closePins = useCallback(() => {
+    setPinsOpen(false);
+    pinsButton.current?.focus();
+  }, []);
+  const openPins = useCallback(() => setPinsOpen(true), []);
+  const extras = useMemo<MessageExtras>(
+    () => ({ channelId, canPin, pinned, highlightId, reply, setPinned, jumpTo, openPins }),
+    [channelId, canPin, pinned, highlightId, reply, setPinned, jumpTo, openPins],
+  );
+
   const onSend = useCallback(
     (content: string) => {
-      rt.send(channelId, content);
+      rt.send(channelId, content, replyTo?.id);
+      setReplyTo(null);
+      // Sent from a window into the past: the message shows with the newest ones.
+      if (rt.chat.getChannel(channelId)?.hasMoreNewer) jumpToPresent();
       list.current?.scrollToBottom();
     },
-    [rt, channelId],
+    [rt, channelId, replyTo, jumpToPresent],
   );
   const onTyping = useCallback((ev: 'typing:start' | 'typing:stop') => rt.typing(channelId, ev), [rt, channelId]);
   const onRetry = useCallback((nonce: string) => rt.retry(channelId, nonce), [rt, channelId]);
@@ -127,53 +205,80 @@ export function ChannelView({
   const onReact = useCallback((id: Id, emoji: string, add: boolean) => rt.react(channelId, id, emoji, add), [rt, channelId]);
   const onError = useCallback((m: string) => notify(m, 'error'), [notify]);
   const onEscape = useCallback(() => {
+    if (replyTo) {
+      setReplyTo(null);
+      return;
+    }
     rt.markRead(channelId);
     list.current?.scrollToBottom();
-  }, [rt, channelId]);
+  }, [rt, channelId, replyTo]);
   const onReload = useCallback(() => {
     rt.loadNewest(channelId).catch(() => undefined);
   }, [rt, channelId]);
 
   return (
     <main className="main">
-      <ChatHeader title={title} topic={topic} actions={headerActions} />
-      <div className="main-body">
-        <section className="chat" aria-label="Messages" data-testid="chat" data-channel-id={channelId}>
-          <ConnectionBanner />
-          <MessageList
-            channelId={channelId}
-            state={state}
-            meId={me.id}
-            receiptsFor={receiptsFor}
-            receipts={receipts}
-            loadError={state?.loaded ? undefined : rt.loadError(channelId)}
-            loadingOlder={loadingOlder}
-            intro={intro}
-            onLoadOlder={loadOlder}
-            onReload={onReload}
-            onAtBottomChange={onAtBottomChange}
-            onRetry={onRetry}
-            onDiscard={onDiscard}
-            onEdit={onEdit}
-            onDelete={onDelete}
-            onReact={onReact}
-            onError={onError}
-            handleRef={list}
-          />
-          <Composer
-            channelId={channelId}
-            userId={me.id}
-            placeholder={placeholder}
-            onSend={onSend}
-            onTyping={onTyping}
-            onEditLast={() => list.current?.editLastOwn()}
-            onEscape={onEscape}
-            mentionSource={mentionSource}
-          />
-          <TypingLine channelId={channelId} />
-        </section>
-        {aside}
-      </div>
+      <ChatHeader
+        title={title}
+        topic={topic}
+        actions={
+          <>
+            <PinsButton open={pinsOpen} onToggle={() => (pinsOpen ? closePins() : openPins())} buttonRef={pinsButton} />
+            {headerActions}
+          </>
+        }
+      />
+      <MessageExtrasContext.Provider value={extras}>
+        <div className="main-body">
+          <section className="chat" aria-label="Messages" data-testid="chat" data-channel-id={channelId} ref={chatRef}>
+            <ConnectionBanner />
+            <MessageList
+              channelId={channelId}
+              state={state}
+              meId={me.id}
+              receiptsFor={receiptsFor}
+              receipts={receipts}
+              loadError={state?.loaded ? undefined : rt.loadError(channelId)}
+              loadingOlder={loadingOlder}
+              intro={intro}
+              onLoadOlder={loadOlder}
+              onReload={onReload}
+              onAtBottomChange={onAtBottomChange}
+              onRetry={onRetry}
+              onDiscard={onDiscard}
+              onEdit={onEdit}
+              onDelete={onDelete}
+              onReact={onReact}
+              onError={onError}
+              handleRef={list}
+              jump={jump}
+              onLoadNewer={loadNewer}
+              onJumpToPresent={jumpToPresent}
+            />
+            {replyTo && (
+              <ReplyBar
+                senderId={replyTo.senderId}
+                onCancel={() => {
+                  setReplyTo(null);
+                  focusComposer();
+                }}
+              />
+            )}
+            <Composer
+              channelId={channelId}
+              userId={me.id}
+              placeholder={placeholder}
+              onSend={onSend}
+              onTyping={onTyping}
+              onEditLast={() => list.current?.editLastOwn()}
+              onEscape={onEscape}
+              mentionSource={mentionSource}
+            />
+            <TypingLine channelId={channelId} />
+          </section>
+          {pinsOpen ? <PinsPanel channelId={channelId} onClose={closePins} /> : aside}
+        </div>
+      </MessageExtrasContext.Provider>
     </main>
   );
 }

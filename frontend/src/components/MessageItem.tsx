@@ -6,6 +6,8 @@ import { Avatar } from './ui';
 import { MessageContent } from './MessageContent';
 import { ReactionBar } from './ReactionBar';
 import { ReactionPicker } from './ReactionPicker';
+import { useMessageExtras } from './messageExtras';
+import { ReplyQuote } from './ReplyQuote';
 
 const timeFmt = new Intl.DateTimeFormat(undefined, { hour: 'numeric', minute: '2-digit' });
 const dayFmt = new Intl.DateTimeFormat(undefined, { weekday: 'long', year: 'numeric', month: 'long', day: 'numeric' });
@@ -217,7 +219,12 @@ export const MessageItem = memo(function MessageItem(props: MessageItemProps) {
   const author = useUser(item.senderId);
   const name = displayName(author, item.state === 'sent' ? 'Unknown user' : 'You');
   const when = new Date(item.timestamp);
+  const extras = useMessageExtras();
   const canAct = mine && item.state === 'sent' && !editing;
+  // Replies and pins (issue #15), where the list provides them: on every stored message.
+  const canReply = !!extras && item.state === 'sent' && !!item.id && !editing;
+  const pinned = !!item.id && !!extras?.pinned.has(item.id);
+  const canPin = canReply && !!extras?.canPin;
   const menuButton = useRef<HTMLButtonElement>(null);
   // An edit started from the menu gives focus back to the menu button when it ends (saved or cancelled).
   const editFromMenu = useRef(false);
@@ -251,6 +258,8 @@ export const MessageItem = memo(function MessageItem(props: MessageItemProps) {
           { label: 'Delete message', danger: true, testId: 'menu-delete-message', run: () => props.onDelete(item, false) },
         ]
       : []),
+    ...(canReply ? [{ label: 'Reply', testId: 'menu-reply', run: () => extras!.reply(item) }] : []),
+    ...(canPin ? [{ label: pinned ? 'Unpin message' : 'Pin message', testId: 'menu-pin', run: () => extras!.setPinned(item.id!, !pinned) }] : []),
     // Last, so the own-message menu keeps Edit first and Delete second.
     ...(canReact ? [{ label: 'Add reaction', testId: 'menu-add-reaction', run: () => setPickerAnchor(menuButton.current) }] : []),
   ];
@@ -263,7 +272,9 @@ export const MessageItem = memo(function MessageItem(props: MessageItemProps) {
         </div>
       )}
       <article
-        className={`message${item.groupStart ? ' group-start' : ''} state-${item.state}${editing ? ' editing' : ''}${mentioned ? ' mentioned' : ''}`}
+        className={`message${item.groupStart ? ' group-start' : ''} state-${item.state}${editing ? ' editing' : ''}${mentioned ? ' mentioned' : ''}${
+          item.id && extras?.highlightId === item.id ? ' highlighted' : ''
+        }${item.replyTo ? ' is-reply' : ''}`}
         data-testid="message-item"
         data-message-id={item.id ?? ''}
         data-nonce={item.nonce}
@@ -282,6 +293,7 @@ export const MessageItem = memo(function MessageItem(props: MessageItemProps) {
           )}
         </div>
         <div className="message-body">
+          {item.replyTo && <ReplyQuote channelId={item.channelId} messageId={item.replyTo} />}
           {item.groupStart && (
             <header className="message-header">
               <span className="message-author" data-testid="message-author">
@@ -303,6 +315,12 @@ export const MessageItem = memo(function MessageItem(props: MessageItemProps) {
                 </span>
               )}
               {status && <StatusMark status={status} />}
+              {pinned && (
+                <span className="pin-marker" data-testid="pin-marker" title="Pinned">
+                  <span aria-hidden="true">📌</span>
+                  <span className="sr-only">Pinned</span>
+                </span>
+              )}
             </div>
           )}
           {canReact && <ReactionBar reactions={item.reactions} onToggle={toggle} onAdd={setPickerAnchor} />}
@@ -318,7 +336,7 @@ export const MessageItem = memo(function MessageItem(props: MessageItemProps) {
             </div>
           )}
         </div>
-        {(canAct || canReact) && (
+        {(canAct || canReact || canReply) && (
           <div className="message-actions" role="group" aria-label="Message actions">
             {/* Mouse shortcuts; keyboard users get the same actions, announced as a menu, from "More actions". */}
             {canReact && (
@@ -332,6 +350,32 @@ export const MessageItem = memo(function MessageItem(props: MessageItemProps) {
                 data-testid="add-reaction-button"
               >
                 ☺
+              </button>
+            )}
+            {canReply && (
+              <button
+                type="button"
+                className="icon-button small"
+                aria-label="Reply"
+                title="Reply"
+                tabIndex={-1}
+                onClick={() => extras!.reply(item)}
+                data-testid="reply-button"
+              >
+                ↩
+              </button>
+            )}
+            {canPin && (
+              <button
+                type="button"
+                className="icon-button small"
+                aria-label={pinned ? 'Unpin message' : 'Pin message'}
+                title={pinned ? 'Unpin' : 'Pin'}
+                tabIndex={-1}
+                onClick={() => extras!.setPinned(item.id!, !pinned)}
+                data-testid="pin-button"
+              >
+                📌
               </button>
             )}
             {canAct && (

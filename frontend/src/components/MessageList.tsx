@@ -8,6 +8,7 @@ import { receiptStatus, type ChannelReceipts, type ReceiptStatus } from '../chat
 import { MessageItem } from './MessageItem';
 import { Modal, Spinner } from './ui';
 import { MessageContent } from './MessageContent';
+import { PinSystemLine } from './PinsPanel';
 
 const BASE_INDEX = 1_000_000_000;
 
@@ -36,6 +37,11 @@ export interface MessageListProps {
   onReact?: (messageId: Id, emoji: string, add: boolean) => Promise<void>;
   handleRef?: React.RefObject<MessageListHandle | null>;
   onError: (message: string) => void;
+  /** Scroll to this loaded message (a new `seq` scrolls again). */
+  jump?: { id: Id; seq: number } | null;
+  /** The list is a window into the past: page forward, or go back to the newest messages. */
+  onLoadNewer?: () => void;
+  onJumpToPresent?: () => void;
 }
 
 export function statusFor(item: ChatItem, mine: boolean, others: Id[] | undefined, receipts: ChannelReceipts | undefined): ReceiptStatus | undefined {
@@ -68,6 +74,9 @@ function ListHeader({ context }: { context?: ListContext }) {
 export function MessageList(props: MessageListProps) {
   const { channelId, state, meId, receiptsFor, receipts, onAtBottomChange, handleRef } = props;
   const items = useMemo(() => toItems(state), [state]);
+  const jump = props.jump;
+  const jumpIndex = useMemo(() => (jump ? items.findIndex((it) => it.id === jump.id) : -1), [items, jump]);
+  const detached = !!state?.hasMoreNewer;
   const virtuoso = useRef<VirtuosoHandle>(null);
   const [atBottom, setAtBottom] = useState(true);
   const [unseen, setUnseen] = useState(0);
@@ -112,6 +121,15 @@ export function MessageList(props: MessageListProps) {
       }
     }
   }, [items, meId]);
+
+  // A jump: scroll the target to the middle (after a remount, initialTopMostItemIndex already put it there).
+  const jumpedSeq = useRef<number | null>(null);
+  useEffect(() => {
+    if (!jump || jumpIndex < 0 || jumpedSeq.current === jump.seq) return;
+    jumpedSeq.current = jump.seq;
+    const index = jumpIndex;
+    requestAnimationFrame(() => virtuoso.current?.scrollToIndex({ index, align: 'center', behavior: 'auto' }));
+  }, [jump, jumpIndex]);
 
   useEffect(() => {
     if (handleRef) handleRef.current = { scrollToBottom, editLastOwn };
@@ -190,7 +208,7 @@ export function MessageList(props: MessageListProps) {
         className="virtuoso"
         data={items}
         firstItemIndex={BASE_INDEX - state.prepended}
-        initialTopMostItemIndex={{ index: 'LAST', align: 'end' }}
+        initialTopMostItemIndex={jumpIndex >= 0 ? { index: jumpIndex, align: 'center' } : { index: 'LAST', align: 'end' }}
         computeItemKey={(_, item) => item.key}
         alignToBottom
         atBottomThreshold={64}
@@ -198,7 +216,11 @@ export function MessageList(props: MessageListProps) {
         startReached={() => {
           if (state.hasMoreOlder) props.onLoadOlder();
         }}
+        endReached={() => {
+          if (state.hasMoreNewer) props.onLoadNewer?.();
+        }}
         followOutput={(isAtBottom) => {
+          if (state.hasMoreNewer) return false;
           if (forceFollow.current) {
             forceFollow.current = false;
             return 'auto';
@@ -209,6 +231,7 @@ export function MessageList(props: MessageListProps) {
         components={{ Header: ListHeader }}
         context={{ hasMoreOlder: state.hasMoreOlder, loadingOlder: props.loadingOlder, intro: props.intro }}
         itemContent={(_, item) => {
+          if (item.type === 'pin') return <PinSystemLine item={item} />;
           const mine = item.senderId === meId;
           return (
             <MessageItem
@@ -228,12 +251,17 @@ export function MessageList(props: MessageListProps) {
           );
         }}
       />
-      {!atBottom && unseen > 0 && (
+      {detached && (
+        <button type="button" className="jump-present" onClick={props.onJumpToPresent} data-testid="jump-to-present">
+          You're viewing older messages · Jump to present ↓
+        </button>
+      )}
+      {!detached && !atBottom && unseen > 0 && (
         <button type="button" className="new-messages" onClick={scrollToBottom} data-testid="new-messages-button">
           {unseen} new message{unseen === 1 ? '' : 's'} ↓
         </button>
       )}
-      {!atBottom && unseen === 0 && (
+      {!detached && !atBottom && unseen === 0 && (
         <button type="button" className="jump-bottom" onClick={scrollToBottom} aria-label="Jump to latest messages" data-testid="jump-to-bottom">
           ↓
         </button>

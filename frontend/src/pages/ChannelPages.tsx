@@ -15,6 +15,7 @@ import { InviteModal, NewDMModal } from '../components/modals';
 import { Avatar, PresenceDot, Spinner } from '../components/ui';
 import { usePresence } from '../realtime/RealtimeProvider';
 import type { User } from '../api/types';
+import { canPin } from '../chat/pins';
 
 function Loading() {
   return (
@@ -129,6 +130,7 @@ export function DMChannelPage() {
       }
       placeholder={`Message ${solo ? '@' + title : title}`}
       receiptsFor={others.map((u) => u.id)}
+      canPin
       intro={
         <>
           {solo && <Avatar user={solo} size={72} />}
@@ -212,6 +214,7 @@ export function ServerChannelPage() {
         topic={channel.topic}
         placeholder={`Message #${channel.name}`}
         mentionSource={mentionSource}
+        canPin={canPin('server', server.data?.role)}
         headerActions={
           <>
             <MuteChannelButton channelId={channel.id} place={{ type: 'text', serverId }} name={`#${channel.name}`} />
