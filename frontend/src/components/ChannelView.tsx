@@ -157,7 +157,10 @@ export function ChannelView({
   );
   const jumpToPresent = useCallback(() => {
     setJump(null);
-    rt.loadNewest(channelId).catch((e) => notify(`Couldn't load messages: ${errorMessage(e)}`, 'error'));
+    rt.loadNewest(channelId)
+      // The list remounts on the newest page; make sure it ends at the bottom once its rows are measured.
+      .then(() => requestAnimationFrame(() => list.current?.scrollToBottom()))
+      .catch((e) => notify(`Couldn't load messages: ${errorMessage(e)}`, 'error'));
   }, [rt, channelId, notify]);
   const loadNewer = useCallback(() => {
     if (rt.isLoadingNewer(channelId)) return;

@@ -1,0 +1,239 @@
+// Replies and pins (issue #15), two users in two browsers: a reply shows its quote live on the other side, jumps
+// back to an original 500 messages back (around-paging, then "Jump to present"), shows "Original message was
+// deleted" once the original is gone; the owner pins, the other member sees the system line and the pinned panel
+// live, and the unpin.
+import { expect, test, type Page } from '@playwright/test';
+import { api, closeAll, expectMessageOnce, messageRows, openChannel, registerApi, send, setupPair, type AuthResult } from './helpers';
+
+interface SeedSend {
+  token: string;
+  content: string;
+  replyTo?: string;
+}
+
+/**
+ * Sends messages over raw Socket.IO WebSockets opened by `page` (it is on the app's origin, which the server allows),
+ * one socket per token, each sending its own messages in order (concurrently across tokens) and waiting out
+ * `rate_limited` refusals (10/s, burst 20 per user: several users make 500 messages quick). Resolves the stored ids
+ * in the order of `sends` per token.
+ */
+async function seedOverSocket(page: Page, channelId: string, sends: SeedSend[]): Promise<string[]> {
+  return page.evaluate(
+    async ({ channelId, sends }) => {
+      const byToken = new Map<string, number[]>();
+      sends.forEach((s, i) => byToken.set(s.token, [...(byToken.get(s.token) ?? []), i]));
+      const ids: string[] = new Array(sends.length).fill('');
+      const url = `${location.origin.replace(/^http/, 'ws')}/socket.io/?EIO=4&transport=websocket`;
+      const run = (token: string, idx: number[]) =>
+        new Promise<void>((resolve, reject) => {
+          const ws = new WebSocket(url);
+          let ackId = 0;
+          const waiting = new Map<number, (a: any) => void>();
+          const emit = (payload: unknown) =>
+            new Promise<any>((res) => {
+              const id = ackId++;
+              waiting.set(id, res);
+              ws.send(`42${id}${JSON.stringify(['message:send', payload])}`);
+            });
+          const timer = setTimeout(() => reject(new Error('seeding timed out')), 120_000);
+          ws.onerror = () => reject(new Error('seed socket error'));
+          ws.onmessage = async (ev) => {
+            const d = String(ev.data);
+            if (d === '2') return ws.send('3');
+            if (d.startsWith('0')) return ws.send(`40${JSON.stringify({ token })}`);
+            if (d.startsWith('44')) return reject(new Error(`seed connect refused: ${d}`));
+            const ack = /^43(\d+)(.*)$/s.exec(d);
+            if (ack) {
+              waiting.get(Number(ack[1]))?.(JSON.parse(ack[2])[0]);
+              waiting.delete(Number(ack[1]));
+              return;
+            }
+            if (!d.startsWith('40')) return;
+            try {
+              for (const i of idx) {
+                const s = sends[i];
+                const nonce = `seed-${i}-${Math.random().toString(36).slice(2)}`;
+                for (;;) {
+                  const a = await emit({ channelId, content: s.content, nonce, ...(s.replyTo ? { replyTo: s.replyTo } : {}) });
+                  if (a.ok) {
+                    ids[i] = a.message.id;
+                    break;
+                  }
+                  if (a.error?.code !== 'rate_limited' && !a.error?.retryable) throw new Error(JSON.stringify(a.error));
+                  await new Promise((r) => setTimeout(r, Math.max(50, a.error?.retryAfterMs ?? 200)));
+                }
+              }
+              clearTimeout(timer);
+              ws.close();
+              resolve();
+            } catch (e) {
+              reject(e);
+            }
+          };
+        });
+      await Promise.all([...byToken].map(([token, idx]) => run(token, idx)));
+      return ids;
+    },
+    { channelId, sends },
+  );
+}
+
+async function joinServer(serverId: string, owner: AuthResult, user: AuthResult) {
+  const invite = await api('POST', `/api/servers/${serverId}/invites`, {}, owner.accessToken);
+  await api('POST', `/api/invites/${invite.code}/join`, undefined, user.accessToken);
+}
+
+const row = (page: Page, id: string) => page.locator(`[data-testid="message-item"][data-message-id="${id}"]`);
+
+test('a reply: the Replying-to bar, the quote live on the other side, and "Original message was deleted"', async ({ browser }) => {
+  const p = await setupPair(browser);
+  try {
+    const alice = p.a.page;
+    const bob = p.b.page;
+    await send(bob, 'the question from Bob');
+    const originalId = await expectMessageOnce(alice, 'the question from Bob');
+
+    // The hover toolbar's Reply shows the bar; Esc in the composer cancels it.
+    await row(alice, originalId).hover();
+    await row(alice, originalId).getByTestId('reply-button').click();
+    await expect(alice.getByTestId('reply-bar')).toContainText('Replying to Bob');
+    await expect(alice.getByTestId('composer-input')).toBeFocused();
+    await alice.getByTestId('composer-input').press('Escape');
+    await expect(alice.getByTestId('reply-bar')).toHaveCount(0);
+
+    // The keyboard way: More actions → Reply; then the send carries replyTo.
+    await row(alice, originalId).getByTestId('message-menu-button').focus();
+    await alice.keyboard.press('Enter');
+    await alice.getByTestId('message-menu').getByRole('menuitem', { name: 'Reply' }).click();
+    await expect(alice.getByTestId('reply-bar')).toContainText('Replying to Bob');
+    await send(alice, 'the answer from Alice');
+    await expect(alice.getByTestId('reply-bar')).toHaveCount(0);
+
+    for (const page of [alice, bob]) {
+      const reply = messageRows(page, 'the answer from Alice');
+      await expect(reply).toHaveCount(1);
+      const quote = reply.getByTestId('reply-quote');
+      await expect(quote).toHaveAttribute('data-status', 'loaded');
+      await expect(quote).toContainText('Bob');
+      await expect(quote.getByTestId('reply-quote-text')).toHaveText('the question from Bob');
+    }
+    const replyId = await expectMessageOnce(bob, 'the answer from Alice');
+    const stored = await api('GET', `/api/channels/${p.generalId}/messages/${replyId}`, undefined, p.bob.accessToken);
+    expect(stored.message.replyTo).toBe(originalId);
+
+    // Bob deletes the original: the quote says so on both sides, live, and after a reload (the fetch gets a 404).
+    await row(bob, originalId).hover();
+    await row(bob, originalId).getByTestId('delete-message-button').click({ modifiers: ['Shift'] });
+    for (const page of [alice, bob]) {
+      await expect(messageRows(page, 'the answer from Alice').getByTestId('reply-quote')).toHaveText('Original message was deleted');
+    }
+    await openChannel(alice, p.generalPath);
+    await expect(messageRows(alice, 'the answer from Alice').getByTestId('reply-quote')).toHaveText('Original message was deleted');
+  } finally {
+    await closeAll(p.a, p.b);
+  }
+});
+
+test('a reply to a message 500 back jumps to it (around-paging) and back to the present', async ({ browser }) => {
+  test.setTimeout(240_000);
+  const p = await setupPair(browser);
+  try {
+    const alice = p.a.page;
+    const bob = p.b.page;
+    // Five more members share the 500 fillers (the send limit is per user).
+    const helpers = await Promise.all([1, 2, 3, 4, 5].map((i) => registerApi(`filler${i}`, `Filler ${i}`)));
+    await Promise.all(helpers.map((h) => joinServer(p.serverId, p.alice, h)));
+
+    const [originalId] = await seedOverSocket(alice, p.generalId, [{ token: p.bob.accessToken, content: 'a question from long ago' }]);
+    const fillers = Array.from({ length: 500 }, (_, i) => ({ token: helpers[i % helpers.length].accessToken, content: `filler ${i + 1}` }));
+    await seedOverSocket(alice, p.generalId, fillers);
+    const [replyId] = await seedOverSocket(alice, p.generalId, [
+      { token: p.alice.accessToken, content: 'answering the old question', replyTo: originalId },
+    ]);
+
+    await openChannel(bob, p.generalPath);
+    const reply = row(bob, replyId);
+    await expect(reply).toBeVisible();
+    await expect(row(bob, originalId)).toHaveCount(0); // 500 messages back: not loaded
+    const quote = reply.getByTestId('reply-quote');
+    await expect(quote.getByTestId('reply-quote-text')).toHaveText('a question from long ago'); // fetched
+    await expect(quote).toContainText('Bob');
+
+    await quote.click();
+    const original = row(bob, originalId);
+    await expect(original).toBeVisible();
+    await expect(original).toHaveClass(/highlighted/);
+    await expect(original.getByTestId('message-content')).toHaveText('a question from long ago');
+    await expect(row(bob, replyId)).toHaveCount(0);
+    // From there, newer messages load by scrolling down; "Jump to present" goes back to the newest.
+    await expect(bob.getByTestId('message-item').filter({ hasText: 'filler 5' }).first()).toBeVisible();
+    const present = bob.getByTestId('jump-to-present');
+    await expect(present).toBeVisible();
+    await present.click();
+    await expect(row(bob, replyId)).toBeVisible();
+    await expect(present).toHaveCount(0);
+    await expect(row(bob, originalId)).toHaveCount(0);
+
+    // Live again at the present: a new message shows.
+    await send(alice, 'back to the present');
+    await expectMessageOnce(bob, 'back to the present');
+  } finally {
+    await closeAll(p.a, p.b);
+  }
+});
+
+test('pins: the owner pins, the member sees the system line and the pinned panel live; unpin removes it', async ({ browser }) => {
+  const p = await setupPair(browser);
+  try {
+    const alice = p.a.page;
+    const bob = p.b.page;
+    await send(bob, 'worth pinning');
+    const id = await expectMessageOnce(alice, 'worth pinning');
+    await expectMessageOnce(bob, 'worth pinning');
+
+    // Only owners and admins pin in a server: Bob (a member) gets no pin action.
+    await row(bob, id).hover();
+    await expect(row(bob, id).getByTestId('reply-button')).toBeVisible();
+    await expect(row(bob, id).getByTestId('pin-button')).toHaveCount(0);
+
+    // Bob opens the (empty) panel first, to see it fill live.
+    await bob.getByTestId('pins-button').click();
+    const bobPanel = bob.getByTestId('pins-panel');
+    await expect(bobPanel).toBeVisible();
+    await expect(bobPanel).toBeFocused();
+    await expect(bobPanel.getByTestId('pins-empty')).toBeVisible();
+
+    await row(alice, id).hover();
+    await row(alice, id).getByTestId('pin-button').click();
+
+    const line = bob.getByTestId('pin-system-line');
+    await expect(line).toHaveCount(1);
+    await expect(line).toHaveText(/📌\s*Alice pinned a message\.\s*See all pinned messages\./);
+    await expect(line).toHaveAttribute('data-pinned-id', id);
+    await expect(row(bob, id).getByTestId('pin-marker')).toBeVisible();
+    await expect(bobPanel.getByTestId('pinned-item')).toHaveCount(1);
+    await expect(bobPanel.getByTestId('pinned-item')).toContainText('worth pinning');
+    await expect(bobPanel.getByTestId('pinned-unpin')).toHaveCount(0); // members may not unpin
+
+    // Esc closes the panel and gives focus back to the header button; "See all pinned messages" opens it again.
+    await bobPanel.press('Escape');
+    await expect(bobPanel).toHaveCount(0);
+    await expect(bob.getByTestId('pins-button')).toBeFocused();
+    await line.getByTestId('pin-line-see-all').click();
+    await expect(bob.getByTestId('pins-panel').getByTestId('pinned-item')).toHaveCount(1);
+    // "a message" jumps to the pinned one.
+    await line.getByTestId('pin-line-jump').click();
+    await expect(row(bob, id)).toHaveClass(/highlighted/);
+
+    // Alice unpins from her panel: gone from Bob's panel and marker, live.
+    await alice.getByTestId('pins-button').click();
+    const alicePanel = alice.getByTestId('pins-panel');
+    await expect(alicePanel.getByTestId('pinned-item')).toHaveCount(1);
+    await alicePanel.getByTestId('pinned-unpin').click();
+    await expect(alicePanel.getByTestId('pinned-item')).toHaveCount(0);
+    await expect(bob.getByTestId('pins-panel').getByTestId('pinned-item')).toHaveCount(0);
+    await expect(row(bob, id).getByTestId('pin-marker')).toHaveCount(0);
+  } finally {
+    await closeAll(p.a, p.b);
+  }
+});
