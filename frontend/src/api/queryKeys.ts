@@ -11,6 +11,7 @@ export const qk = {
   user: (id: Id) => ['user', id] as const,
   invite: (code: string) => ['invite', code] as const,
   settings: ['settings'] as const,
+  pinsAll: ['pins'] as const,
   pins: (channelId: Id) => ['pins', channelId] as const,
   userSearch: (q: string) => ['userSearch', q] as const,
 };

@@ -8,6 +8,7 @@ import { ReactionBar } from './ReactionBar';
 import { ReactionPicker } from './ReactionPicker';
 import { useMessageExtras } from './messageExtras';
 import { ReplyQuote } from './ReplyQuote';
+import { PinIcon } from './PinIcon';
 
 const timeFmt = new Intl.DateTimeFormat(undefined, { hour: 'numeric', minute: '2-digit' });
 const dayFmt = new Intl.DateTimeFormat(undefined, { weekday: 'long', year: 'numeric', month: 'long', day: 'numeric' });
@@ -109,10 +110,10 @@ function EditBox({ initial, onSave, onCancel }: { initial: string; onSave: (s: s
 }
 
 /**
- * The keyboard way to a message's actions (issue #16, item 6): one "More actions" button per own message, in the
- * Tab order (the toolbar shows while anything in the message has focus). Enter, Space or ↓ opens the menu on its
- * first item (↑ on the last); ↑/↓ (wrapping), Home and End move; Enter picks; Esc closes and gives focus back to the
- * button; Tab closes it and moves on.
+ * The keyboard way to a message's actions (issue #16, item 6): one "More actions" button per own message (per stored
+ * message where the list offers replies and pins, issue #15), in the Tab order (the toolbar shows while anything in
+ * the message has focus). Enter, Space or ↓ opens the menu on its first item (↑ on the last); ↑/↓ (wrapping), Home
+ * and End move; Enter picks; Esc closes and gives focus back to the button; Tab closes it and moves on.
  */
 function MessageMenu({
   buttonRef,
@@ -317,7 +318,7 @@ export const MessageItem = memo(function MessageItem(props: MessageItemProps) {
               {status && <StatusMark status={status} />}
               {pinned && (
                 <span className="pin-marker" data-testid="pin-marker" title="Pinned">
-                  <span aria-hidden="true">📌</span>
+                  <PinIcon size={14} />
                   <span className="sr-only">Pinned</span>
                 </span>
               )}
@@ -375,7 +376,7 @@ export const MessageItem = memo(function MessageItem(props: MessageItemProps) {
                 onClick={() => extras!.setPinned(item.id!, !pinned)}
                 data-testid="pin-button"
               >
-                📌
+                <PinIcon size={16} />
               </button>
             )}
             {canAct && (

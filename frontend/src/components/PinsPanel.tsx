@@ -9,6 +9,7 @@ import { formatStamp } from './MessageItem';
 import { MessageContent } from './MessageContent';
 import { useMessageExtras } from './messageExtras';
 import { Avatar, Spinner } from './ui';
+import { PinIcon } from './PinIcon';
 
 /** The channel's pinned messages (most recently pinned first), kept live by pin:update (see realtime.ts). */
 export function usePins(channelId: Id) {
@@ -28,7 +29,7 @@ export function PinsButton({ open, onToggle, buttonRef }: { open: boolean; onTog
       onClick={onToggle}
       data-testid="pins-button"
     >
-      <span aria-hidden="true">📌</span>
+      <PinIcon />
     </button>
   );
 }

@@ -212,6 +212,7 @@ export class Realtime {
         void this.qc.invalidateQueries({ queryKey: qk.dms });
         void this.qc.invalidateQueries({ queryKey: qk.channelsAll });
         void this.qc.invalidateQueries({ queryKey: qk.settings });
+        void this.qc.invalidateQueries({ queryKey: qk.pinsAll }); // pin:update events missed while away
         this.refreshPresence();
       }
       // Queued sends wait for catch-up, so a message stored before the connection dropped (its ack lost) is
