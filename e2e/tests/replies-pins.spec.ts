@@ -3,7 +3,7 @@
 // deleted" once the original is gone; the owner pins, the other member sees the system line and the pinned panel
 // live, and the unpin.
 import { expect, test, type Page } from '@playwright/test';
-import { api, closeAll, expectMessageOnce, messageRows, openChannel, registerApi, send, setupPair, type AuthResult } from './helpers';
+import { api, closeAll, expectMessageOnce, messageRows, openChannel, registerApi, screenshot, send, setupPair, type AuthResult } from './helpers';
 
 interface SeedSend {
   token: string;
@@ -118,6 +118,7 @@ test('a reply: the Replying-to bar, the quote live on the other side, and "Origi
       await expect(quote.getByTestId('reply-quote-text')).toHaveText('the question from Bob');
     }
     const replyId = await expectMessageOnce(bob, 'the answer from Alice');
+    await screenshot(bob, 'reply-bob');
     const stored = await api('GET', `/api/channels/${p.generalId}/messages/${replyId}`, undefined, p.bob.accessToken);
     expect(stored.message.replyTo).toBe(originalId);
 
@@ -163,6 +164,7 @@ test('a reply to a message 500 back jumps to it (around-paging) and back to the 
     const original = row(bob, originalId);
     await expect(original).toBeVisible();
     await expect(original).toHaveClass(/highlighted/);
+    await screenshot(bob, 'reply-jumped-bob');
     await expect(original.getByTestId('message-content')).toHaveText('a question from long ago');
     await expect(row(bob, replyId)).toHaveCount(0);
     // From there, newer messages load by scrolling down; "Jump to present" goes back to the newest.
@@ -214,6 +216,7 @@ test('pins: the owner pins, the member sees the system line and the pinned panel
     await expect(bobPanel.getByTestId('pinned-item')).toHaveCount(1);
     await expect(bobPanel.getByTestId('pinned-item')).toContainText('worth pinning');
     await expect(bobPanel.getByTestId('pinned-unpin')).toHaveCount(0); // members may not unpin
+    await screenshot(bob, 'pins-bob');
 
     // Esc closes the panel and gives focus back to the header button; "See all pinned messages" opens it again.
     await bobPanel.press('Escape');
