@@ -85,6 +85,23 @@ describe('around-paging', () => {
     expect(s.prepended).toBe(34);
   });
 
+  it('from a window, a jump to a later message far from it opens a new window (no gap); one overlapping extends it', () => {
+    const w = applyAroundPage(present(), '500', page(range(476, 525)), true, 50);
+    const far = applyAroundPage(w, '800', page(range(776, 825)), true, 50);
+    expect(ids(far)).toEqual(range(776, 825));
+    expect(far.epoch).toBe(w.epoch + 1);
+    expect(far.hasMoreNewer).toBe(true);
+    // Back near the present (the page reaches it): live again.
+    const now = applyAroundPage(far, '1080', page(range(1056, 1099)), false, 50);
+    expect(now.hasMoreNewer).toBe(false);
+    expect(ids(now).at(-1)).toBe('1099');
+    // Overlapping the window's newer end: merged, still a window.
+    const ext = applyAroundPage(w, '530', page(range(506, 555)), true, 50);
+    expect(ids(ext)).toEqual(range(476, 555));
+    expect(ext.epoch).toBe(w.epoch);
+    expect(ext.hasMoreNewer).toBe(true);
+  });
+
   it('catch-up skips a window (it pages forward on its own), and pending sends still show', () => {
     const w = applyAroundPage(present(), '500', page(range(476, 525)), true, 50);
     const plan = planSync(new Map([['c1', w], ['c2', present()]]));

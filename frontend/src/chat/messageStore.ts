@@ -242,15 +242,19 @@ export function applyAroundPage(state: ChannelMessages, aroundId: Id, page: Mess
   const held = state.messages;
   const first = sorted[0]?.id;
   const last = sorted[sorted.length - 1]?.id;
+  const heldLast = held[held.length - 1]?.id;
   // The page overlaps what we hold, or both reach the present: merging leaves no gap.
   const connects =
     state.loaded &&
-    held.length > 0 &&
+    heldLast !== undefined &&
+    first !== undefined &&
     last !== undefined &&
-    (compareIds(last, held[0].id) >= 0 || (!moreNewer && !state.hasMoreNewer));
+    ((compareIds(last, held[0].id) >= 0 && compareIds(first, heldLast) <= 0) || (!moreNewer && !state.hasMoreNewer));
   if (connects) {
-    const hasMoreOlder = compareIds(first!, held[0].id) < 0 ? moreOlder : state.hasMoreOlder;
-    return applyOlderPage(state, sorted, hasMoreOlder);
+    const hasMoreOlder = compareIds(first, held[0].id) < 0 ? moreOlder : state.hasMoreOlder;
+    const merged = applyOlderPage(state, sorted, hasMoreOlder);
+    // A window the page extends forward: its newer side is now the page's.
+    return state.hasMoreNewer && compareIds(last, heldLast) > 0 ? { ...merged, hasMoreNewer: moreNewer } : merged;
   }
   return {
     ...state,

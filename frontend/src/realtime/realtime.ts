@@ -483,7 +483,10 @@ export class Realtime {
   async jumpTo(channelId: Id, messageId: Id): Promise<boolean> {
     if (findLoaded(this.chat.getChannel(channelId), messageId)) return true;
     const page = await this.api.messages(channelId, { around: messageId, limit: PAGE_SIZE });
+    const wasWindow = !!this.chat.getChannel(channelId)?.hasMoreNewer;
     this.chat.update(channelId, (st) => applyAroundPage(st, messageId, page.messages ?? [], !!page.hasMore, PAGE_SIZE));
+    // From a window back to the present: live messages were set aside meanwhile, so catch up.
+    if (wasWindow && !this.chat.getChannel(channelId)?.hasMoreNewer && this.sockets.connected) void this.catchUp([channelId]);
     return !!findLoaded(this.chat.getChannel(channelId), messageId);
   }
 
