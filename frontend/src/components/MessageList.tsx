@@ -114,7 +114,7 @@ export function MessageList(props: MessageListProps) {
   const editLastOwn = useCallback(() => {
     for (let i = items.length - 1; i >= 0; i--) {
       const it = items[i];
-      if (it.senderId === meId && it.state === 'sent' && it.id) {
+      if (it.senderId === meId && it.state === 'sent' && it.id && it.type !== 'pin') {
         setEditing(it.key);
         virtuoso.current?.scrollToIndex({ index: i, align: 'center' });
         return;
