@@ -75,6 +75,17 @@ export function PinsPanel({ channelId, onClose }: { channelId: Id; onClose: () =
   useEffect(() => {
     ref.current?.focus();
   }, []);
+  // Esc anywhere in the panel closes it (focus then goes back to the header's pin button).
+  useEffect(() => {
+    const el = ref.current;
+    const onKey = (e: KeyboardEvent) => {
+      if (e.key !== 'Escape') return;
+      e.stopPropagation();
+      onClose();
+    };
+    el?.addEventListener('keydown', onKey);
+    return () => el?.removeEventListener('keydown', onKey);
+  }, [onClose]);
   const list = pins.data?.messages ?? [];
   return (
     <aside
@@ -83,12 +94,6 @@ export function PinsPanel({ channelId, onClose }: { channelId: Id; onClose: () =
       aria-labelledby={titleId}
       tabIndex={-1}
       data-testid="pins-panel"
-      onKeyDown={(e) => {
-        if (e.key === 'Escape') {
-          e.stopPropagation();
-          onClose();
-        }
-      }}
     >
       <header className="pins-header">
         <h2 id={titleId}>Pinned messages</h2>
