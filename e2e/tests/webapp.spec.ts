@@ -213,7 +213,7 @@ test('keyboard only: reach a message\'s actions with Tab, edit it and delete it 
     const menu = alice.getByTestId('message-menu');
     await expect(menu).toBeVisible();
     await expect(menu.getByRole('menuitem', { name: 'Edit message' })).toBeFocused();
-    await kb.press('End'); // past Reply and Pin (issue #15)
+    await kb.press('ArrowDown');
     await expect(menu.getByRole('menuitem', { name: 'Delete message' })).toBeFocused();
     await kb.press('Escape');
     await expect(menu).toHaveCount(0);
@@ -231,10 +231,14 @@ test('keyboard only: reach a message\'s actions with Tab, edit it and delete it 
     await expect(messageRows(bob, 'second, edited by keyboard').getByTestId('message-edited')).toBeVisible();
     await expect(menuButton(secondId)).toBeFocused();
 
-    // Delete: ↑ opens the menu on its last item (Add reaction), ↑ again is Delete message; the confirmation has
-    // focus; Tab to Delete, Enter.
+    // Delete: ↑ opens the menu on its last item (Add reaction), ↑ past Pin message and Reply is Delete message; the
+    // confirmation has focus; Tab to Delete, Enter.
     await kb.press('ArrowUp');
     await expect(menu.getByRole('menuitem', { name: 'Add reaction' })).toBeFocused();
+    await kb.press('ArrowUp');
+    await expect(menu.getByRole('menuitem', { name: 'Pin message' })).toBeFocused(); // replies and pins (issue #15)
+    await kb.press('ArrowUp');
+    await expect(menu.getByRole('menuitem', { name: 'Reply' })).toBeFocused();
     await kb.press('ArrowUp');
     await expect(menu.getByRole('menuitem', { name: 'Delete message' })).toBeFocused();
     await kb.press('Enter');

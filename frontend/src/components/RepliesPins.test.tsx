@@ -49,14 +49,14 @@ function renderItem(x: MessageExtras, it: ChatItem = item(), mine = true) {
 }
 
 describe('reply and pin actions', () => {
-  it('own message: the menu offers Edit, Reply, Pin, Delete; Reply and Pin call through', async () => {
+  it('own message: the menu offers Edit, Delete, Reply, Pin; Reply and Pin call through', async () => {
     const user = userEvent.setup();
     const x = extras();
     renderItem(x);
     await user.tab();
     await user.keyboard('{Enter}');
-    expect(screen.getAllByRole('menuitem').map((i) => i.textContent)).toEqual(['Edit message', 'Reply', 'Pin message', 'Delete message']);
-    await user.keyboard('{ArrowDown}{Enter}');
+    expect(screen.getAllByRole('menuitem').map((i) => i.textContent)).toEqual(['Edit message', 'Delete message', 'Reply', 'Pin message']);
+    await user.keyboard('{ArrowDown}{ArrowDown}{Enter}');
     expect(x.reply).toHaveBeenCalledWith(expect.objectContaining({ id: '10' }));
     await user.click(screen.getByTestId('pin-button'));
     expect(x.setPinned).toHaveBeenCalledWith('10', true);
