@@ -37,6 +37,9 @@ async function setupWorld(browser: import('@playwright/test').Browser): Promise<
     await waitForChat(b.page);
     await send(b.page, 'Hi from **Bob**, with `code` and a [link](https://example.com)');
     await send(b.page, 'A second line from Bob');
+    // Stored before leaving the page: the outbox sends in order, so the second being acknowledged covers the first
+    // (navigating right after the send once lost it on the busy machine).
+    await expectMessageOnce(b.page, 'A second line from Bob');
     await b.page.goto(dmPath);
     await waitForChat(b.page);
     await send(b.page, 'A direct message');
