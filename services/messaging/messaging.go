@@ -242,7 +242,12 @@ func (s *Service) Send(ctx context.Context, d Draft, done func(model.Message, er
 	if err := s.resolveMentions(ctx, ch, role, &draft); err != nil {
 		return err
 	}
-	if node, local := s.route(channelID); !local {
+	return s.dispatch(draft, done)
+}
+
+// dispatch queues a checked message on the channel's owner: here, or forwarded to the node that owns it.
+func (s *Service) dispatch(draft model.Message, done func(model.Message, error)) error {
+	if node, local := s.route(draft.ChannelID); !local {
 		go func() {
 			ctx, cancel := context.WithTimeout(context.Background(), forwardTimeout)
 			defer cancel()

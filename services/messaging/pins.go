@@ -88,15 +88,7 @@ func (s *Service) Pin(ctx context.Context, userID, channelID, messageID int64) e
 			s.log.Warn("the pin's system message was not stored", "channel", channelID, "message", messageID, "err", err)
 		}
 	}
-	if node, local := s.route(channelID); !local {
-		go func() {
-			ctx, cancel := context.WithTimeout(context.Background(), forwardTimeout)
-			defer cancel()
-			done(s.forward.Send(ctx, node, line))
-		}()
-		return nil
-	}
-	return s.accept(line, done)
+	return s.dispatch(line, done)
 }
 
 // Unpin unpins a message and announces it.
