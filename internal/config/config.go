@@ -219,8 +219,10 @@ func Load(getenv func(string) string) (Config, error) {
 		if len(c.Auth.JWTSecret) == 0 {
 			r.fail("PARLEY_JWT_SECRET", "must be set (the same on every node) when PARLEY_CLUSTER_ADDR is set")
 		}
-		if c.Cluster.LeaseTTL < 2*time.Second {
-			r.fail("PARLEY_CLUSTER_LEASE_TTL", "must be at least 2s")
+		// An owner writes only until its lease's safe end (TTL - 1 s) and stamps its first write of a channel 1 s
+		// ahead (clock margin); below 3 s that leaves no room between two renewals (every TTL/4).
+		if c.Cluster.LeaseTTL < 3*time.Second {
+			r.fail("PARLEY_CLUSTER_LEASE_TTL", "must be at least 3s")
 		}
 	}
 	if len(c.Cassandra.Hosts) == 0 {

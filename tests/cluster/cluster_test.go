@@ -56,7 +56,7 @@ func startNodes(t *testing.T, n int) []*testserver.Server {
 			"PARLEY_NODE_ID":           strconv.Itoa(i),
 			"PARLEY_CLUSTER_ADDR":      freeAddr(t),
 			"PARLEY_CLUSTER_SECRET":    "cluster-test-secret-cluster-test-secret",
-			"PARLEY_CLUSTER_LEASE_TTL": "2s",
+			"PARLEY_CLUSTER_LEASE_TTL": "5s", // no node is killed here; leaving ones end their lease
 			"PARLEY_REDIS_URL":         redisURL,
 			"PARLEY_REDIS_PREFIX":      prefix,
 			"PARLEY_SEND_RATE":         "1000",
@@ -93,10 +93,21 @@ func connect(t *testing.T, b *jsclient.Bridge, s *testserver.Server, acc testser
 	return c
 }
 
+// send emits message:send and, like every client, retries with the same nonce while the answer is a retryable
+// error (a channel changes owner while nodes join or leave); it returns the first final answer.
 func send(c *jsclient.Client, channelID, content, nonce string) (ack, error) {
 	var a ack
-	err := c.EmitAck("message:send", map[string]any{"channelId": channelID, "content": content, "nonce": nonce}, &a, 20*time.Second)
-	return a, err
+	for attempt := 0; ; attempt++ {
+		a = ack{}
+		err := c.EmitAck("message:send", map[string]any{"channelId": channelID, "content": content, "nonce": nonce}, &a, 20*time.Second)
+		if err != nil || a.OK || !a.Error.Retryable {
+			return a, err
+		}
+		if attempt == 50 {
+			return a, fmt.Errorf("send %s: still %s after %d attempts", nonce, a.Error.Code, attempt+1)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 func decode[T any](t *testing.T, raws []json.RawMessage) []T {
@@ -296,18 +307,12 @@ func TestANodeLeavingHandsItsChannelsOver(t *testing.T) {
 					go func() { _ = leaving.Stop(); close(stopped) }()
 				}
 				nonce := fmt.Sprintf("%d-%d", k, i)
-				for attempt := 0; ; attempt++ { // retry with the same nonce, as clients do
-					a, err := send(c, general, nonce, nonce)
-					if err == nil && a.OK {
-						results[k] = append(results[k], a.Message)
-						break
-					}
-					if attempt == 50 || (err == nil && !a.Error.Retryable) {
-						t.Errorf("send %s: %v %+v", nonce, err, a)
-						return
-					}
-					time.Sleep(100 * time.Millisecond)
+				a, err := send(c, general, nonce, nonce)
+				if err != nil || !a.OK {
+					t.Errorf("send %s: %v %+v", nonce, err, a)
+					return
 				}
+				results[k] = append(results[k], a.Message)
 			}
 		}()
 	}

@@ -49,7 +49,7 @@ func TestClusterOwnerKilledAndFrozen(t *testing.T) {
 			"PARLEY_SEND_RATE": "100000", "PARLEY_SEND_BURST": "100000",
 			"PARLEY_FLUSH_DELAY": "100ms", // the owner's queue is rarely empty when it dies
 			"PARLEY_NODE_ID":     strconv.Itoa(i + 1), "PARLEY_CLUSTER_ADDR": "127.0.0.1:" + internal,
-			"PARLEY_CLUSTER_SECRET": "cluster-crash-internal-secret-0123456789", "PARLEY_CLUSTER_LEASE_TTL": "2s",
+			"PARLEY_CLUSTER_SECRET": "cluster-crash-internal-secret-0123456789", "PARLEY_CLUSTER_LEASE_TTL": "3s",
 			"PARLEY_REDIS_URL": testenv.RedisURL(t), "PARLEY_REDIS_PREFIX": prefix,
 		}
 		var environ []string
@@ -231,7 +231,7 @@ func TestClusterOwnerKilledAndFrozen(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("owner (node %d) frozen after %d acks; the next ack came %v later", frozen+1, ackedSoFar(), recovered(freezeAt).Round(time.Millisecond))
-	time.Sleep(4 * time.Second) // well past its 2 s lease
+	time.Sleep(5 * time.Second) // well past its 3 s lease
 	if err := procs[frozen].cmd.Process.Signal(syscall.SIGCONT); err != nil {
 		t.Fatal(err)
 	}
