@@ -19,6 +19,9 @@ type Config struct {
 	Replication string // a CQL replication map, used only when the keyspace is created
 	Consistency string // e.g. LOCAL_QUORUM
 	Timeout     time.Duration
+	// Observer, when set, sees every query (its statement, latency and error): metrics, and tests that count
+	// what an operation costs.
+	Observer gocql.QueryObserver
 }
 
 var keyspaceName = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9_]{0,47}$`)
@@ -49,6 +52,7 @@ func Connect(ctx context.Context, cfg Config) (*gocql.Session, error) {
 	// themselves (BENCHMARKS.md, "Cassandra settings").
 	cluster.WriteCoalesceWaitTime = time.Millisecond
 	cluster.NumConns = 1
+	cluster.QueryObserver = cfg.Observer
 
 	admin, err := cluster.CreateSession()
 	if err != nil {

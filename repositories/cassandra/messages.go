@@ -195,8 +195,10 @@ func (m *MessageStore) Fence(ctx context.Context, channelID, afterID int64, unti
 // Before returns up to limit visible messages with id < before (before = 0: the newest), newest first, walking
 // buckets backwards until the channel's creation bucket. hasMore reports whether older messages remain.
 func (m *MessageStore) Before(ctx context.Context, channelID, before int64, limit int) ([]model.Message, bool, error) {
-	if before <= 0 {
-		before = snowflake.FirstIDAt(m.now().Add(time.Minute))
+	// No id is newer than a minute from now: a larger before (or none) starts there instead of walking the
+	// empty buckets of the future (before=2^63-1 would be ~2,500 queries).
+	if newest := snowflake.FirstIDAt(m.now().Add(time.Minute)); before <= 0 || before > newest {
+		before = newest
 	}
 	var out []model.Message
 	for b := Bucket(before - 1); b >= Bucket(channelID) && b >= 0; b-- {

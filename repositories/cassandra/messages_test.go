@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -695,5 +697,41 @@ func TestMentionsRoundTrip(t *testing.T) {
 	gb, _ := ms.Get(ctx, ch, b.ID)
 	if !slices.Equal(ga.Mentions, []int64{13}) || gb.MentionEveryone || gb.Mentions != nil {
 		t.Fatalf("after edits: %+v / %+v", ga, gb)
+	}
+}
+
+type queryCounter struct{ n atomic.Int64 }
+
+func (c *queryCounter) ObserveQuery(context.Context, gocql.ObservedQuery) { c.n.Add(1) }
+
+// A page before an id far in the future (the largest id there is) starts at the newest possible bucket: a
+// client cannot make one history request walk thousands of empty partitions.
+func TestBeforeFarFutureCostsNoMoreThanNewest(t *testing.T) {
+	ctx := testCtx(t)
+	_, cfg := testenv.SharedCassandra(t)
+	counter := &queryCounter{}
+	cfg.Observer = counter
+	s, err := cassandra.Connect(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	ms := cassandra.NewMessageStore(s)
+	ch := channelAt(time.Now().Add(-2 * cassandra.BucketWidth)) // three buckets: two old, the current one
+	want := msg(ch, time.Now(), 1, randomSender(), "newest")
+	if err := ms.InsertBatch(ctx, []model.Message{want}, 0); err != nil {
+		t.Fatal(err)
+	}
+	cost := func(before int64) int64 {
+		counter.n.Store(0)
+		got, more, err := ms.Before(ctx, ch, before, 10)
+		if err != nil || more || len(got) != 1 || got[0].ID != want.ID {
+			t.Fatalf("Before(%d) = %v, %v, %v", before, ids(got), more, err)
+		}
+		return counter.n.Load()
+	}
+	newest, far := cost(0), cost(math.MaxInt64)
+	if far != newest || newest > 4 {
+		t.Errorf("Before(max int64) ran %d queries, Before(0) %d; want the same few", far, newest)
 	}
 }
