@@ -12,11 +12,13 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/parleychat/parley/controllers/wire"
 	"github.com/parleychat/parley/internal/apperr"
 	"github.com/parleychat/parley/internal/engineio"
+	"github.com/parleychat/parley/internal/ratelimit"
 	"github.com/parleychat/parley/internal/socketio"
 	"github.com/parleychat/parley/services/auth"
 )
@@ -46,6 +48,11 @@ type Config struct {
 	PingInterval, PingTimeout time.Duration
 	// Bus, with several nodes, carries broadcasts and room changes to the other nodes (nil: one node).
 	Bus socketio.Outbox
+	// EventLimits rate-limit events per user (nil: DefaultEventLimits; an event without an entry is not
+	// limited here).
+	EventLimits map[string]Limit
+	// MaxSocketsPerUser bounds one account's sockets on this node (0: DefaultMaxSocketsPerUser).
+	MaxSocketsPerUser int
 }
 
 // Conn is what the server knows about an authenticated socket.
@@ -78,6 +85,11 @@ type Server struct {
 	origins map[string]bool
 	onConn  []ConnectHook
 	onDisc  []DisconnectHook
+	limits  map[string]*ratelimit.Keyed
+
+	maxPerUser int
+	usersMu    sync.Mutex
+	perUser    map[int64]int // open sockets per user (connect hooks ran, disconnect hooks not yet)
 }
 
 // handlerTimeout bounds the work one event may do.
@@ -97,7 +109,14 @@ func New(authn Authenticator, cfg Config, log *slog.Logger) *Server {
 	if cfg.ConnectTimeout == 0 {
 		cfg.ConnectTimeout = 5 * time.Second
 	}
-	s := &Server{auth: authn, log: log, origins: map[string]bool{}}
+	if cfg.EventLimits == nil {
+		cfg.EventLimits = DefaultEventLimits
+	}
+	if cfg.MaxSocketsPerUser <= 0 {
+		cfg.MaxSocketsPerUser = DefaultMaxSocketsPerUser
+	}
+	s := &Server{auth: authn, log: log, origins: map[string]bool{}, limits: newEventLimiters(cfg.EventLimits),
+		maxPerUser: cfg.MaxSocketsPerUser, perUser: map[int64]int{}}
 	for _, o := range cfg.AllowedOrigins {
 		s.origins[strings.TrimRight(o, "/")] = true
 	}
@@ -122,12 +141,16 @@ func New(authn Authenticator, cfg Config, log *slog.Logger) *Server {
 	s.nsp.Use(s.authenticate)
 	s.nsp.OnConnection(func(sock *socketio.Socket) {
 		c := sock.Data.(*Conn)
+		if !s.countSocket(c.UserID, 1) { // the middleware's check raced with another handshake of this user
+			sock.Disconnect(false) // the web app tries again in a few seconds
+		}
 		for _, h := range s.onConn {
 			h(c)
 		}
 	})
 	s.nsp.OnDisconnect(func(sock *socketio.Socket, reason string) {
 		c := sock.Data.(*Conn)
+		s.countSocket(c.UserID, -1)
 		for _, h := range s.onDisc {
 			h(c, reason)
 		}
@@ -167,6 +190,26 @@ func (s *Server) checkOrigin(r *http.Request) error {
 	return fmt.Errorf("origin not allowed")
 }
 
+// countSocket adds delta to a user's open sockets; it reports false when an added socket is over the limit.
+func (s *Server) countSocket(userID int64, delta int) bool {
+	s.usersMu.Lock()
+	defer s.usersMu.Unlock()
+	n := s.perUser[userID] + delta
+	if n <= 0 {
+		delete(s.perUser, userID)
+	} else {
+		s.perUser[userID] = n
+	}
+	return delta < 0 || n <= s.maxPerUser
+}
+
+// socketsOf is the number of open sockets of a user on this node.
+func (s *Server) socketsOf(userID int64) int {
+	s.usersMu.Lock()
+	defer s.usersMu.Unlock()
+	return s.perUser[userID]
+}
+
 func refuse(code, reason string) error {
 	return &socketio.ConnectError{Message: code, Data: map[string]string{"reason": reason}}
 }
@@ -192,6 +235,9 @@ func (s *Server) authenticate(sock *socketio.Socket) error {
 			code = "unavailable"
 		}
 		return refuse(code, e.Message)
+	}
+	if s.socketsOf(claims.UserID) >= s.maxPerUser {
+		return refuse("too_many_connections", fmt.Sprintf("at most %d connections per account; close another tab or device", s.maxPerUser))
 	}
 	c := &Conn{UserID: claims.UserID, SessionID: claims.SessionID, Socket: sock}
 	// Rooms are joined here, before the client learns it is connected: an event sent to a room right after
@@ -229,8 +275,17 @@ func (s *Server) joinRooms(ctx context.Context, c *Conn) error {
 // on registers an event whose first argument decodes into P. The wrapper re-checks the session, decodes,
 // recovers panics and answers the ack: {ok:true,...result} or {ok:false,error}.
 func on[P any](s *Server, event string, h func(ctx context.Context, c *Conn, p P, reply Reply) (any, error)) {
+	limit := s.limits[event]
 	s.nsp.On(event, func(sock *socketio.Socket, args socketio.Args, ack socketio.AckFunc) {
 		c := sock.Data.(*Conn)
+		if limit != nil {
+			if ok, wait := limit.Allow(strconv.FormatInt(c.UserID, 10)); !ok {
+				if ack != nil {
+					ack(errorAck(apperr.RateLimit(wait)))
+				}
+				return
+			}
+		}
 		reply := func(res any, err error) {
 			if ack == nil {
 				return

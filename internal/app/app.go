@@ -161,7 +161,7 @@ func New(cfg config.Config, log *slog.Logger, pg *pgxpool.Pool, mc *mongodrv.Cli
 	}
 
 	// The socket server is both a controller and the services' notifier, so it is built before them.
-	socketCfg := socketapi.Config{AllowedOrigins: cfg.AllowedOrigins}
+	socketCfg := socketapi.Config{AllowedOrigins: cfg.AllowedOrigins, MaxSocketsPerUser: cfg.Sockets.MaxPerUser, WriteQueueLimit: cfg.Sockets.QueueLimit}
 	if socketBus != nil {
 		socketCfg.Bus = socketBus
 	}

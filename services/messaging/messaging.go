@@ -225,6 +225,11 @@ func (s *Service) Send(ctx context.Context, d Draft, done func(model.Message, er
 		return err
 	}
 	if ok, wait := s.allow(ctx, userID); !ok {
+		// A retry of a message this node already holds costs nothing new: answer it instead of refusing it
+		// (clients retry while Cassandra or Postgres is slow; each retry must not eat the sender's budget).
+		if s.answerKnown(channelID, nonceKey{userID, nonce}, done) {
+			return nil
+		}
 		return apperr.RateLimit(wait)
 	}
 	ch, role, err := s.access.CanRead(ctx, userID, channelID)
@@ -324,6 +329,31 @@ func (s *Service) accept(draft model.Message, done func(model.Message, error)) e
 		conv.timer = time.AfterFunc(s.cfg.FlushDelay, func() { s.flush(conv) })
 	}
 	return nil
+}
+
+// answerKnown answers a send whose nonce the channel's conversation on this node knows (being stored, or
+// stored within the retry horizon); it reports false when the nonce is new here.
+func (s *Service) answerKnown(channelID int64, key nonceKey, done func(model.Message, error)) bool {
+	s.mu.Lock()
+	conv := s.convs[channelID]
+	s.mu.Unlock()
+	if conv == nil {
+		return false
+	}
+	conv.mu.Lock()
+	defer conv.mu.Unlock()
+	if conv.lost {
+		return false
+	}
+	if e, ok := conv.waiting[key]; ok {
+		e.waiters = append(e.waiters, done)
+		return true
+	}
+	if id, ok := conv.stored[key]; ok {
+		s.answerStoredLocked(conv, id, done)
+		return true
+	}
+	return false
 }
 
 // answerStoredLocked answers a retry with the message stored for it: from the window, or read from Cassandra

@@ -459,6 +459,23 @@ func TestSendRejectsBadInput(t *testing.T) {
 	if !apperr.Is(err, apperr.RateLimited) || apperr.As(err).RetryAfter <= 0 {
 		t.Fatalf("4th message in a burst of 3: %v", err)
 	}
+	// Over the limit, a retry of an accepted nonce is still answered (with the message), not refused.
+	answered := make(chan model.Message, 1)
+	if err := s.Send(context.Background(), Draft{UserID: 2, ChannelID: 10, Content: "burst", Nonce: "b1"}, func(m model.Message, err error) {
+		if err == nil {
+			answered <- m
+		}
+	}); err != nil {
+		t.Fatalf("retry of an accepted nonce over the rate limit: %v", err)
+	}
+	select {
+	case m := <-answered:
+		if m.Nonce != "b1" || m.ID == 0 {
+			t.Fatalf("retry answered with %+v", m)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("retry of an accepted nonce never answered")
+	}
 	if got, err := cleanContent("  line one\n\tline two  "); err != nil || got != "line one\n\tline two" {
 		t.Fatalf("cleanContent: %q %v", got, err)
 	}
