@@ -1,104 +1,18 @@
 package socketapi_test
 
 import (
-	"context"
-	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
-	"github.com/gobwas/ws"
-	"github.com/gobwas/ws/wsutil"
-
 	"github.com/parleychat/parley/controllers/socketapi"
 	"github.com/parleychat/parley/internal/testenv/jsclient"
+	"github.com/parleychat/parley/internal/testenv/rawsio"
 	"github.com/parleychat/parley/internal/testenv/testserver"
 )
-
-// rawSocket is a Socket.IO client over a bare WebSocket: it can stop reading, which no real client library does.
-type rawSocket struct {
-	conn net.Conn
-	rw   io.ReadWriter
-}
-
-// dialRaw opens a WebSocket to the server, joins the default namespace with token and returns the socket and
-// the namespace's answer ("40{...}" connected, "44{...}" refused). rcvbuf > 0 shrinks the client's kernel
-// receive buffer, so a client that stops reading backs the server up sooner.
-func dialRaw(t *testing.T, s *testserver.Server, token string, rcvbuf int) (*rawSocket, string) {
-	t.Helper()
-	d := ws.Dialer{Timeout: 5 * time.Second}
-	if rcvbuf > 0 {
-		d.NetDial = func(ctx context.Context, network, addr string) (net.Conn, error) {
-			nd := net.Dialer{Control: func(_, _ string, c syscall.RawConn) error {
-				var serr error
-				if err := c.Control(func(fd uintptr) { serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, rcvbuf) }); err != nil {
-					return err
-				}
-				return serr
-			}}
-			return nd.DialContext(ctx, network, addr)
-		}
-	}
-	url := "ws" + strings.TrimPrefix(s.URL, "http") + "/socket.io/?EIO=4&transport=websocket"
-	conn, br, _, err := d.Dial(context.Background(), url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	r := io.Reader(conn)
-	if br != nil {
-		r = io.MultiReader(br, conn)
-	}
-	rs := &rawSocket{conn: conn, rw: struct {
-		io.Reader
-		io.Writer
-	}{r, conn}}
-	if open := rs.read(t); !strings.HasPrefix(open, "0{") {
-		t.Fatalf("engine.io open packet: %q", open)
-	}
-	auth, _ := json.Marshal(map[string]string{"token": token})
-	rs.write(t, "40"+string(auth))
-	return rs, rs.read(t)
-}
-
-func (r *rawSocket) read(t *testing.T) string {
-	t.Helper()
-	_ = r.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-	b, err := wsutil.ReadServerText(r.rw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
-}
-
-func (r *rawSocket) write(t *testing.T, text string) {
-	t.Helper()
-	if err := wsutil.WriteClientText(r.conn, []byte(text)); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// readLoop reads until the connection ends, answering pings and counting the frames that start with prefix.
-func (r *rawSocket) readLoop(prefix string, n *atomic.Int64) {
-	_ = r.conn.SetReadDeadline(time.Time{})
-	for {
-		b, err := wsutil.ReadServerText(r.rw)
-		if err != nil {
-			return
-		}
-		switch {
-		case string(b) == "2":
-			_ = wsutil.WriteClientText(r.conn, []byte("3"))
-		case strings.HasPrefix(string(b), prefix):
-			n.Add(1)
-		}
-	}
-}
 
 // One account that opens many sockets and stops reading them cannot make the server hold an unbounded
 // backlog (#22 finding 1): a socket over its queue limit is closed (and stops counting against the account),
@@ -112,29 +26,29 @@ func TestStalledSocketsAreClosedAndCapped(t *testing.T) {
 	alice, mallory := s.Register(t, "alice"), s.Register(t, "mallory")
 	_, general := community(t, s, alice, mallory)
 
-	var stalled []*rawSocket
+	var stalled []*rawsio.Socket
 	for i := range maxSockets {
-		rs, answer := dialRaw(t, s, mallory.AccessToken, 4096)
+		rs, answer := rawsio.Dial(t, s.URL, mallory.AccessToken, 4096)
 		if !strings.HasPrefix(answer, "40{") {
 			t.Fatalf("mallory's socket %d: %q", i+1, answer)
 		}
 		stalled = append(stalled, rs)
 	}
-	if _, answer := dialRaw(t, s, mallory.AccessToken, 0); !strings.HasPrefix(answer, "44") || !strings.Contains(answer, "too_many_connections") {
+	if _, answer := rawsio.Dial(t, s.URL, mallory.AccessToken, 0); !strings.HasPrefix(answer, "44") || !strings.Contains(answer, "too_many_connections") {
 		t.Fatalf("socket %d of one account: %q, want too_many_connections", maxSockets+1, answer)
 	}
 
 	// Alice, who reads, sends 16 KB messages: about 6.4 MB (more than the kernel buffers on loopback, up to 4 MB) for each of Mallory's sockets, which read nothing.
-	sender, answer := dialRaw(t, s, alice.AccessToken, 0)
+	sender, answer := rawsio.Dial(t, s.URL, alice.AccessToken, 0)
 	if !strings.HasPrefix(answer, "40{") {
 		t.Fatal(answer)
 	}
 	var got atomic.Int64
-	go sender.readLoop(`42["message:new"`, &got)
+	go sender.ReadLoop(`42["message:new"`, &got)
 	content := strings.Repeat("😀", 4000)
 	const n = 400
 	for i := range n {
-		sender.write(t, fmt.Sprintf(`42%d["message:send",{"channelId":%q,"content":%q,"nonce":"big-%d"}]`, i, general, content, i))
+		sender.Write(t, fmt.Sprintf(`42%d["message:send",{"channelId":%q,"content":%q,"nonce":"big-%d"}]`, i, general, content, i))
 		if i%20 == 19 { // keep the sender's own socket under its queue limit: let its reader catch up
 			waitFor(t, fmt.Sprintf("%d messages delivered to alice", i+1), func() bool { return got.Load() > int64(i-20) })
 		}
@@ -144,18 +58,18 @@ func TestStalledSocketsAreClosedAndCapped(t *testing.T) {
 	// Mallory's stalled sockets were closed by the server as soon as their backlog passed the limit (not only
 	// by the 10 s write timeout), so her budget is free again.
 	waitWithin(t, 3*time.Second, "mallory's stalled sockets closed", func() bool {
-		rs, answer := dialRaw(t, s, mallory.AccessToken, 0)
-		defer rs.conn.Close()
+		rs, answer := rawsio.Dial(t, s.URL, mallory.AccessToken, 0)
+		defer rs.Conn.Close()
 		return strings.HasPrefix(answer, "40{")
 	})
 	for i := range maxSockets - 1 {
-		if _, answer := dialRaw(t, s, mallory.AccessToken, 0); !strings.HasPrefix(answer, "40{") {
+		if _, answer := rawsio.Dial(t, s.URL, mallory.AccessToken, 0); !strings.HasPrefix(answer, "40{") {
 			t.Fatalf("after the stalled sockets were closed, mallory's socket %d: %q", i+2, answer)
 		}
 	}
 	for _, rs := range stalled { // the server closed them: what they can still read ends in EOF, not a timeout
-		_ = rs.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-		if _, err := io.Copy(io.Discard, rs.conn); err != nil {
+		_ = rs.Conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if _, err := io.Copy(io.Discard, rs.Conn); err != nil {
 			t.Errorf("a stalled socket was not closed by the server: %v", err)
 		}
 	}

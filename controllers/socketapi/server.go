@@ -78,7 +78,8 @@ type (
 type Server struct {
 	io      *socketio.Server
 	nsp     *socketio.Namespace
-	bus     *socketio.BusAdapter // several nodes only
+	local   *socketio.LocalAdapter // this node's rooms (under bus when several nodes)
+	bus     *socketio.BusAdapter   // several nodes only
 	auth    Authenticator
 	rooms   RoomSource
 	log     *slog.Logger
@@ -133,9 +134,9 @@ func New(authn Authenticator, cfg Config, log *slog.Logger) *Server {
 		ConnectTimeout: cfg.ConnectTimeout,
 	}, log)
 	s.nsp = s.io.Of("/")
+	s.local, _ = s.nsp.Adapter().(*socketio.LocalAdapter)
 	if cfg.Bus != nil {
-		local, _ := s.nsp.Adapter().(*socketio.LocalAdapter)
-		s.bus = socketio.NewBusAdapter(local, cfg.Bus, log)
+		s.bus = socketio.NewBusAdapter(s.local, cfg.Bus, log)
 		s.nsp.SetAdapter(s.bus)
 	}
 	s.nsp.Use(s.authenticate)
@@ -224,6 +225,7 @@ func (s *Server) authenticate(sock *socketio.Socket) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	actions := s.local.Actions() // before anything is read: see joinRooms
 	claims, err := s.auth.Authenticate(ctx, hs.Token)
 	if err != nil {
 		e := apperr.As(err)
@@ -242,7 +244,10 @@ func (s *Server) authenticate(sock *socketio.Socket) error {
 	c := &Conn{UserID: claims.UserID, SessionID: claims.SessionID, Socket: sock}
 	// Rooms are joined here, before the client learns it is connected: an event sent to a room right after
 	// the client's "connect" must not miss it (the client buffers events that come before the CONNECT answer).
-	if err := s.joinRooms(ctx, c); err != nil {
+	if err := s.joinRooms(ctx, c, actions); err != nil {
+		if apperr.Is(err, apperr.Unauthorized) {
+			return refuse("unauthorized", "session has ended")
+		}
 		s.log.Error("socket rooms could not be loaded", "user", c.UserID, "err", err)
 		return refuse("unavailable", "could not load your channels")
 	}
@@ -250,26 +255,67 @@ func (s *Server) authenticate(sock *socketio.Socket) error {
 	return nil
 }
 
-func (s *Server) joinRooms(ctx context.Context, c *Conn) error {
-	rooms := []socketio.Room{UserRoom(c.UserID), SessionRoom(c.SessionID)}
-	if s.rooms != nil {
-		chans, err := s.rooms.ReadableChannelIDs(ctx, c.UserID)
-		if err != nil {
-			return err
-		}
-		servers, err := s.rooms.ServerIDs(ctx, c.UserID)
-		if err != nil {
-			return err
-		}
-		for _, id := range chans {
-			rooms = append(rooms, ChannelRoom(id))
-		}
-		for _, id := range servers {
-			rooms = append(rooms, ServerRoom(id))
-		}
+// joinRooms puts a connecting socket in its user's, session's, channels' and servers' rooms. The lists are read
+// before the socket is in the rooms that kicks and revocations select it by, so one of those may run in
+// between and miss it (a kicked user would keep receiving). actions is the adapter's action count from before
+// the session and the lists were read: while it moves, the session is checked and the lists read again, and
+// the rooms corrected. Once the socket is in its user and session rooms, later actions reach it directly.
+func (s *Server) joinRooms(ctx context.Context, c *Conn, actions uint64) error {
+	c.Socket.Join(UserRoom(c.UserID), SessionRoom(c.SessionID))
+	if s.rooms == nil {
+		return nil
 	}
-	c.Socket.Join(rooms...)
-	return nil
+	var joined map[socketio.Room]bool
+	for attempt := 0; ; attempt++ {
+		if attempt > 0 {
+			if err := s.auth.CheckSession(ctx, c.SessionID); err != nil {
+				return err
+			}
+		}
+		want, err := s.roomsOf(ctx, c.UserID)
+		if err != nil {
+			return err
+		}
+		var join, leave []socketio.Room
+		for r := range want {
+			if !joined[r] {
+				join = append(join, r)
+			}
+		}
+		for r := range joined {
+			if !want[r] {
+				leave = append(leave, r)
+			}
+		}
+		c.Socket.Join(join...)
+		c.Socket.Leave(leave...)
+		joined = want
+		now := s.local.Actions()
+		if now == actions || attempt == 3 {
+			return nil
+		}
+		actions = now
+	}
+}
+
+// roomsOf reads the channel and server rooms of a user.
+func (s *Server) roomsOf(ctx context.Context, userID int64) (map[socketio.Room]bool, error) {
+	chans, err := s.rooms.ReadableChannelIDs(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	servers, err := s.rooms.ServerIDs(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[socketio.Room]bool, len(chans)+len(servers))
+	for _, id := range chans {
+		out[ChannelRoom(id)] = true
+	}
+	for _, id := range servers {
+		out[ServerRoom(id)] = true
+	}
+	return out, nil
 }
 
 // on registers an event whose first argument decodes into P. The wrapper re-checks the session, decodes,

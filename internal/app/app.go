@@ -4,6 +4,7 @@ package app
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -166,6 +167,11 @@ func New(cfg config.Config, log *slog.Logger, pg *pgxpool.Pool, mc *mongodrv.Cli
 		socketCfg.Bus = socketBus
 	}
 	sockets := socketapi.New(authSvc, socketCfg, log.With("component", "socket"))
+	if node != nil {
+		// First: the other nodes forget the session before their sockets of it are closed (same ordered bus), so
+		// a handshake racing the revocation there re-checks Postgres.
+		authSvc.OnRevoke(sessionPeers{node.Topic(topicSessions)})
+	}
 	authSvc.OnRevoke(sockets)
 	communitySvc := community.New(communityStore, channelMeta, users, sockets.Publisher(), ids, accessPeers, log.With("component", "community"))
 	sockets.SetRooms(communitySvc)
@@ -210,6 +216,11 @@ func New(cfg config.Config, log *slog.Logger, pg *pgxpool.Pool, mc *mongodrv.Cli
 	if node != nil {
 		node.Handle(topicSockets, sockets.Receive)
 		node.Handle(topicAccess, func([]byte) { communitySvc.ForgetAccess() })
+		node.Handle(topicSessions, func(b []byte) {
+			if len(b) == 8 {
+				authSvc.Forget(int64(binary.BigEndian.Uint64(b)))
+			}
+		})
 		node.Handle(topicReadPos, func(b []byte) {
 			if st, ok := decodeReadState(b); ok {
 				readSvc.Learn(st)

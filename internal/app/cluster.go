@@ -9,11 +9,12 @@ import (
 	"github.com/parleychat/parley/services/cluster"
 )
 
-// Bus topics: one Redis channel carries all three, in order per sending node.
+// Bus topics: one Redis channel carries them all, in order per sending node.
 const (
 	topicSockets  byte = 'S' // socket broadcasts and room changes (socketio.BusAdapter)
 	topicAccess   byte = 'A' // memberships changed: clear the access cache
 	topicReadPos  byte = 'R' // a read or delivery position moved
+	topicSessions byte = 'V' // a session was revoked: forget its cached validity
 	accessTimeout      = time.Second
 )
 
@@ -26,6 +27,13 @@ func (p peers) AccessChanged() {
 	ctx, cancel := context.WithTimeout(context.Background(), accessTimeout)
 	defer cancel()
 	_ = p.access.PublishWait(ctx, nil) // a stalled bus: the others' caches expire within 10 s anyway
+}
+
+// sessionPeers tells the other nodes that a session was revoked (auth.RevocationListener).
+type sessionPeers struct{ topic *cluster.Topic }
+
+func (p sessionPeers) SessionRevoked(sessionID, _ int64, _ string) {
+	p.topic.Publish(binary.BigEndian.AppendUint64(nil, uint64(sessionID)))
 }
 
 func (p peers) Advanced(st model.ReadState) { p.reads.Publish(encodeReadState(st)) }

@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/parleychat/parley/internal/engineio"
 )
@@ -39,9 +40,10 @@ type Adapter interface {
 // 7% less server CPU per delivery than a map's random order, and less for the receiving processes, whose kernel
 // wake-ups are shared by consecutive writes), and a union of rooms is a merge without a set.
 type LocalAdapter struct {
-	mu    sync.RWMutex
-	rooms map[Room][]*Socket   // each ordered by Socket.seq
-	all   map[*Socket]struct{} // sockets that joined (every connected one does, with no rooms)
+	actions atomic.Uint64 // room actions begun (Apply), local or from other nodes
+	mu      sync.RWMutex
+	rooms   map[Room][]*Socket   // each ordered by Socket.seq
+	all     map[*Socket]struct{} // sockets that joined (every connected one does, with no rooms)
 }
 
 // NewLocalAdapter makes an empty adapter.
@@ -103,6 +105,11 @@ func (a *LocalAdapter) LeaveAll(s *Socket) {
 	delete(a.all, s)
 }
 
+// Actions counts the room actions begun so far. A socket that joins rooms from a list it read earlier compares
+// the count from before its read with the count after its join: if it moved, an action (a kick, a revocation)
+// may have run before the socket was in the rooms it selects, and the list must be read again.
+func (a *LocalAdapter) Actions() uint64 { return a.actions.Load() }
+
 // Rooms lists the rooms s is in.
 func (a *LocalAdapter) Rooms(s *Socket) []Room {
 	a.mu.RLock()
@@ -159,6 +166,7 @@ func sendAll(targets []*Socket, f *engineio.Frame) {
 
 // Apply runs a room action on the selected sockets.
 func (a *LocalAdapter) Apply(opts BroadcastOptions, act RoomAction) {
+	a.actions.Add(1) // before selecting: see Actions
 	targets := a.selectSockets(opts, nil)
 	for _, s := range targets {
 		if len(act.Join) > 0 {

@@ -81,12 +81,19 @@ type Service struct {
 	listeners   []RevocationListener
 
 	// validity caches session checks for socket events: a revoked session is dropped at once on this node
-	// (SessionRevoked) and within sessionCacheTTL on other nodes.
+	// and, through Forget, on the others.
 	validMu  sync.Mutex
-	validity map[int64]time.Time
+	validity map[int64]validEntry
 }
 
-const sessionCacheTTL = 30 * time.Second
+type validEntry struct{ fresh, usable time.Time }
+
+const (
+	sessionCacheTTL = 30 * time.Second
+	// sessionStaleTTL: while Postgres cannot answer, a session checked this recently is still taken as valid,
+	// so connected people keep chatting through an outage (a revocation needs Postgres, so none is missed).
+	sessionStaleTTL = 10 * time.Minute
+)
 
 // New builds the service.
 func New(users UserStore, sessions SessionStore, tokens *TokenIssuer, ids IDs, cfg Config, log *slog.Logger) (*Service, error) {
@@ -95,7 +102,7 @@ func New(users UserStore, sessions SessionStore, tokens *TokenIssuer, ids IDs, c
 		loginPerIP:      ratelimit.New(6*time.Second, max(cfg.LoginIPBurst, 1)), // then 10/min from one address
 		loginPerAccount: ratelimit.New(12*time.Second, 5),                       // 5 at once, then 5/min per account
 		registerPerIP:   ratelimit.New(30*time.Second, max(cfg.RegisterBurst, 1)),
-		validity:        map[int64]time.Time{},
+		validity:        map[int64]validEntry{},
 	}
 	h, err := hashPassword("not a real password: timing equalizer", cfg.BcryptCost)
 	if err != nil {
@@ -254,10 +261,15 @@ func (s *Service) Logout(ctx context.Context, refreshToken string) error {
 	return nil
 }
 
-func (s *Service) revoked(sessionID, userID int64, reason string) {
+// Forget drops a session from the validity cache (another node revoked it).
+func (s *Service) Forget(sessionID int64) {
 	s.validMu.Lock()
 	delete(s.validity, sessionID)
 	s.validMu.Unlock()
+}
+
+func (s *Service) revoked(sessionID, userID int64, reason string) {
+	s.Forget(sessionID)
 	s.listenersMu.RLock()
 	defer s.listenersMu.RUnlock()
 	for _, l := range s.listeners {
@@ -282,26 +294,35 @@ func (s *Service) Authenticate(ctx context.Context, accessToken string) (Claims,
 func (s *Service) CheckSession(ctx context.Context, sessionID int64) error {
 	now := s.now()
 	s.validMu.Lock()
-	until, ok := s.validity[sessionID]
+	e, ok := s.validity[sessionID]
 	s.validMu.Unlock()
-	if ok && now.Before(until) {
+	if ok && now.Before(e.fresh) {
 		return nil
 	}
 	sess, err := s.sessions.ByID(ctx, sessionID)
 	if errors.Is(err, model.ErrNotFound) {
+		s.Forget(sessionID)
 		return apperr.New(apperr.Unauthorized, "session not found")
 	}
 	if err != nil {
+		if ok && now.Before(e.usable) {
+			return nil
+		}
 		return apperr.Wrap(apperr.Unavailable, err, "could not check session")
 	}
 	if sess.RevokedAt != nil || !now.Before(sess.ExpiresAt) {
+		s.Forget(sessionID)
 		return apperr.New(apperr.Unauthorized, "session has ended")
 	}
 	s.validMu.Lock()
 	if len(s.validity) > 100_000 {
-		s.validity = map[int64]time.Time{}
+		s.validity = map[int64]validEntry{}
 	}
-	s.validity[sessionID] = now.Add(sessionCacheTTL)
+	usable := now.Add(sessionStaleTTL)
+	if sess.ExpiresAt.Before(usable) {
+		usable = sess.ExpiresAt
+	}
+	s.validity[sessionID] = validEntry{fresh: now.Add(sessionCacheTTL), usable: usable}
 	s.validMu.Unlock()
 	return nil
 }

@@ -108,6 +108,7 @@ type Service struct {
 	// and, through peers, on the others.
 	accessMu sync.Mutex
 	access   map[[2]int64]accessEntry
+	lists    map[[2]int64]listEntry // last room lists per user ({user, 'c'|'s'}), for outages
 	peers    Peers
 }
 
@@ -120,14 +121,22 @@ type Peers interface {
 type accessEntry struct {
 	channel model.Channel
 	role    string
-	until   time.Time
+	denied  bool      // the answer was "no such channel for you"
+	fresh   time.Time // reused without asking Postgres until then
+	usable  time.Time // a "yes" is also served until then while Postgres cannot answer
 }
 
-const accessTTL = 10 * time.Second
+const (
+	accessTTL = 10 * time.Second
+	// staleTTL bounds how long a last known answer (access, room lists) stands in while Postgres is down, so
+	// connected people keep talking through an outage. Membership changes need Postgres, so none can be missed;
+	// kicks and revocations before the outage cleared the entries they concern.
+	staleTTL = 10 * time.Minute
+)
 
 // New builds the service. reads may be nil until read state exists; peers is nil on a single node.
 func New(store Store, meta MetaStore, users Users, notify Notifier, ids IDs, peers Peers, log *slog.Logger) *Service {
-	return &Service{store: store, meta: meta, users: users, notify: notify, ids: ids, peers: peers, log: log, now: time.Now, access: map[[2]int64]accessEntry{}}
+	return &Service{store: store, meta: meta, users: users, notify: notify, ids: ids, peers: peers, log: log, now: time.Now, access: map[[2]int64]accessEntry{}, lists: map[[2]int64]listEntry{}}
 }
 
 // SetReadStates plugs in unread counts for channel lists.
@@ -705,29 +714,37 @@ func (s *Service) DMs(ctx context.Context, caller int64) ([]View, error) {
 	return vs, nil
 }
 
-// CanRead returns the channel if the user may read (and write) it, else NotFound. Answers are cached briefly.
+// CanRead returns the channel if the user may read (and write) it, else NotFound. Answers, "no" included, are
+// cached briefly; while Postgres is unreachable, a recent "yes" still stands (staleTTL).
 func (s *Service) CanRead(ctx context.Context, userID, channelID int64) (model.Channel, string, error) {
 	key := [2]int64{channelID, userID}
 	now := s.now()
 	s.accessMu.Lock()
 	e, ok := s.access[key]
 	s.accessMu.Unlock()
-	if ok && now.Before(e.until) {
+	if ok && now.Before(e.fresh) {
+		if e.denied {
+			return e.channel, "", errNoChannel
+		}
 		return e.channel, e.role, nil
 	}
 	c, role, err := s.store.CanRead(ctx, channelID, userID)
-	if errors.Is(err, model.ErrNotFound) {
-		return c, "", errNoChannel
-	}
-	if err != nil {
+	denied := errors.Is(err, model.ErrNotFound)
+	if err != nil && !denied {
+		if ok && !e.denied && now.Before(e.usable) {
+			return e.channel, e.role, nil
+		}
 		return c, "", unavailable(err, "check channel access")
 	}
 	s.accessMu.Lock()
 	if len(s.access) > 200_000 {
 		s.access = map[[2]int64]accessEntry{}
 	}
-	s.access[key] = accessEntry{channel: c, role: role, until: now.Add(accessTTL)}
+	s.access[key] = accessEntry{channel: c, role: role, denied: denied, fresh: now.Add(accessTTL), usable: now.Add(staleTTL)}
 	s.accessMu.Unlock()
+	if denied {
+		return c, "", errNoChannel
+	}
 	return c, role, nil
 }
 
@@ -742,17 +759,44 @@ func (s *Service) clearAccess() {
 func (s *Service) ForgetAccess() {
 	s.accessMu.Lock()
 	s.access = map[[2]int64]accessEntry{}
+	s.lists = map[[2]int64]listEntry{}
 	s.accessMu.Unlock()
 }
 
-// ReadableChannelIDs lists the channels a user can read (for socket rooms).
+// ReadableChannelIDs lists the channels a user can read (for socket rooms). While Postgres cannot answer, the
+// last list read within staleTTL stands in, so a socket that reconnects during an outage gets its rooms back.
 func (s *Service) ReadableChannelIDs(ctx context.Context, userID int64) ([]int64, error) {
-	return s.store.ReadableChannelIDs(ctx, userID)
+	return s.lastKnown(ctx, [2]int64{userID, 'c'}, func(ctx context.Context) ([]int64, error) { return s.store.ReadableChannelIDs(ctx, userID) })
 }
 
-// ServerIDs lists a user's servers (for socket rooms).
+// ServerIDs lists a user's servers (for socket rooms); like ReadableChannelIDs during an outage.
 func (s *Service) ServerIDs(ctx context.Context, userID int64) ([]int64, error) {
-	return s.store.ServerIDs(ctx, userID)
+	return s.lastKnown(ctx, [2]int64{userID, 's'}, func(ctx context.Context) ([]int64, error) { return s.store.ServerIDs(ctx, userID) })
+}
+
+type listEntry struct {
+	ids []int64
+	at  time.Time
+}
+
+// lastKnown reads a list from Postgres and remembers it; when the read fails it returns the list remembered
+// within staleTTL, if any. ForgetAccess (every membership change) forgets them all.
+func (s *Service) lastKnown(ctx context.Context, key [2]int64, read func(context.Context) ([]int64, error)) ([]int64, error) {
+	ids, err := read(ctx)
+	now := s.now()
+	s.accessMu.Lock()
+	defer s.accessMu.Unlock()
+	if err == nil {
+		if len(s.lists) > 100_000 {
+			s.lists = map[[2]int64]listEntry{}
+		}
+		s.lists[key] = listEntry{ids: ids, at: now}
+		return ids, nil
+	}
+	if e, ok := s.lists[key]; ok && now.Sub(e.at) < staleTTL {
+		return e.ids, nil
+	}
+	return nil, err
 }
 
 // DMChannelIDs lists a user's DM channels (presence audience).
