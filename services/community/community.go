@@ -109,7 +109,9 @@ type Service struct {
 	accessMu sync.Mutex
 	access   map[[2]int64]accessEntry
 	lists    map[[2]int64]listEntry // last room lists per user ({user, 'c'|'s'}), for outages
-	peers    Peers
+	// accessGen counts ForgetAccess calls: an answer read from Postgres is cached only if none came meanwhile.
+	accessGen uint64
+	peers     Peers
 }
 
 // Peers tells the other nodes that access changed (several nodes; nil on one). AccessChanged returns once
@@ -721,6 +723,7 @@ func (s *Service) CanRead(ctx context.Context, userID, channelID int64) (model.C
 	now := s.now()
 	s.accessMu.Lock()
 	e, ok := s.access[key]
+	gen := s.accessGen
 	s.accessMu.Unlock()
 	if ok && now.Before(e.fresh) {
 		if e.denied {
@@ -740,7 +743,9 @@ func (s *Service) CanRead(ctx context.Context, userID, channelID int64) (model.C
 	if len(s.access) > 200_000 {
 		s.access = map[[2]int64]accessEntry{}
 	}
-	s.access[key] = accessEntry{channel: c, role: role, denied: denied, fresh: now.Add(accessTTL), usable: now.Add(staleTTL)}
+	if gen == s.accessGen { // else memberships changed while Postgres answered: the answer may predate it
+		s.access[key] = accessEntry{channel: c, role: role, denied: denied, fresh: now.Add(accessTTL), usable: now.Add(staleTTL)}
+	}
 	s.accessMu.Unlock()
 	if denied {
 		return c, "", errNoChannel
@@ -760,6 +765,7 @@ func (s *Service) ForgetAccess() {
 	s.accessMu.Lock()
 	s.access = map[[2]int64]accessEntry{}
 	s.lists = map[[2]int64]listEntry{}
+	s.accessGen++
 	s.accessMu.Unlock()
 }
 
@@ -782,6 +788,9 @@ type listEntry struct {
 // lastKnown reads a list from Postgres and remembers it; when the read fails it returns the list remembered
 // within staleTTL, if any. ForgetAccess (every membership change) forgets them all.
 func (s *Service) lastKnown(ctx context.Context, key [2]int64, read func(context.Context) ([]int64, error)) ([]int64, error) {
+	s.accessMu.Lock()
+	gen := s.accessGen
+	s.accessMu.Unlock()
 	ids, err := read(ctx)
 	now := s.now()
 	s.accessMu.Lock()
@@ -790,7 +799,9 @@ func (s *Service) lastKnown(ctx context.Context, key [2]int64, read func(context
 		if len(s.lists) > 100_000 {
 			s.lists = map[[2]int64]listEntry{}
 		}
-		s.lists[key] = listEntry{ids: ids, at: now}
+		if gen == s.accessGen {
+			s.lists[key] = listEntry{ids: ids, at: now}
+		}
 		return ids, nil
 	}
 	if e, ok := s.lists[key]; ok && now.Sub(e.at) < staleTTL {
