@@ -170,11 +170,14 @@ type Account struct {
 	ID, Username, AccessToken, RefreshToken string
 }
 
-// Register creates a user (password "correct horse battery") and returns its tokens.
+// Password is every test account's password.
+const Password = "correct horse battery"
+
+// Register creates a user (password Password) and returns its tokens.
 func (s *Server) Register(t testing.TB, username string) Account {
 	t.Helper()
 	res := s.Do(t, "POST", "/api/auth/register", "", map[string]string{
-		"username": username, "email": username + "@example.com", "password": "correct horse battery"})
+		"username": username, "email": username + "@example.com", "password": Password})
 	if res.Status != http.StatusCreated {
 		t.Fatalf("register %s: %d %s", username, res.Status, res.Body)
 	}
