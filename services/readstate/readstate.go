@@ -196,17 +196,27 @@ func (s *Service) rememberLocked(st model.ReadState) model.ReadState {
 }
 
 // advance moves a position forward; it reports whether anything moved.
+// positionLoadTimeout bounds the MongoDB read of a position a receipt moves (see advance).
+const positionLoadTimeout = 2 * time.Second
+
 func (s *Service) advance(ctx context.Context, userID, channelID, readID, deliveredID int64) (bool, error) {
-	cur, err := s.position(ctx, userID, channelID)
-	if err != nil {
-		return false, err
+	// MongoDB away: the position still moves. The write merges with $max, so it cannot undo a later position
+	// stored elsewhere; it is only not cached as known here, since the stored one may be further along.
+	lctx, cancel := context.WithTimeout(ctx, positionLoadTimeout)
+	cur, err := s.position(lctx, userID, channelID)
+	cancel()
+	known := err == nil
+	if !known {
+		cur = model.ReadState{UserID: userID, ChannelID: channelID}
 	}
 	next := maxState(cur, model.ReadState{UserID: userID, ChannelID: channelID, LastReadID: readID, LastDeliveredID: max(deliveredID, readID), UpdatedAt: s.now().UTC()})
 	if next.LastReadID == cur.LastReadID && next.LastDeliveredID == cur.LastDeliveredID {
 		return false, nil
 	}
 	s.mu.Lock()
-	s.rememberLocked(next)
+	if known {
+		s.rememberLocked(next)
+	}
 	s.mergeDirtyLocked(next)
 	s.mu.Unlock()
 	if s.peers != nil {
