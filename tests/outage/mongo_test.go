@@ -106,7 +106,9 @@ func TestMongoOutageLeavesMessagingAlone(t *testing.T) {
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		res := other.Do(t, "GET", "/api/servers/"+srv.ID+"/channels", bob.AccessToken, nil)
-		var got struct{ Channels []struct{ ID, LastReadID string } }
+		var got struct {
+			Channels []struct{ ID, LastReadID string }
+		}
 		res.JSON(t, &got)
 		if len(got.Channels) > 0 && got.Channels[0].LastReadID == last {
 			break
