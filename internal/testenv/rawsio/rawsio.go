@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -21,6 +22,7 @@ import (
 type Socket struct {
 	Conn net.Conn
 	rw   io.ReadWriter
+	wmu  sync.Mutex // one writer at a time: a frame must not interleave with another
 	// Early holds the frames that came before the namespace's answer (events to rooms the server put the
 	// socket in while it was connecting; socket.io-client buffers them until "connect").
 	Early []string
@@ -85,12 +87,26 @@ func (s *Socket) Read(t testing.TB) string {
 	return string(b)
 }
 
+// Next returns the next text frame, waiting as long as it takes (an error when the connection ends).
+func (s *Socket) Next() (string, error) {
+	_ = s.Conn.SetReadDeadline(time.Time{})
+	b, err := wsutil.ReadServerText(s.rw)
+	return string(b), err
+}
+
 // Write sends one text frame.
 func (s *Socket) Write(t testing.TB, text string) {
 	t.Helper()
-	if err := wsutil.WriteClientText(s.Conn, []byte(text)); err != nil {
+	if err := s.Send(text); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// Send sends one text frame; safe to call from several goroutines.
+func (s *Socket) Send(text string) error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	return wsutil.WriteClientText(s.Conn, []byte(text))
 }
 
 // ReadLoop reads until the connection ends, answering pings and counting the frames that start with prefix.
@@ -103,7 +119,7 @@ func (s *Socket) ReadLoop(prefix string, n *atomic.Int64) {
 		}
 		switch {
 		case string(b) == "2":
-			_ = wsutil.WriteClientText(s.Conn, []byte("3"))
+			_ = s.Send("3")
 		case strings.HasPrefix(string(b), prefix):
 			n.Add(1)
 		}
