@@ -28,6 +28,9 @@ type RouterConfig struct {
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For names the client (rate limits use it).
 	TrustedProxies []string
 	Auth           *AuthHandlers
+	// UserRate and UserBurst bound each signed-in user's authenticated REST requests (0: unlimited).
+	UserRate  time.Duration
+	UserBurst int
 	// Extra registers more routes (socket endpoint, other domains) on the engine, the public /api group and
 	// the authenticated /api group.
 	Extra []func(engine *gin.Engine, api, authed *gin.RouterGroup)
@@ -57,7 +60,7 @@ func NewRouter(cfg RouterConfig) *gin.Engine {
 	api.POST("/auth/login", a.Login)
 	api.POST("/auth/refresh", a.Refresh)
 	api.POST("/auth/logout", a.Logout)
-	authed := api.Group("", a.RequireAuth)
+	authed := api.Group("", a.RequireAuth, perUserLimit(cfg.UserRate, cfg.UserBurst))
 	authed.GET("/users/me", a.GetMe)
 	authed.PATCH("/users/me", a.PatchMe)
 	authed.GET("/users/:id", a.GetUser)

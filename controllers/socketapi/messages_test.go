@@ -277,7 +277,7 @@ func TestGracefulRestartLosesNoAcknowledgedMessage(t *testing.T) {
 	t.Parallel()
 	pg := testenvPostgres(t)
 	// A long flush delay keeps messages queued in memory when the shutdown begins.
-	env := map[string]string{"PARLEY_FLUSH_DELAY": "2s", "PARLEY_FLUSH_BATCH": "1000", "PARLEY_SEND_RATE": "10000", "PARLEY_SEND_BURST": "10000"}
+	env := map[string]string{"PARLEY_FLUSH_DELAY": "10s", "PARLEY_FLUSH_BATCH": "1000", "PARLEY_SEND_RATE": "10000", "PARLEY_SEND_BURST": "10000"}
 	s := testserver.Start(t, testserver.Options{PGURL: pg, Env: env})
 	alice := s.Register(t, "alice")
 	_, general := community(t, s, alice)
@@ -296,7 +296,8 @@ func TestGracefulRestartLosesNoAcknowledgedMessage(t *testing.T) {
 			acks <- ack
 		}()
 	}
-	time.Sleep(300 * time.Millisecond) // the sends are queued, none flushed yet
+	// Every send queued (none flushed yet: the delay is 10 s) before the shutdown begins.
+	waitFor(t, "all sends queued", func() bool { return s.App.Messaging.Queued() == n })
 	if err := s.Stop(); err != nil {
 		t.Fatal(err)
 	}

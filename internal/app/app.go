@@ -236,6 +236,8 @@ func New(cfg config.Config, log *slog.Logger, pg *pgxpool.Pool, mc *mongodrv.Cli
 		Health:         health,
 		StaticDir:      cfg.StaticDir,
 		TrustedProxies: cfg.TrustedProxies,
+		UserRate:       time.Second / time.Duration(cfg.API.Rate),
+		UserBurst:      cfg.API.Burst,
 		Auth:           httpapi.NewAuthHandlers(authSvc, log.With("component", "http")),
 		Extra: []func(*gin.Engine, *gin.RouterGroup, *gin.RouterGroup){
 			httpapi.NewCommunityHandlers(communitySvc, log.With("component", "http")).Routes,

@@ -64,6 +64,8 @@ var Vars = []Var{
 	{"PARLEY_SEND_RATE", "10", "messages per second one user may send, sustained"},
 	{"PARLEY_SEND_BURST", "20", "messages one user may send at once before the rate applies"},
 	{"PARLEY_PRESENCE_GRACE", "5s", "a user goes offline this long after their last socket closed (a page reload does not flicker)"},
+	{"PARLEY_API_RATE", "20", "authenticated REST requests per second one user may make, sustained (429 beyond; sending messages has its own limit)"},
+	{"PARLEY_API_BURST", "120", "authenticated REST requests one user may make at once (the web app's start takes a few dozen)"},
 	{"PARLEY_MAX_SOCKETS_PER_USER", "20", "open sockets one account may hold on one node (tabs and devices); more are refused with too_many_connections"},
 	{"PARLEY_SOCKET_QUEUE_LIMIT", "1048576", "bytes of events waiting for one slow client before the server closes its connection (it reconnects and catches up)"},
 	{"PARLEY_PPROF_ADDR", "", "if set (e.g. 127.0.0.1:6060), serve Go's pprof profiles on this separate address; keep it on loopback"},
@@ -94,12 +96,19 @@ type Config struct {
 	Auth      Auth
 	Messaging Messaging
 	Sockets   Sockets
+	API       API
 }
 
 // Sockets bounds what one client can hold on a node.
 type Sockets struct {
 	MaxPerUser int
 	QueueLimit int // bytes
+}
+
+// API bounds each user's authenticated REST requests.
+type API struct {
+	Rate  int // per second
+	Burst int
 }
 
 // Cluster settings; Addr empty means a single node.
@@ -198,6 +207,7 @@ func Load(getenv func(string) string) (Config, error) {
 			SendRate:      r.intRange("PARLEY_SEND_RATE", 1, 1_000_000),
 			SendBurst:     r.intRange("PARLEY_SEND_BURST", 1, 1_000_000),
 		},
+		API: API{Rate: r.intRange("PARLEY_API_RATE", 1, 1_000_000), Burst: r.intRange("PARLEY_API_BURST", 1, 1_000_000)},
 		Sockets: Sockets{
 			MaxPerUser: r.intRange("PARLEY_MAX_SOCKETS_PER_USER", 1, 100_000),
 			QueueLimit: r.intRange("PARLEY_SOCKET_QUEUE_LIMIT", 64<<10, 1<<30),
