@@ -142,6 +142,9 @@ type Service struct {
 	mu    sync.Mutex
 	convs map[int64]*conversation
 
+	fwdMu      sync.Mutex
+	forwarding map[forwardKey][]func(model.Message, error) // sends on their way to another node, with their waiters
+
 	owners   Ownership
 	forward  Forwarder
 	clock    fencedClock
@@ -172,7 +175,7 @@ func New(store MessageStore, access Access, pub Publisher, activity ActivityStor
 	s := &Service{
 		store: store, access: access, pub: pub, activity: activity, ids: ids, log: log, cfg: cfg, now: time.Now,
 		limiter: ratelimit.New(cfg.SendRate, cfg.SendBurst),
-		convs:   map[int64]*conversation{},
+		convs:   map[int64]*conversation{}, forwarding: map[forwardKey][]func(model.Message, error){},
 		abandon: make(chan struct{}), sem: make(chan struct{}, cfg.FlushConcurrency),
 		acts: map[int64]*model.ChannelActivity{}, stop: make(chan struct{}),
 		owners: cfg.Owners, forward: cfg.Forward, shared: cfg.Limiter, mentions: cfg.Mentions, online: cfg.Online, pins: cfg.Pins, pinPub: cfg.PinNotify,
@@ -250,17 +253,40 @@ func (s *Service) Send(ctx context.Context, d Draft, done func(model.Message, er
 	return s.dispatch(draft, done)
 }
 
-// dispatch queues a checked message on the channel's owner: here, or forwarded to the node that owns it.
+// dispatch queues a checked message on the channel's owner: here, or forwarded to the node that owns it. A
+// retry of a send this node is still forwarding waits for that forward's answer instead of making another.
 func (s *Service) dispatch(draft model.Message, done func(model.Message, error)) error {
 	if node, local := s.route(draft.ChannelID); !local {
+		key := forwardKey{draft.ChannelID, nonceKey{draft.SenderID, draft.Nonce}}
+		s.fwdMu.Lock()
+		if waiters, ok := s.forwarding[key]; ok {
+			s.forwarding[key] = append(waiters, done)
+			s.fwdMu.Unlock()
+			return nil
+		}
+		s.forwarding[key] = []func(model.Message, error){done}
+		s.fwdMu.Unlock()
 		go func() {
 			ctx, cancel := context.WithTimeout(context.Background(), forwardTimeout)
 			defer cancel()
-			done(s.forward.Send(ctx, node, draft))
+			m, err := s.forward.Send(ctx, node, draft)
+			s.fwdMu.Lock()
+			waiters := s.forwarding[key]
+			delete(s.forwarding, key)
+			s.fwdMu.Unlock()
+			for _, w := range waiters {
+				w(m, err)
+			}
 		}()
 		return nil
 	}
 	return s.accept(draft, done)
+}
+
+// forwardKey names a send being forwarded to its channel's owner.
+type forwardKey struct {
+	channelID int64
+	nonceKey
 }
 
 // allow applies the per-user send rate: shared by all nodes when there are several, else this node's own.
@@ -334,6 +360,13 @@ func (s *Service) accept(draft model.Message, done func(model.Message, error)) e
 // answerKnown answers a send whose nonce the channel's conversation on this node knows (being stored, or
 // stored within the retry horizon); it reports false when the nonce is new here.
 func (s *Service) answerKnown(channelID int64, key nonceKey, done func(model.Message, error)) bool {
+	s.fwdMu.Lock()
+	if waiters, ok := s.forwarding[forwardKey{channelID, key}]; ok {
+		s.forwarding[forwardKey{channelID, key}] = append(waiters, done)
+		s.fwdMu.Unlock()
+		return true
+	}
+	s.fwdMu.Unlock()
 	s.mu.Lock()
 	conv := s.convs[channelID]
 	s.mu.Unlock()

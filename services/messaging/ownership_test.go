@@ -72,9 +72,13 @@ func (o *fakeOwners) set(fn func(o *fakeOwners)) { o.mu.Lock(); fn(o); o.mu.Unlo
 type fakeForward struct {
 	mu    sync.Mutex
 	calls []string
+	hold  chan struct{} // if set, a forwarded send waits for it to close
 }
 
 func (f *fakeForward) Send(_ context.Context, node int64, d model.Message) (model.Message, error) {
+	if f.hold != nil {
+		<-f.hold
+	}
 	user, ch, content, nonce := d.SenderID, d.ChannelID, d.Content, d.Nonce
 	f.mu.Lock()
 	f.calls = append(f.calls, fmt.Sprintf("send node=%d user=%d ch=%d %s %s", node, user, ch, content, nonce))
@@ -260,6 +264,31 @@ func TestWritesWaitWhileTheLeaseIsNotConfirmed(t *testing.T) {
 	}
 	if n := rec.count(); n != 2 {
 		t.Fatalf("%d announcements, want 2", n)
+	}
+}
+
+// Retries of a send that is still on its way to the owner ride on that forward (none is forwarded twice), and
+// a retry over the sender's rate limit is answered too, not refused.
+func TestRetriesOfAForwardedSendShareIt(t *testing.T) {
+	owners := newFakeOwners()
+	owners.remote[10] = 3
+	fwd := &fakeForward{hold: make(chan struct{})}
+	ids, _ := snowflake.New(1)
+	s := New(newFakeStore(), allowAll{}, &recorder{}, nil, ids, Config{SendRate: time.Hour, SendBurst: 2, Owners: owners, Forward: fwd},
+		slog.New(slog.NewTextHandler(io.Discard, nil)))
+	t.Cleanup(func() { _ = s.Close(context.Background()) })
+	acks := []chan result{send(t, s, 1, 10, "hi", "n1"), send(t, s, 1, 10, "hi", "n1"), send(t, s, 1, 10, "hi", "n1")} // the third is over the burst of 2
+	close(fwd.hold)
+	for i, ack := range acks {
+		if r := wait(t, ack, 2*time.Second); r.err != nil || r.msg.ID != 42 {
+			t.Fatalf("attempt %d: %+v", i+1, r)
+		}
+	}
+	if len(fwd.calls) != 1 {
+		t.Fatalf("forwarded %d times: %q", len(fwd.calls), fwd.calls)
+	}
+	if err := s.Send(context.Background(), Draft{UserID: 1, ChannelID: 10, Content: "new", Nonce: "n2"}, func(model.Message, error) {}); !apperr.Is(err, apperr.RateLimited) {
+		t.Fatalf("a new message over the limit: %v, want rate_limited", err)
 	}
 }
 
