@@ -2,6 +2,7 @@ package messaging
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -52,6 +53,11 @@ func (o online) Get(_ context.Context, _ int64, ids []int64) ([]model.Presence, 
 
 // roles: user 1 owns the server, the others are members; channel 20 is a DM.
 type roles struct{}
+
+// ReadableChannelIDs is not known to this fake: a sync checks each channel.
+func (roles) ReadableChannelIDs(context.Context, int64) ([]int64, error) {
+	return nil, errors.New("not listed")
+}
 
 func (roles) CanRead(_ context.Context, userID, channelID int64) (model.Channel, string, error) {
 	if userID == 4 {

@@ -34,6 +34,8 @@ type MessageStore interface {
 // Access answers whether a user may read and write a channel, and with which role.
 type Access interface {
 	CanRead(ctx context.Context, userID, channelID int64) (model.Channel, string, error)
+	// ReadableChannelIDs lists every channel the user can read (one query: a sync of many channels).
+	ReadableChannelIDs(ctx context.Context, userID int64) ([]int64, error)
 }
 
 // Publisher announces stored messages to connected clients.

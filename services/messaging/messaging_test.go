@@ -178,6 +178,11 @@ func (f *fakeStore) After(_ context.Context, channelID, after int64, limit int) 
 
 type allowAll struct{ denied map[int64]bool }
 
+// ReadableChannelIDs is not known to this fake: a sync checks each channel.
+func (allowAll) ReadableChannelIDs(context.Context, int64) ([]int64, error) {
+	return nil, errors.New("not listed")
+}
+
 func (a allowAll) CanRead(_ context.Context, userID, channelID int64) (model.Channel, string, error) {
 	if a.denied[userID] {
 		return model.Channel{}, "", apperr.New(apperr.NotFound, "channel not found")
@@ -616,5 +621,53 @@ func TestNonceHorizonLoadFailureIsRetriedLikeAWrite(t *testing.T) {
 	store.setFailing(false)
 	if r := wait(t, ch, 5*time.Second); r.err != nil || len(store.msgs) != 1 {
 		t.Fatalf("after recovery: %+v, stored %d", r, len(store.msgs))
+	}
+}
+
+// countingAccess lets user 1 read channels 1-3 and counts the checks.
+type countingAccess struct {
+	mu          sync.Mutex
+	perChannel  int
+	listQueries int
+}
+
+func (a *countingAccess) CanRead(_ context.Context, _, channelID int64) (model.Channel, string, error) {
+	a.mu.Lock()
+	a.perChannel++
+	a.mu.Unlock()
+	if channelID > 3 {
+		return model.Channel{}, "", apperr.New(apperr.NotFound, "channel not found")
+	}
+	return model.Channel{ID: channelID, Kind: model.ChannelText, ServerID: 1}, model.RoleMember, nil
+}
+
+func (a *countingAccess) ReadableChannelIDs(context.Context, int64) ([]int64, error) {
+	a.mu.Lock()
+	a.listQueries++
+	a.mu.Unlock()
+	return []int64{1, 2, 3}, nil
+}
+
+// A sync naming hundreds of channels costs one list query plus the readable ones, not a check per name
+// (#22 finding 2: 500 names per sync made 500 Postgres lookups).
+func TestSyncOfManyChannelsChecksTheListOnce(t *testing.T) {
+	access := &countingAccess{}
+	ids, _ := snowflake.New(1)
+	s := New(newFakeStore(), access, &recorder{}, nil, ids, Config{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	t.Cleanup(func() { _ = s.Close(context.Background()) })
+	since := map[int64]int64{}
+	for id := int64(1); id <= 500; id++ {
+		since[id] = 0
+	}
+	res, err := s.Sync(context.Background(), 1, since)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res) != 3 || access.listQueries != 1 || access.perChannel != 3 {
+		t.Fatalf("%d channels synced with %d list queries and %d channel checks; want 3, 1, 3", len(res), access.listQueries, access.perChannel)
+	}
+	// A few channels are checked one by one (no list query).
+	if _, err := s.Sync(context.Background(), 1, map[int64]int64{1: 0, 4: 0}); err != nil || access.listQueries != 1 {
+		t.Fatalf("small sync: %v, %d list queries", err, access.listQueries)
 	}
 }
