@@ -77,7 +77,7 @@ func TestMongoOutageLeavesMessagingAlone(t *testing.T) {
 	var mu sync.Mutex
 	var last string
 	slowest := time.Duration(0)
-	stop := time.Now().Add(outageLength() / 2)
+	stop := time.Now().Add(outageLength())
 	for i := 0; time.Now().Before(stop); i++ {
 		start := time.Now()
 		a, _, err := ca.SendRetrying(general, fmt.Sprint("m", i), fmt.Sprint("mo-", i), 40, 250*time.Millisecond)
