@@ -108,6 +108,7 @@ func TestCassandraOutageUnderLoad(t *testing.T) {
 	s := testserver.Start(t, testserver.Options{Env: map[string]string{
 		"PARLEY_CASSANDRA_HOSTS": "127.0.0.1:" + privatePort, "PARLEY_CASSANDRA_KEYSPACE": fmt.Sprint("load", time.Now().Unix()),
 		"PARLEY_SEND_RATE": "1000", "PARLEY_SEND_BURST": "1000", "PARLEY_REGISTER_BURST": "1000",
+		"PARLEY_API_RATE": "100000", "PARLEY_API_BURST": "100000", // the owner pages through every history
 		// Below what the clients' outboxes can hold (50 × 200), so the server must push back with `unavailable`.
 		"PARLEY_QUEUE_LIMIT": "5000"}})
 	const users, perChannel = 50, 5
@@ -238,7 +239,11 @@ func TestCassandraOutageUnderLoad(t *testing.T) {
 		before := ""
 		for {
 			var page struct{ Messages []struct{ ID, Nonce string } }
-			s.Do(t, "GET", "/api/channels/"+ch+"/messages?limit=100"+before, owner.AccessToken, nil).JSON(t, &page)
+			res := s.Do(t, "GET", "/api/channels/"+ch+"/messages?limit=100"+before, owner.AccessToken, nil)
+			if res.Status != http.StatusOK {
+				t.Fatalf("history: %d %s", res.Status, res.Body)
+			}
+			res.JSON(t, &page)
 			for _, m := range page.Messages {
 				stored[m.Nonce] = append(stored[m.Nonce], m.ID)
 			}

@@ -117,9 +117,12 @@ type Response struct {
 	Body   []byte
 }
 
-// JSON decodes the body into v.
+// JSON decodes a successful answer's body into v (an error answer fails the test).
 func (r Response) JSON(t testing.TB, v any) {
 	t.Helper()
+	if r.Status >= 400 { // an error body decoded as a result would pass for an empty one
+		t.Fatalf("decoding a %d answer as a result: %s", r.Status, r.Body)
+	}
 	if err := json.Unmarshal(r.Body, v); err != nil {
 		t.Fatalf("decoding %s: %v", r.Body, err)
 	}
