@@ -220,6 +220,21 @@ func Mongo(t testing.TB) *mongo.Database {
 	return db
 }
 
+// DropMongoAtEnd drops a MongoDB database of the local stack when the test ends (after cleanups registered
+// later, such as stopping a server that uses it). Kept databases pile up in FerretDB and slow it down.
+func DropMongoAtEnd(t testing.TB, name string) {
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		client, err := mongorepo.Connect(ctx, MongoURI())
+		if err != nil {
+			return
+		}
+		_ = client.Database(name).Drop(ctx)
+		_ = client.Disconnect(ctx)
+	})
+}
+
 var sharedCass struct {
 	once sync.Once
 	cfg  cassandra.Config

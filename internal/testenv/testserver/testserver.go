@@ -52,6 +52,7 @@ func Start(t testing.TB, opts Options) *Server {
 	}
 	if opts.MongoDB == "" {
 		opts.MongoDB = testenv.UniqueName("test")
+		testenv.DropMongoAtEnd(t, opts.MongoDB) // runs after this server (and any restart of it) stopped
 	}
 	_, cassCfg := testenv.SharedCassandra(t)
 	env := map[string]string{
