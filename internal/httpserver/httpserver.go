@@ -52,16 +52,12 @@ func New(h http.Handler, cfg Config) *http.Server {
 }
 
 // Deadlines sets a request's read deadline (while its body arrives) and write deadline, and bounds its body.
-// WebSocket upgrades get no deadlines at all: the connection outlives the request, and the Engine.IO server
-// runs its own heartbeats and write deadlines on it.
+// WebSocket upgrades pass untouched: the connection outlives the request (net/http clears a connection's
+// deadlines when it is hijacked), and the Engine.IO server runs its own heartbeats and write deadlines on it.
 func Deadlines(h http.Handler, cfg Config) http.Handler {
 	cfg.defaults()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rc := http.NewResponseController(w)
 		if isUpgrade(r) {
-			// A keep-alive connection keeps the write deadline of its previous request: clear it.
-			_ = rc.SetReadDeadline(time.Time{})
-			_ = rc.SetWriteDeadline(time.Time{})
 			h.ServeHTTP(w, r)
 			return
 		}
@@ -72,6 +68,9 @@ func Deadlines(h http.Handler, cfg Config) http.Handler {
 			_, _ = io.WriteString(w, `{"error":{"code":"payload_too_large","message":"request body is too large"}}`)
 			return
 		}
+		// net/http clears both deadlines after each request, and the read deadline again once the body has been
+		// read (it then reads in the background to notice a client that goes away).
+		rc := http.NewResponseController(w)
 		if cfg.WriteTimeout > 0 {
 			_ = rc.SetWriteDeadline(time.Now().Add(cfg.WriteTimeout))
 		}
@@ -79,28 +78,10 @@ func Deadlines(h http.Handler, cfg Config) http.Handler {
 			if cfg.BodyTimeout > 0 {
 				_ = rc.SetReadDeadline(time.Now().Add(cfg.BodyTimeout))
 			}
-			r.Body = http.MaxBytesReader(w, &bodyDone{ReadCloser: r.Body, rc: rc}, cfg.MaxBodyBytes)
+			r.Body = http.MaxBytesReader(w, r.Body, cfg.MaxBodyBytes)
 		}
 		h.ServeHTTP(w, r)
 	})
-}
-
-// bodyDone lifts the read deadline once the body has been read: net/http then reads the connection in the
-// background to notice a client that goes away, and a deadline passing during a slow handler would cancel the
-// request's context for nothing.
-type bodyDone struct {
-	io.ReadCloser
-	rc   *http.ResponseController
-	done bool
-}
-
-func (b *bodyDone) Read(p []byte) (int, error) {
-	n, err := b.ReadCloser.Read(p)
-	if err == io.EOF && !b.done {
-		b.done = true
-		_ = b.rc.SetReadDeadline(time.Time{})
-	}
-	return n, err
 }
 
 func isUpgrade(r *http.Request) bool {
