@@ -56,7 +56,7 @@ var Vars = []Var{
 	{"PARLEY_REFRESH_TOKEN_TTL", "720h", "refresh token (session) lifetime"},
 	{"PARLEY_BCRYPT_COST", "12", "bcrypt cost for password hashes (10-15)"},
 	{"PARLEY_REGISTER_BURST", "10", "registrations one IP address may make at once (then one per 30 s); raise for load tests"},
-	{"PARLEY_LOGIN_IP_BURST", "20", "login attempts one IP address may make at once (then 10/min); per-account limit stays 5/min"},
+	{"PARLEY_LOGIN_IP_BURST", "20", "login attempts one IP address may make at once (then 10/min); failed logins are also limited per account (README, Security)"},
 	{"PARLEY_FLUSH_BATCH", "64", "flush a channel's queued messages to Cassandra once this many are waiting"},
 	{"PARLEY_FLUSH_DELAY", "5ms", "... or once the oldest queued message is this old"},
 	{"PARLEY_QUEUE_LIMIT", "10000", "max messages waiting for Cassandra across all channels; beyond it sends get `unavailable`"},
