@@ -38,7 +38,7 @@ func securityHeaders(hsts time.Duration) gin.HandlerFunc {
 		// Other sites learn nothing of the channel URL a link was clicked in. Not no-referrer: that would make
 		// same-origin POSTs (long-polling) send "Origin: null".
 		h.Set("Referrer-Policy", "same-origin")
-		h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=(), usb=(), interest-cohort=()")
+		h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=(), usb=()")
 		h.Set("Cross-Origin-Opener-Policy", "same-origin")
 		h.Set("Cross-Origin-Resource-Policy", "same-origin")
 		if hstsValue != "" {
