@@ -16,5 +16,9 @@ step "building the server" go build -trimpath -o "$ROOT/bin/parley" ./cmd/server
 set -a; source "$LOCAL/stack.env"; set +a
 export PARLEY_DATA_DIR="${PARLEY_DATA_DIR:-$LOCAL}"
 export PARLEY_STATIC_DIR="${PARLEY_STATIC_DIR:-$ROOT/frontend/dist}"
+# Development only (the server's defaults are loopback and no extra origins): the app also opened as
+# 127.0.0.1:8080, and the Vite dev server (npm run dev) in front of this one.
+export PARLEY_HTTP_ADDR="${PARLEY_HTTP_ADDR:-127.0.0.1:8080}"
+export PARLEY_ALLOWED_ORIGINS="${PARLEY_ALLOWED_ORIGINS:-http://127.0.0.1:8080,http://localhost:5173}"
 log "set-up finished in $(_elapsed "$START"); serving on http://localhost:8080 (Ctrl-C stops the server; 'make stop' stops the databases)"
 exec "$ROOT/bin/parley"

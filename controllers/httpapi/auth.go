@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -17,7 +18,7 @@ import (
 // AuthService is what the auth and user handlers need.
 type AuthService interface {
 	Register(ctx context.Context, in auth.RegisterInput) (auth.Result, error)
-	Login(ctx context.Context, login, password, ip string) (auth.Result, error)
+	Login(ctx context.Context, in auth.LoginInput) (auth.Result, error)
 	Refresh(ctx context.Context, refreshToken string) (auth.Result, error)
 	Logout(ctx context.Context, refreshToken string) error
 	Authenticate(ctx context.Context, accessToken string) (auth.Claims, error)
@@ -27,14 +28,35 @@ type AuthService interface {
 	Users(ctx context.Context, ids []int64) ([]model.User, error)
 }
 
+// AuthConfig tunes the auth handlers.
+type AuthConfig struct {
+	// SecureCookies marks cookies Secure (the public origin is https://).
+	SecureCookies bool
+}
+
 // AuthHandlers serves /api/auth and /api/users.
 type AuthHandlers struct {
 	svc AuthService
+	cfg AuthConfig
 	log *slog.Logger
 }
 
-func NewAuthHandlers(svc AuthService, log *slog.Logger) *AuthHandlers {
-	return &AuthHandlers{svc: svc, log: log}
+func NewAuthHandlers(svc AuthService, cfg AuthConfig, log *slog.Logger) *AuthHandlers {
+	return &AuthHandlers{svc: svc, cfg: cfg, log: log}
+}
+
+// DeviceCookie holds the device token (services/auth): HttpOnly so page scripts never see it, sent only to
+// /api/auth, SameSite=Strict so no other site's request carries it.
+const DeviceCookie = "parley_device"
+
+func (h *AuthHandlers) setDeviceCookie(c *gin.Context, token string) {
+	if token == "" {
+		return
+	}
+	http.SetCookie(c.Writer, &http.Cookie{
+		Name: DeviceCookie, Value: token, Path: "/api/auth", MaxAge: int(auth.DeviceTokenTTL / time.Second),
+		HttpOnly: true, Secure: h.cfg.SecureCookies, SameSite: http.SameSiteStrictMode,
+	})
 }
 
 const claimsKey = "parley.claims"
@@ -70,6 +92,7 @@ func (h *AuthHandlers) Register(c *gin.Context) {
 		fail(c, h.log, err)
 		return
 	}
+	h.setDeviceCookie(c, res.DeviceToken)
 	c.JSON(http.StatusCreated, toAuthJSON(res))
 }
 
@@ -79,11 +102,13 @@ func (h *AuthHandlers) Login(c *gin.Context) {
 		fail(c, h.log, err)
 		return
 	}
-	res, err := h.svc.Login(c.Request.Context(), body.Login, body.Password, c.ClientIP())
+	device, _ := c.Cookie(DeviceCookie)
+	res, err := h.svc.Login(c.Request.Context(), auth.LoginInput{Login: body.Login, Password: body.Password, IP: c.ClientIP(), Device: device})
 	if err != nil {
 		fail(c, h.log, err)
 		return
 	}
+	h.setDeviceCookie(c, res.DeviceToken)
 	c.JSON(http.StatusOK, toAuthJSON(res))
 }
 

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 
@@ -61,6 +62,8 @@ func bind(c *gin.Context, dst any) error {
 		switch {
 		case errors.As(err, &tooBig):
 			return apperr.New(apperr.TooLarge, "request body is too large")
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			return apperr.New(apperr.Invalid, "request body did not arrive in time")
 		case errors.Is(err, io.EOF):
 			return apperr.New(apperr.Invalid, "request body must be a JSON object")
 		default:

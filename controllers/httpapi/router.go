@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -27,7 +28,9 @@ type RouterConfig struct {
 	StaticDir string
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For names the client (rate limits use it).
 	TrustedProxies []string
-	Auth           *AuthHandlers
+	// HSTSMaxAge > 0 sends Strict-Transport-Security (the public origin is https://).
+	HSTSMaxAge time.Duration
+	Auth       *AuthHandlers
 	// UserRate and UserBurst bound each signed-in user's authenticated REST requests (0: unlimited).
 	UserRate  time.Duration
 	UserBurst int
@@ -50,9 +53,10 @@ func NewRouter(cfg RouterConfig) *gin.Engine {
 		c.AbortWithStatusJSON(http.StatusInternalServerError, gin.H{"error": errorBody{Code: "internal", Message: "internal error"}})
 	}))
 	r.Use(requestLog(cfg.Log))
+	r.Use(securityHeaders(cfg.HSTSMaxAge))
 
 	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
-	r.GET("/readyz", readyz(cfg.Health))
+	r.GET("/readyz", readyz(cfg.Health, cfg.Log))
 
 	api := r.Group("/api")
 	a := cfg.Auth
@@ -72,7 +76,11 @@ func NewRouter(cfg RouterConfig) *gin.Engine {
 	return r
 }
 
-func readyz(checks []HealthCheck) gin.HandlerFunc {
+// readyz pings every store and says which are down, never why: driver errors name hosts, users and versions,
+// and the probe answers anyone. The cause is logged, once per change of a store's state.
+func readyz(checks []HealthCheck, log *slog.Logger) gin.HandlerFunc {
+	var mu sync.Mutex
+	last := map[string]string{} // store → last logged state ("ok" or the error text)
 	return func(c *gin.Context) {
 		ctx, cancel := context.WithTimeout(c.Request.Context(), 3*time.Second)
 		defer cancel()
@@ -87,11 +95,23 @@ func readyz(checks []HealthCheck) gin.HandlerFunc {
 		status, body := http.StatusOK, gin.H{}
 		for range checks {
 			r := <-results
+			state := "ok"
 			if r.err != nil {
 				status = http.StatusServiceUnavailable
-				body[r.name] = gin.H{"status": "down", "error": r.err.Error()}
+				state = r.err.Error()
+				body[r.name] = gin.H{"status": "down"}
 			} else {
 				body[r.name] = gin.H{"status": "ok"}
+			}
+			mu.Lock()
+			prev, seen := last[r.name]
+			last[r.name] = state
+			mu.Unlock()
+			switch {
+			case prev != state && r.err != nil:
+				log.Warn("readiness: store is down", "store", r.name, "err", r.err)
+			case prev != state && seen:
+				log.Info("readiness: store is up again", "store", r.name)
 			}
 		}
 		overall := "ok"

@@ -28,7 +28,7 @@ type Me struct {
 }
 
 func ToUser(u model.User) User {
-	return User{ID: ID(u.ID), Username: u.Username, DisplayName: u.DisplayName, AvatarURL: u.AvatarURL, CreatedAt: u.CreatedAt.UTC()}
+	return User{ID: ID(u.ID), Username: u.Username, DisplayName: u.DisplayName, AvatarURL: model.PublicAvatarURL(u.AvatarURL), CreatedAt: u.CreatedAt.UTC()}
 }
 
 func ToUsers(us []model.User) []User {

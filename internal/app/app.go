@@ -24,6 +24,7 @@ import (
 	"github.com/parleychat/parley/controllers/httpapi"
 	"github.com/parleychat/parley/controllers/socketapi"
 	"github.com/parleychat/parley/internal/config"
+	"github.com/parleychat/parley/internal/httpserver"
 	"github.com/parleychat/parley/internal/snowflake"
 	"github.com/parleychat/parley/repositories/cassandra"
 	"github.com/parleychat/parley/repositories/mongo"
@@ -238,7 +239,8 @@ func New(cfg config.Config, log *slog.Logger, pg *pgxpool.Pool, mc *mongodrv.Cli
 		TrustedProxies: cfg.TrustedProxies,
 		UserRate:       time.Second / time.Duration(cfg.API.Rate),
 		UserBurst:      cfg.API.Burst,
-		Auth:           httpapi.NewAuthHandlers(authSvc, log.With("component", "http")),
+		HSTSMaxAge:     cfg.HTTP.HSTSMaxAge,
+		Auth:           httpapi.NewAuthHandlers(authSvc, httpapi.AuthConfig{SecureCookies: cfg.HTTP.SecureOrigin}, log.With("component", "http")),
 		Extra: []func(*gin.Engine, *gin.RouterGroup, *gin.RouterGroup){
 			httpapi.NewCommunityHandlers(communitySvc, log.With("component", "http")).Routes,
 			httpapi.NewMessageHandlers(messagingSvc, readSvc, log.With("component", "http")).WithReactions(reactSvc).Routes,
@@ -273,7 +275,9 @@ func (a *App) Handler() http.Handler { return a.handler }
 // ones (their acks still reach the senders), close sockets and HTTP, write presence, read state and reactions, close the
 // databases.
 func (a *App) Serve(ctx context.Context, ln net.Listener) error {
-	srv := &http.Server{Handler: a.handler, ReadHeaderTimeout: 10 * time.Second}
+	srv := httpserver.New(a.handler, httpserver.Config{
+		BodyTimeout: a.cfg.HTTP.BodyTimeout, WriteTimeout: a.cfg.HTTP.WriteTimeout, IdleTimeout: a.cfg.HTTP.IdleTimeout,
+	})
 	errc := make(chan error, 2)
 	var internal *http.Server
 	if a.node != nil {

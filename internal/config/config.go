@@ -24,9 +24,13 @@ type Var struct {
 
 // Vars lists every variable the server reads, with its default (pointing at the local stack).
 var Vars = []Var{
-	{"PARLEY_HTTP_ADDR", ":8080", "address the HTTP + Socket.IO server listens on"},
-	{"PARLEY_PUBLIC_ORIGIN", "http://localhost:8080", "origin the web app is served from; always allowed by the socket Origin check"},
-	{"PARLEY_ALLOWED_ORIGINS", "http://127.0.0.1:8080,http://localhost:5173", "extra browser origins (comma-separated) allowed by the socket handshake's Origin check"},
+	{"PARLEY_HTTP_ADDR", "127.0.0.1:8080", "address the HTTP + Socket.IO server listens on (loopback unless set: e.g. :8080 for every interface, as Docker does)"},
+	{"PARLEY_PUBLIC_ORIGIN", "http://localhost:8080", "origin the web app is served from; always allowed by the socket Origin check; https:// makes cookies Secure"},
+	{"PARLEY_ALLOWED_ORIGINS", "", "extra browser origins (comma-separated) allowed by the socket handshake's Origin check (make run adds http://127.0.0.1:8080 and the Vite dev server)"},
+	{"PARLEY_HTTP_BODY_TIMEOUT", "30s", "time a client has to send a request's body (REST, long-polling POSTs; not WebSockets): a trickled body is cut"},
+	{"PARLEY_HTTP_WRITE_TIMEOUT", "60s", "time to write a response, a long-poll's wait included (at least 30s: above the 25 s ping interval); a client that stops reading is cut"},
+	{"PARLEY_HTTP_IDLE_TIMEOUT", "60s", "an idle keep-alive connection is closed after this long"},
+	{"PARLEY_HSTS_MAX_AGE", "0s", "Strict-Transport-Security max-age; 0 = no header. Set (e.g. 8760h) only when PARLEY_PUBLIC_ORIGIN is https://"},
 	{"PARLEY_TRUSTED_PROXIES", "none", "reverse proxies (comma-separated IPs or CIDRs) whose X-Forwarded-For is believed, so rate limits see client addresses; none = trust no header"},
 	{"PARLEY_STATIC_DIR", "frontend/dist", "built front end served at /"},
 	{"PARLEY_DATA_DIR", ".local", "folder for the generated development JWT key"},
@@ -52,7 +56,7 @@ var Vars = []Var{
 	{"PARLEY_REFRESH_TOKEN_TTL", "720h", "refresh token (session) lifetime"},
 	{"PARLEY_BCRYPT_COST", "12", "bcrypt cost for password hashes (10-15)"},
 	{"PARLEY_REGISTER_BURST", "10", "registrations one IP address may make at once (then one per 30 s); raise for load tests"},
-	{"PARLEY_LOGIN_IP_BURST", "20", "login attempts one IP address may make at once (then 10/min); per-account limit stays 5/min"},
+	{"PARLEY_LOGIN_IP_BURST", "20", "login attempts one IP address may make at once (then 10/min); failed logins are also limited per account (README, Security)"},
 	{"PARLEY_FLUSH_BATCH", "64", "flush a channel's queued messages to Cassandra once this many are waiting"},
 	{"PARLEY_FLUSH_DELAY", "5ms", "... or once the oldest queued message is this old"},
 	{"PARLEY_QUEUE_LIMIT", "10000", "max messages waiting for Cassandra across all channels; beyond it sends get `unavailable`"},
@@ -85,6 +89,7 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	PresenceGrace   time.Duration
 	PprofAddr       string // empty: profiling off
+	HTTP            HTTP
 
 	PostgresURL string
 	MongoURI    string
@@ -109,6 +114,15 @@ type Sockets struct {
 type API struct {
 	Rate  int // per second
 	Burst int
+}
+
+// HTTP settings of the public listener.
+type HTTP struct {
+	BodyTimeout  time.Duration
+	WriteTimeout time.Duration
+	IdleTimeout  time.Duration
+	HSTSMaxAge   time.Duration // 0: no Strict-Transport-Security
+	SecureOrigin bool          // PublicOrigin is https://
 }
 
 // Cluster settings; Addr empty means a single node.
@@ -185,6 +199,12 @@ func Load(getenv func(string) string) (Config, error) {
 			LeaseTTL:    r.duration("PARLEY_CLUSTER_LEASE_TTL"),
 			RedisPrefix: r.str("PARLEY_REDIS_PREFIX"),
 		},
+		HTTP: HTTP{
+			BodyTimeout:  r.duration("PARLEY_HTTP_BODY_TIMEOUT"),
+			WriteTimeout: r.duration("PARLEY_HTTP_WRITE_TIMEOUT"),
+			IdleTimeout:  r.duration("PARLEY_HTTP_IDLE_TIMEOUT"),
+			HSTSMaxAge:   r.durationOrZero("PARLEY_HSTS_MAX_AGE"),
+		},
 		Auth: Auth{
 			JWTSecret:     []byte(r.str("PARLEY_JWT_SECRET")),
 			Issuer:        r.str("PARLEY_JWT_ISSUER"),
@@ -214,6 +234,17 @@ func Load(getenv func(string) string) (Config, error) {
 		},
 	}
 	c.AllowedOrigins = append([]string{c.PublicOrigin}, r.list("PARLEY_ALLOWED_ORIGINS")...)
+	c.HTTP.SecureOrigin = strings.HasPrefix(c.PublicOrigin, "https://")
+	if !c.HTTP.SecureOrigin && !strings.HasPrefix(c.PublicOrigin, "http://") {
+		r.fail("PARLEY_PUBLIC_ORIGIN", "must start with http:// or https://")
+	}
+	if c.HTTP.HSTSMaxAge > 0 && !c.HTTP.SecureOrigin {
+		// Browsers ignore HSTS over plain HTTP; configured anyway it says someone thinks there is TLS when there is not.
+		r.fail("PARLEY_HSTS_MAX_AGE", "needs an https:// PARLEY_PUBLIC_ORIGIN")
+	}
+	if c.HTTP.WriteTimeout < 30*time.Second {
+		r.fail("PARLEY_HTTP_WRITE_TIMEOUT", "must be at least 30s (a long-poll waits up to the 25 s ping interval)")
+	}
 	if proxies := r.list("PARLEY_TRUSTED_PROXIES"); !(len(proxies) == 1 && proxies[0] == "none") {
 		c.TrustedProxies = proxies
 	}
@@ -315,6 +346,15 @@ func (r *reader) duration(name string) time.Duration {
 	d, err := time.ParseDuration(r.str(name))
 	if err != nil || d <= 0 {
 		r.fail(name, "must be a positive duration like 15m or 5ms")
+	}
+	return d
+}
+
+// durationOrZero is duration that also accepts 0 (off).
+func (r *reader) durationOrZero(name string) time.Duration {
+	d, err := time.ParseDuration(r.str(name))
+	if err != nil || d < 0 {
+		r.fail(name, "must be 0 or a positive duration like 8760h")
 	}
 	return d
 }

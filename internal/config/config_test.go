@@ -16,7 +16,7 @@ func TestDefaultsPointAtLocalStack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.HTTPAddr != ":8080" || c.Cassandra.Hosts[0] != "127.0.0.1:59042" || c.Auth.AccessTTL != 15*time.Minute {
+	if c.HTTPAddr != "127.0.0.1:8080" || c.Cassandra.Hosts[0] != "127.0.0.1:59042" || c.Auth.AccessTTL != 15*time.Minute {
 		t.Fatalf("unexpected defaults: %+v", c)
 	}
 	if c.Auth.BcryptCost != 12 || c.LogLevel != slog.LevelInfo || c.AllowedOrigins[0] != "http://localhost:8080" {
@@ -77,5 +77,43 @@ func TestTrustedProxies(t *testing.T) {
 	c, _ = Load(env(map[string]string{"PARLEY_TRUSTED_PROXIES": "10.0.0.0/8, 192.168.1.5"}))
 	if len(c.TrustedProxies) != 2 || c.TrustedProxies[1] != "192.168.1.5" {
 		t.Fatalf("proxies: %v", c.TrustedProxies)
+	}
+}
+
+// Production defaults: loopback only, and no development origins in the socket allowlist.
+func TestDefaultsAreSafeForProduction(t *testing.T) {
+	c, err := Load(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(c.HTTPAddr, "127.0.0.1:") {
+		t.Fatalf("listens on %q by default", c.HTTPAddr)
+	}
+	if len(c.AllowedOrigins) != 1 || c.AllowedOrigins[0] != c.PublicOrigin {
+		t.Fatalf("default origin allowlist: %v", c.AllowedOrigins)
+	}
+	if c.HTTP.HSTSMaxAge != 0 || c.HTTP.SecureOrigin || c.HTTP.BodyTimeout != 30*time.Second || c.HTTP.IdleTimeout != time.Minute {
+		t.Fatalf("HTTP defaults: %+v", c.HTTP)
+	}
+	c, err = Load(env(map[string]string{"PARLEY_ALLOWED_ORIGINS": "http://localhost:5173", "PARLEY_HTTP_ADDR": ":8080"}))
+	if err != nil || len(c.AllowedOrigins) != 2 || c.AllowedOrigins[1] != "http://localhost:5173" || c.HTTPAddr != ":8080" {
+		t.Fatalf("explicit settings: %v %+v", err, c)
+	}
+}
+
+func TestHTTPSettings(t *testing.T) {
+	c, err := Load(env(map[string]string{"PARLEY_PUBLIC_ORIGIN": "https://chat.example.com", "PARLEY_HSTS_MAX_AGE": "8760h", "PARLEY_HTTP_BODY_TIMEOUT": "5s"}))
+	if err != nil || !c.HTTP.SecureOrigin || c.HTTP.HSTSMaxAge != 8760*time.Hour || c.HTTP.BodyTimeout != 5*time.Second {
+		t.Fatalf("%v %+v", err, c.HTTP)
+	}
+	for name, bad := range map[string]map[string]string{
+		"PARLEY_HSTS_MAX_AGE":       {"PARLEY_HSTS_MAX_AGE": "8760h"}, // over plain HTTP
+		"PARLEY_HTTP_WRITE_TIMEOUT": {"PARLEY_HTTP_WRITE_TIMEOUT": "10s"},
+		"PARLEY_PUBLIC_ORIGIN":      {"PARLEY_PUBLIC_ORIGIN": "chat.example.com"},
+		"PARLEY_HTTP_IDLE_TIMEOUT":  {"PARLEY_HTTP_IDLE_TIMEOUT": "0s"},
+	} {
+		if _, err := Load(env(bad)); err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("%v: %v", bad, err)
+		}
 	}
 }

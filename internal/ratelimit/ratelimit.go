@@ -62,3 +62,36 @@ func (k *Keyed) sweep(now time.Time) {
 		}
 	}
 }
+
+// Peek reports whether key has a token now without taking it; when it has none, also how long until it has.
+// With Spend it counts only some events (failed logins) while every attempt is checked.
+func (k *Keyed) Peek(key string) (bool, time.Duration) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	now := k.now()
+	e, ok := k.buckets[key]
+	if !ok {
+		return true, 0
+	}
+	tokens := e.lim.TokensAt(now)
+	if tokens >= 1 {
+		return true, 0
+	}
+	return false, time.Duration((1 - tokens) * float64(k.every))
+}
+
+// Spend takes one token from key, going into debt when none is left: attempts that raced past Peek together
+// all count, and each makes the next wait longer.
+func (k *Keyed) Spend(key string) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	now := k.now()
+	k.sweep(now)
+	e, ok := k.buckets[key]
+	if !ok {
+		e = &entry{lim: rate.NewLimiter(rate.Every(k.every), k.burst)}
+		k.buckets[key] = e
+	}
+	e.seen = now
+	e.lim.ReserveN(now, 1) // never refused for n ≤ burst: a reservation in the future is the debt
+}

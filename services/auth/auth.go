@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/mail"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -59,6 +60,9 @@ type Result struct {
 	AccessExpiry time.Time
 	RefreshToken string
 	SessionID    int64
+	// DeviceToken (register and login) marks the client as a device known to the account; the HTTP layer keeps
+	// it in an HttpOnly cookie and hands it back to Login.
+	DeviceToken string
 }
 
 // Service implements the account rules.
@@ -72,10 +76,16 @@ type Service struct {
 	now      func() time.Time
 
 	dummyHash string // compared against for unknown users, so timing does not reveal who exists
+	devices   *deviceTokens
 
-	loginPerIP      *ratelimit.Keyed
-	loginPerAccount *ratelimit.Keyed
-	registerPerIP   *ratelimit.Keyed
+	// Login limits (see Login): every attempt per IP; failures per (IP, account), per account from devices
+	// the account does not know, and per known device.
+	loginPerIP             *ratelimit.Keyed
+	loginFailsPerIPAccount *ratelimit.Keyed
+	loginFailsPerAccount   *ratelimit.Keyed
+	loginFailsPerDevice    *ratelimit.Keyed
+	registerPerIP          *ratelimit.Keyed
+	registerRefusedPerIP   *ratelimit.Keyed // registrations refused because the email has an account
 
 	listenersMu sync.RWMutex
 	listeners   []RevocationListener
@@ -86,7 +96,10 @@ type Service struct {
 	validity map[int64]validEntry
 }
 
-type validEntry struct{ fresh, usable time.Time }
+type validEntry struct {
+	userID        int64
+	fresh, usable time.Time
+}
 
 const (
 	sessionCacheTTL = 30 * time.Second
@@ -99,10 +112,14 @@ const (
 func New(users UserStore, sessions SessionStore, tokens *TokenIssuer, ids IDs, cfg Config, log *slog.Logger) (*Service, error) {
 	s := &Service{
 		users: users, sessions: sessions, tokens: tokens, ids: ids, cfg: cfg, log: log, now: time.Now,
-		loginPerIP:      ratelimit.New(6*time.Second, max(cfg.LoginIPBurst, 1)), // then 10/min from one address
-		loginPerAccount: ratelimit.New(12*time.Second, 5),                       // 5 at once, then 5/min per account
-		registerPerIP:   ratelimit.New(30*time.Second, max(cfg.RegisterBurst, 1)),
-		validity:        map[int64]validEntry{},
+		devices:                newDeviceTokens(tokens.key),
+		loginPerIP:             ratelimit.New(6*time.Second, max(cfg.LoginIPBurst, 1)), // then 10/min from one address
+		loginFailsPerIPAccount: ratelimit.New(12*time.Second, 5),                       // 5, then 5/min
+		loginFailsPerAccount:   ratelimit.New(time.Minute, 10),                         // 10, then 1/min, all unknown devices together
+		loginFailsPerDevice:    ratelimit.New(12*time.Second, 5),                       // 5, then 5/min
+		registerPerIP:          ratelimit.New(30*time.Second, max(cfg.RegisterBurst, 1)),
+		registerRefusedPerIP:   ratelimit.New(10*time.Minute, 5), // 5, then 6/hour
+		validity:               map[int64]validEntry{},
 	}
 	h, err := hashPassword("not a real password: timing equalizer", cfg.BcryptCost)
 	if err != nil {
@@ -140,6 +157,10 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (Result, error
 	if err := validatePassword(in.Password); err != nil {
 		return Result{}, err
 	}
+	// Checked before anything is looked up, so a limited address learns nothing more.
+	if ok, wait := s.registerRefusedPerIP.Peek(in.IP); !ok {
+		return Result{}, apperr.RateLimit(wait)
+	}
 	hash, err := hashPassword(in.Password, s.cfg.BcryptCost)
 	if err != nil {
 		return Result{}, apperr.Wrap(apperr.Internal, err, "could not hash password")
@@ -147,14 +168,20 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (Result, error
 	u, err := s.users.Create(ctx, model.User{ID: s.ids.Next(), Username: in.Username, Email: in.Email, PasswordHash: hash, DisplayName: in.Username})
 	switch {
 	case errors.Is(err, model.ErrUsernameTaken):
+		// Usernames are public in a chat (mentions, member lists, search): saying one is taken reveals nothing.
 		return Result{}, &apperr.Error{Kind: apperr.Conflict, Field: "username", Message: "that username is taken"}
 	case errors.Is(err, model.ErrEmailTaken):
-		return Result{}, &apperr.Error{Kind: apperr.Conflict, Field: "email", Message: "an account with that email already exists"}
+		// Email addresses are private: the answer does not name the email, and these refusals are limited per
+		// address (registerRefusedPerIP), so probing which addresses have accounts is slow.
+		s.registerRefusedPerIP.Spend(in.IP)
+		return Result{}, errRegisterRefused
 	case err != nil:
 		return Result{}, apperr.Wrap(apperr.Internal, err, "could not create account")
 	}
-	return s.startSession(ctx, u)
+	return s.startDeviceSession(ctx, u)
 }
+
+var errRegisterRefused = apperr.New(apperr.Conflict, "an account cannot be created with these details; if you already have one, log in")
 
 func validateEmail(email string) error {
 	if len(email) > 254 {
@@ -179,26 +206,69 @@ func validatePassword(p string) error {
 
 var errBadLogin = apperr.New(apperr.InvalidCredentials, "wrong username/email or password")
 
+// LoginInput is a login attempt: the username or email, the password, the client's address and the device
+// token it holds (empty if none).
+type LoginInput struct{ Login, Password, IP, Device string }
+
 // Login checks a password. Unknown users and wrong passwords get the same error after the same bcrypt work.
-func (s *Service) Login(ctx context.Context, login, password, ip string) (Result, error) {
-	if ok, wait := s.loginPerIP.Allow(ip); !ok {
+//
+// Limits, so that guessing is slow and nobody can lock the owner out: every attempt counts per IP; failures
+// count per (IP, account) — the strict limit, which only the guesser's own address hits — and per account, where
+// the username and the email are one account. The account-wide limit holds back only devices the account does
+// not know: a device that logged in to it before (its device token) has its own limit instead, so the owner keeps
+// logging in from their devices while strangers hammer the account.
+func (s *Service) Login(ctx context.Context, in LoginInput) (Result, error) {
+	if ok, wait := s.loginPerIP.Allow(in.IP); !ok {
 		return Result{}, apperr.RateLimit(wait)
 	}
-	if ok, wait := s.loginPerAccount.Allow(strings.ToLower(strings.TrimSpace(login))); !ok {
-		return Result{}, apperr.RateLimit(wait)
-	}
-	u, err := s.users.ByLogin(ctx, strings.TrimSpace(login))
+	login := strings.TrimSpace(in.Login)
+	u, err := s.users.ByLogin(ctx, login)
 	if err != nil && !errors.Is(err, model.ErrNotFound) {
 		return Result{}, apperr.Wrap(apperr.Unavailable, err, "could not check credentials")
 	}
+	found := err == nil
+	// Unknown names are limited like accounts, by what was typed, so a limit never tells whether one exists.
+	account := "login:" + strings.ToLower(login)
+	device, known := "", false
+	if found {
+		account = "user:" + strconv.FormatInt(u.ID, 10)
+		device, known = s.devices.verify(in.Device, u.ID)
+	}
+	type limit struct {
+		l   *ratelimit.Keyed
+		key string
+	}
+	limits := []limit{{s.loginFailsPerIPAccount, in.IP + "|" + account}, {s.loginFailsPerAccount, account}}
+	if known {
+		limits[1] = limit{s.loginFailsPerDevice, device}
+	}
+	for _, l := range limits {
+		if ok, wait := l.l.Peek(l.key); !ok {
+			return Result{}, apperr.RateLimit(wait)
+		}
+	}
+	if !found {
+		checkPassword(s.dummyHash, in.Password)
+	}
+	if !found || !checkPassword(u.PasswordHash, in.Password) || u.Disabled {
+		for _, l := range limits {
+			l.l.Spend(l.key)
+		}
+		return Result{}, errBadLogin
+	}
+	return s.startDeviceSession(ctx, u)
+}
+
+// startDeviceSession starts a session and gives the client a fresh device token for the account.
+func (s *Service) startDeviceSession(ctx context.Context, u model.User) (Result, error) {
+	res, err := s.startSession(ctx, u)
 	if err != nil {
-		checkPassword(s.dummyHash, password)
-		return Result{}, errBadLogin
+		return res, err
 	}
-	if !checkPassword(u.PasswordHash, password) || u.Disabled {
-		return Result{}, errBadLogin
+	if res.DeviceToken, err = s.devices.issue(u.ID); err != nil {
+		return Result{}, apperr.Wrap(apperr.Internal, err, "could not create device token")
 	}
-	return s.startSession(ctx, u)
+	return res, nil
 }
 
 func (s *Service) startSession(ctx context.Context, u model.User) (Result, error) {
@@ -277,14 +347,21 @@ func (s *Service) revoked(sessionID, userID int64, reason string) {
 	}
 }
 
-// Authenticate verifies an access token and that its session is still live.
+// Authenticate verifies an access token and that its session is still live and belongs to the token's subject
+// (a token naming one user's session and another user would otherwise act as the other user, should the
+// signing key ever leak).
 func (s *Service) Authenticate(ctx context.Context, accessToken string) (Claims, error) {
 	c, err := s.tokens.Verify(accessToken)
 	if err != nil {
 		return Claims{}, err
 	}
-	if err := s.CheckSession(ctx, c.SessionID); err != nil {
+	owner, err := s.sessionOwner(ctx, c.SessionID)
+	if err != nil {
 		return Claims{}, err
+	}
+	if owner != c.UserID {
+		s.log.Warn("access token names another user's session", "session", c.SessionID, "sub", c.UserID)
+		return Claims{}, apperr.New(apperr.Unauthorized, "invalid access token")
 	}
 	return c, nil
 }
@@ -292,27 +369,33 @@ func (s *Service) Authenticate(ctx context.Context, accessToken string) (Claims,
 // CheckSession says whether a session is still valid; positive answers are cached for a short time because
 // every socket event asks.
 func (s *Service) CheckSession(ctx context.Context, sessionID int64) error {
+	_, err := s.sessionOwner(ctx, sessionID)
+	return err
+}
+
+// sessionOwner returns the user of a live session.
+func (s *Service) sessionOwner(ctx context.Context, sessionID int64) (int64, error) {
 	now := s.now()
 	s.validMu.Lock()
 	e, ok := s.validity[sessionID]
 	s.validMu.Unlock()
 	if ok && now.Before(e.fresh) {
-		return nil
+		return e.userID, nil
 	}
 	sess, err := s.sessions.ByID(ctx, sessionID)
 	if errors.Is(err, model.ErrNotFound) {
 		s.Forget(sessionID)
-		return apperr.New(apperr.Unauthorized, "session not found")
+		return 0, apperr.New(apperr.Unauthorized, "session not found")
 	}
 	if err != nil {
 		if ok && now.Before(e.usable) {
-			return nil
+			return e.userID, nil
 		}
-		return apperr.Wrap(apperr.Unavailable, err, "could not check session")
+		return 0, apperr.Wrap(apperr.Unavailable, err, "could not check session")
 	}
 	if sess.RevokedAt != nil || !now.Before(sess.ExpiresAt) {
 		s.Forget(sessionID)
-		return apperr.New(apperr.Unauthorized, "session has ended")
+		return 0, apperr.New(apperr.Unauthorized, "session has ended")
 	}
 	s.validMu.Lock()
 	if len(s.validity) > 100_000 {
@@ -322,9 +405,9 @@ func (s *Service) CheckSession(ctx context.Context, sessionID int64) error {
 	if sess.ExpiresAt.Before(usable) {
 		usable = sess.ExpiresAt
 	}
-	s.validity[sessionID] = validEntry{fresh: now.Add(sessionCacheTTL), usable: usable}
+	s.validity[sessionID] = validEntry{userID: sess.UserID, fresh: now.Add(sessionCacheTTL), usable: usable}
 	s.validMu.Unlock()
-	return nil
+	return sess.UserID, nil
 }
 
 // Me returns the account of a user.
@@ -350,12 +433,15 @@ func (s *Service) UpdateProfile(ctx context.Context, userID int64, displayName, 
 		if n := utf8.RuneCountInString(d); n < 1 || n > 64 || !utf8.ValidString(d) || hasControl(d) {
 			return u, apperr.InvalidField("displayName", "display name must be 1-64 characters without control characters")
 		}
+		if model.HasInvisibleOrBidi(d) {
+			return u, apperr.InvalidField("displayName", "display name must not contain invisible or text-direction characters (U+200B, U+202E, ...)")
+		}
 		u.DisplayName = d
 	}
 	if avatarURL != nil {
 		a := strings.TrimSpace(*avatarURL)
-		if a != "" && (len(a) > 2048 || !(strings.HasPrefix(a, "https://") || strings.HasPrefix(a, "http://"))) {
-			return u, apperr.InvalidField("avatarUrl", "avatar URL must be an http(s) URL of at most 2048 characters")
+		if a != "" && !model.AvatarURLAllowed(a) {
+			return u, apperr.InvalidField("avatarUrl", "avatar must be empty or an image stored by Parley ("+model.AvatarPathPrefix+"…); links to other sites are not accepted, since every viewer's browser would fetch them")
 		}
 		u.AvatarURL = a
 	}

@@ -4,6 +4,7 @@
 // refresh token.
 import { ApiError, rawRequest, type TokenSource } from './http';
 import type { AuthResult, LoginBody, Me, RegisterBody } from './types';
+import { cleanName } from '../chat/bidi';
 
 export const SESSION_KEY = 'parley.session';
 const LOCK_NAME = 'parley.refresh';
@@ -268,5 +269,5 @@ export class AuthManager implements TokenSource {
 
 export function userLabel(u: Pick<Me, 'displayName' | 'username'> | null | undefined): string {
   if (!u) return 'Unknown user';
-  return u.displayName?.trim() || u.username;
+  return cleanName(u.displayName ?? '').trim() || u.username;
 }

@@ -5,6 +5,7 @@ import type { DMChannel, Id, Me, User } from '../api/types';
 import { compareIds } from '../chat/ids';
 import { seedUsers } from '../realtime/cache';
 import { useApi, useSession } from './services';
+import { cleanName } from '../chat/bidi';
 
 export function useServers() {
   const api = useApi();
@@ -71,9 +72,19 @@ export function useUser(id: Id | undefined): User | Me | undefined {
   return isMe ? session!.user : q.data;
 }
 
+/** The name to show for a user: the display name without characters that could disguise it (chat/bidi.ts), else
+ *  the username. Anyone can pick any display name, so where impersonation matters show the username too
+ *  (usernameHint). */
 export function displayName(u: Pick<User, 'displayName' | 'username'> | undefined | null, fallback = 'Unknown user'): string {
   if (!u) return fallback;
-  return u.displayName?.trim() || u.username || fallback;
+  return cleanName(u.displayName ?? '').trim() || u.username || fallback;
+}
+
+/** "@username" when the shown name is not simply the username, so two people with the same display name (or one
+ *  posing as the other) can be told apart; null when it would repeat the name. */
+export function usernameHint(u: Pick<User, 'displayName' | 'username'> | undefined | null): string | null {
+  if (!u?.username) return null;
+  return displayName(u).toLowerCase() === u.username.toLowerCase() ? null : `@${u.username}`;
 }
 
 export function dmTitle(c: DMChannel, meId: Id): string {

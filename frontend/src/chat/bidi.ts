@@ -6,3 +6,11 @@ const BIDI_CONTROLS = /[\u202A-\u202E\u2066-\u2069]/g;
 export function stripBidiControls(s: string): string {
   return s.replace(BIDI_CONTROLS, '');
 }
+
+/** Bidi controls, direction marks and invisible spaces: what makes a name look like another or reorder the text
+ *  around it. The server refuses them in new display names; names stored earlier are cleaned when shown. */
+const NAME_INVISIBLES = /[\u202A-\u202E\u2066-\u2069\u200E\u200F\u061C\u200B\u2060\uFEFF]/g;
+
+export function cleanName(s: string): string {
+  return s.replace(NAME_INVISIBLES, '');
+}

@@ -11,7 +11,8 @@
 // - No headings, tables, horizontal rules, indented code, images, reference links or HTML entities: in a chat they
 //   mostly fire by accident ("---", "#1", "&lt;" stay as typed).
 // - Only absolute http(s) and mailto links become links; anything else (javascript:, data:, relative, ...) stays
-//   text. Bidi override, embedding and isolate characters are removed, so a message cannot flip the direction of
+//   text. A masked link, or one to an international domain name, shows its real host and asks before leaving
+//   (MessageContent). Bidi override, embedding and isolate characters are removed, so a message cannot flip the direction of
 //   text outside itself.
 // - Mentions: `<@id>` (a user), `<#id>` (a channel), `@everyone` and `@here` become mention nodes (not inside code).
 import markdownit from 'markdown-it';
@@ -55,10 +56,18 @@ export function safeHref(raw: string): string | null {
   return u.href;
 }
 
-/** What a link really points at, short enough to show beside masked text: the host, or the mail address. */
+/** What a link really points at, short enough to show beside masked text: the host (an international name in its
+ *  ASCII form, xn--…, as the browser will resolve it), or the mail address. */
 export function linkTarget(href: string): string {
   const u = new URL(href);
   return u.protocol === 'mailto:' ? decodeURIComponent(u.pathname) : u.host;
+}
+
+/** Whether a link's host is an international domain name: written with other scripts it can look exactly like
+ *  another (Cyrillic "а" for Latin "a"), so its ASCII form is shown and following it asks first. */
+export function isInternationalHost(href: string): boolean {
+  const u = new URL(href);
+  return u.protocol !== 'mailto:' && u.hostname.split('.').some((label) => label.startsWith('xn--'));
 }
 
 // ---------------------------------------------------------------------------------------------------------------

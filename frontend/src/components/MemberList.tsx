@@ -2,7 +2,7 @@ import { useMutation } from '@tanstack/react-query';
 import { useEffect, useState, useSyncExternalStore } from 'react';
 import type { Member, PresenceStatus, Server } from '../api/types';
 import { errorMessage } from '../api/http';
-import { displayName, useMembers } from '../app/queries';
+import { displayName, usernameHint, useMembers } from '../app/queries';
 import { useApi, useMe } from '../app/services';
 import { useRealtime } from '../realtime/RealtimeProvider';
 import { useNotify } from './notices';
@@ -30,7 +30,10 @@ function MemberRow({ member, status, server }: { member: Member; status: Presenc
   return (
     <li className={`member status-${status}`} data-testid="member-item" data-user-id={member.user.id} data-status={status}>
       <Avatar user={member.user} size={32} status={status} />
-      <span className="member-name truncate">{displayName(member.user)}</span>
+      <span className="member-name truncate" title={`@${member.user.username}`}>
+        {displayName(member.user)}
+        {usernameHint(member.user) && <span className="member-username"> {usernameHint(member.user)}</span>}
+      </span>
       {ROLE_LABEL[member.role] && <span className={`role-tag role-${member.role}`}>{ROLE_LABEL[member.role]}</span>}
       {(canKick || canRole) && (
         <span className="member-menu-wrap">

@@ -16,7 +16,7 @@ const ALLOWED_TAGS = new Set([
 ]);
 const ALLOWED_ATTRS = new Set([
   'class', 'data-testid', 'style', 'href', 'target', 'rel', 'title', 'role', 'aria-label', 'aria-hidden', 'tabindex',
-  'inert', 'start', 'data-lang', 'data-spoiler',
+  'inert', 'start', 'data-lang', 'data-spoiler', 'data-leave',
 ]);
 
 /** Fails unless everything in `root` is an element the renderer makes, with its own attributes and safe links. */
@@ -142,6 +142,44 @@ describe('MessageContent: links', () => {
     expect(a.getAttribute('href')).toBe('https://evil.example/login');
     expect(a.getAttribute('title')).toBe('https://evil.example/login');
     expect(a.querySelector('.link-target')?.textContent).toBe(' (evil.example)');
+    expect(a.hasAttribute('data-leave')).toBe(true);
+  });
+
+  it('a plain ASCII link opens directly, without asking', () => {
+    content('see https://example.com/a');
+    const a = screen.getByRole('link', { name: 'https://example.com/a' });
+    expect(a.hasAttribute('data-leave')).toBe(false);
+    expect(fireEvent.click(a)).toBe(true); // not prevented: the browser follows it
+    expect(screen.queryByTestId('leave-dialog')).toBeNull();
+  });
+
+  it('a look-alike (Cyrillic) host shows its real ASCII host and asks before leaving', async () => {
+    content('login at https://\u0430pple.com/signin now'); // Cyrillic а
+    const a = screen.getByRole('link', { name: /^https:\/\/\u0430pple\.com\/signin ?\(xn--pple-43d\.com\)$/ });
+    expect(a.getAttribute('href')).toBe('https://xn--pple-43d.com/signin');
+    await userEvent.click(a);
+    const dialog = screen.getByTestId('leave-dialog');
+    expect(within(dialog).getByRole('heading').textContent).toBe('You are leaving Parley');
+    expect(within(dialog).getByTestId('leave-url').textContent).toBe('https://xn--pple-43d.com/signin');
+    expect(within(dialog).getByRole('link', { name: 'Open link' }).getAttribute('href')).toBe('https://xn--pple-43d.com/signin');
+    await userEvent.click(within(dialog).getByRole('button', { name: 'Cancel' }));
+    expect(screen.queryByTestId('leave-dialog')).toBeNull();
+  });
+
+  it('a masked link asks before leaving, also on a middle click; the dialog names the real URL', async () => {
+    content('[https://bank.example](https://evil.example/login)');
+    const a = screen.getByRole('link', { name: /evil\.example/ });
+    expect(fireEvent.click(a)).toBe(false); // default prevented: the browser does not follow it
+    expect(screen.getByTestId('leave-url').textContent).toBe('https://evil.example/login');
+    await userEvent.click(screen.getByRole('button', { name: 'Cancel' }));
+    fireEvent(a, new window.MouseEvent('auxclick', { bubbles: true, cancelable: true, button: 1 }));
+    expect(screen.getByTestId('leave-url').textContent).toBe('https://evil.example/login');
+  });
+
+  it('a right-to-left override cannot disguise a link or the text around it', () => {
+    const { el } = content('get https://example.com/\u202Egpj.exe here');
+    expect(el.textContent).not.toMatch(/[\u202A-\u202E\u2066-\u2069]/);
+    expect(screen.getByRole('link').getAttribute('href')).toBe('https://example.com/gpj.exe');
   });
 
   it('a mailto link shows the address', () => {

@@ -10,10 +10,12 @@ import {
   type MouseEvent,
   type ReactNode,
 } from 'react';
+import { createPortal } from 'react-dom';
 import type { MdBlock, MdInline } from '../chat/markdown';
 import type { HlNode } from '../chat/highlight';
 import { stripBidiControls } from '../chat/bidi';
 import { MentionContext, type MentionRenderers } from './mentions';
+import { Modal } from './ui';
 
 // The markdown parser (markdown-it and the emoji table, ~60 kB gzipped) is its own chunk, so the first paint does not
 // wait for it. It starts loading when this module loads, at app start, and is normally in place before the first
@@ -44,6 +46,9 @@ export const MessageContent = memo(function MessageContent({ content }: { conten
   // Spoilers are plain elements numbered in document order, revealed through one handler here: a message of
   // hundreds of spoilers stays cheap to render. An edit hides them again.
   const [revealed, setRevealed] = useState<{ content: string; ids: ReadonlySet<number> }>({ content, ids: new Set() });
+  // A link whose text may not say where it goes (masked, or an international host) is followed only after the
+  // dialog has shown its real URL.
+  const [leaving, setLeaving] = useState<string | null>(null);
   if (!md || !blocks) {
     return (
       <div className="message-content" data-testid="message-content">
@@ -56,22 +61,31 @@ export const MessageContent = memo(function MessageContent({ content }: { conten
     const id = (target as Element).closest?.('[data-spoiler]')?.getAttribute('data-spoiler');
     if (id != null) setRevealed({ content, ids: new Set(ids).add(Number(id)) });
   };
+  const onLinkClick = (e: MouseEvent) => {
+    const a = (e.target as Element).closest?.('a[data-leave]');
+    if (!a) return false;
+    e.preventDefault();
+    setLeaving(a.getAttribute('href'));
+    return true;
+  };
   const onKeyDown = (e: KeyboardEvent) => {
     if ((e.key === 'Enter' || e.key === ' ') && (e.target as Element).hasAttribute('data-spoiler')) {
       e.preventDefault();
       reveal(e.target);
     }
   };
-  const ctx: Ctx = { spoilers: 0, revealed: ids, linkTarget: md.linkTarget, mentions };
+  const ctx: Ctx = { spoilers: 0, revealed: ids, linkTarget: md.linkTarget, isInternational: md.isInternationalHost, mentions };
   return (
     // eslint-disable-next-line jsx-a11y/no-static-element-interactions -- event delegation: the spoilers inside are role="button" with tabIndex 0; this div only receives their bubbling clicks and keys
     <div
       className="message-content"
       data-testid="message-content"
-      onClick={(e: MouseEvent) => reveal(e.target)}
+      onClick={(e: MouseEvent) => onLinkClick(e) || reveal(e.target)}
+      onAuxClick={(e: MouseEvent) => e.button === 1 && onLinkClick(e)}
       onKeyDown={onKeyDown}
     >
       {renderBlocks(blocks, ctx)}
+      {leaving && createPortal(<LeaveDialog href={leaving} onClose={() => setLeaving(null)} />, document.body)}
     </div>
   );
 });
@@ -79,7 +93,40 @@ export const MessageContent = memo(function MessageContent({ content }: { conten
 const NONE: ReadonlySet<number> = new Set();
 
 /** Render state: the next spoiler's number, which are revealed, and the parser module's linkTarget. */
-type Ctx = { spoilers: number; revealed: ReadonlySet<number>; linkTarget: Markdown['linkTarget']; mentions: MentionRenderers };
+type Ctx = {
+  spoilers: number;
+  revealed: ReadonlySet<number>;
+  linkTarget: Markdown['linkTarget'];
+  isInternational: Markdown['isInternationalHost'];
+  mentions: MentionRenderers;
+};
+
+/** "You are leaving Parley": the full real URL (ASCII, as the browser will request it), and a choice. */
+function LeaveDialog({ href, onClose }: { href: string; onClose: () => void }) {
+  return (
+    <Modal
+      title="You are leaving Parley"
+      onClose={onClose}
+      testId="leave-dialog"
+      footer={
+        <>
+          <button type="button" className="button ghost" onClick={onClose}>
+            Cancel
+          </button>
+          <a className="button primary" href={href} target="_blank" rel="noopener noreferrer nofollow" onClick={onClose} data-testid="leave-open">
+            Open link
+          </a>
+        </>
+      }
+    >
+      <p>This link goes to:</p>
+      <p className="leave-url" dir="ltr" data-testid="leave-url">
+        {href}
+      </p>
+      <p className="muted">Its text may not say where it goes. Open it only if you trust this address.</p>
+    </Modal>
+  );
+}
 
 /** Line height of message text, in rem: a blank line between two blocks keeps this much space. */
 const LINE_REM = 1.375;
@@ -173,13 +220,17 @@ function renderInline(nodes: MdInline[], ctx: Ctx): ReactNode[] {
           </span>
         );
       }
-      case 'link':
+      case 'link': {
+        // Masked text can say anything, and an international host can look like another: both show the real host
+        // and ask before leaving (data-leave, handled in MessageContent).
+        const suspect = n.masked || ctx.isInternational(n.href);
         return (
-          <a key={i} href={n.href} target="_blank" rel="noopener noreferrer nofollow" title={n.href}>
+          <a key={i} href={n.href} target="_blank" rel="noopener noreferrer nofollow" title={n.href} data-leave={suspect ? '' : undefined}>
             {renderInline(n.children, ctx)}
-            {n.masked && <span className="link-target"> ({ctx.linkTarget(n.href)})</span>}
+            {suspect && <span className="link-target"> ({ctx.linkTarget(n.href)})</span>}
           </a>
         );
+      }
     }
   });
 }

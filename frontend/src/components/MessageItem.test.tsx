@@ -45,6 +45,12 @@ describe('MessageItem', () => {
     expect(screen.getByTestId('message-content').textContent).toBe('hello there');
   });
 
+  it('shows the unique username beside a display name, so a look-alike name cannot pass for someone else', () => {
+    renderItem({});
+    expect(screen.getByTestId('message-username').textContent).toBe('@me');
+    expect(screen.getByTestId('message-author').getAttribute('title')).toBe('@me');
+  });
+
   it('marks edited messages', () => {
     renderItem({ item: item({ editedAt: new Date().toISOString() }) });
     expect(screen.getByTestId('message-edited').textContent).toBe('(edited)');

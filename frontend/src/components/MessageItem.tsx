@@ -1,7 +1,7 @@
 import { memo, useEffect, useId, useRef, useState, type KeyboardEvent, type RefObject } from 'react';
 import type { ChatItem } from '../chat/messageStore';
 import type { ReceiptStatus } from '../chat/receipts';
-import { displayName, useUser } from '../app/queries';
+import { displayName, usernameHint, useUser } from '../app/queries';
 import { Avatar } from './ui';
 import { MessageContent } from './MessageContent';
 import { ReactionBar } from './ReactionBar';
@@ -219,6 +219,7 @@ export const MessageItem = memo(function MessageItem(props: MessageItemProps) {
   const { item, mine, status, editing, mentioned } = props;
   const author = useUser(item.senderId);
   const name = displayName(author, item.state === 'sent' ? 'Unknown user' : 'You');
+  const handle = usernameHint(author);
   const when = new Date(item.timestamp);
   const extras = useMessageExtras();
   const canAct = mine && item.state === 'sent' && !editing;
@@ -297,9 +298,15 @@ export const MessageItem = memo(function MessageItem(props: MessageItemProps) {
           {item.replyTo && <ReplyQuote channelId={item.channelId} messageId={item.replyTo} />}
           {item.groupStart && (
             <header className="message-header">
-              <span className="message-author" data-testid="message-author">
+              <span className="message-author" data-testid="message-author" title={author ? `@${author.username}` : undefined}>
                 {name}
               </span>
+              {/* Anyone can take anyone's display name; the username is unique, so it is shown whenever it differs. */}
+              {handle && (
+                <span className="message-username" data-testid="message-username">
+                  {handle}
+                </span>
+              )}
               <time className="message-time" dateTime={item.timestamp} title={Number.isNaN(when.getTime()) ? '' : fullFmt.format(when)}>
                 {formatStamp(item.timestamp)}
               </time>

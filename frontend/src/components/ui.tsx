@@ -18,6 +18,13 @@ export function initials(name: string): string {
   return (([...parts[0]][0] ?? '') + ([...parts[1]][0] ?? '')).toUpperCase();
 }
 
+/** An avatar stored by Parley, on its own origin; null for anything else. The server refuses other URLs and drops
+ *  ones stored earlier; this keeps the browser from fetching a foreign URL even if one slipped through (and the
+ *  CSP's img-src would block it). */
+export function ownAvatar(url: string | undefined): string | null {
+  return url && /^\/avatars\/[A-Za-z0-9][A-Za-z0-9_-]{0,127}(\.(png|jpe?g|gif|webp))?$/.test(url) ? url : null;
+}
+
 export function Avatar({
   user,
   size = 40,
@@ -30,7 +37,7 @@ export function Avatar({
   name?: string;
 }) {
   const label = name ?? displayName(user);
-  const url = user?.avatarUrl && /^https?:\/\//i.test(user.avatarUrl) ? user.avatarUrl : null;
+  const url = ownAvatar(user?.avatarUrl);
   return (
     <span className="avatar" style={{ width: size, height: size, fontSize: Math.round(size * 0.38) }} aria-hidden="true">
       {url ? (
