@@ -17,7 +17,7 @@ type CommunityService interface {
 	CreateServer(ctx context.Context, caller int64, name string) (model.Server, error)
 	Servers(ctx context.Context, caller int64) ([]model.Server, error)
 	Server(ctx context.Context, caller, serverID int64) (model.Server, error)
-	RenameServer(ctx context.Context, caller, serverID int64, name string) (model.Server, error)
+	UpdateServer(ctx context.Context, caller, serverID int64, name *string, membersCanInvite *bool) (model.Server, error)
 	DeleteServer(ctx context.Context, caller, serverID int64) error
 	CreateInvite(ctx context.Context, caller, serverID int64, maxUses, expiresInSeconds *int) (model.Invite, error)
 	PreviewInvite(ctx context.Context, code string) (community.InvitePreview, error)
@@ -77,20 +77,24 @@ func toChannels(vs []community.View) []wire.Channel {
 	return out
 }
 
-// run parses path ids, calls fn, and writes its answer or error.
 func (h *CommunityHandlers) run(c *gin.Context, status int, fn func(ids map[string]int64) (any, error), params ...string) {
+	runWithIDs(c, h.log, status, fn, params...)
+}
+
+// runWithIDs parses path ids, calls fn, and writes its answer (204 for nil) or error.
+func runWithIDs(c *gin.Context, log *slog.Logger, status int, fn func(ids map[string]int64) (any, error), params ...string) {
 	ids := map[string]int64{}
 	for _, p := range params {
 		id, err := parseID(c.Param(p), p)
 		if err != nil {
-			fail(c, h.log, err)
+			fail(c, log, err)
 			return
 		}
 		ids[p] = id
 	}
 	res, err := fn(ids)
 	if err != nil {
-		fail(c, h.log, err)
+		fail(c, log, err)
 		return
 	}
 	if res == nil {
@@ -131,13 +135,16 @@ func (h *CommunityHandlers) getServer(c *gin.Context) {
 }
 
 func (h *CommunityHandlers) patchServer(c *gin.Context) {
-	var body struct{ Name string }
+	var body struct {
+		Name             *string `json:"name"`
+		MembersCanInvite *bool   `json:"membersCanInvite"`
+	}
 	if err := bind(c, &body); err != nil {
 		fail(c, h.log, err)
 		return
 	}
 	h.run(c, http.StatusOK, func(ids map[string]int64) (any, error) {
-		s, err := h.svc.RenameServer(c.Request.Context(), caller(c).UserID, ids["id"], body.Name)
+		s, err := h.svc.UpdateServer(c.Request.Context(), caller(c).UserID, ids["id"], body.Name, body.MembersCanInvite)
 		return wire.ToServer(s), err
 	}, "id")
 }

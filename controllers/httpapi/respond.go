@@ -28,6 +28,7 @@ var statusOf = map[apperr.Kind]int{
 	apperr.Gone:               http.StatusGone,
 	apperr.TooLarge:           http.StatusRequestEntityTooLarge,
 	apperr.RateLimited:        http.StatusTooManyRequests,
+	apperr.LimitReached:       http.StatusForbidden,
 	apperr.Unavailable:        http.StatusServiceUnavailable,
 	apperr.Internal:           http.StatusInternalServerError,
 }

@@ -55,10 +55,13 @@ type Server struct {
 	Role        string    `json:"role,omitempty"`
 	MemberCount int       `json:"memberCount"`
 	CreatedAt   time.Time `json:"createdAt"`
+	// MembersCanInvite: plain members may create invites (owners and admins always may).
+	MembersCanInvite bool `json:"membersCanInvite"`
 }
 
 func ToServer(s model.Server) Server {
-	return Server{ID: ID(s.ID), Name: s.Name, OwnerID: ID(s.OwnerID), Role: s.Role, MemberCount: s.MemberCount, CreatedAt: s.CreatedAt.UTC()}
+	return Server{ID: ID(s.ID), Name: s.Name, OwnerID: ID(s.OwnerID), Role: s.Role, MemberCount: s.MemberCount, CreatedAt: s.CreatedAt.UTC(),
+		MembersCanInvite: s.MembersCanInvite}
 }
 
 type Member struct {
@@ -122,6 +125,29 @@ type Invite struct {
 
 func ToInvite(i model.Invite) Invite {
 	return Invite{Code: i.Code, ServerID: ID(i.ServerID), MaxUses: i.MaxUses, Uses: i.Uses, ExpiresAt: i.ExpiresAt, CreatedAt: i.CreatedAt.UTC()}
+}
+
+// ListedInvite is an invite in a server's invite list, with who created it (null when that account is gone).
+type ListedInvite struct {
+	Invite
+	Creator *User `json:"creator"`
+}
+
+// Ban is one entry of a server's ban list.
+type Ban struct {
+	User      User      `json:"user"`
+	Reason    string    `json:"reason"`
+	BannedBy  *string   `json:"bannedBy"`
+	CreatedAt time.Time `json:"createdAt"`
+}
+
+func ToBan(b model.Ban) Ban {
+	out := Ban{User: ToUser(b.User), Reason: b.Reason, CreatedAt: b.CreatedAt.UTC()}
+	if b.BannedBy != 0 {
+		id := ID(b.BannedBy)
+		out.BannedBy = &id
+	}
+	return out
 }
 
 type Message struct {

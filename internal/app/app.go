@@ -174,7 +174,11 @@ func New(cfg config.Config, log *slog.Logger, pg *pgxpool.Pool, mc *mongodrv.Cli
 		authSvc.OnRevoke(sessionPeers{node.Topic(topicSessions)})
 	}
 	authSvc.OnRevoke(sockets)
-	communitySvc := community.New(communityStore, channelMeta, users, sockets.Publisher(), ids, accessPeers, log.With("component", "community"))
+	communitySvc := community.New(communityStore, channelMeta, users, sockets.Publisher(), ids, accessPeers, community.Limits{
+		ServersPerUser: cfg.Limits.ServersPerUser, ChannelsPerServer: cfg.Limits.ChannelsPerServer, InvitesPerServer: cfg.Limits.InvitesPerServer,
+		InviteEvery: cfg.Limits.InviteEvery, InviteBurst: cfg.Limits.InviteBurst, DMEvery: cfg.Limits.DMEvery, DMBurst: cfg.Limits.DMBurst,
+		GroupDMSize: cfg.Limits.GroupDMSize,
+	}, log.With("component", "community"))
 	sockets.SetRooms(communitySvc)
 	presenceSvc := presence.New(mongo.NewPresenceStore(mdb), communitySvc, sockets.Publisher(), presence.Config{NodeID: cfg.NodeID, Grace: cfg.PresenceGrace}, log.With("component", "presence"))
 	messagingSvc := messaging.New(cassandra.NewMessageStore(cs), communitySvc, sockets.Publisher(), channelMeta, ids, messaging.Config{
@@ -192,6 +196,7 @@ func New(cfg config.Config, log *slog.Logger, pg *pgxpool.Pool, mc *mongodrv.Cli
 		Forward:          forwarder,
 		Limiter:          limiter,
 		Mentions:         communitySvc,
+		Gate:             communitySvc,
 		Online:           presenceSvc,
 		Pins:             channelMeta,
 		PinNotify:        sockets.Publisher(),
@@ -243,6 +248,7 @@ func New(cfg config.Config, log *slog.Logger, pg *pgxpool.Pool, mc *mongodrv.Cli
 		Auth:           httpapi.NewAuthHandlers(authSvc, httpapi.AuthConfig{SecureCookies: cfg.HTTP.SecureOrigin}, log.With("component", "http")),
 		Extra: []func(*gin.Engine, *gin.RouterGroup, *gin.RouterGroup){
 			httpapi.NewCommunityHandlers(communitySvc, log.With("component", "http")).Routes,
+			httpapi.NewSafetyHandlers(communitySvc, log.With("component", "http")).Routes,
 			httpapi.NewMessageHandlers(messagingSvc, readSvc, log.With("component", "http")).WithReactions(reactSvc).Routes,
 			httpapi.NewReactionHandlers(reactSvc, authSvc, log.With("component", "http")).Routes,
 			httpapi.NewRealtimeHandlers(presenceSvc, readSvc, log.With("component", "http")).Routes,

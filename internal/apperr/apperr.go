@@ -22,6 +22,7 @@ const (
 	Gone               Kind = "gone"
 	TooLarge           Kind = "payload_too_large"
 	RateLimited        Kind = "rate_limited"
+	LimitReached       Kind = "limit_reached" // a quota (servers per user, channels per server, ...) is full
 	Unavailable        Kind = "unavailable"
 	Internal           Kind = "internal"
 )

@@ -67,6 +67,14 @@ var Vars = []Var{
 	{"PARLEY_RETRY_MESSAGES", "20000", "...and the message is among its channel's newest this many (the retry horizon)"},
 	{"PARLEY_SEND_RATE", "10", "messages per second one user may send, sustained"},
 	{"PARLEY_SEND_BURST", "20", "messages one user may send at once before the rate applies"},
+	{"PARLEY_SERVERS_PER_USER", "100", "servers one user may be in (created or joined); 0 = no limit"},
+	{"PARLEY_CHANNELS_PER_SERVER", "500", "channels one server may have; 0 = no limit"},
+	{"PARLEY_INVITES_PER_SERVER", "1000", "usable (unexpired, not used up) invites one server may have; 0 = no limit"},
+	{"PARLEY_INVITE_BURST", "10", "invites one user may create at once (per node)..."},
+	{"PARLEY_INVITE_EVERY", "1m", "...then one per this interval"},
+	{"PARLEY_DM_CREATE_BURST", "10", "new DMs (1:1 or group) one user may open at once (per node)..."},
+	{"PARLEY_DM_CREATE_EVERY", "2m", "...then one per this interval"},
+	{"PARLEY_GROUP_DM_SIZE", "10", "people in a group DM, its creator included (2-100)"},
 	{"PARLEY_PRESENCE_GRACE", "5s", "a user goes offline this long after their last socket closed (a page reload does not flicker)"},
 	{"PARLEY_API_RATE", "20", "authenticated REST requests per second one user may make, sustained (429 beyond; sending messages has its own limit)"},
 	{"PARLEY_API_BURST", "120", "authenticated REST requests one user may make at once (the web app's start takes a few dozen)"},
@@ -102,6 +110,7 @@ type Config struct {
 	Messaging Messaging
 	Sockets   Sockets
 	API       API
+	Limits    Limits
 }
 
 // Sockets bounds what one client can hold on a node.
@@ -123,6 +132,18 @@ type HTTP struct {
 	IdleTimeout  time.Duration
 	HSTSMaxAge   time.Duration // 0: no Strict-Transport-Security
 	SecureOrigin bool          // PublicOrigin is https://
+}
+
+// Limits are the community quotas (Discord's defaults); a zero cap means no limit.
+type Limits struct {
+	ServersPerUser    int
+	ChannelsPerServer int
+	InvitesPerServer  int
+	InviteBurst       int
+	InviteEvery       time.Duration
+	DMBurst           int
+	DMEvery           time.Duration
+	GroupDMSize       int
 }
 
 // Cluster settings; Addr empty means a single node.
@@ -232,6 +253,16 @@ func Load(getenv func(string) string) (Config, error) {
 			MaxPerUser: r.intRange("PARLEY_MAX_SOCKETS_PER_USER", 1, 100_000),
 			QueueLimit: r.intRange("PARLEY_SOCKET_QUEUE_LIMIT", 64<<10, 1<<30),
 		},
+	}
+	c.Limits = Limits{
+		ServersPerUser:    r.intRange("PARLEY_SERVERS_PER_USER", 0, 1_000_000),
+		ChannelsPerServer: r.intRange("PARLEY_CHANNELS_PER_SERVER", 0, 1_000_000),
+		InvitesPerServer:  r.intRange("PARLEY_INVITES_PER_SERVER", 0, 1_000_000),
+		InviteBurst:       r.intRange("PARLEY_INVITE_BURST", 1, 1_000_000),
+		InviteEvery:       r.duration("PARLEY_INVITE_EVERY"),
+		DMBurst:           r.intRange("PARLEY_DM_CREATE_BURST", 1, 1_000_000),
+		DMEvery:           r.duration("PARLEY_DM_CREATE_EVERY"),
+		GroupDMSize:       r.intRange("PARLEY_GROUP_DM_SIZE", 2, 100),
 	}
 	c.AllowedOrigins = append([]string{c.PublicOrigin}, r.list("PARLEY_ALLOWED_ORIGINS")...)
 	c.HTTP.SecureOrigin = strings.HasPrefix(c.PublicOrigin, "https://")

@@ -54,7 +54,24 @@ type Server struct {
 	CreatedAt   time.Time
 	MemberCount int
 	Role        string // the requesting user's role, when loaded for a user
+	// MembersCanInvite: plain members may create invites (owners and admins always may).
+	MembersCanInvite bool
 }
+
+// Ban keeps a user out of a server: they were removed and no invite lets them back in.
+type Ban struct {
+	ServerID  int64
+	User      User
+	BannedBy  int64 // 0 when that account is gone
+	Reason    string
+	CreatedAt time.Time
+}
+
+// Who may open a new DM with a user (besides people they already have a DM with).
+const (
+	DMFromServerMembers = "server_members" // people who share a server with them (the default)
+	DMFromEveryone      = "everyone"
+)
 
 type Member struct {
 	ServerID int64
@@ -71,6 +88,9 @@ type Channel struct {
 	Topic        string
 	CreatedAt    time.Time
 	Participants []User // DMs only
+	// ClosedAfter (DMs, for the user who listed them): they closed it; it stays out of their list until a message
+	// with a larger id arrives. 0: open.
+	ClosedAfter int64
 }
 
 type Invite struct {
@@ -171,6 +191,8 @@ var (
 	ErrInviteExpired = errors.New("invite expired")
 	ErrInviteUsedUp  = errors.New("invite used up")
 	ErrAlreadyMember = errors.New("already a member")
+	ErrBanned        = errors.New("banned from the server")
+	ErrLimitReached  = errors.New("limit reached")
 )
 
 // ErrLeaseHeld: another live node holds the channel lease asked for.

@@ -18,11 +18,11 @@ type CommunityStore struct{ db *pgxpool.Pool }
 
 func NewCommunityStore(db *pgxpool.Pool) *CommunityStore { return &CommunityStore{db: db} }
 
-const serverCols = `s.id, s.name, s.owner_id, s.created_at, (SELECT count(*) FROM server_members c WHERE c.server_id = s.id)`
+const serverCols = `s.id, s.name, s.owner_id, s.created_at, (SELECT count(*) FROM server_members c WHERE c.server_id = s.id), s.members_can_invite`
 
 func scanServer(row pgx.Row, withRole bool) (model.Server, error) {
 	var s model.Server
-	dest := []any{&s.ID, &s.Name, &s.OwnerID, &s.CreatedAt, &s.MemberCount}
+	dest := []any{&s.ID, &s.Name, &s.OwnerID, &s.CreatedAt, &s.MemberCount, &s.MembersCanInvite}
 	if withRole {
 		dest = append(dest, &s.Role)
 	}
@@ -33,9 +33,13 @@ func scanServer(row pgx.Row, withRole bool) (model.Server, error) {
 	return s, err
 }
 
-// CreateServer inserts a server, its owner's membership and its first channel in one transaction.
-func (s *CommunityStore) CreateServer(ctx context.Context, srv model.Server, first model.Channel) error {
+// CreateServer inserts a server, its owner's membership and its first channel in one transaction. With
+// maxServers > 0, an owner who is already in that many servers gets ErrLimitReached.
+func (s *CommunityStore) CreateServer(ctx context.Context, srv model.Server, first model.Channel, maxServers int) error {
 	return pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		if err := checkServerQuota(ctx, tx, srv.OwnerID, maxServers); err != nil {
+			return err
+		}
 		if _, err := tx.Exec(ctx, "INSERT INTO servers (id, name, owner_id) VALUES ($1, $2, $3)", srv.ID, srv.Name, srv.OwnerID); err != nil {
 			return err
 		}
@@ -158,10 +162,31 @@ func (s *CommunityStore) SetRole(ctx context.Context, serverID, userID int64, ro
 	return err
 }
 
-// CreateInvite stores an invite.
-func (s *CommunityStore) CreateInvite(ctx context.Context, inv model.Invite) error {
-	_, err := s.db.Exec(ctx, "INSERT INTO invites (code, server_id, creator_id, max_uses, expires_at) VALUES ($1, $2, $3, $4, $5)",
-		inv.Code, inv.ServerID, inv.CreatorID, inv.MaxUses, inv.ExpiresAt)
+// CreateInvite stores an invite. With maxActive > 0, a server that already has that many usable invites (not
+// expired, not used up) gets ErrLimitReached; the server row is locked so concurrent creations cannot pass it.
+// Invites that expired more than a week ago are deleted on the way (an old link then reads "invalid", not "expired").
+func (s *CommunityStore) CreateInvite(ctx context.Context, inv model.Invite, maxActive int) error {
+	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		if maxActive > 0 {
+			if err := lockServer(ctx, tx, inv.ServerID); err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, "DELETE FROM invites WHERE server_id = $1 AND expires_at < now() - interval '7 days'", inv.ServerID); err != nil {
+				return err
+			}
+			var active int
+			if err := tx.QueryRow(ctx, `SELECT count(*) FROM invites WHERE server_id = $1
+				AND (expires_at IS NULL OR expires_at > now()) AND (max_uses IS NULL OR uses < max_uses)`, inv.ServerID).Scan(&active); err != nil {
+				return err
+			}
+			if active >= maxActive {
+				return model.ErrLimitReached
+			}
+		}
+		_, err := tx.Exec(ctx, "INSERT INTO invites (code, server_id, creator_id, max_uses, expires_at) VALUES ($1, $2, $3, $4, $5)",
+			inv.Code, inv.ServerID, inv.CreatorID, inv.MaxUses, inv.ExpiresAt)
+		return err
+	})
 	if _, ok := isUniqueViolation(err); ok {
 		return model.ErrConflict
 	}
@@ -187,33 +212,50 @@ var (
 )
 
 // UseInvite adds a user to the invite's server. The invite row is locked so max_uses holds under concurrency.
-// A user who is already a member gets ErrAlreadyMember and the invite is not consumed.
-func (s *CommunityStore) UseInvite(ctx context.Context, code string, userID int64, now time.Time) (int64, error) {
+// A user who is already a member gets ErrAlreadyMember and the invite is not consumed; a banned user gets
+// ErrBanned (the server row is share-locked first, so a ban committing meanwhile is seen); with maxServers > 0, a
+// user already in that many servers gets ErrLimitReached.
+func (s *CommunityStore) UseInvite(ctx context.Context, code string, userID int64, now time.Time, maxServers int) (int64, error) {
 	var serverID int64
 	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
-		var maxUses *int
-		var uses int
-		var expires *time.Time
-		err := tx.QueryRow(ctx, "SELECT server_id, max_uses, uses, expires_at FROM invites WHERE code = $1 FOR UPDATE", code).
-			Scan(&serverID, &maxUses, &uses, &expires)
+		// Lock order servers → invites, as Ban takes it: the server row (shared) first, so a ban committing meanwhile
+		// is seen by the check below, then the invite row so max_uses holds.
+		err := tx.QueryRow(ctx, "SELECT s.id FROM invites i JOIN servers s ON s.id = i.server_id WHERE i.code = $1 FOR SHARE OF s", code).Scan(&serverID)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return model.ErrNotFound
 		}
 		if err != nil {
 			return err
 		}
-		var exists bool
-		if err := tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM server_members WHERE server_id = $1 AND user_id = $2)", serverID, userID).Scan(&exists); err != nil {
+		var maxUses *int
+		var uses int
+		var expires *time.Time
+		err = tx.QueryRow(ctx, "SELECT max_uses, uses, expires_at FROM invites WHERE code = $1 FOR UPDATE", code).Scan(&maxUses, &uses, &expires)
+		if errors.Is(err, pgx.ErrNoRows) { // revoked meanwhile
+			return model.ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		var exists, banned bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM server_members WHERE server_id = $1 AND user_id = $2),
+			EXISTS (SELECT 1 FROM server_bans WHERE server_id = $1 AND user_id = $2)`, serverID, userID).Scan(&exists, &banned); err != nil {
 			return err
 		}
 		if exists {
 			return model.ErrAlreadyMember
+		}
+		if banned {
+			return model.ErrBanned
 		}
 		if expires != nil && !now.Before(*expires) {
 			return model.ErrInviteExpired
 		}
 		if maxUses != nil && uses >= *maxUses {
 			return model.ErrInviteUsedUp
+		}
+		if err := checkServerQuota(ctx, tx, userID, maxServers); err != nil {
+			return err
 		}
 		// ON CONFLICT: the same user joining through two different invites at once is a member once.
 		tag, err := tx.Exec(ctx, "INSERT INTO server_members (server_id, user_id, role) VALUES ($1, $2, 'member') ON CONFLICT DO NOTHING", serverID, userID)
@@ -254,9 +296,25 @@ func (s *CommunityStore) Channel(ctx context.Context, channelID int64) (model.Ch
 	return scanChannel(s.db.QueryRow(ctx, "SELECT "+channelCols+" FROM channels c WHERE c.id = $1", channelID))
 }
 
-// CreateChannel inserts a text channel; a duplicate name in the server gives ErrConflict.
-func (s *CommunityStore) CreateChannel(ctx context.Context, c model.Channel) error {
-	_, err := s.db.Exec(ctx, "INSERT INTO channels (id, server_id, kind, name) VALUES ($1, $2, 'text', $3)", c.ID, c.ServerID, c.Name)
+// CreateChannel inserts a text channel; a duplicate name in the server gives ErrConflict. With maxChannels > 0, a
+// server that already has that many channels gets ErrLimitReached (its row is locked while counting).
+func (s *CommunityStore) CreateChannel(ctx context.Context, c model.Channel, maxChannels int) error {
+	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		if maxChannels > 0 {
+			if err := lockServer(ctx, tx, c.ServerID); err != nil {
+				return err
+			}
+			var n int
+			if err := tx.QueryRow(ctx, "SELECT count(*) FROM channels WHERE server_id = $1", c.ServerID).Scan(&n); err != nil {
+				return err
+			}
+			if n >= maxChannels {
+				return model.ErrLimitReached
+			}
+		}
+		_, err := tx.Exec(ctx, "INSERT INTO channels (id, server_id, kind, name) VALUES ($1, $2, 'text', $3)", c.ID, c.ServerID, c.Name)
+		return err
+	})
 	if _, ok := isUniqueViolation(err); ok {
 		return model.ErrConflict
 	}
@@ -317,7 +375,7 @@ func (s *CommunityStore) FindOrCreateDM(ctx context.Context, c model.Channel, pa
 
 // DMsOf lists a user's DM channels with all participants' profiles.
 func (s *CommunityStore) DMsOf(ctx context.Context, userID int64) ([]model.Channel, error) {
-	rows, err := s.db.Query(ctx, `SELECT c.id, c.created_at, `+prefixed("u", userCols)+`
+	rows, err := s.db.Query(ctx, `SELECT c.id, c.created_at, COALESCE(me.closed_after, 0), `+prefixed("u", userCols)+`
 		FROM dm_participants me JOIN channels c ON c.id = me.channel_id
 		JOIN dm_participants p ON p.channel_id = c.id JOIN users u ON u.id = p.user_id
 		WHERE me.user_id = $1 ORDER BY c.id, u.id`, userID)
@@ -327,14 +385,14 @@ func (s *CommunityStore) DMsOf(ctx context.Context, userID int64) ([]model.Chann
 	defer rows.Close()
 	var out []model.Channel
 	for rows.Next() {
-		var id int64
+		var id, closed int64
 		var created time.Time
 		var u model.User
-		if err := rows.Scan(&id, &created, &u.ID, &u.Username, &u.Email, &u.PasswordHash, &u.DisplayName, &u.AvatarURL, &u.Disabled, &u.CreatedAt); err != nil {
+		if err := rows.Scan(&id, &created, &closed, &u.ID, &u.Username, &u.Email, &u.PasswordHash, &u.DisplayName, &u.AvatarURL, &u.Disabled, &u.CreatedAt); err != nil {
 			return nil, err
 		}
 		if len(out) == 0 || out[len(out)-1].ID != id {
-			out = append(out, model.Channel{ID: id, Kind: model.ChannelDM, CreatedAt: created})
+			out = append(out, model.Channel{ID: id, Kind: model.ChannelDM, CreatedAt: created, ClosedAfter: closed})
 		}
 		out[len(out)-1].Participants = append(out[len(out)-1].Participants, u)
 	}
@@ -393,21 +451,25 @@ func prefixed(alias, cols string) string {
 	return strings.Join(parts, ", ")
 }
 
-// DMChannelIDs lists a user's DM channels.
+// DMChannelIDs lists a user's DM channels, leaving out those with someone they blocked or who blocked them (the
+// presence audience: a block hides presence through DMs both ways).
 func (s *CommunityStore) DMChannelIDs(ctx context.Context, userID int64) ([]int64, error) {
-	rows, err := s.db.Query(ctx, "SELECT channel_id FROM dm_participants WHERE user_id = $1", userID)
+	rows, err := s.db.Query(ctx, `SELECT me.channel_id FROM dm_participants me WHERE me.user_id = $1 AND NOT EXISTS (
+		SELECT 1 FROM dm_participants o JOIN user_blocks b ON (b.blocker_id = $1 AND b.blocked_id = o.user_id) OR (b.blocker_id = o.user_id AND b.blocked_id = $1)
+		WHERE o.channel_id = me.channel_id)`, userID)
 	if err != nil {
 		return nil, err
 	}
 	return pgx.CollectRows(rows, pgx.RowTo[int64])
 }
 
-// SharedUserIDs returns those of `others` who share a server or a DM with the user.
+// SharedUserIDs returns those of `others` who share a server with the user, or a DM with no block between them.
 func (s *CommunityStore) SharedUserIDs(ctx context.Context, userID int64, others []int64) ([]int64, error) {
 	rows, err := s.db.Query(ctx, `SELECT DISTINCT o.user_id FROM server_members me JOIN server_members o ON o.server_id = me.server_id
 		WHERE me.user_id = $1 AND o.user_id = ANY($2)
 		UNION SELECT DISTINCT o.user_id FROM dm_participants me JOIN dm_participants o ON o.channel_id = me.channel_id
-		WHERE me.user_id = $1 AND o.user_id = ANY($2)`, userID, others)
+		WHERE me.user_id = $1 AND o.user_id = ANY($2) AND NOT EXISTS (SELECT 1 FROM user_blocks b
+			WHERE (b.blocker_id = $1 AND b.blocked_id = o.user_id) OR (b.blocker_id = o.user_id AND b.blocked_id = $1))`, userID, others)
 	if err != nil {
 		return nil, err
 	}

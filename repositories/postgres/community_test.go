@@ -18,7 +18,7 @@ import (
 func (f *fixture) server(owner model.User, name string) (int64, int64) {
 	f.t.Helper()
 	srv, ch := f.id(), f.id()
-	if err := f.community.CreateServer(f.ctx, model.Server{ID: srv, Name: name, OwnerID: owner.ID}, model.Channel{ID: ch, Name: "general"}); err != nil {
+	if err := f.community.CreateServer(f.ctx, model.Server{ID: srv, Name: name, OwnerID: owner.ID}, model.Channel{ID: ch, Name: "general"}, 0); err != nil {
 		f.t.Fatalf("CreateServer: %v", err)
 	}
 	return srv, ch
@@ -28,11 +28,11 @@ func (f *fixture) server(owner model.User, name string) (int64, int64) {
 func (f *fixture) join(serverID, creatorID int64, users ...model.User) {
 	f.t.Helper()
 	code := fmt.Sprintf("join-%d", f.id())
-	if err := f.community.CreateInvite(f.ctx, model.Invite{Code: code, ServerID: serverID, CreatorID: creatorID}); err != nil {
+	if err := f.community.CreateInvite(f.ctx, model.Invite{Code: code, ServerID: serverID, CreatorID: creatorID}, 0); err != nil {
 		f.t.Fatal(err)
 	}
 	for _, u := range users {
-		if _, err := f.community.UseInvite(f.ctx, code, u.ID, now()); err != nil {
+		if _, err := f.community.UseInvite(f.ctx, code, u.ID, now(), 0); err != nil {
 			f.t.Fatalf("user %d joining server %d: %v", u.ID, serverID, err)
 		}
 	}
@@ -128,7 +128,7 @@ func TestCreateServerIsAtomic(t *testing.T) {
 	_, general := f.server(owner, "One")
 	// The first channel's id clashes: neither the server nor the owner's membership may remain.
 	srv := f.id()
-	if err := f.community.CreateServer(f.ctx, model.Server{ID: srv, Name: "Two", OwnerID: owner.ID}, model.Channel{ID: general, Name: "general"}); err == nil {
+	if err := f.community.CreateServer(f.ctx, model.Server{ID: srv, Name: "Two", OwnerID: owner.ID}, model.Channel{ID: general, Name: "general"}, 0); err == nil {
 		t.Fatal("CreateServer accepted a duplicate channel id")
 	}
 	if _, err := f.community.Server(f.ctx, srv); !errors.Is(err, model.ErrNotFound) {
@@ -138,12 +138,12 @@ func TestCreateServerIsAtomic(t *testing.T) {
 		t.Fatalf("half-created membership left behind: %v", err)
 	}
 	// A missing owner fails at the first statement.
-	if err := f.community.CreateServer(f.ctx, model.Server{ID: f.id(), Name: "Three", OwnerID: 987654}, model.Channel{ID: f.id(), Name: "general"}); err == nil {
+	if err := f.community.CreateServer(f.ctx, model.Server{ID: f.id(), Name: "Three", OwnerID: 987654}, model.Channel{ID: f.id(), Name: "general"}, 0); err == nil {
 		t.Fatal("CreateServer accepted a missing owner")
 	}
 	// A duplicate server id fails before the membership insert.
 	srvOne, _ := f.community.ServersOf(f.ctx, owner.ID)
-	if err := f.community.CreateServer(f.ctx, model.Server{ID: srvOne[0].ID, Name: "Dup", OwnerID: owner.ID}, model.Channel{ID: f.id(), Name: "x"}); err == nil {
+	if err := f.community.CreateServer(f.ctx, model.Server{ID: srvOne[0].ID, Name: "Dup", OwnerID: owner.ID}, model.Channel{ID: f.id(), Name: "x"}, 0); err == nil {
 		t.Fatal("CreateServer accepted a duplicate server id")
 	}
 }
@@ -258,12 +258,12 @@ func TestDeleteServerCascades(t *testing.T) {
 	srv, general := f.server(owner, "Doomed")
 	f.join(srv, owner.ID, a, b)
 	random := f.id()
-	if err := f.community.CreateChannel(f.ctx, model.Channel{ID: random, ServerID: srv, Name: "random"}); err != nil {
+	if err := f.community.CreateChannel(f.ctx, model.Channel{ID: random, ServerID: srv, Name: "random"}, 0); err != nil {
 		t.Fatal(err)
 	}
 	keep, keepChan := f.server(a, "Survivor")
 	f.join(keep, a.ID, owner)
-	if err := f.community.CreateInvite(f.ctx, model.Invite{Code: "doomed-invite", ServerID: srv, CreatorID: owner.ID}); err != nil {
+	if err := f.community.CreateInvite(f.ctx, model.Invite{Code: "doomed-invite", ServerID: srv, CreatorID: owner.ID}, 0); err != nil {
 		t.Fatal(err)
 	}
 
@@ -314,13 +314,13 @@ func TestInvites(t *testing.T) {
 	t0 := now()
 	two := 2
 	exp := t0.Add(time.Hour)
-	if err := f.community.CreateInvite(f.ctx, model.Invite{Code: "abc", ServerID: srv, CreatorID: owner.ID, MaxUses: &two, ExpiresAt: &exp}); err != nil {
+	if err := f.community.CreateInvite(f.ctx, model.Invite{Code: "abc", ServerID: srv, CreatorID: owner.ID, MaxUses: &two, ExpiresAt: &exp}, 0); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.community.CreateInvite(f.ctx, model.Invite{Code: "abc", ServerID: srv, CreatorID: u1.ID}); !errors.Is(err, model.ErrConflict) {
+	if err := f.community.CreateInvite(f.ctx, model.Invite{Code: "abc", ServerID: srv, CreatorID: u1.ID}, 0); !errors.Is(err, model.ErrConflict) {
 		t.Fatalf("duplicate code: err = %v, want ErrConflict", err)
 	}
-	if err := f.community.CreateInvite(f.ctx, model.Invite{Code: "orphan", ServerID: 999999, CreatorID: owner.ID}); err == nil || errors.Is(err, model.ErrConflict) {
+	if err := f.community.CreateInvite(f.ctx, model.Invite{Code: "orphan", ServerID: 999999, CreatorID: owner.ID}, 0); err == nil || errors.Is(err, model.ErrConflict) {
 		t.Fatalf("invite to a missing server: err = %v", err)
 	}
 	inv, err := f.community.Invite(f.ctx, "abc")
@@ -340,7 +340,7 @@ func TestInvites(t *testing.T) {
 		return inv.Uses
 	}
 
-	got, err := f.community.UseInvite(f.ctx, "abc", u1.ID, t0)
+	got, err := f.community.UseInvite(f.ctx, "abc", u1.ID, t0, 0)
 	if err != nil || got != srv {
 		t.Fatalf("UseInvite(u1) = %d, %v", got, err)
 	}
@@ -352,17 +352,17 @@ func TestInvites(t *testing.T) {
 	}
 	// Already a member (the joiner, and the owner): not consumed.
 	for _, u := range []model.User{u1, owner} {
-		if _, err := f.community.UseInvite(f.ctx, "abc", u.ID, t0); !errors.Is(err, model.ErrAlreadyMember) {
+		if _, err := f.community.UseInvite(f.ctx, "abc", u.ID, t0, 0); !errors.Is(err, model.ErrAlreadyMember) {
 			t.Fatalf("UseInvite(%s, already a member): err = %v, want ErrAlreadyMember", u.Username, err)
 		}
 	}
 	if n := uses("abc"); n != 1 {
 		t.Fatalf("uses after already-member attempts = %d, want 1", n)
 	}
-	if _, err := f.community.UseInvite(f.ctx, "abc", u2.ID, t0); err != nil {
+	if _, err := f.community.UseInvite(f.ctx, "abc", u2.ID, t0, 0); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.community.UseInvite(f.ctx, "abc", u3.ID, t0); !errors.Is(err, model.ErrInviteUsedUp) {
+	if _, err := f.community.UseInvite(f.ctx, "abc", u3.ID, t0, 0); !errors.Is(err, model.ErrInviteUsedUp) {
 		t.Fatalf("third use of a 2-use invite: err = %v, want ErrInviteUsedUp", err)
 	}
 	if n := uses("abc"); n != 2 {
@@ -374,11 +374,11 @@ func TestInvites(t *testing.T) {
 
 	// Expired (at and after the expiry instant), not consumed.
 	past := t0.Add(time.Minute)
-	if err := f.community.CreateInvite(f.ctx, model.Invite{Code: "old", ServerID: srv, CreatorID: owner.ID, ExpiresAt: &past}); err != nil {
+	if err := f.community.CreateInvite(f.ctx, model.Invite{Code: "old", ServerID: srv, CreatorID: owner.ID, ExpiresAt: &past}, 0); err != nil {
 		t.Fatal(err)
 	}
 	for _, at := range []time.Time{past, past.Add(time.Hour)} {
-		if _, err := f.community.UseInvite(f.ctx, "old", u3.ID, at); !errors.Is(err, model.ErrInviteExpired) {
+		if _, err := f.community.UseInvite(f.ctx, "old", u3.ID, at, 0); !errors.Is(err, model.ErrInviteExpired) {
 			t.Fatalf("expired invite at %v: err = %v, want ErrInviteExpired", at, err)
 		}
 	}
@@ -389,10 +389,10 @@ func TestInvites(t *testing.T) {
 		t.Fatalf("u3 joined through an expired invite: %v", err)
 	}
 	// Just before expiry it works; unlimited invites have no cap.
-	if _, err := f.community.UseInvite(f.ctx, "old", u3.ID, past.Add(-time.Millisecond)); err != nil {
+	if _, err := f.community.UseInvite(f.ctx, "old", u3.ID, past.Add(-time.Millisecond), 0); err != nil {
 		t.Fatalf("using an invite just before expiry: %v", err)
 	}
-	if _, err := f.community.UseInvite(f.ctx, "nope", u3.ID, t0); !errors.Is(err, model.ErrNotFound) {
+	if _, err := f.community.UseInvite(f.ctx, "nope", u3.ID, t0, 0); !errors.Is(err, model.ErrNotFound) {
 		t.Fatalf("UseInvite(unknown): %v", err)
 	}
 }
@@ -407,18 +407,18 @@ func TestUseInviteOutcomesMatchPackageSentinels(t *testing.T) {
 	t0 := now()
 	one := 1
 	past := t0.Add(-time.Minute)
-	if err := f.community.CreateInvite(f.ctx, model.Invite{Code: "once", ServerID: srv, CreatorID: owner.ID, MaxUses: &one}); err != nil {
+	if err := f.community.CreateInvite(f.ctx, model.Invite{Code: "once", ServerID: srv, CreatorID: owner.ID, MaxUses: &one}, 0); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.community.CreateInvite(f.ctx, model.Invite{Code: "expired", ServerID: srv, CreatorID: owner.ID, ExpiresAt: &past}); err != nil {
+	if err := f.community.CreateInvite(f.ctx, model.Invite{Code: "expired", ServerID: srv, CreatorID: owner.ID, ExpiresAt: &past}, 0); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.community.UseInvite(f.ctx, "once", u1.ID, t0); err != nil {
+	if _, err := f.community.UseInvite(f.ctx, "once", u1.ID, t0, 0); err != nil {
 		t.Fatal(err)
 	}
-	_, errUsedUp := f.community.UseInvite(f.ctx, "once", u2.ID, t0)
-	_, errMember := f.community.UseInvite(f.ctx, "once", u1.ID, t0)
-	_, errExpired := f.community.UseInvite(f.ctx, "expired", u2.ID, t0)
+	_, errUsedUp := f.community.UseInvite(f.ctx, "once", u2.ID, t0, 0)
+	_, errMember := f.community.UseInvite(f.ctx, "once", u1.ID, t0, 0)
+	_, errExpired := f.community.UseInvite(f.ctx, "expired", u2.ID, t0, 0)
 	for _, c := range []struct {
 		name     string
 		err, pkg error
@@ -447,7 +447,7 @@ func TestConcurrentUseInviteOnSingleUseInvite(t *testing.T) {
 	for round := 0; round < 3; round++ {
 		one := 1
 		code := fmt.Sprintf("single-%d", round)
-		if err := f.community.CreateInvite(f.ctx, model.Invite{Code: code, ServerID: srv, CreatorID: owner.ID, MaxUses: &one}); err != nil {
+		if err := f.community.CreateInvite(f.ctx, model.Invite{Code: code, ServerID: srv, CreatorID: owner.ID, MaxUses: &one}, 0); err != nil {
 			t.Fatal(err)
 		}
 		var wg sync.WaitGroup
@@ -458,7 +458,7 @@ func TestConcurrentUseInviteOnSingleUseInvite(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				<-start
-				_, errs[i] = f.community.UseInvite(f.ctx, code, u.ID, now())
+				_, errs[i] = f.community.UseInvite(f.ctx, code, u.ID, now(), 0)
 			}()
 		}
 		close(start)
@@ -498,7 +498,7 @@ func TestUseInviteTwoInvitesSameUserConcurrently(t *testing.T) {
 	owner, u := f.user("owner"), f.user("double")
 	srv, _ := f.server(owner, "Guild")
 	for _, code := range []string{"link-a", "link-b"} {
-		if err := f.community.CreateInvite(f.ctx, model.Invite{Code: code, ServerID: srv, CreatorID: owner.ID}); err != nil {
+		if err := f.community.CreateInvite(f.ctx, model.Invite{Code: code, ServerID: srv, CreatorID: owner.ID}, 0); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -516,7 +516,7 @@ func TestUseInviteTwoInvitesSameUserConcurrently(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, errs[i] = f.community.UseInvite(f.ctx, code, u.ID, now())
+			_, errs[i] = f.community.UseInvite(f.ctx, code, u.ID, now(), 0)
 		}()
 	}
 	// Wait until both are blocked on a lock.
@@ -569,17 +569,17 @@ func TestChannelsCreateRenameDelete(t *testing.T) {
 	s2, _ := f.server(owner, "Two")
 
 	dev := f.id()
-	if err := f.community.CreateChannel(f.ctx, model.Channel{ID: dev, ServerID: s1, Name: "dev"}); err != nil {
+	if err := f.community.CreateChannel(f.ctx, model.Channel{ID: dev, ServerID: s1, Name: "dev"}, 0); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.community.CreateChannel(f.ctx, model.Channel{ID: f.id(), ServerID: s1, Name: "dev"}); !errors.Is(err, model.ErrConflict) {
+	if err := f.community.CreateChannel(f.ctx, model.Channel{ID: f.id(), ServerID: s1, Name: "dev"}, 0); !errors.Is(err, model.ErrConflict) {
 		t.Fatalf("duplicate channel name in one server: err = %v, want ErrConflict", err)
 	}
 	dev2 := f.id()
-	if err := f.community.CreateChannel(f.ctx, model.Channel{ID: dev2, ServerID: s2, Name: "dev"}); err != nil {
+	if err := f.community.CreateChannel(f.ctx, model.Channel{ID: dev2, ServerID: s2, Name: "dev"}, 0); err != nil {
 		t.Fatalf("same name in another server: %v", err)
 	}
-	if err := f.community.CreateChannel(f.ctx, model.Channel{ID: f.id(), ServerID: 999999, Name: "x"}); err == nil || errors.Is(err, model.ErrConflict) {
+	if err := f.community.CreateChannel(f.ctx, model.Channel{ID: f.id(), ServerID: 999999, Name: "x"}, 0); err == nil || errors.Is(err, model.ErrConflict) {
 		t.Fatalf("channel in a missing server: err = %v", err)
 	}
 	chans, err := f.community.Channels(f.ctx, s1)
@@ -603,7 +603,7 @@ func TestChannelsCreateRenameDelete(t *testing.T) {
 		t.Fatalf("the other server's channel was renamed to %q", c.Name)
 	}
 	// The old name is free again.
-	if err := f.community.CreateChannel(f.ctx, model.Channel{ID: f.id(), ServerID: s1, Name: "dev"}); err != nil {
+	if err := f.community.CreateChannel(f.ctx, model.Channel{ID: f.id(), ServerID: s1, Name: "dev"}, 0); err != nil {
 		t.Fatalf("reusing a renamed-away name: %v", err)
 	}
 	if err := f.community.RenameChannel(f.ctx, 999999, "x"); !errors.Is(err, model.ErrNotFound) {
@@ -755,7 +755,7 @@ func TestAccessQueries(t *testing.T) {
 	srv, general := f.server(owner, "Guild")
 	f.join(srv, owner.ID, member)
 	random := f.id()
-	if err := f.community.CreateChannel(f.ctx, model.Channel{ID: random, ServerID: srv, Name: "random"}); err != nil {
+	if err := f.community.CreateChannel(f.ctx, model.Channel{ID: random, ServerID: srv, Name: "random"}, 0); err != nil {
 		t.Fatal(err)
 	}
 	if err := f.community.SetRole(f.ctx, srv, member.ID, model.RoleAdmin); err != nil {
@@ -849,7 +849,7 @@ func TestQueriesReportErrors(t *testing.T) {
 	_, checks["DMChannelIDs"] = c.DMChannelIDs(ctx, 1)
 	_, checks["SharedUserIDs"] = c.SharedUserIDs(ctx, 1, []int64{2})
 	_, _, checks["FindOrCreateDM"] = c.FindOrCreateDM(ctx, model.Channel{ID: 1}, []int64{1, 2}, "1:2")
-	_, checks["UseInvite"] = c.UseInvite(ctx, "x", 1, now())
+	_, checks["UseInvite"] = c.UseInvite(ctx, "x", 1, now(), 0)
 	_, checks["ByIDs"] = f.users.ByIDs(ctx, []int64{1})
 	_, checks["SearchByName"] = f.users.SearchByName(ctx, "a", 10)
 	for name, err := range checks {

@@ -54,7 +54,7 @@ func (f *accessStore) ReadableChannelIDs(context.Context, int64) ([]int64, error
 func (f *accessStore) set(fn func()) { f.mu.Lock(); fn(); f.mu.Unlock() }
 
 func accessService(store *accessStore) (*Service, *time.Time) {
-	s := New(store, nil, nil, nil, nil, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	s := New(store, nil, nil, nil, nil, nil, Limits{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	now := time.Now()
 	s.now = func() time.Time { return now }
 	return s, &now

@@ -4,12 +4,9 @@ package community
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"log/slog"
-	"math/big"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,31 +16,39 @@ import (
 
 	"github.com/parleychat/parley/internal/apperr"
 	"github.com/parleychat/parley/internal/model"
+	"github.com/parleychat/parley/internal/ratelimit"
 )
 
 // Store is the relational storage the service needs.
 type Store interface {
-	CreateServer(ctx context.Context, srv model.Server, first model.Channel) error
+	CreateServer(ctx context.Context, srv model.Server, first model.Channel, maxServers int) error
 	ServersOf(ctx context.Context, userID int64) ([]model.Server, error)
 	ServerFor(ctx context.Context, serverID, userID int64) (model.Server, error)
 	Server(ctx context.Context, serverID int64) (model.Server, error)
 	RenameServer(ctx context.Context, serverID int64, name string) error
+	SetMembersCanInvite(ctx context.Context, serverID int64, allowed bool) error
 	DeleteServer(ctx context.Context, serverID int64) (channelIDs, memberIDs []int64, err error)
 	Role(ctx context.Context, serverID, userID int64) (string, error)
 	Members(ctx context.Context, serverID, after int64, limit int) ([]model.Member, error)
 	Member(ctx context.Context, serverID, userID int64) (model.Member, error)
 	RemoveMember(ctx context.Context, serverID, userID int64) error
 	SetRole(ctx context.Context, serverID, userID int64, role string) error
-	CreateInvite(ctx context.Context, inv model.Invite) error
+	CreateInvite(ctx context.Context, inv model.Invite, maxActive int) error
 	Invite(ctx context.Context, code string) (model.Invite, error)
-	UseInvite(ctx context.Context, code string, userID int64, now time.Time) (int64, error)
+	Invites(ctx context.Context, serverID int64) ([]model.Invite, error)
+	DeleteInvite(ctx context.Context, serverID int64, code string) error
+	UseInvite(ctx context.Context, code string, userID int64, now time.Time, maxServers int) (int64, error)
+	Ban(ctx context.Context, b model.Ban) (wasMember bool, err error)
+	Bans(ctx context.Context, serverID int64) ([]model.Ban, error)
+	Unban(ctx context.Context, serverID, userID int64) error
 	Channels(ctx context.Context, serverID int64) ([]model.Channel, error)
 	Channel(ctx context.Context, channelID int64) (model.Channel, error)
-	CreateChannel(ctx context.Context, c model.Channel) error
+	CreateChannel(ctx context.Context, c model.Channel, maxChannels int) error
 	RenameChannel(ctx context.Context, channelID int64, name string) error
 	DeleteChannel(ctx context.Context, channelID int64) error
 	FindOrCreateDM(ctx context.Context, c model.Channel, participantIDs []int64, key string) (model.Channel, bool, error)
 	DMsOf(ctx context.Context, userID int64) ([]model.Channel, error)
+	DMStore
 	CanRead(ctx context.Context, channelID, userID int64) (model.Channel, string, error)
 	ReadableChannelIDs(ctx context.Context, userID int64) ([]int64, error)
 	ServerIDs(ctx context.Context, userID int64) ([]int64, error)
@@ -74,11 +79,13 @@ type Notifier interface {
 	ServerChanged(server model.Server, action string)                            // updated
 	ServerDeleted(serverID int64, channelIDs []int64)                            // deleted
 	MemberJoined(server model.Server, member model.Member, channelIDs []int64)   // joined
-	MemberLeft(serverID, userID int64, channelIDs []int64, action string)        // left, kicked
+	MemberLeft(serverID, userID int64, channelIDs []int64, action string)        // left, kicked, banned
 	MemberChanged(member model.Member)                                           // role
 	ChannelChanged(channel model.Channel, meta model.ChannelMeta, action string) // created, updated
 	ChannelDeleted(channel model.Channel)                                        // deleted
 	DMCreated(channel model.Channel, participantIDs []int64)                     // created
+	DMClosed(channelID, userID int64)                                            // closed (the user's own tabs)
+	DMLeft(channel model.Channel, userID int64, remaining []int64)               // left; updated for the others
 }
 
 // IDs hands out time-ordered ids.
@@ -104,14 +111,55 @@ type Service struct {
 	log    *slog.Logger
 	now    func() time.Time
 
+	limits Limits
+	// Per-user creation rates (this node's; the caps in limits are kept by PostgreSQL for all nodes).
+	inviteRate *ratelimit.Keyed
+	dmRate     *ratelimit.Keyed
+
 	// access caches CanRead answers: every message send asks. Any membership change clears it on this node
-	// and, through peers, on the others.
-	accessMu sync.Mutex
-	access   map[[2]int64]accessEntry
-	lists    map[[2]int64]listEntry // last room lists per user ({user, 'c'|'s'}), for outages
+	// and, through peers, on the others. dmBlocked caches, per 1:1 DM, whether a block forbids sending in it.
+	accessMu  sync.Mutex
+	access    map[[2]int64]accessEntry
+	lists     map[[2]int64]listEntry // last room lists per user ({user, 'c'|'s'}), for outages
+	dmBlocked map[int64]blockedEntry
 	// accessGen counts ForgetAccess calls: an answer read from Postgres is cached only if none came meanwhile.
 	accessGen uint64
 	peers     Peers
+}
+
+// Limits are the quotas (Discord's defaults in internal/config). A zero cap means no limit.
+type Limits struct {
+	ServersPerUser    int           // servers a user may be in (created or joined)
+	ChannelsPerServer int           // channels a server may have
+	InvitesPerServer  int           // usable (unexpired, not used up) invites a server may have
+	InviteEvery       time.Duration // per-user invite creation: one per InviteEvery...
+	InviteBurst       int           // ...after a burst of InviteBurst
+	DMEvery           time.Duration // per-user creation of new DMs (1:1 or group): one per DMEvery...
+	DMBurst           int           // ...after a burst of DMBurst
+	GroupDMSize       int           // people in a group DM, the creator included
+}
+
+func (l *Limits) defaults() {
+	if l.InviteEvery <= 0 {
+		l.InviteEvery = time.Minute
+	}
+	if l.InviteBurst <= 0 {
+		l.InviteBurst = 10
+	}
+	if l.DMEvery <= 0 {
+		l.DMEvery = 2 * time.Minute
+	}
+	if l.DMBurst <= 0 {
+		l.DMBurst = 10
+	}
+	if l.GroupDMSize < 2 {
+		l.GroupDMSize = 10
+	}
+}
+
+type blockedEntry struct {
+	blockers []int64
+	until    time.Time
 }
 
 // Peers tells the other nodes that access changed (several nodes; nil on one). AccessChanged returns once
@@ -137,8 +185,11 @@ const (
 )
 
 // New builds the service. reads may be nil until read state exists; peers is nil on a single node.
-func New(store Store, meta MetaStore, users Users, notify Notifier, ids IDs, peers Peers, log *slog.Logger) *Service {
-	return &Service{store: store, meta: meta, users: users, notify: notify, ids: ids, peers: peers, log: log, now: time.Now, access: map[[2]int64]accessEntry{}, lists: map[[2]int64]listEntry{}}
+func New(store Store, meta MetaStore, users Users, notify Notifier, ids IDs, peers Peers, limits Limits, log *slog.Logger) *Service {
+	limits.defaults()
+	return &Service{store: store, meta: meta, users: users, notify: notify, ids: ids, peers: peers, log: log, now: time.Now,
+		limits: limits, inviteRate: ratelimit.New(limits.InviteEvery, limits.InviteBurst), dmRate: ratelimit.New(limits.DMEvery, limits.DMBurst),
+		access: map[[2]int64]accessEntry{}, lists: map[[2]int64]listEntry{}, dmBlocked: map[int64]blockedEntry{}}
 }
 
 // SetReadStates plugs in unread counts for channel lists.
@@ -154,6 +205,12 @@ var (
 	errNotAdmin  = apperr.New(apperr.Forbidden, "only the server's owner or admins can do that")
 	errNotOwner  = apperr.New(apperr.Forbidden, "only the server's owner can do that")
 )
+
+func limitReached(message string) error { return apperr.New(apperr.LimitReached, message) }
+
+func (s *Service) tooManyServers() error {
+	return limitReached("you are in " + strconv.Itoa(s.limits.ServersPerUser) + " servers, the most allowed: leave one first")
+}
 
 // role returns the caller's role; non-members get NotFound (a server you are not in does not exist for you).
 func (s *Service) role(ctx context.Context, serverID, userID int64) (string, error) {
@@ -220,7 +277,9 @@ func (s *Service) CreateServer(ctx context.Context, caller int64, name string) (
 	}
 	srv := model.Server{ID: s.ids.Next(), Name: name, OwnerID: caller}
 	general := model.Channel{ID: s.ids.Next(), ServerID: srv.ID, Kind: model.ChannelText, Name: "general"}
-	if err := s.store.CreateServer(ctx, srv, general); err != nil {
+	if err := s.store.CreateServer(ctx, srv, general, s.limits.ServersPerUser); errors.Is(err, model.ErrLimitReached) {
+		return model.Server{}, s.tooManyServers()
+	} else if err != nil {
 		return model.Server{}, unavailable(err, "create server")
 	}
 	s.clearAccess()
@@ -255,8 +314,9 @@ func (s *Service) Server(ctx context.Context, caller, serverID int64) (model.Ser
 	return srv, nil
 }
 
-// RenameServer changes a server's name (owner or admin).
-func (s *Service) RenameServer(ctx context.Context, caller, serverID int64, name string) (model.Server, error) {
+// UpdateServer changes a server's name and/or whether plain members may create invites (owner or admin); nil
+// leaves a setting as it is.
+func (s *Service) UpdateServer(ctx context.Context, caller, serverID int64, name *string, membersCanInvite *bool) (model.Server, error) {
 	role, err := s.role(ctx, serverID, caller)
 	if err != nil {
 		return model.Server{}, err
@@ -264,11 +324,22 @@ func (s *Service) RenameServer(ctx context.Context, caller, serverID int64, name
 	if !isAdmin(role) {
 		return model.Server{}, errNotAdmin
 	}
-	if name, err = validServerName(name); err != nil {
-		return model.Server{}, err
+	if name == nil && membersCanInvite == nil {
+		return model.Server{}, apperr.New(apperr.Invalid, "nothing to change: give name and/or membersCanInvite")
 	}
-	if err := s.store.RenameServer(ctx, serverID, name); err != nil {
-		return model.Server{}, unavailable(err, "rename server")
+	if name != nil {
+		n, err := validServerName(*name)
+		if err != nil {
+			return model.Server{}, err
+		}
+		if err := s.store.RenameServer(ctx, serverID, n); err != nil {
+			return model.Server{}, unavailable(err, "rename server")
+		}
+	}
+	if membersCanInvite != nil {
+		if err := s.store.SetMembersCanInvite(ctx, serverID, *membersCanInvite); err != nil {
+			return model.Server{}, unavailable(err, "change the invite setting")
+		}
 	}
 	srv, err := s.Server(ctx, caller, serverID)
 	if err == nil {
@@ -297,119 +368,6 @@ func (s *Service) DeleteServer(ctx context.Context, caller, serverID int64) erro
 	}
 	s.notify.ServerDeleted(serverID, channelIDs)
 	return nil
-}
-
-const inviteAlphabet = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
-
-func newInviteCode() (string, error) {
-	b := make([]byte, 10)
-	max := big.NewInt(int64(len(inviteAlphabet)))
-	for i := range b {
-		n, err := rand.Int(rand.Reader, max)
-		if err != nil {
-			return "", err
-		}
-		b[i] = inviteAlphabet[n.Int64()]
-	}
-	return string(b), nil
-}
-
-// CreateInvite makes an invite code for a server; any member may invite.
-func (s *Service) CreateInvite(ctx context.Context, caller, serverID int64, maxUses, expiresInSeconds *int) (model.Invite, error) {
-	if _, err := s.role(ctx, serverID, caller); err != nil {
-		return model.Invite{}, err
-	}
-	inv := model.Invite{ServerID: serverID, CreatorID: caller, MaxUses: maxUses, CreatedAt: s.now().UTC()}
-	if maxUses != nil && (*maxUses < 1 || *maxUses > 10_000) {
-		return inv, apperr.InvalidField("maxUses", "maxUses must be between 1 and 10000")
-	}
-	if expiresInSeconds != nil {
-		if *expiresInSeconds < 1 || *expiresInSeconds > 30*24*3600 {
-			return inv, apperr.InvalidField("expiresInSeconds", "expiresInSeconds must be between 1 and 2592000 (30 days)")
-		}
-		t := s.now().Add(time.Duration(*expiresInSeconds) * time.Second).UTC()
-		inv.ExpiresAt = &t
-	}
-	for attempt := 0; ; attempt++ {
-		code, err := newInviteCode()
-		if err != nil {
-			return inv, apperr.Wrap(apperr.Internal, err, "could not create invite")
-		}
-		inv.Code = code
-		err = s.store.CreateInvite(ctx, inv)
-		if errors.Is(err, model.ErrConflict) && attempt < 3 {
-			continue
-		}
-		if err != nil {
-			return inv, unavailable(err, "create invite")
-		}
-		return inv, nil
-	}
-}
-
-// InvitePreview is what an invite link shows before joining.
-type InvitePreview struct {
-	Invite model.Invite
-	Server model.Server
-}
-
-func (s *Service) usableInvite(ctx context.Context, code string) (model.Invite, error) {
-	inv, err := s.store.Invite(ctx, code)
-	if errors.Is(err, model.ErrNotFound) {
-		return inv, apperr.New(apperr.NotFound, "this invite does not exist")
-	}
-	if err != nil {
-		return inv, unavailable(err, "load invite")
-	}
-	if inv.ExpiresAt != nil && !s.now().Before(*inv.ExpiresAt) {
-		return inv, apperr.New(apperr.Gone, "this invite has expired")
-	}
-	if inv.MaxUses != nil && inv.Uses >= *inv.MaxUses {
-		return inv, apperr.New(apperr.Gone, "this invite has been used up")
-	}
-	return inv, nil
-}
-
-// PreviewInvite describes an invite's server.
-func (s *Service) PreviewInvite(ctx context.Context, code string) (InvitePreview, error) {
-	inv, err := s.usableInvite(ctx, code)
-	if err != nil {
-		return InvitePreview{}, err
-	}
-	srv, err := s.store.Server(ctx, inv.ServerID)
-	if err != nil {
-		return InvitePreview{}, unavailable(err, "load server")
-	}
-	return InvitePreview{Invite: inv, Server: srv}, nil
-}
-
-// JoinInvite adds the caller to the invite's server. Joining a server one is already in is a no-op success
-// and does not consume a use.
-func (s *Service) JoinInvite(ctx context.Context, caller int64, code string) (model.Server, error) {
-	serverID, err := s.store.UseInvite(ctx, code, caller, s.now())
-	switch {
-	case errors.Is(err, model.ErrAlreadyMember):
-		return s.Server(ctx, caller, serverID)
-	case errors.Is(err, model.ErrNotFound):
-		return model.Server{}, apperr.New(apperr.NotFound, "this invite does not exist")
-	case errors.Is(err, model.ErrInviteExpired):
-		return model.Server{}, apperr.New(apperr.Gone, "this invite has expired")
-	case errors.Is(err, model.ErrInviteUsedUp):
-		return model.Server{}, apperr.New(apperr.Gone, "this invite has been used up")
-	case err != nil:
-		return model.Server{}, unavailable(err, "join server")
-	}
-	s.clearAccess()
-	srv, err := s.Server(ctx, caller, serverID)
-	if err != nil {
-		return srv, err
-	}
-	m, err := s.store.Member(ctx, serverID, caller)
-	chans, err2 := s.store.Channels(ctx, serverID)
-	if err == nil && err2 == nil {
-		s.notify.MemberJoined(srv, m, channelIDs(chans))
-	}
-	return srv, nil
 }
 
 func channelIDs(cs []model.Channel) []int64 {
@@ -447,7 +405,12 @@ func (s *Service) Leave(ctx context.Context, caller, serverID int64) error {
 	if role == model.RoleOwner {
 		return apperr.New(apperr.Conflict, "the owner cannot leave the server; delete it instead")
 	}
-	return s.removeMember(ctx, serverID, caller, "left")
+	return s.removeMember(ctx, serverID, caller, "left", func() (bool, error) {
+		if err := s.store.RemoveMember(ctx, serverID, caller); err != nil {
+			return false, unavailable(err, "remove member")
+		}
+		return true, nil
+	})
 }
 
 // Kick removes another member (owner, or admin for plain members).
@@ -469,22 +432,41 @@ func (s *Service) Kick(ctx context.Context, caller, serverID, target int64) erro
 	if err != nil {
 		return unavailable(err, "check membership")
 	}
+	if err := outranks(role, targetRole); err != nil {
+		return err
+	}
+	return s.removeMember(ctx, serverID, target, "kicked", func() (bool, error) {
+		if err := s.store.RemoveMember(ctx, serverID, target); err != nil {
+			return false, unavailable(err, "remove member")
+		}
+		return true, nil
+	})
+}
+
+// outranks checks that a moderator with role may act on a member with targetRole ("" = not a member): the owner
+// never, an admin only by the owner.
+func outranks(role, targetRole string) error {
 	if targetRole == model.RoleOwner || (targetRole == model.RoleAdmin && role != model.RoleOwner) {
 		return apperr.New(apperr.Forbidden, "you cannot remove a member with an equal or higher role")
 	}
-	return s.removeMember(ctx, serverID, target, "kicked")
+	return nil
 }
 
-func (s *Service) removeMember(ctx context.Context, serverID, userID int64, action string) error {
+// removeMember runs remove (which reports whether the user was a member) and then takes the user's sockets out
+// of the server's rooms on every node (MemberLeft) — the one path for leave, kick and ban.
+func (s *Service) removeMember(ctx context.Context, serverID, uid int64, action string, remove func() (bool, error)) error {
 	chans, err := s.store.Channels(ctx, serverID)
 	if err != nil {
 		return unavailable(err, "list channels")
 	}
-	if err := s.store.RemoveMember(ctx, serverID, userID); err != nil {
-		return unavailable(err, "remove member")
+	was, err := remove()
+	if err != nil {
+		return err
 	}
 	s.clearAccess()
-	s.notify.MemberLeft(serverID, userID, channelIDs(chans), action)
+	if was {
+		s.notify.MemberLeft(serverID, uid, channelIDs(chans), action)
+	}
 	return nil
 }
 
@@ -565,7 +547,9 @@ func (s *Service) CreateChannel(ctx context.Context, caller, serverID int64, nam
 		return View{}, err
 	}
 	c := model.Channel{ID: s.ids.Next(), ServerID: serverID, Kind: model.ChannelText, Name: name, CreatedAt: s.now().UTC()}
-	if err := s.store.CreateChannel(ctx, c); errors.Is(err, model.ErrConflict) {
+	if err := s.store.CreateChannel(ctx, c, s.limits.ChannelsPerServer); errors.Is(err, model.ErrLimitReached) {
+		return View{}, limitReached("this server has " + strconv.Itoa(s.limits.ChannelsPerServer) + " channels, the most allowed: delete one first")
+	} else if errors.Is(err, model.ErrConflict) {
 		return View{}, &apperr.Error{Kind: apperr.Conflict, Field: "name", Message: "a channel with that name already exists"}
 	} else if err != nil {
 		return View{}, unavailable(err, "create channel")
@@ -648,74 +632,6 @@ func (s *Service) DeleteChannel(ctx context.Context, caller, channelID int64) er
 	return nil
 }
 
-// CreateDM opens a direct message with other users: 1:1 DMs are unique per pair, group DMs (up to 10 people)
-// are new each time.
-func (s *Service) CreateDM(ctx context.Context, caller int64, others []int64) (View, bool, error) {
-	set := map[int64]bool{caller: true}
-	for _, id := range others {
-		set[id] = true
-	}
-	ids := make([]int64, 0, len(set))
-	for id := range set {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
-	if len(ids) < 2 {
-		return View{}, false, apperr.InvalidField("userIds", "name at least one other user")
-	}
-	if len(ids) > 10 {
-		return View{}, false, apperr.InvalidField("userIds", "a group DM has at most 10 people")
-	}
-	users, err := s.users.ByIDs(ctx, ids)
-	if err != nil {
-		return View{}, false, unavailable(err, "load users")
-	}
-	if len(users) != len(ids) {
-		return View{}, false, apperr.InvalidField("userIds", "some of those users do not exist")
-	}
-	key := ""
-	if len(ids) == 2 {
-		key = strconv.FormatInt(ids[0], 10) + ":" + strconv.FormatInt(ids[1], 10)
-	}
-	c, created, err := s.store.FindOrCreateDM(ctx, model.Channel{ID: s.ids.Next()}, ids, key)
-	if err != nil {
-		return View{}, false, unavailable(err, "create DM")
-	}
-	c.Participants = users
-	s.clearAccess()
-	if created {
-		s.notify.DMCreated(c, ids)
-	}
-	vs, err := s.views(ctx, caller, []model.Channel{c})
-	if err != nil {
-		return View{}, false, err
-	}
-	return vs[0], created, nil
-}
-
-// DMs lists the caller's DMs, most recently active first.
-func (s *Service) DMs(ctx context.Context, caller int64) ([]View, error) {
-	chans, err := s.store.DMsOf(ctx, caller)
-	if err != nil {
-		return nil, unavailable(err, "list DMs")
-	}
-	vs, err := s.views(ctx, caller, chans)
-	if err != nil {
-		return nil, err
-	}
-	slices.SortStableFunc(vs, func(a, b View) int {
-		la, lb := max(a.Meta.LastMessageID, a.Channel.ID), max(b.Meta.LastMessageID, b.Channel.ID)
-		switch {
-		case la > lb:
-			return -1
-		case la < lb:
-			return 1
-		}
-		return 0
-	})
-	return vs, nil
-}
-
 // CanRead returns the channel if the user may read (and write) it, else NotFound. Answers, "no" included, are
 // cached briefly; while Postgres is unreachable, a recent "yes" still stands (staleTTL).
 func (s *Service) CanRead(ctx context.Context, userID, channelID int64) (model.Channel, string, error) {
@@ -760,12 +676,13 @@ func (s *Service) clearAccess() {
 	}
 }
 
-// ForgetAccess clears the access cache (another node changed memberships).
+// ForgetAccess clears the access caches (another node changed memberships or blocks).
 func (s *Service) ForgetAccess() {
 	s.accessMu.Lock()
 	s.access = map[[2]int64]accessEntry{}
 	s.lists = map[[2]int64]listEntry{}
 	s.accessGen++
+	s.dmBlocked = map[int64]blockedEntry{}
 	s.accessMu.Unlock()
 }
 

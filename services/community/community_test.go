@@ -30,7 +30,7 @@ func (f *sizeStore) Server(_ context.Context, id int64) (model.Server, error) {
 
 func TestServerSizes(t *testing.T) {
 	st := &sizeStore{servers: map[int64]model.Server{1: {ID: 1, MemberCount: 2000}, 2: {ID: 2, MemberCount: 3}}}
-	s := New(st, nil, nil, nil, nil, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	s := New(st, nil, nil, nil, nil, nil, Limits{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	got, err := s.ServerSizes(context.Background(), []int64{1, 2, 99})
 	if err != nil || len(got) != 2 || got[1] != 2000 || got[2] != 3 {
 		t.Fatalf("sizes %v, %v: want 1→2000, 2→3, the unknown server left out", got, err)

@@ -81,9 +81,16 @@ type Config struct {
 	// Mentions resolves @name, #channel, @here and @everyone (nil: mentions stay plain text); Online serves @here.
 	Mentions MentionDirectory
 	Online   Online
+	// Gate refuses sends that access alone allows (a 1:1 DM between users who blocked each other); nil: none.
+	Gate SendGate
 	// Pins keeps pinned message ids and PinNotify announces changes (nil: pins are not available).
 	Pins      PinStore
 	PinNotify PinPublisher
+}
+
+// SendGate decides whether a user who can read a channel may also send in it now.
+type SendGate interface {
+	CanSend(ctx context.Context, userID int64, ch model.Channel) error
 }
 
 // SharedLimiter is a rate limit kept for all nodes (Redis). On an error the node's own limiter decides.
@@ -240,6 +247,11 @@ func (s *Service) Send(ctx context.Context, d Draft, done func(model.Message, er
 	ch, role, err := s.access.CanRead(ctx, userID, channelID)
 	if err != nil {
 		return err
+	}
+	if s.cfg.Gate != nil {
+		if err := s.cfg.Gate.CanSend(ctx, userID, ch); err != nil {
+			return err
+		}
 	}
 	draft := model.Message{ChannelID: channelID, SenderID: userID, Content: content, Nonce: nonce, ReplyTo: d.ReplyTo}
 	if d.ReplyTo != 0 {
