@@ -212,7 +212,7 @@ func TestInvites(t *testing.T) {
 	if res := s.Do(t, "POST", "/api/invites/nope/join", b.AccessToken, nil); res.Status != http.StatusNotFound {
 		t.Fatalf("unknown invite: %d", res.Status)
 	}
-	for _, bad := range []map[string]int{{"maxUses": 0}, {"expiresInSeconds": -5}, {"expiresInSeconds": 99999999}} {
+	for _, bad := range []map[string]int{{"maxUses": -1}, {"maxUses": 10001}, {"expiresInSeconds": -5}, {"expiresInSeconds": 99999999}} {
 		if res := s.Do(t, "POST", "/api/servers/"+srv.ID+"/invites", owner.AccessToken, bad); res.Status != http.StatusBadRequest {
 			t.Errorf("%v: %d", bad, res.Status)
 		}
@@ -228,6 +228,10 @@ func TestDirectMessages(t *testing.T) {
 	t.Parallel()
 	s := testserver.Start(t, testserver.Options{})
 	a, b, c := s.Register(t, "dm_a"), s.Register(t, "dm_b"), s.Register(t, "dm_c")
+	srv := createServer(t, s, a, "Where they met") // a new DM needs a shared server (safety_test.go: the rules)
+	code := invite(t, s, a, srv.ID, nil)
+	join(t, s, b, code)
+	join(t, s, c, code)
 
 	res := s.Do(t, "POST", "/api/dms", a.AccessToken, map[string]any{"userIds": []string{b.ID}})
 	if res.Status != http.StatusCreated {

@@ -354,6 +354,7 @@ func TestDeliveredReceiptsInADM(t *testing.T) {
 	t.Parallel()
 	s := testserver.Start(t, testserver.Options{})
 	alice, bob := s.Register(t, "alice"), s.Register(t, "bob")
+	s.Do(t, "PUT", "/api/me/privacy", bob.AccessToken, map[string]string{"allowDMsFrom": "everyone"}) // strangers
 	res := s.Do(t, "POST", "/api/dms", alice.AccessToken, map[string]any{"userIds": []string{bob.ID}})
 	var dm struct{ ID string }
 	res.JSON(t, &dm)

@@ -213,6 +213,7 @@ test('a DM while the tab is hidden: a notification, and the DM moves to the top 
     const { a, b } = w;
     const dm = await api('POST', '/api/dms', { userIds: [w.bob.user.id] }, w.alice.accessToken);
     carol = await registerApi('carol', 'Carol');
+    await api('PUT', '/api/me/privacy', { allowDMsFrom: 'everyone' }, carol.accessToken); // Bob shares no server with her
     const dmCarol = await api('POST', '/api/dms', { userIds: [carol.user.id] }, w.bob.accessToken); // newer: on top
     await b.page.goto('/channels/@me');
     await expect(b.page.getByTestId('connection-banner').first()).toHaveAttribute('data-state', 'connected');

@@ -133,6 +133,7 @@ test('group DM from the UI: Alice picks Bob (from her server) and Carol (by user
   let c: UserPage | undefined;
   try {
     const carol = await registerApi('carol', 'Carol');
+    await api('PUT', '/api/me/privacy', { allowDMsFrom: 'everyone' }, carol.accessToken); // Alice shares no server with her
     const { page: alice } = p.a;
     await alice.getByTestId('home-button').click();
     await alice.getByTestId('new-dm-button').click();
