@@ -9,6 +9,10 @@ import type {
   Id,
   Invite,
   InvitePreview,
+  InvitesList,
+  BansList,
+  Privacy,
+  UpdateServerBody,
   Me,
   MembersPage,
   MessageAnswer,
@@ -54,6 +58,7 @@ export function createApi(http: HttpClient) {
     server: (id: Id) => http.get<Server>(`/servers/${e(id)}`),
     createServer: (name: string) => http.post<Server>('/servers', { name }),
     renameServer: (id: Id, name: string) => http.patch<Server>(`/servers/${e(id)}`, { name }),
+    updateServer: (id: Id, body: UpdateServerBody) => http.patch<Server>(`/servers/${e(id)}`, body),
     deleteServer: (id: Id) => http.del(`/servers/${e(id)}`),
     leaveServer: (id: Id) => http.del(`/servers/${e(id)}/members/me`),
 
@@ -61,6 +66,15 @@ export function createApi(http: HttpClient) {
     createInvite: (serverId: Id, body: CreateInviteBody = {}) => http.post<Invite>(`/servers/${e(serverId)}/invites`, body),
     invitePreview: (code: string) => http.get<InvitePreview>(`/invites/${e(code)}`),
     joinInvite: (code: string) => http.post<Server>(`/invites/${e(code)}/join`),
+    /** Owners and admins: every invite of the server, newest first. */
+    invites: (serverId: Id) => http.get<InvitesList>(`/servers/${e(serverId)}/invites`),
+    revokeInvite: (serverId: Id, code: string) => http.del(`/servers/${e(serverId)}/invites/${e(code)}`),
+
+    // bans (owners and admins)
+    bans: (serverId: Id) => http.get<BansList>(`/servers/${e(serverId)}/bans`),
+    ban: (serverId: Id, userId: Id, reason = '') =>
+      http.request<void>(`/servers/${e(serverId)}/bans/${e(userId)}`, { method: 'PUT', body: { reason } }),
+    unban: (serverId: Id, userId: Id) => http.del(`/servers/${e(serverId)}/bans/${e(userId)}`),
 
     // members
     members: (serverId: Id, after?: Id, limit = 50) =>
@@ -78,6 +92,15 @@ export function createApi(http: HttpClient) {
     // DMs
     dms: () => http.get<DMList>('/dms'),
     openDM: (userIds: Id[]) => http.post<DMChannel>('/dms', { userIds }),
+    /** A 1:1 DM: hide it until the next message; a group DM: leave it. */
+    closeDM: (id: Id) => http.del(`/dms/${e(id)}`),
+
+    // blocks and privacy
+    blocked: () => http.get<UsersPage>('/me/blocks'),
+    block: (userId: Id) => http.request<void>(`/me/blocks/${e(userId)}`, { method: 'PUT' }),
+    unblock: (userId: Id) => http.del(`/me/blocks/${e(userId)}`),
+    privacy: () => http.get<Privacy>('/me/privacy'),
+    savePrivacy: (body: Privacy) => http.request<Privacy>('/me/privacy', { method: 'PUT', body }),
 
     // messages: newest first with `before` or no cursor
     // (oldest first with `after` or `around`)

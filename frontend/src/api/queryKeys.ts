@@ -14,4 +14,8 @@ export const qk = {
   pinsAll: ['pins'] as const,
   pins: (channelId: Id) => ['pins', channelId] as const,
   userSearch: (q: string) => ['userSearch', q] as const,
+  invites: (serverId: Id) => ['invites', serverId] as const,
+  bans: (serverId: Id) => ['bans', serverId] as const,
+  blocked: ['blocked'] as const,
+  privacy: ['privacy'] as const,
 };

@@ -28,6 +28,8 @@ export interface Server {
   role: Role;
   memberCount: number;
   createdAt: Timestamp;
+  /** Plain members may create invites (owners and admins always may). */
+  membersCanInvite: boolean;
 }
 
 interface ChannelTraffic {
@@ -69,6 +71,25 @@ export interface Invite {
   uses: number;
   expiresAt: Timestamp | null;
   createdAt: Timestamp;
+}
+
+/** An invite in a server's list (owners and admins): with who created it (null once that account is gone). */
+export interface ListedInvite extends Invite {
+  creator: User | null;
+}
+
+/** One entry of a server's ban list. */
+export interface Ban {
+  user: User;
+  reason: string;
+  bannedBy: Id | null;
+  createdAt: Timestamp;
+}
+
+/** Who may open a new DM with me: people who share a server with me (default), or anyone. */
+export type DMPolicy = 'server_members' | 'everyone';
+export interface Privacy {
+  allowDMsFrom: DMPolicy;
 }
 
 export interface InvitePreview {
@@ -150,6 +171,7 @@ export type ErrorCode =
   | 'gone'
   | 'payload_too_large'
   | 'rate_limited'
+  | 'limit_reached'
   | 'unavailable'
   | 'internal'
   // Client-side only: the request never got an answer.
@@ -180,8 +202,14 @@ export interface UpdateMeBody {
   avatarUrl?: string;
 }
 export interface CreateInviteBody {
+  /** 0 or absent: unlimited. */
   maxUses?: number;
+  /** Absent: 7 days; 0: never. */
   expiresInSeconds?: number;
+}
+export interface UpdateServerBody {
+  name?: string;
+  membersCanInvite?: boolean;
 }
 export interface CreateChannelBody {
   name: string;
@@ -201,6 +229,12 @@ export interface ServersList {
 export interface MembersPage {
   members: Member[];
   hasMore: boolean;
+}
+export interface InvitesList {
+  invites: ListedInvite[];
+}
+export interface BansList {
+  bans: Ban[];
 }
 export interface ChannelsList {
   channels: TextChannel[];
@@ -308,16 +342,17 @@ export interface UnreadEvent {
 }
 export interface ServerUpdateEvent {
   server: Server;
-  action: 'created' | 'updated' | 'deleted' | 'joined' | 'left' | 'kicked';
+  action: 'created' | 'updated' | 'deleted' | 'joined' | 'left' | 'kicked' | 'banned';
 }
 export interface ChannelUpdateEvent {
   channel: AnyChannel;
-  action: 'created' | 'updated' | 'deleted';
+  /** DMs also: "closed" (I closed it, in another tab), "left" (I left the group); "updated" carries the participants. */
+  action: 'created' | 'updated' | 'deleted' | 'closed' | 'left';
 }
 export interface MemberUpdateEvent {
   serverId: Id;
   member: Member;
-  action: 'joined' | 'left' | 'kicked' | 'role';
+  action: 'joined' | 'left' | 'kicked' | 'banned' | 'role';
 }
 export interface MessageDeletedEvent {
   channelId: Id;

@@ -32,6 +32,8 @@ export interface ChannelViewProps {
   mentionSource?: MentionSource;
   /** May pin and unpin here: owners and admins in servers, anyone in DMs. */
   canPin?: boolean;
+  /** Shown instead of the composer (a 1:1 DM with someone I block). */
+  composerNotice?: ReactNode;
 }
 
 export function ChatHeader({ title, topic, actions }: { title: ReactNode; topic?: string; actions?: ReactNode }) {
@@ -70,6 +72,7 @@ export function ChannelView({
   aside,
   mentionSource,
   canPin = false,
+  composerNotice,
 }: ChannelViewProps) {
   const rt = useRealtime();
   const me = useMe();
@@ -267,6 +270,7 @@ export function ChannelView({
                 }}
               />
             )}
+            {composerNotice ?? (
             <Composer
               channelId={channelId}
               userId={me.id}
@@ -277,6 +281,7 @@ export function ChannelView({
               onEscape={onEscape}
               mentionSource={mentionSource}
             />
+            )}
             <TypingLine channelId={channelId} />
           </section>
           {pinsOpen ? <PinsPanel channelId={channelId} onClose={closePins} /> : aside}

@@ -8,6 +8,7 @@ import { usePresence } from '../realtime/RealtimeProvider';
 import { errorMessage } from '../api/http';
 import { Avatar, UnreadBadge } from './ui';
 import { NewDMModal } from './modals';
+import { DMCloseButton } from './DMSafety';
 import { useChannelMuted } from '../app/settings';
 import { showsUnread } from '../chat/notify';
 import { MentionBadge } from './Notifications';
@@ -22,7 +23,7 @@ function DMItem({ channel, current }: { channel: DMChannel; current: boolean }) 
   const unread = !current && showsUnread(channel, muted);
   const mentions = current ? 0 : channel.mentionCount;
   return (
-    <li>
+    <li className="dm-row">
       <NavLink
         to={`/channels/@me/${channel.id}`}
         className={`channel-item dm-item${unread ? ' unread' : ''}${muted ? ' muted-channel' : ''}`}
@@ -42,6 +43,7 @@ function DMItem({ channel, current }: { channel: DMChannel; current: boolean }) 
         </span>
         {mentions > 0 ? <MentionBadge count={mentions} /> : unread && <UnreadBadge count={channel.unreadCount} mentions={channel.mentionCount} />}
       </NavLink>
+      <DMCloseButton channel={channel} current={current} />
     </li>
   );
 }

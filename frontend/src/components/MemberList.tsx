@@ -1,9 +1,13 @@
-import { useMutation } from '@tanstack/react-query';
+import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useEffect, useState, useSyncExternalStore } from 'react';
+import { useNavigate } from 'react-router';
 import type { Member, PresenceStatus, Server } from '../api/types';
 import { errorMessage } from '../api/http';
+import { qk } from '../api/queryKeys';
 import { displayName, usernameHint, useMembers } from '../app/queries';
+import { useIsBlocked, useSetBlocked } from '../app/safety';
 import { useApi, useMe } from '../app/services';
+import { seedUsers, upsertChannel } from '../realtime/cache';
 import { useRealtime } from '../realtime/RealtimeProvider';
 import { useNotify } from './notices';
 import { Avatar, Modal, Spinner } from './ui';
@@ -16,11 +20,35 @@ function MemberRow({ member, status, server }: { member: Member; status: Presenc
   const notify = useNotify();
   const [menu, setMenu] = useState(false);
   const [confirmKick, setConfirmKick] = useState(false);
+  const [confirmBan, setConfirmBan] = useState(false);
+  const [reason, setReason] = useState('');
+  const qc = useQueryClient();
+  const navigate = useNavigate();
   const isMe = member.user.id === me.id;
   const canKick = !isMe && member.role !== 'owner' && (server.role === 'owner' || (server.role === 'admin' && member.role === 'member'));
   const canRole = !isMe && server.role === 'owner' && member.role !== 'owner';
+  const blocked = useIsBlocked(member.user.id);
   const kick = useMutation({
     mutationFn: () => api.kick(server.id, member.user.id),
+    onError: (e) => notify(errorMessage(e), 'error'),
+  });
+  const ban = useMutation({
+    mutationFn: () => api.ban(server.id, member.user.id, reason.trim()),
+    onSuccess: () => {
+      void qc.invalidateQueries({ queryKey: qk.bans(server.id) });
+      notify(`${displayName(member.user)} was banned.`, 'success');
+    },
+    onError: (e) => notify(errorMessage(e), 'error'),
+  });
+  const setBlocked = useSetBlocked((e) => notify(errorMessage(e), 'error'));
+  const message = useMutation({
+    mutationFn: () => api.openDM([member.user.id]),
+    onSuccess: (channel) => {
+      upsertChannel(qc, channel);
+      seedUsers(qc, channel.participants ?? []);
+      if (!qc.getQueryData(qk.dms)) void qc.invalidateQueries({ queryKey: qk.dms });
+      navigate(`/channels/@me/${channel.id}`);
+    },
     onError: (e) => notify(errorMessage(e), 'error'),
   });
   const role = useMutation({
@@ -35,7 +63,7 @@ function MemberRow({ member, status, server }: { member: Member; status: Presenc
         {usernameHint(member.user) && <span className="member-username"> {usernameHint(member.user)}</span>}
       </span>
       {ROLE_LABEL[member.role] && <span className={`role-tag role-${member.role}`}>{ROLE_LABEL[member.role]}</span>}
-      {(canKick || canRole) && (
+      {!isMe && (
         <span className="member-menu-wrap">
           <button
             type="button"
@@ -48,6 +76,20 @@ function MemberRow({ member, status, server }: { member: Member; status: Presenc
           </button>
           {menu && (
             <span className="menu member-menu" role="menu" tabIndex={-1} onMouseLeave={() => setMenu(false)}>
+              {!blocked && (
+                <button type="button" role="menuitem" className="menu-item" onClick={() => (setMenu(false), message.mutate())}>
+                  Message
+                </button>
+              )}
+              <button
+                type="button"
+                role="menuitem"
+                className="menu-item"
+                onClick={() => (setMenu(false), setBlocked.mutate({ user: member.user, block: !blocked }))}
+                data-testid={blocked ? 'unblock-user' : 'block-user'}
+              >
+                {blocked ? 'Unblock' : 'Block'}
+              </button>
               {canRole && (
                 <button type="button" role="menuitem" className="menu-item" onClick={() => (setMenu(false), role.mutate())}>
                   {member.role === 'admin' ? 'Remove admin' : 'Make admin'}
@@ -56,6 +98,17 @@ function MemberRow({ member, status, server }: { member: Member; status: Presenc
               {canKick && (
                 <button type="button" role="menuitem" className="menu-item danger" onClick={() => (setMenu(false), setConfirmKick(true))}>
                   Kick {displayName(member.user)}
+                </button>
+              )}
+              {canKick && (
+                <button
+                  type="button"
+                  role="menuitem"
+                  className="menu-item danger"
+                  onClick={() => (setMenu(false), setConfirmBan(true))}
+                  data-testid="ban-member"
+                >
+                  Ban {displayName(member.user)}
                 </button>
               )}
             </span>
@@ -91,6 +144,41 @@ function MemberRow({ member, status, server }: { member: Member; status: Presenc
             Remove {displayName(member.user)} from {server.name}? They lose access to its channels and can rejoin only with an
             invite.
           </p>
+        </Modal>
+      )}
+      {confirmBan && (
+        // A ban is a kick that sticks: no invite lets them back until an admin lifts it (Server settings → Bans).
+        <Modal
+          title={`Ban ${displayName(member.user)}`}
+          onClose={() => setConfirmBan(false)}
+          testId="confirm-ban-modal"
+          footer={
+            <>
+              <button type="button" className="button ghost" onClick={() => setConfirmBan(false)}>
+                Cancel
+              </button>
+              <button
+                type="button"
+                className="button danger"
+                data-testid="confirm-ban"
+                onClick={() => {
+                  setConfirmBan(false);
+                  ban.mutate();
+                }}
+              >
+                Ban
+              </button>
+            </>
+          }
+        >
+          <p>
+            Ban {displayName(member.user)} from {server.name}? They are removed at once, the invites they made are revoked, and
+            they cannot rejoin through any invite until the ban is lifted.
+          </p>
+          <label className="field">
+            <span className="field-label">Reason (optional, seen by admins)</span>
+            <input value={reason} maxLength={512} onChange={(e) => setReason(e.target.value)} data-testid="ban-reason" />
+          </label>
         </Modal>
       )}
     </li>

@@ -9,7 +9,8 @@ import { useNotificationSettings, useSaveSettings } from '../app/settings';
 import { isChannelMuted, showsUnread, toggleId } from '../chat/notify';
 import { MentionBadge } from './Notifications';
 import { useNotify } from './notices';
-import { CreateChannelModal, EditChannelModal, InviteModal, ServerSettingsModal } from './modals';
+import { CreateChannelModal, EditChannelModal, InviteModal } from './modals';
+import { ServerSettingsModal } from './ServerSettings';
 
 type ModalKind = 'invite' | 'create-channel' | 'settings' | { edit: TextChannel } | null;
 
@@ -22,6 +23,7 @@ export function ServerColumn({ serverId }: { serverId: string }) {
   const menuRef = useRef<HTMLDivElement>(null);
   const s = server.data;
   const canManage = s?.role === 'owner' || s?.role === 'admin';
+  const canInvite = canManage || s?.membersCanInvite !== false;
   const settings = useNotificationSettings();
   const notify = useNotify();
   const saveSettings = useSaveSettings((e) => notify(`Couldn't save notification settings: ${errorMessage(e)}`, 'error'));
@@ -64,9 +66,11 @@ export function ServerColumn({ serverId }: { serverId: string }) {
         </button>
         {menuOpen && s && (
           <div className="menu" role="menu" data-testid="server-menu">
-            <button type="button" role="menuitem" className="menu-item accent" onClick={() => open('invite')} data-testid="invite-button">
-              Invite People
-            </button>
+            {canInvite && (
+              <button type="button" role="menuitem" className="menu-item accent" onClick={() => open('invite')} data-testid="invite-button">
+                Invite People
+              </button>
+            )}
             {canManage && (
               <button type="button" role="menuitem" className="menu-item" onClick={() => open('create-channel')} data-testid="menu-create-channel">
                 Create Channel

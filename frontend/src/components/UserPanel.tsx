@@ -8,6 +8,7 @@ import { useConnectionStatus, useRealtime } from '../realtime/RealtimeProvider';
 import { useTheme, type ThemePreference } from '../theme/theme';
 import { Avatar } from './ui';
 import { NotificationSettingsSection } from './Notifications';
+import { PrivacySection } from './DMSafety';
 import { useSyncExternalStore } from 'react';
 
 const THEMES: { value: ThemePreference; label: string }[] = [
@@ -125,6 +126,7 @@ export function UserPanel() {
             <ProfileForm />
           </div>
           <NotificationSettingsSection />
+          <PrivacySection />
           <div className="popover-section">
             <button
               type="button"

@@ -8,8 +8,9 @@ import { MAX_DM_OTHERS, MIN_GROUP_OTHERS, mergeCandidates, toggleUser } from '..
 import { displayName, useDMs, useServers } from '../app/queries';
 import { inviteLink, parseInviteInput } from '../app/routes';
 import { useApi, useMe } from '../app/services';
-import { removeChannel, removeServer, seedUsers, upsertChannel, upsertServer } from '../realtime/cache';
-import { useNotify } from './notices';
+import { removeChannel, seedUsers, upsertChannel, upsertServer } from '../realtime/cache';
+import { DEFAULT_INVITE_EXPIRY, expiresIn, INVITE_EXPIRY, INVITE_USES } from '../app/safety';
+import { copyText } from './ServerSettings';
 import { Avatar, Modal, Spinner } from './ui';
 
 function ErrorLine({ error }: { error: unknown }) {
@@ -233,150 +234,88 @@ export function EditChannelModal({ channel, onClose }: { channel: TextChannel; o
   );
 }
 
-const EXPIRY = [
-  { label: '7 days', value: 7 * 86400 },
-  { label: '1 day', value: 86400 },
-  { label: '1 hour', value: 3600 },
-  { label: 'Never', value: 0 },
-];
-const USES = [0, 1, 5, 10, 25, 100];
-
 export function InviteModal({ server, onClose }: { server: Server; onClose: () => void }) {
   const api = useApi();
-  const [expires, setExpires] = useState(EXPIRY[0].value);
+  const qc = useQueryClient();
+  const [expires, setExpires] = useState<number>(DEFAULT_INVITE_EXPIRY);
   const [maxUses, setMaxUses] = useState(0);
+  const [editing, setEditing] = useState(false);
   const [copied, setCopied] = useState(false);
+  // One invite per opening (7 days, unlimited); changed options make a new one only on "Generate a new link", so
+  // browsing the options does not pile up invites (they are rate-limited and capped per server).
   const create = useMutation({
-    mutationFn: (): Promise<Invite> =>
-      api.createInvite(server.id, { expiresInSeconds: expires || undefined, maxUses: maxUses || undefined }),
+    mutationFn: (): Promise<Invite> => api.createInvite(server.id, { expiresInSeconds: expires, maxUses }),
+    onSuccess: () => {
+      setEditing(false);
+      void qc.invalidateQueries({ queryKey: qk.invites(server.id) });
+    },
   });
   const { mutate } = create;
   useEffect(() => {
     mutate();
-  }, [mutate, expires, maxUses]);
+  }, [mutate]);
   const link = create.data ? inviteLink(create.data.code) : '';
 
   async function copy() {
     if (!link) return;
-    try {
-      await navigator.clipboard.writeText(link);
-    } catch {
-      const input = document.querySelector<HTMLInputElement>('[data-testid="invite-link"]');
-      input?.select();
-      document.execCommand?.('copy');
-    }
+    await copyText(link, document.querySelector<HTMLInputElement>('[data-testid="invite-link"]'));
     setCopied(true);
     setTimeout(() => setCopied(false), 2000);
   }
 
+  const inv = create.data;
   return (
     <Modal title={`Invite friends to ${server.name}`} onClose={onClose} testId="invite-modal">
       <div className="modal-form">
         <label className="field">
           <span className="field-label">Send a server invite link to a friend</span>
           <div className="copy-row">
-            <input readOnly value={link} placeholder="Creating invite…" data-testid="invite-link" data-code={create.data?.code} onFocus={(e) => e.target.select()} />
+            <input readOnly value={link} placeholder={create.isError ? '' : 'Creating invite…'} data-testid="invite-link" data-code={inv?.code} onFocus={(e) => e.target.select()} />
             <button type="button" className={`button ${copied ? 'success' : 'primary'}`} onClick={copy} disabled={!link} data-testid="copy-invite">
               {copied ? 'Copied' : 'Copy'}
             </button>
           </div>
         </label>
-        <div className="row gap">
-          <label className="field compact">
-            <span className="field-label">Expire after</span>
-            <select value={expires} onChange={(e) => setExpires(Number(e.target.value))}>
-              {EXPIRY.map((x) => (
-                <option key={x.value} value={x.value}>
-                  {x.label}
-                </option>
-              ))}
-            </select>
-          </label>
-          <label className="field compact">
-            <span className="field-label">Max uses</span>
-            <select value={maxUses} onChange={(e) => setMaxUses(Number(e.target.value))}>
-              {USES.map((x) => (
-                <option key={x} value={x}>
-                  {x === 0 ? 'No limit' : `${x} use${x === 1 ? '' : 's'}`}
-                </option>
-              ))}
-            </select>
-          </label>
-        </div>
+        {inv && (
+          <p className="muted small" data-testid="invite-terms">
+            {inv.expiresAt ? `Expires ${expiresIn(inv.expiresAt)}` : 'Never expires'}
+            {inv.maxUses ? `, ${inv.maxUses} use${inv.maxUses === 1 ? '' : 's'}` : ''}.{' '}
+            {!editing && (
+              <button type="button" className="link-button" onClick={() => setEditing(true)} data-testid="edit-invite">
+                Edit invite link
+              </button>
+            )}
+          </p>
+        )}
+        {editing && (
+          <div className="row gap align-end">
+            <label className="field compact">
+              <span className="field-label">Expire after</span>
+              <select value={expires} onChange={(e) => setExpires(Number(e.target.value))} data-testid="invite-expiry">
+                {INVITE_EXPIRY.map((x) => (
+                  <option key={x.value} value={x.value}>
+                    {x.label}
+                  </option>
+                ))}
+              </select>
+            </label>
+            <label className="field compact">
+              <span className="field-label">Max uses</span>
+              <select value={maxUses} onChange={(e) => setMaxUses(Number(e.target.value))} data-testid="invite-max-uses">
+                {INVITE_USES.map((x) => (
+                  <option key={x} value={x}>
+                    {x === 0 ? 'No limit' : `${x} use${x === 1 ? '' : 's'}`}
+                  </option>
+                ))}
+              </select>
+            </label>
+            <button type="button" className="button primary" onClick={() => mutate()} disabled={create.isPending} data-testid="generate-invite">
+              Generate a new link
+            </button>
+          </div>
+        )}
         {create.isPending && <Spinner label="Creating invite" />}
         <ErrorLine error={create.error} />
-      </div>
-    </Modal>
-  );
-}
-
-export function ServerSettingsModal({ server, onClose }: { server: Server; onClose: () => void }) {
-  const api = useApi();
-  const qc = useQueryClient();
-  const navigate = useNavigate();
-  const notify = useNotify();
-  const [name, setName] = useState(server.name);
-  const [confirm, setConfirm] = useState(false);
-  const canManage = server.role === 'owner' || server.role === 'admin';
-  const isOwner = server.role === 'owner';
-  const rename = useMutation({
-    mutationFn: () => api.renameServer(server.id, name.trim()),
-    onSuccess: (s) => {
-      upsertServer(qc, s);
-      onClose();
-    },
-  });
-  const leaveOrDelete = useMutation({
-    mutationFn: () => (isOwner ? api.deleteServer(server.id) : api.leaveServer(server.id)),
-    onSuccess: () => {
-      removeServer(qc, server.id);
-      onClose();
-      notify(isOwner ? `"${server.name}" was deleted.` : `You left "${server.name}".`);
-      navigate('/channels/@me', { replace: true });
-    },
-  });
-  return (
-    <Modal title={canManage ? 'Server settings' : `Leave ${server.name}?`} onClose={onClose} testId="server-settings-modal">
-      <div className="modal-form">
-        {canManage && (
-          <form
-            onSubmit={(e) => {
-              e.preventDefault();
-              if (name.trim()) rename.mutate();
-            }}
-            className="row gap align-end"
-          >
-            <label className="field grow">
-              <span className="field-label">Server name</span>
-              <input value={name} maxLength={100} onChange={(e) => setName(e.target.value)} />
-            </label>
-            <button type="submit" className="button primary" disabled={!name.trim() || name.trim() === server.name || rename.isPending}>
-              Save
-            </button>
-          </form>
-        )}
-        {!isOwner && <p className="muted">You won't be able to rejoin unless you are re-invited.</p>}
-        <ErrorLine error={rename.error ?? leaveOrDelete.error} />
-        <div className="modal-actions spread">
-          {confirm ? (
-            <button
-              type="button"
-              className="button danger"
-              onClick={() => leaveOrDelete.mutate()}
-              disabled={leaveOrDelete.isPending}
-              data-testid="confirm-leave-delete"
-            >
-              {isOwner ? 'Yes, delete this server' : 'Yes, leave'}
-            </button>
-          ) : (
-            <button type="button" className="button danger ghost" onClick={() => setConfirm(true)} data-testid="leave-delete-server">
-              {isOwner ? 'Delete server' : 'Leave server'}
-            </button>
-          )}
-          <button type="button" className="button ghost" onClick={onClose}>
-            Close
-          </button>
-        </div>
       </div>
     </Modal>
   );

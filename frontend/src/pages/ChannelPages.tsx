@@ -12,6 +12,8 @@ import { ChannelView, ChatHeader } from '../components/ChannelView';
 import { ConnectionBanner } from '../components/ConnectionBanner';
 import { MemberList } from '../components/MemberList';
 import { InviteModal, NewDMModal } from '../components/modals';
+import { BlockedNotice, DMOptions } from '../components/DMSafety';
+import { useBlocked } from '../app/safety';
 import { Avatar, PresenceDot, Spinner } from '../components/ui';
 import { usePresence } from '../realtime/RealtimeProvider';
 import type { User } from '../api/types';
@@ -91,6 +93,7 @@ export function DMChannelPage() {
   const { channelId = '' } = useParams();
   const me = useMe();
   const dms = useDMs();
+  const blocked = useBlocked();
   const qc = useQueryClient();
   const requested = useRef<string | null>(null);
   const [refetchedFor, setRefetchedFor] = useState<string | null>(null);
@@ -113,12 +116,19 @@ export function DMChannelPage() {
   const title = dmTitle(channel, me.id);
   const solo = others.length === 1 ? others[0] : undefined;
   const mentionSource: MentionSource = { members: channel.participants ?? [], channels: [], allowEveryone: true };
+  const blockedSolo = solo && blocked.some((u) => u.id === solo.id) ? solo : undefined;
   return (
     <ChannelView
       key={channel.id}
       channelId={channel.id}
       mentionSource={mentionSource}
-      headerActions={<MuteChannelButton channelId={channel.id} place={{ type: 'dm' }} name={title} />}
+      headerActions={
+        <>
+          <MuteChannelButton channelId={channel.id} place={{ type: 'dm' }} name={title} />
+          <DMOptions channel={channel} />
+        </>
+      }
+      composerNotice={blockedSolo && <BlockedNotice user={blockedSolo} />}
       title={
         <span className="dm-title">
           <span aria-hidden="true" className="at">

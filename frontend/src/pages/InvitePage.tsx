@@ -36,7 +36,7 @@ export function InvitePage() {
     const e = preview.error;
     body = (
       <>
-        <h1>{isApiError(e, 'gone') ? 'This invite has expired' : isApiError(e, 'not_found') ? 'Invite invalid' : 'Could not load invite'}</h1>
+        <h1>{isApiError(e, 'gone') ? 'This invite has expired' : isApiError(e, 'not_found') ? 'Invite invalid or revoked' : 'Could not load invite'}</h1>
         <p className="muted" data-testid="invite-error">
           {isApiError(e, 'gone') || isApiError(e, 'not_found')
             ? 'Ask for a new invite link.'
@@ -60,8 +60,9 @@ export function InvitePage() {
           </p>
         </div>
         {join.isError && (
-          <p className="form-error" role="alert">
-            {errorMessage(join.error)}
+          // A ban (forbidden), a full server list (limit_reached) or an invite that ran out meanwhile: say which.
+          <p className="form-error" role="alert" data-testid="invite-join-error">
+            {isApiError(join.error, 'forbidden') ? `You can't join ${s.name}: ${errorMessage(join.error)}.` : errorMessage(join.error)}
           </p>
         )}
         {session && mine.data?.servers.some((m) => m.id === s.id) ? (

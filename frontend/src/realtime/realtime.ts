@@ -57,6 +57,7 @@ import {
   membersRemove,
   membersUpsert,
   noteLastMessage,
+  patchAnyChannel,
   removeChannel,
   removeServer,
   seedUsers,
@@ -343,11 +344,17 @@ export class Realtime {
         break;
       case 'deleted':
       case 'left':
-      case 'kicked': {
+      case 'kicked':
+      case 'banned': {
         // A kicked member is told only here: the server's room, which carries member:update, no longer has them.
         const name = server.name || this.serverName(server.id);
         removeServer(this.qc, server.id);
-        const message = { deleted: `"${name}" was deleted.`, left: `You left "${name}".`, kicked: `You were removed from "${name}".` }[action];
+        const message = {
+          deleted: `"${name}" was deleted.`,
+          left: `You left "${name}".`,
+          kicked: `You were removed from "${name}".`,
+          banned: `You were banned from "${name}".`,
+        }[action];
         this.notice({ kind: 'server', id: server.id, message });
         break;
       }
@@ -356,6 +363,19 @@ export class Realtime {
 
   private onChannelUpdate({ channel, action }: ChannelUpdateEvent) {
     if (!channel?.id) return;
+    if (action === 'closed' || action === 'left') {
+      // I closed the DM (another tab) or left the group: off my list, without a notice (it was my doing).
+      removeChannel(this.qc, channel);
+      if (action === 'left') this.chat.drop(channel.id);
+      return;
+    }
+    if (action === 'updated' && channel.type === 'dm') {
+      // Someone left a group DM: only its participants changed (the event carries no traffic fields).
+      const participants = channel.participants ?? [];
+      patchAnyChannel(this.qc, channel.id, (c) => ({ ...c, participants }));
+      seedUsers(this.qc, participants);
+      return;
+    }
     if (action === 'deleted') {
       removeChannel(this.qc, channel);
       this.chat.drop(channel.id);
@@ -377,13 +397,15 @@ export class Realtime {
   private onMemberUpdate({ serverId, member, action }: MemberUpdateEvent) {
     if (!member?.user?.id) return;
     const mine = member.user.id === this.meId;
-    if (mine && (action === 'left' || action === 'kicked')) {
+    const gone = action === 'left' || action === 'kicked' || action === 'banned';
+    if (mine && gone) {
       const name = this.serverName(serverId);
       removeServer(this.qc, serverId);
       this.notice({
         kind: 'server',
         id: serverId,
-        message: action === 'kicked' ? `You were removed from "${name}".` : `You left "${name}".`,
+        message:
+          action === 'kicked' ? `You were removed from "${name}".` : action === 'banned' ? `You were banned from "${name}".` : `You left "${name}".`,
       });
       return;
     }
@@ -396,8 +418,9 @@ export class Realtime {
     }
     seedUsers(this.qc, [member.user]);
     type MD = InfiniteData<MembersPage, Id | undefined>;
-    const delta = action === 'joined' ? 1 : action === 'left' || action === 'kicked' ? -1 : 0;
-    if (action === 'left' || action === 'kicked') {
+    const delta = action === 'joined' ? 1 : gone ? -1 : 0;
+    if (action === 'banned') void this.qc.invalidateQueries({ queryKey: qk.bans(serverId) });
+    if (gone) {
       this.qc.setQueryData<MD>(qk.members(serverId), (d) => membersRemove(d, member.user.id));
     } else {
       this.qc.setQueryData<MD>(qk.members(serverId), (d) => membersUpsert(d, member));
@@ -612,6 +635,13 @@ export class Realtime {
   }
 
   /** Marks the newest loaded message read (debounced). Call only while the channel is visible and focused. */
+  /** Marks a channel read up to a message at once (closing a DM with unread messages, which would reopen it). */
+  async markReadUpTo(channelId: Id, messageId: Id): Promise<void> {
+    clearUnread(this.qc, channelId);
+    this.lastReadSent.set(channelId, messageId);
+    await this.socket.timeout(SEND_TIMEOUT_MS).emitWithAck('receipt:read', { channelId, messageId });
+  }
+
   markRead(channelId: Id) {
     if (channelId !== this.activeChannelId) return;
     // A window into the past is not what is new: nothing to mark read until it reaches the present.
