@@ -327,6 +327,11 @@ func TestDMConsentAndBlocks(t *testing.T) {
 		}
 	}
 	want(t, s.Do(t, "GET", "/api/channels/"+dm.ID+"/messages", bob.AccessToken, nil), 200, "") // history stays readable
+	bc.Emit("typing:start", map[string]any{"channelId": dm.ID}) // nor does a typing indicator get through
+	time.Sleep(400 * time.Millisecond)
+	if evs := ac.Events("typing:user"); len(evs) != 0 {
+		t.Fatalf("typing in a blocked DM reached the blocker: %s", evs)
+	}
 	// They share a server, so presence stays visible there (as in Discord); a DM alone would not show it.
 	want(t, s.Do(t, "DELETE", "/api/servers/"+srv.ID+"/members/me", bob.AccessToken, nil), 204, "")
 	res = s.Do(t, "GET", "/api/presence?userIds="+alice.ID, bob.AccessToken, nil)
@@ -335,6 +340,10 @@ func TestDMConsentAndBlocks(t *testing.T) {
 	}
 	want(t, s.Do(t, "DELETE", "/api/me/blocks/"+bob.ID, alice.AccessToken, nil), 204, "")
 	var ack jsclient.SendAck
+	bc.Emit("typing:start", map[string]any{"channelId": dm.ID}) // the control for the typing check above
+	if _, err := ac.WaitEvents("typing:user", 1, 5*time.Second); err != nil {
+		t.Fatalf("typing after unblock: %v", err)
+	}
 	if err := bc.EmitAck("message:send", map[string]any{"channelId": dm.ID, "content": "friends again", "nonce": "u1"}, &ack, 10*time.Second); err != nil || !ack.OK {
 		t.Fatalf("send after unblock: %+v %v", ack, err)
 	}

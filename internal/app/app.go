@@ -25,6 +25,7 @@ import (
 	"github.com/parleychat/parley/controllers/socketapi"
 	"github.com/parleychat/parley/internal/config"
 	"github.com/parleychat/parley/internal/httpserver"
+	"github.com/parleychat/parley/internal/model"
 	"github.com/parleychat/parley/internal/snowflake"
 	"github.com/parleychat/parley/repositories/cassandra"
 	"github.com/parleychat/parley/repositories/mongo"
@@ -205,7 +206,7 @@ func New(cfg config.Config, log *slog.Logger, pg *pgxpool.Pool, mc *mongodrv.Cli
 
 	readSvc := readstate.New(mongo.NewReadStateStore(mdb), communitySvc, messagingSvc, sockets.Publisher(), readPeers, cfg.Messaging.StateWrites, log.With("component", "readstate"))
 	communitySvc.SetReadStates(readSvc)
-	typingSvc := typing.New(communitySvc, sockets.Publisher(), typing.DefaultThrottle, typing.DefaultExpiry)
+	typingSvc := typing.New(writers{communitySvc}, sockets.Publisher(), typing.DefaultThrottle, typing.DefaultExpiry)
 	messagingSvc.Observe(readSvc)
 	messagingSvc.Observe(typingSvc)
 	sockets.RegisterRealtimeEvents(presenceSvc, typingSvc, readSvc)
@@ -347,4 +348,12 @@ func (a *App) Close() {
 	a.cass.Close()
 	_ = a.mongo.Disconnect(context.Background())
 	a.pg.Close()
+}
+
+// writers answers typing's access question with "may write here now": nobody shows as typing in a 1:1 DM that a
+// block closed for sending.
+type writers struct{ svc *community.Service }
+
+func (w writers) CanRead(ctx context.Context, userID, channelID int64) (model.Channel, string, error) {
+	return w.svc.CanWrite(ctx, userID, channelID)
 }

@@ -293,3 +293,12 @@ func (s *Service) SetDMPolicy(ctx context.Context, caller int64, policy string) 
 	}
 	return policy, nil
 }
+
+// CanWrite is CanRead plus CanSend: may the user write in the channel now (typing indicators ask this).
+func (s *Service) CanWrite(ctx context.Context, userID, channelID int64) (model.Channel, string, error) {
+	c, role, err := s.CanRead(ctx, userID, channelID)
+	if err != nil {
+		return c, role, err
+	}
+	return c, role, s.CanSend(ctx, userID, c)
+}
