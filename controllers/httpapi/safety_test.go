@@ -133,6 +133,8 @@ func TestBanKeepsAUserOut(t *testing.T) {
 	want(t, s.Do(t, "PUT", "/api/servers/"+srv.ID+"/bans/"+admin.ID, admin.AccessToken, nil), 400, "invalid_input")
 	want(t, s.Do(t, "PUT", "/api/servers/"+srv.ID+"/bans/"+mallory.ID, admin.AccessToken, map[string]string{"reason": strings.Repeat("x", 513)}), 400, "invalid_input")
 	want(t, s.Do(t, "PUT", "/api/servers/"+srv.ID+"/bans/123456", admin.AccessToken, nil), 404, "not_found")
+	want(t, s.Do(t, "PUT", "/api/servers/"+srv.ID+"/bans/"+mallory.ID, admin.AccessToken, `{"reason": 5}`), 400, "invalid_input")
+	want(t, s.Do(t, "PUT", "/api/servers/"+srv.ID+"/bans/x", admin.AccessToken, nil), 400, "invalid_input")
 
 	// The ban: Mallory is out like a kick (her socket leaves the rooms), her invites are revoked.
 	want(t, s.Do(t, "PUT", "/api/servers/"+srv.ID+"/bans/"+mallory.ID, admin.AccessToken, map[string]string{"reason": "  spam  "}), 204, "")
@@ -265,6 +267,7 @@ func TestDMConsentAndBlocks(t *testing.T) {
 		t.Fatal("the default is server members only")
 	}
 	want(t, s.Do(t, "PUT", "/api/me/privacy", open.AccessToken, map[string]string{"allowDMsFrom": "anyone"}), 400, "invalid_input")
+	want(t, s.Do(t, "PUT", "/api/me/privacy", open.AccessToken, "{not json"), 400, "invalid_input")
 	want(t, s.Do(t, "PUT", "/api/me/privacy", open.AccessToken, map[string]string{"allowDMsFrom": "everyone"}), 200, "")
 	want(t, dmWith(t, s, stranger, open.ID), 201, "")                    // 1 of the stranger's 3
 	want(t, dmWith(t, s, stranger, open.ID, alice.ID), 403, "forbidden") // a group DM needs everyone's consent
