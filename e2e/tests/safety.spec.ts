@@ -1,5 +1,6 @@
 // Issue #22 (findings 4 and 5): bans that stick, invites that can be revoked, blocks and DM consent, in the web app.
-import { expect, test } from '@playwright/test';
+import AxeBuilder from '@axe-core/playwright';
+import { expect, test, type Page } from '@playwright/test';
 import { api, closeAll, expectMessageOnce, messageRows, newUser, registerApi, send, setupPair, waitForChat, type UserPage } from './helpers';
 
 test('ban from the member list: the banned user is out at once and no invite lets them back until unbanned', async ({ browser }) => {
@@ -150,3 +151,60 @@ test('blocking stops a DM, strangers cannot start one, and the privacy setting o
     await closeAll(p.a, p.b, c);
   }
 });
+
+/** Serious and critical axe violations on the page as it is now. */
+async function axe(page: Page, screen: string): Promise<string[]> {
+  await page.mouse.move(1, 1);
+  await page.waitForTimeout(250); // transitions done: axe reads computed colours
+  const r = await new AxeBuilder({ page }).options({ rules: { 'label-content-name-mismatch': { enabled: true } } }).analyze();
+  return r.violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${screen}: ${v.id} (${v.impact}) ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+}
+
+for (const colorScheme of ['light', 'dark'] as const) {
+  test(`axe: the moderation and privacy screens have no serious or critical violations (${colorScheme})`, async ({ browser }) => {
+    const p = await setupPair(browser, 'Axe Hall');
+    try {
+      const alice = p.a.page;
+      await alice.emulateMedia({ colorScheme });
+      const found: string[] = [];
+      await api('POST', `/api/servers/${p.serverId}/invites`, { maxUses: 5 }, p.alice.accessToken);
+      const carol = await registerApi('carol', 'Carol');
+      await api('PUT', `/api/servers/${p.serverId}/bans/${carol.user.id}`, { reason: 'spam' }, p.alice.accessToken);
+
+      await alice.getByTestId('server-menu-button').click();
+      await alice.getByTestId('server-settings-button').click();
+      found.push(...(await axe(alice, 'settings overview')));
+      await alice.getByTestId('settings-tab-invites').click();
+      await expect(alice.getByTestId('invite-row')).toHaveCount(2);
+      found.push(...(await axe(alice, 'settings invites')));
+      await alice.getByTestId('settings-tab-bans').click();
+      await expect(alice.getByTestId('ban-row')).toHaveCount(1);
+      found.push(...(await axe(alice, 'settings bans')));
+      await alice.keyboard.press('Escape');
+
+      const bobRow = alice.locator(`[data-testid="member-item"][data-user-id="${p.bob.user.id}"]`);
+      await bobRow.getByRole('button', { name: 'Manage Bob' }).click();
+      found.push(...(await axe(alice, 'member menu')));
+      await alice.getByTestId('ban-member').click();
+      found.push(...(await axe(alice, 'ban dialog')));
+      await alice.keyboard.press('Escape');
+
+      const dm = await api('POST', '/api/dms', { userIds: [p.bob.user.id] }, p.alice.accessToken);
+      await alice.goto(`/channels/@me/${dm.id}`);
+      await waitForChat(alice);
+      await alice.getByTestId('dm-options').click();
+      found.push(...(await axe(alice, 'DM options')));
+      await alice.getByTestId('block-user').click();
+      await expect(alice.getByTestId('blocked-notice')).toBeVisible();
+      found.push(...(await axe(alice, 'blocked DM')));
+      await alice.getByTestId('user-settings-button').click();
+      await expect(alice.getByTestId('blocked-list')).toContainText('Bob');
+      found.push(...(await axe(alice, 'privacy settings')));
+      expect(found).toEqual([]);
+    } finally {
+      await closeAll(p.a, p.b);
+    }
+  });
+}
