@@ -13,8 +13,6 @@ import (
 	"github.com/parleychat/parley/internal/model"
 )
 
-var errDown = errors.New("connection refused")
-
 // downStore is PostgreSQL gone: the caller is an admin (Role answers), everything else fails. Methods the tests do
 // not reach are left unimplemented (embedded nil interface: calling one panics and fails the test).
 type downStore struct {
