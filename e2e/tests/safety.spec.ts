@@ -134,6 +134,23 @@ test('blocking stops a DM, strangers cannot start one, and the privacy setting o
     await modal.locator(`[data-testid="user-search-result"][data-user-id="${p.alice.user.id}"]`).click();
     await expect(c.page).toHaveURL(/\/channels\/@me\/\d+$/);
 
+    // In a shared server Bob can still write, but Alice sees his messages collapsed until she asks.
+    await bob.goto(p.generalPath);
+    await waitForChat(bob);
+    await send(bob, 'a server message while blocked');
+    await expectMessageOnce(bob, 'a server message while blocked');
+    await alice.goto(p.generalPath);
+    await waitForChat(alice);
+    await expect(alice.getByTestId('blocked-message')).toHaveCount(1);
+    await expect(messageRows(alice, 'a server message while blocked')).toHaveCount(0);
+    await alice.getByTestId('blocked-message').getByRole('button', { name: 'Show' }).click();
+    await expectMessageOnce(alice, 'a server message while blocked');
+    await alice.getByTestId('home-button').click();
+    await dmItem.click();
+    await waitForChat(alice);
+    await bob.goBack();
+    await waitForChat(bob);
+
     // Unblocking from the notice brings the composer back and Bob's messages through.
     await alice.getByTestId('blocked-notice').getByRole('button', { name: 'Unblock' }).click();
     await expect(alice.getByTestId('composer-input')).toBeVisible();

@@ -15,7 +15,7 @@ import './safety.css';
 const isGroup = (c: DMChannel) => (c.participants?.length ?? 0) > 2;
 
 /**
- * Closes a 1:1 DM (off my list until its next message; read up to its last message first, or its unread messages
+ * Closes a 1:1 DM (off my list until its next message; read up to its last message first, or an unread message
  * would bring it straight back) or leaves a group DM. Navigates home when it was the open conversation.
  */
 function useCloseDM(channel: DMChannel, current: boolean) {
@@ -26,7 +26,8 @@ function useCloseDM(channel: DMChannel, current: boolean) {
   const notify = useNotify();
   return useMutation({
     mutationFn: async () => {
-      if (!isGroup(channel) && channel.unreadCount > 0 && channel.lastMessageId) {
+      // Always, not only with a badge: the open DM shows none, yet its receipt may still be waiting (debounced).
+      if (!isGroup(channel) && channel.lastMessageId) {
         await rt.markReadUpTo(channel.id, channel.lastMessageId).catch(() => undefined);
       }
       await api.closeDM(channel.id);

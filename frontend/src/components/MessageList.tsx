@@ -9,6 +9,7 @@ import { MessageItem } from './MessageItem';
 import { Modal, Spinner } from './ui';
 import { MessageContent } from './MessageContent';
 import { PinSystemLine } from './PinsPanel';
+import { useBlocked } from '../app/safety';
 
 const BASE_INDEX = 1_000_000_000;
 
@@ -81,6 +82,10 @@ export function MessageList(props: MessageListProps) {
   const [atBottom, setAtBottom] = useState(true);
   const [unseen, setUnseen] = useState(0);
   const [editing, setEditing] = useState<string | null>(null);
+  // Messages of people I block are collapsed (as in Discord) until I choose to see one.
+  const blocked = useBlocked();
+  const blockedIds = useMemo(() => new Set(blocked.map((u) => u.id)), [blocked]);
+  const [revealed, setRevealed] = useState<ReadonlySet<string>>(() => new Set());
   const [confirmDelete, setConfirmDelete] = useState<ChatItem | null>(null);
   const forceFollow = useRef(false);
   const lastKey = useRef<string | null>(null);
@@ -232,6 +237,16 @@ export function MessageList(props: MessageListProps) {
         context={{ hasMoreOlder: state.hasMoreOlder, loadingOlder: props.loadingOlder, intro: props.intro }}
         itemContent={(_, item) => {
           if (item.type === 'pin') return <PinSystemLine item={item} />;
+          if (blockedIds.has(item.senderId) && !revealed.has(item.key)) {
+            return (
+              <div className="blocked-message muted" data-testid="blocked-message">
+                Blocked message ·{' '}
+                <button type="button" className="link-button" onClick={() => setRevealed((r) => new Set(r).add(item.key))}>
+                  Show
+                </button>
+              </div>
+            );
+          }
           const mine = item.senderId === meId;
           return (
             <MessageItem
