@@ -18,6 +18,7 @@ type channel struct {
 	ID, Name, Topic, Type string
 	ServerID              *string
 	Participants          []struct{ ID, Username string }
+	Group                 bool
 }
 
 func createServer(t *testing.T, s *testserver.Server, acc testserver.Account, name string) server {

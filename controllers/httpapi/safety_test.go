@@ -330,7 +330,7 @@ func TestDMConsentAndBlocks(t *testing.T) {
 		}
 	}
 	want(t, s.Do(t, "GET", "/api/channels/"+dm.ID+"/messages", bob.AccessToken, nil), 200, "") // history stays readable
-	bc.Emit("typing:start", map[string]any{"channelId": dm.ID}) // nor does a typing indicator get through
+	bc.Emit("typing:start", map[string]any{"channelId": dm.ID})                                // nor does a typing indicator get through
 	time.Sleep(400 * time.Millisecond)
 	if evs := ac.Events("typing:user"); len(evs) != 0 {
 		t.Fatalf("typing in a blocked DM reached the blocker: %s", evs)
@@ -432,10 +432,17 @@ func TestCloseAndLeaveDMs(t *testing.T) {
 	}
 	var list struct{ Channels []channel }
 	s.Do(t, "GET", "/api/dms", bob.AccessToken, nil).JSON(t, &list)
+	found := false
 	for _, c := range list.Channels {
-		if c.ID == group.ID && len(c.Participants) != 2 {
-			t.Fatalf("group after carol left: %+v", c)
+		if c.ID == group.ID {
+			found = true
+			if len(c.Participants) != 2 || !c.Group {
+				t.Fatalf("group after carol left: %+v (still a group: it can be left, not closed)", c)
+			}
 		}
+	}
+	if !found || !group.Group || dm.Group {
+		t.Fatalf("group flags: listed %v, group %v, 1:1 %v", found, group.Group, dm.Group)
 	}
 	// The last ones out delete it.
 	want(t, s.Do(t, "DELETE", "/api/dms/"+group.ID, alice.AccessToken, nil), 204, "")

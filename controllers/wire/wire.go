@@ -83,6 +83,7 @@ type Channel struct {
 	Name          string     `json:"name"`
 	Topic         string     `json:"topic"`
 	Participants  []User     `json:"participants,omitempty"`
+	Group         bool       `json:"group,omitempty"` // DMs: a group DM (leaving it is possible), even with two people left
 	CreatedAt     time.Time  `json:"createdAt"`
 	LastMessageID *string    `json:"lastMessageId"`
 	LastMessageAt *time.Time `json:"lastMessageAt"`
@@ -101,6 +102,7 @@ func ToChannel(c model.Channel, meta model.ChannelMeta, lastReadID int64, unread
 	}
 	if c.Kind == model.ChannelDM {
 		out.Participants = ToUsers(c.Participants)
+		out.Group = c.Group
 	}
 	if meta.LastMessageID != 0 {
 		id := ID(meta.LastMessageID)

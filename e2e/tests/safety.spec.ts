@@ -169,6 +169,35 @@ test('blocking stops a DM, strangers cannot start one, and the privacy setting o
   }
 });
 
+test('leaving a group DM: it asks first, the group is gone for me, and the others see one member fewer', async ({ browser }) => {
+  const p = await setupPair(browser, 'Group Hall');
+  let c: UserPage | undefined;
+  try {
+    const carol = await registerApi('carol', 'Carol');
+    const invite = await api('POST', `/api/servers/${p.serverId}/invites`, {}, p.alice.accessToken);
+    await api('POST', `/api/invites/${invite.code}/join`, undefined, carol.accessToken);
+    const group = await api('POST', '/api/dms', { userIds: [p.bob.user.id, carol.user.id] }, p.alice.accessToken);
+    c = await newUser(browser, carol);
+    await c.page.goto(`/channels/@me/${group.id}`);
+    await waitForChat(c.page);
+    await p.a.page.getByTestId('home-button').click();
+    const alicesItem = p.a.page.locator(`[data-testid="dm-item"][data-channel-id="${group.id}"]`);
+    await expect(alicesItem).toContainText('3 members');
+
+    const item = c.page.locator(`[data-testid="dm-item"][data-channel-id="${group.id}"]`);
+    await item.hover();
+    await c.page.locator('.dm-row').filter({ has: item }).getByTestId('dm-close').click();
+    await expect(c.page.getByTestId('leave-group-modal')).toBeVisible();
+    await c.page.getByTestId('confirm-leave-group').click();
+    await expect(item).toHaveCount(0);
+    await expect(c.page).toHaveURL(/\/channels\/@me$/);
+    await expect(alicesItem).toContainText('2 members');
+    await expect(api('GET', `/api/channels/${group.id}/messages`, undefined, carol.accessToken)).rejects.toThrow(/404/);
+  } finally {
+    await closeAll(p.a, p.b, c);
+  }
+});
+
 /** Serious and critical axe violations on the page as it is now. */
 async function axe(page: Page, screen: string): Promise<string[]> {
   await page.mouse.move(1, 1);

@@ -88,6 +88,7 @@ type Channel struct {
 	Topic        string
 	CreatedAt    time.Time
 	Participants []User // DMs only
+	Group        bool   // DMs: a group DM (created as one, whatever its size now), not a 1:1 DM
 	// ClosedAfter (DMs, for the user who listed them): they closed it; it stays out of their list until a message
 	// with a larger id arrives. 0: open.
 	ClosedAfter int64

@@ -370,12 +370,13 @@ func (s *CommunityStore) FindOrCreateDM(ctx context.Context, c model.Channel, pa
 		return model.Channel{}, false, fmt.Errorf("postgres: creating DM: %w", err)
 	}
 	c.Kind = model.ChannelDM
+	c.Group = key == ""
 	return c, created, nil
 }
 
 // DMsOf lists a user's DM channels with all participants' profiles.
 func (s *CommunityStore) DMsOf(ctx context.Context, userID int64) ([]model.Channel, error) {
-	rows, err := s.db.Query(ctx, `SELECT c.id, c.created_at, COALESCE(me.closed_after, 0), `+prefixed("u", userCols)+`
+	rows, err := s.db.Query(ctx, `SELECT c.id, c.created_at, COALESCE(me.closed_after, 0), c.dm_key IS NULL, `+prefixed("u", userCols)+`
 		FROM dm_participants me JOIN channels c ON c.id = me.channel_id
 		JOIN dm_participants p ON p.channel_id = c.id JOIN users u ON u.id = p.user_id
 		WHERE me.user_id = $1 ORDER BY c.id, u.id`, userID)
@@ -387,12 +388,13 @@ func (s *CommunityStore) DMsOf(ctx context.Context, userID int64) ([]model.Chann
 	for rows.Next() {
 		var id, closed int64
 		var created time.Time
+		var group bool
 		var u model.User
-		if err := rows.Scan(&id, &created, &closed, &u.ID, &u.Username, &u.Email, &u.PasswordHash, &u.DisplayName, &u.AvatarURL, &u.Disabled, &u.CreatedAt); err != nil {
+		if err := rows.Scan(&id, &created, &closed, &group, &u.ID, &u.Username, &u.Email, &u.PasswordHash, &u.DisplayName, &u.AvatarURL, &u.Disabled, &u.CreatedAt); err != nil {
 			return nil, err
 		}
 		if len(out) == 0 || out[len(out)-1].ID != id {
-			out = append(out, model.Channel{ID: id, Kind: model.ChannelDM, CreatedAt: created, ClosedAfter: closed})
+			out = append(out, model.Channel{ID: id, Kind: model.ChannelDM, CreatedAt: created, ClosedAfter: closed, Group: group})
 		}
 		out[len(out)-1].Participants = append(out[len(out)-1].Participants, u)
 	}

@@ -421,6 +421,9 @@ func TestCloseReopenAndLeaveDMs(t *testing.T) {
 	if got := closedAfter(b.ID, dm.ID); got != 0 {
 		t.Fatalf("b's ClosedAfter = %d", got)
 	}
+	if dms, err := f.community.DMsOf(f.ctx, c.ID); err != nil || len(dms) != 1 || !dms[0].Group || dm.Group || !group.Group {
+		t.Fatalf("group flags: %+v, %v (created: dm %v, group %v)", dms, err, dm.Group, group.Group)
+	}
 	if err := f.community.ReopenDMs(f.ctx, a.ID, []int64{dm.ID, group.ID}); err != nil {
 		t.Fatal(err)
 	}

@@ -196,7 +196,7 @@ func (s *Service) CloseDM(ctx context.Context, caller, channelID int64) (bool, e
 		return false, unavailable(err, "leave group DM")
 	}
 	s.clearAccess()
-	c := model.Channel{ID: channelID, Kind: model.ChannelDM}
+	c := model.Channel{ID: channelID, Kind: model.ChannelDM, Group: true}
 	if len(remaining) == 0 {
 		if err := s.meta.Delete(ctx, []int64{channelID}); err != nil {
 			s.log.Warn("channel metadata left behind", "channel", channelID, "err", err)

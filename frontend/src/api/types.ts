@@ -52,6 +52,8 @@ export interface DMChannel extends ChannelTraffic {
   id: Id;
   type: 'dm';
   participants: User[];
+  /** A group DM (it can be left), even once only two people are left in it; absent for a 1:1 DM. */
+  group?: boolean;
 }
 
 /** Named `Channel` in API.md: a server's text channel. */

@@ -16,7 +16,7 @@ import { MentionBadge } from './Notifications';
 function DMItem({ channel, current }: { channel: DMChannel; current: boolean }) {
   const me = useMe();
   const others = dmOthers(channel, me.id);
-  const solo = others.length === 1 ? others[0] : undefined;
+  const solo = others.length === 1 && !channel.group ? others[0] : undefined;
   const presence = usePresence(solo?.id);
   const title = dmTitle(channel, me.id);
   const muted = useChannelMuted(channel.id, { type: 'dm' });
@@ -39,7 +39,7 @@ function DMItem({ channel, current }: { channel: DMChannel; current: boolean }) 
         />
         <span className="dm-text">
           <span className="truncate">{title}</span>
-          {others.length > 1 && <span className="muted small">{others.length + 1} members</span>}
+          {(others.length > 1 || channel.group) && <span className="muted small">{others.length + 1} members</span>}
         </span>
         {mentions > 0 ? <MentionBadge count={mentions} /> : unread && <UnreadBadge count={channel.unreadCount} mentions={channel.mentionCount} />}
       </NavLink>

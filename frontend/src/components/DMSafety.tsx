@@ -12,7 +12,7 @@ import { useNotify } from './notices';
 import { Modal } from './ui';
 import './safety.css';
 
-const isGroup = (c: DMChannel) => (c.participants?.length ?? 0) > 2;
+const isGroup = (c: DMChannel) => c.group ?? (c.participants?.length ?? 0) > 2;
 
 /**
  * Closes a 1:1 DM (off my list until its next message; read up to its last message first, or an unread message

@@ -114,7 +114,7 @@ export function DMChannelPage() {
   }
   const others = dmOthers(channel, me.id);
   const title = dmTitle(channel, me.id);
-  const solo = others.length === 1 ? others[0] : undefined;
+  const solo = others.length === 1 && !channel.group ? others[0] : undefined;
   const mentionSource: MentionSource = { members: channel.participants ?? [], channels: [], allowEveryone: true };
   const blockedSolo = solo && blocked.some((u) => u.id === solo.id) ? solo : undefined;
   return (
