@@ -63,6 +63,28 @@ func WebSocketURL(base string) string {
 // Dial opens a raw Engine.IO WebSocket session (the open packet is read) without joining the namespace:
 // the fuzzer writes what it likes from there. Call Connect to join as a normal client.
 func Dial(ctx context.Context, base string, opts Options) (*Client, error) {
+	c, err := dialURL(ctx, WebSocketURL(base), opts)
+	if err != nil {
+		return nil, err
+	}
+	_ = c.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	open, _, err := c.read()
+	_ = c.conn.SetReadDeadline(time.Time{})
+	if err != nil || len(open) == 0 || open[0] != '0' {
+		c.conn.Close()
+		return nil, fmt.Errorf("sioclient: no open packet (%q): %v", open, err)
+	}
+	return c, nil
+}
+
+// DialUpgrade opens the WebSocket of an upgrade for the long-polling session sid; nothing is read or written
+// (the caller sends "2probe" and "5", or not).
+func DialUpgrade(ctx context.Context, base, sid string, opts Options) (*Client, error) {
+	return dialURL(ctx, WebSocketURL(base)+"&sid="+sid, opts)
+}
+
+// dialURL opens a WebSocket; a refused handshake is a ws.StatusError with the HTTP status.
+func dialURL(ctx context.Context, u string, opts Options) (*Client, error) {
 	d := ws.Dialer{Timeout: 10 * time.Second}
 	if len(opts.Header) > 0 {
 		h := ws.HandshakeHeaderHTTP{}
@@ -71,20 +93,13 @@ func Dial(ctx context.Context, base string, opts Options) (*Client, error) {
 		}
 		d.Header = h
 	}
-	conn, br, _, err := d.Dial(ctx, WebSocketURL(base))
+	conn, br, _, err := d.Dial(ctx, u)
 	if err != nil {
 		return nil, err
 	}
 	c := &Client{conn: conn, rd: conn, opts: opts, acks: map[int64]chan json.RawMessage{}, done: make(chan struct{})}
 	if br != nil {
 		c.rd = br
-	}
-	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-	open, _, err := c.read()
-	_ = conn.SetReadDeadline(time.Time{})
-	if err != nil || len(open) == 0 || open[0] != '0' {
-		conn.Close()
-		return nil, fmt.Errorf("sioclient: no open packet (%q): %v", open, err)
 	}
 	return c, nil
 }

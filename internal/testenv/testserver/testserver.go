@@ -37,6 +37,8 @@ type Options struct {
 	Mutate  func(*config.Config)
 	PGURL   string // reuse a database (restart tests); empty = a fresh one
 	MongoDB string
+	// Log receives the server's log as well as stderr (tests that assert on it: no panics, say).
+	Log io.Writer
 }
 
 // Start builds and serves the app on a loopback port; it is shut down gracefully when the test ends.
@@ -77,7 +79,11 @@ func Start(t testing.TB, opts Options) *Server {
 	if opts.Mutate != nil {
 		opts.Mutate(&cfg)
 	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	var out io.Writer = os.Stderr
+	if opts.Log != nil {
+		out = io.MultiWriter(os.Stderr, opts.Log)
+	}
+	log := slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	pg, mc, cs, err := app.Connect(ctx, cfg, log)
