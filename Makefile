@@ -1,5 +1,5 @@
 # The two commands: `make run` and `make test`. Both install what is missing and start the local databases.
-.PHONY: run test stop clean-data status build bench lint conformance cluster cluster-stop cluster-status cluster-check chaos
+.PHONY: run test stop clean-data status build bench lint conformance cluster cluster-stop cluster-status cluster-check chaos fuzz sockfuzz soak
 
 run:
 	@scripts/run.sh
@@ -51,6 +51,19 @@ lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
 
 # make chaos                      the full failure drill of a cluster (tests/chaos): owner killed and frozen, a
-#                                 gateway killed, one then two Cassandra nodes down, Redis frozen, a kick
+#                                 gateway killed, one then two Cassandra nodes down, Redis frozen, a kick; then
+#                                 make fuzz and make sockfuzz
 chaos:
 	@scripts/chaos.sh
+
+# make fuzz [FUZZTIME=30s]        every Go fuzz target for FUZZTIME each (scripts/fuzz.sh; FUZZ_SAVE=1 keeps new corpus)
+fuzz:
+	@scripts/fuzz.sh
+
+# make sockfuzz [SOCKFUZZ_FRAMES=100000]   the socket-level fuzzer at full size (scripts/sockfuzz.sh)
+sockfuzz:
+	@scripts/sockfuzz.sh
+
+# make soak [SOAK_DURATION=30m]   mixed traffic for 30 minutes: RSS/goroutine slopes, p99 per minute (RELIABILITY.md)
+soak:
+	@scripts/soak.sh

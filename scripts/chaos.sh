@@ -2,6 +2,8 @@
 # `make chaos`: the full failure drill of several nodes (tests/chaos): starts the cluster (scripts/cluster.sh up:
 # three server nodes behind HAProxy, a three-node Cassandra), runs the drill against it, and stops the cluster.
 # The short version runs in `make test` (tests/crash: a three-process cluster on the single-node stack).
+# Then the fuzzing: every Go fuzz target for FUZZTIME (scripts/fuzz.sh) and the socket-level fuzzer with 100,000
+# frames (scripts/sockfuzz.sh); CHAOS_FUZZ=0 skips them.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 START="$(_ts)"
@@ -16,4 +18,10 @@ rc=${PIPESTATUS[0]}
 set -e
 [[ "${CHAOS_KEEP:-0}" == 1 ]] || "$ROOT/scripts/cluster.sh" down
 log "chaos drill finished in $(_elapsed "$START") (log: .local/chaos.log)"
+if [[ "${CHAOS_FUZZ:-1}" == 1 ]]; then
+  # The drill's settings above are for the cluster; the fuzzers run the product's defaults.
+  unset PARLEY_FLUSH_DELAY PARLEY_CLUSTER_LEASE_TTL PARLEY_SEND_RATE PARLEY_SEND_BURST
+  "$ROOT/scripts/fuzz.sh" || rc=1
+  SOCKFUZZ_NO_STACK=1 "$ROOT/scripts/sockfuzz.sh" || rc=1
+fi
 exit "$rc"

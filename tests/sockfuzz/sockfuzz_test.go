@@ -92,6 +92,9 @@ func TestHostileFrames(t *testing.T) {
 	if rep.Frames < int64(frames) {
 		t.Errorf("only %d of %d frames sent", rep.Frames, frames)
 	}
+	if rep.NoAck > 0 {
+		t.Errorf("%d barriers were not acknowledged within 20 s: the server stopped taking a connection's frames", rep.NoAck)
+	}
 	if len(rep.ServerError) > 0 {
 		t.Errorf("%d answers were 5xx, first: %v", len(rep.ServerError), rep.ServerError[:min(5, len(rep.ServerError))])
 	}
