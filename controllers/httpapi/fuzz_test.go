@@ -64,7 +64,7 @@ func (f fAuth) Register(context.Context, auth.RegisterInput) (auth.Result, error
 	f.s.ids("register")
 	return auth.Result{}, nil
 }
-func (f fAuth) Login(context.Context, string, string, string) (auth.Result, error) {
+func (f fAuth) Login(context.Context, auth.LoginInput) (auth.Result, error) {
 	f.s.ids("login")
 	return auth.Result{}, nil
 }
@@ -290,7 +290,7 @@ func FuzzRequests(f *testing.F) {
 	misc := fMisc{s}
 	router := httpapi.NewRouter(httpapi.RouterConfig{
 		Log:  log,
-		Auth: httpapi.NewAuthHandlers(fAuth{s: s}, log),
+		Auth: httpapi.NewAuthHandlers(fAuth{s: s}, httpapi.AuthConfig{}, log),
 		Extra: []func(e *gin.Engine, api, authed *gin.RouterGroup){
 			httpapi.NewCommunityHandlers(fCommunity{s: s}, log).Routes,
 			httpapi.NewMessageHandlers(fHistory{s: s}, misc, log).WithReactions(misc).Routes,

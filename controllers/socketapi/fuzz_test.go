@@ -250,7 +250,9 @@ func FuzzEventPayloads(f *testing.F) {
 	}
 	rec := &recorder{}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv := socketapi.New(fakeAuth{}, socketapi.Config{PingInterval: time.Hour}, log)
+	// No event budgets (an empty map): a rate-limited event never reaches its decoder, and the budgets have tests of
+	// their own.
+	srv := socketapi.New(fakeAuth{}, socketapi.Config{PingInterval: time.Hour, EventLimits: map[string]socketapi.Limit{}}, log)
 	svc := fakeServices{rec}
 	srv.RegisterMessageEvents(svc)
 	srv.RegisterRealtimeEvents(svc, svc, svc)

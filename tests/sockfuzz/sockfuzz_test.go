@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"os"
 	"regexp"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parleychat/parley/controllers/socketapi"
 	"github.com/parleychat/parley/internal/testenv/sioclient"
 	"github.com/parleychat/parley/internal/testenv/testserver"
 )
@@ -50,10 +52,22 @@ func TestHostileFrames(t *testing.T) {
 			t.Fatalf("SOCKFUZZ_FRAMES=%q", v)
 		}
 	}
+	// The per-user budgets would answer most of the fuzzer's events rate_limited before their payloads are even
+	// decoded; they are lifted so the payloads reach the decoders and handlers (SOCKFUZZ_PRODUCT_LIMITS=1 keeps
+	// them; the budgets have tests of their own in controllers/socketapi).
+	if os.Getenv("SOCKFUZZ_PRODUCT_LIMITS") != "1" {
+		saved := maps.Clone(socketapi.DefaultEventLimits)
+		for k := range socketapi.DefaultEventLimits {
+			socketapi.DefaultEventLimits[k] = socketapi.Limit{Every: time.Microsecond, Burst: 1 << 30}
+		}
+		t.Cleanup(func() { maps.Copy(socketapi.DefaultEventLimits, saved) })
+	}
 	logs := &syncBuffer{}
 	s := testserver.Start(t, testserver.Options{Log: logs, Env: map[string]string{
 		"PARLEY_REGISTER_BURST":   "100",
 		"PARLEY_ACCESS_TOKEN_TTL": "3h",
+		"PARLEY_SEND_RATE":        "100000",
+		"PARLEY_SEND_BURST":       "100000",
 	}})
 	owner := s.Register(t, "owner")
 	alice, bob := s.Register(t, "alice"), s.Register(t, "bob")
