@@ -21,9 +21,11 @@ type poller struct {
 	r   *run
 	sid string
 
-	mu    sync.Mutex
-	acks  map[string]chan struct{} // "43<id>" → closed when seen
-	ended chan struct{}
+	mu        sync.Mutex
+	acks      map[string]chan struct{} // "3<id>" → closed when seen
+	ended     chan struct{}
+	connected chan struct{} // the CONNECT answer came ("40"; "44" is a refusal: refused is set)
+	refused   string
 }
 
 func (r *run) pollURL(extra string) string {
@@ -74,17 +76,36 @@ func (r *run) pollingSession(ctx context.Context, g *gen, token string, upgrade 
 		return
 	}
 	r.sess.Add(1)
-	p := &poller{r: r, sid: sid, acks: map[string]chan struct{}{}, ended: make(chan struct{})}
+	p := &poller{r: r, sid: sid, acks: map[string]chan struct{}{}, ended: make(chan struct{}), connected: make(chan struct{})}
 	auth, _ := json.Marshal(map[string]string{"token": token})
 	if code, _, err := r.do(ctx, http.MethodPost, r.pollURL("&sid="+sid), append([]byte("40"), auth...), nil); err != nil || code != http.StatusOK {
 		return
 	}
 	loopCtx, stop := context.WithCancel(ctx)
 	go p.getLoop(loopCtx)
-	defer func() { stop(); <-p.ended }() // nothing of this session outlives Run
-	// The CONNECT answer comes through the GET loop; a barrier proves the socket joined.
-	if !p.barrier(ctx) {
-		p.endRequest(ctx)
+	// Nothing of this session outlives Run, and the session ends now rather than at its ping timeout (a GET
+	// cancelled between two polls leaves the server nothing to notice): close packet, unless it already ended.
+	defer func() {
+		select {
+		case <-p.ended:
+		default:
+			p.endRequest(context.Background())
+		}
+		stop()
+		<-p.ended
+	}()
+	// Events before the CONNECT answer would be dropped (no socket yet): wait for it, as clients do.
+	select {
+	case <-p.connected:
+	case <-p.ended:
+		return
+	case <-time.After(20 * time.Second):
+		p.r.noAck.Add(1)
+		p.r.sampleNoAck("polling: no CONNECT answer in 20 s")
+		return
+	}
+	if p.refused != "" {
+		p.r.refusal(p.refused)
 		return
 	}
 	if upgrade {
@@ -97,6 +118,7 @@ func (r *run) pollingSession(ctx context.Context, g *gen, token string, upgrade 
 			return
 		}
 		if !p.barrier(ctx) {
+			p.r.sampleNoAck("polling, after " + lastKinds(frames))
 			return
 		}
 	}
@@ -170,6 +192,18 @@ func (p *poller) getLoop(ctx context.Context) {
 					i++
 				}
 				p.seen(string(rec[1:i])) // "3<id>"
+			}
+			if bytes.HasPrefix(rec, []byte("40")) || bytes.HasPrefix(rec, []byte("44")) {
+				p.mu.Lock()
+				select {
+				case <-p.connected:
+				default:
+					if rec[1] == '4' {
+						p.refused = string(rec[2:])
+					}
+					close(p.connected)
+				}
+				p.mu.Unlock()
 			}
 			if len(rec) == 1 && rec[0] == '1' { // the server closed the session
 				return
@@ -297,7 +331,13 @@ func (r *run) upgrade(ctx context.Context, g *gen, p *poller) {
 	}
 	c.StartReading()
 	if err := barrier(ctx, c); err != nil {
-		r.noAck.Add(1)
+		if c.Err() != nil {
+			r.closed.Add(1)
+			r.sampleClose(fmt.Sprintf("upgraded websocket closed before its first ack: %v", c.Err()))
+		} else {
+			r.noAck.Add(1)
+			r.sampleNoAck(fmt.Sprintf("upgraded websocket, first barrier: %v", err))
+		}
 		return
 	}
 	if g.r.IntN(4) == 0 { // polling after the switch: refused with 400

@@ -45,8 +45,10 @@ type Report struct {
 	NoAck       int64            // barrier events not acknowledged in time (the server did not take a batch)
 	DialErrors  int64
 	Elapsed     time.Duration
-	ServerError []string // 5xx answers: method, path, status
-	CloseAfter  []string // a sample of the frames that preceded unexpected closes
+	ServerError []string         // 5xx answers: method, path, status
+	CloseAfter  []string         // a sample of the frames that preceded unexpected closes
+	NoAckAfter  []string         // a sample of the frames that preceded unacknowledged barriers
+	Refused     map[string]int64 // CONNECTs refused (connect_error), by answer
 }
 
 // Summary is the report in one line.
@@ -61,9 +63,9 @@ func (r Report) Summary() string {
 		st = append(st, fmt.Sprintf("%d=%d", s, n))
 	}
 	sort.Strings(st)
-	return fmt.Sprintf("%d hostile frames in %v (%.0f/s) over %d sessions; HTTP statuses %s; unexpected closes %d; unacknowledged barriers %d; dial errors %d; by kind: %s",
+	return fmt.Sprintf("%d hostile frames in %v (%.0f/s) over %d sessions; HTTP statuses %s; unexpected closes %d; unacknowledged barriers %d; dial errors %d; connects refused %v; by kind: %s",
 		r.Frames, r.Elapsed.Round(time.Millisecond), float64(r.Frames)/r.Elapsed.Seconds(), r.Sessions, strings.Join(st, " "),
-		r.Closed, r.NoAck, r.DialErrors, strings.Join(kinds, " "))
+		r.Closed, r.NoAck, r.DialErrors, r.Refused, strings.Join(kinds, " "))
 }
 
 type run struct {
@@ -87,7 +89,7 @@ func Run(ctx context.Context, cfg Config) Report {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	r := &run{cfg: cfg, rep: Report{ByKind: map[string]int64{}, Status: map[int]int64{}},
+	r := &run{cfg: cfg, rep: Report{ByKind: map[string]int64{}, Status: map[int]int64{}, Refused: map[string]int64{}},
 		hc: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}}
 	start := time.Now()
 	progress := time.NewTicker(10 * time.Second)
@@ -185,6 +187,10 @@ func barrier(ctx context.Context, c *sioclient.Client) error {
 
 func (r *run) webSocketSession(ctx context.Context, g *gen, token string) {
 	c, err := sioclient.Connect(ctx, r.cfg.URL, token, sioclient.Options{})
+	if ce := (*sioclient.ConnectError)(nil); errors.As(err, &ce) {
+		r.refusal(ce.Body)
+		return
+	}
 	if err != nil {
 		r.dialStatus("/socket.io/ (websocket)", err)
 		time.Sleep(50 * time.Millisecond)
@@ -231,6 +237,7 @@ func (r *run) sendWS(ctx context.Context, g *gen, c *sioclient.Client) {
 				r.sampleClose(fmt.Sprintf("%v after %s", c.Err(), lastKinds(frames)))
 			} else {
 				r.noAck.Add(1)
+				r.sampleNoAck(fmt.Sprintf("websocket: %v after %s", err, lastKinds(frames)))
 			}
 			return
 		}
@@ -242,6 +249,20 @@ func (r *run) sampleClose(s string) {
 	defer r.mu.Unlock()
 	if len(r.rep.CloseAfter) < 20 {
 		r.rep.CloseAfter = append(r.rep.CloseAfter, s)
+	}
+}
+
+func (r *run) refusal(body string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.rep.Refused[body]++
+}
+
+func (r *run) sampleNoAck(s string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.rep.NoAckAfter) < 20 {
+		r.rep.NoAckAfter = append(r.rep.NoAckAfter, s)
 	}
 }
 

@@ -99,6 +99,9 @@ func TestHostileFrames(t *testing.T) {
 	for _, c := range rep.CloseAfter {
 		t.Logf("closed by the server: %s", c)
 	}
+	for _, c := range rep.NoAckAfter {
+		t.Logf("barrier not acknowledged: %s", c)
+	}
 	if path := os.Getenv("SOCKFUZZ_REPORT"); path != "" {
 		_ = os.WriteFile(path, []byte(rep.Summary()+"\n"), 0o644)
 	}
