@@ -5,9 +5,11 @@
 # half), or on an interval's p99 over SOAK_MAX_P99. The report (report.md, samples.csv, server.log) goes to
 # .local/soak/<time>/. RELIABILITY.md holds the figures of a run.
 #
-#   SOAK_DURATION=5m make soak        a shorter run (the slope of a short run is mostly warm-up noise)
+#   SOAK_DURATION=5m make soak        a shorter run (errors, goroutines and p99 judged; RSS only reported)
 #   SOAK_USERS (60)  SOAK_RATE (20 msg/s in all)  SOAK_CHURN (0.25 of the users)  SOAK_INTERVAL (1m)  SOAK_SAMPLE (10s)
 #   SOAK_MAX_RSS_SLOPE (60 MiB/hour)  SOAK_MAX_GOROUTINE_SLOPE (300/hour)  SOAK_MAX_P99 (2s)
+#   SOAK_WARMUP (10m, the retry horizon: time-bounded caches fill meanwhile): the RSS slope is judged only when the
+#   second half starts after it, i.e. in runs of 20 minutes or more
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 START="$(_ts)"

@@ -56,6 +56,7 @@ func load(t *testing.T) settings {
 			RSSPerHour:        env(t, "SOAK_MAX_RSS_SLOPE", 60.0, atof),
 			GoroutinesPerHour: env(t, "SOAK_MAX_GOROUTINE_SLOPE", 300.0, atof),
 			P99:               env(t, "SOAK_MAX_P99", 2*time.Second, time.ParseDuration),
+			Warmup:            env(t, "SOAK_WARMUP", 10*time.Minute, time.ParseDuration),
 		},
 		out: os.Getenv("SOAK_OUT"),
 	}
@@ -310,7 +311,11 @@ func report(cfg settings, samples []Sample, m *metrics, elapsed time.Duration, c
 	fmt.Fprintf(&b, "| server CPU | %.0f s (%.0f%% of one core) |\n", cpu, 100*cpu/elapsed.Seconds())
 	if len(samples) > 0 {
 		first, last := samples[0], samples[len(samples)-1]
-		fmt.Fprintf(&b, "| RSS first / last / slope (2nd half) | %.1f / %.1f MiB / **%+.1f MiB/hour** (limit %.0f) |\n", first.RSSMiB, last.RSSMiB, rss, cfg.limits.RSSPerHour)
+		judged := fmt.Sprintf("limit %.0f", cfg.limits.RSSPerHour)
+		if !RSSJudged(samples, cfg.limits) {
+			judged = fmt.Sprintf("not judged: the second half starts within the %v warm-up", cfg.limits.Warmup)
+		}
+		fmt.Fprintf(&b, "| RSS first / last / slope (2nd half) | %.1f / %.1f MiB / **%+.1f MiB/hour** (%s) |\n", first.RSSMiB, last.RSSMiB, rss, judged)
 		fmt.Fprintf(&b, "| goroutines first / last / slope (2nd half) | %d / %d / **%+.0f /hour** (limit %.0f) |\n", first.Goroutines, last.Goroutines, gr, cfg.limits.GoroutinesPerHour)
 	}
 	fmt.Fprintf(&b, "| errors | **%d** %v |\n\n", errors, m.byKind)

@@ -75,6 +75,14 @@ type Limits struct {
 	RSSPerHour        float64       // MiB/hour
 	GoroutinesPerHour float64       // goroutines/hour
 	P99               time.Duration // per interval
+	// Warmup is how long memory legitimately grows: caches bounded by time fill first (the retry horizon keeps
+	// 10 minutes of nonces per channel). The RSS slope is judged only when the second half starts after it.
+	Warmup time.Duration
+}
+
+// RSSJudged tells whether the run is long enough for its RSS slope to mean something.
+func RSSJudged(samples []Sample, lim Limits) bool {
+	return len(samples) > 0 && samples[len(samples)/2].At >= lim.Warmup
 }
 
 // Verdict lists what a run broke (none: it passed).
@@ -87,7 +95,7 @@ func Verdict(samples []Sample, intervals []Interval, errors int, lim Limits) []s
 		return append(out, fmt.Sprintf("only %d samples: too short to judge", len(samples)))
 	}
 	rss, gr := Trends(samples)
-	if rss > lim.RSSPerHour {
+	if rss > lim.RSSPerHour && RSSJudged(samples, lim) {
 		out = append(out, fmt.Sprintf("RSS grows %.1f MiB/hour (limit %.1f)", rss, lim.RSSPerHour))
 	}
 	if gr > lim.GoroutinesPerHour {

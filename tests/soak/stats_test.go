@@ -32,7 +32,7 @@ func TestPercentile(t *testing.T) {
 // The verdict catches a leak that only starts after the warm-up, ignores warm-up growth, and flags errors, slow
 // intervals and silent ones.
 func TestVerdict(t *testing.T) {
-	lim := Limits{RSSPerHour: 50, GoroutinesPerHour: 200, P99: time.Second}
+	lim := Limits{RSSPerHour: 50, GoroutinesPerHour: 200, P99: time.Second, Warmup: 10 * time.Minute}
 	samples := func(rss func(h float64) float64, gr func(h float64) float64) []Sample {
 		var out []Sample
 		for i := range 60 { // 30 minutes, every 30 s
@@ -55,6 +55,12 @@ func TestVerdict(t *testing.T) {
 	v := strings.Join(Verdict(leaky, ok, 0, lim), "; ")
 	if !strings.Contains(v, "RSS grows") || !strings.Contains(v, "goroutines grow") {
 		t.Fatalf("leak judged %q", v)
+	}
+	// A run whose second half is still warm-up: the RSS slope is not judged, goroutines still are.
+	short := leaky[:12] // 6 minutes
+	v = strings.Join(Verdict(short, ok, 0, lim), "; ")
+	if strings.Contains(v, "RSS grows") || !strings.Contains(v, "goroutines grow") {
+		t.Fatalf("short leaky run judged %q", v)
 	}
 	v = strings.Join(Verdict(flat, []Interval{{Sent: 5, P99: 2 * time.Second}, {Sent: 0}}, 3, lim), "; ")
 	for _, want := range []string{"3 errors", "p99 2s", "no message acknowledged"} {
