@@ -110,8 +110,8 @@ func (f fCommunity) Server(_ context.Context, c, s int64) (model.Server, error) 
 	f.s.ids("server", c, s)
 	return model.Server{}, nil
 }
-func (f fCommunity) RenameServer(_ context.Context, c, s int64, _ string) (model.Server, error) {
-	f.s.ids("renameServer", c, s)
+func (f fCommunity) UpdateServer(_ context.Context, c, s int64, _ *string, _ *bool) (model.Server, error) {
+	f.s.ids("updateServer", c, s)
 	return model.Server{}, nil
 }
 func (f fCommunity) DeleteServer(_ context.Context, c, s int64) error {
@@ -166,6 +166,47 @@ func (f fCommunity) CreateDM(_ context.Context, c int64, others []int64) (commun
 func (f fCommunity) DMs(_ context.Context, c int64) ([]community.View, error) {
 	f.s.ids("dms", c)
 	return nil, nil
+}
+
+type fSafety struct {
+	httpapi.SafetyService
+	s *seen
+}
+
+func (f fSafety) Invites(_ context.Context, c, s int64) ([]community.InviteView, error) {
+	f.s.ids("invites", c, s)
+	return nil, nil
+}
+func (f fSafety) RevokeInvite(_ context.Context, c, s int64, _ string) error {
+	f.s.ids("revokeInvite", c, s)
+	return nil
+}
+func (f fSafety) Ban(_ context.Context, c, s, u int64, _ string) error {
+	f.s.ids("ban", c, s, u)
+	return nil
+}
+func (f fSafety) Bans(_ context.Context, c, s int64) ([]model.Ban, error) {
+	f.s.ids("bans", c, s)
+	return nil, nil
+}
+func (f fSafety) Unban(_ context.Context, c, s, u int64) error { f.s.ids("unban", c, s, u); return nil }
+func (f fSafety) CloseDM(_ context.Context, c, ch int64) (bool, error) {
+	f.s.ids("closeDM", c, ch)
+	return true, nil
+}
+func (f fSafety) Block(_ context.Context, c, u int64) error   { f.s.ids("block", c, u); return nil }
+func (f fSafety) Unblock(_ context.Context, c, u int64) error { f.s.ids("unblock", c, u); return nil }
+func (f fSafety) Blocked(_ context.Context, c int64) ([]model.User, error) {
+	f.s.ids("blocked", c)
+	return nil, nil
+}
+func (f fSafety) DMPolicy(_ context.Context, c int64) (string, error) {
+	f.s.ids("dmPolicy", c)
+	return "everyone", nil
+}
+func (f fSafety) SetDMPolicy(_ context.Context, c int64, p string) (string, error) {
+	f.s.ids("setDMPolicy", c)
+	return p, nil
 }
 
 type fHistory struct {
@@ -251,6 +292,11 @@ var fuzzRoutes = []struct {
 	{"GET", "/api/channels/:a/pins", false}, {"PUT", "/api/channels/:a/pins/:b", false},
 	{"GET", "/api/messages", false}, {"GET", "/api/channels/:a/messages/:b/reactions", false},
 	{"GET", "/api/presence", false}, {"GET", "/api/channels/:a/receipts", false}, {"PUT", "/api/me/settings", true},
+	{"GET", "/api/servers/:a/invites", false}, {"DELETE", "/api/servers/:a/invites/:b", false},
+	{"GET", "/api/servers/:a/bans", false}, {"PUT", "/api/servers/:a/bans/:b", true},
+	{"DELETE", "/api/servers/:a/bans/:b", false}, {"DELETE", "/api/dms/:a", false}, {"GET", "/api/me/blocks", false},
+	{"PUT", "/api/me/blocks/:a", false}, {"DELETE", "/api/me/blocks/:a", false}, {"GET", "/api/me/privacy", false},
+	{"PUT", "/api/me/privacy", true},
 }
 
 var knownCodes = map[string]bool{"invalid_input": true, "unauthorized": true, "token_expired": true,
@@ -265,7 +311,7 @@ func FuzzRequests(f *testing.F) {
 		`{"username":"alice","email":"a@example.com","password":"correct horse"}`, `{"login":"alice","password":"x"}`,
 		`{"refreshToken":"abc"}`, `{"displayName":"Al","avatarUrl":"https://example.com/a.png"}`, `{"name":"Rust"}`,
 		`{"maxUses":5,"expiresInSeconds":3600}`, `{"role":"admin"}`, `{"name":"general","topic":"t"}`,
-		`{"userIds":["12","13"]}`, `{"mutedChannels":["1"],"mutedServers":[],"suppressEveryone":["2"],"notifySound":true,"desktop":"all"}`,
+		`{"userIds":["12","13"]}`, `{"name":"Rust","membersCanInvite":false}`, `{"reason":"spam"}`, `{"allowDMsFrom":"everyone"}`, `{"mutedChannels":["1"],"mutedServers":[],"suppressEveryone":["2"],"notifySound":true,"desktop":"all"}`,
 		``, `{}`, `null`, `[]`, `"x"`, `{"name":1}`, `{"maxUses":-1}`, `{"maxUses":1e400}`, `{"userIds":["-1"]}`,
 		`{"mutedChannels":["0"]}`, `{"name":"x"} trailing`, `{"a":` + strings.Repeat("[", 200) + strings.Repeat("]", 200) + `}`,
 	}
@@ -297,6 +343,7 @@ func FuzzRequests(f *testing.F) {
 			httpapi.NewReactionHandlers(misc, fAuth{s: s}, log).Routes,
 			httpapi.NewRealtimeHandlers(misc, misc, log).Routes,
 			httpapi.NewSettingsHandlers(fSettings{s}, log).Routes,
+			httpapi.NewSafetyHandlers(fSafety{s: s}, log).Routes,
 		},
 	})
 	f.Fuzz(func(t *testing.T, which uint8, body []byte, a, b, query string) {
@@ -328,11 +375,11 @@ func FuzzRequests(f *testing.F) {
 			}
 		}
 		// The reference: a body whose first JSON value does not decode (encoding/json, as gin's binding reads it)
-		// is refused, and no service runs. createInvite reads no body when there is none.
+		// is refused, and no service runs. Creating an invite and banning read no body when there is none.
 		// An empty path value, or one with a "/", may match no route (the router's 404, or its redirect to a
 		// cleaned path) before any handler runs.
 		routed := !(w.Code == http.StatusNotFound && strings.Contains(w.Body.String(), "no such endpoint")) && (w.Code < 300 || w.Code >= 400)
-		if routed && rt.body && !(len(body) == 0 && strings.HasSuffix(rt.path, "/invites")) {
+		if routed && rt.body && !(len(body) == 0 && (strings.HasSuffix(rt.path, "/invites") || strings.Contains(rt.path, "/bans/"))) {
 			var v json.RawMessage // syntax only: unknown fields are ignored whatever their value
 			if json.NewDecoder(bytes.NewReader(body)).Decode(&v) != nil {
 				if w.Code != http.StatusBadRequest || calls > 0 || !strings.Contains(w.Body.String(), `"invalid_input"`) {
