@@ -3,10 +3,7 @@ package outage
 import (
 	"fmt"
 	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -20,21 +17,12 @@ import (
 const privateMongoPort = "57117"
 
 // mongoStack runs a function of scripts/stack/ferretdb.sh against a private FerretDB (own port, own database in
-// the main Postgres), so the rest of the suite keeps its MongoDB.
+// the main Postgres), so the rest of the suite keeps its MongoDB. The launcher binary is the main stack's (BIN is
+// set after lib.sh, which derives it from LOCAL).
 func mongoStack(t *testing.T, fn string) {
 	t.Helper()
-	_, file, _, _ := runtime.Caller(0)
-	root := filepath.Join(filepath.Dir(file), "..", "..")
-	// The launcher binary is the main stack's (BIN is set after lib.sh, which derives it from LOCAL).
-	cmd := exec.Command("bash", "-c", "source scripts/lib.sh && BIN="+filepath.Join(root, ".local", "bin")+
-		" && source scripts/stack/postgres.sh && source scripts/stack/ferretdb.sh && "+fn)
-	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "LOCAL="+filepath.Join(root, ".local", "outage-mongo"), "FERRETDB_PORT="+privateMongoPort,
-		"FERRETDB_PG_DB=ferretdb_outage")
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("%s: %v", fn, err)
-	}
+	runStack(t, "BIN="+filepath.Join(repoRoot(), ".local", "bin")+" && source scripts/stack/postgres.sh && source scripts/stack/ferretdb.sh && "+fn,
+		"LOCAL="+filepath.Join(repoRoot(), ".local", "outage-mongo"), "FERRETDB_PORT="+privateMongoPort, "FERRETDB_PG_DB=ferretdb_outage")
 }
 
 // With MongoDB stopped, messaging goes on untouched (every send acknowledged at once); read positions taken
@@ -48,16 +36,7 @@ func TestMongoOutageLeavesMessagingAlone(t *testing.T) {
 		"PARLEY_SEND_BURST": "100", "PARLEY_STATE_WRITE_INTERVAL": "1s"}
 	s := testserver.Start(t, testserver.Options{PGURL: pg, MongoDB: mdb, Env: env})
 	alice, bob := s.Register(t, "alice"), s.Register(t, "bob")
-	var srv struct{ ID string }
-	s.Do(t, "POST", "/api/servers", alice.AccessToken, map[string]string{"name": "Outage"}).JSON(t, &srv)
-	var inv struct{ Code string }
-	s.Do(t, "POST", "/api/servers/"+srv.ID+"/invites", alice.AccessToken, nil).JSON(t, &inv)
-	if res := s.Do(t, "POST", "/api/invites/"+inv.Code+"/join", bob.AccessToken, nil); res.Status != http.StatusOK {
-		t.Fatalf("join: %d %s", res.Status, res.Body)
-	}
-	var chans struct{ Channels []struct{ ID string } }
-	s.Do(t, "GET", "/api/servers/"+srv.ID+"/channels", alice.AccessToken, nil).JSON(t, &chans)
-	general := chans.Channels[0].ID
+	serverID, general := twoMembers(t, s, alice, bob)
 	b := jsclient.Start(t)
 	ca := b.Connect(s.URL, alice.AccessToken, jsclient.Options{})
 	cb := b.Connect(s.URL, bob.AccessToken, jsclient.Options{})
@@ -105,7 +84,7 @@ func TestMongoOutageLeavesMessagingAlone(t *testing.T) {
 	other := testserver.Start(t, testserver.Options{PGURL: pg, MongoDB: mdb, Env: env})
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		res := other.Do(t, "GET", "/api/servers/"+srv.ID+"/channels", bob.AccessToken, nil)
+		res := other.Do(t, "GET", "/api/servers/"+serverID+"/channels", bob.AccessToken, nil)
 		var got struct {
 			Channels []struct{ ID, LastReadID string }
 		}

@@ -6,10 +6,7 @@ package outage
 import (
 	"fmt"
 	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -23,16 +20,8 @@ const privatePort = "59142"
 // stack runs a function of scripts/stack/cassandra.sh against the private node.
 func stack(t *testing.T, fn string) {
 	t.Helper()
-	_, file, _, _ := runtime.Caller(0)
-	root := filepath.Join(filepath.Dir(file), "..", "..")
-	cmd := exec.Command("bash", "-c", "source scripts/lib.sh && source scripts/stack/cassandra.sh && "+fn)
-	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "LOCAL="+filepath.Join(root, ".local", "outage-cassandra"), "CASSANDRA_PORT="+privatePort,
-		"CASSANDRA_STORAGE_PORT=57100", "CASSANDRA_JMX_PORT=57299", "CASSANDRA_HEAP=512M")
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("%s: %v", fn, err)
-	}
+	runStack(t, "source scripts/stack/cassandra.sh && "+fn, "LOCAL="+filepath.Join(repoRoot(), ".local", "outage-cassandra"),
+		"CASSANDRA_PORT="+privatePort, "CASSANDRA_STORAGE_PORT=57100", "CASSANDRA_JMX_PORT=57299", "CASSANDRA_HEAP=512M")
 }
 
 type ack struct {

@@ -4,9 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,15 +21,7 @@ const privatePGPort = "55532"
 // rest of the suite and FerretDB, which use the main one, run undisturbed.
 func pgStack(t *testing.T, fn string) {
 	t.Helper()
-	_, file, _, _ := runtime.Caller(0)
-	root := filepath.Join(filepath.Dir(file), "..", "..")
-	cmd := exec.Command("bash", "-c", "source scripts/lib.sh && source scripts/stack/postgres.sh && "+fn)
-	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "LOCAL="+filepath.Join(root, ".local", "outage-postgres"), "PG_PORT="+privatePGPort)
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("%s: %v", fn, err)
-	}
+	runStack(t, "source scripts/stack/postgres.sh && "+fn, "LOCAL="+filepath.Join(repoRoot(), ".local", "outage-postgres"), "PG_PORT="+privatePGPort)
 }
 
 // outageLength: 35 s in `make test` (past the 10 s access and 30 s session caches); PARLEY_OUTAGE_SECONDS=60
@@ -54,16 +44,7 @@ func TestPostgresOutageKeepsConversationsGoing(t *testing.T) {
 		Env: map[string]string{"PARLEY_SEND_RATE": "100", "PARLEY_SEND_BURST": "100"}})
 	run := time.Now().UnixNano() % 1e9 // the private cluster keeps its data between runs
 	alice, bob := s.Register(t, fmt.Sprint("alice", run)), s.Register(t, fmt.Sprint("bob", run))
-	var srv struct{ ID string }
-	s.Do(t, "POST", "/api/servers", alice.AccessToken, map[string]string{"name": "Outage"}).JSON(t, &srv)
-	var inv struct{ Code string }
-	s.Do(t, "POST", "/api/servers/"+srv.ID+"/invites", alice.AccessToken, nil).JSON(t, &inv)
-	if res := s.Do(t, "POST", "/api/invites/"+inv.Code+"/join", bob.AccessToken, nil); res.Status != http.StatusOK {
-		t.Fatalf("join: %d %s", res.Status, res.Body)
-	}
-	var chans struct{ Channels []struct{ ID string } }
-	s.Do(t, "GET", "/api/servers/"+srv.ID+"/channels", alice.AccessToken, nil).JSON(t, &chans)
-	general := chans.Channels[0].ID
+	serverID, general := twoMembers(t, s, alice, bob)
 
 	b := jsclient.Start(t)
 	connect := func(token string) *jsclient.Client {
@@ -121,7 +102,7 @@ func TestPostgresOutageKeepsConversationsGoing(t *testing.T) {
 	if res := s.Do(t, "POST", "/api/auth/login", "", map[string]string{"login": alice.Username, "password": testserver.Password}); res.Status != http.StatusServiceUnavailable || !strings.Contains(string(res.Body), "unavailable") {
 		t.Errorf("login during the outage: %d %s, want 503 unavailable", res.Status, res.Body)
 	}
-	if res := s.Do(t, "POST", "/api/servers/"+srv.ID+"/invites", alice.AccessToken, nil); res.Status != http.StatusServiceUnavailable {
+	if res := s.Do(t, "POST", "/api/servers/"+serverID+"/invites", alice.AccessToken, nil); res.Status != http.StatusServiceUnavailable {
 		t.Errorf("new invite during the outage: %d %s, want 503", res.Status, res.Body)
 	}
 	if res := s.Do(t, "GET", "/readyz", "", nil); res.Status != http.StatusServiceUnavailable || !strings.Contains(string(res.Body), "postgres") {
