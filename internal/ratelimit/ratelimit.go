@@ -34,6 +34,17 @@ func (k *Keyed) Allow(key string) (bool, time.Duration) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	now := k.now()
+	e := k.bucketLocked(key, now)
+	r := e.lim.ReserveN(now, 1)
+	if d := r.DelayFrom(now); d > 0 {
+		r.CancelAt(now)
+		return false, d
+	}
+	return true, 0
+}
+
+// bucketLocked returns key's bucket (a full one if new) and marks it used now. Callers hold k.mu.
+func (k *Keyed) bucketLocked(key string, now time.Time) *entry {
 	k.sweep(now)
 	e, ok := k.buckets[key]
 	if !ok {
@@ -41,12 +52,7 @@ func (k *Keyed) Allow(key string) (bool, time.Duration) {
 		k.buckets[key] = e
 	}
 	e.seen = now
-	r := e.lim.ReserveN(now, 1)
-	if d := r.DelayFrom(now); d > 0 {
-		r.CancelAt(now)
-		return false, d
-	}
-	return true, 0
+	return e
 }
 
 // sweep drops buckets idle long enough to have refilled completely.
@@ -86,12 +92,6 @@ func (k *Keyed) Spend(key string) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	now := k.now()
-	k.sweep(now)
-	e, ok := k.buckets[key]
-	if !ok {
-		e = &entry{lim: rate.NewLimiter(rate.Every(k.every), k.burst)}
-		k.buckets[key] = e
-	}
-	e.seen = now
+	e := k.bucketLocked(key, now)
 	e.lim.ReserveN(now, 1) // never refused for n ≤ burst: a reservation in the future is the debt
 }
