@@ -343,12 +343,7 @@ func (s *Service) accept(draft model.Message, done func(model.Message, error)) e
 	conv := s.conversationLocked(channelID)
 	conv.mu.Lock()
 	defer conv.mu.Unlock()
-	if e, ok := conv.waiting[key]; ok { // a retry while the first attempt is being stored
-		e.waiters = append(e.waiters, done)
-		return nil
-	}
-	if id, ok := conv.stored[key]; ok { // a retry of a stored message
-		s.answerStoredLocked(conv, id, done)
+	if s.answerRetryLocked(conv, key, done) {
 		return nil
 	}
 	if s.queued.Load() >= int64(s.cfg.QueueLimit) {
@@ -389,9 +384,12 @@ func (s *Service) answerKnown(channelID int64, key nonceKey, done func(model.Mes
 	}
 	conv.mu.Lock()
 	defer conv.mu.Unlock()
-	if conv.lost {
-		return false
-	}
+	return !conv.lost && s.answerRetryLocked(conv, key, done)
+}
+
+// answerRetryLocked answers a send whose nonce the conversation knows: it waits with the first attempt while
+// that is being stored, or gets the stored message. It reports false for a new nonce. Callers hold conv.mu.
+func (s *Service) answerRetryLocked(conv *conversation, key nonceKey, done func(model.Message, error)) bool {
 	if e, ok := conv.waiting[key]; ok {
 		e.waiters = append(e.waiters, done)
 		return true
