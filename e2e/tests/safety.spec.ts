@@ -139,6 +139,15 @@ test('blocking stops a DM, strangers cannot start one, and the privacy setting o
     await waitForChat(bob);
     await send(bob, 'a server message while blocked');
     await expectMessageOnce(bob, 'a server message while blocked');
+    // It does not mark the server unread for Alice (she is in the DM): not live, and not after a reload either
+    // (the server leaves blocked users out of unread counts).
+    const rail = alice.locator(`[data-testid="server-item"][data-server-id="${p.serverId}"]`);
+    await alice.waitForTimeout(1000);
+    await expect(rail).not.toHaveAccessibleName(/unread/);
+    await alice.reload();
+    await waitForChat(alice);
+    await expect(rail).toHaveAccessibleName(/Block Hall/);
+    await expect(rail).not.toHaveAccessibleName(/unread/);
     await alice.goto(p.generalPath);
     await waitForChat(alice);
     await expect(alice.getByTestId('blocked-message')).toHaveCount(1);

@@ -211,7 +211,7 @@ func New(cfg config.Config, log *slog.Logger, pg *pgxpool.Pool, mc *mongodrv.Cli
 	messagingSvc.Observe(typingSvc)
 	sockets.RegisterRealtimeEvents(presenceSvc, typingSvc, readSvc)
 	reactSvc := reactions.New(mongo.NewReactionStore(mdb), communitySvc, messagingSvc, sockets.Publisher(),
-		reactions.Config{WriteInterval: cfg.Messaging.StateWrites}, log.With("component", "reactions"))
+		reactions.Config{WriteInterval: cfg.Messaging.StateWrites, Gate: communitySvc}, log.With("component", "reactions"))
 	sockets.RegisterReactionEvents(reactSvc)
 
 	health := []httpapi.HealthCheck{

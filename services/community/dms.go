@@ -265,6 +265,19 @@ func (s *Service) Unblock(ctx context.Context, caller, target int64) error {
 	return nil
 }
 
+// BlockedIDs lists the ids of the users userID blocks (readstate leaves their messages out of unread counts).
+func (s *Service) BlockedIDs(ctx context.Context, userID int64) ([]int64, error) {
+	us, err := s.store.Blocked(ctx, userID)
+	if err != nil {
+		return nil, unavailable(err, "list blocked users")
+	}
+	ids := make([]int64, len(us))
+	for i, u := range us {
+		ids[i] = u.ID
+	}
+	return ids, nil
+}
+
 // Blocked lists the users the caller blocks.
 func (s *Service) Blocked(ctx context.Context, caller int64) ([]model.User, error) {
 	us, err := s.store.Blocked(ctx, caller)

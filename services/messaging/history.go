@@ -3,6 +3,7 @@ package messaging
 import (
 	"context"
 	"errors"
+	"slices"
 	"strconv"
 	"time"
 
@@ -308,16 +309,16 @@ func (s *Service) Latest(channelID int64) (int64, time.Time, bool) {
 	return m.ID, m.CreatedAt, true
 }
 
-// CountAfter counts messages newer than `after` not sent by userID, and those of them that mention userID,
-// each up to limit (unread and mention counts).
-func (s *Service) CountAfter(ctx context.Context, channelID, after, userID int64, limit int) (unread, mentions int, err error) {
+// CountAfter counts messages newer than `after` not sent by userID nor by anyone in ignore (the users they
+// block), and those of them that mention userID, each up to limit (unread and mention counts).
+func (s *Service) CountAfter(ctx context.Context, channelID, after, userID int64, ignore []int64, limit int) (unread, mentions int, err error) {
 	for page := 0; page < 10 && unread < limit; page++ {
 		msgs, more, err := s.after(ctx, channelID, after, 100)
 		if err != nil {
 			return unread, mentions, err
 		}
 		for _, m := range msgs {
-			if m.SenderID != userID {
+			if m.SenderID != userID && !slices.Contains(ignore, m.SenderID) {
 				unread++
 				if m.Mentioned(userID) {
 					mentions++

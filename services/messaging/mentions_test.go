@@ -124,11 +124,15 @@ func TestMentionsAreResolvedAndStored(t *testing.T) {
 	}
 
 	// Mention counts: alice (1) is mentioned by the first message (since edited away) … count what is stored now.
-	unread, mentions, err := s.CountAfter(context.Background(), 10, 0, 3, 100)
+	unread, mentions, err := s.CountAfter(context.Background(), 10, 0, 3, nil, 100)
 	if err != nil || unread == 0 || mentions != 4 {
 		t.Errorf("CountAfter for Carol = %d unread, %d mentions (%v); want 4 mentions (edit, <@3>, @everyone, @here)", unread, mentions, err)
 	}
-	if _, mentions, _ := s.CountAfter(context.Background(), 10, 0, 1, 100); mentions != 0 {
+	// A user Carol blocks counts neither as unread nor as a mention for her.
+	if u2, m2, err := s.CountAfter(context.Background(), 10, 0, 3, []int64{1, 2}, 100); err != nil || u2 != 0 || m2 != 0 {
+		t.Errorf("CountAfter for Carol, who blocks alice and bob = %d unread, %d mentions (%v); want 0, 0", u2, m2, err)
+	}
+	if _, mentions, _ := s.CountAfter(context.Background(), 10, 0, 1, nil, 100); mentions != 0 {
 		t.Errorf("alice has %d mentions: her own @everyone and @here do not count, and the edit dropped her", mentions)
 	}
 }

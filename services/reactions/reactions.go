@@ -34,6 +34,12 @@ type Messages interface {
 	Message(ctx context.Context, channelID, messageID int64) (model.Message, error)
 }
 
+// Gate refuses a reaction that access alone allows: in a 1:1 DM where one participant blocks the other, nobody
+// may add one (as nobody may send). Removing one's own reaction is always allowed (community.Service).
+type Gate interface {
+	CanSend(ctx context.Context, userID int64, ch model.Channel) error
+}
+
 // Notifier announces changes to the channel's members.
 type Notifier interface {
 	ReactionChanged(u Update)
@@ -47,6 +53,7 @@ type Config struct {
 	Burst         int           // ... after a burst of this many (20)
 	PreviewUsers  int           // user ids listed per emoji with a message (10)
 	CacheTTL      time.Duration // a message's stored reactions are re-read after this long (30 s)
+	Gate          Gate          // nil: no gate beyond read access
 }
 
 const (
@@ -370,16 +377,22 @@ func (s *Service) summary(r model.Reaction, viewer int64) Summary {
 		UserIDs: slices.Clone(r.UserIDs[:min(len(r.UserIDs), s.cfg.PreviewUsers)])}
 }
 
-// check validates a request on one message: the emoji, that the user may read the channel and that the
-// message is there.
-func (s *Service) check(ctx context.Context, userID, channelID, messageID int64, emoji string) error {
+// check validates a request on one message: the emoji, that the user may read the channel (and, to add, that
+// the gate lets them write in it) and that the message is there.
+func (s *Service) check(ctx context.Context, userID, channelID, messageID int64, emoji string, add bool) error {
 	if !ValidEmoji(emoji) {
 		return apperr.InvalidField("emoji", "emoji must be one Unicode emoji (at most 16 code points)")
 	}
-	if _, _, err := s.access.CanRead(ctx, userID, channelID); err != nil {
+	ch, _, err := s.access.CanRead(ctx, userID, channelID)
+	if err != nil {
 		return err
 	}
-	_, err := s.msgs.Message(ctx, channelID, messageID)
+	if add && s.cfg.Gate != nil {
+		if err := s.cfg.Gate.CanSend(ctx, userID, ch); err != nil {
+			return err
+		}
+	}
+	_, err = s.msgs.Message(ctx, channelID, messageID)
 	return err
 }
 
@@ -397,7 +410,7 @@ func (s *Service) change(ctx context.Context, userID, channelID, messageID int64
 	if ok, wait := s.limiter.Allow(strconv.FormatInt(userID, 10)); !ok {
 		return Summary{}, apperr.RateLimit(wait)
 	}
-	if err := s.check(ctx, userID, channelID, messageID, emoji); err != nil {
+	if err := s.check(ctx, userID, channelID, messageID, emoji, add); err != nil {
 		return Summary{}, err
 	}
 	stored, err := s.stored(ctx, []int64{messageID})
@@ -462,7 +475,7 @@ func (s *Service) Users(ctx context.Context, userID, channelID, messageID int64,
 	if limit <= 0 || limit > 100 {
 		limit = 100
 	}
-	if err := s.check(ctx, userID, channelID, messageID, emoji); err != nil {
+	if err := s.check(ctx, userID, channelID, messageID, emoji, false); err != nil {
 		return nil, false, err
 	}
 	s.mu.Lock()

@@ -703,3 +703,32 @@ func TestWriteLandingDuringAReadIsNotLost(t *testing.T) {
 		t.Fatalf("later read (cached): %+v", v)
 	}
 }
+
+// blockGate refuses writes by the listed users (a 1:1 DM with a block in it).
+type blockGate struct{ refused map[int64]bool }
+
+func (g blockGate) CanSend(_ context.Context, userID int64, _ model.Channel) error {
+	if g.refused[userID] {
+		return apperr.New(apperr.Forbidden, "you blocked this user")
+	}
+	return nil
+}
+
+func TestGateRefusesAddingButNotRemovingOrListing(t *testing.T) {
+	gate := blockGate{refused: map[int64]bool{}}
+	f := newFixture(t, Config{Gate: gate})
+	f.add(t, 1, "👍")
+	gate.refused[1] = true // the block starts after the reaction was added
+	if _, err := f.svc.Add(f.ctx, 1, ch, msg, "🎉"); !apperr.Is(err, apperr.Forbidden) {
+		t.Fatalf("add through a closed gate: err %v, want forbidden", err)
+	}
+	if users, _, err := f.svc.Users(f.ctx, 1, ch, msg, "👍", 0, 10); err != nil || len(users) != 1 {
+		t.Fatalf("listing through a closed gate: %v %v", users, err)
+	}
+	if s := f.remove(t, 1, "👍"); s.Count != 0 {
+		t.Fatalf("removing my reaction through a closed gate: %+v", s)
+	}
+	if n := len(f.rec.all()); n != 2 {
+		t.Fatalf("%d announcements, want 2 (add, remove): the refused add must announce nothing", n)
+	}
+}

@@ -20,15 +20,16 @@ type Store interface {
 	ForChannel(ctx context.Context, channelID int64) ([]model.ReadState, error)
 }
 
-// Access answers whether a user may read a channel.
+// Access answers whether a user may read a channel, and whom a user blocks (their messages are not unread).
 type Access interface {
 	CanRead(ctx context.Context, userID, channelID int64) (model.Channel, string, error)
+	BlockedIDs(ctx context.Context, userID int64) ([]int64, error)
 }
 
 // Messages looks messages up and counts unread ones.
 type Messages interface {
 	Message(ctx context.Context, channelID, messageID int64) (model.Message, error)
-	CountAfter(ctx context.Context, channelID, after, userID int64, limit int) (unread, mentions int, err error)
+	CountAfter(ctx context.Context, channelID, after, userID int64, ignore []int64, limit int) (unread, mentions int, err error)
 	Latest(channelID int64) (int64, time.Time, bool)
 }
 
@@ -324,6 +325,13 @@ func (s *Service) Annotate(ctx context.Context, userID int64, views []community.
 	}
 	s.mu.Unlock()
 
+	// Messages of users the caller blocks do not count (Discord and Slack do the same). If the block list cannot
+	// be read, counting them is better than failing the whole channel list.
+	blocked, err := s.access.BlockedIDs(ctx, userID)
+	if err != nil {
+		s.log.Warn("unread counts include blocked users", "user", userID, "err", err)
+	}
+
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var firstErr error
@@ -342,7 +350,7 @@ func (s *Service) Annotate(ctx context.Context, userID int64, views []community.
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			n, mentions, err := s.msgs.CountAfter(ctx, v.Channel.ID, v.LastReadID, userID, UnreadCap)
+			n, mentions, err := s.msgs.CountAfter(ctx, v.Channel.ID, v.LastReadID, userID, blocked, UnreadCap)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil && firstErr == nil {

@@ -58,6 +58,12 @@ describe('decideIncoming', () => {
     expect(decide(direct, text, S({ notifySound: false }))).toMatchObject({ notify: true, sound: false });
     expect(decide({ ...direct, senderId: 'me' }, text)).toEqual({ mention: false, muted: false, notify: false, sound: false });
   });
+
+  it('a message from someone I block: no mention, no notification, no sound', () => {
+    const nothing = { mention: false, muted: false, notify: false, sound: false };
+    expect(decideIncoming({ message: direct, meId: 'me', place: text, settings: S(), viewing: false, hidden: true, blocked: true })).toEqual(nothing);
+    expect(decideIncoming({ message: plain, meId: 'me', place: dm, settings: S(), viewing: false, hidden: true, blocked: true })).toEqual(nothing);
+  });
 });
 
 describe('settings helpers', () => {

@@ -76,9 +76,11 @@ export function decideIncoming(args: {
   settings: NotificationSettings;
   viewing: boolean;
   hidden: boolean;
+  /** The sender is someone I block: their messages neither badge, mention nor notify. */
+  blocked?: boolean;
 }): IncomingDecision {
-  const { message: m, meId, place, settings: s, viewing, hidden } = args;
-  if (!m || m.senderId === meId) return NOTHING;
+  const { message: m, meId, place, settings: s, viewing, hidden, blocked } = args;
+  if (!m || m.senderId === meId || blocked) return NOTHING;
   const dm = !place || place.type === 'dm';
   const mention = mentionsMe(m, meId, isEveryoneSuppressed(s, place));
   const muted = isChannelMuted(s, m.channelId, place);

@@ -22,6 +22,7 @@ import type {
   ServerUpdateEvent,
   SyncResult,
   UnreadEvent,
+  UsersPage,
 } from '../api/types';
 import { applySync, planSync } from '../chat/catchup';
 import { compareIds } from '../chat/ids';
@@ -158,6 +159,8 @@ export class Realtime {
   }
 
   start() {
+    // The block list decides which incoming messages count (onMessage): have it before the first one arrives.
+    void this.qc.prefetchQuery({ queryKey: qk.blocked, queryFn: () => this.api.blocked(), staleTime: 5 * 60_000 });
     this.sockets.start();
     this.startIdleTracking();
   }
@@ -278,6 +281,10 @@ export class Realtime {
     if (e.channelId === this.activeChannelId) this.markRead(e.channelId);
   }
 
+  private isBlocked(userId: Id): boolean {
+    return !!this.qc.getQueryData<UsersPage>(qk.blocked)?.users?.some((u) => u.id === userId);
+  }
+
   private isDM(channelId: Id): boolean {
     const c = findChannel(this.qc, channelId);
     return c ? c.type === 'dm' : true; // unknown channel: most likely a DM someone just opened with us
@@ -295,12 +302,14 @@ export class Realtime {
     const hidden = tabHidden();
     const viewing = m.channelId === this.activeChannelId && !hidden;
     const place = this.place(m.channelId);
-    const decision = decideIncoming({ message: m, meId: this.meId, place, settings: this.settings(), viewing, hidden });
+    // A message from someone I block counts for nothing (the server leaves it out of unread counts too).
+    const blocked = this.isBlocked(m.senderId);
+    const decision = decideIncoming({ message: m, meId: this.meId, place, settings: this.settings(), viewing, hidden, blocked });
     const fromOther = m.senderId !== this.meId;
-    const known = noteLastMessage(this.qc, m, fromOther && !viewing, decision.mention && !viewing);
+    const known = noteLastMessage(this.qc, m, fromOther && !blocked && !viewing, decision.mention && !viewing);
     if (!known) void this.qc.invalidateQueries({ queryKey: qk.dms });
     if (m.channelId === this.activeChannelId) this.markRead(m.channelId);
-    if (fromOther && !this.announced.has(m.id)) {
+    if (fromOther && !blocked && !this.announced.has(m.id)) {
       this.announced.add(m.id);
       if (this.announced.size > 500) this.announced.delete(this.announced.values().next().value!);
       for (const l of this.incomingListeners) l({ message: m, place, decision });

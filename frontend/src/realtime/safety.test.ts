@@ -108,4 +108,21 @@ describe('Realtime and community safety', () => {
     expect(sock.emitted).toContainEqual({ event: 'receipt:read', payload: { channelId: 'd1', messageId: '90' } });
     rt.stop();
   });
+
+  it("a message from someone I block raises no unread or mention badge and reaches no listener; others' still do", () => {
+    const { rt, sock, queryClient } = setup();
+    queryClient.setQueryData<DMList>(qk.dms, { channels: [dm('g1', ['me', 'a', 'b'], { unreadCount: 0, lastMessageId: '10' })] });
+    queryClient.setQueryData(qk.blocked, { users: [user('a')], hasMore: false });
+    const heard: string[] = [];
+    rt.onIncoming((e) => heard.push(e.message.id));
+    const msg = (id: string, senderId: string) => ({ id, channelId: 'g1', senderId, content: 'hi <@me>', mentions: ['me'], mentionEveryone: false, timestamp: '2026-12-06T10:00:00Z', nonce: id });
+    sock.fire('message:new', msg('20', 'a'));
+    let g1 = queryClient.getQueryData<DMList>(qk.dms)!.channels[0];
+    expect([g1.unreadCount, g1.mentionCount, g1.lastMessageId]).toEqual([0, 0, '20']);
+    sock.fire('message:new', msg('30', 'b'));
+    g1 = queryClient.getQueryData<DMList>(qk.dms)!.channels[0];
+    expect([g1.unreadCount, g1.mentionCount]).toEqual([1, 1]);
+    expect(heard).toEqual(['30']);
+    rt.stop();
+  });
 });
