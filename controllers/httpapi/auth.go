@@ -18,6 +18,7 @@ import (
 // AuthService is what the auth and user handlers need.
 type AuthService interface {
 	Register(ctx context.Context, in auth.RegisterInput) (auth.Result, error)
+	VerifyEmail(ctx context.Context, token string) (auth.Result, error)
 	Login(ctx context.Context, in auth.LoginInput) (auth.Result, error)
 	Refresh(ctx context.Context, refreshToken string) (auth.Result, error)
 	Logout(ctx context.Context, refreshToken string) error
@@ -88,6 +89,27 @@ func (h *AuthHandlers) Register(c *gin.Context) {
 		return
 	}
 	res, err := h.svc.Register(c.Request.Context(), auth.RegisterInput{Username: body.Username, Email: body.Email, Password: body.Password, IP: c.ClientIP()})
+	if err != nil {
+		fail(c, h.log, err)
+		return
+	}
+	if res.Verification != nil {
+		// The same answer whether or not the address has an account (services/auth/verify.go).
+		c.JSON(http.StatusAccepted, gin.H{"verification": "sent", "email": res.Verification.Email})
+		return
+	}
+	h.setDeviceCookie(c, res.DeviceToken)
+	c.JSON(http.StatusCreated, toAuthJSON(res))
+}
+
+// VerifyEmail finishes a registration from the mailed link's token: the account is created and logged in.
+func (h *AuthHandlers) VerifyEmail(c *gin.Context) {
+	var body struct{ Token string }
+	if err := bind(c, &body); err != nil {
+		fail(c, h.log, err)
+		return
+	}
+	res, err := h.svc.VerifyEmail(c.Request.Context(), body.Token)
 	if err != nil {
 		fail(c, h.log, err)
 		return

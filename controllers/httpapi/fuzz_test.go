@@ -65,6 +65,10 @@ func (f fAuth) Register(context.Context, auth.RegisterInput) (auth.Result, error
 	f.s.ids("register")
 	return auth.Result{}, nil
 }
+func (f fAuth) VerifyEmail(context.Context, string) (auth.Result, error) {
+	f.s.ids("verify-email")
+	return auth.Result{}, nil
+}
 func (f fAuth) Login(context.Context, auth.LoginInput) (auth.Result, error) {
 	f.s.ids("login")
 	return auth.Result{}, nil
@@ -316,7 +320,7 @@ var fuzzRoutes = []struct {
 	method, path string
 	body         bool
 }{
-	{"POST", "/api/auth/register", true}, {"POST", "/api/auth/login", true}, {"POST", "/api/auth/refresh", true},
+	{"POST", "/api/auth/register", true}, {"POST", "/api/auth/verify-email", true}, {"POST", "/api/auth/login", true}, {"POST", "/api/auth/refresh", true},
 	{"POST", "/api/auth/logout", true}, {"PATCH", "/api/users/me", true}, {"GET", "/api/users/:a", false},
 	{"GET", "/api/users", false}, {"GET", "/api/invites/:a", false}, {"POST", "/api/servers", true},
 	{"PATCH", "/api/servers/:a", true}, {"DELETE", "/api/servers/:a", false}, {"POST", "/api/servers/:a/invites", true},

@@ -61,6 +61,7 @@ func NewRouter(cfg RouterConfig) *gin.Engine {
 	api := r.Group("/api")
 	a := cfg.Auth
 	api.POST("/auth/register", a.Register)
+	api.POST("/auth/verify-email", a.VerifyEmail)
 	api.POST("/auth/login", a.Login)
 	api.POST("/auth/refresh", a.Refresh)
 	api.POST("/auth/logout", a.Logout)

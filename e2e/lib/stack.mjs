@@ -214,7 +214,7 @@ async function readyz(origin) {
 }
 
 /** Starts bin/parley with the run's env (output appended to artifacts/server.log) and waits for /readyz = 200. */
-export async function startServer(state, { timeoutMs = 120_000 } = {}) {
+export async function startServer(state, { timeoutMs = 120_000, persist = true } = {}) {
   fs.mkdirSync(path.join(ARTIFACTS, 'data'), { recursive: true });
   const out = fs.openSync(SERVER_LOG, 'a');
   fs.writeSync(out, `\n===== starting server on ${state.origin} at ${new Date().toISOString()} =====\n`);
@@ -231,7 +231,7 @@ export async function startServer(state, { timeoutMs = 120_000 } = {}) {
   child.on('exit', (code, signal) => (exited = { code, signal }));
   child.unref();
   state.pid = child.pid;
-  writeState(state);
+  if (persist) writeState(state); // a second server started by one test (persist: false) must not replace the suite's
   const start = Date.now();
   let last = 0;
   while (Date.now() - start < timeoutMs) {
@@ -247,7 +247,7 @@ export async function startServer(state, { timeoutMs = 120_000 } = {}) {
 }
 
 /** SIGTERM, then wait for the process to exit (SIGKILL after timeoutMs). Returns how long it took (ms). */
-export async function stopServer(state, { timeoutMs = 30_000 } = {}) {
+export async function stopServer(state, { timeoutMs = 30_000, persist = true } = {}) {
   const pid = state.pid;
   if (!isAlive(pid)) return 0;
   const start = Date.now();
@@ -264,6 +264,6 @@ export async function stopServer(state, { timeoutMs = 30_000 } = {}) {
   const took = Date.now() - start;
   log(`server pid ${pid} stopped in ${(took / 1000).toFixed(1)}s`);
   state.pid = null;
-  writeState(state);
+  if (persist) writeState(state);
   return took;
 }

@@ -16,6 +16,7 @@ function lazyNamed<M extends Record<K, ComponentType<any>>, K extends keyof M>(l
 }
 const LoginPage = lazyNamed(loadAuth, 'LoginPage');
 const RegisterPage = lazyNamed(loadAuth, 'RegisterPage');
+const VerifyEmailPage = lazyNamed(loadAuth, 'VerifyEmailPage');
 const InvitePage = lazyNamed(() => import('./pages/InvitePage'), 'InvitePage');
 const RealtimeProvider = lazyNamed(loadChat, 'RealtimeProvider');
 const AppShell = lazyNamed(loadChat, 'AppShell');
@@ -69,6 +70,7 @@ export function AppRoutes({ socketFactory }: { socketFactory?: SocketFactory }) 
         <Routes>
           <Route path="/login" element={<LoginPage />} />
           <Route path="/register" element={<RegisterPage />} />
+          <Route path="/verify-email" element={<VerifyEmailPage />} />
           <Route path="/invite/:code" element={<InvitePage />} />
           <Route element={<RequireAuth socketFactory={socketFactory} />}>
             <Route element={<AppShell />}>

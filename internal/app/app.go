@@ -25,6 +25,7 @@ import (
 	"github.com/parleychat/parley/controllers/socketapi"
 	"github.com/parleychat/parley/internal/config"
 	"github.com/parleychat/parley/internal/httpserver"
+	"github.com/parleychat/parley/internal/mail"
 	"github.com/parleychat/parley/internal/model"
 	"github.com/parleychat/parley/internal/snowflake"
 	"github.com/parleychat/parley/repositories/cassandra"
@@ -126,9 +127,14 @@ func New(cfg config.Config, log *slog.Logger, pg *pgxpool.Pool, mc *mongodrv.Cli
 
 	// Services.
 	tokens := auth.NewTokenIssuer(cfg.Auth.JWTSecret, cfg.Auth.Issuer, cfg.Auth.Audience, cfg.Auth.AccessTTL)
+	verification, err := newVerification(cfg, users)
+	if err != nil {
+		return nil, err
+	}
 	authSvc, err := auth.New(users, sessions, tokens, ids, auth.Config{
 		BcryptCost: cfg.Auth.BcryptCost, RefreshTTL: cfg.Auth.RefreshTTL,
 		RegisterBurst: cfg.Auth.RegisterBurst, LoginIPBurst: cfg.Auth.LoginIPBurst,
+		Verification: verification,
 	}, log.With("component", "auth"))
 	if err != nil {
 		return nil, err
@@ -356,4 +362,19 @@ type writers struct{ svc *community.Service }
 
 func (w writers) CanRead(ctx context.Context, userID, channelID int64) (model.Channel, string, error) {
 	return w.svc.CanWrite(ctx, userID, channelID)
+}
+
+// newVerification picks the registration mailer (none, SMTP, or a directory of .eml files in development).
+func newVerification(cfg config.Config, pending auth.PendingStore) (auth.Verification, error) {
+	if !cfg.Mail.VerifyEmail {
+		return auth.Verification{}, nil
+	}
+	v := auth.Verification{Pending: pending, LinkBase: cfg.PublicOrigin, TTL: cfg.Mail.LinkTTL}
+	var err error
+	if cfg.Mail.SMTPURL != "" {
+		v.Mailer, err = mail.NewSMTP(cfg.Mail.SMTPURL, cfg.Mail.From)
+	} else {
+		v.Mailer, err = mail.NewDir(cfg.Mail.Dir, cfg.Mail.From)
+	}
+	return v, err
 }

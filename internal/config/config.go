@@ -56,6 +56,11 @@ var Vars = []Var{
 	{"PARLEY_REFRESH_TOKEN_TTL", "720h", "refresh token (session) lifetime"},
 	{"PARLEY_BCRYPT_COST", "12", "bcrypt cost for password hashes (10-15)"},
 	{"PARLEY_REGISTER_BURST", "10", "registrations one IP address may make at once (then one per 30 s); raise for load tests"},
+	{"PARLEY_REGISTRATION", "auto", "verify: registration mails a link and creates the account when it is opened, answering the same whether or not the email has an account; open: the account is created at once (a taken email is refused generically, rate-limited); auto: verify when mail is configured"},
+	{"PARLEY_SMTP_URL", "", "SMTP server for registration mails: smtp://user:password@host:587 (STARTTLS required; ?tls=opportunistic|none for a trusted relay) or smtps://...:465"},
+	{"PARLEY_MAIL_FROM", "", "sender address of the server's mails (required with PARLEY_SMTP_URL)"},
+	{"PARLEY_MAIL_DIR", "", "development: write mails as .eml files into this directory instead of sending them"},
+	{"PARLEY_VERIFY_LINK_TTL", "24h", "how long a registration link works"},
 	{"PARLEY_LOGIN_IP_BURST", "20", "login attempts one IP address may make at once (then 10/min); failed logins are also limited per account (README, Security)"},
 	{"PARLEY_FLUSH_BATCH", "64", "flush a channel's queued messages to Cassandra once this many are waiting"},
 	{"PARLEY_FLUSH_DELAY", "5ms", "... or once the oldest queued message is this old"},
@@ -107,10 +112,19 @@ type Config struct {
 	Cluster     Cluster
 
 	Auth      Auth
+	Mail      Mail
 	Messaging Messaging
 	Sockets   Sockets
 	API       API
 	Limits    Limits
+}
+
+// Mail settings: where the server's mails go, and whether registration verifies the address.
+type Mail struct {
+	SMTPURL, From, Dir string
+	// VerifyEmail: registration mails a link (PARLEY_REGISTRATION verify, or auto with a mailer).
+	VerifyEmail bool
+	LinkTTL     time.Duration
 }
 
 // Sockets bounds what one client can hold on a node.
@@ -263,6 +277,23 @@ func Load(getenv func(string) string) (Config, error) {
 		DMBurst:           r.intRange("PARLEY_DM_CREATE_BURST", 1, 1_000_000),
 		DMEvery:           r.duration("PARLEY_DM_CREATE_EVERY"),
 		GroupDMSize:       r.intRange("PARLEY_GROUP_DM_SIZE", 2, 100),
+	}
+	c.Mail = Mail{SMTPURL: r.str("PARLEY_SMTP_URL"), From: r.str("PARLEY_MAIL_FROM"), Dir: r.str("PARLEY_MAIL_DIR"), LinkTTL: r.duration("PARLEY_VERIFY_LINK_TTL")}
+	hasMailer := c.Mail.SMTPURL != "" || c.Mail.Dir != ""
+	if c.Mail.SMTPURL != "" && c.Mail.Dir != "" {
+		r.fail("PARLEY_MAIL_DIR", "cannot be set together with PARLEY_SMTP_URL")
+	}
+	switch r.str("PARLEY_REGISTRATION") {
+	case "auto":
+		c.Mail.VerifyEmail = hasMailer
+	case "verify":
+		c.Mail.VerifyEmail = true
+		if !hasMailer {
+			r.fail("PARLEY_REGISTRATION", "verify needs PARLEY_SMTP_URL (or PARLEY_MAIL_DIR in development)")
+		}
+	case "open":
+	default:
+		r.fail("PARLEY_REGISTRATION", "must be auto, verify or open")
 	}
 	c.AllowedOrigins = append([]string{c.PublicOrigin}, r.list("PARLEY_ALLOWED_ORIGINS")...)
 	c.HTTP.SecureOrigin = strings.HasPrefix(c.PublicOrigin, "https://")

@@ -182,6 +182,12 @@ type NodePresence struct {
 	HeartbeatAt time.Time
 }
 
+// PendingRegistration is a registration waiting for its address to be confirmed (the token mailed to it).
+type PendingRegistration struct {
+	Username, Email, PasswordHash string
+	ExpiresAt                     time.Time
+}
+
 // Errors stores return; services map them to client errors.
 var (
 	ErrNotFound      = errors.New("not found")

@@ -51,6 +51,7 @@ type Config struct {
 	RefreshTTL    time.Duration
 	RegisterBurst int // per IP, then one per 30 s
 	LoginIPBurst  int // per IP, then 10 per minute
+	Verification  Verification
 }
 
 // Result is what register, login and refresh return.
@@ -63,6 +64,8 @@ type Result struct {
 	// DeviceToken (register and login) marks the client as a device known to the account; the HTTP layer keeps
 	// it in an HttpOnly cookie and hands it back to Login.
 	DeviceToken string
+	// Verification (Register with email verification on) is set instead of everything else: a link was mailed.
+	Verification *VerificationSent
 }
 
 // Service implements the account rules.
@@ -86,6 +89,8 @@ type Service struct {
 	loginFailsPerDevice    *ratelimit.Keyed
 	registerPerIP          *ratelimit.Keyed
 	registerRefusedPerIP   *ratelimit.Keyed // registrations refused because the email has an account
+	mailsPerAddress        *ratelimit.Keyed // verification mails per address (verify.go)
+	mailSlots              chan struct{}    // verification mails being sent
 
 	listenersMu sync.RWMutex
 	listeners   []RevocationListener
@@ -119,6 +124,8 @@ func New(users UserStore, sessions SessionStore, tokens *TokenIssuer, ids IDs, c
 		loginFailsPerDevice:    ratelimit.New(12*time.Second, 5),                       // 5, then 5/min
 		registerPerIP:          ratelimit.New(30*time.Second, max(cfg.RegisterBurst, 1)),
 		registerRefusedPerIP:   ratelimit.New(10*time.Minute, 5), // 5, then 6/hour
+		mailsPerAddress:        newMailLimiter(),
+		mailSlots:              make(chan struct{}, maxMailsInFlight),
 		validity:               map[int64]validEntry{},
 	}
 	h, err := hashPassword("not a real password: timing equalizer", cfg.BcryptCost)
@@ -141,7 +148,7 @@ var usernameRE = regexp.MustCompile(`^[A-Za-z0-9_.-]{3,32}$`)
 // RegisterInput is the registration form.
 type RegisterInput struct{ Username, Email, Password, IP string }
 
-// Register creates an account and logs it in.
+// Register creates an account and logs it in; with email verification on it mails a link instead (verify.go).
 func (s *Service) Register(ctx context.Context, in RegisterInput) (Result, error) {
 	if ok, wait := s.registerPerIP.Allow(in.IP); !ok {
 		return Result{}, apperr.RateLimit(wait)
@@ -164,6 +171,13 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (Result, error
 	hash, err := hashPassword(in.Password, s.cfg.BcryptCost)
 	if err != nil {
 		return Result{}, apperr.Wrap(apperr.Internal, err, "could not hash password")
+	}
+	if s.VerificationOn() {
+		sent, err := s.registerPending(ctx, in, hash)
+		if err != nil {
+			return Result{}, err
+		}
+		return Result{Verification: &sent}, nil
 	}
 	u, err := s.users.Create(ctx, model.User{ID: s.ids.Next(), Username: in.Username, Email: in.Email, PasswordHash: hash, DisplayName: in.Username})
 	switch {
@@ -272,7 +286,7 @@ func (s *Service) startDeviceSession(ctx context.Context, u model.User) (Result,
 }
 
 func (s *Service) startSession(ctx context.Context, u model.User) (Result, error) {
-	tok, hash, err := newRefreshToken()
+	tok, hash, err := newSecretToken()
 	if err != nil {
 		return Result{}, apperr.Wrap(apperr.Internal, err, "could not create session")
 	}
@@ -296,11 +310,11 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string) (Result, err
 	if refreshToken == "" || len(refreshToken) > 200 {
 		return Result{}, apperr.New(apperr.Unauthorized, "invalid refresh token")
 	}
-	newTok, newHash, err := newRefreshToken()
+	newTok, newHash, err := newSecretToken()
 	if err != nil {
 		return Result{}, apperr.Wrap(apperr.Internal, err, "could not rotate token")
 	}
-	sess, err := s.sessions.Rotate(ctx, hashRefreshToken(refreshToken), newHash, s.now())
+	sess, err := s.sessions.Rotate(ctx, hashSecretToken(refreshToken), newHash, s.now())
 	switch {
 	case errors.Is(err, model.ErrTokenReused):
 		s.log.Warn("refresh token reused: session revoked", "session", sess.ID, "user", sess.UserID)
@@ -320,7 +334,7 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string) (Result, err
 
 // Logout revokes the session of a refresh token. Unknown tokens are not an error (logout is idempotent).
 func (s *Service) Logout(ctx context.Context, refreshToken string) error {
-	sess, err := s.sessions.RevokeByToken(ctx, hashRefreshToken(refreshToken), "logout", s.now())
+	sess, err := s.sessions.RevokeByToken(ctx, hashSecretToken(refreshToken), "logout", s.now())
 	if errors.Is(err, model.ErrNotFound) {
 		return nil
 	}

@@ -85,17 +85,17 @@ func (t *TokenIssuer) Verify(token string) (Claims, error) {
 	return Claims{UserID: uid, SessionID: sid, ExpiresAt: c.ExpiresAt.Time}, nil
 }
 
-// newRefreshToken returns a random 256-bit token and the SHA-256 hash that is stored instead of it.
-func newRefreshToken() (string, []byte, error) {
+// newSecretToken returns a random 256-bit token and the SHA-256 hash that is stored instead of it.
+func newSecretToken() (string, []byte, error) {
 	b := make([]byte, 32)
 	if _, err := rand.Read(b); err != nil {
 		return "", nil, err
 	}
 	tok := base64.RawURLEncoding.EncodeToString(b)
-	return tok, hashRefreshToken(tok), nil
+	return tok, hashSecretToken(tok), nil
 }
 
-func hashRefreshToken(tok string) []byte {
+func hashSecretToken(tok string) []byte {
 	h := sha256.Sum256([]byte(tok))
 	return h[:]
 }

@@ -226,3 +226,24 @@ describe('http client', () => {
     expect(init?.body).toBe('{"name":"x"}');
   });
 });
+
+describe('registration with email verification', () => {
+  it('a 202 is a mailed link, not a session; the link logs in', async () => {
+    localStorage.clear();
+    const calls: string[] = [];
+    const fetchImpl = vi.fn(async (url: string | URL | Request, init?: RequestInit) => {
+      calls.push(`${String(url)} ${String(init?.body)}`);
+      if (String(url) === '/api/auth/register') return json(202, { verification: 'sent', email: 'ivy@example.com' });
+      return json(201, authResult(1));
+    });
+    const auth = new AuthManager({ fetchImpl: fetchImpl as unknown as typeof fetch, lock: noLock, autoRefresh: false });
+    const res = await auth.register({ username: 'ivy', email: 'ivy@example.com', password: 'correct horse battery' });
+    expect(res).toEqual({ verification: 'sent', email: 'ivy@example.com' });
+    expect(auth.getSession()).toBeNull();
+    const s = await auth.verifyEmail('tok_en-1');
+    expect(s.accessToken).toBe('access-1');
+    expect(auth.getSession()?.user.username).toBe('alice');
+    expect(calls[1]).toBe('/api/auth/verify-email {"token":"tok_en-1"}');
+    auth.logout(undefined, false);
+  });
+});

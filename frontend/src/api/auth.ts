@@ -3,7 +3,7 @@
 // caller shares it, and across tabs a Web Lock plus a re-read of localStorage keeps two tabs from spending the same
 // refresh token.
 import { ApiError, rawRequest, type TokenSource } from './http';
-import type { AuthResult, LoginBody, Me, RegisterBody } from './types';
+import type { AuthResult, LoginBody, Me, RegisterBody, VerificationSent } from './types';
 import { cleanName } from '../chat/bidi';
 
 export const SESSION_KEY = 'parley.session';
@@ -148,8 +148,16 @@ export class AuthManager implements TokenSource {
     return this.accept(await rawRequest<AuthResult>('/auth/login', { method: 'POST', body, fetchImpl: this.fetchImpl }));
   }
 
-  async register(body: RegisterBody): Promise<Session> {
-    return this.accept(await rawRequest<AuthResult>('/auth/register', { method: 'POST', body, fetchImpl: this.fetchImpl }));
+  /** Creates the account and logs in; on a server that verifies addresses, a link is mailed instead. */
+  async register(body: RegisterBody): Promise<Session | VerificationSent> {
+    const res = await rawRequest<AuthResult | VerificationSent>('/auth/register', { method: 'POST', body, fetchImpl: this.fetchImpl });
+    if ('verification' in res) return res;
+    return this.accept(res);
+  }
+
+  /** Finishes a registration from the mailed link: the account is created and logged in. */
+  async verifyEmail(token: string): Promise<Session> {
+    return this.accept(await rawRequest<AuthResult>('/auth/verify-email', { method: 'POST', body: { token }, fetchImpl: this.fetchImpl }));
   }
 
   /** Ends the session. `reason` is shown on the login page; pass none when the user logged out on purpose. */

@@ -152,6 +152,12 @@ export interface NotificationSettings {
   desktop: DesktopNotify;
 }
 
+/** POST /auth/register's answer (202) when the server verifies addresses: a link was mailed. */
+export interface VerificationSent {
+  verification: 'sent';
+  email: string;
+}
+
 export interface AuthResult {
   user: Me;
   accessToken: string;

@@ -1,4 +1,4 @@
-import { useState, type FormEvent, type ReactNode } from 'react';
+import { useEffect, useRef, useState, type FormEvent, type ReactNode } from 'react';
 import { Link, Navigate, useNavigate, useSearchParams } from 'react-router';
 import { errorMessage, isApiError } from '../api/http';
 import { useServices, useSession } from '../app/services';
@@ -145,8 +145,23 @@ export function RegisterPage() {
   const [fieldErrors, setFieldErrors] = useState<Record<string, string>>({});
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  const [mailedTo, setMailedTo] = useState<string | null>(null);
 
   if (session) return <Navigate to={next} replace />;
+  if (mailedTo) {
+    return (
+      <AuthCard title="Check your email" subtitle="One more step to create your account.">
+        <p data-testid="verify-sent">
+          If <strong>{mailedTo}</strong> can be used for a new account, a link to finish creating it is on its way. Open it in
+          this browser within a day. If the address already has an account, we told its owner instead.
+        </p>
+        <p className="muted small">
+          Nothing arrived? Check the spam folder, or <Link to="/register" onClick={() => setMailedTo(null)}>try again</Link>. Already
+          have an account? <Link to="/login">Log in</Link>
+        </p>
+      </AuthCard>
+    );
+  }
 
   const set = (k: keyof typeof form) => (e: React.ChangeEvent<HTMLInputElement>) => setForm((f) => ({ ...f, [k]: e.target.value }));
 
@@ -158,8 +173,9 @@ export function RegisterPage() {
     if (Object.keys(invalid).length > 0) return;
     setBusy(true);
     try {
-      await auth.register({ username: form.username.trim(), email: form.email.trim(), password: form.password });
-      navigate(next, { replace: true });
+      const res = await auth.register({ username: form.username.trim(), email: form.email.trim(), password: form.password });
+      if ('verification' in res) setMailedTo(res.email);
+      else navigate(next, { replace: true });
     } catch (err) {
       if (isApiError(err) && err.field) setFieldErrors({ [err.field]: err.message });
       else if (isApiError(err, 'conflict')) setError(err.message || 'That username or email is already taken.');
@@ -223,6 +239,42 @@ export function RegisterPage() {
       <p className="muted small">
         Already have an account? <Link to={`/login${params.get('next') ? `?next=${encodeURIComponent(next)}` : ''}`}>Log in</Link>
       </p>
+    </AuthCard>
+  );
+}
+
+/** The mailed registration link lands here (/verify-email?token=…): the account is created and logged in. */
+export function VerifyEmailPage() {
+  const { auth } = useServices();
+  const session = useSession();
+  const [params] = useSearchParams();
+  const token = params.get('token') ?? '';
+  const [error, setError] = useState<string | null>(token ? null : 'This link is incomplete: open the whole link from the mail.');
+  const started = useRef(false);
+
+  useEffect(() => {
+    if (!token || started.current) return; // once, even when React runs effects twice in development
+    started.current = true;
+    auth.verifyEmail(token).catch((err) => setError(errorMessage(err)));
+  }, [auth, token]);
+
+  if (session) return <Navigate to="/channels/@me" replace />;
+  return (
+    <AuthCard title={error ? 'This link did not work' : 'Creating your account…'} subtitle="Confirming your email address.">
+      {error ? (
+        <>
+          <p className="form-error" role="alert" data-testid="verify-error">
+            {error}
+          </p>
+          <p className="muted small">
+            <Link to="/register">Register again</Link> or <Link to="/login">log in</Link>
+          </p>
+        </>
+      ) : (
+        <p className="muted" data-testid="verify-busy">
+          One moment…
+        </p>
+      )}
     </AuthCard>
   );
 }
