@@ -91,7 +91,13 @@ func (s *ReactionStore) ForMessages(ctx context.Context, messageIDs []int64) ([]
 	if len(messageIDs) == 0 {
 		return nil, nil
 	}
-	docs, err := s.find(ctx, bson.D{{Key: "messageId", Value: bson.D{{Key: "$in", Value: messageIDs}}}}, nil)
+	// One message (every reaction change reads one) by plain equality: FerretDB turns that into an indexed
+	// Postgres filter, while it filters $in itself after reading the whole collection (MongoDB uses the index either way).
+	filter := bson.D{{Key: "messageId", Value: bson.D{{Key: "$in", Value: messageIDs}}}}
+	if len(messageIDs) == 1 {
+		filter = bson.D{{Key: "messageId", Value: messageIDs[0]}}
+	}
+	docs, err := s.find(ctx, filter, nil)
 	if err != nil {
 		return nil, err
 	}

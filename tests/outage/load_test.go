@@ -33,6 +33,7 @@ type loadSender struct {
 	maxLat  time.Duration
 	first   map[string]time.Time
 	dead    bool
+	lastID  string // the newest message id acknowledged to this user
 }
 
 func (l *loadSender) send(t *testing.T, nonce string) {
@@ -85,6 +86,7 @@ func (l *loadSender) read() {
 		if args[0].OK {
 			if _, done := l.acked[nonce]; !done {
 				l.acked[nonce] = args[0].Message.ID
+				l.lastID = args[0].Message.ID
 				l.maxLat = max(l.maxLat, time.Since(l.first[nonce]))
 			}
 			delete(l.pending, nonce)
@@ -95,23 +97,10 @@ func (l *loadSender) read() {
 	}
 }
 
-// The figures behind "Cassandra stopped under load" (#22): a private Cassandra node is killed (SIGKILL) while
-// users offer PARLEY_OUTAGE_LOAD msg/s, stays down PARLEY_OUTAGE_SECONDS, and is started again. Run by
-// `make chaos` (not `make test`: it takes a couple of minutes and a node of its own).
-func TestCassandraOutageUnderLoad(t *testing.T) {
-	rate, _ := strconv.Atoi(os.Getenv("PARLEY_OUTAGE_LOAD"))
-	if rate <= 0 {
-		t.Skip("set PARLEY_OUTAGE_LOAD (msg/s) to run; make chaos does")
-	}
-	stack(t, "cassandra_install >/dev/null && cassandra_start")
-	t.Cleanup(func() { stack(t, "cassandra_stop") })
-	s := testserver.Start(t, testserver.Options{Env: map[string]string{
-		"PARLEY_CASSANDRA_HOSTS": "127.0.0.1:" + privatePort, "PARLEY_CASSANDRA_KEYSPACE": fmt.Sprint("load", time.Now().Unix()),
-		"PARLEY_SEND_RATE": "1000", "PARLEY_SEND_BURST": "1000", "PARLEY_REGISTER_BURST": "1000",
-		"PARLEY_API_RATE": "100000", "PARLEY_API_BURST": "100000", // the owner pages through every history
-		// Below what the clients' outboxes can hold (50 × 200), so the server must push back with `unavailable`.
-		"PARLEY_QUEUE_LIMIT": "5000"}})
-	const users, perChannel = 50, 5
+// loadUsers registers an owner and `users` members, perChannel to a server (its #general), each with a socket
+// whose acks a goroutine reads.
+func loadUsers(t *testing.T, s *testserver.Server, users, perChannel int) (testserver.Account, []*loadSender) {
+	t.Helper()
 	owner := s.Register(t, "owner")
 	var senders []*loadSender
 	var srv struct{ ID string }
@@ -136,6 +125,27 @@ func TestCassandraOutageUnderLoad(t *testing.T) {
 		go l.read()
 		senders = append(senders, l)
 	}
+	return owner, senders
+}
+
+// The figures behind "Cassandra stopped under load" (#22): a private Cassandra node is killed (SIGKILL) while
+// users offer PARLEY_OUTAGE_LOAD msg/s, stays down PARLEY_OUTAGE_SECONDS, and is started again. Run by
+// `make chaos` (not `make test`: it takes a couple of minutes and a node of its own).
+func TestCassandraOutageUnderLoad(t *testing.T) {
+	rate, _ := strconv.Atoi(os.Getenv("PARLEY_OUTAGE_LOAD"))
+	if rate <= 0 {
+		t.Skip("set PARLEY_OUTAGE_LOAD (msg/s) to run; make chaos does")
+	}
+	stack(t, "cassandra_install >/dev/null && cassandra_start")
+	t.Cleanup(func() { stack(t, "cassandra_stop") })
+	s := testserver.Start(t, testserver.Options{Env: map[string]string{
+		"PARLEY_CASSANDRA_HOSTS": "127.0.0.1:" + privatePort, "PARLEY_CASSANDRA_KEYSPACE": fmt.Sprint("load", time.Now().Unix()),
+		"PARLEY_SEND_RATE": "1000", "PARLEY_SEND_BURST": "1000", "PARLEY_REGISTER_BURST": "1000",
+		"PARLEY_API_RATE": "100000", "PARLEY_API_BURST": "100000", // the owner pages through every history
+		// Below what the clients' outboxes can hold (50 × 200), so the server must push back with `unavailable`.
+		"PARLEY_QUEUE_LIMIT": "5000"}})
+	const users = 50
+	owner, senders := loadUsers(t, s, users, 5)
 
 	outage := outageLength()
 	var offered atomic.Int64
