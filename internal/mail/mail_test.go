@@ -51,7 +51,10 @@ func (ss *session) Auth(string) (sasl.Server, error) {
 	}), nil
 }
 func (ss *session) Mail(from string, _ *smtp.MailOptions) error { ss.cur.from = from; return nil }
-func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error  { ss.cur.to = append(ss.cur.to, to); return nil }
+func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
+	ss.cur.to = append(ss.cur.to, to)
+	return nil
+}
 func (ss *session) Data(r io.Reader) error {
 	b, err := io.ReadAll(r)
 	if err != nil {
