@@ -1,0 +1,158 @@
+// Command keys runs the key service of end-to-end encrypted conversations (issue #19): key packages, the
+// ordered MLS handshake log, Welcomes and the rotation policy, on its own port and storage, deployable and
+// scaled apart from the chat server (it is stateless: every instance can serve every request).
+//
+//	keys            serve (applies pending migrations first)
+//	keys migrate    apply migrations and exit
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/parleychat/parley/controllers/keysapi"
+	"github.com/parleychat/parley/internal/config"
+	"github.com/parleychat/parley/repositories/keystore"
+	"github.com/parleychat/parley/services/auth"
+	"github.com/parleychat/parley/services/keys"
+)
+
+// Settings of the key service beyond the chat server's (it reads PARLEY_POSTGRES_URL for sessions and the
+// PARLEY_JWT_* settings from the same environment; README "The key service").
+var vars = []config.Var{
+	{Name: "PARLEY_KEYS_ADDR", Default: "127.0.0.1:8081", Help: "address the key service listens on"},
+	{Name: "PARLEY_KEYS_POSTGRES_URL", Default: "(PARLEY_POSTGRES_URL)", Help: "the key service's database (schema `keys`); may be another database than the chat server's"},
+	{Name: "PARLEY_KEYS_ALLOWED_ORIGINS", Default: "(PARLEY_PUBLIC_ORIGIN)", Help: "browser origins allowed by CORS (comma-separated)"},
+	{Name: "PARLEY_KEYS_ROTATE_AFTER", Default: "168h", Help: "an epoch older than this is due for rotation"},
+	{Name: "PARLEY_KEYS_ROTATE_MESSAGES", Default: "1000", Help: "an epoch with this many application messages is due for rotation"},
+	{Name: "PARLEY_KEYS_ROTATE_GRACE", Default: "24h", Help: "overdue by this long (or since a device removal), messages are refused"},
+	{Name: "PARLEY_KEYS_ROTATE_GRACE_MESSAGES", Default: "100", Help: "overdue by this many messages, messages are refused"},
+}
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "error:", err)
+		os.Exit(1)
+	}
+}
+
+func env(name string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	for _, v := range vars {
+		if v.Name == name && !strings.HasPrefix(v.Default, "(") {
+			return v.Default
+		}
+	}
+	return ""
+}
+
+func policy() (keys.Policy, error) {
+	p := keys.DefaultPolicy
+	var errs []error
+	dur := func(name string, dst *time.Duration) {
+		d, err := time.ParseDuration(env(name))
+		if err != nil || d <= 0 {
+			errs = append(errs, fmt.Errorf("%s must be a positive duration", name))
+			return
+		}
+		*dst = d
+	}
+	num := func(name string, dst *int64) {
+		n, err := strconv.ParseInt(env(name), 10, 64)
+		if err != nil || n < 1 {
+			errs = append(errs, fmt.Errorf("%s must be a positive integer", name))
+			return
+		}
+		*dst = n
+	}
+	dur("PARLEY_KEYS_ROTATE_AFTER", &p.MaxAge)
+	dur("PARLEY_KEYS_ROTATE_GRACE", &p.Grace)
+	num("PARLEY_KEYS_ROTATE_MESSAGES", &p.MaxMessages)
+	num("PARLEY_KEYS_ROTATE_GRACE_MESSAGES", &p.GraceMessages)
+	return p, errors.Join(errs...)
+}
+
+func run(args []string) error {
+	cfg, err := config.Load(os.Getenv)
+	if err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	pol, err := policy()
+	if err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	log := slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: cfg.LogLevel})).With("service", "keys")
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	keysURL := env("PARLEY_KEYS_POSTGRES_URL")
+	if keysURL == "" {
+		keysURL = cfg.PostgresURL
+	}
+	v, err := keystore.Migrate(keysURL)
+	if err != nil {
+		return err
+	}
+	log.Info("key store ready", "schema_version", v)
+	if len(args) > 0 && args[0] == "migrate" {
+		return nil
+	}
+	if len(args) > 0 {
+		return fmt.Errorf("unknown command %q (use no argument to serve, or `migrate`)", args[0])
+	}
+	if err := cfg.ResolveJWTSecret(); err != nil {
+		return err
+	}
+	keysDB, err := pgxpool.New(ctx, keysURL)
+	if err != nil {
+		return err
+	}
+	defer keysDB.Close()
+	chatDB := keysDB
+	if keysURL != cfg.PostgresURL {
+		if chatDB, err = pgxpool.New(ctx, cfg.PostgresURL); err != nil {
+			return err
+		}
+		defer chatDB.Close()
+	}
+
+	tokens := auth.NewTokenIssuer(cfg.Auth.JWTSecret, cfg.Auth.Issuer, cfg.Auth.Audience, cfg.Auth.AccessTTL)
+	svc := keys.New(keystore.New(keysDB), pol, log)
+	origins := cfg.AllowedOrigins
+	if o := env("PARLEY_KEYS_ALLOWED_ORIGINS"); o != "" {
+		origins = strings.Split(o, ",")
+	}
+	handler := keysapi.New(svc, keys.NewAuthenticator(tokens, keystore.NewSessions(chatDB)), origins, log)
+
+	ln, err := net.Listen("tcp", env("PARLEY_KEYS_ADDR"))
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 30 * time.Second, IdleTimeout: 60 * time.Second, MaxHeaderBytes: 64 << 10}
+	log.Info("key service listening", "addr", ln.Addr().String(), "rotate_after", pol.MaxAge, "rotate_messages", pol.MaxMessages)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return srv.Shutdown(shutdown)
+}

@@ -1,0 +1,420 @@
+// Package keys is the key service of end-to-end encrypted conversations (issue #19): it keeps each device's
+// published MLS key packages and hands each one-time package out once, orders every group's Commits (one per
+// epoch), delivers Welcomes, and enforces the rotation policy (a group's epoch must advance every
+// Policy.MaxAge or Policy.MaxMessages and after a member device is removed; beyond the grace, application
+// messages are refused). It sees public keys and opaque MLS messages only, never a private key or plaintext.
+package keys
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"log/slog"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/parleychat/parley/internal/apperr"
+	"github.com/parleychat/parley/internal/model"
+	"github.com/parleychat/parley/repositories/keystore"
+)
+
+// Store is the key service's storage (repositories/keystore).
+type Store interface {
+	CreateDevice(ctx context.Context, userID int64, name string, signatureKey []byte) (model.KeyDevice, error)
+	CountDevices(ctx context.Context, userID int64) (int, error)
+	Device(ctx context.Context, id int64) (model.KeyDevice, error)
+	Devices(ctx context.Context, userID int64) ([]model.KeyDevice, error)
+	RemoveDevice(ctx context.Context, userID, deviceID int64, now time.Time) ([]string, error)
+	PublishKeyPackages(ctx context.Context, deviceID int64, oneTime [][]byte, lastResort []byte) (int, error)
+	ClaimKeyPackages(ctx context.Context, userID, exceptDevice int64) ([]model.ClaimedKeyPackage, error)
+	CreateGroup(ctx context.Context, g model.KeyGroup, creator model.KeyDevice) error
+	Group(ctx context.Context, id string) (model.KeyGroup, error)
+	GroupsOfUser(ctx context.Context, userID, channelID int64) ([]model.KeyGroup, error)
+	Members(ctx context.Context, groupID string) ([]model.KeyGroupMember, error)
+	Commit(ctx context.Context, req model.CommitRequest) (int64, error)
+	Commits(ctx context.Context, groupID string, since int64, limit int) ([]model.KeyCommit, error)
+	Welcomes(ctx context.Context, deviceID int64) ([]model.KeyWelcome, error)
+	AckWelcome(ctx context.Context, deviceID, id int64) error
+	CountMessage(ctx context.Context, groupID string, epoch int64, lim keystore.MessageLimits) (bool, error)
+}
+
+// Policy is the rotation policy.
+type Policy struct {
+	MaxAge          time.Duration // an epoch older than this is due for rotation (N days)
+	MaxMessages     int64         // ... as is one with this many application messages (M)
+	Grace           time.Duration // beyond MaxAge (or a pending removal) by this much, messages are refused
+	GraceMessages   int64         // beyond MaxMessages by this many, messages are refused
+	MaxDevices      int           // active devices per user
+	MaxKeyPackages  int           // one-time key packages stored per device
+	MaxPackageBytes int           // size of one key package
+	MaxCommitBytes  int           // size of a Commit or Welcome
+}
+
+// DefaultPolicy: rotate weekly or every 1,000 messages, refuse a day (or 100 messages) later.
+var DefaultPolicy = Policy{
+	MaxAge: 7 * 24 * time.Hour, MaxMessages: 1000, Grace: 24 * time.Hour, GraceMessages: 100,
+	MaxDevices: 10, MaxKeyPackages: 200, MaxPackageBytes: 16 << 10, MaxCommitBytes: 256 << 10,
+}
+
+// Service implements the key service's operations for an authenticated user.
+type Service struct {
+	store  Store
+	policy Policy
+	now    func() time.Time
+	log    *slog.Logger
+}
+
+func New(store Store, policy Policy, log *slog.Logger) *Service {
+	return &Service{store: store, policy: policy, now: time.Now, log: log}
+}
+
+// SetClock replaces the clock (tests of the time-based policy).
+func (s *Service) SetClock(now func() time.Time) { s.now = now }
+
+// Refusal is a policy refusal the client can act on: Reason is "stale_epoch" (catch up on Commits first) or
+// "rotation_overdue" (commit a rotation first).
+type Refusal struct {
+	Reason  string
+	Message string
+}
+
+func (r *Refusal) Error() string { return r.Reason + ": " + r.Message }
+
+func storeErr(err error, what string) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, model.ErrNotFound):
+		return apperr.New(apperr.NotFound, what+" not found")
+	case errors.Is(err, model.ErrConflict):
+		return apperr.New(apperr.Conflict, strings.TrimPrefix(err.Error(), model.ErrConflict.Error()+": "))
+	case errors.Is(err, model.ErrStaleEpoch):
+		return &Refusal{Reason: "stale_epoch", Message: "the group has moved past this epoch; fetch its Commits first"}
+	}
+	var r *Refusal
+	if errors.As(err, &r) {
+		return err
+	}
+	return apperr.Wrap(apperr.Unavailable, err, "key storage unavailable")
+}
+
+// ownDevice returns a user's active device.
+func (s *Service) ownDevice(ctx context.Context, userID, deviceID int64) (model.KeyDevice, error) {
+	d, err := s.store.Device(ctx, deviceID)
+	if err != nil {
+		return d, storeErr(err, "device")
+	}
+	if d.UserID != userID || d.RemovedAt != nil {
+		return d, apperr.New(apperr.NotFound, "device not found")
+	}
+	return d, nil
+}
+
+// RegisterDevice registers a new device (a browser) for the user with the public key of its credential.
+func (s *Service) RegisterDevice(ctx context.Context, userID int64, name string, signatureKey []byte) (model.KeyDevice, error) {
+	name = strings.TrimSpace(name)
+	if name == "" || utf8.RuneCountInString(name) > 64 || !utf8.ValidString(name) {
+		return model.KeyDevice{}, apperr.InvalidField("name", "name must be 1-64 characters")
+	}
+	if len(signatureKey) < 16 || len(signatureKey) > 4096 {
+		return model.KeyDevice{}, apperr.InvalidField("signatureKey", "signatureKey must be a public key (16-4096 bytes)")
+	}
+	n, err := s.store.CountDevices(ctx, userID)
+	if err != nil {
+		return model.KeyDevice{}, storeErr(err, "device")
+	}
+	if n >= s.policy.MaxDevices {
+		return model.KeyDevice{}, apperr.New(apperr.LimitReached, "too many devices; remove one first")
+	}
+	d, err := s.store.CreateDevice(ctx, userID, name, signatureKey)
+	return d, storeErr(err, "device")
+}
+
+// Devices lists the user's active devices.
+func (s *Service) Devices(ctx context.Context, userID int64) ([]model.KeyDevice, error) {
+	d, err := s.store.Devices(ctx, userID)
+	return d, storeErr(err, "device")
+}
+
+// UserDevices lists another user's active devices (to show their fingerprints).
+func (s *Service) UserDevices(ctx context.Context, userID int64) ([]model.KeyDevice, error) {
+	return s.Devices(ctx, userID)
+}
+
+// RemoveDevice removes one of the user's devices: its key packages go, and every group it is in owes a
+// Commit that removes it (until then the rotation policy counts the grace from now).
+func (s *Service) RemoveDevice(ctx context.Context, userID, deviceID int64) ([]string, error) {
+	groups, err := s.store.RemoveDevice(ctx, userID, deviceID, s.now())
+	if err != nil {
+		return nil, storeErr(err, "device")
+	}
+	s.log.Info("device removed", "user", userID, "device", deviceID, "groups", len(groups))
+	return groups, nil
+}
+
+// PublishKeyPackages stores key packages for one of the user's own devices.
+func (s *Service) PublishKeyPackages(ctx context.Context, userID, deviceID int64, oneTime [][]byte, lastResort []byte) (int, error) {
+	if _, err := s.ownDevice(ctx, userID, deviceID); err != nil {
+		return 0, err
+	}
+	if len(oneTime) == 0 && lastResort == nil {
+		return 0, apperr.InvalidField("keyPackages", "nothing to publish")
+	}
+	if len(oneTime) > s.policy.MaxKeyPackages {
+		return 0, apperr.InvalidField("keyPackages", "too many key packages in one request")
+	}
+	all := oneTime
+	if lastResort != nil {
+		all = append(append([][]byte{}, oneTime...), lastResort)
+	}
+	for _, kp := range all {
+		if len(kp) < 32 || len(kp) > s.policy.MaxPackageBytes {
+			return 0, apperr.InvalidField("keyPackages", "a key package must be 32 bytes to "+itoa(s.policy.MaxPackageBytes))
+		}
+	}
+	n, err := s.store.PublishKeyPackages(ctx, deviceID, oneTime, lastResort)
+	if err != nil {
+		return 0, storeErr(err, "device")
+	}
+	if n > s.policy.MaxKeyPackages {
+		// Stored anyway (the client sees the count and stops); the limit bounds the request, not the table.
+		s.log.Warn("device holds many key packages", "device", deviceID, "count", n)
+	}
+	return n, nil
+}
+
+// ClaimKeyPackages claims one key package for each of a user's devices (the caller's own device excluded when
+// the target is the caller: adding one's other devices).
+func (s *Service) ClaimKeyPackages(ctx context.Context, callerID, callerDevice, targetUser int64) ([]model.ClaimedKeyPackage, error) {
+	if _, err := s.ownDevice(ctx, callerID, callerDevice); err != nil {
+		return nil, err
+	}
+	kps, err := s.store.ClaimKeyPackages(ctx, targetUser, callerDevice)
+	return kps, storeErr(err, "user")
+}
+
+var groupIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{16,86}$`)
+
+// CreateGroup creates a group with the caller's device as its only member (MLS: the creator's own group at
+// epoch 0). The id is the MLS group id, base64url, chosen by the client.
+func (s *Service) CreateGroup(ctx context.Context, userID, deviceID int64, groupID string, channelID int64) (model.KeyGroup, error) {
+	if !groupIDPattern.MatchString(groupID) {
+		return model.KeyGroup{}, apperr.InvalidField("groupId", "groupId must be 16-86 base64url characters")
+	}
+	if _, err := base64.RawURLEncoding.DecodeString(groupID); err != nil {
+		return model.KeyGroup{}, apperr.InvalidField("groupId", "groupId must be base64url")
+	}
+	if channelID < 0 {
+		return model.KeyGroup{}, apperr.InvalidField("channelId", "invalid channel id")
+	}
+	d, err := s.ownDevice(ctx, userID, deviceID)
+	if err != nil {
+		return model.KeyGroup{}, err
+	}
+	g := model.KeyGroup{ID: groupID, ChannelID: channelID, EpochStartedAt: s.now(), CreatedBy: userID}
+	if err := s.store.CreateGroup(ctx, g, d); err != nil {
+		return model.KeyGroup{}, storeErr(err, "group")
+	}
+	return g, nil
+}
+
+// memberGroup returns a group the user has a device in, and its members.
+func (s *Service) memberGroup(ctx context.Context, userID int64, groupID string) (model.KeyGroup, []model.KeyGroupMember, error) {
+	g, err := s.store.Group(ctx, groupID)
+	if err != nil {
+		return g, nil, storeErr(err, "group")
+	}
+	members, err := s.store.Members(ctx, groupID)
+	if err != nil {
+		return g, nil, storeErr(err, "group")
+	}
+	for _, m := range members {
+		if m.UserID == userID && !m.Removed {
+			return g, members, nil
+		}
+	}
+	// Same answer as an unknown group: non-members learn nothing about it.
+	return g, nil, apperr.New(apperr.NotFound, "group not found")
+}
+
+// Status is a group as a member sees it, with the rotation policy's verdict.
+type Status struct {
+	Group        model.KeyGroup
+	Members      []model.KeyGroupMember
+	RotationDue  bool      // the next Commit should be sent now (any member may send an empty one)
+	Overdue      bool      // application messages are refused until the epoch advances
+	DueReason    string    // "age", "messages", "membership" or ""
+	RefuseAfter  time.Time // when messages will be refused if nothing changes (zero when not due by age)
+	PolicyMaxAge time.Duration
+	PolicyMaxMsg int64
+}
+
+func (s *Service) status(g model.KeyGroup, members []model.KeyGroupMember) Status {
+	now := s.now()
+	st := Status{Group: g, Members: members, PolicyMaxAge: s.policy.MaxAge, PolicyMaxMsg: s.policy.MaxMessages}
+	st.RefuseAfter = g.EpochStartedAt.Add(s.policy.MaxAge + s.policy.Grace)
+	switch {
+	case g.MembershipDueSince != nil:
+		st.RotationDue, st.DueReason = true, "membership"
+		st.RefuseAfter = g.MembershipDueSince.Add(s.policy.Grace)
+		st.Overdue = !now.Before(st.RefuseAfter)
+	case !now.Before(g.EpochStartedAt.Add(s.policy.MaxAge)):
+		st.RotationDue, st.DueReason = true, "age"
+	case g.Messages >= s.policy.MaxMessages:
+		st.RotationDue, st.DueReason = true, "messages"
+	}
+	if !now.Before(g.EpochStartedAt.Add(s.policy.MaxAge+s.policy.Grace)) || g.Messages >= s.policy.MaxMessages+s.policy.GraceMessages {
+		st.Overdue = true
+	}
+	return st
+}
+
+// Group returns a group's state and rotation verdict to a member.
+func (s *Service) Group(ctx context.Context, userID int64, groupID string) (Status, error) {
+	g, members, err := s.memberGroup(ctx, userID, groupID)
+	if err != nil {
+		return Status{}, err
+	}
+	return s.status(g, members), nil
+}
+
+// Groups lists the user's groups (optionally those of one chat channel) with their verdicts.
+func (s *Service) Groups(ctx context.Context, userID, channelID int64) ([]Status, error) {
+	gs, err := s.store.GroupsOfUser(ctx, userID, channelID)
+	if err != nil {
+		return nil, storeErr(err, "group")
+	}
+	out := make([]Status, 0, len(gs))
+	for _, g := range gs {
+		out = append(out, s.status(g, nil))
+	}
+	return out, nil
+}
+
+// CommitInput is a Commit as a client submits it.
+type CommitInput struct {
+	DeviceID int64
+	GroupID  string
+	Epoch    int64
+	Commit   []byte
+	Adds     []int64
+	Removes  []int64
+	Welcome  []byte
+}
+
+// Commit orders a Commit from one of the caller's member devices; a Commit not based on the current epoch is
+// refused ("stale_epoch") so every member applies the same sequence.
+func (s *Service) Commit(ctx context.Context, userID int64, in CommitInput) (Status, error) {
+	if _, err := s.ownDevice(ctx, userID, in.DeviceID); err != nil {
+		return Status{}, err
+	}
+	g, members, err := s.memberGroup(ctx, userID, in.GroupID)
+	if err != nil {
+		return Status{}, err
+	}
+	isMember := false
+	for _, m := range members {
+		isMember = isMember || m.DeviceID == in.DeviceID
+	}
+	if !isMember {
+		return Status{}, apperr.New(apperr.Forbidden, "this device is not a member of the group")
+	}
+	if len(in.Commit) == 0 || len(in.Commit) > s.policy.MaxCommitBytes {
+		return Status{}, apperr.InvalidField("commit", "commit must be 1 to "+itoa(s.policy.MaxCommitBytes)+" bytes")
+	}
+	if len(in.Adds) > 0 && (len(in.Welcome) == 0 || len(in.Welcome) > s.policy.MaxCommitBytes) {
+		return Status{}, apperr.InvalidField("welcome", "a Commit that adds devices needs their Welcome")
+	}
+	if len(in.Adds) == 0 && len(in.Welcome) > 0 {
+		return Status{}, apperr.InvalidField("welcome", "a Welcome without added devices")
+	}
+	if len(in.Adds)+len(in.Removes) > 100 || hasDup(in.Adds, in.Removes) {
+		return Status{}, apperr.InvalidField("adds", "adds and removes must be distinct devices, 100 at most")
+	}
+	for _, r := range in.Removes {
+		if r == in.DeviceID {
+			return Status{}, apperr.InvalidField("removes", "a device cannot remove itself in its own Commit")
+		}
+	}
+	if in.Epoch < g.Epoch {
+		return Status{}, &Refusal{Reason: "stale_epoch", Message: "the group has moved past this epoch; fetch its Commits first"}
+	}
+	if _, err := s.store.Commit(ctx, model.CommitRequest{GroupID: in.GroupID, Epoch: in.Epoch, Sender: in.DeviceID, Data: in.Commit,
+		Adds: in.Adds, Removes: in.Removes, Welcome: in.Welcome, Now: s.now()}); err != nil {
+		return Status{}, storeErr(err, "group")
+	}
+	return s.Group(ctx, userID, in.GroupID)
+}
+
+func hasDup(a, b []int64) bool {
+	seen := map[int64]bool{}
+	for _, x := range append(append([]int64{}, a...), b...) {
+		if seen[x] {
+			return true
+		}
+		seen[x] = true
+	}
+	return false
+}
+
+// Commits returns a group's Commits from epoch `since` on, to a member catching up.
+func (s *Service) Commits(ctx context.Context, userID int64, groupID string, since int64) ([]model.KeyCommit, error) {
+	if _, _, err := s.memberGroup(ctx, userID, groupID); err != nil {
+		return nil, err
+	}
+	if since < 0 {
+		return nil, apperr.InvalidField("since", "since must be an epoch")
+	}
+	c, err := s.store.Commits(ctx, groupID, since, 100)
+	return c, storeErr(err, "group")
+}
+
+// Welcomes returns the Welcomes waiting for one of the user's devices.
+func (s *Service) Welcomes(ctx context.Context, userID, deviceID int64) ([]model.KeyWelcome, error) {
+	if _, err := s.ownDevice(ctx, userID, deviceID); err != nil {
+		return nil, err
+	}
+	w, err := s.store.Welcomes(ctx, deviceID)
+	return w, storeErr(err, "device")
+}
+
+// AckWelcome drops a processed Welcome.
+func (s *Service) AckWelcome(ctx context.Context, userID, deviceID, welcomeID int64) error {
+	if _, err := s.ownDevice(ctx, userID, deviceID); err != nil {
+		return err
+	}
+	return storeErr(s.store.AckWelcome(ctx, deviceID, welcomeID), "welcome")
+}
+
+// AdmitMessage is asked before an application message is sent in a group's epoch: it counts the message, or
+// refuses it when the epoch is stale or the rotation is overdue beyond the grace.
+func (s *Service) AdmitMessage(ctx context.Context, userID int64, groupID string, epoch int64) (Status, error) {
+	if _, _, err := s.memberGroup(ctx, userID, groupID); err != nil {
+		return Status{}, err
+	}
+	now := s.now()
+	ok, err := s.store.CountMessage(ctx, groupID, epoch, keystore.MessageLimits{
+		MaxMessages:       s.policy.MaxMessages + s.policy.GraceMessages,
+		EpochStartedAfter: now.Add(-(s.policy.MaxAge + s.policy.Grace)),
+		DueSinceAfter:     now.Add(-s.policy.Grace),
+	})
+	if err != nil {
+		return Status{}, storeErr(err, "group")
+	}
+	st, err := s.Group(ctx, userID, groupID)
+	if err != nil {
+		return Status{}, err
+	}
+	if ok {
+		return st, nil
+	}
+	if st.Group.Epoch != epoch {
+		return st, &Refusal{Reason: "stale_epoch", Message: "the group is at another epoch; fetch its Commits first"}
+	}
+	return st, &Refusal{Reason: "rotation_overdue", Message: "the group's keys are overdue for rotation (" + st.DueReason + "); commit first"}
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
