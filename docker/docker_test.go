@@ -28,6 +28,7 @@ import (
 const (
 	repoRoot      = ".." // go test runs in docker/
 	serverService = "server"
+	keysService   = "keys" // the key service (cmd/keys): the same image, its own port and health check
 	jwtSecretVar  = "PARLEY_JWT_SECRET"
 )
 
@@ -207,7 +208,8 @@ func mustSet(vars []config.Var) []string {
 }
 
 func declared(vars []config.Var, name string) bool {
-	return slices.ContainsFunc(vars, func(v config.Var) bool { return v.Name == name })
+	is := func(v config.Var) bool { return v.Name == name }
+	return slices.ContainsFunc(vars, is) || slices.ContainsFunc(config.KeysVars, is)
 }
 
 // browserFacing variables name origins that browsers use, so localhost is a fine value for them.
@@ -336,6 +338,12 @@ func checkHealthchecks(c *composeFile, queries map[string]string) []string {
 		}
 	}
 	for _, name := range sortedKeys(c.Services) {
+		if name == keysService {
+			if s := c.Services[name]; s.Healthcheck == nil || !strings.Contains(strings.Join(s.Healthcheck.Test.Items, " "), "/healthz") || s.Restart != "unless-stopped" {
+				out = append(out, "the key service needs a /healthz health check and restart: unless-stopped")
+			}
+			continue
+		}
 		if _, isDB := queries[name]; !isDB && name != serverService {
 			out = append(out, fmt.Sprintf("service %s is neither a known database nor the server: give it a checked health check", name))
 		}
@@ -381,7 +389,7 @@ func checkPorts(c *composeFile, httpPort string) []string {
 		if s.NetworkMode == "host" {
 			out = append(out, fmt.Sprintf("service %s uses network_mode: host", name))
 		}
-		if name != serverService && len(s.Ports) > 0 {
+		if name != serverService && name != keysService && len(s.Ports) > 0 {
 			out = append(out, fmt.Sprintf("service %s publishes ports %v: databases must stay internal", name, s.Ports))
 		}
 	}

@@ -13,6 +13,7 @@ else
 fi
 mkdir -p "$ROOT/bin"
 step "building the server" go build -trimpath -o "$ROOT/bin/parley" ./cmd/server
+step "building the key service" go build -trimpath -o "$ROOT/bin/parley-keys" ./cmd/keys
 set -a; source "$LOCAL/stack.env"; set +a
 export PARLEY_DATA_DIR="${PARLEY_DATA_DIR:-$LOCAL}"
 export PARLEY_STATIC_DIR="${PARLEY_STATIC_DIR:-$ROOT/frontend/dist}"
@@ -21,4 +22,10 @@ export PARLEY_STATIC_DIR="${PARLEY_STATIC_DIR:-$ROOT/frontend/dist}"
 export PARLEY_HTTP_ADDR="${PARLEY_HTTP_ADDR:-127.0.0.1:8080}"
 export PARLEY_ALLOWED_ORIGINS="${PARLEY_ALLOWED_ORIGINS:-http://127.0.0.1:8080,http://localhost:5173}"
 log "set-up finished in $(_elapsed "$START"); serving on http://localhost:8080 (Ctrl-C stops the server; 'make stop' stops the databases)"
-exec "$ROOT/bin/parley"
+# The key service (end-to-end encrypted DMs, README "The key service") runs beside the server on its own port
+# and stops with it.
+export PARLEY_KEYS_ADDR="${PARLEY_KEYS_ADDR:-127.0.0.1:8081}"
+"$ROOT/bin/parley-keys" &
+KEYS_PID=$!
+trap 'kill "$KEYS_PID" 2>/dev/null; wait "$KEYS_PID" 2>/dev/null' EXIT
+"$ROOT/bin/parley"

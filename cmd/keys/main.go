@@ -29,18 +29,6 @@ import (
 	"github.com/parleychat/parley/services/keys"
 )
 
-// Settings of the key service beyond the chat server's (it reads PARLEY_POSTGRES_URL for sessions and the
-// PARLEY_JWT_* settings from the same environment; README "The key service").
-var vars = []config.Var{
-	{Name: "PARLEY_KEYS_ADDR", Default: "127.0.0.1:8081", Help: "address the key service listens on"},
-	{Name: "PARLEY_KEYS_POSTGRES_URL", Default: "(PARLEY_POSTGRES_URL)", Help: "the key service's database (schema `keys`); may be another database than the chat server's"},
-	{Name: "PARLEY_KEYS_ALLOWED_ORIGINS", Default: "(PARLEY_PUBLIC_ORIGIN)", Help: "browser origins allowed by CORS (comma-separated)"},
-	{Name: "PARLEY_KEYS_ROTATE_AFTER", Default: "168h", Help: "an epoch older than this is due for rotation"},
-	{Name: "PARLEY_KEYS_ROTATE_MESSAGES", Default: "1000", Help: "an epoch with this many application messages is due for rotation"},
-	{Name: "PARLEY_KEYS_ROTATE_GRACE", Default: "24h", Help: "overdue by this long (or since a device removal), messages are refused"},
-	{Name: "PARLEY_KEYS_ROTATE_GRACE_MESSAGES", Default: "100", Help: "overdue by this many messages, messages are refused"},
-}
-
 func main() {
 	if err := run(os.Args[1:]); err != nil {
 		fmt.Fprintln(os.Stderr, "error:", err)
@@ -52,7 +40,7 @@ func env(name string) string {
 	if v := os.Getenv(name); v != "" {
 		return v
 	}
-	for _, v := range vars {
+	for _, v := range config.KeysVars {
 		if v.Name == name && !strings.HasPrefix(v.Default, "(") {
 			return v.Default
 		}
