@@ -7,7 +7,8 @@ await markdownReady;
 
 afterEach(() => {
   cleanup();
-  localStorage.clear();
+  // Absent in the few suites that run in the node environment (src/e2ee: WebCrypto across jsdom's realm fails).
+  globalThis.localStorage?.clear();
 });
 
 // Lazy chunks (screens, the markdown parser, the highlighter) are transformed on first import; on a busy 2-core
