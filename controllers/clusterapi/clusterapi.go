@@ -43,6 +43,7 @@ type sendRequest struct {
 	MentionEveryone bool    `json:"mentionEveryone,omitempty"`
 	ReplyTo         int64   `json:"replyTo,omitempty"`
 	Kind            string  `json:"kind,omitempty"`
+	Encrypted       bool    `json:"encrypted,omitempty"`
 }
 
 type reply struct {
@@ -105,7 +106,7 @@ func Handler(owner Owner, secret []byte, log *slog.Logger) http.Handler {
 		var wg sync.WaitGroup
 		for i, r := range in.Items {
 			draft := model.Message{ChannelID: r.ChannelID, SenderID: r.UserID, Content: r.Content, Nonce: r.Nonce,
-				Mentions: r.Mentions, MentionEveryone: r.MentionEveryone, ReplyTo: r.ReplyTo, Kind: r.Kind}
+				Mentions: r.Mentions, MentionEveryone: r.MentionEveryone, ReplyTo: r.ReplyTo, Kind: r.Kind, Encrypted: r.Encrypted}
 			wg.Add(1)
 			err := owner.Accept(draft, func(m model.Message, err error) {
 				if err != nil {
@@ -302,7 +303,7 @@ func (c *Client) post(ctx context.Context, node int64, path string, in, out any,
 // travel in batches (see batcher), so a busy gateway makes one request per batch, not one per message.
 func (c *Client) Send(ctx context.Context, node int64, d model.Message) (model.Message, error) {
 	p := pendingSend{req: sendRequest{UserID: d.SenderID, ChannelID: d.ChannelID, Content: d.Content, Nonce: d.Nonce,
-		Mentions: d.Mentions, MentionEveryone: d.MentionEveryone, ReplyTo: d.ReplyTo, Kind: d.Kind}, done: make(chan sendResult, 1)}
+		Mentions: d.Mentions, MentionEveryone: d.MentionEveryone, ReplyTo: d.ReplyTo, Kind: d.Kind, Encrypted: d.Encrypted}, done: make(chan sendResult, 1)}
 	c.batcher(node).add(p)
 	select {
 	case r := <-p.done:

@@ -25,7 +25,7 @@ func (s *Server) RegisterMessageEvents(svc MessageService) {
 		}
 		// The ack waits for Cassandra, but the handler returns at once: the socket's next events are not held
 		// up by this one's write.
-		d := messaging.Draft{UserID: c.UserID, ChannelID: channelID, Content: p.Content, Nonce: p.Nonce}
+		d := messaging.Draft{UserID: c.UserID, ChannelID: channelID, Content: p.Content, Nonce: p.Nonce, Encrypted: p.Encrypted}
 		if p.ReplyTo != "" {
 			if d.ReplyTo, err = parseID(p.ReplyTo, "replyTo"); err != nil {
 				return nil, err

@@ -166,6 +166,7 @@ type Message struct {
 	MentionEveryone bool     `json:"mentionEveryone"`
 	ReplyTo         *string  `json:"replyTo"` // the id of the message it answers, or null
 	Type            string   `json:"type"`    // "default"; "pin": "<sender> pinned a message" (replyTo = the pinned message)
+	Encrypted bool `json:"encrypted,omitempty"` // content is an MLS ciphertext (base64) only the members' devices can read
 	// Reactions is present (possibly empty) in history pages and absent in events about the message.
 	Reactions []Reaction `json:"reactions,omitzero"`
 }
@@ -206,7 +207,7 @@ func ToMessage(m model.Message) Message {
 		mentions[i] = ID(id)
 	}
 	out := Message{ID: ID(m.ID), ChannelID: ID(m.ChannelID), SenderID: ID(m.SenderID), Content: m.Content,
-		Timestamp: m.CreatedAt.UTC(), Nonce: m.Nonce, EditedAt: m.EditedAt, Mentions: mentions, MentionEveryone: m.MentionEveryone}
+		Timestamp: m.CreatedAt.UTC(), Nonce: m.Nonce, EditedAt: m.EditedAt, Mentions: mentions, MentionEveryone: m.MentionEveryone, Encrypted: m.Encrypted}
 	if m.ReplyTo != 0 {
 		id := ID(m.ReplyTo)
 		out.ReplyTo = &id

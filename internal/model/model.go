@@ -119,6 +119,9 @@ type Message struct {
 	MentionEveryone bool
 	ReplyTo         int64  // the message (same channel) this one answers; 0 for none
 	Kind            string // "" for a message people wrote; KindPin: a system line (ReplyTo = the pinned message)
+	// Encrypted: Content is an MLS ciphertext (base64) of an end-to-end encrypted DM; the server cannot read
+	// it, so it has no mentions and is skipped by search and previews.
+	Encrypted bool
 }
 
 // KindPin marks the system message "X pinned a message".

@@ -40,7 +40,7 @@ func NewMessageStore(s *gocql.Session) *MessageStore { return &MessageStore{s: s
 // write timestamp in microseconds (several nodes: the channel owner's fenced clock, see Fence); 0 lets the
 // driver choose it.
 func (m *MessageStore) InsertBatch(ctx context.Context, msgs []model.Message, ts int64) error {
-	const msgCQL = "INSERT INTO messages (channel_id, bucket, message_id, sender_id, content, nonce, deleted, mentions, mention_everyone, reply_to, kind) VALUES (?, ?, ?, ?, ?, ?, false, ?, ?, ?, ?)"
+	const msgCQL = "INSERT INTO messages (channel_id, bucket, message_id, sender_id, content, nonce, deleted, mentions, mention_everyone, reply_to, kind, encrypted) VALUES (?, ?, ?, ?, ?, ?, false, ?, ?, ?, ?, ?)"
 	flush := func(part []model.Message) error {
 		b := m.s.Batch(gocql.UnloggedBatch)
 		if ts != 0 {
@@ -56,7 +56,11 @@ func (m *MessageStore) InsertBatch(ctx context.Context, msgs []model.Message, ts
 			if msg.Kind != "" {
 				kind = msg.Kind
 			}
-			b.Query(msgCQL, msg.ChannelID, Bucket(msg.ID), msg.ID, msg.SenderID, msg.Content, msg.Nonce, mentions, everyone, replyTo, kind)
+			var encrypted any = gocql.UnsetValue
+			if msg.Encrypted {
+				encrypted = true
+			}
+			b.Query(msgCQL, msg.ChannelID, Bucket(msg.ID), msg.ID, msg.SenderID, msg.Content, msg.Nonce, mentions, everyone, replyTo, kind, encrypted)
 		}
 		return b.ExecContext(ctx)
 	}
@@ -104,7 +108,7 @@ func (m *MessageStore) Nonces(ctx context.Context, channelID, since int64, limit
 // ErrNotFound is returned by Get for a missing message.
 var ErrNotFound = model.ErrNotFound
 
-const selectCols = "channel_id, message_id, sender_id, content, nonce, edited_at, deleted, mentions, mention_everyone, reply_to, kind"
+const selectCols = "channel_id, message_id, sender_id, content, nonce, edited_at, deleted, mentions, mention_everyone, reply_to, kind, encrypted"
 
 // Get returns one message, deleted ones included (Deleted is set).
 func (m *MessageStore) Get(ctx context.Context, channelID, messageID int64) (model.Message, error) {
@@ -250,21 +254,22 @@ func scanAll(iter *gocql.Iter, includeDeleted bool, max int) ([]model.Message, e
 		everyone bool
 		replyTo  int64
 		kind     string
+		enc      bool
 	)
-	for len(out) < max && iter.Scan(&msg.ChannelID, &msg.ID, &msg.SenderID, &msg.Content, &msg.Nonce, &editedAt, &deleted, &mentions, &everyone, &replyTo, &kind) {
+	for len(out) < max && iter.Scan(&msg.ChannelID, &msg.ID, &msg.SenderID, &msg.Content, &msg.Nonce, &editedAt, &deleted, &mentions, &everyone, &replyTo, &kind, &enc) {
 		if deleted && !includeDeleted {
 			continue
 		}
 		m := msg
 		m.Deleted = deleted
-		m.Mentions, m.MentionEveryone, m.ReplyTo, m.Kind = mentions, everyone, replyTo, kind
+		m.Mentions, m.MentionEveryone, m.ReplyTo, m.Kind, m.Encrypted = mentions, everyone, replyTo, kind, enc
 		m.CreatedAt = snowflake.Time(m.ID)
 		if !editedAt.IsZero() {
 			t := editedAt.UTC()
 			m.EditedAt = &t
 		}
 		out = append(out, m)
-		editedAt, deleted, mentions, everyone, replyTo, kind = time.Time{}, false, nil, false, 0, ""
+		editedAt, deleted, mentions, everyone, replyTo, kind, enc = time.Time{}, false, nil, false, 0, "", false
 	}
 	if err := iter.Close(); err != nil {
 		return nil, fmt.Errorf("cassandra: reading messages: %w", err)

@@ -368,6 +368,9 @@ func (s *Service) EditHere(ctx context.Context, userID, channelID, messageID int
 	if m.Kind != "" {
 		return m, apperr.New(apperr.Forbidden, "system messages cannot be edited")
 	}
+	if m.Encrypted {
+		return m, apperr.New(apperr.Forbidden, "end-to-end encrypted messages cannot be edited (yet)")
+	}
 	edited := m
 	edited.Content, edited.Mentions, edited.MentionEveryone = content, nil, false
 	if err := s.resolveMentions(ctx, ch, role, &edited); err != nil {

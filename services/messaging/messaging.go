@@ -218,6 +218,7 @@ type Draft struct {
 	UserID, ChannelID int64
 	Content, Nonce    string
 	ReplyTo           int64 // the message (same channel) it answers; 0 for none
+	Encrypted         bool  // Content is an MLS ciphertext (base64): DMs only, no mention parsing
 }
 
 // Send accepts a message. Validation, permission, rate-limit and back-pressure errors are returned at once;
@@ -229,7 +230,12 @@ func (s *Service) Send(ctx context.Context, d Draft, done func(model.Message, er
 	if s.closed.Load() {
 		return errShuttingDown
 	}
-	content, err := cleanContent(content)
+	var err error
+	if d.Encrypted {
+		err = checkCiphertext(content)
+	} else {
+		content, err = cleanContent(content)
+	}
 	if err != nil {
 		return err
 	}
@@ -253,7 +259,10 @@ func (s *Service) Send(ctx context.Context, d Draft, done func(model.Message, er
 			return err
 		}
 	}
-	draft := model.Message{ChannelID: channelID, SenderID: userID, Content: content, Nonce: nonce, ReplyTo: d.ReplyTo}
+	if d.Encrypted && ch.Kind != model.ChannelDM {
+		return apperr.InvalidField("encrypted", "only direct messages can be end-to-end encrypted")
+	}
+	draft := model.Message{ChannelID: channelID, SenderID: userID, Content: content, Nonce: nonce, ReplyTo: d.ReplyTo, Encrypted: d.Encrypted}
 	if d.ReplyTo != 0 {
 		if _, err := s.message(ctx, channelID, d.ReplyTo); apperr.Is(err, apperr.NotFound) {
 			return apperr.InvalidField("replyTo", "the message you reply to is not in this channel (or was deleted)")
@@ -261,8 +270,10 @@ func (s *Service) Send(ctx context.Context, d Draft, done func(model.Message, er
 			return err
 		}
 	}
-	if err := s.resolveMentions(ctx, ch, role, &draft); err != nil {
-		return err
+	if !draft.Encrypted {
+		if err := s.resolveMentions(ctx, ch, role, &draft); err != nil {
+			return err
+		}
 	}
 	return s.dispatch(draft, done)
 }
@@ -328,11 +339,11 @@ func (s *Service) Accept(draft model.Message, done func(model.Message, error)) e
 	// The gateway checked the text; rewritten mentions (<@id>) make it at most about five times longer. System
 	// messages (a pin) have no text.
 	if (draft.Content == "") != (draft.Kind != "") || len(draft.Content) > 5*4*MaxContentRunes || len(draft.Mentions) > maxMentions ||
-		(draft.Kind != "" && draft.Kind != model.KindPin) {
+		(draft.Kind != "" && draft.Kind != model.KindPin) || (draft.Encrypted && (draft.Kind != "" || checkCiphertext(draft.Content) != nil)) {
 		return apperr.InvalidField("content", "message is empty or too long")
 	}
 	return s.accept(model.Message{ChannelID: draft.ChannelID, SenderID: draft.SenderID, Content: draft.Content, Nonce: draft.Nonce,
-		Mentions: draft.Mentions, MentionEveryone: draft.MentionEveryone, ReplyTo: draft.ReplyTo, Kind: draft.Kind}, done)
+		Mentions: draft.Mentions, MentionEveryone: draft.MentionEveryone, ReplyTo: draft.ReplyTo, Kind: draft.Kind, Encrypted: draft.Encrypted}, done)
 }
 
 func (s *Service) accept(draft model.Message, done func(model.Message, error)) error {

@@ -1,6 +1,7 @@
 package messaging
 
 import (
+	"encoding/base64"
 	"strings"
 	"unicode/utf8"
 
@@ -39,6 +40,22 @@ func checkNonce(nonce string) error {
 	}
 	if len(nonce) > 64 || !utf8.ValidString(nonce) || strings.ContainsFunc(nonce, func(r rune) bool { return r < 0x21 || r == 0x7f }) {
 		return apperr.InvalidField("nonce", "nonce must be 1-64 printable characters")
+	}
+	return nil
+}
+
+// MaxCiphertextBytes bounds an encrypted message's content (base64 of an MLS PrivateMessage): room for the
+// 4,000 characters of a plain message in UTF-8, plus MLS framing and padding, in base64.
+const MaxCiphertextBytes = 24 << 10
+
+// checkCiphertext accepts the content of an end-to-end encrypted message: standard base64, decodable, not empty,
+// within MaxCiphertextBytes. The server cannot check more: only the members' devices can open it.
+func checkCiphertext(content string) error {
+	if content == "" || len(content) > MaxCiphertextBytes {
+		return apperr.InvalidField("content", "encrypted content must be 1 to 24 KiB of base64")
+	}
+	if _, err := base64.StdEncoding.Strict().DecodeString(content); err != nil {
+		return apperr.InvalidField("content", "encrypted content must be standard base64")
 	}
 	return nil
 }
