@@ -38,26 +38,49 @@ func New(svc *keys.Service, authn Authenticator, allowedOrigins []string, log *s
 	h := &Handler{svc: svc, auth: authn, log: log}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, http.StatusOK, map[string]bool{"ok": true}) })
-	mux.HandleFunc("POST /v1/devices", h.authed(h.registerDevice))
-	mux.HandleFunc("GET /v1/devices", h.authed(h.listDevices))
-	mux.HandleFunc("DELETE /v1/devices/{id}", h.authed(h.removeDevice))
-	mux.HandleFunc("GET /v1/users/{userId}/devices", h.authed(h.userDevices))
-	mux.HandleFunc("POST /v1/devices/{id}/key-packages", h.authed(h.publish))
-	mux.HandleFunc("POST /v1/users/{userId}/key-packages/claim", h.authed(h.claim))
-	mux.HandleFunc("GET /v1/devices/{id}/welcomes", h.authed(h.welcomes))
-	mux.HandleFunc("DELETE /v1/devices/{id}/welcomes/{welcomeId}", h.authed(h.ackWelcome))
-	mux.HandleFunc("POST /v1/groups", h.authed(h.createGroup))
-	mux.HandleFunc("GET /v1/groups", h.authed(h.listGroups))
-	mux.HandleFunc("GET /v1/groups/{id}", h.authed(h.group))
-	mux.HandleFunc("POST /v1/groups/{id}/commits", h.authed(h.commit))
-	mux.HandleFunc("GET /v1/groups/{id}/commits", h.authed(h.commits))
-	mux.HandleFunc("POST /v1/groups/{id}/messages", h.authed(h.admit))
+	for _, r := range h.routes() {
+		mux.HandleFunc(r.pattern, h.authed(r.f))
+	}
 	return cors.New(cors.Options{
 		AllowedOrigins: allowedOrigins,
 		AllowedMethods: []string{http.MethodGet, http.MethodPost, http.MethodDelete},
 		AllowedHeaders: []string{"Authorization", "Content-Type"},
 		MaxAge:         600,
 	}).Handler(mux)
+}
+
+type route struct {
+	pattern string
+	f       authedFunc
+}
+
+// routes are the authenticated routes; Routes lists them for the OpenAPI check.
+func (h *Handler) routes() []route {
+	return []route{
+		{"POST /v1/devices", h.registerDevice},
+		{"GET /v1/devices", h.listDevices},
+		{"DELETE /v1/devices/{id}", h.removeDevice},
+		{"GET /v1/users/{userId}/devices", h.userDevices},
+		{"POST /v1/devices/{id}/key-packages", h.publish},
+		{"POST /v1/users/{userId}/key-packages/claim", h.claim},
+		{"GET /v1/devices/{id}/welcomes", h.welcomes},
+		{"DELETE /v1/devices/{id}/welcomes/{welcomeId}", h.ackWelcome},
+		{"POST /v1/groups", h.createGroup},
+		{"GET /v1/groups", h.listGroups},
+		{"GET /v1/groups/{id}", h.group},
+		{"POST /v1/groups/{id}/commits", h.commit},
+		{"GET /v1/groups/{id}/commits", h.commits},
+		{"POST /v1/groups/{id}/messages", h.admit},
+	}
+}
+
+// Routes returns every route as "METHOD /path" (healthz included).
+func Routes() []string {
+	out := []string{"GET /healthz"}
+	for _, r := range (&Handler{}).routes() {
+		out = append(out, r.pattern)
+	}
+	return out
 }
 
 type authedFunc func(w http.ResponseWriter, r *http.Request, userID int64) error
