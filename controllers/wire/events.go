@@ -46,7 +46,7 @@ type SendMessagePayload struct {
 	ChannelID string `json:"channelId"`
 	Content   string `json:"content"`
 	Nonce     string `json:"nonce"`
-	ReplyTo   string `json:"replyTo,omitempty"` // optional: the id of the message (same channel) it answers
+	ReplyTo   string `json:"replyTo,omitempty"`   // optional: the id of the message (same channel) it answers
 	Encrypted bool   `json:"encrypted,omitempty"` // content is an MLS ciphertext (base64); DMs only
 }
 

@@ -164,9 +164,9 @@ type Message struct {
 	// Mentions: the user ids the message mentions (content holds them as <@id>); MentionEveryone: @everyone.
 	Mentions        []string `json:"mentions"`
 	MentionEveryone bool     `json:"mentionEveryone"`
-	ReplyTo         *string  `json:"replyTo"` // the id of the message it answers, or null
-	Type            string   `json:"type"`    // "default"; "pin": "<sender> pinned a message" (replyTo = the pinned message)
-	Encrypted bool `json:"encrypted,omitempty"` // content is an MLS ciphertext (base64) only the members' devices can read
+	ReplyTo         *string  `json:"replyTo"`             // the id of the message it answers, or null
+	Type            string   `json:"type"`                // "default"; "pin": "<sender> pinned a message" (replyTo = the pinned message)
+	Encrypted       bool     `json:"encrypted,omitempty"` // content is an MLS ciphertext (base64) only the members' devices can read
 	// Reactions is present (possibly empty) in history pages and absent in events about the message.
 	Reactions []Reaction `json:"reactions,omitzero"`
 }
