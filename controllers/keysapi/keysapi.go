@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -106,7 +107,7 @@ func (h *Handler) authed(f authedFunc) http.HandlerFunc {
 var statusOf = map[apperr.Kind]int{
 	apperr.Invalid: http.StatusBadRequest, apperr.Unauthorized: http.StatusUnauthorized, apperr.TokenExpired: http.StatusUnauthorized,
 	apperr.Forbidden: http.StatusForbidden, apperr.NotFound: http.StatusNotFound, apperr.Conflict: http.StatusConflict,
-	apperr.TooLarge: http.StatusRequestEntityTooLarge, apperr.LimitReached: http.StatusForbidden,
+	apperr.TooLarge: http.StatusRequestEntityTooLarge, apperr.LimitReached: http.StatusForbidden, apperr.RateLimited: http.StatusTooManyRequests,
 	apperr.Unavailable: http.StatusServiceUnavailable, apperr.Internal: http.StatusInternalServerError,
 }
 
@@ -128,6 +129,9 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	status, ok := statusOf[e.Kind]
 	if !ok {
 		status = http.StatusInternalServerError
+	}
+	if e.Kind == apperr.RateLimited {
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(e.RetryAfter.Seconds()))))
 	}
 	if status >= 500 {
 		h.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)

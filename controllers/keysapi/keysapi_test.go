@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -286,7 +287,9 @@ func TestDevicesAndKeyPackages(t *testing.T) {
 // other claim gets the last-resort package.
 func TestConcurrentClaims(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, keys.DefaultPolicy)
+	pol := keys.DefaultPolicy
+	pol.ClaimBurst = 100
+	e := newEnv(t, pol)
 	alice, bob := e.newUser(), e.newUser()
 	a1, b1 := e.device(alice), e.device(bob)
 	e.must(e.publish(alice, a1, 10, true), 200)
@@ -490,4 +493,36 @@ func TestRotationPolicy(t *testing.T) {
 		t.Fatalf("after removing the device: %v", g)
 	}
 	e.must(send(alice, 4), 200)
+}
+
+// TestClaimRateLimit: one user cannot drain another's key packages: after the burst, claims are refused (429 with
+// Retry-After) and nothing more is handed out; other users keep their own budget.
+func TestClaimRateLimit(t *testing.T) {
+	t.Parallel()
+	pol := keys.DefaultPolicy
+	pol.ClaimBurst, pol.ClaimEvery = 3, time.Hour
+	e := newEnv(t, pol)
+	alice, bob, carol := e.newUser(), e.newUser(), e.newUser()
+	a1, b1, c1 := e.device(alice), e.device(bob), e.device(carol)
+	e.must(e.publish(alice, a1, 10, true), 200)
+	claim := func(u user, dev string) resp {
+		return e.do(u, "POST", "/v1/users/"+strconv.FormatInt(alice.id, 10)+"/key-packages/claim", map[string]any{"deviceId": dev})
+	}
+	for i := 0; i < 3; i++ {
+		e.must(claim(bob, b1), 200)
+	}
+	req, _ := http.NewRequest("POST", e.srv.URL+"/v1/users/"+strconv.FormatInt(alice.id, 10)+"/key-packages/claim", strings.NewReader(`{"deviceId":"`+b1+`"}`))
+	req.Header.Set("Authorization", "Bearer "+bob.token)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusTooManyRequests || res.Header.Get("Retry-After") == "" {
+		t.Fatalf("4th claim: %d, Retry-After %q", res.StatusCode, res.Header.Get("Retry-After"))
+	}
+	if n := e.must(e.do(alice, "GET", "/v1/devices", nil), 200).body["devices"].([]any)[0].(map[string]any)["keyPackages"].(float64); n != 7 {
+		t.Fatalf("alice has %v packages left, want 7 (a refused claim took one)", n)
+	}
+	e.must(claim(carol, c1), 200)
 }

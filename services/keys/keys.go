@@ -13,8 +13,11 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
+
+	"golang.org/x/time/rate"
 
 	"github.com/parleychat/parley/internal/apperr"
 	"github.com/parleychat/parley/internal/model"
@@ -51,12 +54,15 @@ type Policy struct {
 	MaxKeyPackages  int           // one-time key packages stored per device
 	MaxPackageBytes int           // size of one key package
 	MaxCommitBytes  int           // size of a Commit or Welcome
+	ClaimEvery      time.Duration // one key-package claim per this long per user, after a burst of ClaimBurst:
+	ClaimBurst      int           // without it one user could drain everyone's one-time packages
 }
 
 // DefaultPolicy: rotate weekly or every 1,000 messages, refuse a day (or 100 messages) later.
 var DefaultPolicy = Policy{
 	MaxAge: 7 * 24 * time.Hour, MaxMessages: 1000, Grace: 24 * time.Hour, GraceMessages: 100,
 	MaxDevices: 10, MaxKeyPackages: 200, MaxPackageBytes: 16 << 10, MaxCommitBytes: 256 << 10,
+	ClaimEvery: 3 * time.Second, ClaimBurst: 20,
 }
 
 // Service implements the key service's operations for an authenticated user.
@@ -65,10 +71,37 @@ type Service struct {
 	policy Policy
 	now    func() time.Time
 	log    *slog.Logger
+
+	claimMu  sync.Mutex
+	claimers map[int64]*rate.Limiter // per claiming user, on this instance
 }
 
 func New(store Store, policy Policy, log *slog.Logger) *Service {
-	return &Service{store: store, policy: policy, now: time.Now, log: log}
+	return &Service{store: store, policy: policy, now: time.Now, log: log, claimers: map[int64]*rate.Limiter{}}
+}
+
+// allowClaim applies the per-user claim budget (per instance: with several replicas a user gets one budget per
+// replica, which still bounds draining to a small multiple).
+func (s *Service) allowClaim(userID int64) error {
+	if s.policy.ClaimEvery <= 0 {
+		return nil
+	}
+	s.claimMu.Lock()
+	defer s.claimMu.Unlock()
+	l, ok := s.claimers[userID]
+	if !ok {
+		if len(s.claimers) > 100_000 {
+			s.claimers = map[int64]*rate.Limiter{}
+		}
+		l = rate.NewLimiter(rate.Every(s.policy.ClaimEvery), s.policy.ClaimBurst)
+		s.claimers[userID] = l
+	}
+	r := l.Reserve()
+	if d := r.Delay(); d > 0 {
+		r.Cancel()
+		return apperr.RateLimit(d)
+	}
+	return nil
 }
 
 // SetClock replaces the clock (tests of the time-based policy).
@@ -190,6 +223,9 @@ func (s *Service) PublishKeyPackages(ctx context.Context, userID, deviceID int64
 // the target is the caller: adding one's other devices).
 func (s *Service) ClaimKeyPackages(ctx context.Context, callerID, callerDevice, targetUser int64) ([]model.ClaimedKeyPackage, error) {
 	if _, err := s.ownDevice(ctx, callerID, callerDevice); err != nil {
+		return nil, err
+	}
+	if err := s.allowClaim(callerID); err != nil {
 		return nil, err
 	}
 	kps, err := s.store.ClaimKeyPackages(ctx, targetUser, callerDevice)
