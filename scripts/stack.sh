@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# The local stack: PostgreSQL, Redis, FerretDB (MongoDB wire protocol, on the local Postgres) and Cassandra 5.0,
+# The local stack: PostgreSQL, Redis, FerretDB (MongoDB wire protocol, on the local Postgres), Cassandra 5.0 and
+# OpenSearch 2.19 (message search),
 # all on loopback with their state under .local/. Usage: scripts/stack.sh up|down|status|clean-data
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 source "$ROOT/scripts/stack/postgres.sh"
 source "$ROOT/scripts/stack/redis.sh"
 source "$ROOT/scripts/stack/ferretdb.sh"
 source "$ROOT/scripts/stack/cassandra.sh"
+source "$ROOT/scripts/stack/opensearch.sh"
 
 # The application database in the local Postgres; tests create their own databases beside it.
 PARLEY_PG_DB="${PARLEY_PG_DB:-parley}"
@@ -17,6 +19,7 @@ PARLEY_POSTGRES_URL=postgres://postgres@127.0.0.1:$PG_PORT/$PARLEY_PG_DB?sslmode
 PARLEY_MONGO_URI=mongodb://127.0.0.1:$FERRETDB_PORT/
 PARLEY_CASSANDRA_HOSTS=127.0.0.1:$CASSANDRA_PORT
 PARLEY_REDIS_URL=redis://127.0.0.1:$REDIS_PORT/0
+PARLEY_SEARCH_URL=http://127.0.0.1:$OPENSEARCH_PORT
 ENV
 }
 
@@ -26,16 +29,19 @@ up() {
   step "installing redis" redis_install
   step "installing cassandra (jars from Maven Central)" cassandra_install
   step "building ferretdb launcher" ferretdb_install
+  step "installing opensearch (jars from Maven Central)" opensearch_install
   step "starting postgres" postgres_start
   step "creating database $PARLEY_PG_DB" pg_ensure_db "$PARLEY_PG_DB"
   step "starting redis" redis_start
   step "starting ferretdb" ferretdb_start
   step "starting cassandra" cassandra_start
+  step "starting opensearch" opensearch_start
   write_env
   log "stack ready in $(_elapsed "$start") (settings in .local/stack.env)"
 }
 
 down() {
+  step "stopping opensearch" opensearch_stop
   step "stopping cassandra" cassandra_stop
   step "stopping ferretdb" ferretdb_stop
   step "stopping redis" redis_stop
@@ -43,7 +49,7 @@ down() {
 }
 
 status() {
-  postgres_status; redis_status; ferretdb_status; cassandra_status
+  postgres_status; redis_status; ferretdb_status; cassandra_status; opensearch_status
 }
 
 clean_data() {
