@@ -312,3 +312,23 @@ func FromSettings(s Settings) (model.UserSettings, error) {
 	}
 	return out, nil
 }
+
+// SearchResults is one page of GET /api/search, newest first.
+type SearchResults struct {
+	Results           []SearchResult `json:"results"`
+	Total             int            `json:"total"`             // every match (at most 10,000 counted)
+	TotalIsLowerBound bool           `json:"totalIsLowerBound"` // there are more than Total
+	Next              *string        `json:"next"`              // pass as before= for the next page; null on the last
+}
+
+// SearchResult is a message that matched and where its text matched.
+type SearchResult struct {
+	Message    Message     `json:"message"`
+	Highlights []TextRange `json:"highlights"`
+}
+
+// TextRange is a span of a message's content in UTF-16 code units (JavaScript string indexes), end exclusive.
+type TextRange struct {
+	Start int `json:"start"`
+	End   int `json:"end"`
+}

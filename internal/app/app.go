@@ -30,6 +30,7 @@ import (
 	"github.com/parleychat/parley/internal/snowflake"
 	"github.com/parleychat/parley/repositories/cassandra"
 	"github.com/parleychat/parley/repositories/mongo"
+	"github.com/parleychat/parley/repositories/opensearch"
 	"github.com/parleychat/parley/repositories/postgres"
 	redisstore "github.com/parleychat/parley/repositories/redis"
 	"github.com/parleychat/parley/services/auth"
@@ -39,6 +40,7 @@ import (
 	"github.com/parleychat/parley/services/presence"
 	"github.com/parleychat/parley/services/reactions"
 	"github.com/parleychat/parley/services/readstate"
+	"github.com/parleychat/parley/services/search"
 	"github.com/parleychat/parley/services/settings"
 	"github.com/parleychat/parley/services/typing"
 )
@@ -65,6 +67,7 @@ type App struct {
 	Presence  *presence.Service
 	ReadState *readstate.Service
 	Reactions *reactions.Service
+	Search    *search.Service // nil when search is off
 }
 
 // Connect opens the three databases and applies migrations. Each step is logged with its duration.
@@ -187,6 +190,18 @@ func New(cfg config.Config, log *slog.Logger, pg *pgxpool.Pool, mc *mongodrv.Cli
 		GroupDMSize: cfg.Limits.GroupDMSize,
 	}, log.With("component", "community"))
 	sockets.SetRooms(communitySvc)
+	// Search: the index is written in the background after each durable change; chat never waits for it.
+	var searchSvc *search.Service
+	var searchIndex messaging.SearchIndex
+	var searcher httpapi.Searcher
+	if len(cfg.Search.URLs) > 0 {
+		idx, err := opensearch.New(opensearch.Config{URLs: cfg.Search.URLs, Index: cfg.Search.Index, Shards: cfg.Search.Shards})
+		if err != nil {
+			return nil, err
+		}
+		searchSvc = search.New(idx, cassandra.NewMessageStore(cs), communitySvc, authSvc, search.Config{}, log.With("component", "search"))
+		searchIndex, searcher = searchSvc, searchSvc
+	}
 	presenceSvc := presence.New(mongo.NewPresenceStore(mdb), communitySvc, sockets.Publisher(), presence.Config{NodeID: cfg.NodeID, Grace: cfg.PresenceGrace}, log.With("component", "presence"))
 	messagingSvc := messaging.New(cassandra.NewMessageStore(cs), communitySvc, sockets.Publisher(), channelMeta, ids, messaging.Config{
 		FlushBatch:       cfg.Messaging.FlushBatch,
@@ -207,6 +222,7 @@ func New(cfg config.Config, log *slog.Logger, pg *pgxpool.Pool, mc *mongodrv.Cli
 		Online:           presenceSvc,
 		Pins:             channelMeta,
 		PinNotify:        sockets.Publisher(),
+		Search:           searchIndex,
 	}, log.With("component", "messaging"))
 	sockets.RegisterMessageEvents(messagingSvc)
 
@@ -259,6 +275,7 @@ func New(cfg config.Config, log *slog.Logger, pg *pgxpool.Pool, mc *mongodrv.Cli
 			httpapi.NewMessageHandlers(messagingSvc, readSvc, log.With("component", "http")).WithReactions(reactSvc).Routes,
 			httpapi.NewReactionHandlers(reactSvc, authSvc, log.With("component", "http")).Routes,
 			httpapi.NewRealtimeHandlers(presenceSvc, readSvc, log.With("component", "http")).Routes,
+			httpapi.NewSearchHandlers(searcher, log.With("component", "http")).Routes,
 			httpapi.NewSettingsHandlers(settings.New(mongo.NewSettingsStore(mdb), sockets.Publisher()), log.With("component", "http")).Routes,
 			func(e *gin.Engine, _, _ *gin.RouterGroup) {
 				h := gin.WrapH(sockets.Handler())
@@ -271,6 +288,7 @@ func New(cfg config.Config, log *slog.Logger, pg *pgxpool.Pool, mc *mongodrv.Cli
 		cfg: cfg, log: log, pg: pg, mongo: mc, cass: cs, sockets: sockets, handler: router,
 		redis: rc, node: node, forward: forward, internal: internal,
 		Auth: authSvc, Community: communitySvc, Messaging: messagingSvc, Presence: presenceSvc, ReadState: readSvc, Reactions: reactSvc,
+		Search: searchSvc,
 	}, nil
 }
 
@@ -309,6 +327,9 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		go func() { errc <- internal.Serve(iln) }()
 		a.log.Info("joined the cluster", "node", a.cfg.NodeID, "internal", iln.Addr().String(), "nodes", len(a.node.Peers()))
 	}
+	if a.Search != nil {
+		a.Search.Start()
+	}
 	go func() { errc <- srv.Serve(ln) }()
 	a.log.Info("serving", "addr", ln.Addr().String())
 	select {
@@ -331,6 +352,9 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	a.Presence.Close()
 	a.ReadState.Close(shutdownCtx)
 	a.Reactions.Close(shutdownCtx)
+	if a.Search != nil {
+		a.Search.Close(shutdownCtx) // after messaging: every stored change is queued by now
+	}
 	err := srv.Shutdown(shutdownCtx)
 	if internal != nil {
 		_ = internal.Shutdown(shutdownCtx)

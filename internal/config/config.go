@@ -43,6 +43,9 @@ var Vars = []Var{
 	{"PARLEY_CASSANDRA_KEYSPACE", "parley", "Cassandra keyspace"},
 	{"PARLEY_CASSANDRA_REPLICATION", "{'class': 'SimpleStrategy', 'replication_factor': 1}", "replication map used when the keyspace is created"},
 	{"PARLEY_CASSANDRA_CONSISTENCY", "LOCAL_QUORUM", "consistency for message reads and writes"},
+	{"PARLEY_SEARCH_URLS", "http://127.0.0.1:59200", "OpenSearch node URLs, comma-separated (message search); `off` = no search (the endpoint answers unavailable)"},
+	{"PARLEY_SEARCH_INDEX", "parley-messages", "name of the message search index (created with its mapping at start if missing)"},
+	{"PARLEY_SEARCH_SHARDS", "1", "primary shards of the search index when it is created (more to spread it over an OpenSearch cluster)"},
 	{"PARLEY_REDIS_URL", "redis://127.0.0.1:56379/0", "Redis URL (several nodes only: node and channel leases, the bus between nodes); a standalone Redis"},
 	{"PARLEY_REDIS_PREFIX", "parley", "prefix of every Redis key and channel this cluster uses (several clusters can share one Redis)"},
 	{"PARLEY_CLUSTER_ADDR", "", "private address of the internal API between nodes (e.g. 10.0.0.5:9100); empty = a single node (Redis unused)"},
@@ -110,6 +113,7 @@ type Config struct {
 	Cassandra   Cassandra
 	RedisURL    string
 	Cluster     Cluster
+	Search      Search
 
 	Auth      Auth
 	Mail      Mail
@@ -167,6 +171,13 @@ type Cluster struct {
 	Secret      []byte
 	LeaseTTL    time.Duration
 	RedisPrefix string
+}
+
+// Search settings (OpenSearch).
+type Search struct {
+	URLs   []string // empty: search is off
+	Index  string
+	Shards int
 }
 
 // Cassandra settings.
@@ -227,6 +238,11 @@ func Load(getenv func(string) string) (Config, error) {
 			Consistency: strings.ToUpper(r.str("PARLEY_CASSANDRA_CONSISTENCY")),
 		},
 		RedisURL: r.str("PARLEY_REDIS_URL"),
+		Search: Search{
+			URLs:   r.list("PARLEY_SEARCH_URLS"),
+			Index:  r.str("PARLEY_SEARCH_INDEX"),
+			Shards: r.intRange("PARLEY_SEARCH_SHARDS", 1, 1024),
+		},
 		Cluster: Cluster{
 			Addr:        strings.TrimSpace(getenv("PARLEY_CLUSTER_ADDR")),
 			Advertise:   strings.TrimSpace(getenv("PARLEY_CLUSTER_ADVERTISE")),
@@ -294,6 +310,9 @@ func Load(getenv func(string) string) (Config, error) {
 	case "open":
 	default:
 		r.fail("PARLEY_REGISTRATION", "must be auto, verify or open")
+	}
+	if len(c.Search.URLs) == 1 && strings.EqualFold(c.Search.URLs[0], "off") {
+		c.Search.URLs = nil
 	}
 	c.AllowedOrigins = append([]string{c.PublicOrigin}, r.list("PARLEY_ALLOWED_ORIGINS")...)
 	c.HTTP.SecureOrigin = strings.HasPrefix(c.PublicOrigin, "https://")

@@ -49,7 +49,7 @@ var stackEnv = sync.OnceValue(func() map[string]string {
 		}
 		dir = filepath.Dir(dir)
 	}
-	for _, k := range []string{"PARLEY_POSTGRES_URL", "PARLEY_MONGO_URI", "PARLEY_CASSANDRA_HOSTS", "PARLEY_REDIS_URL"} {
+	for _, k := range []string{"PARLEY_POSTGRES_URL", "PARLEY_MONGO_URI", "PARLEY_CASSANDRA_HOSTS", "PARLEY_REDIS_URL", "PARLEY_SEARCH_URLS"} {
 		if v := os.Getenv(k); v != "" {
 			env[k] = v
 		}
@@ -67,6 +67,7 @@ func Get(key string) string {
 		"PARLEY_MONGO_URI":       "mongodb://127.0.0.1:57017/",
 		"PARLEY_CASSANDRA_HOSTS": "127.0.0.1:59042",
 		"PARLEY_REDIS_URL":       "redis://127.0.0.1:56379/0",
+		"PARLEY_SEARCH_URLS":     "http://127.0.0.1:59200",
 	}[key]
 }
 

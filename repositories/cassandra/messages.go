@@ -223,6 +223,15 @@ func (m *MessageStore) Before(ctx context.Context, channelID, before int64, limi
 
 // After returns up to limit visible messages with id > after, oldest first. hasMore reports newer ones remain.
 func (m *MessageStore) After(ctx context.Context, channelID, after int64, limit int) ([]model.Message, bool, error) {
+	return m.after(ctx, channelID, after, limit, false)
+}
+
+// Range is After with deleted rows included (Deleted set, no content): the search index's catch-up reads it.
+func (m *MessageStore) Range(ctx context.Context, channelID, after int64, limit int) ([]model.Message, bool, error) {
+	return m.after(ctx, channelID, after, limit, true)
+}
+
+func (m *MessageStore) after(ctx context.Context, channelID, after int64, limit int, includeDeleted bool) ([]model.Message, bool, error) {
 	if after < channelID {
 		after = channelID
 	}
@@ -231,7 +240,7 @@ func (m *MessageStore) After(ctx context.Context, channelID, after int64, limit 
 	for b := Bucket(after); b <= last; b++ {
 		iter := m.s.Query("SELECT "+selectCols+" FROM messages WHERE channel_id = ? AND bucket = ? AND message_id > ? ORDER BY message_id ASC",
 			channelID, b, after).PageSize(limit + 1).IterContext(ctx)
-		msgs, err := scanAll(iter, false, limit+1-len(out))
+		msgs, err := scanAll(iter, includeDeleted, limit+1-len(out))
 		if err != nil {
 			return nil, false, err
 		}

@@ -396,6 +396,9 @@ func (s *Service) EditHere(ctx context.Context, userID, channelID, messageID int
 	}
 	conv.mu.Unlock()
 	s.pub.MessageUpdated(m)
+	if s.cfg.Search != nil {
+		s.cfg.Search.MessageEdited(m)
+	}
 	return m, nil
 }
 
@@ -445,6 +448,9 @@ func (s *Service) DeleteHere(ctx context.Context, userID, channelID, messageID i
 	}
 	conv.mu.Unlock()
 	s.pub.MessageDeleted(channelID, messageID)
+	if s.cfg.Search != nil {
+		s.cfg.Search.MessageDeleted(channelID, messageID)
+	}
 	return nil
 }
 

@@ -50,6 +50,14 @@ type Observer interface {
 	MessageStored(m model.Message)
 }
 
+// SearchIndex hears about every durable change to a message, in the order of its writes (message search). Its
+// methods must not block: the index is written later, in the background.
+type SearchIndex interface {
+	MessageStored(m model.Message)
+	MessageEdited(m model.Message)
+	MessageDeleted(channelID, messageID int64)
+}
+
 // ActivityStore records coalesced channel activity (MongoDB channel metadata).
 type ActivityStore interface {
 	RecordActivity(ctx context.Context, acts []model.ChannelActivity) error
@@ -86,6 +94,8 @@ type Config struct {
 	// Pins keeps pinned message ids and PinNotify announces changes (nil: pins are not available).
 	Pins      PinStore
 	PinNotify PinPublisher
+	// Search keeps the search index in step (nil: no search).
+	Search SearchIndex
 }
 
 // SendGate decides whether a user who can read a channel may also send in it now.
@@ -564,6 +574,9 @@ func (s *Service) write(conv *conversation, batch []*entry) {
 		s.pub.MessageCreated(m)
 		for _, o := range s.observers {
 			o.MessageStored(m)
+		}
+		if s.cfg.Search != nil {
+			s.cfg.Search.MessageStored(m)
 		}
 	}
 	s.noteActivity(stored)

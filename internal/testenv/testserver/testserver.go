@@ -68,6 +68,10 @@ func Start(t testing.TB, opts Options) *Server {
 		"PARLEY_JWT_SECRET":         "test-secret-test-secret-test-secret-0123",
 		"PARLEY_STATIC_DIR":         t.TempDir(),
 		"PARLEY_LOG_LEVEL":          "warn",
+		// One search index for every test server: tests are isolated by their own users and channels, as in
+		// the shared Cassandra keyspace.
+		"PARLEY_SEARCH_URLS":  testenv.Get("PARLEY_SEARCH_URLS"),
+		"PARLEY_SEARCH_INDEX": "parley-test-messages",
 	}
 	for k, v := range opts.Env {
 		env[k] = v

@@ -1,0 +1,43 @@
+package model
+
+import "time"
+
+// SearchQuery is one message search, already restricted to what the searcher may read now.
+type SearchQuery struct {
+	Channels []int64  // the channels searched: never empty (a searcher who can read nothing gets no query)
+	Terms    string   // free words; every one must match (analysed: case and accents do not matter)
+	Phrases  []string // exact phrases ("quoted"), each must match in order
+	From     []int64  // sent by one of these users
+	Mentions []int64  // mentioning one of these users by name (not @everyone)
+	HasLink  bool
+	HasFile  bool      // messages have no attachments yet: matches nothing
+	After    time.Time // sent at or after (zero: no bound)
+	Before   time.Time // sent before (zero: no bound)
+	BeforeID int64     // paging: only messages older than this id (0: from the newest)
+	Limit    int
+}
+
+// SearchHit is a message that matched, as it is now (edits included), and where its text matched.
+type SearchHit struct {
+	Message    Message
+	Highlights []TextRange // in Message.Content, ordered, not overlapping
+}
+
+// TextRange is a span of a message's text in UTF-16 code units (what JavaScript strings index).
+type TextRange struct{ Start, End int }
+
+// SearchResult is one page of hits, newest first; Total counts every match (at least, when TotalIsLowerBound).
+type SearchResult struct {
+	Hits              []SearchHit
+	Total             int
+	TotalIsLowerBound bool
+}
+
+// IndexOp is one change to the search index: a message to store as it now is, or a deletion.
+type IndexOp struct {
+	Message Message // ID and ChannelID always; the rest unless Deleted
+	Deleted bool
+	// Version orders changes of one message (microseconds of the change): the index keeps the highest, so a late
+	// retry of an older change never undoes a newer one (an edit, a deletion).
+	Version int64
+}
