@@ -24,6 +24,7 @@ import (
 	"github.com/parleychat/parley/services/community"
 	"github.com/parleychat/parley/services/messaging"
 	"github.com/parleychat/parley/services/reactions"
+	"github.com/parleychat/parley/services/search"
 )
 
 // FuzzRequests (below) runs arbitrary bodies, path ids and query strings through the real router and handlers
@@ -279,6 +280,21 @@ func (f fSettings) Put(_ context.Context, u int64, st model.UserSettings) (model
 	return st, nil
 }
 
+type fSearch struct{ s *seen }
+
+// Search runs the real query parser, so fuzzed queries reach it through the router.
+func (f fSearch) Search(_ context.Context, u int64, req search.Request) (model.SearchResult, error) {
+	f.s.ids("search", u)
+	if req.Scope.ServerID != 0 {
+		f.s.ids("searchServer", req.Scope.ServerID)
+	}
+	if req.BeforeID != 0 {
+		f.s.ids("searchBefore", req.BeforeID)
+	}
+	_, err := search.Parse(req.Query)
+	return model.SearchResult{}, err
+}
+
 // fuzzRouter is the real router with every handler group on the fakes.
 func fuzzRouter(s *seen) *gin.Engine {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -293,6 +309,7 @@ func fuzzRouter(s *seen) *gin.Engine {
 			httpapi.NewRealtimeHandlers(misc, misc, log).Routes,
 			httpapi.NewSettingsHandlers(fSettings{s}, log).Routes,
 			httpapi.NewSafetyHandlers(fSafety{s: s}, log).Routes,
+			httpapi.NewSearchHandlers(fSearch{s}, log).Routes,
 		},
 	})
 }
@@ -338,7 +355,7 @@ var fuzzRoutes = []struct {
 	{"PUT", "/api/me/blocks/:a", false}, {"DELETE", "/api/me/blocks/:a", false}, {"GET", "/api/me/privacy", false},
 	{"PUT", "/api/me/privacy", true}, {"GET", "/api/servers", false}, {"GET", "/api/servers/:a", false},
 	{"GET", "/api/me/settings", false}, {"GET", "/api/users/me", false}, {"GET", "/api/dms", false},
-	{"DELETE", "/api/channels/:a/pins/:b", false},
+	{"DELETE", "/api/channels/:a/pins/:b", false}, {"GET", "/api/search", false},
 }
 
 var knownCodes = map[string]bool{"invalid_input": true, "unauthorized": true, "token_expired": true,

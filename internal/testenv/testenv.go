@@ -12,6 +12,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -268,6 +269,26 @@ func SharedCassandra(t testing.TB) (*gocql.Session, cassandra.Config) {
 		unavailable(t, "Cassandra", sharedCass.err)
 	}
 	return sharedCass.s, sharedCass.cfg
+}
+
+// SearchURL returns the local OpenSearch's URL after checking that it answers.
+func SearchURL(t testing.TB) string {
+	t.Helper()
+	url := Get("PARLEY_SEARCH_URLS")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url+"/_cluster/health", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err == nil {
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			err = fmt.Errorf("cluster health answered %d", resp.StatusCode)
+		}
+	}
+	if err != nil {
+		unavailable(t, "OpenSearch", err)
+	}
+	return url
 }
 
 // RedisURL returns the local Redis's URL after checking that it answers.
