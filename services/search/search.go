@@ -149,19 +149,22 @@ func (s *Service) Start() { go s.run() }
 // engine that is down) and stops the indexer. What is left is missing from the index until `server reindex`;
 // the messages themselves are in Cassandra.
 func (s *Service) Close(ctx context.Context) {
-	if !s.Flush(ctx) {
+	if !s.drain(ctx, true) {
 		s.slog.Warn("search index: shutting down with changes unwritten; `server reindex -since` catches up", "changes", s.pending.Load())
 	}
 	close(s.stop)
 	<-s.done
 }
 
-// Flush waits until every change queued so far is written; false if ctx ended or a write failed first.
-func (s *Service) Flush(ctx context.Context) bool {
+// Flush waits until every change queued so far is written; false if ctx ended first.
+func (s *Service) Flush(ctx context.Context) bool { return s.drain(ctx, false) }
+
+// drain waits until nothing is queued; false if ctx ended first or (giveUp) a write is failing.
+func (s *Service) drain(ctx context.Context, giveUp bool) bool {
 	t := time.NewTicker(20 * time.Millisecond)
 	defer t.Stop()
 	for s.pending.Load() > 0 {
-		if s.failing.Load() {
+		if giveUp && s.failing.Load() {
 			return false
 		}
 		select {

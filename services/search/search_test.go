@@ -1,0 +1,364 @@
+package search
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/parleychat/parley/internal/apperr"
+	"github.com/parleychat/parley/internal/model"
+)
+
+func TestParse(t *testing.T) {
+	for _, c := range []struct {
+		q    string
+		want Parsed
+	}{
+		{"hello world", Parsed{Terms: "hello world"}},
+		{`from:@Alice "brown fox" quick`, Parsed{Terms: "quick", Phrases: []string{"brown fox"}, From: []string{"Alice"}}},
+		{`in:#general in:random has:link HAS:FILE mentions:bob`, Parsed{In: []string{"general", "random"}, HasLink: true, HasFile: true, Mentions: []string{"bob"}}},
+		{`before:2026-01-02 after:2025 during:2025-12 x`, Parsed{Terms: "x", Before: "2026-01-02", After: "2025", During: "2025-12"}},
+		{`meet at 10:30 https://example.com/a:b`, Parsed{Terms: "meet at 10:30 https://example.com/a:b"}},
+		{`from:"bob" "unclosed phrase`, Parsed{From: []string{"bob"}, Phrases: []string{"unclosed phrase"}}},
+		{`on:2026-01-02 ""`, Parsed{During: "2026-01-02"}},
+	} {
+		got, err := Parse(c.q)
+		if err != nil {
+			t.Fatalf("Parse(%q): %v", c.q, err)
+		}
+		if !reflect.DeepEqual(got, c.want) {
+			t.Fatalf("Parse(%q) = %+v, want %+v", c.q, got, c.want)
+		}
+	}
+	for _, bad := range []string{"", "   ", `""`, "from:", "has:pdf", strings.Repeat("a", MaxQueryLength+1), "\xff"} {
+		if _, err := Parse(bad); apperr.As(err).Kind != apperr.Invalid {
+			t.Fatalf("Parse(%q): %v, want invalid", bad, err)
+		}
+	}
+}
+
+func TestDates(t *testing.T) {
+	p, _ := Parse("x before:2026-03-02 after:2026-02-27")
+	after, before, err := p.dates(-5 * time.Hour) // UTC-5: the searcher's days
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := time.Date(2026, 2, 28, 5, 0, 0, 0, time.UTC); !after.Equal(want) {
+		t.Fatalf("after = %v, want %v (the end of the 27th, their time)", after.UTC(), want)
+	}
+	if want := time.Date(2026, 3, 2, 5, 0, 0, 0, time.UTC); !before.Equal(want) {
+		t.Fatalf("before = %v, want %v", before.UTC(), want)
+	}
+	p, _ = Parse("during:2026-02")
+	after, before, _ = p.dates(0)
+	if !after.Equal(time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)) || !before.Equal(time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)) {
+		t.Fatalf("during a month: %v – %v", after, before)
+	}
+	p, _ = Parse("during:2026 after:2026-06-30")
+	after, before, _ = p.dates(0)
+	if !after.Equal(time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC)) || !before.Equal(time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)) {
+		t.Fatalf("during a year, after a day: %v – %v", after, before)
+	}
+	for _, bad := range []string{"before:tomorrow", "after:2026-13-01", "during:26"} {
+		p, _ := Parse(bad)
+		if _, _, err := p.dates(0); apperr.As(err).Kind != apperr.Invalid {
+			t.Fatalf("%s: %v", bad, err)
+		}
+	}
+}
+
+// fakeIndex records applied changes; down makes it fail like an engine that does not answer.
+type fakeIndex struct {
+	mu      sync.Mutex
+	down    bool
+	ensured int
+	docs    map[int64]model.IndexOp
+	batches int
+	last    model.SearchQuery
+}
+
+func (f *fakeIndex) EnsureIndex(context.Context) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.down {
+		return errors.New("connection refused")
+	}
+	f.ensured++
+	return nil
+}
+
+func (f *fakeIndex) Apply(_ context.Context, ops []model.IndexOp) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.down {
+		return errors.New("connection refused")
+	}
+	f.batches++
+	for _, op := range ops {
+		if cur, ok := f.docs[op.Message.ID]; !ok || op.Version > cur.Version {
+			f.docs[op.Message.ID] = op
+		}
+	}
+	return nil
+}
+
+func (f *fakeIndex) Search(_ context.Context, q model.SearchQuery) (model.SearchResult, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.down {
+		return model.SearchResult{}, errors.New("connection refused")
+	}
+	f.last = q
+	return model.SearchResult{Total: 1, Hits: []model.SearchHit{{Message: model.Message{ID: 1}}}}, nil
+}
+
+func (f *fakeIndex) setDown(d bool) { f.mu.Lock(); f.down = d; f.mu.Unlock() }
+
+func (f *fakeIndex) doc(id int64) (model.IndexOp, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	op, ok := f.docs[id]
+	return op, ok
+}
+
+// fakeLog is a channel's message log, deleted rows included.
+type fakeLog struct {
+	mu   sync.Mutex
+	msgs map[int64][]model.Message
+}
+
+func (l *fakeLog) Range(_ context.Context, ch, after int64, limit int) ([]model.Message, bool, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []model.Message
+	for _, m := range l.msgs[ch] {
+		if m.ID > after {
+			if len(out) == limit {
+				return out, true, nil
+			}
+			out = append(out, m)
+		}
+	}
+	return out, false, nil
+}
+
+func newTestService(idx *fakeIndex, log *fakeLog, cfg Config) *Service {
+	return New(idx, log, fakeAccess{}, fakeUsers{}, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+}
+
+func msg(id, ch int64, text string) model.Message {
+	return model.Message{ID: id, ChannelID: ch, SenderID: 1, Content: text, CreatedAt: time.UnixMilli(1_700_000_000_000 + id)}
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestIndexerWritesChangesInOrderAndWaitsOutAnOutage(t *testing.T) {
+	idx := &fakeIndex{docs: map[int64]model.IndexOp{}, down: true}
+	s := newTestService(idx, &fakeLog{}, Config{Batch: 2})
+	s.Start()
+	m := msg(10, 1, "hello")
+	s.MessageStored(m)
+	edited := m
+	at := m.CreatedAt.Add(time.Second)
+	edited.Content, edited.EditedAt = "hello again", &at
+	s.MessageEdited(edited)
+	s.MessageStored(msg(11, 1, "second"))
+	s.MessageDeleted(1, 11)
+	s.MessageStored(model.Message{ID: 12, ChannelID: 1, Kind: model.KindPin}) // system lines are not indexed
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	if s.Flush(ctx) {
+		t.Fatal("Flush succeeded while the index is down")
+	}
+	cancel()
+	idx.setDown(false) // the engine comes back: everything queued is written, newest version winning
+	ctx, cancel = context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if !s.Flush(ctx) {
+		t.Fatal("queued changes were not written after the outage")
+	}
+	if d, _ := idx.doc(10); d.Message.Content != "hello again" {
+		t.Fatalf("message 10: %+v", d)
+	}
+	if d, _ := idx.doc(11); !d.Deleted || d.Version != deletedVersion {
+		t.Fatalf("message 11: %+v", d)
+	}
+	if _, ok := idx.doc(12); ok {
+		t.Fatal("a pin line was indexed")
+	}
+	s.Close(ctx)
+}
+
+func TestOverflowIsCaughtUpFromTheLog(t *testing.T) {
+	idx := &fakeIndex{docs: map[int64]model.IndexOp{}, down: true}
+	log := &fakeLog{msgs: map[int64][]model.Message{}}
+	for id := int64(1); id <= 1200; id++ {
+		m := msg(id, 5, "m")
+		if id == 700 {
+			m.Deleted, m.Content = true, ""
+		}
+		log.msgs[5] = append(log.msgs[5], m)
+	}
+	s := newTestService(idx, log, Config{QueueLimit: 3})
+	s.Start()
+	for _, m := range log.msgs[5][:3] {
+		s.MessageStored(m)
+	}
+	for _, m := range log.msgs[5][3:] { // beyond the queue: remembered as "channel 5 after id 3"
+		if m.Deleted {
+			s.MessageDeleted(5, m.ID)
+		} else {
+			s.MessageStored(m)
+		}
+	}
+	s.mu.Lock()
+	after := s.dirty[5]
+	s.mu.Unlock()
+	if after != 3 {
+		t.Fatalf("dirty after %d, want 3", after)
+	}
+	idx.setDown(false)
+	waitFor(t, "catch-up", func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return len(s.dirty) == 0
+	})
+	for _, id := range []int64{1, 4, 699, 701, 1200} {
+		if d, ok := idx.doc(id); !ok || d.Deleted {
+			t.Fatalf("message %d after catch-up: %+v %v", id, d, ok)
+		}
+	}
+	if d, _ := idx.doc(700); !d.Deleted {
+		t.Fatalf("deleted message 700 after catch-up: %+v", d)
+	}
+	s.Close(context.Background())
+}
+
+func TestCloseDoesNotWaitForAnEngineThatIsDown(t *testing.T) {
+	idx := &fakeIndex{docs: map[int64]model.IndexOp{}, down: true}
+	s := newTestService(idx, &fakeLog{}, Config{})
+	s.Start()
+	s.MessageStored(msg(1, 1, "x"))
+	waitFor(t, "the failure to be noticed", s.failing.Load)
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	s.Close(ctx)
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("Close took %v with the engine down", d)
+	}
+}
+
+func TestReindex(t *testing.T) {
+	idx := &fakeIndex{docs: map[int64]model.IndexOp{}}
+	log := &fakeLog{msgs: map[int64][]model.Message{}}
+	for id := int64(1); id <= 1001; id++ {
+		log.msgs[id%2+1] = append(log.msgs[id%2+1], msg(id, id%2+1, "x"))
+	}
+	s := newTestService(idx, log, Config{})
+	n, err := s.Reindex(context.Background(), []int64{1, 2}, 0)
+	if err != nil || n != 1001 {
+		t.Fatalf("Reindex: %d %v", n, err)
+	}
+	if _, ok := idx.doc(1001); !ok {
+		t.Fatal("message 1001 not indexed")
+	}
+	idx.setDown(true)
+	if _, err := s.Reindex(context.Background(), []int64{1}, 0); err == nil {
+		t.Fatal("Reindex with the engine down succeeded")
+	}
+}
+
+type fakeAccess struct{}
+
+func (fakeAccess) ReadableChannelIDs(_ context.Context, user int64) ([]int64, error) {
+	if user == 666 {
+		return nil, errors.New("postgres down")
+	}
+	return []int64{1, 2, 3, 9}, nil // 9: a DM
+}
+func (fakeAccess) DMChannelIDs(context.Context, int64) ([]int64, error) { return []int64{9, 10}, nil }
+func (fakeAccess) ServerChannels(_ context.Context, server int64) ([]model.Channel, error) {
+	if server == 50 {
+		return []model.Channel{{ID: 1, Name: "general"}, {ID: 2, Name: "random"}, {ID: 4, Name: "staff"}}, nil
+	}
+	return nil, nil
+}
+
+type fakeUsers struct{}
+
+func (fakeUsers) Search(_ context.Context, prefix string, _ int) ([]model.User, error) {
+	if prefix == "alice" || prefix == "ALICE" || prefix == "ali" {
+		return []model.User{{ID: 77, Username: "alice"}}, nil
+	}
+	return nil, nil
+}
+
+func TestSearchScopesAndFilters(t *testing.T) {
+	idx := &fakeIndex{docs: map[int64]model.IndexOp{}}
+	s := newTestService(idx, &fakeLog{}, Config{})
+	ctx := context.Background()
+	for _, c := range []struct {
+		req   Request
+		chans []int64
+	}{
+		{Request{Query: "x", Scope: Scope{ServerID: 50}}, []int64{1, 2}}, // 4 (staff) is not readable
+		{Request{Query: "x", Scope: Scope{DMs: true}}, []int64{9}},
+		{Request{Query: "x"}, []int64{1, 2, 3, 9}},
+		{Request{Query: "x in:#RANDOM", Scope: Scope{ServerID: 50}}, []int64{2}},
+		{Request{Query: "x in:staff", Scope: Scope{ServerID: 50}}, nil},
+	} {
+		idx.last = model.SearchQuery{}
+		res, err := s.Search(ctx, 1, c.req)
+		if err != nil {
+			t.Fatalf("%+v: %v", c.req, err)
+		}
+		if c.chans == nil {
+			if len(res.Hits) != 0 || idx.last.Channels != nil {
+				t.Fatalf("%+v: searched %v", c.req, idx.last.Channels)
+			}
+			continue
+		}
+		if !reflect.DeepEqual(idx.last.Channels, c.chans) {
+			t.Fatalf("%+v: channels %v, want %v", c.req, idx.last.Channels, c.chans)
+		}
+	}
+	if _, err := s.Search(ctx, 1, Request{Query: "from:ALICE mentions:alice x", Limit: 500}); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(idx.last.From, []int64{77}) || !reflect.DeepEqual(idx.last.Mentions, []int64{77}) || idx.last.Limit != 25 {
+		t.Fatalf("query: %+v", idx.last)
+	}
+	for _, bad := range []Request{
+		{Query: "from:ali"},                       // a prefix is not a user
+		{Query: "from:" + strings.Repeat("a", 40)}, // unknown
+		{Query: "in:#general"},                    // in: outside a server
+		{Query: "in:#nope", Scope: Scope{ServerID: 50}},
+		{Query: "x before:soon"},
+	} {
+		if _, err := s.Search(ctx, 1, bad); apperr.As(err).Kind != apperr.Invalid {
+			t.Fatalf("%+v: %v, want invalid", bad, err)
+		}
+	}
+	if _, err := s.Search(ctx, 666, Request{Query: "x"}); apperr.As(err).Kind != apperr.Unavailable {
+		t.Fatalf("access check down: %v", err)
+	}
+	idx.setDown(true)
+	if _, err := s.Search(ctx, 1, Request{Query: "x"}); apperr.As(err).Kind != apperr.Unavailable {
+		t.Fatalf("engine down: %v", err)
+	}
+}
