@@ -2,10 +2,12 @@
 //
 //	server            serve (applies pending migrations first)
 //	server migrate    apply migrations to all three databases and exit
+//	server reindex [-since 24h]   write the messages of the last 24 hours (or all) from Cassandra to the search index
 package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"log/slog"
 	"net"
@@ -15,6 +17,10 @@ import (
 	"os/signal"
 	"syscall"
 	"time"
+
+	gocql "github.com/apache/cassandra-gocql-driver/v2"
+	"github.com/jackc/pgx/v5/pgxpool"
+	mongodrv "go.mongodb.org/mongo-driver/v2/mongo"
 
 	"github.com/parleychat/parley/internal/app"
 	"github.com/parleychat/parley/internal/config"
@@ -49,8 +55,11 @@ func run(args []string) error {
 		cs.Close()
 		return mc.Disconnect(context.Background())
 	}
+	if len(args) > 0 && args[0] == "reindex" {
+		return reindex(ctx, cfg, log, pg, mc, cs, args[1:])
+	}
 	if len(args) > 0 {
-		return fmt.Errorf("unknown command %q (use no argument to serve, or `migrate`)", args[0])
+		return fmt.Errorf("unknown command %q (use no argument to serve, `migrate` or `reindex`)", args[0])
 	}
 
 	if err := cfg.ResolveJWTSecret(); err != nil {
@@ -73,6 +82,27 @@ func run(args []string) error {
 		return err
 	}
 	return a.Serve(ctx, ln)
+}
+
+// reindex runs App.Reindex once (no listener), e.g. after a crash that lost queued index changes.
+func reindex(ctx context.Context, cfg config.Config, log *slog.Logger, pg *pgxpool.Pool, mc *mongodrv.Client, cs *gocql.Session, args []string) error {
+	fs := flag.NewFlagSet("reindex", flag.ContinueOnError)
+	since := fs.Duration("since", 0, "only messages newer than this (e.g. 24h); 0 = all")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := cfg.ResolveJWTSecret(); err != nil {
+		return err
+	}
+	a, err := app.New(cfg, log, pg, mc, cs)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	start := time.Now()
+	n, err := a.Reindex(ctx, *since)
+	log.Info("reindex finished", "rows", n, "seconds", time.Since(start).Seconds(), "err", err)
+	return err
 }
 
 // servePprof exposes runtime profiles on their own listener, never on the public port.

@@ -201,3 +201,43 @@ func TestSearchFindsOnlyWhatTheSearcherCanRead(t *testing.T) {
 	wantContents(t, "kicked, in the server", find(t, s, member, inServer, "quick"))
 	wantContents(t, "kicked, everywhere", find(t, s, member, "", "quick"), "quick word in private")
 }
+
+// Chat does not need the search engine: with it unreachable, messages are sent and deleted as usual. What the
+// index missed (here: a process that never reached it) `server reindex` (App.Reindex) restores from Cassandra,
+// and a deleted message stays out.
+func TestChatWorksWithoutTheEngineAndReindexCatchesUp(t *testing.T) {
+	t.Parallel()
+	testenv.SearchURL(t)
+	down := testserver.Start(t, testserver.Options{Env: map[string]string{"PARLEY_SEARCH_URLS": "http://127.0.0.1:1"}})
+	owner := down.Register(t, "owner")
+	srv := createServer(t, down, owner, "Lost")
+	var chans struct{ Channels []channel }
+	down.Do(t, "GET", "/api/servers/"+srv.ID+"/channels", owner.AccessToken, nil).JSON(t, &chans)
+	general := chans.Channels[0].ID
+	kept := send(t, down, owner, general, "zebra crossing")
+	gone := send(t, down, owner, general, "zebra deleted")
+	if err := down.App.Messaging.Delete(context.Background(), id64(t, owner.ID), gone.ChannelID, gone.ID); err != nil {
+		t.Fatal(err)
+	}
+	if res := down.Do(t, "GET", "/api/search?q=zebra", owner.AccessToken, nil); res.Status != http.StatusServiceUnavailable {
+		t.Fatalf("search with the engine down: %d %s", res.Status, res.Body)
+	}
+	start := time.Now()
+	if err := down.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Fatalf("shutdown waited %v for the unreachable engine", d)
+	}
+
+	s := testserver.Start(t, testserver.Options{PGURL: down.Config.PostgresURL, MongoDB: down.Config.MongoDB})
+	searchable(t, s)
+	inServer := "serverId=" + srv.ID
+	wantContents(t, "never indexed", find(t, s, owner, inServer, "zebra"))
+	n, err := s.App.Reindex(context.Background(), time.Hour)
+	if err != nil || n != 2 {
+		t.Fatalf("reindex: %d rows, %v", n, err)
+	}
+	searchable(t, s)
+	wantContents(t, "after the reindex", find(t, s, owner, inServer, "zebra"), kept.Content)
+}

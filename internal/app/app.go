@@ -292,6 +292,23 @@ func New(cfg config.Config, log *slog.Logger, pg *pgxpool.Pool, mc *mongodrv.Cli
 	}, nil
 }
 
+// Reindex writes every channel's messages newer than `since` ago (0: all) from Cassandra to the search index:
+// after a crash lost queued index changes, or to fill a new index. It returns the rows read.
+func (a *App) Reindex(ctx context.Context, since time.Duration) (int, error) {
+	if a.Search == nil {
+		return 0, errors.New("search is off (PARLEY_SEARCH_URLS=off)")
+	}
+	ids, err := postgres.NewCommunityStore(a.pg).AllChannelIDs(ctx)
+	if err != nil {
+		return 0, err
+	}
+	var after int64
+	if since > 0 {
+		after = snowflake.FirstIDAt(time.Now().Add(-since)) - 1
+	}
+	return a.Search.Reindex(ctx, ids, after)
+}
+
 // OwnsChannel reports whether this node holds a channel's lease and serves it from memory (several nodes;
 // tests and diagnostics).
 func (a *App) OwnsChannel(channelID string) bool {

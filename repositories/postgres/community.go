@@ -435,6 +435,15 @@ func (s *CommunityStore) ReadableChannelIDs(ctx context.Context, userID int64) (
 	return pgx.CollectRows(rows, pgx.RowTo[int64])
 }
 
+// AllChannelIDs lists every channel, servers' and DMs' (a search reindex walks them).
+func (s *CommunityStore) AllChannelIDs(ctx context.Context) ([]int64, error) {
+	rows, err := s.db.Query(ctx, "SELECT id FROM channels ORDER BY id")
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[int64])
+}
+
 // ServerIDs lists the servers a user belongs to.
 func (s *CommunityStore) ServerIDs(ctx context.Context, userID int64) ([]int64, error) {
 	rows, err := s.db.Query(ctx, "SELECT server_id FROM server_members WHERE user_id = $1", userID)

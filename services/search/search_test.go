@@ -344,9 +344,9 @@ func TestSearchScopesAndFilters(t *testing.T) {
 		t.Fatalf("query: %+v", idx.last)
 	}
 	for _, bad := range []Request{
-		{Query: "from:ali"},                       // a prefix is not a user
+		{Query: "from:ali"},                        // a prefix is not a user
 		{Query: "from:" + strings.Repeat("a", 40)}, // unknown
-		{Query: "in:#general"},                    // in: outside a server
+		{Query: "in:#general"},                     // in: outside a server
 		{Query: "in:#nope", Scope: Scope{ServerID: 50}},
 		{Query: "x before:soon"},
 	} {
