@@ -33,7 +33,8 @@ export function stackEnv() {
       if (i > 0) env[line.slice(0, i).trim()] = line.slice(i + 1).trim();
     }
   }
-  for (const k of STACK_KEYS) if (process.env[k]) env[k] = process.env[k];
+  for (const k of [...STACK_KEYS, 'PARLEY_SEARCH_URLS']) if (process.env[k]) env[k] = process.env[k];
+  env.PARLEY_SEARCH_URLS ??= 'http://127.0.0.1:59200'; // OpenSearch (scripts/stack/opensearch.sh)
   const missing = STACK_KEYS.filter((k) => !env[k]);
   if (missing.length) {
     throw new Error(`missing ${missing.join(', ')}: start the local databases first with scripts/stack.sh up (writes .local/stack.env)`);
@@ -149,6 +150,7 @@ export function createIsolatedData(port) {
       PARLEY_POSTGRES_URL: withDatabase(stack.PARLEY_POSTGRES_URL, pgDatabase),
       PARLEY_MONGO_DATABASE: `parley_e2e_${id}`,
       PARLEY_CASSANDRA_KEYSPACE: `e2e_${id}`,
+      PARLEY_SEARCH_INDEX: `parley-e2e-${id}`,
       PARLEY_HTTP_ADDR: `127.0.0.1:${port}`,
       PARLEY_PUBLIC_ORIGIN: origin,
       PARLEY_ALLOWED_ORIGINS: origin,
@@ -177,6 +179,13 @@ export function dropIsolatedData(state) {
     execFileSync(DROPDATA_BIN, [], { stdio: 'inherit', env: { ...process.env, ...state.env }, timeout: 90_000 });
   } catch (e) {
     log(`warning: could not drop the Mongo database / Cassandra keyspace: ${e.message}`);
+  }
+  try {
+    const url = `${state.env.PARLEY_SEARCH_URLS.split(',')[0]}/${state.env.PARLEY_SEARCH_INDEX}`;
+    execFileSync('curl', ['-fsS', '-o', '/dev/null', '-X', 'DELETE', url], { stdio: 'inherit', timeout: 30_000 });
+    log(`dropped search index ${state.env.PARLEY_SEARCH_INDEX}`);
+  } catch (e) {
+    log(`warning: could not drop the search index: ${e.message}`);
   }
 }
 

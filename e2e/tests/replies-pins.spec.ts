@@ -2,88 +2,9 @@
 // back to an original 500 messages back (around-paging, then "Jump to present"), shows "Original message was
 // deleted" once the original is gone; the owner pins, the other member sees the system line and the pinned panel
 // live, and the unpin.
-import { expect, test, type Page } from '@playwright/test';
-import { api, closeAll, expectMessageOnce, messageRows, openChannel, registerApi, screenshot, send, setupPair, type AuthResult } from './helpers';
+import { expect, test } from '@playwright/test';
+import { api, closeAll, expectMessageOnce, joinServer, messageRows, openChannel, registerApi, row, screenshot, seedOverSocket, send, setupPair } from './helpers';
 
-interface SeedSend {
-  token: string;
-  content: string;
-  replyTo?: string;
-}
-
-/**
- * Sends messages over raw Socket.IO WebSockets opened by `page` (it is on the app's origin, which the server allows),
- * one socket per token, each sending its own messages in order (concurrently across tokens) and waiting out
- * `rate_limited` refusals (10/s, burst 20 per user: several users make 500 messages quick). Resolves the stored ids
- * in the order of `sends` per token.
- */
-async function seedOverSocket(page: Page, channelId: string, sends: SeedSend[]): Promise<string[]> {
-  return page.evaluate(
-    async ({ channelId, sends }) => {
-      const byToken = new Map<string, number[]>();
-      sends.forEach((s, i) => byToken.set(s.token, [...(byToken.get(s.token) ?? []), i]));
-      const ids: string[] = new Array(sends.length).fill('');
-      const url = `${location.origin.replace(/^http/, 'ws')}/socket.io/?EIO=4&transport=websocket`;
-      const run = (token: string, idx: number[]) =>
-        new Promise<void>((resolve, reject) => {
-          const ws = new WebSocket(url);
-          let ackId = 0;
-          const waiting = new Map<number, (a: any) => void>();
-          const emit = (payload: unknown) =>
-            new Promise<any>((res) => {
-              const id = ackId++;
-              waiting.set(id, res);
-              ws.send(`42${id}${JSON.stringify(['message:send', payload])}`);
-            });
-          const timer = setTimeout(() => reject(new Error('seeding timed out')), 120_000);
-          ws.onerror = () => reject(new Error('seed socket error'));
-          ws.onmessage = async (ev) => {
-            const d = String(ev.data);
-            if (d === '2') return ws.send('3');
-            if (d.startsWith('0')) return ws.send(`40${JSON.stringify({ token })}`);
-            if (d.startsWith('44')) return reject(new Error(`seed connect refused: ${d}`));
-            const ack = /^43(\d+)(.*)$/s.exec(d);
-            if (ack) {
-              waiting.get(Number(ack[1]))?.(JSON.parse(ack[2])[0]);
-              waiting.delete(Number(ack[1]));
-              return;
-            }
-            if (!d.startsWith('40')) return;
-            try {
-              for (const i of idx) {
-                const s = sends[i];
-                const nonce = `seed-${i}-${Math.random().toString(36).slice(2)}`;
-                for (;;) {
-                  const a = await emit({ channelId, content: s.content, nonce, ...(s.replyTo ? { replyTo: s.replyTo } : {}) });
-                  if (a.ok) {
-                    ids[i] = a.message.id;
-                    break;
-                  }
-                  if (a.error?.code !== 'rate_limited' && !a.error?.retryable) throw new Error(JSON.stringify(a.error));
-                  await new Promise((r) => setTimeout(r, Math.max(50, a.error?.retryAfterMs ?? 200)));
-                }
-              }
-              clearTimeout(timer);
-              ws.close();
-              resolve();
-            } catch (e) {
-              reject(e);
-            }
-          };
-        });
-      await Promise.all([...byToken].map(([token, idx]) => run(token, idx)));
-      return ids;
-    },
-    { channelId, sends },
-  );
-}
-
-async function joinServer(serverId: string, owner: AuthResult, user: AuthResult) {
-  const invite = await api('POST', `/api/servers/${serverId}/invites`, {}, owner.accessToken);
-  await api('POST', `/api/invites/${invite.code}/join`, undefined, user.accessToken);
-}
-
-const row = (page: Page, id: string) => page.locator(`[data-testid="message-item"][data-message-id="${id}"]`);
 
 test('a reply: the Replying-to bar, the quote live on the other side, and "Original message was deleted"', async ({ browser }) => {
   const p = await setupPair(browser);

@@ -22,6 +22,7 @@ import type {
   PresenceList,
   ReactedPage,
   Role,
+  SearchResults,
   Server,
   ServersList,
   TextChannel,
@@ -122,6 +123,12 @@ export function createApi(http: HttpClient) {
     // who reacted to a message with an emoji (by user id)
     reacted: (channelId: Id, messageId: Id, emoji: string, after?: Id, limit = 50) =>
       http.get<ReactedPage>(`/channels/${e(channelId)}/messages/${e(messageId)}/reactions${q({ emoji, after, limit })}`),
+
+    // message search (docs/API.md#search): a server's channels, or the caller's DMs
+    search: (query: string, scope: { serverId?: Id; dms?: boolean }, before?: Id, limit = 25) =>
+      http.get<SearchResults>(
+        `/search${q({ q: query, serverId: scope.serverId, dms: scope.dms ? 'true' : undefined, before, limit, tzOffset: new Date().getTimezoneOffset() })}`,
+      ),
 
     // presence
     presence: (userIds: Id[]) => http.get<PresenceList>(`/presence${q({ userIds: userIds.join(',') })}`),

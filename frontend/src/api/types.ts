@@ -411,3 +411,20 @@ export interface ClientToServerEvents {
   'reaction:add': (p: ReactionPayload, ack: (a: Ack<{ reaction: Reaction }>) => void) => void;
   'reaction:remove': (p: ReactionPayload, ack: (a: Ack<{ reaction: Reaction }>) => void) => void;
 }
+
+/** GET /search: a span of a message's content (UTF-16 code units, end exclusive) that matched. */
+export interface TextRange {
+  start: number;
+  end: number;
+}
+export interface SearchResult {
+  message: Message;
+  highlights: TextRange[];
+}
+/** GET /search?q=&serverId= | dms=true: newest first; `next` is the `before` cursor of the next page (null: last). */
+export interface SearchResults {
+  results: SearchResult[];
+  total: number;
+  totalIsLowerBound: boolean;
+  next: Id | null;
+}

@@ -1,4 +1,5 @@
 import { useCallback, useEffect, useMemo, useRef, useState, type ReactNode } from 'react';
+import { useSearchParams } from 'react-router';
 import type { Id } from '../api/types';
 import { errorMessage } from '../api/http';
 import { newestId, type ChatItem } from '../chat/messageStore';
@@ -14,6 +15,7 @@ import { TypingLine } from './TypingLine';
 import { MessageExtrasContext, type MessageExtras } from './messageExtras';
 import { PinsButton, PinsPanel, usePins } from './PinsPanel';
 import { ReplyBar } from './ReplyQuote';
+import { SearchBox, SearchPanel, type SearchScope } from './SearchPanel';
 import './replies-pins.css';
 
 const HIGHLIGHT_MS = 2500;
@@ -34,6 +36,8 @@ export interface ChannelViewProps {
   canPin?: boolean;
   /** Shown instead of the composer (a 1:1 DM with someone I block). */
   composerNotice?: ReactNode;
+  /** Where the header's search box looks: the server's channels, or the user's DMs. */
+  searchScope?: SearchScope;
 }
 
 export function ChatHeader({ title, topic, actions }: { title: ReactNode; topic?: string; actions?: ReactNode }) {
@@ -73,6 +77,7 @@ export function ChannelView({
   mentionSource,
   canPin = false,
   composerNotice,
+  searchScope,
 }: ChannelViewProps) {
   const rt = useRealtime();
   const me = useMe();
@@ -158,6 +163,34 @@ export function ChannelView({
     },
     [rt, channelId, notify],
   );
+  // Search lives in the URL (?search=), so its results stay open when a result opens another channel; ?jump=
+  // (set by a result) opens this channel at that message once its newest page is in.
+  const [params, setParams] = useSearchParams();
+  const searchQuery = params.get('search') ?? '';
+  const jumpParam = params.get('jump');
+  useEffect(() => {
+    if (!jumpParam) return;
+    rt.ensureLoaded(channelId)
+      .catch(() => undefined)
+      .then(() => jumpTo(jumpParam));
+    setParams(
+      (p) => {
+        p.delete('jump');
+        return p;
+      },
+      { replace: true },
+    );
+  }, [jumpParam, rt, channelId, jumpTo, setParams]);
+  const onSearch = useCallback((q: string) => setParams({ search: q }), [setParams]);
+  const closeSearch = useCallback(
+    () =>
+      setParams((p) => {
+        p.delete('search');
+        return p;
+      }),
+    [setParams],
+  );
+
   const jumpToPresent = useCallback(() => {
     setJump(null);
     rt.loadNewest(channelId)
@@ -231,6 +264,7 @@ export function ChannelView({
           <>
             <PinsButton open={pinsOpen} onToggle={() => (pinsOpen ? closePins() : openPins())} buttonRef={pinsButton} />
             {headerActions}
+            {searchScope && <SearchBox scope={searchScope} query={searchQuery} onSearch={onSearch} />}
           </>
         }
       />
@@ -284,7 +318,13 @@ export function ChannelView({
             )}
             <TypingLine channelId={channelId} />
           </section>
-          {pinsOpen ? <PinsPanel channelId={channelId} onClose={closePins} /> : aside}
+          {searchScope && searchQuery ? (
+            <SearchPanel scope={searchScope} query={searchQuery} currentChannelId={channelId} onJumpHere={jumpTo} onClose={closeSearch} />
+          ) : pinsOpen ? (
+            <PinsPanel channelId={channelId} onClose={closePins} />
+          ) : (
+            aside
+          )}
         </div>
       </MessageExtrasContext.Provider>
     </main>

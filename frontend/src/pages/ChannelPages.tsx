@@ -141,6 +141,7 @@ export function DMChannelPage() {
       placeholder={`Message ${solo ? '@' + title : title}`}
       receiptsFor={others.map((u) => u.id)}
       canPin
+      searchScope={{ dms: true }}
       intro={
         <>
           {solo && <Avatar user={solo} size={72} />}
@@ -225,6 +226,7 @@ export function ServerChannelPage() {
         placeholder={`Message #${channel.name}`}
         mentionSource={mentionSource}
         canPin={canPin('server', server.data?.role)}
+        searchScope={{ serverId }}
         headerActions={
           <>
             <MuteChannelButton channelId={channel.id} place={{ type: 'text', serverId }} name={`#${channel.name}`} />

@@ -1,0 +1,212 @@
+// Message search (issue #18): a box in the channel header searches the server's channels (or, in a DM, all of
+// the user's DMs); results appear in a panel beside the messages, grouped by channel, newest first, the matched
+// words marked. Choosing a result opens its channel at that message (`?jump=`, loaded with `around=` paging).
+import { useInfiniteQuery } from '@tanstack/react-query';
+import { useEffect, useId, useRef, useState, type FormEvent } from 'react';
+import { useNavigate } from 'react-router';
+import { errorMessage } from '../api/http';
+import type { Id, SearchResult } from '../api/types';
+import { useApi, useMe } from '../app/services';
+import { displayName, dmTitle, useChannels, useDMs, useUser } from '../app/queries';
+import { channelPath } from '../app/routes';
+import { groupByChannel, highlightSegments } from '../chat/search';
+import { formatStamp } from './MessageItem';
+import { Avatar, Spinner } from './ui';
+
+export type SearchScope = { serverId: Id } | { dms: true };
+
+const scopeKey = (s: SearchScope) => ('serverId' in s ? s.serverId : '@me');
+
+/** The search box of the channel header; Enter searches, Esc clears. */
+export function SearchBox({ scope, onSearch, query }: { scope: SearchScope; onSearch: (q: string) => void; query: string }) {
+  const [text, setText] = useState(query);
+  // A new search from elsewhere (the URL) shows in the box; typing in between is kept until then.
+  const [shown, setShown] = useState(query);
+  if (shown !== query) {
+    setShown(query);
+    setText(query);
+  }
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    const q = text.trim();
+    if (q) onSearch(q);
+  };
+  const label = 'serverId' in scope ? 'Search this server' : 'Search your direct messages';
+  return (
+    <form className="search-box" role="search" onSubmit={submit}>
+      <input
+        type="search"
+        value={text}
+        placeholder="Search"
+        aria-label={label}
+        title={`${label} — from:user in:#channel has:link mentions:user before: after: during: "exact phrase"`}
+        maxLength={512}
+        onChange={(e) => setText(e.target.value)}
+        onKeyDown={(e) => {
+          if (e.key === 'Escape' && text) {
+            e.stopPropagation();
+            setText('');
+          }
+        }}
+        data-testid="search-input"
+      />
+    </form>
+  );
+}
+
+const MENTION_TOKEN = /(<[@#]\d{1,20}>)/;
+
+function UserToken({ id }: { id: Id }) {
+  return <span className="mention">@{useUser(id)?.username ?? 'unknown-user'}</span>;
+}
+
+/** Plain text with the matched words marked; `<@id>` and `<#id>` tokens as names. */
+function MarkedText({ text, result, channelName }: { text: string; result: SearchResult; channelName: (id: Id) => string | undefined }) {
+  return (
+    <>
+      {highlightSegments(text, result.highlights).map((seg, i) => {
+        const parts = seg.text.split(MENTION_TOKEN).map((p, j) => {
+          const m = /^<([@#])(\d{1,20})>$/.exec(p);
+          if (!m) return p;
+          return m[1] === '@' ? <UserToken key={j} id={m[2]} /> : <span key={j} className="mention">#{channelName(m[2]) ?? 'unknown-channel'}</span>;
+        });
+        return seg.mark ? (
+          <mark key={i} data-testid="search-mark">
+            {parts}
+          </mark>
+        ) : (
+          <span key={i}>{parts}</span>
+        );
+      })}
+    </>
+  );
+}
+
+function ResultItem({ r, onOpen, channelName }: { r: SearchResult; onOpen: () => void; channelName: (id: Id) => string | undefined }) {
+  const u = useUser(r.message.senderId);
+  const name = displayName(u);
+  return (
+    <li>
+      <button type="button" className="search-result" onClick={onOpen} data-testid="search-result" data-message-id={r.message.id}>
+        <span className="pinned-head">
+          <Avatar user={u} size={24} name={name} />
+          <span className="message-author">{name}</span>
+          <time className="message-time" dateTime={r.message.timestamp}>
+            {formatStamp(r.message.timestamp)}
+          </time>
+        </span>
+        <span className="search-text">
+          <MarkedText text={r.message.content} result={r} channelName={channelName} />
+        </span>
+      </button>
+    </li>
+  );
+}
+
+/** The results panel: a complementary region beside the messages (Esc or × closes it). */
+export function SearchPanel({
+  scope,
+  query,
+  currentChannelId,
+  onJumpHere,
+  onClose,
+}: {
+  scope: SearchScope;
+  query: string;
+  currentChannelId: Id;
+  onJumpHere: (messageId: Id) => void;
+  onClose: () => void;
+}) {
+  const api = useApi();
+  const me = useMe();
+  const navigate = useNavigate();
+  const titleId = useId();
+  const ref = useRef<HTMLElement>(null);
+  const serverId = 'serverId' in scope ? scope.serverId : undefined;
+  const channels = useChannels(serverId);
+  const dms = useDMs();
+  const results = useInfiniteQuery({
+    queryKey: ['search', scopeKey(scope), query],
+    queryFn: ({ pageParam }) => api.search(query, serverId ? { serverId } : { dms: true }, pageParam || undefined),
+    initialPageParam: '' as Id,
+    getNextPageParam: (last) => last.next ?? undefined,
+    staleTime: 0,
+    retry: false,
+  });
+  useEffect(() => {
+    ref.current?.focus();
+  }, [query]);
+  useEffect(() => {
+    const el = ref.current;
+    const onKey = (e: KeyboardEvent) => {
+      if (e.key !== 'Escape') return;
+      e.stopPropagation();
+      onClose();
+    };
+    el?.addEventListener('keydown', onKey);
+    return () => el?.removeEventListener('keydown', onKey);
+  }, [onClose]);
+
+  const channelName = (id: Id) => {
+    const c = channels.data?.channels.find((x) => x.id === id);
+    if (c) return c.name;
+    const d = dms.data?.channels.find((x) => x.id === id);
+    return d ? dmTitle(d, me.id) : undefined;
+  };
+  const all = results.data?.pages.flatMap((p) => p.results) ?? [];
+  const first = results.data?.pages[0];
+  const open = (channelId: Id, messageId: Id) => {
+    if (channelId === currentChannelId) onJumpHere(messageId);
+    else navigate(`${channelPath(scopeKey(scope), channelId)}?${new URLSearchParams({ search: query, jump: messageId })}`);
+  };
+  return (
+    <aside ref={ref} className="pins-panel search-panel" aria-labelledby={titleId} tabIndex={-1} data-testid="search-panel">
+      <header className="pins-header">
+        <h2 id={titleId} data-testid="search-count">
+          {first ? `${first.total.toLocaleString()}${first.totalIsLowerBound ? '+' : ''} ${first.total === 1 ? 'result' : 'results'}` : 'Searching…'}
+        </h2>
+        <button type="button" className="icon-button small" aria-label="Close search results" onClick={onClose} data-testid="search-close">
+          ×
+        </button>
+      </header>
+      {results.isPending ? (
+        <Spinner label="Searching" />
+      ) : results.isError ? (
+        <p className="muted search-error" role="alert" data-testid="search-error">
+          {errorMessage(results.error)}
+        </p>
+      ) : all.length === 0 ? (
+        <p className="muted pins-empty" data-testid="search-empty">
+          No results. Try other words, or fewer filters.
+        </p>
+      ) : (
+        <>
+          {groupByChannel(all).map((g) => (
+            <section key={g.channelId} className="search-group" aria-label={`Results in ${channelName(g.channelId) ?? 'a channel'}`}>
+              <h3 className="search-group-title" data-testid="search-group">
+                {serverId ? '#' : ''}
+                {channelName(g.channelId) ?? 'unknown channel'}
+              </h3>
+              <ul className="pins-list">
+                {g.results.map((r) => (
+                  <ResultItem key={r.message.id} r={r} channelName={channelName} onOpen={() => open(g.channelId, r.message.id)} />
+                ))}
+              </ul>
+            </section>
+          ))}
+          {results.hasNextPage && (
+            <button
+              type="button"
+              className="button search-more"
+              disabled={results.isFetchingNextPage}
+              onClick={() => void results.fetchNextPage()}
+              data-testid="search-more"
+            >
+              {results.isFetchingNextPage ? 'Loading…' : 'More results'}
+            </button>
+          )}
+        </>
+      )}
+    </aside>
+  );
+}
