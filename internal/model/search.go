@@ -31,6 +31,7 @@ type SearchResult struct {
 	Hits              []SearchHit
 	Total             int
 	TotalIsLowerBound bool
+	EngineTime        time.Duration // what the engine reports it spent (benchmarks: queueing vs work)
 }
 
 // IndexOp is one change to the search index: a message to store as it now is, or a deletion.

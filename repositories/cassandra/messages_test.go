@@ -351,6 +351,27 @@ func TestDeletedMessagesAreSkippedInPages(t *testing.T) {
 	if msgs, more, err := ms.After(ctx, ch, all[5].ID, 1); err != nil || more || len(msgs) != 0 {
 		t.Errorf("After(all[5]) = %v, %v, %v; want nothing (the rest is deleted)", ids(msgs), more, err)
 	}
+	// Range (the search index's catch-up) reads deleted rows too, marked and emptied, across buckets.
+	var ranged []model.Message
+	for after := int64(0); ; {
+		msgs, more, err := ms.Range(ctx, ch, after, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ranged = append(ranged, msgs...)
+		if !more {
+			break
+		}
+		after = msgs[len(msgs)-1].ID
+	}
+	if !slices.Equal(ids(ranged), ids(all)) {
+		t.Errorf("Range: %v, want every row %v", ids(ranged), ids(all))
+	}
+	for i, m := range ranged {
+		if m.Deleted != deleted[i] || (m.Deleted && m.Content != "") || (!m.Deleted && m.Content != all[i].Content) {
+			t.Errorf("Range row %d: %+v", i, m)
+		}
+	}
 	// Get still returns a deleted message, marked and emptied.
 	for i := range deleted {
 		got, err := ms.Get(ctx, ch, all[i].ID)

@@ -256,7 +256,8 @@ func (s *Store) Search(ctx context.Context, q model.SearchQuery) (model.SearchRe
 	if err != nil {
 		return model.SearchResult{}, fmt.Errorf("opensearch: search: %w", err)
 	}
-	out := model.SearchResult{Total: resp.Hits.Total.Value, TotalIsLowerBound: resp.Hits.Total.Relation == "gte"}
+	out := model.SearchResult{Total: resp.Hits.Total.Value, TotalIsLowerBound: resp.Hits.Total.Relation == "gte",
+		EngineTime: time.Duration(resp.Took) * time.Millisecond}
 	for _, h := range resp.Hits.Hits {
 		var d doc
 		if err := json.Unmarshal(h.Source, &d); err != nil {

@@ -16,9 +16,9 @@ func TestMarks(t *testing.T) {
 		want     []model.TextRange
 	}{
 		{"plain", "plain", nil},
-		{"\x02a\x03 b \x02c\x03", "a b c", []model.TextRange{{0, 1}, {4, 5}}},
-		{"\x02quick\x03\x02brown\x03", "quickbrown", []model.TextRange{{0, 10}}}, // adjacent marks merge
-		{"é \x02😀x\x03", "é 😀x", []model.TextRange{{2, 5}}},                      // UTF-16: the emoji is two units
+		{"\x02a\x03 b \x02c\x03", "a b c", []model.TextRange{{Start: 0, End: 1}, {Start: 4, End: 5}}},
+		{"\x02quick\x03\x02brown\x03", "quickbrown", []model.TextRange{{Start: 0, End: 10}}}, // adjacent marks merge
+		{"é \x02😀x\x03", "é 😀x", []model.TextRange{{Start: 2, End: 5}}},                      // UTF-16: the emoji is two units
 		{"\x02\x03empty", "empty", nil},
 	} {
 		text, got := opensearch.Marks(c.in)
