@@ -16,8 +16,9 @@ import (
 
 type searchPage struct {
 	Results []struct {
-		Message    struct{ ID, ChannelID, SenderID, Content string }
-		Highlights []struct{ Start, End int }
+		Message       struct{ ID, ChannelID, SenderID, Content string }
+		Highlights    []struct{ Start, End int }
+		Before, After []struct{ ID, Content string }
 	}
 	Total int
 	Next  *string
@@ -157,6 +158,19 @@ func TestSearchFindsOnlyWhatTheSearcherCanRead(t *testing.T) {
 	}
 	s.Do(t, "GET", "/api/search?"+inServer+"&limit=1&q=quick&before="+*page.Next, member.AccessToken, nil).JSON(t, &page)
 	wantContents(t, "second page", page, link.Content)
+
+	// Context: the messages around each result, oldest first.
+	p = find(t, s, member, inServer+"&context=1", "quick in:#random")
+	wantContents(t, "with context", p, note.Content, link.Content)
+	if r := p.Results[0]; len(r.Before) != 1 || r.Before[0].Content != link.Content || len(r.After) != 0 {
+		t.Fatalf("context of the newest: %+v", r)
+	}
+	if r := p.Results[1]; len(r.Before) != 0 || len(r.After) != 1 || r.After[0].Content != note.Content {
+		t.Fatalf("context of the oldest: %+v", r)
+	}
+	if res := s.Do(t, "GET", "/api/search?"+inServer+"&context=9&q=quick", member.AccessToken, nil); res.Status != http.StatusBadRequest {
+		t.Fatalf("context=9: %d", res.Status)
+	}
 
 	// Bad queries are refused with a clear error.
 	for q, field := range map[string]string{"from:nobody": "q", "in:#nope": "q", "has:pdf": "q", "  ": "q", "before:yesterday": "q"} {

@@ -325,6 +325,9 @@ type SearchResults struct {
 type SearchResult struct {
 	Message    Message     `json:"message"`
 	Highlights []TextRange `json:"highlights"`
+	// Before and After: the messages around it, oldest first (with ?context=; absent otherwise).
+	Before []Message `json:"before,omitempty"`
+	After  []Message `json:"after,omitempty"`
 }
 
 // TextRange is a span of a message's content in UTF-16 code units (JavaScript string indexes), end exclusive.

@@ -275,7 +275,7 @@ func New(cfg config.Config, log *slog.Logger, pg *pgxpool.Pool, mc *mongodrv.Cli
 			httpapi.NewMessageHandlers(messagingSvc, readSvc, log.With("component", "http")).WithReactions(reactSvc).Routes,
 			httpapi.NewReactionHandlers(reactSvc, authSvc, log.With("component", "http")).Routes,
 			httpapi.NewRealtimeHandlers(presenceSvc, readSvc, log.With("component", "http")).Routes,
-			httpapi.NewSearchHandlers(searcher, log.With("component", "http")).Routes,
+			httpapi.NewSearchHandlers(searcher, log.With("component", "http")).WithContext(messagingSvc).Routes,
 			httpapi.NewSettingsHandlers(settings.New(mongo.NewSettingsStore(mdb), sockets.Publisher()), log.With("component", "http")).Routes,
 			func(e *gin.Engine, _, _ *gin.RouterGroup) {
 				h := gin.WrapH(sockets.Handler())

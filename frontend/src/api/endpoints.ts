@@ -127,7 +127,7 @@ export function createApi(http: HttpClient) {
     // message search (docs/API.md#search): a server's channels, or the caller's DMs
     search: (query: string, scope: { serverId?: Id; dms?: boolean }, before?: Id, limit = 25) =>
       http.get<SearchResults>(
-        `/search${q({ q: query, serverId: scope.serverId, dms: scope.dms ? 'true' : undefined, before, limit, tzOffset: new Date().getTimezoneOffset() })}`,
+        `/search${q({ q: query, serverId: scope.serverId, dms: scope.dms ? 'true' : undefined, before, limit, context: 1, tzOffset: new Date().getTimezoneOffset() })}`,
       ),
 
     // presence

@@ -420,6 +420,9 @@ export interface TextRange {
 export interface SearchResult {
   message: Message;
   highlights: TextRange[];
+  /** With `context=`: the messages around it, oldest first. */
+  before?: Message[];
+  after?: Message[];
 }
 /** GET /search?q=&serverId= | dms=true: newest first; `next` is the `before` cursor of the next page (null: last). */
 export interface SearchResults {

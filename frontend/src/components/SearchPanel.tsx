@@ -5,7 +5,7 @@ import { useInfiniteQuery } from '@tanstack/react-query';
 import { useEffect, useId, useRef, useState, type FormEvent } from 'react';
 import { useNavigate } from 'react-router';
 import { errorMessage } from '../api/http';
-import type { Id, SearchResult } from '../api/types';
+import type { Id, Message, SearchResult } from '../api/types';
 import { useApi, useMe } from '../app/services';
 import { displayName, dmTitle, useChannels, useDMs, useUser } from '../app/queries';
 import { channelPath } from '../app/routes';
@@ -82,11 +82,22 @@ function MarkedText({ text, result, channelName }: { text: string; result: Searc
   );
 }
 
+/** A message around a result, dimmed: who and what, on one line. */
+function ContextLine({ m, channelName }: { m: Message; channelName: (id: Id) => string | undefined }) {
+  const name = displayName(useUser(m.senderId));
+  return (
+    <span className="search-context" data-testid="search-context">
+      <strong>{name}</strong> <MarkedText text={m.content} result={{ message: m, highlights: [] }} channelName={channelName} />
+    </span>
+  );
+}
+
 function ResultItem({ r, onOpen, channelName }: { r: SearchResult; onOpen: () => void; channelName: (id: Id) => string | undefined }) {
   const u = useUser(r.message.senderId);
   const name = displayName(u);
   return (
-    <li>
+    <li className="search-item">
+      {r.before?.map((m) => <ContextLine key={m.id} m={m} channelName={channelName} />)}
       <button type="button" className="search-result" onClick={onOpen} data-testid="search-result" data-message-id={r.message.id}>
         <span className="pinned-head">
           <Avatar user={u} size={24} name={name} />
@@ -99,6 +110,7 @@ function ResultItem({ r, onOpen, channelName }: { r: SearchResult; onOpen: () =>
           <MarkedText text={r.message.content} result={r} channelName={channelName} />
         </span>
       </button>
+      {r.after?.map((m) => <ContextLine key={m.id} m={m} channelName={channelName} />)}
     </li>
   );
 }
