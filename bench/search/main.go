@@ -5,7 +5,7 @@
 // channel, at 100,000 and at 1,000,000 messages. It reports the engine's CPU per indexed message (the extra write
 // cost of search; sends never wait for it) and deletes its index at the end.
 //
-//	go run ./bench/search [-messages 1000000] [-channels 100] [-queries 1000]
+//	go run ./bench/search [-messages 1000000] [-channels 100] [-queries 1000] [-batch 500] [-keep | -reuse INDEX]
 package main
 
 import (
@@ -33,8 +33,9 @@ func main() {
 	pidFile := flag.String("pidfile", ".local/run/opensearch.pid", "the engine's pid file (for its CPU time)")
 	reuse := flag.String("reuse", "", "time the queries on this index of an earlier run with -keep (same -messages and -channels), without indexing")
 	keep := flag.Bool("keep", false, "keep the index at the end (for -reuse)")
+	batchSize := flag.Int("batch", 500, "messages per bulk request (the indexer sends up to 500: fewer when traffic is light)")
 	flag.Parse()
-	if err := run(*url, *pidFile, *reuse, *keep, *total, *channels, *queries); err != nil {
+	if err := run(*url, *pidFile, *reuse, *keep, *total, *channels, *queries, *batchSize); err != nil {
 		fmt.Fprintln(os.Stderr, "error:", err)
 		os.Exit(1)
 	}
@@ -75,7 +76,7 @@ func selfCPU() float64 {
 	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
 }
 
-func run(url, pidFile, reuse string, keep bool, total, nChannels, nQueries int) error {
+func run(url, pidFile, reuse string, keep bool, total, nChannels, nQueries, batchSize int) error {
 	ctx := context.Background()
 	index := fmt.Sprintf("parley-bench-%d", time.Now().Unix())
 	if reuse != "" {
@@ -109,7 +110,7 @@ func run(url, pidFile, reuse string, keep bool, total, nChannels, nQueries int) 
 	samples := map[int64][]string{} // a few messages per channel, for phrase queries
 	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
-	fmt.Printf("OpenSearch at %s, index %s, %d messages in %d channels, batches of 500, one writer\n", url, index, total, nChannels)
+	fmt.Printf("OpenSearch at %s, index %s, %d messages in %d channels, batches of %d, one writer\n", url, index, total, nChannels, batchSize)
 	checkpoints := []int{100_000, total}
 	if total <= 100_000 {
 		checkpoints = []int{total}
@@ -117,7 +118,7 @@ func run(url, pidFile, reuse string, keep bool, total, nChannels, nQueries int) 
 	indexed := 0
 	for _, cp := range checkpoints {
 		cpu0, self0, t0 := cpuTicks(pid), selfCPU(), time.Now()
-		batch := make([]model.IndexOp, 0, 500)
+		batch := make([]model.IndexOp, 0, batchSize)
 		for ; indexed < cp; indexed++ {
 			ch := chans[indexed%nChannels]
 			n := 4 + r.IntN(16)
