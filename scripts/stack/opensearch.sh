@@ -9,7 +9,9 @@
 # OPENSEARCH_STOP_TIMEOUT (30 s).
 
 OPENSEARCH_SRC="$ROOT/scripts/opensearch"
-OPENSEARCH_HOME="$LOCAL/opensearch"               # jars, compiled launcher, rendered config (not data)
+# Resolved: .local may be a symlink (work trees share one stack), and the pid check compares the node's command
+# line with this path, which must read the same from every checkout.
+OPENSEARCH_HOME="$(readlink -m "$LOCAL/opensearch")"  # jars, compiled launcher, rendered config (not data)
 OPENSEARCH_LIB="$OPENSEARCH_HOME/lib"
 OPENSEARCH_CLASSES="$OPENSEARCH_HOME/classes"
 OPENSEARCH_DATA="$DATA/opensearch"
