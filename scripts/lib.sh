@@ -5,6 +5,9 @@ set -Eeuo pipefail
 
 ROOT="${ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
 LOCAL="${LOCAL:-$ROOT/.local}"          # the one ignored folder that holds all local state
+# A checkout whose .local links to another's (a git worktree) must name the same paths the running databases were
+# started with: their pid checks compare command lines, and a mismatch made one delete the other's pid file.
+if [[ -L "$LOCAL" ]]; then LOCAL="$(readlink -f "$LOCAL")"; fi
 LOGS="$LOCAL/logs"
 DATA="$LOCAL/data"
 BIN="$LOCAL/bin"
