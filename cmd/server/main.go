@@ -24,6 +24,7 @@ import (
 
 	"github.com/parleychat/parley/internal/app"
 	"github.com/parleychat/parley/internal/config"
+	"github.com/parleychat/parley/internal/metrics"
 )
 
 func main() {
@@ -45,7 +46,8 @@ func run(args []string) error {
 
 	connectCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	pg, mc, cs, err := app.Connect(connectCtx, cfg, log)
+	m := metrics.New(cfg.NodeID)
+	pg, mc, cs, err := app.Connect(connectCtx, cfg, log, m)
 	if err != nil {
 		return err
 	}
@@ -69,7 +71,7 @@ func run(args []string) error {
 		log.Warn("PARLEY_JWT_SECRET is not set: using a generated development key stored in " + cfg.DataDir +
 			"/jwt-dev.key. Set PARLEY_JWT_SECRET in production.")
 	}
-	a, err := app.New(cfg, log, pg, mc, cs)
+	a, err := app.New(cfg, log, m, pg, mc, cs)
 	if err != nil {
 		return err
 	}
@@ -94,7 +96,7 @@ func reindex(ctx context.Context, cfg config.Config, log *slog.Logger, pg *pgxpo
 	if err := cfg.ResolveJWTSecret(); err != nil {
 		return err
 	}
-	a, err := app.New(cfg, log, pg, mc, cs)
+	a, err := app.New(cfg, log, nil, pg, mc, cs) // a one-off run: its metrics are not served
 	if err != nil {
 		return err
 	}

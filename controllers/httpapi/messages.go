@@ -171,7 +171,7 @@ func (h *MessageHandlers) page(c *gin.Context, channelID int64) {
 				msgs[i].Reactions = wire.ToReactions(rs[p.Messages[i].ID])
 			}
 		} else {
-			h.log.Warn("history without reactions", "channel", channelID, "err", err)
+			h.log.WarnContext(c.Request.Context(), "history without reactions", "channel", channelID, "err", err)
 		}
 	}
 	c.JSON(http.StatusOK, gin.H{"messages": msgs, "hasMore": p.HasMore})

@@ -15,6 +15,7 @@ import (
 
 	"github.com/parleychat/parley/controllers/wire"
 	"github.com/parleychat/parley/internal/apperr"
+	"github.com/parleychat/parley/internal/reqid"
 )
 
 var statusOf = map[apperr.Kind]int{
@@ -37,6 +38,13 @@ type errorBody struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
 	Field   string `json:"field,omitempty"`
+	// RequestID names the request in the server's log (quote it in a bug report).
+	RequestID string `json:"requestId,omitempty"`
+}
+
+// errorJSON is the standard error shape {"error": {code, message, field?, requestId}}.
+func errorJSON(c *gin.Context, code, message, field string) gin.H {
+	return gin.H{"error": errorBody{Code: code, Message: message, Field: field, RequestID: reqid.From(c.Request.Context())}}
 }
 
 // fail writes the standard error shape {"error": {code, message, field?}} and logs server-side causes.
@@ -47,12 +55,12 @@ func fail(c *gin.Context, log *slog.Logger, err error) {
 		status = http.StatusInternalServerError
 	}
 	if status >= 500 {
-		log.Error("request failed", "method", c.Request.Method, "path", c.FullPath(), "err", err)
+		log.ErrorContext(c.Request.Context(), "request failed", "method", c.Request.Method, "path", c.FullPath(), "err", err)
 	}
 	if e.Kind == apperr.RateLimited {
 		c.Header("Retry-After", strconv.Itoa(int(math.Ceil(e.RetryAfter.Seconds()))))
 	}
-	c.AbortWithStatusJSON(status, gin.H{"error": errorBody{Code: string(e.Kind), Message: e.Message, Field: e.Field}})
+	c.AbortWithStatusJSON(status, errorJSON(c, string(e.Kind), e.Message, e.Field))
 }
 
 // bind decodes a JSON body (1 MiB at most, unknown fields ignored) into dst.

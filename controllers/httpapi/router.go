@@ -13,6 +13,10 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/parleychat/parley/docs"
+	"github.com/parleychat/parley/internal/reqid"
+	"github.com/parleychat/parley/services/auth"
 )
 
 // HealthCheck pings one dependency for /readyz.
@@ -34,9 +38,16 @@ type RouterConfig struct {
 	// UserRate and UserBurst bound each signed-in user's authenticated REST requests (0: unlimited).
 	UserRate  time.Duration
 	UserBurst int
+	// Metrics counts requests by route pattern (nil: none).
+	Metrics RequestMetrics
 	// Extra registers more routes (socket endpoint, other domains) on the engine, the public /api group and
 	// the authenticated /api group.
 	Extra []func(engine *gin.Engine, api, authed *gin.RouterGroup)
+}
+
+// RequestMetrics records each request by its route pattern.
+type RequestMetrics interface {
+	Request(method, route string, status int, d time.Duration)
 }
 
 // NewRouter builds the HTTP handler: REST under /api, health probes, and the web app for everything else.
@@ -48,17 +59,20 @@ func NewRouter(cfg RouterConfig) *gin.Engine {
 		cfg.Log.Error("invalid trusted proxies; trusting none", "err", err)
 		_ = r.SetTrustedProxies(nil)
 	}
+	// The request id comes first, so the access log and a panic's log line carry it too.
+	r.Use(requestID, requestLog(cfg.Log, cfg.Metrics))
 	r.Use(gin.CustomRecoveryWithWriter(nil, func(c *gin.Context, err any) {
-		cfg.Log.Error("panic in handler", "path", c.Request.URL.Path, "err", err)
-		c.AbortWithStatusJSON(http.StatusInternalServerError, gin.H{"error": errorBody{Code: "internal", Message: "internal error"}})
+		cfg.Log.ErrorContext(c.Request.Context(), "panic in handler", "path", c.Request.URL.Path, "err", err)
+		c.AbortWithStatusJSON(http.StatusInternalServerError, errorJSON(c, "internal", "internal error", ""))
 	}))
-	r.Use(requestLog(cfg.Log))
 	r.Use(securityHeaders(cfg.HSTSMaxAge))
 
 	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 	r.GET("/readyz", readyz(cfg.Health, cfg.Log))
 
 	api := r.Group("/api")
+	api.GET("/openapi.json", contract(docs.OpenAPIJSON, cfg.Log))
+	api.GET("/asyncapi.json", contract(docs.AsyncAPIJSON, cfg.Log))
 	a := cfg.Auth
 	api.POST("/auth/register", a.Register)
 	api.POST("/auth/verify-email", a.VerifyEmail)
@@ -75,6 +89,19 @@ func NewRouter(cfg RouterConfig) *gin.Engine {
 	}
 	r.NoRoute(staticApp(cfg.StaticDir))
 	return r
+}
+
+// contract serves one of the embedded API documents as JSON.
+func contract(doc func() ([]byte, error), log *slog.Logger) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		b, err := doc()
+		if err != nil { // the tests parse both documents, so this is a broken build
+			fail(c, log, err)
+			return
+		}
+		c.Header("Cache-Control", "no-cache")
+		c.Data(http.StatusOK, "application/json; charset=utf-8", b)
+	}
 }
 
 // readyz pings every store and says which are down, never why: driver errors name hosts, users and versions,
@@ -127,11 +154,11 @@ func readyz(checks []HealthCheck, log *slog.Logger) gin.HandlerFunc {
 func staticApp(dir string) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		if strings.HasPrefix(c.Request.URL.Path, "/api/") || c.Request.URL.Path == "/api" {
-			c.JSON(http.StatusNotFound, gin.H{"error": errorBody{Code: "not_found", Message: "no such endpoint"}})
+			c.JSON(http.StatusNotFound, errorJSON(c, "not_found", "no such endpoint", ""))
 			return
 		}
 		if c.Request.Method != http.MethodGet && c.Request.Method != http.MethodHead {
-			c.JSON(http.StatusNotFound, gin.H{"error": errorBody{Code: "not_found", Message: "not found"}})
+			c.JSON(http.StatusNotFound, errorJSON(c, "not_found", "not found", ""))
 			return
 		}
 		clean := filepath.Clean("/" + c.Request.URL.Path)
@@ -208,18 +235,49 @@ func acceptedEncodings(header string) map[string]bool {
 const placeholderPage = `<!doctype html><html><head><meta charset="utf-8"><title>Parley</title></head>
 <body><h1>Parley</h1><p>The server is running; the web app has not been built (run <code>make run</code>).</p></body></html>`
 
-func requestLog(log *slog.Logger) gin.HandlerFunc {
+// requestID takes the client's X-Request-Id when it is safe to log (else makes one), puts it in the request's
+// context for every log line of the request, and echoes it in the answer.
+func requestID(c *gin.Context) {
+	id := reqid.Accept(c.GetHeader(reqid.Header))
+	c.Request = c.Request.WithContext(reqid.With(c.Request.Context(), id))
+	c.Header(reqid.Header, id)
+	c.Next()
+}
+
+// requestLog writes the access log: REST requests at info (method, route pattern, status, latency, user id; never
+// the query string, tokens or bodies), probes and static files at debug, server errors at warn. Socket.IO is left
+// out: long-polling would flood the log (sockets have their own metrics).
+func requestLog(log *slog.Logger, m RequestMetrics) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		start := time.Now()
 		c.Next()
-		if strings.HasPrefix(c.Request.URL.Path, "/socket.io") {
-			return // long-polling and upgrades would flood the log
+		path := c.Request.URL.Path
+		if strings.HasPrefix(path, "/socket.io") {
+			return
+		}
+		elapsed := time.Since(start)
+		route := c.FullPath()
+		if route == "" {
+			route = "unmatched" // the web app's files and unknown paths: one label, not one per path
+		}
+		if m != nil && route != "/metrics" {
+			m.Request(c.Request.Method, route, c.Writer.Status(), elapsed)
 		}
 		level := slog.LevelDebug
-		if c.Writer.Status() >= 500 {
+		switch {
+		case c.Writer.Status() >= 500:
 			level = slog.LevelWarn
+		case strings.HasPrefix(path, "/api/"):
+			level = slog.LevelInfo
 		}
-		log.Log(c.Request.Context(), level, "http", "method", c.Request.Method, "path", c.Request.URL.Path,
-			"status", c.Writer.Status(), "ms", time.Since(start).Milliseconds())
+		if !log.Enabled(c.Request.Context(), level) {
+			return
+		}
+		attrs := []any{"method", c.Request.Method, "route", route, "status", c.Writer.Status(),
+			"ms", float64(elapsed.Microseconds()) / 1000}
+		if v, ok := c.Get(claimsKey); ok {
+			attrs = append(attrs, "user", v.(auth.Claims).UserID)
+		}
+		log.Log(c.Request.Context(), level, "http", attrs...)
 	}
 }

@@ -2,8 +2,10 @@ package socketapi
 
 import (
 	"context"
+	"time"
 
 	"github.com/parleychat/parley/controllers/wire"
+	"github.com/parleychat/parley/internal/apperr"
 	"github.com/parleychat/parley/internal/model"
 	"github.com/parleychat/parley/services/messaging"
 )
@@ -31,8 +33,11 @@ func (s *Server) RegisterMessageEvents(svc MessageService) {
 				return nil, err
 			}
 		}
+		start := time.Now()
 		err = svc.Send(ctx, d, func(m model.Message, err error) {
+			s.metrics.SendAcked(time.Since(start))
 			if err != nil {
+				s.countRefused(err)
 				reply(nil, err)
 				return
 			}
@@ -41,6 +46,7 @@ func (s *Server) RegisterMessageEvents(svc MessageService) {
 			reply(map[string]any{"message": wm}, nil)
 		})
 		if err != nil {
+			s.countRefused(err)
 			return nil, err
 		}
 		return Deferred, nil
@@ -99,6 +105,13 @@ func (s *Server) RegisterMessageEvents(svc MessageService) {
 			return map[string]any{"messages": out.Messages, "hasMore": out.HasMore}, nil
 		})
 	})
+}
+
+// countRefused counts a send refused by back-pressure or the rate limit (the codes a client retries on).
+func (s *Server) countRefused(err error) {
+	if k := apperr.As(err).Kind; k == apperr.Unavailable || k == apperr.RateLimited {
+		s.metrics.SendRefused(string(k))
+	}
 }
 
 // Publisher side of messaging.

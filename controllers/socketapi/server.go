@@ -19,6 +19,7 @@ import (
 	"github.com/parleychat/parley/internal/apperr"
 	"github.com/parleychat/parley/internal/engineio"
 	"github.com/parleychat/parley/internal/ratelimit"
+	"github.com/parleychat/parley/internal/reqid"
 	"github.com/parleychat/parley/internal/socketio"
 	"github.com/parleychat/parley/services/auth"
 )
@@ -53,7 +54,24 @@ type Config struct {
 	EventLimits map[string]Limit
 	// MaxSocketsPerUser bounds one account's sockets on this node (0: DefaultMaxSocketsPerUser).
 	MaxSocketsPerUser int
+	// Metrics records handshakes, events and message acks (nil: none).
+	Metrics Metrics
 }
+
+// Metrics is what the socket server records.
+type Metrics interface {
+	Handshake(result string)    // "ok" or the refusal code
+	Event(name, outcome string) // outcome: "ok" or the error code answered
+	SendAcked(d time.Duration)  // message:send → its ack
+	SendRefused(code string)    // message:send refused: unavailable or rate_limited
+}
+
+type noMetrics struct{}
+
+func (noMetrics) Handshake(string)        {}
+func (noMetrics) Event(string, string)    {}
+func (noMetrics) SendAcked(time.Duration) {}
+func (noMetrics) SendRefused(string)      {}
 
 // Conn is what the server knows about an authenticated socket.
 type Conn struct {
@@ -87,6 +105,7 @@ type Server struct {
 	onConn  []ConnectHook
 	onDisc  []DisconnectHook
 	limits  map[string]*ratelimit.Keyed
+	metrics Metrics
 
 	maxPerUser int
 	usersMu    sync.Mutex
@@ -116,8 +135,11 @@ func New(authn Authenticator, cfg Config, log *slog.Logger) *Server {
 	if cfg.MaxSocketsPerUser <= 0 {
 		cfg.MaxSocketsPerUser = DefaultMaxSocketsPerUser
 	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = noMetrics{}
+	}
 	s := &Server{auth: authn, log: log, origins: map[string]bool{}, limits: newEventLimiters(cfg.EventLimits),
-		maxPerUser: cfg.MaxSocketsPerUser, perUser: map[int64]int{}}
+		maxPerUser: cfg.MaxSocketsPerUser, perUser: map[int64]int{}, metrics: cfg.Metrics}
 	for _, o := range cfg.AllowedOrigins {
 		s.origins[strings.TrimRight(o, "/")] = true
 	}
@@ -139,7 +161,17 @@ func New(authn Authenticator, cfg Config, log *slog.Logger) *Server {
 		s.bus = socketio.NewBusAdapter(s.local, cfg.Bus, log)
 		s.nsp.SetAdapter(s.bus)
 	}
-	s.nsp.Use(s.authenticate)
+	s.nsp.Use(func(sock *socketio.Socket) error {
+		err := s.authenticate(sock)
+		result := "ok"
+		if ce, ok := err.(*socketio.ConnectError); ok {
+			result = ce.Message
+		} else if err != nil {
+			result = "error"
+		}
+		s.metrics.Handshake(result)
+		return err
+	})
 	s.nsp.OnConnection(func(sock *socketio.Socket) {
 		c := sock.Data.(*Conn)
 		if !s.countSocket(c.UserID, 1) { // the middleware's check raced with another handshake of this user
@@ -176,6 +208,12 @@ func (s *Server) Receive(payload []byte) {
 // Handler is the HTTP handler to mount at /socket.io/.
 func (s *Server) Handler() http.Handler { return s.io }
 
+// Tap installs a hook that sees every event and ack sent (tests check them against docs/asyncapi.yaml).
+func (s *Server) Tap(t socketio.Tap) { s.io.SetTap(t) }
+
+// SocketsByTransport counts this node's open Engine.IO sessions by transport (websocket, polling).
+func (s *Server) SocketsByTransport() map[string]int { return s.io.Engine().CountByTransport() }
+
 // OnConnect and OnDisconnect register lifecycle hooks.
 func (s *Server) OnConnect(h ConnectHook)       { s.onConn = append(s.onConn, h) }
 func (s *Server) OnDisconnect(h DisconnectHook) { s.onDisc = append(s.onDisc, h) }
@@ -188,6 +226,7 @@ func (s *Server) checkOrigin(r *http.Request) error {
 		return nil
 	}
 	s.log.Warn("socket handshake from a foreign origin refused", "origin", origin)
+	s.metrics.Handshake("forbidden_origin")
 	return fmt.Errorf("origin not allowed")
 }
 
@@ -319,37 +358,48 @@ func (s *Server) roomsOf(ctx context.Context, userID int64) (map[socketio.Room]b
 }
 
 // on registers an event whose first argument decodes into P. The wrapper re-checks the session, decodes,
-// recovers panics and answers the ack: {ok:true,...result} or {ok:false,error}.
+// recovers panics and answers the ack: {ok:true,...result} or {ok:false,error}. Each event gets its own
+// request id (in the context, so in its log lines, and in an error ack) and its outcome is counted.
 func on[P any](s *Server, event string, h func(ctx context.Context, c *Conn, p P, reply Reply) (any, error)) {
 	limit := s.limits[event]
 	s.nsp.On(event, func(sock *socketio.Socket, args socketio.Args, ack socketio.AckFunc) {
 		c := sock.Data.(*Conn)
+		id := reqid.New()
 		if limit != nil {
 			if ok, wait := limit.Allow(strconv.FormatInt(c.UserID, 10)); !ok {
+				s.metrics.Event(event, string(apperr.RateLimited))
 				if ack != nil {
-					ack(errorAck(apperr.RateLimit(wait)))
+					ack(errorAck(apperr.RateLimit(wait), id))
 				}
 				return
 			}
 		}
+		var once sync.Once
 		reply := func(res any, err error) {
+			once.Do(func() { // a handler's reply and the panic guard's must count once
+				outcome := "ok"
+				if err != nil {
+					outcome = string(apperr.As(err).Kind)
+				}
+				s.metrics.Event(event, outcome)
+			})
 			if ack == nil {
 				return
 			}
 			if err != nil {
-				ack(errorAck(err))
+				ack(errorAck(err, id))
 				return
 			}
 			ack(okAck(res))
 		}
+		ctx, cancel := context.WithTimeout(reqid.With(context.Background(), id), handlerTimeout)
+		defer cancel()
 		defer func() {
 			if r := recover(); r != nil {
-				s.log.Error("panic in socket handler", "event", event, "user", c.UserID, "panic", r)
+				s.log.ErrorContext(ctx, "panic in socket handler", "event", event, "user", c.UserID, "panic", r)
 				reply(nil, apperr.New(apperr.Internal, "internal error"))
 			}
 		}()
-		ctx, cancel := context.WithTimeout(context.Background(), handlerTimeout)
-		defer cancel()
 		if err := s.auth.CheckSession(ctx, c.SessionID); err != nil {
 			reply(nil, err)
 			if apperr.Is(err, apperr.Unauthorized) {
@@ -400,9 +450,10 @@ func okAck(res any) any {
 	return out
 }
 
-func errorAck(err error) map[string]any {
+// errorAck is an error answer; requestId names the event in the server's log.
+func errorAck(err error, requestID string) map[string]any {
 	e := apperr.As(err)
-	body := map[string]any{"code": string(e.Kind), "message": e.Message, "retryable": e.Retryable()}
+	body := map[string]any{"code": string(e.Kind), "message": e.Message, "retryable": e.Retryable(), "requestId": requestID}
 	if e.Field != "" {
 		body["field"] = e.Field
 	}

@@ -26,8 +26,11 @@ import (
 	"github.com/parleychat/parley/internal/config"
 	"github.com/parleychat/parley/internal/httpserver"
 	"github.com/parleychat/parley/internal/mail"
+	"github.com/parleychat/parley/internal/metrics"
 	"github.com/parleychat/parley/internal/model"
+	"github.com/parleychat/parley/internal/reqid"
 	"github.com/parleychat/parley/internal/snowflake"
+	"github.com/parleychat/parley/internal/socketio"
 	"github.com/parleychat/parley/repositories/cassandra"
 	"github.com/parleychat/parley/repositories/mongo"
 	"github.com/parleychat/parley/repositories/opensearch"
@@ -54,6 +57,8 @@ type App struct {
 	cass    *gocql.Session
 	sockets *socketapi.Server
 	handler http.Handler
+	router  *gin.Engine
+	metrics *metrics.Metrics
 
 	// Several nodes only (nil on one).
 	redis    *goredis.Client
@@ -70,21 +75,28 @@ type App struct {
 	Search    *search.Service // nil when search is off
 }
 
-// Connect opens the three databases and applies migrations. Each step is logged with its duration.
-func Connect(ctx context.Context, cfg config.Config, log *slog.Logger) (*pgxpool.Pool, *mongodrv.Client, *gocql.Session, error) {
+// Connect opens the three databases and applies migrations. Each step is logged with its duration. Every
+// later database call is reported to m (latency and errors per store; nil: none).
+func Connect(ctx context.Context, cfg config.Config, log *slog.Logger, m *metrics.Metrics) (*pgxpool.Pool, *mongodrv.Client, *gocql.Session, error) {
+	var pgObs postgres.Observer
+	var mongoObs mongo.Observer
+	var cassObs cassandra.Observer
+	if m != nil { // a nil *Metrics in an interface would be a non-nil observer that records nothing
+		pgObs, mongoObs, cassObs = m, m, m
+	}
 	start := time.Now()
 	v, err := postgres.Migrate(cfg.PostgresURL)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	pg, err := postgres.Open(ctx, cfg.PostgresURL)
+	pg, err := postgres.OpenObserved(ctx, cfg.PostgresURL, pgObs)
 	if err != nil {
 		return nil, nil, nil, err
 	}
 	log.Info("postgres ready", "schema_version", v, "ms", time.Since(start).Milliseconds())
 
 	start = time.Now()
-	mc, err := mongo.Connect(ctx, cfg.MongoURI)
+	mc, err := mongo.ConnectObserved(ctx, cfg.MongoURI, mongoObs)
 	if err != nil {
 		pg.Close()
 		return nil, nil, nil, err
@@ -98,7 +110,7 @@ func Connect(ctx context.Context, cfg config.Config, log *slog.Logger) (*pgxpool
 
 	start = time.Now()
 	cs, err := cassandra.Connect(ctx, cassandra.Config{Hosts: cfg.Cassandra.Hosts, Keyspace: cfg.Cassandra.Keyspace,
-		Replication: cfg.Cassandra.Replication, Consistency: cfg.Cassandra.Consistency})
+		Replication: cfg.Cassandra.Replication, Consistency: cfg.Cassandra.Consistency, Calls: cassObs})
 	if err == nil {
 		v, err = cassandra.Migrate(ctx, cs)
 		if err != nil {
@@ -114,8 +126,14 @@ func Connect(ctx context.Context, cfg config.Config, log *slog.Logger) (*pgxpool
 	return pg, mc, cs, nil
 }
 
-// New wires the server on open database handles. The App owns them from here on (Close closes them).
-func New(cfg config.Config, log *slog.Logger, pg *pgxpool.Pool, mc *mongodrv.Client, cs *gocql.Session) (*App, error) {
+// New wires the server on open database handles. The App owns them from here on (Close closes them). m is the
+// process's metrics registry (the same one Connect reported database calls to); nil builds a new one.
+func New(cfg config.Config, log *slog.Logger, m *metrics.Metrics, pg *pgxpool.Pool, mc *mongodrv.Client, cs *gocql.Session) (*App, error) {
+	// Log lines written with a request's or event's context carry its request id.
+	log = slog.New(reqid.LogHandler(log.Handler()))
+	if m == nil {
+		m = metrics.New(cfg.NodeID)
+	}
 	ids, err := snowflake.New(cfg.NodeID)
 	if err != nil {
 		return nil, err
@@ -173,7 +191,8 @@ func New(cfg config.Config, log *slog.Logger, pg *pgxpool.Pool, mc *mongodrv.Cli
 	}
 
 	// The socket server is both a controller and the services' notifier, so it is built before them.
-	socketCfg := socketapi.Config{AllowedOrigins: cfg.AllowedOrigins, MaxSocketsPerUser: cfg.Sockets.MaxPerUser, WriteQueueLimit: cfg.Sockets.QueueLimit}
+	socketCfg := socketapi.Config{AllowedOrigins: cfg.AllowedOrigins, MaxSocketsPerUser: cfg.Sockets.MaxPerUser, WriteQueueLimit: cfg.Sockets.QueueLimit,
+		Metrics: m}
 	if socketBus != nil {
 		socketCfg.Bus = socketBus
 	}
@@ -202,7 +221,7 @@ func New(cfg config.Config, log *slog.Logger, pg *pgxpool.Pool, mc *mongodrv.Cli
 		searchSvc = search.New(idx, cassandra.NewMessageStore(cs), communitySvc, authSvc, search.Config{}, log.With("component", "search"))
 		searchIndex, searcher = searchSvc, searchSvc
 	}
-	presenceSvc := presence.New(mongo.NewPresenceStore(mdb), communitySvc, sockets.Publisher(), presence.Config{NodeID: cfg.NodeID, Grace: cfg.PresenceGrace}, log.With("component", "presence"))
+	presenceSvc := presence.New(mongo.NewPresenceStore(mdb), communitySvc, sockets.Publisher(), presence.Config{NodeID: cfg.NodeID, Grace: cfg.PresenceGrace, Swept: m.Swept}, log.With("component", "presence"))
 	messagingSvc := messaging.New(cassandra.NewMessageStore(cs), communitySvc, sockets.Publisher(), channelMeta, ids, messaging.Config{
 		FlushBatch:       cfg.Messaging.FlushBatch,
 		FlushDelay:       cfg.Messaging.FlushDelay,
@@ -223,6 +242,7 @@ func New(cfg config.Config, log *slog.Logger, pg *pgxpool.Pool, mc *mongodrv.Cli
 		Pins:             channelMeta,
 		PinNotify:        sockets.Publisher(),
 		Search:           searchIndex,
+		Metrics:          m,
 	}, log.With("component", "messaging"))
 	sockets.RegisterMessageEvents(messagingSvc)
 
@@ -235,6 +255,11 @@ func New(cfg config.Config, log *slog.Logger, pg *pgxpool.Pool, mc *mongodrv.Cli
 	reactSvc := reactions.New(mongo.NewReactionStore(mdb), communitySvc, messagingSvc, sockets.Publisher(),
 		reactions.Config{WriteInterval: cfg.Messaging.StateWrites, Gate: communitySvc}, log.With("component", "reactions"))
 	sockets.RegisterReactionEvents(reactSvc)
+
+	m.Gauge("parley_message_queue_depth", "Accepted messages waiting for Cassandra on this node (sends are refused at PARLEY_QUEUE_LIMIT).",
+		func() float64 { return float64(messagingSvc.Queued()) })
+	m.GaugeByLabel("parley_sockets", "Open Engine.IO sessions on this node by transport.", "transport",
+		[]string{"websocket", "polling"}, sockets.SocketsByTransport)
 
 	health := []httpapi.HealthCheck{
 		{Name: "postgres", Check: func(ctx context.Context) error { return pg.Ping(ctx) }},
@@ -268,6 +293,7 @@ func New(cfg config.Config, log *slog.Logger, pg *pgxpool.Pool, mc *mongodrv.Cli
 		UserRate:       time.Second / time.Duration(cfg.API.Rate),
 		UserBurst:      cfg.API.Burst,
 		HSTSMaxAge:     cfg.HTTP.HSTSMaxAge,
+		Metrics:        m,
 		Auth:           httpapi.NewAuthHandlers(authSvc, httpapi.AuthConfig{SecureCookies: cfg.HTTP.SecureOrigin}, log.With("component", "http")),
 		Extra: []func(*gin.Engine, *gin.RouterGroup, *gin.RouterGroup){
 			httpapi.NewCommunityHandlers(communitySvc, log.With("component", "http")).Routes,
@@ -281,11 +307,18 @@ func New(cfg config.Config, log *slog.Logger, pg *pgxpool.Pool, mc *mongodrv.Cli
 				h := gin.WrapH(sockets.Handler())
 				e.GET("/socket.io/*any", h)
 				e.POST("/socket.io/*any", h)
+				if cfg.MetricsAddr == "" {
+					e.GET("/metrics", gin.WrapH(m.Handler()))
+				} else { // moved or off: say so, rather than serve the web app there
+					e.GET("/metrics", func(c *gin.Context) {
+						c.JSON(http.StatusNotFound, gin.H{"error": gin.H{"code": "not_found", "message": "metrics are not served on this port (PARLEY_METRICS_ADDR)"}})
+					})
+				}
 			},
 		},
 	})
 	return &App{
-		cfg: cfg, log: log, pg: pg, mongo: mc, cass: cs, sockets: sockets, handler: router,
+		cfg: cfg, log: log, pg: pg, mongo: mc, cass: cs, sockets: sockets, handler: router, router: router, metrics: m,
 		redis: rc, node: node, forward: forward, internal: internal,
 		Auth: authSvc, Community: communitySvc, Messaging: messagingSvc, Presence: presenceSvc, ReadState: readSvc, Reactions: reactSvc,
 		Search: searchSvc,
@@ -319,6 +352,19 @@ func (a *App) OwnsChannel(channelID string) bool {
 // Handler is the HTTP handler serving REST, Socket.IO and the web app.
 func (a *App) Handler() http.Handler { return a.handler }
 
+// Routes lists the HTTP routes (tests check that each has an OpenAPI entry).
+func (a *App) Routes() gin.RoutesInfo { return a.router.Routes() }
+
+// Metrics is the process's metrics registry.
+func (a *App) Metrics() *metrics.Metrics { return a.metrics }
+
+// TapSockets installs a hook that sees every Socket.IO event and ack the server sends (tests). Call before Serve.
+func (a *App) TapSockets(t socketio.Tap) { a.sockets.Tap(t) }
+
+// Wrap puts middleware around the HTTP handler (tests validate every answer against the OpenAPI document). Call
+// before Serve.
+func (a *App) Wrap(mw func(http.Handler) http.Handler) { a.handler = mw(a.handler) }
+
 // Serve listens until ctx is cancelled, then shuts down gracefully: refuse new messages and store the queued
 // ones (their acks still reach the senders), close sockets and HTTP, write presence, read state and reactions, close the
 // databases.
@@ -347,6 +393,23 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	if a.Search != nil {
 		a.Search.Start()
 	}
+	var metricsSrv *http.Server
+	if addr := a.cfg.MetricsAddr; addr != "" && addr != "off" {
+		// Its own listener: the main port may face the internet, the scraper sits on a private network.
+		mln, err := net.Listen("tcp", addr)
+		if err != nil {
+			if a.node != nil {
+				a.node.Stop(context.Background())
+			}
+			a.Close()
+			return fmt.Errorf("metrics listener: %w", err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", a.metrics.Handler())
+		metricsSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		go func() { errc <- metricsSrv.Serve(mln) }()
+		a.log.Info("serving metrics", "addr", mln.Addr().String())
+	}
 	go func() { errc <- srv.Serve(ln) }()
 	a.log.Info("serving", "addr", ln.Addr().String())
 	select {
@@ -373,6 +436,9 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		a.Search.Close(shutdownCtx) // after messaging: every stored change is queued by now
 	}
 	err := srv.Shutdown(shutdownCtx)
+	if metricsSrv != nil {
+		_ = metricsSrv.Shutdown(shutdownCtx)
+	}
 	if internal != nil {
 		_ = internal.Shutdown(shutdownCtx)
 		a.node.Stop(shutdownCtx) // after the leases were released: the others take over without fencing

@@ -88,6 +88,7 @@ var Vars = []Var{
 	{"PARLEY_API_BURST", "120", "authenticated REST requests one user may make at once (the web app's start takes a few dozen)"},
 	{"PARLEY_MAX_SOCKETS_PER_USER", "20", "open sockets one account may hold on one node (tabs and devices); more are refused with too_many_connections"},
 	{"PARLEY_SOCKET_QUEUE_LIMIT", "1048576", "bytes of events waiting for one slow client before the server closes its connection (it reconnects and catches up)"},
+	{"PARLEY_METRICS_ADDR", "", "Prometheus /metrics: empty = on the main port (simple; anyone who reaches the port can read it); host:port = only on that separate listener (keep it private, e.g. 10.0.0.5:9090); off = not served"},
 	{"PARLEY_PPROF_ADDR", "", "if set (e.g. 127.0.0.1:6060), serve Go's pprof profiles on this separate address; keep it on loopback"},
 	{"PARLEY_SHUTDOWN_TIMEOUT", "20s", "graceful shutdown budget (flushes every queued message first)"},
 }
@@ -105,7 +106,9 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	PresenceGrace   time.Duration
 	PprofAddr       string // empty: profiling off
-	HTTP            HTTP
+	// MetricsAddr: "" serves /metrics on the main port, "off" nowhere, else on its own listener.
+	MetricsAddr string
+	HTTP        HTTP
 
 	PostgresURL string
 	MongoURI    string
@@ -228,6 +231,7 @@ func Load(getenv func(string) string) (Config, error) {
 		ShutdownTimeout: r.duration("PARLEY_SHUTDOWN_TIMEOUT"),
 		PresenceGrace:   r.duration("PARLEY_PRESENCE_GRACE"),
 		PprofAddr:       strings.TrimSpace(getenv("PARLEY_PPROF_ADDR")),
+		MetricsAddr:     strings.TrimSpace(getenv("PARLEY_METRICS_ADDR")),
 		PostgresURL:     r.str("PARLEY_POSTGRES_URL"),
 		MongoURI:        r.str("PARLEY_MONGO_URI"),
 		MongoDB:         r.str("PARLEY_MONGO_DATABASE"),

@@ -275,3 +275,18 @@ func headerHasToken(v, token string) bool {
 	}
 	return false
 }
+
+// CountByTransport is the number of open sessions per transport ("websocket", "polling").
+func (s *Server) CountByTransport() map[string]int {
+	s.mu.RLock()
+	conns := make([]*Conn, 0, len(s.sessions))
+	for _, c := range s.sessions {
+		conns = append(conns, c)
+	}
+	s.mu.RUnlock()
+	out := map[string]int{}
+	for _, c := range conns { // Transport takes the connection's lock: not under the server's
+		out[c.Transport()]++
+	}
+	return out
+}

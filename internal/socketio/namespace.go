@@ -100,6 +100,7 @@ func (o Operator) Except(rooms ...Room) Operator {
 
 // Emit encodes the event once and sends it to every target.
 func (o Operator) Emit(event string, args ...any) error {
+	o.nsp.srv.tapped(event, false, args)
 	p, err := encodeEvent(o.nsp.name, -1, event, args)
 	if err != nil {
 		return err

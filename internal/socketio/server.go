@@ -38,6 +38,27 @@ type Server struct {
 	nsps map[string]*Namespace
 
 	seq atomic.Uint64 // numbers sockets in the order they connect
+
+	tap atomic.Pointer[Tap]
+}
+
+// Tap sees every event and ack the server sends, before encoding: ack is true for an answer to the client's
+// event named event. Tests check them against the AsyncAPI document; it runs on the sending goroutine.
+type Tap func(event string, ack bool, args []any)
+
+// SetTap installs a tap (nil removes it).
+func (s *Server) SetTap(t Tap) {
+	if t == nil {
+		s.tap.Store(nil)
+		return
+	}
+	s.tap.Store(&t)
+}
+
+func (s *Server) tapped(event string, ack bool, args []any) {
+	if t := s.tap.Load(); t != nil {
+		(*t)(event, ack, args)
+	}
 }
 
 // New builds a server with the main namespace "/".

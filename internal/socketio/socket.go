@@ -78,6 +78,7 @@ func (s *Socket) Leave(rooms ...Room) { s.nsp.adapter.Leave(s, rooms...) }
 
 // Emit sends an event to this socket. []byte arguments travel as binary attachments.
 func (s *Socket) Emit(event string, args ...any) error {
+	s.nsp.srv.tapped(event, false, args)
 	p, err := encodeEvent(s.nsp.name, -1, event, args)
 	if err != nil {
 		return err
@@ -101,6 +102,7 @@ func (s *Socket) EmitWithAck(timeout time.Duration, cb func(Args, error), event 
 	}
 	s.acks[id] = cb
 	s.mu.Unlock()
+	s.nsp.srv.tapped(event, false, args)
 	p, err := encodeEvent(s.nsp.name, id, event, args)
 	if err != nil {
 		s.takeAck(id)
@@ -155,6 +157,7 @@ func (s *Socket) onEvent(p Packet, attachments [][]byte) {
 			if !once.CompareAndSwap(false, true) {
 				return
 			}
+			s.nsp.srv.tapped(name, true, args)
 			pkt, err := encodeAck(s.nsp.name, id, args)
 			if err != nil {
 				s.nsp.srv.log.Error("socket.io: ack not encodable", "err", err)

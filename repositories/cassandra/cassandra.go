@@ -22,6 +22,8 @@ type Config struct {
 	// Observer, when set, sees every query (its statement, latency and error): metrics, and tests that count
 	// what an operation costs.
 	Observer gocql.QueryObserver
+	// Calls, when set, hears every query and batch by operation (metrics, tracing).
+	Calls Observer
 }
 
 var keyspaceName = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9_]{0,47}$`)
@@ -53,6 +55,10 @@ func Connect(ctx context.Context, cfg Config) (*gocql.Session, error) {
 	cluster.WriteCoalesceWaitTime = time.Millisecond
 	cluster.NumConns = 1
 	cluster.QueryObserver = cfg.Observer
+	if cfg.Calls != nil {
+		o := observer{obs: cfg.Calls, next: cfg.Observer}
+		cluster.QueryObserver, cluster.BatchObserver = o, o
+	}
 
 	admin, err := cluster.CreateSession()
 	if err != nil {

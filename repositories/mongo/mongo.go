@@ -13,8 +13,15 @@ import (
 )
 
 // Connect opens a client and checks that the server answers a real command.
-func Connect(ctx context.Context, uri string) (*mongo.Client, error) {
-	client, err := mongo.Connect(options.Client().ApplyURI(uri).SetTimeout(10 * time.Second).SetAppName("parley"))
+func Connect(ctx context.Context, uri string) (*mongo.Client, error) { return ConnectObserved(ctx, uri, nil) }
+
+// ConnectObserved is Connect with every command reported to obs (nil: none).
+func ConnectObserved(ctx context.Context, uri string, obs Observer) (*mongo.Client, error) {
+	opts := options.Client().ApplyURI(uri).SetTimeout(10 * time.Second).SetAppName("parley")
+	if obs != nil {
+		opts.SetMonitor(monitor(obs))
+	}
+	client, err := mongo.Connect(opts)
 	if err != nil {
 		return nil, fmt.Errorf("mongo: connecting: %w", err)
 	}

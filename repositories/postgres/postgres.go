@@ -20,10 +20,16 @@ import (
 var migrationFiles embed.FS
 
 // Open connects a pool and checks that the database answers.
-func Open(ctx context.Context, dsn string) (*pgxpool.Pool, error) {
+func Open(ctx context.Context, dsn string) (*pgxpool.Pool, error) { return OpenObserved(ctx, dsn, nil) }
+
+// OpenObserved is Open with every query reported to obs (nil: none).
+func OpenObserved(ctx context.Context, dsn string, obs Observer) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: parsing URL: %w", err)
+	}
+	if obs != nil {
+		cfg.ConnConfig.Tracer = tracer{obs}
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {

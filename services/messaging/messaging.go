@@ -96,6 +96,13 @@ type Config struct {
 	PinNotify PinPublisher
 	// Search keeps the search index in step (nil: no search).
 	Search SearchIndex
+	// Metrics hears about every flush (nil: nothing is recorded).
+	Metrics Metrics
+}
+
+// Metrics records flushes: messages written, time taken (retries included), and whether they were stored.
+type Metrics interface {
+	Flushed(messages int, d time.Duration, stored bool)
 }
 
 // SendGate decides whether a user who can read a channel may also send in it now.
@@ -468,6 +475,7 @@ func (s *Service) flush(conv *conversation) {
 func (s *Service) write(conv *conversation, batch []*entry) {
 	defer s.flushes.Done()
 	s.sem <- struct{}{}
+	started := time.Now()
 	var dupes map[*entry]int64
 	var msgs []model.Message
 	var writeErr error
@@ -512,6 +520,9 @@ func (s *Service) write(conv *conversation, batch []*entry) {
 		break
 	}
 	<-s.sem
+	if s.cfg.Metrics != nil {
+		s.cfg.Metrics.Flushed(len(batch), time.Since(started), writeErr == nil)
+	}
 
 	// A retry of a message stored before this process knew the channel gets that message as its answer.
 	dupMsgs := map[int64]model.Message{}

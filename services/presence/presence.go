@@ -73,6 +73,8 @@ type Config struct {
 	AnnouncePerMember time.Duration
 	AnnounceMaxEvery  time.Duration
 	SizeTTL           time.Duration // how long a server's member count is reused (default 1 minute)
+	// Swept hears about every sweep of dead nodes' entries (nil: nothing).
+	Swept func(err error)
 }
 
 func (c *Config) defaults() {
@@ -541,6 +543,9 @@ func (s *Service) Sweep(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	users, err := s.store.SweepStale(ctx, s.now().Add(-s.cfg.StaleAfter))
+	if s.cfg.Swept != nil {
+		s.cfg.Swept(err)
+	}
 	if err != nil {
 		s.log.Warn("presence sweep failed", "err", err)
 		return

@@ -12,13 +12,16 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/parleychat/parley/internal/app"
 	"github.com/parleychat/parley/internal/config"
+	"github.com/parleychat/parley/internal/metrics"
 	"github.com/parleychat/parley/internal/testenv"
+	"github.com/parleychat/parley/internal/testenv/contract"
 )
 
 // Server is a running test server.
@@ -29,6 +32,8 @@ type Server struct {
 	cancel context.CancelFunc
 	done   chan error
 	t      testing.TB
+	// Contract checks the server's traffic against the API documents.
+	Contract *contract.Checker
 }
 
 // Options tweak the configuration before the server is built.
@@ -90,18 +95,32 @@ func Start(t testing.TB, opts Options) *Server {
 	log := slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	pg, mc, cs, err := app.Connect(ctx, cfg, log)
+	m := metrics.New(cfg.NodeID)
+	pg, mc, cs, err := app.Connect(ctx, cfg, log, m)
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := app.New(cfg, log, pg, mc, cs)
+	a, err := app.New(cfg, log, m, pg, mc, cs)
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Every REST answer and every socket event and ack is checked against docs/openapi.yaml and
+	// docs/asyncapi.yaml; the mismatches fail the test once the server has stopped.
+	chk, err := contract.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Wrap(chk.Middleware)
+	a.TapSockets(chk.Tap)
+	t.Cleanup(func() {
+		for _, p := range chk.Problems() {
+			t.Errorf("API contract: %s", p)
+		}
+	})
 	sctx, scancel := context.WithCancel(context.Background())
-	s := &Server{URL: url, App: a, Config: cfg, cancel: scancel, done: make(chan error, 1), t: t}
+	s := &Server{URL: url, App: a, Config: cfg, cancel: scancel, done: make(chan error, 1), t: t, Contract: chk}
 	go func() { s.done <- a.Serve(sctx, ln) }()
-	t.Cleanup(func() { s.Stop() })
+	t.Cleanup(func() { s.Stop() }) // runs before the check above: cleanups run last-registered first
 	return s
 }
 
@@ -138,6 +157,14 @@ func (r Response) JSON(t testing.TB, v any) {
 		t.Fatalf("decoding %s: %v", r.Body, err)
 	}
 }
+
+// Stable is the body without the request id of an error (which differs on every request), for tests that
+// compare two answers.
+func (r Response) Stable() string {
+	return requestIDField.ReplaceAllString(string(r.Body), "")
+}
+
+var requestIDField = regexp.MustCompile(`,?"requestId":"[^"]*"`)
 
 // ErrorCode returns error.code of an error body.
 func (r Response) ErrorCode() string {

@@ -1,0 +1,338 @@
+// Package contract checks real traffic against the API documents: every REST answer a test server gives against
+// docs/openapi.yaml (kin-openapi), every Socket.IO event and ack it sends against the payload schemas of
+// docs/asyncapi.yaml (JSON Schema 2020-12). testserver installs a Checker on every server it starts and fails the
+// test with the problems it found.
+package contract
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/gorillamux"
+	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"github.com/parleychat/parley/docs"
+)
+
+// Base is where the documents are served; the AsyncAPI document refers to the OpenAPI one relative to it.
+const Base = "https://parley.invalid/api/"
+
+// Docs are the two documents, parsed and compiled.
+type Docs struct {
+	OpenAPI *openapi3.T
+	router  routers.Router
+	// Events the server sends, acks by the event they answer, events clients send: name → payload schema.
+	Events, Acks, ClientEvents map[string]*jsonschema.Schema
+}
+
+// Load parses and checks both documents once per process (they are embedded, so they cannot change).
+var Load = sync.OnceValues(load)
+
+func load() (*Docs, error) {
+	loader := openapi3.NewLoader()
+	doc, err := loader.LoadFromData(docs.OpenAPIYAML())
+	if err != nil {
+		return nil, fmt.Errorf("docs/openapi.yaml: %w", err)
+	}
+	if err := doc.Validate(context.Background()); err != nil {
+		return nil, fmt.Errorf("docs/openapi.yaml is not a valid OpenAPI document: %w", err)
+	}
+	doc.Servers = nil // match requests on any host (test servers listen on random ports)
+	router, err := gorillamux.NewRouter(doc)
+	if err != nil {
+		return nil, fmt.Errorf("docs/openapi.yaml: %w", err)
+	}
+	d := &Docs{OpenAPI: doc, router: router, Events: map[string]*jsonschema.Schema{}, Acks: map[string]*jsonschema.Schema{},
+		ClientEvents: map[string]*jsonschema.Schema{}}
+	if err := d.loadAsyncAPI(); err != nil {
+		return nil, fmt.Errorf("docs/asyncapi.yaml: %w", err)
+	}
+	return d, nil
+}
+
+func (d *Docs) loadAsyncAPI() error {
+	openJSON, err := docs.OpenAPIJSON()
+	if err != nil {
+		return err
+	}
+	asyncJSON, err := docs.AsyncAPIJSON()
+	if err != nil {
+		return err
+	}
+	openDoc, err := jsonschema.UnmarshalJSON(bytes.NewReader(openJSON))
+	if err != nil {
+		return err
+	}
+	asyncDoc, err := jsonschema.UnmarshalJSON(bytes.NewReader(asyncJSON))
+	if err != nil {
+		return err
+	}
+	root, _ := asyncDoc.(map[string]any)
+	if v, _ := root["asyncapi"].(string); !strings.HasPrefix(v, "3.") {
+		return fmt.Errorf("asyncapi version %q, want 3.x", v)
+	}
+	c := jsonschema.NewCompiler()
+	c.DefaultDraft(jsonschema.Draft2020)
+	if err := c.AddResource(Base+"openapi.json", openDoc); err != nil {
+		return err
+	}
+	if err := c.AddResource(Base+"asyncapi.json", asyncDoc); err != nil {
+		return err
+	}
+	compile := func(ptr string) (*jsonschema.Schema, error) { return c.Compile(Base + "asyncapi.json#" + ptr + "/payload") }
+
+	ops, _ := root["operations"].(map[string]any)
+	if len(ops) == 0 {
+		return fmt.Errorf("no operations")
+	}
+	for _, opName := range sortedKeys(ops) {
+		op, _ := ops[opName].(map[string]any)
+		action, _ := op["action"].(string)
+		msgs, err := messagesOf(root, op)
+		if err != nil {
+			return fmt.Errorf("operation %s: %w", opName, err)
+		}
+		for _, m := range msgs {
+			s, err := compile(m.ptr)
+			if err != nil {
+				return fmt.Errorf("operation %s, message %s: %w", opName, m.name, err)
+			}
+			switch action {
+			case "send":
+				d.Events[m.name] = s
+			case "receive":
+				d.ClientEvents[m.name] = s
+			default:
+				return fmt.Errorf("operation %s: action %q", opName, action)
+			}
+		}
+		reply, _ := op["reply"].(map[string]any)
+		if reply == nil {
+			continue
+		}
+		replies, err := messagesOf(root, reply)
+		if err != nil || len(replies) != 1 {
+			return fmt.Errorf("operation %s: want one reply message (%v)", opName, err)
+		}
+		s, err := compile(replies[0].ptr)
+		if err != nil {
+			return fmt.Errorf("operation %s, reply: %w", opName, err)
+		}
+		for _, m := range msgs {
+			d.Acks[m.name] = s
+		}
+	}
+	return nil
+}
+
+type message struct{ name, ptr string }
+
+// messagesOf resolves the messages an operation (or its reply) lists, following $refs to the component.
+func messagesOf(root map[string]any, op map[string]any) ([]message, error) {
+	list, _ := op["messages"].([]any)
+	var out []message
+	for _, item := range list {
+		ptr, obj, err := resolve(root, item)
+		if err != nil {
+			return nil, err
+		}
+		name, _ := obj["name"].(string)
+		if name == "" {
+			return nil, fmt.Errorf("message %s has no name (the event name)", ptr)
+		}
+		out = append(out, message{name, ptr})
+	}
+	return out, nil
+}
+
+// resolve follows local $refs until an object without one; it returns that object and its JSON pointer.
+func resolve(root map[string]any, v any) (string, map[string]any, error) {
+	ptr := ""
+	for range 10 {
+		obj, _ := v.(map[string]any)
+		ref, ok := obj["$ref"].(string)
+		if !ok {
+			if obj == nil {
+				return "", nil, fmt.Errorf("%s is not an object", ptr)
+			}
+			return ptr, obj, nil
+		}
+		if !strings.HasPrefix(ref, "#/") {
+			return "", nil, fmt.Errorf("only local references are followed: %s", ref)
+		}
+		ptr = ref[1:]
+		var cur any = root
+		for _, part := range strings.Split(ref[2:], "/") {
+			m, _ := cur.(map[string]any)
+			cur = m[strings.ReplaceAll(strings.ReplaceAll(part, "~1", "/"), "~0", "~")]
+		}
+		if cur == nil {
+			return "", nil, fmt.Errorf("unresolved reference %s", ref)
+		}
+		v = cur
+	}
+	return "", nil, fmt.Errorf("reference loop at %s", ptr)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Checker collects the contract problems of one test server's traffic.
+type Checker struct {
+	docs *Docs
+
+	mu       sync.Mutex
+	problems []string
+	checked  int
+}
+
+// New returns a checker (the documents are loaded once per process).
+func New() (*Checker, error) {
+	d, err := Load()
+	if err != nil {
+		return nil, err
+	}
+	return &Checker{docs: d}, nil
+}
+
+func (c *Checker) report(format string, args ...any) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.problems) < 50 { // the first ones say enough
+		c.problems = append(c.problems, fmt.Sprintf(format, args...))
+	}
+}
+
+// Problems are the mismatches found so far.
+func (c *Checker) Problems() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string(nil), c.problems...)
+}
+
+// Checked is how many answers and socket payloads were validated.
+func (c *Checker) Checked() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.checked
+}
+
+func (c *Checker) count() {
+	c.mu.Lock()
+	c.checked++
+	c.mu.Unlock()
+}
+
+// Middleware validates every answer to a request the OpenAPI document has a route for. Socket.IO and the web
+// app's files are passed through; TestEveryRouteHasAnOpenAPIEntry makes sure no API route escapes this way.
+func (c *Checker) Middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/socket.io") || r.Method == http.MethodHead {
+			next.ServeHTTP(w, r)
+			return
+		}
+		route, params, err := c.docs.router.FindRoute(r)
+		if err != nil {
+			next.ServeHTTP(w, r)
+			return
+		}
+		rec := &recorder{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(rec, r)
+		c.count()
+		in := &openapi3filter.ResponseValidationInput{
+			RequestValidationInput: &openapi3filter.RequestValidationInput{Request: r, PathParams: params, Route: route},
+			Status:                 rec.status,
+			Header:                 rec.Header(),
+			Body:                   io.NopCloser(bytes.NewReader(rec.body.Bytes())),
+			Options:                &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true},
+		}
+		if err := openapi3filter.ValidateResponse(r.Context(), in); err != nil {
+			body := rec.body.String()
+			if len(body) > 400 {
+				body = body[:400] + "…"
+			}
+			c.report("%s %s → %d does not match docs/openapi.yaml (%s %s): %v\n    body: %s",
+				r.Method, r.URL.Path, rec.status, strings.ToUpper(route.Method), route.Path, err, body)
+		}
+	})
+}
+
+// recorder passes an answer through and keeps a copy of it.
+type recorder struct {
+	http.ResponseWriter
+	status int
+	body   bytes.Buffer
+	wrote  bool
+}
+
+func (r *recorder) WriteHeader(code int) {
+	if !r.wrote {
+		r.status, r.wrote = code, true
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	r.wrote = true
+	if r.body.Len() < 8<<20 {
+		r.body.Write(b)
+	}
+	return r.ResponseWriter.Write(b)
+}
+
+func (r *recorder) Flush() {
+	if f, ok := r.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// Tap validates an event or ack the server sends (socketio.Tap).
+func (c *Checker) Tap(event string, ack bool, args []any) {
+	schemas, what := c.docs.Events, "event"
+	if ack {
+		schemas, what = c.docs.Acks, "ack of"
+	}
+	s, ok := schemas[event]
+	if !ok {
+		c.report("the server sent the %s %q, which docs/asyncapi.yaml does not describe: add it there", what, event)
+		return
+	}
+	if len(args) != 1 {
+		c.report("the server sent the %s %q with %d arguments; the contract is one JSON payload", what, event, len(args))
+		return
+	}
+	c.count()
+	b, err := json.Marshal(args[0])
+	if err != nil {
+		return // the socket layer reports unencodable payloads itself
+	}
+	v, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
+	if err != nil {
+		c.report("%s %q: %v", what, event, err)
+		return
+	}
+	if err := s.Validate(v); err != nil {
+		if len(b) > 400 {
+			b = append(b[:400], "…"...)
+		}
+		c.report("the %s %q does not match docs/asyncapi.yaml: %v\n    payload: %s", what, event, err, b)
+	}
+}
