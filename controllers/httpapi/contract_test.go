@@ -185,4 +185,3 @@ func (b *syncBuffer) find(t *testing.T, s string) string {
 	t.Fatalf("no access log line with %q in:\n%s", s, b.String())
 	return ""
 }
-

@@ -13,7 +13,9 @@ import (
 )
 
 // Connect opens a client and checks that the server answers a real command.
-func Connect(ctx context.Context, uri string) (*mongo.Client, error) { return ConnectObserved(ctx, uri, nil) }
+func Connect(ctx context.Context, uri string) (*mongo.Client, error) {
+	return ConnectObserved(ctx, uri, nil)
+}
 
 // ConnectObserved is Connect with every command reported to obs (nil: none).
 func ConnectObserved(ctx context.Context, uri string, obs Observer) (*mongo.Client, error) {

@@ -89,7 +89,9 @@ func (d *Docs) loadAsyncAPI() error {
 	if err := c.AddResource(Base+"asyncapi.json", asyncDoc); err != nil {
 		return err
 	}
-	compile := func(ptr string) (*jsonschema.Schema, error) { return c.Compile(Base + "asyncapi.json#" + ptr + "/payload") }
+	compile := func(ptr string) (*jsonschema.Schema, error) {
+		return c.Compile(Base + "asyncapi.json#" + ptr + "/payload")
+	}
 
 	ops, _ := root["operations"].(map[string]any)
 	if len(ops) == 0 {
