@@ -32,6 +32,27 @@ const (
 	jwtSecretVar  = "PARLEY_JWT_SECRET"
 )
 
+// monitorProbes: the monitoring services and the readiness endpoint their health check must ask.
+var monitorProbes = map[string]string{
+	"prometheus": "/-/ready",
+	"grafana":    "/api/health",
+}
+
+// monitorUI may publish a port, on loopback only (the dashboard; Prometheus itself stays internal).
+const monitorUI = "grafana"
+
+// withMonitoring is dbQueries plus the monitoring services' probes (health checks are checked the same way).
+func withMonitoring() map[string]string {
+	out := map[string]string{}
+	for k, v := range dbQueries {
+		out[k] = v
+	}
+	for k, v := range monitorProbes {
+		out[k] = v
+	}
+	return out
+}
+
 // dbQueries: the database services and a piece of the real query their health check must run.
 var dbQueries = map[string]string{
 	"postgres":  "SELECT 1",
@@ -389,6 +410,14 @@ func checkPorts(c *composeFile, httpPort string) []string {
 		if s.NetworkMode == "host" {
 			out = append(out, fmt.Sprintf("service %s uses network_mode: host", name))
 		}
+		if name == monitorUI {
+			for _, p := range s.Ports {
+				if !loopback.MatchString(p.HostIP) {
+					out = append(out, fmt.Sprintf("service %s publishes %v beyond loopback by default: the dashboard is for the host's operator", name, p))
+				}
+			}
+			continue
+		}
 		if name != serverService && name != keysService && len(s.Ports) > 0 {
 			out = append(out, fmt.Sprintf("service %s publishes ports %v: databases must stay internal", name, s.Ports))
 		}
@@ -541,11 +570,11 @@ func TestHealthchecksPortsAndDependencies(t *testing.T) {
 		t.Fatal(err)
 	}
 	dbs := sortedKeys(dbQueries)
-	report(t, "compose.yaml", checkHealthchecks(f.compose, dbQueries))
+	report(t, "compose.yaml", checkHealthchecks(f.compose, withMonitoring()))
 	report(t, "compose.yaml", checkDependsOn(f.compose, dbs))
 	report(t, "compose.yaml", checkPorts(f.compose, httpPort))
 	report(t, "compose.yaml", checkStopGrace(f.compose, getenv))
-	report(t, "compose.yaml", checkVolumes(f.compose, dbs, "."))
+	report(t, "compose.yaml", checkVolumes(f.compose, append(dbs, sortedKeys(monitorProbes)...), "."))
 	var composeHealth []string
 	if hc := f.compose.Services[serverService].Healthcheck; hc != nil {
 		composeHealth = hc.Test.Items
@@ -902,7 +931,7 @@ func TestEnvExample(t *testing.T) {
 		t.Fatal(err)
 	}
 	msg := fmt.Sprint(errs)
-	for _, name := range []string{"POSTGRES_PASSWORD", "MONGO_PASSWORD", jwtSecretVar} {
+	for _, name := range []string{"POSTGRES_PASSWORD", "MONGO_PASSWORD", jwtSecretVar, "GRAFANA_ADMIN_PASSWORD"} {
 		if !strings.Contains(msg, name) {
 			t.Errorf("compose.yaml interpolates fine with an empty %s; it must stop with an error", name)
 		}
