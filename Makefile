@@ -1,6 +1,7 @@
 # The two commands: `make run` and `make test`. Both install what is missing and start the local databases.
 .PHONY: run test stop clean-data status build bench lint conformance cluster cluster-stop cluster-status cluster-check chaos fuzz sockfuzz soak
 
+# make run PROMETHEUS=1           also start Prometheus (Debian package) on http://127.0.0.1:59090, scraping the server
 run:
 	@scripts/run.sh
 

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # The local stack: PostgreSQL, Redis, FerretDB (MongoDB wire protocol, on the local Postgres), Cassandra 5.0 and
 # OpenSearch 2.19 (message search),
-# all on loopback with their state under .local/. Usage: scripts/stack.sh up|down|status|clean-data
+# all on loopback with their state under .local/; on request (PROMETHEUS=1) Prometheus scraping the server.
+# Usage: scripts/stack.sh up|down|status|clean-data
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 source "$ROOT/scripts/stack/postgres.sh"
 source "$ROOT/scripts/stack/redis.sh"
 source "$ROOT/scripts/stack/ferretdb.sh"
 source "$ROOT/scripts/stack/cassandra.sh"
 source "$ROOT/scripts/stack/opensearch.sh"
+source "$ROOT/scripts/stack/prometheus.sh"
 
 # The application database in the local Postgres; tests create their own databases beside it.
 PARLEY_PG_DB="${PARLEY_PG_DB:-parley}"
@@ -36,12 +38,17 @@ up() {
   step "starting ferretdb" ferretdb_start
   step "starting cassandra" cassandra_start
   step "starting opensearch" opensearch_start
+  if [[ "${PROMETHEUS:-}" == 1 ]]; then
+    step "installing prometheus (Debian package)" prometheus_install
+    step "starting prometheus" prometheus_start
+  fi
   write_env
   log "stack ready in $(_elapsed "$start") (settings in .local/stack.env)"
 }
 
 down() {
   step "stopping opensearch" opensearch_stop
+  step "stopping prometheus" prometheus_stop
   step "stopping cassandra" cassandra_stop
   step "stopping ferretdb" ferretdb_stop
   step "stopping redis" redis_stop
@@ -49,7 +56,7 @@ down() {
 }
 
 status() {
-  postgres_status; redis_status; ferretdb_status; cassandra_status; opensearch_status
+  postgres_status; redis_status; ferretdb_status; cassandra_status; opensearch_status; prometheus_status
 }
 
 clean_data() {
