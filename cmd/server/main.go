@@ -24,7 +24,6 @@ import (
 
 	"github.com/parleychat/parley/internal/app"
 	"github.com/parleychat/parley/internal/config"
-	"github.com/parleychat/parley/internal/metrics"
 )
 
 func main() {
@@ -46,8 +45,11 @@ func run(args []string) error {
 
 	connectCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	m := metrics.New(cfg.NodeID)
-	pg, mc, cs, err := app.Connect(connectCtx, cfg, log, m)
+	tel, err := app.NewTelemetry(cfg)
+	if err != nil {
+		return err
+	}
+	pg, mc, cs, err := app.Connect(connectCtx, cfg, log, tel)
 	if err != nil {
 		return err
 	}
@@ -71,7 +73,7 @@ func run(args []string) error {
 		log.Warn("PARLEY_JWT_SECRET is not set: using a generated development key stored in " + cfg.DataDir +
 			"/jwt-dev.key. Set PARLEY_JWT_SECRET in production.")
 	}
-	a, err := app.New(cfg, log, m, pg, mc, cs)
+	a, err := app.New(cfg, log, tel, pg, mc, cs)
 	if err != nil {
 		return err
 	}
@@ -96,7 +98,7 @@ func reindex(ctx context.Context, cfg config.Config, log *slog.Logger, pg *pgxpo
 	if err := cfg.ResolveJWTSecret(); err != nil {
 		return err
 	}
-	a, err := app.New(cfg, log, nil, pg, mc, cs) // a one-off run: its metrics are not served
+	a, err := app.New(cfg, log, app.Telemetry{}, pg, mc, cs) // a one-off run: its metrics are not served
 	if err != nil {
 		return err
 	}

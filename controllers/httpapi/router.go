@@ -13,6 +13,10 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/parleychat/parley/docs"
 	"github.com/parleychat/parley/internal/reqid"
@@ -40,6 +44,8 @@ type RouterConfig struct {
 	UserBurst int
 	// Metrics counts requests by route pattern (nil: none).
 	Metrics RequestMetrics
+	// Tracer starts a span per request (nil: none), continuing a W3C traceparent the client sent.
+	Tracer trace.Tracer
 	// Extra registers more routes (socket endpoint, other domains) on the engine, the public /api group and
 	// the authenticated /api group.
 	Extra []func(engine *gin.Engine, api, authed *gin.RouterGroup)
@@ -61,6 +67,9 @@ func NewRouter(cfg RouterConfig) *gin.Engine {
 	}
 	// The request id comes first, so the access log and a panic's log line carry it too.
 	r.Use(requestID, requestLog(cfg.Log, cfg.Metrics))
+	if cfg.Tracer != nil {
+		r.Use(traceRequests(cfg.Tracer))
+	}
 	r.Use(gin.CustomRecoveryWithWriter(nil, func(c *gin.Context, err any) {
 		cfg.Log.ErrorContext(c.Request.Context(), "panic in handler", "path", c.Request.URL.Path, "err", err)
 		c.AbortWithStatusJSON(http.StatusInternalServerError, errorJSON(c, "internal", "internal error", ""))
@@ -242,6 +251,37 @@ func requestID(c *gin.Context) {
 	c.Request = c.Request.WithContext(reqid.With(c.Request.Context(), id))
 	c.Header(reqid.Header, id)
 	c.Next()
+}
+
+// traceRequests starts a server span per REST request, named by method and route pattern; the handler's service
+// and database calls become its children through the request's context.
+func traceRequests(tr trace.Tracer) gin.HandlerFunc {
+	prop := propagation.TraceContext{}
+	return func(c *gin.Context) {
+		if strings.HasPrefix(c.Request.URL.Path, "/socket.io") {
+			c.Next() // sockets are traced per event (socketapi)
+			return
+		}
+		route := c.FullPath()
+		if route == "" {
+			route = "unmatched"
+		}
+		ctx := prop.Extract(c.Request.Context(), propagation.HeaderCarrier(c.Request.Header))
+		ctx, span := tr.Start(ctx, c.Request.Method+" "+route, trace.WithSpanKind(trace.SpanKindServer),
+			trace.WithAttributes(attribute.String("http.request.method", c.Request.Method), attribute.String("http.route", route),
+				attribute.String("parley.request_id", reqid.From(ctx))))
+		defer span.End()
+		c.Request = c.Request.WithContext(ctx)
+		c.Next()
+		status := c.Writer.Status()
+		span.SetAttributes(attribute.Int("http.response.status_code", status))
+		if v, ok := c.Get(claimsKey); ok {
+			span.SetAttributes(attribute.Int64("enduser.id", v.(auth.Claims).UserID))
+		}
+		if status >= 500 {
+			span.SetStatus(codes.Error, http.StatusText(status))
+		}
+	}
 }
 
 // requestLog writes the access log: REST requests at info (method, route pattern, status, latency, user id; never

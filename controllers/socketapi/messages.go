@@ -53,12 +53,12 @@ func (s *Server) RegisterMessageEvents(svc MessageService) {
 	})
 
 	// Edits and deletes write to Cassandra synchronously; they run off the socket's queue.
-	on(s, wire.EventMessageEdit, func(_ context.Context, c *Conn, p wire.EditMessagePayload, reply Reply) (any, error) {
+	on(s, wire.EventMessageEdit, func(ev context.Context, c *Conn, p wire.EditMessagePayload, reply Reply) (any, error) {
 		channelID, messageID, err := parseRef(p.MessageRef)
 		if err != nil {
 			return nil, err
 		}
-		return offQueue(reply, func(ctx context.Context) (any, error) {
+		return offQueue(ev, reply, func(ctx context.Context) (any, error) {
 			m, err := svc.Edit(ctx, c.UserID, channelID, messageID, p.Content)
 			if err != nil {
 				return nil, err
@@ -67,17 +67,17 @@ func (s *Server) RegisterMessageEvents(svc MessageService) {
 		})
 	})
 
-	on(s, wire.EventMessageDelete, func(_ context.Context, c *Conn, p wire.MessageRef, reply Reply) (any, error) {
+	on(s, wire.EventMessageDelete, func(ev context.Context, c *Conn, p wire.MessageRef, reply Reply) (any, error) {
 		channelID, messageID, err := parseRef(p)
 		if err != nil {
 			return nil, err
 		}
-		return offQueue(reply, func(ctx context.Context) (any, error) {
+		return offQueue(ev, reply, func(ctx context.Context) (any, error) {
 			return nil, svc.Delete(ctx, c.UserID, channelID, messageID)
 		})
 	})
 
-	on(s, wire.EventMessagesSync, func(_ context.Context, c *Conn, p wire.SyncPayload, reply Reply) (any, error) {
+	on(s, wire.EventMessagesSync, func(ev context.Context, c *Conn, p wire.SyncPayload, reply Reply) (any, error) {
 		since := make(map[int64]int64, len(p.Channels))
 		for ch, last := range p.Channels {
 			channelID, err := parseID(ch, "channels")
@@ -92,7 +92,7 @@ func (s *Server) RegisterMessageEvents(svc MessageService) {
 			}
 			since[channelID] = after
 		}
-		return offQueue(reply, func(ctx context.Context) (any, error) {
+		return offQueue(ev, reply, func(ctx context.Context) (any, error) {
 			res, err := svc.Sync(ctx, c.UserID, since)
 			if err != nil {
 				return nil, err
@@ -141,9 +141,10 @@ func parseRef(ref wire.MessageRef) (channelID, messageID int64, err error) {
 
 // offQueue runs slow work (database reads and writes) on its own goroutine and answers through reply, so
 // the socket's next events are not held up (a socket's events are handled one at a time).
-func offQueue(reply Reply, work func(ctx context.Context) (any, error)) (any, error) {
+// The work keeps the event's values (request id, trace span) but not its cancellation: the handler returns first.
+func offQueue(ev context.Context, reply Reply, work func(ctx context.Context) (any, error)) (any, error) {
 	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), handlerTimeout)
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ev), handlerTimeout)
 		defer cancel()
 		reply(work(ctx))
 	}()

@@ -18,12 +18,12 @@ type ReactionService interface {
 // reactions as the caller now sees them: {ok: true, reaction: Reaction}.
 func (s *Server) RegisterReactionEvents(svc ReactionService) {
 	handle := func(change func(ctx context.Context, userID, channelID, messageID int64, emoji string) (reactions.Summary, error)) func(context.Context, *Conn, wire.ReactionPayload, Reply) (any, error) {
-		return func(_ context.Context, c *Conn, p wire.ReactionPayload, reply Reply) (any, error) {
+		return func(ev context.Context, c *Conn, p wire.ReactionPayload, reply Reply) (any, error) {
 			channelID, messageID, err := parseRef(wire.MessageRef{ChannelID: p.ChannelID, MessageID: p.MessageID})
 			if err != nil {
 				return nil, err
 			}
-			return offQueue(reply, func(ctx context.Context) (any, error) {
+			return offQueue(ev, reply, func(ctx context.Context) (any, error) {
 				sum, err := change(ctx, c.UserID, channelID, messageID, p.Emoji)
 				if err != nil {
 					return nil, err

@@ -56,13 +56,13 @@ func (s *Server) RegisterRealtimeEvents(presence PresenceService, typing TypingS
 	})
 
 	receipt := func(record func(ctx context.Context, userID, channelID, messageID int64) error) func(context.Context, *Conn, wire.MessageRef, Reply) (any, error) {
-		return func(_ context.Context, c *Conn, p wire.MessageRef, reply Reply) (any, error) {
+		return func(ev context.Context, c *Conn, p wire.MessageRef, reply Reply) (any, error) {
 			channelID, messageID, err := parseRef(p)
 			if err != nil {
 				return nil, err
 			}
 			// Checking the message may read Cassandra.
-			return offQueue(reply, func(ctx context.Context) (any, error) {
+			return offQueue(ev, reply, func(ctx context.Context) (any, error) {
 				return nil, record(ctx, c.UserID, channelID, messageID)
 			})
 		}

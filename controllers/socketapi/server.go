@@ -15,6 +15,11 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
+
 	"github.com/parleychat/parley/controllers/wire"
 	"github.com/parleychat/parley/internal/apperr"
 	"github.com/parleychat/parley/internal/engineio"
@@ -56,6 +61,8 @@ type Config struct {
 	MaxSocketsPerUser int
 	// Metrics records handshakes, events and message acks (nil: none).
 	Metrics Metrics
+	// Tracer starts a span per event, ended when it is answered (nil: none).
+	Tracer trace.Tracer
 }
 
 // Metrics is what the socket server records.
@@ -106,6 +113,7 @@ type Server struct {
 	onDisc  []DisconnectHook
 	limits  map[string]*ratelimit.Keyed
 	metrics Metrics
+	tracer  trace.Tracer
 
 	maxPerUser int
 	usersMu    sync.Mutex
@@ -138,8 +146,11 @@ func New(authn Authenticator, cfg Config, log *slog.Logger) *Server {
 	if cfg.Metrics == nil {
 		cfg.Metrics = noMetrics{}
 	}
+	if cfg.Tracer == nil {
+		cfg.Tracer = noop.NewTracerProvider().Tracer("")
+	}
 	s := &Server{auth: authn, log: log, origins: map[string]bool{}, limits: newEventLimiters(cfg.EventLimits),
-		maxPerUser: cfg.MaxSocketsPerUser, perUser: map[int64]int{}, metrics: cfg.Metrics}
+		maxPerUser: cfg.MaxSocketsPerUser, perUser: map[int64]int{}, metrics: cfg.Metrics, tracer: cfg.Tracer}
 	for _, o := range cfg.AllowedOrigins {
 		s.origins[strings.TrimRight(o, "/")] = true
 	}
@@ -374,13 +385,20 @@ func on[P any](s *Server, event string, h func(ctx context.Context, c *Conn, p P
 				return
 			}
 		}
+		// The span lives until the event is answered: for message:send, until the message is stored.
+		ctx, span := s.tracer.Start(reqid.With(context.Background(), id), "socket "+event, trace.WithSpanKind(trace.SpanKindServer),
+			trace.WithAttributes(attribute.String("parley.event", event), attribute.Int64("enduser.id", c.UserID),
+				attribute.String("parley.request_id", id)))
 		var once sync.Once
 		reply := func(res any, err error) {
 			once.Do(func() { // a handler's reply and the panic guard's must count once
 				outcome := "ok"
 				if err != nil {
 					outcome = string(apperr.As(err).Kind)
+					span.SetStatus(codes.Error, outcome)
 				}
+				span.SetAttributes(attribute.String("parley.outcome", outcome))
+				span.End()
 				s.metrics.Event(event, outcome)
 			})
 			if ack == nil {
@@ -392,7 +410,7 @@ func on[P any](s *Server, event string, h func(ctx context.Context, c *Conn, p P
 			}
 			ack(okAck(res))
 		}
-		ctx, cancel := context.WithTimeout(reqid.With(context.Background(), id), handlerTimeout)
+		ctx, cancel := context.WithTimeout(ctx, handlerTimeout)
 		defer cancel()
 		defer func() {
 			if r := recover(); r != nil {

@@ -31,6 +31,7 @@ import (
 	"github.com/parleychat/parley/internal/reqid"
 	"github.com/parleychat/parley/internal/snowflake"
 	"github.com/parleychat/parley/internal/socketio"
+	"github.com/parleychat/parley/internal/tracing"
 	"github.com/parleychat/parley/repositories/cassandra"
 	"github.com/parleychat/parley/repositories/mongo"
 	"github.com/parleychat/parley/repositories/opensearch"
@@ -59,6 +60,7 @@ type App struct {
 	handler http.Handler
 	router  *gin.Engine
 	metrics *metrics.Metrics
+	tracing *tracing.Tracing
 
 	// Several nodes only (nil on one).
 	redis    *goredis.Client
@@ -75,28 +77,55 @@ type App struct {
 	Search    *search.Service // nil when search is off
 }
 
-// Connect opens the three databases and applies migrations. Each step is logged with its duration. Every
-// later database call is reported to m (latency and errors per store; nil: none).
-func Connect(ctx context.Context, cfg config.Config, log *slog.Logger, m *metrics.Metrics) (*pgxpool.Pool, *mongodrv.Client, *gocql.Session, error) {
-	var pgObs postgres.Observer
-	var mongoObs mongo.Observer
-	var cassObs cassandra.Observer
-	if m != nil { // a nil *Metrics in an interface would be a non-nil observer that records nothing
-		pgObs, mongoObs, cassObs = m, m, m
+// Telemetry is the process's metrics registry and tracer provider. It is built before the databases are opened,
+// so every database call is measured (and traced, when tracing is on).
+type Telemetry struct {
+	Metrics *metrics.Metrics
+	Tracing *tracing.Tracing
+}
+
+// NewTelemetry builds the metrics registry and, with PARLEY_OTLP_ENDPOINT, the OTLP trace exporter.
+func NewTelemetry(cfg config.Config) (Telemetry, error) {
+	tr, err := tracing.New(tracing.Config{Endpoint: cfg.OTLPEndpoint, SampleRatio: cfg.TraceSample, NodeID: cfg.NodeID})
+	if err != nil {
+		return Telemetry{}, err
 	}
+	return Telemetry{Metrics: metrics.New(cfg.NodeID), Tracing: tr}, nil
+}
+
+func (t Telemetry) withDefaults(cfg config.Config) Telemetry {
+	if t.Metrics == nil {
+		t.Metrics = metrics.New(cfg.NodeID)
+	}
+	if t.Tracing == nil {
+		t.Tracing = tracing.Off()
+	}
+	return t
+}
+
+// DBCall reports a database call to the metrics and the tracer (the repositories' Observer).
+func (t Telemetry) DBCall(ctx context.Context, store, op string, start, end time.Time, err error) {
+	t.Metrics.DBCall(ctx, store, op, start, end, err)
+	t.Tracing.DBCall(ctx, store, op, start, end, err)
+}
+
+// Connect opens the three databases and applies migrations. Each step is logged with its duration. Every
+// later database call is reported to tel (latency and errors per store, spans when tracing).
+func Connect(ctx context.Context, cfg config.Config, log *slog.Logger, tel Telemetry) (*pgxpool.Pool, *mongodrv.Client, *gocql.Session, error) {
+	tel = tel.withDefaults(cfg)
 	start := time.Now()
 	v, err := postgres.Migrate(cfg.PostgresURL)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	pg, err := postgres.OpenObserved(ctx, cfg.PostgresURL, pgObs)
+	pg, err := postgres.OpenObserved(ctx, cfg.PostgresURL, tel)
 	if err != nil {
 		return nil, nil, nil, err
 	}
 	log.Info("postgres ready", "schema_version", v, "ms", time.Since(start).Milliseconds())
 
 	start = time.Now()
-	mc, err := mongo.ConnectObserved(ctx, cfg.MongoURI, mongoObs)
+	mc, err := mongo.ConnectObserved(ctx, cfg.MongoURI, tel)
 	if err != nil {
 		pg.Close()
 		return nil, nil, nil, err
@@ -110,7 +139,7 @@ func Connect(ctx context.Context, cfg config.Config, log *slog.Logger, m *metric
 
 	start = time.Now()
 	cs, err := cassandra.Connect(ctx, cassandra.Config{Hosts: cfg.Cassandra.Hosts, Keyspace: cfg.Cassandra.Keyspace,
-		Replication: cfg.Cassandra.Replication, Consistency: cfg.Cassandra.Consistency, Calls: cassObs})
+		Replication: cfg.Cassandra.Replication, Consistency: cfg.Cassandra.Consistency, Calls: tel})
 	if err == nil {
 		v, err = cassandra.Migrate(ctx, cs)
 		if err != nil {
@@ -126,14 +155,13 @@ func Connect(ctx context.Context, cfg config.Config, log *slog.Logger, m *metric
 	return pg, mc, cs, nil
 }
 
-// New wires the server on open database handles. The App owns them from here on (Close closes them). m is the
-// process's metrics registry (the same one Connect reported database calls to); nil builds a new one.
-func New(cfg config.Config, log *slog.Logger, m *metrics.Metrics, pg *pgxpool.Pool, mc *mongodrv.Client, cs *gocql.Session) (*App, error) {
+// New wires the server on open database handles. The App owns them from here on (Close closes them). tel is the
+// telemetry Connect reported database calls to (zero fields: a new registry, tracing off).
+func New(cfg config.Config, log *slog.Logger, tel Telemetry, pg *pgxpool.Pool, mc *mongodrv.Client, cs *gocql.Session) (*App, error) {
 	// Log lines written with a request's or event's context carry its request id.
 	log = slog.New(reqid.LogHandler(log.Handler()))
-	if m == nil {
-		m = metrics.New(cfg.NodeID)
-	}
+	tel = tel.withDefaults(cfg)
+	m, tracer := tel.Metrics, tel.Tracing.Tracer()
 	ids, err := snowflake.New(cfg.NodeID)
 	if err != nil {
 		return nil, err
@@ -192,7 +220,7 @@ func New(cfg config.Config, log *slog.Logger, m *metrics.Metrics, pg *pgxpool.Po
 
 	// The socket server is both a controller and the services' notifier, so it is built before them.
 	socketCfg := socketapi.Config{AllowedOrigins: cfg.AllowedOrigins, MaxSocketsPerUser: cfg.Sockets.MaxPerUser, WriteQueueLimit: cfg.Sockets.QueueLimit,
-		Metrics: m}
+		Metrics: m, Tracer: tracer}
 	if socketBus != nil {
 		socketCfg.Bus = socketBus
 	}
@@ -243,6 +271,7 @@ func New(cfg config.Config, log *slog.Logger, m *metrics.Metrics, pg *pgxpool.Po
 		PinNotify:        sockets.Publisher(),
 		Search:           searchIndex,
 		Metrics:          m,
+		Tracer:           tracer,
 	}, log.With("component", "messaging"))
 	sockets.RegisterMessageEvents(messagingSvc)
 
@@ -294,6 +323,7 @@ func New(cfg config.Config, log *slog.Logger, m *metrics.Metrics, pg *pgxpool.Po
 		UserBurst:      cfg.API.Burst,
 		HSTSMaxAge:     cfg.HTTP.HSTSMaxAge,
 		Metrics:        m,
+		Tracer:         tracer,
 		Auth:           httpapi.NewAuthHandlers(authSvc, httpapi.AuthConfig{SecureCookies: cfg.HTTP.SecureOrigin}, log.With("component", "http")),
 		Extra: []func(*gin.Engine, *gin.RouterGroup, *gin.RouterGroup){
 			httpapi.NewCommunityHandlers(communitySvc, log.With("component", "http")).Routes,
@@ -318,7 +348,7 @@ func New(cfg config.Config, log *slog.Logger, m *metrics.Metrics, pg *pgxpool.Po
 		},
 	})
 	return &App{
-		cfg: cfg, log: log, pg: pg, mongo: mc, cass: cs, sockets: sockets, handler: router, router: router, metrics: m,
+		cfg: cfg, log: log, pg: pg, mongo: mc, cass: cs, sockets: sockets, handler: router, router: router, metrics: m, tracing: tel.Tracing,
 		redis: rc, node: node, forward: forward, internal: internal,
 		Auth: authSvc, Community: communitySvc, Messaging: messagingSvc, Presence: presenceSvc, ReadState: readSvc, Reactions: reactSvc,
 		Search: searchSvc,
@@ -445,6 +475,9 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		err = fmt.Errorf("graceful shutdown timed out: %w", err)
+	}
+	if terr := a.tracing.Shutdown(shutdownCtx); terr != nil { // the spans of the last requests
+		a.log.Warn("tracing: spans not exported at shutdown", "err", terr)
 	}
 	a.Close()
 	return errors.Join(flushErr, err)

@@ -89,6 +89,8 @@ var Vars = []Var{
 	{"PARLEY_MAX_SOCKETS_PER_USER", "20", "open sockets one account may hold on one node (tabs and devices); more are refused with too_many_connections"},
 	{"PARLEY_SOCKET_QUEUE_LIMIT", "1048576", "bytes of events waiting for one slow client before the server closes its connection (it reconnects and catches up)"},
 	{"PARLEY_METRICS_ADDR", "", "Prometheus /metrics: empty = on the main port (simple; anyone who reaches the port can read it); host:port = only on that separate listener (keep it private, e.g. 10.0.0.5:9090); off = not served"},
+	{"PARLEY_OTLP_ENDPOINT", "", "OpenTelemetry tracing: the OTLP/HTTP collector's base URL (e.g. http://127.0.0.1:4318; spans go to /v1/traces); empty = tracing off"},
+	{"PARLEY_TRACE_SAMPLE", "1", "share of new traces recorded when tracing is on (0-1; lower it on a busy server); requests with a sampled traceparent are always recorded"},
 	{"PARLEY_PPROF_ADDR", "", "if set (e.g. 127.0.0.1:6060), serve Go's pprof profiles on this separate address; keep it on loopback"},
 	{"PARLEY_SHUTDOWN_TIMEOUT", "20s", "graceful shutdown budget (flushes every queued message first)"},
 }
@@ -108,7 +110,10 @@ type Config struct {
 	PprofAddr       string // empty: profiling off
 	// MetricsAddr: "" serves /metrics on the main port, "off" nowhere, else on its own listener.
 	MetricsAddr string
-	HTTP        HTTP
+	// OTLPEndpoint: "" leaves tracing off; TraceSample is the share of new traces recorded.
+	OTLPEndpoint string
+	TraceSample  float64
+	HTTP         HTTP
 
 	PostgresURL string
 	MongoURI    string
@@ -232,6 +237,8 @@ func Load(getenv func(string) string) (Config, error) {
 		PresenceGrace:   r.duration("PARLEY_PRESENCE_GRACE"),
 		PprofAddr:       strings.TrimSpace(getenv("PARLEY_PPROF_ADDR")),
 		MetricsAddr:     strings.TrimSpace(getenv("PARLEY_METRICS_ADDR")),
+		OTLPEndpoint:    strings.TrimSpace(getenv("PARLEY_OTLP_ENDPOINT")),
+		TraceSample:     r.ratio("PARLEY_TRACE_SAMPLE"),
 		PostgresURL:     r.str("PARLEY_POSTGRES_URL"),
 		MongoURI:        r.str("PARLEY_MONGO_URI"),
 		MongoDB:         r.str("PARLEY_MONGO_DATABASE"),
@@ -450,4 +457,13 @@ func (r *reader) intRange(name string, lo, hi int) int {
 		r.fail(name, fmt.Sprintf("must be an integer in [%d, %d]", lo, hi))
 	}
 	return n
+}
+
+// ratio reads a share in [0, 1].
+func (r *reader) ratio(name string) float64 {
+	f, err := strconv.ParseFloat(r.str(name), 64)
+	if err != nil || f < 0 || f > 1 {
+		r.fail(name, "must be a number in [0, 1]")
+	}
+	return f
 }

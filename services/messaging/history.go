@@ -35,7 +35,9 @@ type Page struct {
 // History returns a page of a channel's stored messages (members only), from the in-memory window when it
 // covers the page and from Cassandra otherwise. On several nodes the newest page is asked of the channel's
 // owner; other pages are read from Cassandra by whichever node is asked.
-func (s *Service) History(ctx context.Context, userID, channelID int64, q Query) (Page, error) {
+func (s *Service) History(ctx context.Context, userID, channelID int64, q Query) (_ Page, err error) {
+	ctx, span := s.span(ctx, "History", channelID)
+	defer func() { endSpan(span, err) }()
 	if _, _, err := s.access.CanRead(ctx, userID, channelID); err != nil {
 		return Page{}, err
 	}
@@ -221,7 +223,9 @@ type SyncResult struct {
 // syncOneByOne is the number of channels up to which a sync checks each channel on its own.
 const syncOneByOne = 8
 
-func (s *Service) Sync(ctx context.Context, userID int64, since map[int64]int64) (map[int64]SyncResult, error) {
+func (s *Service) Sync(ctx context.Context, userID int64, since map[int64]int64) (_ map[int64]SyncResult, err error) {
+	ctx, span := s.span(ctx, "Sync", 0)
+	defer func() { endSpan(span, err) }()
 	if len(since) > 500 {
 		return nil, apperr.InvalidField("channels", "sync at most 500 channels at once")
 	}
@@ -334,7 +338,9 @@ func (s *Service) CountAfter(ctx context.Context, channelID, after, userID int64
 }
 
 // Edit changes the content of one's own message (on the channel's owner).
-func (s *Service) Edit(ctx context.Context, userID, channelID, messageID int64, content string) (model.Message, error) {
+func (s *Service) Edit(ctx context.Context, userID, channelID, messageID int64, content string) (_ model.Message, err error) {
+	ctx, span := s.span(ctx, "Edit", channelID)
+	defer func() { endSpan(span, err) }()
 	if node, local := s.route(channelID); !local {
 		if _, _, err := s.access.CanRead(ctx, userID, channelID); err != nil {
 			return model.Message{}, err
@@ -403,7 +409,9 @@ func (s *Service) EditHere(ctx context.Context, userID, channelID, messageID int
 }
 
 // Delete removes a message: its author may, and so may the server's owner and admins (on the channel's owner).
-func (s *Service) Delete(ctx context.Context, userID, channelID, messageID int64) error {
+func (s *Service) Delete(ctx context.Context, userID, channelID, messageID int64) (err error) {
+	ctx, span := s.span(ctx, "Delete", channelID)
+	defer func() { endSpan(span, err) }()
 	if node, local := s.route(channelID); !local {
 		if _, _, err := s.access.CanRead(ctx, userID, channelID); err != nil {
 			return err

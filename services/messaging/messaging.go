@@ -11,6 +11,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
+
 	"github.com/parleychat/parley/internal/apperr"
 	"github.com/parleychat/parley/internal/model"
 	"github.com/parleychat/parley/internal/ratelimit"
@@ -98,6 +103,8 @@ type Config struct {
 	Search SearchIndex
 	// Metrics hears about every flush (nil: nothing is recorded).
 	Metrics Metrics
+	// Tracer records spans of sends, reads and flushes (nil: none).
+	Tracer trace.Tracer
 }
 
 // Metrics records flushes: messages written, time taken (retries included), and whether they were stored.
@@ -150,6 +157,26 @@ func (c *Config) defaults() {
 	if c.ActivityInterval <= 0 {
 		c.ActivityInterval = 5 * time.Second
 	}
+	if c.Tracer == nil {
+		c.Tracer = noop.NewTracerProvider().Tracer("")
+	}
+}
+
+// span starts a span of this service under ctx's ("messaging.<name>"; channelID 0: none).
+func (s *Service) span(ctx context.Context, name string, channelID int64) (context.Context, trace.Span) {
+	var opts []trace.SpanStartOption
+	if channelID != 0 {
+		opts = append(opts, trace.WithAttributes(attribute.Int64("parley.channel_id", channelID)))
+	}
+	return s.cfg.Tracer.Start(ctx, "messaging."+name, opts...)
+}
+
+// endSpan ends a span, marking it failed with err.
+func endSpan(span trace.Span, err error) {
+	if err != nil {
+		span.SetStatus(codes.Error, string(apperr.As(err).Kind))
+	}
+	span.End()
 }
 
 // Service implements messaging.
@@ -242,12 +269,13 @@ type Draft struct {
 // otherwise done is called exactly once, from another goroutine, when the message is stored in Cassandra
 // (or with the error that made storing it impossible). A nonce the sender already used in this channel within
 // the retry horizon yields the message stored (or being stored) for it instead of a new one.
-func (s *Service) Send(ctx context.Context, d Draft, done func(model.Message, error)) error {
+func (s *Service) Send(ctx context.Context, d Draft, done func(model.Message, error)) (err error) {
+	ctx, span := s.span(ctx, "Send", d.ChannelID)
+	defer func() { endSpan(span, err) }()
 	userID, channelID, content, nonce := d.UserID, d.ChannelID, d.Content, d.Nonce
 	if s.closed.Load() {
 		return errShuttingDown
 	}
-	var err error
 	if d.Encrypted {
 		err = checkCiphertext(content)
 	} else {
@@ -476,6 +504,9 @@ func (s *Service) write(conv *conversation, batch []*entry) {
 	defer s.flushes.Done()
 	s.sem <- struct{}{}
 	started := time.Now()
+	// A flush is its own trace (it serves many senders): the span holds the Cassandra writes as children.
+	fctx, span := s.cfg.Tracer.Start(context.Background(), "messaging.flush", trace.WithAttributes(
+		attribute.Int64("parley.channel_id", conv.id), attribute.Int("parley.messages", len(batch))))
 	var dupes map[*entry]int64
 	var msgs []model.Message
 	var writeErr error
@@ -496,7 +527,7 @@ func (s *Service) write(conv *conversation, batch []*entry) {
 			ts, writeErr = s.stamp(conv)
 		}
 		if writeErr == nil && len(msgs) > 0 {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			ctx, cancel := context.WithTimeout(fctx, 10*time.Second)
 			writeErr = s.store.InsertBatch(ctx, msgs, ts)
 			cancel()
 		}
@@ -520,6 +551,7 @@ func (s *Service) write(conv *conversation, batch []*entry) {
 		break
 	}
 	<-s.sem
+	endSpan(span, writeErr)
 	if s.cfg.Metrics != nil {
 		s.cfg.Metrics.Flushed(len(batch), time.Since(started), writeErr == nil)
 	}

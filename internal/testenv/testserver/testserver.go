@@ -44,6 +44,8 @@ type Options struct {
 	MongoDB string
 	// Log receives the server's log as well as stderr (tests that assert on it: no panics, say).
 	Log io.Writer
+	// Telemetry: a tracer to record spans with (tests of tracing); zero: a new registry, tracing off.
+	Telemetry app.Telemetry
 }
 
 // Start builds and serves the app on a loopback port; it is shut down gracefully when the test ends.
@@ -95,12 +97,15 @@ func Start(t testing.TB, opts Options) *Server {
 	log := slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	m := metrics.New(cfg.NodeID)
-	pg, mc, cs, err := app.Connect(ctx, cfg, log, m)
+	tel := opts.Telemetry
+	if tel.Metrics == nil {
+		tel.Metrics = metrics.New(cfg.NodeID)
+	}
+	pg, mc, cs, err := app.Connect(ctx, cfg, log, tel)
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := app.New(cfg, log, m, pg, mc, cs)
+	a, err := app.New(cfg, log, tel, pg, mc, cs)
 	if err != nil {
 		t.Fatal(err)
 	}

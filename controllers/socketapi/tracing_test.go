@@ -1,0 +1,98 @@
+package socketapi_test
+
+import (
+	"context"
+	"net/http"
+	"testing"
+	"time"
+
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+
+	"github.com/parleychat/parley/internal/app"
+	"github.com/parleychat/parley/internal/testenv/sioclient"
+	"github.com/parleychat/parley/internal/testenv/testserver"
+	"github.com/parleychat/parley/internal/tracing"
+)
+
+// With tracing on, a REST request and a socket event each make one trace from the handler through the service
+// to the database calls, and a client's traceparent is continued.
+func TestTracingFromHandlerToDatabase(t *testing.T) {
+	t.Parallel()
+	exp := tracetest.NewInMemoryExporter()
+	tr := tracing.WithExporter(tracing.Config{NodeID: 1}, sdktrace.WithSyncer(exp))
+	s := testserver.Start(t, testserver.Options{Telemetry: app.Telemetry{Tracing: tr}})
+	alice := s.Register(t, "alice_trace")
+	_, channelID := community(t, s, alice)
+
+	// REST, continuing the client's trace.
+	const traceID = "4bf92f3577b34da6a3ce929d0e0e4736"
+	req, _ := http.NewRequest("GET", s.URL+"/api/servers", nil)
+	req.Header.Set("Authorization", "Bearer "+alice.AccessToken)
+	req.Header.Set("traceparent", "00-"+traceID+"-00f067aa0ba902b7-01")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+
+	// A socket event: message:send is traced until its ack (the message stored).
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	c, err := sioclient.Connect(ctx, s.URL, alice.AccessToken, sioclient.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.EmitAck(ctx, "message:send", map[string]string{"channelId": channelID, "content": "traced", "nonce": "t1"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.EmitAck(ctx, "message:edit", map[string]string{"channelId": channelID, "messageId": "1", "content": "x"}); err != nil {
+		t.Fatal(err)
+	}
+
+	spans := exp.GetSpans()
+	byID := map[string]tracetest.SpanStub{}
+	for _, sp := range spans {
+		byID[sp.SpanContext.SpanID().String()] = sp
+	}
+	parentName := func(sp tracetest.SpanStub) string { return byID[sp.Parent.SpanID().String()].Name }
+	find := func(name string, ok func(tracetest.SpanStub) bool) *tracetest.SpanStub {
+		for i := range spans {
+			if spans[i].Name == name && (ok == nil || ok(spans[i])) {
+				return &spans[i]
+			}
+		}
+		return nil
+	}
+
+	rest := find("GET /api/servers", nil)
+	if rest == nil {
+		t.Fatalf("no REST span among %d", len(spans))
+	}
+	if rest.SpanContext.TraceID().String() != traceID || rest.Parent.SpanID().String() != "00f067aa0ba902b7" {
+		t.Errorf("the REST span did not continue the client's traceparent: trace %s parent %s", rest.SpanContext.TraceID(), rest.Parent.SpanID())
+	}
+	if find("postgres select", func(sp tracetest.SpanStub) bool { return parentName(sp) == "GET /api/servers" }) == nil {
+		t.Error("no postgres span under the REST request")
+	}
+	if find("messaging.Send", func(sp tracetest.SpanStub) bool { return parentName(sp) == "socket message:send" }) == nil {
+		t.Error("no messaging.Send span under the socket event")
+	}
+	if find("cassandra batch", func(sp tracetest.SpanStub) bool { return parentName(sp) == "messaging.flush" }) == nil {
+		t.Error("no Cassandra write under the flush")
+	}
+	edit := find("socket message:edit", nil)
+	if edit == nil || edit.Status.Description != "not_found" {
+		t.Errorf("message:edit of an unknown message: span %+v, want status not_found", edit)
+	}
+	if find("messaging.Edit", func(sp tracetest.SpanStub) bool { return parentName(sp) == "socket message:edit" }) == nil {
+		t.Error("the edit's work (off the socket's queue) lost its parent span")
+	}
+	// Database calls outside traced work (background writes) make no spans of their own.
+	for _, sp := range spans {
+		if !sp.Parent.IsValid() && sp.Name != "messaging.flush" && byID[sp.SpanContext.SpanID().String()].SpanKind.String() == "client" {
+			t.Errorf("a root database span: %s", sp.Name)
+		}
+	}
+}
