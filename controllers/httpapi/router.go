@@ -146,9 +146,9 @@ func readyz(checks []HealthCheck, log *slog.Logger) gin.HandlerFunc {
 			mu.Unlock()
 			switch {
 			case prev != state && r.err != nil:
-				log.Warn("readiness: store is down", "store", r.name, "err", r.err)
+				log.WarnContext(ctx, "readiness: store is down", "store", r.name, "err", r.err)
 			case prev != state && seen:
-				log.Info("readiness: store is up again", "store", r.name)
+				log.InfoContext(ctx, "readiness: store is up again", "store", r.name)
 			}
 		}
 		overall := "ok"

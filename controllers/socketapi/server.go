@@ -298,7 +298,7 @@ func (s *Server) authenticate(sock *socketio.Socket) error {
 		if apperr.Is(err, apperr.Unauthorized) {
 			return refuse("unauthorized", "session has ended")
 		}
-		s.log.Error("socket rooms could not be loaded", "user", c.UserID, "err", err)
+		s.log.ErrorContext(ctx, "socket rooms could not be loaded", "user", c.UserID, "err", err)
 		return refuse("unavailable", "could not load your channels")
 	}
 	sock.Data = c

@@ -317,7 +317,7 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string) (Result, err
 	sess, err := s.sessions.Rotate(ctx, hashSecretToken(refreshToken), newHash, s.now())
 	switch {
 	case errors.Is(err, model.ErrTokenReused):
-		s.log.Warn("refresh token reused: session revoked", "session", sess.ID, "user", sess.UserID)
+		s.log.WarnContext(ctx, "refresh token reused: session revoked", "session", sess.ID, "user", sess.UserID)
 		s.revoked(sess.ID, sess.UserID, "refresh_token_reuse")
 		return Result{}, apperr.New(apperr.Unauthorized, "refresh token was already used; the session has been revoked")
 	case errors.Is(err, model.ErrNotFound):
@@ -374,7 +374,7 @@ func (s *Service) Authenticate(ctx context.Context, accessToken string) (Claims,
 		return Claims{}, err
 	}
 	if owner != c.UserID {
-		s.log.Warn("access token names another user's session", "session", c.SessionID, "sub", c.UserID)
+		s.log.WarnContext(ctx, "access token names another user's session", "session", c.SessionID, "sub", c.UserID)
 		return Claims{}, apperr.New(apperr.Unauthorized, "invalid access token")
 	}
 	return c, nil

@@ -116,7 +116,7 @@ func (s *Service) mailAsync(addr string, m Mail) {
 		ctx, cancel := context.WithTimeout(context.Background(), mailTimeout)
 		defer cancel()
 		if err := s.cfg.Verification.Mailer.Send(ctx, m); err != nil {
-			s.log.Error("registration mail not sent", "err", err)
+			s.log.ErrorContext(ctx, "registration mail not sent", "err", err)
 		}
 	}()
 }

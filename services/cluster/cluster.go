@@ -197,7 +197,7 @@ func (n *Node) Stop(ctx context.Context) {
 	n.deadline = time.Time{}
 	n.mu.Unlock()
 	if err := n.reg.Deregister(ctx, n.cfg.NodeID, value); err != nil {
-		n.log.Warn("node lease not removed; it expires by itself", "err", err)
+		n.log.WarnContext(ctx, "node lease not removed; it expires by itself", "err", err)
 	}
 }
 
@@ -241,11 +241,11 @@ func (n *Node) renew(ctx context.Context) {
 	switch {
 	case err != nil:
 		// The lease runs out by itself if Redis stays away; Deadline tells the channel owners when.
-		n.log.Warn("node lease not renewed", "err", err)
+		n.log.WarnContext(ctx, "node lease not renewed", "err", err)
 	case ok:
 		n.setDeadline(sent)
 	default:
-		n.log.Error("this node's lease expired (frozen or cut off from Redis): its channels may have new owners; rejoining")
+		n.log.ErrorContext(ctx, "this node's lease expired (frozen or cut off from Redis): its channels may have new owners; rejoining")
 		n.mu.Lock()
 		n.deadline = time.Time{}
 		n.incarnation = newIncarnation()
@@ -256,7 +256,7 @@ func (n *Node) renew(ctx context.Context) {
 		}
 		sent = time.Now()
 		if ok, err := n.reg.Register(ctx, n.cfg.NodeID, value, n.cfg.LeaseTTL); err != nil || !ok {
-			n.log.Warn("rejoining failed; will retry", "err", err)
+			n.log.WarnContext(ctx, "rejoining failed; will retry", "err", err)
 			return
 		}
 		n.setDeadline(sent)
@@ -275,7 +275,7 @@ func (n *Node) watchLoop(ctx context.Context) {
 		}
 		rctx, cancel := context.WithTimeout(ctx, time.Second)
 		if err := n.refresh(rctx); err != nil && ctx.Err() == nil {
-			n.log.Warn("live nodes not read", "err", err)
+			n.log.WarnContext(ctx, "live nodes not read", "err", err)
 		}
 		cancel()
 	}
@@ -296,7 +296,7 @@ func (n *Node) refresh(ctx context.Context) error {
 	old := *n.peers.Swap(&peers)
 	for _, p := range old {
 		if _, ok := live[p.ID]; !ok && p.ID != n.cfg.NodeID {
-			n.log.Info("node left the cluster", "node", p.ID)
+			n.log.InfoContext(ctx, "node left the cluster", "node", p.ID)
 			for _, fn := range n.onLeft {
 				fn(p.ID)
 			}
@@ -443,7 +443,7 @@ func (n *Node) publishLoop(ctx context.Context) {
 			if ctx.Err() != nil {
 				return
 			}
-			n.log.Warn("bus publish failed; retrying", "messages", len(msgs), "err", err)
+			n.log.WarnContext(ctx, "bus publish failed; retrying", "messages", len(msgs), "err", err)
 			select {
 			case <-ctx.Done():
 				return
@@ -473,7 +473,7 @@ func (n *Node) subscribeLoop(ctx context.Context) {
 	for ctx.Err() == nil {
 		err := n.tr.Subscribe(ctx, func() { once.Do(func() { close(n.ready) }) }, n.receive)
 		if err != nil && ctx.Err() == nil {
-			n.log.Warn("bus subscription failed; retrying", "err", err)
+			n.log.WarnContext(ctx, "bus subscription failed; retrying", "err", err)
 			select {
 			case <-ctx.Done():
 			case <-time.After(500 * time.Millisecond):

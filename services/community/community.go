@@ -364,7 +364,7 @@ func (s *Service) DeleteServer(ctx context.Context, caller, serverID int64) erro
 	}
 	s.clearAccess()
 	if err := s.meta.Delete(ctx, channelIDs); err != nil {
-		s.log.Warn("channel metadata left behind", "server", serverID, "err", err)
+		s.log.WarnContext(ctx, "channel metadata left behind", "server", serverID, "err", err)
 	}
 	s.notify.ServerDeleted(serverID, channelIDs)
 	return nil
@@ -556,7 +556,7 @@ func (s *Service) CreateChannel(ctx context.Context, caller, serverID int64, nam
 	}
 	if topic != "" {
 		if err := s.meta.SetTopic(ctx, c.ID, topic); err != nil {
-			s.log.Warn("channel created without its topic", "channel", c.ID, "err", err)
+			s.log.WarnContext(ctx, "channel created without its topic", "channel", c.ID, "err", err)
 		}
 	}
 	s.clearAccess()

@@ -151,7 +151,7 @@ func (s *Service) DMs(ctx context.Context, caller int64) ([]View, error) {
 	})
 	if len(reopened) > 0 {
 		if err := s.store.ReopenDMs(ctx, caller, reopened); err != nil {
-			s.log.Warn("closed DMs with new messages not reopened", "user", caller, "err", err)
+			s.log.WarnContext(ctx, "closed DMs with new messages not reopened", "user", caller, "err", err)
 		}
 	}
 	slices.SortStableFunc(vs, func(a, b View) int {
@@ -199,10 +199,10 @@ func (s *Service) CloseDM(ctx context.Context, caller, channelID int64) (bool, e
 	c := model.Channel{ID: channelID, Kind: model.ChannelDM, Group: true}
 	if len(remaining) == 0 {
 		if err := s.meta.Delete(ctx, []int64{channelID}); err != nil {
-			s.log.Warn("channel metadata left behind", "channel", channelID, "err", err)
+			s.log.WarnContext(ctx, "channel metadata left behind", "channel", channelID, "err", err)
 		}
 	} else if c.Participants, err = s.users.ByIDs(ctx, remaining); err != nil {
-		s.log.Warn("group DM members not announced", "channel", channelID, "err", err)
+		s.log.WarnContext(ctx, "group DM members not announced", "channel", channelID, "err", err)
 	}
 	s.notify.DMLeft(c, caller, remaining)
 	return true, nil

@@ -366,7 +366,7 @@ func (s *Service) allow(ctx context.Context, userID int64) (bool, time.Duration)
 		if err == nil {
 			return ok, wait
 		}
-		s.log.Warn("shared rate limit unavailable; using this node's", "err", err)
+		s.log.WarnContext(ctx, "shared rate limit unavailable; using this node's", "err", err)
 	}
 	return s.limiter.Allow(idKey(userID))
 }
@@ -540,7 +540,7 @@ func (s *Service) write(conv *conversation, batch []*entry) {
 			break
 		}
 		if attempt == 1 || attempt%20 == 0 {
-			s.log.Warn("storing messages failed; retrying", "channel", conv.id, "messages", len(batch), "attempt", attempt, "err", writeErr)
+			s.log.WarnContext(fctx, "storing messages failed; retrying", "channel", conv.id, "messages", len(batch), "attempt", attempt, "err", writeErr)
 		}
 		select {
 		case <-s.abandon:
@@ -743,7 +743,7 @@ func (s *Service) writeActivity() {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := s.activity.RecordActivity(ctx, acts); err != nil {
-		s.log.Warn("channel metadata not updated; will retry", "channels", len(acts), "err", err)
+		s.log.WarnContext(ctx, "channel metadata not updated; will retry", "channels", len(acts), "err", err)
 		s.actMu.Lock()
 		for _, a := range acts { // merge back: counts add up, last ids take the max
 			cur, ok := s.acts[a.ChannelID]

@@ -120,7 +120,7 @@ func (s *Service) prepare(conv *conversation) error {
 		if err := s.store.Fence(ctx, conv.id, after, s.now().Add(time.Minute), floor); err != nil {
 			return err
 		}
-		s.log.Info("channel taken over from a dead owner", "channel", conv.id, "epoch", lease.Epoch, "fenced_after", after)
+		s.log.InfoContext(ctx, "channel taken over from a dead owner", "channel", conv.id, "epoch", lease.Epoch, "fenced_after", after)
 	}
 	conv.mu.Lock()
 	conv.lastID = max(conv.lastID, newest)
@@ -252,7 +252,7 @@ func (s *Service) release(convs []*conversation) {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		if err := s.owners.Release(ctx, c.id, *lease); err != nil {
-			s.log.Warn("channel lease not released; the next owner will take it over", "channel", c.id, "err", err)
+			s.log.WarnContext(ctx, "channel lease not released; the next owner will take it over", "channel", c.id, "err", err)
 		}
 		cancel()
 	}

@@ -85,7 +85,7 @@ func (s *Service) Pin(ctx context.Context, userID, channelID, messageID int64) e
 		Nonce: fmt.Sprintf("pin:%d:%d", messageID, s.now().UnixMilli())}
 	done := func(_ model.Message, err error) {
 		if err != nil {
-			s.log.Warn("the pin's system message was not stored", "channel", channelID, "message", messageID, "err", err)
+			s.log.WarnContext(ctx, "the pin's system message was not stored", "channel", channelID, "message", messageID, "err", err)
 		}
 	}
 	return s.dispatch(line, done)

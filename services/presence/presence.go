@@ -314,7 +314,7 @@ func (s *Service) announce(now time.Time) {
 		}
 		delete(s.held, p.UserID)
 		if err != nil {
-			s.log.Warn("presence not announced", "user", p.UserID, "err", err)
+			s.log.WarnContext(ctx, "presence not announced", "user", p.UserID, "err", err)
 			continue
 		}
 		if len(dms) > 0 || len(servers) == 0 {
@@ -397,7 +397,7 @@ func (s *Service) refreshSizes(ctx context.Context, now time.Time) {
 	}
 	sizes, err := s.audience.ServerSizes(ctx, ids)
 	if err != nil {
-		s.log.Warn("server sizes unknown; pacing presence with the last known ones", "servers", len(ids), "err", err)
+		s.log.WarnContext(ctx, "server sizes unknown; pacing presence with the last known ones", "servers", len(ids), "err", err)
 	}
 	for _, id := range ids {
 		if n, ok := sizes[id]; ok {
@@ -502,7 +502,7 @@ func (s *Service) loop() {
 		case <-beat.C:
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			if err := s.store.Heartbeat(ctx, s.cfg.NodeID, s.now().UTC()); err != nil {
-				s.log.Warn("presence heartbeat failed", "err", err)
+				s.log.WarnContext(ctx, "presence heartbeat failed", "err", err)
 			}
 			cancel()
 		case <-sweep.C:
@@ -527,7 +527,7 @@ func (s *Service) flush() {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := s.store.Put(ctx, batch); err != nil {
-		s.log.Warn("presence not written; will retry", "users", len(batch), "err", err)
+		s.log.WarnContext(ctx, "presence not written; will retry", "users", len(batch), "err", err)
 		s.mu.Lock()
 		for _, e := range batch {
 			if _, newer := s.dirty[e.UserID]; !newer {
@@ -547,7 +547,7 @@ func (s *Service) Sweep(ctx context.Context) {
 		s.cfg.Swept(err)
 	}
 	if err != nil {
-		s.log.Warn("presence sweep failed", "err", err)
+		s.log.WarnContext(ctx, "presence sweep failed", "err", err)
 		return
 	}
 	for _, id := range users {
@@ -564,7 +564,7 @@ func (s *Service) NodeGone(nodeID int64) {
 	defer cancel()
 	users, err := s.store.SweepNode(ctx, nodeID, s.now())
 	if err != nil {
-		s.log.Warn("presence of a departed node not cleared; the stale sweep will", "node", nodeID, "err", err)
+		s.log.WarnContext(ctx, "presence of a departed node not cleared; the stale sweep will", "node", nodeID, "err", err)
 		return
 	}
 	for _, id := range users {

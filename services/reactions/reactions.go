@@ -172,7 +172,7 @@ func (s *Service) Close(ctx context.Context) {
 	for s.Flush(ctx) != nil {
 		select {
 		case <-ctx.Done():
-			s.log.Error("reactions not written at shutdown", "messages", s.Pending())
+			s.log.ErrorContext(ctx, "reactions not written at shutdown", "messages", s.Pending())
 			return
 		case <-time.After(200 * time.Millisecond):
 		}
@@ -210,7 +210,7 @@ func (s *Service) Flush(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err != nil {
-		s.log.Warn("reactions not written; will retry", "changes", len(batch), "err", err)
+		s.log.WarnContext(ctx, "reactions not written; will retry", "changes", len(batch), "err", err)
 		for msg, ops := range s.inflight {
 			for k, o := range ops {
 				if _, newer := s.pending[msg][k]; !newer {

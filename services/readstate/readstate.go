@@ -115,7 +115,7 @@ func (s *Service) Flush(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := s.store.Advance(ctx, batch); err != nil {
-		s.log.Warn("read state not written; will retry", "entries", len(batch), "err", err)
+		s.log.WarnContext(ctx, "read state not written; will retry", "entries", len(batch), "err", err)
 		s.mu.Lock()
 		for _, st := range batch {
 			s.mergeDirtyLocked(st)
@@ -329,7 +329,7 @@ func (s *Service) Annotate(ctx context.Context, userID int64, views []community.
 	// be read, counting them is better than failing the whole channel list.
 	blocked, err := s.access.BlockedIDs(ctx, userID)
 	if err != nil {
-		s.log.Warn("unread counts include blocked users", "user", userID, "err", err)
+		s.log.WarnContext(ctx, "unread counts include blocked users", "user", userID, "err", err)
 	}
 
 	var wg sync.WaitGroup
