@@ -82,7 +82,7 @@ secrets_required() {
 }
 secrets_required compose.yaml POSTGRES_PASSWORD MONGO_PASSWORD PARLEY_JWT_SECRET GRAFANA_ADMIN_PASSWORD
 # compose-go stops at the first missing variable, so check each secret of the cluster file with the others filled.
-for name in POSTGRES_PASSWORD MONGO_PASSWORD PARLEY_JWT_SECRET CLUSTER_SECRET; do
+for name in POSTGRES_PASSWORD MONGO_PASSWORD PARLEY_JWT_SECRET CLUSTER_SECRET GRAFANA_ADMIN_PASSWORD; do
   log "composecheck: docker/compose.cluster.yaml must refuse an empty $name"
   sed -E "s/^$name=.*/$name=/" "$tmp/filled.env" >"$tmp/one-empty.env"
   if "$COMPOSECHECK" --env-file "$tmp/one-empty.env" "$DOCKER/compose.cluster.yaml" >"$tmp/out" 2>&1; then

@@ -23,6 +23,43 @@ func TestMonitoring(t *testing.T) {
 	report(t, "monitoring", checkDataSource(read(t, "grafana/provisioning/datasources/prometheus.yaml"), read(t, "grafana/dashboards/parley-node.json")))
 	exported := exportedMetrics(t)
 	report(t, "grafana/dashboards/parley-node.json", checkDashboard(read(t, "grafana/dashboards/parley-node.json"), exported))
+
+	// The cluster: one target per replica, on each replica's metrics port.
+	cluster, _, errs, err := parseCompose([]byte(read(t, "compose.cluster.yaml")), exampleLookup(f.envExample))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range errs {
+		if !strings.Contains(e.Error(), "SECRET") && !strings.Contains(e.Error(), "PASSWORD") { // secrets are empty in the example
+			t.Errorf("compose.cluster.yaml: %v", e)
+		}
+	}
+	promCluster := read(t, "prometheus/prometheus.cluster.yml")
+	// The replicas share their environment through the x-server-env anchor (which this parser does not merge).
+	m := regexp.MustCompile(`(?m)^\s*PARLEY_METRICS_ADDR:\s*"?([^"\n]+)"?`).FindStringSubmatch(read(t, "compose.cluster.yaml"))
+	if m == nil {
+		t.Fatal("compose.cluster.yaml does not set PARLEY_METRICS_ADDR for the replicas")
+	}
+	_, port, err := net.SplitHostPort(m[1])
+	if err != nil {
+		t.Fatalf("compose.cluster.yaml: PARLEY_METRICS_ADDR %q: %v", m[1], err)
+	}
+	replicas := 0
+	for name := range cluster.Services {
+		if !strings.HasPrefix(name, "server-") {
+			continue
+		}
+		replicas++
+		if !strings.Contains(promCluster, `"`+name+":"+port+`"`) {
+			t.Errorf("prometheus.cluster.yml does not scrape %s:%s", name, port)
+		}
+	}
+	if replicas != 3 {
+		t.Errorf("compose.cluster.yaml: %d server replicas, want 3", replicas)
+	}
+	if cluster.Services["prometheus"].Image == "" || cluster.Services["grafana"].Image == "" {
+		t.Error("compose.cluster.yaml has no prometheus and grafana services")
+	}
 }
 
 func checkScrapeTarget(promYAML, metricsAddr, httpAddr string) []string {
