@@ -8,6 +8,8 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"log/slog"
+
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Header is the HTTP header a request id is read from and echoed in.
@@ -60,7 +62,8 @@ func Accept(id string) string {
 	return New()
 }
 
-// LogHandler adds request_id to every record logged with a context that carries one (log.InfoContext(ctx, …)).
+// LogHandler adds request_id to every record logged with a context that carries one (log.InfoContext(ctx, …)),
+// and trace_id when the context holds a recorded trace span, so a log line leads to its trace.
 func LogHandler(h slog.Handler) slog.Handler {
 	if _, ok := h.(logHandler); ok {
 		return h
@@ -73,6 +76,9 @@ type logHandler struct{ slog.Handler }
 func (h logHandler) Handle(ctx context.Context, r slog.Record) error {
 	if id := From(ctx); id != "" {
 		r.AddAttrs(slog.String("request_id", id))
+	}
+	if sc := trace.SpanContextFromContext(ctx); sc.IsSampled() {
+		r.AddAttrs(slog.String("trace_id", sc.TraceID().String()))
 	}
 	return h.Handler.Handle(ctx, r)
 }

@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+
+	"go.opentelemetry.io/otel/trace"
 )
 
 func TestAcceptKeepsSafeIDsAndReplacesOthers(t *testing.T) {
@@ -40,5 +42,19 @@ func TestLogHandlerAddsTheID(t *testing.T) {
 	}
 	if From(context.Background()) != "" {
 		t.Fatal("an id from nowhere")
+	}
+}
+
+func TestLogHandlerAddsTheTraceID(t *testing.T) {
+	var buf bytes.Buffer
+	log := slog.New(LogHandler(slog.NewTextHandler(&buf, nil)))
+	tid, _ := trace.TraceIDFromHex("4bf92f3577b34da6a3ce929d0e0e4736")
+	sid, _ := trace.SpanIDFromHex("00f067aa0ba902b7")
+	sampled := trace.NewSpanContext(trace.SpanContextConfig{TraceID: tid, SpanID: sid, TraceFlags: trace.FlagsSampled})
+	log.InfoContext(trace.ContextWithSpanContext(context.Background(), sampled), "traced")
+	log.InfoContext(trace.ContextWithSpanContext(context.Background(), sampled.WithTraceFlags(0)), "not sampled")
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if !strings.Contains(lines[0], "trace_id=4bf92f3577b34da6a3ce929d0e0e4736") || strings.Contains(lines[1], "trace_id") {
+		t.Fatalf("log:\n%s", buf.String())
 	}
 }
