@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The local stack: PostgreSQL, Redis, FerretDB (MongoDB wire protocol, on the local Postgres), Cassandra 5.0 and
-# OpenSearch 2.19 (message search),
+# The local stack: PostgreSQL, Redis, FerretDB (MongoDB wire protocol, on the local Postgres), Cassandra 5.0,
+# OpenSearch 2.19 (message search) and versitygw (S3: uploaded files),
 # all on loopback with their state under .local/; on request (PROMETHEUS=1) Prometheus scraping the server.
 # Usage: scripts/stack.sh up|down|status|clean-data
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -10,6 +10,7 @@ source "$ROOT/scripts/stack/ferretdb.sh"
 source "$ROOT/scripts/stack/cassandra.sh"
 source "$ROOT/scripts/stack/opensearch.sh"
 source "$ROOT/scripts/stack/prometheus.sh"
+source "$ROOT/scripts/stack/versitygw.sh"
 
 # The application database in the local Postgres; tests create their own databases beside it.
 PARLEY_PG_DB="${PARLEY_PG_DB:-parley}"
@@ -22,6 +23,9 @@ PARLEY_MONGO_URI=mongodb://127.0.0.1:$FERRETDB_PORT/
 PARLEY_CASSANDRA_HOSTS=127.0.0.1:$CASSANDRA_PORT
 PARLEY_REDIS_URL=redis://127.0.0.1:$REDIS_PORT/0
 PARLEY_SEARCH_URLS=http://127.0.0.1:$OPENSEARCH_PORT
+PARLEY_S3_ENDPOINT=http://127.0.0.1:$S3_PORT
+PARLEY_S3_ACCESS_KEY=$S3_ACCESS_KEY
+PARLEY_S3_SECRET_KEY=$S3_SECRET_KEY
 ENV
 }
 
@@ -32,6 +36,7 @@ up() {
   step "installing cassandra (jars from Maven Central)" cassandra_install
   step "building ferretdb launcher" ferretdb_install
   step "installing opensearch (jars from Maven Central)" opensearch_install
+  step "building versitygw (S3 gateway)" versitygw_install
   step "starting postgres" postgres_start
   step "creating database $PARLEY_PG_DB" pg_ensure_db "$PARLEY_PG_DB"
   step "starting redis" redis_start
@@ -42,11 +47,13 @@ up() {
     step "installing prometheus (Debian package)" prometheus_install
     step "starting prometheus" prometheus_start
   fi
+  step "starting versitygw (S3)" versitygw_start
   write_env
   log "stack ready in $(_elapsed "$start") (settings in .local/stack.env)"
 }
 
 down() {
+  step "stopping versitygw" versitygw_stop
   step "stopping opensearch" opensearch_stop
   step "stopping prometheus" prometheus_stop
   step "stopping cassandra" cassandra_stop
@@ -56,7 +63,7 @@ down() {
 }
 
 status() {
-  postgres_status; redis_status; ferretdb_status; cassandra_status; opensearch_status; prometheus_status
+  postgres_status; redis_status; ferretdb_status; cassandra_status; opensearch_status; versitygw_status; prometheus_status
 }
 
 clean_data() {

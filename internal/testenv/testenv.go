@@ -30,6 +30,7 @@ import (
 	"github.com/parleychat/parley/repositories/cassandra"
 	mongorepo "github.com/parleychat/parley/repositories/mongo"
 	"github.com/parleychat/parley/repositories/postgres"
+	"github.com/parleychat/parley/repositories/objectstore/s3"
 	redisrepo "github.com/parleychat/parley/repositories/redis"
 )
 
@@ -50,7 +51,8 @@ var stackEnv = sync.OnceValue(func() map[string]string {
 		}
 		dir = filepath.Dir(dir)
 	}
-	for _, k := range []string{"PARLEY_POSTGRES_URL", "PARLEY_MONGO_URI", "PARLEY_CASSANDRA_HOSTS", "PARLEY_REDIS_URL", "PARLEY_SEARCH_URLS"} {
+	for _, k := range []string{"PARLEY_POSTGRES_URL", "PARLEY_MONGO_URI", "PARLEY_CASSANDRA_HOSTS", "PARLEY_REDIS_URL", "PARLEY_SEARCH_URLS",
+		"PARLEY_S3_ENDPOINT", "PARLEY_S3_ACCESS_KEY", "PARLEY_S3_SECRET_KEY"} {
 		if v := os.Getenv(k); v != "" {
 			env[k] = v
 		}
@@ -69,6 +71,9 @@ func Get(key string) string {
 		"PARLEY_CASSANDRA_HOSTS": "127.0.0.1:59042",
 		"PARLEY_REDIS_URL":       "redis://127.0.0.1:56379/0",
 		"PARLEY_SEARCH_URLS":     "http://127.0.0.1:59200",
+		"PARLEY_S3_ENDPOINT":     "http://127.0.0.1:57070",
+		"PARLEY_S3_ACCESS_KEY":   "parley-local",
+		"PARLEY_S3_SECRET_KEY":   "parley-local-secret",
 	}[key]
 }
 
@@ -326,4 +331,26 @@ func Redis(t testing.TB) (*goredis.Client, string) {
 		_ = c.Close()
 	})
 	return c, prefix
+}
+
+// S3Bucket is the bucket tests share on the stack's S3 server; each test keeps to its own key prefix.
+const S3Bucket = "parley-test"
+
+// S3Config names the stack's S3 server (versitygw) and the test bucket.
+func S3Config(t testing.TB) s3.Config {
+	t.Helper()
+	return s3.Config{Endpoint: Get("PARLEY_S3_ENDPOINT"), AccessKey: Get("PARLEY_S3_ACCESS_KEY"),
+		SecretKey: Get("PARLEY_S3_SECRET_KEY"), Bucket: S3Bucket, Region: "us-east-1"}
+}
+
+// S3 opens the test bucket on the stack's S3 server (creating it), or skips/fails like the databases do.
+func S3(t testing.TB) *s3.Store {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	st, err := s3.Open(ctx, S3Config(t))
+	if err != nil {
+		unavailable(t, "the S3 server (versitygw)", err)
+	}
+	return st
 }
