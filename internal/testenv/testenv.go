@@ -29,8 +29,8 @@ import (
 
 	"github.com/parleychat/parley/repositories/cassandra"
 	mongorepo "github.com/parleychat/parley/repositories/mongo"
-	"github.com/parleychat/parley/repositories/postgres"
 	"github.com/parleychat/parley/repositories/objectstore/s3"
+	"github.com/parleychat/parley/repositories/postgres"
 	redisrepo "github.com/parleychat/parley/repositories/redis"
 )
 
