@@ -122,6 +122,8 @@ type Message struct {
 	// Encrypted: Content is an MLS ciphertext (base64) of an end-to-end encrypted DM; the server cannot read
 	// it, so it has no mentions and is skipped by search and previews.
 	Encrypted bool
+	// Attachments: the files sent with the message (their metadata; the bytes are in the object store).
+	Attachments []Attachment
 }
 
 // KindPin marks the system message "X pinned a message".
@@ -252,4 +254,33 @@ type ReactionChange struct {
 	Emoji     string
 	Add       bool
 	At        time.Time
+}
+
+// Attachment statuses: uploaded and not yet sent (the collector removes these after a while), claimed by a
+// send that is being stored, or part of a stored message.
+const (
+	AttachmentReady    = "ready"
+	AttachmentClaimed  = "claimed"
+	AttachmentAttached = "attached"
+)
+
+// Attachment is a file uploaded to a channel. Its bytes live in the object store (ObjectKey, PreviewKey); this
+// is its metadata, kept in Postgres and copied into the message that carries it.
+type Attachment struct {
+	ID          int64
+	OwnerID     int64
+	ChannelID   int64
+	MessageID   int64 // 0 until its message is stored
+	Nonce       string
+	Status      string
+	Name        string // safe display and download name
+	ContentType string // sniffed from the bytes, never the client's word
+	Size        int64
+	Width       int    // images: pixels (0 otherwise)
+	Height      int    //
+	Preview     bool   // a preview image exists (images)
+	ObjectKey   string // where the bytes are (never on the wire)
+	PreviewKey  string
+	Snippet     string // text files: the first lines, for a highlighted preview
+	CreatedAt   time.Time
 }

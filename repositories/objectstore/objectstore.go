@@ -4,19 +4,15 @@
 package objectstore
 
 import (
-	"errors"
 	"fmt"
 	"regexp"
+
+	"github.com/parleychat/parley/internal/model"
 )
 
-// ErrNotFound is returned by Get for a key that holds no object.
-var ErrNotFound = errors.New("object not found")
-
-// Info describes a stored object.
-type Info struct {
-	Size        int64
-	ContentType string
-}
+// ErrNotFound is returned by Get for a key that holds no object (model.ErrNotFound, so services need not
+// import this package).
+var ErrNotFound = model.ErrNotFound
 
 // keyPattern: keys are made by the server (ids and fixed suffixes), never from user input; the pattern keeps
 // a bug from ever turning into a path outside the store (no "..", no leading slash, no backslash).

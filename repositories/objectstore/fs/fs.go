@@ -79,24 +79,24 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, _ 
 }
 
 // Get opens an object; the caller closes it.
-func (s *Store) Get(_ context.Context, key string) (io.ReadCloser, objectstore.Info, error) {
+func (s *Store) Get(_ context.Context, key string) (io.ReadCloser, int64, error) {
 	p, err := s.path(key)
 	if err != nil {
-		return nil, objectstore.Info{}, err
+		return nil, 0, err
 	}
 	f, err := os.Open(p)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, objectstore.Info{}, objectstore.ErrNotFound
+		return nil, 0, objectstore.ErrNotFound
 	}
 	if err != nil {
-		return nil, objectstore.Info{}, err
+		return nil, 0, err
 	}
 	fi, err := f.Stat()
 	if err != nil {
 		f.Close()
-		return nil, objectstore.Info{}, err
+		return nil, 0, err
 	}
-	return f, objectstore.Info{Size: fi.Size()}, nil
+	return f, fi.Size(), nil
 }
 
 // Delete removes an object; deleting a missing one is not an error.

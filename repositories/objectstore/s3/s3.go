@@ -78,21 +78,21 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, co
 }
 
 // Get opens an object; the caller closes it. A missing key is objectstore.ErrNotFound.
-func (s *Store) Get(ctx context.Context, key string) (io.ReadCloser, objectstore.Info, error) {
+func (s *Store) Get(ctx context.Context, key string) (io.ReadCloser, int64, error) {
 	if err := objectstore.CheckKey(key); err != nil {
-		return nil, objectstore.Info{}, err
+		return nil, 0, err
 	}
 	obj, err := s.c.GetObject(ctx, s.bucket, key, minio.GetObjectOptions{})
 	if err != nil {
-		return nil, objectstore.Info{}, notFound(err)
+		return nil, 0, notFound(err)
 	}
 	// GetObject is lazy: Stat makes the request, so a missing key is reported here, not on the first Read.
 	st, err := obj.Stat()
 	if err != nil {
 		obj.Close()
-		return nil, objectstore.Info{}, notFound(err)
+		return nil, 0, notFound(err)
 	}
-	return obj, objectstore.Info{Size: st.Size, ContentType: st.ContentType}, nil
+	return obj, st.Size, nil
 }
 
 // Delete removes an object; deleting a missing one is not an error (S3 semantics).
