@@ -44,6 +44,8 @@ type sendRequest struct {
 	ReplyTo         int64   `json:"replyTo,omitempty"`
 	Kind            string  `json:"kind,omitempty"`
 	Encrypted       bool    `json:"encrypted,omitempty"`
+	// Send: the files the sender's node claimed for the message.
+	Attachments []model.Attachment `json:"attachments,omitempty"`
 }
 
 type reply struct {
@@ -106,7 +108,7 @@ func Handler(owner Owner, secret []byte, log *slog.Logger) http.Handler {
 		var wg sync.WaitGroup
 		for i, r := range in.Items {
 			draft := model.Message{ChannelID: r.ChannelID, SenderID: r.UserID, Content: r.Content, Nonce: r.Nonce,
-				Mentions: r.Mentions, MentionEveryone: r.MentionEveryone, ReplyTo: r.ReplyTo, Kind: r.Kind, Encrypted: r.Encrypted}
+				Mentions: r.Mentions, MentionEveryone: r.MentionEveryone, ReplyTo: r.ReplyTo, Kind: r.Kind, Encrypted: r.Encrypted, Attachments: r.Attachments}
 			wg.Add(1)
 			err := owner.Accept(draft, func(m model.Message, err error) {
 				if err != nil {
@@ -303,7 +305,7 @@ func (c *Client) post(ctx context.Context, node int64, path string, in, out any,
 // travel in batches (see batcher), so a busy gateway makes one request per batch, not one per message.
 func (c *Client) Send(ctx context.Context, node int64, d model.Message) (model.Message, error) {
 	p := pendingSend{req: sendRequest{UserID: d.SenderID, ChannelID: d.ChannelID, Content: d.Content, Nonce: d.Nonce,
-		Mentions: d.Mentions, MentionEveryone: d.MentionEveryone, ReplyTo: d.ReplyTo, Kind: d.Kind, Encrypted: d.Encrypted}, done: make(chan sendResult, 1)}
+		Mentions: d.Mentions, MentionEveryone: d.MentionEveryone, ReplyTo: d.ReplyTo, Kind: d.Kind, Encrypted: d.Encrypted, Attachments: d.Attachments}, done: make(chan sendResult, 1)}
 	c.batcher(node).add(p)
 	select {
 	case r := <-p.done:

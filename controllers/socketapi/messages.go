@@ -33,6 +33,16 @@ func (s *Server) RegisterMessageEvents(svc MessageService) {
 				return nil, err
 			}
 		}
+		if len(p.Attachments) > 100 {
+			return nil, apperr.InvalidField("attachments", "too many files")
+		}
+		for _, a := range p.Attachments {
+			id, err := parseID(a, "attachments")
+			if err != nil {
+				return nil, err
+			}
+			d.Attachments = append(d.Attachments, id)
+		}
 		start := time.Now()
 		err = svc.Send(ctx, d, func(m model.Message, err error) {
 			s.metrics.SendAcked(time.Since(start))

@@ -48,6 +48,9 @@ type SendMessagePayload struct {
 	Nonce     string `json:"nonce"`
 	ReplyTo   string `json:"replyTo,omitempty"`   // optional: the id of the message (same channel) it answers
 	Encrypted bool   `json:"encrypted,omitempty"` // content is an MLS ciphertext (base64); DMs only
+	// Attachments: ids of files the sender uploaded to this channel (POST /api/channels/:id/attachments); with
+	// them the content may be empty.
+	Attachments []string `json:"attachments,omitempty"`
 }
 
 // MessageRef is message:delete, receipt:read and message:delivered.

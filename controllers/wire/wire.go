@@ -3,6 +3,7 @@
 package wire
 
 import (
+	"net/url"
 	"strconv"
 	"time"
 
@@ -169,6 +170,32 @@ type Message struct {
 	Encrypted       bool     `json:"encrypted,omitempty"` // content is an MLS ciphertext (base64) only the members' devices can read
 	// Reactions is present (possibly empty) in history pages and absent in events about the message.
 	Reactions []Reaction `json:"reactions,omitzero"`
+	// Attachments: the files sent with the message (always present, possibly empty).
+	Attachments []Attachment `json:"attachments"`
+}
+
+// Attachment is a file in a message. url downloads it (members of the channel only, checked per request);
+// previewUrl is a small image for images; width and height let clients reserve the space before it loads.
+type Attachment struct {
+	ID          string `json:"id"`
+	Name        string `json:"name"`
+	ContentType string `json:"contentType"`
+	Size        int64  `json:"size"`
+	Width       int    `json:"width,omitempty"`
+	Height      int    `json:"height,omitempty"`
+	URL         string `json:"url"`
+	PreviewURL  string `json:"previewUrl,omitempty"`
+	Snippet     string `json:"snippet,omitempty"` // text files: the first lines
+}
+
+// ToAttachment converts an attachment; its URLs are on our own origin, under /files/.
+func ToAttachment(a model.Attachment) Attachment {
+	u := "/files/" + ID(a.ID) + "/" + url.PathEscape(a.Name)
+	out := Attachment{ID: ID(a.ID), Name: a.Name, ContentType: a.ContentType, Size: a.Size, Width: a.Width, Height: a.Height, URL: u, Snippet: a.Snippet}
+	if a.Preview {
+		out.PreviewURL = u + "?preview=1"
+	}
+	return out
 }
 
 // Reaction is one emoji's reactions to a message as the caller sees them.
@@ -215,6 +242,10 @@ func ToMessage(m model.Message) Message {
 	out.Type = "default"
 	if m.Kind != "" {
 		out.Type = m.Kind
+	}
+	out.Attachments = make([]Attachment, len(m.Attachments))
+	for i, a := range m.Attachments {
+		out.Attachments[i] = ToAttachment(a)
 	}
 	return out
 }

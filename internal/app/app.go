@@ -34,9 +34,12 @@ import (
 	"github.com/parleychat/parley/internal/tracing"
 	"github.com/parleychat/parley/repositories/cassandra"
 	"github.com/parleychat/parley/repositories/mongo"
+	"github.com/parleychat/parley/repositories/objectstore/fs"
+	"github.com/parleychat/parley/repositories/objectstore/s3"
 	"github.com/parleychat/parley/repositories/opensearch"
 	"github.com/parleychat/parley/repositories/postgres"
 	redisstore "github.com/parleychat/parley/repositories/redis"
+	"github.com/parleychat/parley/services/attachments"
 	"github.com/parleychat/parley/services/auth"
 	"github.com/parleychat/parley/services/cluster"
 	"github.com/parleychat/parley/services/community"
@@ -75,6 +78,7 @@ type App struct {
 	ReadState *readstate.Service
 	Reactions *reactions.Service
 	Search    *search.Service // nil when search is off
+	Files     *attachments.Service
 }
 
 // Telemetry is the process's metrics registry and tracer provider. It is built before the databases are opened,
@@ -250,6 +254,15 @@ func New(cfg config.Config, log *slog.Logger, tel Telemetry, pg *pgxpool.Pool, m
 		searchIndex, searcher = searchSvc, searchSvc
 	}
 	presenceSvc := presence.New(mongo.NewPresenceStore(mdb), communitySvc, sockets.Publisher(), presence.Config{NodeID: cfg.NodeID, Grace: cfg.PresenceGrace, Swept: m.Swept}, log.With("component", "presence"))
+	objects, objectsPing, err := openObjects(cfg.Storage)
+	if err != nil {
+		return nil, err
+	}
+	filesSvc := attachments.New(postgres.NewAttachmentStore(pg), objects, communitySvc, ids, attachments.Config{
+		MaxSize: cfg.Uploads.MaxSize, Types: cfg.Uploads.Types, MaxPixels: cfg.Uploads.MaxPixels, UploadEvery: cfg.Uploads.Every,
+		UploadBurst: cfg.Uploads.Burst, UnsentTTL: cfg.Uploads.UnsentTTL, TempDir: cfg.Uploads.TempDir,
+	}, log.With("component", "attachments"))
+	filesSvc.Start(10 * time.Minute)
 	messagingSvc := messaging.New(cassandra.NewMessageStore(cs), communitySvc, sockets.Publisher(), channelMeta, ids, messaging.Config{
 		FlushBatch:       cfg.Messaging.FlushBatch,
 		FlushDelay:       cfg.Messaging.FlushDelay,
@@ -269,10 +282,12 @@ func New(cfg config.Config, log *slog.Logger, tel Telemetry, pg *pgxpool.Pool, m
 		Online:           presenceSvc,
 		Pins:             channelMeta,
 		PinNotify:        sockets.Publisher(),
+		Files:            filesSvc,
 		Search:           searchIndex,
 		Metrics:          m,
 		Tracer:           tracer,
 	}, log.With("component", "messaging"))
+	messagingSvc.Observe(filesSvc)
 	sockets.RegisterMessageEvents(messagingSvc)
 
 	readSvc := readstate.New(mongo.NewReadStateStore(mdb), communitySvc, messagingSvc, sockets.Publisher(), readPeers, cfg.Messaging.StateWrites, log.With("component", "readstate"))
@@ -294,6 +309,7 @@ func New(cfg config.Config, log *slog.Logger, tel Telemetry, pg *pgxpool.Pool, m
 		{Name: "postgres", Check: func(ctx context.Context) error { return pg.Ping(ctx) }},
 		{Name: "mongodb", Check: func(ctx context.Context) error { return mongo.Ping(ctx, mc) }},
 		{Name: "cassandra", Check: func(ctx context.Context) error { return cassandra.Ping(ctx, cs) }},
+		{Name: "storage", Check: objectsPing},
 	}
 	var internal http.Handler
 	if node != nil {
@@ -314,6 +330,7 @@ func New(cfg config.Config, log *slog.Logger, tel Telemetry, pg *pgxpool.Pool, m
 		internal = clusterapi.Handler(messagingSvc, cfg.Cluster.Secret, log.With("component", "clusterapi"))
 		health = append(health, httpapi.HealthCheck{Name: "redis", Check: func(ctx context.Context) error { return redisstore.Ping(ctx, rc) }})
 	}
+	authHandlers := httpapi.NewAuthHandlers(authSvc, httpapi.AuthConfig{SecureCookies: cfg.HTTP.SecureOrigin}, log.With("component", "http"))
 	router := httpapi.NewRouter(httpapi.RouterConfig{
 		Log:            log.With("component", "http"),
 		Health:         health,
@@ -324,12 +341,13 @@ func New(cfg config.Config, log *slog.Logger, tel Telemetry, pg *pgxpool.Pool, m
 		HSTSMaxAge:     cfg.HTTP.HSTSMaxAge,
 		Metrics:        m,
 		Tracer:         tracer,
-		Auth:           httpapi.NewAuthHandlers(authSvc, httpapi.AuthConfig{SecureCookies: cfg.HTTP.SecureOrigin}, log.With("component", "http")),
+		Auth:           authHandlers,
 		Extra: []func(*gin.Engine, *gin.RouterGroup, *gin.RouterGroup){
 			httpapi.NewCommunityHandlers(communitySvc, log.With("component", "http")).Routes,
 			httpapi.NewSafetyHandlers(communitySvc, log.With("component", "http")).Routes,
 			httpapi.NewMessageHandlers(messagingSvc, readSvc, log.With("component", "http")).WithReactions(reactSvc).Routes,
 			httpapi.NewReactionHandlers(reactSvc, authSvc, log.With("component", "http")).Routes,
+			httpapi.NewAttachmentHandlers(filesSvc, authHandlers, cfg.HTTP.SecureOrigin, log.With("component", "http")).Routes,
 			httpapi.NewRealtimeHandlers(presenceSvc, readSvc, log.With("component", "http")).Routes,
 			httpapi.NewSearchHandlers(searcher, log.With("component", "http")).WithContext(messagingSvc).Routes,
 			httpapi.NewSettingsHandlers(settings.New(mongo.NewSettingsStore(mdb), sockets.Publisher()), log.With("component", "http")).Routes,
@@ -351,7 +369,7 @@ func New(cfg config.Config, log *slog.Logger, tel Telemetry, pg *pgxpool.Pool, m
 		cfg: cfg, log: log, pg: pg, mongo: mc, cass: cs, sockets: sockets, handler: router, router: router, metrics: m, tracing: tel.Tracing,
 		redis: rc, node: node, forward: forward, internal: internal,
 		Auth: authSvc, Community: communitySvc, Messaging: messagingSvc, Presence: presenceSvc, ReadState: readSvc, Reactions: reactSvc,
-		Search: searchSvc,
+		Search: searchSvc, Files: filesSvc,
 	}, nil
 }
 
@@ -401,6 +419,8 @@ func (a *App) Wrap(mw func(http.Handler) http.Handler) { a.handler = mw(a.handle
 func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	srv := httpserver.New(a.handler, httpserver.Config{
 		BodyTimeout: a.cfg.HTTP.BodyTimeout, WriteTimeout: a.cfg.HTTP.WriteTimeout, IdleTimeout: a.cfg.HTTP.IdleTimeout,
+		// Uploads: the service refuses a declared size over the limit with a clear message; this only caps reads.
+		LargeBody: httpapi.IsUpload, LargeBodyBytes: a.cfg.Uploads.MaxSize + 1<<20, LargeBodyTimeout: a.cfg.Uploads.Timeout,
 	})
 	errc := make(chan error, 2)
 	var internal *http.Server
@@ -469,6 +489,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	if metricsSrv != nil {
 		_ = metricsSrv.Shutdown(shutdownCtx)
 	}
+	a.Files.Close()
 	if internal != nil {
 		_ = internal.Shutdown(shutdownCtx)
 		a.node.Stop(shutdownCtx) // after the leases were released: the others take over without fencing
@@ -494,6 +515,25 @@ func (a *App) Close() {
 	a.cass.Close()
 	_ = a.mongo.Disconnect(context.Background())
 	a.pg.Close()
+}
+
+// openObjects opens the object store for uploaded files and returns its readiness check.
+func openObjects(cfg config.Storage) (attachments.Objects, func(context.Context) error, error) {
+	if cfg.Kind == "s3" {
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		st, err := s3.Open(ctx, s3.Config{Endpoint: cfg.S3Endpoint, AccessKey: cfg.S3AccessKey, SecretKey: cfg.S3SecretKey,
+			Bucket: cfg.S3Bucket, Region: cfg.S3Region})
+		if err != nil {
+			return nil, nil, fmt.Errorf("object store: %w", err)
+		}
+		return st, st.Ping, nil
+	}
+	st, err := fs.Open(cfg.Dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	return st, st.Ping, nil
 }
 
 // writers answers typing's access question with "may write here now": nobody shows as typing in a 1:1 DM that a

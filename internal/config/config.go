@@ -91,6 +91,21 @@ var Vars = []Var{
 	{"PARLEY_METRICS_ADDR", "", "Prometheus /metrics: empty = on the main port (simple; anyone who reaches the port can read it); host:port = only on that separate listener (keep it private, e.g. 10.0.0.5:9090); off = not served"},
 	{"PARLEY_OTLP_ENDPOINT", "", "OpenTelemetry tracing: the OTLP/HTTP collector's base URL (e.g. http://127.0.0.1:4318; spans go to /v1/traces); empty = tracing off"},
 	{"PARLEY_TRACE_SAMPLE", "1", "share of new traces recorded when tracing is on (0-1; lower it on a busy server); requests with a sampled traceparent are always recorded"},
+	{"PARLEY_STORAGE", "fs", "where uploaded files (attachments) are kept: fs (a local directory, one node) or s3 (any S3-compatible store; needed for several nodes)"},
+	{"PARLEY_STORAGE_DIR", ".local/files", "the directory of PARLEY_STORAGE=fs"},
+	{"PARLEY_S3_ENDPOINT", "", "PARLEY_STORAGE=s3: the store's URL (http://127.0.0.1:57070 for the local stack's versitygw, https://s3.<region>.amazonaws.com...)"},
+	{"PARLEY_S3_BUCKET", "parley", "PARLEY_STORAGE=s3: the bucket (created at start if missing)"},
+	{"PARLEY_S3_ACCESS_KEY", "", "PARLEY_STORAGE=s3: access key id"},
+	{"PARLEY_S3_SECRET_KEY", "", "PARLEY_STORAGE=s3: secret access key"},
+	{"PARLEY_S3_REGION", "us-east-1", "PARLEY_STORAGE=s3: region"},
+	{"PARLEY_UPLOAD_MAX_SIZE", "26214400", "largest file one upload may be, in bytes (25 MiB)"},
+	{"PARLEY_UPLOAD_TYPES", "image/png,image/jpeg,image/gif,image/webp,video/mp4,video/webm,video/quicktime,audio/mpeg,audio/ogg,audio/wav,audio/webm,audio/mp4,audio/flac,text/*,application/json,application/pdf,application/zip,application/gzip,application/x-tar,application/x-7z-compressed,image/svg+xml", "file types (sniffed from the bytes) that may be uploaded; type/* matches a family"},
+	{"PARLEY_UPLOAD_MAX_PIXELS", "40000000", "largest image (width × height) accepted; larger ones are refused before they are decoded"},
+	{"PARLEY_UPLOAD_BURST", "20", "files one user may upload at once (per node)..."},
+	{"PARLEY_UPLOAD_EVERY", "2s", "...then one per this interval"},
+	{"PARLEY_UPLOAD_TIMEOUT", "10m", "time an upload's body has to arrive"},
+	{"PARLEY_UPLOAD_UNSENT_TTL", "24h", "uploaded files never sent in a message are deleted after this long"},
+	{"PARLEY_UPLOAD_TMP_DIR", "", "where uploads are spooled while they are checked (empty: the system's temporary directory)"},
 	{"PARLEY_PPROF_ADDR", "", "if set (e.g. 127.0.0.1:6060), serve Go's pprof profiles on this separate address; keep it on loopback"},
 	{"PARLEY_SHUTDOWN_TIMEOUT", "20s", "graceful shutdown budget (flushes every queued message first)"},
 }
@@ -129,6 +144,31 @@ type Config struct {
 	Sockets   Sockets
 	API       API
 	Limits    Limits
+	Storage   Storage
+	Uploads   Uploads
+}
+
+// Storage says where uploaded files are kept.
+type Storage struct {
+	Kind        string // fs or s3
+	Dir         string
+	S3Endpoint  string
+	S3Bucket    string
+	S3AccessKey string
+	S3SecretKey string
+	S3Region    string
+}
+
+// Uploads are the limits of file uploads.
+type Uploads struct {
+	MaxSize   int64
+	Types     []string
+	MaxPixels int64
+	Burst     int
+	Every     time.Duration
+	Timeout   time.Duration
+	UnsentTTL time.Duration
+	TempDir   string
 }
 
 // Mail settings: where the server's mails go, and whether registration verifies the address.
@@ -324,6 +364,29 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	if len(c.Search.URLs) == 1 && strings.EqualFold(c.Search.URLs[0], "off") {
 		c.Search.URLs = nil
+	}
+	c.Storage = Storage{Kind: strings.ToLower(r.str("PARLEY_STORAGE")), Dir: r.str("PARLEY_STORAGE_DIR"),
+		S3Endpoint: strings.TrimSpace(getenv("PARLEY_S3_ENDPOINT")), S3Bucket: r.str("PARLEY_S3_BUCKET"),
+		S3AccessKey: strings.TrimSpace(getenv("PARLEY_S3_ACCESS_KEY")), S3SecretKey: strings.TrimSpace(getenv("PARLEY_S3_SECRET_KEY")),
+		S3Region: r.str("PARLEY_S3_REGION")}
+	switch c.Storage.Kind {
+	case "fs":
+	case "s3":
+		if c.Storage.S3Endpoint == "" {
+			r.fail("PARLEY_S3_ENDPOINT", "must be set when PARLEY_STORAGE=s3")
+		}
+	default:
+		r.fail("PARLEY_STORAGE", "must be fs or s3")
+	}
+	c.Uploads = Uploads{
+		MaxSize:   int64(r.intRange("PARLEY_UPLOAD_MAX_SIZE", 1, 5<<30)),
+		Types:     r.list("PARLEY_UPLOAD_TYPES"),
+		MaxPixels: int64(r.intRange("PARLEY_UPLOAD_MAX_PIXELS", 1, 1_000_000_000)),
+		Burst:     r.intRange("PARLEY_UPLOAD_BURST", 1, 1_000_000),
+		Every:     r.duration("PARLEY_UPLOAD_EVERY"),
+		Timeout:   r.duration("PARLEY_UPLOAD_TIMEOUT"),
+		UnsentTTL: r.duration("PARLEY_UPLOAD_UNSENT_TTL"),
+		TempDir:   strings.TrimSpace(getenv("PARLEY_UPLOAD_TMP_DIR")),
 	}
 	c.AllowedOrigins = append([]string{c.PublicOrigin}, r.list("PARLEY_ALLOWED_ORIGINS")...)
 	c.HTTP.SecureOrigin = strings.HasPrefix(c.PublicOrigin, "https://")

@@ -25,6 +25,11 @@ type Config struct {
 	// MaxBodyBytes bounds every request body (1 MiB): the largest handlers accept (JSON bodies, a long-polling
 	// POST of 1,000,000 bytes) fit, and a larger declared body is refused before it is read.
 	MaxBodyBytes int64
+	// LargeBody picks the requests that may send a large body slowly (file uploads): LargeBodyBytes and
+	// LargeBodyTimeout apply to them instead, and their write deadline starts after that time.
+	LargeBody        func(*http.Request) bool
+	LargeBodyBytes   int64
+	LargeBodyTimeout time.Duration
 }
 
 func (c *Config) defaults() {
@@ -61,7 +66,14 @@ func Deadlines(h http.Handler, cfg Config) http.Handler {
 			h.ServeHTTP(w, r)
 			return
 		}
-		if r.ContentLength > cfg.MaxBodyBytes {
+		maxBody, bodyTimeout, writeTimeout := cfg.MaxBodyBytes, cfg.BodyTimeout, cfg.WriteTimeout
+		if cfg.LargeBody != nil && cfg.LargeBody(r) {
+			maxBody, bodyTimeout = cfg.LargeBodyBytes, cfg.LargeBodyTimeout
+			if writeTimeout > 0 {
+				writeTimeout += bodyTimeout
+			}
+		}
+		if r.ContentLength > maxBody {
 			w.Header().Set("Connection", "close")
 			w.Header().Set("Content-Type", "application/json; charset=utf-8")
 			w.WriteHeader(http.StatusRequestEntityTooLarge)
@@ -71,14 +83,14 @@ func Deadlines(h http.Handler, cfg Config) http.Handler {
 		// net/http clears both deadlines after each request, and the read deadline again once the body has been
 		// read (it then reads in the background to notice a client that goes away).
 		rc := http.NewResponseController(w)
-		if cfg.WriteTimeout > 0 {
-			_ = rc.SetWriteDeadline(time.Now().Add(cfg.WriteTimeout))
+		if writeTimeout > 0 {
+			_ = rc.SetWriteDeadline(time.Now().Add(writeTimeout))
 		}
 		if r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody {
-			if cfg.BodyTimeout > 0 {
-				_ = rc.SetReadDeadline(time.Now().Add(cfg.BodyTimeout))
+			if bodyTimeout > 0 {
+				_ = rc.SetReadDeadline(time.Now().Add(bodyTimeout))
 			}
-			r.Body = http.MaxBytesReader(w, r.Body, cfg.MaxBodyBytes)
+			r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 		}
 		h.ServeHTTP(w, r)
 	})

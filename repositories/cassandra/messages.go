@@ -40,7 +40,7 @@ func NewMessageStore(s *gocql.Session) *MessageStore { return &MessageStore{s: s
 // write timestamp in microseconds (several nodes: the channel owner's fenced clock, see Fence); 0 lets the
 // driver choose it.
 func (m *MessageStore) InsertBatch(ctx context.Context, msgs []model.Message, ts int64) error {
-	const msgCQL = "INSERT INTO messages (channel_id, bucket, message_id, sender_id, content, nonce, deleted, mentions, mention_everyone, reply_to, kind, encrypted) VALUES (?, ?, ?, ?, ?, ?, false, ?, ?, ?, ?, ?)"
+	const msgCQL = "INSERT INTO messages (channel_id, bucket, message_id, sender_id, content, nonce, deleted, mentions, mention_everyone, reply_to, kind, encrypted, attachments) VALUES (?, ?, ?, ?, ?, ?, false, ?, ?, ?, ?, ?, ?)"
 	flush := func(part []model.Message) error {
 		b := m.s.Batch(gocql.UnloggedBatch)
 		if ts != 0 {
@@ -60,13 +60,15 @@ func (m *MessageStore) InsertBatch(ctx context.Context, msgs []model.Message, ts
 			if msg.Encrypted {
 				encrypted = true
 			}
-			b.Query(msgCQL, msg.ChannelID, Bucket(msg.ID), msg.ID, msg.SenderID, msg.Content, msg.Nonce, mentions, everyone, replyTo, kind, encrypted)
+			files, _ := attachmentsValue(msg.Attachments)
+			b.Query(msgCQL, msg.ChannelID, Bucket(msg.ID), msg.ID, msg.SenderID, msg.Content, msg.Nonce, mentions, everyone, replyTo, kind, encrypted, files)
 		}
 		return b.ExecContext(ctx)
 	}
 	start, size := 0, 0
 	for i, msg := range msgs {
-		n := len(msg.Content) + len(msg.Nonce) + 48
+		_, filesLen := attachmentsValue(msg.Attachments)
+		n := len(msg.Content) + len(msg.Nonce) + filesLen + 48
 		samePartition := i == start || (msg.ChannelID == msgs[start].ChannelID && Bucket(msg.ID) == Bucket(msgs[start].ID))
 		if i > start && (!samePartition || size+n > maxBatchBytes || i-start >= 100) {
 			if err := flush(msgs[start:i]); err != nil {
@@ -108,7 +110,7 @@ func (m *MessageStore) Nonces(ctx context.Context, channelID, since int64, limit
 // ErrNotFound is returned by Get for a missing message.
 var ErrNotFound = model.ErrNotFound
 
-const selectCols = "channel_id, message_id, sender_id, content, nonce, edited_at, deleted, mentions, mention_everyone, reply_to, kind, encrypted"
+const selectCols = "channel_id, message_id, sender_id, content, nonce, edited_at, deleted, mentions, mention_everyone, reply_to, kind, encrypted, attachments"
 
 // Get returns one message, deleted ones included (Deleted is set).
 func (m *MessageStore) Get(ctx context.Context, channelID, messageID int64) (model.Message, error) {
@@ -150,7 +152,7 @@ func (m *MessageStore) Edit(ctx context.Context, msg model.Message, editedAt tim
 
 // Delete hides a message from history; its content is erased, its id stays so catch-up can report the delete.
 func (m *MessageStore) Delete(ctx context.Context, channelID, messageID int64, ts int64) error {
-	return stamped(m.s.Query("UPDATE messages SET content = '', deleted = true WHERE channel_id = ? AND bucket = ? AND message_id = ?",
+	return stamped(m.s.Query("UPDATE messages SET content = '', deleted = true, attachments = null WHERE channel_id = ? AND bucket = ? AND message_id = ?",
 		channelID, Bucket(messageID), messageID), ts).ExecContext(ctx)
 }
 
@@ -264,21 +266,23 @@ func scanAll(iter *gocql.Iter, includeDeleted bool, max int) ([]model.Message, e
 		replyTo  int64
 		kind     string
 		enc      bool
+		files    string
 	)
-	for len(out) < max && iter.Scan(&msg.ChannelID, &msg.ID, &msg.SenderID, &msg.Content, &msg.Nonce, &editedAt, &deleted, &mentions, &everyone, &replyTo, &kind, &enc) {
+	for len(out) < max && iter.Scan(&msg.ChannelID, &msg.ID, &msg.SenderID, &msg.Content, &msg.Nonce, &editedAt, &deleted, &mentions, &everyone, &replyTo, &kind, &enc, &files) {
 		if deleted && !includeDeleted {
 			continue
 		}
 		m := msg
 		m.Deleted = deleted
 		m.Mentions, m.MentionEveryone, m.ReplyTo, m.Kind, m.Encrypted = mentions, everyone, replyTo, kind, enc
+		m.Attachments = decodeAttachments(m.ChannelID, m.ID, m.SenderID, files)
 		m.CreatedAt = snowflake.Time(m.ID)
 		if !editedAt.IsZero() {
 			t := editedAt.UTC()
 			m.EditedAt = &t
 		}
 		out = append(out, m)
-		editedAt, deleted, mentions, everyone, replyTo, kind, enc = time.Time{}, false, nil, false, 0, "", false
+		editedAt, deleted, mentions, everyone, replyTo, kind, enc, files = time.Time{}, false, nil, false, 0, "", false, ""
 	}
 	if err := iter.Close(); err != nil {
 		return nil, fmt.Errorf("cassandra: reading messages: %w", err)

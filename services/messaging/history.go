@@ -459,6 +459,9 @@ func (s *Service) DeleteHere(ctx context.Context, userID, channelID, messageID i
 	if s.cfg.Search != nil {
 		s.cfg.Search.MessageDeleted(channelID, messageID)
 	}
+	if s.cfg.Files != nil && len(m.Attachments) > 0 {
+		s.cfg.Files.MessageDeleted(m)
+	}
 	return nil
 }
 

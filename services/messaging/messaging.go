@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -105,6 +106,16 @@ type Config struct {
 	Metrics Metrics
 	// Tracer records spans of sends, reads and flushes (nil: none).
 	Tracer trace.Tracer
+	// Files claims the uploads a message carries and deletes them with it (nil: messages carry no files).
+	Files Files
+}
+
+// Files are the uploads messages carry (services/attachments).
+type Files interface {
+	// Claim takes a sender's uploads to a channel for one send (all or none; a retry with the same nonce again).
+	Claim(ctx context.Context, userID, channelID int64, nonce string, ids []int64) ([]model.Attachment, error)
+	// MessageDeleted deletes a deleted message's files.
+	MessageDeleted(m model.Message)
 }
 
 // Metrics records flushes: messages written, time taken (retries included), and whether they were stored.
@@ -263,6 +274,8 @@ type Draft struct {
 	Content, Nonce    string
 	ReplyTo           int64 // the message (same channel) it answers; 0 for none
 	Encrypted         bool  // Content is an MLS ciphertext (base64): DMs only, no mention parsing
+	// Attachments are ids of files the sender uploaded to the channel; with them the content may be empty.
+	Attachments []int64
 }
 
 // Send accepts a message. Validation, permission, rate-limit and back-pressure errors are returned at once;
@@ -276,13 +289,21 @@ func (s *Service) Send(ctx context.Context, d Draft, done func(model.Message, er
 	if s.closed.Load() {
 		return errShuttingDown
 	}
-	if d.Encrypted {
+	switch {
+	case d.Encrypted && len(d.Attachments) > 0:
+		return apperr.InvalidField("attachments", "files cannot be sent in an end-to-end encrypted message yet (they would be stored in the clear)")
+	case d.Encrypted:
 		err = checkCiphertext(content)
-	} else {
+	case len(d.Attachments) > 0 && strings.TrimSpace(content) == "":
+		content = "" // files alone
+	default:
 		content, err = cleanContent(content)
 	}
 	if err != nil {
 		return err
+	}
+	if len(d.Attachments) > 0 && s.cfg.Files == nil {
+		return apperr.InvalidField("attachments", "this server does not accept files")
 	}
 	if err := checkNonce(nonce); err != nil {
 		return err
@@ -317,6 +338,12 @@ func (s *Service) Send(ctx context.Context, d Draft, done func(model.Message, er
 	}
 	if !draft.Encrypted {
 		if err := s.resolveMentions(ctx, ch, role, &draft); err != nil {
+			return err
+		}
+	}
+	if len(d.Attachments) > 0 {
+		// Claimed before queueing: a file can be in one message only, and the row carries the metadata.
+		if draft.Attachments, err = s.cfg.Files.Claim(ctx, userID, channelID, nonce, d.Attachments); err != nil {
 			return err
 		}
 	}
@@ -383,13 +410,19 @@ func (s *Service) Accept(draft model.Message, done func(model.Message, error)) e
 	}
 	// The gateway checked the text; rewritten mentions (<@id>) make it at most about five times longer. System
 	// messages (a pin) have no text.
-	if (draft.Content == "") != (draft.Kind != "") || len(draft.Content) > 5*4*MaxContentRunes || len(draft.Mentions) > maxMentions ||
-		(draft.Kind != "" && draft.Kind != model.KindPin) || (draft.Encrypted && (draft.Kind != "" || checkCiphertext(draft.Content) != nil)) {
+	empty := draft.Content == "" && len(draft.Attachments) == 0
+	if empty != (draft.Kind != "") || len(draft.Content) > 5*4*MaxContentRunes || len(draft.Mentions) > maxMentions ||
+		(draft.Kind != "" && draft.Kind != model.KindPin) || (draft.Encrypted && (draft.Kind != "" || len(draft.Attachments) > 0 || checkCiphertext(draft.Content) != nil)) ||
+		len(draft.Attachments) > maxAttachments {
 		return apperr.InvalidField("content", "message is empty or too long")
 	}
 	return s.accept(model.Message{ChannelID: draft.ChannelID, SenderID: draft.SenderID, Content: draft.Content, Nonce: draft.Nonce,
-		Mentions: draft.Mentions, MentionEveryone: draft.MentionEveryone, ReplyTo: draft.ReplyTo, Kind: draft.Kind, Encrypted: draft.Encrypted}, done)
+		Mentions: draft.Mentions, MentionEveryone: draft.MentionEveryone, ReplyTo: draft.ReplyTo, Kind: draft.Kind, Encrypted: draft.Encrypted,
+		Attachments: draft.Attachments}, done)
 }
+
+// maxAttachments bounds the files of a message a gateway node forwards (its own check is the configured one).
+const maxAttachments = 100
 
 func (s *Service) accept(draft model.Message, done func(model.Message, error)) error {
 	userID, channelID := draft.SenderID, draft.ChannelID

@@ -77,8 +77,10 @@ func Start(t testing.TB, opts Options) *Server {
 		"PARLEY_LOG_LEVEL":          "warn",
 		// One search index for every test server: tests are isolated by their own users and channels, as in
 		// the shared Cassandra keyspace.
-		"PARLEY_SEARCH_URLS":  testenv.Get("PARLEY_SEARCH_URLS"),
-		"PARLEY_SEARCH_INDEX": "parley-test-messages",
+		"PARLEY_SEARCH_URLS":    testenv.Get("PARLEY_SEARCH_URLS"),
+		"PARLEY_SEARCH_INDEX":   "parley-test-messages",
+		"PARLEY_STORAGE_DIR":    t.TempDir(),
+		"PARLEY_UPLOAD_TMP_DIR": t.TempDir(),
 	}
 	for k, v := range opts.Env {
 		env[k] = v
