@@ -756,3 +756,39 @@ func TestBeforeFarFutureCostsNoMoreThanNewest(t *testing.T) {
 		t.Errorf("Before(max int64) ran %d queries, Before(0) %d; want the same few", far, newest)
 	}
 }
+
+// Attachments travel in the message row (no second read for history) and are cleared by a delete.
+func TestAttachmentsRoundTrip(t *testing.T) {
+	t.Parallel()
+	ms, _ := store(t)
+	ctx := testCtx(t)
+	ch := channelAt(time.Now())
+	sender := randomSender()
+	m := msg(ch, time.Now(), 1, sender, "")
+	m.Attachments = []model.Attachment{
+		{ID: 7, Name: "photo.jpg", ContentType: "image/jpeg", Size: 12345, Width: 800, Height: 600, Preview: true},
+		{ID: 8, Name: "main.go", ContentType: "text/plain", Size: 42, Snippet: "package main\n\nfunc main() {}"},
+	}
+	plain := msg(ch, time.Now(), 2, sender, "no files")
+	if err := ms.InsertBatch(ctx, []model.Message{m, plain}, 0); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ms.Get(ctx, ch, m.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Attachments) != 2 || got.Attachments[0].Name != "photo.jpg" || !got.Attachments[0].Preview || got.Attachments[0].Width != 800 ||
+		got.Attachments[1].Snippet != m.Attachments[1].Snippet || got.Attachments[1].ChannelID != ch || got.Attachments[1].MessageID != m.ID ||
+		got.Attachments[0].Status != model.AttachmentAttached {
+		t.Fatalf("attachments read back: %+v", got.Attachments)
+	}
+	if p, _ := ms.Get(ctx, ch, plain.ID); p.Attachments != nil {
+		t.Fatalf("a message without files has %+v", p.Attachments)
+	}
+	if err := ms.Delete(ctx, ch, m.ID, 0); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := ms.Get(ctx, ch, m.ID); !got.Deleted || got.Attachments != nil {
+		t.Fatalf("after delete: deleted=%v attachments %+v", got.Deleted, got.Attachments)
+	}
+}
