@@ -31,6 +31,7 @@ import type {
   User,
   UsersPage,
   Member,
+  UploadLimits,
 } from './types';
 
 const q = (params: Record<string, string | number | undefined | null>) => {
@@ -48,6 +49,9 @@ export const fetchInvitePreview = (code: string) => rawRequest<InvitePreview>(`/
 
 export function createApi(http: HttpClient) {
   return {
+    // files
+    uploadLimits: () => http.get<UploadLimits>('/attachments/limits'),
+
     // users
     me: () => http.get<Me>('/users/me'),
     updateMe: (body: UpdateMeBody) => http.patch<Me>('/users/me', body),

@@ -120,6 +120,31 @@ export interface Message {
   replyTo?: Id | null;
   /** "pin": the system line "<sender> pinned a message" (content "", replyTo = the pinned message). */
   type?: 'default' | 'pin';
+  /** Files sent with the message (always present from the server; content may be "" when there are some). */
+  attachments?: Attachment[];
+}
+
+/** A file in a message. `url` and `previewUrl` are on our origin under /files/ (the files cookie authorises them). */
+export interface Attachment {
+  id: Id;
+  name: string;
+  /** Sniffed by the server from the bytes. */
+  contentType: string;
+  size: number;
+  /** Images: pixels, so the space is reserved before the image loads. */
+  width?: number;
+  height?: number;
+  url: string;
+  previewUrl?: string;
+  /** Text and code files: their first lines. */
+  snippet?: string;
+}
+
+/** What the server accepts (GET /api/attachments/limits). */
+export interface UploadLimits {
+  maxSize: number;
+  maxPerMessage: number;
+  types: string[];
 }
 
 /** One emoji's reactions to a message as the caller sees them. */
@@ -287,6 +312,8 @@ export interface SendMessagePayload {
   content: string;
   nonce: string;
   replyTo?: Id;
+  /** Ids of files uploaded to the channel (POST /api/channels/:id/attachments). */
+  attachments?: Id[];
 }
 export interface EditMessagePayload {
   channelId: Id;

@@ -5,6 +5,7 @@ import { createContext, useContext, useEffect, useRef, useSyncExternalStore, typ
 import { AuthManager, type Session } from '../api/auth';
 import { createApi, type Api } from '../api/endpoints';
 import { createHttpClient, isApiError } from '../api/http';
+import { syncFilesCookie } from '../api/files';
 
 /**
  * An answer that asking again will not change: a 4xx other than 408/429 (not found, forbidden, invalid...). Such a
@@ -49,6 +50,12 @@ export function ServicesProvider({ services, children }: { services: Services; c
     };
     window.addEventListener('storage', onStorage);
     return () => window.removeEventListener('storage', onStorage);
+  }, [auth]);
+  // Attachments load through <img>/<video>, which cannot send the token: keep the files cookie current.
+  useEffect(() => {
+    const sync = () => void syncFilesCookie(auth.getSession()?.accessToken);
+    sync();
+    return auth.subscribe(sync);
   }, [auth]);
   // Drop every cached answer when the user changes (logout, or another account in another tab).
   const userId = useSyncExternalStore(auth.subscribe, () => auth.getSession()?.user.id ?? null);

@@ -2,7 +2,7 @@
 // nothing changed), so React can compare by reference. Confirmed messages are kept sorted by id (ids sort by
 // creation time) and unique by id; own unconfirmed sends live in `pending`, matched to their stored message by
 // nonce, and always display after the confirmed ones.
-import type { Id, Message, Reaction } from '../api/types';
+import type { Attachment, Id, Message, Reaction } from '../api/types';
 import { compareIds } from './ids';
 
 export type LocalState = 'pending' | 'failed';
@@ -20,6 +20,8 @@ export interface PendingMessage {
   attempts: number;
   /** The message this one answers (sent as `replyTo`). */
   replyTo?: Id | null;
+  /** Files already uploaded, sent by id. */
+  attachments?: Attachment[];
 }
 
 export interface ChannelMessages {
@@ -309,6 +311,7 @@ export interface ChatItem {
   replyTo?: Id | null;
   /** "pin": the system line "<sender> pinned a message" (replyTo = the pinned message). */
   type?: 'default' | 'pin';
+  attachments?: Attachment[];
   state: ItemState;
   error?: string;
   /** First message of a run by the same author: shows the author and full time. */
@@ -372,6 +375,7 @@ export function toItems(state: ChannelMessages | undefined, windowMs = GROUP_WIN
       reactions: m.reactions,
       replyTo: m.replyTo ?? null,
       type: m.type === 'pin' ? 'pin' : 'default',
+      attachments: m.attachments,
       state: 'sent',
     });
   }
@@ -385,6 +389,7 @@ export function toItems(state: ChannelMessages | undefined, windowMs = GROUP_WIN
       content: p.content,
       timestamp: p.createdAt,
       replyTo: p.replyTo ?? null,
+      attachments: p.attachments,
       state: p.state,
       error: p.error,
     });

@@ -20,6 +20,8 @@ export interface OutboxDeps {
   content: (channelId: string, nonce: string) => string | undefined;
   /** The message a queued send answers, if any (sent as `replyTo`). */
   replyTo?: (channelId: string, nonce: string) => string | null | undefined;
+  /** Ids of the files a queued send carries, if any. */
+  attachments?: (channelId: string, nonce: string) => string[] | undefined;
   onAttempt?: (channelId: string, nonce: string) => void;
   onSent: (channelId: string, message: Message) => void;
   onFailed: (channelId: string, nonce: string, error: string) => void;
@@ -106,7 +108,14 @@ export class Outbox {
         let ack: Ack<{ message: Message }> | undefined;
         try {
           const replyTo = this.deps.replyTo?.(item.channelId, item.nonce);
-          ack = await this.deps.emit({ channelId: item.channelId, content, nonce: item.nonce, ...(replyTo ? { replyTo } : {}) });
+          const attachments = this.deps.attachments?.(item.channelId, item.nonce);
+          ack = await this.deps.emit({
+            channelId: item.channelId,
+            content,
+            nonce: item.nonce,
+            ...(replyTo ? { replyTo } : {}),
+            ...(attachments?.length ? { attachments } : {}),
+          });
         } catch {
           ack = undefined; // timeout or disconnect: try again
         }

@@ -1,13 +1,15 @@
 import { useCallback, useEffect, useMemo, useRef, useState, type ReactNode } from 'react';
 import { useSearchParams } from 'react-router';
-import type { Id } from '../api/types';
+import type { Attachment, Id } from '../api/types';
 import { errorMessage } from '../api/http';
 import { newestId, type ChatItem } from '../chat/messageStore';
 import { pinnedIds } from '../chat/pins';
-import { useMe } from '../app/services';
+import { useMe, useServices } from '../app/services';
+import { useQuery } from '@tanstack/react-query';
+import { DEFAULT_LIMITS, uploadFile } from '../api/files';
 import { useChannelMessages, useRealtime, useReceipts } from '../realtime/RealtimeProvider';
 import { useShell } from './AppShell';
-import { Composer, type MentionSource } from './Composer';
+import { Composer, type ComposerHandle, type MentionSource, type Uploader } from './Composer';
 import { ConnectionBanner } from './ConnectionBanner';
 import { MessageList, type MessageListHandle } from './MessageList';
 import { useNotify } from './notices';
@@ -226,9 +228,23 @@ export function ChannelView({
     [channelId, canPin, pinned, highlightId, reply, setPinned, jumpTo, openPins],
   );
 
+  const { auth, api } = useServices();
+  const limits = useQuery({ queryKey: ['uploadLimits'], queryFn: () => api.uploadLimits(), staleTime: Infinity }).data ?? DEFAULT_LIMITS;
+  const uploader = useCallback<Uploader>(
+    async (file, onProgress, signal) => {
+      const token = await auth.getAccessToken();
+      if (!token) throw new Error('You are not logged in.');
+      return uploadFile({ channelId, file, token, onProgress, signal });
+    },
+    [auth, channelId],
+  );
+  const composer = useRef<ComposerHandle>(null);
+  const [dragging, setDragging] = useState(false);
+  const hasFiles = (e: React.DragEvent) => Array.from(e.dataTransfer?.types ?? []).includes('Files');
+
   const onSend = useCallback(
-    (content: string) => {
-      rt.send(channelId, content, replyTo?.id);
+    (content: string, attachments: Attachment[] = []) => {
+      rt.send(channelId, content, replyTo?.id, attachments);
       setReplyTo(null);
       // Sent from a window into the past: the message shows with the newest ones.
       if (rt.chat.getChannel(channelId)?.hasMoreNewer) jumpToPresent();
@@ -270,7 +286,28 @@ export function ChannelView({
       />
       <MessageExtrasContext.Provider value={extras}>
         <div className="main-body">
-          <section className="chat" aria-label="Messages" data-testid="chat" data-channel-id={channelId} ref={chatRef}>
+          <section
+            className={`chat${dragging ? ' dragging' : ''}`}
+            aria-label="Messages"
+            data-testid="chat"
+            data-channel-id={channelId}
+            ref={chatRef}
+            onDragOver={(e) => {
+              if (!hasFiles(e) || composerNotice) return;
+              e.preventDefault();
+              e.dataTransfer.dropEffect = 'copy';
+              setDragging(true);
+            }}
+            onDragLeave={(e) => {
+              if (!e.currentTarget.contains(e.relatedTarget as Node | null)) setDragging(false);
+            }}
+            onDrop={(e) => {
+              if (!hasFiles(e)) return;
+              e.preventDefault();
+              setDragging(false);
+              if (!composerNotice) composer.current?.addFiles(Array.from(e.dataTransfer.files));
+            }}
+          >
             <ConnectionBanner />
             <MessageList
               channelId={channelId}
@@ -314,6 +351,9 @@ export function ChannelView({
               onEditLast={() => list.current?.editLastOwn()}
               onEscape={onEscape}
               mentionSource={mentionSource}
+              uploader={uploader}
+              limits={limits}
+              handle={composer}
             />
             )}
             <TypingLine channelId={channelId} />

@@ -1,5 +1,6 @@
-import { useEffect, useId, useLayoutEffect, useMemo, useRef, useState, type KeyboardEvent } from 'react';
-import type { Id } from '../api/types';
+import { useEffect, useId, useImperativeHandle, useLayoutEffect, useMemo, useRef, useState, type KeyboardEvent, type Ref } from 'react';
+import type { Attachment, Id, UploadLimits } from '../api/types';
+import { checkFile, DEFAULT_LIMITS, formatSize } from '../api/files';
 import {
   applyCompletion,
   findMentionQuery,
@@ -25,7 +26,8 @@ export interface ComposerProps {
   /** Whose draft this is: drafts are kept per user and channel, across switches and reloads. */
   userId?: Id;
   placeholder: string;
-  onSend: (content: string) => void;
+  /** Sends the text and the uploaded files (the text may be empty when there are files). */
+  onSend: (content: string, attachments?: Attachment[]) => void;
   onTyping: (event: 'typing:start' | 'typing:stop') => void;
   /** Up arrow in an empty composer: edit the last own message. */
   onEditLast?: () => void;
@@ -34,7 +36,34 @@ export interface ComposerProps {
   disabled?: boolean;
   /** Enables the `@member` / `#channel` autocomplete. */
   mentionSource?: MentionSource;
+  /** Uploads a file to this channel: enables attaching (button, paste, drop through `handle`). */
+  uploader?: Uploader;
+  limits?: UploadLimits;
+  /** Lets the channel view hand over files dropped anywhere on it. */
+  handle?: Ref<ComposerHandle>;
 }
+
+/** Uploads one file, reporting progress (0..1); rejects with an Error whose message is shown. */
+export type Uploader = (file: File, onProgress: (fraction: number) => void, signal: AbortSignal) => Promise<Attachment>;
+
+export interface ComposerHandle {
+  addFiles: (files: File[]) => void;
+}
+
+interface UploadItem {
+  key: string;
+  name: string;
+  size: number;
+  progress: number;
+  status: 'uploading' | 'done' | 'error';
+  error?: string;
+  attachment?: Attachment;
+  abort?: AbortController;
+  /** A local preview of an image (object URL), revoked when the item goes. */
+  thumb?: string;
+}
+
+let uploadSeq = 0;
 
 export function Composer({
   channelId,
@@ -46,7 +75,58 @@ export function Composer({
   onEscape,
   disabled,
   mentionSource,
+  uploader,
+  limits = DEFAULT_LIMITS,
+  handle,
 }: ComposerProps) {
+  const [uploads, setUploads] = useState<UploadItem[]>([]);
+  const uploadsRef = useRef(uploads);
+  useLayoutEffect(() => {
+    uploadsRef.current = uploads;
+  });
+  const fileInput = useRef<HTMLInputElement>(null);
+  const patchUpload = (key: string, patch: Partial<UploadItem>) => setUploads((us) => us.map((u) => (u.key === key ? { ...u, ...patch } : u)));
+  const dropUpload = (key: string) =>
+    setUploads((us) => {
+      const u = us.find((x) => x.key === key);
+      u?.abort?.abort();
+      if (u?.thumb) URL.revokeObjectURL(u.thumb);
+      return us.filter((x) => x.key !== key);
+    });
+  const addFiles = (files: File[]) => {
+    if (!uploader || disabled) return;
+    const room = limits.maxPerMessage - uploadsRef.current.filter((u) => u.status !== 'error').length;
+    let taken = 0;
+    const items: UploadItem[] = files.map((file) => {
+      const key = `u${++uploadSeq}`;
+      const problem = checkFile(file, limits) ?? (taken >= room ? `At most ${limits.maxPerMessage} files per message.` : null);
+      if (problem) return { key, name: file.name || 'file', size: file.size, progress: 0, status: 'error', error: problem };
+      taken++;
+      const abort = new AbortController();
+      const thumb = file.type.startsWith('image/') && typeof URL.createObjectURL === 'function' ? URL.createObjectURL(file) : undefined;
+      uploader(file, (p) => patchUpload(key, { progress: p }), abort.signal).then(
+        (attachment) => patchUpload(key, { status: 'done', progress: 1, attachment, abort: undefined }),
+        (e: unknown) => {
+          if (abort.signal.aborted) return; // cancelled: the item is gone already
+          patchUpload(key, { status: 'error', error: e instanceof Error ? e.message : 'The upload failed.', abort: undefined });
+        },
+      );
+      return { key, name: file.name || 'file', size: file.size, progress: 0, status: 'uploading', abort, thumb };
+    });
+    setUploads((us) => [...us, ...items]);
+  };
+  useImperativeHandle(handle, () => ({ addFiles }));
+  // Another channel: unsent uploads stay on the server until the collector removes them; in-flight ones stop.
+  useEffect(
+    () => () => {
+      for (const u of uploadsRef.current) {
+        u.abort?.abort();
+        if (u.thumb) URL.revokeObjectURL(u.thumb);
+      }
+      setUploads([]);
+    },
+    [channelId],
+  );
   const [value, setValue] = useState(() => loadDraft(userId, channelId));
   const [prevChannel, setPrevChannel] = useState(channelId);
   const ref = useRef<HTMLTextAreaElement>(null);
@@ -130,13 +210,19 @@ export function Composer({
   };
 
   const tooLong = value.length > MAX_MESSAGE_LENGTH;
+  const uploading = uploads.some((u) => u.status === 'uploading');
+  const ready = uploads.filter((u) => u.status === 'done' && u.attachment).map((u) => u.attachment!);
+  const canSend = (!!value.trim() || ready.length > 0) && !tooLong && !disabled && !uploading;
 
   const send = () => {
-    if (!value.trim() || tooLong || disabled) return;
-    onSend(value);
+    if (!canSend) return;
+    if (ready.length > 0) onSend(value, ready);
+    else onSend(value);
     typing.current?.stop();
     setValue('');
     saveDraft(userId, channelId, '');
+    for (const u of uploads) if (u.thumb) URL.revokeObjectURL(u.thumb);
+    setUploads([]);
   };
 
   const onKeyDown = (e: KeyboardEvent<HTMLTextAreaElement>) => {
@@ -179,6 +265,44 @@ export function Composer({
         send();
       }}
     >
+      {uploads.length > 0 && (
+        <ul className="upload-tray" data-testid="upload-tray" aria-label="Files to send">
+          {uploads.map((u) => (
+            <li key={u.key} className={`upload-item ${u.status}`} data-testid="upload-item" data-status={u.status} data-name={u.name}>
+              {u.thumb ? (
+                <img className="upload-thumb" src={u.thumb} alt="" />
+              ) : (
+                <span className="upload-icon" aria-hidden="true">
+                  ▤
+                </span>
+              )}
+              <span className="upload-meta">
+                <span className="upload-name truncate" title={u.name}>
+                  {u.name}
+                </span>
+                <span className="upload-size">{formatSize(u.size)}</span>
+                {u.status === 'uploading' && (
+                  <progress className="upload-progress" max={1} value={u.progress} aria-label={`Uploading ${u.name}`} data-testid="upload-progress" />
+                )}
+                {u.status === 'error' && (
+                  <span className="upload-error" role="alert" data-testid="upload-error">
+                    {u.error}
+                  </span>
+                )}
+              </span>
+              <button
+                type="button"
+                className="upload-remove icon-button"
+                aria-label={u.status === 'uploading' ? `Cancel uploading ${u.name}` : `Remove ${u.name}`}
+                onClick={() => dropUpload(u.key)}
+                data-testid="upload-remove"
+              >
+                ×
+              </button>
+            </li>
+          ))}
+        </ul>
+      )}
       {open && (
         <div className="mention-popup" data-testid="mention-popup">
           <div className="mention-popup-title" aria-hidden="true">
@@ -225,6 +349,34 @@ export function Composer({
         </div>
       )}
       <div className={`composer-box${tooLong ? ' too-long' : ''}`}>
+        {uploader && (
+          <>
+            <button
+              type="button"
+              className="attach-button icon-button"
+              aria-label="Attach files"
+              title="Attach files"
+              onClick={() => fileInput.current?.click()}
+              disabled={disabled}
+              data-testid="composer-attach"
+            >
+              <svg width="20" height="20" viewBox="0 0 24 24" aria-hidden="true">
+                <path d="M12 5v14M5 12h14" stroke="currentColor" strokeWidth="2.2" strokeLinecap="round" />
+              </svg>
+            </button>
+            <input
+              ref={fileInput}
+              type="file"
+              multiple
+              hidden
+              data-testid="composer-file-input"
+              onChange={(e) => {
+                addFiles(Array.from(e.target.files ?? []));
+                e.target.value = ''; // the same file can be picked again
+              }}
+            />
+          </>
+        )}
         <div
           className="composer-combo"
           role={mentionSource ? 'combobox' : undefined}
@@ -248,6 +400,14 @@ export function Composer({
             }}
             onSelect={syncCaret}
             onKeyDown={onKeyDown}
+            onPaste={(e) => {
+              // A pasted image (a screenshot) arrives as a file; text pastes as usual.
+              const files = Array.from(e.clipboardData?.files ?? []);
+              if (files.length > 0 && uploader) {
+                e.preventDefault();
+                addFiles(files);
+              }
+            }}
             onBlur={() => {
               setCaret(null);
               if (!value.trim()) typing.current?.stop();
@@ -264,7 +424,7 @@ export function Composer({
             {MAX_MESSAGE_LENGTH - value.length}
           </span>
         )}
-        <button type="submit" className="send-button" aria-label="Send message" disabled={!value.trim() || tooLong || disabled} data-testid="composer-send">
+        <button type="submit" className="send-button" aria-label="Send message" disabled={!canSend} data-testid="composer-send">
           <svg width="20" height="20" viewBox="0 0 24 24" aria-hidden="true">
             <path fill="currentColor" d="M3.4 20.4 21 12 3.4 3.6 3.4 10l12.6 2-12.6 2z" />
           </svg>

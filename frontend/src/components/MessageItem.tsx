@@ -4,6 +4,7 @@ import type { ReceiptStatus } from '../chat/receipts';
 import { displayName, usernameHint, useUser } from '../app/queries';
 import { Avatar } from './ui';
 import { MessageContent } from './MessageContent';
+import { Attachments } from './Attachments';
 import { ReactionBar } from './ReactionBar';
 import { ReactionPicker } from './ReactionPicker';
 import { useMessageExtras } from './messageExtras';
@@ -331,6 +332,7 @@ export const MessageItem = memo(function MessageItem(props: MessageItemProps) {
               )}
             </div>
           )}
+          {!editing && item.attachments && item.attachments.length > 0 && <Attachments items={item.attachments} />}
           {canReact && <ReactionBar reactions={item.reactions} onToggle={toggle} onAdd={setPickerAnchor} />}
           {item.state === 'failed' && (
             <div className="failed-row" role="alert">

@@ -8,6 +8,7 @@ import { qk } from '../api/queryKeys';
 import { SocketManager, type SocketFactory } from '../api/socket';
 import type {
   Ack,
+  Attachment,
   ChannelUpdateEvent,
   DMList,
   Id,
@@ -144,6 +145,7 @@ export class Realtime {
         return p && p.state === 'pending' ? p.content : undefined;
       },
       replyTo: (channelId, nonce) => findPending(this.chat.getChannel(channelId), nonce)?.replyTo,
+      attachments: (channelId, nonce) => findPending(this.chat.getChannel(channelId), nonce)?.attachments?.map((a) => a.id),
       onAttempt: (channelId, nonce) => this.chat.update(channelId, (st) => markSending(st, nonce)),
       onSent: (channelId, message) => {
         this.chat.update(channelId, (st) => receiveMessage(st, message));
@@ -574,12 +576,22 @@ export class Realtime {
 
   // --- sending --------------------------------------------------------------------------------------------
 
-  send(channelId: Id, content: string, replyTo?: Id | null): string | null {
-    const text = content.replace(/\s+$/, '');
-    if (!text.trim()) return null;
+  send(channelId: Id, content: string, replyTo?: Id | null, attachments?: Attachment[]): string | null {
+    let text = content.replace(/\s+$/, '');
+    const files = attachments?.length ? attachments : undefined;
+    if (!text.trim() && !files) return null;
+    if (!text.trim()) text = '';
     const nonce = newNonce();
     this.chat.update(channelId, (st) =>
-      addPending(st, { nonce, channelId, senderId: this.meId, content: text, createdAt: new Date().toISOString(), replyTo: replyTo || null }),
+      addPending(st, {
+        nonce,
+        channelId,
+        senderId: this.meId,
+        content: text,
+        createdAt: new Date().toISOString(),
+        replyTo: replyTo || null,
+        attachments: files,
+      }),
     );
     this.outbox.enqueue(channelId, nonce);
     return nonce;

@@ -1,0 +1,99 @@
+// Files: uploads with progress (XMLHttpRequest: fetch cannot report upload progress), the files cookie that lets
+// <img>/<video> elements load attachments (they cannot send an Authorization header), and size formatting.
+import { API_BASE, ApiError, rawRequest, toApiError } from './http';
+import type { Attachment, Id, UploadLimits } from './types';
+
+/** The server's defaults, used until GET /api/attachments/limits answers. */
+export const DEFAULT_LIMITS: UploadLimits = { maxSize: 25 * 1024 * 1024, maxPerMessage: 10, types: [] };
+
+let cookieToken = '';
+let cookieReady: Promise<void> = Promise.resolve();
+
+/**
+ * Puts the access token in the HttpOnly files cookie (POST /api/files/session). Called whenever the session's
+ * token changes; the cookie expires with the token.
+ */
+export function syncFilesCookie(token: string | null | undefined): Promise<void> {
+  if (!token || token === cookieToken) return cookieReady;
+  cookieToken = token;
+  cookieReady = rawRequest<void>('/files/session', { method: 'POST', token }).then(
+    () => undefined,
+    () => {
+      cookieToken = ''; // try again next time
+    },
+  );
+  return cookieReady;
+}
+
+/** Resolves once the latest cookie request finished (an image that failed to load retries after it). */
+export function filesCookieReady(): Promise<void> {
+  return cookieReady;
+}
+
+export interface UploadOptions {
+  channelId: Id;
+  file: File;
+  token: string;
+  onProgress?: (fraction: number) => void;
+  signal?: AbortSignal;
+}
+
+/** Uploads one file as the raw request body; resolves to the stored attachment or rejects with an ApiError. */
+export function uploadFile({ channelId, file, token, onProgress, signal }: UploadOptions): Promise<Attachment> {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open('POST', `${API_BASE}/channels/${encodeURIComponent(channelId)}/attachments?filename=${encodeURIComponent(file.name || 'file')}`);
+    xhr.setRequestHeader('Authorization', `Bearer ${token}`);
+    xhr.setRequestHeader('Content-Type', 'application/octet-stream'); // the server sniffs the type from the bytes
+    xhr.upload.onprogress = (e) => {
+      if (e.lengthComputable && e.total > 0) onProgress?.(e.loaded / e.total);
+    };
+    xhr.onload = () => {
+      if (xhr.status >= 200 && xhr.status < 300) {
+        try {
+          resolve((JSON.parse(xhr.responseText) as { attachment: Attachment }).attachment);
+        } catch {
+          reject(new ApiError(xhr.status, 'internal', 'The server answered something unexpected.'));
+        }
+        return;
+      }
+      const headers = new Headers();
+      const retry = xhr.getResponseHeader('Retry-After');
+      if (retry) headers.set('Retry-After', retry);
+      void toApiError(new Response(xhr.responseText || null, { status: xhr.status, headers })).then(reject);
+    };
+    xhr.onerror = () => reject(new ApiError(0, 'network', 'The upload failed: could not reach the server.'));
+    xhr.onabort = () => reject(new DOMException('cancelled', 'AbortError'));
+    if (signal) {
+      if (signal.aborted) {
+        reject(new DOMException('cancelled', 'AbortError'));
+        return;
+      }
+      signal.addEventListener('abort', () => xhr.abort(), { once: true });
+    }
+    xhr.send(file);
+  });
+}
+
+/** 1.2 MB style sizes, as Discord shows them (binary units, named as people know them). */
+export function formatSize(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(n < 10 * 1024 ? 1 : 0)} KB`;
+  return `${(n / (1024 * 1024)).toFixed(n < 10 * 1024 * 1024 ? 1 : 0)} MB`;
+}
+
+/** Why a file cannot be sent before uploading it, or null. */
+export function checkFile(file: File, limits: UploadLimits): string | null {
+  if (file.size === 0) return `${file.name || 'The file'} is empty.`;
+  if (file.size > limits.maxSize) return `${file.name || 'The file'} is too big (${formatSize(file.size)}); files can be at most ${formatSize(limits.maxSize)}.`;
+  return null;
+}
+
+/** What kind of preview a file gets. */
+export function previewKind(a: Pick<Attachment, 'contentType' | 'previewUrl' | 'snippet'>): 'image' | 'video' | 'audio' | 'text' | 'file' {
+  if (a.contentType.startsWith('image/') && a.previewUrl) return 'image';
+  if (a.contentType === 'video/mp4' || a.contentType === 'video/webm') return 'video';
+  if (a.contentType.startsWith('audio/')) return 'audio';
+  if (a.snippet) return 'text';
+  return 'file';
+}
