@@ -59,6 +59,7 @@ var dbQueries = map[string]string{
 	"mongo":     "ping",
 	"cassandra": "SELECT release_version FROM system.local",
 	"redis":     "ping",
+	"s3":        "http://127.0.0.1:7070/", // the S3 gateway of uploaded files: an S3 answer (403 to an unsigned request)
 }
 
 // mustBeSetInDocker: variables whose defaults only make sense in a checkout (a path relative to it, or the port

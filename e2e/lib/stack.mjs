@@ -160,6 +160,8 @@ export function createIsolatedData(port) {
       PARLEY_LOGIN_IP_BURST: '1000',
       PARLEY_STATIC_DIR: path.join(FRONTEND, 'dist'),
       PARLEY_DATA_DIR: path.join(ARTIFACTS, 'data'),
+      PARLEY_STORAGE_DIR: path.join(ARTIFACTS, 'data', 'files'), // attachments (fs store; the S3 one is tested in Go)
+      PARLEY_UPLOAD_BURST: '1000',
       PARLEY_LOG_LEVEL: 'info',
       PARLEY_SHUTDOWN_TIMEOUT: '15s',
     },

@@ -1,0 +1,126 @@
+// Files in messages (issue #17): Alice attaches files by button, by pasting an image and by dropping files on the
+// channel; Bob sees the previews live (images really load: the files cookie authorises them), a refused type gets
+// a clear error, and a removed member's browser can no longer load the files.
+import { expect, test, type Page } from '@playwright/test';
+import zlib from 'node:zlib';
+import { api, closeAll, screenshot, setupPair } from './helpers';
+
+/** A w×h PNG of one colour (no image library needed). */
+function png(w: number, h: number, rgb: [number, number, number]): Buffer {
+  const crcTable = Array.from({ length: 256 }, (_, n) => {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    return c >>> 0;
+  });
+  const crc = (b: Buffer) => {
+    let c = 0xffffffff;
+    for (const x of b) c = crcTable[(c ^ x) & 0xff] ^ (c >>> 8);
+    return (c ^ 0xffffffff) >>> 0;
+  };
+  const chunk = (type: string, data: Buffer) => {
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(data.length);
+    const td = Buffer.concat([Buffer.from(type), data]);
+    const c = Buffer.alloc(4);
+    c.writeUInt32BE(crc(td));
+    return Buffer.concat([len, td, c]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(w, 0);
+  ihdr.writeUInt32BE(h, 4);
+  ihdr[8] = 8; // bit depth
+  ihdr[9] = 2; // RGB
+  const row = Buffer.concat([Buffer.from([0]), Buffer.alloc(w * 3).map((_, i) => rgb[i % 3])]);
+  const raw = Buffer.concat(Array.from({ length: h }, () => row));
+  return Buffer.concat([Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]), chunk('IHDR', ihdr), chunk('IDAT', zlib.deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]);
+}
+
+/** The message row that carries a file named `name`. */
+const rowWithFile = (page: Page, name: string) => page.getByTestId('message-item').filter({ has: page.locator(`[data-testid="attachment"][data-name="${name}"]`) });
+
+/** Waits until the image of `name` has really loaded (decoded pixels), which needs the files cookie. */
+async function expectImageLoaded(page: Page, name: string) {
+  const img = rowWithFile(page, name).getByTestId('attachment-image');
+  await expect(img).toBeVisible();
+  await expect.poll(() => img.evaluate((el: HTMLImageElement) => el.complete && el.naturalWidth > 0)).toBe(true);
+}
+
+async function expectUploadsDone(page: Page, n: number) {
+  await expect(page.getByTestId('upload-item')).toHaveCount(n);
+  await expect(page.locator('[data-testid="upload-item"][data-status="done"]')).toHaveCount(n);
+}
+
+test('attachments: button, paste and drop; Bob sees the previews live; a refused type is explained; a removed member loses the files', async ({ browser }) => {
+  const p = await setupPair(browser, 'File Club');
+  try {
+    const { a, b } = p;
+    // 1. The attach button: an image and a code file, with text.
+    await a.page.getByTestId('composer-file-input').setInputFiles([
+      { name: 'sunset.png', mimeType: 'image/png', buffer: png(320, 200, [240, 120, 40]) },
+      { name: 'hello.py', mimeType: 'text/x-python', buffer: Buffer.from('def hello():\n    print("hi")\n\nhello()\n') },
+    ]);
+    await expectUploadsDone(a.page, 2);
+    await a.page.getByTestId('composer-input').fill('two files for you');
+    await a.page.getByTestId('composer-input').press('Enter');
+    await expect(a.page.getByTestId('upload-tray')).toHaveCount(0);
+
+    for (const page of [a.page, b.page]) {
+      await expect(rowWithFile(page, 'sunset.png')).toHaveAttribute('data-state', 'sent');
+      await expectImageLoaded(page, 'sunset.png');
+      await expect(rowWithFile(page, 'hello.py').getByTestId('attachment-snippet')).toContainText('def hello():');
+    }
+    // The box was sized before the image loaded: its size is the image's, scaled to fit 400 × 300.
+    const box = await rowWithFile(b.page, 'sunset.png').getByTestId('attachment-image').boundingBox();
+    expect(Math.round(box!.width)).toBe(320);
+    expect(Math.round(box!.height)).toBe(200);
+
+    // The lightbox shows the full image.
+    await rowWithFile(b.page, 'sunset.png').getByRole('button', { name: 'Open sunset.png' }).click();
+    await expect(b.page.getByTestId('lightbox')).toBeVisible();
+    await b.page.keyboard.press('Escape');
+    await expect(b.page.getByTestId('lightbox')).toHaveCount(0);
+
+    // 2. Paste an image from the clipboard (a screenshot), sent without text.
+    const pasted = png(90, 60, [30, 160, 90]).toString('base64');
+    await a.page.getByTestId('composer-input').evaluate((el, b64) => {
+      const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+      const dt = new DataTransfer();
+      dt.items.add(new File([bytes], 'pasted.png', { type: 'image/png' }));
+      el.dispatchEvent(new ClipboardEvent('paste', { clipboardData: dt, bubbles: true, cancelable: true }));
+    }, pasted);
+    await expectUploadsDone(a.page, 1);
+    await a.page.getByTestId('composer-send').click();
+    await expectImageLoaded(b.page, 'pasted.png');
+
+    // 3. Drop files anywhere on the channel.
+    await a.page.getByTestId('chat').evaluate((el) => {
+      const dt = new DataTransfer();
+      dt.items.add(new File(['a,b\n1,2\n'], 'table.csv', { type: 'text/csv' }));
+      dt.items.add(new File([new Uint8Array([0x50, 0x4b, 0x05, 0x06, ...new Array(18).fill(0)])], 'empty.zip', { type: 'application/zip' }));
+      el.dispatchEvent(new DragEvent('dragover', { dataTransfer: dt, bubbles: true, cancelable: true }));
+      el.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+    });
+    await expectUploadsDone(a.page, 2);
+    await a.page.getByTestId('composer-input').fill('dropped');
+    await a.page.getByTestId('composer-input').press('Enter');
+    await expect(rowWithFile(b.page, 'empty.zip').getByTestId('attachment-download')).toHaveAttribute('href', /\/files\/\d+\/empty\.zip\?download=1$/);
+    await expect(rowWithFile(b.page, 'table.csv')).toHaveCount(1);
+
+    // 4. A type the server refuses: the error is shown on the file, and nothing can be sent with it.
+    await a.page.getByTestId('composer-file-input').setInputFiles([
+      { name: 'tool', mimeType: 'application/octet-stream', buffer: Buffer.concat([Buffer.from('\x7fELF\x02\x01\x01'), Buffer.alloc(300)]) },
+    ]);
+    await expect(a.page.getByTestId('upload-error')).toContainText('not allowed');
+    await expect(a.page.getByTestId('composer-send')).toBeDisabled();
+    await a.page.getByTestId('upload-remove').click();
+    await screenshot(b.page, 'attachments');
+
+    // 5. Bob is removed from the server: his browser can no longer load the files.
+    const src = await rowWithFile(b.page, 'sunset.png').getByTestId('attachment-image').getAttribute('src');
+    await api('DELETE', `/api/servers/${p.serverId}/members/${p.bob.user.id}`, undefined, p.alice.accessToken);
+    const status = await b.page.evaluate(async (u) => (await fetch(u!, { cache: 'no-store' })).status, src);
+    expect(status).toBe(404);
+  } finally {
+    await closeAll(p.a, p.b);
+  }
+});
