@@ -412,6 +412,10 @@ func TestEditDeleteAndBadInput(t *testing.T) {
 		{map[string]any{"channelId": general, "content": string(make([]byte, 4001)), "nonce": "n"}, "invalid_input"},
 		{map[string]any{"channelId": "999", "content": "x", "nonce": "n"}, "not_found"},
 		{map[string]any{"channelId": "abc", "content": "x", "nonce": "n"}, "invalid_input"},
+		// Files: ids must be numbers, and must be the sender's uploads to this channel.
+		{map[string]any{"channelId": general, "content": "", "nonce": "n", "attachments": []string{"abc"}}, "invalid_input"},
+		{map[string]any{"channelId": general, "content": "x", "nonce": "n", "attachments": []string{"12345"}}, "invalid_input"},
+		{map[string]any{"channelId": general, "content": "x", "nonce": "n", "attachments": "12345"}, "invalid_input"},
 	}
 	for _, c := range bad {
 		var ack sendAck
