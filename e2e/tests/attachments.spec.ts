@@ -103,7 +103,7 @@ test('attachments: button, paste and drop; Bob sees the previews live; a refused
     await expectUploadsDone(a.page, 2);
     await a.page.getByTestId('composer-input').fill('dropped');
     await a.page.getByTestId('composer-input').press('Enter');
-    await expect(rowWithFile(b.page, 'empty.zip').getByTestId('attachment-download')).toHaveAttribute('href', /\/files\/\d+\/empty\.zip\?download=1$/);
+    await expect(rowWithFile(b.page, 'empty.zip').getByRole('link', { name: 'Download empty.zip' })).toHaveAttribute('href', /\/files\/\d+\/empty\.zip\?download=1$/);
     await expect(rowWithFile(b.page, 'table.csv')).toHaveCount(1);
 
     // 4. A type the server refuses: the error is shown on the file, and nothing can be sent with it.
