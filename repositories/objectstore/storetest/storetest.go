@@ -26,6 +26,12 @@ type Store interface {
 func Run(t *testing.T, s Store, prefix string) {
 	ctx := context.Background()
 	key := func(name string) string { return prefix + "/" + name }
+	// A shared bucket (S3) keeps what a run leaves: delete every key the suite may have written.
+	t.Cleanup(func() {
+		for _, k := range []string{"big", "empty", "short", "aborted", "k"} {
+			_ = s.Delete(ctx, key(k))
+		}
+	})
 
 	t.Run("round trip of a multi-megabyte object", func(t *testing.T) {
 		data := make([]byte, 3<<20+17)
