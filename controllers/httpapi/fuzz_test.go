@@ -20,6 +20,7 @@ import (
 
 	"github.com/parleychat/parley/controllers/httpapi"
 	"github.com/parleychat/parley/internal/model"
+	"github.com/parleychat/parley/services/attachments"
 	"github.com/parleychat/parley/services/auth"
 	"github.com/parleychat/parley/services/community"
 	"github.com/parleychat/parley/services/messaging"
@@ -295,13 +296,30 @@ func (f fSearch) Search(_ context.Context, u int64, req search.Request) (model.S
 	return model.SearchResult{}, err
 }
 
+type fFiles struct{ s *seen }
+
+func (f fFiles) Upload(_ context.Context, u attachments.Upload) (model.Attachment, error) {
+	f.s.ids("upload", u.UserID, u.ChannelID)
+	n, _ := io.Copy(io.Discard, u.Body)
+	return model.Attachment{ID: 1, Name: attachments.SafeName(u.Name), Size: n, ContentType: "text/plain"}, nil
+}
+func (f fFiles) Open(_ context.Context, u, id int64, _ bool) (attachments.File, error) {
+	f.s.ids("open", u, id)
+	return attachments.File{Body: io.NopCloser(strings.NewReader("x")), Size: 1, ContentType: "text/plain; charset=utf-8"}, nil
+}
+func (f fFiles) Limits() attachments.Config {
+	f.s.ids("limits")
+	return attachments.Config{MaxSize: 1 << 20, MaxPerMessage: 10}
+}
+
 // fuzzRouter is the real router with every handler group on the fakes.
 func fuzzRouter(s *seen) *gin.Engine {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	misc := fMisc{s}
+	authH := httpapi.NewAuthHandlers(fAuth{s: s}, httpapi.AuthConfig{}, log)
 	return httpapi.NewRouter(httpapi.RouterConfig{
 		Log:  log,
-		Auth: httpapi.NewAuthHandlers(fAuth{s: s}, httpapi.AuthConfig{}, log),
+		Auth: authH,
 		Extra: []func(e *gin.Engine, api, authed *gin.RouterGroup){
 			httpapi.NewCommunityHandlers(fCommunity{s: s}, log).Routes,
 			httpapi.NewMessageHandlers(fHistory{s: s}, misc, log).WithReactions(misc).Routes,
@@ -310,6 +328,7 @@ func fuzzRouter(s *seen) *gin.Engine {
 			httpapi.NewSettingsHandlers(fSettings{s}, log).Routes,
 			httpapi.NewSafetyHandlers(fSafety{s: s}, log).Routes,
 			httpapi.NewSearchHandlers(fSearch{s}, log).Routes,
+			httpapi.NewAttachmentHandlers(fFiles{s}, authH, false, log).Routes,
 		},
 	})
 }
@@ -357,6 +376,7 @@ var fuzzRoutes = []struct {
 	{"PUT", "/api/me/privacy", true}, {"GET", "/api/servers", false}, {"GET", "/api/servers/:a", false},
 	{"GET", "/api/me/settings", false}, {"GET", "/api/users/me", false}, {"GET", "/api/dms", false},
 	{"DELETE", "/api/channels/:a/pins/:b", false}, {"GET", "/api/search", false},
+	{"POST", "/api/channels/:a/attachments", false}, {"GET", "/api/attachments/limits", false}, {"POST", "/api/files/session", false},
 }
 
 var knownCodes = map[string]bool{"invalid_input": true, "unauthorized": true, "token_expired": true,
@@ -434,7 +454,7 @@ func FuzzRequests(f *testing.F) {
 				}
 			}
 		}
-		if w.Code < 300 && calls == 0 && rt.path != "/api/presence" {
+		if w.Code < 300 && calls == 0 && rt.path != "/api/presence" && rt.path != "/api/files/session" {
 			t.Fatalf("%s: %d without a service call", what, w.Code)
 		}
 		// Path ids: decimal and positive (surrounding spaces are trimmed on purpose).
