@@ -45,7 +45,8 @@ func NewAttachmentHandlers(svc AttachmentService, auth *AuthHandlers, secureCook
 
 // IsUpload tells the HTTP server which requests may have a large, slow body (the upload endpoint).
 func IsUpload(r *http.Request) bool {
-	return r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, "/api/channels/") && strings.HasSuffix(r.URL.Path, "/attachments")
+	return r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, "/api/channels/") && strings.HasSuffix(r.URL.Path, "/attachments") ||
+		r.Method == http.MethodPut && r.URL.Path == "/api/users/me/avatar"
 }
 
 func (h *AttachmentHandlers) Routes(e *gin.Engine, _, authed *gin.RouterGroup) {

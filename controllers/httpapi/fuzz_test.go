@@ -307,6 +307,27 @@ func (f fFiles) Open(_ context.Context, u, id int64, _ bool) (attachments.File, 
 	f.s.ids("open", u, id)
 	return attachments.File{Body: io.NopCloser(strings.NewReader("x")), Size: 1, ContentType: "text/plain; charset=utf-8"}, nil
 }
+func (f fFiles) Avatar(_ context.Context, u attachments.Upload) (string, error) {
+	f.s.ids("avatar", u.UserID)
+	_, _ = io.Copy(io.Discard, u.Body)
+	return "/avatars/1.png", nil
+}
+func (f fFiles) OpenAvatar(context.Context, string) (io.ReadCloser, int64, error) {
+	return io.NopCloser(strings.NewReader("x")), 1, nil
+}
+func (f fFiles) DeleteAvatar(context.Context, string) {}
+
+type fProfiles struct{ s *seen }
+
+func (f fProfiles) Me(_ context.Context, u int64) (model.User, error) {
+	f.s.ids("me", u)
+	return model.User{ID: u}, nil
+}
+func (f fProfiles) UpdateProfile(_ context.Context, u int64, _, avatar *string) (model.User, error) {
+	f.s.ids("updateProfile", u)
+	return model.User{ID: u, AvatarURL: *avatar}, nil
+}
+
 func (f fFiles) Limits() attachments.Config {
 	f.s.ids("limits")
 	return attachments.Config{MaxSize: 1 << 20, MaxPerMessage: 10}
@@ -329,6 +350,7 @@ func fuzzRouter(s *seen) *gin.Engine {
 			httpapi.NewSafetyHandlers(fSafety{s: s}, log).Routes,
 			httpapi.NewSearchHandlers(fSearch{s}, log).Routes,
 			httpapi.NewAttachmentHandlers(fFiles{s}, authH, false, log).Routes,
+			httpapi.NewAvatarHandlers(fFiles{s}, fProfiles{s}, log).Routes,
 		},
 	})
 }
@@ -377,6 +399,7 @@ var fuzzRoutes = []struct {
 	{"GET", "/api/me/settings", false}, {"GET", "/api/users/me", false}, {"GET", "/api/dms", false},
 	{"DELETE", "/api/channels/:a/pins/:b", false}, {"GET", "/api/search", false},
 	{"POST", "/api/channels/:a/attachments", false}, {"GET", "/api/attachments/limits", false}, {"POST", "/api/files/session", false},
+	{"PUT", "/api/users/me/avatar", false}, {"DELETE", "/api/users/me/avatar", false},
 }
 
 var knownCodes = map[string]bool{"invalid_input": true, "unauthorized": true, "token_expired": true,

@@ -1,0 +1,92 @@
+package httpapi_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"image"
+	_ "image/png"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/parleychat/parley/internal/testenv/testfiles"
+	"github.com/parleychat/parley/internal/testenv/testserver"
+)
+
+func putAvatar(t *testing.T, s *testserver.Server, token string, data []byte) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest("PUT", s.URL+"/api/users/me/avatar", bytes.NewReader(data))
+	req.Header.Set("Authorization", "Bearer "+token)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	var me struct{ AvatarURL string }
+	_ = json.Unmarshal(b, &me)
+	if res.StatusCode != http.StatusOK {
+		return res.StatusCode, string(b)
+	}
+	return res.StatusCode, me.AvatarURL
+}
+
+// TestAvatarsOnTheObjectStore: an uploaded avatar is squared to 256×256 without its metadata, served publicly
+// from our origin, and the replaced or cleared one is deleted; a non-image is refused.
+func TestAvatarsOnTheObjectStore(t *testing.T) {
+	t.Parallel()
+	s := testserver.Start(t, testserver.Options{})
+	alice := s.Register(t, "alice")
+
+	status, url := putAvatar(t, s, alice.AccessToken, testfiles.JPEGWithGPS(600, 400))
+	if status != http.StatusOK || !strings.HasPrefix(url, "/avatars/") || !strings.HasSuffix(url, ".png") {
+		t.Fatalf("put avatar: %d %s", status, url)
+	}
+	res, body := fetch(t, s, url, nil) // public: no credentials
+	if res.StatusCode != http.StatusOK || res.Header.Get("Content-Type") != "image/png" || res.Header.Get("X-Content-Type-Options") != "nosniff" ||
+		!strings.Contains(res.Header.Get("Cache-Control"), "immutable") {
+		t.Fatalf("get avatar: %d %v", res.StatusCode, res.Header)
+	}
+	if bytes.Contains(body, []byte(testfiles.GPSMarker)) {
+		t.Fatal("the avatar kept the GPS block")
+	}
+	if cfg, format, err := image.DecodeConfig(bytes.NewReader(body)); err != nil || format != "png" || cfg.Width != 256 || cfg.Height != 256 {
+		t.Fatalf("avatar image %+v %s %v", cfg, format, err)
+	}
+	var pub struct{ AvatarURL string }
+	s.Do(t, "GET", "/api/users/"+alice.ID, alice.AccessToken, nil).JSON(t, &pub)
+	if pub.AvatarURL != url {
+		t.Fatalf("profile shows %q, want %q", pub.AvatarURL, url)
+	}
+
+	// Replacing it deletes the old one.
+	status, url2 := putAvatar(t, s, alice.AccessToken, testfiles.PNG(64, 300))
+	if status != http.StatusOK || url2 == url {
+		t.Fatalf("second avatar: %d %s", status, url2)
+	}
+	if res, _ := fetch(t, s, url, nil); res.StatusCode != http.StatusNotFound {
+		t.Fatalf("the replaced avatar is still served: %d", res.StatusCode)
+	}
+	// Refusals change nothing.
+	for _, bad := range [][]byte{[]byte(testfiles.SVGWithScript), testfiles.Truncated(testfiles.PNG(200, 200)), testfiles.BombPNG(50_000, 50_000), nil} {
+		if status, msg := putAvatar(t, s, alice.AccessToken, bad); status != http.StatusBadRequest {
+			t.Fatalf("bad avatar accepted: %d %s", status, msg)
+		}
+	}
+	if res, _ := fetch(t, s, url2, nil); res.StatusCode != http.StatusOK {
+		t.Fatalf("a refused upload removed the avatar: %d", res.StatusCode)
+	}
+	for _, name := range []string{"..png", "x.svg", "1.png.html", "%2e%2e"} {
+		if res, _ := fetch(t, s, "/avatars/"+name, nil); res.StatusCode != http.StatusNotFound {
+			t.Fatalf("/avatars/%s: %d", name, res.StatusCode)
+		}
+	}
+	// Clearing it deletes it.
+	if r := s.Do(t, "DELETE", "/api/users/me/avatar", alice.AccessToken, nil); r.Status != http.StatusOK || strings.Contains(string(r.Body), "/avatars/") {
+		t.Fatalf("delete avatar: %d %s", r.Status, r.Body)
+	}
+	if res, _ := fetch(t, s, url2, nil); res.StatusCode != http.StatusNotFound {
+		t.Fatalf("the cleared avatar is still served: %d", res.StatusCode)
+	}
+}
