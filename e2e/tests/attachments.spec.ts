@@ -115,7 +115,19 @@ test('attachments: button, paste and drop; Bob sees the previews live; a refused
     await a.page.getByTestId('upload-remove').click();
     await screenshot(b.page, 'attachments');
 
-    // 5. Bob is removed from the server: his browser can no longer load the files.
+    // 5. Alice sets an avatar in her settings: it is stored like the files, squared, and Bob sees it after a reload.
+    await a.page.getByTestId('user-settings-button').click();
+    await a.page.getByTestId('avatar-input').setInputFiles({ name: 'me.png', mimeType: 'image/png', buffer: png(300, 200, [60, 90, 200]) });
+    const own = a.page.getByTestId('user-panel').locator('img[src^="/avatars/"]');
+    await expect(own).toHaveCount(1);
+    await expect.poll(() => own.evaluate((el: HTMLImageElement) => el.complete && el.naturalWidth)).toBe(256);
+    await a.page.keyboard.press('Escape');
+    await b.page.reload();
+    await expect(b.page.getByTestId('message-list')).toHaveAttribute('data-loaded', 'true');
+    const theirs = rowWithFile(b.page, 'sunset.png').locator('.message-gutter img[src^="/avatars/"]');
+    await expect.poll(() => theirs.evaluate((el: HTMLImageElement) => el.complete && el.naturalWidth)).toBe(256);
+
+    // 6. Bob is removed from the server: his browser can no longer load the files.
     const src = await rowWithFile(b.page, 'sunset.png').getByTestId('attachment-image').getAttribute('src');
     await api('DELETE', `/api/servers/${p.serverId}/members/${p.bob.user.id}`, undefined, p.alice.accessToken);
     const status = await b.page.evaluate(async (u) => (await fetch(u!, { cache: 'no-store' })).status, src);

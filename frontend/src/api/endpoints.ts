@@ -55,6 +55,7 @@ export function createApi(http: HttpClient) {
     // users
     me: () => http.get<Me>('/users/me'),
     updateMe: (body: UpdateMeBody) => http.patch<Me>('/users/me', body),
+    clearAvatar: () => http.del<Me>('/users/me/avatar'),
     user: (id: Id) => http.get<User>(`/users/${e(id)}`),
     searchUsers: (query: string, limit = 20) => http.get<UsersPage>(`/users${q({ query, limit })}`),
 

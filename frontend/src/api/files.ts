@@ -1,7 +1,7 @@
 // Files: uploads with progress (XMLHttpRequest: fetch cannot report upload progress), the files cookie that lets
 // <img>/<video> elements load attachments (they cannot send an Authorization header), and size formatting.
 import { API_BASE, ApiError, rawRequest, toApiError } from './http';
-import type { Attachment, Id, UploadLimits } from './types';
+import type { Attachment, Id, Me, UploadLimits } from './types';
 
 /** The server's defaults, used until GET /api/attachments/limits answers. */
 export const DEFAULT_LIMITS: UploadLimits = { maxSize: 25 * 1024 * 1024, maxPerMessage: 10, types: [] };
@@ -73,6 +73,23 @@ export function uploadFile({ channelId, file, token, onProgress, signal }: Uploa
     }
     xhr.send(file);
   });
+}
+
+/** Sets the caller's avatar from an image file (PUT /api/users/me/avatar, the raw bytes); resolves to the profile. */
+export async function uploadAvatar(file: File, token: string): Promise<Me> {
+  let res: Response;
+  try {
+    res = await fetch(`${API_BASE}/users/me/avatar`, {
+      method: 'PUT',
+      headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/octet-stream' },
+      body: file,
+      credentials: 'same-origin',
+    });
+  } catch {
+    throw new ApiError(0, 'network', 'Could not reach the server. Check your connection.');
+  }
+  if (!res.ok) throw await toApiError(res);
+  return (await res.json()) as Me;
 }
 
 /** 1.2 MB style sizes, as Discord shows them (binary units, named as people know them). */

@@ -1,12 +1,14 @@
 import { useMutation } from '@tanstack/react-query';
 import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { errorMessage } from '../api/http';
+import { uploadAvatar } from '../api/files';
 import { displayName } from '../app/queries';
 import { useApi, useMe, useServices } from '../app/services';
 import { clearDrafts } from '../chat/drafts';
 import { useConnectionStatus, useRealtime } from '../realtime/RealtimeProvider';
 import { useTheme, type ThemePreference } from '../theme/theme';
 import { Avatar } from './ui';
+import './attachments.css';
 import { NotificationSettingsSection } from './Notifications';
 import { PrivacySection } from './DMSafety';
 import { useSyncExternalStore } from 'react';
@@ -51,8 +53,42 @@ function ProfileForm() {
     e.preventDefault();
     save.mutate();
   };
+  const avatarInput = useRef<HTMLInputElement>(null);
+  const avatar = useMutation({
+    mutationFn: async (file: File | null) => {
+      if (!file) return api.clearAvatar();
+      const token = await auth.getAccessToken();
+      if (!token) throw new Error('You are not logged in.');
+      return uploadAvatar(file, token);
+    },
+    onSuccess: (user) => auth.updateUser(user),
+  });
   return (
     <form className="profile-form" onSubmit={submit}>
+      <div className="avatar-picker">
+        <Avatar user={me} size={48} />
+        <button type="button" className="button small secondary" onClick={() => avatarInput.current?.click()} disabled={avatar.isPending} data-testid="avatar-change">
+          {avatar.isPending ? 'Uploading…' : 'Change avatar'}
+        </button>
+        {me.avatarUrl && (
+          <button type="button" className="link-button" onClick={() => avatar.mutate(null)} disabled={avatar.isPending} data-testid="avatar-remove">
+            Remove
+          </button>
+        )}
+        <input
+          ref={avatarInput}
+          type="file"
+          accept="image/png,image/jpeg,image/gif,image/webp"
+          hidden
+          data-testid="avatar-input"
+          onChange={(e) => {
+            const f = e.target.files?.[0];
+            e.target.value = '';
+            if (f) avatar.mutate(f);
+          }}
+        />
+      </div>
+      {avatar.isError && <p className="form-error small" role="alert">{errorMessage(avatar.error)}</p>}
       <label className="field compact">
         <span className="field-label">Display name</span>
         <input value={name} maxLength={64} onChange={(e) => setName(e.target.value)} placeholder={me.username} />
