@@ -118,8 +118,8 @@ test('attachments: button, paste and drop; Bob sees the previews live; a refused
     // 5. Alice sets an avatar in her settings: it is stored like the files, squared, and Bob sees it after a reload.
     await a.page.getByTestId('user-settings-button').click();
     await a.page.getByTestId('avatar-input').setInputFiles({ name: 'me.png', mimeType: 'image/png', buffer: png(300, 200, [60, 90, 200]) });
-    const own = a.page.getByTestId('user-panel').locator('img[src^="/avatars/"]');
-    await expect(own).toHaveCount(1);
+    const own = a.page.getByTestId('user-panel').locator('img[src^="/avatars/"]').first();
+    await expect(own).toBeVisible();
     await expect.poll(() => own.evaluate((el: HTMLImageElement) => el.complete && el.naturalWidth)).toBe(256);
     await a.page.keyboard.press('Escape');
     await b.page.reload();
