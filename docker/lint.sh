@@ -80,7 +80,7 @@ secrets_required() {
       || { cat "$tmp/out" >&2; die "$file does not stop with a clear message when $name is empty"; }
   done
 }
-secrets_required compose.yaml POSTGRES_PASSWORD MONGO_PASSWORD PARLEY_JWT_SECRET GRAFANA_ADMIN_PASSWORD
+secrets_required compose.yaml POSTGRES_PASSWORD MONGO_PASSWORD PARLEY_JWT_SECRET GRAFANA_ADMIN_PASSWORD S3_SECRET
 # compose-go stops at the first missing variable, so check each secret of the cluster file with the others filled.
 for name in POSTGRES_PASSWORD MONGO_PASSWORD PARLEY_JWT_SECRET CLUSTER_SECRET GRAFANA_ADMIN_PASSWORD; do
   log "composecheck: docker/compose.cluster.yaml must refuse an empty $name"
