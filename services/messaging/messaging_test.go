@@ -481,6 +481,15 @@ func TestSendRejectsBadInput(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("retry of an accepted nonce never answered")
 	}
+	// Files: refused where no file service is configured, and in encrypted messages (they would be stored in the clear).
+	for _, d := range []Draft{
+		{UserID: 3, ChannelID: 10, Content: "", Nonce: "f1", Attachments: []int64{7}},
+		{UserID: 3, ChannelID: 10, Content: "aGk=", Nonce: "f2", Attachments: []int64{7}, Encrypted: true},
+	} {
+		if err := s.Send(context.Background(), d, func(model.Message, error) {}); !apperr.Is(err, apperr.Invalid) || apperr.As(err).Field != "attachments" {
+			t.Errorf("%+v: %v, want invalid attachments", d, err)
+		}
+	}
 	if got, err := cleanContent("  line one\n\tline two  "); err != nil || got != "line one\n\tline two" {
 		t.Fatalf("cleanContent: %q %v", got, err)
 	}
