@@ -12,6 +12,7 @@ import {
 import { loadDraft, saveDraft } from '../chat/drafts';
 import { TypingEmitter } from '../chat/typing';
 import { MAX_MESSAGE_LENGTH } from '../realtime/realtime';
+import './attachments.css';
 
 /** What `@` and `#` complete from: the people who can read the channel, the server's channels. */
 export interface MentionSource {
@@ -349,34 +350,6 @@ export function Composer({
         </div>
       )}
       <div className={`composer-box${tooLong ? ' too-long' : ''}`}>
-        {uploader && (
-          <>
-            <button
-              type="button"
-              className="attach-button icon-button"
-              aria-label="Attach files"
-              title="Attach files"
-              onClick={() => fileInput.current?.click()}
-              disabled={disabled}
-              data-testid="composer-attach"
-            >
-              <svg width="20" height="20" viewBox="0 0 24 24" aria-hidden="true">
-                <path d="M12 5v14M5 12h14" stroke="currentColor" strokeWidth="2.2" strokeLinecap="round" />
-              </svg>
-            </button>
-            <input
-              ref={fileInput}
-              type="file"
-              multiple
-              hidden
-              data-testid="composer-file-input"
-              onChange={(e) => {
-                addFiles(Array.from(e.target.files ?? []));
-                e.target.value = ''; // the same file can be picked again
-              }}
-            />
-          </>
-        )}
         <div
           className="composer-combo"
           role={mentionSource ? 'combobox' : undefined}
@@ -419,6 +392,35 @@ export function Composer({
             enterKeyHint="send"
           />
         </div>
+        {/* After the text box in tab order (Shift+Tab from the text still reaches the messages); shown first by CSS. */}
+        {uploader && (
+          <>
+            <button
+              type="button"
+              className="attach-button icon-button"
+              aria-label="Attach files"
+              title="Attach files"
+              onClick={() => fileInput.current?.click()}
+              disabled={disabled}
+              data-testid="composer-attach"
+            >
+              <svg width="20" height="20" viewBox="0 0 24 24" aria-hidden="true">
+                <path d="M12 5v14M5 12h14" stroke="currentColor" strokeWidth="2.2" strokeLinecap="round" />
+              </svg>
+            </button>
+            <input
+              ref={fileInput}
+              type="file"
+              multiple
+              hidden
+              data-testid="composer-file-input"
+              onChange={(e) => {
+                addFiles(Array.from(e.target.files ?? []));
+                e.target.value = ''; // the same file can be picked again
+              }}
+            />
+          </>
+        )}
         {value.length > MAX_MESSAGE_LENGTH - 200 && (
           <span className={`char-count${tooLong ? ' over' : ''}`} aria-live="polite">
             {MAX_MESSAGE_LENGTH - value.length}
