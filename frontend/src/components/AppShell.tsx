@@ -10,6 +10,7 @@ import { DMColumn } from './DMColumn';
 import { UserPanel } from './UserPanel';
 import { AppMentions } from './mentions';
 import { NotificationPrompt, NotificationsController } from './Notifications';
+import { GlobalShortcuts } from './Shortcuts';
 
 export interface ShellContext {
   openNav: () => void;
@@ -63,6 +64,7 @@ export function AppShell() {
         <Outlet context={{ openNav: () => setNavOpen(true) } satisfies ShellContext} />
       </AppMentions>
       <NotificationsController />
+      <GlobalShortcuts />
     </div>
   );
 }

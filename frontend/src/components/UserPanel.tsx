@@ -10,6 +10,7 @@ import { Avatar } from './ui';
 import { NotificationSettingsSection } from './Notifications';
 import { PrivacySection } from './DMSafety';
 import { useSyncExternalStore } from 'react';
+import { showShortcuts } from './Shortcuts';
 
 const THEMES: { value: ThemePreference; label: string }[] = [
   { value: 'light', label: 'Light' },
@@ -97,6 +98,19 @@ export function UserPanel() {
         </span>
         <span className="truncate muted small">@{me.username}</span>
       </div>
+      <button
+        type="button"
+        className="icon-button"
+        aria-label="Keyboard shortcuts"
+        title="Keyboard shortcuts (Ctrl+/)"
+        aria-keyshortcuts="Control+Slash"
+        onClick={showShortcuts}
+        data-testid="shortcuts-button"
+      >
+        <span aria-hidden="true" className="shortcuts-glyph">
+          ?
+        </span>
+      </button>
       <button
         type="button"
         className="icon-button"

@@ -121,6 +121,7 @@ export function DMChannelPage() {
     <ChannelView
       key={channel.id}
       channelId={channel.id}
+      unreadAtOpen={channel.unreadCount}
       mentionSource={mentionSource}
       headerActions={
         <>
@@ -214,6 +215,7 @@ export function ServerChannelPage() {
       <ChannelView
         key={channel.id}
         channelId={channel.id}
+        unreadAtOpen={channel.unreadCount}
         title={
           <>
             <span className="hash" aria-hidden="true">
