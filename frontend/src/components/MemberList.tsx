@@ -13,6 +13,8 @@ import { useNotify } from './notices';
 import { Avatar, Modal, Spinner } from './ui';
 import { ownStatus } from '../chat/status';
 import { ProfileTrigger } from './ProfileCard';
+import { Resizer, usePanelWidth } from './Resizer';
+import { MEMBER_PANEL } from '../app/layout';
 
 const ROLE_LABEL = { owner: 'Owner', admin: 'Admin', member: '' } as const;
 
@@ -192,6 +194,7 @@ function MemberRow({ member, status, server }: { member: Member; status: Presenc
 export function MemberList({ server }: { server: Server }) {
   const members = useMembers(server.id);
   const rt = useRealtime();
+  const [width, setWidth] = usePanelWidth(MEMBER_PANEL);
   useSyncExternalStore(rt.presence.subscribe, rt.presence.getVersion);
   const all = (members.data?.pages ?? []).flatMap((p) => p.members);
   const ids = all.map((m) => m.user.id).join(',');
@@ -207,7 +210,8 @@ export function MemberList({ server }: { server: Server }) {
   const offline = withStatus.filter((x) => shownOffline(x.status)).sort(byName);
 
   return (
-    <aside className="member-list" aria-label="Members" data-testid="member-list">
+    <aside className="member-list" id="member-list" aria-label="Members" data-testid="member-list" style={{ width }}>
+      <Resizer spec={MEMBER_PANEL} width={width} onChange={setWidth} label="Resize the member list" side="left" controls="member-list" testId="member-resizer" />
       {members.isPending && <Spinner label="Loading members" />}
       {members.isError && <p className="column-error">{errorMessage(members.error)}</p>}
       {online.length > 0 && (

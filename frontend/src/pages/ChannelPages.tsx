@@ -18,6 +18,8 @@ import { Avatar, PresenceDot, Spinner } from '../components/ui';
 import { usePresence } from '../realtime/RealtimeProvider';
 import type { User } from '../api/types';
 import { canPin } from '../chat/pins';
+import { isPhone, useIsPhone } from '../app/media';
+import { DMConversations } from '../components/DMColumn';
 
 function Loading() {
   return (
@@ -65,6 +67,7 @@ const isNoAccess = (e: unknown) => isApiError(e, 'not_found') || isApiError(e, '
 
 export function DMHome() {
   const [open, setOpen] = useState(false);
+  const phone = useIsPhone();
   return (
     <main className="main">
       <ChatHeader title="Direct messages" />
@@ -78,6 +81,8 @@ export function DMHome() {
         <button type="button" className="button primary" onClick={() => setOpen(true)} data-testid="start-dm-button">
           Start a conversation
         </button>
+        {/* On phones the sidebar (and its DM list) is a drawer: list the conversations here. */}
+        {phone && <DMConversations className="dm-home-list" testId="dm-home-list" />}
       </div>
       {open && <NewDMModal onClose={() => setOpen(false)} />}
     </main>
@@ -185,7 +190,9 @@ export function ServerChannelPage() {
   const { serverId = '', channelId = '' } = useParams();
   const server = useServer(serverId);
   const channels = useChannels(serverId);
-  const [showMembers, setShowMembers] = useState(true);
+  // Beside the chat on wide screens; on phones a drawer, closed until asked for.
+  const phone = useIsPhone();
+  const [showMembers, setShowMembers] = useState(() => !isPhone());
   const [inviting, setInviting] = useState(false);
   const channel = channels.data?.channels.find((c) => c.id === channelId);
   // Alone in a new server: say how to bring people in (gone as soon as someone joins; memberCount is live).
@@ -268,7 +275,16 @@ export function ServerChannelPage() {
             )}
           </>
         }
-        aside={showMembers && server.data ? <MemberList server={server.data} /> : undefined}
+        aside={
+          showMembers && server.data ? (
+            <>
+              {phone && (
+                <button type="button" className="members-scrim" aria-label="Close member list" onClick={() => setShowMembers(false)} data-testid="members-scrim" />
+              )}
+              <MemberList server={server.data} />
+            </>
+          ) : undefined
+        }
       />
       {inviting && server.data && <InviteModal server={server.data} onClose={() => setInviting(false)} />}
     </>
