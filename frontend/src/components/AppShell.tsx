@@ -11,6 +11,7 @@ import { UserPanel } from './UserPanel';
 import { AppMentions } from './mentions';
 import { NotificationPrompt, NotificationsController } from './Notifications';
 import { GlobalShortcuts } from './Shortcuts';
+import { prefetchParts } from './lazy';
 import { Resizer, usePanelWidth } from './Resizer';
 import { CHANNEL_PANEL } from '../app/layout';
 
@@ -42,6 +43,7 @@ export function AppShell() {
     }
   });
   useEffect(() => rt.onRemoved((n) => onRemoved(n)), [rt]);
+  useEffect(() => prefetchParts(), []);
 
   const home = serverId === '@me' || !serverId;
   const [channelWidth, setChannelWidth] = usePanelWidth(CHANNEL_PANEL);

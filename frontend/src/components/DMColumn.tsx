@@ -7,7 +7,7 @@ import { useMe } from '../app/services';
 import { usePresence } from '../realtime/RealtimeProvider';
 import { errorMessage } from '../api/http';
 import { Avatar, UnreadBadge } from './ui';
-import { NewDMModal } from './modals';
+import { NewDMModal } from './lazy';
 import { DMCloseButton } from './DMSafety';
 import { useChannelMuted } from '../app/settings';
 import { showsUnread } from '../chat/notify';

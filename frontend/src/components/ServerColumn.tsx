@@ -9,8 +9,7 @@ import { useNotificationSettings, useSaveSettings } from '../app/settings';
 import { isChannelMuted, showsUnread, toggleId } from '../chat/notify';
 import { MentionBadge } from './Notifications';
 import { useNotify } from './notices';
-import { CreateChannelModal, EditChannelModal, InviteModal } from './modals';
-import { ServerSettingsModal } from './ServerSettings';
+import { CreateChannelModal, EditChannelModal, InviteModal, ServerSettingsModal } from './lazy';
 import { readCollapsed, visibleWhenCollapsed, writeCollapsed } from '../app/layout';
 
 type ModalKind = 'invite' | 'create-channel' | 'settings' | { edit: TextChannel } | null;
