@@ -99,6 +99,10 @@ test('phone: the member list opens as a drawer from the header; the DM home list
     await expect(page.getByTestId('channel-resizer')).toBeHidden(); // no resizing on a phone
     await page.getByTestId('members-scrim').click({ position: { x: 20, y: 400 } });
     await expect(list).toHaveCount(0);
+    await toggle.click();
+    await expect(list).toBeInViewport();
+    await page.keyboard.press('Escape'); // Esc closes it too
+    await expect(list).toHaveCount(0);
 
     // The DM home is not empty: it lists the conversations, and one tap opens it.
     await page.goto('/channels/@me');

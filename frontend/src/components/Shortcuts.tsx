@@ -4,7 +4,7 @@
 import { useEffect, useEffectEvent, useMemo, useState } from 'react';
 import { useNavigate } from 'react-router';
 import { sortDMs, useChannels, useDMs } from '../app/queries';
-import { useRouteIds } from '../app/routes';
+import { parseChannelsPath, useRouteIds } from '../app/routes';
 import { useNotificationSettings } from '../app/settings';
 import { shortcutFor, stepEntry, type NavEntry } from '../app/shortcuts';
 import { isChannelMuted, showsUnread } from '../chat/notify';
@@ -34,10 +34,8 @@ function useNavList(): NavEntry[] {
 
 export function GlobalShortcuts() {
   const navigate = useNavigate();
-  const { serverId, channelId } = useRouteIds();
   const list = useNavList();
   const [open, setOpen] = useState<'switcher' | 'help' | null>(null);
-  const current = serverId && channelId ? `/channels/${serverId}/${channelId}` : null;
 
   const onKey = useEffectEvent((e: KeyboardEvent) => {
     const s = shortcutFor(e);
@@ -47,6 +45,10 @@ export function GlobalShortcuts() {
     e.preventDefault();
     e.stopPropagation();
     if (s.kind === 'step') {
+      // From the address bar, not the last render: a navigation's render can lag behind the URL (a transition), and
+      // quick presses must each move one step from where the user already is.
+      const { serverId, channelId } = parseChannelsPath(window.location.pathname);
+      const current = serverId && channelId ? `/channels/${serverId}/${channelId}` : null;
       const to = stepEntry(list, current, s.dir, s.unread);
       if (to) navigate(to);
     } else {

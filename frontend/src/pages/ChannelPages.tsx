@@ -211,6 +211,16 @@ export function ServerChannelPage() {
   useEffect(() => {
     if (channel) rememberChannel(serverId, channel.id);
   }, [serverId, channel]);
+  // The phone drawer closes with Esc too (as the channel drawer's scrim does with a tap).
+  const drawerOpen = phone && showMembers;
+  useEffect(() => {
+    if (!drawerOpen) return;
+    const onKey = (e: KeyboardEvent) => {
+      if (e.key === 'Escape' && !document.querySelector('[role="dialog"]')) setShowMembers(false);
+    };
+    document.addEventListener('keydown', onKey);
+    return () => document.removeEventListener('keydown', onKey);
+  }, [drawerOpen]);
 
   if (channels.isError && isNoAccess(channels.error)) return <NoAccess />;
   if (channels.isError && !channels.data && !channels.isFetching) return <LoadFailed error={channels.error} retry={() => void channels.refetch()} />;
