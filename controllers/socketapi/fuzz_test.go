@@ -81,8 +81,8 @@ func (f fakeServices) Sync(_ context.Context, userID int64, since map[int64]int6
 	f.rec.add("sync", userID, since)
 	return map[int64]messaging.SyncResult{}, nil
 }
-func (f fakeServices) Connected(int64, string)    {}
-func (f fakeServices) Disconnected(int64, string) {}
+func (f fakeServices) ConnectedAs(int64, string, string) {}
+func (f fakeServices) Disconnected(int64, string)        {}
 func (f fakeServices) SetStatus(userID int64, _, status string) error {
 	f.rec.add("presence", userID, status)
 	return nil

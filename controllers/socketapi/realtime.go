@@ -12,7 +12,7 @@ import (
 
 // PresenceService is what the connection hooks and presence:set need.
 type PresenceService interface {
-	Connected(userID int64, socketID string)
+	ConnectedAs(userID int64, socketID, status string)
 	Disconnected(userID int64, socketID string)
 	SetStatus(userID int64, socketID, status string) error
 }
@@ -31,7 +31,7 @@ type ReceiptService interface {
 
 // RegisterRealtimeEvents wires presence, typing and receipts.
 func (s *Server) RegisterRealtimeEvents(presence PresenceService, typing TypingService, receipts ReceiptService) {
-	s.OnConnect(func(c *Conn) { presence.Connected(c.UserID, c.Socket.ID()) })
+	s.OnConnect(func(c *Conn) { presence.ConnectedAs(c.UserID, c.Socket.ID(), c.Status) })
 	s.OnDisconnect(func(c *Conn, _ string) { presence.Disconnected(c.UserID, c.Socket.ID()) })
 
 	on(s, wire.EventPresenceSet, func(_ context.Context, c *Conn, p wire.PresenceSetPayload, _ Reply) (any, error) {

@@ -99,7 +99,7 @@ func TestPresenceAcrossTabsGraceAndIdle(t *testing.T) {
 	waitPresence(t, watcher, alice.ID, "idle", 5*time.Second)
 	_ = tab2.EmitAck("presence:set", map[string]any{"status": "online"}, &ack, 5*time.Second)
 	waitPresence(t, watcher, alice.ID, "online", 5*time.Second)
-	if err := tab2.EmitAck("presence:set", map[string]any{"status": "invisible"}, &ack, 5*time.Second); err != nil || ack.OK {
+	if err := tab2.EmitAck("presence:set", map[string]any{"status": "away"}, &ack, 5*time.Second); err != nil || ack.OK {
 		t.Fatalf("bad status accepted: %+v", ack)
 	}
 
@@ -427,6 +427,85 @@ func readMarks(t *testing.T, s *testserver.Server, acc testserver.Account, path 
 	out := map[string]*bool{}
 	for _, m := range page.Messages {
 		out[m.ID] = m.Read
+	}
+	return out
+}
+
+// A chosen status (issue #16) on the real stack: a tab that connects invisible never shows online to others (they
+// read offline, the user reads invisible); do not disturb is announced; back online is announced; the choice is
+// kept in the settings (every tab gets it with settings:update), and a status the server does not know is refused.
+func TestChosenStatusInvisibleAndDND(t *testing.T) {
+	t.Parallel()
+	s := testserver.Start(t, testserver.Options{})
+	alice, bob := s.Register(t, "alice"), s.Register(t, "bob")
+	community(t, s, alice, bob)
+	b := jsclient.Start(t)
+	watcher := connect(t, b, s, bob)
+
+	tab := b.Connect(s.URL, alice.AccessToken, jsclient.Options{Auth: map[string]any{"status": "invisible"}})
+	if _, err := tab.WaitConnected(1, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(700 * time.Millisecond) // a few announcement ticks
+	if evs := presenceEvents(t, watcher, alice.ID); len(evs) != 0 {
+		t.Fatalf("an invisible connect was announced: %v", evs)
+	}
+	if got := getPresence(t, s, bob, alice.ID); got[alice.ID] != "offline" {
+		t.Fatalf("bob reads %v, want offline", got)
+	}
+	if got := getPresence(t, s, alice, alice.ID); got[alice.ID] != "invisible" {
+		t.Fatalf("alice reads herself as %v, want invisible", got)
+	}
+
+	var ack struct{ OK bool }
+	if err := tab.EmitAck("presence:set", map[string]any{"status": "dnd"}, &ack, 5*time.Second); err != nil || !ack.OK {
+		t.Fatalf("dnd: %v %+v", err, ack)
+	}
+	waitPresence(t, watcher, alice.ID, "dnd", 5*time.Second)
+	if got := getPresence(t, s, bob, alice.ID); got[alice.ID] != "dnd" {
+		t.Fatalf("bob reads %v, want dnd", got)
+	}
+	_ = tab.EmitAck("presence:set", map[string]any{"status": "online"}, &ack, 5*time.Second)
+	waitPresence(t, watcher, alice.ID, "online", 5*time.Second)
+	_ = tab.EmitAck("presence:set", map[string]any{"status": "invisible"}, &ack, 5*time.Second)
+	waitPresence(t, watcher, alice.ID, "offline", 5*time.Second)
+
+	// The choice in the settings: stored, sent to the user's tabs, validated.
+	settings := map[string]any{"mutedChannels": []string{}, "mutedServers": []string{}, "suppressEveryone": []string{}, "notifySound": true, "desktop": "mentions", "status": "dnd"}
+	if res := s.Do(t, "PUT", "/api/me/settings", alice.AccessToken, settings); res.Status != http.StatusOK {
+		t.Fatalf("put settings: %d %s", res.Status, res.Body)
+	}
+	var got struct{ Status string }
+	s.Do(t, "GET", "/api/me/settings", alice.AccessToken, nil).JSON(t, &got)
+	if got.Status != "dnd" {
+		t.Fatalf("stored status %q", got.Status)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(fmt.Sprint(receivedEvents(tab, "settings:update")), `"status":"dnd"`) {
+		if time.Now().After(deadline) {
+			t.Fatal("no settings:update with the status")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	settings["status"] = "busy"
+	if res := s.Do(t, "PUT", "/api/me/settings", alice.AccessToken, settings); res.Status != http.StatusBadRequest || !strings.Contains(string(res.Body), "status") {
+		t.Fatalf("a bad status: %d %s", res.Status, res.Body)
+	}
+	// A user who never chose reads online.
+	var fresh struct{ Status string }
+	s.Do(t, "GET", "/api/me/settings", bob.AccessToken, nil).JSON(t, &fresh)
+	if fresh.Status != "online" {
+		t.Fatalf("default status %q", fresh.Status)
+	}
+}
+
+// receivedEvents are the raw first arguments of the events of one name a client got.
+func receivedEvents(c *jsclient.Client, name string) []string {
+	var out []string
+	for _, m := range c.Received() {
+		if m.Event == name && len(m.Args) > 0 {
+			out = append(out, string(m.Args[0]))
+		}
 	}
 	return out
 }

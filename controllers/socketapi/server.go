@@ -85,6 +85,8 @@ type Conn struct {
 	UserID    int64
 	SessionID int64
 	Socket    *socketio.Socket
+	// Status is the presence the client asked to start with in its handshake (its user's chosen status), or "".
+	Status string
 }
 
 // Reply answers an event's ack: a result (merged into {ok:true,...}) or an error.
@@ -267,7 +269,8 @@ func refuse(code, reason string) error {
 
 func (s *Server) authenticate(sock *socketio.Socket) error {
 	var hs struct {
-		Token string `json:"token"`
+		Token  string `json:"token"`
+		Status string `json:"status"`
 	}
 	_ = json.Unmarshal(sock.Auth(), &hs)
 	if hs.Token == "" {
@@ -291,7 +294,7 @@ func (s *Server) authenticate(sock *socketio.Socket) error {
 	if s.socketsOf(claims.UserID) >= s.maxPerUser {
 		return refuse("too_many_connections", fmt.Sprintf("at most %d connections per account; close another tab or device", s.maxPerUser))
 	}
-	c := &Conn{UserID: claims.UserID, SessionID: claims.SessionID, Socket: sock}
+	c := &Conn{UserID: claims.UserID, SessionID: claims.SessionID, Socket: sock, Status: hs.Status}
 	// Rooms are joined here, before the client learns it is connected: an event sent to a room right after
 	// the client's "connect" must not miss it (the client buffers events that come before the CONNECT answer).
 	if err := s.joinRooms(ctx, c, actions); err != nil {

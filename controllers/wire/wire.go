@@ -308,6 +308,8 @@ type Settings struct {
 	SuppressEveryone []string `json:"suppressEveryone"`
 	NotifySound      bool     `json:"notifySound"`
 	Desktop          string   `json:"desktop"`
+	// The presence the user chose: "online" (automatic idle), "idle", "dnd" or "invisible"; absent means online.
+	Status string `json:"status,omitempty"`
 }
 
 func ToSettings(s model.UserSettings) Settings {
@@ -319,12 +321,12 @@ func ToSettings(s model.UserSettings) Settings {
 		return out
 	}
 	return Settings{MutedChannels: ids(s.MutedChannels), MutedServers: ids(s.MutedServers), SuppressEveryone: ids(s.SuppressEveryone),
-		NotifySound: s.NotifySound, Desktop: s.Desktop}
+		NotifySound: s.NotifySound, Desktop: s.Desktop, Status: s.Status}
 }
 
 // FromSettings parses settings sent by a client.
 func FromSettings(s Settings) (model.UserSettings, error) {
-	out := model.UserSettings{NotifySound: s.NotifySound, Desktop: s.Desktop}
+	out := model.UserSettings{NotifySound: s.NotifySound, Desktop: s.Desktop, Status: s.Status}
 	for _, f := range []struct {
 		name string
 		in   []string

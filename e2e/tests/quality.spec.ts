@@ -120,6 +120,28 @@ for (const v of VARIANTS) {
       await expectMessageOnce(page, 'A second line from Bob');
       await expect(page.locator('html')).toHaveAttribute('data-theme', v.colorScheme);
       found.push(...(await scan(page, 'chat')));
+      // Issue #16's keyboard and profile additions: the quick switcher, the shortcut list, a profile card.
+      await page.keyboard.press('Control+k');
+      await page.getByTestId('switcher-input').fill('gen');
+      await expect(page.getByTestId('switcher-item').first()).toBeVisible();
+      found.push(...(await scan(page, 'quick switcher')));
+      await page.keyboard.press('Escape');
+      await expect(page.getByTestId('quick-switcher')).toHaveCount(0);
+      await page.keyboard.press('Control+/');
+      await expect(page.getByTestId('shortcut-list')).toBeVisible();
+      found.push(...(await scan(page, 'shortcut list')));
+      await page.keyboard.press('Escape');
+      await page.getByTestId('message-author').filter({ hasText: 'Bob Member' }).first().click();
+      await expect(page.getByTestId('profile-card')).toBeVisible();
+      found.push(...(await scan(page, 'profile card')));
+      await page.keyboard.press('Escape');
+      await expect(page.getByTestId('profile-card')).toHaveCount(0);
+      if (!v.phone) {
+        // The collapsed channel list (and the panel edges, which are in every desktop scan).
+        await page.getByTestId('channel-group-toggle').click();
+        found.push(...(await scan(page, 'collapsed channel list')));
+        await page.getByTestId('channel-group-toggle').click();
+      }
       if (v.phone) {
         await page.getByTestId('open-nav').click();
         await expect(page.getByTestId('sidebar')).toBeInViewport({ ratio: 0.9 });
@@ -130,7 +152,9 @@ for (const v of VARIANTS) {
         if (await toggle.isVisible()) {
           if ((await toggle.getAttribute('aria-pressed')) !== 'true') await toggle.click();
           found.push(...(await scan(page, 'member list')));
-          await toggle.click();
+          // The drawer covers the header's toggle: the scrim beside it closes it.
+          await page.getByTestId('members-scrim').click({ position: { x: 20, y: v.viewport.height / 2 } });
+          await expect(page.getByTestId('member-list')).toHaveCount(0);
         }
       } else {
         await expect(page.getByTestId('member-list')).toBeVisible();
@@ -165,6 +189,7 @@ for (const v of VARIANTS) {
       if (v.phone) await page.getByTestId('open-nav').click();
       await page.getByTestId('user-settings-button').click();
       await expect(page.getByTestId('theme-switch')).toBeVisible();
+      await expect(page.getByTestId('status-picker')).toBeVisible();
       found.push(...(await scan(page, 'user settings')));
     } finally {
       await closeAll(anon, a);

@@ -232,8 +232,10 @@ test('keyboard only: reach a message\'s actions with Tab, edit it and delete it 
     await expect(messageRows(bob, 'second, edited by keyboard').getByTestId('message-edited')).toBeVisible();
     await expect(menuButton(secondId)).toBeFocused();
 
-    // Delete: ↑ opens the menu on its last item (Add reaction), ↑ past Pin message and Reply is Delete message; the
-    // confirmation has focus; Tab to Delete, Enter.
+    // Delete: ↑ opens the menu on its last item (View profile), ↑ past Add reaction, Pin message and Reply is Delete
+    // message; the confirmation has focus; Tab to Delete, Enter.
+    await kb.press('ArrowUp');
+    await expect(menu.getByRole('menuitem', { name: 'View profile' })).toBeFocused();
     await kb.press('ArrowUp');
     await expect(menu.getByRole('menuitem', { name: 'Add reaction' })).toBeFocused();
     await kb.press('ArrowUp');

@@ -85,7 +85,7 @@ describe('App', () => {
     const banner = screen.getByTestId('connection-banner');
     expect(banner.getAttribute('aria-live')).toBe('polite');
     expect(banner.textContent).toMatch(/connecting/i);
-    await waitFor(() => expect(sock.lastAuth).toEqual({ token: 'A1' }));
+    await waitFor(() => expect(sock.lastAuth).toEqual({ token: 'A1', status: 'online' }));
     sock.serverConnect();
     await waitFor(() => expect(screen.getByTestId('connection-banner').textContent).toBe(''));
     expect(screen.getByTestId('connection-banner').getAttribute('data-state')).toBe('connected');

@@ -25,6 +25,9 @@ const (
 	StatusOnline  = "online"
 	StatusIdle    = "idle"
 	StatusOffline = "offline"
+	// Chosen by the user (issue #16): do-not-disturb is shown to others; invisible is shown as offline.
+	StatusDND       = "dnd"
+	StatusInvisible = "invisible"
 )
 
 type User struct {
@@ -235,6 +238,7 @@ type UserSettings struct {
 	SuppressEveryone []int64 // servers whose @everyone/@here do not count as mentions
 	NotifySound      bool
 	Desktop          string // NotifyAll, NotifyMentions or NotifyNone
+	Status           string // the presence the user chose: StatusOnline (automatic idle), StatusIdle, StatusDND or StatusInvisible
 }
 
 // Reaction is who reacted to one message with one emoji, in the order they reacted.

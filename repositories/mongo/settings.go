@@ -26,6 +26,7 @@ type settingsDoc struct {
 	SuppressEveryone []int64 `bson:"suppressEveryone"`
 	NotifySound      bool    `bson:"notifySound"`
 	Desktop          string  `bson:"desktop"`
+	Status           string  `bson:"status,omitempty"`
 }
 
 // Get returns a user's settings; found is false when they never saved any.
@@ -39,13 +40,13 @@ func (s *SettingsStore) Get(ctx context.Context, userID int64) (model.UserSettin
 		return model.UserSettings{}, false, fmt.Errorf("mongo: reading settings: %w", err)
 	}
 	return model.UserSettings{MutedChannels: d.MutedChannels, MutedServers: d.MutedServers, SuppressEveryone: d.SuppressEveryone,
-		NotifySound: d.NotifySound, Desktop: d.Desktop}, true, nil
+		NotifySound: d.NotifySound, Desktop: d.Desktop, Status: d.Status}, true, nil
 }
 
 // Put replaces a user's settings.
 func (s *SettingsStore) Put(ctx context.Context, userID int64, st model.UserSettings) error {
 	d := settingsDoc{ID: userID, MutedChannels: nonNil(st.MutedChannels), MutedServers: nonNil(st.MutedServers),
-		SuppressEveryone: nonNil(st.SuppressEveryone), NotifySound: st.NotifySound, Desktop: st.Desktop}
+		SuppressEveryone: nonNil(st.SuppressEveryone), NotifySound: st.NotifySound, Desktop: st.Desktop, Status: st.Status}
 	_, err := s.coll.ReplaceOne(ctx, bson.D{{Key: "_id", Value: userID}}, d, options.Replace().SetUpsert(true))
 	if err != nil {
 		return fmt.Errorf("mongo: writing settings: %w", err)

@@ -109,7 +109,7 @@ func (c *Config) defaults() {
 }
 
 type userState struct {
-	sockets   map[string]string // socket id → "online" or "idle"
+	sockets   map[string]string // socket id → "online", "idle", "dnd" or "invisible" (what that client says)
 	announced string            // last status announced
 	lastSeen  time.Time
 	offline   *time.Timer
@@ -165,20 +165,50 @@ func newService(store Store, audience Audience, notify Notifier, cfg Config, log
 		rooms: map[int64]*serverRoom{}, held: map[int64][]int64{}, sizes: map[int64]roomSize{}, stop: make(chan struct{}), done: make(chan struct{})}
 }
 
+// statusOf is a user's own status over their sockets on this node: a chosen status (invisible, then do not
+// disturb) wins over activity, and the user is idle only when every client says so. Every tab is told the choice
+// (settings:update), so they agree but for a moment.
 func statusOf(st *userState) string {
 	if len(st.sockets) == 0 {
 		return model.StatusOffline
 	}
+	best := model.StatusOffline
 	for _, v := range st.sockets {
-		if v == model.StatusOnline {
-			return model.StatusOnline
+		if rank[v] > rank[best] {
+			best = v
 		}
 	}
-	return model.StatusIdle
+	return best
 }
 
-// Connected records a new socket of a user.
+// visible is what others see of a status: invisible is offline to everyone but the user.
+func visible(status string) string {
+	if status == model.StatusInvisible {
+		return model.StatusOffline
+	}
+	return status
+}
+
+// validStatus is what a client may say about itself.
+func validStatus(status string) bool {
+	switch status {
+	case model.StatusOnline, model.StatusIdle, model.StatusDND, model.StatusInvisible:
+		return true
+	}
+	return false
+}
+
+// Connected records a new socket of a user (online until it says otherwise).
 func (s *Service) Connected(userID int64, socketID string) {
+	s.ConnectedAs(userID, socketID, model.StatusOnline)
+}
+
+// ConnectedAs records a new socket that starts with the given status (the client's chosen status, from the
+// handshake, so an invisible user never shows online for a moment); anything invalid counts as online.
+func (s *Service) ConnectedAs(userID int64, socketID, status string) {
+	if !validStatus(status) {
+		status = model.StatusOnline
+	}
 	s.mu.Lock()
 	st, ok := s.users[userID]
 	if !ok {
@@ -189,15 +219,15 @@ func (s *Service) Connected(userID int64, socketID string) {
 		st.offline.Stop() // back within the grace period: nobody ever saw this user go offline
 		st.offline = nil
 	}
-	st.sockets[socketID] = model.StatusOnline
+	st.sockets[socketID] = status
 	s.updateLocked(userID, st)
 	s.mu.Unlock()
 }
 
-// SetStatus records what a client says (online or idle).
+// SetStatus records what a client says: online or idle (activity), or the user's chosen dnd or invisible.
 func (s *Service) SetStatus(userID int64, socketID, status string) error {
-	if status != model.StatusOnline && status != model.StatusIdle {
-		return apperr.InvalidField("status", "status must be online or idle")
+	if !validStatus(status) {
+		return apperr.InvalidField("status", `status must be "online", "idle", "dnd" or "invisible"`)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -261,9 +291,13 @@ func (s *Service) updateLocked(userID int64, st *userState) {
 	if status == st.announced {
 		return
 	}
+	wasVisible := visible(st.announced)
 	st.announced = status
+	// The store keeps the real status (other nodes combine it); others are told only what they may see.
 	s.dirty[userID] = model.NodePresence{UserID: userID, NodeID: s.cfg.NodeID, Status: status, LastSeen: now, HeartbeatAt: now}
-	s.pending[userID] = model.Presence{UserID: userID, Status: status, LastSeen: now}
+	if visible(status) != wasVisible {
+		s.pending[userID] = model.Presence{UserID: userID, Status: visible(status), LastSeen: now}
+	}
 }
 
 // queue schedules a change for the next announcement batch.
@@ -408,7 +442,8 @@ func (s *Service) refreshSizes(ctx context.Context, now time.Time) {
 	}
 }
 
-var rank = map[string]int{model.StatusOffline: 0, model.StatusIdle: 1, model.StatusOnline: 2}
+// rank orders statuses when a user's sockets or nodes disagree: a choice (invisible, dnd) over activity.
+var rank = map[string]int{model.StatusOffline: 0, model.StatusIdle: 1, model.StatusOnline: 2, model.StatusDND: 3, model.StatusInvisible: 4}
 
 // aggregate combines every node's entry for a user (fresh ones only) with this node's live state.
 func (s *Service) aggregate(ctx context.Context, userID int64) (model.Presence, error) {
@@ -425,23 +460,23 @@ func (s *Service) Get(ctx context.Context, caller int64, userIDs []int64) ([]mod
 	if len(userIDs) > 200 {
 		return nil, apperr.InvalidField("userIds", "ask for at most 200 users at once")
 	}
-	visible := userIDs
+	visibleIDs := userIDs
 	if !(len(userIDs) == 1 && userIDs[0] == caller) {
 		var err error
-		if visible, err = s.audience.SharedUserIDs(ctx, caller, userIDs); err != nil {
+		if visibleIDs, err = s.audience.SharedUserIDs(ctx, caller, userIDs); err != nil {
 			return nil, apperr.Wrap(apperr.Unavailable, err, "presence is unavailable right now")
 		}
-		if slices.Contains(userIDs, caller) && !slices.Contains(visible, caller) {
-			visible = append(visible, caller)
+		if slices.Contains(userIDs, caller) && !slices.Contains(visibleIDs, caller) {
+			visibleIDs = append(visibleIDs, caller)
 		}
 	}
-	entries, err := s.store.ForUsers(ctx, visible)
+	entries, err := s.store.ForUsers(ctx, visibleIDs)
 	if err != nil {
 		return nil, apperr.Wrap(apperr.Unavailable, err, "presence is unavailable right now")
 	}
 	fresh := s.now().Add(-s.cfg.StaleAfter)
 	out := map[int64]model.Presence{}
-	for _, id := range visible {
+	for _, id := range visibleIDs {
 		out[id] = model.Presence{UserID: id, Status: model.StatusOffline}
 	}
 	for _, e := range entries {
@@ -475,8 +510,13 @@ func (s *Service) Get(ctx context.Context, caller int64, userIDs []int64) ([]mod
 	}
 	s.mu.Unlock()
 	res := make([]model.Presence, 0, len(out))
-	for _, id := range visible {
-		res = append(res, out[id])
+	for _, id := range visibleIDs {
+		p := out[id]
+		if id != caller && p.Status == model.StatusInvisible {
+			// Shown as offline, and without a "last seen" that would move while they are really there.
+			p = model.Presence{UserID: id, Status: model.StatusOffline}
+		}
+		res = append(res, p)
 	}
 	return res, nil
 }

@@ -560,7 +560,7 @@ func TestLeavingDropsHeldState(t *testing.T) {
 	if err := m.s.SetStatus(1, "sock-1", model.StatusIdle); err != nil {
 		t.Fatal(err)
 	}
-	if err := m.s.SetStatus(1, "sock-1", "invisible"); err == nil {
+	if err := m.s.SetStatus(1, "sock-1", "away"); err == nil {
 		t.Fatal("an unknown status must be refused")
 	}
 	m.advance(t0.Add(2250 * time.Millisecond)) // room 1 due at 2.25 s, room 2 at 3.25 s
@@ -702,5 +702,72 @@ func TestNodeGoneTurnsItsUsersOffline(t *testing.T) {
 	}
 	if _, ok := got[3]; ok {
 		t.Errorf("user 3, still on node 3, was announced: %q", got[3])
+	}
+}
+
+// A chosen status (issue #16): do not disturb is announced as such; invisible is announced and read as offline by
+// others (the user sees it as invisible), wins over every other tab, and an invisible tab's activity changes
+// announce nothing. A socket can start invisible (the handshake's status), so it never shows online at all.
+func TestChosenStatus(t *testing.T) {
+	w := newWorld()
+	w.addDM(100, 1, 2)
+	m := newSim(w, Config{})
+	w.setOnline(1, true)
+	w.setOnline(2, true)
+	m.s.ConnectedAs(1, "sock-1", model.StatusInvisible)
+	m.advance(t0.Add(250 * time.Millisecond))
+	if n := m.rec.roomEvents(roomChannel(100)); n != 0 {
+		t.Fatalf("an invisible user's connect was announced (%d events)", n)
+	}
+	ctx := context.Background()
+	get := func(caller int64) string {
+		ps, err := m.s.Get(ctx, caller, []int64{1})
+		if err != nil || len(ps) != 1 {
+			t.Fatalf("get: %v %v", ps, err)
+		}
+		if caller != 1 && ps[0].Status == model.StatusOffline && !ps[0].LastSeen.IsZero() {
+			t.Fatalf("an invisible user's last seen is shown: %v", ps[0].LastSeen)
+		}
+		return ps[0].Status
+	}
+	if got := get(2); got != model.StatusOffline {
+		t.Fatalf("others read %q, want offline", got)
+	}
+	if got := get(1); got != model.StatusInvisible {
+		t.Fatalf("the user reads %q, want invisible", got)
+	}
+	// A second tab that has not heard of the choice yet, active then idle: still invisible (the choice on the first
+	// tab wins), nothing announced.
+	m.s.ConnectedAs(1, "sock-1b", model.StatusOnline)
+	_ = m.s.SetStatus(1, "sock-1b", model.StatusIdle)
+	m.advance(t0.Add(500 * time.Millisecond))
+	if n := m.rec.roomEvents(roomChannel(100)); n != 0 {
+		t.Fatalf("activity under invisible was announced (%d events)", n)
+	}
+	// Do not disturb on one tab: the DM hears dnd.
+	if err := m.s.SetStatus(1, "sock-1", model.StatusDND); err != nil {
+		t.Fatal(err)
+	}
+	m.advance(t0.Add(750 * time.Millisecond))
+	if got := m.rec.lastStatus(roomChannel(100))[1]; got != model.StatusDND {
+		t.Fatalf("DM heard %q, want dnd", got)
+	}
+	if got := get(2); got != model.StatusDND {
+		t.Fatalf("others read %q, want dnd", got)
+	}
+	// Back to invisible: announced as offline.
+	_ = m.s.SetStatus(1, "sock-1b", model.StatusInvisible)
+	m.advance(t0.Add(time.Second))
+	if got := m.rec.lastStatus(roomChannel(100))[1]; got != model.StatusOffline {
+		t.Fatalf("DM heard %q, want offline", got)
+	}
+	if got := get(2); got != model.StatusOffline {
+		t.Fatalf("others read %q, want offline", got)
+	}
+	// An unknown handshake status counts as online.
+	m.s.ConnectedAs(2, "sock-2", "busy")
+	m.advance(t0.Add(1250 * time.Millisecond))
+	if got := m.rec.lastStatus(roomChannel(100))[2]; got != model.StatusOnline {
+		t.Fatalf("DM heard %q for user 2, want online", got)
 	}
 }

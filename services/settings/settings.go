@@ -1,5 +1,6 @@
 // Package settings keeps each user's notification preferences (mutes, @everyone suppression, sound, desktop
-// notifications) so that every device of theirs behaves alike, and tells their other tabs when they change.
+// notifications) and chosen presence status so that every device of theirs behaves alike, and tells their other
+// tabs when they change (each tab then tells presence what the user chose).
 package settings
 
 import (
@@ -26,7 +27,7 @@ const MaxIDs = 500
 
 // Defaults are the settings of a user who never changed any: desktop notifications for mentions and DMs,
 // with a sound.
-var Defaults = model.UserSettings{NotifySound: true, Desktop: model.NotifyMentions}
+var Defaults = model.UserSettings{NotifySound: true, Desktop: model.NotifyMentions, Status: model.StatusOnline}
 
 // Service reads and writes settings.
 type Service struct {
@@ -55,6 +56,11 @@ func (s *Service) Put(ctx context.Context, userID int64, st model.UserSettings) 
 	default:
 		return st, apperr.InvalidField("desktop", `desktop must be "all", "mentions" or "none"`)
 	}
+	switch st.Status {
+	case "", model.StatusOnline, model.StatusIdle, model.StatusDND, model.StatusInvisible:
+	default:
+		return st, apperr.InvalidField("status", `status must be "online", "idle", "dnd" or "invisible"`)
+	}
 	for field, ids := range map[string][]int64{"mutedChannels": st.MutedChannels, "mutedServers": st.MutedServers, "suppressEveryone": st.SuppressEveryone} {
 		if len(ids) > MaxIDs {
 			return st, apperr.InvalidField(field, field+" may list at most 500 ids")
@@ -68,8 +74,11 @@ func (s *Service) Put(ctx context.Context, userID int64, st model.UserSettings) 
 	return st, nil
 }
 
-// normalize sorts the id lists and drops duplicates, so equal settings compare equal.
+// normalize sorts the id lists and drops duplicates, so equal settings compare equal; no status is online.
 func normalize(st model.UserSettings) model.UserSettings {
+	if st.Status == "" {
+		st.Status = model.StatusOnline
+	}
 	for _, ids := range []*[]int64{&st.MutedChannels, &st.MutedServers, &st.SuppressEveryone} {
 		l := slices.Clone(*ids)
 		slices.Sort(l)

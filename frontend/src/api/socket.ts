@@ -5,6 +5,7 @@ import { io, type Socket } from 'socket.io-client';
 import { SESSION_EXPIRED_MESSAGE, type AuthManager } from './auth';
 import { isApiError } from './http';
 import type { ClientToServerEvents, ServerToClientEvents } from './types';
+import { readStatusHint } from '../chat/status';
 
 export type ParleySocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 
@@ -32,6 +33,8 @@ export class SocketManager {
   private listeners = new Set<Listener>();
   private connectHandlers = new Set<(first: boolean) => void>();
   private lastToken: string | null = null;
+  /** The presence the socket starts with (the user's chosen status as this device last knew it). */
+  private startStatus = () => readStatusHint(this.auth.getSession()?.user.id);
   private stopped = true;
   private connectedOnce = false;
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
@@ -48,12 +51,12 @@ export class SocketManager {
           .getAccessToken()
           .then((token) => {
             this.lastToken = token;
-            cb({ token: token ?? '' });
+            cb({ token: token ?? '', status: this.startStatus() });
           })
           .catch(() => {
             const token = this.auth.getSession()?.accessToken ?? '';
             this.lastToken = token;
-            cb({ token });
+            cb({ token, status: this.startStatus() });
           });
       },
     });

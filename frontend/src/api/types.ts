@@ -157,7 +157,10 @@ export interface Reaction {
   userIds: Id[];
 }
 
-export type PresenceStatus = 'online' | 'idle' | 'offline';
+/** 'dnd' and 'invisible' are chosen by the user; others never see 'invisible' (it reads 'offline'). */
+export type PresenceStatus = 'online' | 'idle' | 'dnd' | 'invisible' | 'offline';
+/** The presence a user chooses (settings.status). */
+export type ChosenStatus = 'online' | 'idle' | 'dnd' | 'invisible';
 
 export interface Presence {
   userId: Id;
@@ -175,6 +178,8 @@ export interface NotificationSettings {
   suppressEveryone: Id[];
   notifySound: boolean;
   desktop: DesktopNotify;
+  /** The chosen presence; do not disturb silences notifications and sounds. */
+  status: ChosenStatus;
 }
 
 /** POST /auth/register's answer (202) when the server verifies addresses: a link was mailed. */
@@ -432,7 +437,7 @@ export interface ClientToServerEvents {
   'messages:sync': (p: SyncPayload, ack: (a: Ack<SyncResult>) => void) => void;
   'typing:start': (p: ChannelRef) => void;
   'typing:stop': (p: ChannelRef) => void;
-  'presence:set': (p: { status: 'online' | 'idle' }) => void;
+  'presence:set': (p: { status: ChosenStatus }) => void;
   'receipt:read': (p: ReceiptPayload, ack: (a: Ack) => void) => void;
   'message:delivered': (p: ReceiptPayload) => void;
   'reaction:add': (p: ReactionPayload, ack: (a: Ack<{ reaction: Reaction }>) => void) => void;

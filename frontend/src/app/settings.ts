@@ -3,7 +3,7 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useRef } from 'react';
 import { qk } from '../api/queryKeys';
-import type { Id, NotificationSettings } from '../api/types';
+import type { ChosenStatus, Id, NotificationSettings } from '../api/types';
 import { DEFAULT_SETTINGS, isChannelMuted, normalizeSettings, toggleId, type Place } from '../chat/notify';
 import { useApi } from './services';
 
@@ -15,6 +15,17 @@ export function useNotificationSettings(): NotificationSettings {
     staleTime: 5 * 60_000,
   });
   return q.data ?? DEFAULT_SETTINGS;
+}
+
+/** The chosen presence status once the settings are loaded (undefined before: the device's last choice holds). */
+export function useStoredStatus(): ChosenStatus | undefined {
+  const api = useApi();
+  const q = useQuery({
+    queryKey: qk.settings,
+    queryFn: async () => normalizeSettings(await api.settings()),
+    staleTime: 5 * 60_000,
+  });
+  return q.data?.status;
 }
 
 /** Saves a change (a function of the current settings): shown at once, rolled back if the server refuses. */

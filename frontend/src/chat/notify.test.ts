@@ -106,3 +106,19 @@ describe('settings helpers', () => {
     expect(shouldPrompt({ ...base, supported: false })).toBe(false);
   });
 });
+
+describe('do not disturb (issue #16)', () => {
+  it('silences desktop notifications and sounds, but a mention still counts', () => {
+    const base = { meId: 'me', place: { type: 'dm' } as const, viewing: false, hidden: true };
+    const message = { channelId: 'c', senderId: 'bob', content: 'hi <@me>', mentions: ['me'], mentionEveryone: false };
+    const on = decideIncoming({ ...base, message, settings: { ...DEFAULT_SETTINGS, desktop: 'all' } });
+    expect(on).toMatchObject({ notify: true, sound: true, mention: true });
+    const dnd = decideIncoming({ ...base, message, settings: { ...DEFAULT_SETTINGS, desktop: 'all', status: 'dnd' } });
+    expect(dnd).toMatchObject({ notify: false, sound: false, mention: true });
+  });
+  it('the status survives normalizing; anything unknown is online', () => {
+    expect(normalizeSettings({ status: 'invisible' }).status).toBe('invisible');
+    expect(normalizeSettings({ status: 'busy' as never }).status).toBe('online');
+    expect(normalizeSettings(undefined).status).toBe('online');
+  });
+});

@@ -2,6 +2,7 @@
 // Pure; realtime/realtime.ts and components/Notifications.tsx apply the answers.
 import type { Id, Message, NotificationSettings } from '../api/types';
 import { mentionsMe } from './mentions';
+import { isChosenStatus } from './status';
 
 /** Used until GET /api/me/settings answers (or when it cannot): the server's defaults. */
 export const DEFAULT_SETTINGS: NotificationSettings = {
@@ -10,6 +11,7 @@ export const DEFAULT_SETTINGS: NotificationSettings = {
   suppressEveryone: [],
   notifySound: true,
   desktop: 'mentions',
+  status: 'online',
 };
 
 /** The server's limit per list. */
@@ -24,6 +26,7 @@ export function normalizeSettings(s: Partial<NotificationSettings> | null | unde
     suppressEveryone: ids(s?.suppressEveryone),
     notifySound: typeof s?.notifySound === 'boolean' ? s.notifySound : DEFAULT_SETTINGS.notifySound,
     desktop: s?.desktop === 'all' || s?.desktop === 'mentions' || s?.desktop === 'none' ? s.desktop : DEFAULT_SETTINGS.desktop,
+    status: isChosenStatus(s?.status) ? s.status : DEFAULT_SETTINGS.status,
   };
 }
 
@@ -84,8 +87,9 @@ export function decideIncoming(args: {
   const dm = !place || place.type === 'dm';
   const mention = mentionsMe(m, meId, isEveryoneSuppressed(s, place));
   const muted = isChannelMuted(s, m.channelId, place);
+  // Do not disturb: badges and mentions as usual, but nothing pops up or sounds.
   const wanted =
-    s.desktop === 'none' ? false : mention || (!muted && (s.desktop === 'all' || dm));
+    s.desktop === 'none' || s.status === 'dnd' ? false : mention || (!muted && (s.desktop === 'all' || dm));
   return {
     mention,
     muted,

@@ -1,4 +1,4 @@
-import { useEffect, useEffectEvent, useState } from 'react';
+import { useEffect, useEffectEvent, useState, type CSSProperties } from 'react';
 import { Outlet, useLocation, useNavigate, useOutletContext } from 'react-router';
 import { useRealtime } from '../realtime/RealtimeProvider';
 import type { RemovalNotice } from '../realtime/realtime';
@@ -10,6 +10,10 @@ import { DMColumn } from './DMColumn';
 import { UserPanel } from './UserPanel';
 import { AppMentions } from './mentions';
 import { NotificationPrompt, NotificationsController } from './Notifications';
+import { GlobalShortcuts } from './Shortcuts';
+import { prefetchParts } from './lazy';
+import { Resizer, usePanelWidth } from './Resizer';
+import { CHANNEL_PANEL } from '../app/layout';
 
 export interface ShellContext {
   openNav: () => void;
@@ -39,17 +43,28 @@ export function AppShell() {
     }
   });
   useEffect(() => rt.onRemoved((n) => onRemoved(n)), [rt]);
+  useEffect(() => prefetchParts(), []);
 
   const home = serverId === '@me' || !serverId;
+  const [channelWidth, setChannelWidth] = usePanelWidth(CHANNEL_PANEL);
 
   return (
-    <div className="app" data-nav-open={navOpen ? 'true' : 'false'}>
+    <div className="app" data-nav-open={navOpen ? 'true' : 'false'} style={{ '--channel-width': `${channelWidth}px` } as CSSProperties}>
       <nav className="sidebar" aria-label="Servers and channels" data-testid="sidebar">
         <ServerRail />
-        <div className="channel-column">
+        <div className="channel-column" id="channel-column" data-testid="channel-column">
           {home ? <DMColumn /> : <ServerColumn serverId={serverId!} />}
           <NotificationPrompt />
           <UserPanel />
+          <Resizer
+            spec={CHANNEL_PANEL}
+            width={channelWidth}
+            onChange={setChannelWidth}
+            label="Resize the channel list"
+            side="right"
+            controls="channel-column"
+            testId="channel-resizer"
+          />
         </div>
       </nav>
       <button
@@ -63,6 +78,7 @@ export function AppShell() {
         <Outlet context={{ openNav: () => setNavOpen(true) } satisfies ShellContext} />
       </AppMentions>
       <NotificationsController />
+      <GlobalShortcuts />
     </div>
   );
 }

@@ -18,6 +18,7 @@ import { MessageExtrasContext, type MessageExtras } from './messageExtras';
 import { PinsButton, PinsPanel, usePins } from './PinsPanel';
 import { ReplyBar } from './ReplyQuote';
 import { SearchBox, SearchPanel, type SearchScope } from './SearchPanel';
+import { firstUnreadId, shortcutFor } from '../app/shortcuts';
 import './replies-pins.css';
 
 const HIGHLIGHT_MS = 2500;
@@ -40,6 +41,8 @@ export interface ChannelViewProps {
   composerNotice?: ReactNode;
   /** Where the header's search box looks: the server's channels, or the user's DMs. */
   searchScope?: SearchScope;
+  /** Unread messages when the channel was opened (the "New messages" divider goes above the first of them). */
+  unreadAtOpen?: number;
 }
 
 export function ChatHeader({ title, topic, actions }: { title: ReactNode; topic?: string; actions?: ReactNode }) {
@@ -80,6 +83,7 @@ export function ChannelView({
   canPin = false,
   composerNotice,
   searchScope,
+  unreadAtOpen = 0,
 }: ChannelViewProps) {
   const rt = useRealtime();
   const me = useMe();
@@ -95,6 +99,23 @@ export function ChannelView({
   const [pinsOpen, setPinsOpen] = useState(false);
   const [jump, setJump] = useState<{ id: Id; seq: number } | null>(null);
   const [highlightId, setHighlightId] = useState<Id | null>(null);
+  // Where the unread run started when the channel was opened, fixed once the first page is in (the view is keyed
+  // by channel, so this is per visit, as in Discord); cleared by "Mark as read".
+  const [unreadCount] = useState(unreadAtOpen);
+  const [marker, setMarker] = useState<{ id: Id; count: number } | null | undefined>(undefined);
+  if (marker === undefined && state?.loaded) {
+    const id = firstUnreadId(state.messages, unreadCount, me.id);
+    setMarker(id ? { id, count: unreadCount } : null);
+  }
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      if (shortcutFor(e)?.kind !== 'first-unread') return;
+      e.preventDefault();
+      list.current?.jumpToUnread();
+    };
+    window.addEventListener('keydown', onKey);
+    return () => window.removeEventListener('keydown', onKey);
+  }, []);
   const pins = usePins(channelId);
   const pinned = useMemo(() => pinnedIds(pins.data), [pins.data]);
 
@@ -265,8 +286,13 @@ export function ChannelView({
       return;
     }
     rt.markRead(channelId);
+    setMarker(null);
     list.current?.scrollToBottom();
   }, [rt, channelId, replyTo]);
+  const onMarkRead = useCallback(() => {
+    rt.markRead(channelId);
+    setMarker(null);
+  }, [rt, channelId]);
   const onReload = useCallback(() => {
     rt.loadNewest(channelId).catch(() => undefined);
   }, [rt, channelId]);
@@ -331,6 +357,8 @@ export function ChannelView({
               jump={jump}
               onLoadNewer={loadNewer}
               onJumpToPresent={jumpToPresent}
+              unreadMarker={marker}
+              onMarkRead={onMarkRead}
             />
             {replyTo && (
               <ReplyBar

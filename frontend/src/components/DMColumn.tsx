@@ -7,7 +7,7 @@ import { useMe } from '../app/services';
 import { usePresence } from '../realtime/RealtimeProvider';
 import { errorMessage } from '../api/http';
 import { Avatar, UnreadBadge } from './ui';
-import { NewDMModal } from './modals';
+import { NewDMModal } from './lazy';
 import { DMCloseButton } from './DMSafety';
 import { useChannelMuted } from '../app/settings';
 import { showsUnread } from '../chat/notify';
@@ -48,9 +48,22 @@ function DMItem({ channel, current }: { channel: DMChannel; current: boolean }) 
   );
 }
 
-export function DMColumn() {
+/** The conversations, most recent first (the sidebar's list; on phones also the DM home's). */
+export function DMConversations({ className, testId = 'dm-list' }: { className?: string; testId?: string }) {
   const dms = useDMs();
   const { channelId } = useRouteIds();
+  const list = sortDMs(dms.data?.channels ?? []);
+  return (
+    <ul className={`channel-list${className ? ` ${className}` : ''}`} aria-label="Direct messages" data-testid={testId}>
+      {list.map((c) => (
+        <DMItem key={c.id} channel={c} current={c.id === channelId} />
+      ))}
+    </ul>
+  );
+}
+
+export function DMColumn() {
+  const dms = useDMs();
   const [open, setOpen] = useState(false);
   const list = sortDMs(dms.data?.channels ?? []);
   return (
@@ -75,11 +88,7 @@ export function DMColumn() {
           </button>
         </div>
         {dms.isError && <p className="column-error">{errorMessage(dms.error)}</p>}
-        <ul className="channel-list" aria-label="Direct messages" data-testid="dm-list">
-          {list.map((c) => (
-            <DMItem key={c.id} channel={c} current={c.id === channelId} />
-          ))}
-        </ul>
+        <DMConversations />
         {dms.isSuccess && list.length === 0 && <p className="column-empty muted small">No conversations yet.</p>}
       </div>
       {open && <NewDMModal onClose={() => setOpen(false)} />}

@@ -11,6 +11,10 @@ import { seedUsers, upsertChannel } from '../realtime/cache';
 import { useRealtime } from '../realtime/RealtimeProvider';
 import { useNotify } from './notices';
 import { Avatar, Modal, Spinner } from './ui';
+import { ownStatus } from '../chat/status';
+import { ProfileTrigger } from './ProfileCard';
+import { Resizer, usePanelWidth } from './Resizer';
+import { MEMBER_PANEL } from '../app/layout';
 
 const ROLE_LABEL = { owner: 'Owner', admin: 'Admin', member: '' } as const;
 
@@ -57,11 +61,13 @@ function MemberRow({ member, status, server }: { member: Member; status: Presenc
   });
   return (
     <li className={`member status-${status}`} data-testid="member-item" data-user-id={member.user.id} data-status={status}>
-      <Avatar user={member.user} size={32} status={status} />
-      <span className="member-name truncate" title={`@${member.user.username}`}>
+      <ProfileTrigger user={member.user} avatar>
+        <Avatar user={member.user} size={32} status={status} />
+      </ProfileTrigger>
+      <ProfileTrigger user={member.user} className="member-name truncate">
         {displayName(member.user)}
         {usernameHint(member.user) && <span className="member-username"> {usernameHint(member.user)}</span>}
-      </span>
+      </ProfileTrigger>
       {ROLE_LABEL[member.role] && <span className={`role-tag role-${member.role}`}>{ROLE_LABEL[member.role]}</span>}
       {!isMe && (
         <span className="member-menu-wrap">
@@ -188,6 +194,7 @@ function MemberRow({ member, status, server }: { member: Member; status: Presenc
 export function MemberList({ server }: { server: Server }) {
   const members = useMembers(server.id);
   const rt = useRealtime();
+  const [width, setWidth] = usePanelWidth(MEMBER_PANEL);
   useSyncExternalStore(rt.presence.subscribe, rt.presence.getVersion);
   const all = (members.data?.pages ?? []).flatMap((p) => p.members);
   const ids = all.map((m) => m.user.id).join(',');
@@ -195,13 +202,16 @@ export function MemberList({ server }: { server: Server }) {
     if (ids) rt.wantPresence(ids.split(','));
   }, [rt, ids]);
 
-  const withStatus = all.map((m) => ({ m, status: (m.user.id === rt.meId ? (rt.isIdle() ? 'idle' : 'online') : rt.presence.get(m.user.id)?.status ?? 'offline') as PresenceStatus }));
+  const withStatus = all.map((m) => ({ m, status: (m.user.id === rt.meId ? ownStatus(rt.chosenStatus(), rt.isIdle(), true) : rt.presence.get(m.user.id)?.status ?? 'offline') as PresenceStatus }));
   const byName = (a: { m: Member }, b: { m: Member }) => displayName(a.m.user).localeCompare(displayName(b.m.user));
-  const online = withStatus.filter((x) => x.status !== 'offline').sort(byName);
-  const offline = withStatus.filter((x) => x.status === 'offline').sort(byName);
+  // Invisible (myself, as only I can see) is listed with the offline members, as the others see me.
+  const shownOffline = (s: PresenceStatus) => s === 'offline' || s === 'invisible';
+  const online = withStatus.filter((x) => !shownOffline(x.status)).sort(byName);
+  const offline = withStatus.filter((x) => shownOffline(x.status)).sort(byName);
 
   return (
-    <aside className="member-list" aria-label="Members" data-testid="member-list">
+    <aside className="member-list" id="member-list" aria-label="Members" data-testid="member-list" style={{ width }}>
+      <Resizer spec={MEMBER_PANEL} width={width} onChange={setWidth} label="Resize the member list" side="left" controls="member-list" testId="member-resizer" />
       {members.isPending && <Spinner label="Loading members" />}
       {members.isError && <p className="column-error">{errorMessage(members.error)}</p>}
       {online.length > 0 && (

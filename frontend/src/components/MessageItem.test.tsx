@@ -119,20 +119,24 @@ describe('MessageItem', () => {
     await user.keyboard('{Enter}');
     expect(button.getAttribute('aria-expanded')).toBe('true');
     const items = screen.getAllByRole('menuitem');
-    expect(items.map((i) => i.textContent)).toEqual(['Edit message', 'Delete message']);
+    expect(items.map((i) => i.textContent)).toEqual(['Edit message', 'Delete message', 'View profile']);
     expect(document.activeElement).toBe(items[0]);
     await user.keyboard('{ArrowDown}');
     expect(document.activeElement).toBe(items[1]);
+    await user.keyboard('{ArrowDown}');
+    expect(document.activeElement).toBe(items[2]);
     await user.keyboard('{ArrowDown}'); // wraps
     expect(document.activeElement).toBe(items[0]);
     await user.keyboard('{ArrowUp}');
-    expect(document.activeElement).toBe(items[1]);
+    expect(document.activeElement).toBe(items[2]);
     await user.keyboard('{Escape}');
     expect(screen.queryByRole('menu')).toBeNull();
     expect(document.activeElement).toBe(button);
     expect(h.onDelete).not.toHaveBeenCalled();
 
     await user.keyboard('{ArrowUp}'); // opens on the last item
+    expect(document.activeElement?.textContent).toBe('View profile');
+    await user.keyboard('{ArrowUp}');
     expect(document.activeElement?.textContent).toBe('Delete message');
     await user.keyboard('{Enter}');
     expect(h.onDelete).toHaveBeenCalledWith(expect.objectContaining({ id: '10' }), false);
@@ -151,7 +155,7 @@ describe('MessageItem', () => {
     await user.tab();
     expect(document.activeElement).toBe(screen.getByTestId('message-menu-button'));
     await user.keyboard('{Enter}');
-    expect(screen.getAllByRole('menuitem').map((i) => i.textContent)).toEqual(['Add reaction']);
+    expect(screen.getAllByRole('menuitem').map((i) => i.textContent)).toEqual(['Add reaction', 'View profile']);
     await user.keyboard('{Enter}');
     const picker = screen.getByTestId('reaction-picker');
     expect(document.activeElement).toBe(screen.getAllByTestId('quick-reaction')[0]);

@@ -3,6 +3,8 @@ import type { ChatItem } from '../chat/messageStore';
 import type { ReceiptStatus } from '../chat/receipts';
 import { displayName, usernameHint, useUser } from '../app/queries';
 import { Avatar } from './ui';
+import { ProfileTrigger } from './ProfileCard';
+import { ProfileCard } from './lazy';
 import { MessageContent } from './MessageContent';
 import { Attachments } from './Attachments';
 import { ReactionBar } from './ReactionBar';
@@ -240,6 +242,7 @@ export const MessageItem = memo(function MessageItem(props: MessageItemProps) {
   const { onReact } = props;
   const canReact = !!onReact && item.state === 'sent' && !!item.id && !editing;
   const [pickerAnchor, setPickerAnchor] = useState<HTMLElement | null>(null);
+  const [profileAnchor, setProfileAnchor] = useState<HTMLElement | null>(null);
   const toggle = (emoji: string, add: boolean) => onReact?.(item, emoji, add);
   const pick = (emoji: string) => {
     setPickerAnchor(null);
@@ -265,6 +268,8 @@ export const MessageItem = memo(function MessageItem(props: MessageItemProps) {
     ...(canPin ? [{ label: pinned ? 'Unpin message' : 'Pin message', testId: 'menu-pin', run: () => extras!.setPinned(item.id!, !pinned) }] : []),
     // Last, so the own-message menu keeps Edit first and Delete second.
     ...(canReact ? [{ label: 'Add reaction', testId: 'menu-add-reaction', run: () => setPickerAnchor(menuButton.current) }] : []),
+    // The keyboard way to the author's profile card (the name and avatar are mouse targets: one tab stop per message).
+    ...(author ? [{ label: 'View profile', testId: 'menu-view-profile', run: () => setProfileAnchor(menuButton.current) }] : []),
   ];
 
   return (
@@ -288,7 +293,9 @@ export const MessageItem = memo(function MessageItem(props: MessageItemProps) {
       >
         <div className="message-gutter">
           {item.groupStart ? (
-            <Avatar user={author} size={40} name={name} />
+            <ProfileTrigger user={author} avatar>
+              <Avatar user={author} size={40} name={name} />
+            </ProfileTrigger>
           ) : (
             <time className="hover-time" dateTime={item.timestamp} title={fullFmt.format(when)}>
               {formatTime(item.timestamp)}
@@ -299,9 +306,9 @@ export const MessageItem = memo(function MessageItem(props: MessageItemProps) {
           {item.replyTo && <ReplyQuote channelId={item.channelId} messageId={item.replyTo} />}
           {item.groupStart && (
             <header className="message-header">
-              <span className="message-author" data-testid="message-author" title={author ? `@${author.username}` : undefined}>
+              <ProfileTrigger user={author} className="message-author" testId="message-author" title={author ? `@${author.username}` : undefined} keyboard={false}>
                 {name}
-              </span>
+              </ProfileTrigger>
               {/* Anyone can take anyone's display name; the username is unique, so it is shown whenever it differs. */}
               {handle && (
                 <span className="message-username" data-testid="message-username">
@@ -418,6 +425,7 @@ export const MessageItem = memo(function MessageItem(props: MessageItemProps) {
           </div>
         )}
         {pickerAnchor && <ReactionPicker anchor={pickerAnchor} onPick={pick} onClose={closePicker} />}
+        {profileAnchor && author && <ProfileCard user={author} anchor={profileAnchor} onClose={() => setProfileAnchor(null)} />}
       </article>
     </div>
   );

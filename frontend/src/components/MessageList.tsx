@@ -16,6 +16,7 @@ const BASE_INDEX = 1_000_000_000;
 export interface MessageListHandle {
   scrollToBottom: () => void;
   editLastOwn: () => void;
+  jumpToUnread: () => void;
 }
 
 export interface MessageListProps {
@@ -43,6 +44,10 @@ export interface MessageListProps {
   /** The list is a window into the past: page forward, or go back to the newest messages. */
   onLoadNewer?: () => void;
   onJumpToPresent?: () => void;
+  /** The first message that was unread when the channel was opened: a "New messages" divider above it, and a bar to
+   *  jump there while it is above the view. */
+  unreadMarker?: { id: Id; count: number } | null;
+  onMarkRead?: () => void;
 }
 
 export function statusFor(item: ChatItem, mine: boolean, others: Id[] | undefined, receipts: ChannelReceipts | undefined): ReceiptStatus | undefined {
@@ -91,6 +96,9 @@ export function MessageList(props: MessageListProps) {
   const lastKey = useRef<string | null>(null);
   const lastPendingRef = useRef<string | null>(null);
   const atBottomRef = useRef(true);
+  const [firstVisible, setFirstVisible] = useState<number | null>(null);
+  const marker = props.unreadMarker ?? null;
+  const markerIndex = useMemo(() => (marker ? items.findIndex((it) => it.id === marker.id) : -1), [items, marker]);
 
   // Own sends always scroll down; messages from others that arrive while scrolled up are counted for the
   // "new messages" button (pending sends stay last, so look at the newest confirmed message, not the last row).
@@ -136,9 +144,13 @@ export function MessageList(props: MessageListProps) {
     requestAnimationFrame(() => virtuoso.current?.scrollToIndex({ index, align: 'center', behavior: 'auto' }));
   }, [jump, jumpIndex]);
 
+  const jumpToUnread = useCallback(() => {
+    if (markerIndex >= 0) virtuoso.current?.scrollToIndex({ index: markerIndex, align: 'start', behavior: 'auto' });
+  }, [markerIndex]);
+
   useEffect(() => {
-    if (handleRef) handleRef.current = { scrollToBottom, editLastOwn };
-  }, [handleRef, scrollToBottom, editLastOwn]);
+    if (handleRef) handleRef.current = { scrollToBottom, editLastOwn, jumpToUnread };
+  }, [handleRef, scrollToBottom, editLastOwn, jumpToUnread]);
 
   const changeBottom = useCallback(
     (b: boolean) => {
@@ -233,6 +245,7 @@ export function MessageList(props: MessageListProps) {
           return isAtBottom ? 'smooth' : false;
         }}
         atBottomStateChange={changeBottom}
+        rangeChanged={(r) => setFirstVisible(r.startIndex)}
         components={{ Header: ListHeader }}
         context={{ hasMoreOlder: state.hasMoreOlder, loadingOlder: props.loadingOlder, intro: props.intro }}
         itemContent={(_, item) => {
@@ -248,7 +261,7 @@ export function MessageList(props: MessageListProps) {
             );
           }
           const mine = item.senderId === meId;
-          return (
+          const row = (
             <MessageItem
               item={item}
               mine={mine}
@@ -264,8 +277,30 @@ export function MessageList(props: MessageListProps) {
               onReact={onReact ? react : undefined}
             />
           );
+          return marker && item.id === marker.id ? (
+            <>
+              <div className="unread-divider" role="separator" aria-label="New messages" data-testid="unread-divider">
+                <span aria-hidden="true">New messages</span>
+              </div>
+              {row}
+            </>
+          ) : (
+            row
+          );
         }}
       />
+      {marker && markerIndex >= 0 && firstVisible !== null && firstVisible > BASE_INDEX - state.prepended + markerIndex && (
+        <div className="unread-bar" data-testid="unread-bar">
+          <button type="button" className="unread-bar-jump" onClick={jumpToUnread} data-testid="jump-to-unread">
+            {marker.count > 99 ? '99+' : marker.count} new message{marker.count === 1 ? '' : 's'} · Jump to first unread ↑
+          </button>
+          {props.onMarkRead && (
+            <button type="button" className="unread-bar-read" onClick={props.onMarkRead} data-testid="unread-bar-mark-read">
+              Mark as read
+            </button>
+          )}
+        </div>
+      )}
       {detached && (
         <button type="button" className="jump-present" onClick={props.onJumpToPresent} data-testid="jump-to-present">
           You're viewing older messages · Jump to present ↓

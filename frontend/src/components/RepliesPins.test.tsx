@@ -55,7 +55,7 @@ describe('reply and pin actions', () => {
     renderItem(x);
     await user.tab();
     await user.keyboard('{Enter}');
-    expect(screen.getAllByRole('menuitem').map((i) => i.textContent)).toEqual(['Edit message', 'Delete message', 'Reply', 'Pin message']);
+    expect(screen.getAllByRole('menuitem').map((i) => i.textContent)).toEqual(['Edit message', 'Delete message', 'Reply', 'Pin message', 'View profile']);
     await user.keyboard('{ArrowDown}{ArrowDown}{Enter}');
     expect(x.reply).toHaveBeenCalledWith(expect.objectContaining({ id: '10' }));
     await user.click(screen.getByTestId('pin-button'));

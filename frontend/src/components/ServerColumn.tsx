@@ -9,8 +9,8 @@ import { useNotificationSettings, useSaveSettings } from '../app/settings';
 import { isChannelMuted, showsUnread, toggleId } from '../chat/notify';
 import { MentionBadge } from './Notifications';
 import { useNotify } from './notices';
-import { CreateChannelModal, EditChannelModal, InviteModal } from './modals';
-import { ServerSettingsModal } from './ServerSettings';
+import { CreateChannelModal, EditChannelModal, InviteModal, ServerSettingsModal } from './lazy';
+import { readCollapsed, visibleWhenCollapsed, writeCollapsed } from '../app/layout';
 
 type ModalKind = 'invite' | 'create-channel' | 'settings' | { edit: TextChannel } | null;
 
@@ -29,6 +29,17 @@ export function ServerColumn({ serverId }: { serverId: string }) {
   const saveSettings = useSaveSettings((e) => notify(`Couldn't save notification settings: ${errorMessage(e)}`, 'error'));
   const serverMuted = settings.mutedServers.includes(serverId);
   const everyoneSuppressed = settings.suppressEveryone.includes(serverId);
+  const [collapsedState, setCollapsedState] = useState(() => ({ serverId, collapsed: readCollapsed(serverId) }));
+  // Per server: switching servers reads that server's choice.
+  const collapsed = collapsedState.serverId === serverId ? collapsedState.collapsed : readCollapsed(serverId);
+  const setCollapsed = (c: boolean) => {
+    writeCollapsed(serverId, c);
+    setCollapsedState({ serverId, collapsed: c });
+  };
+  const allChannels = channels.data?.channels ?? [];
+  const shownChannels = collapsed
+    ? visibleWhenCollapsed(allChannels, channelId, (c) => showsUnread(c, isChannelMuted(settings, c.id, { type: 'text', serverId })))
+    : allChannels;
 
   useEffect(() => {
     if (!menuOpen) return;
@@ -110,7 +121,20 @@ export function ServerColumn({ serverId }: { serverId: string }) {
       </div>
       <div className="column-scroll">
         <div className="channel-group-header">
-          <span>Text channels</span>
+          {/* Collapsed, the list keeps the open channel and the unread ones (as Discord's categories do). */}
+          <button
+            type="button"
+            className="channel-group-toggle"
+            aria-expanded={!collapsed}
+            aria-controls="server-channel-list"
+            onClick={() => setCollapsed(!collapsed)}
+            data-testid="channel-group-toggle"
+          >
+            <span className="chevron" aria-hidden="true">
+              ▾
+            </span>
+            Text channels
+          </button>
           {canManage && (
             <button
               type="button"
@@ -125,8 +149,8 @@ export function ServerColumn({ serverId }: { serverId: string }) {
           )}
         </div>
         {channels.isError && <p className="column-error">{errorMessage(channels.error)}</p>}
-        <ul className="channel-list" aria-label="Channels" data-testid="channel-list">
-          {(channels.data?.channels ?? []).map((c) => {
+        <ul className="channel-list" id="server-channel-list" aria-label="Channels" data-testid="channel-list" data-collapsed={collapsed ? 'true' : 'false'}>
+          {shownChannels.map((c) => {
             const current = c.id === channelId;
             const muted = isChannelMuted(settings, c.id, { type: 'text', serverId });
             const unread = !current && showsUnread(c, muted);

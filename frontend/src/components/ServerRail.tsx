@@ -6,7 +6,7 @@ import { useRouteIds } from '../app/routes';
 import { initials } from './ui';
 import { useNotificationSettings } from '../app/settings';
 import { isChannelMuted, showsUnread } from '../chat/notify';
-import { CreateServerModal, JoinServerModal } from './modals';
+import { CreateServerModal, JoinServerModal } from './lazy';
 
 function ServerIcon({ server, active }: { server: Server; active: boolean }) {
   const channels = useChannels(server.id);

@@ -12,6 +12,45 @@ import './attachments.css';
 import { NotificationSettingsSection } from './Notifications';
 import { PrivacySection } from './DMSafety';
 import { useSyncExternalStore } from 'react';
+import { showShortcuts } from './Shortcuts';
+import { useSaveSettings, useStoredStatus } from '../app/settings';
+import { CHOSEN_STATUSES, ownStatus } from '../chat/status';
+import type { ChosenStatus } from '../api/types';
+import { useNotify } from './notices';
+import { STATUS_LABEL } from './ProfileCard';
+
+/** The presence the user chooses (saved in the settings, so their other tabs and devices follow). */
+function StatusPicker() {
+  const rt = useRealtime();
+  const notify = useNotify();
+  const chosen = useSyncExternalStore(rt.presence.subscribe, () => rt.chosenStatus());
+  const save = useSaveSettings((e) => notify(`Couldn't save your status: ${errorMessage(e)}`, 'error'));
+  const pick = (status: ChosenStatus) => {
+    rt.setChosenStatus(status);
+    save((s) => (s.status === status ? s : { ...s, status }));
+  };
+  return (
+    <div className="status-picker" role="radiogroup" aria-label="Status" data-testid="status-picker">
+      {CHOSEN_STATUSES.map((o) => (
+        <button
+          key={o.value}
+          type="button"
+          role="radio"
+          aria-checked={chosen === o.value}
+          className={`status-option${chosen === o.value ? ' selected' : ''}`}
+          onClick={() => pick(o.value)}
+          data-testid={`status-option-${o.value}`}
+        >
+          <span className={`presence-dot inline presence-${o.value}`} aria-hidden="true" />
+          <span className="status-option-text">
+            <span>{o.label}</span>
+            {o.hint && <span className="muted small">{o.hint}</span>}
+          </span>
+        </button>
+      ))}
+    </div>
+  );
+}
 
 const THEMES: { value: ThemePreference; label: string }[] = [
   { value: 'light', label: 'Light' },
@@ -107,9 +146,16 @@ export function UserPanel() {
   const { auth } = useServices();
   const status = useConnectionStatus();
   const idle = useSyncExternalStore(rt.presence.subscribe, () => rt.isIdle());
+  const chosen = useSyncExternalStore(rt.presence.subscribe, () => rt.chosenStatus());
   const [open, setOpen] = useState(false);
   const ref = useRef<HTMLDivElement>(null);
-  const own = status !== 'connected' ? 'offline' : idle ? 'idle' : 'online';
+  const own = ownStatus(chosen, idle, status === 'connected');
+  // The settings (this device's first load, or another device's change) say what the user chose; until they are
+  // loaded, the device's last choice (which the handshake carried) holds.
+  const stored = useStoredStatus();
+  useEffect(() => {
+    if (stored) rt.setChosenStatus(stored);
+  }, [rt, stored]);
 
   useEffect(() => {
     if (!open) return;
@@ -131,8 +177,23 @@ export function UserPanel() {
         <span className="truncate strong" data-testid="current-user-name">
           {displayName(me)}
         </span>
-        <span className="truncate muted small">@{me.username}</span>
+        <span className="truncate muted small" data-testid="own-status" data-status={own}>
+          {chosen === 'online' ? `@${me.username}` : STATUS_LABEL[chosen]}
+        </span>
       </div>
+      <button
+        type="button"
+        className="icon-button"
+        aria-label="Keyboard shortcuts"
+        title="Keyboard shortcuts (Ctrl+/)"
+        aria-keyshortcuts="Control+Slash"
+        onClick={showShortcuts}
+        data-testid="shortcuts-button"
+      >
+        <span aria-hidden="true" className="shortcuts-glyph">
+          ?
+        </span>
+      </button>
       <button
         type="button"
         className="icon-button"
@@ -153,6 +214,10 @@ export function UserPanel() {
       </button>
       {open && (
         <div className="popover user-popover" role="dialog" aria-label="User settings" data-testid="user-settings">
+          <div className="popover-section">
+            <div className="popover-title">Status</div>
+            <StatusPicker />
+          </div>
           <div className="popover-section">
             <div className="popover-title">Appearance</div>
             <ThemeSwitch />

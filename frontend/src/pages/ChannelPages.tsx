@@ -11,13 +11,15 @@ import { useMe } from '../app/services';
 import { ChannelView, ChatHeader } from '../components/ChannelView';
 import { ConnectionBanner } from '../components/ConnectionBanner';
 import { MemberList } from '../components/MemberList';
-import { InviteModal, NewDMModal } from '../components/modals';
+import { InviteModal, NewDMModal } from '../components/lazy';
 import { BlockedNotice, DMOptions } from '../components/DMSafety';
 import { useBlocked } from '../app/safety';
 import { Avatar, PresenceDot, Spinner } from '../components/ui';
 import { usePresence } from '../realtime/RealtimeProvider';
 import type { User } from '../api/types';
 import { canPin } from '../chat/pins';
+import { isPhone, useIsPhone } from '../app/media';
+import { DMConversations } from '../components/DMColumn';
 
 function Loading() {
   return (
@@ -65,6 +67,7 @@ const isNoAccess = (e: unknown) => isApiError(e, 'not_found') || isApiError(e, '
 
 export function DMHome() {
   const [open, setOpen] = useState(false);
+  const phone = useIsPhone();
   return (
     <main className="main">
       <ChatHeader title="Direct messages" />
@@ -78,6 +81,8 @@ export function DMHome() {
         <button type="button" className="button primary" onClick={() => setOpen(true)} data-testid="start-dm-button">
           Start a conversation
         </button>
+        {/* On phones the sidebar (and its DM list) is a drawer: list the conversations here. */}
+        {phone && <DMConversations className="dm-home-list" testId="dm-home-list" />}
       </div>
       {open && <NewDMModal onClose={() => setOpen(false)} />}
     </main>
@@ -121,6 +126,7 @@ export function DMChannelPage() {
     <ChannelView
       key={channel.id}
       channelId={channel.id}
+      unreadAtOpen={channel.unreadCount}
       mentionSource={mentionSource}
       headerActions={
         <>
@@ -184,7 +190,9 @@ export function ServerChannelPage() {
   const { serverId = '', channelId = '' } = useParams();
   const server = useServer(serverId);
   const channels = useChannels(serverId);
-  const [showMembers, setShowMembers] = useState(true);
+  // Beside the chat on wide screens; on phones a drawer, closed until asked for.
+  const phone = useIsPhone();
+  const [showMembers, setShowMembers] = useState(() => !isPhone());
   const [inviting, setInviting] = useState(false);
   const channel = channels.data?.channels.find((c) => c.id === channelId);
   // Alone in a new server: say how to bring people in (gone as soon as someone joins; memberCount is live).
@@ -203,6 +211,16 @@ export function ServerChannelPage() {
   useEffect(() => {
     if (channel) rememberChannel(serverId, channel.id);
   }, [serverId, channel]);
+  // The phone drawer closes with Esc too (as the channel drawer's scrim does with a tap).
+  const drawerOpen = phone && showMembers;
+  useEffect(() => {
+    if (!drawerOpen) return;
+    const onKey = (e: KeyboardEvent) => {
+      if (e.key === 'Escape' && !document.querySelector('[role="dialog"]')) setShowMembers(false);
+    };
+    document.addEventListener('keydown', onKey);
+    return () => document.removeEventListener('keydown', onKey);
+  }, [drawerOpen]);
 
   if (channels.isError && isNoAccess(channels.error)) return <NoAccess />;
   if (channels.isError && !channels.data && !channels.isFetching) return <LoadFailed error={channels.error} retry={() => void channels.refetch()} />;
@@ -214,6 +232,7 @@ export function ServerChannelPage() {
       <ChannelView
         key={channel.id}
         channelId={channel.id}
+        unreadAtOpen={channel.unreadCount}
         title={
           <>
             <span className="hash" aria-hidden="true">
@@ -266,7 +285,16 @@ export function ServerChannelPage() {
             )}
           </>
         }
-        aside={showMembers && server.data ? <MemberList server={server.data} /> : undefined}
+        aside={
+          showMembers && server.data ? (
+            <>
+              {phone && (
+                <button type="button" className="members-scrim" aria-label="Close member list" onClick={() => setShowMembers(false)} data-testid="members-scrim" />
+              )}
+              <MemberList server={server.data} />
+            </>
+          ) : undefined
+        }
       />
       {inviting && server.data && <InviteModal server={server.data} onClose={() => setInviting(false)} />}
     </>

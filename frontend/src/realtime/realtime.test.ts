@@ -93,7 +93,7 @@ describe('Realtime', () => {
     const { rt, sock } = setup();
     rt.start();
     await flush();
-    expect(sock.lastAuth).toEqual({ token: 'access-1' });
+    expect(sock.lastAuth).toEqual({ token: 'access-1', status: 'online' });
     rt.stop();
   });
 

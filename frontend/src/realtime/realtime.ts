@@ -7,6 +7,7 @@ import { errorMessage } from '../api/http';
 import { qk } from '../api/queryKeys';
 import { SocketManager, type SocketFactory } from '../api/socket';
 import type {
+  ChosenStatus,
   Ack,
   Attachment,
   ChannelUpdateEvent,
@@ -51,6 +52,7 @@ import { findLoaded, OriginalsCache } from '../chat/replies';
 import { applyPinUpdate, pinsRemove, pinsUpdateMessage, type PinsData } from '../chat/pins';
 import { PAGE_SIZE } from '../api/endpoints';
 import { Outbox } from '../chat/outbox';
+import { readStatusHint, wireStatus, writeStatusHint } from '../chat/status';
 import { newNonce, SEND_TIMEOUT_MS } from '../chat/send';
 import {
   applyUnread,
@@ -123,6 +125,8 @@ export class Realtime {
   private presenceWanted = new Set<Id>();
   private presenceTimer: ReturnType<typeof setTimeout> | null = null;
   private idle = false;
+  /** The presence the user chose (settings.status); the device's last choice until the settings arrive. */
+  private chosen: ChosenStatus = 'online';
   private idleTimer: ReturnType<typeof setTimeout> | null = null;
   private cleanup: (() => void)[] = [];
   /** Own messages waiting to be stored, sent in order when connected (see chat/outbox.ts). */
@@ -135,6 +139,7 @@ export class Realtime {
     this.api = deps.api;
     this.qc = deps.queryClient;
     this.meId = deps.meId;
+    this.chosen = readStatusHint(deps.meId);
     this.sockets = new SocketManager(deps.auth, deps.socketFactory);
     this.originals = new OriginalsCache((channelId, messageId) => this.api.message(channelId, messageId));
     this.outbox = new Outbox({
@@ -211,7 +216,9 @@ export class Realtime {
   private wire() {
     const s = this.sockets.socket;
     this.sockets.onConnect((first) => {
-      if (this.idle) s.emit('presence:set', { status: 'idle' });
+      // The handshake carried the device's last choice; say the current one (and idleness) in case it differs.
+      const said = wireStatus(this.chosen, this.idle);
+      if (said !== 'online') s.emit('presence:set', { status: said });
       if (!first) {
         // Lists (unread counts, new servers/DMs) may have moved while we were away.
         void this.qc.invalidateQueries({ queryKey: qk.servers });
@@ -263,7 +270,10 @@ export class Realtime {
     s.on('member:update', (e) => this.onMemberUpdate(e));
     // Settings changed in another tab or device.
     s.on('settings:update', (e) => {
-      if (e && typeof e === 'object') this.qc.setQueryData(qk.settings, normalizeSettings(e));
+      if (!e || typeof e !== 'object') return;
+      const settings = normalizeSettings(e);
+      this.qc.setQueryData(qk.settings, settings);
+      this.setChosenStatus(settings.status);
     });
     s.on('reaction:update', (e) => {
       if (!e?.messageId || !e.channelId) return;
@@ -740,7 +750,7 @@ export class Realtime {
       this.idleTimer = setTimeout(() => {
         if (Date.now() - lastActivity >= IDLE_AFTER_MS - 1000 && !this.idle) {
           this.idle = true;
-          this.socket.emit('presence:set', { status: 'idle' });
+          if (this.chosen === 'online') this.socket.emit('presence:set', { status: 'idle' });
           this.presence.touch();
         }
       }, IDLE_AFTER_MS);
@@ -751,7 +761,7 @@ export class Realtime {
       lastActivity = now;
       if (this.idle) {
         this.idle = false;
-        this.socket.emit('presence:set', { status: 'online' });
+        if (this.chosen === 'online') this.socket.emit('presence:set', { status: 'online' });
         this.presence.touch();
       }
       if (now - throttle > 1000) {
@@ -769,5 +779,18 @@ export class Realtime {
 
   isIdle(): boolean {
     return this.idle;
+  }
+
+  chosenStatus(): ChosenStatus {
+    return this.chosen;
+  }
+
+  /** The user's chosen presence (from the settings, or just picked): tell the server, remember it on this device. */
+  setChosenStatus(status: ChosenStatus) {
+    if (status === this.chosen) return;
+    this.chosen = status;
+    writeStatusHint(this.meId, status);
+    this.socket.emit('presence:set', { status: wireStatus(status, this.idle) });
+    this.presence.touch();
   }
 }

@@ -141,6 +141,7 @@ type Options struct {
 	Transports   []string          // default ["websocket"]
 	ExtraHeaders map[string]string // e.g. Origin (Node clients may set it)
 	NoReconnect  bool
+	Auth         map[string]any // more handshake auth fields besides the token (e.g. "status")
 }
 
 // Client is one socket.io-client connection.
@@ -153,8 +154,15 @@ type Client struct {
 func (b *Bridge) Connect(url, token string, opts Options) *Client {
 	cid := "c" + strconv.FormatInt(b.nextC.Add(1), 10)
 	cmd := map[string]any{"op": "connect", "cid": cid, "url": url, "reconnection": !opts.NoReconnect}
+	auth := map[string]any{}
+	for k, v := range opts.Auth {
+		auth[k] = v
+	}
 	if token != "" {
-		cmd["auth"] = map[string]any{"token": token}
+		auth["token"] = token
+	}
+	if len(auth) > 0 {
+		cmd["auth"] = auth
 	}
 	if len(opts.Transports) > 0 {
 		cmd["transports"] = opts.Transports
