@@ -46,7 +46,7 @@ func NewAttachmentHandlers(svc AttachmentService, auth *AuthHandlers, secureCook
 // IsUpload tells the HTTP server which requests may have a large, slow body (the upload endpoint).
 func IsUpload(r *http.Request) bool {
 	return r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, "/api/channels/") && strings.HasSuffix(r.URL.Path, "/attachments") ||
-		r.Method == http.MethodPut && r.URL.Path == "/api/users/me/avatar"
+		r.Method == http.MethodPut && (r.URL.Path == "/api/users/me/avatar" || strings.HasPrefix(r.URL.Path, "/api/servers/") && strings.HasSuffix(r.URL.Path, "/icon"))
 }
 
 func (h *AttachmentHandlers) Routes(e *gin.Engine, _, authed *gin.RouterGroup) {

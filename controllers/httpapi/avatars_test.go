@@ -90,3 +90,81 @@ func TestAvatarsOnTheObjectStore(t *testing.T) {
 		t.Fatalf("the cleared avatar is still served: %d", res.StatusCode)
 	}
 }
+
+func putIcon(t *testing.T, s *testserver.Server, token, serverID string, data []byte) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest("PUT", s.URL+"/api/servers/"+serverID+"/icon", bytes.NewReader(data))
+	req.Header.Set("Authorization", "Bearer "+token)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	var srv struct{ IconURL string }
+	_ = json.Unmarshal(b, &srv)
+	if res.StatusCode != http.StatusOK {
+		return res.StatusCode, string(b)
+	}
+	return res.StatusCode, srv.IconURL
+}
+
+// Server icons (#17) are stored like avatars: owners and admins set them, members see them, a replaced or
+// cleared one is deleted, and a refused upload leaves nothing behind.
+func TestServerIconsOnTheObjectStore(t *testing.T) {
+	t.Parallel()
+	s := testserver.Start(t, testserver.Options{})
+	alice, bob := s.Register(t, "alice"), s.Register(t, "bob")
+	srv := createServer(t, s, alice, "Icons")
+	join(t, s, bob, invite(t, s, alice, srv.ID, nil))
+	iconOf := func() string {
+		var got struct{ IconURL string }
+		s.Do(t, "GET", "/api/servers/"+srv.ID, bob.AccessToken, nil).JSON(t, &got)
+		return got.IconURL
+	}
+	if iconOf() != "" {
+		t.Fatal("a new server has an icon")
+	}
+
+	status, url := putIcon(t, s, alice.AccessToken, srv.ID, testfiles.JPEGWithGPS(600, 400))
+	if status != http.StatusOK || !strings.HasPrefix(url, "/avatars/") {
+		t.Fatalf("owner sets the icon: %d %s", status, url)
+	}
+	if got := iconOf(); got != url {
+		t.Fatalf("a member sees icon %q, want %q", got, url)
+	}
+	res, body := fetch(t, s, url, nil)
+	if cfg, format, err := image.DecodeConfig(bytes.NewReader(body)); res.StatusCode != http.StatusOK || err != nil || format != "png" || cfg.Width != 256 ||
+		bytes.Contains(body, []byte(testfiles.GPSMarker)) {
+		t.Fatalf("icon served: %d %+v %s %v", res.StatusCode, cfg, format, err)
+	}
+
+	// A plain member may not; nothing changes.
+	if status, msg := putIcon(t, s, bob.AccessToken, srv.ID, testfiles.PNG(64, 64)); status != http.StatusForbidden {
+		t.Fatalf("member sets the icon: %d %s", status, msg)
+	}
+	if status, msg := putIcon(t, s, alice.AccessToken, srv.ID, []byte(testfiles.SVGWithScript)); status != http.StatusBadRequest {
+		t.Fatalf("an SVG icon: %d %s", status, msg)
+	}
+	if iconOf() != url {
+		t.Fatal("a refused upload changed the icon")
+	}
+
+	// Replacing deletes the old file; clearing deletes the current one.
+	status, url2 := putIcon(t, s, alice.AccessToken, srv.ID, testfiles.PNG(64, 300))
+	if status != http.StatusOK || url2 == url {
+		t.Fatalf("second icon: %d %s", status, url2)
+	}
+	if res, _ := fetch(t, s, url, nil); res.StatusCode != http.StatusNotFound {
+		t.Fatalf("the replaced icon is still served: %d", res.StatusCode)
+	}
+	if res := s.Do(t, "DELETE", "/api/servers/"+srv.ID+"/icon", bob.AccessToken, nil); res.Status != http.StatusForbidden {
+		t.Fatalf("member clears the icon: %d", res.Status)
+	}
+	if res := s.Do(t, "DELETE", "/api/servers/"+srv.ID+"/icon", alice.AccessToken, nil); res.Status != http.StatusOK || iconOf() != "" {
+		t.Fatalf("clear: %d %s", res.Status, res.Body)
+	}
+	if res, _ := fetch(t, s, url2, nil); res.StatusCode != http.StatusNotFound {
+		t.Fatalf("the cleared icon is still served: %d", res.StatusCode)
+	}
+}

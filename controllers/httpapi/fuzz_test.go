@@ -327,6 +327,10 @@ func (f fProfiles) UpdateProfile(_ context.Context, u int64, _, avatar *string) 
 	f.s.ids("updateProfile", u)
 	return model.User{ID: u, AvatarURL: *avatar}, nil
 }
+func (f fProfiles) SetServerIcon(_ context.Context, u, server int64, _ string) (model.Server, string, error) {
+	f.s.ids("setServerIcon", u, server)
+	return model.Server{ID: server}, "", nil
+}
 
 func (f fFiles) Limits() attachments.Config {
 	f.s.ids("limits")
@@ -350,7 +354,7 @@ func fuzzRouter(s *seen) *gin.Engine {
 			httpapi.NewSafetyHandlers(fSafety{s: s}, log).Routes,
 			httpapi.NewSearchHandlers(fSearch{s}, log).Routes,
 			httpapi.NewAttachmentHandlers(fFiles{s}, authH, false, log).Routes,
-			httpapi.NewAvatarHandlers(fFiles{s}, fProfiles{s}, log).Routes,
+			httpapi.NewAvatarHandlers(fFiles{s}, fProfiles{s}, fProfiles{s}, log).Routes,
 		},
 	})
 }
@@ -400,6 +404,7 @@ var fuzzRoutes = []struct {
 	{"DELETE", "/api/channels/:a/pins/:b", false}, {"GET", "/api/search", false},
 	{"POST", "/api/channels/:a/attachments", false}, {"GET", "/api/attachments/limits", false}, {"POST", "/api/files/session", false},
 	{"PUT", "/api/users/me/avatar", false}, {"DELETE", "/api/users/me/avatar", false},
+	{"PUT", "/api/servers/:id/icon", false}, {"DELETE", "/api/servers/:id/icon", false},
 }
 
 var knownCodes = map[string]bool{"invalid_input": true, "unauthorized": true, "token_expired": true,

@@ -57,12 +57,13 @@ type Server struct {
 	MemberCount int       `json:"memberCount"`
 	CreatedAt   time.Time `json:"createdAt"`
 	// MembersCanInvite: plain members may create invites (owners and admins always may).
-	MembersCanInvite bool `json:"membersCanInvite"`
+	MembersCanInvite bool   `json:"membersCanInvite"`
+	IconURL          string `json:"iconUrl"` // "" or /avatars/<id>.png
 }
 
 func ToServer(s model.Server) Server {
 	return Server{ID: ID(s.ID), Name: s.Name, OwnerID: ID(s.OwnerID), Role: s.Role, MemberCount: s.MemberCount, CreatedAt: s.CreatedAt.UTC(),
-		MembersCanInvite: s.MembersCanInvite}
+		MembersCanInvite: s.MembersCanInvite, IconURL: s.IconURL}
 }
 
 type Member struct {

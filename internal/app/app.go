@@ -348,7 +348,7 @@ func New(cfg config.Config, log *slog.Logger, tel Telemetry, pg *pgxpool.Pool, m
 			httpapi.NewMessageHandlers(messagingSvc, readSvc, log.With("component", "http")).WithReactions(reactSvc).Routes,
 			httpapi.NewReactionHandlers(reactSvc, authSvc, log.With("component", "http")).Routes,
 			httpapi.NewAttachmentHandlers(filesSvc, authHandlers, cfg.HTTP.SecureOrigin, log.With("component", "http")).Routes,
-			httpapi.NewAvatarHandlers(filesSvc, authSvc, log.With("component", "http")).Routes,
+			httpapi.NewAvatarHandlers(filesSvc, authSvc, communitySvc, log.With("component", "http")).Routes,
 			httpapi.NewRealtimeHandlers(presenceSvc, readSvc, log.With("component", "http")).Routes,
 			httpapi.NewSearchHandlers(searcher, log.With("component", "http")).WithContext(messagingSvc).Routes,
 			httpapi.NewSettingsHandlers(settings.New(mongo.NewSettingsStore(mdb), sockets.Publisher()), log.With("component", "http")).Routes,

@@ -59,6 +59,7 @@ type Server struct {
 	Role        string // the requesting user's role, when loaded for a user
 	// MembersCanInvite: plain members may create invites (owners and admins always may).
 	MembersCanInvite bool
+	IconURL          string // "" or a path under AvatarPathPrefix (the object store, like avatars)
 }
 
 // Ban keeps a user out of a server: they were removed and no invite lets them back in.

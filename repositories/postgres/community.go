@@ -18,11 +18,11 @@ type CommunityStore struct{ db *pgxpool.Pool }
 
 func NewCommunityStore(db *pgxpool.Pool) *CommunityStore { return &CommunityStore{db: db} }
 
-const serverCols = `s.id, s.name, s.owner_id, s.created_at, (SELECT count(*) FROM server_members c WHERE c.server_id = s.id), s.members_can_invite`
+const serverCols = `s.id, s.name, s.owner_id, s.created_at, (SELECT count(*) FROM server_members c WHERE c.server_id = s.id), s.members_can_invite, s.icon_url`
 
 func scanServer(row pgx.Row, withRole bool) (model.Server, error) {
 	var s model.Server
-	dest := []any{&s.ID, &s.Name, &s.OwnerID, &s.CreatedAt, &s.MemberCount, &s.MembersCanInvite}
+	dest := []any{&s.ID, &s.Name, &s.OwnerID, &s.CreatedAt, &s.MemberCount, &s.MembersCanInvite, &s.IconURL}
 	if withRole {
 		dest = append(dest, &s.Role)
 	}
@@ -77,6 +77,17 @@ func (s *CommunityStore) RenameServer(ctx context.Context, serverID int64, name 
 		return model.ErrNotFound
 	}
 	return err
+}
+
+// SetServerIcon sets the path a server's icon is served at ("" for none) and returns the one it replaces.
+func (s *CommunityStore) SetServerIcon(ctx context.Context, serverID int64, iconURL string) (string, error) {
+	var old string
+	err := s.db.QueryRow(ctx, `UPDATE servers n SET icon_url = $2 FROM servers o WHERE n.id = $1 AND o.id = n.id
+		RETURNING o.icon_url`, serverID, iconURL).Scan(&old)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", model.ErrNotFound
+	}
+	return old, err
 }
 
 // DeleteServer removes a server with its channels, memberships and invites (ON DELETE CASCADE) and returns the

@@ -26,6 +26,7 @@ type Store interface {
 	ServerFor(ctx context.Context, serverID, userID int64) (model.Server, error)
 	Server(ctx context.Context, serverID int64) (model.Server, error)
 	RenameServer(ctx context.Context, serverID int64, name string) error
+	SetServerIcon(ctx context.Context, serverID int64, iconURL string) (old string, err error)
 	SetMembersCanInvite(ctx context.Context, serverID int64, allowed bool) error
 	DeleteServer(ctx context.Context, serverID int64) (channelIDs, memberIDs []int64, err error)
 	Role(ctx context.Context, serverID, userID int64) (string, error)
@@ -312,6 +313,27 @@ func (s *Service) Server(ctx context.Context, caller, serverID int64) (model.Ser
 		return srv, unavailable(err, "load server")
 	}
 	return srv, nil
+}
+
+// SetServerIcon sets (or, with "", clears) a server's icon: owners and admins only. It returns the server and the
+// icon path it replaced, for the caller to delete from the object store.
+func (s *Service) SetServerIcon(ctx context.Context, caller, serverID int64, iconURL string) (model.Server, string, error) {
+	role, err := s.role(ctx, serverID, caller)
+	if err != nil {
+		return model.Server{}, "", err
+	}
+	if !isAdmin(role) {
+		return model.Server{}, "", errNotAdmin
+	}
+	old, err := s.store.SetServerIcon(ctx, serverID, iconURL)
+	if err != nil {
+		return model.Server{}, "", unavailable(err, "change the server icon")
+	}
+	srv, err := s.Server(ctx, caller, serverID)
+	if err == nil {
+		s.notify.ServerChanged(srv, "updated")
+	}
+	return srv, old, err
 }
 
 // UpdateServer changes a server's name and/or whether plain members may create invites (owner or admin); nil

@@ -35,21 +35,22 @@ func (downStore) Invites(context.Context, int64) ([]model.Invite, error) { retur
 func (downStore) UseInvite(context.Context, string, int64, time.Time, int) (int64, error) {
 	return 0, errDown
 }
-func (downStore) Ban(context.Context, model.Ban) (bool, error)             { return false, errDown }
-func (downStore) Bans(context.Context, int64) ([]model.Ban, error)         { return nil, errDown }
-func (downStore) Unban(context.Context, int64, int64) error                { return errDown }
-func (downStore) Channels(context.Context, int64) ([]model.Channel, error) { return nil, nil }
-func (downStore) DMGroup(context.Context, int64, int64) (bool, error)      { return false, errDown }
-func (downStore) DMBlockers(context.Context, int64) ([]int64, error)       { return nil, errDown }
-func (downStore) Block(context.Context, int64, int64) error                { return errDown }
-func (downStore) Unblock(context.Context, int64, int64) error              { return errDown }
-func (downStore) Blocked(context.Context, int64) ([]model.User, error)     { return nil, errDown }
-func (downStore) DMPolicy(context.Context, int64) (string, error)          { return "", errDown }
-func (downStore) SetDMPolicy(context.Context, int64, string) error         { return errDown }
-func (downStore) DMsOf(context.Context, int64) ([]model.Channel, error)    { return nil, errDown }
-func (downStore) DMByKey(context.Context, string) (int64, error)           { return 0, errDown }
-func (downStore) SetMembersCanInvite(context.Context, int64, bool) error   { return errDown }
-func (downStore) RenameServer(context.Context, int64, string) error        { return errDown }
+func (downStore) Ban(context.Context, model.Ban) (bool, error)                 { return false, errDown }
+func (downStore) Bans(context.Context, int64) ([]model.Ban, error)             { return nil, errDown }
+func (downStore) Unban(context.Context, int64, int64) error                    { return errDown }
+func (downStore) Channels(context.Context, int64) ([]model.Channel, error)     { return nil, nil }
+func (downStore) DMGroup(context.Context, int64, int64) (bool, error)          { return false, errDown }
+func (downStore) DMBlockers(context.Context, int64) ([]int64, error)           { return nil, errDown }
+func (downStore) Block(context.Context, int64, int64) error                    { return errDown }
+func (downStore) Unblock(context.Context, int64, int64) error                  { return errDown }
+func (downStore) Blocked(context.Context, int64) ([]model.User, error)         { return nil, errDown }
+func (downStore) DMPolicy(context.Context, int64) (string, error)              { return "", errDown }
+func (downStore) SetDMPolicy(context.Context, int64, string) error             { return errDown }
+func (downStore) DMsOf(context.Context, int64) ([]model.Channel, error)        { return nil, errDown }
+func (downStore) DMByKey(context.Context, string) (int64, error)               { return 0, errDown }
+func (downStore) SetMembersCanInvite(context.Context, int64, bool) error       { return errDown }
+func (downStore) RenameServer(context.Context, int64, string) error            { return errDown }
+func (downStore) SetServerIcon(context.Context, int64, string) (string, error) { return "", errDown }
 
 type someUsers struct{}
 
