@@ -127,6 +127,16 @@ test('attachments: button, paste and drop; Bob sees the previews live; a refused
     const theirs = rowWithFile(b.page, 'sunset.png').locator('.message-gutter img[src^="/avatars/"]');
     await expect.poll(() => theirs.evaluate((el: HTMLImageElement) => el.complete && el.naturalWidth)).toBe(256);
 
+    // 5b. Alice gives the server an icon in Server settings: stored the same way, and Bob's server list shows it live.
+    await a.page.getByTestId('server-menu-button').click();
+    await a.page.getByTestId('server-settings-button').click();
+    await a.page.getByTestId('server-icon-input').setInputFiles({ name: 'icon.png', mimeType: 'image/png', buffer: png(200, 200, [200, 120, 40]) });
+    await expect(a.page.getByTestId('server-icon-remove')).toBeVisible();
+    await a.page.keyboard.press('Escape');
+    const railIcon = b.page.locator(`[data-testid="server-item"][data-server-id="${p.serverId}"] img[src^="/avatars/"]`);
+    await expect.poll(() => railIcon.evaluate((el: HTMLImageElement) => el.complete && el.naturalWidth)).toBe(256);
+    await expect(b.page.locator(`[data-testid="server-item"][data-server-id="${p.serverId}"]`)).toHaveAccessibleName(/File Club/);
+
     // 6. Bob is removed from the server: his browser can no longer load the files.
     const src = await rowWithFile(b.page, 'sunset.png').getByTestId('attachment-image').getAttribute('src');
     await api('DELETE', `/api/servers/${p.serverId}/members/${p.bob.user.id}`, undefined, p.alice.accessToken);

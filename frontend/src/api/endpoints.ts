@@ -56,6 +56,7 @@ export function createApi(http: HttpClient) {
     me: () => http.get<Me>('/users/me'),
     updateMe: (body: UpdateMeBody) => http.patch<Me>('/users/me', body),
     clearAvatar: () => http.del<Me>('/users/me/avatar'),
+    clearServerIcon: (serverId: Id) => http.del<Server>(`/servers/${serverId}/icon`),
     user: (id: Id) => http.get<User>(`/users/${e(id)}`),
     searchUsers: (query: string, limit = 20) => http.get<UsersPage>(`/users${q({ query, limit })}`),
 

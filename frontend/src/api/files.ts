@@ -1,7 +1,7 @@
 // Files: uploads with progress (XMLHttpRequest: fetch cannot report upload progress), the files cookie that lets
 // <img>/<video> elements load attachments (they cannot send an Authorization header), and size formatting.
 import { API_BASE, ApiError, rawRequest, toApiError } from './http';
-import type { Attachment, Id, Me, UploadLimits } from './types';
+import type { Attachment, Id, Me, Server, UploadLimits } from './types';
 
 /** The server's defaults, used until GET /api/attachments/limits answers. */
 export const DEFAULT_LIMITS: UploadLimits = { maxSize: 25 * 1024 * 1024, maxPerMessage: 10, types: [] };
@@ -90,6 +90,23 @@ export async function uploadAvatar(file: File, token: string): Promise<Me> {
   }
   if (!res.ok) throw await toApiError(res);
   return (await res.json()) as Me;
+}
+
+/** PUT /api/servers/:id/icon: a server's icon from an image (owners and admins), stored like an avatar. */
+export async function uploadServerIcon(serverId: string, file: File, token: string): Promise<Server> {
+  let res: Response;
+  try {
+    res = await fetch(`${API_BASE}/servers/${serverId}/icon`, {
+      method: 'PUT',
+      headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/octet-stream' },
+      body: file,
+      credentials: 'same-origin',
+    });
+  } catch {
+    throw new ApiError(0, 'network', 'Could not reach the server. Check your connection.');
+  }
+  if (!res.ok) throw await toApiError(res);
+  return (await res.json()) as Server;
 }
 
 /** 1.2 MB style sizes, as Discord shows them (binary units, named as people know them). */

@@ -30,6 +30,8 @@ export interface Server {
   createdAt: Timestamp;
   /** Plain members may create invites (owners and admins always may). */
   membersCanInvite: boolean;
+  /** "" or /avatars/<id>.png: the server's icon (initials otherwise). */
+  iconUrl?: string;
 }
 
 interface ChannelTraffic {

@@ -3,12 +3,12 @@ import { NavLink } from 'react-router';
 import type { Server } from '../api/types';
 import { useChannels, useDMs, useServers } from '../app/queries';
 import { useRouteIds } from '../app/routes';
-import { initials } from './ui';
+import { ServerIcon } from './ServerIcon';
 import { useNotificationSettings } from '../app/settings';
 import { isChannelMuted, showsUnread } from '../chat/notify';
 import { CreateServerModal, JoinServerModal } from './lazy';
 
-function ServerIcon({ server, active }: { server: Server; active: boolean }) {
+function RailItem({ server, active }: { server: Server; active: boolean }) {
   const channels = useChannels(server.id);
   const settings = useNotificationSettings();
   const list = channels.data?.channels ?? [];
@@ -27,7 +27,7 @@ function ServerIcon({ server, active }: { server: Server; active: boolean }) {
         aria-current={active ? 'page' : undefined}
       >
         {/* The name is the accessible name (the visible initials are an abbreviation of it, not a different label). */}
-        <span aria-hidden="true">{initials(server.name)}</span>
+        <ServerIcon server={server} />
         <span className="sr-only">
           {server.name}
           {unread ? ' (unread)' : ''}
@@ -83,7 +83,7 @@ export function ServerRail() {
         </li>
         <li className="rail-separator" aria-hidden="true" />
         {(servers.data?.servers ?? []).map((s) => (
-          <ServerIcon key={s.id} server={s} active={s.id === serverId} />
+          <RailItem key={s.id} server={s} active={s.id === serverId} />
         ))}
         <li className="rail-item">
           <button

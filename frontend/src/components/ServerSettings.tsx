@@ -1,16 +1,18 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { useState } from 'react';
+import { useRef, useState } from 'react';
 import { useNavigate } from 'react-router';
+import { uploadServerIcon } from '../api/files';
 import { errorMessage } from '../api/http';
 import { qk } from '../api/queryKeys';
 import type { Server } from '../api/types';
 import { displayName } from '../app/queries';
 import { inviteLink } from '../app/routes';
 import { expiresIn, inviteState, usesLabel } from '../app/safety';
-import { useApi } from '../app/services';
+import { useApi, useServices } from '../app/services';
 import { removeServer, upsertServer } from '../realtime/cache';
 import { useNotify } from './notices';
 import { Avatar, Modal, Spinner } from './ui';
+import { ServerIcon } from './ServerIcon';
 import './safety.css';
 
 type Tab = 'overview' | 'invites' | 'bans';
@@ -50,6 +52,17 @@ function Overview({ server, onClose }: { server: Server; onClose: () => void }) 
     mutationFn: (allowed: boolean) => api.updateServer(server.id, { membersCanInvite: allowed }),
     onSuccess: (s) => upsertServer(qc, s),
   });
+  const { auth } = useServices();
+  const iconInput = useRef<HTMLInputElement>(null);
+  const icon = useMutation({
+    mutationFn: async (file: File | null) => {
+      if (!file) return api.clearServerIcon(server.id);
+      const token = await auth.getAccessToken();
+      if (!token) throw new Error('You are not logged in.');
+      return uploadServerIcon(server.id, file, token);
+    },
+    onSuccess: (s) => upsertServer(qc, s),
+  });
   const leaveOrDelete = useMutation({
     mutationFn: () => (isOwner ? api.deleteServer(server.id) : api.leaveServer(server.id)),
     onSuccess: () => {
@@ -79,6 +92,31 @@ function Overview({ server, onClose }: { server: Server; onClose: () => void }) 
         </form>
       )}
       {canManage && (
+        <div className="avatar-picker">
+          <ServerIcon server={server} />
+          <button type="button" className="button small secondary" onClick={() => iconInput.current?.click()} disabled={icon.isPending} data-testid="server-icon-change">
+            {icon.isPending ? 'Uploading…' : 'Change icon'}
+          </button>
+          {server.iconUrl && (
+            <button type="button" className="link-button" onClick={() => icon.mutate(null)} disabled={icon.isPending} data-testid="server-icon-remove">
+              Remove
+            </button>
+          )}
+          <input
+            ref={iconInput}
+            type="file"
+            accept="image/png,image/jpeg,image/gif,image/webp"
+            hidden
+            data-testid="server-icon-input"
+            onChange={(e) => {
+              const f = e.target.files?.[0];
+              e.target.value = '';
+              if (f) icon.mutate(f);
+            }}
+          />
+        </div>
+      )}
+      {canManage && (
         <label className="check-row">
           <input
             type="checkbox"
@@ -94,8 +132,8 @@ function Overview({ server, onClose }: { server: Server; onClose: () => void }) 
         </label>
       )}
       {!isOwner && <p className="muted">You won't be able to rejoin unless you are re-invited.</p>}
-      <p className="form-error" role="alert" hidden={!(rename.error ?? setInvites.error ?? leaveOrDelete.error)}>
-        {errorMessage(rename.error ?? setInvites.error ?? leaveOrDelete.error)}
+      <p className="form-error" role="alert" hidden={!(rename.error ?? setInvites.error ?? icon.error ?? leaveOrDelete.error)}>
+        {errorMessage(rename.error ?? setInvites.error ?? icon.error ?? leaveOrDelete.error)}
       </p>
       <div className="modal-actions spread">
         {confirm ? (
