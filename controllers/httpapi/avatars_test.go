@@ -14,9 +14,10 @@ import (
 	"github.com/parleychat/parley/internal/testenv/testserver"
 )
 
-func putAvatar(t *testing.T, s *testserver.Server, token string, data []byte) (int, string) {
+// putImage PUTs raw image bytes to path and returns the status and the answer's body.
+func putImage(t *testing.T, s *testserver.Server, token, path string, data []byte) (int, []byte) {
 	t.Helper()
-	req, _ := http.NewRequest("PUT", s.URL+"/api/users/me/avatar", bytes.NewReader(data))
+	req, _ := http.NewRequest("PUT", s.URL+path, bytes.NewReader(data))
 	req.Header.Set("Authorization", "Bearer "+token)
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -24,12 +25,18 @@ func putAvatar(t *testing.T, s *testserver.Server, token string, data []byte) (i
 	}
 	defer res.Body.Close()
 	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, b
+}
+
+// putAvatar sets the caller's avatar: the status and the new avatar URL (the error body when refused).
+func putAvatar(t *testing.T, s *testserver.Server, token string, data []byte) (int, string) {
+	t.Helper()
+	status, b := putImage(t, s, token, "/api/users/me/avatar", data)
 	var me struct{ AvatarURL string }
-	_ = json.Unmarshal(b, &me)
-	if res.StatusCode != http.StatusOK {
-		return res.StatusCode, string(b)
+	if status != http.StatusOK || json.Unmarshal(b, &me) != nil {
+		return status, string(b)
 	}
-	return res.StatusCode, me.AvatarURL
+	return status, me.AvatarURL
 }
 
 // TestAvatarsOnTheObjectStore: an uploaded avatar is squared to 256×256 without its metadata, served publicly
@@ -91,22 +98,15 @@ func TestAvatarsOnTheObjectStore(t *testing.T) {
 	}
 }
 
+// putIcon sets a server's icon: the status and the new icon URL (the error body when refused).
 func putIcon(t *testing.T, s *testserver.Server, token, serverID string, data []byte) (int, string) {
 	t.Helper()
-	req, _ := http.NewRequest("PUT", s.URL+"/api/servers/"+serverID+"/icon", bytes.NewReader(data))
-	req.Header.Set("Authorization", "Bearer "+token)
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
+	status, b := putImage(t, s, token, "/api/servers/"+serverID+"/icon", data)
 	var srv struct{ IconURL string }
-	_ = json.Unmarshal(b, &srv)
-	if res.StatusCode != http.StatusOK {
-		return res.StatusCode, string(b)
+	if status != http.StatusOK || json.Unmarshal(b, &srv) != nil {
+		return status, string(b)
 	}
-	return res.StatusCode, srv.IconURL
+	return status, srv.IconURL
 }
 
 // Server icons (#17) are stored like avatars: owners and admins set them, members see them, a replaced or
