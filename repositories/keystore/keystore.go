@@ -8,17 +8,14 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"net/url"
 	"time"
 
-	"github.com/golang-migrate/migrate/v4"
-	_ "github.com/golang-migrate/migrate/v4/database/pgx/v5" // registers the pgx5:// migration driver
-	"github.com/golang-migrate/migrate/v4/source/iofs"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/parleychat/parley/internal/model"
+	"github.com/parleychat/parley/repositories/postgres"
 )
 
 //go:embed migrations/*.sql
@@ -29,30 +26,7 @@ var migrationFiles embed.FS
 const migrationsTable = "keys_schema_migrations"
 
 // Migrate applies the key service's pending migrations and returns the schema version.
-func Migrate(dsn string) (uint, error) {
-	src, err := iofs.New(migrationFiles, "migrations")
-	if err != nil {
-		return 0, err
-	}
-	u, err := url.Parse(dsn)
-	if err != nil {
-		return 0, fmt.Errorf("keystore: parsing URL: %w", err)
-	}
-	u.Scheme = "pgx5"
-	q := u.Query()
-	q.Set("x-migrations-table", migrationsTable)
-	u.RawQuery = q.Encode()
-	m, err := migrate.NewWithSourceInstance("iofs", src, u.String())
-	if err != nil {
-		return 0, fmt.Errorf("keystore: migrate: %w", err)
-	}
-	defer m.Close()
-	if err := m.Up(); err != nil && !errors.Is(err, migrate.ErrNoChange) {
-		return 0, fmt.Errorf("keystore: migrate up: %w", err)
-	}
-	v, _, err := m.Version()
-	return v, err
-}
+func Migrate(dsn string) (uint, error) { return postgres.MigrateFS(dsn, migrationFiles, migrationsTable) }
 
 // Store implements the key service's storage on a pool.
 type Store struct{ db *pgxpool.Pool }

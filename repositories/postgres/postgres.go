@@ -7,6 +7,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
 
 	"github.com/golang-migrate/migrate/v4"
@@ -44,8 +45,12 @@ func OpenObserved(ctx context.Context, dsn string, obs Observer) (*pgxpool.Pool,
 
 // Migrate applies every pending migration (golang-migrate, with a Postgres advisory lock so concurrent
 // server starts are safe). It returns the schema version.
-func Migrate(dsn string) (uint, error) {
-	src, err := iofs.New(migrationFiles, "migrations")
+func Migrate(dsn string) (uint, error) { return MigrateFS(dsn, migrationFiles, "") }
+
+// MigrateFS applies the migrations under "migrations" in files, recording the version in table ("" for
+// golang-migrate's default): the key service keeps its own table so both can share one database.
+func MigrateFS(dsn string, files fs.FS, table string) (uint, error) {
+	src, err := iofs.New(files, "migrations")
 	if err != nil {
 		return 0, err
 	}
@@ -54,6 +59,11 @@ func Migrate(dsn string) (uint, error) {
 		return 0, fmt.Errorf("postgres: parsing URL: %w", err)
 	}
 	u.Scheme = "pgx5"
+	if table != "" {
+		q := u.Query()
+		q.Set("x-migrations-table", table)
+		u.RawQuery = q.Encode()
+	}
 	m, err := migrate.NewWithSourceInstance("iofs", src, u.String())
 	if err != nil {
 		return 0, fmt.Errorf("postgres: migrate: %w", err)
