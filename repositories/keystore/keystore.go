@@ -26,7 +26,9 @@ var migrationFiles embed.FS
 const migrationsTable = "keys_schema_migrations"
 
 // Migrate applies the key service's pending migrations and returns the schema version.
-func Migrate(dsn string) (uint, error) { return postgres.MigrateFS(dsn, migrationFiles, migrationsTable) }
+func Migrate(dsn string) (uint, error) {
+	return postgres.MigrateFS(dsn, migrationFiles, migrationsTable)
+}
 
 // Store implements the key service's storage on a pool.
 type Store struct{ db *pgxpool.Pool }
