@@ -119,7 +119,7 @@ type Server struct {
 
 	maxPerUser int
 	usersMu    sync.Mutex
-	perUser    map[int64]int // open sockets per user (connect hooks ran, disconnect hooks not yet)
+	perUser    map[int64]int // connection slots per user (taken in the handshake middleware, given back on close)
 }
 
 // handlerTimeout bounds the work one event may do.
@@ -187,20 +187,18 @@ func New(authn Authenticator, cfg Config, log *slog.Logger) *Server {
 	})
 	s.nsp.OnConnection(func(sock *socketio.Socket) {
 		c := sock.Data.(*Conn)
-		if !s.countSocket(c.UserID, 1) { // the middleware's check raced with another handshake of this user
-			sock.Disconnect(false) // the web app tries again in a few seconds
-		}
 		for _, h := range s.onConn {
 			h(c)
 		}
 	})
 	s.nsp.OnDisconnect(func(sock *socketio.Socket, reason string) {
 		c := sock.Data.(*Conn)
-		s.countSocket(c.UserID, -1)
+		s.releaseSocket(c.UserID)
 		for _, h := range s.onDisc {
 			h(c, reason)
 		}
 	})
+	s.nsp.OnAbandon(func(sock *socketio.Socket) { s.releaseSocket(sock.Data.(*Conn).UserID) })
 	return s
 }
 
@@ -243,24 +241,24 @@ func (s *Server) checkOrigin(r *http.Request) error {
 	return fmt.Errorf("origin not allowed")
 }
 
-// countSocket adds delta to a user's open sockets; it reports false when an added socket is over the limit.
-func (s *Server) countSocket(userID int64, delta int) bool {
+// reserveSocket takes one of a user's connection slots; it reports false (and takes nothing) when all are in use.
+func (s *Server) reserveSocket(userID int64) bool {
 	s.usersMu.Lock()
 	defer s.usersMu.Unlock()
-	n := s.perUser[userID] + delta
-	if n <= 0 {
-		delete(s.perUser, userID)
-	} else {
-		s.perUser[userID] = n
+	if s.perUser[userID] >= s.maxPerUser {
+		return false
 	}
-	return delta < 0 || n <= s.maxPerUser
+	s.perUser[userID]++
+	return true
 }
 
-// socketsOf is the number of open sockets of a user on this node.
-func (s *Server) socketsOf(userID int64) int {
+// releaseSocket gives a slot back (the socket closed, or its handshake failed after the slot was taken).
+func (s *Server) releaseSocket(userID int64) {
 	s.usersMu.Lock()
 	defer s.usersMu.Unlock()
-	return s.perUser[userID]
+	if s.perUser[userID]--; s.perUser[userID] <= 0 {
+		delete(s.perUser, userID)
+	}
 }
 
 func refuse(code, reason string) error {
@@ -291,13 +289,16 @@ func (s *Server) authenticate(sock *socketio.Socket) error {
 		}
 		return refuse(code, e.Message)
 	}
-	if s.socketsOf(claims.UserID) >= s.maxPerUser {
+	// The slot is taken here, not when the socket is connected: the client hears CONNECT before the connection
+	// hooks run, and its next handshake must already see this socket counted.
+	if !s.reserveSocket(claims.UserID) {
 		return refuse("too_many_connections", fmt.Sprintf("at most %d connections per account; close another tab or device", s.maxPerUser))
 	}
 	c := &Conn{UserID: claims.UserID, SessionID: claims.SessionID, Socket: sock, Status: hs.Status}
 	// Rooms are joined here, before the client learns it is connected: an event sent to a room right after
 	// the client's "connect" must not miss it (the client buffers events that come before the CONNECT answer).
 	if err := s.joinRooms(ctx, c, actions); err != nil {
+		s.releaseSocket(c.UserID)
 		if apperr.Is(err, apperr.Unauthorized) {
 			return refuse("unauthorized", "session has ended")
 		}

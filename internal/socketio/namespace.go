@@ -13,6 +13,7 @@ type Namespace struct {
 	handlers     map[string]EventHandler
 	onConnect    []func(*Socket)
 	onDisconnect []func(*Socket, string)
+	onAbandon    []func(*Socket)
 
 	mu      sync.Mutex
 	sockets map[*Socket]struct{}
@@ -39,6 +40,11 @@ func (n *Namespace) OnConnection(fn func(*Socket)) { n.onConnect = append(n.onCo
 func (n *Namespace) OnDisconnect(fn func(*Socket, string)) {
 	n.onDisconnect = append(n.onDisconnect, fn)
 }
+
+// OnAbandon registers a hook for a socket that passed every middleware but whose transport closed before it was
+// connected: neither connection nor disconnect hooks run for it, so middleware that reserved something for the
+// socket (a connection slot) releases it here.
+func (n *Namespace) OnAbandon(fn func(*Socket)) { n.onAbandon = append(n.onAbandon, fn) }
 
 func (n *Namespace) handler(event string) EventHandler { return n.handlers[event] }
 

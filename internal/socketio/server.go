@@ -283,6 +283,9 @@ func (cl *client) connect(p Packet) {
 	}
 	if cl.conn.Closed() {
 		n.adapter.LeaveAll(so)
+		for _, h := range n.onAbandon {
+			h(so)
+		}
 		return
 	}
 	cl.mu.Lock()

@@ -503,12 +503,16 @@ func TestCloseDuringConnectHooks(t *testing.T) {
 	eventually(t, "socket removed", func() bool { return srv.io.Of("/").Count() == 0 })
 }
 
-// A connection that closes while middleware runs never connects.
+// A connection that closes while middleware runs never connects; the abandon hooks (and no disconnect hook)
+// tell the middleware that its socket is gone.
 func TestCloseDuringMiddleware(t *testing.T) {
 	t.Parallel()
 	entered := make(chan *Socket, 1)
 	release := make(chan struct{})
+	abandoned := make(chan *Socket, 1)
 	srv := newSIOServer(t, Config{}, func(io *Server) {
+		io.Of("/").OnAbandon(func(s *Socket) { abandoned <- s })
+		io.Of("/").OnDisconnect(func(s *Socket, reason string) { t.Error("disconnect hook for a socket never connected") })
 		io.Of("/").Use(func(s *Socket) error {
 			s.Join("room")
 			entered <- s
@@ -522,6 +526,9 @@ func TestCloseDuringMiddleware(t *testing.T) {
 	s := recv(t, entered, "middleware")
 	engineConn(s).Close("forced close") // middleware runs on the connection's reader: the close comes from elsewhere
 	close(release)
+	if got := recv(t, abandoned, "abandon hook"); got != s {
+		t.Error("the abandon hook got another socket")
+	}
 	eventually(t, "room emptied", func() bool { return localAdapter(srv.io.Of("/")).RoomSize("room") == 0 })
 	if srv.io.Of("/").Count() != 0 || s.Connected() {
 		t.Error("a socket closed during middleware was connected")

@@ -19,6 +19,12 @@ func repoRoot() string {
 
 // runStack runs script (after scripts/lib.sh is sourced) with extra environment: a private instance of one
 // store, with its own LOCAL folder and ports, so the rest of the suite keeps the main stack.
+//
+// The private ports sit below Linux's ephemeral range (32768-60999): while a store is down, the server keeps
+// dialing its port, and the kernel hands out source ports for one destination in sequence, so a dial soon
+// connects the port to itself (TCP simultaneous open). Go drops such a connection at once, but its TIME_WAIT
+// holds the port for 60 s and the store could not listen on it again (seen in CI: Postgres "Address already in
+// use" on restart).
 func runStack(t *testing.T, script string, env ...string) {
 	t.Helper()
 	cmd := exec.Command("bash", "-c", "source scripts/lib.sh && "+script)

@@ -14,7 +14,7 @@ import (
 	"github.com/parleychat/parley/internal/testenv/testserver"
 )
 
-const privateMongoPort = "57117"
+const privateMongoPort = "27117"
 
 // mongoStack runs a function of scripts/stack/ferretdb.sh against a private FerretDB (own port, own database in
 // the main Postgres), so the rest of the suite keeps its MongoDB. The launcher binary is the main stack's (BIN is

@@ -15,13 +15,13 @@ import (
 	"github.com/parleychat/parley/internal/testenv/testserver"
 )
 
-const privatePort = "59142"
+const privatePort = "29142"
 
 // stack runs a function of scripts/stack/cassandra.sh against the private node.
 func stack(t *testing.T, fn string) {
 	t.Helper()
 	runStack(t, "source scripts/stack/cassandra.sh && "+fn, "LOCAL="+filepath.Join(repoRoot(), ".local", "outage-cassandra"),
-		"CASSANDRA_PORT="+privatePort, "CASSANDRA_STORAGE_PORT=57100", "CASSANDRA_JMX_PORT=57299", "CASSANDRA_HEAP=512M")
+		"CASSANDRA_PORT="+privatePort, "CASSANDRA_STORAGE_PORT=27100", "CASSANDRA_JMX_PORT=27299", "CASSANDRA_HEAP=512M")
 }
 
 type ack struct {

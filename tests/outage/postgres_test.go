@@ -15,7 +15,7 @@ import (
 	"github.com/parleychat/parley/internal/testenv/testserver"
 )
 
-const privatePGPort = "55532"
+const privatePGPort = "25532"
 
 // pgStack runs a function of scripts/stack/postgres.sh against a private Postgres (own port and data), so the
 // rest of the suite and FerretDB, which use the main one, run undisturbed.
