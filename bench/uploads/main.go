@@ -18,7 +18,7 @@ import (
 	"log"
 	"net/http"
 	"os"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -111,7 +111,7 @@ func main() {
 	close(stop)
 	sampler.Wait()
 
-	sort.Slice(durations, func(a, b int) bool { return durations[a] < durations[b] })
+	slices.Sort(durations)
 	total := float64(len(body)) * float64(*n) / (1 << 20)
 	fmt.Printf("kind=%s files=%d concurrency=%d file=%.1f MiB total=%.0f MiB failed=%d\n", *kind, *n, *c, float64(len(body))/(1<<20), total, failed.Load())
 	fmt.Printf("wall %.2f s, throughput %.1f MiB/s, per-upload p50 %.2f s, max %.2f s\n", elapsed.Seconds(), total/elapsed.Seconds(),

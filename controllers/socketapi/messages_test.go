@@ -1,10 +1,11 @@
 package socketapi_test
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"sort"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -90,11 +91,13 @@ func history(t *testing.T, s *testserver.Server, acc testserver.Account, channel
 	return page.Messages
 }
 
-func idLess(a, b string) bool {
+func idCompare(a, b string) int {
 	x, _ := strconv.ParseInt(a, 10, 64)
 	y, _ := strconv.ParseInt(b, 10, 64)
-	return x < y
+	return cmp.Compare(x, y)
 }
+
+func idLess(a, b string) bool { return idCompare(a, b) < 0 }
 
 func TestChannelAndDMMessagesReachMembersOnly(t *testing.T) {
 	t.Parallel()
@@ -235,7 +238,7 @@ func TestThousandMessagesFromSeveralSendersArriveInIDOrder(t *testing.T) {
 	if len(all) != len(acked) {
 		t.Fatalf("history has %d messages, want %d", len(all), len(acked))
 	}
-	if !sort.SliceIsSorted(all, func(i, j int) bool { return idLess(all[j].ID, all[i].ID) }) {
+	if !slices.IsSortedFunc(all, func(a, b msg) int { return idCompare(b.ID, a.ID) }) {
 		t.Fatal("history not newest first")
 	}
 }

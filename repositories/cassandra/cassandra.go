@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"regexp"
-	"strings"
 	"time"
 
 	gocql "github.com/apache/cassandra-gocql-driver/v2"
@@ -89,20 +88,14 @@ func Ping(ctx context.Context, s *gocql.Session) error {
 	return s.Query("SELECT release_version FROM system.local").ScanContext(ctx, &v)
 }
 
+// parseConsistency is the driver's parser, with LOCAL_QUORUM when unset.
 func parseConsistency(s string) (gocql.Consistency, error) {
-	switch strings.ToUpper(s) {
-	case "", "LOCAL_QUORUM":
+	if s == "" {
 		return gocql.LocalQuorum, nil
-	case "QUORUM":
-		return gocql.Quorum, nil
-	case "ONE":
-		return gocql.One, nil
-	case "LOCAL_ONE":
-		return gocql.LocalOne, nil
-	case "ALL":
-		return gocql.All, nil
-	case "EACH_QUORUM":
-		return gocql.EachQuorum, nil
 	}
-	return 0, fmt.Errorf("cassandra: unknown consistency %q", s)
+	c, err := gocql.ParseConsistencyWrapper(s)
+	if err != nil {
+		return 0, fmt.Errorf("cassandra: unknown consistency %q", s)
+	}
+	return c, nil
 }

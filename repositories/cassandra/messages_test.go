@@ -59,7 +59,7 @@ func ids(msgs []model.Message) []int64 {
 	return out
 }
 
-func reversed(s []int64) []int64 {
+func reversed[T any](s []T) []T {
 	out := slices.Clone(s)
 	slices.Reverse(out)
 	return out
@@ -168,7 +168,7 @@ func TestPaginationAcrossBuckets(t *testing.T) {
 	}
 	prehistoric := msg(ch, bucketStart(k0-1).Add(5*time.Hour), 0, sender, "before the channel existed")
 	// Insert newest first and in two calls: order of insertion must not matter.
-	if err := ms.InsertBatch(ctx, append(reversed2(all[3:]), prehistoric), 0); err != nil {
+	if err := ms.InsertBatch(ctx, append(reversed(all[3:]), prehistoric), 0); err != nil {
 		t.Fatal(err)
 	}
 	if err := ms.InsertBatch(ctx, all[:3], 0); err != nil {
@@ -268,12 +268,6 @@ func TestPaginationAcrossBuckets(t *testing.T) {
 	if got, err := ms.Get(ctx, ch, prehistoric.ID); err != nil || got.Content != prehistoric.Content {
 		t.Fatalf("Get(prehistoric) = %+v, %v", got, err)
 	}
-}
-
-func reversed2(ms []model.Message) []model.Message {
-	out := slices.Clone(ms)
-	slices.Reverse(out)
-	return out
 }
 
 func TestDeletedMessagesAreSkippedInPages(t *testing.T) {

@@ -2,6 +2,7 @@ package mongo_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -9,7 +10,6 @@ import (
 	"net"
 	"net/url"
 	"slices"
-	"sort"
 	"sync"
 	"testing"
 	"time"
@@ -309,7 +309,7 @@ func TestReadStateOnlyMovesForward(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sort.Slice(got, func(i, j int) bool { return got[i].ChannelID < got[j].ChannelID })
+	slices.SortFunc(got, func(a, b model.ReadState) int { return cmp.Compare(a.ChannelID, b.ChannelID) })
 	if len(got) != 2 {
 		t.Fatalf("ForUser(u1) = %+v, want c1 and c2", got)
 	}
@@ -333,7 +333,7 @@ func TestReadStateOnlyMovesForward(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sort.Slice(got, func(i, j int) bool { return got[i].UserID < got[j].UserID })
+	slices.SortFunc(got, func(a, b model.ReadState) int { return cmp.Compare(a.UserID, b.UserID) })
 	if len(got) != 2 || got[0].UserID != u1 || got[0].LastReadID != 100 || got[1].UserID != u2 || got[1].LastReadID != 50 || got[1].LastDeliveredID != 60 {
 		t.Errorf("ForChannel(c1) = %+v", got)
 	}

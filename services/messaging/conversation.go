@@ -1,7 +1,8 @@
 package messaging
 
 import (
-	"sort"
+	"cmp"
+	"slices"
 	"sync"
 	"time"
 
@@ -98,8 +99,9 @@ type entry struct {
 // appendStored adds freshly stored messages to the window, keeping it sorted and bounded.
 func (c *conversation) appendStored(msgs []model.Message, windowSize int) {
 	c.window = append(c.window, msgs...)
-	if !sort.SliceIsSorted(c.window, func(i, j int) bool { return c.window[i].ID < c.window[j].ID }) {
-		sort.Slice(c.window, func(i, j int) bool { return c.window[i].ID < c.window[j].ID })
+	byID := func(a, b model.Message) int { return cmp.Compare(a.ID, b.ID) }
+	if !slices.IsSortedFunc(c.window, byID) {
+		slices.SortFunc(c.window, byID)
 	}
 	if over := len(c.window) - windowSize; over > 0 {
 		c.window = append([]model.Message(nil), c.window[over:]...)
@@ -109,8 +111,7 @@ func (c *conversation) appendStored(msgs []model.Message, windowSize int) {
 
 // windowIndex returns the index of the message with this id in the window, or -1.
 func (c *conversation) windowIndex(id int64) int {
-	i := sort.Search(len(c.window), func(i int) bool { return c.window[i].ID >= id })
-	if i < len(c.window) && c.window[i].ID == id {
+	if i, ok := slices.BinarySearchFunc(c.window, id, func(m model.Message, id int64) int { return cmp.Compare(m.ID, id) }); ok {
 		return i
 	}
 	return -1

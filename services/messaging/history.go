@@ -78,7 +78,7 @@ func (s *Service) History(ctx context.Context, userID, channelID int64, q Query)
 		if err != nil {
 			return Page{}, err
 		}
-		reverse(older)
+		slices.Reverse(older)
 		return Page{append(older, newer...), moreOld || moreNew}, nil
 	default:
 		msgs, more, err := s.before(ctx, channelID, q.Before, q.Limit)
@@ -96,12 +96,6 @@ func (s *Service) HistoryHere(ctx context.Context, userID, channelID int64, limi
 	}
 	msgs, more, err := s.before(ctx, channelID, 0, limit)
 	return Page{msgs, more}, err
-}
-
-func reverse(ms []model.Message) {
-	for i, j := 0, len(ms)-1; i < j; i, j = i+1, j-1 {
-		ms[i], ms[j] = ms[j], ms[i]
-	}
 }
 
 // activeConversation returns the channel's conversation (activating it: reads warm the window too).
@@ -169,7 +163,7 @@ func (s *Service) before(ctx context.Context, channelID, before int64, limit int
 		conv.mu.Lock()
 		if !conv.loaded && conv.stores == stores { // no flush landed meanwhile: msgs is the exact newest part
 			asc := append([]model.Message(nil), msgs...)
-			reverse(asc)
+			slices.Reverse(asc)
 			conv.window, conv.loaded, conv.whole = asc, true, !more
 		}
 		conv.mu.Unlock()

@@ -1,12 +1,13 @@
 package messaging
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"sort"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -78,7 +79,7 @@ func (f *fakeStore) Nonces(_ context.Context, channelID, since int64, limit int)
 			out = append(out, model.Message{ID: m.ID, ChannelID: m.ChannelID, SenderID: m.SenderID, Nonce: m.Nonce})
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ID > out[j].ID })
+	slices.SortFunc(out, func(a, b model.Message) int { return cmp.Compare(b.ID, a.ID) })
 	if len(out) > limit {
 		out = out[:limit]
 	}
@@ -139,7 +140,7 @@ func (f *fakeStore) sorted(channelID int64) []model.Message {
 			out = append(out, m)
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	slices.SortFunc(out, func(a, b model.Message) int { return cmp.Compare(a.ID, b.ID) })
 	return out
 }
 

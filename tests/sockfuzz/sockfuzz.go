@@ -13,7 +13,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -57,12 +57,12 @@ func (r Report) Summary() string {
 	for k, n := range r.ByKind {
 		kinds = append(kinds, fmt.Sprintf("%s=%d", k, n))
 	}
-	sort.Strings(kinds)
+	slices.Sort(kinds)
 	st := make([]string, 0, len(r.Status))
 	for s, n := range r.Status {
 		st = append(st, fmt.Sprintf("%d=%d", s, n))
 	}
-	sort.Strings(st)
+	slices.Sort(st)
 	return fmt.Sprintf("%d hostile frames in %v (%.0f/s) over %d sessions; HTTP statuses %s; unexpected closes %d; unacknowledged barriers %d; dial errors %d; connects refused %v; by kind: %s",
 		r.Frames, r.Elapsed.Round(time.Millisecond), float64(r.Frames)/r.Elapsed.Seconds(), r.Sessions, strings.Join(st, " "),
 		r.Closed, r.NoAck, r.DialErrors, r.Refused, strings.Join(kinds, " "))

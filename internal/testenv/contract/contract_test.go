@@ -4,7 +4,7 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -82,7 +82,7 @@ func TestEveryEventHasAnAsyncAPIEntry(t *testing.T) {
 			}
 		}
 	}
-	sort.Strings(extra)
+	slices.Sort(extra)
 	for _, e := range extra {
 		t.Errorf("docs/asyncapi.yaml describes %q, which controllers/wire/events.go does not name", e)
 	}
