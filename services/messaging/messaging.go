@@ -18,6 +18,7 @@ import (
 	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/parleychat/parley/internal/apperr"
+	"github.com/parleychat/parley/internal/coalesce"
 	"github.com/parleychat/parley/internal/model"
 	"github.com/parleychat/parley/internal/ratelimit"
 	"github.com/parleychat/parley/internal/snowflake"
@@ -192,16 +193,15 @@ func endSpan(span trace.Span, err error) {
 
 // Service implements messaging.
 type Service struct {
-	store    MessageStore
-	access   Access
-	pub      Publisher
-	activity ActivityStore
-	ids      IDs
-	log      *slog.Logger
-	cfg      Config
-	now      func() time.Time
-	limiter  *ratelimit.Keyed
-	shared   SharedLimiter
+	store   MessageStore
+	access  Access
+	pub     Publisher
+	ids     IDs
+	log     *slog.Logger
+	cfg     Config
+	now     func() time.Time
+	limiter *ratelimit.Keyed
+	shared  SharedLimiter
 
 	mu    sync.Mutex
 	convs map[int64]*conversation
@@ -225,8 +225,7 @@ type Service struct {
 
 	observers []Observer
 
-	actMu sync.Mutex
-	acts  map[int64]*model.ChannelActivity
+	acts *coalesce.Writer[int64, model.ChannelActivity] // per channel, not yet written to MongoDB (nil: no store)
 
 	stop     chan struct{}
 	bgDone   sync.WaitGroup
@@ -237,12 +236,19 @@ type Service struct {
 func New(store MessageStore, access Access, pub Publisher, activity ActivityStore, ids IDs, cfg Config, log *slog.Logger) *Service {
 	cfg.defaults()
 	s := &Service{
-		store: store, access: access, pub: pub, activity: activity, ids: ids, log: log, cfg: cfg, now: time.Now,
+		store: store, access: access, pub: pub, ids: ids, log: log, cfg: cfg, now: time.Now,
 		limiter: ratelimit.New(cfg.SendRate, cfg.SendBurst),
 		convs:   map[int64]*conversation{}, forwarding: map[forwardKey][]func(model.Message, error){},
 		abandon: make(chan struct{}), sem: make(chan struct{}, cfg.FlushConcurrency),
-		acts: map[int64]*model.ChannelActivity{}, stop: make(chan struct{}),
+		stop:   make(chan struct{}),
 		owners: cfg.Owners, forward: cfg.Forward, shared: cfg.Limiter, mentions: cfg.Mentions, online: cfg.Online, pins: cfg.Pins, pinPub: cfg.PinNotify,
+	}
+	if activity != nil {
+		s.acts = coalesce.New[int64](coalesce.Config[model.ChannelActivity]{Write: activity.RecordActivity, Merge: addActivity,
+			OnFail: func(n int, err error) {
+				log.Warn("channel metadata not updated; will retry", "channels", n, "err", err)
+			}})
+		s.acts.Start(cfg.ActivityInterval)
 	}
 	s.bgDone.Add(1)
 	go s.background()
@@ -540,49 +546,7 @@ func (s *Service) write(conv *conversation, batch []*entry) {
 	// A flush is its own trace (it serves many senders): the span holds the Cassandra writes as children.
 	fctx, span := s.cfg.Tracer.Start(context.Background(), "messaging.flush", trace.WithAttributes(
 		attribute.Int64("parley.channel_id", conv.id), attribute.Int("parley.messages", len(batch))))
-	var dupes map[*entry]int64
-	var msgs []model.Message
-	var writeErr error
-	var ts int64
-	backoff := 50 * time.Millisecond
-	for attempt := 1; ; attempt++ {
-		writeErr = s.prepare(conv)
-		if writeErr == nil {
-			if dupes == nil {
-				s.assignIDs(conv, batch)
-				dupes = s.findDuplicates(conv, batch)
-				for _, e := range batch {
-					if _, dup := dupes[e]; !dup {
-						msgs = append(msgs, e.msg)
-					}
-				}
-			}
-			ts, writeErr = s.stamp(conv)
-		}
-		if writeErr == nil && len(msgs) > 0 {
-			ctx, cancel := context.WithTimeout(fctx, 10*time.Second)
-			writeErr = s.store.InsertBatch(ctx, msgs, ts)
-			cancel()
-		}
-		if writeErr == nil {
-			// Several nodes: announce only while the lease is still ours. If it lapsed during the write, the rows
-			// may be hidden by a new owner's fence; the senders retry there and get the right answer either way.
-			writeErr = s.stillOwner(conv)
-		}
-		if writeErr == nil || errors.Is(writeErr, errMoved) {
-			break
-		}
-		if attempt == 1 || attempt%20 == 0 {
-			s.log.WarnContext(fctx, "storing messages failed; retrying", "channel", conv.id, "messages", len(batch), "attempt", attempt, "err", writeErr)
-		}
-		select {
-		case <-s.abandon:
-		case <-time.After(backoff):
-			backoff = min(backoff*2, 2*time.Second)
-			continue
-		}
-		break
-	}
+	dupes, writeErr := s.storeBatch(fctx, conv, batch)
 	<-s.sem
 	endSpan(span, writeErr)
 	if s.cfg.Metrics != nil {
@@ -673,6 +637,51 @@ func (s *Service) write(conv *conversation, batch []*entry) {
 	}
 }
 
+// storeBatch writes a batch to Cassandra, retrying with backoff while it is unavailable, until it is stored,
+// the channel has moved to another node (errMoved) or shutdown abandons it (the last error). dupes maps the
+// entries that are retries of messages already stored to those messages' ids; they are not written again.
+func (s *Service) storeBatch(ctx context.Context, conv *conversation, batch []*entry) (dupes map[*entry]int64, err error) {
+	var msgs []model.Message
+	backoff := 50 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		err = s.prepare(conv)
+		if err == nil {
+			if dupes == nil {
+				s.assignIDs(conv, batch)
+				dupes = s.findDuplicates(conv, batch)
+				for _, e := range batch {
+					if _, dup := dupes[e]; !dup {
+						msgs = append(msgs, e.msg)
+					}
+				}
+			}
+			var ts int64
+			if ts, err = s.stamp(conv); err == nil && len(msgs) > 0 {
+				wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+				err = s.store.InsertBatch(wctx, msgs, ts)
+				cancel()
+			}
+		}
+		if err == nil {
+			// Several nodes: announce only while the lease is still ours. If it lapsed during the write, the rows
+			// may be hidden by a new owner's fence; the senders retry there and get the right answer either way.
+			err = s.stillOwner(conv)
+		}
+		if err == nil || errors.Is(err, errMoved) {
+			return dupes, err
+		}
+		if attempt == 1 || attempt%20 == 0 {
+			s.log.WarnContext(ctx, "storing messages failed; retrying", "channel", conv.id, "messages", len(batch), "attempt", attempt, "err", err)
+		}
+		select {
+		case <-s.abandon:
+			return dupes, err
+		case <-time.After(backoff):
+			backoff = min(backoff*2, 2*time.Second)
+		}
+	}
+}
+
 // horizonStart is the oldest message id still inside the retry horizon.
 func (s *Service) horizonStart() int64 {
 	return snowflake.FirstIDAt(s.now().Add(-s.cfg.RetryHorizon))
@@ -740,64 +749,28 @@ func (s *Service) findDuplicates(conv *conversation, batch []*entry) map[*entry]
 	return out
 }
 
+// noteActivity counts stored messages into the channel metadata written to MongoDB: one update per channel
+// per interval, however many messages arrived.
 func (s *Service) noteActivity(stored []model.Message) {
-	if len(stored) == 0 || s.activity == nil {
+	if s.acts == nil {
 		return
 	}
-	s.actMu.Lock()
-	defer s.actMu.Unlock()
 	for _, m := range stored {
-		a, ok := s.acts[m.ChannelID]
-		if !ok {
-			a = &model.ChannelActivity{ChannelID: m.ChannelID}
-			s.acts[m.ChannelID] = a
-		}
-		a.Count++
-		if m.ID > a.LastMessageID {
-			a.LastMessageID, a.LastMessageAt = m.ID, m.CreatedAt
-		}
+		s.acts.Add(m.ChannelID, model.ChannelActivity{ChannelID: m.ChannelID, Count: 1, LastMessageID: m.ID, LastMessageAt: m.CreatedAt})
 	}
 }
 
-// writeActivity sends the coalesced channel activity to MongoDB: one update per channel per interval,
-// however many messages arrived.
-func (s *Service) writeActivity() {
-	s.actMu.Lock()
-	if len(s.acts) == 0 {
-		s.actMu.Unlock()
-		return
+// addActivity merges two activity records of a channel: counts add up, the last message is the newest.
+func addActivity(a, b model.ChannelActivity) model.ChannelActivity {
+	a.Count += b.Count
+	if b.LastMessageID > a.LastMessageID {
+		a.LastMessageID, a.LastMessageAt = b.LastMessageID, b.LastMessageAt
 	}
-	acts := make([]model.ChannelActivity, 0, len(s.acts))
-	for _, a := range s.acts {
-		acts = append(acts, *a)
-	}
-	s.acts = map[int64]*model.ChannelActivity{}
-	s.actMu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := s.activity.RecordActivity(ctx, acts); err != nil {
-		s.log.WarnContext(ctx, "channel metadata not updated; will retry", "channels", len(acts), "err", err)
-		s.actMu.Lock()
-		for _, a := range acts { // merge back: counts add up, last ids take the max
-			cur, ok := s.acts[a.ChannelID]
-			if !ok {
-				a := a
-				s.acts[a.ChannelID] = &a
-				continue
-			}
-			cur.Count += a.Count
-			if a.LastMessageID > cur.LastMessageID {
-				cur.LastMessageID, cur.LastMessageAt = a.LastMessageID, a.LastMessageAt
-			}
-		}
-		s.actMu.Unlock()
-	}
+	return a
 }
 
 func (s *Service) background() {
 	defer s.bgDone.Done()
-	activity := time.NewTicker(s.cfg.ActivityInterval)
-	defer activity.Stop()
 	sweep := time.NewTicker(30 * time.Second)
 	defer sweep.Stop()
 	rebalance := time.NewTicker(time.Second)
@@ -808,10 +781,6 @@ func (s *Service) background() {
 			return
 		case <-rebalance.C:
 			s.rebalance()
-		case <-activity.C:
-			if s.activity != nil {
-				s.writeActivity()
-			}
 		case <-sweep.C:
 			s.sweep()
 		}
@@ -866,8 +835,8 @@ func (s *Service) Close(ctx context.Context) error {
 	}
 	s.stopOnce.Do(func() { close(s.stop) })
 	s.bgDone.Wait()
-	if s.activity != nil {
-		s.writeActivity()
+	if s.acts != nil {
+		_ = s.acts.Close(context.Background())
 	}
 	if err == nil { // every message is stored: the next owners need no takeover
 		s.mu.Lock()

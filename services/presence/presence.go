@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/parleychat/parley/internal/apperr"
+	"github.com/parleychat/parley/internal/coalesce"
 	"github.com/parleychat/parley/internal/model"
 )
 
@@ -126,8 +127,8 @@ type Service struct {
 
 	mu      sync.Mutex
 	users   map[int64]*userState
-	dirty   map[int64]model.NodePresence
-	pending map[int64]model.Presence // changes waiting for the next announcement batch (latest per user)
+	dirty   *coalesce.Writer[int64, model.NodePresence] // latest state per user, not yet written
+	pending map[int64]model.Presence                    // changes waiting for the next announcement batch (latest per user)
 
 	// Touched only by the announcing goroutine (loop), never under mu.
 	rooms map[int64]*serverRoom // server rooms that announced recently or hold deferred changes
@@ -153,6 +154,7 @@ type roomSize struct {
 // New builds the service and starts its background work (writes, heartbeats, sweeps, announcements).
 func New(store Store, audience Audience, notify Notifier, cfg Config, log *slog.Logger) *Service {
 	s := newService(store, audience, notify, cfg, log)
+	s.dirty.Start(s.cfg.FlushEvery)
 	go s.loop()
 	return s
 }
@@ -161,7 +163,10 @@ func New(store Store, audience Audience, notify Notifier, cfg Config, log *slog.
 func newService(store Store, audience Audience, notify Notifier, cfg Config, log *slog.Logger) *Service {
 	cfg.defaults()
 	return &Service{store: store, audience: audience, notify: notify, cfg: cfg, log: log, now: time.Now,
-		users: map[int64]*userState{}, dirty: map[int64]model.NodePresence{}, pending: map[int64]model.Presence{},
+		users: map[int64]*userState{}, pending: map[int64]model.Presence{},
+		dirty: coalesce.New[int64](coalesce.Config[model.NodePresence]{Write: store.Put,
+			Merge:  func(_, newer model.NodePresence) model.NodePresence { return newer }, // only the last state counts
+			OnFail: func(n int, err error) { log.Warn("presence not written; will retry", "users", n, "err", err) }}),
 		rooms: map[int64]*serverRoom{}, held: map[int64][]int64{}, sizes: map[int64]roomSize{}, stop: make(chan struct{}), done: make(chan struct{})}
 }
 
@@ -270,7 +275,7 @@ func (s *Service) goOffline(userID int64) {
 	}
 	st.offline = nil
 	st.lastSeen = s.now().UTC()
-	s.dirty[userID] = model.NodePresence{UserID: userID, NodeID: s.cfg.NodeID, Status: model.StatusOffline, LastSeen: st.lastSeen, HeartbeatAt: st.lastSeen}
+	s.dirty.Add(userID, model.NodePresence{UserID: userID, NodeID: s.cfg.NodeID, Status: model.StatusOffline, LastSeen: st.lastSeen, HeartbeatAt: st.lastSeen})
 	delete(s.users, userID)
 	s.mu.Unlock()
 	// Another node may still hold sockets of this user: announce offline only if none does.
@@ -294,7 +299,7 @@ func (s *Service) updateLocked(userID int64, st *userState) {
 	wasVisible := visible(st.announced)
 	st.announced = status
 	// The store keeps the real status (other nodes combine it); others are told only what they may see.
-	s.dirty[userID] = model.NodePresence{UserID: userID, NodeID: s.cfg.NodeID, Status: status, LastSeen: now, HeartbeatAt: now}
+	s.dirty.Add(userID, model.NodePresence{UserID: userID, NodeID: s.cfg.NodeID, Status: status, LastSeen: now, HeartbeatAt: now})
 	if visible(status) != wasVisible {
 		s.pending[userID] = model.Presence{UserID: userID, Status: visible(status), LastSeen: now}
 	}
@@ -523,8 +528,6 @@ func (s *Service) Get(ctx context.Context, caller int64, userIDs []int64) ([]mod
 
 func (s *Service) loop() {
 	defer close(s.done)
-	flush := time.NewTicker(s.cfg.FlushEvery)
-	defer flush.Stop()
 	beat := time.NewTicker(s.cfg.HeartbeatEvery)
 	defer beat.Stop()
 	sweep := time.NewTicker(s.cfg.SweepEvery)
@@ -537,8 +540,6 @@ func (s *Service) loop() {
 			return
 		case now := <-announce.C:
 			s.announce(now)
-		case <-flush.C:
-			s.flush()
 		case <-beat.C:
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			if err := s.store.Heartbeat(ctx, s.cfg.NodeID, s.now().UTC()); err != nil {
@@ -548,33 +549,6 @@ func (s *Service) loop() {
 		case <-sweep.C:
 			s.Sweep(context.Background())
 		}
-	}
-}
-
-// flush writes the latest state of users whose status changed (only the last state per user).
-func (s *Service) flush() {
-	s.mu.Lock()
-	if len(s.dirty) == 0 {
-		s.mu.Unlock()
-		return
-	}
-	batch := make([]model.NodePresence, 0, len(s.dirty))
-	for _, e := range s.dirty {
-		batch = append(batch, e)
-	}
-	s.dirty = map[int64]model.NodePresence{}
-	s.mu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := s.store.Put(ctx, batch); err != nil {
-		s.log.WarnContext(ctx, "presence not written; will retry", "users", len(batch), "err", err)
-		s.mu.Lock()
-		for _, e := range batch {
-			if _, newer := s.dirty[e.UserID]; !newer {
-				s.dirty[e.UserID] = e
-			}
-		}
-		s.mu.Unlock()
 	}
 }
 
@@ -624,9 +598,9 @@ func (s *Service) Close() {
 		if st.offline != nil {
 			st.offline.Stop()
 		}
-		s.dirty[id] = model.NodePresence{UserID: id, NodeID: s.cfg.NodeID, Status: model.StatusOffline, LastSeen: now, HeartbeatAt: now}
+		s.dirty.Add(id, model.NodePresence{UserID: id, NodeID: s.cfg.NodeID, Status: model.StatusOffline, LastSeen: now, HeartbeatAt: now})
 	}
 	s.users = map[int64]*userState{}
 	s.mu.Unlock()
-	s.flush()
+	_ = s.dirty.Close(context.Background())
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/parleychat/parley/internal/apperr"
+	"github.com/parleychat/parley/internal/coalesce"
 	"github.com/parleychat/parley/internal/model"
 	"github.com/parleychat/parley/services/community"
 )
@@ -59,18 +60,13 @@ type Service struct {
 	peers  Peers
 	log    *slog.Logger
 	now    func() time.Time
-	every  time.Duration // how often advanced positions are written
 
 	mu     sync.Mutex
 	known  map[int64]map[int64]model.ReadState // channel → user → position seen on this node
 	nKnown int
-	full   map[int64]bool          // channels whose known positions include every one stored (loaded once per channel)
-	wipes  int                     // times known was dropped wholesale (a load that overlaps one is not marked full)
-	dirty  map[key]model.ReadState // advanced, not yet written
-
-	stop chan struct{}
-	done chan struct{}
-	once sync.Once
+	full   map[int64]bool                         // channels whose known positions include every one stored (loaded once per channel)
+	wipes  int                                    // times known was dropped wholesale (a load that overlaps one is not marked full)
+	dirty  *coalesce.Writer[key, model.ReadState] // advanced, not yet written (its lock is taken inside mu)
 }
 
 // New builds the service and starts its coalesced writer, which writes the positions advanced in the last
@@ -79,57 +75,19 @@ func New(store Store, access Access, msgs Messages, notify Notifier, peers Peers
 	if interval <= 0 {
 		interval = 5 * time.Second
 	}
-	s := &Service{store: store, access: access, msgs: msgs, notify: notify, peers: peers, log: log, now: time.Now, every: interval,
-		known: map[int64]map[int64]model.ReadState{}, full: map[int64]bool{}, dirty: map[key]model.ReadState{}, stop: make(chan struct{}), done: make(chan struct{})}
-	go s.loop()
+	s := &Service{store: store, access: access, msgs: msgs, notify: notify, peers: peers, log: log, now: time.Now,
+		known: map[int64]map[int64]model.ReadState{}, full: map[int64]bool{}}
+	s.dirty = coalesce.New[key](coalesce.Config[model.ReadState]{Write: store.Advance, Merge: maxState,
+		OnFail: func(n int, err error) { log.Warn("read state not written; will retry", "entries", n, "err", err) }})
+	s.dirty.Start(interval)
 	return s
 }
 
-func (s *Service) loop() {
-	defer close(s.done)
-	t := time.NewTicker(s.every)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.stop:
-			return
-		case <-t.C:
-			s.Flush(context.Background())
-		}
-	}
-}
-
 // Flush writes the advanced positions now.
-func (s *Service) Flush(ctx context.Context) {
-	s.mu.Lock()
-	if len(s.dirty) == 0 {
-		s.mu.Unlock()
-		return
-	}
-	batch := make([]model.ReadState, 0, len(s.dirty))
-	for _, st := range s.dirty {
-		batch = append(batch, st)
-	}
-	s.dirty = map[key]model.ReadState{}
-	s.mu.Unlock()
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	if err := s.store.Advance(ctx, batch); err != nil {
-		s.log.WarnContext(ctx, "read state not written; will retry", "entries", len(batch), "err", err)
-		s.mu.Lock()
-		for _, st := range batch {
-			s.mergeDirtyLocked(st)
-		}
-		s.mu.Unlock()
-	}
-}
+func (s *Service) Flush(ctx context.Context) { _ = s.dirty.Flush(ctx) }
 
 // Close writes what is pending and stops the writer.
-func (s *Service) Close(ctx context.Context) {
-	s.once.Do(func() { close(s.stop) })
-	<-s.done
-	s.Flush(ctx)
-}
+func (s *Service) Close(ctx context.Context) { _ = s.dirty.Close(ctx) }
 
 // maxState combines two positions of the same user and channel, field by field.
 func maxState(a, b model.ReadState) model.ReadState {
@@ -148,10 +106,7 @@ func maxState(a, b model.ReadState) model.ReadState {
 	return a
 }
 
-func (s *Service) mergeDirtyLocked(st model.ReadState) {
-	k := key{st.UserID, st.ChannelID}
-	s.dirty[k] = maxState(s.dirty[k], st)
-}
+func (s *Service) mergeDirtyLocked(st model.ReadState) { s.dirty.Add(key{st.UserID, st.ChannelID}, st) }
 
 // position returns a user's current position in a channel, loading it on first use.
 func (s *Service) position(ctx context.Context, userID, channelID int64) (model.ReadState, error) {
@@ -319,7 +274,7 @@ func (s *Service) Annotate(ctx context.Context, userID int64, views []community.
 		if st, ok := s.known[id][userID]; ok {
 			pos[id] = maxState(pos[id], st)
 		}
-		if st, ok := s.dirty[key{userID, id}]; ok {
+		if st, ok := s.dirty.Get(key{userID, id}); ok {
 			pos[id] = maxState(pos[id], st)
 		}
 	}
@@ -399,11 +354,11 @@ func (s *Service) Receipts(ctx context.Context, userID, channelID int64) ([]mode
 	for _, st := range stored {
 		s.rememberLocked(st)
 	}
-	for k, st := range s.dirty { // not yet written, and possibly dropped from known by a wipe
+	s.dirty.Each(func(k key, st model.ReadState) { // not yet written, and possibly dropped from known by a wipe
 		if k.channel == channelID {
 			s.rememberLocked(st)
 		}
-	}
+	})
 	// Every later advance on this node goes through known, so from now on it is complete for the channel.
 	s.full[channelID] = s.wipes == wipes
 	s.mu.Unlock()
