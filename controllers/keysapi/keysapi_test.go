@@ -21,6 +21,7 @@ import (
 
 	"github.com/parleychat/parley/controllers/keysapi"
 	"github.com/parleychat/parley/internal/testenv"
+	"github.com/parleychat/parley/internal/testenv/contract"
 	"github.com/parleychat/parley/repositories/keystore"
 	"github.com/parleychat/parley/services/auth"
 	"github.com/parleychat/parley/services/keys"
@@ -55,7 +56,20 @@ func newEnv(t *testing.T, pol keys.Policy) *env {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	e.svc = keys.New(keystore.New(db), pol, log)
 	e.svc.SetClock(e.clock)
-	e.srv = httptest.NewServer(keysapi.New(e.svc, keys.NewAuthenticator(e.tokens, keystore.NewSessions(db)), []string{"http://app.test"}, log))
+	// Every answer is checked against docs/keys-openapi.yaml; mismatches fail the test once the server closed.
+	chk, err := contract.NewKeys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		for _, p := range chk.Problems() {
+			t.Errorf("API contract: %s", p)
+		}
+		if chk.Checked() == 0 {
+			t.Error("no answer was checked against docs/keys-openapi.yaml")
+		}
+	})
+	e.srv = httptest.NewServer(chk.Middleware(keysapi.New(e.svc, keys.NewAuthenticator(e.tokens, keystore.NewSessions(db)), []string{"http://app.test"}, log)))
 	t.Cleanup(e.srv.Close)
 	return e
 }
