@@ -37,6 +37,11 @@ func TestTracingFromHandlerToDatabase(t *testing.T) {
 	}
 	res.Body.Close()
 
+	// A search: the handler, the search service and the HTTP call to OpenSearch.
+	if res := s.Do(t, "GET", "/api/search?q=traced", alice.AccessToken, nil); res.Status != http.StatusOK {
+		t.Fatalf("search: %d %s", res.Status, res.Body)
+	}
+
 	// A socket event: message:send is traced until its ack (the message stored).
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -105,6 +110,10 @@ func TestTracingFromHandlerToDatabase(t *testing.T) {
 	if !nested(nil, "socket message:send", "messaging.Send", "community.CanRead", "postgres select") {
 		logTree()
 		t.Error("no socket handler → messaging.Send → community.CanRead → postgres select")
+	}
+	if !nested(nil, "GET /api/search", "search.Search", "opensearch search") {
+		logTree()
+		t.Error("no REST handler → search.Search → opensearch search")
 	}
 	if !nested(nil, "socket message:send", "auth.CheckSession") {
 		t.Error("the socket event's session check is not under its span")
