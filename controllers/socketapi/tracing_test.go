@@ -115,6 +115,10 @@ func TestTracingFromHandlerToDatabase(t *testing.T) {
 		logTree()
 		t.Error("no REST handler → search.Search → opensearch search")
 	}
+	if !nested(nil, "socket connect", "auth.Authenticate") || !nested(nil, "socket connect", "community.ReadableChannelIDs") {
+		logTree()
+		t.Error("the handshake's token check and room lists are not under its span")
+	}
 	if !nested(nil, "socket message:send", "auth.CheckSession") {
 		t.Error("the socket event's session check is not under its span")
 	}
