@@ -19,7 +19,14 @@ import (
 func TestMonitoring(t *testing.T) {
 	f := load(t)
 	getenv := serverGetenv(f.stages, f.compose)
-	report(t, "monitoring", checkScrapeTarget(read(t, "prometheus/prometheus.yml"), getenv("PARLEY_METRICS_ADDR"), getenv("PARLEY_HTTP_ADDR")))
+	report(t, "monitoring", checkScrapeTarget(read(t, "prometheus/prometheus.yml"), "parley", serverService, getenv("PARLEY_METRICS_ADDR"), getenv("PARLEY_HTTP_ADDR")))
+	keysEnv := func(k string) string {
+		if v := f.compose.Services["keys"].Environment[k]; v != nil {
+			return *v
+		}
+		return ""
+	}
+	report(t, "monitoring", checkScrapeTarget(read(t, "prometheus/prometheus.yml"), "parley-keys", "keys", keysEnv("PARLEY_KEYS_METRICS_ADDR"), keysEnv("PARLEY_KEYS_ADDR")))
 	report(t, "monitoring", checkDataSource(read(t, "grafana/provisioning/datasources/prometheus.yaml"), read(t, "grafana/dashboards/parley-node.json")))
 	exported := exportedMetrics(t)
 	report(t, "grafana/dashboards/parley-node.json", checkDashboard(read(t, "grafana/dashboards/parley-node.json"), exported))
@@ -62,7 +69,7 @@ func TestMonitoring(t *testing.T) {
 	}
 }
 
-func checkScrapeTarget(promYAML, metricsAddr, httpAddr string) []string {
+func checkScrapeTarget(promYAML, job, svc, metricsAddr, httpAddr string) []string {
 	var conf struct {
 		ScrapeConfigs []struct {
 			JobName       string `yaml:"job_name"`
@@ -80,19 +87,19 @@ func checkScrapeTarget(promYAML, metricsAddr, httpAddr string) []string {
 		addr = httpAddr // metrics on the main port
 	}
 	if addr == "off" {
-		return []string{"the server's PARLEY_METRICS_ADDR is off: Prometheus has nothing to scrape"}
+		return []string{fmt.Sprintf("the %s service's metrics address is off: Prometheus has nothing to scrape", svc)}
 	}
 	_, port, err := net.SplitHostPort(addr)
 	if err != nil {
-		return []string{fmt.Sprintf("server metrics address %q: %v", addr, err)}
+		return []string{fmt.Sprintf("%s metrics address %q: %v", svc, addr, err)}
 	}
-	want := serverService + ":" + port
+	want := svc + ":" + port
 	for _, sc := range conf.ScrapeConfigs {
-		if sc.JobName != "parley" {
+		if sc.JobName != job {
 			continue
 		}
 		if sc.MetricsPath != "" && sc.MetricsPath != "/metrics" {
-			return []string{fmt.Sprintf("job parley scrapes %s, the server serves /metrics", sc.MetricsPath)}
+			return []string{fmt.Sprintf("job %s scrapes %s, the %s service serves /metrics", job, sc.MetricsPath, svc)}
 		}
 		for _, st := range sc.StaticConfigs {
 			for _, tg := range st.Targets {
@@ -101,9 +108,9 @@ func checkScrapeTarget(promYAML, metricsAddr, httpAddr string) []string {
 				}
 			}
 		}
-		return []string{fmt.Sprintf("job parley does not scrape %s (the server's metrics address %q)", want, addr)}
+		return []string{fmt.Sprintf("job %s does not scrape %s (the %s service's metrics address %q)", job, want, svc, addr)}
 	}
-	return []string{"prometheus.yml has no job_name: parley (the dashboard's up{job=\"parley\"})"}
+	return []string{fmt.Sprintf("prometheus.yml has no job_name: %s", job)}
 }
 
 func checkDataSource(dsYAML, dashJSON string) []string {

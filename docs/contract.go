@@ -1,4 +1,4 @@
-// Package docs embeds the API contracts (openapi.yaml, asyncapi.yaml) so the server can serve them and the tests
+// Package docs embeds the API contracts (openapi.yaml, asyncapi.yaml, keys-openapi.yaml) so the server can serve them and the tests
 // can check real traffic against them. The YAML files are the source; JSON is derived once.
 package docs
 
@@ -17,8 +17,14 @@ var openAPIYAML []byte
 //go:embed asyncapi.yaml
 var asyncAPIYAML []byte
 
+//go:embed keys-openapi.yaml
+var keysOpenAPIYAML []byte
+
 // OpenAPIYAML is the OpenAPI 3.1 document of the REST API.
 func OpenAPIYAML() []byte { return openAPIYAML }
+
+// KeysOpenAPIYAML is the OpenAPI 3.1 document of the key service (cmd/keys).
+func KeysOpenAPIYAML() []byte { return keysOpenAPIYAML }
 
 // AsyncAPIYAML is the AsyncAPI 3 document of the Socket.IO events.
 func AsyncAPIYAML() []byte { return asyncAPIYAML }
@@ -28,6 +34,9 @@ var OpenAPIJSON = sync.OnceValues(func() ([]byte, error) { return toJSON(openAPI
 
 // AsyncAPIJSON is the AsyncAPI document as JSON (served at /api/asyncapi.json).
 var AsyncAPIJSON = sync.OnceValues(func() ([]byte, error) { return toJSON(asyncAPIYAML) })
+
+// KeysOpenAPIJSON is the key service's OpenAPI document as JSON.
+var KeysOpenAPIJSON = sync.OnceValues(func() ([]byte, error) { return toJSON(keysOpenAPIYAML) })
 
 func toJSON(y []byte) ([]byte, error) {
 	var v any

@@ -20,11 +20,11 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"github.com/parleychat/parley/controllers/keysapi"
 	"github.com/parleychat/parley/internal/config"
+	"github.com/parleychat/parley/internal/metrics"
 	"github.com/parleychat/parley/repositories/keystore"
+	"github.com/parleychat/parley/repositories/postgres"
 	"github.com/parleychat/parley/services/auth"
 	"github.com/parleychat/parley/services/keys"
 )
@@ -105,14 +105,16 @@ func run(args []string) error {
 	if err := cfg.ResolveJWTSecret(); err != nil {
 		return err
 	}
-	keysDB, err := pgxpool.New(ctx, keysURL)
+	// Metrics: REST requests and database calls by operation, Go runtime and process, labelled with the node id.
+	m := metrics.NewBase(cfg.NodeID)
+	keysDB, err := postgres.OpenObserved(ctx, keysURL, m)
 	if err != nil {
 		return err
 	}
 	defer keysDB.Close()
 	chatDB := keysDB
 	if keysURL != cfg.PostgresURL {
-		if chatDB, err = pgxpool.New(ctx, cfg.PostgresURL); err != nil {
+		if chatDB, err = postgres.OpenObserved(ctx, cfg.PostgresURL, m); err != nil {
 			return err
 		}
 		defer chatDB.Close()
@@ -125,6 +127,23 @@ func run(args []string) error {
 		origins = strings.Split(o, ",")
 	}
 	handler := keysapi.New(svc, keys.NewAuthenticator(tokens, keystore.NewSessions(chatDB)), origins, log)
+	metricsAddr := env("PARLEY_KEYS_METRICS_ADDR")
+	if metricsAddr == "" {
+		handler = keysapi.Instrument(handler, m, m.Handler())
+	} else {
+		handler = keysapi.Instrument(handler, m, nil)
+	}
+	if metricsAddr != "" && metricsAddr != "off" {
+		// A private address for the scraper, apart from the port browsers reach.
+		mln, err := net.Listen("tcp", metricsAddr)
+		if err != nil {
+			return fmt.Errorf("PARLEY_KEYS_METRICS_ADDR: %w", err)
+		}
+		msrv := &http.Server{Handler: m.Handler(), ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = msrv.Serve(mln) }()
+		defer msrv.Close()
+		log.Info("key service metrics listening", "addr", mln.Addr().String())
+	}
 
 	ln, err := net.Listen("tcp", env("PARLEY_KEYS_ADDR"))
 	if err != nil {

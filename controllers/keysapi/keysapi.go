@@ -75,9 +75,9 @@ func (h *Handler) routes() []route {
 	}
 }
 
-// Routes returns every route as "METHOD /path" (healthz included).
+// Routes returns every route as "METHOD /path" (healthz included, and /metrics, which Instrument serves).
 func Routes() []string {
-	out := []string{"GET /healthz"}
+	out := []string{"GET /healthz", "GET /metrics"}
 	for _, r := range (&Handler{}).routes() {
 		out = append(out, r.pattern)
 	}

@@ -20,8 +20,11 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/parleychat/parley/controllers/keysapi"
+	"github.com/parleychat/parley/internal/metrics"
 	"github.com/parleychat/parley/internal/testenv"
+	"github.com/parleychat/parley/internal/testenv/contract"
 	"github.com/parleychat/parley/repositories/keystore"
+	"github.com/parleychat/parley/repositories/postgres"
 	"github.com/parleychat/parley/services/auth"
 	"github.com/parleychat/parley/services/keys"
 )
@@ -29,14 +32,15 @@ import (
 // env is a key service over HTTP on a fresh copy of the real Postgres (the chat schema for sessions, the
 // `keys` schema for its own data), with a clock the tests move.
 type env struct {
-	t      *testing.T
-	srv    *httptest.Server
-	db     *pgxpool.Pool
-	tokens *auth.TokenIssuer
-	svc    *keys.Service
-	mu     sync.Mutex
-	now    time.Time
-	nextID int64
+	t       *testing.T
+	srv     *httptest.Server
+	db      *pgxpool.Pool
+	tokens  *auth.TokenIssuer
+	svc     *keys.Service
+	metrics *metrics.Metrics
+	mu      sync.Mutex
+	now     time.Time
+	nextID  int64
 }
 
 func newEnv(t *testing.T, pol keys.Policy) *env {
@@ -45,17 +49,32 @@ func newEnv(t *testing.T, pol keys.Policy) *env {
 	if _, err := keystore.Migrate(url); err != nil {
 		t.Fatal(err)
 	}
-	db, err := pgxpool.New(context.Background(), url)
+	m := metrics.NewBase(1)
+	db, err := postgres.OpenObserved(context.Background(), url, m)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(db.Close)
-	e := &env{t: t, db: db, tokens: auth.NewTokenIssuer([]byte("0123456789abcdef0123456789abcdef"), "parley", "parley-api", time.Hour),
+	e := &env{t: t, db: db, metrics: m, tokens: auth.NewTokenIssuer([]byte("0123456789abcdef0123456789abcdef"), "parley", "parley-api", time.Hour),
 		now: time.Now(), nextID: 1000}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	e.svc = keys.New(keystore.New(db), pol, log)
 	e.svc.SetClock(e.clock)
-	e.srv = httptest.NewServer(keysapi.New(e.svc, keys.NewAuthenticator(e.tokens, keystore.NewSessions(db)), []string{"http://app.test"}, log))
+	// Every answer is checked against docs/keys-openapi.yaml; mismatches fail the test once the server closed.
+	chk, err := contract.NewKeys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		for _, p := range chk.Problems() {
+			t.Errorf("API contract: %s", p)
+		}
+		if chk.Checked() == 0 {
+			t.Error("no answer was checked against docs/keys-openapi.yaml")
+		}
+	})
+	h := keysapi.New(e.svc, keys.NewAuthenticator(e.tokens, keystore.NewSessions(db)), []string{"http://app.test"}, log)
+	e.srv = httptest.NewServer(chk.Middleware(keysapi.Instrument(h, m, m.Handler())))
 	t.Cleanup(e.srv.Close)
 	return e
 }

@@ -175,13 +175,22 @@ func New(authn Authenticator, cfg Config, log *slog.Logger) *Server {
 		s.nsp.SetAdapter(s.bus)
 	}
 	s.nsp.Use(func(sock *socketio.Socket) error {
-		err := s.authenticate(sock)
+		// The handshake is a trace of its own: the token and session check and the room lists it reads.
+		ctx, span := s.tracer.Start(context.Background(), "socket connect", trace.WithSpanKind(trace.SpanKindServer))
+		err := s.authenticate(ctx, sock)
 		result := "ok"
 		if ce, ok := err.(*socketio.ConnectError); ok {
 			result = ce.Message
 		} else if err != nil {
 			result = "error"
 		}
+		if err != nil {
+			span.SetStatus(codes.Error, result)
+		} else {
+			span.SetAttributes(attribute.Int64("enduser.id", sock.Data.(*Conn).UserID))
+		}
+		span.SetAttributes(attribute.String("parley.outcome", result))
+		span.End()
 		s.metrics.Handshake(result)
 		return err
 	})
@@ -265,7 +274,7 @@ func refuse(code, reason string) error {
 	return &socketio.ConnectError{Message: code, Data: map[string]string{"reason": reason}}
 }
 
-func (s *Server) authenticate(sock *socketio.Socket) error {
+func (s *Server) authenticate(parent context.Context, sock *socketio.Socket) error {
 	var hs struct {
 		Token  string `json:"token"`
 		Status string `json:"status"`
@@ -274,7 +283,7 @@ func (s *Server) authenticate(sock *socketio.Socket) error {
 	if hs.Token == "" {
 		return refuse("unauthorized", "missing token")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(parent, 5*time.Second)
 	defer cancel()
 	actions := s.local.Actions() // before anything is read: see joinRooms
 	claims, err := s.auth.Authenticate(ctx, hs.Token)

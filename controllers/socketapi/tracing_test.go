@@ -3,6 +3,7 @@ package socketapi_test
 import (
 	"context"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -15,7 +16,7 @@ import (
 	"github.com/parleychat/parley/internal/tracing"
 )
 
-// With tracing on, a REST request and a socket event each make one trace from the handler through the service
+// With tracing on, a REST request and a socket event each make one trace from the handler through the services
 // to the database calls, and a client's traceparent is continued.
 func TestTracingFromHandlerToDatabase(t *testing.T) {
 	t.Parallel()
@@ -35,6 +36,11 @@ func TestTracingFromHandlerToDatabase(t *testing.T) {
 		t.Fatal(err)
 	}
 	res.Body.Close()
+
+	// A search: the handler, the search service and the HTTP call to OpenSearch.
+	if res := s.Do(t, "GET", "/api/search?q=traced", alice.AccessToken, nil); res.Status != http.StatusOK {
+		t.Fatalf("search: %d %s", res.Status, res.Body)
+	}
 
 	// A socket event: message:send is traced until its ack (the message stored).
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -66,6 +72,26 @@ func TestTracingFromHandlerToDatabase(t *testing.T) {
 		return nil
 	}
 
+	// nested reports whether some span named names[0] has a child names[1], which has a child names[2] …
+	var nested func(parent *tracetest.SpanStub, names ...string) bool
+	nested = func(parent *tracetest.SpanStub, names ...string) bool {
+		if len(names) == 0 {
+			return true
+		}
+		for i := range spans {
+			sp := &spans[i]
+			if sp.Name == names[0] && (parent == nil || sp.Parent.SpanID() == parent.SpanContext.SpanID()) &&
+				(parent != nil || !sp.Parent.IsValid() || byID[sp.Parent.SpanID().String()].Name == "") && nested(sp, names[1:]...) {
+				return true
+			}
+		}
+		return false
+	}
+	logTree := func() {
+		for _, sp := range spans {
+			t.Logf("%s <- %s", sp.Name, parentName(sp))
+		}
+	}
 	rest := find("GET /api/servers", nil)
 	if rest == nil {
 		t.Fatalf("no REST span among %d", len(spans))
@@ -73,11 +99,28 @@ func TestTracingFromHandlerToDatabase(t *testing.T) {
 	if rest.SpanContext.TraceID().String() != traceID || rest.Parent.SpanID().String() != "00f067aa0ba902b7" {
 		t.Errorf("the REST span did not continue the client's traceparent: trace %s parent %s", rest.SpanContext.TraceID(), rest.Parent.SpanID())
 	}
-	if find("postgres select", func(sp tracetest.SpanStub) bool { return parentName(sp) == "GET /api/servers" }) == nil {
-		t.Error("no postgres span under the REST request")
+	// handler → service → store call, in one trace each.
+	if !nested(nil, "GET /api/servers", "community.Servers", "postgres select") {
+		logTree()
+		t.Error("no REST handler → community.Servers → postgres select")
 	}
-	if find("messaging.Send", func(sp tracetest.SpanStub) bool { return parentName(sp) == "socket message:send" }) == nil {
-		t.Error("no messaging.Send span under the socket event")
+	if !nested(nil, "POST /api/auth/register", "auth.Register", "postgres insert") {
+		t.Error("no REST handler → auth.Register → postgres insert")
+	}
+	if !nested(nil, "socket message:send", "messaging.Send", "community.CanRead", "postgres select") {
+		logTree()
+		t.Error("no socket handler → messaging.Send → community.CanRead → postgres select")
+	}
+	if !nested(nil, "GET /api/search", "search.Search", "opensearch search") {
+		logTree()
+		t.Error("no REST handler → search.Search → opensearch search")
+	}
+	if !nested(nil, "socket connect", "auth.Authenticate") || !nested(nil, "socket connect", "community.ReadableChannelIDs") {
+		logTree()
+		t.Error("the handshake's token check and room lists are not under its span")
+	}
+	if !nested(nil, "socket message:send", "auth.CheckSession") {
+		t.Error("the socket event's session check is not under its span")
 	}
 	if find("cassandra batch", func(sp tracetest.SpanStub) bool { return parentName(sp) == "messaging.flush" }) == nil {
 		t.Error("no Cassandra write under the flush")
@@ -89,10 +132,14 @@ func TestTracingFromHandlerToDatabase(t *testing.T) {
 	if find("messaging.Edit", func(sp tracetest.SpanStub) bool { return parentName(sp) == "socket message:edit" }) == nil {
 		t.Error("the edit's work (off the socket's queue) lost its parent span")
 	}
-	// Database calls outside traced work (background writes) make no spans of their own.
+	// Every trace starts at a handler (or a flush, which serves many senders): database calls and service calls
+	// outside traced work (background writes) make no spans of their own.
 	for _, sp := range spans {
-		if !sp.Parent.IsValid() && sp.Name != "messaging.flush" && byID[sp.SpanContext.SpanID().String()].SpanKind.String() == "client" {
-			t.Errorf("a root database span: %s", sp.Name)
+		if _, known := byID[sp.Parent.SpanID().String()]; known {
+			continue
+		}
+		if !strings.HasPrefix(sp.Name, "socket ") && !strings.Contains(sp.Name, " /api/") && sp.Name != "messaging.flush" {
+			t.Errorf("a span outside any handler's trace: %s", sp.Name)
 		}
 	}
 }

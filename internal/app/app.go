@@ -212,6 +212,7 @@ func New(cfg config.Config, log *slog.Logger, tel Telemetry, pg *pgxpool.Pool, m
 		if err != nil {
 			return nil, err
 		}
+		redisstore.Observe(rc, tel)
 		prefix := cfg.Cluster.RedisPrefix
 		node = cluster.New(cluster.Config{NodeID: cfg.NodeID, Advertise: cfg.Cluster.Advertise, LeaseTTL: cfg.Cluster.LeaseTTL},
 			redisstore.NewNodes(rc, prefix), redisstore.NewLeases(rc, prefix), redisstore.NewBus(rc, prefix), log.With("component", "cluster"))
@@ -246,7 +247,7 @@ func New(cfg config.Config, log *slog.Logger, tel Telemetry, pg *pgxpool.Pool, m
 	var searchIndex messaging.SearchIndex
 	var searcher httpapi.Searcher
 	if len(cfg.Search.URLs) > 0 {
-		idx, err := opensearch.New(opensearch.Config{URLs: cfg.Search.URLs, Index: cfg.Search.Index, Shards: cfg.Search.Shards})
+		idx, err := opensearch.New(opensearch.Config{URLs: cfg.Search.URLs, Index: cfg.Search.Index, Shards: cfg.Search.Shards, Calls: tel})
 		if err != nil {
 			return nil, err
 		}
@@ -254,7 +255,7 @@ func New(cfg config.Config, log *slog.Logger, tel Telemetry, pg *pgxpool.Pool, m
 		searchIndex, searcher = searchSvc, searchSvc
 	}
 	presenceSvc := presence.New(mongo.NewPresenceStore(mdb), communitySvc, sockets.Publisher(), presence.Config{NodeID: cfg.NodeID, Grace: cfg.PresenceGrace, Swept: m.Swept}, log.With("component", "presence"))
-	objects, objectsPing, err := openObjects(cfg.Storage)
+	objects, objectsPing, err := openObjects(cfg.Storage, tel)
 	if err != nil {
 		return nil, err
 	}
@@ -519,12 +520,12 @@ func (a *App) Close() {
 }
 
 // openObjects opens the object store for uploaded files and returns its readiness check.
-func openObjects(cfg config.Storage) (attachments.Objects, func(context.Context) error, error) {
+func openObjects(cfg config.Storage, calls Telemetry) (attachments.Objects, func(context.Context) error, error) {
 	if cfg.Kind == "s3" {
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 		defer cancel()
 		st, err := s3.Open(ctx, s3.Config{Endpoint: cfg.S3Endpoint, AccessKey: cfg.S3AccessKey, SecretKey: cfg.S3SecretKey,
-			Bucket: cfg.S3Bucket, Region: cfg.S3Region})
+			Bucket: cfg.S3Bucket, Region: cfg.S3Region, Calls: calls})
 		if err != nil {
 			return nil, nil, fmt.Errorf("object store: %w", err)
 		}

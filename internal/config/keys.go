@@ -6,6 +6,7 @@ package config
 var KeysVars = []Var{
 	{"PARLEY_KEYS_ADDR", "127.0.0.1:8081", "address the key service listens on"},
 	{"PARLEY_KEYS_POSTGRES_URL", "(PARLEY_POSTGRES_URL)", "the key service's database (schema `keys`); may be another database than the chat server's"},
+	{"PARLEY_KEYS_METRICS_ADDR", "", "where GET /metrics is served: empty, on PARLEY_KEYS_ADDR; an address (10.0.0.5:9091), only there; off, nowhere"},
 	{"PARLEY_KEYS_ALLOWED_ORIGINS", "(PARLEY_PUBLIC_ORIGIN + PARLEY_ALLOWED_ORIGINS)", "browser origins allowed by CORS (comma-separated)"},
 	{"PARLEY_KEYS_ROTATE_AFTER", "168h", "an epoch older than this is due for rotation (N days)"},
 	{"PARLEY_KEYS_ROTATE_MESSAGES", "1000", "an epoch with this many application messages is due for rotation (M)"},

@@ -40,12 +40,9 @@ type Metrics struct {
 // Buckets for latencies from sub-millisecond database calls to multi-second stalls (an outage, a slow disk).
 var latencyBuckets = []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
 
-// New builds the registry with the Go runtime and process collectors and the server's own series.
+// New builds the chat server's registry: Base and the socket, messaging and presence series.
 func New(nodeID int64) *Metrics {
-	reg := prometheus.NewRegistry()
-	m := &Metrics{reg: reg, wrapped: prometheus.WrapRegistererWith(prometheus.Labels{"node": strconv.FormatInt(nodeID, 10)}, reg)}
-	m.wrapped.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-
+	m := NewBase(nodeID)
 	m.handshakes = m.counterVec("parley_socket_handshakes_total",
 		"Socket.IO handshakes (CONNECT to the main namespace) by result: ok, or the refusal reason.", "result")
 	m.events = m.counterVec("parley_socket_events_total",
@@ -60,12 +57,22 @@ func New(nodeID int64) *Metrics {
 		"Duration of one flush (Cassandra writes with their retries).", latencyBuckets)
 	m.flushErrors = m.counter("parley_flush_failures_total",
 		"Flushes that ended without storing their messages (shutdown gave up, or the channel moved to another node).")
-	m.dbCalls = m.histogramVec("parley_db_call_seconds",
-		"Database calls by store (postgres, mongodb, cassandra) and operation.", latencyBuckets, "store", "op")
-	m.dbErrors = m.counterVec("parley_db_errors_total",
-		"Database calls that failed, by store and operation.", "store", "op")
 	m.sweeps = m.counterVec("parley_presence_sweeps_total",
 		"Presence sweeps of dead nodes' entries, by result (ok, error).", "result")
+	return m
+}
+
+// NewBase builds the registry of a process that serves REST and calls stores (the key service): the Go runtime
+// and process collectors, database calls and REST requests. Only DBCall, Request, Gauge and Handler may be used
+// on it.
+func NewBase(nodeID int64) *Metrics {
+	reg := prometheus.NewRegistry()
+	m := &Metrics{reg: reg, wrapped: prometheus.WrapRegistererWith(prometheus.Labels{"node": strconv.FormatInt(nodeID, 10)}, reg)}
+	m.wrapped.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.dbCalls = m.histogramVec("parley_db_call_seconds",
+		"Store calls by store (postgres, mongodb, cassandra, redis, opensearch, s3) and operation.", latencyBuckets, "store", "op")
+	m.dbErrors = m.counterVec("parley_db_errors_total",
+		"Store calls that failed, by store and operation.", "store", "op")
 	m.httpReqs = m.counterVec("parley_http_requests_total",
 		"REST requests by method, route pattern and status.", "method", "route", "status")
 	m.httpTime = m.histogramVec("parley_http_request_seconds",

@@ -97,8 +97,9 @@ func (t *Tracing) Shutdown(ctx context.Context) error {
 	return t.sdk.Shutdown(ctx)
 }
 
-// dbSystem names the stores as OpenTelemetry's semantic conventions do.
-var dbSystem = map[string]string{"postgres": "postgresql", "mongodb": "mongodb", "cassandra": "cassandra"}
+// dbSystem names the databases as OpenTelemetry's semantic conventions do (the object store, S3, is not one).
+var dbSystem = map[string]string{"postgres": "postgresql", "mongodb": "mongodb", "cassandra": "cassandra",
+	"redis": "redis", "opensearch": "opensearch"}
 
 // DBCall records a finished database call as a client span under the span in ctx (the repositories' Observer).
 // Calls outside any traced work (background writes, sweeps) are not recorded: they would each be a trace of one.
@@ -106,8 +107,12 @@ func (t *Tracing) DBCall(ctx context.Context, store, op string, start, end time.
 	if !t.Enabled() || !trace.SpanContextFromContext(ctx).IsValid() {
 		return
 	}
+	attrs := []attribute.KeyValue{attribute.String("parley.store", store), attribute.String("db.operation.name", op)}
+	if sys, ok := dbSystem[store]; ok {
+		attrs = append(attrs, attribute.String("db.system.name", sys))
+	}
 	_, span := t.tracer.Start(ctx, store+" "+op, trace.WithTimestamp(start), trace.WithSpanKind(trace.SpanKindClient),
-		trace.WithAttributes(attribute.String("db.system.name", dbSystem[store]), attribute.String("db.operation.name", op)))
+		trace.WithAttributes(attrs...))
 	Fail(span, err)
 	span.End(trace.WithTimestamp(end))
 }
@@ -119,4 +124,18 @@ func Fail(span trace.Span, err error) {
 	}
 	span.RecordError(err)
 	span.SetStatus(codes.Error, err.Error())
+}
+
+// notTraced is the span of work outside any trace: its methods do nothing.
+var notTraced = trace.SpanFromContext(context.Background())
+
+// Start starts a child span named name (e.g. "community.CreateServer") under the span in ctx, made by the provider
+// that made that span, so a service needs no tracer of its own. Outside recorded work (tracing off, the trace not
+// sampled, background work) it returns ctx and a span that does nothing, at the cost of one context lookup.
+func Start(ctx context.Context, name string) (context.Context, trace.Span) {
+	parent := trace.SpanFromContext(ctx)
+	if !parent.IsRecording() {
+		return ctx, notTraced
+	}
+	return parent.TracerProvider().Tracer("parley").Start(ctx, name)
 }

@@ -86,3 +86,53 @@ func TestDBCallSpans(t *testing.T) {
 		t.Fatalf("db span %+v", db)
 	}
 }
+
+// Start makes a child of the recorded span in ctx with that span's provider; outside recorded work it records
+// nothing and leaves ctx as it was.
+func TestStartUnderTheSpanInContext(t *testing.T) {
+	exp := tracetest.NewInMemoryExporter()
+	tr := WithExporter(Config{}, sdktrace.WithSyncer(exp))
+
+	bg := context.Background()
+	ctx, span := Start(bg, "community.Servers")
+	if ctx != bg || span.IsRecording() {
+		t.Fatal("a span was recorded outside traced work")
+	}
+	span.End()
+	offCtx, offParent := Off().Tracer().Start(bg, "handler")
+	if _, span := Start(offCtx, "community.Servers"); span.IsRecording() {
+		t.Fatal("a span was recorded with tracing off")
+	}
+	offParent.End()
+
+	ctx, parent := tr.Tracer().Start(bg, "GET /api/servers")
+	sctx, child := Start(ctx, "community.Servers")
+	tr.DBCall(sctx, "postgres", "select", time.Now(), time.Now(), nil)
+	child.End()
+	parent.End()
+	spans := exp.GetSpans()
+	if len(spans) != 3 {
+		t.Fatalf("%d spans, want 3", len(spans))
+	}
+	db, svc := spans[0], spans[1]
+	if svc.Name != "community.Servers" || svc.Parent.SpanID() != parent.SpanContext().SpanID() {
+		t.Errorf("service span %s under %s, want under the handler", svc.Name, svc.Parent.SpanID())
+	}
+	if db.Name != "postgres select" || db.Parent.SpanID() != svc.SpanContext.SpanID() {
+		t.Errorf("database span %s not under the service span", db.Name)
+	}
+}
+
+// What the instrumentation costs a call when tracing is off: a service span and a database call's report.
+func BenchmarkOff(b *testing.B) {
+	tr := Off()
+	ctx, parent := tr.Tracer().Start(context.Background(), "handler")
+	defer parent.End()
+	now := time.Now()
+	b.ReportAllocs()
+	for b.Loop() {
+		sctx, span := Start(ctx, "community.Servers")
+		tr.DBCall(sctx, "postgres", "select", now, now, nil)
+		span.End()
+	}
+}

@@ -22,6 +22,7 @@ import (
 	"github.com/opensearch-project/opensearch-go/v4/opensearchapi"
 
 	"github.com/parleychat/parley/internal/model"
+	"github.com/parleychat/parley/internal/observe"
 )
 
 // Config locates the index.
@@ -29,6 +30,8 @@ type Config struct {
 	URLs   []string
 	Index  string
 	Shards int // primary shards when the index is created (1 for one node; more to spread it over a cluster)
+	// Calls, when set, hears every request by operation (metrics, tracing).
+	Calls observe.Observer
 }
 
 // Store reads and writes the message index.
@@ -40,14 +43,26 @@ type Store struct {
 
 // New makes a client; it does not talk to the cluster (EnsureIndex does), so chat starts while search is down.
 func New(cfg Config) (*Store, error) {
-	c, err := opensearchapi.NewClient(opensearchapi.Config{Client: opensearchgo.Config{
-		Addresses: cfg.URLs,
-		Transport: &http.Transport{MaxIdleConnsPerHost: 32, ResponseHeaderTimeout: 30 * time.Second},
-	}})
+	var rt http.RoundTripper = &http.Transport{MaxIdleConnsPerHost: 32, ResponseHeaderTimeout: 30 * time.Second}
+	if cfg.Calls != nil {
+		rt = observe.Transport(rt, "opensearch", cfg.Calls, operation)
+	}
+	c, err := opensearchapi.NewClient(opensearchapi.Config{Client: opensearchgo.Config{Addresses: cfg.URLs, Transport: rt}})
 	if err != nil {
 		return nil, fmt.Errorf("opensearch: %w", err)
 	}
 	return &Store{c: c, index: cfg.Index, shards: cfg.Shards}, nil
+}
+
+// operation names a request for metrics and spans by its API (the path's first "_" segment: search, bulk,
+// doc …), or by its method for index-level requests.
+func operation(r *http.Request) string {
+	for _, seg := range strings.Split(r.URL.Path, "/") {
+		if api, ok := strings.CutPrefix(seg, "_"); ok && api != "" {
+			return api
+		}
+	}
+	return strings.ToLower(r.Method)
 }
 
 // Ping checks that the cluster answers.

@@ -20,6 +20,7 @@ import (
 	"github.com/parleychat/parley/internal/apperr"
 	"github.com/parleychat/parley/internal/model"
 	"github.com/parleychat/parley/internal/ratelimit"
+	"github.com/parleychat/parley/internal/tracing"
 )
 
 // Store keeps attachment metadata (Postgres).
@@ -136,6 +137,8 @@ func previewKey(id int64, contentType string) string {
 // arrives (never held in memory) and checked there; only a file that passed every check reaches the object
 // store, and its row is written last, so a failure at any step leaves nothing behind.
 func (s *Service) Upload(ctx context.Context, u Upload) (model.Attachment, error) {
+	ctx, span := tracing.Start(ctx, "attachments.Upload")
+	defer span.End()
 	switch {
 	case u.Size < 0:
 		return model.Attachment{}, apperr.New(apperr.Invalid, "send the file as the request body with a Content-Length")
@@ -266,6 +269,8 @@ type File struct {
 // Open returns an attachment's file (or its preview) for a user who may read its channel. An upload not yet
 // sent is visible to its owner only. Every call checks access, so a removed member loses access at once.
 func (s *Service) Open(ctx context.Context, userID, id int64, preview bool) (File, error) {
+	ctx, span := tracing.Start(ctx, "attachments.Open")
+	defer span.End()
 	a, err := s.store.Get(ctx, id)
 	if errors.Is(err, model.ErrNotFound) {
 		return File{}, apperr.New(apperr.NotFound, "no such file")
@@ -307,6 +312,8 @@ func (s *Service) Open(ctx context.Context, userID, id int64, preview bool) (Fil
 // Claim takes a user's uploads for a message being sent in a channel (all or none, in the order given). A retry
 // of the same send (same nonce) claims them again.
 func (s *Service) Claim(ctx context.Context, userID, channelID int64, nonce string, ids []int64) ([]model.Attachment, error) {
+	ctx, span := tracing.Start(ctx, "attachments.Claim")
+	defer span.End()
 	if len(ids) > s.cfg.MaxPerMessage {
 		return nil, apperr.InvalidField("attachments", fmt.Sprintf("a message can carry at most %d files", s.cfg.MaxPerMessage))
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/parleychat/parley/internal/apperr"
 	"github.com/parleychat/parley/internal/model"
+	"github.com/parleychat/parley/internal/tracing"
 )
 
 // Avatars live in the same object store as attachments, under avatars/<id>.png, and are public (like Discord's
@@ -31,6 +32,8 @@ var avatarName = regexp.MustCompile(`^[0-9]{1,19}\.png$`)
 // cropped to a centred square and re-encoded as a 256×256 PNG, so no metadata survives. It returns the path the
 // avatar is served at (/avatars/<id>.png), for the user's profile.
 func (s *Service) Avatar(ctx context.Context, u Upload) (string, error) {
+	ctx, span := tracing.Start(ctx, "attachments.Avatar")
+	defer span.End()
 	limit := min(s.cfg.MaxSize, maxAvatarBytes)
 	switch {
 	case u.Size < 0:
@@ -101,6 +104,8 @@ func squared(img image.Image) image.Image {
 
 // OpenAvatar returns a stored avatar by its file name (<id>.png); anything else is not found.
 func (s *Service) OpenAvatar(ctx context.Context, name string) (io.ReadCloser, int64, error) {
+	ctx, span := tracing.Start(ctx, "attachments.OpenAvatar")
+	defer span.End()
 	if !avatarName.MatchString(name) {
 		return nil, 0, apperr.New(apperr.NotFound, "no such avatar")
 	}
@@ -117,6 +122,8 @@ func (s *Service) OpenAvatar(ctx context.Context, name string) (io.ReadCloser, i
 // DeleteAvatar removes an avatar that was replaced or cleared (a path as stored in a profile); paths that are
 // not Parley-stored avatars are ignored.
 func (s *Service) DeleteAvatar(ctx context.Context, path string) {
+	ctx, span := tracing.Start(ctx, "attachments.DeleteAvatar")
+	defer span.End()
 	name, ok := strings.CutPrefix(path, model.AvatarPathPrefix)
 	if !ok || !avatarName.MatchString(name) {
 		return

@@ -17,6 +17,7 @@ import (
 	"github.com/parleychat/parley/internal/apperr"
 	"github.com/parleychat/parley/internal/model"
 	"github.com/parleychat/parley/internal/ratelimit"
+	"github.com/parleychat/parley/internal/tracing"
 )
 
 // UserStore is the account storage auth needs.
@@ -150,6 +151,8 @@ type RegisterInput struct{ Username, Email, Password, IP string }
 
 // Register creates an account and logs it in; with email verification on it mails a link instead (verify.go).
 func (s *Service) Register(ctx context.Context, in RegisterInput) (Result, error) {
+	ctx, span := tracing.Start(ctx, "auth.Register")
+	defer span.End()
 	if ok, wait := s.registerPerIP.Allow(in.IP); !ok {
 		return Result{}, apperr.RateLimit(wait)
 	}
@@ -232,6 +235,8 @@ type LoginInput struct{ Login, Password, IP, Device string }
 // not know: a device that logged in to it before (its device token) has its own limit instead, so the owner keeps
 // logging in from their devices while strangers hammer the account.
 func (s *Service) Login(ctx context.Context, in LoginInput) (Result, error) {
+	ctx, span := tracing.Start(ctx, "auth.Login")
+	defer span.End()
 	if ok, wait := s.loginPerIP.Allow(in.IP); !ok {
 		return Result{}, apperr.RateLimit(wait)
 	}
@@ -307,6 +312,8 @@ func (s *Service) result(u model.User, sessionID int64, refresh string) (Result,
 
 // Refresh rotates a refresh token. A token that was already used revokes its whole session (theft detection).
 func (s *Service) Refresh(ctx context.Context, refreshToken string) (Result, error) {
+	ctx, span := tracing.Start(ctx, "auth.Refresh")
+	defer span.End()
 	if refreshToken == "" || len(refreshToken) > 200 {
 		return Result{}, apperr.New(apperr.Unauthorized, "invalid refresh token")
 	}
@@ -334,6 +341,8 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string) (Result, err
 
 // Logout revokes the session of a refresh token. Unknown tokens are not an error (logout is idempotent).
 func (s *Service) Logout(ctx context.Context, refreshToken string) error {
+	ctx, span := tracing.Start(ctx, "auth.Logout")
+	defer span.End()
 	sess, err := s.sessions.RevokeByToken(ctx, hashSecretToken(refreshToken), "logout", s.now())
 	if errors.Is(err, model.ErrNotFound) {
 		return nil
@@ -365,6 +374,8 @@ func (s *Service) revoked(sessionID, userID int64, reason string) {
 // (a token naming one user's session and another user would otherwise act as the other user, should the
 // signing key ever leak).
 func (s *Service) Authenticate(ctx context.Context, accessToken string) (Claims, error) {
+	ctx, span := tracing.Start(ctx, "auth.Authenticate")
+	defer span.End()
 	c, err := s.tokens.Verify(accessToken)
 	if err != nil {
 		return Claims{}, err
@@ -383,6 +394,8 @@ func (s *Service) Authenticate(ctx context.Context, accessToken string) (Claims,
 // CheckSession says whether a session is still valid; positive answers are cached for a short time because
 // every socket event asks.
 func (s *Service) CheckSession(ctx context.Context, sessionID int64) error {
+	ctx, span := tracing.Start(ctx, "auth.CheckSession")
+	defer span.End()
 	_, err := s.sessionOwner(ctx, sessionID)
 	return err
 }
@@ -426,6 +439,8 @@ func (s *Service) sessionOwner(ctx context.Context, sessionID int64) (int64, err
 
 // Me returns the account of a user.
 func (s *Service) Me(ctx context.Context, userID int64) (model.User, error) {
+	ctx, span := tracing.Start(ctx, "auth.Me")
+	defer span.End()
 	u, err := s.users.ByID(ctx, userID)
 	if errors.Is(err, model.ErrNotFound) {
 		return u, apperr.New(apperr.NotFound, "user not found")
@@ -438,6 +453,8 @@ func (s *Service) Me(ctx context.Context, userID int64) (model.User, error) {
 
 // UpdateProfile changes display name and/or avatar URL (nil = unchanged).
 func (s *Service) UpdateProfile(ctx context.Context, userID int64, displayName, avatarURL *string) (model.User, error) {
+	ctx, span := tracing.Start(ctx, "auth.UpdateProfile")
+	defer span.End()
 	u, err := s.Me(ctx, userID)
 	if err != nil {
 		return u, err
@@ -468,6 +485,8 @@ func (s *Service) UpdateProfile(ctx context.Context, userID int64, displayName, 
 
 // Search lists users by username prefix or by the start of a word of their display name.
 func (s *Service) Search(ctx context.Context, prefix string, limit int) ([]model.User, error) {
+	ctx, span := tracing.Start(ctx, "auth.Search")
+	defer span.End()
 	prefix = strings.TrimSpace(prefix)
 	if prefix == "" || len(prefix) > 32 {
 		return nil, apperr.InvalidField("query", "query must be 1-32 characters")
@@ -484,6 +503,8 @@ func (s *Service) Search(ctx context.Context, prefix string, limit int) ([]model
 
 // Users returns the existing users among ids.
 func (s *Service) Users(ctx context.Context, ids []int64) ([]model.User, error) {
+	ctx, span := tracing.Start(ctx, "auth.Users")
+	defer span.End()
 	us, err := s.users.ByIDs(ctx, ids)
 	if err != nil {
 		return nil, apperr.Wrap(apperr.Unavailable, err, "could not load users")

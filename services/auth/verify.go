@@ -10,6 +10,7 @@ import (
 	"github.com/parleychat/parley/internal/apperr"
 	"github.com/parleychat/parley/internal/model"
 	"github.com/parleychat/parley/internal/ratelimit"
+	"github.com/parleychat/parley/internal/tracing"
 )
 
 // Email verification (issue #22, finding 13). With a mailer, Register does not create the account: it mails a
@@ -123,6 +124,8 @@ func (s *Service) mailAsync(addr string, m Mail) {
 
 // VerifyEmail creates the account a mailed token stands for and logs it in. A token works once.
 func (s *Service) VerifyEmail(ctx context.Context, token string) (Result, error) {
+	ctx, span := tracing.Start(ctx, "auth.VerifyEmail")
+	defer span.End()
 	if !s.VerificationOn() {
 		return Result{}, apperr.New(apperr.NotFound, "email verification is not enabled on this server")
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/parleychat/parley/internal/apperr"
 	"github.com/parleychat/parley/internal/model"
+	"github.com/parleychat/parley/internal/tracing"
 )
 
 const maxBanReason = 512
@@ -17,6 +18,8 @@ const maxBanReason = 512
 // a kick (their sockets leave the server's rooms on every node), the invites they created there are revoked, and
 // no invite lets them back in until they are unbanned. Banning someone already banned updates the reason.
 func (s *Service) Ban(ctx context.Context, caller, serverID, target int64, reason string) error {
+	ctx, span := tracing.Start(ctx, "community.Ban")
+	defer span.End()
 	role, err := s.role(ctx, serverID, caller)
 	if err != nil {
 		return err
@@ -52,6 +55,8 @@ func (s *Service) Ban(ctx context.Context, caller, serverID, target int64, reaso
 
 // Bans lists a server's bans, newest first (owner or admin).
 func (s *Service) Bans(ctx context.Context, caller, serverID int64) ([]model.Ban, error) {
+	ctx, span := tracing.Start(ctx, "community.Bans")
+	defer span.End()
 	if err := s.requireAdmin(ctx, serverID, caller); err != nil {
 		return nil, err
 	}
@@ -64,6 +69,8 @@ func (s *Service) Bans(ctx context.Context, caller, serverID int64) ([]model.Ban
 
 // Unban lifts a ban (owner or admin); the user may then join again with an invite.
 func (s *Service) Unban(ctx context.Context, caller, serverID, target int64) error {
+	ctx, span := tracing.Start(ctx, "community.Unban")
+	defer span.End()
 	if err := s.requireAdmin(ctx, serverID, caller); err != nil {
 		return err
 	}

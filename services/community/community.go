@@ -17,6 +17,7 @@ import (
 	"github.com/parleychat/parley/internal/apperr"
 	"github.com/parleychat/parley/internal/model"
 	"github.com/parleychat/parley/internal/ratelimit"
+	"github.com/parleychat/parley/internal/tracing"
 )
 
 // Store is the relational storage the service needs.
@@ -272,6 +273,8 @@ func validTopic(topic string) (string, error) {
 
 // CreateServer creates a server owned by the caller with a #general channel.
 func (s *Service) CreateServer(ctx context.Context, caller int64, name string) (model.Server, error) {
+	ctx, span := tracing.Start(ctx, "community.CreateServer")
+	defer span.End()
 	name, err := validServerName(name)
 	if err != nil {
 		return model.Server{}, err
@@ -296,6 +299,8 @@ func (s *Service) CreateServer(ctx context.Context, caller int64, name string) (
 
 // Servers lists the caller's servers.
 func (s *Service) Servers(ctx context.Context, caller int64) ([]model.Server, error) {
+	ctx, span := tracing.Start(ctx, "community.Servers")
+	defer span.End()
 	srvs, err := s.store.ServersOf(ctx, caller)
 	if err != nil {
 		return nil, unavailable(err, "list servers")
@@ -305,6 +310,8 @@ func (s *Service) Servers(ctx context.Context, caller int64) ([]model.Server, er
 
 // Server returns one of the caller's servers.
 func (s *Service) Server(ctx context.Context, caller, serverID int64) (model.Server, error) {
+	ctx, span := tracing.Start(ctx, "community.Server")
+	defer span.End()
 	srv, err := s.store.ServerFor(ctx, serverID, caller)
 	if errors.Is(err, model.ErrNotFound) {
 		return srv, errNoServer
@@ -318,6 +325,8 @@ func (s *Service) Server(ctx context.Context, caller, serverID int64) (model.Ser
 // SetServerIcon sets (or, with "", clears) a server's icon: owners and admins only. It returns the server and the
 // icon path it replaced, for the caller to delete from the object store.
 func (s *Service) SetServerIcon(ctx context.Context, caller, serverID int64, iconURL string) (model.Server, string, error) {
+	ctx, span := tracing.Start(ctx, "community.SetServerIcon")
+	defer span.End()
 	role, err := s.role(ctx, serverID, caller)
 	if err != nil {
 		return model.Server{}, "", err
@@ -339,6 +348,8 @@ func (s *Service) SetServerIcon(ctx context.Context, caller, serverID int64, ico
 // UpdateServer changes a server's name and/or whether plain members may create invites (owner or admin); nil
 // leaves a setting as it is.
 func (s *Service) UpdateServer(ctx context.Context, caller, serverID int64, name *string, membersCanInvite *bool) (model.Server, error) {
+	ctx, span := tracing.Start(ctx, "community.UpdateServer")
+	defer span.End()
 	role, err := s.role(ctx, serverID, caller)
 	if err != nil {
 		return model.Server{}, err
@@ -373,6 +384,8 @@ func (s *Service) UpdateServer(ctx context.Context, caller, serverID int64, name
 // DeleteServer deletes a server with its channels (owner only). Its messages stay in Cassandra but no
 // channel points at them any more, so nobody can read them.
 func (s *Service) DeleteServer(ctx context.Context, caller, serverID int64) error {
+	ctx, span := tracing.Start(ctx, "community.DeleteServer")
+	defer span.End()
 	role, err := s.role(ctx, serverID, caller)
 	if err != nil {
 		return err
@@ -402,6 +415,8 @@ func channelIDs(cs []model.Channel) []int64 {
 
 // Members lists a server's members, paged by user id.
 func (s *Service) Members(ctx context.Context, caller, serverID, after int64, limit int) ([]model.Member, bool, error) {
+	ctx, span := tracing.Start(ctx, "community.Members")
+	defer span.End()
 	if _, err := s.role(ctx, serverID, caller); err != nil {
 		return nil, false, err
 	}
@@ -420,6 +435,8 @@ func (s *Service) Members(ctx context.Context, caller, serverID, after int64, li
 
 // Leave removes the caller from a server. The owner must delete the server (or hand it over) instead.
 func (s *Service) Leave(ctx context.Context, caller, serverID int64) error {
+	ctx, span := tracing.Start(ctx, "community.Leave")
+	defer span.End()
 	role, err := s.role(ctx, serverID, caller)
 	if err != nil {
 		return err
@@ -437,6 +454,8 @@ func (s *Service) Leave(ctx context.Context, caller, serverID int64) error {
 
 // Kick removes another member (owner, or admin for plain members).
 func (s *Service) Kick(ctx context.Context, caller, serverID, target int64) error {
+	ctx, span := tracing.Start(ctx, "community.Kick")
+	defer span.End()
 	role, err := s.role(ctx, serverID, caller)
 	if err != nil {
 		return err
@@ -494,6 +513,8 @@ func (s *Service) removeMember(ctx context.Context, serverID, uid int64, action 
 
 // SetRole promotes a member to admin or demotes an admin (owner only).
 func (s *Service) SetRole(ctx context.Context, caller, serverID, target int64, newRole string) (model.Member, error) {
+	ctx, span := tracing.Start(ctx, "community.SetRole")
+	defer span.End()
 	role, err := s.role(ctx, serverID, caller)
 	if err != nil {
 		return model.Member{}, err
@@ -543,6 +564,8 @@ func (s *Service) views(ctx context.Context, caller int64, chans []model.Channel
 
 // Channels lists a server's channels with unread state.
 func (s *Service) Channels(ctx context.Context, caller, serverID int64) ([]View, error) {
+	ctx, span := tracing.Start(ctx, "community.Channels")
+	defer span.End()
 	if _, err := s.role(ctx, serverID, caller); err != nil {
 		return nil, err
 	}
@@ -555,6 +578,8 @@ func (s *Service) Channels(ctx context.Context, caller, serverID int64) ([]View,
 
 // CreateChannel adds a text channel (owner or admin).
 func (s *Service) CreateChannel(ctx context.Context, caller, serverID int64, name, topic string) (View, error) {
+	ctx, span := tracing.Start(ctx, "community.CreateChannel")
+	defer span.End()
 	role, err := s.role(ctx, serverID, caller)
 	if err != nil {
 		return View{}, err
@@ -606,6 +631,8 @@ func (s *Service) adminChannel(ctx context.Context, caller, channelID int64) (mo
 
 // UpdateChannel renames a channel and/or sets its topic (owner or admin).
 func (s *Service) UpdateChannel(ctx context.Context, caller, channelID int64, name, topic *string) (View, error) {
+	ctx, span := tracing.Start(ctx, "community.UpdateChannel")
+	defer span.End()
 	c, err := s.adminChannel(ctx, caller, channelID)
 	if err != nil {
 		return View{}, err
@@ -641,6 +668,8 @@ func (s *Service) UpdateChannel(ctx context.Context, caller, channelID int64, na
 
 // DeleteChannel removes a channel (owner or admin).
 func (s *Service) DeleteChannel(ctx context.Context, caller, channelID int64) error {
+	ctx, span := tracing.Start(ctx, "community.DeleteChannel")
+	defer span.End()
 	c, err := s.adminChannel(ctx, caller, channelID)
 	if err != nil {
 		return err
@@ -657,6 +686,8 @@ func (s *Service) DeleteChannel(ctx context.Context, caller, channelID int64) er
 // CanRead returns the channel if the user may read (and write) it, else NotFound. Answers, "no" included, are
 // cached briefly; while Postgres is unreachable, a recent "yes" still stands (staleTTL).
 func (s *Service) CanRead(ctx context.Context, userID, channelID int64) (model.Channel, string, error) {
+	ctx, span := tracing.Start(ctx, "community.CanRead")
+	defer span.End()
 	key := [2]int64{channelID, userID}
 	now := s.now()
 	s.accessMu.Lock()
@@ -711,11 +742,15 @@ func (s *Service) ForgetAccess() {
 // ReadableChannelIDs lists the channels a user can read (for socket rooms). While Postgres cannot answer, the
 // last list read within staleTTL stands in, so a socket that reconnects during an outage gets its rooms back.
 func (s *Service) ReadableChannelIDs(ctx context.Context, userID int64) ([]int64, error) {
+	ctx, span := tracing.Start(ctx, "community.ReadableChannelIDs")
+	defer span.End()
 	return s.lastKnown(ctx, [2]int64{userID, 'c'}, func(ctx context.Context) ([]int64, error) { return s.store.ReadableChannelIDs(ctx, userID) })
 }
 
 // ServerIDs lists a user's servers (for socket rooms); like ReadableChannelIDs during an outage.
 func (s *Service) ServerIDs(ctx context.Context, userID int64) ([]int64, error) {
+	ctx, span := tracing.Start(ctx, "community.ServerIDs")
+	defer span.End()
 	return s.lastKnown(ctx, [2]int64{userID, 's'}, func(ctx context.Context) ([]int64, error) { return s.store.ServerIDs(ctx, userID) })
 }
 
@@ -751,17 +786,23 @@ func (s *Service) lastKnown(ctx context.Context, key [2]int64, read func(context
 
 // DMChannelIDs lists a user's DM channels (presence audience).
 func (s *Service) DMChannelIDs(ctx context.Context, userID int64) ([]int64, error) {
+	ctx, span := tracing.Start(ctx, "community.DMChannelIDs")
+	defer span.End()
 	return s.store.DMChannelIDs(ctx, userID)
 }
 
 // SharedUserIDs filters `others` to those sharing a server or DM with the user (presence visibility).
 func (s *Service) SharedUserIDs(ctx context.Context, userID int64, others []int64) ([]int64, error) {
+	ctx, span := tracing.Start(ctx, "community.SharedUserIDs")
+	defer span.End()
 	return s.store.SharedUserIDs(ctx, userID, others)
 }
 
 // ServerSizes returns the member count of each given server (presence paces announcements to large servers);
 // servers that do not exist are left out.
 func (s *Service) ServerSizes(ctx context.Context, serverIDs []int64) (map[int64]int, error) {
+	ctx, span := tracing.Start(ctx, "community.ServerSizes")
+	defer span.End()
 	out := make(map[int64]int, len(serverIDs))
 	for _, id := range serverIDs {
 		srv, err := s.store.Server(ctx, id)
@@ -779,6 +820,8 @@ func (s *Service) ServerSizes(ctx context.Context, serverIDs []int64) (map[int64
 // ChannelReaders returns the users who can read a channel among the given usernames (lower case) and ids, or
 // all of them when both are nil (mentions).
 func (s *Service) ChannelReaders(ctx context.Context, channelID int64, usernames []string, ids []int64) ([]model.User, error) {
+	ctx, span := tracing.Start(ctx, "community.ChannelReaders")
+	defer span.End()
 	users, err := s.store.ChannelReaders(ctx, channelID, usernames, ids)
 	if err != nil {
 		return nil, unavailable(err, "resolve mentions")
@@ -788,6 +831,8 @@ func (s *Service) ChannelReaders(ctx context.Context, channelID int64, usernames
 
 // ServerChannels lists a server's channels (no access check: callers checked the channel they came from).
 func (s *Service) ServerChannels(ctx context.Context, serverID int64) ([]model.Channel, error) {
+	ctx, span := tracing.Start(ctx, "community.ServerChannels")
+	defer span.End()
 	chans, err := s.store.Channels(ctx, serverID)
 	if err != nil {
 		return nil, unavailable(err, "list channels")

@@ -8,6 +8,7 @@ import (
 
 	"github.com/parleychat/parley/internal/apperr"
 	"github.com/parleychat/parley/internal/model"
+	"github.com/parleychat/parley/internal/tracing"
 )
 
 // DMStore is the relational storage of DM consent: blocks, who accepts DMs from whom, closing and leaving.
@@ -32,6 +33,8 @@ type DMStore interface {
 // every other person must share a server or a DM with the caller, or accept DMs from everyone; nobody may be
 // blocked by, or block, the caller; and the caller may create only so many new DMs (Limits.DMEvery/DMBurst).
 func (s *Service) CreateDM(ctx context.Context, caller int64, others []int64) (View, bool, error) {
+	ctx, span := tracing.Start(ctx, "community.CreateDM")
+	defer span.End()
 	set := map[int64]bool{caller: true}
 	for _, id := range others {
 		set[id] = true
@@ -129,6 +132,8 @@ func (s *Service) mayOpenDM(ctx context.Context, caller int64, ids []int64, user
 // DMs lists the caller's DMs, most recently active first. A DM the caller closed is left out until a message
 // newer than the close arrives (or one they have not read); then it is listed, and stays listed, again.
 func (s *Service) DMs(ctx context.Context, caller int64) ([]View, error) {
+	ctx, span := tracing.Start(ctx, "community.DMs")
+	defer span.End()
 	chans, err := s.store.DMsOf(ctx, caller)
 	if err != nil {
 		return nil, unavailable(err, "list DMs")
@@ -172,6 +177,8 @@ func (s *Service) DMs(ctx context.Context, caller int64) ([]View, error) {
 // their sockets leave its room on every node, the others see them go, and it is deleted once empty. It reports
 // whether the caller left a group.
 func (s *Service) CloseDM(ctx context.Context, caller, channelID int64) (bool, error) {
+	ctx, span := tracing.Start(ctx, "community.CloseDM")
+	defer span.End()
 	group, err := s.store.DMGroup(ctx, channelID, caller)
 	if errors.Is(err, model.ErrNotFound) {
 		return false, errNoChannel
@@ -211,6 +218,8 @@ func (s *Service) CloseDM(ctx context.Context, caller, channelID int64) (bool, e
 // CanSend refuses a message in a 1:1 DM in which one participant blocks the other (either way: Discord does
 // the same). Text channels and group DMs always pass. Answers are cached like access, cleared by block changes.
 func (s *Service) CanSend(ctx context.Context, userID int64, ch model.Channel) error {
+	ctx, span := tracing.Start(ctx, "community.CanSend")
+	defer span.End()
 	if ch.Kind != model.ChannelDM {
 		return nil
 	}
@@ -244,6 +253,8 @@ func (s *Service) CanSend(ctx context.Context, userID int64, ch model.Channel) e
 // Block blocks a user for the caller: they can no longer open a DM or group DM with the caller, nobody can
 // send in the 1:1 DM between them, and neither sees the other's presence through a DM.
 func (s *Service) Block(ctx context.Context, caller, target int64) error {
+	ctx, span := tracing.Start(ctx, "community.Block")
+	defer span.End()
 	if target == caller {
 		return apperr.New(apperr.Invalid, "you cannot block yourself")
 	}
@@ -258,6 +269,8 @@ func (s *Service) Block(ctx context.Context, caller, target int64) error {
 
 // Unblock lifts a block (a no-op when there was none).
 func (s *Service) Unblock(ctx context.Context, caller, target int64) error {
+	ctx, span := tracing.Start(ctx, "community.Unblock")
+	defer span.End()
 	if err := s.store.Unblock(ctx, caller, target); err != nil {
 		return unavailable(err, "unblock")
 	}
@@ -267,6 +280,8 @@ func (s *Service) Unblock(ctx context.Context, caller, target int64) error {
 
 // BlockedIDs lists the ids of the users userID blocks (readstate leaves their messages out of unread counts).
 func (s *Service) BlockedIDs(ctx context.Context, userID int64) ([]int64, error) {
+	ctx, span := tracing.Start(ctx, "community.BlockedIDs")
+	defer span.End()
 	us, err := s.store.Blocked(ctx, userID)
 	if err != nil {
 		return nil, unavailable(err, "list blocked users")
@@ -280,6 +295,8 @@ func (s *Service) BlockedIDs(ctx context.Context, userID int64) ([]int64, error)
 
 // Blocked lists the users the caller blocks.
 func (s *Service) Blocked(ctx context.Context, caller int64) ([]model.User, error) {
+	ctx, span := tracing.Start(ctx, "community.Blocked")
+	defer span.End()
 	us, err := s.store.Blocked(ctx, caller)
 	if err != nil {
 		return nil, unavailable(err, "list blocked users")
@@ -289,6 +306,8 @@ func (s *Service) Blocked(ctx context.Context, caller int64) ([]model.User, erro
 
 // DMPolicy says who may open a new DM with the caller: model.DMFromServerMembers (default) or DMFromEveryone.
 func (s *Service) DMPolicy(ctx context.Context, caller int64) (string, error) {
+	ctx, span := tracing.Start(ctx, "community.DMPolicy")
+	defer span.End()
 	p, err := s.store.DMPolicy(ctx, caller)
 	if err != nil {
 		return "", unavailable(err, "load privacy settings")
@@ -298,6 +317,8 @@ func (s *Service) DMPolicy(ctx context.Context, caller int64) (string, error) {
 
 // SetDMPolicy changes who may open a new DM with the caller (existing DMs stay).
 func (s *Service) SetDMPolicy(ctx context.Context, caller int64, policy string) (string, error) {
+	ctx, span := tracing.Start(ctx, "community.SetDMPolicy")
+	defer span.End()
 	if policy != model.DMFromServerMembers && policy != model.DMFromEveryone {
 		return "", apperr.InvalidField("allowDMsFrom", `allowDMsFrom must be "server_members" or "everyone"`)
 	}
@@ -309,6 +330,8 @@ func (s *Service) SetDMPolicy(ctx context.Context, caller int64, policy string) 
 
 // CanWrite is CanRead plus CanSend: may the user write in the channel now (typing indicators ask this).
 func (s *Service) CanWrite(ctx context.Context, userID, channelID int64) (model.Channel, string, error) {
+	ctx, span := tracing.Start(ctx, "community.CanWrite")
+	defer span.End()
 	c, role, err := s.CanRead(ctx, userID, channelID)
 	if err != nil {
 		return c, role, err

@@ -11,6 +11,7 @@ import (
 
 	"github.com/parleychat/parley/internal/apperr"
 	"github.com/parleychat/parley/internal/model"
+	"github.com/parleychat/parley/internal/tracing"
 )
 
 const inviteAlphabet = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
@@ -43,6 +44,8 @@ var errNoInvite = apperr.New(apperr.NotFound, "this invite is invalid or was rev
 // else 1 s to 30 days; maxUses: nil or 0 = unlimited, else 1-10000. Creation is rate-limited per user and a
 // server has at most Limits.InvitesPerServer usable invites.
 func (s *Service) CreateInvite(ctx context.Context, caller, serverID int64, maxUses, expiresInSeconds *int) (model.Invite, error) {
+	ctx, span := tracing.Start(ctx, "community.CreateInvite")
+	defer span.End()
 	srv, err := s.Server(ctx, caller, serverID)
 	if err != nil {
 		return model.Invite{}, err
@@ -101,6 +104,8 @@ type InviteView struct {
 
 // Invites lists a server's invites, newest first, expired and used-up ones included (owner or admin).
 func (s *Service) Invites(ctx context.Context, caller, serverID int64) ([]InviteView, error) {
+	ctx, span := tracing.Start(ctx, "community.Invites")
+	defer span.End()
 	if err := s.requireAdmin(ctx, serverID, caller); err != nil {
 		return nil, err
 	}
@@ -129,6 +134,8 @@ func (s *Service) Invites(ctx context.Context, caller, serverID int64) ([]Invite
 
 // RevokeInvite deletes an invite: the server's owner and admins may revoke any, a member the ones they made.
 func (s *Service) RevokeInvite(ctx context.Context, caller, serverID int64, code string) error {
+	ctx, span := tracing.Start(ctx, "community.RevokeInvite")
+	defer span.End()
 	role, err := s.role(ctx, serverID, caller)
 	if err != nil {
 		return err
@@ -184,6 +191,8 @@ func (s *Service) usableInvite(ctx context.Context, code string) (model.Invite, 
 
 // PreviewInvite describes an invite's server.
 func (s *Service) PreviewInvite(ctx context.Context, code string) (InvitePreview, error) {
+	ctx, span := tracing.Start(ctx, "community.PreviewInvite")
+	defer span.End()
 	inv, err := s.usableInvite(ctx, code)
 	if err != nil {
 		return InvitePreview{}, err
@@ -198,6 +207,8 @@ func (s *Service) PreviewInvite(ctx context.Context, code string) (InvitePreview
 // JoinInvite adds the caller to the invite's server. Joining a server one is already in is a no-op success
 // and does not consume a use. Banned users are refused whatever the invite.
 func (s *Service) JoinInvite(ctx context.Context, caller int64, code string) (model.Server, error) {
+	ctx, span := tracing.Start(ctx, "community.JoinInvite")
+	defer span.End()
 	if !validCode(code) {
 		return model.Server{}, errNoInvite
 	}

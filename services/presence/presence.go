@@ -24,6 +24,7 @@ import (
 	"github.com/parleychat/parley/internal/apperr"
 	"github.com/parleychat/parley/internal/coalesce"
 	"github.com/parleychat/parley/internal/model"
+	"github.com/parleychat/parley/internal/tracing"
 )
 
 // Store persists per-node presence (MongoDB).
@@ -462,6 +463,8 @@ func (s *Service) aggregate(ctx context.Context, userID int64) (model.Presence, 
 // Get returns the presence of the given users that the caller shares a server or DM with (others are left
 // out, like users who do not exist).
 func (s *Service) Get(ctx context.Context, caller int64, userIDs []int64) ([]model.Presence, error) {
+	ctx, span := tracing.Start(ctx, "presence.Get")
+	defer span.End()
 	if len(userIDs) > 200 {
 		return nil, apperr.InvalidField("userIds", "ask for at most 200 users at once")
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/parleychat/parley/internal/apperr"
 	"github.com/parleychat/parley/internal/model"
 	"github.com/parleychat/parley/internal/ratelimit"
+	"github.com/parleychat/parley/internal/tracing"
 )
 
 // Store persists reactions (MongoDB).
@@ -398,11 +399,15 @@ func (s *Service) check(ctx context.Context, userID, channelID, messageID int64,
 
 // Add adds the user's reaction (idempotent: adding it again changes nothing and announces nothing).
 func (s *Service) Add(ctx context.Context, userID, channelID, messageID int64, emoji string) (Summary, error) {
+	ctx, span := tracing.Start(ctx, "reactions.Add")
+	defer span.End()
 	return s.change(ctx, userID, channelID, messageID, emoji, true)
 }
 
 // Remove removes the user's reaction (idempotent).
 func (s *Service) Remove(ctx context.Context, userID, channelID, messageID int64, emoji string) (Summary, error) {
+	ctx, span := tracing.Start(ctx, "reactions.Remove")
+	defer span.End()
 	return s.change(ctx, userID, channelID, messageID, emoji, false)
 }
 
@@ -448,6 +453,8 @@ func (s *Service) change(ctx context.Context, userID, channelID, messageID int64
 // ForMessages returns the reactions of messages of one channel as the user sees them (history pages).
 // Messages without reactions are absent from the map.
 func (s *Service) ForMessages(ctx context.Context, userID, channelID int64, messageIDs []int64) (map[int64][]Summary, error) {
+	ctx, span := tracing.Start(ctx, "reactions.ForMessages")
+	defer span.End()
 	if len(messageIDs) == 0 {
 		return map[int64][]Summary{}, nil
 	}
@@ -472,6 +479,8 @@ func (s *Service) ForMessages(ctx context.Context, userID, channelID int64, mess
 // Users pages through who reacted to a message with an emoji, by user id: up to limit (1-100) ids greater
 // than after, and whether more follow.
 func (s *Service) Users(ctx context.Context, userID, channelID, messageID int64, emoji string, after int64, limit int) ([]int64, bool, error) {
+	ctx, span := tracing.Start(ctx, "reactions.Users")
+	defer span.End()
 	if limit <= 0 || limit > 100 {
 		limit = 100
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/parleychat/parley/internal/apperr"
 	"github.com/parleychat/parley/internal/coalesce"
 	"github.com/parleychat/parley/internal/model"
+	"github.com/parleychat/parley/internal/tracing"
 	"github.com/parleychat/parley/services/community"
 )
 
@@ -204,6 +205,8 @@ func (s *Service) checkMessage(ctx context.Context, userID, channelID, messageID
 
 // Read records that a user has read a channel up to a message. Moving backwards is a no-op.
 func (s *Service) Read(ctx context.Context, userID, channelID, messageID int64) error {
+	ctx, span := tracing.Start(ctx, "readstate.Read")
+	defer span.End()
 	if _, _, err := s.checkMessage(ctx, userID, channelID, messageID); err != nil {
 		return err
 	}
@@ -219,6 +222,8 @@ func (s *Service) Read(ctx context.Context, userID, channelID, messageID int64) 
 
 // Delivered records that a user's client received a message, and tells its sender.
 func (s *Service) Delivered(ctx context.Context, userID, channelID, messageID int64) error {
+	ctx, span := tracing.Start(ctx, "readstate.Delivered")
+	defer span.End()
 	ch, m, err := s.checkMessage(ctx, userID, channelID, messageID)
 	if err != nil {
 		return err
@@ -254,6 +259,8 @@ func (s *Service) MessageStored(m model.Message) {
 
 // Annotate fills read positions and unread counts into channel views (community.ReadStates).
 func (s *Service) Annotate(ctx context.Context, userID int64, views []community.View) error {
+	ctx, span := tracing.Start(ctx, "readstate.Annotate")
+	defer span.End()
 	if len(views) == 0 {
 		return nil
 	}
@@ -322,6 +329,8 @@ func (s *Service) Annotate(ctx context.Context, userID int64, views []community.
 // to it count as read (httpapi.ReadMarker). It is asked for every history page, so it is served from memory
 // once the channel's positions were loaded.
 func (s *Service) ReadUpTo(ctx context.Context, userID, channelID int64) (int64, error) {
+	ctx, span := tracing.Start(ctx, "readstate.ReadUpTo")
+	defer span.End()
 	states, err := s.Receipts(ctx, userID, channelID)
 	if err != nil {
 		return 0, err
@@ -337,6 +346,8 @@ func (s *Service) ReadUpTo(ctx context.Context, userID, channelID int64) (int64,
 
 // Receipts returns every member's read and delivery position in a channel (members only).
 func (s *Service) Receipts(ctx context.Context, userID, channelID int64) ([]model.ReadState, error) {
+	ctx, span := tracing.Start(ctx, "readstate.Receipts")
+	defer span.End()
 	if _, _, err := s.access.CanRead(ctx, userID, channelID); err != nil {
 		return nil, err
 	}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/parleychat/parley/internal/apperr"
 	"github.com/parleychat/parley/internal/model"
+	"github.com/parleychat/parley/internal/tracing"
 )
 
 // Index is the search engine (repositories/opensearch).
@@ -331,6 +332,8 @@ func (s *Service) reindexPage(ctx context.Context, channelID, after int64) (int6
 // Reindex re-reads channels' logs after an id (0: from the start) and writes them to the index: after a crash
 // lost queued changes, or to build a new index. It returns how many rows it read.
 func (s *Service) Reindex(ctx context.Context, channelIDs []int64, after int64) (int, error) {
+	ctx, span := tracing.Start(ctx, "search.Reindex")
+	defer span.End()
 	n := 0
 	for _, ch := range channelIDs {
 		from := after
@@ -367,6 +370,8 @@ type Request struct {
 
 // Search answers a query with the messages the user can read now, newest first.
 func (s *Service) Search(ctx context.Context, userID int64, req Request) (model.SearchResult, error) {
+	ctx, span := tracing.Start(ctx, "search.Search")
+	defer span.End()
 	p, err := Parse(req.Query)
 	if err != nil {
 		return model.SearchResult{}, err

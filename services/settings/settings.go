@@ -9,6 +9,7 @@ import (
 
 	"github.com/parleychat/parley/internal/apperr"
 	"github.com/parleychat/parley/internal/model"
+	"github.com/parleychat/parley/internal/tracing"
 )
 
 // Store persists settings (MongoDB: one small document per user).
@@ -39,6 +40,8 @@ func New(store Store, notify Notifier) *Service { return &Service{store: store, 
 
 // Get returns the user's settings (the defaults if they never saved any).
 func (s *Service) Get(ctx context.Context, userID int64) (model.UserSettings, error) {
+	ctx, span := tracing.Start(ctx, "settings.Get")
+	defer span.End()
 	st, found, err := s.store.Get(ctx, userID)
 	if err != nil {
 		return st, apperr.Wrap(apperr.Unavailable, err, "settings are unavailable right now")
@@ -51,6 +54,8 @@ func (s *Service) Get(ctx context.Context, userID int64) (model.UserSettings, er
 
 // Put validates and saves the user's settings, and tells their other sockets.
 func (s *Service) Put(ctx context.Context, userID int64, st model.UserSettings) (model.UserSettings, error) {
+	ctx, span := tracing.Start(ctx, "settings.Put")
+	defer span.End()
 	switch st.Desktop {
 	case model.NotifyAll, model.NotifyMentions, model.NotifyNone:
 	default:

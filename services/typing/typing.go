@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/parleychat/parley/internal/model"
+	"github.com/parleychat/parley/internal/tracing"
 )
 
 // Access answers whether a user may read a channel.
@@ -52,6 +53,8 @@ func New(access Access, notify Notifier, throttle, expiry time.Duration) *Servic
 
 // Start records that a user is typing. Repeats inside the throttle window only extend the indicator.
 func (s *Service) Start(ctx context.Context, userID, channelID int64) error {
+	ctx, span := tracing.Start(ctx, "typing.Start")
+	defer span.End()
 	if _, _, err := s.access.CanRead(ctx, userID, channelID); err != nil {
 		return err
 	}

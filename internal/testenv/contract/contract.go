@@ -29,6 +29,7 @@ const Base = "https://parley.invalid/api/"
 
 // Docs are the two documents, parsed and compiled.
 type Docs struct {
+	name    string // docs/openapi.yaml, in reports
 	OpenAPI *openapi3.T
 	router  routers.Router
 	// Events the server sends, acks by the event they answer, events clients send: name → payload schema.
@@ -57,40 +58,57 @@ func (d *Docs) schemaAt(ptr string) (*jsonschema.Schema, error) {
 }
 
 // Load parses and checks both documents once per process (they are embedded, so they cannot change).
-var Load = sync.OnceValues(load)
-
-func load() (*Docs, error) {
-	loader := openapi3.NewLoader()
-	doc, err := loader.LoadFromData(docs.OpenAPIYAML())
+var Load = sync.OnceValues(func() (*Docs, error) {
+	d, err := loadOpenAPI("docs/openapi.yaml", docs.OpenAPIYAML(), docs.OpenAPIJSON)
 	if err != nil {
-		return nil, fmt.Errorf("docs/openapi.yaml: %w", err)
+		return nil, err
 	}
-	if err := doc.Validate(context.Background()); err != nil {
-		return nil, fmt.Errorf("docs/openapi.yaml is not a valid OpenAPI document: %w", err)
-	}
-	doc.Servers = nil // match requests on any host (test servers listen on random ports)
-	router, err := gorillamux.NewRouter(doc)
-	if err != nil {
-		return nil, fmt.Errorf("docs/openapi.yaml: %w", err)
-	}
-	d := &Docs{OpenAPI: doc, router: router, Events: map[string]*jsonschema.Schema{}, Acks: map[string]*jsonschema.Schema{},
-		ClientEvents: map[string]*jsonschema.Schema{}, compiled: map[string]*jsonschema.Schema{}}
 	if err := d.loadAsyncAPI(); err != nil {
 		return nil, fmt.Errorf("docs/asyncapi.yaml: %w", err)
 	}
 	return d, nil
+})
+
+// LoadKeys parses and checks the key service's document (docs/keys-openapi.yaml) once per process.
+var LoadKeys = sync.OnceValues(func() (*Docs, error) {
+	return loadOpenAPI("docs/keys-openapi.yaml", docs.KeysOpenAPIYAML(), docs.KeysOpenAPIJSON)
+})
+
+func loadOpenAPI(name string, yamlDoc []byte, jsonDoc func() ([]byte, error)) (*Docs, error) {
+	loader := openapi3.NewLoader()
+	doc, err := loader.LoadFromData(yamlDoc)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if err := doc.Validate(context.Background()); err != nil {
+		return nil, fmt.Errorf("%s is not a valid OpenAPI document: %w", name, err)
+	}
+	doc.Servers = nil // match requests on any host (test servers listen on random ports)
+	router, err := gorillamux.NewRouter(doc)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	d := &Docs{name: name, OpenAPI: doc, router: router, Events: map[string]*jsonschema.Schema{}, Acks: map[string]*jsonschema.Schema{},
+		ClientEvents: map[string]*jsonschema.Schema{}, compiled: map[string]*jsonschema.Schema{}}
+	b, err := jsonDoc()
+	if err != nil {
+		return nil, err
+	}
+	v, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
+	if err != nil {
+		return nil, err
+	}
+	d.compiler = jsonschema.NewCompiler()
+	d.compiler.DefaultDraft(jsonschema.Draft2020)
+	if err := d.compiler.AddResource(Base+"openapi.json", v); err != nil {
+		return nil, err
+	}
+	return d, nil
 }
 
+// loadAsyncAPI compiles the payload schemas of docs/asyncapi.yaml (which refers to schemas of openapi.yaml).
 func (d *Docs) loadAsyncAPI() error {
-	openJSON, err := docs.OpenAPIJSON()
-	if err != nil {
-		return err
-	}
 	asyncJSON, err := docs.AsyncAPIJSON()
-	if err != nil {
-		return err
-	}
-	openDoc, err := jsonschema.UnmarshalJSON(bytes.NewReader(openJSON))
 	if err != nil {
 		return err
 	}
@@ -102,12 +120,7 @@ func (d *Docs) loadAsyncAPI() error {
 	if v, _ := root["asyncapi"].(string); !strings.HasPrefix(v, "3.") {
 		return fmt.Errorf("asyncapi version %q, want 3.x", v)
 	}
-	c := jsonschema.NewCompiler()
-	c.DefaultDraft(jsonschema.Draft2020)
-	d.compiler = c
-	if err := c.AddResource(Base+"openapi.json", openDoc); err != nil {
-		return err
-	}
+	c := d.compiler
 	if err := c.AddResource(Base+"asyncapi.json", asyncDoc); err != nil {
 		return err
 	}
@@ -226,9 +239,18 @@ type Checker struct {
 	checked  int
 }
 
-// New returns a checker (the documents are loaded once per process).
+// New returns a checker of the chat server's traffic (the documents are loaded once per process).
 func New() (*Checker, error) {
 	d, err := Load()
+	if err != nil {
+		return nil, err
+	}
+	return &Checker{docs: d}, nil
+}
+
+// NewKeys returns a checker of the key service's REST traffic against docs/keys-openapi.yaml.
+func NewKeys() (*Checker, error) {
+	d, err := LoadKeys()
 	if err != nil {
 		return nil, err
 	}
@@ -284,8 +306,8 @@ func (c *Checker) Middleware(next http.Handler) http.Handler {
 			if len(body) > 400 {
 				body = body[:400] + "…"
 			}
-			c.report("%s %s → %d does not match docs/openapi.yaml (%s %s): %v\n    body: %s",
-				r.Method, r.URL.Path, rec.status, strings.ToUpper(route.Method), route.Path, err, body)
+			c.report("%s %s → %d does not match %s (%s %s): %v\n    body: %s",
+				r.Method, r.URL.Path, rec.status, c.docs.name, strings.ToUpper(route.Method), route.Path, err, body)
 		}
 	})
 }

@@ -4,6 +4,8 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strconv"
 	"strings"
@@ -115,5 +117,32 @@ func TestTapValidatesPayloads(t *testing.T) {
 	}
 	if c.Checked() != 4 {
 		t.Fatalf("checked %d, want 4", c.Checked())
+	}
+}
+
+// The key service's checker validates against docs/keys-openapi.yaml: a conforming answer passes, an answer
+// with an undocumented field or a missing one is reported, as is an undocumented status.
+func TestKeysCheckerHasTeeth(t *testing.T) {
+	chk, err := NewKeys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	answer := func(path string, status int, body string) {
+		h := chk.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(status)
+			_, _ = w.Write([]byte(body))
+		}))
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("POST", "http://127.0.0.1:8081"+path, nil))
+	}
+	answer("/v1/devices/1/key-packages", 200, `{"keyPackages":3}`)
+	if p := chk.Problems(); len(p) != 0 || chk.Checked() != 1 {
+		t.Fatalf("a conforming answer: problems %q, checked %d", p, chk.Checked())
+	}
+	answer("/v1/devices/1/key-packages", 200, `{"keyPackages":3,"extra":true}`)
+	answer("/v1/users/7/key-packages/claim", 200, `{"keyPackages":[{"deviceId":"1","userId":"7","data":"AA=="}]}`)
+	answer("/v1/groups", 201, `{"group":{"id":"x"}}`)
+	if p := chk.Problems(); len(p) != 3 || !strings.Contains(p[0], "docs/keys-openapi.yaml") {
+		t.Fatalf("problems = %q, want 3 about docs/keys-openapi.yaml", p)
 	}
 }

@@ -46,6 +46,8 @@ type Options struct {
 	Log io.Writer
 	// Telemetry: a tracer to record spans with (tests of tracing); zero: a new registry, tracing off.
 	Telemetry app.Telemetry
+	// NoContract leaves out the API contract checks (benchmarks, which would measure the checks too).
+	NoContract bool
 }
 
 // Start builds and serves the app on a loopback port; it is shut down gracefully when the test ends.
@@ -113,17 +115,19 @@ func Start(t testing.TB, opts Options) *Server {
 	}
 	// Every REST answer and every socket event and ack is checked against docs/openapi.yaml and
 	// docs/asyncapi.yaml; the mismatches fail the test once the server has stopped.
-	chk, err := contract.New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	a.Wrap(chk.Middleware)
-	a.TapSockets(chk.Tap)
-	t.Cleanup(func() {
-		for _, p := range chk.Problems() {
-			t.Errorf("API contract: %s", p)
+	var chk *contract.Checker
+	if !opts.NoContract {
+		if chk, err = contract.New(); err != nil {
+			t.Fatal(err)
 		}
-	})
+		a.Wrap(chk.Middleware)
+		a.TapSockets(chk.Tap)
+		t.Cleanup(func() {
+			for _, p := range chk.Problems() {
+				t.Errorf("API contract: %s", p)
+			}
+		})
+	}
 	sctx, scancel := context.WithCancel(context.Background())
 	s := &Server{URL: url, App: a, Config: cfg, cancel: scancel, done: make(chan error, 1), t: t, Contract: chk}
 	go func() { s.done <- a.Serve(sctx, ln) }()

@@ -6,12 +6,14 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/http"
 	"net/url"
 	"strings"
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
 
+	"github.com/parleychat/parley/internal/observe"
 	"github.com/parleychat/parley/repositories/objectstore"
 )
 
@@ -22,6 +24,8 @@ type Config struct {
 	SecretKey string
 	Bucket    string
 	Region    string
+	// Calls, when set, hears every request by method (metrics, tracing).
+	Calls observe.Observer
 }
 
 // Store is one bucket.
@@ -42,6 +46,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		Region: cfg.Region,
 		// Path-style requests work with every S3-compatible server; virtual-host style needs DNS per bucket.
 		BucketLookup: minio.BucketLookupPath,
+		Transport:    transport(cfg.Calls, u.Scheme == "https"),
 	})
 	if err != nil {
 		return nil, err
@@ -60,6 +65,15 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		}
 	}
 	return s, nil
+}
+
+// transport is minio-go's default transport, reporting each request to calls when set.
+func transport(calls observe.Observer, secure bool) http.RoundTripper {
+	rt, _ := minio.DefaultTransport(secure)
+	if calls == nil {
+		return rt
+	}
+	return observe.Transport(rt, "s3", calls, func(r *http.Request) string { return strings.ToLower(r.Method) })
 }
 
 // Put streams size bytes from r into key. With a known size and multipart off, minio-go sends one PUT that
