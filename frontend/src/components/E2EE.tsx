@@ -216,11 +216,12 @@ const idLess = (a: string, b: string) => a.length < b.length || (a.length === b.
 /** The body of an encrypted message: its text once decrypted, or why it cannot be shown. */
 export function EncryptedText({ item }: { item: ChatItem }) {
   const client = useClient();
-  useVersion(client);
+  const version = useVersion(client);
   const known = client.peek(item);
+  // Asked again on every change of the client (a Welcome may have made this device a member meanwhile).
   useEffect(() => {
     if (!known && item.id) void client.read(item.channelId, { id: item.id, nonce: item.nonce, content: item.content });
-  }, [client, known, item.id, item.channelId, item.nonce, item.content]);
+  }, [client, version, known, item.id, item.channelId, item.nonce, item.content]);
 
   // "Keys rotated": this message's epoch is later than the one of the encrypted message before it.
   let rotated = false;

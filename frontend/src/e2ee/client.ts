@@ -419,7 +419,8 @@ export class E2EEClient {
       const joined = group ? (this.joinedAt.get(group.id) ?? 0) : 0;
       if (!state || (epoch !== undefined && epoch < joined)) {
         // Sent before this device was in the group: MLS gives a new member no keys of earlier epochs.
-        const r: Readable = state ? { kind: 'before-join' } : { kind: 'undecryptable', reason: 'this device has not been added to the conversation yet' };
+        if (!state) return { kind: 'undecryptable', reason: 'this device has not been added to the conversation yet' }; // not cached: asked again once it joins
+        const r: Readable = { kind: 'before-join' };
         this.texts.set(m.id, r);
         return r;
       }
