@@ -278,9 +278,10 @@ export class E2EEClient {
       let state = await this.loadGroup(group.id);
       if (!state) return { group }; // not a member (yet): another device of mine or the others will add this one
       state = await this.catchUp(state);
+      group = (await this.call<{ group: KeysGroup }>('GET', `/v1/groups/${group.id}`)).group; // the list has no members
       // Devices to add (participants' devices missing from the group) and to remove (removed from their owners).
       const inGroup = new Set(members(state).map((m) => m.deviceId));
-      const removes = group.members.filter((m) => m.removed && inGroup.has(m.deviceId)).map((m) => m.deviceId);
+      const removes = (group.members ?? []).filter((m) => m.removed && inGroup.has(m.deviceId)).map((m) => m.deviceId);
       const adds: { deviceId: string; data: string }[] = [];
       for (const u of participants) {
         const { devices } = await this.devices(u);
