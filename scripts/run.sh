@@ -25,6 +25,8 @@ log "set-up finished in $(_elapsed "$START"); serving on http://localhost:8080 (
 # The key service (end-to-end encrypted DMs, README "The key service") runs beside the server on its own port
 # and stops with it.
 export PARLEY_KEYS_ADDR="${PARLEY_KEYS_ADDR:-127.0.0.1:8081}"
+# The server proxies /keys/ to it, so the web app talks to one origin (its CSP allows connect-src 'self' only).
+export PARLEY_KEYS_URL="${PARLEY_KEYS_URL:-http://$PARLEY_KEYS_ADDR}"
 "$ROOT/bin/parley-keys" &
 KEYS_PID=$!
 trap 'kill "$KEYS_PID" 2>/dev/null; wait "$KEYS_PID" 2>/dev/null' EXIT

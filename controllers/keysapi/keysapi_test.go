@@ -362,7 +362,7 @@ func TestCommitOrdering(t *testing.T) {
 	if r := e.do(alice, "POST", "/v1/groups", map[string]any{"groupId": gid, "deviceId": b1}); r.status != 404 {
 		t.Fatalf("group created with another user's device: %v", r)
 	}
-	g := group(e.must(e.do(alice, "POST", "/v1/groups", map[string]any{"groupId": gid, "deviceId": a1, "channelId": "42"}), 201))
+	g := group(e.must(e.do(alice, "POST", "/v1/groups", map[string]any{"groupId": gid, "deviceId": a1, "channelId": "255387102756212736"}), 201))
 	if g["epoch"].(float64) != 0 {
 		t.Fatalf("new group: %v", g)
 	}
@@ -435,7 +435,7 @@ func TestCommitOrdering(t *testing.T) {
 	if g := group(e.must(e.do(alice, "GET", "/v1/groups/"+gid, nil), 200)); g["epoch"].(float64) != 2 {
 		t.Fatalf("a refused Commit moved the epoch: %v", g)
 	}
-	groups := e.must(e.do(bob, "GET", "/v1/groups?channelId=42", nil), 200).body["groups"].([]any)
+	groups := e.must(e.do(bob, "GET", "/v1/groups?channelId=255387102756212736", nil), 200).body["groups"].([]any)
 	if len(groups) != 1 || groups[0].(map[string]any)["id"] != gid {
 		t.Fatalf("bob's groups of channel 42: %v", groups)
 	}

@@ -14,7 +14,10 @@ export const ARTIFACTS = path.join(E2E_DIR, 'artifacts');
 export const STATE_FILE = path.join(ARTIFACTS, 'server-state.json');
 export const SERVER_LOG = path.join(ARTIFACTS, 'server.log');
 const SERVER_BIN = path.join(ROOT, 'bin', 'parley');
+const KEYS_BIN = path.join(ROOT, 'bin', 'parley-keys');
+export const KEYS_LOG = path.join(ARTIFACTS, 'keys.log');
 const DROPDATA_BIN = path.join(ROOT, 'bin', 'parley-e2e-dropdata');
+const PLAINSCAN_BIN = path.join(ROOT, 'bin', 'parley-e2e-plainscan');
 const FRONTEND = path.join(ROOT, 'frontend');
 const DIST_INDEX = path.join(FRONTEND, 'dist', 'index.html');
 
@@ -99,6 +102,10 @@ export function ensureBuilt() {
     run('go', ['build', '-trimpath', '-o', SERVER_BIN, './cmd/server'], ROOT);
     touch(SERVER_BIN); // go build leaves an up-to-date binary untouched: mark it as checked now
   } else log('server binary is up to date (bin/parley)');
+  if (mtime(KEYS_BIN) < goSources) {
+    run('go', ['build', '-trimpath', '-o', KEYS_BIN, './cmd/keys'], ROOT);
+    touch(KEYS_BIN);
+  } else log('key service binary is up to date (bin/parley-keys)');
 }
 
 function ensureDropTool() {
@@ -106,6 +113,19 @@ function ensureDropTool() {
     run('go', ['build', '-trimpath', '-o', DROPDATA_BIN, './e2e/tools/dropdata'], ROOT);
     touch(DROPDATA_BIN);
   }
+}
+
+/**
+ * Scans everything the run stored (Cassandra messages, Postgres text columns, Mongo documents) for the needles
+ * (e2e/tools/plainscan); returns its report {found, cassandraRows, encryptedRows, postgresValues, mongoDocuments}.
+ */
+export function plainscan(state, needles) {
+  if (mtime(PLAINSCAN_BIN) < newestMtime([path.join(E2E_DIR, 'tools'), path.join(ROOT, 'go.mod'), path.join(ROOT, 'go.sum')], isGoSource)) {
+    run('go', ['build', '-trimpath', '-o', PLAINSCAN_BIN, './e2e/tools/plainscan'], ROOT);
+    touch(PLAINSCAN_BIN);
+  }
+  const out = execFileSync(PLAINSCAN_BIN, needles, { env: { ...process.env, ...state.env }, timeout: 120_000, encoding: 'utf8' });
+  return JSON.parse(out);
 }
 
 // ------------------------------------------------------------------------------------------------ data + env
@@ -133,7 +153,7 @@ function psql(url, sql) {
 }
 
 /** Creates a fresh Postgres database and picks fresh Mongo/Cassandra names; returns the state of this run. */
-export function createIsolatedData(port) {
+export function createIsolatedData(port, keysPort) {
   const stack = stackEnv();
   const id = randomBytes(5).toString('hex');
   const pgDatabase = `parley_e2e_${id}`;
@@ -164,7 +184,11 @@ export function createIsolatedData(port) {
       PARLEY_UPLOAD_BURST: '1000',
       PARLEY_LOG_LEVEL: 'info',
       PARLEY_SHUTDOWN_TIMEOUT: '15s',
+      // The key service of encrypted DMs (startKeys), proxied by the server at /keys/.
+      ...(keysPort ? { PARLEY_KEYS_URL: `http://127.0.0.1:${keysPort}` } : {}),
     },
+    keysPort,
+    keysPid: null,
   };
 }
 
@@ -277,4 +301,58 @@ export async function stopServer(state, { timeoutMs = 30_000, persist = true } =
   state.pid = null;
   if (persist) writeState(state);
   return took;
+}
+
+// ----------------------------------------------------------------------------------------------- key service
+
+/**
+ * Starts bin/parley-keys on the run's database and token key (output to artifacts/keys.log) and waits for its
+ * /healthz. Its rotation policy is short (4 messages, 1 of grace) so a scenario sees a forced rotation.
+ */
+export async function startKeys(state, { timeoutMs = 60_000 } = {}) {
+  const out = fs.openSync(KEYS_LOG, 'a');
+  const child = spawn(KEYS_BIN, [], {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      ...state.env,
+      PARLEY_KEYS_ADDR: `127.0.0.1:${state.keysPort}`,
+      PARLEY_KEYS_ROTATE_MESSAGES: '4',
+      PARLEY_KEYS_ROTATE_GRACE_MESSAGES: '1',
+    },
+    stdio: ['ignore', out, out],
+    detached: true,
+  });
+  fs.closeSync(out);
+  let exited = null;
+  child.on('exit', (code, signal) => (exited = { code, signal }));
+  child.unref();
+  state.keysPid = child.pid;
+  writeState(state);
+  const start = Date.now();
+  while (Date.now() - start < timeoutMs) {
+    if (exited) throw new Error(`key service exited during start-up (${JSON.stringify(exited)}); see ${KEYS_LOG}`);
+    try {
+      const res = await fetch(`http://127.0.0.1:${state.keysPort}/healthz`, { signal: AbortSignal.timeout(5_000) });
+      if (res.status === 200) {
+        log(`key service ready on 127.0.0.1:${state.keysPort} (pid ${child.pid})`);
+        return;
+      }
+    } catch {
+      // not listening yet
+    }
+    await sleep(250);
+  }
+  throw new Error(`key service not ready after ${timeoutMs / 1000}s; see ${KEYS_LOG}`);
+}
+
+export async function stopKeys(state) {
+  const pid = state.keysPid;
+  if (!isAlive(pid)) return;
+  process.kill(pid, 'SIGTERM');
+  const start = Date.now();
+  while (isAlive(pid) && Date.now() - start < 15_000) await sleep(100);
+  if (isAlive(pid)) process.kill(pid, 'SIGKILL');
+  state.keysPid = null;
+  writeState(state);
 }

@@ -353,6 +353,7 @@ func New(cfg config.Config, log *slog.Logger, tel Telemetry, pg *pgxpool.Pool, m
 			httpapi.NewRealtimeHandlers(presenceSvc, readSvc, log.With("component", "http")).Routes,
 			httpapi.NewSearchHandlers(searcher, log.With("component", "http")).WithContext(messagingSvc).Routes,
 			httpapi.NewSettingsHandlers(settings.New(mongo.NewSettingsStore(mdb), sockets.Publisher()), log.With("component", "http")).Routes,
+			httpapi.NewKeysProxy(cfg.KeysURL, log.With("component", "keysproxy")).Routes,
 			func(e *gin.Engine, _, _ *gin.RouterGroup) {
 				h := gin.WrapH(sockets.Handler())
 				e.GET("/socket.io/*any", h)

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -106,6 +107,7 @@ var Vars = []Var{
 	{"PARLEY_UPLOAD_TIMEOUT", "10m", "time an upload's body has to arrive"},
 	{"PARLEY_UPLOAD_UNSENT_TTL", "24h", "uploaded files never sent in a message are deleted after this long"},
 	{"PARLEY_UPLOAD_TMP_DIR", "", "where uploads are spooled while they are checked (empty: the system's temporary directory)"},
+	{"PARLEY_KEYS_URL", "", "the key service of encrypted DMs (cmd/keys, e.g. http://127.0.0.1:8081): the server proxies /keys/ to it, so the web app reaches it on its own origin; empty = /keys/ answers 503 and the app offers no encryption"},
 	{"PARLEY_PPROF_ADDR", "", "if set (e.g. 127.0.0.1:6060), serve Go's pprof profiles on this separate address; keep it on loopback"},
 	{"PARLEY_SHUTDOWN_TIMEOUT", "20s", "graceful shutdown budget (flushes every queued message first)"},
 }
@@ -123,6 +125,8 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	PresenceGrace   time.Duration
 	PprofAddr       string // empty: profiling off
+	// KeysURL is the key service the server reverse-proxies /keys/ to (nil: off).
+	KeysURL *url.URL
 	// MetricsAddr: "" serves /metrics on the main port, "off" nowhere, else on its own listener.
 	MetricsAddr string
 	// OTLPEndpoint: "" leaves tracing off; TraceSample is the share of new traces recorded.
@@ -399,6 +403,14 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	if c.HTTP.WriteTimeout < 30*time.Second {
 		r.fail("PARLEY_HTTP_WRITE_TIMEOUT", "must be at least 30s (a long-poll waits up to the 25 s ping interval)")
+	}
+	if v := strings.TrimSpace(getenv("PARLEY_KEYS_URL")); v != "" {
+		u, err := url.Parse(v)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+			r.fail("PARLEY_KEYS_URL", "must be an http:// or https:// origin such as http://127.0.0.1:8081")
+		} else {
+			c.KeysURL = u
+		}
 	}
 	if proxies := r.list("PARLEY_TRUSTED_PROXIES"); !(len(proxies) == 1 && proxies[0] == "none") {
 		c.TrustedProxies = proxies

@@ -219,7 +219,7 @@ func (s *Store) Group(ctx context.Context, id string) (model.KeyGroup, error) {
 // GroupsOfUser lists the groups where the user has a device, optionally only those of one channel.
 func (s *Store) GroupsOfUser(ctx context.Context, userID, channelID int64) ([]model.KeyGroup, error) {
 	rows, err := s.db.Query(ctx, `SELECT `+groupCols+` FROM keys.groups
-		WHERE id IN (SELECT group_id FROM keys.group_members WHERE user_id = $1) AND ($2 = 0 OR channel_id = $2)
+		WHERE id IN (SELECT group_id FROM keys.group_members WHERE user_id = $1) AND ($2::bigint = 0 OR channel_id = $2::bigint)
 		ORDER BY created_at, id`, userID, channelID)
 	if err != nil {
 		return nil, err

@@ -120,6 +120,8 @@ export interface Message {
   reactions?: Reaction[];
   /** The answered message's id, or null. */
   replyTo?: Id | null;
+  /** End-to-end encrypted DM: content is the base64 MLS ciphertext. */
+  encrypted?: boolean;
   /** "pin": the system line "<sender> pinned a message" (content "", replyTo = the pinned message). */
   type?: 'default' | 'pin';
   /** Files sent with the message (always present from the server; content may be "" when there are some). */
@@ -321,6 +323,7 @@ export interface SendMessagePayload {
   replyTo?: Id;
   /** Ids of files uploaded to the channel (POST /api/channels/:id/attachments). */
   attachments?: Id[];
+  encrypted?: boolean;
 }
 export interface EditMessagePayload {
   channelId: Id;

@@ -312,6 +312,8 @@ export interface ChatItem {
   /** "pin": the system line "<sender> pinned a message" (replyTo = the pinned message). */
   type?: 'default' | 'pin';
   attachments?: Attachment[];
+  /** MLS ciphertext of an encrypted DM (content is base64; the lazy E2EE part shows it). */
+  encrypted?: boolean;
   state: ItemState;
   error?: string;
   /** First message of a run by the same author: shows the author and full time. */
@@ -376,6 +378,7 @@ export function toItems(state: ChannelMessages | undefined, windowMs = GROUP_WIN
       replyTo: m.replyTo ?? null,
       type: m.type === 'pin' ? 'pin' : 'default',
       attachments: m.attachments,
+      encrypted: m.encrypted,
       state: 'sent',
     });
   }

@@ -4,7 +4,7 @@ import type { ReceiptStatus } from '../chat/receipts';
 import { displayName, usernameHint, useUser } from '../app/queries';
 import { Avatar } from './ui';
 import { ProfileTrigger } from './ProfileCard';
-import { ProfileCard } from './lazy';
+import { EncryptedText, ProfileCard } from './lazy';
 import { MessageContent } from './MessageContent';
 import { Attachments } from './Attachments';
 import { ReactionBar } from './ReactionBar';
@@ -324,7 +324,7 @@ export const MessageItem = memo(function MessageItem(props: MessageItemProps) {
             <EditBox initial={item.content} onSave={(s) => props.onSaveEdit(item, s)} onCancel={props.onCancelEdit} />
           ) : (
             <div className="message-line">
-              <MessageContent content={item.content} />
+              {item.encrypted ? <EncryptedText item={item} /> : <MessageContent content={item.content} />}
               {item.editedAt && (
                 <span className="edited" data-testid="message-edited" title={fullFmt.format(new Date(item.editedAt))}>
                   (edited)

@@ -10,7 +10,6 @@ import { useTheme, type ThemePreference } from '../theme/theme';
 import { Avatar } from './ui';
 import './attachments.css';
 import { NotificationSettingsSection } from './Notifications';
-import { PrivacySection } from './DMSafety';
 import { useSyncExternalStore } from 'react';
 import { showShortcuts } from './Shortcuts';
 import { useSaveSettings, useStoredStatus } from '../app/settings';
@@ -18,6 +17,7 @@ import { CHOSEN_STATUSES, ownStatus } from '../chat/status';
 import type { ChosenStatus } from '../api/types';
 import { useNotify } from './notices';
 import { STATUS_LABEL } from './ProfileCard';
+import { PrivacySection } from './lazy';
 
 /** The presence the user chooses (saved in the settings, so their other tabs and devices follow). */
 function StatusPicker() {

@@ -3,11 +3,15 @@
 // Suspense (nothing else on the screen waits), and is prefetched once the browser is idle after the first paint.
 import { lazy, Suspense, type ComponentProps, type ComponentType } from 'react';
 
+// Encrypted DMs (with ts-mls, the largest part) load only when a DM is opened: not prefetched for everyone.
+const e2ee = () => import('./E2EE');
+
 const loaders = {
   modals: () => import('./modals'),
   serverSettings: () => import('./ServerSettings'),
   switcher: () => import('./Switcher'),
   profileCard: () => import('./ProfileCardPopover'),
+  privacy: () => import('./PrivacySection'),
 };
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the same bound as React.lazy's own signature
@@ -32,6 +36,9 @@ export const ServerSettingsModal = part(loaders.serverSettings, 'ServerSettingsM
 export const QuickSwitcher = part(loaders.switcher, 'QuickSwitcher');
 export const ShortcutList = part(loaders.switcher, 'ShortcutList');
 export const ProfileCard = part(loaders.profileCard, 'ProfileCard');
+export const PrivacySection = part(loaders.privacy, 'PrivacySection');
+export const E2EEControls = part(e2ee, 'E2EEControls');
+export const EncryptedText = part(e2ee, 'EncryptedText');
 
 /** Fetches every part once the browser is idle, so the first open is instant (and works offline). */
 export function prefetchParts() {

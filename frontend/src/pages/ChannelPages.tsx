@@ -11,7 +11,7 @@ import { useMe } from '../app/services';
 import { ChannelView, ChatHeader } from '../components/ChannelView';
 import { ConnectionBanner } from '../components/ConnectionBanner';
 import { MemberList } from '../components/MemberList';
-import { InviteModal, NewDMModal } from '../components/lazy';
+import { E2EEControls, InviteModal, NewDMModal } from '../components/lazy';
 import { BlockedNotice, DMOptions } from '../components/DMSafety';
 import { useBlocked } from '../app/safety';
 import { Avatar, PresenceDot, Spinner } from '../components/ui';
@@ -130,6 +130,7 @@ export function DMChannelPage() {
       mentionSource={mentionSource}
       headerActions={
         <>
+          <E2EEControls channel={channel} />
           <MuteChannelButton channelId={channel.id} place={{ type: 'dm' }} name={title} />
           <DMOptions channel={channel} />
         </>

@@ -143,7 +143,7 @@ export class Realtime {
     this.sockets = new SocketManager(deps.auth, deps.socketFactory);
     this.originals = new OriginalsCache((channelId, messageId) => this.api.message(channelId, messageId));
     this.outbox = new Outbox({
-      emit: (payload) => this.socket.timeout(SEND_TIMEOUT_MS).emitWithAck('message:send', payload),
+      emit: async (p) => this.socket.timeout(SEND_TIMEOUT_MS).emitWithAck('message:send', localStorage.getItem('parley-e2ee:' + p.channelId) ? await (await import('../e2ee/seal')).seal(p) : p),
       connected: () => this.sockets.connected,
       content: (channelId, nonce) => {
         const p = findPending(this.chat.getChannel(channelId), nonce);

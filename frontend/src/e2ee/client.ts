@@ -1,0 +1,464 @@
+// The web app's side of encrypted DMs (README "End-to-end encrypted DMs"): this browser as an MLS device, its
+// groups (one per encrypted DM), and the plaintext cache. Loaded only with the encrypted-DM UI (a chunk of its
+// own, with ts-mls), never with the chat screen. The key service is reached through the chat server's /keys/
+// proxy. Every MLS operation of one browser runs one at a time (MLS state is a chain: each step needs the last).
+import type { ClientState } from 'ts-mls';
+import { commit, decodeKeyPackage, encrypt, epochOf, groupIdOf, join, loadState, members, newGroup, newKeyPackage, newSignatureKey, receive, saveState, type DeviceIdentity, type OwnKeyPackage } from './mls';
+import { indexedDbStore, Vault } from './vault';
+import { safetyNumber, userFingerprint } from './fingerprint';
+
+export const b64 = (b: Uint8Array) => {
+  let s = '';
+  for (const x of b) s += String.fromCharCode(x);
+  return btoa(s);
+};
+export const unb64 = (s: string) => Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+/** One-time key packages a device publishes (and tops up to) besides its last-resort one. */
+const KEY_PACKAGES = 10;
+
+export interface KeysDevice {
+  id: string;
+  userId: string;
+  name: string;
+  signatureKey: string;
+  createdAt: string;
+  keyPackages?: number;
+}
+export interface KeysGroup {
+  id: string;
+  channelId: string;
+  epoch: number;
+  members: { deviceId: string; userId: string; removed?: boolean }[];
+  rotationDue: boolean;
+  overdue?: boolean;
+  dueReason?: 'age' | 'messages' | 'membership';
+}
+
+export class KeysError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** What a message's body shows. */
+export type Readable =
+  | { kind: 'text'; text: string; epoch?: number }
+  | { kind: 'before-join' }
+  | { kind: 'undecryptable'; reason: string };
+
+/** The localStorage mark of an encrypted conversation: sends in it are sealed even before this UI loaded. */
+export const markKey = (channelId: string) => `parley-e2ee:${channelId}`;
+
+/** The MLS epoch a PrivateMessage was sent in (in its clear header), without decrypting it. */
+export function epochOfCiphertext(content: string): number | undefined {
+  try {
+    // MLSMessage: version (2) wireformat (2) | PrivateMessage: group_id<V> epoch (8) ...
+    const b = unb64(content);
+    let o = 4;
+    let len = 0;
+    // QUIC-style variable-length integer (RFC 9000 §16), as MLS encodes vector lengths.
+    const prefix = b[o] >> 6;
+    const n = 1 << prefix;
+    len = b[o] & 0x3f;
+    for (let i = 1; i < n; i++) len = len * 256 + b[o + i];
+    o += n + len;
+    let e = 0;
+    for (let i = 0; i < 8; i++) e = e * 256 + b[o + i];
+    return Number.isSafeInteger(e) ? e : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export class E2EEClient {
+  private vault!: Promise<Vault>;
+  private chain: Promise<unknown> = Promise.resolve();
+  private identity?: DeviceIdentity;
+  private packages: OwnKeyPackage[] = [];
+  private states = new Map<string, ClientState>(); // group id → state
+  private joinedAt = new Map<string, number>(); // group id → the epoch this device joined in (0: created it)
+  /** Per conversation: message id → the epoch it was sent in (for the "keys rotated" lines). */
+  readonly epochs = new Map<string, Map<string, number>>();
+  private texts = new Map<string, Readable>(); // message id or `n:<nonce>` → what it says
+  private listeners = new Set<() => void>();
+  /** Bumped on every change the UI shows (group state, new plaintexts). */
+  version = 0;
+
+  constructor(
+    readonly userId: string,
+    private readonly token: () => Promise<string | null>,
+    private readonly base = '/keys',
+  ) {
+    this.vault = Vault.open(indexedDbStore(`parley-e2ee-${userId}`));
+  }
+
+  subscribe(f: () => void): () => void {
+    this.listeners.add(f);
+    return () => this.listeners.delete(f);
+  }
+  private changed() {
+    this.version++;
+    for (const f of this.listeners) f();
+  }
+
+  /** Runs f after every earlier operation (MLS state is a chain). */
+  private serial<T>(f: () => Promise<T>): Promise<T> {
+    const run = this.chain.then(f, f);
+    this.chain = run.catch(() => undefined);
+    return run;
+  }
+
+  async call<T = Record<string, unknown>>(method: string, path: string, body?: unknown): Promise<T> {
+    const token = await this.token();
+    const res = await fetch(this.base + path, {
+      method,
+      headers: { Authorization: `Bearer ${token ?? ''}`, ...(body === undefined ? {} : { 'Content-Type': 'application/json' }) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    const json = text ? (JSON.parse(text) as Record<string, unknown>) : {};
+    if (!res.ok) {
+      const e = (json.error ?? {}) as { code?: string; message?: string };
+      throw new KeysError(res.status, e.code ?? 'error', e.message ?? `key service: ${res.status}`);
+    }
+    return json as T;
+  }
+
+  // ------------------------------------------------------------------------------------------------ device
+
+  get deviceId(): string | undefined {
+    return this.identity?.deviceId;
+  }
+
+  /** Loads this browser's device, or registers one (signature key, key packages) on first use or after removal. */
+  ensureDevice(): Promise<DeviceIdentity> {
+    return this.serial(() => this.loadOrRegister());
+  }
+
+  private async loadOrRegister(): Promise<DeviceIdentity> {
+    if (this.identity) return this.identity;
+    const v = await this.vault;
+    const saved = await v.get('device');
+    if (saved) {
+      const d = JSON.parse(dec.decode(saved)) as { deviceId: string; publicKey: string; signKey: string; packages: { kp: string; priv: [string, string, string] }[] };
+      const { devices } = await this.call<{ devices: KeysDevice[] }>('GET', '/v1/devices');
+      if (devices.some((x) => x.id === d.deviceId)) {
+        this.identity = { userId: this.userId, deviceId: d.deviceId, signatureKey: { publicKey: unb64(d.publicKey), signKey: unb64(d.signKey) } };
+        this.packages = d.packages.map((p) => ({
+          public: decodeKeyPackage(unb64(p.kp)),
+          encoded: unb64(p.kp),
+          private: { initPrivateKey: unb64(p.priv[0]), hpkePrivateKey: unb64(p.priv[1]), signaturePrivateKey: unb64(p.priv[2]) },
+        }));
+        return this.identity;
+      }
+      // Removed (here or from another device): this browser's old state is useless; start as a new device.
+      await v.delete('device');
+    }
+    const sig = await newSignatureKey();
+    const name = deviceName();
+    const r = await this.call<{ device: KeysDevice }>('POST', '/v1/devices', { name, signatureKey: b64(sig.publicKey) });
+    this.identity = { userId: this.userId, deviceId: r.device.id, signatureKey: sig };
+    this.packages = [];
+    for (let i = 0; i <= KEY_PACKAGES; i++) this.packages.push(await newKeyPackage(this.identity));
+    await this.saveDevice();
+    await this.call('POST', `/v1/devices/${r.device.id}/key-packages`, {
+      keyPackages: this.packages.slice(0, KEY_PACKAGES).map((p) => b64(p.encoded)),
+      lastResort: b64(this.packages[KEY_PACKAGES].encoded),
+    });
+    return this.identity;
+  }
+
+  private async saveDevice() {
+    const id = this.identity!;
+    const data = {
+      deviceId: id.deviceId,
+      publicKey: b64(id.signatureKey.publicKey),
+      signKey: b64(id.signatureKey.signKey),
+      packages: this.packages.map((p) => ({ kp: b64(p.encoded), priv: [b64(p.private.initPrivateKey), b64(p.private.hpkePrivateKey), b64(p.private.signaturePrivateKey)] })),
+    };
+    await (await this.vault).put('device', enc.encode(JSON.stringify(data)));
+  }
+
+  devices(userId?: string): Promise<{ devices: KeysDevice[] }> {
+    return this.call('GET', userId ? `/v1/users/${userId}/devices` : '/v1/devices');
+  }
+
+  /** Removes one of my devices; every group it was in owes a Commit that removes it (sync() makes it). */
+  async removeDevice(id: string): Promise<void> {
+    await this.call('DELETE', `/v1/devices/${id}`);
+    this.changed();
+  }
+
+  // ------------------------------------------------------------------------------------------------- groups
+
+  /** The conversation's group as the key service knows it (undefined: not encrypted). */
+  async groupOf(channelId: string): Promise<KeysGroup | undefined> {
+    const { groups } = await this.call<{ groups: KeysGroup[] }>('GET', `/v1/groups?channelId=${encodeURIComponent(channelId)}`);
+    return groups[0];
+  }
+
+  /** Turns encryption on: a new group with this device, then every device of every other participant. */
+  enable(channelId: string, others: string[]): Promise<void> {
+    return this.serial(async () => {
+      const me = await this.loadOrRegister();
+      const existing = await this.groupOf(channelId);
+      if (existing) return;
+      const claims: { deviceId: string; data: string }[] = [];
+      for (const u of others) {
+        const { keyPackages } = await this.call<{ keyPackages: { deviceId: string; data: string }[] }>('POST', `/v1/users/${u}/key-packages/claim`, { deviceId: me.deviceId });
+        if (keyPackages.length === 0) throw new KeysError(409, 'no_devices', 'The other person has not opened Parley since encryption became available; ask them to open this conversation once, then try again.');
+        claims.push(...keyPackages);
+      }
+      let state = await newGroup(this.packages.shift()!);
+      await this.saveDevice();
+      await this.call('POST', '/v1/groups', { groupId: groupIdOf(state), deviceId: me.deviceId, channelId });
+      state = await this.commitTo(state, claims, []);
+      this.joinedAt.set(groupIdOf(state), 0);
+      await this.saveGroup(state);
+      localStorage.setItem(markKey(channelId), '1');
+      this.changed();
+    });
+  }
+
+  private async commitTo(state: ClientState, adds: { deviceId: string; data: string }[], removes: string[]): Promise<ClientState> {
+    const leaves = removes.map((d) => members(state).find((m) => m.deviceId === d)!.leaf);
+    const c = await commit(state, adds.map((a) => unb64(a.data)), leaves);
+    await this.call('POST', `/v1/groups/${groupIdOf(state)}/commits`, {
+      deviceId: this.identity!.deviceId,
+      epoch: epochOf(state),
+      commit: b64(c.commit),
+      adds: adds.map((a) => a.deviceId),
+      removes,
+      welcome: c.welcome ? b64(c.welcome) : undefined,
+    });
+    return c.state;
+  }
+
+  private async saveGroup(state: ClientState) {
+    const id = groupIdOf(state);
+    this.states.set(id, state);
+    const meta = { joinedAt: this.joinedAt.get(id) ?? 0 };
+    const v = await this.vault;
+    await v.put('group:' + id, saveState(state));
+    await v.put('groupmeta:' + id, enc.encode(JSON.stringify(meta)));
+  }
+
+  private async loadGroup(id: string): Promise<ClientState | undefined> {
+    const have = this.states.get(id);
+    if (have) return have;
+    const v = await this.vault;
+    const b = await v.get('group:' + id);
+    if (!b) return undefined;
+    const state = loadState(b);
+    const meta = await v.get('groupmeta:' + id);
+    this.joinedAt.set(id, meta ? (JSON.parse(dec.decode(meta)) as { joinedAt: number }).joinedAt : 0);
+    this.states.set(id, state);
+    return state;
+  }
+
+  /**
+   * Brings this device's view of a conversation up to date: joins from a waiting Welcome, applies the Commits
+   * others made, adds devices the participants gained, removes devices they removed, and rotates the keys when
+   * the service says a rotation is due. Returns the group (undefined: the conversation is not encrypted).
+   */
+  sync(channelId: string, participants: string[]): Promise<{ group?: KeysGroup; state?: ClientState }> {
+    return this.serial(async () => {
+      const me = await this.loadOrRegister();
+      let group = await this.groupOf(channelId);
+      if (!group) return {};
+      localStorage.setItem(markKey(channelId), '1');
+      await this.acceptWelcomes();
+      let state = await this.loadGroup(group.id);
+      if (!state) return { group }; // not a member (yet): another device of mine or the others will add this one
+      state = await this.catchUp(state);
+      group = (await this.call<{ group: KeysGroup }>('GET', `/v1/groups/${group.id}`)).group; // the list has no members
+      // Devices to add (participants' devices missing from the group) and to remove (removed from their owners).
+      const inGroup = new Set(members(state).map((m) => m.deviceId));
+      const removes = (group.members ?? []).filter((m) => m.removed && inGroup.has(m.deviceId)).map((m) => m.deviceId);
+      const adds: { deviceId: string; data: string }[] = [];
+      for (const u of participants) {
+        const { devices } = await this.devices(u);
+        if (devices.some((d) => !inGroup.has(d.id) && d.id !== me.deviceId)) {
+          const { keyPackages } = await this.call<{ keyPackages: { deviceId: string; data: string }[] }>('POST', `/v1/users/${u}/key-packages/claim`, { deviceId: me.deviceId });
+          adds.push(...keyPackages.filter((k) => !inGroup.has(k.deviceId)));
+        }
+      }
+      if (adds.length || removes.length || group.rotationDue) {
+        try {
+          state = await this.commitTo(state, adds, removes);
+        } catch (e) {
+          if (!(e instanceof KeysError && e.code === 'stale_epoch')) throw e;
+          state = await this.catchUp(state); // someone else committed first: the next sync looks again
+        }
+        group = (await this.groupOf(channelId)) ?? group;
+      }
+      await this.saveGroup(state);
+      this.changed();
+      return { group, state };
+    });
+  }
+
+  private async acceptWelcomes() {
+    const me = this.identity!;
+    const { welcomes } = await this.call<{ welcomes: { id: string; groupId: string; data: string }[] }>('GET', `/v1/devices/${me.deviceId}/welcomes`);
+    for (const w of welcomes) {
+      if (!(await this.loadGroup(w.groupId))) {
+        try {
+          const { state, used } = await join(unb64(w.data), this.packages);
+          if (used !== this.packages[this.packages.length - 1]) this.packages = this.packages.filter((p) => p !== used);
+          this.joinedAt.set(groupIdOf(state), epochOf(state));
+          await this.saveDevice();
+          await this.saveGroup(state);
+        } catch {
+          // A Welcome for key packages this browser no longer has: nothing to join with.
+        }
+      }
+      await this.call('DELETE', `/v1/devices/${me.deviceId}/welcomes/${w.id}`);
+    }
+  }
+
+  private async catchUp(state: ClientState): Promise<ClientState> {
+    for (;;) {
+      const { commits } = await this.call<{ commits: { epoch: number; data: string }[] }>('GET', `/v1/groups/${groupIdOf(state)}/commits?since=${epochOf(state)}`);
+      const next = commits.filter((c) => c.epoch >= epochOf(state));
+      if (next.length === 0) return state;
+      for (const c of next) {
+        if (c.epoch !== epochOf(state)) continue;
+        state = (await receive(state, unb64(c.data))).state;
+      }
+      await this.saveGroup(state);
+    }
+  }
+
+  /** The group's members, from the ratchet tree this browser verified (not from the service). */
+  async roster(channelId: string): Promise<{ userId: string; deviceId: string; fingerprint: string }[] | undefined> {
+    const g = await this.groupOf(channelId);
+    const state = g && (await this.serial(() => this.loadGroup(g.id)));
+    if (!state) return undefined;
+    return Promise.all(members(state).map(async (m) => ({ userId: m.userId, deviceId: m.deviceId, fingerprint: await userFingerprint(m.userId, [m.signatureKey]) })));
+  }
+
+  /** The conversation's safety number (1:1): both users' devices as this browser's ratchet tree has them. */
+  async safety(channelId: string, other: string): Promise<string | undefined> {
+    const g = await this.groupOf(channelId);
+    const state = g && (await this.serial(() => this.loadGroup(g.id)));
+    if (!state) return undefined;
+    const keysOf = (u: string) => members(state).filter((m) => m.userId === u).map((m) => m.signatureKey);
+    return safetyNumber({ userId: this.userId, keys: keysOf(this.userId) }, { userId: other, keys: keysOf(other) });
+  }
+
+  // ------------------------------------------------------------------------------------------------ messages
+
+  /** Encrypts a message of an encrypted conversation (asks the service first: the rotation policy). */
+  seal(channelId: string, nonce: string, text: string): Promise<string> {
+    return this.serial(async () => {
+      const cached = this.texts.get('c:' + nonce);
+      if (cached?.kind === 'text') return cached.text; // a retry of the same message: the same ciphertext
+      await this.loadOrRegister();
+      const group = await this.groupOf(channelId);
+      if (!group) throw new KeysError(409, 'not_encrypted', 'This conversation is not encrypted.');
+      let state = await this.loadGroup(group.id);
+      if (!state) throw new KeysError(409, 'not_member', 'This device has not been added to the conversation yet.');
+      state = await this.catchUp(state);
+      const admit = async () => this.call('POST', `/v1/groups/${group.id}/messages`, { epoch: epochOf(state!) });
+      try {
+        await admit();
+      } catch (e) {
+        if (!(e instanceof KeysError && (e.code === 'rotation_overdue' || e.code === 'stale_epoch'))) throw e;
+        state = e.code === 'stale_epoch' ? await this.catchUp(state) : await this.commitTo(state, [], []);
+        await admit();
+      }
+      const m = await encrypt(state, text);
+      await this.saveGroup(m.state);
+      const ct = b64(m.ciphertext);
+      this.texts.set('c:' + nonce, { kind: 'text', text: ct });
+      await this.remember('n:' + nonce, { kind: 'text', text, epoch: epochOf(m.state) });
+      return ct;
+    });
+  }
+
+  private async remember(key: string, r: Readable) {
+    this.texts.set(key, r);
+    if (r.kind === 'text') await (await this.vault).put('pt:' + key, enc.encode(JSON.stringify(r)));
+    this.changed();
+  }
+
+  private async recall(key: string): Promise<Readable | undefined> {
+    const have = this.texts.get(key);
+    if (have) return have;
+    const b = await (await this.vault).get('pt:' + key);
+    if (!b) return undefined;
+    const r = JSON.parse(dec.decode(b)) as Readable;
+    this.texts.set(key, r);
+    return r;
+  }
+
+  /** Known text of a message without waiting (render path); undefined until read() finished. */
+  peek(m: { id: string | null; nonce: string }): Readable | undefined {
+    return (m.id ? this.texts.get(m.id) : undefined) ?? this.texts.get('n:' + m.nonce);
+  }
+
+  /**
+   * What an encrypted message says: from the cache (own messages by nonce, others by id: an MLS message can be
+   * decrypted once), else decrypted now, after the Commits before it.
+   */
+  read(channelId: string, m: { id: string; nonce: string; content: string }): Promise<Readable> {
+    return this.serial(async () => {
+      const known = (await this.recall(m.id)) ?? (await this.recall('n:' + m.nonce));
+      if (known) return known;
+      await this.loadOrRegister();
+      const group = await this.groupOf(channelId);
+      let state = group && (await this.loadGroup(group.id));
+      const epoch = epochOfCiphertext(m.content);
+      const joined = group ? (this.joinedAt.get(group.id) ?? 0) : 0;
+      if (!state || (epoch !== undefined && epoch < joined)) {
+        // Sent before this device was in the group: MLS gives a new member no keys of earlier epochs.
+        if (!state) return { kind: 'undecryptable', reason: 'this device has not been added to the conversation yet' }; // not cached: asked again once it joins
+        const r: Readable = { kind: 'before-join' };
+        this.texts.set(m.id, r);
+        return r;
+      }
+      try {
+        state = await this.catchUp(state);
+        const out = await receive(state, unb64(m.content));
+        if (out.kind !== 'message') throw new Error('not an application message');
+        await this.saveGroup(out.state);
+        const r: Readable = { kind: 'text', text: out.text, epoch: epochOfCiphertext(m.content) };
+        await this.remember(m.id, r);
+        return r;
+      } catch (e) {
+        const r: Readable = { kind: 'undecryptable', reason: e instanceof Error ? e.message : String(e) };
+        this.texts.set(m.id, r);
+        this.changed();
+        return r;
+      }
+    });
+  }
+}
+
+function deviceName(): string {
+  const ua = navigator.userAgent;
+  const browser = /Firefox\//.test(ua) ? 'Firefox' : /Edg\//.test(ua) ? 'Edge' : /Chrome\//.test(ua) ? 'Chrome' : /Safari\//.test(ua) ? 'Safari' : 'Browser';
+  const os = /Windows/.test(ua) ? 'Windows' : /Mac OS/.test(ua) ? 'macOS' : /Android/.test(ua) ? 'Android' : /iPhone|iPad/.test(ua) ? 'iOS' : /Linux/.test(ua) ? 'Linux' : '';
+  return `${browser}${os ? ' on ' + os : ''}`.slice(0, 64);
+}
+
+let shared: { userId: string; client: E2EEClient } | undefined;
+
+/** The page's one client for the signed-in user (a new one after a user switch). */
+export function clientFor(userId: string, token: () => Promise<string | null>): E2EEClient {
+  if (shared?.userId !== userId) shared = { userId, client: new E2EEClient(userId, token) };
+  return shared.client;
+}
+
+/** The client, once the encrypted-DM UI made one (sealing a send waits for it). */
+export function currentClient(): E2EEClient | undefined {
+  return shared?.client;
+}
