@@ -2,6 +2,8 @@ module github.com/parleychat/parley
 
 go 1.26.0
 
+toolchain go1.27.3
+
 require (
 	github.com/apache/cassandra-gocql-driver/v2 v2.1.2
 	github.com/emersion/go-sasl v0.0.0-20241020182733-b788ff22d5a6

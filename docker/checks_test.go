@@ -79,7 +79,7 @@ func TestInterpolate(t *testing.T) {
 func TestPinProblem(t *testing.T) {
 	ok := []string{
 		"postgres:17.11-bookworm", "postgres:17.11", "mongo:8.0.29-noble", "cassandra:5.0.9", "redis:7.4.11-bookworm",
-		"node:22.23.2-bookworm-slim", "golang:1.26.8-bookworm", "debian:bookworm-20260803-slim",
+		"node:22.23.2-bookworm-slim", "golang:1.27.3-bookworm", "debian:bookworm-20260803-slim",
 		"ghcr.io/org/img:1.2.3", "registry.local:5000/img:v1.2.3",
 		"gcr.io/distroless/static-debian12@sha256:" + strings.Repeat("a", 64),
 	}

@@ -26,6 +26,10 @@ OPENSEARCH_TRANSPORT_PORT="${OPENSEARCH_TRANSPORT_PORT:-59300}"
 S3_PORT="${S3_PORT:-57070}"
 
 export DEBIAN_FRONTEND=noninteractive
+# The Go toolchain everything is built and tested with (go.mod's toolchain line, which a machine whose own Go is
+# older ignores when GOTOOLCHAIN=local): the go command fetches it from the module proxy once (~76 MB). Go 1.26.8
+# has standard-library vulnerabilities on our call paths (net/http, crypto/tls, html/template; make lint).
+export GOTOOLCHAIN=go1.27.3
 
 _ts() { date +%s.%N; }
 _elapsed() { awk -v a="$1" -v b="$(_ts)" 'BEGIN { printf "%.1fs", b - a }'; }

@@ -9,6 +9,9 @@ START="$(_ts)"
 set -a; source "$LOCAL/stack.env"; set +a
 export PARLEY_REQUIRE_STACK=1
 
+# go vet, gofmt, staticcheck, govulncheck and ESLint (make lint).
+step "lint" "$ROOT/scripts/lint.sh"
+
 mkdir -p "$ROOT/coverage"
 go_tests() {
   # -p 2: two test binaries at a time on two cores; each package's tests run in parallel inside.
@@ -22,7 +25,6 @@ step "Go coverage by layer" "$ROOT/scripts/coverage.sh" "$ROOT/coverage/go.out"
 step "protocol conformance (official Engine.IO and Socket.IO suites)" "$ROOT/scripts/conformance.sh"
 step "Docker lint (hadolint, ShellCheck, compose-go)" "$ROOT/docker/lint.sh"
 
-step "front-end lint (ESLint)" bash -c "cd '$ROOT/frontend' && npm run lint --silent"
 step "front-end unit tests (Vitest)" bash -c "cd '$ROOT/frontend' && npm test --silent"
 step "front-end build" bash -c "cd '$ROOT/frontend' && npm run build --silent"
 step "end-to-end tests (Chromium)" bash -c "cd '$ROOT/e2e' && npm test --silent"

@@ -59,7 +59,7 @@ func TestInviteOptionsListAndRevoke(t *testing.T) {
 		MaxUses   *int
 	}
 	res.JSON(t, &def)
-	if def.ExpiresAt == nil || def.ExpiresAt.Sub(time.Now()) < 7*24*time.Hour-time.Minute || def.ExpiresAt.Sub(time.Now()) > 7*24*time.Hour+time.Minute || def.MaxUses != nil {
+	if def.ExpiresAt == nil || time.Until(*def.ExpiresAt) < 7*24*time.Hour-time.Minute || time.Until(*def.ExpiresAt) > 7*24*time.Hour+time.Minute || def.MaxUses != nil {
 		t.Fatalf("default invite: %s", res.Body)
 	}
 	res = s.Do(t, "POST", "/api/servers/"+srv.ID+"/invites", owner.AccessToken, map[string]int{"expiresInSeconds": 0, "maxUses": 0})

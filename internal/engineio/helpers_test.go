@@ -215,11 +215,6 @@ func (l lockedWriter) Write(b []byte) (int, error) {
 	return l.w.Write(b)
 }
 
-type readWriter struct {
-	io.Reader
-	io.Writer
-}
-
 func dialWS(t testing.TB, url string, autoPong bool) *wsClient {
 	t.Helper()
 	c, err := tryDialWS(url, autoPong, nil, nil)

@@ -22,7 +22,7 @@ func TestAcceptKeepsSafeIDsAndReplacesOthers(t *testing.T) {
 			t.Errorf("Accept(%q) = %q, want a new 32-character id", id, got)
 		}
 	}
-	if New() == New() {
+	if a, b := New(), New(); a == b {
 		t.Error("two generated ids are equal")
 	}
 }

@@ -120,17 +120,6 @@ type tclient struct {
 	closeErr error
 }
 
-type lockedWriter struct {
-	mu *sync.Mutex
-	w  io.Writer
-}
-
-func (l lockedWriter) Write(b []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(b)
-}
-
 // dial opens an Engine.IO session over WebSocket (answering its pings) and reads the open packet.
 func dial(t testing.TB, s *sioServer) *tclient {
 	t.Helper()

@@ -169,7 +169,7 @@ func (m *MessageStore) Newest(ctx context.Context, channelID int64) (int64, erro
 	for b := Bucket(snowflake.FirstIDAt(m.now().Add(time.Minute))); b >= Bucket(channelID) && b >= 0; b-- {
 		var id int64
 		err := m.s.Query("SELECT message_id FROM messages WHERE channel_id = ? AND bucket = ? LIMIT 1", channelID, b).
-			WithContext(ctx).Scan(&id)
+			ScanContext(ctx, &id)
 		if err == nil {
 			return id, nil
 		}

@@ -68,7 +68,7 @@ func run(needles []string) error {
 		return err
 	}
 	defer s.Close()
-	it := s.Query(`SELECT message_id, content, encrypted FROM messages`).WithContext(ctx).PageSize(500).Iter()
+	it := s.Query(`SELECT message_id, content, encrypted FROM messages`).PageSize(500).IterContext(ctx)
 	var id int64
 	var content string
 	var enc bool

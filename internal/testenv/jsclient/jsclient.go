@@ -174,17 +174,6 @@ func (b *Bridge) Connect(url, token string, opts Options) *Client {
 	return &Client{b: b, CID: cid}
 }
 
-// countType counts messages of a type for this client; callers hold b.mu.
-func (c *Client) countType(typ string) int {
-	n := 0
-	for _, m := range c.b.log[c.CID] {
-		if m.Type == typ {
-			n++
-		}
-	}
-	return n
-}
-
 // WaitConnected waits for the n-th successful connect (1 = first) and returns its message.
 func (c *Client) WaitConnected(n int, timeout time.Duration) (Message, error) {
 	var got Message

@@ -143,9 +143,8 @@ func Connect(ctx context.Context, base, token string, opts Options) (*Client, er
 		case strings.HasPrefix(s, "44"):
 			c.Close()
 			return nil, &ConnectError{Body: s[2:]}
-		case strings.HasPrefix(s, "42"):
-			// Events sent before the CONNECT answer do not happen (rooms are joined first); ignore.
 		}
+		// Anything else (an event before the CONNECT answer cannot happen: rooms are joined first) is ignored.
 	}
 }
 
