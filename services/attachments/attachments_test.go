@@ -165,6 +165,48 @@ func TestImageUploadStripsMetadataAndMakesAPreview(t *testing.T) {
 	}
 }
 
+// A phone's portrait photo: landscape pixels plus an EXIF orientation tag. The tag goes with the rest of the
+// metadata, so the served image, its preview and its dimensions must already be upright.
+func TestImageUploadHonoursEXIFOrientation(t *testing.T) {
+	e := newFSEnv(t, attachments.Config{})
+	a, err := e.upload(alice, general, "portrait.jpg", testfiles.OrientedJPEG(1200, 800, 6))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Width != 800 || a.Height != 1200 {
+		t.Fatalf("dimensions %dx%d, want the upright 800x1200", a.Width, a.Height)
+	}
+	red := func(img image.Image, x, y int) bool {
+		r, g, b, _ := img.At(x, y).RGBA()
+		return r>>8 > 150 && g>>8 < 90 && b>>8 < 90
+	}
+	for _, preview := range []bool{false, true} {
+		got, _ := e.read(t, alice, a.ID, preview)
+		if bytes.Contains(got, []byte("Exif")) {
+			t.Fatal("the orientation tag (EXIF) survived")
+		}
+		img, _, err := image.Decode(bytes.NewReader(got))
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, h := img.Bounds().Dx(), img.Bounds().Dy()
+		if w >= h {
+			t.Fatalf("preview=%v: %dx%d is not portrait", preview, w, h)
+		}
+		// Rotated 90° clockwise, the stored top-left corner is the upright top-right one.
+		if !red(img, w-5, 5) || red(img, 5, 5) || red(img, w-5, h-5) {
+			t.Fatalf("preview=%v: the red corner is not top-right: the image was not turned upright", preview)
+		}
+	}
+	// Orientation 1 (already upright) and 3 (upside down) keep landscape dimensions.
+	for _, o := range []uint16{1, 3} {
+		a, err := e.upload(alice, general, "landscape.jpg", testfiles.OrientedJPEG(300, 200, o))
+		if err != nil || a.Width != 300 || a.Height != 200 {
+			t.Fatalf("orientation %d: %dx%d %v", o, a.Width, a.Height, err)
+		}
+	}
+}
+
 func TestImageKinds(t *testing.T) {
 	e := newFSEnv(t, attachments.Config{})
 	a, err := e.upload(alice, general, "alpha.png", testfiles.TransparentPNG(900, 300))

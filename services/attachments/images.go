@@ -9,6 +9,7 @@ import (
 	"image/png"
 	"io"
 
+	"github.com/disintegration/imaging"
 	"golang.org/x/image/draw"
 	_ "golang.org/x/image/webp" // registers the WebP decoder
 
@@ -49,11 +50,14 @@ func processImage(r io.ReadSeeker, dst io.Writer, contentType string, maxPixels 
 	if _, err := r.Seek(0, io.SeekStart); err != nil {
 		return processedImage{}, err
 	}
-	img, _, err := image.Decode(r)
+	// A phone stores a portrait photo as landscape pixels plus an EXIF orientation tag. Re-encoding drops the
+	// tag with the rest of the metadata, so the pixels are turned upright first (and the reported dimensions
+	// are the upright ones), or the photo would show sideways everywhere.
+	img, err := imaging.Decode(r, imaging.AutoOrientation(true))
 	if err != nil {
 		return processedImage{}, apperr.InvalidField("file", "the image is corrupt or truncated")
 	}
-	out := processedImage{contentType: contentType, width: cfg.Width, height: cfg.Height}
+	out := processedImage{contentType: contentType, width: img.Bounds().Dx(), height: img.Bounds().Dy()}
 	switch contentType {
 	case "image/jpeg":
 		if err := jpeg.Encode(dst, img, &jpeg.Options{Quality: 90}); err != nil {
