@@ -262,6 +262,7 @@ func New(cfg config.Config, log *slog.Logger, tel Telemetry, pg *pgxpool.Pool, m
 	filesSvc := attachments.New(postgres.NewAttachmentStore(pg), objects, communitySvc, ids, attachments.Config{
 		MaxSize: cfg.Uploads.MaxSize, Types: cfg.Uploads.Types, MaxPixels: cfg.Uploads.MaxPixels, UploadEvery: cfg.Uploads.Every,
 		UploadBurst: cfg.Uploads.Burst, UnsentTTL: cfg.Uploads.UnsentTTL, TempDir: cfg.Uploads.TempDir,
+		Sent: cassandra.NewMessageStore(cs),
 	}, log.With("component", "attachments"))
 	filesSvc.Start(10 * time.Minute)
 	messagingSvc := messaging.New(cassandra.NewMessageStore(cs), communitySvc, sockets.Publisher(), channelMeta, ids, messaging.Config{

@@ -32,6 +32,12 @@ type Store interface {
 	Delete(ctx context.Context, ids []int64) error
 	ByIDs(ctx context.Context, ids []int64) ([]model.Attachment, error)
 	Unsent(ctx context.Context, before time.Time, limit int) ([]model.Attachment, error)
+	// The sweeper's questions (sweep.go).
+	StaleClaims(ctx context.Context, before time.Time, limit int) ([]model.Attachment, error)
+	GoneChannels(ctx context.Context, limit int) ([]int64, error)
+	InChannel(ctx context.Context, channelID int64, limit int) ([]model.Attachment, error)
+	ForgetGoneChannel(ctx context.Context, channelID int64) (bool, error)
+	ImagesInUse(ctx context.Context, paths []string) ([]string, error)
 }
 
 // Objects holds the bytes (the local file system or S3). Get's reader is also an io.Seeker for both stores,
@@ -40,6 +46,8 @@ type Objects interface {
 	Put(ctx context.Context, key string, r io.Reader, size int64, contentType string) error
 	Get(ctx context.Context, key string) (io.ReadCloser, int64, error)
 	Delete(ctx context.Context, key string) error
+	// Keys lists up to limit keys under a folder after a key, in order (the sweeper's walk).
+	Keys(ctx context.Context, prefix, after string, limit int) ([]string, error)
 }
 
 // Access answers whether a user may read a channel (community: members of its server, or of the DM).
@@ -61,6 +69,12 @@ type Config struct {
 	TempDir     string        // where uploads are spooled ("" = the system's)
 	// MaxPerMessage bounds the files of one message (Discord: 10).
 	MaxPerMessage int
+	// OrphanGrace: the sweeper leaves objects and claims younger than this alone (an upload or a send may
+	// still be on its way). SweepPage: keys of the store one sweep looks at per folder.
+	OrphanGrace time.Duration
+	SweepPage   int
+	// Sent finds stored messages for the sweeper's old claims (nil: such claims are left alone).
+	Sent SentMessages
 }
 
 func (c *Config) defaults() {
@@ -85,6 +99,12 @@ func (c *Config) defaults() {
 	if c.MaxPerMessage <= 0 {
 		c.MaxPerMessage = 10
 	}
+	if c.OrphanGrace <= 0 {
+		c.OrphanGrace = time.Hour
+	}
+	if c.SweepPage <= 0 {
+		c.SweepPage = 5000
+	}
 }
 
 // Service implements attachments.
@@ -100,6 +120,9 @@ type Service struct {
 	// images bounds concurrent image decodes: a 40-megapixel image takes up to 160 MB while it is decoded.
 	images chan struct{}
 
+	sweepMu sync.Mutex
+	cursor  map[string]string // per folder of the store: the last key the sweeper looked at
+
 	bg       sync.WaitGroup
 	stop     chan struct{}
 	stopOnce sync.Once
@@ -109,7 +132,8 @@ type Service struct {
 func New(store Store, objects Objects, access Access, ids IDs, cfg Config, log *slog.Logger) *Service {
 	cfg.defaults()
 	return &Service{store: store, objects: objects, access: access, ids: ids, cfg: cfg, log: log, now: time.Now,
-		limiter: ratelimit.New(cfg.UploadEvery, cfg.UploadBurst), images: make(chan struct{}, 2), stop: make(chan struct{})}
+		limiter: ratelimit.New(cfg.UploadEvery, cfg.UploadBurst), images: make(chan struct{}, 2), stop: make(chan struct{}),
+		cursor: map[string]string{}}
 }
 
 // Limits reports the configured limits (for the API and the web app).
@@ -405,7 +429,7 @@ func (s *Service) Collect(ctx context.Context) (int, error) {
 	}
 }
 
-// Start runs the collector every interval until Close.
+// Start runs the sweeper (Sweep) every interval until Close.
 func (s *Service) Start(interval time.Duration) {
 	s.bg.Add(1)
 	go func() {
@@ -418,10 +442,11 @@ func (s *Service) Start(interval time.Duration) {
 				return
 			case <-t.C:
 				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-				if n, err := s.Collect(ctx); err != nil {
-					s.log.Warn("collecting unsent uploads failed", "err", err)
-				} else if n > 0 {
-					s.log.Info("collected unsent uploads", "count", n)
+				if w, err := s.Sweep(ctx); err != nil {
+					s.log.Warn("sweeping unreferenced files failed", "err", err, "swept", w)
+				} else if w.total() > 0 {
+					s.log.Info("swept unreferenced files", "unsent", w.Unsent, "goneChannels", w.GoneChannels,
+						"staleClaims", w.StaleClaims, "repaired", w.Repaired, "objects", w.Objects)
 				}
 				cancel()
 			}

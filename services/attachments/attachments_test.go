@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/parleychat/parley/internal/apperr"
 	"github.com/parleychat/parley/internal/model"
 	"github.com/parleychat/parley/internal/snowflake"
@@ -56,6 +58,7 @@ type env struct {
 	svc     *attachments.Service
 	access  *members
 	store   *postgres.AttachmentStore
+	pg      *pgxpool.Pool
 	objects attachments.Objects
 	dir     string // fs store root ("" for S3)
 	spool   string
@@ -69,13 +72,14 @@ func newEnv(t *testing.T, objects attachments.Objects, dir string, cfg attachmen
 		access.set(u, general, true)
 	}
 	access.set(alice, secret, true)
-	store := postgres.NewAttachmentStore(testenv.Postgres(t))
+	pg := testenv.Postgres(t)
+	store := postgres.NewAttachmentStore(pg)
 	if cfg.TempDir == "" {
 		cfg.TempDir = t.TempDir()
 	}
 	svc := attachments.New(store, objects, access, ids, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	t.Cleanup(svc.Close)
-	return &env{svc: svc, access: access, store: store, objects: objects, dir: dir, spool: cfg.TempDir}
+	return &env{svc: svc, access: access, store: store, pg: pg, objects: objects, dir: dir, spool: cfg.TempDir}
 }
 
 func newFSEnv(t *testing.T, cfg attachments.Config) *env {
