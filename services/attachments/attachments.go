@@ -75,6 +75,13 @@ type Config struct {
 	SweepPage   int
 	// Sent finds stored messages for the sweeper's old claims (nil: such claims are left alone).
 	Sent SentMessages
+	// Posters makes video poster frames (ffmpeg; nil: videos get the player's generic poster).
+	Posters Posters
+}
+
+// Posters writes a PNG of a frame of a video file (internal/poster runs ffmpeg).
+type Posters interface {
+	Frame(ctx context.Context, video, png string) error
 }
 
 func (c *Config) defaults() {
@@ -237,6 +244,16 @@ func (s *Service) Upload(ctx context.Context, u Upload) (model.Attachment, error
 	}
 	if isText(ct) {
 		a.Snippet = snippet(head)
+	}
+	if strings.HasPrefix(ct, "video/") && s.cfg.Posters != nil {
+		// A video without a poster is still a good upload: a failure only costs the preview.
+		var err error
+		if preview, previewType, a.Width, a.Height, err = s.videoPoster(ctx, spool.Name()); err != nil {
+			if ctx.Err() != nil {
+				return model.Attachment{}, unavailable(ctx.Err())
+			}
+			s.log.Info("no poster frame for a video", "err", err)
+		}
 	}
 
 	if preview != nil {
