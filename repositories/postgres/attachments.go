@@ -118,6 +118,23 @@ func (s *AttachmentStore) StaleClaims(ctx context.Context, before time.Time, lim
 	return s.list(ctx, "SELECT "+attachmentCols+" FROM attachments WHERE status = 'claimed' AND claimed_at < $1 ORDER BY claimed_at LIMIT $2", before, limit)
 }
 
+// MarkDeleting records that the message carrying these files is about to be deleted.
+func (s *AttachmentStore) MarkDeleting(ctx context.Context, messageID int64, ids []int64) error {
+	_, err := s.db.Exec(ctx, "UPDATE attachments SET deleting_at = now(), message_id = $1 WHERE id = ANY($2)", messageID, ids)
+	return err
+}
+
+// StaleDeletions returns files marked for deletion with their message before a time (a deletion a crash cut short).
+func (s *AttachmentStore) StaleDeletions(ctx context.Context, before time.Time, limit int) ([]model.Attachment, error) {
+	return s.list(ctx, "SELECT "+attachmentCols+" FROM attachments WHERE deleting_at < $1 ORDER BY deleting_at LIMIT $2", before, limit)
+}
+
+// KeepDeleting clears the mark of files whose message was not deleted after all.
+func (s *AttachmentStore) KeepDeleting(ctx context.Context, ids []int64) error {
+	_, err := s.db.Exec(ctx, "UPDATE attachments SET deleting_at = NULL WHERE id = ANY($1)", ids)
+	return err
+}
+
 // GoneChannels returns deleted channels that still have files (recorded by a trigger on channels).
 func (s *AttachmentStore) GoneChannels(ctx context.Context, limit int) ([]int64, error) {
 	rows, err := s.db.Query(ctx, "SELECT channel_id FROM attachment_gone_channels ORDER BY deleted_at LIMIT $1", limit)

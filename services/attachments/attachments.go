@@ -38,6 +38,9 @@ type Store interface {
 	InChannel(ctx context.Context, channelID int64, limit int) ([]model.Attachment, error)
 	ForgetGoneChannel(ctx context.Context, channelID int64) (bool, error)
 	ImagesInUse(ctx context.Context, paths []string) ([]string, error)
+	MarkDeleting(ctx context.Context, messageID int64, ids []int64) error
+	StaleDeletions(ctx context.Context, before time.Time, limit int) ([]model.Attachment, error)
+	KeepDeleting(ctx context.Context, ids []int64) error
 }
 
 // Objects holds the bytes (the local file system or S3). Get's reader is also an io.Seeker for both stores,
@@ -389,6 +392,18 @@ func (s *Service) MessageStored(m model.Message) {
 	})
 }
 
+// Deleting marks a message's files before the message is deleted, so that a crash between deleting the message
+// and deleting its files leaves them findable (the sweeper finishes the job).
+func (s *Service) Deleting(ctx context.Context, m model.Message) error {
+	if len(m.Attachments) == 0 {
+		return nil
+	}
+	if err := s.store.MarkDeleting(ctx, m.ID, attachmentIDs(m.Attachments)); err != nil {
+		return unavailable(err)
+	}
+	return nil
+}
+
 // MessageDeleted deletes a deleted message's files: objects first, then rows (a failure leaves the row, so
 // nothing is ever left that no row points to).
 func (s *Service) MessageDeleted(m model.Message) {
@@ -463,7 +478,7 @@ func (s *Service) Start(interval time.Duration) {
 					s.log.Warn("sweeping unreferenced files failed", "err", err, "swept", w)
 				} else if w.total() > 0 {
 					s.log.Info("swept unreferenced files", "unsent", w.Unsent, "goneChannels", w.GoneChannels,
-						"staleClaims", w.StaleClaims, "repaired", w.Repaired, "objects", w.Objects)
+						"staleClaims", w.StaleClaims, "repaired", w.Repaired, "deleted", w.Deleted, "objects", w.Objects)
 				}
 				cancel()
 			}

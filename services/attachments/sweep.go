@@ -2,6 +2,7 @@ package attachments
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strconv"
 	"strings"
@@ -15,6 +16,7 @@ import (
 // send claimed long ago whose message was never recorded.
 type SentMessages interface {
 	SentWith(ctx context.Context, channelID, senderID int64, nonce string, from, to int64) (model.Message, bool, error)
+	Get(ctx context.Context, channelID, messageID int64) (model.Message, error)
 }
 
 // Swept counts what one sweep did.
@@ -23,10 +25,13 @@ type Swept struct {
 	GoneChannels int // files of deleted channels (and so of deleted servers and group DMs), removed
 	StaleClaims  int // files claimed by a send whose message was never stored, removed
 	Repaired     int // files claimed by a stored message whose "attached" record was lost, recorded now
+	Deleted      int // files of a deleted message whose deletion a crash cut short, removed
 	Objects      int // objects no row points to (a crash between storing an upload and recording it), removed
 }
 
-func (w Swept) total() int { return w.Unsent + w.GoneChannels + w.StaleClaims + w.Repaired + w.Objects }
+func (w Swept) total() int {
+	return w.Unsent + w.GoneChannels + w.StaleClaims + w.Repaired + w.Deleted + w.Objects
+}
 
 // claimWindow bounds how far from its claim a message's id can be: the id is taken right after the claim on
 // the owner node (clocks of nodes differ by less than this).
@@ -51,6 +56,9 @@ func (s *Service) Sweep(ctx context.Context) (Swept, error) {
 		return w, err
 	}
 	if w.StaleClaims, w.Repaired, err = s.sweepClaims(ctx); err != nil {
+		return w, err
+	}
+	if w.Deleted, err = s.sweepDeletions(ctx); err != nil {
 		return w, err
 	}
 	n, err := s.sweepObjects(ctx, "att/", s.orphanAttachments)
@@ -120,6 +128,36 @@ func (s *Service) sweepClaims(ctx context.Context) (removed, repaired int, err e
 		removed++
 	}
 	return removed, repaired, nil
+}
+
+// sweepDeletions finishes deletions a crash cut short: files marked before their message's delete, an hour
+// ago. The message gone or deleted: the files go; still there (its delete failed): the mark is cleared.
+func (s *Service) sweepDeletions(ctx context.Context) (int, error) {
+	if s.cfg.Sent == nil {
+		return 0, nil
+	}
+	as, err := s.store.StaleDeletions(ctx, s.now().Add(-s.cfg.OrphanGrace), sweepBatch)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, a := range as {
+		m, err := s.cfg.Sent.Get(ctx, a.ChannelID, a.MessageID)
+		if err != nil && !errors.Is(err, model.ErrNotFound) {
+			return n, err
+		}
+		if err == nil && !m.Deleted {
+			if err := s.store.KeepDeleting(ctx, []int64{a.ID}); err != nil {
+				return n, err
+			}
+			continue
+		}
+		if err := s.remove(ctx, []model.Attachment{a}); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
 }
 
 // sweepObjects walks one folder of the store a page (SweepPage keys) per run, resuming where the last run

@@ -118,6 +118,30 @@ func TestSweeperRemovesOrphansAndRepairsLostRecords(t *testing.T) {
 				t.Fatal(err)
 			}
 
+			// A message deleted by a process that died before deleting its files, and a message whose delete
+			// failed after its files were marked: the first's files go, the second's stay, unmarked.
+			cut, failed := upload(general, "cut.txt"), upload(general, "failed.txt")
+			cutMsg := model.Message{ID: oldID(), ChannelID: general, SenderID: alice, Content: "c", Nonce: kind + "n-cut", Attachments: []model.Attachment{cut}}
+			failedMsg := model.Message{ID: oldID(), ChannelID: general, SenderID: alice, Content: "f", Nonce: kind + "n-failed", Attachments: []model.Attachment{failed}}
+			if err := log.InsertBatch(ctx, []model.Message{cutMsg, failedMsg}, 0); err != nil {
+				t.Fatal(err)
+			}
+			for _, m := range []model.Message{cutMsg, failedMsg} {
+				if _, err := e.svc.Claim(ctx, alice, general, m.Nonce, []int64{m.Attachments[0].ID}); err != nil {
+					t.Fatal(err)
+				}
+				if err := e.store.Attach(ctx, m.ID, []int64{m.Attachments[0].ID}); err != nil {
+					t.Fatal(err)
+				}
+				if err := e.svc.Deleting(ctx, m); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := log.Delete(ctx, general, cutMsg.ID, 0); err != nil {
+				t.Fatal(err)
+			}
+			exec("UPDATE attachments SET deleting_at = now() - interval '2 hours' WHERE id = ANY($1)", []int64{cut.ID, failed.ID})
+
 			// Objects: left by a crash between storing an upload and recording it (old, no row: deleted), one being
 			// uploaded now (young: kept), an old one with its row (kept), keys the sweeper does not own (kept).
 			crashed, young, withRow := oldID(), snowflake.FirstIDAt(time.Now()), oldID()
@@ -151,14 +175,19 @@ func TestSweeperRemovesOrphansAndRepairsLostRecords(t *testing.T) {
 				total.GoneChannels += w.GoneChannels
 				total.StaleClaims += w.StaleClaims
 				total.Repaired += w.Repaired
+				total.Deleted += w.Deleted
 				total.Objects += w.Objects
 			}
-			want := attachments.Swept{GoneChannels: 3, StaleClaims: 2, Repaired: 1, Objects: 3}
+			want := attachments.Swept{GoneChannels: 3, StaleClaims: 2, Repaired: 1, Deleted: 1, Objects: 3}
 			if total != want {
 				t.Fatalf("swept %+v, want %+v", total, want)
 			}
 
-			for _, a := range []model.Attachment{inText, inDM, inDMClaimed, lost, deleted} {
+			var marked bool
+			if err := e.pg.QueryRow(ctx, "SELECT deleting_at IS NOT NULL FROM attachments WHERE id = $1", failed.ID).Scan(&marked); err != nil || marked || !exists(failed.ObjectKey) {
+				t.Errorf("the file of a message whose delete failed: marked=%v exists=%v (%v)", marked, exists(failed.ObjectKey), err)
+			}
+			for _, a := range []model.Attachment{inText, inDM, inDMClaimed, lost, deleted, cut} {
 				if _, err := e.store.Get(ctx, a.ID); err == nil || exists(a.ObjectKey) {
 					t.Errorf("%s: row or object left (err %v)", a.Name, err)
 				}
@@ -188,7 +217,7 @@ func TestSweeperRemovesOrphansAndRepairsLostRecords(t *testing.T) {
 				t.Cleanup(func() {
 					for _, k := range []string{"att/readme/file", "backups/x", fmt.Sprintf("att/%d/file", young), fmt.Sprintf("att/%d/file", withRow),
 						fmt.Sprintf("avatars/%d.png", shown), fmt.Sprintf("avatars/%d.png", icon), fmt.Sprintf("avatars/%d.png", fresh),
-						repaired.ObjectKey, recent.ObjectKey} {
+						repaired.ObjectKey, recent.ObjectKey, failed.ObjectKey} {
 						_ = objects.Delete(ctx, k)
 					}
 				})

@@ -4,6 +4,10 @@ ALTER TABLE attachments ADD COLUMN claimed_at TIMESTAMPTZ;
 UPDATE attachments SET claimed_at = created_at WHERE status = 'claimed';
 CREATE INDEX attachments_claimed ON attachments (claimed_at) WHERE status = 'claimed';
 CREATE INDEX attachments_channel ON attachments (channel_id);
+-- deleting_at: set just before its message is deleted in Cassandra, so files whose deletion a crash interrupted
+-- (the message gone, its files not) are found again.
+ALTER TABLE attachments ADD COLUMN deleting_at TIMESTAMPTZ;
+CREATE INDEX attachments_deleting ON attachments (deleting_at) WHERE deleting_at IS NOT NULL;
 
 -- Channels deleted (one by one, with their server, or an emptied group DM) while files of theirs remain. The
 -- trigger writes the row in the deleting transaction itself, so no crash can lose it; the sweeper deletes the
