@@ -46,7 +46,8 @@ function video(): Buffer | null {
     execFileSync('ffmpeg', ['-nostdin', '-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc=size=320x180:rate=10:duration=2', '-c:v', 'mpeg4', '-pix_fmt', 'yuv420p', out]);
     return fs.readFileSync(out);
   } catch (e) {
-    if (process.env.CI) throw e;
+    // run.mjs sets CI: without ffmpeg this step fails rather than pass unnoticed (scripts/deps.sh installs it).
+    if (process.env.CI) throw new Error(`ffmpeg could not make a test video (scripts/deps.sh ffmpeg installs it): ${e}`);
     return null;
   } finally {
     fs.rmSync(path.dirname(out), { recursive: true, force: true });

@@ -77,7 +77,8 @@ func (r *Runner) Frame(ctx context.Context, src, dst string) error {
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
 	defer cancel()
 	err := r.run(ctx, src, dst, "1")
-	if err == nil && empty(dst) {
+	if (err != nil || empty(dst)) && ctx.Err() == nil {
+		// A clip shorter than a second has no frame there (ffmpeg says so, or writes nothing): take the first.
 		err = r.run(ctx, src, dst, "0")
 	}
 	if err == nil && empty(dst) {
