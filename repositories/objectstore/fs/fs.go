@@ -113,7 +113,9 @@ func (s *Store) Delete(_ context.Context, key string) error {
 }
 
 // Keys lists up to limit keys under prefix (a folder: "att/") that sort after after, in key order: the orphan
-// sweeper walks the store with it a page at a time. Temporary files of writes in progress are not keys.
+// sweeper walks the store with it a page at a time. Temporary files of writes in progress are not keys. The walk
+// goes folder by folder in name order, which is key order as long as no folder name holds a character that sorts
+// before "/" ('-', '.'): true of the keys the server makes (ids and fixed words).
 func (s *Store) Keys(_ context.Context, prefix, after string, limit int) ([]string, error) {
 	dir := filepath.Join(s.root, filepath.FromSlash(strings.TrimSuffix(prefix, "/")))
 	var out []string
