@@ -6,6 +6,7 @@ toolchain go1.27.3
 
 require (
 	github.com/apache/cassandra-gocql-driver/v2 v2.1.2
+	github.com/disintegration/imaging v1.6.2
 	github.com/emersion/go-sasl v0.0.0-20241020182733-b788ff22d5a6
 	github.com/emersion/go-smtp v0.26.0
 	github.com/gabriel-vasile/mimetype v1.4.12

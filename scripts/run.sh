@@ -4,7 +4,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 START="$(_ts)"
 "$ROOT/scripts/stack.sh" up
-"$ROOT/scripts/deps.sh" go frontend
+"$ROOT/scripts/deps.sh" go frontend ffmpeg
 # Rebuild the front end only when its sources changed since the last build.
 if [[ ! -f "$ROOT/frontend/dist/index.html" ]] || [[ -n "$(find "$ROOT/frontend/src" "$ROOT/frontend/index.html" "$ROOT/frontend/package-lock.json" -newer "$ROOT/frontend/dist/index.html" -print -quit)" ]]; then
   step "building the front end" bash -c "cd '$ROOT/frontend' && npm run build --silent"

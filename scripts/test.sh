@@ -5,7 +5,7 @@ cd "$ROOT"
 START="$(_ts)"
 
 "$ROOT/scripts/stack.sh" up
-"$ROOT/scripts/deps.sh" go jsclient frontend e2e chromium
+"$ROOT/scripts/deps.sh" go jsclient frontend e2e chromium ffmpeg
 set -a; source "$LOCAL/stack.env"; set +a
 export PARLEY_REQUIRE_STACK=1
 

@@ -33,6 +33,7 @@ func main() {
 	c := flag.Int("c", 20, "uploads at once")
 	size := flag.Int("size", 24, "MiB per file (text) ")
 	kind := flag.String("kind", "text", "text (a text file of -size MiB) or jpeg (a 4000×3000 photo)")
+	downloads := flag.Int("download", 0, "then download the uploaded files this many times each, -c at once (0 = no downloads)")
 	flag.Parse()
 
 	token, channel := setup(*base)
@@ -91,6 +92,7 @@ func main() {
 	var wg sync.WaitGroup
 	var failed atomic.Int64
 	durations := make([]time.Duration, *n)
+	files := make([]string, *n) // /files/<id>/<name> of each upload
 	start := time.Now()
 	for i := 0; i < *n; i++ {
 		wg.Add(1)
@@ -99,10 +101,12 @@ func main() {
 			defer wg.Done()
 			defer func() { <-sem }()
 			t0 := time.Now()
-			if err := upload(*base, token, channel, fmt.Sprintf("bench-%d.%s", i, map[string]string{"text": "txt", "jpeg": "jpg"}[*kind]), body); err != nil {
+			u, err := upload(*base, token, channel, fmt.Sprintf("bench-%d.%s", i, map[string]string{"text": "txt", "jpeg": "jpg"}[*kind]), body)
+			if err != nil {
 				failed.Add(1)
 				log.Printf("upload %d: %v", i, err)
 			}
+			files[i] = u
 			durations[i] = time.Since(t0)
 		}()
 	}
@@ -118,6 +122,68 @@ func main() {
 		durations[len(durations)/2].Seconds(), durations[len(durations)-1].Seconds())
 	if *pid > 0 {
 		fmt.Printf("server RSS before %.1f MiB, peak during %.1f MiB\n", float64(before.Load())/(1<<20), float64(peak.Load())/(1<<20))
+	}
+	if *downloads > 0 && failed.Load() == 0 {
+		download(*base, token, files, *downloads, *c, *pid)
+	}
+	if failed.Load() > 0 {
+		os.Exit(1)
+	}
+}
+
+// download fetches every uploaded file times times, c at once (what the uploader's channel members do), and
+// prints the throughput and the server's RSS meanwhile.
+func download(base, token string, files []string, times, c, pid int) {
+	var peak atomic.Int64
+	before := rss(pid)
+	stop := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(20 * time.Millisecond):
+				if r := rss(pid); r > peak.Load() {
+					peak.Store(r)
+				}
+			}
+		}
+	}()
+	var bytesIn atomic.Int64
+	var failed atomic.Int64
+	sem := make(chan struct{}, c)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for k := 0; k < times; k++ {
+		for _, f := range files {
+			wg.Add(1)
+			sem <- struct{}{}
+			go func() {
+				defer wg.Done()
+				defer func() { <-sem }()
+				req, _ := http.NewRequest("GET", base+f, nil)
+				req.Header.Set("Authorization", "Bearer "+token)
+				res, err := http.DefaultClient.Do(req)
+				if err != nil {
+					failed.Add(1)
+					return
+				}
+				n, _ := io.Copy(io.Discard, res.Body)
+				res.Body.Close()
+				if res.StatusCode != http.StatusOK {
+					failed.Add(1)
+				}
+				bytesIn.Add(n)
+			}()
+		}
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	close(stop)
+	mib := float64(bytesIn.Load()) / (1 << 20)
+	fmt.Printf("downloads %d (%d at once) failed=%d: %.0f MiB in %.2f s, %.1f MiB/s\n", times*len(files), c, failed.Load(), mib, elapsed.Seconds(), mib/elapsed.Seconds())
+	if pid > 0 {
+		fmt.Printf("server RSS before downloads %.1f MiB, peak during %.1f MiB\n", float64(before)/(1<<20), float64(peak.Load())/(1<<20))
 	}
 	if failed.Load() > 0 {
 		os.Exit(1)
@@ -175,17 +241,19 @@ func setup(base string) (token, channel string) {
 	return auth.AccessToken, chans.Channels[0].ID
 }
 
-func upload(base, token, channel, name string, body []byte) error {
+func upload(base, token, channel, name string, body []byte) (string, error) {
 	req, _ := http.NewRequest("POST", base+"/api/channels/"+channel+"/attachments?filename="+name, bytes.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+token)
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return err
+		return "", err
 	}
 	defer res.Body.Close()
 	b, _ := io.ReadAll(res.Body)
 	if res.StatusCode != http.StatusCreated {
-		return fmt.Errorf("%d %s", res.StatusCode, b)
+		return "", fmt.Errorf("%d %s", res.StatusCode, b)
 	}
-	return nil
+	var out struct{ Attachment struct{ URL string } }
+	_ = json.Unmarshal(b, &out)
+	return out.Attachment.URL, nil
 }

@@ -176,7 +176,7 @@ type Message struct {
 }
 
 // Attachment is a file in a message. url downloads it (members of the channel only, checked per request);
-// previewUrl is a small image for images; width and height let clients reserve the space before it loads.
+// previewUrl is a small image for images and a poster frame for videos (when the server has ffmpeg); width and height let clients reserve the space before it loads.
 type Attachment struct {
 	ID          string `json:"id"`
 	Name        string `json:"name"`

@@ -2,6 +2,10 @@
 // channel; Bob sees the previews live (images really load: the files cookie authorises them), a refused type gets
 // a clear error, and a removed member's browser can no longer load the files.
 import { expect, test, type Page } from '@playwright/test';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import zlib from 'node:zlib';
 import { api, closeAll, screenshot, setupPair } from './helpers';
 
@@ -35,6 +39,21 @@ function png(w: number, h: number, rgb: [number, number, number]): Buffer {
   return Buffer.concat([Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]), chunk('IHDR', ihdr), chunk('IDAT', zlib.deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]);
 }
 
+/** A 2-second 320×180 MP4 made by ffmpeg (its test pattern), or null without ffmpeg (scripts/deps.sh installs it). */
+function video(): Buffer | null {
+  const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'parley-e2e-')), 'clip.mp4');
+  try {
+    execFileSync('ffmpeg', ['-nostdin', '-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc=size=320x180:rate=10:duration=2', '-c:v', 'mpeg4', '-pix_fmt', 'yuv420p', out]);
+    return fs.readFileSync(out);
+  } catch (e) {
+    // run.mjs sets CI: without ffmpeg this step fails rather than pass unnoticed (scripts/deps.sh installs it).
+    if (process.env.CI) throw new Error(`ffmpeg could not make a test video (scripts/deps.sh ffmpeg installs it): ${e}`);
+    return null;
+  } finally {
+    fs.rmSync(path.dirname(out), { recursive: true, force: true });
+  }
+}
+
 /** The message row that carries a file named `name`. */
 const rowWithFile = (page: Page, name: string) => page.getByTestId('message-item').filter({ has: page.locator(`[data-testid="attachment"][data-name="${name}"]`) });
 
@@ -50,7 +69,7 @@ async function expectUploadsDone(page: Page, n: number) {
   await expect(page.locator('[data-testid="upload-item"][data-status="done"]')).toHaveCount(n);
 }
 
-test('attachments: button, paste and drop; Bob sees the previews live; a refused type is explained; a removed member loses the files', async ({ browser }) => {
+test('attachments: button, paste and drop; Bob sees the previews live (a video with its poster frame); a refused type is explained; a removed member loses the files', async ({ browser }) => {
   const p = await setupPair(browser, 'File Club');
   try {
     const { a, b } = p;
@@ -105,6 +124,24 @@ test('attachments: button, paste and drop; Bob sees the previews live; a refused
     await a.page.getByTestId('composer-input').press('Enter');
     await expect(rowWithFile(b.page, 'empty.zip').getByRole('link', { name: 'Download empty.zip' })).toHaveAttribute('href', /\/files\/\d+\/empty\.zip\?download=1$/);
     await expect(rowWithFile(b.page, 'table.csv')).toHaveCount(1);
+
+    // 3b. A video: the server makes a poster frame with ffmpeg, and Bob's player shows it before anything plays.
+    const clip = video();
+    if (clip) {
+      await a.page.getByTestId('composer-file-input').setInputFiles([{ name: 'clip.mp4', mimeType: 'video/mp4', buffer: clip }]);
+      await expectUploadsDone(a.page, 1);
+      await a.page.getByTestId('composer-send').click();
+      const player = rowWithFile(b.page, 'clip.mp4').locator('video');
+      await expect(player).toHaveAttribute('poster', /^\/files\/\d+\/clip\.mp4\?preview=1$/);
+      const poster = await player.evaluate(async (el: HTMLVideoElement) => {
+        const r = await fetch(el.poster);
+        const img = await createImageBitmap(await r.blob());
+        return { status: r.status, type: r.headers.get('content-type'), width: img.width, height: img.height };
+      });
+      expect(poster).toEqual({ status: 200, type: 'image/jpeg', width: 320, height: 180 });
+    } else {
+      test.info().annotations.push({ type: 'skipped step', description: 'no ffmpeg: the video poster step did not run' });
+    }
 
     // 4. A type the server refuses: the error is shown on the file, and nothing can be sent with it.
     await a.page.getByTestId('composer-file-input').setInputFiles([

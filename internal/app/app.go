@@ -28,6 +28,7 @@ import (
 	"github.com/parleychat/parley/internal/mail"
 	"github.com/parleychat/parley/internal/metrics"
 	"github.com/parleychat/parley/internal/model"
+	"github.com/parleychat/parley/internal/poster"
 	"github.com/parleychat/parley/internal/reqid"
 	"github.com/parleychat/parley/internal/snowflake"
 	"github.com/parleychat/parley/internal/socketio"
@@ -259,9 +260,19 @@ func New(cfg config.Config, log *slog.Logger, tel Telemetry, pg *pgxpool.Pool, m
 	if err != nil {
 		return nil, err
 	}
+	var posters attachments.Posters
+	if ff, err := poster.Find(poster.Config{Binary: cfg.Uploads.FFmpeg, Jobs: cfg.Uploads.FFmpegJobs}); err == nil {
+		posters = ff
+		log.Info("video poster frames by ffmpeg", "ffmpeg", ff.Binary())
+	} else if errors.Is(err, poster.ErrUnavailable) {
+		log.Info("no ffmpeg: videos get the player's generic poster")
+	} else {
+		return nil, err
+	}
 	filesSvc := attachments.New(postgres.NewAttachmentStore(pg), objects, communitySvc, ids, attachments.Config{
 		MaxSize: cfg.Uploads.MaxSize, Types: cfg.Uploads.Types, MaxPixels: cfg.Uploads.MaxPixels, UploadEvery: cfg.Uploads.Every,
 		UploadBurst: cfg.Uploads.Burst, UnsentTTL: cfg.Uploads.UnsentTTL, TempDir: cfg.Uploads.TempDir,
+		Sent: cassandra.NewMessageStore(cs), Posters: posters,
 	}, log.With("component", "attachments"))
 	filesSvc.Start(10 * time.Minute)
 	messagingSvc := messaging.New(cassandra.NewMessageStore(cs), communitySvc, sockets.Publisher(), channelMeta, ids, messaging.Config{

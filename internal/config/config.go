@@ -106,6 +106,8 @@ var Vars = []Var{
 	{"PARLEY_UPLOAD_EVERY", "2s", "...then one per this interval"},
 	{"PARLEY_UPLOAD_TIMEOUT", "10m", "time an upload's body has to arrive"},
 	{"PARLEY_UPLOAD_UNSENT_TTL", "24h", "uploaded files never sent in a message are deleted after this long"},
+	{"PARLEY_FFMPEG", "", "ffmpeg for video poster frames: a path, empty to look it up in PATH (none found: videos get the player's generic poster), off to make none"},
+	{"PARLEY_FFMPEG_JOBS", "1", "poster frames made at once per node (each ffmpeg runs one thread, at most 20 s and 1 GiB)"},
 	{"PARLEY_UPLOAD_TMP_DIR", "", "where uploads are spooled while they are checked (empty: the system's temporary directory)"},
 	{"PARLEY_KEYS_URL", "", "the key service of encrypted DMs (cmd/keys, e.g. http://127.0.0.1:8081): the server proxies /keys/ to it, so the web app reaches it on its own origin; empty = /keys/ answers 503 and the app offers no encryption"},
 	{"PARLEY_PPROF_ADDR", "", "if set (e.g. 127.0.0.1:6060), serve Go's pprof profiles on this separate address; keep it on loopback"},
@@ -165,14 +167,16 @@ type Storage struct {
 
 // Uploads are the limits of file uploads.
 type Uploads struct {
-	MaxSize   int64
-	Types     []string
-	MaxPixels int64
-	Burst     int
-	Every     time.Duration
-	Timeout   time.Duration
-	UnsentTTL time.Duration
-	TempDir   string
+	MaxSize    int64
+	Types      []string
+	MaxPixels  int64
+	Burst      int
+	Every      time.Duration
+	Timeout    time.Duration
+	UnsentTTL  time.Duration
+	TempDir    string
+	FFmpeg     string // "" = PATH, "off" = no posters
+	FFmpegJobs int
 }
 
 // Mail settings: where the server's mails go, and whether registration verifies the address.
@@ -383,14 +387,16 @@ func Load(getenv func(string) string) (Config, error) {
 		r.fail("PARLEY_STORAGE", "must be fs or s3")
 	}
 	c.Uploads = Uploads{
-		MaxSize:   int64(r.intRange("PARLEY_UPLOAD_MAX_SIZE", 1, 5<<30)),
-		Types:     r.list("PARLEY_UPLOAD_TYPES"),
-		MaxPixels: int64(r.intRange("PARLEY_UPLOAD_MAX_PIXELS", 1, 1_000_000_000)),
-		Burst:     r.intRange("PARLEY_UPLOAD_BURST", 1, 1_000_000),
-		Every:     r.duration("PARLEY_UPLOAD_EVERY"),
-		Timeout:   r.duration("PARLEY_UPLOAD_TIMEOUT"),
-		UnsentTTL: r.duration("PARLEY_UPLOAD_UNSENT_TTL"),
-		TempDir:   strings.TrimSpace(getenv("PARLEY_UPLOAD_TMP_DIR")),
+		MaxSize:    int64(r.intRange("PARLEY_UPLOAD_MAX_SIZE", 1, 5<<30)),
+		Types:      r.list("PARLEY_UPLOAD_TYPES"),
+		MaxPixels:  int64(r.intRange("PARLEY_UPLOAD_MAX_PIXELS", 1, 1_000_000_000)),
+		Burst:      r.intRange("PARLEY_UPLOAD_BURST", 1, 1_000_000),
+		Every:      r.duration("PARLEY_UPLOAD_EVERY"),
+		Timeout:    r.duration("PARLEY_UPLOAD_TIMEOUT"),
+		UnsentTTL:  r.duration("PARLEY_UPLOAD_UNSENT_TTL"),
+		TempDir:    strings.TrimSpace(getenv("PARLEY_UPLOAD_TMP_DIR")),
+		FFmpeg:     strings.TrimSpace(getenv("PARLEY_FFMPEG")),
+		FFmpegJobs: r.intRange("PARLEY_FFMPEG_JOBS", 1, 64),
 	}
 	c.AllowedOrigins = append([]string{c.PublicOrigin}, r.list("PARLEY_ALLOWED_ORIGINS")...)
 	c.HTTP.SecureOrigin = strings.HasPrefix(c.PublicOrigin, "https://")

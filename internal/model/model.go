@@ -288,4 +288,5 @@ type Attachment struct {
 	PreviewKey  string
 	Snippet     string // text files: the first lines, for a highlighted preview
 	CreatedAt   time.Time
+	ClaimedAt   time.Time // when a send last claimed it (zero while ready)
 }

@@ -107,6 +107,34 @@ func (m *MessageStore) Nonces(ctx context.Context, channelID, since int64, limit
 	return out, nil
 }
 
+// SentWith finds the message a sender stored with a nonce among a channel's messages with ids from..to
+// (deleted ones included, with their attachments column); found is false when there is none. The attachment
+// sweeper asks it about a file a send claimed long ago but whose message was never recorded: the message got
+// its id just after the claim, so a window around the claim's time is all there is to read.
+func (m *MessageStore) SentWith(ctx context.Context, channelID, senderID int64, nonce string, from, to int64) (model.Message, bool, error) {
+	for b := max(Bucket(from), Bucket(channelID), 0); b <= Bucket(to); b++ {
+		iter := m.s.Query("SELECT message_id, sender_id, nonce FROM messages WHERE channel_id = ? AND bucket = ? AND message_id >= ? AND message_id <= ?",
+			channelID, b, from, to).PageSize(5000).IterContext(ctx)
+		var id, sender int64
+		var n string
+		found := int64(0)
+		for iter.Scan(&id, &sender, &n) {
+			if sender == senderID && n == nonce {
+				found = id
+				break
+			}
+		}
+		if err := iter.Close(); err != nil {
+			return model.Message{}, false, fmt.Errorf("cassandra: looking for a sent message: %w", err)
+		}
+		if found != 0 {
+			msg, err := m.Get(ctx, channelID, found)
+			return msg, err == nil, err
+		}
+	}
+	return model.Message{}, false, nil
+}
+
 // ErrNotFound is returned by Get for a missing message.
 var ErrNotFound = model.ErrNotFound
 

@@ -32,6 +32,15 @@ type Store interface {
 	Delete(ctx context.Context, ids []int64) error
 	ByIDs(ctx context.Context, ids []int64) ([]model.Attachment, error)
 	Unsent(ctx context.Context, before time.Time, limit int) ([]model.Attachment, error)
+	// The sweeper's questions (sweep.go).
+	StaleClaims(ctx context.Context, before time.Time, limit int) ([]model.Attachment, error)
+	GoneChannels(ctx context.Context, limit int) ([]int64, error)
+	InChannel(ctx context.Context, channelID int64, limit int) ([]model.Attachment, error)
+	ForgetGoneChannel(ctx context.Context, channelID int64) (bool, error)
+	ImagesInUse(ctx context.Context, paths []string) ([]string, error)
+	MarkDeleting(ctx context.Context, messageID int64, ids []int64) error
+	StaleDeletions(ctx context.Context, before time.Time, limit int) ([]model.Attachment, error)
+	KeepDeleting(ctx context.Context, ids []int64) error
 }
 
 // Objects holds the bytes (the local file system or S3). Get's reader is also an io.Seeker for both stores,
@@ -40,6 +49,8 @@ type Objects interface {
 	Put(ctx context.Context, key string, r io.Reader, size int64, contentType string) error
 	Get(ctx context.Context, key string) (io.ReadCloser, int64, error)
 	Delete(ctx context.Context, key string) error
+	// Keys lists up to limit keys under a folder after a key, in order (the sweeper's walk).
+	Keys(ctx context.Context, prefix, after string, limit int) ([]string, error)
 }
 
 // Access answers whether a user may read a channel (community: members of its server, or of the DM).
@@ -61,6 +72,19 @@ type Config struct {
 	TempDir     string        // where uploads are spooled ("" = the system's)
 	// MaxPerMessage bounds the files of one message (Discord: 10).
 	MaxPerMessage int
+	// OrphanGrace: the sweeper leaves objects and claims younger than this alone (an upload or a send may
+	// still be on its way). SweepPage: keys of the store one sweep looks at per folder.
+	OrphanGrace time.Duration
+	SweepPage   int
+	// Sent finds stored messages for the sweeper's old claims (nil: such claims are left alone).
+	Sent SentMessages
+	// Posters makes video poster frames (ffmpeg; nil: videos get the player's generic poster).
+	Posters Posters
+}
+
+// Posters writes a PNG of a frame of a video file (internal/poster runs ffmpeg).
+type Posters interface {
+	Frame(ctx context.Context, video, png string) error
 }
 
 func (c *Config) defaults() {
@@ -85,6 +109,12 @@ func (c *Config) defaults() {
 	if c.MaxPerMessage <= 0 {
 		c.MaxPerMessage = 10
 	}
+	if c.OrphanGrace <= 0 {
+		c.OrphanGrace = time.Hour
+	}
+	if c.SweepPage <= 0 {
+		c.SweepPage = 5000
+	}
 }
 
 // Service implements attachments.
@@ -100,6 +130,9 @@ type Service struct {
 	// images bounds concurrent image decodes: a 40-megapixel image takes up to 160 MB while it is decoded.
 	images chan struct{}
 
+	sweepMu sync.Mutex
+	cursor  map[string]string // per folder of the store: the last key the sweeper looked at
+
 	bg       sync.WaitGroup
 	stop     chan struct{}
 	stopOnce sync.Once
@@ -109,7 +142,8 @@ type Service struct {
 func New(store Store, objects Objects, access Access, ids IDs, cfg Config, log *slog.Logger) *Service {
 	cfg.defaults()
 	return &Service{store: store, objects: objects, access: access, ids: ids, cfg: cfg, log: log, now: time.Now,
-		limiter: ratelimit.New(cfg.UploadEvery, cfg.UploadBurst), images: make(chan struct{}, 2), stop: make(chan struct{})}
+		limiter: ratelimit.New(cfg.UploadEvery, cfg.UploadBurst), images: make(chan struct{}, 2), stop: make(chan struct{}),
+		cursor: map[string]string{}}
 }
 
 // Limits reports the configured limits (for the API and the web app).
@@ -213,6 +247,16 @@ func (s *Service) Upload(ctx context.Context, u Upload) (model.Attachment, error
 	}
 	if isText(ct) {
 		a.Snippet = snippet(head)
+	}
+	if strings.HasPrefix(ct, "video/") && s.cfg.Posters != nil {
+		// A video without a poster is still a good upload: a failure only costs the preview.
+		var err error
+		if preview, previewType, a.Width, a.Height, err = s.videoPoster(ctx, spool.Name()); err != nil {
+			if ctx.Err() != nil {
+				return model.Attachment{}, unavailable(ctx.Err())
+			}
+			s.log.Info("no poster frame for a video", "err", err)
+		}
 	}
 
 	if preview != nil {
@@ -348,6 +392,18 @@ func (s *Service) MessageStored(m model.Message) {
 	})
 }
 
+// Deleting marks a message's files before the message is deleted, so that a crash between deleting the message
+// and deleting its files leaves them findable (the sweeper finishes the job).
+func (s *Service) Deleting(ctx context.Context, m model.Message) error {
+	if len(m.Attachments) == 0 {
+		return nil
+	}
+	if err := s.store.MarkDeleting(ctx, m.ID, attachmentIDs(m.Attachments)); err != nil {
+		return unavailable(err)
+	}
+	return nil
+}
+
 // MessageDeleted deletes a deleted message's files: objects first, then rows (a failure leaves the row, so
 // nothing is ever left that no row points to).
 func (s *Service) MessageDeleted(m model.Message) {
@@ -405,7 +461,7 @@ func (s *Service) Collect(ctx context.Context) (int, error) {
 	}
 }
 
-// Start runs the collector every interval until Close.
+// Start runs the sweeper (Sweep) every interval until Close.
 func (s *Service) Start(interval time.Duration) {
 	s.bg.Add(1)
 	go func() {
@@ -418,10 +474,11 @@ func (s *Service) Start(interval time.Duration) {
 				return
 			case <-t.C:
 				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-				if n, err := s.Collect(ctx); err != nil {
-					s.log.Warn("collecting unsent uploads failed", "err", err)
-				} else if n > 0 {
-					s.log.Info("collected unsent uploads", "count", n)
+				if w, err := s.Sweep(ctx); err != nil {
+					s.log.Warn("sweeping unreferenced files failed", "err", err, "swept", w)
+				} else if w.total() > 0 {
+					s.log.Info("swept unreferenced files", "unsent", w.Unsent, "goneChannels", w.GoneChannels,
+						"staleClaims", w.StaleClaims, "repaired", w.Repaired, "deleted", w.Deleted, "objects", w.Objects)
 				}
 				cancel()
 			}

@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/parleychat/parley/internal/apperr"
 	"github.com/parleychat/parley/internal/model"
 	"github.com/parleychat/parley/internal/snowflake"
@@ -56,6 +58,7 @@ type env struct {
 	svc     *attachments.Service
 	access  *members
 	store   *postgres.AttachmentStore
+	pg      *pgxpool.Pool
 	objects attachments.Objects
 	dir     string // fs store root ("" for S3)
 	spool   string
@@ -69,13 +72,14 @@ func newEnv(t *testing.T, objects attachments.Objects, dir string, cfg attachmen
 		access.set(u, general, true)
 	}
 	access.set(alice, secret, true)
-	store := postgres.NewAttachmentStore(testenv.Postgres(t))
+	pg := testenv.Postgres(t)
+	store := postgres.NewAttachmentStore(pg)
 	if cfg.TempDir == "" {
 		cfg.TempDir = t.TempDir()
 	}
 	svc := attachments.New(store, objects, access, ids, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	t.Cleanup(svc.Close)
-	return &env{svc: svc, access: access, store: store, objects: objects, dir: dir, spool: cfg.TempDir}
+	return &env{svc: svc, access: access, store: store, pg: pg, objects: objects, dir: dir, spool: cfg.TempDir}
 }
 
 func newFSEnv(t *testing.T, cfg attachments.Config) *env {
@@ -162,6 +166,48 @@ func TestImageUploadStripsMetadataAndMakesAPreview(t *testing.T) {
 	}
 	if _, err := e.svc.Open(context.Background(), bob, a.ID, false); !apperr.Is(err, apperr.NotFound) {
 		t.Fatalf("another member opened an unsent upload: %v", err)
+	}
+}
+
+// A phone's portrait photo: landscape pixels plus an EXIF orientation tag. The tag goes with the rest of the
+// metadata, so the served image, its preview and its dimensions must already be upright.
+func TestImageUploadHonoursEXIFOrientation(t *testing.T) {
+	e := newFSEnv(t, attachments.Config{})
+	a, err := e.upload(alice, general, "portrait.jpg", testfiles.OrientedJPEG(1200, 800, 6))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Width != 800 || a.Height != 1200 {
+		t.Fatalf("dimensions %dx%d, want the upright 800x1200", a.Width, a.Height)
+	}
+	red := func(img image.Image, x, y int) bool {
+		r, g, b, _ := img.At(x, y).RGBA()
+		return r>>8 > 150 && g>>8 < 90 && b>>8 < 90
+	}
+	for _, preview := range []bool{false, true} {
+		got, _ := e.read(t, alice, a.ID, preview)
+		if bytes.Contains(got, []byte("Exif")) {
+			t.Fatal("the orientation tag (EXIF) survived")
+		}
+		img, _, err := image.Decode(bytes.NewReader(got))
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, h := img.Bounds().Dx(), img.Bounds().Dy()
+		if w >= h {
+			t.Fatalf("preview=%v: %dx%d is not portrait", preview, w, h)
+		}
+		// Rotated 90° clockwise, the stored top-left corner is the upright top-right one.
+		if !red(img, w-5, 5) || red(img, 5, 5) || red(img, w-5, h-5) {
+			t.Fatalf("preview=%v: the red corner is not top-right: the image was not turned upright", preview)
+		}
+	}
+	// Orientation 1 (already upright) and 3 (upside down) keep landscape dimensions.
+	for _, o := range []uint16{1, 3} {
+		a, err := e.upload(alice, general, "landscape.jpg", testfiles.OrientedJPEG(300, 200, o))
+		if err != nil || a.Width != 300 || a.Height != 200 {
+			t.Fatalf("orientation %d: %dx%d %v", o, a.Width, a.Height, err)
+		}
 	}
 }
 

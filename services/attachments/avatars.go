@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/disintegration/imaging"
 	"golang.org/x/image/draw"
 
 	"github.com/parleychat/parley/internal/apperr"
@@ -75,7 +76,7 @@ func (s *Service) Avatar(ctx context.Context, u Upload) (string, error) {
 	case <-ctx.Done():
 		return "", ctx.Err()
 	}
-	img, _, err := image.Decode(io.NewSectionReader(spool, 0, n))
+	img, err := imaging.Decode(io.NewSectionReader(spool, 0, n), imaging.AutoOrientation(true)) // upright, as in images.go
 	var out bytes.Buffer
 	if err == nil {
 		err = png.Encode(&out, squared(img))

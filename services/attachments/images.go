@@ -2,13 +2,16 @@ package attachments
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"image"
 	"image/gif"
 	"image/jpeg"
 	"image/png"
 	"io"
+	"os"
 
+	"github.com/disintegration/imaging"
 	"golang.org/x/image/draw"
 	_ "golang.org/x/image/webp" // registers the WebP decoder
 
@@ -49,11 +52,14 @@ func processImage(r io.ReadSeeker, dst io.Writer, contentType string, maxPixels 
 	if _, err := r.Seek(0, io.SeekStart); err != nil {
 		return processedImage{}, err
 	}
-	img, _, err := image.Decode(r)
+	// A phone stores a portrait photo as landscape pixels plus an EXIF orientation tag. Re-encoding drops the
+	// tag with the rest of the metadata, so the pixels are turned upright first (and the reported dimensions
+	// are the upright ones), or the photo would show sideways everywhere.
+	img, err := imaging.Decode(r, imaging.AutoOrientation(true))
 	if err != nil {
 		return processedImage{}, apperr.InvalidField("file", "the image is corrupt or truncated")
 	}
-	out := processedImage{contentType: contentType, width: cfg.Width, height: cfg.Height}
+	out := processedImage{contentType: contentType, width: img.Bounds().Dx(), height: img.Bounds().Dy()}
 	switch contentType {
 	case "image/jpeg":
 		if err := jpeg.Encode(dst, img, &jpeg.Options{Quality: 90}); err != nil {
@@ -105,3 +111,41 @@ func makePreview(img image.Image) ([]byte, string, error) {
 }
 
 var _ = gif.Decode // the GIF decoder is registered by importing image/gif
+
+// videoPoster has ffmpeg write a frame of the video to a temporary file, then checks that frame like an
+// uploaded image (pixel limit, decode) and re-encodes it as the preview; width and height are the frame's.
+func (s *Service) videoPoster(ctx context.Context, video string) (preview []byte, previewType string, w, h int, err error) {
+	f, err := os.CreateTemp(s.cfg.TempDir, "parley-poster-*.png")
+	if err != nil {
+		return nil, "", 0, 0, err
+	}
+	f.Close()
+	defer os.Remove(f.Name())
+	if err := s.cfg.Posters.Frame(ctx, video, f.Name()); err != nil {
+		return nil, "", 0, 0, err
+	}
+	frame, err := os.Open(f.Name())
+	if err != nil {
+		return nil, "", 0, 0, err
+	}
+	defer frame.Close()
+	cfg, err := png.DecodeConfig(frame)
+	if err != nil || int64(cfg.Width)*int64(cfg.Height) > s.cfg.MaxPixels || cfg.Width <= 0 || cfg.Height <= 0 {
+		return nil, "", 0, 0, fmt.Errorf("poster frame unusable (%dx%d): %v", cfg.Width, cfg.Height, err)
+	}
+	if _, err := frame.Seek(0, io.SeekStart); err != nil {
+		return nil, "", 0, 0, err
+	}
+	select {
+	case s.images <- struct{}{}:
+	case <-ctx.Done():
+		return nil, "", 0, 0, ctx.Err()
+	}
+	defer func() { <-s.images }()
+	img, err := png.Decode(frame)
+	if err != nil {
+		return nil, "", 0, 0, err
+	}
+	preview, previewType, err = makePreview(img)
+	return preview, previewType, cfg.Width, cfg.Height, err
+}

@@ -433,6 +433,11 @@ func (s *Service) DeleteHere(ctx context.Context, userID, channelID, messageID i
 	if m.SenderID != userID && !moderator {
 		return apperr.New(apperr.Forbidden, "you can only delete your own messages")
 	}
+	if s.cfg.Files != nil && len(m.Attachments) > 0 {
+		if err := s.cfg.Files.Deleting(ctx, m); err != nil {
+			return err
+		}
+	}
 	ts, err := s.stampWrite(conv)
 	if err != nil {
 		return err

@@ -115,7 +115,9 @@ type Config struct {
 type Files interface {
 	// Claim takes a sender's uploads to a channel for one send (all or none; a retry with the same nonce again).
 	Claim(ctx context.Context, userID, channelID int64, nonce string, ids []int64) ([]model.Attachment, error)
-	// MessageDeleted deletes a deleted message's files.
+	// Deleting marks a message's files just before the message is deleted (a crash after the delete leaves them
+	// findable); MessageDeleted then deletes them.
+	Deleting(ctx context.Context, m model.Message) error
 	MessageDeleted(m model.Message)
 }
 

@@ -131,3 +131,8 @@ export function previewKind(a: Pick<Attachment, 'contentType' | 'previewUrl' | '
   if (a.snippet) return 'text';
   return 'file';
 }
+
+/** The URL that downloads a file (as an attachment, whatever its type). */
+export function downloadUrl(a: Pick<Attachment, 'url'>) {
+  return `${a.url}${a.url.includes('?') ? '&' : '?'}download=1`;
+}

@@ -18,7 +18,7 @@ describe('Attachments', () => {
     expect(el.getAttribute('height')).toBe('300');
     expect(el.getAttribute('src')).toBe(img.previewUrl);
     await userEvent.click(screen.getByRole('button', { name: 'Open photo.jpg' }));
-    expect(screen.getByTestId('lightbox').querySelector('img')!.getAttribute('src')).toBe(img.url);
+    expect((await screen.findByTestId('lightbox')).querySelector('img')!.getAttribute('src')).toBe(img.url);
     await userEvent.keyboard('{Escape}');
     expect(screen.queryByTestId('lightbox')).toBeNull();
   });
@@ -29,6 +29,12 @@ describe('Attachments', () => {
     const links = screen.getAllByTestId('attachment-download') as HTMLAnchorElement[];
     expect(links.map((a) => a.getAttribute('href'))).toEqual(['/files/2/main.go?download=1', '/files/3/site.zip?download=1']);
     expect(screen.getByTestId('attachment-video').querySelector('video')!.getAttribute('src')).toBe(video.url);
+    expect(screen.getByTestId('attachment-video').querySelector('video')!.hasAttribute('poster')).toBe(false);
+  });
+
+  it("shows a video's poster frame when the server made one", () => {
+    render(<Attachments items={[{ ...video, width: 480, height: 270, previewUrl: '/files/4/clip.mp4?preview=1' }]} />);
+    expect(screen.getByTestId('attachment-video').querySelector('video')!.getAttribute('poster')).toBe('/files/4/clip.mp4?preview=1');
   });
 
   it('formats sizes and picks preview kinds', () => {

@@ -1,9 +1,10 @@
 // The files of a message: images inline (their box sized from width/height before they load, so nothing jumps;
 // a click opens a lightbox), video and audio with the browser's players, text and code with their first lines
 // highlighted, anything else as a card with name, size and a download button.
-import { useEffect, useRef, useState } from 'react';
+import { useEffect, useState } from 'react';
 import type { Attachment } from '../api/types';
-import { filesCookieReady, formatSize, previewKind } from '../api/files';
+import { downloadUrl, filesCookieReady, formatSize, previewKind } from '../api/files';
+import { Lightbox } from './lazy';
 import type { HlNode } from '../chat/highlight';
 import './attachments.css';
 
@@ -15,10 +16,6 @@ function fit(w = 0, h = 0): { width: number; height: number } {
   if (!w || !h) return { width: MAX_W, height: MAX_H };
   const s = Math.min(1, MAX_W / w, MAX_H / h);
   return { width: Math.max(1, Math.round(w * s)), height: Math.max(1, Math.round(h * s)) };
-}
-
-function downloadUrl(a: Attachment) {
-  return `${a.url}${a.url.includes('?') ? '&' : '?'}download=1`;
 }
 
 /** An <img>/<video> source that retries once after the files cookie is in place (the first load can race it). */
@@ -42,34 +39,6 @@ function ImageAttachment({ a, onOpen }: { a: Attachment; onOpen: () => void }) {
     <button type="button" className="attachment-image" style={{ width: box.width, height: box.height }} onClick={onOpen} aria-label={`Open ${a.name}`}>
       <img src={img.src} onError={img.onError} alt={a.name} width={box.width} height={box.height} loading="lazy" data-testid="attachment-image" />
     </button>
-  );
-}
-
-function Lightbox({ a, onClose }: { a: Attachment; onClose: () => void }) {
-  const close = useRef<HTMLButtonElement>(null);
-  useEffect(() => {
-    close.current?.focus();
-  }, []);
-  useEffect(() => {
-    const onKey = (e: KeyboardEvent) => {
-      if (e.key === 'Escape') onClose();
-    };
-    window.addEventListener('keydown', onKey);
-    return () => window.removeEventListener('keydown', onKey);
-  }, [onClose]);
-  return (
-    // eslint-disable-next-line jsx-a11y/click-events-have-key-events, jsx-a11y/no-noninteractive-element-interactions -- Esc closes it (window listener); a click on the backdrop is the mouse way
-    <div className="lightbox" role="dialog" aria-modal="true" aria-label={a.name} onClick={onClose} data-testid="lightbox">
-      <img src={a.url} alt={a.name} className="lightbox-image" />
-      <div className="lightbox-bar">
-        <a href={downloadUrl(a)} download={a.name} onClick={(e) => e.stopPropagation()}>
-          Download {a.name} ({formatSize(a.size)})
-        </a>
-        <button type="button" className="link-button" onClick={onClose} ref={close}>
-          Close
-        </button>
-      </div>
-    </div>
   );
 }
 
@@ -141,10 +110,10 @@ function MediaAttachment({ a, kind }: { a: Attachment; kind: 'video' | 'audio' }
   return (
     <div className={`attachment-media ${kind}`} data-testid={`attachment-${kind}`}>
       {kind === 'video' ? (
-        // No poster frame is made on the server yet: the player shows its own until the first frame loads. Files
-        // people upload come without caption tracks.
+        // previewUrl is the server's poster frame (ffmpeg); without one the player shows its own. Files people
+        // upload come without caption tracks.
         // eslint-disable-next-line jsx-a11y/media-has-caption
-        <video controls preload="metadata" src={media.src} onError={media.onError} width={MAX_W} aria-label={a.name} />
+        <video controls preload="metadata" src={media.src} onError={media.onError} width={MAX_W} poster={a.previewUrl} aria-label={a.name} />
       ) : (
         // eslint-disable-next-line jsx-a11y/media-has-caption -- uploads come without caption tracks
         <audio controls preload="metadata" src={media.src} onError={media.onError} aria-label={a.name} />

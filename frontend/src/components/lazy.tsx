@@ -1,6 +1,7 @@
 // Parts of the chat screen that the first paint does not need (issue #16: the chat screen's JavaScript budget):
-// dialogs, the quick switcher, the profile card. Each comes as its own chunk when first opened, inside its own
-// Suspense (nothing else on the screen waits), and is prefetched once the browser is idle after the first paint.
+// dialogs, the quick switcher, the profile card, the image lightbox. Each comes as its own chunk when first opened,
+// inside its own Suspense (nothing else on the screen waits), and is prefetched once the browser is idle after the
+// first paint.
 import { lazy, Suspense, type ComponentProps, type ComponentType } from 'react';
 
 // Encrypted DMs (with ts-mls, the largest part) load only when a DM is opened: not prefetched for everyone.
@@ -12,6 +13,7 @@ const loaders = {
   switcher: () => import('./Switcher'),
   profileCard: () => import('./ProfileCardPopover'),
   privacy: () => import('./PrivacySection'),
+  lightbox: () => import('./Lightbox'),
 };
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the same bound as React.lazy's own signature
@@ -39,6 +41,7 @@ export const ProfileCard = part(loaders.profileCard, 'ProfileCard');
 export const PrivacySection = part(loaders.privacy, 'PrivacySection');
 export const E2EEControls = part(e2ee, 'E2EEControls');
 export const EncryptedText = part(e2ee, 'EncryptedText');
+export const Lightbox = part(loaders.lightbox, 'Lightbox');
 
 /** Fetches every part once the browser is idle, so the first open is instant (and works offline). */
 export function prefetchParts() {

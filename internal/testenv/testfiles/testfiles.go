@@ -70,6 +70,34 @@ func JPEGWithGPS(w, h int) []byte {
 	return append(out, plain[2:]...)
 }
 
+// OrientedJPEG is a JPEG as a phone writes a portrait photo: w×h stored pixels (blue, with a red square in the
+// stored top-left corner) and an EXIF APP1 segment whose orientation tag (0x0112) says how to turn them upright
+// (6: rotate 90° clockwise, so the red square belongs top-right and the upright image is h×w).
+func OrientedJPEG(w, h int, orientation uint16) []byte {
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			c := color.RGBA{20, 40, 220, 255}
+			if x < w/4 && y < h/4 {
+				c = color.RGBA{230, 20, 20, 255}
+			}
+			img.Set(x, y, c)
+		}
+	}
+	var plain bytes.Buffer
+	_ = jpeg.Encode(&plain, img, &jpeg.Options{Quality: 90})
+	// TIFF header (big-endian), IFD0 at offset 8 with one entry: Orientation, SHORT, count 1, value; no next IFD.
+	tiff := []byte("MM\x00\x2a\x00\x00\x00\x08\x00\x01\x01\x12\x00\x03\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x00")
+	binary.BigEndian.PutUint16(tiff[18:], orientation)
+	payload := append([]byte("Exif\x00\x00"), tiff...)
+	seg := []byte{0xFF, 0xE1, 0, 0}
+	binary.BigEndian.PutUint16(seg[2:], uint16(len(payload)+2))
+	out := append([]byte{}, plain.Bytes()[:2]...) // SOI
+	out = append(out, seg...)
+	out = append(out, payload...)
+	return append(out, plain.Bytes()[2:]...)
+}
+
 // BombPNG is a tiny valid-looking PNG whose header claims w×h pixels (a decompression bomb's header).
 func BombPNG(w, h uint32) []byte {
 	b := PNG(8, 8)

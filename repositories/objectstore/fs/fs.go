@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/parleychat/parley/repositories/objectstore"
 )
@@ -109,6 +110,43 @@ func (s *Store) Delete(_ context.Context, key string) error {
 		return err
 	}
 	return nil
+}
+
+// Keys lists up to limit keys under prefix (a folder: "att/") that sort after after, in key order: the orphan
+// sweeper walks the store with it a page at a time. Temporary files of writes in progress are not keys. The walk
+// goes folder by folder in name order, which is key order as long as no folder name holds a character that sorts
+// before "/" ('-', '.'): true of the keys the server makes (ids and fixed words).
+func (s *Store) Keys(_ context.Context, prefix, after string, limit int) ([]string, error) {
+	dir := filepath.Join(s.root, filepath.FromSlash(strings.TrimSuffix(prefix, "/")))
+	var out []string
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		if len(out) >= limit {
+			return fs.SkipAll
+		}
+		rel, rerr := filepath.Rel(s.root, p)
+		if rerr != nil {
+			return rerr
+		}
+		key := filepath.ToSlash(rel)
+		if d.IsDir() {
+			// WalkDir goes in lexical order; a folder whose every key sorts before after is skipped whole.
+			if p != dir && key+"/" < after && !strings.HasPrefix(after, key+"/") {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		if key > after && objectstore.CheckKey(key) == nil {
+			out = append(out, key)
+		}
+		return nil
+	})
+	return out, err
 }
 
 // Ping checks that the directory is still there (readiness).

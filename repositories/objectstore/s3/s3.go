@@ -26,12 +26,16 @@ type Config struct {
 	Region    string
 	// Calls, when set, hears every request by method (metrics, tracing).
 	Calls observe.Observer
+	// Prefix puts every key under a folder of the bucket ("" = none): a bucket shared with other data, or
+	// tests that must not see each other's objects.
+	Prefix string
 }
 
 // Store is one bucket.
 type Store struct {
 	c      *minio.Client
 	bucket string
+	prefix string
 }
 
 // Open connects and creates the bucket if it does not exist.
@@ -51,7 +55,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{c: c, bucket: cfg.Bucket}
+	s := &Store{c: c, bucket: cfg.Bucket, prefix: cfg.Prefix}
 	exists, err := c.BucketExists(ctx, cfg.Bucket)
 	if err != nil {
 		return nil, fmt.Errorf("s3 bucket %q: %w", cfg.Bucket, err)
@@ -85,7 +89,7 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, co
 	if contentType == "" {
 		contentType = "application/octet-stream"
 	}
-	_, err := s.c.PutObject(ctx, s.bucket, key, r, size, minio.PutObjectOptions{
+	_, err := s.c.PutObject(ctx, s.bucket, s.prefix+key, r, size, minio.PutObjectOptions{
 		ContentType: contentType, DisableMultipart: true, SendContentMd5: false,
 	})
 	return err
@@ -96,7 +100,7 @@ func (s *Store) Get(ctx context.Context, key string) (io.ReadCloser, int64, erro
 	if err := objectstore.CheckKey(key); err != nil {
 		return nil, 0, err
 	}
-	obj, err := s.c.GetObject(ctx, s.bucket, key, minio.GetObjectOptions{})
+	obj, err := s.c.GetObject(ctx, s.bucket, s.prefix+key, minio.GetObjectOptions{})
 	if err != nil {
 		return nil, 0, notFound(err)
 	}
@@ -114,7 +118,32 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	if err := objectstore.CheckKey(key); err != nil {
 		return err
 	}
-	return s.c.RemoveObject(ctx, s.bucket, key, minio.RemoveObjectOptions{})
+	return s.c.RemoveObject(ctx, s.bucket, s.prefix+key, minio.RemoveObjectOptions{})
+}
+
+// Keys lists up to limit keys under prefix (a folder: "att/") that sort after after, in key order (S3 lists
+// in UTF-8 binary order): the orphan sweeper walks the bucket with it a page at a time.
+func (s *Store) Keys(ctx context.Context, prefix, after string, limit int) ([]string, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel() // stops the listing goroutine once limit keys came
+	opts := minio.ListObjectsOptions{Prefix: s.prefix + prefix, Recursive: true, MaxKeys: min(limit, 1000)}
+	if after != "" {
+		opts.StartAfter = s.prefix + after
+	}
+	var out []string
+	for obj := range s.c.ListObjects(ctx, s.bucket, opts) {
+		if obj.Err != nil {
+			return nil, obj.Err
+		}
+		key := strings.TrimPrefix(obj.Key, s.prefix)
+		if objectstore.CheckKey(key) == nil {
+			out = append(out, key)
+		}
+		if len(out) >= limit {
+			break
+		}
+	}
+	return out, nil
 }
 
 // Ping checks that the bucket answers (readiness).

@@ -2,6 +2,7 @@ package s3_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -29,5 +30,30 @@ func TestS3OpenRefusesBadEndpoints(t *testing.T) {
 	cfg.SecretKey = "wrong-" + cfg.SecretKey
 	if _, err := s3.Open(ctx, cfg); err == nil {
 		t.Error("wrong credentials accepted")
+	}
+}
+
+// A store with a Prefix keeps its keys in a folder of the bucket and sees only them.
+func TestS3Prefix(t *testing.T) {
+	ctx := context.Background()
+	whole := testenv.S3(t)
+	cfg := testenv.S3Config(t)
+	cfg.Prefix = testenv.UniqueName("tenant") + "/"
+	inner, err := s3.Open(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := inner.Put(ctx, "att/1/file", strings.NewReader("abc"), 3, "text/plain"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = inner.Delete(ctx, "att/1/file") })
+	rc, size, err := whole.Get(ctx, cfg.Prefix+"att/1/file")
+	if err != nil || size != 3 {
+		t.Fatalf("the object is not under the prefix: %v", err)
+	}
+	rc.Close()
+	keys, err := inner.Keys(ctx, "att/", "", 10)
+	if err != nil || len(keys) != 1 || keys[0] != "att/1/file" {
+		t.Fatalf("keys %q %v", keys, err)
 	}
 }

@@ -19,6 +19,7 @@ type Store interface {
 	Put(ctx context.Context, key string, r io.Reader, size int64, contentType string) error
 	Get(ctx context.Context, key string) (io.ReadCloser, int64, error)
 	Delete(ctx context.Context, key string) error
+	Keys(ctx context.Context, prefix, after string, limit int) ([]string, error)
 	Ping(ctx context.Context) error
 }
 
@@ -28,7 +29,7 @@ func Run(t *testing.T, s Store, prefix string) {
 	key := func(name string) string { return prefix + "/" + name }
 	// A shared bucket (S3) keeps what a run leaves: delete every key the suite may have written.
 	t.Cleanup(func() {
-		for _, k := range []string{"big", "empty", "short", "aborted", "k"} {
+		for _, k := range []string{"big", "empty", "short", "aborted", "k", "list/a/1", "list/a/2", "list/b", "list/c/d/e"} {
 			_ = s.Delete(ctx, key(k))
 		}
 	})
@@ -107,6 +108,39 @@ func Run(t *testing.T, s Store, prefix string) {
 			if err := s.Put(ctx, k, strings.NewReader("x"), 1, "text/plain"); err == nil {
 				t.Errorf("key %q was accepted", k)
 			}
+		}
+	})
+	t.Run("keys are listed in order, a page at a time", func(t *testing.T) {
+		want := []string{key("list/a/1"), key("list/a/2"), key("list/b"), key("list/c/d/e")}
+		for _, k := range want {
+			if err := s.Put(ctx, k, strings.NewReader("x"), 1, "text/plain"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var got []string
+		after := ""
+		for pages := 0; pages < 10; pages++ {
+			page, err := s.Keys(ctx, key("list/"), after, 3)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(page) > 3 {
+				t.Fatalf("page of %d keys, limit 3", len(page))
+			}
+			got = append(got, page...)
+			if len(page) < 3 {
+				break
+			}
+			after = page[len(page)-1]
+		}
+		if strings.Join(got, " ") != strings.Join(want, " ") {
+			t.Fatalf("listed %q, want %q", got, want)
+		}
+		if page, err := s.Keys(ctx, key("list/"), key("list/a/2"), 10); err != nil || strings.Join(page, " ") != strings.Join(want[2:], " ") {
+			t.Fatalf("after %q: %q %v", key("list/a/2"), page, err)
+		}
+		if page, err := s.Keys(ctx, key("nothing-here/"), "", 10); err != nil || len(page) != 0 {
+			t.Fatalf("an empty folder: %q %v", page, err)
 		}
 	})
 	t.Run("ping", func(t *testing.T) {
