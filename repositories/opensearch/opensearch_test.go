@@ -2,6 +2,9 @@ package opensearch_test
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
 	"testing"
 	"time"
 
@@ -41,11 +44,11 @@ func store(t *testing.T) *opensearch.Store {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	if err := s.EnsureIndex(ctx); err != nil {
-		t.Fatal(err)
+	if created, err := s.EnsureIndex(ctx); err != nil || !created {
+		t.Fatalf("EnsureIndex: created %v, %v", created, err)
 	}
-	if err := s.EnsureIndex(ctx); err != nil { // idempotent
-		t.Fatal(err)
+	if created, err := s.EnsureIndex(ctx); err != nil || created { // idempotent
+		t.Fatalf("second EnsureIndex: created %v, %v", created, err)
 	}
 	if err := s.Ping(ctx); err != nil {
 		t.Fatal(err)
@@ -154,5 +157,69 @@ func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// mappingOf returns the "dynamic" setting of the index behind name ("" if there is no such index).
+func mappingOf(t *testing.T, name string) (index, dynamic string) {
+	t.Helper()
+	resp, err := http.Get(testenv.SearchURL(t) + "/" + name + "/_mapping")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusNotFound {
+		return "", ""
+	}
+	var m map[string]struct {
+		Mappings struct {
+			Dynamic string `json:"dynamic"`
+		} `json:"mappings"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&m); err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range m {
+		return k, v.Mappings.Dynamic
+	}
+	return "", ""
+}
+
+// An index deleted under a running server is not re-created by its writes (OpenSearch would auto-create one with
+// dynamic mappings: content as text+keyword, ids as long, no analyzer); EnsureIndex creates it with ours.
+func TestADeletedIndexIsNotRecreatedByWrites(t *testing.T) {
+	t.Parallel()
+	name := testenv.UniqueName("parley-test-gone")
+	s, err := opensearch.New(opensearch.Config{URLs: []string{testenv.SearchURL(t)}, Index: name, Shards: 1})
+	must(t, err)
+	ctx := context.Background()
+	t.Cleanup(func() { _ = s.DeleteIndex(context.Background()) })
+	if created, err := s.EnsureIndex(ctx); err != nil || !created {
+		t.Fatalf("EnsureIndex: %v %v", created, err)
+	}
+	if idx, dyn := mappingOf(t, name); idx != name+"-v1" || dyn != "strict" {
+		t.Fatalf("index behind %s: %q dynamic %q", name, idx, dyn)
+	}
+	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	m := model.Message{ID: 5, ChannelID: 9, SenderID: 1, Content: "still here", CreatedAt: at}
+	must(t, s.Apply(ctx, []model.IndexOp{{Message: m, Version: at.UnixMicro()}}))
+	must(t, s.DeleteIndex(ctx))
+	err = s.Apply(ctx, []model.IndexOp{{Message: m, Version: at.UnixMicro() + 1}})
+	if !errors.Is(err, model.ErrSearchIndexMissing) {
+		t.Fatalf("write to a deleted index: %v, want ErrSearchIndexMissing", err)
+	}
+	if idx, _ := mappingOf(t, name); idx != "" {
+		t.Fatalf("the write re-created the index as %q", idx)
+	}
+	if created, err := s.EnsureIndex(ctx); err != nil || !created {
+		t.Fatalf("EnsureIndex after the deletion: %v %v", created, err)
+	}
+	if idx, dyn := mappingOf(t, name); idx != name+"-v1" || dyn != "strict" {
+		t.Fatalf("re-created index behind %s: %q dynamic %q", name, idx, dyn)
+	}
+	must(t, s.Apply(ctx, []model.IndexOp{{Message: m, Version: at.UnixMicro() + 1}}))
+	must(t, s.Refresh(ctx))
+	if r, err := s.Search(ctx, model.SearchQuery{Channels: []int64{9}, Terms: "still"}); err != nil || len(r.Hits) != 1 {
+		t.Fatalf("search after re-creation: %+v %v", r, err)
 	}
 }
