@@ -20,18 +20,24 @@ func NewSearchCheckpointStore(db *mongo.Database) *SearchCheckpointStore {
 	return &SearchCheckpointStore{coll: db.Collection("search_checkpoints")}
 }
 
+// refDoc is one message (subdocuments: FerretDB refuses nested arrays).
+type refDoc struct {
+	Channel int64 `bson:"c"`
+	ID      int64 `bson:"m"`
+}
+
 type checkpointDoc struct {
-	Node     string     `bson:"_id"`
-	Since    time.Time  `bson:"since"`
-	Messages [][2]int64 `bson:"messages"` // [channel, message] pairs
-	SavedAt  time.Time  `bson:"savedAt"`
+	Node     string    `bson:"_id"`
+	Since    time.Time `bson:"since"`
+	Messages []refDoc  `bson:"messages"`
+	SavedAt  time.Time `bson:"savedAt"`
 }
 
 // Save replaces the node's checkpoint.
 func (s *SearchCheckpointStore) Save(ctx context.Context, cp model.SearchCheckpoint) error {
-	d := checkpointDoc{Node: cp.Node, Since: cp.Since.UTC(), Messages: [][2]int64{}, SavedAt: cp.SavedAt.UTC().Truncate(time.Millisecond)}
+	d := checkpointDoc{Node: cp.Node, Since: cp.Since.UTC(), Messages: []refDoc{}, SavedAt: cp.SavedAt.UTC().Truncate(time.Millisecond)}
 	for _, m := range cp.Messages {
-		d.Messages = append(d.Messages, [2]int64{m.ChannelID, m.ID})
+		d.Messages = append(d.Messages, refDoc{Channel: m.ChannelID, ID: m.ID})
 	}
 	if _, err := s.coll.ReplaceOne(ctx, bson.D{{Key: "_id", Value: cp.Node}}, d, options.Replace().SetUpsert(true)); err != nil {
 		return fmt.Errorf("mongo: saving search checkpoint: %w", err)
@@ -53,7 +59,7 @@ func (s *SearchCheckpointStore) Load(ctx context.Context) ([]model.SearchCheckpo
 	for _, d := range docs {
 		cp := model.SearchCheckpoint{Node: d.Node, Since: d.Since, SavedAt: d.SavedAt}
 		for _, m := range d.Messages {
-			cp.Messages = append(cp.Messages, model.MessageRef{ChannelID: m[0], ID: m[1]})
+			cp.Messages = append(cp.Messages, model.MessageRef{ChannelID: m.Channel, ID: m.ID})
 		}
 		out = append(out, cp)
 	}
