@@ -39,9 +39,10 @@ func main() {
 	reuse := flag.String("reuse", "", "time the queries on this index of an earlier run with -keep (same -messages and -channels), without indexing")
 	keep := flag.Bool("keep", false, "keep the index at the end (for -reuse)")
 	batchSize := flag.Int("batch", 500, "messages per bulk request (the indexer sends up to 500: fewer when traffic is light)")
+	shards := flag.Int("shards", 1, "primary shards of the index (documents routed by channel)")
 	writeRate := flag.Int("write-rate", 1000, "messages per second written while the queries are timed a second time (0: skip)")
 	flag.Parse()
-	if err := run(*url, *pidFile, *reuse, *keep, *total, *channels, *queries, *batchSize, *writeRate); err != nil {
+	if err := run(*url, *pidFile, *reuse, *keep, *total, *channels, *queries, *batchSize, *writeRate, *shards); err != nil {
 		fmt.Fprintln(os.Stderr, "error:", err)
 		os.Exit(1)
 	}
@@ -82,13 +83,13 @@ func selfCPU() float64 {
 	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
 }
 
-func run(url, pidFile, reuse string, keep bool, total, nChannels, nQueries, batchSize, writeRate int) error {
+func run(url, pidFile, reuse string, keep bool, total, nChannels, nQueries, batchSize, writeRate, shards int) error {
 	ctx := context.Background()
 	index := fmt.Sprintf("parley-bench-%d", time.Now().Unix())
 	if reuse != "" {
 		index = reuse
 	}
-	store, err := opensearch.New(opensearch.Config{URLs: []string{url}, Index: index, Shards: 1})
+	store, err := opensearch.New(opensearch.Config{URLs: []string{url}, Index: index, Shards: shards})
 	if err != nil {
 		return err
 	}
@@ -119,7 +120,7 @@ func run(url, pidFile, reuse string, keep bool, total, nChannels, nQueries, batc
 	samples := map[int64][]string{} // a few messages per channel, for phrase queries
 	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
-	fmt.Printf("OpenSearch at %s, index %s, %d messages in %d channels, batches of %d, one writer\n", url, index, total, nChannels, batchSize)
+	fmt.Printf("OpenSearch at %s, index %s (%d shards, routed by channel), %d messages in %d channels, batches of %d, one writer\n", url, index, shards, total, nChannels, batchSize)
 	checkpoints := []int{100_000, total}
 	if total <= 100_000 {
 		checkpoints = []int{total}

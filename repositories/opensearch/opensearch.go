@@ -109,6 +109,10 @@ func mustRequest(ctx context.Context, method, path string, body io.Reader) *http
 	return req
 }
 
+// Documents are routed by channel id: a channel's messages live in one shard, so a search in one channel (the
+// phrase search of the issue, a DM) asks one shard however many the index has, and a server's search asks the
+// shards its channels hash to. Routing is required, so a write without it fails instead of landing elsewhere.
+//
 // The mapping: message text analysed by the standard tokenizer (Unicode word boundaries, so any script), lower
 // cased and folded to ASCII (searching "cafe" finds "Café"); everything else exact. Stop words are kept: people
 // search for phrases like "to be or not".
@@ -123,6 +127,7 @@ func mapping(shards int) string {
   },
   "mappings": {
     "dynamic": "strict",
+    "_routing": {"required": true},
     "properties": {
       "id": {"type": "long"},
       "channel_id": {"type": "long"},
@@ -219,14 +224,18 @@ func (s *Store) Apply(ctx context.Context, ops []model.IndexOp) error {
 	}
 	var body bytes.Buffer
 	enc := json.NewEncoder(&body)
+	legacy := s.legacy.Load()
 	for _, op := range ops {
 		m := op.Message
 		d := doc{ID: m.ID, ChannelID: m.ChannelID, CreatedAt: m.CreatedAt.UnixMilli(), Deleted: op.Deleted}
 		if !op.Deleted {
 			d.SenderID, d.Mentions, d.Content, d.HasLink = m.SenderID, m.Mentions, m.Content, linkRe.MatchString(m.Content)
 		}
-		meta := map[string]any{"index": map[string]any{"_index": s.index, "_id": strconv.FormatInt(m.ID, 10),
-			"version": op.Version, "version_type": "external"}}
+		action := map[string]any{"_index": s.index, "_id": strconv.FormatInt(m.ID, 10), "version": op.Version, "version_type": "external"}
+		if !legacy {
+			action["routing"] = strconv.FormatInt(m.ChannelID, 10)
+		}
+		meta := map[string]any{"index": action}
 		if err := enc.Encode(meta); err != nil {
 			return err
 		}
@@ -234,7 +243,7 @@ func (s *Store) Apply(ctx context.Context, ops []model.IndexOp) error {
 			return err
 		}
 	}
-	requireAlias := !s.legacy.Load()
+	requireAlias := !legacy
 	resp, err := s.c.Bulk(ctx, opensearchapi.BulkReq{Body: &body, Params: opensearchapi.BulkParams{RequireAlias: &requireAlias}})
 	if err != nil {
 		return fmt.Errorf("opensearch: bulk: %w", err)
@@ -261,6 +270,9 @@ const (
 	markOpen  = "\x02"
 	markClose = "\x03"
 )
+
+// maxRoutes: channels whose routing values a search sends (20 characters each in the request line).
+const maxRoutes = 100
 
 // Search runs a query, newest first.
 func (s *Store) Search(ctx context.Context, q model.SearchQuery) (model.SearchResult, error) {
@@ -323,7 +335,17 @@ func (s *Store) Search(ctx context.Context, q model.SearchQuery) (model.SearchRe
 	if err != nil {
 		return model.SearchResult{}, err
 	}
-	resp, err := s.c.Search(ctx, &opensearchapi.SearchReq{Indices: []string{s.index}, Body: bytes.NewReader(raw)})
+	req := &opensearchapi.SearchReq{Indices: []string{s.index}, Body: bytes.NewReader(raw)}
+	// Routing values travel in the URL (4 KB at most by default); a search over more channels than fit asks
+	// every shard, which it would nearly do anyway.
+	if !s.legacy.Load() && len(q.Channels) <= maxRoutes {
+		routes := make([]string, len(q.Channels))
+		for i, ch := range q.Channels {
+			routes[i] = strconv.FormatInt(ch, 10)
+		}
+		req.Params.Routing = routes
+	}
+	resp, err := s.c.Search(ctx, req)
 	if err != nil {
 		return model.SearchResult{}, fmt.Errorf("opensearch: search: %w", err)
 	}

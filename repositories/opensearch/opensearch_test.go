@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
 	"testing"
 	"time"
 
@@ -221,5 +222,75 @@ func TestADeletedIndexIsNotRecreatedByWrites(t *testing.T) {
 	must(t, s.Refresh(ctx))
 	if r, err := s.Search(ctx, model.SearchQuery{Channels: []int64{9}, Terms: "still"}); err != nil || len(r.Hits) != 1 {
 		t.Fatalf("search after re-creation: %+v %v", r, err)
+	}
+}
+
+// Documents are routed by channel: every message of a channel is in the one shard its id routes to, an edit
+// replaces the document there (no second copy in another shard), and a search in that channel finds it.
+func TestMessagesAreRoutedByChannel(t *testing.T) {
+	t.Parallel()
+	name := testenv.UniqueName("parley-test-routed")
+	s, err := opensearch.New(opensearch.Config{URLs: []string{testenv.SearchURL(t)}, Index: name, Shards: 3})
+	must(t, err)
+	ctx := context.Background()
+	t.Cleanup(func() { _ = s.DeleteIndex(context.Background()) })
+	if _, err := s.EnsureIndex(ctx); err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	var ops []model.IndexOp
+	for i := int64(1); i <= 60; i++ {
+		m := model.Message{ID: i, ChannelID: 100 + i%6, SenderID: 1, Content: "routed words", CreatedAt: at}
+		ops = append(ops, model.IndexOp{Message: m, Version: at.UnixMicro()})
+	}
+	must(t, s.Apply(ctx, ops))
+	edited := ops[0].Message
+	edited.Content = "routed again"
+	must(t, s.Apply(ctx, []model.IndexOp{{Message: edited, Version: at.UnixMicro() + 1}}))
+	must(t, s.Refresh(ctx))
+	base := testenv.SearchURL(t)
+	for ch := int64(100); ch < 106; ch++ {
+		var shards struct {
+			Shards [][]struct {
+				Shard int `json:"shard"`
+			} `json:"shards"`
+		}
+		getJSON(t, base+"/"+name+"/_search_shards?routing="+strconv.FormatInt(ch, 10), &shards)
+		if len(shards.Shards) != 1 {
+			t.Fatalf("channel %d routes to %d shards", ch, len(shards.Shards))
+		}
+		var count struct {
+			Count int `json:"count"`
+		}
+		getJSON(t, base+"/"+name+"/_count?preference=_shards:"+strconv.Itoa(shards.Shards[0][0].Shard)+"&q=channel_id:"+strconv.FormatInt(ch, 10), &count)
+		if count.Count != 10 {
+			t.Fatalf("channel %d: %d messages in its shard, want all 10", ch, count.Count)
+		}
+		r, err := s.Search(ctx, model.SearchQuery{Channels: []int64{ch}, Terms: "routed"})
+		if err != nil || len(r.Hits) != 10 {
+			t.Fatalf("search in channel %d: %d hits, %v", ch, len(r.Hits), err)
+		}
+	}
+	var total struct {
+		Count int `json:"count"`
+	}
+	getJSON(t, base+"/"+name+"/_count", &total)
+	if total.Count != 60 {
+		t.Fatalf("%d documents, want 60 (an edit must replace, not copy)", total.Count)
+	}
+}
+
+func getJSON(t *testing.T, url string, v any) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d", url, resp.StatusCode)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		t.Fatal(err)
 	}
 }
