@@ -222,6 +222,17 @@ func (s *Service) Close(ctx context.Context) {
 		return
 	}
 	<-s.cpDone
+	s.mu.Lock()
+	startup := s.startup
+	s.mu.Unlock()
+	if startup {
+		// The last run's checkpoints were never read: take them over first, or saving ours would replace this
+		// node's old one (and what it still owes) with ours.
+		if err := s.takeCheckpoints(ctx); err != nil {
+			s.slog.Warn("search index: could not read the checkpoints at shutdown; the last run's stays", "err", err)
+			return
+		}
+	}
 	cp, caughtUp := s.checkpoint()
 	if clean && caughtUp {
 		if err := s.cps.Delete(ctx, cp.Node, time.Time{}); err != nil {

@@ -570,3 +570,20 @@ func TestADeletedIndexIsRebuiltFromTheLog(t *testing.T) {
 	}
 	s.Close(context.Background())
 }
+
+// A node stopped before it read its last run's checkpoint keeps what that checkpoint owes.
+func TestCloseBeforeTheCheckpointsWereReadKeepsThem(t *testing.T) {
+	idx := &fakeIndex{docs: map[int64]model.IndexOp{}}
+	log := &fakeLog{msgs: map[int64][]model.Message{1: {msg(1, 1, "x")}}}
+	old := time.Now().Add(-time.Hour)
+	cps := &fakeCheckpoints{cps: map[string]model.SearchCheckpoint{"1": {Node: "1", Since: old, SavedAt: old}}}
+	s := New(idx, log, fakeAccess{}, fakeUsers{}, log, cps, Config{Node: "1"}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	// Not started: its checkpoint loop never ran, as when a shutdown comes right after the start.
+	close(s.cpDone)
+	close(s.done)
+	s.Close(context.Background())
+	cp, ok := cps.get("1")
+	if !ok || cp.Since.After(old) {
+		t.Fatalf("checkpoint after the early shutdown: %+v %v (want since <= %v)", cp, ok, old)
+	}
+}
