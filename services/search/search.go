@@ -623,6 +623,9 @@ func (s *Service) reindexPage(ctx context.Context, channelID, after int64) (int6
 func (s *Service) Reindex(ctx context.Context, channelIDs []int64, after int64) (int, error) {
 	ctx, span := tracing.Start(ctx, "search.Reindex")
 	defer span.End()
+	if _, err := s.index.EnsureIndex(ctx); err != nil { // writes never create the index (nor learn its layout)
+		return 0, err
+	}
 	n := 0
 	for _, ch := range channelIDs {
 		from := after

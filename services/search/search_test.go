@@ -366,6 +366,9 @@ func TestReindex(t *testing.T) {
 	if _, ok := idx.doc(1001); !ok {
 		t.Fatal("message 1001 not indexed")
 	}
+	if idx.ensuredCount() != 1 { // `server reindex` runs without the indexer: it must make sure the index exists
+		t.Fatalf("Reindex ensured the index %d times", idx.ensuredCount())
+	}
 	idx.setDown(true)
 	if _, err := s.Reindex(context.Background(), []int64{1}, 0); err == nil {
 		t.Fatal("Reindex with the engine down succeeded")
