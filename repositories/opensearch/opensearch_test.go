@@ -201,6 +201,17 @@ func TestADeletedIndexIsNotRecreatedByWrites(t *testing.T) {
 	if idx, dyn := mappingOf(t, name); idx != name+"-v1" || dyn != "strict" {
 		t.Fatalf("index behind %s: %q dynamic %q", name, idx, dyn)
 	}
+	var settings map[string]struct {
+		Settings struct {
+			Index struct {
+				Sort struct{ Field, Order string } `json:"sort"`
+			} `json:"index"`
+		} `json:"settings"`
+	}
+	getJSON(t, testenv.SearchURL(t)+"/"+name+"/_settings", &settings)
+	if st := settings[name+"-v1"].Settings.Index.Sort; st.Field != "id" || st.Order != "desc" {
+		t.Fatalf("index sort: %+v, want id desc", st)
+	}
 	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	m := model.Message{ID: 5, ChannelID: 9, SenderID: 1, Content: "still here", CreatedAt: at}
 	must(t, s.Apply(ctx, []model.IndexOp{{Message: m, Version: at.UnixMicro()}}))
