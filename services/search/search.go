@@ -102,7 +102,7 @@ type Service struct {
 	owedSince time.Time
 	owedRefs  []model.MessageRef
 	rebuild   bool                     // the index was created: every channel must be read from the start
-	taken     []model.SearchCheckpoint // other nodes' checkpoints being caught up (deleted when done)
+	taken     []model.SearchCheckpoint // checkpoints being caught up: this node's last run's, dead nodes' (deleted when done)
 	startup   bool                     // the checkpoints have not been read yet
 	wake      chan struct{}
 	stop      chan struct{}
