@@ -55,11 +55,12 @@ func withMonitoring() map[string]string {
 
 // dbQueries: the database services and a piece of the real query their health check must run.
 var dbQueries = map[string]string{
-	"postgres":  "SELECT 1",
-	"mongo":     "ping",
-	"cassandra": "SELECT release_version FROM system.local",
-	"redis":     "ping",
-	"s3":        "http://127.0.0.1:7070/", // the S3 gateway of uploaded files: an S3 answer (403 to an unsigned request)
+	"postgres":   "SELECT 1",
+	"mongo":      "ping",
+	"cassandra":  "SELECT release_version FROM system.local",
+	"redis":      "ping",
+	"s3":         "http://127.0.0.1:7070/", // the S3 gateway of uploaded files: an S3 answer (403 to an unsigned request)
+	"opensearch": "_cluster/health",        // message search: the cluster answers and is at least yellow
 }
 
 // mustBeSetInDocker: variables whose defaults only make sense in a checkout (a path relative to it, or the port

@@ -2,9 +2,11 @@ package httpapi_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -67,6 +69,23 @@ func searchable(t *testing.T, s *testserver.Server) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
+}
+
+// caughtUp waits until the indexer has no catch-up or build pending, then makes everything searchable.
+func caughtUp(t *testing.T, s *testserver.Server) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		searchable(t, s) // the queue is written: a missing index was noticed by then, and its build is pending
+		if s.App.Search.CaughtUp() {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the search index did not catch up")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	searchable(t, s)
 }
 
 func find(t *testing.T, s *testserver.Server, acc testserver.Account, scope, q string) searchPage {
@@ -244,14 +263,70 @@ func TestChatWorksWithoutTheEngineAndReindexCatchesUp(t *testing.T) {
 		t.Fatalf("shutdown waited %v for the unreachable engine", d)
 	}
 
+	// The stopped node left its checkpoint (its queue was never written); the next start re-reads the log from
+	// there by itself: the kept message is found, the deleted one is not.
 	s := testserver.Start(t, testserver.Options{PGURL: down.Config.PostgresURL, MongoDB: down.Config.MongoDB})
-	searchable(t, s)
 	inServer := "serverId=" + srv.ID
-	wantContents(t, "never indexed", find(t, s, owner, inServer, "zebra"))
+	caughtUp(t, s)
+	wantContents(t, "after the restart's catch-up", find(t, s, owner, inServer, "zebra"), kept.Content)
+	// `server reindex` still works (a new index, or by hand).
 	n, err := s.App.Reindex(context.Background(), time.Hour)
 	if err != nil || n != 2 {
 		t.Fatalf("reindex: %d rows, %v", n, err)
 	}
 	searchable(t, s)
 	wantContents(t, "after the reindex", find(t, s, owner, inServer, "zebra"), kept.Content)
+}
+
+// An index deleted while the server runs: the server's next write does not re-create it without its mapping;
+// the server creates it again with the mapping and rebuilds it from Cassandra, so what was searchable before
+// is found again, and so is what was sent after.
+func TestADeletedIndexIsRebuiltByTheRunningServer(t *testing.T) {
+	t.Parallel()
+	base := testenv.SearchURL(t)
+	index := testenv.UniqueName("parley-test-deleted")
+	s := testserver.Start(t, testserver.Options{Env: map[string]string{"PARLEY_SEARCH_INDEX": index}})
+	t.Cleanup(func() {
+		req, _ := http.NewRequest(http.MethodDelete, base+"/"+index+"-v1", nil)
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			resp.Body.Close()
+		}
+	})
+	owner := s.Register(t, "owner")
+	srv := createServer(t, s, owner, "Rebuilt")
+	var chans struct{ Channels []channel }
+	s.Do(t, "GET", "/api/servers/"+srv.ID+"/channels", owner.AccessToken, nil).JSON(t, &chans)
+	general := chans.Channels[0].ID
+	before := send(t, s, owner, general, "walrus before")
+	caughtUp(t, s)
+	inServer := "serverId=" + srv.ID
+	wantContents(t, "before the deletion", find(t, s, owner, inServer, "walrus"), before.Content)
+
+	req, _ := http.NewRequest(http.MethodDelete, base+"/"+index+"-v1", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("deleting the index: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	after := send(t, s, owner, general, "walrus after")
+	caughtUp(t, s)
+	wantContents(t, "after the deletion", find(t, s, owner, inServer, "walrus"), after.Content, before.Content)
+	resp, err = http.Get(base + "/" + index + "/_mapping")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var m map[string]struct {
+		Mappings struct {
+			Dynamic    string                     `json:"dynamic"`
+			Properties map[string]json.RawMessage `json:"properties"`
+		} `json:"mappings"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&m); err != nil {
+		t.Fatal(err)
+	}
+	got, ok := m[index+"-v1"]
+	if !ok || got.Mappings.Dynamic != "strict" || !strings.Contains(string(got.Mappings.Properties["content"]), "message_text") {
+		t.Fatalf("the re-created index's mapping: %+v", m)
+	}
 }

@@ -207,7 +207,8 @@ export function dropIsolatedData(state) {
     log(`warning: could not drop the Mongo database / Cassandra keyspace: ${e.message}`);
   }
   try {
-    const url = `${state.env.PARLEY_SEARCH_URLS.split(',')[0]}/${state.env.PARLEY_SEARCH_INDEX}`;
+    // The server's index is <name>-v1 behind the alias <name> (an alias cannot be deleted by its name).
+    const url = `${state.env.PARLEY_SEARCH_URLS.split(',')[0]}/${state.env.PARLEY_SEARCH_INDEX}-v1`;
     execFileSync('curl', ['-fsS', '-o', '/dev/null', '-X', 'DELETE', url], { stdio: 'inherit', timeout: 30_000 });
     log(`dropped search index ${state.env.PARLEY_SEARCH_INDEX}`);
   } catch (e) {

@@ -252,7 +252,8 @@ func New(cfg config.Config, log *slog.Logger, tel Telemetry, pg *pgxpool.Pool, m
 		if err != nil {
 			return nil, err
 		}
-		searchSvc = search.New(idx, cassandra.NewMessageStore(cs), communitySvc, authSvc, search.Config{}, log.With("component", "search"))
+		searchSvc = search.New(idx, cassandra.NewMessageStore(cs), communitySvc, authSvc, postgres.NewCommunityStore(pg),
+			mongo.NewSearchCheckpointStore(mdb), search.Config{Node: strconv.FormatInt(cfg.NodeID, 10)}, log.With("component", "search"))
 		searchIndex, searcher = searchSvc, searchSvc
 	}
 	presenceSvc := presence.New(mongo.NewPresenceStore(mdb), communitySvc, sockets.Publisher(), presence.Config{NodeID: cfg.NodeID, Grace: cfg.PresenceGrace, Swept: m.Swept}, log.With("component", "presence"))

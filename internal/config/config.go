@@ -45,7 +45,7 @@ var Vars = []Var{
 	{"PARLEY_CASSANDRA_REPLICATION", "{'class': 'SimpleStrategy', 'replication_factor': 1}", "replication map used when the keyspace is created"},
 	{"PARLEY_CASSANDRA_CONSISTENCY", "LOCAL_QUORUM", "consistency for message reads and writes"},
 	{"PARLEY_SEARCH_URLS", "http://127.0.0.1:59200", "OpenSearch node URLs, comma-separated (message search); `off` = no search (the endpoint answers unavailable)"},
-	{"PARLEY_SEARCH_INDEX", "parley-messages", "name of the message search index (created with its mapping at start if missing)"},
+	{"PARLEY_SEARCH_INDEX", "parley-messages", "name of the message search index: an alias of `<name>-v1`, created with its mapping (and built from Cassandra) when missing"},
 	{"PARLEY_SEARCH_SHARDS", "1", "primary shards of the search index when it is created (more to spread it over an OpenSearch cluster)"},
 	{"PARLEY_REDIS_URL", "redis://127.0.0.1:56379/0", "Redis URL (several nodes only: node and channel leases, the bus between nodes); a standalone Redis"},
 	{"PARLEY_REDIS_PREFIX", "parley", "prefix of every Redis key and channel this cluster uses (several clusters can share one Redis)"},

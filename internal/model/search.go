@@ -1,6 +1,9 @@
 package model
 
-import "time"
+import (
+	"errors"
+	"time"
+)
 
 // SearchQuery is one message search, already restricted to what the searcher may read now.
 type SearchQuery struct {
@@ -41,4 +44,24 @@ type IndexOp struct {
 	// Version orders changes of one message (microseconds of the change): the index keeps the highest, so a late
 	// retry of an older change never undoes a newer one (an edit, a deletion).
 	Version int64
+}
+
+// ErrSearchIndexMissing: the search index is gone (deleted while the server ran); writes are refused rather than
+// creating an index without its mapping, and the indexer creates it again and rebuilds it from the message log.
+var ErrSearchIndexMissing = errors.New("the search index does not exist")
+
+// SearchCheckpoint is what one node's indexer may not have written yet, kept outside the process so that a
+// crash (which loses its in-memory queue) is caught up by the next start: every message created from Since on,
+// and the edits and deletions of older messages in Messages.
+type SearchCheckpoint struct {
+	Node     string
+	Since    time.Time
+	Messages []MessageRef
+	SavedAt  time.Time
+}
+
+// MessageRef names one message.
+type MessageRef struct {
+	ChannelID int64
+	ID        int64
 }

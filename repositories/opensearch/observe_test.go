@@ -35,7 +35,7 @@ func TestCallsAreReported(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	if err := s.EnsureIndex(ctx); err != nil {
+	if _, err := s.EnsureIndex(ctx); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = s.DeleteIndex(context.Background()) })

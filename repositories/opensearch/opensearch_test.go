@@ -2,6 +2,10 @@ package opensearch_test
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
 	"testing"
 	"time"
 
@@ -41,11 +45,11 @@ func store(t *testing.T) *opensearch.Store {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	if err := s.EnsureIndex(ctx); err != nil {
-		t.Fatal(err)
+	if created, err := s.EnsureIndex(ctx); err != nil || !created {
+		t.Fatalf("EnsureIndex: created %v, %v", created, err)
 	}
-	if err := s.EnsureIndex(ctx); err != nil { // idempotent
-		t.Fatal(err)
+	if created, err := s.EnsureIndex(ctx); err != nil || created { // idempotent
+		t.Fatalf("second EnsureIndex: created %v, %v", created, err)
 	}
 	if err := s.Ping(ctx); err != nil {
 		t.Fatal(err)
@@ -153,6 +157,151 @@ func TestFiltersAndHighlights(t *testing.T) {
 func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// mappingOf returns the "dynamic" setting of the index behind name ("" if there is no such index).
+func mappingOf(t *testing.T, name string) (index, dynamic string) {
+	t.Helper()
+	resp, err := http.Get(testenv.SearchURL(t) + "/" + name + "/_mapping")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusNotFound {
+		return "", ""
+	}
+	var m map[string]struct {
+		Mappings struct {
+			Dynamic string `json:"dynamic"`
+		} `json:"mappings"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&m); err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range m {
+		return k, v.Mappings.Dynamic
+	}
+	return "", ""
+}
+
+// An index deleted under a running server is not re-created by its writes (OpenSearch would auto-create one with
+// dynamic mappings: content as text+keyword, ids as long, no analyzer); EnsureIndex creates it with ours.
+func TestADeletedIndexIsNotRecreatedByWrites(t *testing.T) {
+	t.Parallel()
+	name := testenv.UniqueName("parley-test-gone")
+	s, err := opensearch.New(opensearch.Config{URLs: []string{testenv.SearchURL(t)}, Index: name, Shards: 1})
+	must(t, err)
+	ctx := context.Background()
+	t.Cleanup(func() { _ = s.DeleteIndex(context.Background()) })
+	if created, err := s.EnsureIndex(ctx); err != nil || !created {
+		t.Fatalf("EnsureIndex: %v %v", created, err)
+	}
+	if idx, dyn := mappingOf(t, name); idx != name+"-v1" || dyn != "strict" {
+		t.Fatalf("index behind %s: %q dynamic %q", name, idx, dyn)
+	}
+	var settings map[string]struct {
+		Settings struct {
+			Index struct {
+				Sort struct{ Field, Order string } `json:"sort"`
+			} `json:"index"`
+		} `json:"settings"`
+	}
+	getJSON(t, testenv.SearchURL(t)+"/"+name+"/_settings", &settings)
+	if st := settings[name+"-v1"].Settings.Index.Sort; st.Field != "id" || st.Order != "desc" {
+		t.Fatalf("index sort: %+v, want id desc", st)
+	}
+	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	m := model.Message{ID: 5, ChannelID: 9, SenderID: 1, Content: "still here", CreatedAt: at}
+	must(t, s.Apply(ctx, []model.IndexOp{{Message: m, Version: at.UnixMicro()}}))
+	must(t, s.DeleteIndex(ctx))
+	err = s.Apply(ctx, []model.IndexOp{{Message: m, Version: at.UnixMicro() + 1}})
+	if !errors.Is(err, model.ErrSearchIndexMissing) {
+		t.Fatalf("write to a deleted index: %v, want ErrSearchIndexMissing", err)
+	}
+	if idx, _ := mappingOf(t, name); idx != "" {
+		t.Fatalf("the write re-created the index as %q", idx)
+	}
+	if created, err := s.EnsureIndex(ctx); err != nil || !created {
+		t.Fatalf("EnsureIndex after the deletion: %v %v", created, err)
+	}
+	if idx, dyn := mappingOf(t, name); idx != name+"-v1" || dyn != "strict" {
+		t.Fatalf("re-created index behind %s: %q dynamic %q", name, idx, dyn)
+	}
+	must(t, s.Apply(ctx, []model.IndexOp{{Message: m, Version: at.UnixMicro() + 1}}))
+	must(t, s.Refresh(ctx))
+	if r, err := s.Search(ctx, model.SearchQuery{Channels: []int64{9}, Terms: "still"}); err != nil || len(r.Hits) != 1 {
+		t.Fatalf("search after re-creation: %+v %v", r, err)
+	}
+}
+
+// Documents are routed by channel: every message of a channel is in the one shard its id routes to, an edit
+// replaces the document there (no second copy in another shard), and a search in that channel finds it.
+func TestMessagesAreRoutedByChannel(t *testing.T) {
+	t.Parallel()
+	name := testenv.UniqueName("parley-test-routed")
+	s, err := opensearch.New(opensearch.Config{URLs: []string{testenv.SearchURL(t)}, Index: name, Shards: 3})
+	must(t, err)
+	ctx := context.Background()
+	t.Cleanup(func() { _ = s.DeleteIndex(context.Background()) })
+	if _, err := s.EnsureIndex(ctx); err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	var ops []model.IndexOp
+	for i := int64(1); i <= 60; i++ {
+		m := model.Message{ID: i, ChannelID: 100 + i%6, SenderID: 1, Content: "routed words", CreatedAt: at}
+		ops = append(ops, model.IndexOp{Message: m, Version: at.UnixMicro()})
+	}
+	must(t, s.Apply(ctx, ops))
+	edited := ops[0].Message
+	edited.Content = "routed again"
+	must(t, s.Apply(ctx, []model.IndexOp{{Message: edited, Version: at.UnixMicro() + 1}}))
+	must(t, s.Refresh(ctx))
+	base := testenv.SearchURL(t)
+	for ch := int64(100); ch < 106; ch++ {
+		var shards struct {
+			Shards [][]struct {
+				Shard int `json:"shard"`
+			} `json:"shards"`
+		}
+		getJSON(t, base+"/"+name+"/_search_shards?routing="+strconv.FormatInt(ch, 10), &shards)
+		if len(shards.Shards) != 1 {
+			t.Fatalf("channel %d routes to %d shards", ch, len(shards.Shards))
+		}
+		var count struct {
+			Count int `json:"count"`
+		}
+		getJSON(t, base+"/"+name+"/_count?preference=_shards:"+strconv.Itoa(shards.Shards[0][0].Shard)+"&q=channel_id:"+strconv.FormatInt(ch, 10), &count)
+		if count.Count != 10 {
+			t.Fatalf("channel %d: %d messages in its shard, want all 10", ch, count.Count)
+		}
+		r, err := s.Search(ctx, model.SearchQuery{Channels: []int64{ch}, Terms: "routed"})
+		if err != nil || len(r.Hits) != 10 {
+			t.Fatalf("search in channel %d: %d hits, %v", ch, len(r.Hits), err)
+		}
+	}
+	var total struct {
+		Count int `json:"count"`
+	}
+	getJSON(t, base+"/"+name+"/_count", &total)
+	if total.Count != 60 {
+		t.Fatalf("%d documents, want 60 (an edit must replace, not copy)", total.Count)
+	}
+}
+
+func getJSON(t *testing.T, url string, v any) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d", url, resp.StatusCode)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
 		t.Fatal(err)
 	}
 }

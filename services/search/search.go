@@ -5,8 +5,10 @@
 // to Indexer, which queues it in memory and writes batches to the index in the background, retrying while the
 // engine is down. Sends and acks never wait for it; an engine outage delays search results, not chat. If the
 // queue overflows (a long outage), the oldest change of each affected channel is remembered and the channel is
-// re-read from Cassandra once the engine is back (catch-up). A crash loses what was queued: `server reindex`
-// re-reads the message log for a time window.
+// re-read from Cassandra once the engine is back (catch-up). A crash loses what was queued, so every few seconds
+// the indexer saves a checkpoint (since when its queue may hold changes, and which older messages were edited or
+// deleted) outside the process; the next start re-reads those from Cassandra. An index that had to be created
+// (a new installation, or deleted while servers ran) is built from the whole log.
 package search
 
 import (
@@ -20,12 +22,15 @@ import (
 
 	"github.com/parleychat/parley/internal/apperr"
 	"github.com/parleychat/parley/internal/model"
+	"github.com/parleychat/parley/internal/snowflake"
 	"github.com/parleychat/parley/internal/tracing"
 )
 
 // Index is the search engine (repositories/opensearch).
 type Index interface {
-	EnsureIndex(ctx context.Context) error // create the index with its mapping unless it exists
+	// EnsureIndex creates the index with its mapping unless it exists; created: a new, empty index.
+	EnsureIndex(ctx context.Context) (created bool, err error)
+	// Apply writes changes; model.ErrSearchIndexMissing if the index is gone (it is not re-created by writes).
 	Apply(ctx context.Context, ops []model.IndexOp) error
 	Search(ctx context.Context, q model.SearchQuery) (model.SearchResult, error)
 }
@@ -42,6 +47,20 @@ type Access interface {
 	ServerChannels(ctx context.Context, serverID int64) ([]model.Channel, error)
 }
 
+// Channels lists every channel, DMs included (building a new index from the log).
+type Channels interface {
+	AllChannelIDs(ctx context.Context) ([]int64, error)
+}
+
+// Checkpoints keeps each node's checkpoint (MongoDB) so that the next start catches up what a crash lost.
+type Checkpoints interface {
+	Save(ctx context.Context, cp model.SearchCheckpoint) error
+	Load(ctx context.Context) ([]model.SearchCheckpoint, error)
+	// Delete removes a node's checkpoint if it is still the one saved at savedAt (the node may have saved since);
+	// a zero savedAt removes it whatever it holds (a clean shutdown).
+	Delete(ctx context.Context, node string, savedAt time.Time) error
+}
+
 // Users finds users by name (from:, mentions:).
 type Users interface {
 	Search(ctx context.Context, prefix string, limit int) ([]model.User, error)
@@ -52,6 +71,14 @@ type Config struct {
 	Batch      int           // changes per bulk request
 	QueueLimit int           // changes held in memory; beyond it a channel is marked for catch-up instead
 	Linger     time.Duration // a change waits up to this long for others to share its bulk request
+	// Node names this process's checkpoint (PARLEY_NODE_ID); CheckpointEvery is how often it is saved, and a
+	// checkpoint not saved for StaleAfter belongs to a node that died: whoever starts next catches it up.
+	Node            string
+	CheckpointEvery time.Duration
+	StaleAfter      time.Duration
+	// Margin: a message is queued for the index after its flush, which may retry for a while (Cassandra slow or
+	// down); catch-up re-reads from this long before the checkpoint.
+	Margin time.Duration
 }
 
 // Service indexes messages and searches them.
@@ -60,25 +87,35 @@ type Service struct {
 	log    Log
 	access Access
 	users  Users
+	all    Channels
+	cps    Checkpoints
 	cfg    Config
 	slog   *slog.Logger
 	now    func() time.Time
 
 	mu      sync.Mutex
 	queue   []model.IndexOp
-	since   time.Time       // when the oldest queued change was queued
-	dirty   map[int64]int64 // channel → re-read the log after this id (the queue overflowed)
-	wake    chan struct{}
-	stop    chan struct{}
-	done    chan struct{}
-	healthy bool
+	since   time.Time          // when the oldest queued change was queued
+	dirty   map[int64]int64    // channel → re-read the log after this id (the queue overflowed, or catch-up)
+	recheck []model.MessageRef // single messages to re-read (edits and deletions a crash may have lost)
+	// What the checkpoint must keep covering until the catch-up of earlier checkpoints and builds is done.
+	owedSince time.Time
+	owedRefs  []model.MessageRef
+	rebuild   bool                     // the index was created: every channel must be read from the start
+	taken     []model.SearchCheckpoint // checkpoints being caught up: this node's last run's, dead nodes' (deleted when done)
+	startup   bool                     // the checkpoints have not been read yet
+	wake      chan struct{}
+	stop      chan struct{}
+	done      chan struct{}
+	cpDone    chan struct{}
+	healthy   bool
 
 	pending atomic.Int64 // changes accepted and not yet written
 	failing atomic.Bool  // the last write failed
 }
 
-// New builds the service; Start runs its indexer.
-func New(index Index, log Log, access Access, users Users, cfg Config, logger *slog.Logger) *Service {
+// New builds the service; Start runs its indexer. cps may be nil (no crash catch-up: tests of other things).
+func New(index Index, log Log, access Access, users Users, all Channels, cps Checkpoints, cfg Config, logger *slog.Logger) *Service {
 	if cfg.Batch <= 0 {
 		cfg.Batch = 500
 	}
@@ -90,8 +127,18 @@ func New(index Index, log Log, access Access, users Users, cfg Config, logger *s
 		// (BENCHMARKS.md); results are searchable only after the index's 1 s refresh anyway.
 		cfg.Linger = 100 * time.Millisecond
 	}
-	return &Service{index: index, log: log, access: access, users: users, cfg: cfg, slog: logger, now: time.Now,
-		dirty: map[int64]int64{}, wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}), healthy: true}
+	if cfg.CheckpointEvery <= 0 {
+		cfg.CheckpointEvery = 2 * time.Second
+	}
+	if cfg.StaleAfter <= 0 {
+		cfg.StaleAfter = time.Minute
+	}
+	if cfg.Margin <= 0 {
+		cfg.Margin = 10 * time.Minute
+	}
+	return &Service{index: index, log: log, access: access, users: users, all: all, cps: cps, cfg: cfg, slog: logger, now: time.Now,
+		dirty: map[int64]int64{}, wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}), cpDone: make(chan struct{}), healthy: true,
+		startup: cps != nil}
 }
 
 // micros is a change's version: the index keeps a message's highest.
@@ -154,21 +201,59 @@ func (s *Service) enqueue(op model.IndexOp) {
 }
 
 // Start runs the indexer until Close.
-func (s *Service) Start() { go s.run() }
+func (s *Service) Start() {
+	go s.run()
+	if s.cps != nil {
+		go s.checkpoints()
+	}
+}
 
 // Close writes what is queued (within ctx, and only while the engine answers: shutdown does not wait for an
-// engine that is down) and stops the indexer. What is left is missing from the index until `server reindex`;
-// the messages themselves are in Cassandra.
+// engine that is down) and stops the indexer. If everything was written, the node's checkpoint is removed;
+// otherwise it stays, and the next start catches up from it.
 func (s *Service) Close(ctx context.Context) {
-	if !s.drain(ctx, true) {
-		s.slog.Warn("search index: shutting down with changes unwritten; `server reindex -since` catches up", "changes", s.pending.Load())
+	clean := s.drain(ctx, true)
+	if !clean {
+		s.slog.Warn("search index: shutting down with changes unwritten; the next start catches them up from the log", "changes", s.pending.Load())
 	}
 	close(s.stop)
 	<-s.done
+	if s.cps == nil {
+		return
+	}
+	<-s.cpDone
+	s.mu.Lock()
+	startup := s.startup
+	s.mu.Unlock()
+	if startup {
+		// The last run's checkpoints were never read: take them over first, or saving ours would replace this
+		// node's old one (and what it still owes) with ours.
+		if err := s.takeCheckpoints(ctx); err != nil {
+			s.slog.Warn("search index: could not read the checkpoints at shutdown; the last run's stays", "err", err)
+			return
+		}
+	}
+	cp, caughtUp := s.checkpoint()
+	if clean && caughtUp {
+		if err := s.cps.Delete(ctx, cp.Node, time.Time{}); err != nil {
+			s.slog.Warn("search index: could not remove the checkpoint; the next start re-reads a few minutes of the log", "err", err)
+		}
+		return
+	}
+	if err := s.cps.Save(ctx, cp); err != nil {
+		s.slog.Warn("search index: could not save the checkpoint", "err", err)
+	}
 }
 
 // Flush waits until every change queued so far is written; false if ctx ended first.
 func (s *Service) Flush(ctx context.Context) bool { return s.drain(ctx, false) }
+
+// CaughtUp reports whether no catch-up or build from the log is pending (tests).
+func (s *Service) CaughtUp() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return !s.startup && !s.rebuild && len(s.dirty) == 0 && len(s.recheck) == 0 && s.owedSince.IsZero() && len(s.owedRefs) == 0
+}
 
 // drain waits until nothing is queued; false if ctx ended first or (giveUp) a write is failing.
 func (s *Service) drain(ctx context.Context, giveUp bool) bool {
@@ -191,68 +276,35 @@ func (s *Service) run() {
 	defer close(s.done)
 	backoff := 100 * time.Millisecond
 	for ensured := false; ; {
+		var err error
 		if !ensured {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			err := s.index.EnsureIndex(ctx)
-			cancel()
-			s.noteHealth(err)
-			if err != nil {
-				select {
-				case <-s.stop:
-					return
-				case <-time.After(backoff):
-					backoff = min(2*backoff, 5*time.Second)
-				}
-				continue
-			}
-			ensured, backoff = true, 100*time.Millisecond
-		}
-		s.mu.Lock()
-		n := min(len(s.queue), s.cfg.Batch)
-		if wait := s.cfg.Linger - s.now().Sub(s.since); n > 0 && n < s.cfg.Batch && wait > 0 {
-			s.mu.Unlock()
-			select {
-			case <-s.stop:
-				return
-			case <-time.After(wait):
-			}
-			continue
-		}
-		batch := append([]model.IndexOp(nil), s.queue[:n]...)
-		var dirtyCh, dirtyAfter int64
-		if n == 0 {
-			for ch, after := range s.dirty {
-				dirtyCh, dirtyAfter = ch, after
-				break
-			}
-		}
-		s.mu.Unlock()
-
-		var err error
-		switch {
-		case n > 0:
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			err = s.index.Apply(ctx, batch)
+			var created bool
+			created, err = s.index.EnsureIndex(ctx)
 			cancel()
 			if err == nil {
-				s.mu.Lock()
-				s.queue = s.queue[n:]
-				if len(s.queue) == 0 {
-					s.queue = nil // let the backing array go
+				ensured = true
+				if created && s.all != nil {
+					s.slog.Info("search index created; building it from the message log")
+					s.mu.Lock()
+					s.rebuild = true
+					s.mu.Unlock()
 				}
-				s.since = time.Time{} // what is left waited already: send it next
-				s.mu.Unlock()
-				s.pending.Add(int64(-n))
 			}
-		case dirtyCh != 0:
-			err = s.catchUp(dirtyCh, dirtyAfter)
-		default:
-			select {
-			case <-s.wake:
-				continue
-			case <-s.stop:
-				return
+		} else {
+			var idle bool
+			if idle, err = s.step(); idle {
+				select {
+				case <-s.wake:
+					continue
+				case <-s.stop:
+					return
+				}
 			}
+		}
+		if errors.Is(err, model.ErrSearchIndexMissing) {
+			s.slog.Error("search index missing (deleted while the server ran?); creating it again with its mapping")
+			ensured = false
 		}
 		s.noteHealth(err)
 		if err == nil {
@@ -266,6 +318,248 @@ func (s *Service) run() {
 			backoff = min(2*backoff, 5*time.Second)
 		}
 	}
+}
+
+// step does the indexer's next piece of work: queued changes first (waiting up to Linger for a fuller batch),
+// then listing the channels of a build, single messages to re-read, channels to re-read. idle: nothing to do.
+func (s *Service) step() (idle bool, err error) {
+	s.mu.Lock()
+	n := min(len(s.queue), s.cfg.Batch)
+	if wait := s.cfg.Linger - s.now().Sub(s.since); n > 0 && n < s.cfg.Batch && wait > 0 {
+		s.mu.Unlock()
+		select {
+		case <-s.stop:
+			return true, nil // run sees the stop
+		case <-time.After(wait):
+		}
+		return false, nil
+	}
+	batch := append([]model.IndexOp(nil), s.queue[:n]...)
+	rebuild := s.rebuild
+	refs := s.recheck[:min(len(s.recheck), 100)]
+	var dirtyCh, dirtyAfter int64
+	for ch, after := range s.dirty {
+		dirtyCh, dirtyAfter = ch, after
+		break
+	}
+	s.mu.Unlock()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	switch {
+	case n > 0:
+		if err := s.index.Apply(ctx, batch); err != nil {
+			return false, err
+		}
+		s.mu.Lock()
+		s.queue = s.queue[n:]
+		if len(s.queue) == 0 {
+			s.queue = nil // let the backing array go
+		}
+		s.since = time.Time{} // what is left waited already: send it next
+		s.mu.Unlock()
+		s.pending.Add(int64(-n))
+		return false, nil
+	case rebuild:
+		ids, err := s.all.AllChannelIDs(ctx)
+		if err != nil {
+			return false, err
+		}
+		s.mu.Lock()
+		for _, ch := range ids {
+			s.dirty[ch] = 0
+		}
+		s.rebuild = false
+		s.mu.Unlock()
+		s.slog.Info("search index: reading every channel from the message log", "channels", len(ids))
+		return false, nil
+	case len(refs) > 0:
+		if err := s.reread(ctx, refs); err != nil {
+			return false, err
+		}
+		s.mu.Lock()
+		s.recheck = s.recheck[len(refs):]
+		s.mu.Unlock()
+		return false, nil
+	case dirtyCh != 0:
+		return false, s.catchUp(ctx, dirtyCh, dirtyAfter)
+	}
+	return true, nil
+}
+
+// reread writes single messages as the log has them now (edits and deletions a crash may have lost).
+func (s *Service) reread(ctx context.Context, refs []model.MessageRef) error {
+	var ops []model.IndexOp
+	for _, r := range refs {
+		msgs, _, err := s.log.Range(ctx, r.ChannelID, r.ID-1, 1)
+		if err != nil {
+			return err
+		}
+		if len(msgs) == 1 && msgs[0].ID == r.ID {
+			if op, ok := logOp(msgs[0]); ok {
+				ops = append(ops, op)
+			}
+		}
+	}
+	return s.index.Apply(ctx, ops)
+}
+
+// logOp is the index change for a row of the log (deleted rows included); false for system lines.
+func logOp(m model.Message) (model.IndexOp, bool) {
+	switch {
+	case m.Deleted:
+		return model.IndexOp{Message: m, Deleted: true, Version: deletedVersion}, true
+	case m.Kind == "":
+		return storedOp(m), true
+	}
+	return model.IndexOp{}, false
+}
+
+// checkpoint is what this node's index may lack now: messages from Since on (the oldest queued new message, a
+// channel being re-read, a catch-up not finished) and older messages whose edits or deletions are queued.
+// caughtUp: nothing is queued or owed.
+func (s *Service) checkpoint() (model.SearchCheckpoint, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	cp := model.SearchCheckpoint{Node: s.cfg.Node, Since: now, SavedAt: now}
+	lower := func(t time.Time) {
+		if t.Before(cp.Since) {
+			cp.Since = t
+		}
+	}
+	const maxRefs = 1000
+	for _, op := range s.queue {
+		if op.Deleted || op.Message.EditedAt != nil {
+			if len(cp.Messages) < maxRefs {
+				cp.Messages = append(cp.Messages, model.MessageRef{ChannelID: op.Message.ChannelID, ID: op.Message.ID})
+				continue
+			}
+		}
+		lower(idTime(op.Message.ID))
+	}
+	for _, after := range s.dirty {
+		lower(idTime(after + 1))
+	}
+	if s.rebuild {
+		cp.Since = time.Time{}
+	}
+	if !s.owedSince.IsZero() {
+		lower(s.owedSince)
+	}
+	cp.Messages = append(cp.Messages, s.recheck...)
+	cp.Messages = append(cp.Messages, s.owedRefs...)
+	caughtUp := len(s.queue) == 0 && len(s.dirty) == 0 && len(s.recheck) == 0 && !s.rebuild && s.owedSince.IsZero() && len(s.owedRefs) == 0
+	return cp, caughtUp
+}
+
+// checkpoints reads the checkpoints left by this node's last run and by nodes that died, queues their catch-up,
+// and then saves this node's checkpoint every CheckpointEvery until Close.
+func (s *Service) checkpoints() {
+	defer close(s.cpDone)
+	tick := time.NewTicker(s.cfg.CheckpointEvery)
+	defer tick.Stop()
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		s.mu.Lock()
+		startup := s.startup
+		s.mu.Unlock()
+		if startup {
+			if err := s.takeCheckpoints(ctx); err != nil {
+				s.slog.Warn("search index: could not read the checkpoints; retrying", "err", err)
+			}
+		} else {
+			s.finishCatchUp(ctx)
+			cp, _ := s.checkpoint()
+			if err := s.cps.Save(ctx, cp); err != nil {
+				s.slog.Warn("search index: could not save the checkpoint", "err", err)
+			}
+		}
+		cancel()
+		select {
+		case <-s.stop:
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+func (s *Service) takeCheckpoints(ctx context.Context) error {
+	all, err := s.cps.Load(ctx)
+	if err != nil {
+		return err
+	}
+	var since time.Time
+	var refs []model.MessageRef
+	var taken []model.SearchCheckpoint
+	for _, cp := range all {
+		if cp.Node != s.cfg.Node && s.now().Sub(cp.SavedAt) < s.cfg.StaleAfter {
+			continue // a live node's
+		}
+		taken = append(taken, cp)
+		if since.IsZero() || cp.Since.Before(since) {
+			since = cp.Since
+		}
+		refs = append(refs, cp.Messages...)
+	}
+	var ids []int64
+	if len(taken) > 0 {
+		if ids, err = s.all.AllChannelIDs(ctx); err != nil {
+			return err
+		}
+		s.slog.Info("search index: catching up what a stopped node may not have written", "checkpoints", len(taken),
+			"since", since, "channels", len(ids), "messages", len(refs))
+	}
+	after := int64(0)
+	if since.After(time.Unix(0, 0)) {
+		after = snowflake.FirstIDAt(since.Add(-s.cfg.Margin)) - 1
+		after = max(after, 0)
+	}
+	s.mu.Lock()
+	for _, ch := range ids {
+		if cur, ok := s.dirty[ch]; !ok || after < cur {
+			s.dirty[ch] = after
+		}
+	}
+	s.recheck = append(s.recheck, refs...)
+	if len(taken) > 0 {
+		s.owedSince = since
+		if since.IsZero() {
+			s.owedSince = time.Unix(0, 1)
+		}
+		s.owedRefs = refs
+	}
+	s.taken = taken
+	s.startup = false
+	s.mu.Unlock()
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// finishCatchUp forgets the checkpoints taken at start once everything they named was read again.
+func (s *Service) finishCatchUp(ctx context.Context) {
+	s.mu.Lock()
+	done := len(s.taken) > 0 && len(s.dirty) == 0 && len(s.recheck) == 0 && !s.rebuild
+	taken := s.taken
+	s.mu.Unlock()
+	if !done {
+		return
+	}
+	for _, cp := range taken {
+		if cp.Node == s.cfg.Node {
+			continue // this node's own is overwritten by its saves
+		}
+		if err := s.cps.Delete(ctx, cp.Node, cp.SavedAt); err != nil {
+			return
+		}
+	}
+	s.mu.Lock()
+	s.taken, s.owedSince, s.owedRefs = nil, time.Time{}, nil
+	s.mu.Unlock()
+	s.slog.Info("search index: caught up")
 }
 
 func (s *Service) noteHealth(err error) {
@@ -285,9 +579,7 @@ func (s *Service) noteHealth(err error) {
 
 // catchUp re-reads one page of a channel's log after an id and writes it to the index; the channel stays dirty
 // until its log is read to the end.
-func (s *Service) catchUp(channelID, after int64) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
+func (s *Service) catchUp(ctx context.Context, channelID, after int64) error {
 	next, _, more, err := s.reindexPage(ctx, channelID, after)
 	if err != nil {
 		return err
@@ -315,11 +607,8 @@ func (s *Service) reindexPage(ctx context.Context, channelID, after int64) (int6
 	}
 	ops := make([]model.IndexOp, 0, len(msgs))
 	for _, m := range msgs {
-		switch {
-		case m.Deleted:
-			ops = append(ops, model.IndexOp{Message: m, Deleted: true, Version: deletedVersion})
-		case m.Kind == "":
-			ops = append(ops, storedOp(m))
+		if op, ok := logOp(m); ok {
+			ops = append(ops, op)
 		}
 		after = m.ID
 	}
@@ -334,6 +623,9 @@ func (s *Service) reindexPage(ctx context.Context, channelID, after int64) (int6
 func (s *Service) Reindex(ctx context.Context, channelIDs []int64, after int64) (int, error) {
 	ctx, span := tracing.Start(ctx, "search.Reindex")
 	defer span.End()
+	if _, err := s.index.EnsureIndex(ctx); err != nil { // writes never create the index (nor learn its layout)
+		return 0, err
+	}
 	n := 0
 	for _, ch := range channelIDs {
 		from := after

@@ -13,6 +13,7 @@ import (
 
 	"github.com/parleychat/parley/internal/apperr"
 	"github.com/parleychat/parley/internal/model"
+	"github.com/parleychat/parley/internal/snowflake"
 )
 
 func TestParse(t *testing.T) {
@@ -77,20 +78,26 @@ func TestDates(t *testing.T) {
 type fakeIndex struct {
 	mu      sync.Mutex
 	down    bool
+	missing bool // deleted: writes fail with ErrSearchIndexMissing until EnsureIndex creates it (empty)
 	ensured int
 	docs    map[int64]model.IndexOp
 	batches int
 	last    model.SearchQuery
 }
 
-func (f *fakeIndex) EnsureIndex(context.Context) error {
+func (f *fakeIndex) EnsureIndex(context.Context) (bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.down {
-		return errors.New("connection refused")
+		return false, errors.New("connection refused")
 	}
 	f.ensured++
-	return nil
+	if f.missing {
+		f.missing = false
+		f.docs = map[int64]model.IndexOp{}
+		return true, nil
+	}
+	return false, nil
 }
 
 func (f *fakeIndex) Apply(_ context.Context, ops []model.IndexOp) error {
@@ -98,6 +105,9 @@ func (f *fakeIndex) Apply(_ context.Context, ops []model.IndexOp) error {
 	defer f.mu.Unlock()
 	if f.down {
 		return errors.New("connection refused")
+	}
+	if f.missing {
+		return model.ErrSearchIndexMissing
 	}
 	f.batches++
 	for _, op := range ops {
@@ -119,6 +129,8 @@ func (f *fakeIndex) Search(_ context.Context, q model.SearchQuery) (model.Search
 }
 
 func (f *fakeIndex) setDown(d bool) { f.mu.Lock(); f.down = d; f.mu.Unlock() }
+
+func (f *fakeIndex) ensuredCount() int { f.mu.Lock(); defer f.mu.Unlock(); return f.ensured }
 
 func (f *fakeIndex) doc(id int64) (model.IndexOp, bool) {
 	f.mu.Lock()
@@ -149,7 +161,84 @@ func (l *fakeLog) Range(_ context.Context, ch, after int64, limit int) ([]model.
 }
 
 func newTestService(idx *fakeIndex, log *fakeLog, cfg Config) *Service {
-	return New(idx, log, fakeAccess{}, fakeUsers{}, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	return New(idx, log, fakeAccess{}, fakeUsers{}, log, nil, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+}
+
+// AllChannelIDs: the log's channels.
+func (l *fakeLog) AllChannelIDs(context.Context) ([]int64, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []int64
+	for ch := range l.msgs {
+		out = append(out, ch)
+	}
+	return out, nil
+}
+
+func (l *fakeLog) add(m model.Message) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for i, old := range l.msgs[m.ChannelID] {
+		if old.ID == m.ID {
+			l.msgs[m.ChannelID][i] = m
+			return
+		}
+	}
+	l.msgs[m.ChannelID] = append(l.msgs[m.ChannelID], m)
+}
+
+// fakeCheckpoints is the checkpoint store (MongoDB in the server).
+type fakeCheckpoints struct {
+	mu    sync.Mutex
+	cps   map[string]model.SearchCheckpoint
+	saves int
+}
+
+func (f *fakeCheckpoints) Save(_ context.Context, cp model.SearchCheckpoint) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.cps[cp.Node] = cp
+	f.saves++
+	return nil
+}
+
+func (f *fakeCheckpoints) Load(context.Context) ([]model.SearchCheckpoint, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []model.SearchCheckpoint
+	for _, cp := range f.cps {
+		out = append(out, cp)
+	}
+	return out, nil
+}
+
+func (f *fakeCheckpoints) Delete(_ context.Context, node string, savedAt time.Time) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if cp, ok := f.cps[node]; ok && (savedAt.IsZero() || cp.SavedAt.Equal(savedAt)) {
+		delete(f.cps, node)
+	}
+	return nil
+}
+
+func (f *fakeCheckpoints) get(node string) (model.SearchCheckpoint, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	cp, ok := f.cps[node]
+	return cp, ok
+}
+
+func (f *fakeCheckpoints) savesSoFar() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.saves
+}
+
+// crash stops a service the way kill -9 does: no drain, no last checkpoint, the queue lost.
+func crash(s *Service) {
+	close(s.stop)
+	<-s.done
+	<-s.cpDone
 }
 
 func msg(id, ch int64, text string) model.Message {
@@ -277,6 +366,9 @@ func TestReindex(t *testing.T) {
 	if _, ok := idx.doc(1001); !ok {
 		t.Fatal("message 1001 not indexed")
 	}
+	if idx.ensuredCount() != 1 { // `server reindex` runs without the indexer: it must make sure the index exists
+		t.Fatalf("Reindex ensured the index %d times", idx.ensuredCount())
+	}
 	idx.setDown(true)
 	if _, err := s.Reindex(context.Background(), []int64{1}, 0); err == nil {
 		t.Fatal("Reindex with the engine down succeeded")
@@ -360,5 +452,141 @@ func TestSearchScopesAndFilters(t *testing.T) {
 	idx.setDown(true)
 	if _, err := s.Search(ctx, 1, Request{Query: "x"}); apperr.As(err).Kind != apperr.Unavailable {
 		t.Fatalf("engine down: %v", err)
+	}
+}
+
+// A node that crashed with changes queued (the engine was down): its next start catches them up from the log
+// without `server reindex`: new messages since the checkpoint, and an edit and a deletion of older messages.
+func TestACrashIsCaughtUpFromTheCheckpoint(t *testing.T) {
+	idx := &fakeIndex{docs: map[int64]model.IndexOp{}}
+	log := &fakeLog{msgs: map[int64][]model.Message{}}
+	cps := &fakeCheckpoints{cps: map[string]model.SearchCheckpoint{}}
+	cfg := Config{Node: "1", CheckpointEvery: 20 * time.Millisecond, Margin: time.Minute}
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	now := time.Now()
+	old := func(n int64) model.Message { // a day old: indexed long ago, out of any time window
+		return model.Message{ID: snowflake.FirstIDAt(now.Add(-24*time.Hour)) + n, ChannelID: 1 + n%2, SenderID: 1, Content: "old words", CreatedAt: now.Add(-24 * time.Hour)}
+	}
+	a := New(idx, log, fakeAccess{}, fakeUsers{}, log, cps, cfg, quiet)
+	a.Start()
+	o1, o2 := old(1), old(2)
+	for _, m := range []model.Message{o1, o2} {
+		log.add(m)
+		a.MessageStored(m)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if !a.Flush(ctx) {
+		t.Fatal("flush")
+	}
+	idx.setDown(true) // the engine stops answering; then chat goes on and the node crashes
+	fresh := model.Message{ID: snowflake.FirstIDAt(now), ChannelID: 2, SenderID: 1, Content: "new words", CreatedAt: now}
+	log.add(fresh)
+	a.MessageStored(fresh)
+	edited := o1
+	at := now
+	edited.Content, edited.EditedAt = "changed words", &at
+	log.add(edited)
+	a.MessageEdited(edited)
+	gone := o2
+	gone.Deleted, gone.Content = true, ""
+	log.add(gone)
+	a.MessageDeleted(o2.ChannelID, o2.ID)
+	saves := cps.savesSoFar()
+	waitFor(t, "a checkpoint with the queued changes", func() bool { return cps.savesSoFar() > saves+1 })
+	crash(a)
+	cp, ok := cps.get("1")
+	if !ok || cp.Since.After(now) || len(cp.Messages) != 2 {
+		t.Fatalf("checkpoint after the crash: %+v %v", cp, ok)
+	}
+
+	idx.setDown(false)
+	b := New(idx, log, fakeAccess{}, fakeUsers{}, log, cps, cfg, quiet)
+	b.Start()
+	waitFor(t, "the catch-up", b.CaughtUp)
+	if d, ok := idx.doc(fresh.ID); !ok || d.Message.Content != "new words" {
+		t.Fatalf("new message after the catch-up: %+v %v", d, ok)
+	}
+	if d, _ := idx.doc(o1.ID); d.Message.Content != "changed words" {
+		t.Fatalf("edited message after the catch-up: %+v", d)
+	}
+	if d, _ := idx.doc(o2.ID); !d.Deleted {
+		t.Fatalf("deleted message after the catch-up: %+v", d)
+	}
+	b.Close(ctx) // clean: nothing owed, so no checkpoint is left
+	if cp, ok := cps.get("1"); ok {
+		t.Fatalf("checkpoint after a clean shutdown: %+v", cp)
+	}
+}
+
+// Another node's checkpoint is caught up (and then removed) only once that node stopped saving it.
+func TestOnlyDeadNodesCheckpointsAreTaken(t *testing.T) {
+	idx := &fakeIndex{docs: map[int64]model.IndexOp{}}
+	log := &fakeLog{msgs: map[int64][]model.Message{}}
+	now := time.Now()
+	m := model.Message{ID: snowflake.FirstIDAt(now), ChannelID: 3, SenderID: 1, Content: "lost", CreatedAt: now}
+	log.add(m)
+	cps := &fakeCheckpoints{cps: map[string]model.SearchCheckpoint{
+		"2": {Node: "2", Since: now, SavedAt: now},                       // alive: saved just now
+		"3": {Node: "3", Since: now, SavedAt: now.Add(-5 * time.Minute)}, // dead
+	}}
+	s := New(idx, log, fakeAccess{}, fakeUsers{}, log, cps, Config{Node: "1", CheckpointEvery: 20 * time.Millisecond}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	s.Start()
+	waitFor(t, "the dead node's catch-up", func() bool {
+		_, dead := cps.get("3")
+		return !dead && s.CaughtUp()
+	})
+	if _, ok := idx.doc(m.ID); !ok {
+		t.Fatal("the dead node's message was not caught up")
+	}
+	if _, ok := cps.get("2"); !ok {
+		t.Fatal("a live node's checkpoint was taken")
+	}
+	s.Close(context.Background())
+}
+
+// An index deleted while the server runs: writes fail instead of creating one without the mapping, the indexer
+// creates it again and builds it from the whole log; the queued change is written too.
+func TestADeletedIndexIsRebuiltFromTheLog(t *testing.T) {
+	idx := &fakeIndex{docs: map[int64]model.IndexOp{}}
+	log := &fakeLog{msgs: map[int64][]model.Message{}}
+	for id := int64(1); id <= 700; id++ {
+		log.add(msg(id, id%3+1, "x"))
+	}
+	s := newTestService(idx, log, Config{})
+	s.Start()
+	waitFor(t, "the first build", func() bool { return idx.ensuredCount() == 1 })
+	idx.mu.Lock()
+	idx.missing = true // deleted
+	idx.mu.Unlock()
+	late := msg(701, 1, "late")
+	log.add(late)
+	s.MessageStored(late)
+	waitFor(t, "the rebuild", func() bool {
+		_, ok := idx.doc(1)
+		return ok && s.CaughtUp() && s.pending.Load() == 0
+	})
+	for _, id := range []int64{1, 350, 700, 701} {
+		if _, ok := idx.doc(id); !ok {
+			t.Fatalf("message %d missing after the rebuild", id)
+		}
+	}
+	s.Close(context.Background())
+}
+
+// A node stopped before it read its last run's checkpoint keeps what that checkpoint owes.
+func TestCloseBeforeTheCheckpointsWereReadKeepsThem(t *testing.T) {
+	idx := &fakeIndex{docs: map[int64]model.IndexOp{}}
+	log := &fakeLog{msgs: map[int64][]model.Message{1: {msg(1, 1, "x")}}}
+	old := time.Now().Add(-time.Hour)
+	cps := &fakeCheckpoints{cps: map[string]model.SearchCheckpoint{"1": {Node: "1", Since: old, SavedAt: old}}}
+	s := New(idx, log, fakeAccess{}, fakeUsers{}, log, cps, Config{Node: "1"}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	// Not started: its checkpoint loop never ran, as when a shutdown comes right after the start.
+	close(s.cpDone)
+	close(s.done)
+	s.Close(context.Background())
+	cp, ok := cps.get("1")
+	if !ok || cp.Since.After(old) {
+		t.Fatalf("checkpoint after the early shutdown: %+v %v (want since <= %v)", cp, ok, old)
 	}
 }
