@@ -78,7 +78,7 @@ func (s *Store) concrete() string { return s.index + "-v1" }
 
 // Ping checks that the cluster answers.
 func (s *Store) Ping(ctx context.Context) error {
-	resp, err := s.c.Client.Perform(mustRequest(ctx, http.MethodGet, "/_cluster/health", nil))
+	resp, err := s.c.Client.Stream(mustRequest(ctx, http.MethodGet, "/_cluster/health", nil))
 	if err != nil {
 		return fmt.Errorf("opensearch: %w", err)
 	}
@@ -92,7 +92,7 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // status performs a bodiless request and returns its HTTP status.
 func (s *Store) status(ctx context.Context, method, path string) (int, error) {
-	resp, err := s.c.Client.Perform(mustRequest(ctx, method, path, nil))
+	resp, err := s.c.Client.Stream(mustRequest(ctx, method, path, nil))
 	if err != nil {
 		return 0, fmt.Errorf("opensearch: %w", err)
 	}
