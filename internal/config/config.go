@@ -497,6 +497,11 @@ func (r *reader) str(name string) string {
 	if v := strings.TrimSpace(r.getenv(name)); v != "" {
 		return v
 	}
+	return Default(name)
+}
+
+// Default is a variable's default from Vars (test harnesses use it to reach the local stack the same way).
+func Default(name string) string {
 	for _, v := range Vars {
 		if v.Name == name {
 			return v.Default

@@ -27,6 +27,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
+	"github.com/parleychat/parley/internal/config"
 	"github.com/parleychat/parley/repositories/cassandra"
 	mongorepo "github.com/parleychat/parley/repositories/mongo"
 	"github.com/parleychat/parley/repositories/objectstore/s3"
@@ -65,16 +66,15 @@ func Get(key string) string {
 	if v := stackEnv()[key]; v != "" {
 		return v
 	}
-	return map[string]string{
-		"PARLEY_POSTGRES_URL":    "postgres://postgres@127.0.0.1:55432/parley?sslmode=disable",
-		"PARLEY_MONGO_URI":       "mongodb://127.0.0.1:57017/",
-		"PARLEY_CASSANDRA_HOSTS": "127.0.0.1:59042",
-		"PARLEY_REDIS_URL":       "redis://127.0.0.1:56379/0",
-		"PARLEY_SEARCH_URLS":     "http://127.0.0.1:59200",
-		"PARLEY_S3_ENDPOINT":     "http://127.0.0.1:57070",
-		"PARLEY_S3_ACCESS_KEY":   "parley-local",
-		"PARLEY_S3_SECRET_KEY":   "parley-local-secret",
-	}[key]
+	// S3 is optional for the server (no default there); the local stack always runs versitygw.
+	if v, ok := map[string]string{
+		"PARLEY_S3_ENDPOINT":   "http://127.0.0.1:57070",
+		"PARLEY_S3_ACCESS_KEY": "parley-local",
+		"PARLEY_S3_SECRET_KEY": "parley-local-secret",
+	}[key]; ok {
+		return v
+	}
+	return config.Default(key)
 }
 
 func unavailable(t testing.TB, what string, err error) {
@@ -175,8 +175,8 @@ func CassandraConfig(t testing.TB) cassandra.Config {
 	return cassandra.Config{
 		Hosts:       strings.Split(Get("PARLEY_CASSANDRA_HOSTS"), ","),
 		Keyspace:    UniqueName("test"),
-		Replication: "{'class': 'SimpleStrategy', 'replication_factor': 1}",
-		Consistency: "LOCAL_QUORUM",
+		Replication: config.Default("PARLEY_CASSANDRA_REPLICATION"),
+		Consistency: config.Default("PARLEY_CASSANDRA_CONSISTENCY"),
 		Timeout:     10 * time.Second,
 	}
 }
