@@ -20,26 +20,30 @@ type MessageService interface {
 
 // RegisterMessageEvents wires message:send, message:edit, message:delete and messages:sync.
 func (s *Server) RegisterMessageEvents(svc MessageService) {
-	on(s, wire.EventMessageSend, func(ctx context.Context, c *Conn, p wire.SendMessagePayload, reply Reply) (any, error) {
+	on(s, wire.EventMessageSend, func(ctx context.Context, c *Conn, p wire.SendMessagePayload, reply Reply) {
 		channelID, err := parseID(p.ChannelID, "channelId")
 		if err != nil {
-			return nil, err
+			reply(nil, err)
+			return
 		}
 		// The ack waits for Cassandra, but the handler returns at once: the socket's next events are not held
 		// up by this one's write.
 		d := messaging.Draft{UserID: c.UserID, ChannelID: channelID, Content: p.Content, Nonce: p.Nonce, Encrypted: p.Encrypted}
 		if p.ReplyTo != "" {
 			if d.ReplyTo, err = parseID(p.ReplyTo, "replyTo"); err != nil {
-				return nil, err
+				reply(nil, err)
+				return
 			}
 		}
 		if len(p.Attachments) > 100 {
-			return nil, apperr.InvalidField("attachments", "too many files")
+			reply(nil, apperr.InvalidField("attachments", "too many files"))
+			return
 		}
 		for _, a := range p.Attachments {
 			id, err := parseID(a, "attachments")
 			if err != nil {
-				return nil, err
+				reply(nil, err)
+				return
 			}
 			d.Attachments = append(d.Attachments, id)
 		}
@@ -57,18 +61,18 @@ func (s *Server) RegisterMessageEvents(svc MessageService) {
 		})
 		if err != nil {
 			s.countRefused(err)
-			return nil, err
+			reply(nil, err)
 		}
-		return Deferred, nil
 	})
 
 	// Edits and deletes write to Cassandra synchronously; they run off the socket's queue.
-	on(s, wire.EventMessageEdit, func(ev context.Context, c *Conn, p wire.EditMessagePayload, reply Reply) (any, error) {
+	on(s, wire.EventMessageEdit, func(ev context.Context, c *Conn, p wire.EditMessagePayload, reply Reply) {
 		channelID, messageID, err := parseRef(p.MessageRef)
 		if err != nil {
-			return nil, err
+			reply(nil, err)
+			return
 		}
-		return offQueue(ev, reply, func(ctx context.Context) (any, error) {
+		offQueue(ev, reply, func(ctx context.Context) (any, error) {
 			m, err := svc.Edit(ctx, c.UserID, channelID, messageID, p.Content)
 			if err != nil {
 				return nil, err
@@ -77,32 +81,35 @@ func (s *Server) RegisterMessageEvents(svc MessageService) {
 		})
 	})
 
-	on(s, wire.EventMessageDelete, func(ev context.Context, c *Conn, p wire.MessageRef, reply Reply) (any, error) {
+	on(s, wire.EventMessageDelete, func(ev context.Context, c *Conn, p wire.MessageRef, reply Reply) {
 		channelID, messageID, err := parseRef(p)
 		if err != nil {
-			return nil, err
+			reply(nil, err)
+			return
 		}
-		return offQueue(ev, reply, func(ctx context.Context) (any, error) {
+		offQueue(ev, reply, func(ctx context.Context) (any, error) {
 			return nil, svc.Delete(ctx, c.UserID, channelID, messageID)
 		})
 	})
 
-	on(s, wire.EventMessagesSync, func(ev context.Context, c *Conn, p wire.SyncPayload, reply Reply) (any, error) {
+	on(s, wire.EventMessagesSync, func(ev context.Context, c *Conn, p wire.SyncPayload, reply Reply) {
 		since := make(map[int64]int64, len(p.Channels))
 		for ch, last := range p.Channels {
 			channelID, err := parseID(ch, "channels")
 			if err != nil {
-				return nil, err
+				reply(nil, err)
+				return
 			}
 			var after int64
 			if last != "" && last != "0" {
 				if after, err = parseID(last, "channels"); err != nil {
-					return nil, err
+					reply(nil, err)
+					return
 				}
 			}
 			since[channelID] = after
 		}
-		return offQueue(ev, reply, func(ctx context.Context) (any, error) {
+		offQueue(ev, reply, func(ctx context.Context) (any, error) {
 			res, err := svc.Sync(ctx, c.UserID, since)
 			if err != nil {
 				return nil, err
@@ -152,13 +159,12 @@ func parseRef(ref wire.MessageRef) (channelID, messageID int64, err error) {
 // offQueue runs slow work (database reads and writes) on its own goroutine and answers through reply, so
 // the socket's next events are not held up (a socket's events are handled one at a time).
 // The work keeps the event's values (request id, trace span) but not its cancellation: the handler returns first.
-func offQueue(ev context.Context, reply Reply, work func(ctx context.Context) (any, error)) (any, error) {
+func offQueue(ev context.Context, reply Reply, work func(ctx context.Context) (any, error)) {
 	go func() {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ev), handlerTimeout)
 		defer cancel()
 		reply(work(ctx))
 	}()
-	return Deferred, nil
 }
 
 func parseID(s, field string) (int64, error) { return wire.ParseID(s, field) }

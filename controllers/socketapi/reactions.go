@@ -17,13 +17,14 @@ type ReactionService interface {
 // message's existence, its stored reactions), so they run off the socket's queue. The ack carries the emoji's
 // reactions as the caller now sees them: {ok: true, reaction: Reaction}.
 func (s *Server) RegisterReactionEvents(svc ReactionService) {
-	handle := func(change func(ctx context.Context, userID, channelID, messageID int64, emoji string) (reactions.Summary, error)) func(context.Context, *Conn, wire.ReactionPayload, Reply) (any, error) {
-		return func(ev context.Context, c *Conn, p wire.ReactionPayload, reply Reply) (any, error) {
+	handle := func(change func(ctx context.Context, userID, channelID, messageID int64, emoji string) (reactions.Summary, error)) Handler[wire.ReactionPayload] {
+		return func(ev context.Context, c *Conn, p wire.ReactionPayload, reply Reply) {
 			channelID, messageID, err := parseRef(wire.MessageRef{ChannelID: p.ChannelID, MessageID: p.MessageID})
 			if err != nil {
-				return nil, err
+				reply(nil, err)
+				return
 			}
-			return offQueue(ev, reply, func(ctx context.Context) (any, error) {
+			offQueue(ev, reply, func(ctx context.Context) (any, error) {
 				sum, err := change(ctx, c.UserID, channelID, messageID, p.Emoji)
 				if err != nil {
 					return nil, err

@@ -34,35 +34,36 @@ func (s *Server) RegisterRealtimeEvents(presence PresenceService, typing TypingS
 	s.OnConnect(func(c *Conn) { presence.ConnectedAs(c.UserID, c.Socket.ID(), c.Status) })
 	s.OnDisconnect(func(c *Conn, _ string) { presence.Disconnected(c.UserID, c.Socket.ID()) })
 
-	on(s, wire.EventPresenceSet, func(_ context.Context, c *Conn, p wire.PresenceSetPayload, _ Reply) (any, error) {
+	on(s, wire.EventPresenceSet, answer(func(_ context.Context, c *Conn, p wire.PresenceSetPayload) (any, error) {
 		return nil, presence.SetStatus(c.UserID, c.Socket.ID(), p.Status)
-	})
+	}))
 
 	// Typing floods are dropped quietly by the throttle; malformed events get an error ack if one was asked.
-	on(s, wire.EventTypingStart, func(ctx context.Context, c *Conn, p wire.ChannelRef, _ Reply) (any, error) {
+	on(s, wire.EventTypingStart, answer(func(ctx context.Context, c *Conn, p wire.ChannelRef) (any, error) {
 		channelID, err := parseID(p.ChannelID, "channelId")
 		if err != nil {
 			return nil, err
 		}
 		return nil, typing.Start(ctx, c.UserID, channelID)
-	})
-	on(s, wire.EventTypingStop, func(_ context.Context, c *Conn, p wire.ChannelRef, _ Reply) (any, error) {
+	}))
+	on(s, wire.EventTypingStop, answer(func(_ context.Context, c *Conn, p wire.ChannelRef) (any, error) {
 		channelID, err := parseID(p.ChannelID, "channelId")
 		if err != nil {
 			return nil, err
 		}
 		typing.Stop(c.UserID, channelID)
 		return nil, nil
-	})
+	}))
 
-	receipt := func(record func(ctx context.Context, userID, channelID, messageID int64) error) func(context.Context, *Conn, wire.MessageRef, Reply) (any, error) {
-		return func(ev context.Context, c *Conn, p wire.MessageRef, reply Reply) (any, error) {
+	receipt := func(record func(ctx context.Context, userID, channelID, messageID int64) error) Handler[wire.MessageRef] {
+		return func(ev context.Context, c *Conn, p wire.MessageRef, reply Reply) {
 			channelID, messageID, err := parseRef(p)
 			if err != nil {
-				return nil, err
+				reply(nil, err)
+				return
 			}
 			// Checking the message may read Cassandra.
-			return offQueue(ev, reply, func(ctx context.Context) (any, error) {
+			offQueue(ev, reply, func(ctx context.Context) (any, error) {
 				return nil, record(ctx, c.UserID, channelID, messageID)
 			})
 		}

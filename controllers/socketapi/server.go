@@ -92,8 +92,14 @@ type Conn struct {
 // Reply answers an event's ack: a result (merged into {ok:true,...}) or an error.
 type Reply func(res any, err error)
 
-// Deferred tells the wrapper that the handler will call reply itself (after a durable write, say).
-var Deferred = &struct{ deferred bool }{true}
+// Handler handles an event whose first argument decoded into P. It answers through reply exactly once, at
+// once or later (after a durable write, or from work run off the socket's queue), as Centrifuge's handlers do.
+type Handler[P any] func(ctx context.Context, c *Conn, p P, reply Reply)
+
+// answer adapts a handler that has its result at once.
+func answer[P any](h func(ctx context.Context, c *Conn, p P) (any, error)) Handler[P] {
+	return func(ctx context.Context, c *Conn, p P, reply Reply) { reply(h(ctx, c, p)) }
+}
 
 // ConnectHook runs for every new authenticated socket (presence, etc.). DisconnectHook when it closes.
 type (
@@ -384,7 +390,7 @@ func (s *Server) roomsOf(ctx context.Context, userID int64) (map[socketio.Room]b
 // on registers an event whose first argument decodes into P. The wrapper re-checks the session, decodes,
 // recovers panics and answers the ack: {ok:true,...result} or {ok:false,error}. Each event gets its own
 // request id (in the context, so in its log lines, and in an error ack) and its outcome is counted.
-func on[P any](s *Server, event string, h func(ctx context.Context, c *Conn, p P, reply Reply) (any, error)) {
+func on[P any](s *Server, event string, h Handler[P]) {
 	limit := s.limits[event]
 	s.nsp.On(event, func(sock *socketio.Socket, args socketio.Args, ack socketio.AckFunc) {
 		c := sock.Data.(*Conn)
@@ -448,11 +454,7 @@ func on[P any](s *Server, event string, h func(ctx context.Context, c *Conn, p P
 			reply(nil, err)
 			return
 		}
-		res, err := h(ctx, c, p, reply)
-		if res == Deferred && err == nil {
-			return
-		}
-		reply(res, err)
+		h(ctx, c, p, reply)
 	})
 }
 
