@@ -8,7 +8,11 @@ import { ThemeProvider } from './theme/theme';
 
 // Only the routing skeleton is in the entry chunk; each screen comes as its own chunk when first shown
 // (initial JavaScript budget: scripts/bundle-budget.mjs). The chat screen's parts share one import.
-export const loadChat = () => import('./app/chatRoutes');
+// The socket client is a chunk of its own (api/socket.ts); fetch it beside the chat screen, not after it.
+export const loadChat = () => {
+  void import('socket.io-client').catch(() => undefined);
+  return import('./app/chatRoutes');
+};
 const loadAuth = () => import('./pages/AuthPages');
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the same bound as React.lazy's own signature
 function lazyNamed<M extends Record<K, ComponentType<any>>, K extends keyof M>(load: () => Promise<M>, name: K) {

@@ -1,7 +1,7 @@
 // The one Socket.IO connection. Same origin, path /socket.io/, the access token in the handshake `auth`, fetched
 // fresh (refreshed if about to expire) on every (re)connect. `connect_error` "token_expired" refreshes then
 // reconnects; "unauthorized" logs out; `session:revoked` logs out with the server's reason.
-import { io, type Socket } from 'socket.io-client';
+import type { Socket } from 'socket.io-client';
 import { SESSION_EXPIRED_MESSAGE, type AuthManager } from './auth';
 import { isApiError } from './http';
 import type { ClientToServerEvents, ServerToClientEvents } from './types';
@@ -12,10 +12,14 @@ export type ParleySocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 /** connecting: first attempt; connected; reconnecting: lost, trying again; offline: stopped (logged out). */
 export type ConnectionStatus = 'connecting' | 'connected' | 'reconnecting' | 'offline';
 
-export type SocketFactory = (opts: { auth: (cb: (data: object) => void) => void }) => ParleySocket;
+/** Returns the (not yet connected) socket, or a promise of it when the client library is loaded on demand. */
+export type SocketFactory = (opts: { auth: (cb: (data: object) => void) => void }) => ParleySocket | Promise<ParleySocket>;
 
-export const defaultSocketFactory: SocketFactory = ({ auth }) =>
-  io({
+// socket.io-client (~14 KB gzip) is a chunk of its own: the chat screen draws its first paint from REST and the
+// socket connects as soon as the chunk is here (issue #16: the chat screen's JavaScript budget).
+export const defaultSocketFactory: SocketFactory = async ({ auth }) => {
+  const { io } = await import('socket.io-client');
+  return io({
     path: '/socket.io/',
     autoConnect: false,
     forceNew: true,
@@ -24,11 +28,17 @@ export const defaultSocketFactory: SocketFactory = ({ auth }) =>
     reconnectionDelayMax: 10_000,
     randomizationFactor: 0.5,
   }) as ParleySocket;
+};
+
+/** How long to wait before loading the socket client again after a failed download (offline at start). */
+const LOAD_RETRY_MS = [1000, 3000, 10_000, 30_000];
 
 type Listener = () => void;
 
 export class SocketManager {
-  readonly socket: ParleySocket;
+  /** null until the socket client has loaded (see defaultSocketFactory). */
+  socket: ParleySocket | null = null;
+  private waiting: ((s: ParleySocket) => void)[] = [];
   private status: ConnectionStatus = 'offline';
   private listeners = new Set<Listener>();
   private connectHandlers = new Set<(first: boolean) => void>();
@@ -38,14 +48,21 @@ export class SocketManager {
   private stopped = true;
   private connectedOnce = false;
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
+  private loadFailures = 0;
+  private loading = false;
   /** Bumped on every successful connect (lets loaders notice a connect that happened while they ran). */
   epoch = 0;
 
   constructor(
     private readonly auth: AuthManager,
-    factory: SocketFactory = defaultSocketFactory,
+    private readonly factory: SocketFactory = defaultSocketFactory,
   ) {
-    this.socket = factory({
+    this.load();
+  }
+
+  private load() {
+    this.loading = true;
+    const made = this.factory({
       auth: (cb) => {
         this.auth
           .getAccessToken()
@@ -60,7 +77,43 @@ export class SocketManager {
           });
       },
     });
-    const s = this.socket;
+    if (!(made instanceof Promise)) return this.attach(made);
+    made.then(
+      (s) => this.attach(s),
+      () => {
+        // Offline when the page opened: try again later, slower each time, and at once when the browser is back
+        // online (kick); the connection banner keeps saying "connecting" meanwhile.
+        this.loading = false;
+        const ms = LOAD_RETRY_MS[Math.min(this.loadFailures++, LOAD_RETRY_MS.length - 1)];
+        this.retryTimer ??= setTimeout(() => {
+          this.retryTimer = null;
+          if (!this.stopped && !this.loading) this.load();
+        }, ms);
+      },
+    );
+  }
+
+  /** Runs `f` with the socket now if the client has loaded, else as soon as it has (before it connects). */
+  withSocket(f: (s: ParleySocket) => void) {
+    if (this.socket) f(this.socket);
+    else this.waiting.push(f);
+  }
+
+  /** The socket once the client has loaded; rejects after `timeoutMs` if it has not by then. */
+  ready(timeoutMs: number): Promise<ParleySocket> {
+    if (this.socket) return Promise.resolve(this.socket);
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error('not connected')), timeoutMs);
+      this.withSocket((s) => {
+        clearTimeout(t);
+        resolve(s);
+      });
+    });
+  }
+
+  private attach(s: ParleySocket) {
+    this.socket = s;
+    this.loading = false;
     s.on('connect', () => {
       const first = !this.connectedOnce;
       this.connectedOnce = true;
@@ -103,6 +156,8 @@ export class SocketManager {
       this.stop();
       this.auth.logout(e?.reason ? `You were signed out: ${e.reason}` : SESSION_EXPIRED_MESSAGE, false);
     });
+    for (const f of this.waiting.splice(0)) f(s);
+    if (!this.stopped) s.connect();
   }
 
   getStatus = (): ConnectionStatus => this.status;
@@ -125,26 +180,27 @@ export class SocketManager {
   }
 
   get connected(): boolean {
-    return this.socket.connected;
+    return this.socket?.connected ?? false;
   }
 
   start() {
     if (!this.stopped) return;
     this.stopped = false;
     this.setStatus(this.connectedOnce ? 'reconnecting' : 'connecting');
-    this.socket.connect();
+    if (this.socket) this.socket.connect();
+    else if (!this.loading && !this.retryTimer) this.load();
   }
 
   stop() {
     this.stopped = true;
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = null;
-    this.socket.disconnect();
+    this.socket?.disconnect();
     this.setStatus('offline');
   }
 
   private reconnectNow() {
-    if (this.stopped || this.socket.connected) return;
+    if (this.stopped || !this.socket || this.socket.connected) return;
     this.socket.disconnect();
     this.socket.connect();
   }
@@ -153,12 +209,18 @@ export class SocketManager {
     if (this.retryTimer || this.stopped) return;
     this.retryTimer = setTimeout(() => {
       this.retryTimer = null;
-      if (!this.stopped && !this.socket.connected && this.auth.getSession()) this.reconnectNow();
+      if (!this.stopped && !this.connected && this.auth.getSession()) this.reconnectNow();
     }, ms);
   }
 
   /** Forces a fresh connection (e.g. the browser came back online). */
   kick() {
-    if (!this.stopped && !this.socket.connected) this.reconnectNow();
+    if (!this.socket && !this.loading && !this.stopped) {
+      if (this.retryTimer) clearTimeout(this.retryTimer);
+      this.retryTimer = null;
+      this.load();
+      return;
+    }
+    if (!this.stopped && !this.connected) this.reconnectNow();
   }
 }

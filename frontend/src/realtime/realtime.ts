@@ -5,12 +5,13 @@ import type { AuthManager } from '../api/auth';
 import type { Api } from '../api/endpoints';
 import { errorMessage } from '../api/http';
 import { qk } from '../api/queryKeys';
-import { SocketManager, type SocketFactory } from '../api/socket';
+import { SocketManager, type ParleySocket, type SocketFactory } from '../api/socket';
 import type {
   ChosenStatus,
   Ack,
   Attachment,
   ChannelUpdateEvent,
+  ClientToServerEvents,
   DMList,
   Id,
   MembersPage,
@@ -143,7 +144,11 @@ export class Realtime {
     this.sockets = new SocketManager(deps.auth, deps.socketFactory);
     this.originals = new OriginalsCache((channelId, messageId) => this.api.message(channelId, messageId));
     this.outbox = new Outbox({
-      emit: async (p) => this.socket.timeout(SEND_TIMEOUT_MS).emitWithAck('message:send', localStorage.getItem('parley-e2ee:' + p.channelId) ? await (await import('../e2ee/seal')).seal(p) : p),
+      emit: async (p) => {
+        // An encrypted DM's message is sealed by a lazily imported module (e2ee/seal.ts); the rest goes out as it is.
+        const payload = localStorage.getItem('parley-e2ee:' + p.channelId) ? await (await import('../e2ee/seal')).seal(p) : p;
+        return this.withAck((s) => s.timeout(SEND_TIMEOUT_MS).emitWithAck('message:send', payload));
+      },
       connected: () => this.sockets.connected,
       content: (channelId, nonce) => {
         const p = findPending(this.chat.getChannel(channelId), nonce);
@@ -161,8 +166,21 @@ export class Realtime {
     this.wire();
   }
 
-  get socket() {
-    return this.sockets.socket;
+  /** A fire-and-forget event, now or once the socket client has loaded (socket.io buffers it until connected). */
+  private emit<E extends 'typing:start' | 'typing:stop' | 'presence:set' | 'message:delivered'>(
+    event: E,
+    payload: Parameters<ClientToServerEvents[E]>[0],
+  ) {
+    this.sockets.withSocket((s) => (s.emit as (e: E, p: typeof payload) => void)(event, payload));
+  }
+
+  /**
+   * A request with an ack: sent at once when the socket client has loaded, else once it has, failing like an
+   * unanswered request if it has not within the send timeout.
+   */
+  private withAck<T>(f: (s: ParleySocket) => Promise<T>): Promise<T> {
+    const s = this.sockets.socket;
+    return s ? f(s) : this.sockets.ready(SEND_TIMEOUT_MS).then(f);
   }
 
   start() {
@@ -214,11 +232,10 @@ export class Realtime {
   // --- socket events --------------------------------------------------------------------------------------
 
   private wire() {
-    const s = this.sockets.socket;
     this.sockets.onConnect((first) => {
       // The handshake carried the device's last choice; say the current one (and idleness) in case it differs.
       const said = wireStatus(this.chosen, this.idle);
-      if (said !== 'online') s.emit('presence:set', { status: said });
+      if (said !== 'online') this.emit('presence:set', { status: said });
       if (!first) {
         // Lists (unread counts, new servers/DMs) may have moved while we were away.
         void this.qc.invalidateQueries({ queryKey: qk.servers });
@@ -235,7 +252,11 @@ export class Realtime {
         .catch(() => undefined)
         .finally(() => this.outbox.resume());
     });
+    // The socket client is a chunk of its own (api/socket.ts): listen once it has arrived, before it connects.
+    this.sockets.withSocket((s) => this.listen(s));
+  }
 
+  private listen(s: ParleySocket) {
     const onMessage = (m: Message) => this.onMessage(m);
     s.on('message:new', onMessage);
     s.on('message:sent', onMessage);
@@ -307,7 +328,7 @@ export class Realtime {
     this.chat.update(m.channelId, (st) => receiveMessage(st, m));
     if (m.senderId !== this.meId) {
       this.chat.setTyping(m.channelId, m.senderId, false);
-      if (this.isDM(m.channelId)) this.socket.emit('message:delivered', { channelId: m.channelId, messageId: m.id });
+      if (this.isDM(m.channelId)) this.emit('message:delivered', { channelId: m.channelId, messageId: m.id });
     }
     // Viewing: the channel is open in a visible tab (it is marked read). Otherwise the message counts as unread,
     // and as a mention when it mentions me (@everyone and @here only unless suppressed for its server).
@@ -561,7 +582,8 @@ export class Realtime {
     if (!plan.payload) return;
     let res: Ack<SyncResult>;
     try {
-      res = await this.socket.timeout(SEND_TIMEOUT_MS).emitWithAck('messages:sync', plan.payload);
+      const payload = plan.payload;
+      res = await this.withAck((s) => s.timeout(SEND_TIMEOUT_MS).emitWithAck('messages:sync', payload));
     } catch {
       // No answer: fall back to refetching the newest page of each channel.
       for (const id of Object.keys(plan.payload.channels)) void this.loadNewest(id).catch(() => undefined);
@@ -577,7 +599,7 @@ export class Realtime {
     for (const [channelId, msgs] of applied.added) {
       const fromOthers = msgs.filter((m) => m.senderId !== this.meId);
       const last = fromOthers[fromOthers.length - 1];
-      if (last && this.isDM(channelId)) this.socket.emit('message:delivered', { channelId, messageId: last.id });
+      if (last && this.isDM(channelId)) this.emit('message:delivered', { channelId, messageId: last.id });
       const newest = msgs[msgs.length - 1];
       if (newest) noteLastMessage(this.qc, newest);
       if (channelId === this.activeChannelId) this.markRead(channelId);
@@ -620,13 +642,13 @@ export class Realtime {
   }
 
   async edit(channelId: Id, messageId: Id, content: string): Promise<void> {
-    const res = await this.socket.timeout(SEND_TIMEOUT_MS).emitWithAck('message:edit', { channelId, messageId, content });
+    const res = await this.withAck((s) => s.timeout(SEND_TIMEOUT_MS).emitWithAck('message:edit', { channelId, messageId, content }));
     if (!res.ok) throw new Error(res.error?.message || 'Could not edit the message.');
     this.chat.update(channelId, (st) => applyUpdate(st, res.message));
   }
 
   async remove(channelId: Id, messageId: Id): Promise<void> {
-    const res = await this.socket.timeout(SEND_TIMEOUT_MS).emitWithAck('message:delete', { channelId, messageId });
+    const res = await this.withAck((s) => s.timeout(SEND_TIMEOUT_MS).emitWithAck('message:delete', { channelId, messageId }));
     if (!res.ok) throw new Error(res.error?.message || 'Could not delete the message.');
     this.chat.update(channelId, (st) => applyDelete(st, messageId));
     this.originals.markDeleted(channelId, messageId);
@@ -641,7 +663,7 @@ export class Realtime {
     this.chat.update(channelId, (st) => updateReactions(st, messageId, (r) => toggleMine(r, emoji, this.meId, add)));
     let res: Ack<{ reaction: Reaction }> | undefined;
     try {
-      res = await this.socket.timeout(SEND_TIMEOUT_MS).emitWithAck(add ? 'reaction:add' : 'reaction:remove', { channelId, messageId, emoji });
+      res = await this.withAck((s) => s.timeout(SEND_TIMEOUT_MS).emitWithAck(add ? 'reaction:add' : 'reaction:remove', { channelId, messageId, emoji }));
     } catch {
       res = undefined;
     }
@@ -655,7 +677,7 @@ export class Realtime {
   }
 
   typing(channelId: Id, event: 'typing:start' | 'typing:stop') {
-    if (this.socket.connected) this.socket.emit(event, { channelId });
+    if (this.sockets.connected) this.emit(event, { channelId });
   }
 
   // --- read state -----------------------------------------------------------------------------------------
@@ -670,7 +692,7 @@ export class Realtime {
   async markReadUpTo(channelId: Id, messageId: Id): Promise<void> {
     clearUnread(this.qc, channelId);
     this.lastReadSent.set(channelId, messageId);
-    await this.socket.timeout(SEND_TIMEOUT_MS).emitWithAck('receipt:read', { channelId, messageId });
+    await this.withAck((s) => s.timeout(SEND_TIMEOUT_MS).emitWithAck('receipt:read', { channelId, messageId }));
   }
 
   markRead(channelId: Id) {
@@ -692,10 +714,10 @@ export class Realtime {
         if (!newest) return;
         const sent = this.lastReadSent.get(channelId);
         if (sent && compareIds(sent, newest) >= 0) return;
-        if (!this.socket.connected) return;
+        const s = this.sockets.socket;
+        if (!s?.connected) return;
         this.lastReadSent.set(channelId, newest);
-        this.socket
-          .timeout(SEND_TIMEOUT_MS)
+        s.timeout(SEND_TIMEOUT_MS)
           .emitWithAck('receipt:read', { channelId, messageId: newest })
           .then((ack) => {
             if (!ack?.ok && this.lastReadSent.get(channelId) === newest) this.lastReadSent.delete(channelId);
@@ -750,7 +772,7 @@ export class Realtime {
       this.idleTimer = setTimeout(() => {
         if (Date.now() - lastActivity >= IDLE_AFTER_MS - 1000 && !this.idle) {
           this.idle = true;
-          if (this.chosen === 'online') this.socket.emit('presence:set', { status: 'idle' });
+          if (this.chosen === 'online') this.emit('presence:set', { status: 'idle' });
           this.presence.touch();
         }
       }, IDLE_AFTER_MS);
@@ -761,7 +783,7 @@ export class Realtime {
       lastActivity = now;
       if (this.idle) {
         this.idle = false;
-        if (this.chosen === 'online') this.socket.emit('presence:set', { status: 'online' });
+        if (this.chosen === 'online') this.emit('presence:set', { status: 'online' });
         this.presence.touch();
       }
       if (now - throttle > 1000) {
@@ -790,7 +812,7 @@ export class Realtime {
     if (status === this.chosen) return;
     this.chosen = status;
     writeStatusHint(this.meId, status);
-    this.socket.emit('presence:set', { status: wireStatus(status, this.idle) });
+    this.emit('presence:set', { status: wireStatus(status, this.idle) });
     this.presence.touch();
   }
 }
