@@ -2,14 +2,13 @@ import { QueryClientProvider } from '@tanstack/react-query';
 import { render, screen, waitFor } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { MemoryRouter } from 'react-router';
 import { AuthManager, SESSION_KEY } from './api/auth';
 import { AppRoutes } from './App';
 import { createServices, ServicesProvider } from './app/services';
 import { NoticeProvider } from './components/notices';
 import { ThemeProvider } from './theme/theme';
 import { FakeSocket, fakeSocketFactory } from './test/fakeSocket';
-import { loggedIn } from './test/render';
+import { loggedIn, TestRouter } from './test/render';
 
 function json(status: number, body: unknown) {
   return new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json' } });
@@ -46,9 +45,9 @@ function renderApp(route: string, userId: string | null = null) {
       <QueryClientProvider client={services.queryClient}>
         <ThemeProvider userId={userId}>
           <NoticeProvider>
-            <MemoryRouter initialEntries={[route]}>
+            <TestRouter route={route}>
               <AppRoutes socketFactory={factory} />
-            </MemoryRouter>
+            </TestRouter>
           </NoticeProvider>
         </ThemeProvider>
       </QueryClientProvider>

@@ -1,5 +1,5 @@
-import { lazy, Suspense, useEffect, type ComponentType } from 'react';
-import { BrowserRouter, Navigate, Outlet, Route, Routes, useLocation } from 'react-router';
+import { lazy, Suspense, useEffect, type ComponentType, type ReactNode } from 'react';
+import { Redirect, Route, Switch, useLocation, useSearch } from 'wouter';
 import type { SocketFactory } from './api/socket';
 import { ServicesProvider, useSession, type Services } from './app/services';
 import { NoticeProvider } from './components/notices';
@@ -43,22 +43,22 @@ function usePrefetchScreens() {
   }, []);
 }
 
+/** /channels/<server or @me> and /channels/<server or @me>/<channel> (wouter matches a RegExp as is). */
+const CHAT_PATHS = /^\/channels\/[^/]+(?:\/[^/]+)?\/?$/;
+
 function RouteLoading() {
   return <div className="route-loading" role="status" aria-label="Loading" />;
 }
 
-function RequireAuth({ socketFactory }: { socketFactory?: SocketFactory }) {
+function RequireAuth({ socketFactory, children }: { socketFactory?: SocketFactory; children: ReactNode }) {
   const session = useSession();
-  const location = useLocation();
+  const [pathname] = useLocation();
+  const search = useSearch();
   if (!session) {
-    const next = location.pathname + location.search;
-    return <Navigate to={next && next !== '/' ? `/login?next=${encodeURIComponent(next)}` : '/login'} replace />;
+    const next = pathname + (search ? `?${search}` : '');
+    return <Redirect to={next && next !== '/' ? `/login?next=${encodeURIComponent(next)}` : '/login'} replace />;
   }
-  return (
-    <RealtimeProvider socketFactory={socketFactory}>
-      <Outlet />
-    </RealtimeProvider>
-  );
+  return <RealtimeProvider socketFactory={socketFactory}>{children}</RealtimeProvider>;
 }
 
 function Themed({ children }: { children: React.ReactNode }) {
@@ -71,21 +71,44 @@ export function AppRoutes({ socketFactory }: { socketFactory?: SocketFactory }) 
   return (
     <ScreenErrorBoundary>
       <Suspense fallback={<RouteLoading />}>
-        <Routes>
-          <Route path="/login" element={<LoginPage />} />
-          <Route path="/register" element={<RegisterPage />} />
-          <Route path="/verify-email" element={<VerifyEmailPage />} />
-          <Route path="/invite/:code" element={<InvitePage />} />
-          <Route element={<RequireAuth socketFactory={socketFactory} />}>
-            <Route element={<AppShell />}>
-              <Route path="/channels/@me" element={<DMHome />} />
-              <Route path="/channels/@me/:channelId" element={<DMChannelPage />} />
-              <Route path="/channels/:serverId" element={<ServerRedirect />} />
-              <Route path="/channels/:serverId/:channelId" element={<ServerChannelPage />} />
-            </Route>
+        <Switch>
+          <Route path="/login">
+            <LoginPage />
           </Route>
-          <Route path="*" element={<Navigate to="/channels/@me" replace />} />
-        </Routes>
+          <Route path="/register">
+            <RegisterPage />
+          </Route>
+          <Route path="/verify-email">
+            <VerifyEmailPage />
+          </Route>
+          <Route path="/invite/:code">
+            <InvitePage />
+          </Route>
+          {/* One Route for the whole chat screen: the shell stays mounted while the page inside it changes. */}
+          <Route path={CHAT_PATHS}>
+            <RequireAuth socketFactory={socketFactory}>
+              <AppShell>
+                <Switch>
+                  <Route path="/channels/@me">
+                    <DMHome />
+                  </Route>
+                  <Route path="/channels/@me/:channelId">
+                    <DMChannelPage />
+                  </Route>
+                  <Route path="/channels/:serverId">
+                    <ServerRedirect />
+                  </Route>
+                  <Route path="/channels/:serverId/:channelId">
+                    <ServerChannelPage />
+                  </Route>
+                </Switch>
+              </AppShell>
+            </RequireAuth>
+          </Route>
+          <Route>
+            <Redirect to="/channels/@me" replace />
+          </Route>
+        </Switch>
       </Suspense>
     </ScreenErrorBoundary>
   );
@@ -96,9 +119,7 @@ export function App({ services }: { services: Services }) {
     <ServicesProvider services={services}>
       <Themed>
         <NoticeProvider>
-          <BrowserRouter>
-            <AppRoutes />
-          </BrowserRouter>
+          <AppRoutes />
         </NoticeProvider>
       </Themed>
     </ServicesProvider>

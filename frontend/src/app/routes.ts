@@ -1,4 +1,4 @@
-import { useLocation } from 'react-router';
+import { useLocation } from 'wouter';
 import type { Id } from '../api/types';
 
 export interface RouteIds {
@@ -14,7 +14,7 @@ export function parseChannelsPath(pathname: string): RouteIds {
 }
 
 export function useRouteIds(): RouteIds {
-  return parseChannelsPath(useLocation().pathname);
+  return parseChannelsPath(useLocation()[0]);
 }
 
 export const channelPath = (serverId: Id | '@me', channelId?: Id) =>

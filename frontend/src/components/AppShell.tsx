@@ -1,5 +1,5 @@
-import { useEffect, useEffectEvent, useState, type CSSProperties } from 'react';
-import { Outlet, useLocation, useNavigate, useOutletContext } from 'react-router';
+import { createContext, useContext, useEffect, useEffectEvent, useState, type CSSProperties, type ReactNode } from 'react';
+import { useLocation } from 'wouter';
 import { useRealtime } from '../realtime/RealtimeProvider';
 import type { RemovalNotice } from '../realtime/realtime';
 import { useRouteIds } from '../app/routes';
@@ -19,18 +19,19 @@ export interface ShellContext {
   openNav: () => void;
 }
 
-export const useShell = () => useOutletContext<ShellContext>();
+const ShellCtx = createContext<ShellContext>({ openNav: () => undefined });
+export const useShell = () => useContext(ShellCtx);
 
-export function AppShell() {
+/** The chat screen's frame; `children` is the page of the current route (App.tsx). */
+export function AppShell({ children }: { children: ReactNode }) {
   const { serverId, channelId } = useRouteIds();
-  const location = useLocation();
-  const navigate = useNavigate();
+  const [pathname, navigate] = useLocation();
   const notify = useNotify();
   const rt = useRealtime();
   // The phone drawer is open for the page it was opened on: navigating closes it.
   const [navOpenAt, setNavOpenAt] = useState<string | null>(null);
-  const navOpen = navOpenAt === location.pathname;
-  const setNavOpen = (open: boolean) => setNavOpenAt(open ? location.pathname : null);
+  const navOpen = navOpenAt === pathname;
+  const setNavOpen = (open: boolean) => setNavOpenAt(open ? pathname : null);
 
   // Deleted servers/channels and kicks: tell the user, and leave if it was the current one.
   const onRemoved = useEffectEvent((n: RemovalNotice) => {
@@ -75,7 +76,7 @@ export function AppShell() {
         onClick={() => setNavOpen(false)}
       />
       <AppMentions>
-        <Outlet context={{ openNav: () => setNavOpen(true) } satisfies ShellContext} />
+        <ShellCtx.Provider value={{ openNav: () => setNavOpen(true) }}>{children}</ShellCtx.Provider>
       </AppMentions>
       <NotificationsController />
       <GlobalShortcuts />

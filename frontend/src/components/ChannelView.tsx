@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useMemo, useRef, useState, type ReactNode } from 'react';
-import { useSearchParams } from 'react-router';
+import { useSearchParams } from 'wouter';
 import type { Attachment, Id } from '../api/types';
 import { errorMessage } from '../api/http';
 import { newestId, type ChatItem } from '../chat/messageStore';

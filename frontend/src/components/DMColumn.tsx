@@ -1,5 +1,5 @@
 import { useState } from 'react';
-import { NavLink } from 'react-router';
+import { Link } from 'wouter';
 import type { DMChannel } from '../api/types';
 import { dmOthers, dmTitle, sortDMs, useDMs } from '../app/queries';
 import { useRouteIds } from '../app/routes';
@@ -24,7 +24,7 @@ function DMItem({ channel, current }: { channel: DMChannel; current: boolean }) 
   const mentions = current ? 0 : channel.mentionCount;
   return (
     <li className="dm-row">
-      <NavLink
+      <Link
         to={`/channels/@me/${channel.id}`}
         className={`channel-item dm-item${unread ? ' unread' : ''}${muted ? ' muted-channel' : ''}`}
         aria-current={current ? 'page' : undefined}
@@ -42,7 +42,7 @@ function DMItem({ channel, current }: { channel: DMChannel; current: boolean }) 
           {(others.length > 1 || channel.group) && <span className="muted small">{others.length + 1} members</span>}
         </span>
         {mentions > 0 ? <MentionBadge count={mentions} /> : unread && <UnreadBadge count={channel.unreadCount} mentions={channel.mentionCount} />}
-      </NavLink>
+      </Link>
       <DMCloseButton channel={channel} current={current} />
     </li>
   );

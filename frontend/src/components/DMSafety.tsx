@@ -1,6 +1,6 @@
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useEffect, useRef, useState } from 'react';
-import { useNavigate } from 'react-router';
+import { useLocation } from 'wouter';
 import { errorMessage } from '../api/http';
 import type { DMChannel, User } from '../api/types';
 import { displayName, dmOthers, dmTitle } from '../app/queries';
@@ -22,7 +22,7 @@ function useCloseDM(channel: DMChannel, current: boolean) {
   const api = useApi();
   const rt = useRealtime();
   const qc = useQueryClient();
-  const navigate = useNavigate();
+  const [, navigate] = useLocation();
   const notify = useNotify();
   return useMutation({
     mutationFn: async () => {

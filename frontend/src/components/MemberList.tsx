@@ -1,6 +1,6 @@
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useEffect, useState, useSyncExternalStore } from 'react';
-import { useNavigate } from 'react-router';
+import { useLocation } from 'wouter';
 import type { Member, PresenceStatus, Server } from '../api/types';
 import { errorMessage } from '../api/http';
 import { qk } from '../api/queryKeys';
@@ -27,7 +27,7 @@ function MemberRow({ member, status, server }: { member: Member; status: Presenc
   const [confirmBan, setConfirmBan] = useState(false);
   const [reason, setReason] = useState('');
   const qc = useQueryClient();
-  const navigate = useNavigate();
+  const [, navigate] = useLocation();
   const isMe = member.user.id === me.id;
   const canKick = !isMe && member.role !== 'owner' && (server.role === 'owner' || (server.role === 'admin' && member.role === 'member'));
   const canRole = !isMe && server.role === 'owner' && member.role !== 'owner';

@@ -1,20 +1,20 @@
 import { render, screen, waitFor } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { describe, expect, it, vi } from 'vitest';
-import { MemoryRouter, Route, Routes, useLocation } from 'react-router';
+import { useLocation } from 'wouter';
 import { AuthManager } from '../api/auth';
 import { ApiError } from '../api/http';
 import { qk } from '../api/queryKeys';
 import type { ChannelsList, User } from '../api/types';
 import { createServices, ServicesProvider } from '../app/services';
-import { loggedIn } from '../test/render';
+import { loggedIn, TestRouter } from '../test/render';
 import { AppMentions } from './mentions';
 import { MessageContent } from './MessageContent';
 
 const alice: User = { id: '11', username: 'alice', displayName: 'Alice', avatarUrl: '', createdAt: '' };
 
 function Where() {
-  return <span data-testid="where">{useLocation().pathname}</span>;
+  return <span data-testid="where">{useLocation()[0]}</span>;
 }
 
 function setup(content: string) {
@@ -33,13 +33,12 @@ function setup(content: string) {
   });
   render(
     <ServicesProvider services={services}>
-      <MemoryRouter initialEntries={['/channels/s1/20']}>
+      <TestRouter route="/channels/s1/20">
         <AppMentions>
-          <Routes>
-            <Route path="*" element={<><MessageContent content={content} /><Where /></>} />
-          </Routes>
+          <MessageContent content={content} />
+          <Where />
         </AppMentions>
-      </MemoryRouter>
+      </TestRouter>
     </ServicesProvider>,
   );
   return { services, user };

@@ -4,7 +4,6 @@ import { QueryClientProvider } from '@tanstack/react-query';
 import { act, configure, render, screen, waitFor } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { MemoryRouter } from 'react-router';
 import { AuthManager } from '../api/auth';
 import { AppRoutes } from '../App';
 import { createServices, ServicesProvider } from '../app/services';
@@ -13,7 +12,7 @@ import { NoticeProvider } from './notices';
 import { ThemeProvider } from '../theme/theme';
 import { FakeSocket, fakeSocketFactory } from '../test/fakeSocket';
 import { msg } from '../test/fixtures';
-import { loggedIn } from '../test/render';
+import { loggedIn, TestRouter } from '../test/render';
 
 // The chat screen is a lazy chunk; with every test file running at once, it can take more than a second to load.
 configure({ asyncUtilTimeout: 5000 });
@@ -85,9 +84,9 @@ function renderApp(route: string) {
       <QueryClientProvider client={services.queryClient}>
         <ThemeProvider userId="42">
           <NoticeProvider>
-            <MemoryRouter initialEntries={[route]}>
+            <TestRouter route={route}>
               <AppRoutes socketFactory={fakeSocketFactory(sock)} />
-            </MemoryRouter>
+            </TestRouter>
           </NoticeProvider>
         </ThemeProvider>
       </QueryClientProvider>

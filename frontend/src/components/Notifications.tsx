@@ -3,7 +3,7 @@
 // user menu, the mute bell of a channel header, and the mention badge.
 import { useQueryClient } from '@tanstack/react-query';
 import { useEffect, useState, useSyncExternalStore } from 'react';
-import { useNavigate } from 'react-router';
+import { useLocation } from 'wouter';
 import { qk } from '../api/queryKeys';
 import type { DesktopNotify, Id, Server, ServersList, User } from '../api/types';
 import { errorMessage } from '../api/http';
@@ -94,7 +94,7 @@ export function NotificationsController() {
   const qc = useQueryClient();
   const api = useApi();
   const { auth } = useServices();
-  const navigate = useNavigate();
+  const [, navigate] = useLocation();
   useNotificationSettings(); // loads the settings the realtime decisions read from the cache
 
   const mentions = useSyncExternalStore(

@@ -2,7 +2,7 @@
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useEffect, useId, useLayoutEffect, useRef, useState } from 'react';
 import { createPortal } from 'react-dom';
-import { useNavigate } from 'react-router';
+import { useLocation } from 'wouter';
 import { errorMessage } from '../api/http';
 import { qk } from '../api/queryKeys';
 import type { PresenceStatus, User } from '../api/types';
@@ -21,7 +21,7 @@ export function ProfileCard({ user, anchor, onClose }: { user: User; anchor: HTM
   const me = useMe();
   const api = useApi();
   const qc = useQueryClient();
-  const navigate = useNavigate();
+  const [, navigate] = useLocation();
   const notify = useNotify();
   const presence = usePresence(user.id);
   const blocked = useIsBlocked(user.id);

@@ -3,7 +3,7 @@
 // words marked. Choosing a result opens its channel at that message (`?jump=`, loaded with `around=` paging).
 import { useInfiniteQuery } from '@tanstack/react-query';
 import { useEffect, useId, useRef, useState, type FormEvent } from 'react';
-import { useNavigate } from 'react-router';
+import { useLocation } from 'wouter';
 import { errorMessage } from '../api/http';
 import type { Id, Message, SearchResult } from '../api/types';
 import { useApi, useMe } from '../app/services';
@@ -131,7 +131,7 @@ export function SearchPanel({
 }) {
   const api = useApi();
   const me = useMe();
-  const navigate = useNavigate();
+  const [, navigate] = useLocation();
   const titleId = useId();
   const ref = useRef<HTMLElement>(null);
   const serverId = 'serverId' in scope ? scope.serverId : undefined;

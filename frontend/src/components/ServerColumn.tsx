@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState } from 'react';
-import { NavLink } from 'react-router';
+import { Link } from 'wouter';
 import type { TextChannel } from '../api/types';
 import { useChannels, useServer } from '../app/queries';
 import { useRouteIds } from '../app/routes';
@@ -157,7 +157,7 @@ export function ServerColumn({ serverId }: { serverId: string }) {
             const mentions = current ? 0 : c.mentionCount;
             return (
               <li key={c.id} className="channel-row">
-                <NavLink
+                <Link
                   to={`/channels/${serverId}/${c.id}`}
                   className={`channel-item${unread ? ' unread' : ''}${muted ? ' muted-channel' : ''}`}
                   aria-current={current ? 'page' : undefined}
@@ -176,7 +176,7 @@ export function ServerColumn({ serverId }: { serverId: string }) {
                   ) : (
                     unread && <UnreadBadge count={c.unreadCount} mentions={c.mentionCount} />
                   )}
-                </NavLink>
+                </Link>
                 {canManage && (
                   <button
                     type="button"

@@ -1,5 +1,5 @@
 import { useState } from 'react';
-import { NavLink } from 'react-router';
+import { Link } from 'wouter';
 import type { Server } from '../api/types';
 import { useChannels, useDMs, useServers } from '../app/queries';
 import { useRouteIds } from '../app/routes';
@@ -18,7 +18,7 @@ function RailItem({ server, active }: { server: Server; active: boolean }) {
   return (
     <li className={`rail-item${active ? ' active' : ''}${unread ? ' unread' : ''}`}>
       <span className="rail-pill" aria-hidden="true" />
-      <NavLink
+      <Link
         to={`/channels/${server.id}`}
         className="rail-button"
         title={server.name}
@@ -33,7 +33,7 @@ function RailItem({ server, active }: { server: Server; active: boolean }) {
           {unread ? ' (unread)' : ''}
           {mentions > 0 ? `, ${mentions} mention${mentions === 1 ? '' : 's'}` : ''}
         </span>
-      </NavLink>
+      </Link>
       {mentions > 0 && (
         <span className="rail-badge" aria-hidden="true" data-testid="server-mention-badge" data-count={mentions}>
           {mentions > 99 ? '99+' : mentions}
@@ -60,7 +60,7 @@ export function ServerRail() {
       <ul className="rail-list" aria-label="Servers">
         <li className={`rail-item${home ? ' active' : ''}`}>
           <span className="rail-pill" aria-hidden="true" />
-          <NavLink
+          <Link
             to="/channels/@me"
             className="rail-button home"
             aria-label="Direct messages"
@@ -74,7 +74,7 @@ export function ServerRail() {
                 fill="currentColor"
               />
             </svg>
-          </NavLink>
+          </Link>
           {dmUnread > 0 && (
             <span className="rail-badge" data-testid="dm-unread-total">
               {dmUnread}

@@ -1,6 +1,6 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useRef, useState } from 'react';
-import { useNavigate } from 'react-router';
+import { useLocation } from 'wouter';
 import { uploadServerIcon } from '../api/files';
 import { errorMessage } from '../api/http';
 import { qk } from '../api/queryKeys';
@@ -35,7 +35,7 @@ export async function copyText(text: string, fallback?: HTMLInputElement | null)
 function Overview({ server, onClose }: { server: Server; onClose: () => void }) {
   const api = useApi();
   const qc = useQueryClient();
-  const navigate = useNavigate();
+  const [, navigate] = useLocation();
   const notify = useNotify();
   const [name, setName] = useState(server.name);
   const [confirm, setConfirm] = useState(false);

@@ -2,7 +2,7 @@
 // the list on screen, Ctrl+K the quick switcher, Ctrl+/ the list of shortcuts. Listened for on window in the
 // capture phase, so a focused composer (where ↑ edits the last message) never sees them.
 import { useEffect, useEffectEvent, useMemo, useState } from 'react';
-import { useNavigate } from 'react-router';
+import { useLocation } from 'wouter';
 import { sortDMs, useChannels, useDMs } from '../app/queries';
 import { parseChannelsPath, useRouteIds } from '../app/routes';
 import { useNotificationSettings } from '../app/settings';
@@ -33,7 +33,7 @@ function useNavList(): NavEntry[] {
 }
 
 export function GlobalShortcuts() {
-  const navigate = useNavigate();
+  const [, navigate] = useLocation();
   const list = useNavList();
   const [open, setOpen] = useState<'switcher' | 'help' | null>(null);
 

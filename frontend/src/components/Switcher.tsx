@@ -1,7 +1,7 @@
 // The quick switcher (Ctrl+K) and the shortcut list (Ctrl+/): loaded when first opened (components/lazy.tsx).
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useEffect, useId, useMemo, useState, type KeyboardEvent as ReactKeyboardEvent } from 'react';
-import { useNavigate } from 'react-router';
+import { useLocation } from 'wouter';
 import { errorMessage } from '../api/http';
 import { qk } from '../api/queryKeys';
 import type { Id, Member, Server, TextChannel } from '../api/types';
@@ -91,7 +91,7 @@ function useSwitchItems(): SwitchItem[] {
 }
 
 export function QuickSwitcher({ onClose }: { onClose: () => void }) {
-  const navigate = useNavigate();
+  const [, navigate] = useLocation();
   const api = useApi();
   const qc = useQueryClient();
   const notify = useNotify();

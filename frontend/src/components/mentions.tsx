@@ -3,7 +3,7 @@
 // fetch a user it does not know; without a provider (tests, previews) they render as unknown.
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { createContext, useContext, useSyncExternalStore, type ReactNode } from 'react';
-import { Link } from 'react-router';
+import { Link } from 'wouter';
 import type { AnyChannel, Id } from '../api/types';
 import { qk } from '../api/queryKeys';
 import { displayName } from '../app/queries';

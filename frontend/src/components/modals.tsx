@@ -1,6 +1,6 @@
 import { useMutation, useQueries, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useEffect, useState, type FormEvent } from 'react';
-import { useNavigate } from 'react-router';
+import { useLocation } from 'wouter';
 import { errorMessage, isApiError } from '../api/http';
 import { qk } from '../api/queryKeys';
 import type { Invite, Server, TextChannel, User } from '../api/types';
@@ -37,7 +37,7 @@ export function CreateServerModal({ onClose }: { onClose: () => void }) {
   const api = useApi();
   const me = useMe();
   const qc = useQueryClient();
-  const navigate = useNavigate();
+  const [, navigate] = useLocation();
   const [name, setName] = useState(`${displayName(me)}'s server`);
   const create = useMutation({
     mutationFn: () => api.createServer(name.trim()),
@@ -75,7 +75,7 @@ export function CreateServerModal({ onClose }: { onClose: () => void }) {
 }
 
 export function JoinServerModal({ onClose }: { onClose: () => void }) {
-  const navigate = useNavigate();
+  const [, navigate] = useLocation();
   const [input, setInput] = useState('');
   const [error, setError] = useState<string | null>(null);
   const submit = (e: FormEvent) => {
@@ -122,7 +122,7 @@ export function JoinServerModal({ onClose }: { onClose: () => void }) {
 export function CreateChannelModal({ serverId, onClose }: { serverId: string; onClose: () => void }) {
   const api = useApi();
   const qc = useQueryClient();
-  const navigate = useNavigate();
+  const [, navigate] = useLocation();
   const [name, setName] = useState('');
   const [topic, setTopic] = useState('');
   const create = useMutation({
@@ -348,7 +348,7 @@ export function NewDMModal({ onClose }: { onClose: () => void }) {
   const api = useApi();
   const me = useMe();
   const qc = useQueryClient();
-  const navigate = useNavigate();
+  const [, navigate] = useLocation();
   const [query, setQuery] = useState('');
   const [debounced, setDebounced] = useState('');
   const [selected, setSelected] = useState<User[]>([]);

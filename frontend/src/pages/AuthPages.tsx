@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState, type FormEvent, type ReactNode } from 'react';
-import { Link, Navigate, useNavigate, useSearchParams } from 'react-router';
+import { Link, Redirect, useLocation, useSearchParams } from 'wouter';
 import { errorMessage, isApiError } from '../api/http';
 import { useServices, useSession } from '../app/services';
 
@@ -62,7 +62,7 @@ export function LoginPage() {
   const { auth } = useServices();
   const session = useSession();
   const [params] = useSearchParams();
-  const navigate = useNavigate();
+  const [, navigate] = useLocation();
   const next = safeNext(params.get('next'));
   const [login, setLogin] = useState('');
   const [password, setPassword] = useState('');
@@ -70,7 +70,7 @@ export function LoginPage() {
   const [busy, setBusy] = useState(false);
   const [reason] = useState(() => auth.logoutReason);
 
-  if (session) return <Navigate to={next} replace />;
+  if (session) return <Redirect to={next} replace />;
 
   async function submit(e: FormEvent) {
     e.preventDefault();
@@ -139,7 +139,7 @@ export function RegisterPage() {
   const { auth } = useServices();
   const session = useSession();
   const [params] = useSearchParams();
-  const navigate = useNavigate();
+  const [, navigate] = useLocation();
   const next = safeNext(params.get('next'));
   const [form, setForm] = useState({ username: '', email: '', password: '' });
   const [fieldErrors, setFieldErrors] = useState<Record<string, string>>({});
@@ -147,7 +147,7 @@ export function RegisterPage() {
   const [busy, setBusy] = useState(false);
   const [mailedTo, setMailedTo] = useState<string | null>(null);
 
-  if (session) return <Navigate to={next} replace />;
+  if (session) return <Redirect to={next} replace />;
   if (mailedTo) {
     return (
       <AuthCard title="Check your email" subtitle="One more step to create your account.">
@@ -258,7 +258,7 @@ export function VerifyEmailPage() {
     auth.verifyEmail(token).catch((err) => setError(errorMessage(err)));
   }, [auth, token]);
 
-  if (session) return <Navigate to="/channels/@me" replace />;
+  if (session) return <Redirect to="/channels/@me" replace />;
   return (
     <AuthCard title={error ? 'This link did not work' : 'Creating your account…'} subtitle="Confirming your email address.">
       {error ? (

@@ -1,6 +1,6 @@
 import { useQueryClient } from '@tanstack/react-query';
 import { useEffect, useMemo, useRef, useState } from 'react';
-import { Link, Navigate, useParams } from 'react-router';
+import { Link, Redirect, useParams } from 'wouter';
 import { errorMessage, isApiError } from '../api/http';
 import { qk } from '../api/queryKeys';
 import { dmOthers, dmTitle, useChannels, useDMs, useMembers, useServer } from '../app/queries';
@@ -115,7 +115,7 @@ export function DMChannelPage() {
   if (dms.isPending) return <Loading />;
   if (!channel) {
     if (dms.isFetching || refetchedFor !== channelId) return <Loading />;
-    return <Navigate to="/channels/@me" replace />;
+    return <Redirect to="/channels/@me" replace />;
   }
   const others = dmOthers(channel, me.id);
   const title = dmTitle(channel, me.id);
@@ -184,7 +184,7 @@ export function ServerRedirect() {
       </main>
     );
   }
-  return <Navigate to={`/channels/${serverId}/${target.id}`} replace />;
+  return <Redirect to={`/channels/${serverId}/${target.id}`} replace />;
 }
 
 export function ServerChannelPage() {
@@ -226,7 +226,7 @@ export function ServerChannelPage() {
   if (channels.isError && isNoAccess(channels.error)) return <NoAccess />;
   if (channels.isError && !channels.data && !channels.isFetching) return <LoadFailed error={channels.error} retry={() => void channels.refetch()} />;
   if (!channels.data) return <Loading />;
-  if (!channel) return <Navigate to={`/channels/${serverId}`} replace />;
+  if (!channel) return <Redirect to={`/channels/${serverId}`} replace />;
 
   return (
     <>

@@ -1,5 +1,5 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { Link, useNavigate, useParams } from 'react-router';
+import { Link, useLocation, useParams } from 'wouter';
 import { fetchInvitePreview } from '../api/endpoints';
 import { errorMessage, isApiError } from '../api/http';
 import { qk } from '../api/queryKeys';
@@ -12,7 +12,7 @@ export function InvitePage() {
   const session = useSession();
   const api = useApi();
   const qc = useQueryClient();
-  const navigate = useNavigate();
+  const [, navigate] = useLocation();
   const preview = useQuery({
     queryKey: qk.invite(code),
     queryFn: () => fetchInvitePreview(code),

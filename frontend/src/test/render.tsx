@@ -1,6 +1,7 @@
 import { render } from '@testing-library/react';
-import type { ReactElement } from 'react';
-import { MemoryRouter } from 'react-router';
+import { useState, type ReactElement, type ReactNode } from 'react';
+import { Router } from 'wouter';
+import { memoryLocation } from 'wouter/memory-location';
 import { AuthManager, SESSION_KEY } from '../api/auth';
 import { createServices, ServicesProvider } from '../app/services';
 
@@ -17,11 +18,17 @@ export function loggedIn(userId = 'me') {
   );
 }
 
+/** An in-memory router starting at `route` (path and query); navigation works, the browser's URL is untouched. */
+export function TestRouter({ route, children }: { route: string; children: ReactNode }) {
+  const [location] = useState(() => memoryLocation({ path: route }));
+  return <Router hook={location.hook}>{children}</Router>;
+}
+
 export function renderWithServices(ui: ReactElement, { route = '/' }: { route?: string } = {}) {
   const services = createServices(new AuthManager({ autoRefresh: false, lock: (_n, fn) => fn() }));
   const result = render(
     <ServicesProvider services={services}>
-      <MemoryRouter initialEntries={[route]}>{ui}</MemoryRouter>
+      <TestRouter route={route}>{ui}</TestRouter>
     </ServicesProvider>,
   );
   return { ...result, services };
