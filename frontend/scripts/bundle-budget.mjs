@@ -7,11 +7,15 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 
 const BUDGET_KB = Number(process.env.PARLEY_JS_BUDGET_KB || 120);
-// The chat screen (what a logged-in user's first screen downloads) should meet the same 120 KB; it does not yet
-// (169.5 KB on 2026-12-06: React 19 + react-router 7 + TanStack Query are ~90 KB before any chat code, react-virtuoso
-// and socket.io-client ~30 KB more). Until it does, this ceiling keeps it from growing unnoticed: split what the
-// first paint does not need into lazy parts (src/components/lazy.tsx) rather than raise it.
-const CHAT_CEILING_KB = Number(process.env.PARLEY_CHAT_JS_CEILING_KB || 175);
+// The login screen (entry + its lazy page): what a logged-out visitor downloads first. 86.0 KB on 2026-12-06.
+const LOGIN_CEILING_KB = Number(process.env.PARLEY_LOGIN_JS_CEILING_KB || 90);
+// The chat screen (what a logged-in user's first screen downloads) should meet the same 120 KB; it does not yet:
+// 149.0 KB on 2026-12-06 after the socket client, the router swap (wouter) and the member list, search results,
+// pins panel and user settings went lazy (175.0 KB before). What is left is React 19 + react-dom (~60 KB), TanStack
+// Query (~12 KB), react-virtuoso (~17 KB) and the chat code that draws the first screen (README, "Known limits").
+// Until it meets the target, this ceiling keeps it from growing unnoticed: split what the first paint does not need
+// into lazy parts (src/components/lazy.tsx) rather than raise it.
+const CHAT_CEILING_KB = Number(process.env.PARLEY_CHAT_JS_CEILING_KB || 150);
 
 /** The manifest keys of `keys` and of every chunk they import statically (transitively). */
 export function closure(manifest, keys) {
@@ -41,7 +45,17 @@ export function measure(dist) {
     return bytes;
   };
   const initial = closure(manifest, [entry]);
-  const screen = (...dynamic) => size(new Set([...initial, ...closure(manifest, dynamic.filter((k) => manifest[k]))]));
+  // A screen's chunk is keyed by its source file, or (when vite.config.ts groups the screen's modules into one
+  // chunk named after it) by that chunk's name.
+  const key = (src) => {
+    if (manifest[src]) return src;
+    const name = src.replace(/^.*\/|\.tsx?$/g, '');
+    const k = Object.keys(manifest).find((c) => manifest[c].name === name && manifest[c].file.endsWith('.js'));
+    // A screen that cannot be found would count as nothing and pass any budget.
+    if (!k) throw new Error(`bundle budget: no chunk for ${src} in the manifest`);
+    return k;
+  };
+  const screen = (...dynamic) => size(new Set([...initial, ...closure(manifest, dynamic.map(key))]));
   return {
     initial: size(initial),
     initialFiles: [...initial].map((k) => manifest[k].file),
@@ -59,7 +73,11 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   console.log(
     `  with the first screen's lazy chunks: login ${kb(m.login)}, invite ${kb(m.invite)}, chat ${kb(m.chat)} (${kb(m.chatWithMarkdown)} with the markdown parser)`,
   );
-  console.log(`  chat screen: ${kb(m.chat)} gzip; target ${BUDGET_KB} KB, ceiling ${CHAT_CEILING_KB} KB`);
+  console.log(`  chat screen: ${kb(m.chat)} gzip; target ${BUDGET_KB} KB, ceiling ${CHAT_CEILING_KB} KB; login screen ceiling ${LOGIN_CEILING_KB} KB`);
+  if (m.login > LOGIN_CEILING_KB * 1024) {
+    console.error(`bundle budget: the login screen's JavaScript ${kb(m.login)} gzip is over its ${LOGIN_CEILING_KB} KB ceiling; keep the chat screen's code out of the entry and the login page`);
+    process.exit(1);
+  }
   if (m.chat > CHAT_CEILING_KB * 1024) {
     console.error(`bundle budget: the chat screen's JavaScript ${kb(m.chat)} gzip is over its ${CHAT_CEILING_KB} KB ceiling; load what its first paint does not need lazily (src/components/lazy.tsx)`);
     process.exit(1);

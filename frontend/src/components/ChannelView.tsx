@@ -15,9 +15,10 @@ import { MessageList, type MessageListHandle } from './MessageList';
 import { useNotify } from './notices';
 import { TypingLine } from './TypingLine';
 import { MessageExtrasContext, type MessageExtras } from './messageExtras';
-import { PinsButton, PinsPanel, usePins } from './PinsPanel';
+import { PinsButton, usePins } from './PinsPanel';
 import { ReplyBar } from './ReplyQuote';
-import { SearchBox, SearchPanel, type SearchScope } from './SearchPanel';
+import { SearchBox, type SearchScope } from './SearchPanel';
+import { PinsPanel, SearchPanel } from './lazy';
 import { firstUnreadId, shortcutFor } from '../app/shortcuts';
 import './replies-pins.css';
 

@@ -1,8 +1,10 @@
 // Parts of the chat screen that the first paint does not need (issue #16: the chat screen's JavaScript budget):
-// dialogs, the quick switcher, the profile card, the image lightbox. Each comes as its own chunk when first opened,
-// inside its own Suspense (nothing else on the screen waits), and is prefetched once the browser is idle after the
-// first paint.
-import { lazy, Suspense, type ComponentProps, type ComponentType } from 'react';
+// dialogs, the quick switcher, the profile card, the image lightbox, the member list, the search and pins panels,
+// the user settings. Each comes as its own chunk when first shown, inside its own Suspense (nothing else on the
+// screen waits; a part that takes room on screen shows a placeholder meanwhile), and is prefetched once the browser
+// is idle after the first paint. A part whose chunk cannot be downloaded (offline, or a deploy replaced the files while the page
+// was open) says so in its place, with a reload button, and the rest of the screen keeps working.
+import { Component, lazy, Suspense, type ComponentProps, type ComponentType, type ReactNode } from 'react';
 
 // Encrypted DMs (with ts-mls, the largest part) load only when a DM is opened: not prefetched for everyone.
 const e2ee = () => import('./E2EE');
@@ -12,18 +14,52 @@ const loaders = {
   serverSettings: () => import('./ServerSettings'),
   switcher: () => import('./Switcher'),
   profileCard: () => import('./ProfileCardPopover'),
-  privacy: () => import('./PrivacySection'),
   lightbox: () => import('./Lightbox'),
+  memberList: () => import('./MemberList'),
+  searchPanel: () => import('./SearchResults'),
+  pinsPanel: () => import('./PinsList'),
+  userSettings: () => import('./UserSettings'),
 };
 
+class PartErrorBoundary extends Component<{ children: ReactNode }, { failed: boolean }> {
+  override state = { failed: false };
+
+  static getDerivedStateFromError() {
+    return { failed: true };
+  }
+
+  override render() {
+    if (!this.state.failed) return this.props.children;
+    return (
+      <div className="part-error" role="alert" data-testid="part-error">
+        <span>This part of Parley could not be loaded. A new version may be out.</span>
+        <button type="button" className="button primary small" onClick={() => window.location.reload()}>
+          Reload
+        </button>
+      </div>
+    );
+  }
+}
+
+/** What a part that takes room on screen shows while its chunk loads. */
+export function PartPlaceholder({ className }: { className: string }) {
+  return (
+    <div className={`part-loading ${className}`} aria-busy="true" data-testid="part-loading">
+      <span className="sr-only">Loading…</span>
+    </div>
+  );
+}
+
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the same bound as React.lazy's own signature
-function part<M extends Record<K, ComponentType<any>>, K extends keyof M>(load: () => Promise<M>, name: K) {
+function part<M extends Record<K, ComponentType<any>>, K extends keyof M>(load: () => Promise<M>, name: K, placeholder: ReactNode = null) {
   const L = lazy(async () => ({ default: (await load())[name] }));
   return function LazyPart(props: ComponentProps<M[K]>) {
     return (
-      <Suspense fallback={null}>
-        <L {...props} />
-      </Suspense>
+      <PartErrorBoundary>
+        <Suspense fallback={placeholder}>
+          <L {...props} />
+        </Suspense>
+      </PartErrorBoundary>
     );
   };
 }
@@ -38,10 +74,13 @@ export const ServerSettingsModal = part(loaders.serverSettings, 'ServerSettingsM
 export const QuickSwitcher = part(loaders.switcher, 'QuickSwitcher');
 export const ShortcutList = part(loaders.switcher, 'ShortcutList');
 export const ProfileCard = part(loaders.profileCard, 'ProfileCard');
-export const PrivacySection = part(loaders.privacy, 'PrivacySection');
 export const E2EEControls = part(e2ee, 'E2EEControls');
 export const EncryptedText = part(e2ee, 'EncryptedText');
 export const Lightbox = part(loaders.lightbox, 'Lightbox');
+export const MemberList = part(loaders.memberList, 'MemberList', <PartPlaceholder className="member-list" />);
+export const SearchPanel = part(loaders.searchPanel, 'SearchPanel', <PartPlaceholder className="pins-panel" />);
+export const PinsPanel = part(loaders.pinsPanel, 'PinsPanel', <PartPlaceholder className="pins-panel" />);
+export const UserSettings = part(loaders.userSettings, 'UserSettings');
 
 /** Fetches every part once the browser is idle, so the first open is instant (and works offline). */
 export function prefetchParts() {
