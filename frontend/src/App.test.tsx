@@ -107,7 +107,7 @@ describe('App', () => {
     const user = userEvent.setup();
     renderApp('/channels/@me', '42');
     await user.click(await screen.findByTestId('user-settings-button'));
-    await user.click(screen.getByTestId('theme-option-light'));
+    await user.click(await screen.findByTestId('theme-option-light')); // the settings are a lazy part
     expect(localStorage.getItem('parley.theme.42')).toBe('light');
     expect(document.documentElement.dataset.theme).toBe('light');
     expect(screen.getByTestId('theme-option-light').getAttribute('aria-checked')).toBe('true');

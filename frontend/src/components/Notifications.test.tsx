@@ -201,7 +201,7 @@ describe('Notifications', () => {
     await waitFor(() => expect(puts).toEqual([{ ...DEFAULT_SETTINGS, mutedChannels: ['10'] }]));
     expect(screen.getByTestId('mute-channel-button').getAttribute('aria-pressed')).toBe('true');
     await user.click(screen.getByTestId('user-settings-button'));
-    await user.click(screen.getByTestId('notify-desktop-mentions'));
+    await user.click(await screen.findByTestId('notify-desktop-mentions')); // the settings are a lazy part
     await user.click(screen.getByTestId('notify-sound'));
     await waitFor(() => expect(puts.at(-1)).toEqual({ ...DEFAULT_SETTINGS, mutedChannels: ['10'], desktop: 'mentions', notifySound: false }));
     act(() => sock.fire('settings:update', { ...DEFAULT_SETTINGS, desktop: 'none' }));

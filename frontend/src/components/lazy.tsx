@@ -51,7 +51,7 @@ export function PartPlaceholder({ className }: { className: string }) {
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the same bound as React.lazy's own signature
-function part<M extends Record<K, ComponentType<any>>, K extends keyof M>(load: () => Promise<M>, name: K, placeholder: ReactNode = null) {
+export function part<M extends Record<K, ComponentType<any>>, K extends keyof M>(load: () => Promise<M>, name: K, placeholder: ReactNode = null) {
   const L = lazy(async () => ({ default: (await load())[name] }));
   return function LazyPart(props: ComponentProps<M[K]>) {
     return (
