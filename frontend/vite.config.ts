@@ -1,7 +1,6 @@
 /// <reference types="vitest/config" />
-import { defineConfig } from 'vite';
+import { defineConfig, type Plugin } from 'vite';
 import react from '@vitejs/plugin-react';
-import type { Plugin } from 'vite';
 
 const env = (globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env ?? {};
 const backend = env.PARLEY_DEV_BACKEND ?? 'http://127.0.0.1:8080';
@@ -32,6 +31,7 @@ function chatChunk(screen: string, otherScreens: string[]): { plugin: Plugin; te
     apply: 'build',
     buildStart() {
       imports.clear();
+      entries = [];
       members = null;
     },
     moduleParsed(info) {
@@ -76,6 +76,8 @@ export default defineConfig({
     manifest: true,
     chunkSizeWarningLimit: 600,
     rolldownOptions: {
+      // includeDependenciesRecursively: false, or the group would also pull in what the chat screen shares with the
+      // entry (React, TanStack Query) and the entry would import the chat screen's chunk.
       output: { codeSplitting: { includeDependenciesRecursively: false, groups: [{ name: 'chatRoutes', test: chat.test }] } },
     },
   },
