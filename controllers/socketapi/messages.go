@@ -57,7 +57,7 @@ func (s *Server) RegisterMessageEvents(svc MessageService) {
 			}
 			wm := wire.ToMessage(m)
 			_ = c.Socket.Emit(wire.EventMessageSent, wm)
-			reply(map[string]any{"message": wm}, nil)
+			reply(wire.NewMessageAck(wm), nil)
 		})
 		if err != nil {
 			s.countRefused(err)
@@ -72,12 +72,12 @@ func (s *Server) RegisterMessageEvents(svc MessageService) {
 			reply(nil, err)
 			return
 		}
-		offQueue(ev, reply, func(ctx context.Context) (any, error) {
+		offQueue(ev, reply, func(ctx context.Context) (wire.Ack, error) {
 			m, err := svc.Edit(ctx, c.UserID, channelID, messageID, p.Content)
 			if err != nil {
 				return nil, err
 			}
-			return map[string]any{"message": wire.ToMessage(m)}, nil
+			return wire.NewMessageAck(wire.ToMessage(m)), nil
 		})
 	})
 
@@ -87,7 +87,7 @@ func (s *Server) RegisterMessageEvents(svc MessageService) {
 			reply(nil, err)
 			return
 		}
-		offQueue(ev, reply, func(ctx context.Context) (any, error) {
+		offQueue(ev, reply, func(ctx context.Context) (wire.Ack, error) {
 			return nil, svc.Delete(ctx, c.UserID, channelID, messageID)
 		})
 	})
@@ -109,7 +109,7 @@ func (s *Server) RegisterMessageEvents(svc MessageService) {
 			}
 			since[channelID] = after
 		}
-		offQueue(ev, reply, func(ctx context.Context) (any, error) {
+		offQueue(ev, reply, func(ctx context.Context) (wire.Ack, error) {
 			res, err := svc.Sync(ctx, c.UserID, since)
 			if err != nil {
 				return nil, err
@@ -119,7 +119,7 @@ func (s *Server) RegisterMessageEvents(svc MessageService) {
 				out.Messages[wire.ID(id)] = wire.ToMessages(r.Messages)
 				out.HasMore[wire.ID(id)] = r.HasMore
 			}
-			return map[string]any{"messages": out.Messages, "hasMore": out.HasMore}, nil
+			return wire.NewSyncAck(out), nil
 		})
 	})
 }
@@ -159,7 +159,7 @@ func parseRef(ref wire.MessageRef) (channelID, messageID int64, err error) {
 // offQueue runs slow work (database reads and writes) on its own goroutine and answers through reply, so
 // the socket's next events are not held up (a socket's events are handled one at a time).
 // The work keeps the event's values (request id, trace span) but not its cancellation: the handler returns first.
-func offQueue(ev context.Context, reply Reply, work func(ctx context.Context) (any, error)) {
+func offQueue(ev context.Context, reply Reply, work func(ctx context.Context) (wire.Ack, error)) {
 	go func() {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ev), handlerTimeout)
 		defer cancel()
@@ -171,6 +171,6 @@ func parseID(s, field string) (int64, error) { return wire.ParseID(s, field) }
 
 // PinChanged announces a pin or unpin to the channel.
 func (p *Publisher) PinChanged(channelID, messageID, userID int64, pinned bool) {
-	p.emit(wire.EventPinUpdate, map[string]any{"channelId": wire.ID(channelID), "messageId": wire.ID(messageID), "userId": wire.ID(userID), "pinned": pinned},
+	p.emit(wire.EventPinUpdate, wire.PinUpdateEvent{ChannelID: wire.ID(channelID), MessageID: wire.ID(messageID), UserID: wire.ID(userID), Pinned: pinned},
 		ChannelRoom(channelID))
 }

@@ -24,12 +24,12 @@ func (s *Server) RegisterReactionEvents(svc ReactionService) {
 				reply(nil, err)
 				return
 			}
-			offQueue(ev, reply, func(ctx context.Context) (any, error) {
+			offQueue(ev, reply, func(ctx context.Context) (wire.Ack, error) {
 				sum, err := change(ctx, c.UserID, channelID, messageID, p.Emoji)
 				if err != nil {
 					return nil, err
 				}
-				return map[string]any{"reaction": wire.ToReaction(sum)}, nil
+				return wire.NewReactionAck(wire.ToReaction(sum)), nil
 			})
 		}
 	}

@@ -34,19 +34,19 @@ func (s *Server) RegisterRealtimeEvents(presence PresenceService, typing TypingS
 	s.OnConnect(func(c *Conn) { presence.ConnectedAs(c.UserID, c.Socket.ID(), c.Status) })
 	s.OnDisconnect(func(c *Conn, _ string) { presence.Disconnected(c.UserID, c.Socket.ID()) })
 
-	on(s, wire.EventPresenceSet, answer(func(_ context.Context, c *Conn, p wire.PresenceSetPayload) (any, error) {
+	on(s, wire.EventPresenceSet, answer(func(_ context.Context, c *Conn, p wire.PresenceSetPayload) (wire.Ack, error) {
 		return nil, presence.SetStatus(c.UserID, c.Socket.ID(), p.Status)
 	}))
 
 	// Typing floods are dropped quietly by the throttle; malformed events get an error ack if one was asked.
-	on(s, wire.EventTypingStart, answer(func(ctx context.Context, c *Conn, p wire.ChannelRef) (any, error) {
+	on(s, wire.EventTypingStart, answer(func(ctx context.Context, c *Conn, p wire.ChannelRef) (wire.Ack, error) {
 		channelID, err := parseID(p.ChannelID, "channelId")
 		if err != nil {
 			return nil, err
 		}
 		return nil, typing.Start(ctx, c.UserID, channelID)
 	}))
-	on(s, wire.EventTypingStop, answer(func(_ context.Context, c *Conn, p wire.ChannelRef) (any, error) {
+	on(s, wire.EventTypingStop, answer(func(_ context.Context, c *Conn, p wire.ChannelRef) (wire.Ack, error) {
 		channelID, err := parseID(p.ChannelID, "channelId")
 		if err != nil {
 			return nil, err
@@ -63,7 +63,7 @@ func (s *Server) RegisterRealtimeEvents(presence PresenceService, typing TypingS
 				return
 			}
 			// Checking the message may read Cassandra.
-			offQueue(ev, reply, func(ctx context.Context) (any, error) {
+			offQueue(ev, reply, func(ctx context.Context) (wire.Ack, error) {
 				return nil, record(ctx, c.UserID, channelID, messageID)
 			})
 		}

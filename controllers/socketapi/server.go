@@ -90,14 +90,14 @@ type Conn struct {
 }
 
 // Reply answers an event's ack: a result (merged into {ok:true,...}) or an error.
-type Reply func(res any, err error)
+type Reply func(res wire.Ack, err error)
 
 // Handler handles an event whose first argument decoded into P. It answers through reply exactly once, at
 // once or later (after a durable write, or from work run off the socket's queue), as Centrifuge's handlers do.
 type Handler[P any] func(ctx context.Context, c *Conn, p P, reply Reply)
 
 // answer adapts a handler that has its result at once.
-func answer[P any](h func(ctx context.Context, c *Conn, p P) (any, error)) Handler[P] {
+func answer[P any](h func(ctx context.Context, c *Conn, p P) (wire.Ack, error)) Handler[P] {
 	return func(ctx context.Context, c *Conn, p P, reply Reply) { reply(h(ctx, c, p)) }
 }
 
@@ -409,7 +409,7 @@ func on[P any](s *Server, event string, h Handler[P]) {
 			trace.WithAttributes(attribute.String("parley.event", event), attribute.Int64("enduser.id", c.UserID),
 				attribute.String("parley.request_id", id)))
 		var once sync.Once
-		reply := func(res any, err error) {
+		reply := func(res wire.Ack, err error) {
 			once.Do(func() { // a handler's reply and the panic guard's must count once
 				outcome := "ok"
 				if err != nil {
@@ -469,19 +469,17 @@ func decode(raw json.RawMessage, dst any) error {
 	return nil
 }
 
-func okAck(res any) any {
-	out := map[string]any{"ok": true}
-	switch v := res.(type) {
-	case nil:
-	case map[string]any:
-		for k, x := range v {
-			out[k] = x
-		}
-	default:
-		out["data"] = v
+// okAck is a successful answer: the handler's typed result, or {ok: true} for an event without one.
+func okAck(res wire.Ack) any {
+	if res == nil {
+		return okOnly
 	}
-	return out
+	return res
 }
+
+var okOnly = struct {
+	OK bool `json:"ok"`
+}{true}
 
 // errorAck is an error answer; requestId names the event in the server's log.
 func errorAck(err error, requestID string) map[string]any {

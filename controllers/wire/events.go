@@ -94,6 +94,43 @@ type SyncResult struct {
 	HasMore  map[string]bool      `json:"hasMore"`
 }
 
+// PinUpdateEvent is pin:update: a message was pinned or unpinned.
+type PinUpdateEvent struct {
+	ChannelID string `json:"channelId"`
+	MessageID string `json:"messageId"`
+	UserID    string `json:"userId"`
+	Pinned    bool   `json:"pinned"`
+}
+
+// Ack is an event's successful answer: {ok: true} and the event's result fields.
+type Ack interface{ ack() }
+
+// MessageAck answers message:send and message:edit.
+type MessageAck struct {
+	OK      bool    `json:"ok"`
+	Message Message `json:"message"`
+}
+
+// ReactionAck answers reaction:add and reaction:remove: the emoji's reactions as the caller now sees them.
+type ReactionAck struct {
+	OK       bool     `json:"ok"`
+	Reaction Reaction `json:"reaction"`
+}
+
+// SyncAck answers messages:sync.
+type SyncAck struct {
+	OK bool `json:"ok"`
+	SyncResult
+}
+
+func (MessageAck) ack()  {}
+func (ReactionAck) ack() {}
+func (SyncAck) ack()     {}
+
+func NewMessageAck(m Message) MessageAck    { return MessageAck{OK: true, Message: m} }
+func NewReactionAck(r Reaction) ReactionAck { return ReactionAck{OK: true, Reaction: r} }
+func NewSyncAck(r SyncResult) SyncAck       { return SyncAck{OK: true, SyncResult: r} }
+
 type MessageDeletedEvent struct {
 	ChannelID string `json:"channelId"`
 	MessageID string `json:"messageId"`
