@@ -533,8 +533,10 @@ func (s *Service) flush(conv *conversation) {
 	n := min(len(conv.pending), 4*s.cfg.FlushBatch)
 	batch := append([]*entry(nil), conv.pending[:n]...)
 	conv.flushing = true
-	conv.mu.Unlock()
+	// Counted under the channel's lock: Close flushes every channel (taking this lock) before it waits, so a
+	// flush a timer started concurrently is either counted by then or sees flushing=true and stays out.
 	s.flushes.Add(1)
+	conv.mu.Unlock()
 	go s.write(conv, batch)
 }
 

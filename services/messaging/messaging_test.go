@@ -417,6 +417,30 @@ func TestCloseStoresEverythingQueued(t *testing.T) {
 	}
 }
 
+// A flush timer that fires while Close runs must be waited for: Close returns only after every write it
+// could race with has ended (the race detector flagged WaitGroup.Add racing Wait here, CI, session 8).
+func TestCloseWaitsForAFlushATimerStartsMeanwhile(t *testing.T) {
+	for i := range 200 {
+		store := newFakeStore()
+		s, _ := newService(t, store, Config{FlushBatch: 1000, FlushDelay: time.Duration(i%4) * 50 * time.Microsecond})
+		a := send(t, s, 1, 10, "bye", "n")
+		if i%2 == 1 {
+			time.Sleep(time.Duration(i%7) * 20 * time.Microsecond)
+		}
+		if err := s.Close(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		select { // answered by the time Close returns: no write still in flight
+		case r := <-a:
+			if r.err != nil {
+				t.Fatal(r.err)
+			}
+		default:
+			t.Fatalf("iteration %d: Close returned before the message was stored", i)
+		}
+	}
+}
+
 func TestCloseDeadlineNeverReportsFalseSuccess(t *testing.T) {
 	store := newFakeStore()
 	store.setFailing(true)
