@@ -4,8 +4,9 @@
 #   bench/run.sh [--smoke] [--only connections,fanout,presence,chat,throughput,history,cluster] [--targets ours,peer]
 #                [--repeats R] [--keep] [--no-stack] [--server-bin PATH] [sizes...]
 #
-# Starts the local stack (scripts/stack.sh up), builds the server, runs it with its own data (a fresh Postgres
-# database, MongoDB database and Cassandra keyspace, all named parley_bench_<random>) on a free loopback port,
+# Starts the local stack (scripts/stack.sh up), builds the server, runs it with its own data (a slice made by
+# cmd/slice: a fresh Postgres database, MongoDB database, Cassandra keyspace and search index, all named
+# parley_bench_<random>) on a free loopback port,
 # starts the peer (bench/peer), runs the selected scenarios with bench/load.mjs, and writes results to
 # bench/results/<time>/ (results.json, results.md, chart.svg; bench/results/latest points at the newest run).
 # Every scenario run gets a freshly started server (or peer) process. Everything it started is stopped and its
@@ -58,7 +59,7 @@
 #       reversed on even repeats), each run on fresh processes: "single"/"tp-single" one plain server, the others
 #       N processes of one cluster (node i: PARLEY_NODE_ID=i, PARLEY_HTTP_ADDR on a free port, PARLEY_CLUSTER_ADDR
 #       on another, the same PARLEY_JWT_SECRET and PARLEY_CLUSTER_SECRET, PARLEY_REDIS_PREFIX
-#       parley-bench-<run>-<label> unique per run, its keys deleted afterwards). All on this run's databases and
+#       <slice>-<label> unique per run, its keys deleted afterwards). All on this run's databases and
 #       the local stack's single-node Cassandra (the three-node Cassandra of scripts/cluster.sh would add its own
 #       cost and is not the subject). Before measuring, one message per channel (the owners take their leases);
 #       each channel's owner is then read from Redis (<prefix>:lease:<channel>, "<nodeId>|...").
@@ -230,9 +231,11 @@ else
   step "building the server" go build -trimpath -o "$SERVER_BIN" ./cmd/server
 fi
 
-NAME="parley_bench_$(head -c 6 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-PG_ADMIN_URL="${PARLEY_POSTGRES_URL%%\?*}"; PG_ADMIN_URL="${PG_ADMIN_URL%/*}/postgres"
-BENCH_PG_URL="${PARLEY_POSTGRES_URL%%\?*}"; BENCH_PG_URL="${BENCH_PG_URL%/*}/$NAME?sslmode=disable"
+# The run's data slice (cmd/slice, shared with the e2e suite and the Go tests): a fresh Postgres database, and its
+# name for the MongoDB database, Cassandra keyspace, search index and Redis keys; created below, dropped at exit.
+SLICE_BIN="$BENCH/results/.bin/parley-slice"
+step "building the data-slice tool (cmd/slice)" go build -trimpath -o "$SLICE_BIN" ./cmd/slice
+NAME=""; BENCH_PG_URL=""
 SERVER_PID=""; PEER_PID=""; DB_CREATED=0; SERVER_URL=""; PEER_URL=""
 
 stop_pid() { # stop_pid PID SECONDS — SIGTERM, wait, then SIGKILL
@@ -252,18 +255,18 @@ cleanup() {
   stop_nodes
   (( KEEP )) || rm -f "$OUT"/world-*.json # the bench users' access tokens (their databases are dropped next)
   if (( DB_CREATED && ! KEEP )); then
-    psql "$PG_ADMIN_URL" -X -q -c "DROP DATABASE IF EXISTS $NAME WITH (FORCE)" >/dev/null 2>&1 || warn "could not drop Postgres database $NAME"
-    node "$BENCH/lib/mongo-drop.mjs" "$PARLEY_MONGO_URI" "$NAME" || warn "could not drop MongoDB database $NAME"
-    "$BIN/cqlping" -timeout 60s "${PARLEY_CASSANDRA_HOSTS%%,*}" "DROP KEYSPACE IF EXISTS $NAME" >/dev/null 2>&1 || warn "could not drop Cassandra keyspace $NAME"
+    "$SLICE_BIN" drop "$NAME" || warn "could not drop all of the data slice $NAME"
   elif (( DB_CREATED )); then
-    log "kept the databases: Postgres $BENCH_PG_URL, MongoDB $NAME, Cassandra keyspace $NAME"
+    log "kept the databases: Postgres $BENCH_PG_URL, MongoDB $NAME, Cassandra keyspace and search index $NAME"
   fi
   exit "$rc"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-psql "$PG_ADMIN_URL" -X -q -v ON_ERROR_STOP=1 -c "CREATE DATABASE $NAME" >/dev/null
+SLICE_ENV="$("$SLICE_BIN" create parley_bench)" || die "could not create the run's data slice"
+NAME="$(sed -n 's/^PARLEY_SLICE=//p' <<<"$SLICE_ENV")"
+BENCH_PG_URL="$(sed -n 's/^PARLEY_POSTGRES_URL=//p' <<<"$SLICE_ENV")"
 DB_CREATED=1
 
 mkdir -p "$OUT/server-data" "$OUT/static" "$OUT/logs"
@@ -275,7 +278,7 @@ JWT_SECRET="$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 server_env() { # the bench settings of every server process (exported in the subshell that starts it)
   export PARLEY_HTTP_ADDR=127.0.0.1:0
   export PARLEY_POSTGRES_URL="$BENCH_PG_URL"
-  export PARLEY_MONGO_DATABASE="$NAME" PARLEY_CASSANDRA_KEYSPACE="$NAME"
+  export PARLEY_MONGO_DATABASE="$NAME" PARLEY_CASSANDRA_KEYSPACE="$NAME" PARLEY_SEARCH_INDEX="$NAME"
   export PARLEY_JWT_SECRET="$JWT_SECRET"
   # The limits that guard against abuse are lifted: the scenarios use few accounts (19,000 sockets of 10 users).
   export PARLEY_BCRYPT_COST=4 PARLEY_SEND_RATE=1000000 PARLEY_SEND_BURST=1000000 PARLEY_API_RATE=1000000 PARLEY_API_BURST=1000000 PARLEY_ACCESS_TOKEN_TTL=3h
@@ -308,14 +311,14 @@ start_server() { # start_server LABEL
 }
 # The cluster scenario: N fresh processes. N = 1: a plain single node (no cluster settings, Redis unused). N > 1:
 # one cluster, node i with PARLEY_NODE_ID=i, its own internal address, and a Redis key prefix of its own per run
-# (parley-bench-<run>-<label>), on the same databases; the prefix's keys are deleted when the nodes stop.
+# (<slice name>-<label>), on the same databases; the prefix's keys are deleted when the nodes stop.
 NODE_PIDS=(); NODE_URLS=(); NODE_PREFIX=""
 CLUSTER_SECRET="$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 free_port() { node -e 'const s = require("net").createServer(); s.listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); })'; }
 start_nodes() { # start_nodes N LABEL
   local n="$1" label="$2" i caddr logf
   NODE_PIDS=(); NODE_URLS=(); NODE_PREFIX=""
-  (( n > 1 )) && NODE_PREFIX="parley-bench-$RUN_ID-$label"
+  (( n > 1 )) && NODE_PREFIX="$NAME-$label"
   for (( i = 1; i <= n; i++ )); do
     logf="$OUT/logs/server-$label-node$i.log"
     caddr=""
@@ -340,9 +343,8 @@ stop_nodes() { # SIGTERM to every node at once (a cluster node hands its channel
   for p in "${NODE_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
   for p in "${NODE_PIDS[@]}"; do stop_pid "$p" 30; done
   NODE_PIDS=()
-  if [[ -n "$NODE_PREFIX" ]] && command -v redis-cli >/dev/null; then
-    redis-cli -u "$PARLEY_REDIS_URL" --scan --pattern "$NODE_PREFIX:*" 2>/dev/null | xargs -r -n 500 redis-cli -u "$PARLEY_REDIS_URL" DEL >/dev/null 2>&1 ||
-      warn "could not delete the Redis keys $NODE_PREFIX:*"
+  if [[ -n "$NODE_PREFIX" ]]; then
+    "$SLICE_BIN" drop-redis "$NODE_PREFIX" || warn "could not delete the Redis keys $NODE_PREFIX:*"
   fi
   NODE_PREFIX=""
 }

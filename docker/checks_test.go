@@ -1,12 +1,17 @@
 package docker_test
 
-// The checks of docker_test.go and the parsers of parse_test.go, fed small broken files: each check must
-// report the problem, so a passing run of docker_test.go means something.
+// The checks of docker_test.go, fed small broken files: each check must report the problem, so a passing run
+// of docker_test.go means something. Where they rely on a detail of compose-go or BuildKit (interpolation, the
+// forms of environment, ports and depends_on), that detail is pinned here too.
 
 import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/compose-spec/compose-go/v2/template"
+	"github.com/compose-spec/compose-go/v2/types"
 
 	"github.com/parleychat/parley/internal/config"
 )
@@ -24,14 +29,11 @@ func wantProblems(t *testing.T, what string, problems []string, want ...string) 
 
 func noEnv(string) (string, bool) { return "", false }
 
-func mustCompose(t *testing.T, text string, lookup func(string) (string, bool)) (*composeFile, []varRef) {
+func mustCompose(t *testing.T, text string, lookup func(string) (string, bool)) (*composeFile, map[string]varRef) {
 	t.Helper()
-	c, refs, errs, err := parseCompose([]byte(text), lookup)
+	c, refs, err := parseCompose([]byte(text), lookup)
 	if err != nil {
 		t.Fatal(err)
-	}
-	if len(errs) > 0 {
-		t.Fatal(errs)
 	}
 	return c, refs
 }
@@ -52,11 +54,11 @@ func TestInterpolate(t *testing.T) {
 		{"${UNSET?gone}", "", "gone"},
 		{"${EMPTY?gone}", "", ""},
 		{"${unclosed", "", "unclosed"},
-		{"${9bad}", "", "invalid"},
+		{"${9bad}", "", "Invalid template"},
 		{"price: 5$", "price: 5$", ""},
 	}
 	for _, c := range cases {
-		got, _, err := interpolate(c.in, lookup)
+		got, err := substitute(c.in, lookup)
 		switch {
 		case c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err)):
 			t.Errorf("interpolate(%q): error %v, want one containing %q", c.in, err, c.err)
@@ -66,13 +68,10 @@ func TestInterpolate(t *testing.T) {
 			t.Errorf("interpolate(%q) = %q, want %q", c.in, got, c.want)
 		}
 	}
-	_, refs, _ := interpolate("${A:?x} ${B:-${C}} $D", func(string) (string, bool) { return "v", true })
-	got := fmt.Sprint(refs)
-	if got != "[{A :? x} {B :- ${C}} {C  } {D  }]" {
-		t.Errorf("refs = %s", got)
-	}
-	if len(refs) != 4 || !refs[0].required() || refs[1].required() || !refs[2].required() {
-		t.Errorf("required() wrong for %v", refs)
+	refs := template.ExtractVariables(map[string]any{"k": "${A:?x} ${B:-${C}} $D"}, nil)
+	if len(refs) != 4 || !required(refs["A"]) || required(refs["B"]) || refs["B"].DefaultValue != "${C}" ||
+		!required(refs["C"]) || !required(refs["D"]) {
+		t.Errorf("refs / required() wrong: %+v", refs)
 	}
 }
 
@@ -163,12 +162,21 @@ func TestChecksRejectBadCompose(t *testing.T) {
 		"service postgres publishes ports", "service cassandra uses network_mode: host",
 		"server publishes container port 8080, but listens on 9090", "server does not publish its port 9090")
 	wantProblems(t, "stop", checkStopGrace(c, func(string) string { return "" }), "no stop_grace_period")
-	c.Services[serverService] = func(s service) service { s.StopGracePeriod = "20s"; return s }(c.Services[serverService])
+	grace := types.Duration(20 * time.Second)
+	c.Services[serverService] = func(s service) service { s.StopGracePeriod = &grace; return s }(c.Services[serverService])
 	wantProblems(t, "stop", checkStopGrace(c, func(string) string { return "" }), "must exceed PARLEY_SHUTDOWN_TIMEOUT")
 	wantProblems(t, "volumes", checkVolumes(c, dbs, "."),
 		"service postgres has no named volume", `mounts volume "mongo-data", which is not declared`,
 		"bind-mounts ./no-such-file.sh, which does not exist")
-	wantProblems(t, "secrets", checkSecretRefs(refs), "${PARLEY_JWT_SECRET:-devsecret}")
+	strs, err := composeStrings([]byte(badCompose))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantProblems(t, "secrets", checkSecretRefs(strs), "${PARLEY_JWT_SECRET:-devsecret}")
+	if p := checkSecretRefs([]string{"${POSTGRES_PASSWORD:?set POSTGRES_PASSWORD in docker/.env}"}); len(p) != 0 {
+		t.Errorf("a well-written secret reference reported: %v", p)
+	}
+	wantProblems(t, "secrets", checkSecretRefs([]string{"${POSTGRES_PASSWORD?set POSTGRES_PASSWORD in docker/.env}"}), "POSTGRES_PASSWORD")
 }
 
 func TestChecksRejectBadEnvExample(t *testing.T) {
@@ -237,7 +245,7 @@ func TestChecksRejectBadDockerfile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(stages) != 2 || stages[0].Name != "go" || stages[1].Base != "debian:latest" {
+	if len(stages) != 2 || stages[0].Name != "go" || stages[1].BaseName != "debian:latest" {
 		t.Fatalf("stages parsed as %+v", stages)
 	}
 	wantProblems(t, "bases", checkDockerfileBases(stages), `"golang" has no tag`, `"debian:latest" uses a latest tag`)
@@ -311,13 +319,14 @@ services:
       - "127.0.0.1:8080:80/tcp"
       - target: 81
         published: "9000"
-    depends_on: {b: {condition: service_healthy}, c: {}}
+    depends_on: {b: {condition: service_healthy}, c: {condition: service_started}}
     volumes:
       - type: volume
         source: data
         target: /data
   b:
     environment: ["X=1", "Y"]
+    depends_on: [a]
 `, noEnv)
 	a, b := c.Services["a"], c.Services["b"]
 	if *a.Environment["X"] != "1" || *a.Environment["Y"] != "2" || a.Environment["Z"] != nil || *a.Environment["W"] != "" {
@@ -326,10 +335,11 @@ services:
 	if *b.Environment["X"] != "1" || b.Environment["Y"] != nil {
 		t.Errorf("list environment parsed as %v", b.Environment)
 	}
-	if got := fmt.Sprint(a.Ports); got != "[{127.0.0.1 8080 80 tcp} { 9000 81 }]" {
-		t.Errorf("ports parsed as %s", got)
+	if got := fmt.Sprint(portList(a.Ports)); got != "[127.0.0.1:8080:80 9000:81]" || a.Ports[0].Protocol != "tcp" {
+		t.Errorf("ports parsed as %s (%+v)", got, a.Ports)
 	}
-	if a.DependsOn["b"] != "service_healthy" || a.DependsOn["c"] != "service_started" {
+	if a.DependsOn["b"].Condition != "service_healthy" || a.DependsOn["c"].Condition != "service_started" ||
+		b.DependsOn["a"].Condition != "service_started" {
 		t.Errorf("depends_on parsed as %v", a.DependsOn)
 	}
 	if v := a.Volumes[0]; v.Type != "volume" || v.Source != "data" || v.Target != "/data" {

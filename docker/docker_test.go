@@ -22,6 +22,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/compose-spec/compose-go/v2/template"
+	"github.com/compose-spec/compose-go/v2/types"
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+
 	"github.com/parleychat/parley/internal/config"
 )
 
@@ -77,10 +81,10 @@ var requiredDockerignore = []string{
 
 type files struct {
 	compose     *composeFile
-	refs        []varRef
+	refs        map[string]varRef
 	envExample  map[string]envEntry
 	stages      []stage
-	ignoreRules []ignoreRule
+	ignoreRules ignoreRules
 }
 
 func read(t *testing.T, name string) string {
@@ -111,14 +115,10 @@ func load(t *testing.T) files {
 	t.Helper()
 	var f files
 	f.envExample = parseEnvFile(read(t, ".env.example"))
-	var errs []error
 	var err error
-	f.compose, f.refs, errs, err = parseCompose([]byte(read(t, "compose.yaml")), exampleLookup(f.envExample))
+	f.compose, f.refs, err = parseCompose([]byte(read(t, "compose.yaml")), exampleLookup(f.envExample))
 	if err != nil {
 		t.Fatalf("compose.yaml: %v", err)
-	}
-	for _, e := range errs {
-		t.Errorf("compose.yaml: %v", e)
 	}
 	if f.stages, err = parseDockerfile(read(t, "Dockerfile")); err != nil {
 		t.Fatalf("Dockerfile: %v", err)
@@ -197,8 +197,8 @@ func checkDockerfileBases(stages []stage) []string {
 	var out []string
 	names := map[string]bool{}
 	for _, st := range stages {
-		if !names[st.Base] && st.Base != "scratch" {
-			if p := pinProblem(st.Base); p != "" {
+		if !names[st.BaseName] && st.BaseName != "scratch" {
+			if p := pinProblem(st.BaseName); p != "" {
 				out = append(out, "FROM "+p)
 			}
 		}
@@ -241,7 +241,7 @@ func browserFacing(name string) bool { return strings.Contains(name, "ORIGIN") }
 // checkServerEnv: every variable in mustSet is set (non-empty) for the server; no service sets, and compose
 // and .env.example do not mention, a PARLEY_* variable that config.Vars does not declare (a typo would be
 // silently ignored by the server); no server-side address points at the container's own loopback.
-func checkServerEnv(c *composeFile, refs []varRef, example map[string]envEntry, vars []config.Var) []string {
+func checkServerEnv(c *composeFile, refs map[string]varRef, example map[string]envEntry, vars []config.Var) []string {
 	var out []string
 	srv, ok := c.Services[serverService]
 	if !ok {
@@ -259,9 +259,9 @@ func checkServerEnv(c *composeFile, refs []varRef, example map[string]envEntry, 
 			}
 		}
 	}
-	for _, r := range refs {
-		if strings.HasPrefix(r.Name, "PARLEY_") && !declared(vars, r.Name) {
-			out = append(out, fmt.Sprintf("compose.yaml interpolates ${%s}, which internal/config does not declare (typo?)", r.Name))
+	for _, name := range sortedKeys(refs) {
+		if strings.HasPrefix(name, "PARLEY_") && !declared(vars, name) {
+			out = append(out, fmt.Sprintf("compose.yaml interpolates ${%s}, which internal/config does not declare (typo?)", name))
 		}
 	}
 	for _, name := range sortedKeys(example) {
@@ -322,15 +322,15 @@ func TestServerEnvironment(t *testing.T) {
 func copyFromStageDest(stages []stage, marker string) string {
 	var src string
 	for _, st := range stages {
-		for _, in := range st.Instrs {
-			if in.Cmd == "RUN" && strings.Contains(in.Rest, marker) {
+		for _, c := range st.Commands {
+			if run, ok := runLine(c); ok && strings.Contains(run, marker) {
 				src = st.Name
 			}
 		}
 	}
-	for _, in := range stages[len(stages)-1].Instrs {
-		if from, ok := in.flag("from"); ok && in.Cmd == "COPY" && from == src && len(in.Args) >= 2 {
-			return in.Args[len(in.Args)-1]
+	for _, c := range stages[len(stages)-1].Commands {
+		if cp, ok := c.(*instructions.CopyCommand); ok && cp.From != "" && cp.From == src {
+			return cp.DestPath
 		}
 	}
 	return ""
@@ -348,21 +348,21 @@ func checkHealthchecks(c *composeFile, queries map[string]string) []string {
 			out = append(out, fmt.Sprintf("no %s service", name))
 			continue
 		}
-		hc := s.Healthcheck
-		if hc == nil || hc.Disable || len(hc.Test.Items) == 0 || hc.Test.Items[0] == "NONE" {
+		hc := s.HealthCheck
+		if hc == nil || hc.Disable || len(hc.Test) == 0 || hc.Test[0] == "NONE" {
 			out = append(out, fmt.Sprintf("service %s has no health check", name))
 			continue
 		}
-		if !strings.Contains(strings.ToLower(strings.Join(hc.Test.Items, " ")), strings.ToLower(queries[name])) {
-			out = append(out, fmt.Sprintf("service %s: health check %q does not run %q", name, hc.Test.Items, queries[name]))
+		if !strings.Contains(strings.ToLower(strings.Join(hc.Test, " ")), strings.ToLower(queries[name])) {
+			out = append(out, fmt.Sprintf("service %s: health check %q does not run %q", name, hc.Test, queries[name]))
 		}
-		if hc.StartPeriod == "" {
+		if hc.StartPeriod == nil {
 			out = append(out, fmt.Sprintf("service %s: health check has no start_period", name))
 		}
 	}
 	for _, name := range sortedKeys(c.Services) {
 		if name == keysService {
-			if s := c.Services[name]; s.Healthcheck == nil || !strings.Contains(strings.Join(s.Healthcheck.Test.Items, " "), "/healthz") || s.Restart != "unless-stopped" {
+			if s := c.Services[name]; s.HealthCheck == nil || !strings.Contains(strings.Join(s.HealthCheck.Test, " "), "/healthz") || s.Restart != "unless-stopped" {
 				out = append(out, "the key service needs a /healthz health check and restart: unless-stopped")
 			}
 			continue
@@ -372,7 +372,7 @@ func checkHealthchecks(c *composeFile, queries map[string]string) []string {
 		}
 	}
 	if srv, ok := c.Services[serverService]; ok {
-		if srv.Healthcheck == nil || len(srv.Healthcheck.Test.Items) == 0 {
+		if srv.HealthCheck == nil || len(srv.HealthCheck.Test) == 0 {
 			out = append(out, "the server has no health check")
 		}
 		if srv.Restart != "unless-stopped" {
@@ -387,10 +387,10 @@ func checkDependsOn(c *composeFile, dbs []string) []string {
 	var out []string
 	srv := c.Services[serverService]
 	for _, db := range dbs {
-		if cond, ok := srv.DependsOn[db]; !ok {
+		if dep, ok := srv.DependsOn[db]; !ok {
 			out = append(out, fmt.Sprintf("server does not depend on %s", db))
-		} else if cond != "service_healthy" {
-			out = append(out, fmt.Sprintf("server depends on %s with condition %q, want service_healthy", db, cond))
+		} else if dep.Condition != types.ServiceConditionHealthy {
+			out = append(out, fmt.Sprintf("server depends on %s with condition %q, want service_healthy", db, dep.Condition))
 		}
 	}
 	return out
@@ -415,22 +415,22 @@ func checkPorts(c *composeFile, httpPort string) []string {
 		if name == monitorUI {
 			for _, p := range s.Ports {
 				if !loopback.MatchString(p.HostIP) {
-					out = append(out, fmt.Sprintf("service %s publishes %v beyond loopback by default: the dashboard is for the host's operator", name, p))
+					out = append(out, fmt.Sprintf("service %s publishes %s:%d beyond loopback by default: the dashboard is for the host's operator", name, p.Published, p.Target))
 				}
 			}
 			continue
 		}
 		if name != serverService && name != keysService && len(s.Ports) > 0 {
-			out = append(out, fmt.Sprintf("service %s publishes ports %v: databases must stay internal", name, s.Ports))
+			out = append(out, fmt.Sprintf("service %s publishes ports %v: databases must stay internal", name, portList(s.Ports)))
 		}
 	}
 	srv := c.Services[serverService]
 	found := false
 	for _, p := range srv.Ports {
-		if p.Target == httpPort {
+		if target := strconv.FormatUint(uint64(p.Target), 10); target == httpPort {
 			found = true
 		} else {
-			out = append(out, fmt.Sprintf("server publishes container port %s, but listens on %s (PARLEY_HTTP_ADDR)", p.Target, httpPort))
+			out = append(out, fmt.Sprintf("server publishes container port %s, but listens on %s (PARLEY_HTTP_ADDR)", target, httpPort))
 		}
 	}
 	if !found {
@@ -468,16 +468,16 @@ func checkDockerfileRuntime(stages []stage, httpPort string, composeHealth []str
 	var out []string
 	final := stages[len(stages)-1]
 	user, exposed, health := "", []string{}, []string(nil)
-	for _, in := range final.Instrs {
-		switch in.Cmd {
-		case "USER":
-			user = strings.Join(in.Args, " ")
-		case "EXPOSE":
-			for _, p := range in.Args {
+	for _, c := range final.Commands {
+		switch c := c.(type) {
+		case *instructions.UserCommand:
+			user = c.User
+		case *instructions.ExposeCommand:
+			for _, p := range c.Ports {
 				exposed = append(exposed, strings.TrimSuffix(p, "/tcp"))
 			}
-		case "HEALTHCHECK":
-			cmd, _, err := healthcheckCmd(in)
+		case *instructions.HealthCheckCommand:
+			cmd, _, err := healthcheckCmd(c)
 			if err != nil {
 				out = append(out, err.Error())
 			}
@@ -521,14 +521,10 @@ func checkStopGrace(c *composeFile, getenv func(string) string) []string {
 		return []string{fmt.Sprintf("PARLEY_SHUTDOWN_TIMEOUT %q: %v", budget, err)}
 	}
 	grace := c.Services[serverService].StopGracePeriod
-	if grace == "" {
+	if grace == nil {
 		return []string{fmt.Sprintf("server has no stop_grace_period: Docker's 10 s default is shorter than the %s shutdown budget", b)}
 	}
-	g, err := time.ParseDuration(grace)
-	if err != nil {
-		return []string{fmt.Sprintf("stop_grace_period %q: %v", grace, err)}
-	}
-	if g <= b {
+	if g := time.Duration(*grace); g <= b {
 		return []string{fmt.Sprintf("stop_grace_period %s must exceed PARLEY_SHUTDOWN_TIMEOUT %s", g, b)}
 	}
 	return nil
@@ -541,7 +537,7 @@ func checkVolumes(c *composeFile, dbs []string, dir string) []string {
 	for _, db := range dbs {
 		named := false
 		for _, v := range c.Services[db].Volumes {
-			if v.Type == "volume" && v.Source != "" {
+			if v.Type == types.VolumeTypeVolume && v.Source != "" {
 				if _, ok := c.Volumes[v.Source]; !ok {
 					out = append(out, fmt.Sprintf("service %s mounts volume %q, which is not declared under volumes:", db, v.Source))
 				}
@@ -554,7 +550,7 @@ func checkVolumes(c *composeFile, dbs []string, dir string) []string {
 	}
 	for _, name := range sortedKeys(c.Services) {
 		for _, v := range c.Services[name].Volumes {
-			if v.Type == "bind" {
+			if v.Type == types.VolumeTypeBind {
 				if _, err := os.Stat(filepath.Join(dir, filepath.FromSlash(v.Source))); err != nil {
 					out = append(out, fmt.Sprintf("service %s bind-mounts %s, which does not exist", name, v.Source))
 				}
@@ -578,8 +574,8 @@ func TestHealthchecksPortsAndDependencies(t *testing.T) {
 	report(t, "compose.yaml", checkStopGrace(f.compose, getenv))
 	report(t, "compose.yaml", checkVolumes(f.compose, append(dbs, sortedKeys(monitorProbes)...), "."))
 	var composeHealth []string
-	if hc := f.compose.Services[serverService].Healthcheck; hc != nil {
-		composeHealth = hc.Test.Items
+	if hc := f.compose.Services[serverService].HealthCheck; hc != nil {
+		composeHealth = hc.Test
 	}
 	report(t, "Dockerfile", checkDockerfileRuntime(f.stages, httpPort, composeHealth))
 }
@@ -593,23 +589,27 @@ func checkGoBuild(stages []stage) []string {
 	built := false
 	for _, st := range stages {
 		cgoOff := envOf(st)["CGO_ENABLED"] == "0"
-		for _, in := range st.Instrs {
-			if strings.Contains(in.Rest, "ferretdb") && (in.Cmd == "RUN" || in.Cmd == "COPY" || in.Cmd == "ADD") {
-				out = append(out, fmt.Sprintf("line %d: %s mentions ferretdb, a dev-only module that must stay out of the image", in.Line, in.Cmd))
+		for _, c := range st.Commands {
+			switch c.(type) {
+			case *instructions.RunCommand, *instructions.CopyCommand, *instructions.AddCommand:
+				if strings.Contains(c.(fmt.Stringer).String(), "ferretdb") { // the instruction as written
+					out = append(out, fmt.Sprintf("line %d: %s mentions ferretdb, a dev-only module that must stay out of the image", line(c), strings.ToUpper(c.Name())))
+				}
 			}
-			if in.Cmd != "RUN" {
+			run, ok := runLine(c)
+			if !ok {
 				continue
 			}
-			for _, cmd := range strings.Split(in.Rest, "&&") {
+			for _, cmd := range strings.Split(run, "&&") {
 				if !strings.Contains(cmd, "go build") || !strings.Contains(cmd, "./cmd/server") {
 					continue
 				}
 				built = true
 				if !strings.Contains(cmd, "-trimpath") {
-					out = append(out, fmt.Sprintf("line %d: go build of ./cmd/server without -trimpath", in.Line))
+					out = append(out, fmt.Sprintf("line %d: go build of ./cmd/server without -trimpath", line(c)))
 				}
 				if !cgoOff && !strings.Contains(cmd, "CGO_ENABLED=0") {
-					out = append(out, fmt.Sprintf("line %d: go build of ./cmd/server without CGO_ENABLED=0 (not a static binary)", in.Line))
+					out = append(out, fmt.Sprintf("line %d: go build of ./cmd/server without CGO_ENABLED=0 (not a static binary)", line(c)))
 				}
 			}
 		}
@@ -623,21 +623,22 @@ func checkGoBuild(stages []stage) []string {
 // copySources lists the build-context sources of COPY/ADD instructions (not --from) per stage.
 func copySources(st stage) []string {
 	var out []string
-	for _, in := range st.Instrs {
-		if in.Cmd != "COPY" && in.Cmd != "ADD" {
-			continue
+	for _, c := range st.Commands {
+		switch c := c.(type) {
+		case *instructions.CopyCommand:
+			if c.From == "" {
+				out = append(out, c.SourcePaths...)
+			}
+		case *instructions.AddCommand:
+			out = append(out, c.SourcePaths...)
 		}
-		if _, ok := in.flag("from"); ok || len(in.Args) < 2 {
-			continue
-		}
-		out = append(out, in.Args[:len(in.Args)-1]...)
 	}
 	return out
 }
 
 // checkCopySources: every COPY source exists under root and is not left out by the .dockerignore. Sources under
 // a missing frontend/ are noted, not failed (the front end is being written in parallel).
-func checkCopySources(stages []stage, root string, rules []ignoreRule) (problems, notes []string) {
+func checkCopySources(stages []stage, root string, rules ignoreRules) (problems, notes []string) {
 	_, err := os.Stat(filepath.Join(root, "frontend"))
 	frontendExists := err == nil
 	for _, st := range stages {
@@ -713,11 +714,11 @@ func serverPackages(t *testing.T, pkg string) []goPackage {
 // checkGoSourcesCopied: the stage that runs go build copies go.mod, go.sum and every package directory the
 // server is built from (so adding a top-level package without updating the Dockerfile fails here, not in a
 // user's docker build), and the .dockerignore leaves none of their files out.
-func checkGoSourcesCopied(stages []stage, pkgs []goPackage, rules []ignoreRule) []string {
+func checkGoSourcesCopied(stages []stage, pkgs []goPackage, rules ignoreRules) []string {
 	var goStage *stage
 	for i, st := range stages {
-		for _, in := range st.Instrs {
-			if in.Cmd == "RUN" && strings.Contains(in.Rest, "go build") {
+		for _, c := range st.Commands {
+			if run, ok := runLine(c); ok && strings.Contains(run, "go build") {
 				goStage = &stages[i]
 			}
 		}
@@ -755,7 +756,7 @@ func checkGoSourcesCopied(stages []stage, pkgs []goPackage, rules []ignoreRule) 
 }
 
 // checkIgnoreExcludes: the .dockerignore leaves out local state, dependencies, build output and secrets.
-func checkIgnoreExcludes(rules []ignoreRule, paths []string) []string {
+func checkIgnoreExcludes(rules ignoreRules, paths []string) []string {
 	var out []string
 	for _, p := range paths {
 		if !ignored(rules, p) {
@@ -805,7 +806,7 @@ func versionAtLeast(have, want string) bool {
 // imageVersion returns the leading version number of the tag of the stage whose base is repo (e.g. golang).
 func imageVersion(stages []stage, repo string) string {
 	for _, st := range stages {
-		if r, tag, ok := strings.Cut(st.Base, ":"); ok && path.Base(r) == repo {
+		if r, tag, ok := strings.Cut(st.BaseName, ":"); ok && path.Base(r) == repo {
 			return versionTag.FindString(tag)
 		}
 	}
@@ -878,17 +879,13 @@ func looksLikeSecret(v string) bool {
 
 // checkEnvExample: .env.example sets (uncommented) every variable compose.yaml needs without a default and
 // documents every optional one; secrets are empty placeholders and no value looks like a real key.
-func checkEnvExample(refs []varRef, example map[string]envEntry) []string {
+func checkEnvExample(refs map[string]varRef, example map[string]envEntry) []string {
 	var out []string
-	seen := map[string]bool{}
-	for _, r := range refs {
-		if seen[r.Name+r.Op] {
-			continue
-		}
-		seen[r.Name+r.Op] = true
+	for _, name := range sortedKeys(refs) {
+		r := refs[name]
 		e, ok := example[r.Name]
 		switch {
-		case r.required() && (!ok || e.Commented):
+		case required(r) && (!ok || e.Commented):
 			out = append(out, fmt.Sprintf("compose.yaml needs ${%s} (no default) but .env.example does not set it", r.Name))
 		case !ok:
 			out = append(out, fmt.Sprintf("compose.yaml reads ${%s} but .env.example does not document it", r.Name))
@@ -905,13 +902,25 @@ func checkEnvExample(refs []varRef, example map[string]envEntry) []string {
 	return out
 }
 
-// checkSecretRefs: compose stops with a clear message when a secret is missing, instead of starting with an
-// empty or default one.
-func checkSecretRefs(refs []varRef) []string {
+// checkSecretRefs: compose stops with a clear message when a secret is missing or empty, instead of starting
+// with an empty or default one. Each string of the file that references a secret is interpolated with that
+// secret empty (everything else set): only ${NAME:?set NAME in docker/.env} stops with the message.
+func checkSecretRefs(strs []string) []string {
 	var out []string
-	for _, r := range refs {
-		if isSecretName(r.Name) && (r.Op != ":?" || !strings.Contains(r.Arg, "docker/.env")) {
-			out = append(out, fmt.Sprintf("${%s%s%s}: a secret must be ${%s:?set %s in docker/.env}", r.Name, r.Op, r.Arg, r.Name, r.Name))
+	for _, s := range strs {
+		for name := range template.ExtractVariables(map[string]any{"s": s}, nil) {
+			if !isSecretName(name) {
+				continue
+			}
+			_, err := substitute(s, func(k string) (string, bool) {
+				if k == name {
+					return "", true
+				}
+				return "x", true
+			})
+			if err == nil || !strings.Contains(err.Error(), "set "+name+" in docker/.env") {
+				out = append(out, fmt.Sprintf("%q: a secret must be ${%s:?set %s in docker/.env}", s, name, name))
+			}
 		}
 	}
 	return out
@@ -920,22 +929,27 @@ func checkSecretRefs(refs []varRef) []string {
 func TestEnvExample(t *testing.T) {
 	f := load(t)
 	report(t, ".env.example", checkEnvExample(f.refs, f.envExample))
-	report(t, "compose.yaml", checkSecretRefs(f.refs))
-	if !strings.Contains(read(t, ".env.example"), "openssl rand -hex 32") {
-		t.Error(".env.example does not say how to generate PARLEY_JWT_SECRET (openssl rand -hex 32)")
-	}
-	// With .env.example copied as is (secrets still empty), compose must refuse to start and name each secret.
-	_, _, errs, err := parseCompose([]byte(read(t, "compose.yaml")), func(name string) (string, bool) {
-		e, ok := f.envExample[name]
-		return e.Value, ok && !e.Commented
-	})
+	strs, err := composeStrings([]byte(read(t, "compose.yaml")))
 	if err != nil {
 		t.Fatal(err)
 	}
-	msg := fmt.Sprint(errs)
+	report(t, "compose.yaml", checkSecretRefs(strs))
+	if !strings.Contains(read(t, ".env.example"), "openssl rand -hex 32") {
+		t.Error(".env.example does not say how to generate PARLEY_JWT_SECRET (openssl rand -hex 32)")
+	}
+	// With .env.example copied as is, a secret still empty makes compose refuse to start and name it (compose
+	// stops at the first one, so each secret is left empty alone).
 	for _, name := range []string{"POSTGRES_PASSWORD", "MONGO_PASSWORD", jwtSecretVar, "GRAFANA_ADMIN_PASSWORD"} {
-		if !strings.Contains(msg, name) {
-			t.Errorf("compose.yaml interpolates fine with an empty %s; it must stop with an error", name)
+		filled := exampleLookup(f.envExample)
+		_, _, err := parseCompose([]byte(read(t, "compose.yaml")), func(k string) (string, bool) {
+			if k == name {
+				e, ok := f.envExample[k]
+				return e.Value, ok && !e.Commented
+			}
+			return filled(k)
+		})
+		if err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("compose.yaml interpolates fine with an empty %s (%v); it must stop with an error", name, err)
 		}
 	}
 }
@@ -1016,15 +1030,15 @@ func TestCassandraGroupCommitlog(t *testing.T) {
 	// compose runs the script (bind-mounted) as the entrypoint and keeps the image's command.
 	var script string
 	for _, v := range cass.Volumes {
-		if v.Type == "bind" && strings.Contains(v.Source, "cassandra/entrypoint.sh") {
+		if v.Type == types.VolumeTypeBind && strings.Contains(v.Source, "cassandra/entrypoint.sh") {
 			script = v.Target
 		}
 	}
-	if script == "" || !slices.Contains(cass.Entrypoint.Items, script) {
-		t.Errorf("cassandra: entrypoint %q does not run the mounted cassandra/entrypoint.sh (%q)", cass.Entrypoint.Items, script)
+	if script == "" || !slices.Contains(cass.Entrypoint, script) {
+		t.Errorf("cassandra: entrypoint %q does not run the mounted cassandra/entrypoint.sh (%q)", cass.Entrypoint, script)
 	}
-	if !slices.Equal(cass.Command.Items, []string{"cassandra", "-f"}) {
-		t.Errorf("cassandra: command %q, want [cassandra -f] (an entrypoint override clears the image's CMD)", cass.Command.Items)
+	if !slices.Equal(cass.Command, []string{"cassandra", "-f"}) {
+		t.Errorf("cassandra: command %q, want [cassandra -f] (an entrypoint override clears the image's CMD)", cass.Command)
 	}
 	var env []string
 	for k, v := range cass.Environment {
@@ -1056,6 +1070,19 @@ func TestCassandraGroupCommitlog(t *testing.T) {
 }
 
 // ---- helpers -----------------------------------------------------------------------------------------------
+
+// portList prints published ports as [host_ip:]published:target.
+func portList(ports []types.ServicePortConfig) []string {
+	var out []string
+	for _, p := range ports {
+		s := fmt.Sprintf("%s:%d", p.Published, p.Target)
+		if p.HostIP != "" {
+			s = p.HostIP + ":" + s
+		}
+		out = append(out, s)
+	}
+	return out
+}
 
 func sortedKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))

@@ -9,7 +9,7 @@ export default async function globalSetup() {
   ensureBuilt(); // a no-op when run.mjs already built
   const state = createIsolatedData(await freePort(), await freePort());
   writeState(state);
-  log(`data: Postgres ${state.pgDatabase}, Mongo ${state.env.PARLEY_MONGO_DATABASE}, Cassandra ${state.env.PARLEY_CASSANDRA_KEYSPACE}`);
+  log(`data: slice ${state.slice} (Postgres and Mongo database, Cassandra keyspace, search index, Redis prefix)`);
   try {
     await startServer(state);
     await startKeys(state); // after the server: its migrations created the sessions table the key service reads

@@ -16,7 +16,7 @@ export const SERVER_LOG = path.join(ARTIFACTS, 'server.log');
 const SERVER_BIN = path.join(ROOT, 'bin', 'parley');
 const KEYS_BIN = path.join(ROOT, 'bin', 'parley-keys');
 export const KEYS_LOG = path.join(ARTIFACTS, 'keys.log');
-const DROPDATA_BIN = path.join(ROOT, 'bin', 'parley-e2e-dropdata');
+const SLICE_BIN = path.join(ROOT, 'bin', 'parley-slice');
 const PLAINSCAN_BIN = path.join(ROOT, 'bin', 'parley-e2e-plainscan');
 const FRONTEND = path.join(ROOT, 'frontend');
 const DIST_INDEX = path.join(FRONTEND, 'dist', 'index.html');
@@ -108,10 +108,12 @@ export function ensureBuilt() {
   } else log('key service binary is up to date (bin/parley-keys)');
 }
 
-function ensureDropTool() {
-  if (mtime(DROPDATA_BIN) < newestMtime([path.join(E2E_DIR, 'tools'), path.join(ROOT, 'go.mod'), path.join(ROOT, 'go.sum')], isGoSource)) {
-    run('go', ['build', '-trimpath', '-o', DROPDATA_BIN, './e2e/tools/dropdata'], ROOT);
-    touch(DROPDATA_BIN);
+/** Builds bin/parley-slice (cmd/slice: creates and drops a run's data on the local stack) when stale. */
+function ensureSliceTool() {
+  const sources = ['cmd/slice', 'internal/testenv/slice', 'go.mod', 'go.sum'].map((p) => path.join(ROOT, p));
+  if (mtime(SLICE_BIN) < newestMtime(sources, isGoSource)) {
+    run('go', ['build', '-trimpath', '-o', SLICE_BIN, './cmd/slice'], ROOT);
+    touch(SLICE_BIN);
   }
 }
 
@@ -142,35 +144,30 @@ export function freePort() {
   });
 }
 
-function withDatabase(url, db) {
-  const u = new URL(url);
-  u.pathname = `/${db}`;
-  return u.toString();
-}
-
-function psql(url, sql) {
-  execFileSync('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', url, '-c', sql], { stdio: ['ignore', 'inherit', 'inherit'] });
-}
-
-/** Creates a fresh Postgres database and picks fresh Mongo/Cassandra names; returns the state of this run. */
+/**
+ * Creates this run's slice of the local stack with cmd/slice (a fresh Postgres database; fresh names for the
+ * Mongo database, Cassandra keyspace, search index and Redis prefix, which the server creates); returns the
+ * state of this run.
+ */
 export function createIsolatedData(port, keysPort) {
   const stack = stackEnv();
-  const id = randomBytes(5).toString('hex');
-  const pgDatabase = `parley_e2e_${id}`;
-  psql(stack.PARLEY_POSTGRES_URL, `CREATE DATABASE ${pgDatabase}`);
+  ensureSliceTool();
+  const out = execFileSync(SLICE_BIN, ['create', 'parley_e2e'], { env: { ...process.env, ...stack }, encoding: 'utf8', timeout: 120_000 });
+  const sliceEnv = Object.fromEntries(
+    out
+      .trim()
+      .split('\n')
+      .map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]),
+  );
   const origin = `http://127.0.0.1:${port}`;
   return {
     port,
     origin,
     pid: null,
-    pgDatabase,
-    adminPostgresUrl: stack.PARLEY_POSTGRES_URL,
+    slice: sliceEnv.PARLEY_SLICE,
     env: {
       ...stack,
-      PARLEY_POSTGRES_URL: withDatabase(stack.PARLEY_POSTGRES_URL, pgDatabase),
-      PARLEY_MONGO_DATABASE: `parley_e2e_${id}`,
-      PARLEY_CASSANDRA_KEYSPACE: `e2e_${id}`,
-      PARLEY_SEARCH_INDEX: `parley-e2e-${id}`,
+      ...sliceEnv,
       PARLEY_HTTP_ADDR: `127.0.0.1:${port}`,
       PARLEY_PUBLIC_ORIGIN: origin,
       PARLEY_ALLOWED_ORIGINS: origin,
@@ -192,27 +189,13 @@ export function createIsolatedData(port, keysPort) {
   };
 }
 
-/** Drops the Postgres database, the Mongo database and the Cassandra keyspace of this run. Never throws. */
+/** Drops this run's slice (Postgres and Mongo databases, Cassandra keyspace, search index, Redis keys). Never throws. */
 export function dropIsolatedData(state) {
   try {
-    psql(state.adminPostgresUrl, `DROP DATABASE IF EXISTS ${state.pgDatabase} WITH (FORCE)`);
-    log(`dropped Postgres database ${state.pgDatabase}`);
+    ensureSliceTool();
+    execFileSync(SLICE_BIN, ['drop', state.slice], { stdio: 'inherit', env: { ...process.env, ...stackEnv() }, timeout: 150_000 });
   } catch (e) {
-    log(`warning: could not drop Postgres database ${state.pgDatabase}: ${e.message}`);
-  }
-  try {
-    ensureDropTool();
-    execFileSync(DROPDATA_BIN, [], { stdio: 'inherit', env: { ...process.env, ...state.env }, timeout: 90_000 });
-  } catch (e) {
-    log(`warning: could not drop the Mongo database / Cassandra keyspace: ${e.message}`);
-  }
-  try {
-    // The server's index is <name>-v1 behind the alias <name> (an alias cannot be deleted by its name).
-    const url = `${state.env.PARLEY_SEARCH_URLS.split(',')[0]}/${state.env.PARLEY_SEARCH_INDEX}-v1`;
-    execFileSync('curl', ['-fsS', '-o', '/dev/null', '-X', 'DELETE', url], { stdio: 'inherit', timeout: 30_000 });
-    log(`dropped search index ${state.env.PARLEY_SEARCH_INDEX}`);
-  } catch (e) {
-    log(`warning: could not drop the search index: ${e.message}`);
+    log(`warning: could not drop all of the data slice ${state.slice}: ${e.message}`);
   }
 }
 

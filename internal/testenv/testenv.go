@@ -9,8 +9,6 @@ package testenv
 import (
 	"bufio"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -28,6 +26,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"github.com/parleychat/parley/internal/config"
+	"github.com/parleychat/parley/internal/testenv/slice"
 	"github.com/parleychat/parley/repositories/cassandra"
 	mongorepo "github.com/parleychat/parley/repositories/mongo"
 	"github.com/parleychat/parley/repositories/objectstore/s3"
@@ -86,11 +85,7 @@ func unavailable(t testing.TB, what string, err error) {
 }
 
 // UniqueName returns a lowercase identifier safe for database and keyspace names.
-func UniqueName(prefix string) string {
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	return prefix + "_" + hex.EncodeToString(b)
-}
+func UniqueName(prefix string) string { return slice.NewName(prefix) }
 
 // template migrates one Postgres template database per test process; each test copies it (fast).
 var pgTemplate struct {
@@ -112,7 +107,7 @@ func PostgresURL(t testing.TB) string {
 	defer admin.Close(context.Background())
 	pgTemplate.once.Do(func() {
 		name := UniqueName("tmpl")
-		if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		if err := slice.CreatePostgres(ctx, admin, name, ""); err != nil {
 			pgTemplate.err = err
 			return
 		}
@@ -126,15 +121,7 @@ func PostgresURL(t testing.TB) string {
 		t.Fatalf("preparing the Postgres template: %v", pgTemplate.err)
 	}
 	name := UniqueName("test")
-	// CREATE DATABASE ... TEMPLATE fails if another session is connected to the template; retry briefly.
-	for attempt := 0; ; attempt++ {
-		_, err = admin.Exec(ctx, fmt.Sprintf("CREATE DATABASE %s TEMPLATE %s", name, pgTemplate.name))
-		if err == nil || attempt == 50 {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	if err != nil {
+	if err := slice.CreatePostgres(ctx, admin, name, pgTemplate.name); err != nil {
 		t.Fatalf("creating test database: %v", err)
 	}
 	t.Cleanup(func() {
@@ -145,7 +132,7 @@ func PostgresURL(t testing.TB) string {
 			return
 		}
 		defer c.Close(ctx)
-		_, _ = c.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
+		_ = slice.DropPostgres(ctx, c, name)
 	})
 	return withDB(base, name)
 }
@@ -196,7 +183,9 @@ func Cassandra(t testing.TB) *gocql.Session {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		_ = s.Query("DROP KEYSPACE IF EXISTS " + cfg.Keyspace).Exec()
+		ctx, cancel := context.WithTimeout(context.Background(), 70*time.Second)
+		defer cancel()
+		_ = slice.DropKeyspace(ctx, s, cfg.Keyspace)
 		s.Close()
 	})
 	return s
@@ -221,7 +210,7 @@ func Mongo(t testing.TB) *mongo.Database {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		_ = db.Drop(ctx)
+		_ = slice.DropMongo(ctx, client, db.Name())
 		_ = client.Disconnect(ctx)
 	})
 	return db
@@ -237,7 +226,7 @@ func DropMongoAtEnd(t testing.TB, name string) {
 		if err != nil {
 			return
 		}
-		_ = client.Database(name).Drop(ctx)
+		_ = slice.DropMongo(ctx, client, name)
 		_ = client.Disconnect(ctx)
 	})
 }
@@ -325,9 +314,7 @@ func Redis(t testing.TB) (*goredis.Client, string) {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		if keys, err := c.Keys(ctx, prefix+":*").Result(); err == nil && len(keys) > 0 {
-			c.Del(ctx, keys...)
-		}
+		_ = slice.DropRedisPrefix(ctx, c, prefix)
 		_ = c.Close()
 	})
 	return c, prefix

@@ -17,6 +17,7 @@ import (
 	"github.com/parleychat/parley/internal/apperr"
 	"github.com/parleychat/parley/internal/model"
 	"github.com/parleychat/parley/internal/ratelimit"
+	"github.com/parleychat/parley/internal/rules"
 	"github.com/parleychat/parley/internal/tracing"
 )
 
@@ -461,7 +462,7 @@ func (s *Service) UpdateProfile(ctx context.Context, userID int64, displayName, 
 	}
 	if displayName != nil {
 		d := strings.TrimSpace(*displayName)
-		if n := utf8.RuneCountInString(d); n < 1 || n > 64 || !utf8.ValidString(d) || hasControl(d) {
+		if n := utf8.RuneCountInString(d); n < 1 || n > rules.DisplayNameMaxRunes || !utf8.ValidString(d) || hasControl(d) {
 			return u, apperr.InvalidField("displayName", "display name must be 1-64 characters without control characters")
 		}
 		if model.HasInvisibleOrBidi(d) {

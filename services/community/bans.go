@@ -9,10 +9,11 @@ import (
 
 	"github.com/parleychat/parley/internal/apperr"
 	"github.com/parleychat/parley/internal/model"
+	"github.com/parleychat/parley/internal/rules"
 	"github.com/parleychat/parley/internal/tracing"
 )
 
-const maxBanReason = 512
+const maxBanReason = rules.BanReasonMaxRunes
 
 // Ban keeps a user out of a server (owner, or admin for plain members and non-members): a member is removed like
 // a kick (their sockets leave the server's rooms on every node), the invites they created there are revoked, and

@@ -5,6 +5,7 @@ package community
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"regexp"
 	"strconv"
@@ -17,6 +18,7 @@ import (
 	"github.com/parleychat/parley/internal/apperr"
 	"github.com/parleychat/parley/internal/model"
 	"github.com/parleychat/parley/internal/ratelimit"
+	"github.com/parleychat/parley/internal/rules"
 	"github.com/parleychat/parley/internal/tracing"
 )
 
@@ -230,33 +232,18 @@ func isAdmin(role string) bool { return role == model.RoleOwner || role == model
 
 func validServerName(name string) (string, error) {
 	name = strings.TrimSpace(name)
-	if n := utf8.RuneCountInString(name); n < 2 || n > 100 || !utf8.ValidString(name) || strings.ContainsFunc(name, unicode.IsControl) {
+	if n := utf8.RuneCountInString(name); n < rules.ServerNameMinRunes || n > rules.ServerNameMaxRunes || !utf8.ValidString(name) || strings.ContainsFunc(name, unicode.IsControl) {
 		return "", apperr.InvalidField("name", "server name must be 2-100 characters without control characters")
 	}
 	return name, nil
 }
 
-var channelNameRE = regexp.MustCompile(`^[\p{Ll}\p{Lo}\p{N}_-]{1,64}$`)
+var channelNameRE = regexp.MustCompile(fmt.Sprintf(`^[\p{Ll}\p{Lo}\p{N}_-]{1,%d}$`, rules.ChannelNameMaxRunes))
 
-// normalizeChannelName makes a channel name the way Discord does: lowercase, runs of spaces and dashes become
-// one dash, punctuation and symbols are dropped ("Random Stuff!" → "random-stuff"). What is left must be 1-64
-// letters, digits, '-' or '_'.
+// normalizeChannelName applies rules.NormalizeChannelName (the web app applies the same rule before sending, so
+// what its form shows is what gets created). What is left must be 1-64 letters, digits, '-' or '_'.
 func normalizeChannelName(name string) (string, error) {
-	var b strings.Builder
-	dash := false
-	for _, r := range strings.ToLower(name) {
-		switch {
-		case unicode.IsSpace(r) || r == '-':
-			dash = b.Len() > 0 // no leading dash; a trailing one is never written
-		case r == '_' || unicode.IsLetter(r) || unicode.IsNumber(r):
-			if dash {
-				b.WriteByte('-')
-				dash = false
-			}
-			b.WriteRune(r)
-		}
-	}
-	n := b.String()
+	n := rules.NormalizeChannelName(name)
 	if !channelNameRE.MatchString(n) {
 		return "", apperr.InvalidField("name", "channel name must have 1-64 letters, digits, '-' or '_' (other characters are dropped)")
 	}
@@ -265,7 +252,7 @@ func normalizeChannelName(name string) (string, error) {
 
 func validTopic(topic string) (string, error) {
 	topic = strings.TrimSpace(topic)
-	if utf8.RuneCountInString(topic) > 1024 || !utf8.ValidString(topic) || strings.ContainsFunc(topic, func(r rune) bool { return unicode.IsControl(r) && r != '\n' }) {
+	if utf8.RuneCountInString(topic) > rules.TopicMaxRunes || !utf8.ValidString(topic) || strings.ContainsFunc(topic, func(r rune) bool { return unicode.IsControl(r) && r != '\n' }) {
 		return "", apperr.InvalidField("topic", "topic must be at most 1024 characters without control characters")
 	}
 	return topic, nil

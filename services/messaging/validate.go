@@ -6,10 +6,11 @@ import (
 	"unicode/utf8"
 
 	"github.com/parleychat/parley/internal/apperr"
+	"github.com/parleychat/parley/internal/rules"
 )
 
 // MaxContentRunes is the longest message accepted.
-const MaxContentRunes = 4000
+const MaxContentRunes = rules.MessageMaxRunes
 
 // cleanContent trims a message and rejects what no client should send: empty text, more than 4,000
 // characters, invalid UTF-8, or control characters other than newline and tab.

@@ -7,11 +7,12 @@ import (
 	"unicode/utf8"
 
 	"github.com/parleychat/parley/internal/apperr"
+	"github.com/parleychat/parley/internal/rules"
 	"github.com/parleychat/parley/internal/snowflake"
 )
 
 // MaxQueryLength bounds a query (characters).
-const MaxQueryLength = 512
+const MaxQueryLength = rules.SearchQueryMaxRunes
 
 // Parsed is a query split into words, phrases and the filters Discord and Slack users know:
 // from:user, in:#channel, mentions:user, has:link, has:file, before:/after:/during: dates, "exact phrases".

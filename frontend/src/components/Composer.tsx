@@ -1,6 +1,7 @@
 import { useEffect, useId, useImperativeHandle, useLayoutEffect, useMemo, useRef, useState, type KeyboardEvent, type Ref } from 'react';
 import type { Attachment, Id, UploadLimits } from '../api/types';
 import { checkFile, DEFAULT_LIMITS, formatSize } from '../api/files';
+import { MAX_MESSAGE_LENGTH } from '../api/rules.gen';
 import {
   applyCompletion,
   findMentionQuery,
@@ -11,7 +12,6 @@ import {
 } from '../chat/mentions';
 import { loadDraft, saveDraft } from '../chat/drafts';
 import { TypingEmitter } from '../chat/typing';
-import { MAX_MESSAGE_LENGTH } from '../realtime/realtime';
 import './attachments.css';
 
 /** What `@` and `#` complete from: the people who can read the channel, the server's channels. */

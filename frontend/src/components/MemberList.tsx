@@ -3,6 +3,7 @@ import { useEffect, useState, useSyncExternalStore } from 'react';
 import { useLocation } from 'wouter';
 import type { Member, PresenceStatus, Server } from '../api/types';
 import { errorMessage } from '../api/http';
+import { MAX_BAN_REASON_LENGTH } from '../api/rules.gen';
 import { qk } from '../api/queryKeys';
 import { displayName, usernameHint, useMembers } from '../app/queries';
 import { useIsBlocked, useSetBlocked } from '../app/safety';
@@ -183,7 +184,7 @@ function MemberRow({ member, status, server }: { member: Member; status: Presenc
           </p>
           <label className="field">
             <span className="field-label">Reason (optional, seen by admins)</span>
-            <input value={reason} maxLength={512} onChange={(e) => setReason(e.target.value)} data-testid="ban-reason" />
+            <input value={reason} maxLength={MAX_BAN_REASON_LENGTH} onChange={(e) => setReason(e.target.value)} data-testid="ban-reason" />
           </label>
         </Modal>
       )}

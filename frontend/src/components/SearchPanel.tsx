@@ -3,6 +3,7 @@
 // channel, newest first, the matched words marked. Choosing a result opens its channel at that message (`?jump=`,
 // loaded with `around=` paging).
 import { useState, type FormEvent } from 'react';
+import { MAX_SEARCH_QUERY_LENGTH } from '../api/rules.gen';
 import type { Id } from '../api/types';
 
 export type SearchScope = { serverId: Id } | { dms: true };
@@ -32,7 +33,7 @@ export function SearchBox({ scope, onSearch, query }: { scope: SearchScope; onSe
         placeholder="Search"
         aria-label={label}
         title={`${label} — from:user in:#channel has:link mentions:user before: after: during: "exact phrase"`}
-        maxLength={512}
+        maxLength={MAX_SEARCH_QUERY_LENGTH}
         onChange={(e) => setText(e.target.value)}
         onKeyDown={(e) => {
           if (e.key === 'Escape' && text) {

@@ -3,6 +3,7 @@ import { useRef, useState } from 'react';
 import { useLocation } from 'wouter';
 import { uploadServerIcon } from '../api/files';
 import { errorMessage } from '../api/http';
+import { MAX_SERVER_NAME_LENGTH } from '../api/rules.gen';
 import { qk } from '../api/queryKeys';
 import type { Server } from '../api/types';
 import { displayName } from '../app/queries';
@@ -84,7 +85,7 @@ function Overview({ server, onClose }: { server: Server; onClose: () => void }) 
         >
           <label className="field grow">
             <span className="field-label">Server name</span>
-            <input value={name} maxLength={100} onChange={(e) => setName(e.target.value)} />
+            <input value={name} maxLength={MAX_SERVER_NAME_LENGTH} onChange={(e) => setName(e.target.value)} />
           </label>
           <button type="submit" className="button primary" disabled={!name.trim() || name.trim() === server.name || rename.isPending}>
             Save

@@ -4,6 +4,7 @@ import { useMutation } from '@tanstack/react-query';
 import { useRef, useState, useSyncExternalStore, type FormEvent } from 'react';
 import { errorMessage } from '../api/http';
 import { uploadAvatar } from '../api/files';
+import { MAX_DISPLAY_NAME_LENGTH } from '../api/rules.gen';
 import { useApi, useMe, useServices } from '../app/services';
 import { clearDrafts } from '../chat/drafts';
 import { useRealtime } from '../realtime/RealtimeProvider';
@@ -127,7 +128,7 @@ function ProfileForm() {
       {avatar.isError && <p className="form-error small" role="alert">{errorMessage(avatar.error)}</p>}
       <label className="field compact">
         <span className="field-label">Display name</span>
-        <input value={name} maxLength={64} onChange={(e) => setName(e.target.value)} placeholder={me.username} />
+        <input value={name} maxLength={MAX_DISPLAY_NAME_LENGTH} onChange={(e) => setName(e.target.value)} placeholder={me.username} />
       </label>
       <button type="submit" className="button small" disabled={save.isPending || name.trim() === (me.displayName ?? '')}>
         {save.isPending ? 'Saving…' : 'Save'}

@@ -3,11 +3,13 @@ import { useEffect, useState, type FormEvent } from 'react';
 import { useLocation } from 'wouter';
 import { errorMessage, isApiError } from '../api/http';
 import { qk } from '../api/queryKeys';
+import { MAX_SERVER_NAME_LENGTH, MAX_TOPIC_LENGTH } from '../api/rules.gen';
 import type { Invite, Server, TextChannel, User } from '../api/types';
 import { MAX_DM_OTHERS, MIN_GROUP_OTHERS, mergeCandidates, toggleUser } from '../app/dmPicker';
 import { displayName, useDMs, useServers } from '../app/queries';
 import { inviteLink, parseInviteInput } from '../app/routes';
 import { useApi, useMe } from '../app/services';
+import { normalizeChannelName } from '../chat/channelName';
 import { removeChannel, seedUsers, upsertChannel, upsertServer } from '../realtime/cache';
 import { DEFAULT_INVITE_EXPIRY, expiresIn, INVITE_EXPIRY, INVITE_USES } from '../app/safety';
 import { copyText } from './ServerSettings';
@@ -22,16 +24,6 @@ function ErrorLine({ error }: { error: unknown }) {
   );
 }
 
-/** Channel names like Discord's: lower case, dashes for spaces. */
-/** The server's rule (services/community): lowercase, spaces and dashes → one dash, other punctuation dropped. */
-export function normalizeChannelName(s: string): string {
-  return s
-    .toLowerCase()
-    .replace(/[\s-]+/gu, '-')
-    .replace(/[^\p{L}\p{N}_-]/gu, '')
-    .replace(/-{2,}/g, '-')
-    .replace(/^-+|-+$/g, '');
-}
 
 export function CreateServerModal({ onClose }: { onClose: () => void }) {
   const api = useApi();
@@ -58,7 +50,7 @@ export function CreateServerModal({ onClose }: { onClose: () => void }) {
         <p className="muted">Your server is where you and your friends hang out. A #general channel comes with it.</p>
         <label className="field">
           <span className="field-label">Server name</span>
-          <input value={name} maxLength={100} onChange={(e) => setName(e.target.value)} data-testid="server-name-input" required />
+          <input value={name} maxLength={MAX_SERVER_NAME_LENGTH} onChange={(e) => setName(e.target.value)} data-testid="server-name-input" required />
         </label>
         <ErrorLine error={create.error} />
         <div className="modal-actions">
@@ -156,7 +148,7 @@ export function CreateChannelModal({ serverId, onClose }: { serverId: string; on
         </label>
         <label className="field">
           <span className="field-label">Topic (optional)</span>
-          <input value={topic} maxLength={1024} onChange={(e) => setTopic(e.target.value)} data-testid="channel-topic-input" />
+          <input value={topic} maxLength={MAX_TOPIC_LENGTH} onChange={(e) => setTopic(e.target.value)} data-testid="channel-topic-input" />
         </label>
         <ErrorLine error={create.error} />
         <div className="modal-actions">
@@ -212,7 +204,7 @@ export function EditChannelModal({ channel, onClose }: { channel: TextChannel; o
         </label>
         <label className="field">
           <span className="field-label">Topic</span>
-          <input value={topic} maxLength={1024} onChange={(e) => setTopic(e.target.value)} />
+          <input value={topic} maxLength={MAX_TOPIC_LENGTH} onChange={(e) => setTopic(e.target.value)} />
         </label>
         <ErrorLine error={save.error ?? del.error} />
         <div className="modal-actions spread">

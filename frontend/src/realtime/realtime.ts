@@ -73,7 +73,6 @@ import { ChatStore, PresenceStore } from './stores';
 import type { InfiniteData } from '@tanstack/react-query';
 
 export const IDLE_AFTER_MS = 5 * 60_000;
-export const MAX_MESSAGE_LENGTH = 4000;
 const READ_DEBOUNCE_MS = 400;
 
 export interface RemovalNotice {
