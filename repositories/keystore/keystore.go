@@ -339,13 +339,38 @@ type MessageLimits struct {
 }
 
 // CountMessage counts one application message in the group's current epoch, in one statement that also checks
-// the epoch and the hard limits. ok=false means nothing was counted (the caller reloads the group to say why).
-func (s *Store) CountMessage(ctx context.Context, groupID string, epoch int64, lim MessageLimits) (bool, error) {
-	tag, err := s.db.Exec(ctx, `UPDATE keys.groups SET messages = messages + 1
+// the epoch and the hard limits, and returns the epoch's count with it. 0 means nothing was counted (the caller
+// reloads the group to say why).
+func (s *Store) CountMessage(ctx context.Context, groupID string, epoch int64, lim MessageLimits) (int64, error) {
+	var n int64
+	err := s.db.QueryRow(ctx, `UPDATE keys.groups SET messages = messages + 1
 		WHERE id = $1 AND epoch = $2 AND messages < $3 AND epoch_started_at > $4
-		  AND (membership_due_since IS NULL OR membership_due_since > $5)`,
-		groupID, epoch, lim.MaxMessages, lim.EpochStartedAfter, lim.DueSinceAfter)
-	return err == nil && tag.RowsAffected() == 1, err
+		  AND (membership_due_since IS NULL OR membership_due_since > $5)
+		RETURNING messages`,
+		groupID, epoch, lim.MaxMessages, lim.EpochStartedAfter, lim.DueSinceAfter).Scan(&n)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, nil
+	}
+	return n, err
+}
+
+// GroupUsers returns the users with a device in any of the groups (whom a change of those groups concerns).
+func (s *Store) GroupUsers(ctx context.Context, groupIDs []string) ([]int64, error) {
+	rows, err := s.db.Query(ctx, `SELECT DISTINCT user_id FROM keys.group_members WHERE group_id = ANY($1) ORDER BY user_id`, groupIDs)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[int64])
+}
+
+// Peers returns the users who share a group with the user (the user included when they are in any group).
+func (s *Store) Peers(ctx context.Context, userID int64) ([]int64, error) {
+	rows, err := s.db.Query(ctx, `SELECT DISTINCT o.user_id FROM keys.group_members m
+		JOIN keys.group_members o ON o.group_id = m.group_id WHERE m.user_id = $1 ORDER BY o.user_id`, userID)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[int64])
 }
 
 // Sessions answers whether a chat-server session is live, reading the chat server's `sessions` table (the key

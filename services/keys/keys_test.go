@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -15,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/parleychat/parley/internal/apperr"
+	"github.com/parleychat/parley/internal/model"
 	"github.com/parleychat/parley/internal/testenv"
 	"github.com/parleychat/parley/repositories/keystore"
 	"github.com/parleychat/parley/services/auth"
@@ -473,4 +475,110 @@ func TestKeyStoreOutage(t *testing.T) {
 	wantKind(t, "publish", err, apperr.Unavailable)
 	_, err = e.svc.RegisterDevice(ctx, alice, "phone", bytes.Repeat([]byte{1}, 32))
 	wantKind(t, "register", err, apperr.Unavailable)
+}
+
+// notices records what the service announces.
+type notices struct {
+	mu   sync.Mutex
+	got  []model.KeyNotice
+	fail bool
+}
+
+func (n *notices) Notify(_ context.Context, k model.KeyNotice) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.fail {
+		return errors.New("redis down")
+	}
+	n.got = append(n.got, k)
+	return nil
+}
+
+func (n *notices) take() []model.KeyNotice {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	out := n.got
+	n.got = nil
+	return out
+}
+
+func sameUsers(got []int64, want ...int64) bool {
+	g, w := slices.Clone(got), slices.Clone(want)
+	slices.Sort(g)
+	slices.Sort(w)
+	return slices.Equal(g, w)
+}
+
+// TestNoticesReachTheUsersConcerned: a new device's first publish, a Commit (members before and after it), a
+// device removal (its owner and everyone in its groups) and the message that makes an epoch due are announced,
+// each once, to exactly the users concerned; a top-up, a refused Commit and other messages are not; a failing
+// notifier never fails the operation.
+func TestNoticesReachTheUsersConcerned(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(p *keys.Policy) { p.MaxMessages = 2 })
+	rec := &notices{}
+	e.svc.SetNotifier(rec)
+	ctx := context.Background()
+	alice, _ := e.user(t)
+	bob, _ := e.user(t)
+	carol, _ := e.user(t) // shares nothing with them
+	a1, b1, c1 := e.device(t, alice, "a1"), e.device(t, bob, "b1"), e.device(t, carol, "c1")
+	if _, err := e.svc.PublishKeyPackages(ctx, carol, c1, [][]byte{kp("c")}, kp("c-last")); err != nil {
+		t.Fatal(err)
+	}
+	if got := rec.take(); len(got) != 1 || got[0].Reason != "device_added" || !sameUsers(got[0].UserIDs, carol) || got[0].DeviceID != c1 {
+		t.Fatalf("first publish: %+v", got)
+	}
+	if _, err := e.svc.CreateGroup(ctx, alice, a1, groupID, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.Commit(ctx, alice, keys.CommitInput{DeviceID: a1, GroupID: groupID, Epoch: 0, Commit: []byte("add bob"), Adds: []int64{b1}, Welcome: []byte("w")}); err != nil {
+		t.Fatal(err)
+	}
+	if got := rec.take(); len(got) != 1 || got[0].Reason != "commit" || got[0].GroupID != groupID || !sameUsers(got[0].UserIDs, alice, bob) {
+		t.Fatalf("commit: %+v", got)
+	}
+	// A stale Commit changes nothing and announces nothing.
+	if _, err := e.svc.Commit(ctx, bob, keys.CommitInput{DeviceID: b1, GroupID: groupID, Epoch: 0, Commit: []byte("late")}); err == nil {
+		t.Fatal("stale commit accepted")
+	}
+	// Bob's second browser: its first publish tells Bob's and Alice's devices (they share a group); a top-up does not.
+	b2 := e.device(t, bob, "b2")
+	if _, err := e.svc.PublishKeyPackages(ctx, bob, b2, [][]byte{kp("b2")}, kp("b2-last")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.PublishKeyPackages(ctx, bob, b2, [][]byte{kp("b2-more")}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := rec.take(); len(got) != 1 || got[0].Reason != "device_added" || !sameUsers(got[0].UserIDs, alice, bob) {
+		t.Fatalf("bob's new device: %+v", got)
+	}
+	// Messages: only the one that makes the epoch due is announced.
+	for i := 0; i < 2; i++ {
+		if _, err := e.svc.AdmitMessage(ctx, alice, groupID, 1); err != nil {
+			t.Fatal(err)
+		}
+		if got := rec.take(); (i == 1) != (len(got) == 1) || (i == 1 && (got[0].Reason != "rotation_due" || !sameUsers(got[0].UserIDs, alice, bob))) {
+			t.Fatalf("message %d: %+v", i, got)
+		}
+	}
+	// Removing Bob's device in the group: Bob's other devices and Alice hear of it.
+	if _, err := e.svc.RemoveDevice(ctx, bob, b1); err != nil {
+		t.Fatal(err)
+	}
+	if got := rec.take(); len(got) != 1 || got[0].Reason != "device_removed" || got[0].DeviceID != b1 || !sameUsers(got[0].UserIDs, alice, bob) {
+		t.Fatalf("removal: %+v", got)
+	}
+	// The Commit that removes it still reaches Bob (members before the Commit), whose other browser must know.
+	rec.fail = true
+	if _, err := e.svc.Commit(ctx, alice, keys.CommitInput{DeviceID: a1, GroupID: groupID, Epoch: 1, Commit: []byte("remove b1"), Removes: []int64{b1}}); err != nil {
+		t.Fatalf("a failing notifier failed the Commit: %v", err)
+	}
+	rec.fail = false
+	if _, err := e.svc.Commit(ctx, alice, keys.CommitInput{DeviceID: a1, GroupID: groupID, Epoch: 2, Commit: []byte("rotate")}); err != nil {
+		t.Fatal(err)
+	}
+	if got := rec.take(); len(got) != 1 || !sameUsers(got[0].UserIDs, alice) {
+		t.Fatalf("rotation with alice alone: %+v", got)
+	}
 }
