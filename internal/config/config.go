@@ -414,6 +414,9 @@ func Load(getenv func(string) string) (Config, error) {
 	if c.HTTP.WriteTimeout < 30*time.Second {
 		r.fail("PARLEY_HTTP_WRITE_TIMEOUT", "must be at least 30s (a long-poll waits up to the 25 s ping interval)")
 	}
+	if v := c.KeysRedisURL; v != "" && !strings.HasPrefix(v, "redis://") && !strings.HasPrefix(v, "rediss://") {
+		r.fail("PARLEY_KEYS_REDIS_URL", "must be a redis:// or rediss:// URL such as redis://127.0.0.1:6379/0")
+	}
 	if v := strings.TrimSpace(getenv("PARLEY_KEYS_URL")); v != "" {
 		u, err := url.Parse(v)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
