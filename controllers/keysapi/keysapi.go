@@ -482,7 +482,15 @@ func (h *Handler) commits(w http.ResponseWriter, r *http.Request, uid int64) err
 		}
 		since = s
 	}
-	cs, err := h.svc.Commits(r.Context(), uid, r.PathValue("id"), since)
+	var device int64
+	if v := r.URL.Query().Get("deviceId"); v != "" {
+		d, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || d <= 0 {
+			return apperr.InvalidField("deviceId", "invalid deviceId")
+		}
+		device = d
+	}
+	cs, err := h.svc.Commits(r.Context(), uid, r.PathValue("id"), since, device)
 	if err != nil {
 		return err
 	}

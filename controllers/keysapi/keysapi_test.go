@@ -600,3 +600,32 @@ func TestKeyPackageCountAndTopUp(t *testing.T) {
 		t.Fatalf("removed device's count: %v", r)
 	}
 }
+
+// TestCommitLogPruning: GET …/commits with the asking device records how far it got; Commits that every member
+// device has passed are gone from the log, the rest stay.
+func TestCommitLogPruning(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, keys.DefaultPolicy)
+	alice := e.newUser()
+	a1 := e.device(alice)
+	gid := groupID()
+	e.must(e.do(alice, "POST", "/v1/groups", map[string]any{"groupId": gid, "deviceId": a1}), 201)
+	for epoch := 0; epoch < 3; epoch++ {
+		e.must(e.do(alice, "POST", "/v1/groups/"+gid+"/commits", map[string]any{"deviceId": a1, "epoch": epoch, "commit": b64(rnd(48))}), 201)
+	}
+	commits := func(query string) int {
+		return len(e.must(e.do(alice, "GET", "/v1/groups/"+gid+"/commits?"+query, nil), 200).body["commits"].([]any))
+	}
+	if n := commits("since=0"); n != 3 {
+		t.Fatalf("log: %d", n)
+	}
+	if n := commits("since=2&deviceId=" + a1); n != 1 {
+		t.Fatalf("from 2: %d", n)
+	}
+	if n := commits("since=0"); n != 1 {
+		t.Fatalf("after the only member reached epoch 2, %d Commits remain, want 1", n)
+	}
+	if r := e.do(alice, "GET", "/v1/groups/"+gid+"/commits?since=0&deviceId=x", nil); r.status != 400 {
+		t.Fatalf("bad deviceId: %v", r)
+	}
+}

@@ -62,7 +62,9 @@ func TestKeyNoticesReachTheMembersSockets(t *testing.T) {
 		}
 		return out
 	}
-	blob := func(tag string) string { return base64.StdEncoding.EncodeToString([]byte(tag + "-0123456789abcdef0123456789abcdef0123456789")) }
+	blob := func(tag string) string {
+		return base64.StdEncoding.EncodeToString([]byte(tag + "-0123456789abcdef0123456789abcdef0123456789"))
+	}
 
 	// The relay subscribes once the server serves; wait for it (a notice published before is lost by design).
 	deadline := time.Now().Add(15 * time.Second)

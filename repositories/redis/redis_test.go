@@ -192,7 +192,9 @@ func TestKeyNotices(t *testing.T) {
 	ready := make(chan struct{}, 4)
 	got := make(chan model.KeyNotice, 4)
 	done := make(chan error, 1)
-	go func() { done <- kn.Subscribe(ctx, func() { ready <- struct{}{} }, func(n model.KeyNotice) { got <- n }) }()
+	go func() {
+		done <- kn.Subscribe(ctx, func() { ready <- struct{}{} }, func(n model.KeyNotice) { got <- n })
+	}()
 	select {
 	case <-ready:
 	case <-time.After(10 * time.Second):

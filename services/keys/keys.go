@@ -39,6 +39,7 @@ type Store interface {
 	Members(ctx context.Context, groupID string) ([]model.KeyGroupMember, error)
 	Commit(ctx context.Context, req model.CommitRequest) (int64, error)
 	Commits(ctx context.Context, groupID string, since int64, limit int) ([]model.KeyCommit, error)
+	Seen(ctx context.Context, groupID string, deviceID, epoch int64) (int64, error)
 	Welcomes(ctx context.Context, deviceID int64) ([]model.KeyWelcome, error)
 	AckWelcome(ctx context.Context, deviceID, id int64) error
 	CountMessage(ctx context.Context, groupID string, epoch int64, lim keystore.MessageLimits) (int64, error)
@@ -483,13 +484,27 @@ func hasDup(a, b []int64) bool {
 	return false
 }
 
-// Commits returns a group's Commits from epoch `since` on, to a member catching up.
-func (s *Service) Commits(ctx context.Context, userID int64, groupID string, since int64) ([]model.KeyCommit, error) {
+// Commits returns a group's Commits from epoch `since` on, to a member catching up. With the asking device
+// (one of the user's), `since` also says that device has passed every earlier epoch, and the Commits every
+// member has passed are pruned.
+func (s *Service) Commits(ctx context.Context, userID int64, groupID string, since, deviceID int64) ([]model.KeyCommit, error) {
 	if _, _, err := s.memberGroup(ctx, userID, groupID); err != nil {
 		return nil, err
 	}
 	if since < 0 {
 		return nil, apperr.InvalidField("since", "since must be an epoch")
+	}
+	if deviceID != 0 {
+		if _, err := s.ownDevice(ctx, userID, deviceID); err != nil {
+			return nil, err
+		}
+		n, err := s.store.Seen(ctx, groupID, deviceID, since)
+		if err != nil {
+			return nil, storeErr(err, "group")
+		}
+		if n > 0 {
+			s.log.Debug("commits pruned", "group", groupID, "count", n)
+		}
 	}
 	c, err := s.store.Commits(ctx, groupID, since, 100)
 	return c, storeErr(err, "group")

@@ -256,7 +256,7 @@ func TestCommitsAreOrderedAndWelcomesDelivered(t *testing.T) {
 	wantKind(t, "the same id again", err, apperr.Conflict)
 	_, err = e.svc.Group(ctx, bob, groupID)
 	wantKind(t, "a non-member reads the group", err, apperr.NotFound)
-	_, err = e.svc.Commits(ctx, bob, groupID, 0)
+	_, err = e.svc.Commits(ctx, bob, groupID, 0, 0)
 	wantKind(t, "a non-member reads Commits", err, apperr.NotFound)
 
 	commit := func(user int64, in keys.CommitInput) (keys.Status, error) {
@@ -307,14 +307,14 @@ func TestCommitsAreOrderedAndWelcomesDelivered(t *testing.T) {
 	if _, err := commit(bob, keys.CommitInput{DeviceID: bobDev, Epoch: 1, Commit: []byte("bob's update")}); err != nil {
 		t.Fatal(err)
 	}
-	cs, err := e.svc.Commits(ctx, bob, groupID, 0)
+	cs, err := e.svc.Commits(ctx, bob, groupID, 0, 0)
 	if err != nil || len(cs) != 2 || string(cs[0].Data) != "add bob" || cs[1].Epoch != 1 || cs[1].Sender != bobDev {
 		t.Fatalf("commits %+v %v", cs, err)
 	}
-	if cs, _ := e.svc.Commits(ctx, bob, groupID, 1); len(cs) != 1 {
+	if cs, _ := e.svc.Commits(ctx, bob, groupID, 1, 0); len(cs) != 1 {
 		t.Fatalf("commits since epoch 1: %d", len(cs))
 	}
-	_, err = e.svc.Commits(ctx, bob, groupID, -1)
+	_, err = e.svc.Commits(ctx, bob, groupID, -1, 0)
 	wantKind(t, "negative since", err, apperr.Invalid)
 	// carol's device is not in the group: her Commit is refused even with a valid device of her own.
 	_, err = commit(carol, keys.CommitInput{DeviceID: carolDev, Epoch: 2, Commit: []byte("intruder")})
@@ -580,5 +580,83 @@ func TestNoticesReachTheUsersConcerned(t *testing.T) {
 	}
 	if got := rec.take(); len(got) != 1 || !sameUsers(got[0].UserIDs, alice) {
 		t.Fatalf("rotation with alice alone: %+v", got)
+	}
+}
+
+// TestCommitsEveryMemberPassedArePruned: the Commit log keeps what the slowest member still needs; a device's
+// "since" counts for itself only, cannot run ahead of the group, and a removed device stops holding it back.
+func TestCommitsEveryMemberPassedArePruned(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	ctx := context.Background()
+	alice, _ := e.user(t)
+	bob, _ := e.user(t)
+	a1, b1, b2 := e.device(t, alice, "a1"), e.device(t, bob, "b1"), e.device(t, bob, "b2")
+	if _, err := e.svc.CreateGroup(ctx, alice, a1, groupID, 0); err != nil {
+		t.Fatal(err)
+	}
+	commit := func(epoch int64, adds, removes []int64) {
+		t.Helper()
+		in := keys.CommitInput{DeviceID: a1, GroupID: groupID, Epoch: epoch, Commit: []byte(fmt.Sprintf("c%d", epoch)), Adds: adds, Removes: removes}
+		if len(adds) > 0 {
+			in.Welcome = []byte("w")
+		}
+		if _, err := e.svc.Commit(ctx, alice, in); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stored := func() []int64 {
+		t.Helper()
+		rows, err := e.db.Query(ctx, `SELECT epoch FROM keys.commits WHERE group_id = $1 ORDER BY epoch`, groupID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var out []int64
+		for rows.Next() {
+			var n int64
+			_ = rows.Scan(&n)
+			out = append(out, n)
+		}
+		return out
+	}
+	commit(0, []int64{b1, b2}, nil) // bob's devices join at epoch 1
+	commit(1, nil, nil)
+	commit(2, nil, nil)
+	if got := stored(); !slices.Equal(got, []int64{0, 1, 2}) {
+		t.Fatalf("before anyone caught up: %v (alice's device has not said it passed epoch 0)", got)
+	}
+	if _, err := e.svc.Commits(ctx, alice, groupID, 3, a1); err != nil {
+		t.Fatal(err)
+	}
+	if got := stored(); !slices.Equal(got, []int64{1, 2}) {
+		t.Fatalf("alice at 3, bob's devices joined at 1: %v", got)
+	}
+	// b1 catches up to 3; b2 lags at 1: everything from epoch 1 on stays for it.
+	if cs, err := e.svc.Commits(ctx, bob, groupID, 3, b1); err != nil || len(cs) != 0 {
+		t.Fatalf("b1 at 3: %v %v", cs, err)
+	}
+	if got := stored(); !slices.Equal(got, []int64{1, 2}) {
+		t.Fatalf("b2 still at 1: %v", got)
+	}
+	if cs, err := e.svc.Commits(ctx, bob, groupID, 1, b2); err != nil || len(cs) != 2 {
+		t.Fatalf("the lagging device catches up: %v %v", cs, err)
+	}
+	// Claims ahead of the group, or for another user's device, change nothing.
+	if _, err := e.svc.Commits(ctx, bob, groupID, 99, b2); err != nil {
+		t.Fatal(err)
+	}
+	_, err := e.svc.Commits(ctx, bob, groupID, 3, a1)
+	wantKind(t, "since for alice's device, as bob", err, apperr.NotFound)
+	if got := stored(); !slices.Equal(got, []int64{1, 2}) {
+		t.Fatalf("after bogus claims: %v", got)
+	}
+	// b2 is removed and committed out: the others are all at 3 or later, so only what follows remains.
+	if _, err := e.svc.RemoveDevice(ctx, bob, b2); err != nil {
+		t.Fatal(err)
+	}
+	commit(3, nil, []int64{b2})
+	if got := stored(); !slices.Equal(got, []int64{3}) {
+		t.Fatalf("after b2 left: %v", got)
 	}
 }

@@ -404,7 +404,7 @@ export class E2EEClient {
 
   private async catchUp(state: ClientState): Promise<ClientState> {
     for (;;) {
-      const { commits } = await this.call<{ commits: { epoch: number; data: string }[] }>('GET', `/v1/groups/${groupIdOf(state)}/commits?since=${epochOf(state)}`);
+      const { commits } = await this.call<{ commits: { epoch: number; data: string }[] }>('GET', `/v1/groups/${groupIdOf(state)}/commits?since=${epochOf(state)}&deviceId=${this.identity!.deviceId}`);
       const next = commits.filter((c) => c.epoch >= epochOf(state));
       if (next.length === 0) return state;
       for (const c of next) {
