@@ -27,6 +27,8 @@ log "set-up finished in $(_elapsed "$START"); serving on http://localhost:8080 (
 export PARLEY_KEYS_ADDR="${PARLEY_KEYS_ADDR:-127.0.0.1:8081}"
 # The server proxies /keys/ to it, so the web app talks to one origin (its CSP allows connect-src 'self' only).
 export PARLEY_KEYS_URL="${PARLEY_KEYS_URL:-http://$PARLEY_KEYS_ADDR}"
+# Both read it: the key service publishes its notices there, the server relays them to the browsers (e2ee:sync).
+export PARLEY_KEYS_REDIS_URL="${PARLEY_KEYS_REDIS_URL:-$PARLEY_REDIS_URL}"
 "$ROOT/bin/parley-keys" &
 KEYS_PID=$!
 trap 'kill "$KEYS_PID" 2>/dev/null; wait "$KEYS_PID" 2>/dev/null' EXIT

@@ -25,6 +25,7 @@ import (
 	"github.com/parleychat/parley/internal/metrics"
 	"github.com/parleychat/parley/repositories/keystore"
 	"github.com/parleychat/parley/repositories/postgres"
+	redisstore "github.com/parleychat/parley/repositories/redis"
 	"github.com/parleychat/parley/services/auth"
 	"github.com/parleychat/parley/services/keys"
 )
@@ -71,6 +72,10 @@ func policy() (keys.Policy, error) {
 	dur("PARLEY_KEYS_ROTATE_GRACE", &p.Grace)
 	num("PARLEY_KEYS_ROTATE_MESSAGES", &p.MaxMessages)
 	num("PARLEY_KEYS_ROTATE_GRACE_MESSAGES", &p.GraceMessages)
+	dur("PARLEY_KEYS_CLAIM_EVERY", &p.ClaimEvery)
+	var burst int64
+	num("PARLEY_KEYS_CLAIM_BURST", &burst)
+	p.ClaimBurst = int(min(burst, 1_000_000))
 	return p, errors.Join(errs...)
 }
 
@@ -122,6 +127,16 @@ func run(args []string) error {
 
 	tokens := auth.NewTokenIssuer(cfg.Auth.JWTSecret, cfg.Auth.Issuer, cfg.Auth.Audience, cfg.Auth.AccessTTL)
 	svc := keys.New(keystore.New(keysDB), pol, log)
+	if cfg.KeysRedisURL != "" {
+		// Notices to the chat servers, which tell the users' browsers to sync at once (else they poll).
+		rc, err := redisstore.Connect(ctx, cfg.KeysRedisURL)
+		if err != nil {
+			return fmt.Errorf("PARLEY_KEYS_REDIS_URL: %w", err)
+		}
+		defer rc.Close()
+		svc.SetNotifier(redisstore.NewKeyNotices(rc, cfg.Cluster.RedisPrefix))
+		log.Info("key notices on", "channel", cfg.Cluster.RedisPrefix+":keys:notices")
+	}
 	origins := cfg.AllowedOrigins
 	if o := env("PARLEY_KEYS_ALLOWED_ORIGINS"); o != "" {
 		origins = strings.Split(o, ",")

@@ -63,6 +63,7 @@ func (h *Handler) routes() []route {
 		{"DELETE /v1/devices/{id}", h.removeDevice},
 		{"GET /v1/users/{userId}/devices", h.userDevices},
 		{"POST /v1/devices/{id}/key-packages", h.publish},
+		{"GET /v1/devices/{id}/key-packages/count", h.keyPackageCount},
 		{"POST /v1/users/{userId}/key-packages/claim", h.claim},
 		{"GET /v1/devices/{id}/welcomes", h.welcomes},
 		{"DELETE /v1/devices/{id}/welcomes/{welcomeId}", h.ackWelcome},
@@ -260,6 +261,20 @@ func (h *Handler) publish(w http.ResponseWriter, r *http.Request, uid int64) err
 		return err
 	}
 	n, err := h.svc.PublishKeyPackages(r.Context(), uid, id, in.KeyPackages, in.LastResort)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]int{"keyPackages": n})
+	return nil
+}
+
+// keyPackageCount answers how many one-time key packages a device has left, so it tops them up in time.
+func (h *Handler) keyPackageCount(w http.ResponseWriter, r *http.Request, uid int64) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	n, err := h.svc.KeyPackageCount(r.Context(), uid, id)
 	if err != nil {
 		return err
 	}
@@ -467,7 +482,15 @@ func (h *Handler) commits(w http.ResponseWriter, r *http.Request, uid int64) err
 		}
 		since = s
 	}
-	cs, err := h.svc.Commits(r.Context(), uid, r.PathValue("id"), since)
+	var device int64
+	if v := r.URL.Query().Get("deviceId"); v != "" {
+		d, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || d <= 0 {
+			return apperr.InvalidField("deviceId", "invalid deviceId")
+		}
+		device = d
+	}
+	cs, err := h.svc.Commits(r.Context(), uid, r.PathValue("id"), since, device)
 	if err != nil {
 		return err
 	}

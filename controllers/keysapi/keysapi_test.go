@@ -545,3 +545,87 @@ func TestClaimRateLimit(t *testing.T) {
 	}
 	e.must(claim(carol, c1), 200)
 }
+
+// TestKeyPackageCountAndTopUp: a device reads how many one-time packages it has left, claims lower the count,
+// a top-up (one-time packages only, the last-resort one kept) raises it again; nobody reads another's count.
+func TestKeyPackageCountAndTopUp(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, keys.DefaultPolicy)
+	alice, bob := e.newUser(), e.newUser()
+	a1, b1 := e.device(alice), e.device(bob)
+	count := func() float64 {
+		return e.must(e.do(alice, "GET", "/v1/devices/"+a1+"/key-packages/count", nil), 200).body["keyPackages"].(float64)
+	}
+	if n := count(); n != 0 {
+		t.Fatalf("a new device has %v packages", n)
+	}
+	e.must(e.publish(alice, a1, 4, true), 200)
+	claimAlice := func() map[string]any {
+		r := e.must(e.do(bob, "POST", "/v1/users/"+strconv.FormatInt(alice.id, 10)+"/key-packages/claim", map[string]any{"deviceId": b1}), 200)
+		return r.body["keyPackages"].([]any)[0].(map[string]any)
+	}
+	for i := 0; i < 3; i++ {
+		claimAlice()
+	}
+	if n := count(); n != 1 {
+		t.Fatalf("after 3 of 4 claimed: %v left", n)
+	}
+	// The top-up: one-time packages only; the count is what the publish answers too.
+	if r := e.must(e.publish(alice, a1, 5, false), 200); r.body["keyPackages"].(float64) != 6 {
+		t.Fatalf("top-up answered %v", r.body)
+	}
+	if n := count(); n != 6 {
+		t.Fatalf("after the top-up: %v", n)
+	}
+	for i := 0; i < 6; i++ {
+		if kp := claimAlice(); kp["lastResort"].(bool) {
+			t.Fatalf("claim %d got the last-resort package with one-time ones left", i)
+		}
+	}
+	if kp := claimAlice(); !kp["lastResort"].(bool) {
+		t.Fatal("the last-resort package was lost by the top-up")
+	}
+	if n := count(); n != 0 {
+		t.Fatalf("after every claim: %v", n)
+	}
+	// Only for one's own active devices.
+	if r := e.do(bob, "GET", "/v1/devices/"+a1+"/key-packages/count", nil); r.status != 404 {
+		t.Fatalf("bob read alice's count: %v", r)
+	}
+	if r := e.do(alice, "GET", "/v1/devices/abc/key-packages/count", nil); r.status != 400 {
+		t.Fatalf("bad id: %v", r)
+	}
+	e.must(e.do(alice, "DELETE", "/v1/devices/"+a1, nil), 200)
+	if r := e.do(alice, "GET", "/v1/devices/"+a1+"/key-packages/count", nil); r.status != 404 {
+		t.Fatalf("removed device's count: %v", r)
+	}
+}
+
+// TestCommitLogPruning: GET …/commits with the asking device records how far it got; Commits that every member
+// device has passed are gone from the log, the rest stay.
+func TestCommitLogPruning(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, keys.DefaultPolicy)
+	alice := e.newUser()
+	a1 := e.device(alice)
+	gid := groupID()
+	e.must(e.do(alice, "POST", "/v1/groups", map[string]any{"groupId": gid, "deviceId": a1}), 201)
+	for epoch := 0; epoch < 3; epoch++ {
+		e.must(e.do(alice, "POST", "/v1/groups/"+gid+"/commits", map[string]any{"deviceId": a1, "epoch": epoch, "commit": b64(rnd(48))}), 201)
+	}
+	commits := func(query string) int {
+		return len(e.must(e.do(alice, "GET", "/v1/groups/"+gid+"/commits?"+query, nil), 200).body["commits"].([]any))
+	}
+	if n := commits("since=0"); n != 3 {
+		t.Fatalf("log: %d", n)
+	}
+	if n := commits("since=2&deviceId=" + a1); n != 1 {
+		t.Fatalf("from 2: %d", n)
+	}
+	if n := commits("since=0"); n != 1 {
+		t.Fatalf("after the only member reached epoch 2, %d Commits remain, want 1", n)
+	}
+	if r := e.do(alice, "GET", "/v1/groups/"+gid+"/commits?since=0&deviceId=x", nil); r.status != 400 {
+		t.Fatalf("bad deviceId: %v", r)
+	}
+}

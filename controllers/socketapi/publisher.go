@@ -1,6 +1,8 @@
 package socketapi
 
 import (
+	"strconv"
+
 	"github.com/parleychat/parley/internal/socketio"
 
 	"github.com/parleychat/parley/controllers/wire"
@@ -85,4 +87,23 @@ func (p *Publisher) DMCreated(c model.Channel, participantIDs []int64) {
 // SettingsChanged tells every socket of the user (their other tabs and devices).
 func (p *Publisher) SettingsChanged(userID int64, s model.UserSettings) {
 	p.emit(wire.EventSettingsUpdate, wire.ToSettings(s), UserRoom(userID))
+}
+
+// KeyNotice relays a notice of the key service to every socket of the users concerned on this node only: each
+// node reads the notices itself (repositories/redis.KeyNotices), so the bus must not carry them again.
+func (p *Publisher) KeyNotice(n model.KeyNotice) {
+	rooms := make([]socketio.Room, 0, len(n.UserIDs))
+	for _, id := range n.UserIDs {
+		rooms = append(rooms, UserRoom(id))
+	}
+	ev := wire.E2EESyncEvent{Reason: n.Reason, GroupID: n.GroupID}
+	if n.DeviceID != 0 {
+		ev.DeviceID = strconv.FormatInt(n.DeviceID, 10)
+	}
+	if len(rooms) == 0 {
+		return
+	}
+	if err := p.s.nsp.To(rooms...).Local().Emit(wire.EventE2EESync, ev); err != nil {
+		p.s.log.Warn("socket emit failed", "event", wire.EventE2EESync, "err", err)
+	}
 }

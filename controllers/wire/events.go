@@ -37,6 +37,7 @@ const (
 	EventSettingsUpdate   = "settings:update"
 	EventPinUpdate        = "pin:update"
 	EventReactionUpdate   = "reaction:update"
+	EventE2EESync         = "e2ee:sync"
 )
 
 // Client payloads.
@@ -157,6 +158,13 @@ type UnreadEvent struct {
 	UnreadCount  int    `json:"unreadCount"`
 	MentionCount int    `json:"mentionCount"`
 	LastReadID   string `json:"lastReadId"`
+}
+
+// E2EESyncEvent is a notice of the key service (README "End-to-end encrypted DMs"): sync now.
+type E2EESyncEvent struct {
+	Reason   string `json:"reason"`
+	GroupID  string `json:"groupId,omitempty"`
+	DeviceID string `json:"deviceId,omitempty"`
 }
 
 // IDOnly is a reference to a removed server, or a member's user, where only the id is known.

@@ -183,6 +183,9 @@ export function createIsolatedData(port, keysPort) {
       PARLEY_SHUTDOWN_TIMEOUT: '15s',
       // The key service of encrypted DMs (startKeys), proxied by the server at /keys/.
       ...(keysPort ? { PARLEY_KEYS_URL: `http://127.0.0.1:${keysPort}` } : {}),
+      // Its notices reach the browsers through the server (e2ee:sync), on the slice's own PARLEY_REDIS_PREFIX
+      // (apart from other runs on the shared Redis).
+      ...(keysPort ? { PARLEY_KEYS_REDIS_URL: stack.PARLEY_REDIS_URL } : {}),
     },
     keysPort,
     keysPid: null,

@@ -1,12 +1,14 @@
 // Issue #19: end-to-end encrypted DMs in the web app. Two users in Chromium turn encryption on in their DM and
 // talk both ways through a forced key rotation (the e2e key service rotates every 4 messages); the lock and the
-// safety numbers show; a device that joins later sees the clear "sent before this device joined" state; and no
-// database of the run holds any of the plaintexts.
+// safety numbers show; a device that joins later sees the clear "sent before this device joined" state; Bob
+// removes that device from the verification screen and it can no longer read what follows while the others keep
+// talking; and no database of the run holds any of the plaintexts. Browsers sync when the server pushes e2ee:sync
+// (their fallback poll is 60 s), so every step below that waits on another browser also checks the push.
 import { expect, test } from '@playwright/test';
 import { readState, plainscan } from '../lib/stack.mjs';
 import { api, closeAll, expectMessageOnce, newUser, openChannel, send, setupPair, type UserPage } from './helpers';
 
-test('encrypted DM: opt in, talk both ways through a rotation, safety numbers, a late device, no plaintext stored', async ({ browser }) => {
+test('encrypted DM: opt in, talk both ways through a rotation, safety numbers, a late device and its removal, no plaintext stored', async ({ browser }) => {
   test.setTimeout(180_000);
   const p = await setupPair(browser);
   let late: UserPage | undefined;
@@ -75,8 +77,27 @@ test('encrypted DM: opt in, talk both ways through a rotation, safety numbers, a
     await expect(late.page.getByTestId('e2ee-before-join').first()).toBeVisible({ timeout: 15_000 });
     expect(await late.page.getByText('papaya-31').count()).toBe(0);
 
+    // Bob removes that second browser from the verification screen of his first one. The removal is pushed: the
+    // removed browser says so, and a Commit takes it out of the group, well within the 60 s fallback poll.
+    p.b.page.removeAllListeners('dialog');
+    p.b.page.on('dialog', (d) => void d.accept()); // "Remove Chrome on Linux?"
+    await p.b.page.getByTestId('e2ee-lock').click();
+    const bobs = p.b.page.getByTestId('e2ee-verify');
+    await expect(bobs.getByTestId('e2ee-my-device')).toHaveCount(2, { timeout: 15_000 });
+    await bobs.getByTestId('e2ee-remove-device').click();
+    await expect(bobs.getByTestId('e2ee-my-device')).toHaveCount(1, { timeout: 15_000 });
+    await expect(late.page.getByTestId('e2ee-removed')).toBeVisible({ timeout: 20_000 });
+    await expect(bobs.getByTestId('e2ee-roster-device')).toHaveCount(2, { timeout: 20_000 });
+    await bobs.getByRole('button', { name: 'Close' }).click();
+    // The removed browser still gets the new messages (same account, same DM) but cannot read them.
+    await say(p.a, p.b, 'after the removal: tamarind-40');
+    await say(p.b, p.a, 'still reading you: quince-93');
+    await expect(late.page.getByTestId('e2ee-removed-message').first()).toBeVisible({ timeout: 30_000 });
+    expect(await late.page.getByText('tamarind-40').count()).toBe(0);
+    expect(await late.page.getByText('quince-93').count()).toBe(0);
+
     // Nothing of it in any database of the run.
-    const needles = ['papaya', 'guava', 'kumquat', 'persimmon', 'starfruit', 'vault code'];
+    const needles = ['papaya', 'guava', 'kumquat', 'persimmon', 'starfruit', 'tamarind', 'quince', 'vault code'];
     const r = plainscan(readState(), needles);
     expect(r.found).toEqual([]);
     expect(r.encryptedRows).toBeGreaterThanOrEqual(said.length);

@@ -475,6 +475,8 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		go func() { errc <- metricsSrv.Serve(mln) }()
 		a.log.Info("serving metrics", "addr", mln.Addr().String())
 	}
+	stopNotices := a.relayKeyNotices(ctx)
+	defer stopNotices()
 	go func() { errc <- srv.Serve(ln) }()
 	a.log.Info("serving", "addr", ln.Addr().String())
 	select {

@@ -109,6 +109,7 @@ var Vars = []Var{
 	{"PARLEY_FFMPEG", "", "ffmpeg for video poster frames: a path, empty to look it up in PATH (none found: videos get the player's generic poster), off to make none"},
 	{"PARLEY_FFMPEG_JOBS", "1", "poster frames made at once per node (each ffmpeg runs one thread, at most 20 s and 1 GiB)"},
 	{"PARLEY_UPLOAD_TMP_DIR", "", "where uploads are spooled while they are checked (empty: the system's temporary directory)"},
+	{"PARLEY_KEYS_REDIS_URL", "", "Redis where the key service publishes its notices (a Commit, a Welcome, a device added or removed, a rotation due) and the server reads them to send e2ee:sync to the users' sockets (channel <PARLEY_REDIS_PREFIX>:keys:notices); set the same URL on both; empty = browsers find changes by their 60 s poll"},
 	{"PARLEY_KEYS_URL", "", "the key service of encrypted DMs (cmd/keys, e.g. http://127.0.0.1:8081): the server proxies /keys/ to it, so the web app reaches it on its own origin; empty = /keys/ answers 503 and the app offers no encryption"},
 	{"PARLEY_PPROF_ADDR", "", "if set (e.g. 127.0.0.1:6060), serve Go's pprof profiles on this separate address; keep it on loopback"},
 	{"PARLEY_SHUTDOWN_TIMEOUT", "20s", "graceful shutdown budget (flushes every queued message first)"},
@@ -129,6 +130,8 @@ type Config struct {
 	PprofAddr       string // empty: profiling off
 	// KeysURL is the key service the server reverse-proxies /keys/ to (nil: off).
 	KeysURL *url.URL
+	// KeysRedisURL is where the key service's notices are published and read ("": none).
+	KeysRedisURL string
 	// MetricsAddr: "" serves /metrics on the main port, "off" nowhere, else on its own listener.
 	MetricsAddr string
 	// OTLPEndpoint: "" leaves tracing off; TraceSample is the share of new traces recorded.
@@ -296,7 +299,8 @@ func Load(getenv func(string) string) (Config, error) {
 			Replication: r.str("PARLEY_CASSANDRA_REPLICATION"),
 			Consistency: strings.ToUpper(r.str("PARLEY_CASSANDRA_CONSISTENCY")),
 		},
-		RedisURL: r.str("PARLEY_REDIS_URL"),
+		RedisURL:     r.str("PARLEY_REDIS_URL"),
+		KeysRedisURL: r.str("PARLEY_KEYS_REDIS_URL"),
 		Search: Search{
 			URLs:   r.list("PARLEY_SEARCH_URLS"),
 			Index:  r.str("PARLEY_SEARCH_INDEX"),
@@ -409,6 +413,9 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	if c.HTTP.WriteTimeout < 30*time.Second {
 		r.fail("PARLEY_HTTP_WRITE_TIMEOUT", "must be at least 30s (a long-poll waits up to the 25 s ping interval)")
+	}
+	if v := c.KeysRedisURL; v != "" && !strings.HasPrefix(v, "redis://") && !strings.HasPrefix(v, "rediss://") {
+		r.fail("PARLEY_KEYS_REDIS_URL", "must be a redis:// or rediss:// URL such as redis://127.0.0.1:6379/0")
 	}
 	if v := strings.TrimSpace(getenv("PARLEY_KEYS_URL")); v != "" {
 		u, err := url.Parse(v)

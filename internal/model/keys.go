@@ -77,3 +77,13 @@ type CommitRequest struct {
 
 // ErrStaleEpoch says a Commit (or message) was not based on the group's current epoch.
 var ErrStaleEpoch = errors.New("stale epoch")
+
+// KeyNotice tells users' devices that something changed for them in the key service: a Commit or Welcome was
+// accepted, a device was added or removed, a rotation became due. It is a hint without secrets (the devices
+// then sync and verify everything through MLS); the chat server relays it to the users' sockets.
+type KeyNotice struct {
+	UserIDs  []int64 `json:"users"`
+	GroupID  string  `json:"groupId,omitempty"`
+	DeviceID int64   `json:"deviceId,omitempty"`
+	Reason   string  `json:"reason"` // commit, device_added, device_removed, rotation_due
+}

@@ -25,6 +25,9 @@ type BusAdapter struct {
 	log *slog.Logger
 }
 
+// Local is the node's own adapter (Operator.Local: a broadcast to this node's sockets only).
+func (a *BusAdapter) Local() Adapter { return a.LocalAdapter }
+
 // NewBusAdapter wraps local.
 func NewBusAdapter(local *LocalAdapter, out Outbox, log *slog.Logger) *BusAdapter {
 	return &BusAdapter{LocalAdapter: local, out: out, log: log}

@@ -88,8 +88,15 @@ func (n *Namespace) Emit(event string, args ...any) error {
 
 // Operator is a broadcast target: rooms (none: everyone) minus the sockets in the except rooms.
 type Operator struct {
-	nsp  *Namespace
-	opts BroadcastOptions
+	nsp   *Namespace
+	opts  BroadcastOptions
+	local bool
+}
+
+// Local limits the targets to this node's sockets (an event every node emits itself, from a source each reads).
+func (o Operator) Local() Operator {
+	o.local = true
+	return o
 }
 
 // To adds rooms.
@@ -111,7 +118,11 @@ func (o Operator) Emit(event string, args ...any) error {
 	if err != nil {
 		return err
 	}
-	o.nsp.adapter.Broadcast(p, o.opts)
+	a := o.nsp.adapter
+	if l, ok := a.(interface{ Local() Adapter }); ok && o.local {
+		a = l.Local()
+	}
+	a.Broadcast(p, o.opts)
 	return nil
 }
 

@@ -271,9 +271,9 @@ func (s *Store) Commit(ctx context.Context, req model.CommitRequest) (int64, err
 			}
 		}
 		if len(req.Adds) > 0 {
-			tag, err := tx.Exec(ctx, `INSERT INTO keys.group_members (group_id, device_id, user_id)
-				SELECT $1, id, user_id FROM keys.devices WHERE id = ANY($2) AND removed_at IS NULL
-				ON CONFLICT DO NOTHING`, req.GroupID, req.Adds)
+			tag, err := tx.Exec(ctx, `INSERT INTO keys.group_members (group_id, device_id, user_id, seen_epoch)
+				SELECT $1, id, user_id, $3 FROM keys.devices WHERE id = ANY($2) AND removed_at IS NULL
+				ON CONFLICT DO NOTHING`, req.GroupID, req.Adds, req.Epoch+1)
 			if err != nil {
 				return err
 			}
@@ -286,13 +286,43 @@ func (s *Store) Commit(ctx context.Context, req model.CommitRequest) (int64, err
 			}
 		}
 		epoch = req.Epoch + 1
-		_, err := tx.Exec(ctx, `UPDATE keys.groups SET epoch = $2, epoch_started_at = $3, messages = 0,
+		if _, err := tx.Exec(ctx, `UPDATE keys.groups SET epoch = $2, epoch_started_at = $3, messages = 0,
 			membership_due_since = CASE WHEN EXISTS (SELECT 1 FROM keys.group_members m JOIN keys.devices d ON d.id = m.device_id
 				WHERE m.group_id = $1 AND d.removed_at IS NOT NULL) THEN membership_due_since END
-			WHERE id = $1`, req.GroupID, epoch, req.Now)
+			WHERE id = $1`, req.GroupID, epoch, req.Now); err != nil {
+			return err
+		}
+		// A removed member no longer holds pruning back. (The sender's own seen_epoch moves only when it asks from
+		// the new epoch on: until it has stored its new state it may still need its own Commit.)
+		_, err := pruneCommits(ctx, tx, req.GroupID)
 		return err
 	})
 	return epoch, err
+}
+
+// pruneCommits drops the Commits every member device has passed (below the lowest seen_epoch): nobody can
+// need them, as a device that joins later starts from its Welcome.
+func pruneCommits(ctx context.Context, tx pgx.Tx, groupID string) (int64, error) {
+	tag, err := tx.Exec(ctx, `DELETE FROM keys.commits WHERE group_id = $1
+		AND epoch < (SELECT min(seen_epoch) FROM keys.group_members WHERE group_id = $1)`, groupID)
+	return tag.RowsAffected(), err
+}
+
+// Seen records that a member device has reached an epoch (at most the group's) and prunes the Commits every
+// member has passed. It returns how many were pruned; a device that is not a member changes nothing.
+func (s *Store) Seen(ctx context.Context, groupID string, deviceID, epoch int64) (int64, error) {
+	var pruned int64
+	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE keys.group_members SET seen_epoch = $3
+			WHERE group_id = $1 AND device_id = $2 AND seen_epoch < $3
+			  AND $3 <= (SELECT epoch FROM keys.groups WHERE id = $1)`, groupID, deviceID, epoch)
+		if err != nil || tag.RowsAffected() == 0 {
+			return err
+		}
+		pruned, err = pruneCommits(ctx, tx, groupID)
+		return err
+	})
+	return pruned, err
 }
 
 // Commits returns the Commits from epoch `since` on, in order (at most limit).
@@ -339,13 +369,38 @@ type MessageLimits struct {
 }
 
 // CountMessage counts one application message in the group's current epoch, in one statement that also checks
-// the epoch and the hard limits. ok=false means nothing was counted (the caller reloads the group to say why).
-func (s *Store) CountMessage(ctx context.Context, groupID string, epoch int64, lim MessageLimits) (bool, error) {
-	tag, err := s.db.Exec(ctx, `UPDATE keys.groups SET messages = messages + 1
+// the epoch and the hard limits, and returns the epoch's count with it. 0 means nothing was counted (the caller
+// reloads the group to say why).
+func (s *Store) CountMessage(ctx context.Context, groupID string, epoch int64, lim MessageLimits) (int64, error) {
+	var n int64
+	err := s.db.QueryRow(ctx, `UPDATE keys.groups SET messages = messages + 1
 		WHERE id = $1 AND epoch = $2 AND messages < $3 AND epoch_started_at > $4
-		  AND (membership_due_since IS NULL OR membership_due_since > $5)`,
-		groupID, epoch, lim.MaxMessages, lim.EpochStartedAfter, lim.DueSinceAfter)
-	return err == nil && tag.RowsAffected() == 1, err
+		  AND (membership_due_since IS NULL OR membership_due_since > $5)
+		RETURNING messages`,
+		groupID, epoch, lim.MaxMessages, lim.EpochStartedAfter, lim.DueSinceAfter).Scan(&n)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, nil
+	}
+	return n, err
+}
+
+// GroupUsers returns the users with a device in any of the groups (whom a change of those groups concerns).
+func (s *Store) GroupUsers(ctx context.Context, groupIDs []string) ([]int64, error) {
+	rows, err := s.db.Query(ctx, `SELECT DISTINCT user_id FROM keys.group_members WHERE group_id = ANY($1) ORDER BY user_id`, groupIDs)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[int64])
+}
+
+// Peers returns the users who share a group with the user (the user included when they are in any group).
+func (s *Store) Peers(ctx context.Context, userID int64) ([]int64, error) {
+	rows, err := s.db.Query(ctx, `SELECT DISTINCT o.user_id FROM keys.group_members m
+		JOIN keys.group_members o ON o.group_id = m.group_id WHERE m.user_id = $1 ORDER BY o.user_id`, userID)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[int64])
 }
 
 // Sessions answers whether a chat-server session is live, reading the chat server's `sessions` table (the key

@@ -17,7 +17,7 @@ func open(t *testing.T) *pgxpool.Pool {
 	t.Helper()
 	url := testenv.PostgresURL(t)
 	for i := 0; i < 2; i++ { // the second run is a no-op
-		if v, err := keystore.Migrate(url); err != nil || v != 1 {
+		if v, err := keystore.Migrate(url); err != nil || v != 2 {
 			t.Fatalf("migrate #%d: %d %v", i+1, v, err)
 		}
 	}
@@ -97,5 +97,25 @@ func TestCommitLog(t *testing.T) {
 	}
 	if err := st.AckWelcome(ctx, d.ID, 12345); !errors.Is(err, model.ErrNotFound) {
 		t.Fatalf("ack of an unknown welcome: %v", err)
+	}
+	// The only member reached epoch 3: the Commits of epochs 0-2 are pruned, once; a step back or a claim
+	// beyond the group's epoch prunes nothing.
+	for _, c := range []struct{ epoch, pruned int64 }{{3, 3}, {3, 0}, {1, 0}, {6, 0}} {
+		if n, err := st.Seen(ctx, "g-0123456789abcdef", d.ID, c.epoch); err != nil || n != c.pruned {
+			t.Fatalf("seen %d: pruned %d, want %d (%v)", c.epoch, n, c.pruned, err)
+		}
+	}
+	if cs, _ := st.Commits(ctx, "g-0123456789abcdef", 0, 10); len(cs) != 2 || cs[0].Epoch != 3 {
+		t.Fatalf("after pruning: %+v", cs)
+	}
+	// Whom a change concerns: the users in the groups, and those sharing a group with a user.
+	if us, err := st.GroupUsers(ctx, []string{"g-0123456789abcdef", "missing-0123456789"}); err != nil || len(us) != 1 || us[0] != 7 {
+		t.Fatalf("group users: %v %v", us, err)
+	}
+	if us, err := st.Peers(ctx, 7); err != nil || len(us) != 1 || us[0] != 7 {
+		t.Fatalf("peers: %v %v", us, err)
+	}
+	if us, err := st.Peers(ctx, 8); err != nil || len(us) != 0 {
+		t.Fatalf("peers of a user in no group: %v %v", us, err)
 	}
 }

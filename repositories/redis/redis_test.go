@@ -181,3 +181,48 @@ func TestRateLimiterIsShared(t *testing.T) {
 		t.Error("another key was limited")
 	}
 }
+
+// TestKeyNotices: the key service's notices go through Redis pub/sub to every subscriber, in order; malformed
+// messages and notices without users are skipped.
+func TestKeyNotices(t *testing.T) {
+	c, prefix := testenv.Redis(t)
+	kn := redis.NewKeyNotices(c, prefix)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ready := make(chan struct{}, 4)
+	got := make(chan model.KeyNotice, 4)
+	done := make(chan error, 1)
+	go func() {
+		done <- kn.Subscribe(ctx, func() { ready <- struct{}{} }, func(n model.KeyNotice) { got <- n })
+	}()
+	select {
+	case <-ready:
+	case <-time.After(10 * time.Second):
+		t.Fatal("not subscribed")
+	}
+	if err := c.Publish(ctx, prefix+":keys:notices", "not json").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := kn.Notify(ctx, model.KeyNotice{Reason: "commit"}); err != nil { // nobody to tell
+		t.Fatal(err)
+	}
+	want := model.KeyNotice{UserIDs: []int64{7, 9}, GroupID: "g1", Reason: "commit"}
+	if err := kn.Notify(ctx, want); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case n := <-got:
+		if n.GroupID != want.GroupID || n.Reason != want.Reason || len(n.UserIDs) != 2 || n.UserIDs[1] != 9 {
+			t.Fatalf("got %+v", n)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no notice")
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 0 {
+		t.Fatalf("a malformed or empty notice came through: %+v", <-got)
+	}
+}

@@ -39,9 +39,19 @@ type Store interface {
 	Members(ctx context.Context, groupID string) ([]model.KeyGroupMember, error)
 	Commit(ctx context.Context, req model.CommitRequest) (int64, error)
 	Commits(ctx context.Context, groupID string, since int64, limit int) ([]model.KeyCommit, error)
+	Seen(ctx context.Context, groupID string, deviceID, epoch int64) (int64, error)
 	Welcomes(ctx context.Context, deviceID int64) ([]model.KeyWelcome, error)
 	AckWelcome(ctx context.Context, deviceID, id int64) error
-	CountMessage(ctx context.Context, groupID string, epoch int64, lim keystore.MessageLimits) (bool, error)
+	CountMessage(ctx context.Context, groupID string, epoch int64, lim keystore.MessageLimits) (int64, error)
+	GroupUsers(ctx context.Context, groupIDs []string) ([]int64, error)
+	Peers(ctx context.Context, userID int64) ([]int64, error)
+}
+
+// Notifier carries notices to the users' devices (repositories/redis.KeyNotices, relayed by the chat server as
+// the socket event e2ee:sync). A notice is a hint: a lost one costs a device its next fallback poll, a forged
+// one a sync.
+type Notifier interface {
+	Notify(ctx context.Context, n model.KeyNotice) error
 }
 
 // Policy is the rotation policy.
@@ -71,6 +81,7 @@ type Service struct {
 	policy Policy
 	now    func() time.Time
 	log    *slog.Logger
+	notify Notifier // nil: clients find changes by polling
 
 	claimMu  sync.Mutex
 	claimers map[int64]*rate.Limiter // per claiming user, on this instance
@@ -106,6 +117,36 @@ func (s *Service) allowClaim(userID int64) error {
 
 // SetClock replaces the clock (tests of the time-based policy).
 func (s *Service) SetClock(now func() time.Time) { s.now = now }
+
+// SetNotifier makes the service announce changes to the users concerned (nil: none). Call before serving.
+func (s *Service) SetNotifier(n Notifier) { s.notify = n }
+
+// announce sends a notice after the change is stored; a failure is logged, never the caller's error (the
+// clients' fallback poll finds the change).
+func (s *Service) announce(ctx context.Context, n model.KeyNotice) {
+	if s.notify == nil || len(n.UserIDs) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
+	if err := s.notify.Notify(ctx, n); err != nil {
+		s.log.Warn("key notice not sent", "reason", n.Reason, "group", n.GroupID, "err", err)
+	}
+}
+
+func usersOf(members ...[]model.KeyGroupMember) []int64 {
+	seen := map[int64]bool{}
+	var out []int64
+	for _, ms := range members {
+		for _, m := range ms {
+			if !seen[m.UserID] {
+				seen[m.UserID] = true
+				out = append(out, m.UserID)
+			}
+		}
+	}
+	return out
+}
 
 // Refusal is a policy refusal the client can act on: Reason is "stale_epoch" (catch up on Commits first) or
 // "rotation_overdue" (commit a rotation first).
@@ -185,6 +226,17 @@ func (s *Service) RemoveDevice(ctx context.Context, userID, deviceID int64) ([]s
 		return nil, storeErr(err, "device")
 	}
 	s.log.Info("device removed", "user", userID, "device", deviceID, "groups", len(groups))
+	// The owner's other devices and everyone sharing a group with the removed device: one of them commits it out,
+	// and the removed browser itself learns it is out.
+	users := []int64{userID}
+	if len(groups) > 0 {
+		us, err := s.store.GroupUsers(ctx, groups)
+		if err != nil {
+			s.log.Warn("key notice: group users", "err", err)
+		}
+		users = append(users, us...)
+	}
+	s.announce(ctx, model.KeyNotice{UserIDs: dedup(users), DeviceID: deviceID, Reason: "device_removed"})
 	return groups, nil
 }
 
@@ -216,7 +268,25 @@ func (s *Service) PublishKeyPackages(ctx context.Context, userID, deviceID int64
 		// Stored anyway (the client sees the count and stops); the limit bounds the request, not the table.
 		s.log.Warn("device holds many key packages", "device", deviceID, "count", n)
 	}
+	if lastResort != nil {
+		// A device's first publish (top-ups send one-time packages only): it can be added now, so the user's
+		// other devices and everyone sharing a group with the user hear of it.
+		users, err := s.store.Peers(ctx, userID)
+		if err != nil {
+			s.log.Warn("key notice: peers", "err", err)
+		}
+		s.announce(ctx, model.KeyNotice{UserIDs: dedup(append(users, userID)), DeviceID: deviceID, Reason: "device_added"})
+	}
 	return n, nil
+}
+
+// KeyPackageCount returns how many one-time key packages one of the user's devices has left (so it can top up).
+func (s *Service) KeyPackageCount(ctx context.Context, userID, deviceID int64) (int, error) {
+	d, err := s.ownDevice(ctx, userID, deviceID)
+	if err != nil {
+		return 0, err
+	}
+	return d.KeyPackages, nil
 }
 
 // ClaimKeyPackages claims one key package for each of a user's devices (the caller's own device excluded when
@@ -382,7 +452,25 @@ func (s *Service) Commit(ctx context.Context, userID int64, in CommitInput) (Sta
 		Adds: in.Adds, Removes: in.Removes, Welcome: in.Welcome, Now: s.now()}); err != nil {
 		return Status{}, storeErr(err, "group")
 	}
-	return s.Group(ctx, userID, in.GroupID)
+	st, err := s.Group(ctx, userID, in.GroupID)
+	if err != nil {
+		return st, err
+	}
+	// Members before (a removed device learns it is out) and after (added devices find their Welcome).
+	s.announce(ctx, model.KeyNotice{UserIDs: usersOf(members, st.Members), GroupID: in.GroupID, Reason: "commit"})
+	return st, nil
+}
+
+func dedup(ids []int64) []int64 {
+	seen := map[int64]bool{}
+	out := ids[:0:0]
+	for _, id := range ids {
+		if !seen[id] {
+			seen[id] = true
+			out = append(out, id)
+		}
+	}
+	return out
 }
 
 func hasDup(a, b []int64) bool {
@@ -396,13 +484,27 @@ func hasDup(a, b []int64) bool {
 	return false
 }
 
-// Commits returns a group's Commits from epoch `since` on, to a member catching up.
-func (s *Service) Commits(ctx context.Context, userID int64, groupID string, since int64) ([]model.KeyCommit, error) {
+// Commits returns a group's Commits from epoch `since` on, to a member catching up. With the asking device
+// (one of the user's), `since` also says that device has passed every earlier epoch, and the Commits every
+// member has passed are pruned.
+func (s *Service) Commits(ctx context.Context, userID int64, groupID string, since, deviceID int64) ([]model.KeyCommit, error) {
 	if _, _, err := s.memberGroup(ctx, userID, groupID); err != nil {
 		return nil, err
 	}
 	if since < 0 {
 		return nil, apperr.InvalidField("since", "since must be an epoch")
+	}
+	if deviceID != 0 {
+		if _, err := s.ownDevice(ctx, userID, deviceID); err != nil {
+			return nil, err
+		}
+		n, err := s.store.Seen(ctx, groupID, deviceID, since)
+		if err != nil {
+			return nil, storeErr(err, "group")
+		}
+		if n > 0 {
+			s.log.Debug("commits pruned", "group", groupID, "count", n)
+		}
 	}
 	c, err := s.store.Commits(ctx, groupID, since, 100)
 	return c, storeErr(err, "group")
@@ -432,7 +534,7 @@ func (s *Service) AdmitMessage(ctx context.Context, userID int64, groupID string
 		return Status{}, err
 	}
 	now := s.now()
-	ok, err := s.store.CountMessage(ctx, groupID, epoch, keystore.MessageLimits{
+	count, err := s.store.CountMessage(ctx, groupID, epoch, keystore.MessageLimits{
 		MaxMessages:       s.policy.MaxMessages + s.policy.GraceMessages,
 		EpochStartedAfter: now.Add(-(s.policy.MaxAge + s.policy.Grace)),
 		DueSinceAfter:     now.Add(-s.policy.Grace),
@@ -444,7 +546,11 @@ func (s *Service) AdmitMessage(ctx context.Context, userID int64, groupID string
 	if err != nil {
 		return Status{}, err
 	}
-	if ok {
+	if count > 0 {
+		if count == s.policy.MaxMessages {
+			// This message made the epoch due (exactly one sender sees this count): the members rotate now.
+			s.announce(ctx, model.KeyNotice{UserIDs: usersOf(st.Members), GroupID: groupID, Reason: "rotation_due"})
+		}
 		return st, nil
 	}
 	if st.Group.Epoch != epoch {

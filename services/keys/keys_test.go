@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -15,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/parleychat/parley/internal/apperr"
+	"github.com/parleychat/parley/internal/model"
 	"github.com/parleychat/parley/internal/testenv"
 	"github.com/parleychat/parley/repositories/keystore"
 	"github.com/parleychat/parley/services/auth"
@@ -254,7 +256,7 @@ func TestCommitsAreOrderedAndWelcomesDelivered(t *testing.T) {
 	wantKind(t, "the same id again", err, apperr.Conflict)
 	_, err = e.svc.Group(ctx, bob, groupID)
 	wantKind(t, "a non-member reads the group", err, apperr.NotFound)
-	_, err = e.svc.Commits(ctx, bob, groupID, 0)
+	_, err = e.svc.Commits(ctx, bob, groupID, 0, 0)
 	wantKind(t, "a non-member reads Commits", err, apperr.NotFound)
 
 	commit := func(user int64, in keys.CommitInput) (keys.Status, error) {
@@ -305,14 +307,14 @@ func TestCommitsAreOrderedAndWelcomesDelivered(t *testing.T) {
 	if _, err := commit(bob, keys.CommitInput{DeviceID: bobDev, Epoch: 1, Commit: []byte("bob's update")}); err != nil {
 		t.Fatal(err)
 	}
-	cs, err := e.svc.Commits(ctx, bob, groupID, 0)
+	cs, err := e.svc.Commits(ctx, bob, groupID, 0, 0)
 	if err != nil || len(cs) != 2 || string(cs[0].Data) != "add bob" || cs[1].Epoch != 1 || cs[1].Sender != bobDev {
 		t.Fatalf("commits %+v %v", cs, err)
 	}
-	if cs, _ := e.svc.Commits(ctx, bob, groupID, 1); len(cs) != 1 {
+	if cs, _ := e.svc.Commits(ctx, bob, groupID, 1, 0); len(cs) != 1 {
 		t.Fatalf("commits since epoch 1: %d", len(cs))
 	}
-	_, err = e.svc.Commits(ctx, bob, groupID, -1)
+	_, err = e.svc.Commits(ctx, bob, groupID, -1, 0)
 	wantKind(t, "negative since", err, apperr.Invalid)
 	// carol's device is not in the group: her Commit is refused even with a valid device of her own.
 	_, err = commit(carol, keys.CommitInput{DeviceID: carolDev, Epoch: 2, Commit: []byte("intruder")})
@@ -473,4 +475,188 @@ func TestKeyStoreOutage(t *testing.T) {
 	wantKind(t, "publish", err, apperr.Unavailable)
 	_, err = e.svc.RegisterDevice(ctx, alice, "phone", bytes.Repeat([]byte{1}, 32))
 	wantKind(t, "register", err, apperr.Unavailable)
+}
+
+// notices records what the service announces.
+type notices struct {
+	mu   sync.Mutex
+	got  []model.KeyNotice
+	fail bool
+}
+
+func (n *notices) Notify(_ context.Context, k model.KeyNotice) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.fail {
+		return errors.New("redis down")
+	}
+	n.got = append(n.got, k)
+	return nil
+}
+
+func (n *notices) take() []model.KeyNotice {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	out := n.got
+	n.got = nil
+	return out
+}
+
+func sameUsers(got []int64, want ...int64) bool {
+	g, w := slices.Clone(got), slices.Clone(want)
+	slices.Sort(g)
+	slices.Sort(w)
+	return slices.Equal(g, w)
+}
+
+// TestNoticesReachTheUsersConcerned: a new device's first publish, a Commit (members before and after it), a
+// device removal (its owner and everyone in its groups) and the message that makes an epoch due are announced,
+// each once, to exactly the users concerned; a top-up, a refused Commit and other messages are not; a failing
+// notifier never fails the operation.
+func TestNoticesReachTheUsersConcerned(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(p *keys.Policy) { p.MaxMessages = 2 })
+	rec := &notices{}
+	e.svc.SetNotifier(rec)
+	ctx := context.Background()
+	alice, _ := e.user(t)
+	bob, _ := e.user(t)
+	carol, _ := e.user(t) // shares nothing with them
+	a1, b1, c1 := e.device(t, alice, "a1"), e.device(t, bob, "b1"), e.device(t, carol, "c1")
+	if _, err := e.svc.PublishKeyPackages(ctx, carol, c1, [][]byte{kp("c")}, kp("c-last")); err != nil {
+		t.Fatal(err)
+	}
+	if got := rec.take(); len(got) != 1 || got[0].Reason != "device_added" || !sameUsers(got[0].UserIDs, carol) || got[0].DeviceID != c1 {
+		t.Fatalf("first publish: %+v", got)
+	}
+	if _, err := e.svc.CreateGroup(ctx, alice, a1, groupID, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.Commit(ctx, alice, keys.CommitInput{DeviceID: a1, GroupID: groupID, Epoch: 0, Commit: []byte("add bob"), Adds: []int64{b1}, Welcome: []byte("w")}); err != nil {
+		t.Fatal(err)
+	}
+	if got := rec.take(); len(got) != 1 || got[0].Reason != "commit" || got[0].GroupID != groupID || !sameUsers(got[0].UserIDs, alice, bob) {
+		t.Fatalf("commit: %+v", got)
+	}
+	// A stale Commit changes nothing and announces nothing.
+	if _, err := e.svc.Commit(ctx, bob, keys.CommitInput{DeviceID: b1, GroupID: groupID, Epoch: 0, Commit: []byte("late")}); err == nil {
+		t.Fatal("stale commit accepted")
+	}
+	// Bob's second browser: its first publish tells Bob's and Alice's devices (they share a group); a top-up does not.
+	b2 := e.device(t, bob, "b2")
+	if _, err := e.svc.PublishKeyPackages(ctx, bob, b2, [][]byte{kp("b2")}, kp("b2-last")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.PublishKeyPackages(ctx, bob, b2, [][]byte{kp("b2-more")}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := rec.take(); len(got) != 1 || got[0].Reason != "device_added" || !sameUsers(got[0].UserIDs, alice, bob) {
+		t.Fatalf("bob's new device: %+v", got)
+	}
+	// Messages: only the one that makes the epoch due is announced.
+	for i := 0; i < 2; i++ {
+		if _, err := e.svc.AdmitMessage(ctx, alice, groupID, 1); err != nil {
+			t.Fatal(err)
+		}
+		if got := rec.take(); (i == 1) != (len(got) == 1) || (i == 1 && (got[0].Reason != "rotation_due" || !sameUsers(got[0].UserIDs, alice, bob))) {
+			t.Fatalf("message %d: %+v", i, got)
+		}
+	}
+	// Removing Bob's device in the group: Bob's other devices and Alice hear of it.
+	if _, err := e.svc.RemoveDevice(ctx, bob, b1); err != nil {
+		t.Fatal(err)
+	}
+	if got := rec.take(); len(got) != 1 || got[0].Reason != "device_removed" || got[0].DeviceID != b1 || !sameUsers(got[0].UserIDs, alice, bob) {
+		t.Fatalf("removal: %+v", got)
+	}
+	// The Commit that removes it still reaches Bob (members before the Commit), whose other browser must know.
+	rec.fail = true
+	if _, err := e.svc.Commit(ctx, alice, keys.CommitInput{DeviceID: a1, GroupID: groupID, Epoch: 1, Commit: []byte("remove b1"), Removes: []int64{b1}}); err != nil {
+		t.Fatalf("a failing notifier failed the Commit: %v", err)
+	}
+	rec.fail = false
+	if _, err := e.svc.Commit(ctx, alice, keys.CommitInput{DeviceID: a1, GroupID: groupID, Epoch: 2, Commit: []byte("rotate")}); err != nil {
+		t.Fatal(err)
+	}
+	if got := rec.take(); len(got) != 1 || !sameUsers(got[0].UserIDs, alice) {
+		t.Fatalf("rotation with alice alone: %+v", got)
+	}
+}
+
+// TestCommitsEveryMemberPassedArePruned: the Commit log keeps what the slowest member still needs; a device's
+// "since" counts for itself only, cannot run ahead of the group, and a removed device stops holding it back.
+func TestCommitsEveryMemberPassedArePruned(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	ctx := context.Background()
+	alice, _ := e.user(t)
+	bob, _ := e.user(t)
+	a1, b1, b2 := e.device(t, alice, "a1"), e.device(t, bob, "b1"), e.device(t, bob, "b2")
+	if _, err := e.svc.CreateGroup(ctx, alice, a1, groupID, 0); err != nil {
+		t.Fatal(err)
+	}
+	commit := func(epoch int64, adds, removes []int64) {
+		t.Helper()
+		in := keys.CommitInput{DeviceID: a1, GroupID: groupID, Epoch: epoch, Commit: []byte(fmt.Sprintf("c%d", epoch)), Adds: adds, Removes: removes}
+		if len(adds) > 0 {
+			in.Welcome = []byte("w")
+		}
+		if _, err := e.svc.Commit(ctx, alice, in); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stored := func() []int64 {
+		t.Helper()
+		rows, err := e.db.Query(ctx, `SELECT epoch FROM keys.commits WHERE group_id = $1 ORDER BY epoch`, groupID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var out []int64
+		for rows.Next() {
+			var n int64
+			_ = rows.Scan(&n)
+			out = append(out, n)
+		}
+		return out
+	}
+	commit(0, []int64{b1, b2}, nil) // bob's devices join at epoch 1
+	commit(1, nil, nil)
+	commit(2, nil, nil)
+	if got := stored(); !slices.Equal(got, []int64{0, 1, 2}) {
+		t.Fatalf("before anyone caught up: %v (alice's device has not said it passed epoch 0)", got)
+	}
+	if _, err := e.svc.Commits(ctx, alice, groupID, 3, a1); err != nil {
+		t.Fatal(err)
+	}
+	if got := stored(); !slices.Equal(got, []int64{1, 2}) {
+		t.Fatalf("alice at 3, bob's devices joined at 1: %v", got)
+	}
+	// b1 catches up to 3; b2 lags at 1: everything from epoch 1 on stays for it.
+	if cs, err := e.svc.Commits(ctx, bob, groupID, 3, b1); err != nil || len(cs) != 0 {
+		t.Fatalf("b1 at 3: %v %v", cs, err)
+	}
+	if got := stored(); !slices.Equal(got, []int64{1, 2}) {
+		t.Fatalf("b2 still at 1: %v", got)
+	}
+	if cs, err := e.svc.Commits(ctx, bob, groupID, 1, b2); err != nil || len(cs) != 2 {
+		t.Fatalf("the lagging device catches up: %v %v", cs, err)
+	}
+	// Claims ahead of the group, or for another user's device, change nothing.
+	if _, err := e.svc.Commits(ctx, bob, groupID, 99, b2); err != nil {
+		t.Fatal(err)
+	}
+	_, err := e.svc.Commits(ctx, bob, groupID, 3, a1)
+	wantKind(t, "since for alice's device, as bob", err, apperr.NotFound)
+	if got := stored(); !slices.Equal(got, []int64{1, 2}) {
+		t.Fatalf("after bogus claims: %v", got)
+	}
+	// b2 is removed and committed out: the others are all at 3 or later, so only what follows remains.
+	if _, err := e.svc.RemoveDevice(ctx, bob, b2); err != nil {
+		t.Fatal(err)
+	}
+	commit(3, nil, []int64{b2})
+	if got := stored(); !slices.Equal(got, []int64{3}) {
+		t.Fatalf("after b2 left: %v", got)
+	}
 }

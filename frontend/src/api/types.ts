@@ -433,6 +433,8 @@ export interface ServerToClientEvents {
   'settings:update': (s: NotificationSettings) => void;
   'reaction:update': (e: ReactionUpdateEvent) => void;
   'pin:update': (e: PinUpdateEvent) => void;
+  /** The key service changed something for this user's encrypted conversations: sync now (a hint; no secrets). */
+  'e2ee:sync': (e: { reason: string; groupId?: string; deviceId?: string }) => void;
 }
 
 export interface ClientToServerEvents {

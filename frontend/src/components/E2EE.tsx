@@ -2,19 +2,18 @@
 // "turn on encryption" button, the verification screen (safety number, each device's fingerprint, my devices and
 // their removal), and the body of an encrypted message ("keys rotated" lines, the "sent before this device
 // joined" state). The chat screen itself only knows `message.encrypted`.
-import { useCallback, useEffect, useState, useSyncExternalStore } from 'react';
+import { useCallback, useEffect, useRef, useState, useSyncExternalStore } from 'react';
 import type { DMChannel } from '../api/types';
 import { displayName, dmOthers } from '../app/queries';
 import { useMe, useServices } from '../app/services';
 import type { ChatItem } from '../chat/messageStore';
 import { clientFor, epochOfCiphertext, type E2EEClient, type KeysDevice, type KeysGroup } from '../e2ee/client';
+import { concerns, SyncLoop, type SyncNotice } from '../e2ee/syncloop';
+import { useRealtime } from '../realtime/RealtimeProvider';
 import { MessageContent } from './MessageContent';
 import { useNotify } from './notices';
 import { Modal } from './ui';
 import './e2ee.css';
-
-/** How often an open encrypted conversation looks for Welcomes, Commits, new or removed devices and rotation. */
-const SYNC_MS = 3000;
 
 function useClient(): E2EEClient {
   const me = useMe();
@@ -49,31 +48,66 @@ export function E2EEControls({ channel }: { channel: DMChannel }) {
   const [busy, setBusy] = useState(false);
   const [open, setOpen] = useState(false);
   const [unavailable, setUnavailable] = useState<string | null>(null);
+  const rt = useRealtime();
+  const groupId = useRef<string | undefined>(undefined);
   useVersion(client);
 
+  // Syncs when the server pushes e2ee:sync for this conversation (or for a device), on every reconnect, and
+  // otherwise on the slow fallback poll (e2ee/syncloop.ts).
   useEffect(() => {
     let stop = false;
-    let timer: ReturnType<typeof setTimeout> | undefined;
     const participants = (channel.participants ?? []).map((u) => u.id);
-    const tick = async () => {
+    const loop = new SyncLoop(async () => {
       try {
         const r = await client.sync(channel.id, participants);
         if (!stop) {
+          groupId.current = r.group?.id;
           setGroup(r.group ?? null);
           setUnavailable(null);
         }
       } catch (e) {
         if (!stop) setUnavailable(errorText(e));
       }
-      if (!stop) timer = setTimeout(() => void tick(), SYNC_MS);
+    });
+    const onNotice = (n: SyncNotice) => {
+      if (concerns(n, groupId.current)) loop.kick();
     };
-    void tick();
+    let socket: { off: (e: 'e2ee:sync', f: typeof onNotice) => unknown } | undefined;
+    rt.sockets.withSocket((s) => {
+      if (stop) return;
+      s.on('e2ee:sync', onNotice);
+      socket = s;
+    });
+    const offConnect = rt.sockets.onConnect(() => loop.kick()); // notices sent while offline are lost
+    loop.kick();
     return () => {
       stop = true;
-      clearTimeout(timer);
+      loop.stop();
+      socket?.off('e2ee:sync', onNotice);
+      offConnect();
     };
-  }, [client, channel.id, channel.participants]);
+  }, [client, rt, channel.id, channel.participants]);
 
+  if (client.removed) {
+    return (
+      <span className="e2ee-off muted" data-testid="e2ee-removed" title="Removed from your devices on another browser: it cannot read new encrypted messages">
+        <LockIcon /> This browser was removed{' '}
+        <button
+          type="button"
+          className="button ghost small"
+          data-testid="e2ee-setup-again"
+          onClick={() => {
+            client
+              .setUpAgain()
+              .then(() => client.sync(channel.id, (channel.participants ?? []).map((u) => u.id)))
+              .catch((e) => notify(errorText(e), 'error'));
+          }}
+        >
+          Set up again
+        </button>
+      </span>
+    );
+  }
   if (group === undefined) {
     return unavailable ? (
       <span className="e2ee-off muted" title={unavailable} data-testid="e2ee-unavailable">
@@ -263,9 +297,13 @@ export function EncryptedText({ item }: { item: ChatItem }) {
   return (
     <>
       {line}
-      <span className="muted e2ee-unreadable" data-testid={known.kind === 'before-join' ? 'e2ee-before-join' : 'e2ee-undecryptable'} title={known.kind === 'undecryptable' ? known.reason : undefined}>
+      <span className="muted e2ee-unreadable" data-testid={`e2ee-${known.kind === 'removed' ? 'removed-message' : known.kind}`} title={known.kind === 'undecryptable' ? known.reason : undefined}>
         <LockIcon size={12} />{' '}
-        {known.kind === 'before-join' ? 'This message was sent before this device joined the conversation; it cannot be read here.' : 'This message could not be decrypted on this device.'}
+        {known.kind === 'before-join'
+          ? 'This message was sent before this device joined the conversation; it cannot be read here.'
+          : known.kind === 'removed'
+            ? 'This browser was removed from your devices; it cannot read this message.'
+            : 'This message could not be decrypted on this device.'}
       </span>
     </>
   );

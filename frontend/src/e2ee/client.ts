@@ -6,6 +6,7 @@ import type { ClientState } from 'ts-mls';
 import { commit, decodeKeyPackage, encrypt, epochOf, groupIdOf, join, loadState, members, newGroup, newKeyPackage, newSignatureKey, receive, saveState, type DeviceIdentity, type OwnKeyPackage } from './mls';
 import { indexedDbStore, Vault } from './vault';
 import { safetyNumber, userFingerprint } from './fingerprint';
+import { topUpCount } from './syncloop';
 
 export const b64 = (b: Uint8Array) => {
   let s = '';
@@ -18,6 +19,10 @@ const dec = new TextDecoder();
 
 /** One-time key packages a device publishes (and tops up to) besides its last-resort one. */
 const KEY_PACKAGES = 10;
+/** Fewer one-time packages than this left on the key service: publish new ones (others claimed them). */
+const KEY_PACKAGES_LOW = 5;
+/** How often at most a sync asks for the count (a Welcome this device used asks at once). */
+const TOP_UP_CHECK_MS = 60_000;
 
 export interface KeysDevice {
   id: string;
@@ -51,6 +56,7 @@ export class KeysError extends Error {
 export type Readable =
   | { kind: 'text'; text: string; epoch?: number }
   | { kind: 'before-join' }
+  | { kind: 'removed' }
   | { kind: 'undecryptable'; reason: string };
 
 /** The localStorage mark of an encrypted conversation: sends in it are sealed even before this UI loaded. */
@@ -88,6 +94,9 @@ export class E2EEClient {
   readonly epochs = new Map<string, Map<string, number>>();
   private texts = new Map<string, Readable>(); // message id or `n:<nonce>` → what it says
   private listeners = new Set<() => void>();
+  private lastTopUp = 0;
+  /** This browser was removed from the user's devices (here or elsewhere): it reads and sends nothing new. */
+  removed = false;
   /** Bumped on every change the UI shows (group state, new plaintexts). */
   version = 0;
 
@@ -95,8 +104,9 @@ export class E2EEClient {
     readonly userId: string,
     private readonly token: () => Promise<string | null>,
     private readonly base = '/keys',
+    store = indexedDbStore(`parley-e2ee-${userId}`),
   ) {
-    this.vault = Vault.open(indexedDbStore(`parley-e2ee-${userId}`));
+    this.vault = Vault.open(store);
   }
 
   subscribe(f: () => void): () => void {
@@ -143,8 +153,13 @@ export class E2EEClient {
   }
 
   private async loadOrRegister(): Promise<DeviceIdentity> {
+    if (this.removed) throw new KeysError(409, 'device_removed', 'This browser was removed from your devices.');
     if (this.identity) return this.identity;
     const v = await this.vault;
+    if (await v.get('removed')) {
+      this.removed = true;
+      throw new KeysError(409, 'device_removed', 'This browser was removed from your devices.');
+    }
     const saved = await v.get('device');
     if (saved) {
       const d = JSON.parse(dec.decode(saved)) as { deviceId: string; publicKey: string; signKey: string; packages: { kp: string; priv: [string, string, string] }[] };
@@ -156,10 +171,13 @@ export class E2EEClient {
           encoded: unb64(p.kp),
           private: { initPrivateKey: unb64(p.priv[0]), hpkePrivateKey: unb64(p.priv[1]), signaturePrivateKey: unb64(p.priv[2]) },
         }));
+        await this.topUp(); // others claimed some while this browser was closed
         return this.identity;
       }
-      // Removed (here or from another device): this browser's old state is useless; start as a new device.
-      await v.delete('device');
+      // Removed from another browser: say so (and keep it so) instead of quietly coming back as a new device;
+      // setUpAgain() makes a new one on the user's request.
+      await this.markRemoved();
+      throw new KeysError(409, 'device_removed', 'This browser was removed from your devices.');
     }
     const sig = await newSignatureKey();
     const name = deviceName();
@@ -173,6 +191,51 @@ export class E2EEClient {
       lastResort: b64(this.packages[KEY_PACKAGES].encoded),
     });
     return this.identity;
+  }
+
+  /**
+   * Publishes new one-time key packages when fewer than KEY_PACKAGES_LOW are left on the key service (each one
+   * claimed adds this device to a conversation once; the last-resort one is kept and not republished). The
+   * private halves are saved before the public ones go out, so a Welcome for any of them can be joined.
+   */
+  private async topUp(): Promise<number> {
+    const me = this.identity!;
+    this.lastTopUp = Date.now();
+    const { keyPackages: left } = await this.call<{ keyPackages: number }>('GET', `/v1/devices/${me.deviceId}/key-packages/count`);
+    const n = topUpCount(left, KEY_PACKAGES_LOW, KEY_PACKAGES);
+    if (n === 0) return 0;
+    const fresh: OwnKeyPackage[] = [];
+    for (let i = 0; i < n; i++) fresh.push(await newKeyPackage(me));
+    this.packages.splice(Math.max(0, this.packages.length - 1), 0, ...fresh); // the last-resort one stays last
+    await this.saveDevice();
+    await this.call('POST', `/v1/devices/${me.deviceId}/key-packages`, { keyPackages: fresh.map((p) => b64(p.encoded)) });
+    return n;
+  }
+
+  /** The key service no longer knows this device: remember it, and show it instead of failing quietly. */
+  private async markRemoved() {
+    if (!this.removed) {
+      this.removed = true;
+      await (await this.vault).put('removed', enc.encode('1'));
+      // What could not be decrypted before this was known is asked again (and now says why).
+      for (const [k, r] of this.texts) if (r.kind === 'undecryptable') this.texts.delete(k);
+    }
+    this.changed();
+  }
+
+  /** After a removal: this browser becomes a new device (others add it to their conversations again). */
+  setUpAgain(): Promise<DeviceIdentity> {
+    return this.serial(async () => {
+      const v = await this.vault;
+      await v.delete('removed');
+      await v.delete('device');
+      this.removed = false;
+      this.identity = undefined;
+      this.states.clear();
+      const me = await this.loadOrRegister();
+      this.changed();
+      return me;
+    });
   }
 
   private async saveDevice() {
@@ -274,7 +337,18 @@ export class E2EEClient {
       let group = await this.groupOf(channelId);
       if (!group) return {};
       localStorage.setItem(markKey(channelId), '1');
-      await this.acceptWelcomes();
+      let joined: boolean;
+      try {
+        joined = await this.acceptWelcomes();
+      } catch (e) {
+        // The service no longer knows this device: removed from another browser (e2ee:sync says so at once).
+        if (e instanceof KeysError && e.status === 404) {
+          await this.markRemoved();
+          return { group };
+        }
+        throw e;
+      }
+      if (joined || Date.now() - this.lastTopUp > TOP_UP_CHECK_MS) await this.topUp();
       let state = await this.loadGroup(group.id);
       if (!state) return { group }; // not a member (yet): another device of mine or the others will add this one
       state = await this.catchUp(state);
@@ -305,9 +379,11 @@ export class E2EEClient {
     });
   }
 
-  private async acceptWelcomes() {
+  /** Joins the groups of waiting Welcomes; true when one used a key package. */
+  private async acceptWelcomes(): Promise<boolean> {
     const me = this.identity!;
     const { welcomes } = await this.call<{ welcomes: { id: string; groupId: string; data: string }[] }>('GET', `/v1/devices/${me.deviceId}/welcomes`);
+    let joined = false;
     for (const w of welcomes) {
       if (!(await this.loadGroup(w.groupId))) {
         try {
@@ -316,17 +392,19 @@ export class E2EEClient {
           this.joinedAt.set(groupIdOf(state), epochOf(state));
           await this.saveDevice();
           await this.saveGroup(state);
+          joined = true;
         } catch {
           // A Welcome for key packages this browser no longer has: nothing to join with.
         }
       }
       await this.call('DELETE', `/v1/devices/${me.deviceId}/welcomes/${w.id}`);
     }
+    return joined;
   }
 
   private async catchUp(state: ClientState): Promise<ClientState> {
     for (;;) {
-      const { commits } = await this.call<{ commits: { epoch: number; data: string }[] }>('GET', `/v1/groups/${groupIdOf(state)}/commits?since=${epochOf(state)}`);
+      const { commits } = await this.call<{ commits: { epoch: number; data: string }[] }>('GET', `/v1/groups/${groupIdOf(state)}/commits?since=${epochOf(state)}&deviceId=${this.identity!.deviceId}`);
       const next = commits.filter((c) => c.epoch >= epochOf(state));
       if (next.length === 0) return state;
       for (const c of next) {
@@ -413,6 +491,13 @@ export class E2EEClient {
     return this.serial(async () => {
       const known = (await this.recall(m.id)) ?? (await this.recall('n:' + m.nonce));
       if (known) return known;
+      if (this.removed || (await (await this.vault).get('removed'))) {
+        // Not cached, so not read before the removal: this browser has no keys for it.
+        this.removed = true;
+        const r: Readable = { kind: 'removed' };
+        this.texts.set(m.id, r);
+        return r;
+      }
       await this.loadOrRegister();
       const group = await this.groupOf(channelId);
       let state = group && (await this.loadGroup(group.id));
@@ -434,6 +519,14 @@ export class E2EEClient {
         await this.remember(m.id, r);
         return r;
       } catch (e) {
+        // Removed meanwhile? (The Commit that removed this device is why nothing after it decrypts.)
+        const mine = await this.devices().catch(() => undefined);
+        if (mine && !mine.devices.some((d) => d.id === this.identity?.deviceId)) {
+          await this.markRemoved();
+          const r: Readable = { kind: 'removed' };
+          this.texts.set(m.id, r);
+          return r;
+        }
         const r: Readable = { kind: 'undecryptable', reason: e instanceof Error ? e.message : String(e) };
         this.texts.set(m.id, r);
         this.changed();

@@ -1,0 +1,129 @@
+package socketapi_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/parleychat/parley/controllers/keysapi"
+	"github.com/parleychat/parley/internal/testenv"
+	"github.com/parleychat/parley/internal/testenv/jsclient"
+	"github.com/parleychat/parley/internal/testenv/testserver"
+	"github.com/parleychat/parley/repositories/keystore"
+	redisstore "github.com/parleychat/parley/repositories/redis"
+	"github.com/parleychat/parley/services/auth"
+	"github.com/parleychat/parley/services/keys"
+)
+
+// Issue #19, push instead of polling: the real key service publishes its notices on the real Redis, and the
+// chat server (PARLEY_KEYS_REDIS_URL) relays them as e2ee:sync to the sockets of exactly the users concerned:
+// a new device's first publish to its owner, an accepted Commit to every member, nothing to anyone else.
+func TestKeyNoticesReachTheMembersSockets(t *testing.T) {
+	t.Parallel()
+	rc, prefix := testenv.Redis(t)
+	s := testserver.Start(t, testserver.Options{Env: map[string]string{"PARLEY_KEYS_REDIS_URL": testenv.RedisURL(t), "PARLEY_REDIS_PREFIX": prefix}})
+	if _, err := keystore.Migrate(s.Config.PostgresURL); err != nil {
+		t.Fatal(err)
+	}
+	db, err := pgxpool.New(context.Background(), s.Config.PostgresURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	svc := keys.New(keystore.New(db), keys.DefaultPolicy, log)
+	svc.SetNotifier(redisstore.NewKeyNotices(rc, prefix))
+	tokens := auth.NewTokenIssuer(s.Config.Auth.JWTSecret, s.Config.Auth.Issuer, s.Config.Auth.Audience, s.Config.Auth.AccessTTL)
+	ks := httptest.NewServer(keysapi.New(svc, keys.NewAuthenticator(tokens, keystore.NewSessions(db)), nil, log))
+	defer ks.Close()
+	call := func(acc testserver.Account, method, path string, body any) map[string]any {
+		t.Helper()
+		b, _ := json.Marshal(body)
+		req, _ := http.NewRequest(method, ks.URL+path, bytes.NewReader(b))
+		req.Header.Set("Authorization", "Bearer "+acc.AccessToken)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		out := map[string]any{}
+		_ = json.NewDecoder(res.Body).Decode(&out)
+		if res.StatusCode >= 300 {
+			t.Fatalf("%s %s: %d %v", method, path, res.StatusCode, out)
+		}
+		return out
+	}
+	blob := func(tag string) string {
+		return base64.StdEncoding.EncodeToString([]byte(tag + "-0123456789abcdef0123456789abcdef0123456789"))
+	}
+
+	// The relay subscribes once the server serves; wait for it (a notice published before is lost by design).
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		n, err := rc.PubSubNumSub(context.Background(), prefix+":keys:notices").Result()
+		if err == nil && n[prefix+":keys:notices"] > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the chat server never subscribed to the key notices: %v %v", n, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	alice, bob, carol := s.Register(t, "kn_alice"), s.Register(t, "kn_bob"), s.Register(t, "kn_carol")
+	b := jsclient.Start(t)
+	ac, bc, cc := connect(t, b, s, alice), connect(t, b, s, bob), connect(t, b, s, carol)
+	device := func(acc testserver.Account) string {
+		return call(acc, "POST", "/v1/devices", map[string]any{"name": "Chromium", "signatureKey": blob("sig-" + acc.ID)})["device"].(map[string]any)["id"].(string)
+	}
+	a1, b1 := device(alice), device(bob)
+	type syncEvent struct{ Reason, GroupID, DeviceID string }
+	decode := func(raw json.RawMessage) syncEvent {
+		var ev syncEvent
+		if err := json.Unmarshal(raw, &ev); err != nil {
+			t.Fatal(err)
+		}
+		return ev
+	}
+
+	// Bob's device publishes its first packages: Bob's sockets hear of it (his other browsers add it).
+	call(bob, "POST", "/v1/devices/"+b1+"/key-packages", map[string]any{"keyPackages": []string{blob("kp1")}, "lastResort": blob("last")})
+	evs, err := bc.WaitEvents("e2ee:sync", 1, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev := decode(evs[0]); ev.Reason != "device_added" || ev.DeviceID != b1 {
+		t.Fatalf("bob's first event: %+v", ev)
+	}
+
+	// Alice's Commit adds Bob's device: both members' sockets get e2ee:sync with the group id.
+	gid := base64.RawURLEncoding.EncodeToString([]byte("group-of-alice-and-bob"))
+	call(alice, "POST", "/v1/groups", map[string]any{"groupId": gid, "deviceId": a1})
+	call(alice, "POST", "/v1/groups/"+gid+"/commits", map[string]any{"deviceId": a1, "epoch": 0, "commit": blob("commit"), "adds": []string{b1}, "welcome": blob("welcome")})
+	for name, c := range map[string]*jsclient.Client{"alice": ac, "bob": bc} {
+		want := 1
+		if name == "bob" {
+			want = 2
+		}
+		evs, err := c.WaitEvents("e2ee:sync", want, 10*time.Second)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if ev := decode(evs[want-1]); ev.Reason != "commit" || ev.GroupID != gid || ev.DeviceID != "" {
+			t.Fatalf("%s's event: %+v", name, ev)
+		}
+	}
+	// Carol shares nothing with them: no notice reached her (the members' notices were one broadcast, done by now).
+	if got := cc.Events("e2ee:sync"); len(got) != 0 {
+		t.Fatalf("carol got %d e2ee:sync events", len(got))
+	}
+}

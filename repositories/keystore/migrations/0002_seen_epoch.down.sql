@@ -1,0 +1,1 @@
+ALTER TABLE keys.group_members DROP COLUMN seen_epoch;
