@@ -159,6 +159,16 @@ type ChannelMeta struct {
 	Pinned        []int64
 }
 
+// ChannelView is a channel as one user sees it in a list: metadata plus their read state. The community service
+// fills Channel and Meta; the read state service fills the rest (the HTTP handler asks both).
+type ChannelView struct {
+	Channel      Channel
+	Meta         ChannelMeta
+	LastReadID   int64
+	UnreadCount  int
+	MentionCount int
+}
+
 // ChannelActivity is the coalesced traffic of one channel since the last metadata write.
 type ChannelActivity struct {
 	ChannelID     int64

@@ -87,7 +87,9 @@ func newEnvOn(t *testing.T, pg *pgxpool.Pool, tokens *auth.TokenIssuer, change f
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := auth.Config{BcryptCost: bcrypt.MinCost, RefreshTTL: 24 * time.Hour, RegisterBurst: 100, LoginIPBurst: 100}
+	rev := &revocations{}
+	cfg := auth.Config{BcryptCost: bcrypt.MinCost, RefreshTTL: 24 * time.Hour, RegisterBurst: 100, LoginIPBurst: 100,
+		Revocations: []auth.RevocationListener{rev}}
 	if change != nil {
 		change(&cfg)
 	}
@@ -96,8 +98,6 @@ func newEnvOn(t *testing.T, pg *pgxpool.Pool, tokens *auth.TokenIssuer, change f
 	if err != nil {
 		t.Fatal(err)
 	}
-	rev := &revocations{}
-	svc.OnRevoke(rev)
 	return env{pg: pg, users: users, svc: svc, revoked: rev}
 }
 

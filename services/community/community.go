@@ -73,11 +73,6 @@ type Users interface {
 	ByIDs(ctx context.Context, ids []int64) ([]model.User, error)
 }
 
-// ReadStates supplies the caller's read position and unread counts for channel lists (optional).
-type ReadStates interface {
-	Annotate(ctx context.Context, userID int64, views []View) error
-}
-
 // Notifier carries membership and channel changes to connected clients (rooms and events).
 type Notifier interface {
 	ServerChanged(server model.Server, action string)                            // updated
@@ -95,21 +90,11 @@ type Notifier interface {
 // IDs hands out time-ordered ids.
 type IDs interface{ Next() int64 }
 
-// View is a channel as a user sees it in a list: metadata plus their read state.
-type View struct {
-	Channel      model.Channel
-	Meta         model.ChannelMeta
-	LastReadID   int64
-	UnreadCount  int
-	MentionCount int
-}
-
 // Service implements the community rules.
 type Service struct {
 	store  Store
 	meta   MetaStore
 	users  Users
-	reads  ReadStates
 	notify Notifier
 	ids    IDs
 	log    *slog.Logger
@@ -188,16 +173,13 @@ const (
 	staleTTL = 10 * time.Minute
 )
 
-// New builds the service. reads may be nil until read state exists; peers is nil on a single node.
+// New builds the service. peers is nil on a single node.
 func New(store Store, meta MetaStore, users Users, notify Notifier, ids IDs, peers Peers, limits Limits, log *slog.Logger) *Service {
 	limits.defaults()
 	return &Service{store: store, meta: meta, users: users, notify: notify, ids: ids, peers: peers, log: log, now: time.Now,
 		limits: limits, inviteRate: ratelimit.New(limits.InviteEvery, limits.InviteBurst), dmRate: ratelimit.New(limits.DMEvery, limits.DMBurst),
 		access: map[[2]int64]accessEntry{}, lists: map[[2]int64]listEntry{}, dmBlocked: map[int64]blockedEntry{}}
 }
-
-// SetReadStates plugs in unread counts for channel lists.
-func (s *Service) SetReadStates(r ReadStates) { s.reads = r }
 
 func unavailable(err error, what string) error {
 	return apperr.Wrap(apperr.Unavailable, err, "could not "+what)
@@ -529,28 +511,23 @@ func (s *Service) SetRole(ctx context.Context, caller, serverID, target int64, n
 	return m, nil
 }
 
-// views decorates channels with metadata and the caller's read state.
-func (s *Service) views(ctx context.Context, caller int64, chans []model.Channel) ([]View, error) {
+// views decorates channels with their metadata (the caller's read state is added by the read state service).
+func (s *Service) views(ctx context.Context, caller int64, chans []model.Channel) ([]model.ChannelView, error) {
 	metas, err := s.meta.Get(ctx, channelIDs(chans))
 	if err != nil {
 		return nil, unavailable(err, "load channel metadata")
 	}
-	out := make([]View, len(chans))
+	out := make([]model.ChannelView, len(chans))
 	for i, c := range chans {
 		m := metas[c.ID]
 		m.ChannelID = c.ID
-		out[i] = View{Channel: c, Meta: m}
-	}
-	if s.reads != nil {
-		if err := s.reads.Annotate(ctx, caller, out); err != nil {
-			return nil, unavailable(err, "load read state")
-		}
+		out[i] = model.ChannelView{Channel: c, Meta: m}
 	}
 	return out, nil
 }
 
 // Channels lists a server's channels with unread state.
-func (s *Service) Channels(ctx context.Context, caller, serverID int64) ([]View, error) {
+func (s *Service) Channels(ctx context.Context, caller, serverID int64) ([]model.ChannelView, error) {
 	ctx, span := tracing.Start(ctx, "community.Channels")
 	defer span.End()
 	if _, err := s.role(ctx, serverID, caller); err != nil {
@@ -564,29 +541,29 @@ func (s *Service) Channels(ctx context.Context, caller, serverID int64) ([]View,
 }
 
 // CreateChannel adds a text channel (owner or admin).
-func (s *Service) CreateChannel(ctx context.Context, caller, serverID int64, name, topic string) (View, error) {
+func (s *Service) CreateChannel(ctx context.Context, caller, serverID int64, name, topic string) (model.ChannelView, error) {
 	ctx, span := tracing.Start(ctx, "community.CreateChannel")
 	defer span.End()
 	role, err := s.role(ctx, serverID, caller)
 	if err != nil {
-		return View{}, err
+		return model.ChannelView{}, err
 	}
 	if !isAdmin(role) {
-		return View{}, errNotAdmin
+		return model.ChannelView{}, errNotAdmin
 	}
 	if name, err = normalizeChannelName(name); err != nil {
-		return View{}, err
+		return model.ChannelView{}, err
 	}
 	if topic, err = validTopic(topic); err != nil {
-		return View{}, err
+		return model.ChannelView{}, err
 	}
 	c := model.Channel{ID: s.ids.Next(), ServerID: serverID, Kind: model.ChannelText, Name: name, CreatedAt: s.now().UTC()}
 	if err := s.store.CreateChannel(ctx, c, s.limits.ChannelsPerServer); errors.Is(err, model.ErrLimitReached) {
-		return View{}, limitReached("this server has " + strconv.Itoa(s.limits.ChannelsPerServer) + " channels, the most allowed: delete one first")
+		return model.ChannelView{}, limitReached("this server has " + strconv.Itoa(s.limits.ChannelsPerServer) + " channels, the most allowed: delete one first")
 	} else if errors.Is(err, model.ErrConflict) {
-		return View{}, &apperr.Error{Kind: apperr.Conflict, Field: "name", Message: "a channel with that name already exists"}
+		return model.ChannelView{}, &apperr.Error{Kind: apperr.Conflict, Field: "name", Message: "a channel with that name already exists"}
 	} else if err != nil {
-		return View{}, unavailable(err, "create channel")
+		return model.ChannelView{}, unavailable(err, "create channel")
 	}
 	if topic != "" {
 		if err := s.meta.SetTopic(ctx, c.ID, topic); err != nil {
@@ -594,7 +571,7 @@ func (s *Service) CreateChannel(ctx context.Context, caller, serverID int64, nam
 		}
 	}
 	s.clearAccess()
-	v := View{Channel: c, Meta: model.ChannelMeta{ChannelID: c.ID, Topic: topic}}
+	v := model.ChannelView{Channel: c, Meta: model.ChannelMeta{ChannelID: c.ID, Topic: topic}}
 	s.notify.ChannelChanged(c, v.Meta, "created")
 	return v, nil
 }
@@ -617,37 +594,37 @@ func (s *Service) adminChannel(ctx context.Context, caller, channelID int64) (mo
 }
 
 // UpdateChannel renames a channel and/or sets its topic (owner or admin).
-func (s *Service) UpdateChannel(ctx context.Context, caller, channelID int64, name, topic *string) (View, error) {
+func (s *Service) UpdateChannel(ctx context.Context, caller, channelID int64, name, topic *string) (model.ChannelView, error) {
 	ctx, span := tracing.Start(ctx, "community.UpdateChannel")
 	defer span.End()
 	c, err := s.adminChannel(ctx, caller, channelID)
 	if err != nil {
-		return View{}, err
+		return model.ChannelView{}, err
 	}
 	if name != nil {
 		n, err := normalizeChannelName(*name)
 		if err != nil {
-			return View{}, err
+			return model.ChannelView{}, err
 		}
 		if err := s.store.RenameChannel(ctx, channelID, n); errors.Is(err, model.ErrConflict) {
-			return View{}, &apperr.Error{Kind: apperr.Conflict, Field: "name", Message: "a channel with that name already exists"}
+			return model.ChannelView{}, &apperr.Error{Kind: apperr.Conflict, Field: "name", Message: "a channel with that name already exists"}
 		} else if err != nil {
-			return View{}, unavailable(err, "rename channel")
+			return model.ChannelView{}, unavailable(err, "rename channel")
 		}
 		c.Name = n
 	}
 	if topic != nil {
 		t, err := validTopic(*topic)
 		if err != nil {
-			return View{}, err
+			return model.ChannelView{}, err
 		}
 		if err := s.meta.SetTopic(ctx, channelID, t); err != nil {
-			return View{}, unavailable(err, "set topic")
+			return model.ChannelView{}, unavailable(err, "set topic")
 		}
 	}
 	vs, err := s.views(ctx, caller, []model.Channel{c})
 	if err != nil {
-		return View{}, err
+		return model.ChannelView{}, err
 	}
 	s.notify.ChannelChanged(c, vs[0].Meta, "updated")
 	return vs[0], nil

@@ -32,7 +32,7 @@ type DMStore interface {
 // after it was closed), group DMs (up to Limits.GroupDMSize people) are new each time. A new DM needs consent:
 // every other person must share a server or a DM with the caller, or accept DMs from everyone; nobody may be
 // blocked by, or block, the caller; and the caller may create only so many new DMs (Limits.DMEvery/DMBurst).
-func (s *Service) CreateDM(ctx context.Context, caller int64, others []int64) (View, bool, error) {
+func (s *Service) CreateDM(ctx context.Context, caller int64, others []int64) (model.ChannelView, bool, error) {
 	ctx, span := tracing.Start(ctx, "community.CreateDM")
 	defer span.End()
 	set := map[int64]bool{caller: true}
@@ -45,17 +45,17 @@ func (s *Service) CreateDM(ctx context.Context, caller int64, others []int64) (V
 	}
 	slices.Sort(ids)
 	if len(ids) < 2 {
-		return View{}, false, apperr.InvalidField("userIds", "name at least one other user")
+		return model.ChannelView{}, false, apperr.InvalidField("userIds", "name at least one other user")
 	}
 	if len(ids) > s.limits.GroupDMSize {
-		return View{}, false, apperr.InvalidField("userIds", "a group DM has at most "+strconv.Itoa(s.limits.GroupDMSize)+" people")
+		return model.ChannelView{}, false, apperr.InvalidField("userIds", "a group DM has at most "+strconv.Itoa(s.limits.GroupDMSize)+" people")
 	}
 	users, err := s.users.ByIDs(ctx, ids)
 	if err != nil {
-		return View{}, false, unavailable(err, "load users")
+		return model.ChannelView{}, false, unavailable(err, "load users")
 	}
 	if len(users) != len(ids) {
-		return View{}, false, apperr.InvalidField("userIds", "some of those users do not exist")
+		return model.ChannelView{}, false, apperr.InvalidField("userIds", "some of those users do not exist")
 	}
 	key := ""
 	if len(ids) == 2 {
@@ -65,23 +65,23 @@ func (s *Service) CreateDM(ctx context.Context, caller int64, others []int64) (V
 	if key != "" {
 		_, err := s.store.DMByKey(ctx, key)
 		if err != nil && !errors.Is(err, model.ErrNotFound) {
-			return View{}, false, unavailable(err, "look the DM up")
+			return model.ChannelView{}, false, unavailable(err, "look the DM up")
 		}
 		existing = err == nil
 	}
 	if !existing {
 		if err := s.mayOpenDM(ctx, caller, ids, users); err != nil {
-			return View{}, false, err
+			return model.ChannelView{}, false, err
 		}
 	}
 	c, created, err := s.store.FindOrCreateDM(ctx, model.Channel{ID: s.ids.Next()}, ids, key)
 	if err != nil {
-		return View{}, false, unavailable(err, "create DM")
+		return model.ChannelView{}, false, unavailable(err, "create DM")
 	}
 	c.Participants = users
 	if !created {
 		if err := s.store.ReopenDMs(ctx, caller, []int64{c.ID}); err != nil {
-			return View{}, false, unavailable(err, "reopen DM")
+			return model.ChannelView{}, false, unavailable(err, "reopen DM")
 		}
 	}
 	s.clearAccess()
@@ -90,7 +90,7 @@ func (s *Service) CreateDM(ctx context.Context, caller int64, others []int64) (V
 	}
 	vs, err := s.views(ctx, caller, []model.Channel{c})
 	if err != nil {
-		return View{}, false, err
+		return model.ChannelView{}, false, err
 	}
 	return vs[0], created, nil
 }
@@ -129,9 +129,16 @@ func (s *Service) mayOpenDM(ctx context.Context, caller int64, ids []int64, user
 	return nil
 }
 
-// DMs lists the caller's DMs, most recently active first. A DM the caller closed is left out until a message
-// newer than the close arrives (or one they have not read); then it is listed, and stays listed, again.
-func (s *Service) DMs(ctx context.Context, caller int64) ([]View, error) {
+// ReadStates adds a user's read positions and unread counts to channel views. The read state service depends on
+// this one (access checks), so it is not built into it: DMs is handed it by its caller (the HTTP handler).
+type ReadStates interface {
+	Annotate(ctx context.Context, userID int64, views []model.ChannelView) error
+}
+
+// DMs lists the caller's DMs with their read state (reads; nil: none), most recently active first. A DM the
+// caller closed is left out until a message newer than the close arrives (or one they have not read); then it
+// is listed, and stays listed, again.
+func (s *Service) DMs(ctx context.Context, caller int64, reads ReadStates) ([]model.ChannelView, error) {
 	ctx, span := tracing.Start(ctx, "community.DMs")
 	defer span.End()
 	chans, err := s.store.DMsOf(ctx, caller)
@@ -142,8 +149,13 @@ func (s *Service) DMs(ctx context.Context, caller int64) ([]View, error) {
 	if err != nil {
 		return nil, err
 	}
+	if reads != nil {
+		if err := reads.Annotate(ctx, caller, vs); err != nil {
+			return nil, unavailable(err, "load read state")
+		}
+	}
 	var reopened []int64
-	vs = slices.DeleteFunc(vs, func(v View) bool {
+	vs = slices.DeleteFunc(vs, func(v model.ChannelView) bool {
 		closed := v.Channel.ClosedAfter
 		if closed == 0 {
 			return false
@@ -159,7 +171,7 @@ func (s *Service) DMs(ctx context.Context, caller int64) ([]View, error) {
 			s.log.WarnContext(ctx, "closed DMs with new messages not reopened", "user", caller, "err", err)
 		}
 	}
-	slices.SortStableFunc(vs, func(a, b View) int {
+	slices.SortStableFunc(vs, func(a, b model.ChannelView) int {
 		la, lb := max(a.Meta.LastMessageID, a.Channel.ID), max(b.Meta.LastMessageID, b.Channel.ID)
 		switch {
 		case la > lb:
