@@ -159,6 +159,10 @@ type ChannelMeta struct {
 	Pinned        []int64
 }
 
+// Mail is one plain-text message to one address (registration mails: services/auth writes them, internal/mail
+// sends them).
+type Mail struct{ To, Subject, Text string }
+
 // ChannelView is a channel as one user sees it in a list: metadata plus their read state. The community service
 // fills Channel and Meta; the read state service fills the rest (the HTTP handler asks both).
 type ChannelView struct {

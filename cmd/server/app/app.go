@@ -1,5 +1,8 @@
-// Package app assembles the server from its parts with explicit constructors, in dependency order:
-// stores → services → controllers. cmd/server runs it; integration tests build the same thing in-process.
+// Package app is the composition root: it assembles the server from its parts with explicit constructors, in
+// dependency order: stores → the socket hub (outbound) → services → controllers (the socket handlers on the hub,
+// then HTTP). Nothing is handed to a part after it was built. cmd/server runs it; integration tests build the
+// same thing in-process (cmd/server/testserver). It lives under cmd/ because it imports every layer: internal/
+// is the foundation the layers stand on (layers_test.go keeps the imports pointing down).
 package app
 
 import (
