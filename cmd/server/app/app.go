@@ -245,6 +245,7 @@ func New(cfg config.Config, log *slog.Logger, tel Telemetry, pg *pgxpool.Pool, m
 		InviteEvery: cfg.Limits.InviteEvery, InviteBurst: cfg.Limits.InviteBurst, DMEvery: cfg.Limits.DMEvery, DMBurst: cfg.Limits.DMBurst,
 		GroupDMSize: cfg.Limits.GroupDMSize,
 	}, log.With("component", "community"))
+	access := communitySvc.Access // the access checks: what most services need of community
 	// Search: the index is written in the background after each durable change; chat never waits for it.
 	var searchSvc *search.Service
 	var searchIndex messaging.SearchIndex
@@ -272,16 +273,16 @@ func New(cfg config.Config, log *slog.Logger, tel Telemetry, pg *pgxpool.Pool, m
 	} else {
 		return nil, err
 	}
-	filesSvc := attachments.New(postgres.NewAttachmentStore(pg), objects, communitySvc, ids, attachments.Config{
+	filesSvc := attachments.New(postgres.NewAttachmentStore(pg), objects, access, ids, attachments.Config{
 		MaxSize: cfg.Uploads.MaxSize, Types: cfg.Uploads.Types, MaxPixels: cfg.Uploads.MaxPixels, UploadEvery: cfg.Uploads.Every,
 		UploadBurst: cfg.Uploads.Burst, UnsentTTL: cfg.Uploads.UnsentTTL, TempDir: cfg.Uploads.TempDir,
 		Sent: cassandra.NewMessageStore(cs), Posters: posters,
 	}, log.With("component", "attachments"))
 	filesSvc.Start(10 * time.Minute)
-	typingSvc := typing.New(writers{communitySvc}, pub, typing.DefaultThrottle, typing.DefaultExpiry)
+	typingSvc := typing.New(writers{access}, pub, typing.DefaultThrottle, typing.DefaultExpiry)
 	// Read state both hears about stored messages and calls messaging: it joins this relay when built.
 	readRelay := &messaging.Relay{}
-	messagingSvc := messaging.New(cassandra.NewMessageStore(cs), communitySvc, pub, channelMeta, ids, messaging.Config{
+	messagingSvc := messaging.New(cassandra.NewMessageStore(cs), access, pub, channelMeta, ids, messaging.Config{
 		FlushBatch:       cfg.Messaging.FlushBatch,
 		FlushDelay:       cfg.Messaging.FlushDelay,
 		QueueLimit:       cfg.Messaging.QueueLimit,
@@ -296,7 +297,7 @@ func New(cfg config.Config, log *slog.Logger, tel Telemetry, pg *pgxpool.Pool, m
 		Forward:          forwarder,
 		Limiter:          limiter,
 		Mentions:         communitySvc,
-		Gate:             communitySvc,
+		Gate:             access,
 		Online:           presenceSvc,
 		Pins:             channelMeta,
 		PinNotify:        pub,
@@ -306,12 +307,12 @@ func New(cfg config.Config, log *slog.Logger, tel Telemetry, pg *pgxpool.Pool, m
 		Metrics:          m,
 		Tracer:           tracer,
 	}, log.With("component", "messaging"))
-	readSvc := readstate.New(mongo.NewReadStateStore(mdb), communitySvc, messagingSvc, pub, readPeers, readRelay, cfg.Messaging.StateWrites, log.With("component", "readstate"))
-	reactSvc := reactions.New(mongo.NewReactionStore(mdb), communitySvc, messagingSvc, pub,
-		reactions.Config{WriteInterval: cfg.Messaging.StateWrites, Gate: communitySvc}, log.With("component", "reactions"))
+	readSvc := readstate.New(mongo.NewReadStateStore(mdb), access, messagingSvc, pub, readPeers, readRelay, cfg.Messaging.StateWrites, log.With("component", "readstate"))
+	reactSvc := reactions.New(mongo.NewReactionStore(mdb), access, messagingSvc, pub,
+		reactions.Config{WriteInterval: cfg.Messaging.StateWrites, Gate: access}, log.With("component", "reactions"))
 
 	// Controllers, last: the socket events (on the hub), then HTTP.
-	socketapi.New(hub, socketapi.Services{Auth: authSvc, Rooms: communitySvc, Messages: messagingSvc, Presence: presenceSvc,
+	socketapi.New(hub, socketapi.Services{Auth: authSvc, Rooms: access, Messages: messagingSvc, Presence: presenceSvc,
 		Typing: typingSvc, Receipts: readSvc, Reactions: reactSvc}, log.With("component", "socket"))
 
 	m.Gauge("parley_message_queue_depth", "Accepted messages waiting for Cassandra on this node (sends are refused at PARLEY_QUEUE_LIMIT).",
@@ -328,7 +329,7 @@ func New(cfg config.Config, log *slog.Logger, tel Telemetry, pg *pgxpool.Pool, m
 	var internal http.Handler
 	if node != nil {
 		node.Handle(topicSockets, hub.Receive)
-		node.Handle(topicAccess, func([]byte) { communitySvc.ForgetAccess() })
+		node.Handle(topicAccess, func([]byte) { access.ForgetAccess() })
 		node.Handle(topicSessions, func(b []byte) {
 			if len(b) == 8 {
 				authSvc.Forget(int64(binary.BigEndian.Uint64(b)))
@@ -556,7 +557,7 @@ func openObjects(cfg config.Storage, calls Telemetry) (attachments.Objects, func
 
 // writers answers typing's access question with "may write here now": nobody shows as typing in a 1:1 DM that a
 // block closed for sending.
-type writers struct{ svc *community.Service }
+type writers struct{ svc *community.Access }
 
 func (w writers) CanRead(ctx context.Context, userID, channelID int64) (model.Channel, string, error) {
 	return w.svc.CanWrite(ctx, userID, channelID)
