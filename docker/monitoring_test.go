@@ -174,7 +174,7 @@ func checkDashboard(dashJSON string, exported map[string]bool) []string {
 }
 
 // exportedMetrics: the Go and process collectors' series (gathered from a real registry) and every parley_*
-// name the server declares (internal/metrics and internal/app; vectors without children are not gathered).
+// name the server declares (internal/metrics and cmd/server/app; vectors without children are not gathered).
 func exportedMetrics(t *testing.T) map[string]bool {
 	t.Helper()
 	out := map[string]bool{}
@@ -185,7 +185,7 @@ func exportedMetrics(t *testing.T) map[string]bool {
 	for _, f := range fams {
 		out[f.GetName()] = true
 	}
-	for _, file := range []string{"../internal/metrics/metrics.go", "../internal/app/app.go"} {
+	for _, file := range []string{"../internal/metrics/metrics.go", "../cmd/server/app/app.go"} {
 		b, err := os.ReadFile(file)
 		if err != nil {
 			t.Fatal(err)

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Prints statement coverage per layer (controllers, services, repositories, internal) from a Go cover profile.
+# Prints statement coverage per layer (cmd: the composition root, controllers, services, repositories, internal)
+# from a Go cover profile.
 # A block counts as covered if any test binary covered it (profiles from several packages repeat blocks).
 # Fails when controllers, services or repositories fall below COVERAGE_MIN (default 80) percent.
 set -euo pipefail

@@ -15,7 +15,7 @@ step "lint" "$ROOT/scripts/lint.sh"
 mkdir -p "$ROOT/coverage"
 go_tests() {
   # -p 2: two test binaries at a time on two cores; each package's tests run in parallel inside.
-  go test -race -p 2 -timeout 20m -coverpkg=./controllers/...,./services/...,./repositories/...,./internal/... \
+  go test -race -p 2 -timeout 20m -coverpkg=./cmd/server/app,./controllers/...,./services/...,./repositories/...,./internal/... \
     -coverprofile="$ROOT/coverage/go.out" ./... 2>&1 | tee "$ROOT/coverage/go-test.log"
   return "${PIPESTATUS[0]}"
 }

@@ -22,7 +22,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	mongodrv "go.mongodb.org/mongo-driver/v2/mongo"
 
-	"github.com/parleychat/parley/internal/app"
+	"github.com/parleychat/parley/cmd/server/app"
 	"github.com/parleychat/parley/internal/config"
 )
 

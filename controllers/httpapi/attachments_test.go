@@ -19,10 +19,10 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/parleychat/parley/controllers/httpapi"
 
+	"github.com/parleychat/parley/cmd/server/testserver"
 	"github.com/parleychat/parley/internal/model"
 	"github.com/parleychat/parley/internal/testenv"
 	"github.com/parleychat/parley/internal/testenv/testfiles"
-	"github.com/parleychat/parley/internal/testenv/testserver"
 	"github.com/parleychat/parley/services/messaging"
 )
 

@@ -9,7 +9,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/parleychat/parley/internal/testenv/testserver"
+	"github.com/parleychat/parley/cmd/server/testserver"
 )
 
 const testSecret = "test-secret-test-secret-test-secret-0123"

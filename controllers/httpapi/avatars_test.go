@@ -10,8 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/parleychat/parley/cmd/server/testserver"
 	"github.com/parleychat/parley/internal/testenv/testfiles"
-	"github.com/parleychat/parley/internal/testenv/testserver"
 )
 
 // putImage PUTs raw image bytes to path and returns the status and the answer's body.

@@ -8,6 +8,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/parleychat/parley/controllers/wire"
+	"github.com/parleychat/parley/internal/apperr"
 	"github.com/parleychat/parley/internal/model"
 	"github.com/parleychat/parley/services/community"
 )
@@ -26,22 +27,40 @@ type CommunityService interface {
 	Leave(ctx context.Context, caller, serverID int64) error
 	Kick(ctx context.Context, caller, serverID, target int64) error
 	SetRole(ctx context.Context, caller, serverID, target int64, role string) (model.Member, error)
-	Channels(ctx context.Context, caller, serverID int64) ([]community.View, error)
-	CreateChannel(ctx context.Context, caller, serverID int64, name, topic string) (community.View, error)
-	UpdateChannel(ctx context.Context, caller, channelID int64, name, topic *string) (community.View, error)
+	Channels(ctx context.Context, caller, serverID int64) ([]model.ChannelView, error)
+	CreateChannel(ctx context.Context, caller, serverID int64, name, topic string) (model.ChannelView, error)
+	UpdateChannel(ctx context.Context, caller, channelID int64, name, topic *string) (model.ChannelView, error)
 	DeleteChannel(ctx context.Context, caller, channelID int64) error
-	CreateDM(ctx context.Context, caller int64, others []int64) (community.View, bool, error)
-	DMs(ctx context.Context, caller int64) ([]community.View, error)
+	CreateDM(ctx context.Context, caller int64, others []int64) (model.ChannelView, bool, error)
+	DMs(ctx context.Context, caller int64, reads community.ReadStates) ([]model.ChannelView, error)
+}
+
+// ReadStates adds the caller's read position and unread counts to channel views. The community service cannot
+// hold it (the read state service depends on community), so channel lists are combined here.
+type ReadStates interface {
+	Annotate(ctx context.Context, userID int64, views []model.ChannelView) error
 }
 
 // CommunityHandlers serves servers, invites, members, channels and DMs.
 type CommunityHandlers struct {
-	svc CommunityService
-	log *slog.Logger
+	svc   CommunityService
+	reads ReadStates
+	log   *slog.Logger
 }
 
-func NewCommunityHandlers(svc CommunityService, log *slog.Logger) *CommunityHandlers {
-	return &CommunityHandlers{svc: svc, log: log}
+func NewCommunityHandlers(svc CommunityService, reads ReadStates, log *slog.Logger) *CommunityHandlers {
+	return &CommunityHandlers{svc: svc, reads: reads, log: log}
+}
+
+// annotate adds the caller's read state to views the community service returned.
+func (h *CommunityHandlers) annotate(ctx context.Context, userID int64, vs []model.ChannelView, err error) error {
+	if err != nil {
+		return err
+	}
+	if err := h.reads.Annotate(ctx, userID, vs); err != nil {
+		return apperr.Wrap(apperr.Unavailable, err, "could not load read state")
+	}
+	return nil
 }
 
 // Routes registers the handlers: public ones on api, the rest on the authenticated group.
@@ -65,11 +84,11 @@ func (h *CommunityHandlers) Routes(_ *gin.Engine, api, authed *gin.RouterGroup) 
 	authed.GET("/dms", h.listDMs)
 }
 
-func toChannel(v community.View) wire.Channel {
+func toChannel(v model.ChannelView) wire.Channel {
 	return wire.ToChannel(v.Channel, v.Meta, v.LastReadID, v.UnreadCount, v.MentionCount)
 }
 
-func toChannels(vs []community.View) []wire.Channel {
+func toChannels(vs []model.ChannelView) []wire.Channel {
 	out := make([]wire.Channel, 0, len(vs))
 	for _, v := range vs {
 		out = append(out, toChannel(v))
@@ -238,8 +257,12 @@ func (h *CommunityHandlers) patchMember(c *gin.Context) {
 
 func (h *CommunityHandlers) listChannels(c *gin.Context) {
 	h.run(c, http.StatusOK, func(ids map[string]int64) (any, error) {
-		vs, err := h.svc.Channels(c.Request.Context(), caller(c).UserID, ids["id"])
-		return gin.H{"channels": toChannels(vs)}, err
+		ctx, userID := c.Request.Context(), caller(c).UserID
+		vs, err := h.svc.Channels(ctx, userID, ids["id"])
+		if err = h.annotate(ctx, userID, vs, err); err != nil {
+			return nil, err
+		}
+		return gin.H{"channels": toChannels(vs)}, nil
 	}, "id")
 }
 
@@ -265,8 +288,13 @@ func (h *CommunityHandlers) patchChannel(c *gin.Context) {
 		return
 	}
 	h.run(c, http.StatusOK, func(ids map[string]int64) (any, error) {
-		v, err := h.svc.UpdateChannel(c.Request.Context(), caller(c).UserID, ids["id"], body.Name, body.Topic)
-		return toChannel(v), err
+		ctx, userID := c.Request.Context(), caller(c).UserID
+		v, err := h.svc.UpdateChannel(ctx, userID, ids["id"], body.Name, body.Topic)
+		vs := []model.ChannelView{v}
+		if err = h.annotate(ctx, userID, vs, err); err != nil {
+			return nil, err
+		}
+		return toChannel(vs[0]), nil
 	}, "id")
 }
 
@@ -293,8 +321,10 @@ func (h *CommunityHandlers) createDM(c *gin.Context) {
 		}
 		others = append(others, id)
 	}
-	v, created, err := h.svc.CreateDM(c.Request.Context(), caller(c).UserID, others)
-	if err != nil {
+	ctx, userID := c.Request.Context(), caller(c).UserID
+	v, created, err := h.svc.CreateDM(ctx, userID, others)
+	vs := []model.ChannelView{v}
+	if err = h.annotate(ctx, userID, vs, err); err != nil {
 		fail(c, h.log, err)
 		return
 	}
@@ -302,12 +332,12 @@ func (h *CommunityHandlers) createDM(c *gin.Context) {
 	if created {
 		status = http.StatusCreated
 	}
-	c.JSON(status, toChannel(v))
+	c.JSON(status, toChannel(vs[0]))
 }
 
 func (h *CommunityHandlers) listDMs(c *gin.Context) {
 	h.run(c, http.StatusOK, func(map[string]int64) (any, error) {
-		vs, err := h.svc.DMs(c.Request.Context(), caller(c).UserID)
+		vs, err := h.svc.DMs(c.Request.Context(), caller(c).UserID, h.reads)
 		return gin.H{"channels": toChannels(vs)}, err
 	})
 }

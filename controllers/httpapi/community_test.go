@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/parleychat/parley/internal/testenv/testserver"
+	"github.com/parleychat/parley/cmd/server/testserver"
 )
 
 type server struct {

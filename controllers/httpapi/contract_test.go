@@ -8,8 +8,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/parleychat/parley/cmd/server/testserver"
 	"github.com/parleychat/parley/internal/testenv/contract"
-	"github.com/parleychat/parley/internal/testenv/testserver"
 )
 
 // Every route the server registers has an entry (path and method) in docs/openapi.yaml, so the response

@@ -150,30 +150,32 @@ func (f fCommunity) SetRole(_ context.Context, c, s, u int64, _ string) (model.M
 	f.s.ids("setRole", c, s, u)
 	return model.Member{}, nil
 }
-func (f fCommunity) Channels(_ context.Context, c, s int64) ([]community.View, error) {
+func (f fCommunity) Channels(_ context.Context, c, s int64) ([]model.ChannelView, error) {
 	f.s.ids("channels", c, s)
 	return nil, nil
 }
-func (f fCommunity) CreateChannel(_ context.Context, c, s int64, _, _ string) (community.View, error) {
+func (f fCommunity) CreateChannel(_ context.Context, c, s int64, _, _ string) (model.ChannelView, error) {
 	f.s.ids("createChannel", c, s)
-	return community.View{}, nil
+	return model.ChannelView{}, nil
 }
-func (f fCommunity) UpdateChannel(_ context.Context, c, ch int64, _, _ *string) (community.View, error) {
+func (f fCommunity) UpdateChannel(_ context.Context, c, ch int64, _, _ *string) (model.ChannelView, error) {
 	f.s.ids("updateChannel", c, ch)
-	return community.View{}, nil
+	return model.ChannelView{}, nil
 }
 func (f fCommunity) DeleteChannel(_ context.Context, c, ch int64) error {
 	f.s.ids("deleteChannel", c, ch)
 	return nil
 }
-func (f fCommunity) CreateDM(_ context.Context, c int64, others []int64) (community.View, bool, error) {
+func (f fCommunity) CreateDM(_ context.Context, c int64, others []int64) (model.ChannelView, bool, error) {
 	f.s.ids("createDM", append([]int64{c}, others...)...)
-	return community.View{}, true, nil
+	return model.ChannelView{}, true, nil
 }
-func (f fCommunity) DMs(_ context.Context, c int64) ([]community.View, error) {
+func (f fCommunity) DMs(_ context.Context, c int64, _ community.ReadStates) ([]model.ChannelView, error) {
 	f.s.ids("dms", c)
 	return nil, nil
 }
+
+func (fCommunity) Annotate(context.Context, int64, []model.ChannelView) error { return nil }
 
 type fSafety struct {
 	httpapi.SafetyService
@@ -346,7 +348,7 @@ func fuzzRouter(s *seen) *gin.Engine {
 		Log:  log,
 		Auth: authH,
 		Extra: []func(e *gin.Engine, api, authed *gin.RouterGroup){
-			httpapi.NewCommunityHandlers(fCommunity{s: s}, log).Routes,
+			httpapi.NewCommunityHandlers(fCommunity{s: s}, fCommunity{s: s}, log).Routes,
 			httpapi.NewMessageHandlers(fHistory{s: s}, misc, log).WithReactions(misc).Routes,
 			httpapi.NewReactionHandlers(misc, fAuth{s: s}, log).Routes,
 			httpapi.NewRealtimeHandlers(misc, misc, log).Routes,

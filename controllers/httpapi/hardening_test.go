@@ -15,9 +15,9 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/parleychat/parley/cmd/server/testserver"
 	"github.com/parleychat/parley/controllers/httpapi"
 	"github.com/parleychat/parley/internal/testenv/jsclient"
-	"github.com/parleychat/parley/internal/testenv/testserver"
 )
 
 // client talks to a server started with PARLEY_TRUSTED_PROXIES=127.0.0.1, posing as the address ip, and keeps

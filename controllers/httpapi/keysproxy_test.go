@@ -14,9 +14,9 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/parleychat/parley/cmd/server/testserver"
 	"github.com/parleychat/parley/controllers/keysapi"
 	"github.com/parleychat/parley/internal/testenv"
-	"github.com/parleychat/parley/internal/testenv/testserver"
 	"github.com/parleychat/parley/repositories/keystore"
 	"github.com/parleychat/parley/services/auth"
 	"github.com/parleychat/parley/services/keys"

@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parleychat/parley/cmd/server/testserver"
 	"github.com/parleychat/parley/internal/model"
 	"github.com/parleychat/parley/internal/testenv"
-	"github.com/parleychat/parley/internal/testenv/testserver"
 	"github.com/parleychat/parley/services/messaging"
 )
 

@@ -4,7 +4,7 @@ import (
 	"net/http"
 	"testing"
 
-	"github.com/parleychat/parley/internal/testenv/testserver"
+	"github.com/parleychat/parley/cmd/server/testserver"
 )
 
 // Each signed-in user has a REST budget: a burst, then 429 with Retry-After; another user is not affected.

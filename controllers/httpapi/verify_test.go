@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/parleychat/parley/internal/testenv/testserver"
+	"github.com/parleychat/parley/cmd/server/testserver"
 )
 
 // mailbox reads the .eml files the server writes with PARLEY_MAIL_DIR.

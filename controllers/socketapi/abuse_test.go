@@ -8,10 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parleychat/parley/cmd/server/testserver"
 	"github.com/parleychat/parley/controllers/socketapi"
 	"github.com/parleychat/parley/internal/testenv/jsclient"
 	"github.com/parleychat/parley/internal/testenv/rawsio"
-	"github.com/parleychat/parley/internal/testenv/testserver"
 )
 
 // One account that opens many sockets and stops reading them cannot make the server hold an unbounded

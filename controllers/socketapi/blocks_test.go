@@ -4,8 +4,8 @@ import (
 	"net/http"
 	"testing"
 
+	"github.com/parleychat/parley/cmd/server/testserver"
 	"github.com/parleychat/parley/internal/testenv/jsclient"
-	"github.com/parleychat/parley/internal/testenv/testserver"
 )
 
 // A block reaches past DMs: nobody reacts in the blocked 1:1 DM (as nobody sends there), and in a shared

@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parleychat/parley/cmd/server/testserver"
 	"github.com/parleychat/parley/internal/testenv"
 	"github.com/parleychat/parley/internal/testenv/jsclient"
-	"github.com/parleychat/parley/internal/testenv/testserver"
 	"github.com/parleychat/parley/repositories/cassandra"
 )
 

@@ -252,11 +252,9 @@ func FuzzEventPayloads(f *testing.F) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	// No event budgets (an empty map): a rate-limited event never reaches its decoder, and the budgets have tests of
 	// their own.
-	srv := socketapi.New(fakeAuth{}, socketapi.Config{PingInterval: time.Hour, EventLimits: map[string]socketapi.Limit{}}, log)
+	srv := socketapi.NewHub(socketapi.Config{PingInterval: time.Hour, EventLimits: map[string]socketapi.Limit{}}, log)
 	svc := fakeServices{rec}
-	srv.RegisterMessageEvents(svc)
-	srv.RegisterRealtimeEvents(svc, svc, svc)
-	srv.RegisterReactionEvents(svc)
+	socketapi.New(srv, socketapi.Services{Auth: fakeAuth{}, Messages: svc, Presence: svc, Typing: svc, Receipts: svc, Reactions: svc}, log)
 	hs := httptest.NewServer(srv.Handler())
 	f.Cleanup(func() { srv.Close(); hs.Close() })
 	var c *sioclient.Client

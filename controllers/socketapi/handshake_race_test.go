@@ -58,12 +58,13 @@ func (r *raceRooms) ReadableChannelIDs(context.Context, int64) ([]int64, error) 
 
 func (r *raceRooms) ServerIDs(context.Context, int64) ([]int64, error) { return nil, nil }
 
-func raceServer(t *testing.T) (*Server, *raceAuth, *raceRooms, string) {
+func raceServer(t *testing.T) (*Hub, *raceAuth, *raceRooms, string) {
 	t.Helper()
 	a := &raceAuth{}
 	rooms := &raceRooms{channels: []int64{100}, reading: make(chan struct{}), proceed: make(chan struct{})}
-	s := New(a, Config{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	s.SetRooms(rooms)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	s := NewHub(Config{}, log)
+	New(s, Services{Auth: a, Rooms: rooms}, log)
 	mux := http.NewServeMux()
 	mux.Handle("/socket.io/", s.Handler())
 	hs := httptest.NewServer(mux)

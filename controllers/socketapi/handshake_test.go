@@ -7,8 +7,8 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/parleychat/parley/cmd/server/testserver"
 	"github.com/parleychat/parley/internal/testenv/jsclient"
-	"github.com/parleychat/parley/internal/testenv/testserver"
 )
 
 const testSecret = "test-secret-test-secret-test-secret-0123"

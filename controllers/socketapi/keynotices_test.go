@@ -14,10 +14,10 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/parleychat/parley/cmd/server/testserver"
 	"github.com/parleychat/parley/controllers/keysapi"
 	"github.com/parleychat/parley/internal/testenv"
 	"github.com/parleychat/parley/internal/testenv/jsclient"
-	"github.com/parleychat/parley/internal/testenv/testserver"
 	"github.com/parleychat/parley/repositories/keystore"
 	redisstore "github.com/parleychat/parley/repositories/redis"
 	"github.com/parleychat/parley/services/auth"

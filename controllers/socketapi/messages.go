@@ -18,8 +18,8 @@ type MessageService interface {
 	Sync(ctx context.Context, userID int64, since map[int64]int64) (map[int64]messaging.SyncResult, error)
 }
 
-// RegisterMessageEvents wires message:send, message:edit, message:delete and messages:sync.
-func (s *Server) RegisterMessageEvents(svc MessageService) {
+// messageEvents registers message:send, message:edit, message:delete and messages:sync.
+func (s *Server) messageEvents(svc MessageService) {
 	on(s, wire.EventMessageSend, func(ctx context.Context, c *Conn, p wire.SendMessagePayload, reply Reply) {
 		channelID, err := parseID(p.ChannelID, "channelId")
 		if err != nil {

@@ -14,8 +14,8 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/parleychat/parley/cmd/server/testserver"
 	"github.com/parleychat/parley/internal/testenv/sioclient"
-	"github.com/parleychat/parley/internal/testenv/testserver"
 )
 
 // A scripted conversation moves the counters an operator watches, and /metrics shows them with the node label.

@@ -12,10 +12,7 @@ import (
 // Publisher turns service notifications into room changes and events. Room changes go through the adapter
 // (SocketsJoin/SocketsLeave on a room), so they reach every socket of the user wherever it is connected.
 // Sockets leave rooms before anything is announced, so a removed member never sees what follows.
-type Publisher struct{ s *Server }
-
-// Publisher returns the notifier the services use.
-func (s *Server) Publisher() *Publisher { return &Publisher{s: s} }
+type Publisher struct{ s *Hub }
 
 func (p *Publisher) emit(event string, payload any, rooms ...socketio.Room) {
 	if len(rooms) == 0 {

@@ -13,10 +13,10 @@ type ReactionService interface {
 	Remove(ctx context.Context, userID, channelID, messageID int64, emoji string) (reactions.Summary, error)
 }
 
-// RegisterReactionEvents wires reaction:add and reaction:remove. Both may read MongoDB and Cassandra (the
+// reactionEvents registers reaction:add and reaction:remove. Both may read MongoDB and Cassandra (the
 // message's existence, its stored reactions), so they run off the socket's queue. The ack carries the emoji's
 // reactions as the caller now sees them: {ok: true, reaction: Reaction}.
-func (s *Server) RegisterReactionEvents(svc ReactionService) {
+func (s *Server) reactionEvents(svc ReactionService) {
 	handle := func(change func(ctx context.Context, userID, channelID, messageID int64, emoji string) (reactions.Summary, error)) Handler[wire.ReactionPayload] {
 		return func(ev context.Context, c *Conn, p wire.ReactionPayload, reply Reply) {
 			channelID, messageID, err := parseRef(wire.MessageRef{ChannelID: p.ChannelID, MessageID: p.MessageID})

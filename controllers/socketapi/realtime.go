@@ -29,10 +29,10 @@ type ReceiptService interface {
 	Delivered(ctx context.Context, userID, channelID, messageID int64) error
 }
 
-// RegisterRealtimeEvents wires presence, typing and receipts.
-func (s *Server) RegisterRealtimeEvents(presence PresenceService, typing TypingService, receipts ReceiptService) {
-	s.OnConnect(func(c *Conn) { presence.ConnectedAs(c.UserID, c.Socket.ID(), c.Status) })
-	s.OnDisconnect(func(c *Conn, _ string) { presence.Disconnected(c.UserID, c.Socket.ID()) })
+// realtimeEvents registers the presence hooks and events, typing and receipts.
+func (s *Server) realtimeEvents(presence PresenceService, typing TypingService, receipts ReceiptService) {
+	s.onConnect(func(c *Conn) { presence.ConnectedAs(c.UserID, c.Socket.ID(), c.Status) })
+	s.onDisconnect(func(c *Conn, _ string) { presence.Disconnected(c.UserID, c.Socket.ID()) })
 
 	on(s, wire.EventPresenceSet, answer(func(_ context.Context, c *Conn, p wire.PresenceSetPayload) (wire.Ack, error) {
 		return nil, presence.SetStatus(c.UserID, c.Socket.ID(), p.Status)

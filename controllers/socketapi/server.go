@@ -1,7 +1,10 @@
-// Package socketapi is the Socket.IO side of the controllers: the handshake (token + Origin checks), room
-// membership, and the event handlers. It runs on our own protocol server (internal/socketio). Every event goes
-// through one wrapper (on) that re-checks the session, decodes the payload straight into its typed struct
-// (controllers/wire/events.go), recovers panics and answers the ack in one shape.
+// Package socketapi is the Socket.IO side of the controllers, in two halves built at different times. The Hub
+// (hub.go) is the outbound side: the protocol server (internal/socketio), its rooms and the Publisher the
+// services notify; it needs nothing of them, so it is built first. The Server is the inbound side: the handshake
+// (token + Origin checks), room membership and the event handlers; it is built last, with the services it calls,
+// and registers everything in its constructor. Every event goes through one wrapper (on) that re-checks the
+// session, decodes the payload straight into its typed struct (controllers/wire/events.go), recovers panics and
+// answers the ack in one shape.
 package socketapi
 
 import (
@@ -9,20 +12,16 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
-	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/parleychat/parley/controllers/wire"
 	"github.com/parleychat/parley/internal/apperr"
-	"github.com/parleychat/parley/internal/engineio"
 	"github.com/parleychat/parley/internal/ratelimit"
 	"github.com/parleychat/parley/internal/reqid"
 	"github.com/parleychat/parley/internal/socketio"
@@ -107,16 +106,13 @@ type (
 	DisconnectHook func(c *Conn, reason string)
 )
 
-// Server is the product's Socket.IO endpoint.
+// Server is the inbound side of the product's Socket.IO endpoint: the handshake and the event handlers, on the
+// hub's namespace.
 type Server struct {
-	io      *socketio.Server
-	nsp     *socketio.Namespace
-	local   *socketio.LocalAdapter // this node's rooms (under bus when several nodes)
-	bus     *socketio.BusAdapter   // several nodes only
+	hub     *Hub
 	auth    Authenticator
 	rooms   RoomSource
 	log     *slog.Logger
-	origins map[string]bool
 	onConn  []ConnectHook
 	onDisc  []DisconnectHook
 	limits  map[string]*ratelimit.Keyed
@@ -128,6 +124,18 @@ type Server struct {
 	perUser    map[int64]int // connection slots per user (taken in the handshake middleware, given back on close)
 }
 
+// Services are what the inbound side calls. Auth is required; a nil service leaves its events unregistered (tests
+// that exercise one group), a nil Rooms joins sockets to their user and session rooms only.
+type Services struct {
+	Auth      Authenticator
+	Rooms     RoomSource
+	Messages  MessageService
+	Presence  PresenceService
+	Typing    TypingService
+	Receipts  ReceiptService
+	Reactions ReactionService
+}
+
 // handlerTimeout bounds the work one event may do.
 const handlerTimeout = 10 * time.Second
 
@@ -137,50 +145,14 @@ func ChannelRoom(id int64) socketio.Room { return "channel:" + strconv.FormatInt
 func ServerRoom(id int64) socketio.Room  { return "server:" + strconv.FormatInt(id, 10) }
 func SessionRoom(id int64) socketio.Room { return "session:" + strconv.FormatInt(id, 10) }
 
-// New creates the Socket.IO server. Register handlers before serving.
-func New(authn Authenticator, cfg Config, log *slog.Logger) *Server {
-	if cfg.MaxPayloadBytes == 0 {
-		cfg.MaxPayloadBytes = 64 * 1024
-	}
-	if cfg.ConnectTimeout == 0 {
-		cfg.ConnectTimeout = 5 * time.Second
-	}
-	if cfg.EventLimits == nil {
-		cfg.EventLimits = DefaultEventLimits
-	}
-	if cfg.MaxSocketsPerUser <= 0 {
-		cfg.MaxSocketsPerUser = DefaultMaxSocketsPerUser
-	}
-	if cfg.Metrics == nil {
-		cfg.Metrics = noMetrics{}
-	}
-	if cfg.Tracer == nil {
-		cfg.Tracer = noop.NewTracerProvider().Tracer("")
-	}
-	s := &Server{auth: authn, log: log, origins: map[string]bool{}, limits: newEventLimiters(cfg.EventLimits),
+// New builds the inbound side on the hub: the handshake middleware, the connection hooks and every event
+// handler, registered here, before the hub serves.
+func New(hub *Hub, svc Services, log *slog.Logger) *Server {
+	cfg := hub.cfg
+	s := &Server{hub: hub, auth: svc.Auth, rooms: svc.Rooms, log: log, limits: newEventLimiters(cfg.EventLimits),
 		maxPerUser: cfg.MaxSocketsPerUser, perUser: map[int64]int{}, metrics: cfg.Metrics, tracer: cfg.Tracer}
-	for _, o := range cfg.AllowedOrigins {
-		s.origins[strings.TrimRight(o, "/")] = true
-	}
-	// permessage-deflate is never negotiated (engineio ignores the offer), so MaxPayloadBytes bounds every
-	// message as sent: no decompression bombs.
-	s.io = socketio.New(socketio.Config{
-		Engine: engineio.Config{
-			MaxPayload:      cfg.MaxPayloadBytes,
-			WriteQueueLimit: cfg.WriteQueueLimit,
-			PingInterval:    cfg.PingInterval,
-			PingTimeout:     cfg.PingTimeout,
-			AllowRequest:    s.checkOrigin,
-		},
-		ConnectTimeout: cfg.ConnectTimeout,
-	}, log)
-	s.nsp = s.io.Of("/")
-	s.local, _ = s.nsp.Adapter().(*socketio.LocalAdapter)
-	if cfg.Bus != nil {
-		s.bus = socketio.NewBusAdapter(s.local, cfg.Bus, log)
-		s.nsp.SetAdapter(s.bus)
-	}
-	s.nsp.Use(func(sock *socketio.Socket) error {
+	nsp := hub.nsp
+	nsp.Use(func(sock *socketio.Socket) error {
 		// The handshake is a trace of its own: the token and session check and the room lists it reads.
 		ctx, span := s.tracer.Start(context.Background(), "socket connect", trace.WithSpanKind(trace.SpanKindServer))
 		err := s.authenticate(ctx, sock)
@@ -200,61 +172,35 @@ func New(authn Authenticator, cfg Config, log *slog.Logger) *Server {
 		s.metrics.Handshake(result)
 		return err
 	})
-	s.nsp.OnConnection(func(sock *socketio.Socket) {
+	nsp.OnConnection(func(sock *socketio.Socket) {
 		c := sock.Data.(*Conn)
 		for _, h := range s.onConn {
 			h(c)
 		}
 	})
-	s.nsp.OnDisconnect(func(sock *socketio.Socket, reason string) {
+	nsp.OnDisconnect(func(sock *socketio.Socket, reason string) {
 		c := sock.Data.(*Conn)
 		s.releaseSocket(c.UserID)
 		for _, h := range s.onDisc {
 			h(c, reason)
 		}
 	})
-	s.nsp.OnAbandon(func(sock *socketio.Socket) { s.releaseSocket(sock.Data.(*Conn).UserID) })
+	nsp.OnAbandon(func(sock *socketio.Socket) { s.releaseSocket(sock.Data.(*Conn).UserID) })
+	if svc.Messages != nil {
+		s.messageEvents(svc.Messages)
+	}
+	if svc.Presence != nil && svc.Typing != nil && svc.Receipts != nil {
+		s.realtimeEvents(svc.Presence, svc.Typing, svc.Receipts)
+	}
+	if svc.Reactions != nil {
+		s.reactionEvents(svc.Reactions)
+	}
 	return s
 }
 
-// SetRooms plugs in the source of each user's channel rooms (the community service, built after the server
-// because it publishes through it).
-func (s *Server) SetRooms(r RoomSource) { s.rooms = r }
-
-// Receive runs a broadcast or room change that another node sent over the bus (several nodes only).
-func (s *Server) Receive(payload []byte) {
-	if s.bus == nil {
-		return
-	}
-	if err := s.bus.Receive(payload); err != nil {
-		s.log.Warn("bad message from another node", "err", err)
-	}
-}
-
-// Handler is the HTTP handler to mount at /socket.io/.
-func (s *Server) Handler() http.Handler { return s.io }
-
-// Tap installs a hook that sees every event and ack sent (tests check them against docs/asyncapi.yaml).
-func (s *Server) Tap(t socketio.Tap) { s.io.SetTap(t) }
-
-// SocketsByTransport counts this node's open Engine.IO sessions by transport (websocket, polling).
-func (s *Server) SocketsByTransport() map[string]int { return s.io.Engine().CountByTransport() }
-
-// OnConnect and OnDisconnect register lifecycle hooks.
-func (s *Server) OnConnect(h ConnectHook)       { s.onConn = append(s.onConn, h) }
-func (s *Server) OnDisconnect(h DisconnectHook) { s.onDisc = append(s.onDisc, h) }
-
-// checkOrigin refuses browser handshakes from origins not on the allowlist (cross-site WebSocket hijacking).
-// Requests without an Origin header are not from a browser page and carry no ambient credentials.
-func (s *Server) checkOrigin(r *http.Request) error {
-	origin := r.Header.Get("Origin")
-	if origin == "" || s.origins[strings.TrimRight(origin, "/")] {
-		return nil
-	}
-	s.log.Warn("socket handshake from a foreign origin refused", "origin", origin)
-	s.metrics.Handshake("forbidden_origin")
-	return fmt.Errorf("origin not allowed")
-}
+// onConnect and onDisconnect add lifecycle hooks (presence).
+func (s *Server) onConnect(h ConnectHook)       { s.onConn = append(s.onConn, h) }
+func (s *Server) onDisconnect(h DisconnectHook) { s.onDisc = append(s.onDisc, h) }
 
 // reserveSocket takes one of a user's connection slots; it reports false (and takes nothing) when all are in use.
 func (s *Server) reserveSocket(userID int64) bool {
@@ -291,7 +237,7 @@ func (s *Server) authenticate(parent context.Context, sock *socketio.Socket) err
 	}
 	ctx, cancel := context.WithTimeout(parent, 5*time.Second)
 	defer cancel()
-	actions := s.local.Actions() // before anything is read: see joinRooms
+	actions := s.hub.local.Actions() // before anything is read: see joinRooms
 	claims, err := s.auth.Authenticate(ctx, hs.Token)
 	if err != nil {
 		e := apperr.As(err)
@@ -359,7 +305,7 @@ func (s *Server) joinRooms(ctx context.Context, c *Conn, actions uint64) error {
 		c.Socket.Join(join...)
 		c.Socket.Leave(leave...)
 		joined = want
-		now := s.local.Actions()
+		now := s.hub.local.Actions()
 		if now == actions || attempt == 3 {
 			return nil
 		}
@@ -392,7 +338,7 @@ func (s *Server) roomsOf(ctx context.Context, userID int64) (map[socketio.Room]b
 // request id (in the context, so in its log lines, and in an error ack) and its outcome is counted.
 func on[P any](s *Server, event string, h Handler[P]) {
 	limit := s.limits[event]
-	s.nsp.On(event, func(sock *socketio.Socket, args socketio.Args, ack socketio.AckFunc) {
+	s.hub.nsp.On(event, func(sock *socketio.Socket, args socketio.Args, ack socketio.AckFunc) {
 		c := sock.Data.(*Conn)
 		id := reqid.New()
 		if limit != nil {
@@ -493,13 +439,3 @@ func errorAck(err error, requestID string) map[string]any {
 	}
 	return map[string]any{"ok": false, "error": body}
 }
-
-// SessionRevoked disconnects every socket of a session (auth.RevocationListener).
-func (s *Server) SessionRevoked(sessionID, _ int64, reason string) {
-	room := SessionRoom(sessionID)
-	_ = s.nsp.To(room).Emit(wire.EventSessionRevoked, wire.SessionRevokedEvent{Reason: reason})
-	s.nsp.In(room).DisconnectSockets(false) // a DISCONNECT packet: clients do not auto-reconnect
-}
-
-// Close stops accepting sockets and closes the open ones.
-func (s *Server) Close() { s.io.Close() }

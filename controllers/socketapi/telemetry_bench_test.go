@@ -16,9 +16,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/parleychat/parley/internal/app"
+	"github.com/parleychat/parley/cmd/server/app"
+	"github.com/parleychat/parley/cmd/server/testserver"
 	"github.com/parleychat/parley/internal/testenv/sioclient"
-	"github.com/parleychat/parley/internal/testenv/testserver"
 	"github.com/parleychat/parley/internal/tracing"
 )
 

@@ -10,9 +10,9 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
-	"github.com/parleychat/parley/internal/app"
+	"github.com/parleychat/parley/cmd/server/app"
+	"github.com/parleychat/parley/cmd/server/testserver"
 	"github.com/parleychat/parley/internal/testenv/sioclient"
-	"github.com/parleychat/parley/internal/testenv/testserver"
 	"github.com/parleychat/parley/internal/tracing"
 )
 

@@ -15,10 +15,10 @@ import (
 
 	gomail "github.com/wneessen/go-mail"
 
-	"github.com/parleychat/parley/services/auth"
+	"github.com/parleychat/parley/internal/model"
 )
 
-func build(from string, m auth.Mail) (*gomail.Msg, error) {
+func build(from string, m model.Mail) (*gomail.Msg, error) {
 	// 8bit, not quoted-printable: the links in these short lines stay exactly as written (QP would turn "=" into "=3D").
 	msg := gomail.NewMsg(gomail.WithEncoding(gomail.NoEncoding))
 	if err := msg.From(from); err != nil {
@@ -88,7 +88,7 @@ func NewSMTP(rawURL, from string) (*SMTP, error) {
 }
 
 // Send delivers one mail (one connection per mail: registrations are rare).
-func (s *SMTP) Send(ctx context.Context, m auth.Mail) error {
+func (s *SMTP) Send(ctx context.Context, m model.Mail) error {
 	msg, err := build(s.from, m)
 	if err != nil {
 		return err
@@ -115,7 +115,7 @@ func NewDir(path, from string) (*Dir, error) {
 	return &Dir{path: path, from: from}, nil
 }
 
-func (d *Dir) Send(_ context.Context, m auth.Mail) error {
+func (d *Dir) Send(_ context.Context, m model.Mail) error {
 	msg, err := build(d.from, m)
 	if err != nil {
 		return err

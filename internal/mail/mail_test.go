@@ -15,7 +15,7 @@ import (
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 
-	"github.com/parleychat/parley/services/auth"
+	"github.com/parleychat/parley/internal/model"
 )
 
 // sink is a real SMTP server (go-smtp) that keeps what it receives and wants PLAIN auth as alice/secret.
@@ -93,7 +93,7 @@ func TestSMTPSendsThroughARealServer(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := m.Send(ctx, auth.Mail{To: "bob@example.com", Subject: "Confirm your email", Text: "open https://chat.example/verify-email?token=abc\n"}); err != nil {
+	if err := m.Send(ctx, model.Mail{To: "bob@example.com", Subject: "Confirm your email", Text: "open https://chat.example/verify-email?token=abc\n"}); err != nil {
 		t.Fatal(err)
 	}
 	be.mu.Lock()
@@ -115,12 +115,12 @@ func TestSMTPRefusesWhatItCannotUse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := m.Send(context.Background(), auth.Mail{To: "bob@example.com", Subject: "s", Text: "t"}); err == nil {
+	if err := m.Send(context.Background(), model.Mail{To: "bob@example.com", Subject: "s", Text: "t"}); err == nil {
 		t.Fatal("sent with a wrong password")
 	}
 	// STARTTLS is required by default, and this server has none.
 	m, _ = NewSMTP("smtp://alice:secret@"+addr, "noreply@chat.example")
-	if err := m.Send(context.Background(), auth.Mail{To: "bob@example.com", Subject: "s", Text: "t"}); err == nil {
+	if err := m.Send(context.Background(), model.Mail{To: "bob@example.com", Subject: "s", Text: "t"}); err == nil {
 		t.Fatal("sent in clear text without being told to")
 	}
 	for _, bad := range []string{"http://host", "smtp://", "smtp://h?tls=maybe", "smtp://h:notaport"} {
@@ -143,11 +143,11 @@ func TestDirWritesWholeMails(t *testing.T) {
 		t.Fatal(err)
 	}
 	for range 2 {
-		if err := d.Send(context.Background(), auth.Mail{To: "carol@example.com", Subject: "Hello", Text: "line\n"}); err != nil {
+		if err := d.Send(context.Background(), model.Mail{To: "carol@example.com", Subject: "Hello", Text: "line\n"}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := d.Send(context.Background(), auth.Mail{To: "not an address", Subject: "x", Text: "y"}); err == nil {
+	if err := d.Send(context.Background(), model.Mail{To: "not an address", Subject: "x", Text: "y"}); err == nil {
 		t.Error("a bad recipient was written")
 	}
 	files, _ := filepath.Glob(filepath.Join(dir, "*"))

@@ -1,5 +1,5 @@
 // Package metrics holds the server's Prometheus metrics: one registry per process (never the client library's
-// global one), built by internal/app and handed to what records. Every series carries the node id as the label
+// global one), built by cmd/server/app and handed to what records. Every series carries the node id as the label
 // "node", so the series of several nodes scraped into one Prometheus stay apart. The recording methods match the
 // small interfaces the services and controllers declare; a nil *Metrics records nothing, so tests and tools that
 // build parts of the server without metrics need no stub.

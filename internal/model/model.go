@@ -159,6 +159,20 @@ type ChannelMeta struct {
 	Pinned        []int64
 }
 
+// Mail is one plain-text message to one address (registration mails: services/auth writes them, internal/mail
+// sends them).
+type Mail struct{ To, Subject, Text string }
+
+// ChannelView is a channel as one user sees it in a list: metadata plus their read state. The community service
+// fills Channel and Meta; the read state service fills the rest (the HTTP handler asks both).
+type ChannelView struct {
+	Channel      Channel
+	Meta         ChannelMeta
+	LastReadID   int64
+	UnreadCount  int
+	MentionCount int
+}
+
 // ChannelActivity is the coalesced traffic of one channel since the last metadata write.
 type ChannelActivity struct {
 	ChannelID     int64

@@ -1,5 +1,5 @@
 // Package tracing sets up OpenTelemetry tracing: off by default (a no-op tracer, nothing exported, nearly free),
-// exporting OTLP over HTTP when an endpoint is configured. The provider is built once in internal/app and handed
+// exporting OTLP over HTTP when an endpoint is configured. The provider is built once in cmd/server/app and handed
 // to what starts spans (the REST and socket controllers, the messaging service, the database observers); the
 // library's global provider is never set.
 package tracing

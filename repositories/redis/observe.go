@@ -13,8 +13,8 @@ type Observer interface {
 	DBCall(ctx context.Context, store, op string, start, end time.Time, err error)
 }
 
-// Observe reports every command of c (op: the command's name, e.g. evalsha, publish) and every pipeline to obs.
-func Observe(c *goredis.Client, obs Observer) { c.AddHook(hook{obs}) }
+// Instrument reports every command of c (op: the command's name, e.g. evalsha, publish) and every pipeline to obs.
+func Instrument(c *goredis.Client, obs Observer) { c.AddHook(hook{obs}) }
 
 type hook struct{ obs Observer }
 

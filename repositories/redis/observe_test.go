@@ -33,7 +33,7 @@ func (c *calls) DBCall(_ context.Context, store, op string, start, end time.Time
 func TestObserveReportsCommands(t *testing.T) {
 	c, prefix := testenv.Redis(t)
 	var rec calls
-	redis.Observe(c, &rec)
+	redis.Instrument(c, &rec)
 	ctx := context.Background()
 	if err := c.Set(ctx, prefix+":k", "v", time.Minute).Err(); err != nil {
 		t.Fatal(err)

@@ -54,6 +54,9 @@ type Config struct {
 	RegisterBurst int // per IP, then one per 30 s
 	LoginIPBurst  int // per IP, then 10 per minute
 	Verification  Verification
+	// Revocations hear about every revoked session, in this order (the other nodes first, then this node's
+	// sockets: the composition root).
+	Revocations []RevocationListener
 }
 
 // Result is what register, login and refresh return.
@@ -94,9 +97,6 @@ type Service struct {
 	mailsPerAddress        *ratelimit.Keyed // verification mails per address (verify.go)
 	mailSlots              chan struct{}    // verification mails being sent
 
-	listenersMu sync.RWMutex
-	listeners   []RevocationListener
-
 	// validity caches session checks for socket events: a revoked session is dropped at once on this node
 	// and, through Forget, on the others.
 	validMu  sync.Mutex
@@ -136,13 +136,6 @@ func New(users UserStore, sessions SessionStore, tokens *TokenIssuer, ids IDs, c
 	}
 	s.dummyHash = h
 	return s, nil
-}
-
-// OnRevoke registers a listener for revoked sessions.
-func (s *Service) OnRevoke(l RevocationListener) {
-	s.listenersMu.Lock()
-	defer s.listenersMu.Unlock()
-	s.listeners = append(s.listeners, l)
 }
 
 var usernameRE = regexp.MustCompile(`^[A-Za-z0-9_.-]{3,32}$`)
@@ -364,9 +357,7 @@ func (s *Service) Forget(sessionID int64) {
 
 func (s *Service) revoked(sessionID, userID int64, reason string) {
 	s.Forget(sessionID)
-	s.listenersMu.RLock()
-	defer s.listenersMu.RUnlock()
-	for _, l := range s.listeners {
+	for _, l := range s.cfg.Revocations {
 		l.SessionRevoked(sessionID, userID, reason)
 	}
 }

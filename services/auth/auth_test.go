@@ -14,6 +14,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/parleychat/parley/internal/apperr"
+	"github.com/parleychat/parley/internal/model"
 	"github.com/parleychat/parley/internal/snowflake"
 	"github.com/parleychat/parley/internal/testenv"
 	"github.com/parleychat/parley/repositories/postgres"
@@ -52,18 +53,18 @@ func (r *revocations) count() int {
 }
 
 // mailbox is the mailer: it keeps every mail sent.
-type mailbox struct{ ch chan auth.Mail }
+type mailbox struct{ ch chan model.Mail }
 
-func (m *mailbox) Send(_ context.Context, mail auth.Mail) error { m.ch <- mail; return nil }
+func (m *mailbox) Send(_ context.Context, mail model.Mail) error { m.ch <- mail; return nil }
 
-func (m *mailbox) next(t *testing.T) auth.Mail {
+func (m *mailbox) next(t *testing.T) model.Mail {
 	t.Helper()
 	select {
 	case mail := <-m.ch:
 		return mail
 	case <-time.After(15 * time.Second):
 		t.Fatal("no mail within 15 s")
-		return auth.Mail{}
+		return model.Mail{}
 	}
 }
 
@@ -87,7 +88,9 @@ func newEnvOn(t *testing.T, pg *pgxpool.Pool, tokens *auth.TokenIssuer, change f
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := auth.Config{BcryptCost: bcrypt.MinCost, RefreshTTL: 24 * time.Hour, RegisterBurst: 100, LoginIPBurst: 100}
+	rev := &revocations{}
+	cfg := auth.Config{BcryptCost: bcrypt.MinCost, RefreshTTL: 24 * time.Hour, RegisterBurst: 100, LoginIPBurst: 100,
+		Revocations: []auth.RevocationListener{rev}}
 	if change != nil {
 		change(&cfg)
 	}
@@ -96,8 +99,6 @@ func newEnvOn(t *testing.T, pg *pgxpool.Pool, tokens *auth.TokenIssuer, change f
 	if err != nil {
 		t.Fatal(err)
 	}
-	rev := &revocations{}
-	svc.OnRevoke(rev)
 	return env{pg: pg, users: users, svc: svc, revoked: rev}
 }
 
@@ -564,7 +565,7 @@ func ptr(s string) *string { return &s }
 
 func TestEmailVerification(t *testing.T) {
 	t.Parallel()
-	mail := &mailbox{ch: make(chan auth.Mail, 10)}
+	mail := &mailbox{ch: make(chan model.Mail, 10)}
 	var users *postgres.UserStore
 	pg := testenv.Postgres(t)
 	users = postgres.NewUserStore(pg)
@@ -637,7 +638,7 @@ func TestEmailVerification(t *testing.T) {
 // Two pending registrations of one username: the first link used wins, the second is told to pick another name.
 func TestVerificationFirstLinkUsedWins(t *testing.T) {
 	t.Parallel()
-	mail := &mailbox{ch: make(chan auth.Mail, 10)}
+	mail := &mailbox{ch: make(chan model.Mail, 10)}
 	pg := testenv.Postgres(t)
 	users := postgres.NewUserStore(pg)
 	e := newEnvOn(t, pg, auth.NewTokenIssuer(signingKey, "parley", "parley-app", 15*time.Minute), func(c *auth.Config) {

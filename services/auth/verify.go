@@ -21,11 +21,8 @@ import (
 
 // Mailer sends one plain-text mail (internal/mail: SMTP, or files in a directory for development).
 type Mailer interface {
-	Send(ctx context.Context, m Mail) error
+	Send(ctx context.Context, m model.Mail) error
 }
-
-// Mail is one message to one address.
-type Mail struct{ To, Subject, Text string }
 
 // PendingStore keeps registrations until their address is confirmed (Postgres).
 type PendingStore interface {
@@ -70,7 +67,7 @@ func (s *Service) registerPending(ctx context.Context, in RegisterInput, hash st
 	owner, err := s.users.ByLogin(ctx, in.Email) // an email cannot be a username ('@'), so this finds only an email
 	switch {
 	case err == nil:
-		s.mailAsync(strings.ToLower(in.Email), Mail{To: owner.Email, Subject: "Someone tried to create a Parley account with your address",
+		s.mailAsync(strings.ToLower(in.Email), model.Mail{To: owner.Email, Subject: "Someone tried to create a Parley account with your address",
 			Text: "Hello " + owner.Username + ",\n\nsomeone (maybe you) tried to create a new Parley account with this email address, " +
 				"which already belongs to your account. Nothing was changed.\n\nTo sign in, go to " + s.cfg.Verification.LinkBase + "/login\n\n" +
 				"If it was not you, you can ignore this mail.\n"})
@@ -92,7 +89,7 @@ func (s *Service) registerPending(ctx context.Context, in RegisterInput, hash st
 		return VerificationSent{}, unavailableErr(err, "register")
 	}
 	link := s.cfg.Verification.LinkBase + "/verify-email?token=" + url.QueryEscape(tok)
-	s.mailAsync(strings.ToLower(in.Email), Mail{To: in.Email, Subject: "Confirm your email to finish creating your Parley account",
+	s.mailAsync(strings.ToLower(in.Email), model.Mail{To: in.Email, Subject: "Confirm your email to finish creating your Parley account",
 		Text: "Hello " + in.Username + ",\n\nopen this link to confirm your address and create your account:\n\n" + link + "\n\n" +
 			"The link works for " + ttl.String() + ". If you did not ask for an account, ignore this mail: nothing is created without it.\n"})
 	return sent, nil
@@ -101,7 +98,7 @@ func (s *Service) registerPending(ctx context.Context, in RegisterInput, hash st
 // mailAsync sends a mail without making the request wait, so the answer takes as long whichever mail is sent.
 // Mails to one address are limited; when too many are in flight the mail is dropped and logged (the person can
 // register again).
-func (s *Service) mailAsync(addr string, m Mail) {
+func (s *Service) mailAsync(addr string, m model.Mail) {
 	if ok, _ := s.mailsPerAddress.Allow(addr); !ok {
 		s.log.Warn("registration mail not sent: too many to this address")
 		return

@@ -56,7 +56,7 @@ func (f *accessStore) set(fn func()) { f.mu.Lock(); fn(); f.mu.Unlock() }
 func accessService(store *accessStore) (*Service, *time.Time) {
 	s := New(store, nil, nil, nil, nil, nil, Limits{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	now := time.Now()
-	s.now = func() time.Time { return now }
+	s.Access.now = func() time.Time { return now }
 	return s, &now
 }
 

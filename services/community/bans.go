@@ -18,10 +18,10 @@ const maxBanReason = rules.BanReasonMaxRunes
 // Ban keeps a user out of a server (owner, or admin for plain members and non-members): a member is removed like
 // a kick (their sockets leave the server's rooms on every node), the invites they created there are revoked, and
 // no invite lets them back in until they are unbanned. Banning someone already banned updates the reason.
-func (s *Service) Ban(ctx context.Context, caller, serverID, target int64, reason string) error {
+func (s *Membership) Ban(ctx context.Context, caller, serverID, target int64, reason string) error {
 	ctx, span := tracing.Start(ctx, "community.Ban")
 	defer span.End()
-	role, err := s.role(ctx, serverID, caller)
+	role, err := role(ctx, s.members, serverID, caller)
 	if err != nil {
 		return err
 	}
@@ -35,7 +35,7 @@ func (s *Service) Ban(ctx context.Context, caller, serverID, target int64, reaso
 	if utf8.RuneCountInString(reason) > maxBanReason || !utf8.ValidString(reason) || strings.ContainsFunc(reason, unicode.IsControl) {
 		return apperr.InvalidField("reason", "reason must be at most 512 characters without control characters")
 	}
-	targetRole, err := s.store.Role(ctx, serverID, target)
+	targetRole, err := s.members.Role(ctx, serverID, target)
 	if err != nil && !errors.Is(err, model.ErrNotFound) {
 		return unavailable(err, "check membership")
 	}
@@ -43,7 +43,7 @@ func (s *Service) Ban(ctx context.Context, caller, serverID, target int64, reaso
 		return apperr.New(apperr.Forbidden, "you cannot ban a member with an equal or higher role")
 	}
 	return s.removeMember(ctx, serverID, target, "banned", func() (bool, error) {
-		was, err := s.store.Ban(ctx, model.Ban{ServerID: serverID, User: model.User{ID: target}, BannedBy: caller, Reason: reason})
+		was, err := s.members.Ban(ctx, model.Ban{ServerID: serverID, User: model.User{ID: target}, BannedBy: caller, Reason: reason})
 		if errors.Is(err, model.ErrNotFound) {
 			return false, apperr.New(apperr.NotFound, "that user does not exist")
 		}
@@ -55,13 +55,13 @@ func (s *Service) Ban(ctx context.Context, caller, serverID, target int64, reaso
 }
 
 // Bans lists a server's bans, newest first (owner or admin).
-func (s *Service) Bans(ctx context.Context, caller, serverID int64) ([]model.Ban, error) {
+func (s *Membership) Bans(ctx context.Context, caller, serverID int64) ([]model.Ban, error) {
 	ctx, span := tracing.Start(ctx, "community.Bans")
 	defer span.End()
 	if err := s.requireAdmin(ctx, serverID, caller); err != nil {
 		return nil, err
 	}
-	bans, err := s.store.Bans(ctx, serverID)
+	bans, err := s.members.Bans(ctx, serverID)
 	if err != nil {
 		return nil, unavailable(err, "list bans")
 	}
@@ -69,13 +69,13 @@ func (s *Service) Bans(ctx context.Context, caller, serverID int64) ([]model.Ban
 }
 
 // Unban lifts a ban (owner or admin); the user may then join again with an invite.
-func (s *Service) Unban(ctx context.Context, caller, serverID, target int64) error {
+func (s *Membership) Unban(ctx context.Context, caller, serverID, target int64) error {
 	ctx, span := tracing.Start(ctx, "community.Unban")
 	defer span.End()
 	if err := s.requireAdmin(ctx, serverID, caller); err != nil {
 		return err
 	}
-	if err := s.store.Unban(ctx, serverID, target); errors.Is(err, model.ErrNotFound) {
+	if err := s.members.Unban(ctx, serverID, target); errors.Is(err, model.ErrNotFound) {
 		return apperr.New(apperr.NotFound, "that user is not banned")
 	} else if err != nil {
 		return unavailable(err, "unban")

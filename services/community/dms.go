@@ -11,15 +11,20 @@ import (
 	"github.com/parleychat/parley/internal/tracing"
 )
 
-// DMStore is the relational storage of DM consent: blocks, who accepts DMs from whom, closing and leaving.
+// DMStore keeps direct messages: who is in them, closing and leaving (Postgres).
 type DMStore interface {
+	FindOrCreateDM(ctx context.Context, c model.Channel, participantIDs []int64, key string) (model.Channel, bool, error)
+	DMsOf(ctx context.Context, userID int64) ([]model.Channel, error)
 	DMByKey(ctx context.Context, key string) (int64, error)
 	DMGroup(ctx context.Context, channelID, userID int64) (bool, error)
 	CloseDM(ctx context.Context, channelID, userID, after int64) error
 	ReopenDMs(ctx context.Context, userID int64, channelIDs []int64) error
 	LeaveDM(ctx context.Context, channelID, userID int64) (remaining []int64, err error)
-	DMBlockers(ctx context.Context, channelID int64) ([]int64, error)
 	NotDMable(ctx context.Context, userID int64, others []int64) ([]int64, error)
+}
+
+// BlockStore keeps DM consent: blocks and who accepts DMs from whom (Postgres).
+type BlockStore interface {
 	Block(ctx context.Context, blocker, blocked int64) error
 	Unblock(ctx context.Context, blocker, blocked int64) error
 	Blocked(ctx context.Context, userID int64) ([]model.User, error)
@@ -32,7 +37,7 @@ type DMStore interface {
 // after it was closed), group DMs (up to Limits.GroupDMSize people) are new each time. A new DM needs consent:
 // every other person must share a server or a DM with the caller, or accept DMs from everyone; nobody may be
 // blocked by, or block, the caller; and the caller may create only so many new DMs (Limits.DMEvery/DMBurst).
-func (s *Service) CreateDM(ctx context.Context, caller int64, others []int64) (View, bool, error) {
+func (s *Conversations) CreateDM(ctx context.Context, caller int64, others []int64) (model.ChannelView, bool, error) {
 	ctx, span := tracing.Start(ctx, "community.CreateDM")
 	defer span.End()
 	set := map[int64]bool{caller: true}
@@ -45,17 +50,17 @@ func (s *Service) CreateDM(ctx context.Context, caller int64, others []int64) (V
 	}
 	slices.Sort(ids)
 	if len(ids) < 2 {
-		return View{}, false, apperr.InvalidField("userIds", "name at least one other user")
+		return model.ChannelView{}, false, apperr.InvalidField("userIds", "name at least one other user")
 	}
 	if len(ids) > s.limits.GroupDMSize {
-		return View{}, false, apperr.InvalidField("userIds", "a group DM has at most "+strconv.Itoa(s.limits.GroupDMSize)+" people")
+		return model.ChannelView{}, false, apperr.InvalidField("userIds", "a group DM has at most "+strconv.Itoa(s.limits.GroupDMSize)+" people")
 	}
 	users, err := s.users.ByIDs(ctx, ids)
 	if err != nil {
-		return View{}, false, unavailable(err, "load users")
+		return model.ChannelView{}, false, unavailable(err, "load users")
 	}
 	if len(users) != len(ids) {
-		return View{}, false, apperr.InvalidField("userIds", "some of those users do not exist")
+		return model.ChannelView{}, false, apperr.InvalidField("userIds", "some of those users do not exist")
 	}
 	key := ""
 	if len(ids) == 2 {
@@ -63,40 +68,40 @@ func (s *Service) CreateDM(ctx context.Context, caller int64, others []int64) (V
 	}
 	existing := false
 	if key != "" {
-		_, err := s.store.DMByKey(ctx, key)
+		_, err := s.dms.DMByKey(ctx, key)
 		if err != nil && !errors.Is(err, model.ErrNotFound) {
-			return View{}, false, unavailable(err, "look the DM up")
+			return model.ChannelView{}, false, unavailable(err, "look the DM up")
 		}
 		existing = err == nil
 	}
 	if !existing {
 		if err := s.mayOpenDM(ctx, caller, ids, users); err != nil {
-			return View{}, false, err
+			return model.ChannelView{}, false, err
 		}
 	}
-	c, created, err := s.store.FindOrCreateDM(ctx, model.Channel{ID: s.ids.Next()}, ids, key)
+	c, created, err := s.dms.FindOrCreateDM(ctx, model.Channel{ID: s.ids.Next()}, ids, key)
 	if err != nil {
-		return View{}, false, unavailable(err, "create DM")
+		return model.ChannelView{}, false, unavailable(err, "create DM")
 	}
 	c.Participants = users
 	if !created {
-		if err := s.store.ReopenDMs(ctx, caller, []int64{c.ID}); err != nil {
-			return View{}, false, unavailable(err, "reopen DM")
+		if err := s.dms.ReopenDMs(ctx, caller, []int64{c.ID}); err != nil {
+			return model.ChannelView{}, false, unavailable(err, "reopen DM")
 		}
 	}
-	s.clearAccess()
+	s.access.changed()
 	if created {
 		s.notify.DMCreated(c, ids)
 	}
 	vs, err := s.views(ctx, caller, []model.Channel{c})
 	if err != nil {
-		return View{}, false, err
+		return model.ChannelView{}, false, err
 	}
 	return vs[0], created, nil
 }
 
 // mayOpenDM checks consent and the creation rate for a new DM among ids (the caller included).
-func (s *Service) mayOpenDM(ctx context.Context, caller int64, ids []int64, users []model.User) error {
+func (s *Conversations) mayOpenDM(ctx context.Context, caller int64, ids []int64, users []model.User) error {
 	others := slices.DeleteFunc(slices.Clone(ids), func(id int64) bool { return id == caller })
 	name := func(id int64) string {
 		for _, u := range users {
@@ -106,7 +111,7 @@ func (s *Service) mayOpenDM(ctx context.Context, caller int64, ids []int64, user
 		}
 		return "that user"
 	}
-	blockedByMe, blockingMe, err := s.store.Blocks(ctx, caller, others)
+	blockedByMe, blockingMe, err := s.blocks.Blocks(ctx, caller, others)
 	if err != nil {
 		return unavailable(err, "check blocks")
 	}
@@ -115,7 +120,7 @@ func (s *Service) mayOpenDM(ctx context.Context, caller int64, ids []int64, user
 	}
 	refused := blockingMe // told apart from privacy refusals by nothing: a block is not revealed
 	if len(refused) == 0 {
-		if refused, err = s.store.NotDMable(ctx, caller, others); err != nil {
+		if refused, err = s.dms.NotDMable(ctx, caller, others); err != nil {
 			return unavailable(err, "check DM settings")
 		}
 	}
@@ -129,12 +134,19 @@ func (s *Service) mayOpenDM(ctx context.Context, caller int64, ids []int64, user
 	return nil
 }
 
-// DMs lists the caller's DMs, most recently active first. A DM the caller closed is left out until a message
-// newer than the close arrives (or one they have not read); then it is listed, and stays listed, again.
-func (s *Service) DMs(ctx context.Context, caller int64) ([]View, error) {
+// ReadStates adds a user's read positions and unread counts to channel views. The read state service depends on
+// this one (access checks), so it is not built into it: DMs is handed it by its caller (the HTTP handler).
+type ReadStates interface {
+	Annotate(ctx context.Context, userID int64, views []model.ChannelView) error
+}
+
+// DMs lists the caller's DMs with their read state (reads; nil: none), most recently active first. A DM the
+// caller closed is left out until a message newer than the close arrives (or one they have not read); then it
+// is listed, and stays listed, again.
+func (s *Conversations) DMs(ctx context.Context, caller int64, reads ReadStates) ([]model.ChannelView, error) {
 	ctx, span := tracing.Start(ctx, "community.DMs")
 	defer span.End()
-	chans, err := s.store.DMsOf(ctx, caller)
+	chans, err := s.dms.DMsOf(ctx, caller)
 	if err != nil {
 		return nil, unavailable(err, "list DMs")
 	}
@@ -142,8 +154,13 @@ func (s *Service) DMs(ctx context.Context, caller int64) ([]View, error) {
 	if err != nil {
 		return nil, err
 	}
+	if reads != nil {
+		if err := reads.Annotate(ctx, caller, vs); err != nil {
+			return nil, unavailable(err, "load read state")
+		}
+	}
 	var reopened []int64
-	vs = slices.DeleteFunc(vs, func(v View) bool {
+	vs = slices.DeleteFunc(vs, func(v model.ChannelView) bool {
 		closed := v.Channel.ClosedAfter
 		if closed == 0 {
 			return false
@@ -155,11 +172,11 @@ func (s *Service) DMs(ctx context.Context, caller int64) ([]View, error) {
 		return true
 	})
 	if len(reopened) > 0 {
-		if err := s.store.ReopenDMs(ctx, caller, reopened); err != nil {
+		if err := s.dms.ReopenDMs(ctx, caller, reopened); err != nil {
 			s.log.WarnContext(ctx, "closed DMs with new messages not reopened", "user", caller, "err", err)
 		}
 	}
-	slices.SortStableFunc(vs, func(a, b View) int {
+	slices.SortStableFunc(vs, func(a, b model.ChannelView) int {
 		la, lb := max(a.Meta.LastMessageID, a.Channel.ID), max(b.Meta.LastMessageID, b.Channel.ID)
 		switch {
 		case la > lb:
@@ -176,10 +193,10 @@ func (s *Service) DMs(ctx context.Context, caller int64) ([]View, error) {
 // tabs are told) until a new message arrives, and the caller still receives it; the caller leaves a group DM:
 // their sockets leave its room on every node, the others see them go, and it is deleted once empty. It reports
 // whether the caller left a group.
-func (s *Service) CloseDM(ctx context.Context, caller, channelID int64) (bool, error) {
+func (s *Conversations) CloseDM(ctx context.Context, caller, channelID int64) (bool, error) {
 	ctx, span := tracing.Start(ctx, "community.CloseDM")
 	defer span.End()
-	group, err := s.store.DMGroup(ctx, channelID, caller)
+	group, err := s.dms.DMGroup(ctx, channelID, caller)
 	if errors.Is(err, model.ErrNotFound) {
 		return false, errNoChannel
 	}
@@ -187,7 +204,7 @@ func (s *Service) CloseDM(ctx context.Context, caller, channelID int64) (bool, e
 		return false, unavailable(err, "load DM")
 	}
 	if !group {
-		if err := s.store.CloseDM(ctx, channelID, caller, s.ids.Next()); errors.Is(err, model.ErrNotFound) {
+		if err := s.dms.CloseDM(ctx, channelID, caller, s.ids.Next()); errors.Is(err, model.ErrNotFound) {
 			return false, errNoChannel
 		} else if err != nil {
 			return false, unavailable(err, "close DM")
@@ -195,14 +212,14 @@ func (s *Service) CloseDM(ctx context.Context, caller, channelID int64) (bool, e
 		s.notify.DMClosed(channelID, caller)
 		return false, nil
 	}
-	remaining, err := s.store.LeaveDM(ctx, channelID, caller)
+	remaining, err := s.dms.LeaveDM(ctx, channelID, caller)
 	if errors.Is(err, model.ErrNotFound) {
 		return false, errNoChannel
 	}
 	if err != nil {
 		return false, unavailable(err, "leave group DM")
 	}
-	s.clearAccess()
+	s.access.changed()
 	c := model.Channel{ID: channelID, Kind: model.ChannelDM, Group: true}
 	if len(remaining) == 0 {
 		if err := s.meta.Delete(ctx, []int64{channelID}); err != nil {
@@ -215,89 +232,39 @@ func (s *Service) CloseDM(ctx context.Context, caller, channelID int64) (bool, e
 	return true, nil
 }
 
-// CanSend refuses a message in a 1:1 DM in which one participant blocks the other (either way: Discord does
-// the same). Text channels and group DMs always pass. Answers are cached like access, cleared by block changes.
-func (s *Service) CanSend(ctx context.Context, userID int64, ch model.Channel) error {
-	ctx, span := tracing.Start(ctx, "community.CanSend")
-	defer span.End()
-	if ch.Kind != model.ChannelDM {
-		return nil
-	}
-	now := s.now()
-	s.accessMu.Lock()
-	e, ok := s.dmBlocked[ch.ID]
-	s.accessMu.Unlock()
-	if !ok || !now.Before(e.until) {
-		blockers, err := s.store.DMBlockers(ctx, ch.ID)
-		if err != nil {
-			return unavailable(err, "check blocks")
-		}
-		e = blockedEntry{blockers: blockers, until: now.Add(accessTTL)}
-		s.accessMu.Lock()
-		if len(s.dmBlocked) > 100_000 {
-			s.dmBlocked = map[int64]blockedEntry{}
-		}
-		s.dmBlocked[ch.ID] = e
-		s.accessMu.Unlock()
-	}
-	switch {
-	case len(e.blockers) == 0:
-		return nil
-	case slices.Contains(e.blockers, userID):
-		return apperr.New(apperr.Forbidden, "you blocked this user: unblock them to send messages")
-	default:
-		return apperr.New(apperr.Forbidden, "your message could not be delivered: this user does not accept your messages")
-	}
-}
-
 // Block blocks a user for the caller: they can no longer open a DM or group DM with the caller, nobody can
 // send in the 1:1 DM between them, and neither sees the other's presence through a DM.
-func (s *Service) Block(ctx context.Context, caller, target int64) error {
+func (s *Conversations) Block(ctx context.Context, caller, target int64) error {
 	ctx, span := tracing.Start(ctx, "community.Block")
 	defer span.End()
 	if target == caller {
 		return apperr.New(apperr.Invalid, "you cannot block yourself")
 	}
-	if err := s.store.Block(ctx, caller, target); errors.Is(err, model.ErrNotFound) {
+	if err := s.blocks.Block(ctx, caller, target); errors.Is(err, model.ErrNotFound) {
 		return apperr.New(apperr.NotFound, "that user does not exist")
 	} else if err != nil {
 		return unavailable(err, "block")
 	}
-	s.clearAccess()
+	s.access.changed()
 	return nil
 }
 
 // Unblock lifts a block (a no-op when there was none).
-func (s *Service) Unblock(ctx context.Context, caller, target int64) error {
+func (s *Conversations) Unblock(ctx context.Context, caller, target int64) error {
 	ctx, span := tracing.Start(ctx, "community.Unblock")
 	defer span.End()
-	if err := s.store.Unblock(ctx, caller, target); err != nil {
+	if err := s.blocks.Unblock(ctx, caller, target); err != nil {
 		return unavailable(err, "unblock")
 	}
-	s.clearAccess()
+	s.access.changed()
 	return nil
 }
 
-// BlockedIDs lists the ids of the users userID blocks (readstate leaves their messages out of unread counts).
-func (s *Service) BlockedIDs(ctx context.Context, userID int64) ([]int64, error) {
-	ctx, span := tracing.Start(ctx, "community.BlockedIDs")
-	defer span.End()
-	us, err := s.store.Blocked(ctx, userID)
-	if err != nil {
-		return nil, unavailable(err, "list blocked users")
-	}
-	ids := make([]int64, len(us))
-	for i, u := range us {
-		ids[i] = u.ID
-	}
-	return ids, nil
-}
-
 // Blocked lists the users the caller blocks.
-func (s *Service) Blocked(ctx context.Context, caller int64) ([]model.User, error) {
+func (s *Conversations) Blocked(ctx context.Context, caller int64) ([]model.User, error) {
 	ctx, span := tracing.Start(ctx, "community.Blocked")
 	defer span.End()
-	us, err := s.store.Blocked(ctx, caller)
+	us, err := s.blocks.Blocked(ctx, caller)
 	if err != nil {
 		return nil, unavailable(err, "list blocked users")
 	}
@@ -305,10 +272,10 @@ func (s *Service) Blocked(ctx context.Context, caller int64) ([]model.User, erro
 }
 
 // DMPolicy says who may open a new DM with the caller: model.DMFromServerMembers (default) or DMFromEveryone.
-func (s *Service) DMPolicy(ctx context.Context, caller int64) (string, error) {
+func (s *Conversations) DMPolicy(ctx context.Context, caller int64) (string, error) {
 	ctx, span := tracing.Start(ctx, "community.DMPolicy")
 	defer span.End()
-	p, err := s.store.DMPolicy(ctx, caller)
+	p, err := s.blocks.DMPolicy(ctx, caller)
 	if err != nil {
 		return "", unavailable(err, "load privacy settings")
 	}
@@ -316,25 +283,14 @@ func (s *Service) DMPolicy(ctx context.Context, caller int64) (string, error) {
 }
 
 // SetDMPolicy changes who may open a new DM with the caller (existing DMs stay).
-func (s *Service) SetDMPolicy(ctx context.Context, caller int64, policy string) (string, error) {
+func (s *Conversations) SetDMPolicy(ctx context.Context, caller int64, policy string) (string, error) {
 	ctx, span := tracing.Start(ctx, "community.SetDMPolicy")
 	defer span.End()
 	if policy != model.DMFromServerMembers && policy != model.DMFromEveryone {
 		return "", apperr.InvalidField("allowDMsFrom", `allowDMsFrom must be "server_members" or "everyone"`)
 	}
-	if err := s.store.SetDMPolicy(ctx, caller, policy); err != nil {
+	if err := s.blocks.SetDMPolicy(ctx, caller, policy); err != nil {
 		return "", unavailable(err, "save privacy settings")
 	}
 	return policy, nil
-}
-
-// CanWrite is CanRead plus CanSend: may the user write in the channel now (typing indicators ask this).
-func (s *Service) CanWrite(ctx context.Context, userID, channelID int64) (model.Channel, string, error) {
-	ctx, span := tracing.Start(ctx, "community.CanWrite")
-	defer span.End()
-	c, role, err := s.CanRead(ctx, userID, channelID)
-	if err != nil {
-		return c, role, err
-	}
-	return c, role, s.CanSend(ctx, userID, c)
 }

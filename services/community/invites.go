@@ -43,7 +43,7 @@ var errNoInvite = apperr.New(apperr.NotFound, "this invite is invalid or was rev
 // the server allows it (MembersCanInvite, on by default as in Discord). expiresInSeconds: nil = 7 days, 0 = never,
 // else 1 s to 30 days; maxUses: nil or 0 = unlimited, else 1-10000. Creation is rate-limited per user and a
 // server has at most Limits.InvitesPerServer usable invites.
-func (s *Service) CreateInvite(ctx context.Context, caller, serverID int64, maxUses, expiresInSeconds *int) (model.Invite, error) {
+func (s *Membership) CreateInvite(ctx context.Context, caller, serverID int64, maxUses, expiresInSeconds *int) (model.Invite, error) {
 	ctx, span := tracing.Start(ctx, "community.CreateInvite")
 	defer span.End()
 	srv, err := s.Server(ctx, caller, serverID)
@@ -80,7 +80,7 @@ func (s *Service) CreateInvite(ctx context.Context, caller, serverID int64, maxU
 			return model.Invite{}, apperr.Wrap(apperr.Internal, err, "could not create invite")
 		}
 		inv.Code = code
-		err = s.store.CreateInvite(ctx, inv, s.limits.InvitesPerServer)
+		err = s.invites.CreateInvite(ctx, inv, s.limits.InvitesPerServer)
 		switch {
 		case errors.Is(err, model.ErrConflict) && attempt < 3:
 			continue
@@ -103,13 +103,13 @@ type InviteView struct {
 }
 
 // Invites lists a server's invites, newest first, expired and used-up ones included (owner or admin).
-func (s *Service) Invites(ctx context.Context, caller, serverID int64) ([]InviteView, error) {
+func (s *Membership) Invites(ctx context.Context, caller, serverID int64) ([]InviteView, error) {
 	ctx, span := tracing.Start(ctx, "community.Invites")
 	defer span.End()
 	if err := s.requireAdmin(ctx, serverID, caller); err != nil {
 		return nil, err
 	}
-	invs, err := s.store.Invites(ctx, serverID)
+	invs, err := s.invites.Invites(ctx, serverID)
 	if err != nil {
 		return nil, unavailable(err, "list invites")
 	}
@@ -133,14 +133,14 @@ func (s *Service) Invites(ctx context.Context, caller, serverID int64) ([]Invite
 }
 
 // RevokeInvite deletes an invite: the server's owner and admins may revoke any, a member the ones they made.
-func (s *Service) RevokeInvite(ctx context.Context, caller, serverID int64, code string) error {
+func (s *Membership) RevokeInvite(ctx context.Context, caller, serverID int64, code string) error {
 	ctx, span := tracing.Start(ctx, "community.RevokeInvite")
 	defer span.End()
-	role, err := s.role(ctx, serverID, caller)
+	role, err := role(ctx, s.members, serverID, caller)
 	if err != nil {
 		return err
 	}
-	inv, err := s.store.Invite(ctx, code)
+	inv, err := s.invites.Invite(ctx, code)
 	if errors.Is(err, model.ErrNotFound) || (err == nil && inv.ServerID != serverID) {
 		return errNoInvite
 	}
@@ -150,7 +150,7 @@ func (s *Service) RevokeInvite(ctx context.Context, caller, serverID int64, code
 	if !isAdmin(role) && inv.CreatorID != caller {
 		return apperr.New(apperr.Forbidden, "only the server's owner and admins can revoke others' invites")
 	}
-	if err := s.store.DeleteInvite(ctx, serverID, code); errors.Is(err, model.ErrNotFound) {
+	if err := s.invites.DeleteInvite(ctx, serverID, code); errors.Is(err, model.ErrNotFound) {
 		return errNoInvite
 	} else if err != nil {
 		return unavailable(err, "revoke invite")
@@ -169,11 +169,11 @@ type InvitePreview struct {
 	Server model.Server
 }
 
-func (s *Service) usableInvite(ctx context.Context, code string) (model.Invite, error) {
+func (s *Membership) usableInvite(ctx context.Context, code string) (model.Invite, error) {
 	if !validCode(code) {
 		return model.Invite{}, errNoInvite
 	}
-	inv, err := s.store.Invite(ctx, code)
+	inv, err := s.invites.Invite(ctx, code)
 	if errors.Is(err, model.ErrNotFound) {
 		return inv, errNoInvite
 	}
@@ -190,14 +190,14 @@ func (s *Service) usableInvite(ctx context.Context, code string) (model.Invite, 
 }
 
 // PreviewInvite describes an invite's server.
-func (s *Service) PreviewInvite(ctx context.Context, code string) (InvitePreview, error) {
+func (s *Membership) PreviewInvite(ctx context.Context, code string) (InvitePreview, error) {
 	ctx, span := tracing.Start(ctx, "community.PreviewInvite")
 	defer span.End()
 	inv, err := s.usableInvite(ctx, code)
 	if err != nil {
 		return InvitePreview{}, err
 	}
-	srv, err := s.store.Server(ctx, inv.ServerID)
+	srv, err := s.servers.Server(ctx, inv.ServerID)
 	if err != nil {
 		return InvitePreview{}, unavailable(err, "load server")
 	}
@@ -206,13 +206,13 @@ func (s *Service) PreviewInvite(ctx context.Context, code string) (InvitePreview
 
 // JoinInvite adds the caller to the invite's server. Joining a server one is already in is a no-op success
 // and does not consume a use. Banned users are refused whatever the invite.
-func (s *Service) JoinInvite(ctx context.Context, caller int64, code string) (model.Server, error) {
+func (s *Membership) JoinInvite(ctx context.Context, caller int64, code string) (model.Server, error) {
 	ctx, span := tracing.Start(ctx, "community.JoinInvite")
 	defer span.End()
 	if !validCode(code) {
 		return model.Server{}, errNoInvite
 	}
-	serverID, err := s.store.UseInvite(ctx, code, caller, s.now(), s.limits.ServersPerUser)
+	serverID, err := s.invites.UseInvite(ctx, code, caller, s.now(), s.limits.ServersPerUser)
 	switch {
 	case errors.Is(err, model.ErrAlreadyMember):
 		return s.Server(ctx, caller, serverID)
@@ -229,13 +229,13 @@ func (s *Service) JoinInvite(ctx context.Context, caller int64, code string) (mo
 	case err != nil:
 		return model.Server{}, unavailable(err, "join server")
 	}
-	s.clearAccess()
+	s.access.changed()
 	srv, err := s.Server(ctx, caller, serverID)
 	if err != nil {
 		return srv, err
 	}
-	m, err := s.store.Member(ctx, serverID, caller)
-	chans, err2 := s.store.Channels(ctx, serverID)
+	m, err := s.members.Member(ctx, serverID, caller)
+	chans, err2 := s.chans.Channels(ctx, serverID)
 	if err == nil && err2 == nil {
 		s.notify.MemberJoined(srv, m, channelIDs(chans))
 	}
@@ -243,8 +243,8 @@ func (s *Service) JoinInvite(ctx context.Context, caller int64, code string) (mo
 }
 
 // requireAdmin answers NotFound for non-members and Forbidden for plain members.
-func (s *Service) requireAdmin(ctx context.Context, serverID, caller int64) error {
-	role, err := s.role(ctx, serverID, caller)
+func (s *Membership) requireAdmin(ctx context.Context, serverID, caller int64) error {
+	role, err := role(ctx, s.members, serverID, caller)
 	if err != nil {
 		return err
 	}

@@ -84,7 +84,7 @@ func TestSafetyOperationsReportAStoreOutage(t *testing.T) {
 		"blocked": func() error { _, err := s.Blocked(ctx, 1); return err },
 		"policy":  func() error { _, err := s.DMPolicy(ctx, 1); return err },
 		"setPol":  func() error { _, err := s.SetDMPolicy(ctx, 1, model.DMFromEveryone); return err },
-		"dms":     func() error { _, err := s.DMs(ctx, 1); return err },
+		"dms":     func() error { _, err := s.DMs(ctx, 1, nil); return err },
 		"openDM":  func() error { _, _, err := s.CreateDM(ctx, 1, []int64{2}); return err },
 		"setting": func() error { _, err := s.UpdateServer(ctx, 1, 2, nil, &yes); return err },
 		"rename":  func() error { _, err := s.UpdateServer(ctx, 1, 2, &name, nil); return err },

@@ -648,7 +648,7 @@ func TestDirectMessages(t *testing.T) {
 	if err1 != nil || err2 != nil || !created1 || !created2 || g1.Channel.ID == g2.Channel.ID || !g1.Channel.Group {
 		t.Fatalf("group DMs %+v %v / %+v %v", g1.Channel, err1, g2.Channel, err2)
 	}
-	list, err := e.svc.DMs(ctx, alice)
+	list, err := e.svc.DMs(ctx, alice, nil)
 	if err != nil || len(list) != 4 {
 		t.Fatalf("alice's DMs: %d %v, want 4", len(list), err)
 	}
@@ -670,10 +670,10 @@ func TestDirectMessages(t *testing.T) {
 	if !e.notes.has(fmt.Sprintf("dm %d closed by %d", dm.Channel.ID, alice)) {
 		t.Fatalf("close not announced: %v", e.notes.lines)
 	}
-	if list, _ := e.svc.DMs(ctx, alice); containsChannel(list, dm.Channel.ID) || len(list) != 3 {
+	if list, _ := e.svc.DMs(ctx, alice, nil); containsChannel(list, dm.Channel.ID) || len(list) != 3 {
 		t.Fatalf("a closed DM is still listed")
 	}
-	if list, _ := e.svc.DMs(ctx, bob); !containsChannel(list, dm.Channel.ID) {
+	if list, _ := e.svc.DMs(ctx, bob, nil); !containsChannel(list, dm.Channel.ID) {
 		t.Fatalf("closing hid the DM from the other side too")
 	}
 	if _, _, err := e.svc.CanRead(ctx, alice, dm.Channel.ID); err != nil {
@@ -682,7 +682,7 @@ func TestDirectMessages(t *testing.T) {
 	if _, _, err := e.svc.CreateDM(ctx, alice, []int64{bob}); err != nil {
 		t.Fatal(err)
 	}
-	if list, _ := e.svc.DMs(ctx, alice); !containsChannel(list, dm.Channel.ID) {
+	if list, _ := e.svc.DMs(ctx, alice, nil); !containsChannel(list, dm.Channel.ID) {
 		t.Fatalf("opening a closed DM did not bring it back")
 	}
 
@@ -815,6 +815,6 @@ func TestAccessFollowsMembershipOnTheRealStore(t *testing.T) {
 
 func sorted(ids ...int64) []int64 { slices.Sort(ids); return ids }
 
-func containsChannel(vs []community.View, id int64) bool {
-	return slices.ContainsFunc(vs, func(v community.View) bool { return v.Channel.ID == id })
+func containsChannel(vs []model.ChannelView, id int64) bool {
+	return slices.ContainsFunc(vs, func(v model.ChannelView) bool { return v.Channel.ID == id })
 }

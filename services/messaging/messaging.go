@@ -57,6 +57,30 @@ type Observer interface {
 	MessageStored(m model.Message)
 }
 
+// Relay is an Observer for the listeners that also call messaging (readstate looks messages up and counts unread
+// ones), so they cannot be built before it and handed to it by constructor. The relay is built first and given to
+// messaging among its Observers; such a listener joins it in its own constructor, before anything is sent.
+type Relay struct {
+	mu        sync.RWMutex
+	listeners []func(model.Message)
+}
+
+// Join adds a listener.
+func (r *Relay) Join(fn func(model.Message)) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.listeners = append(r.listeners, fn)
+}
+
+// MessageStored passes a stored message on to every listener, in the order they joined.
+func (r *Relay) MessageStored(m model.Message) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	for _, fn := range r.listeners {
+		fn(m)
+	}
+}
+
 // SearchIndex hears about every durable change to a message, in the order of its writes (message search). Its
 // methods must not block: the index is written later, in the background.
 type SearchIndex interface {
@@ -107,6 +131,8 @@ type Config struct {
 	Metrics Metrics
 	// Tracer records spans of sends, reads and flushes (nil: none).
 	Tracer trace.Tracer
+	// Observers hear about every stored message, in this order (attachments, read state through a Relay, typing).
+	Observers []Observer
 	// Files claims the uploads a message carries and deletes them with it (nil: messages carry no files).
 	Files Files
 }
@@ -242,8 +268,8 @@ func New(store MessageStore, access Access, pub Publisher, activity ActivityStor
 		limiter: ratelimit.New(cfg.SendRate, cfg.SendBurst),
 		convs:   map[int64]*conversation{}, forwarding: map[forwardKey][]func(model.Message, error){},
 		abandon: make(chan struct{}), sem: make(chan struct{}, cfg.FlushConcurrency),
-		stop:   make(chan struct{}),
-		owners: cfg.Owners, forward: cfg.Forward, shared: cfg.Limiter, mentions: cfg.Mentions, online: cfg.Online, pins: cfg.Pins, pinPub: cfg.PinNotify,
+		stop:      make(chan struct{}),
+		observers: cfg.Observers, owners: cfg.Owners, forward: cfg.Forward, shared: cfg.Limiter, mentions: cfg.Mentions, online: cfg.Online, pins: cfg.Pins, pinPub: cfg.PinNotify,
 	}
 	if activity != nil {
 		s.acts = coalesce.New[int64](coalesce.Config[model.ChannelActivity]{Write: activity.RecordActivity, Merge: addActivity,
@@ -256,9 +282,6 @@ func New(store MessageStore, access Access, pub Publisher, activity ActivityStor
 	go s.background()
 	return s
 }
-
-// Observe registers an observer; call before serving.
-func (s *Service) Observe(o Observer) { s.observers = append(s.observers, o) }
 
 // Queued reports how many accepted messages are waiting for Cassandra.
 func (s *Service) Queued() int { return int(s.queued.Load()) }

@@ -25,7 +25,7 @@ type Store interface {
 	Users(ctx context.Context, messageID int64, emoji string, after int64, limit int) ([]int64, error)
 }
 
-// Access answers whether a user may read a channel (community.Service).
+// Access answers whether a user may read a channel (community.Access).
 type Access interface {
 	CanRead(ctx context.Context, userID, channelID int64) (model.Channel, string, error)
 }
@@ -36,7 +36,7 @@ type Messages interface {
 }
 
 // Gate refuses a reaction that access alone allows: in a 1:1 DM where one participant blocks the other, nobody
-// may add one (as nobody may send). Removing one's own reaction is always allowed (community.Service).
+// may add one (as nobody may send). Removing one's own reaction is always allowed (community.Access).
 type Gate interface {
 	CanSend(ctx context.Context, userID int64, ch model.Channel) error
 }

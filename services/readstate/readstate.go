@@ -12,7 +12,6 @@ import (
 	"github.com/parleychat/parley/internal/coalesce"
 	"github.com/parleychat/parley/internal/model"
 	"github.com/parleychat/parley/internal/tracing"
-	"github.com/parleychat/parley/services/community"
 )
 
 // Store persists positions (MongoDB).
@@ -39,6 +38,12 @@ type Messages interface {
 type Notifier interface {
 	ReadAdvanced(channelID, userID, messageID int64)
 	Delivered(channel model.Channel, userID, messageID, senderID int64)
+}
+
+// Stored is where the service hears about stored messages (messaging.Relay): it calls messaging too, so it
+// cannot be handed to messaging by constructor, and joins the relay when it is built.
+type Stored interface {
+	Join(fn func(model.Message))
 }
 
 // Peers hears about every position this node moves (several nodes: it tells the others, which keep their
@@ -72,7 +77,8 @@ type Service struct {
 
 // New builds the service and starts its coalesced writer, which writes the positions advanced in the last
 // interval (one write per user and channel however many receipts came). Close flushes and stops it.
-func New(store Store, access Access, msgs Messages, notify Notifier, peers Peers, interval time.Duration, log *slog.Logger) *Service {
+// stored may be nil (a service that does not follow the messages sent, as in tests).
+func New(store Store, access Access, msgs Messages, notify Notifier, peers Peers, stored Stored, interval time.Duration, log *slog.Logger) *Service {
 	if interval <= 0 {
 		interval = 5 * time.Second
 	}
@@ -81,6 +87,9 @@ func New(store Store, access Access, msgs Messages, notify Notifier, peers Peers
 	s.dirty = coalesce.New[key](coalesce.Config[model.ReadState]{Write: store.Advance, Merge: maxState,
 		OnFail: func(n int, err error) { log.Warn("read state not written; will retry", "entries", n, "err", err) }})
 	s.dirty.Start(interval)
+	if stored != nil {
+		stored.Join(s.MessageStored)
+	}
 	return s
 }
 
@@ -257,8 +266,8 @@ func (s *Service) MessageStored(m model.Message) {
 	// unread by them for a moment.
 }
 
-// Annotate fills read positions and unread counts into channel views (community.ReadStates).
-func (s *Service) Annotate(ctx context.Context, userID int64, views []community.View) error {
+// Annotate fills read positions and unread counts into channel views (the HTTP handlers combine channel lists with it).
+func (s *Service) Annotate(ctx context.Context, userID int64, views []model.ChannelView) error {
 	ctx, span := tracing.Start(ctx, "readstate.Annotate")
 	defer span.End()
 	if len(views) == 0 {

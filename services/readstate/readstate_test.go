@@ -102,12 +102,12 @@ func newEnv(t *testing.T) *env {
 	users := postgres.NewUserStore(pg)
 	meta := mongorepo.NewChannelMetaStore(mdb)
 	comm := community.New(postgres.NewCommunityStore(pg), meta, users, quiet{}, ids, nil, community.Limits{}, log)
-	msgs := messaging.New(cassandra.NewMessageStore(cs), comm, quiet{}, meta, ids, messaging.Config{SendBurst: 1000, Mentions: comm, Gate: comm}, log)
+	relay := &messaging.Relay{}
+	msgs := messaging.New(cassandra.NewMessageStore(cs), comm, quiet{}, meta, ids, messaging.Config{SendBurst: 1000, Mentions: comm, Gate: comm,
+		Observers: []messaging.Observer{relay}}, log)
 	t.Cleanup(func() { _ = msgs.Close(context.Background()) })
 	e := &env{mdb: mdb, community: comm, messages: msgs, log: log, users: map[string]int64{}}
-	e.reads, e.notes, e.peers = e.newReads(t)
-	comm.SetReadStates(e.reads)
-	msgs.Observe(e.reads)
+	e.reads, e.notes, e.peers = e.newReads(t, relay)
 	for _, name := range []string{"alice", "bob", "carol", "dave"} {
 		u, err := users.Create(ctx, model.User{ID: ids.Next(), Username: name, Email: name + "@example.com", PasswordHash: "x", DisplayName: name})
 		if err != nil {
@@ -138,12 +138,23 @@ func newEnv(t *testing.T) *env {
 
 // newReads builds a readstate Service on the env's MongoDB (another node, or the same one after a restart). Its
 // writer's interval is long: only Flush and Close write, so the tests see exactly when positions reach MongoDB.
-func (e *env) newReads(t *testing.T) (*readstate.Service, *receipts, *peers) {
+// newReads builds a read state service; with stored, it follows the messages sent (a restarted node's does not
+// need to).
+func (e *env) newReads(t *testing.T, stored readstate.Stored) (*readstate.Service, *receipts, *peers) {
 	t.Helper()
 	n, p := &receipts{}, &peers{}
-	svc := readstate.New(mongorepo.NewReadStateStore(e.mdb), e.community, e.messages, n, p, time.Hour, e.log)
+	svc := readstate.New(mongorepo.NewReadStateStore(e.mdb), e.community, e.messages, n, p, stored, time.Hour, e.log)
 	t.Cleanup(func() { svc.Close(context.Background()) })
 	return svc, n, p
+}
+
+// channels lists the server's channels as a client gets them: community's list with the read state added.
+func (e *env) channels(ctx context.Context, userID int64) ([]model.ChannelView, error) {
+	views, err := e.community.Channels(ctx, userID, e.server)
+	if err == nil {
+		err = e.reads.Annotate(ctx, userID, views)
+	}
+	return views, err
 }
 
 // send stores a message and returns it once it is in Cassandra.
@@ -238,7 +249,7 @@ func TestReadPositionsOnlyMoveForwardAndAreWrittenCoalesced(t *testing.T) {
 	}
 
 	// A restarted node reads the positions back from MongoDB, and still refuses to move them back.
-	again, notes, _ := e.newReads(t)
+	again, notes, _ := e.newReads(t, nil)
 	if st := position(t, again, alice, bob, e.general); st.LastReadID != m3.ID {
 		t.Fatalf("after a restart: %+v", st)
 	}
@@ -349,7 +360,7 @@ func TestUnreadAndMentionCounts(t *testing.T) {
 	e.send(t, "bob", "bob's own message") // moves bob's read position to the end
 
 	// bob's own message read him up to it: nothing is unread.
-	views, err := e.community.Channels(ctx, bob, e.server)
+	views, err := e.channels(ctx, bob)
 	if err != nil || len(views) != 1 {
 		t.Fatalf("channels %v %v", views, err)
 	}
@@ -358,7 +369,7 @@ func TestUnreadAndMentionCounts(t *testing.T) {
 	}
 	last := e.send(t, "alice", "after bob's message, @bob")
 	e.send(t, "dave", "dave again @bob")
-	views, _ = e.community.Channels(ctx, bob, e.server)
+	views, _ = e.channels(ctx, bob)
 	if v := views[0]; v.UnreadCount != 2 || v.MentionCount != 2 || v.Meta.LastMessageID <= last.ID {
 		t.Fatalf("unread %d, mentions %d (last %d); want 2, 2", v.UnreadCount, v.MentionCount, v.Meta.LastMessageID)
 	}
@@ -366,7 +377,7 @@ func TestUnreadAndMentionCounts(t *testing.T) {
 	if err := e.community.Block(ctx, bob, dave); err != nil {
 		t.Fatal(err)
 	}
-	views, _ = e.community.Channels(ctx, bob, e.server)
+	views, _ = e.channels(ctx, bob)
 	if v := views[0]; v.UnreadCount != 1 || v.MentionCount != 1 {
 		t.Fatalf("with dave blocked: unread %d, mentions %d; want 1, 1", v.UnreadCount, v.MentionCount)
 	}
@@ -374,14 +385,14 @@ func TestUnreadAndMentionCounts(t *testing.T) {
 	if err := e.reads.Read(ctx, bob, e.general, last.ID); err != nil {
 		t.Fatal(err)
 	}
-	views, _ = e.community.Channels(ctx, bob, e.server)
+	views, _ = e.channels(ctx, bob)
 	if v := views[0]; v.UnreadCount != 0 || v.LastReadID != last.ID {
 		t.Fatalf("after reading: %+v", v)
 	}
 	// A restarted node counts from the positions in MongoDB (it never saw these messages itself).
 	e.reads.Flush(ctx)
-	again, _, _ := e.newReads(t)
-	vs := []community.View{{Channel: model.Channel{ID: e.general}, Meta: model.ChannelMeta{LastMessageID: views[0].Meta.LastMessageID}}}
+	again, _, _ := e.newReads(t, nil)
+	vs := []model.ChannelView{{Channel: model.Channel{ID: e.general}, Meta: model.ChannelMeta{LastMessageID: views[0].Meta.LastMessageID}}}
 	if err := again.Annotate(ctx, bob, vs); err != nil {
 		t.Fatal(err)
 	}
@@ -401,7 +412,7 @@ func TestUnreadCountsStopAtTheCap(t *testing.T) {
 	for i := 0; i < readstate.UnreadCap+5; i++ {
 		last = e.send(t, "alice", "message "+strconv.Itoa(i))
 	}
-	vs := []community.View{{Channel: model.Channel{ID: e.general}, Meta: model.ChannelMeta{LastMessageID: last.ID}}}
+	vs := []model.ChannelView{{Channel: model.Channel{ID: e.general}, Meta: model.ChannelMeta{LastMessageID: last.ID}}}
 	if err := e.reads.Annotate(ctx, e.users["bob"], vs); err != nil {
 		t.Fatal(err)
 	}
@@ -452,7 +463,7 @@ func TestMongoOutage(t *testing.T) {
 		t.Fatal(err)
 	}
 	n := &receipts{}
-	svc := readstate.New(mongorepo.NewReadStateStore(down), e.community, e.messages, n, nil, time.Hour, e.log)
+	svc := readstate.New(mongorepo.NewReadStateStore(down), e.community, e.messages, n, nil, nil, time.Hour, e.log)
 	if err := svc.Read(ctx, bob, e.general, m.ID); err != nil {
 		t.Fatalf("read while MongoDB is down: %v", err)
 	}
@@ -462,7 +473,7 @@ func TestMongoOutage(t *testing.T) {
 	if _, err := svc.Receipts(ctx, alice, e.general); !apperr.Is(err, apperr.Unavailable) {
 		t.Fatalf("receipts: %v, want unavailable", err)
 	}
-	vs := []community.View{{Channel: model.Channel{ID: e.general}, Meta: model.ChannelMeta{LastMessageID: m.ID}}}
+	vs := []model.ChannelView{{Channel: model.Channel{ID: e.general}, Meta: model.ChannelMeta{LastMessageID: m.ID}}}
 	if err := svc.Annotate(ctx, bob, vs); err == nil {
 		t.Fatal("Annotate without MongoDB: no error")
 	}

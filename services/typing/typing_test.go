@@ -58,7 +58,7 @@ func (a *announcements) next(t *testing.T) event {
 	}
 }
 
-// writers is the access the app gives typing: may the user write in the channel now (internal/app).
+// writers is the access the app gives typing: may the user write in the channel now (cmd/server/app).
 type writers struct{ svc *community.Service }
 
 func (w writers) CanRead(ctx context.Context, userID, channelID int64) (model.Channel, string, error) {

@@ -26,9 +26,9 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/parleychat/parley/cmd/server/testserver"
 	"github.com/parleychat/parley/controllers/keysapi"
 	"github.com/parleychat/parley/internal/testenv"
-	"github.com/parleychat/parley/internal/testenv/testserver"
 	"github.com/parleychat/parley/repositories/cassandra"
 	"github.com/parleychat/parley/repositories/keystore"
 	"github.com/parleychat/parley/services/auth"

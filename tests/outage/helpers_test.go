@@ -8,7 +8,7 @@ import (
 	"runtime"
 	"testing"
 
-	"github.com/parleychat/parley/internal/testenv/testserver"
+	"github.com/parleychat/parley/cmd/server/testserver"
 )
 
 // repoRoot is the repository's top folder.

@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parleychat/parley/cmd/server/testserver"
 	"github.com/parleychat/parley/internal/testenv/rawsio"
-	"github.com/parleychat/parley/internal/testenv/testserver"
 )
 
 // loadSender is one user's socket with an outbox: it offers its share of the load, keeps every message until

@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parleychat/parley/cmd/server/testserver"
 	"github.com/parleychat/parley/internal/testenv"
-	"github.com/parleychat/parley/internal/testenv/testserver"
 )
 
 // The figures behind "MongoDB down: no unbounded memory growth" (#22): users keep sending, reading, reacting and

@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parleychat/parley/cmd/server/testserver"
 	"github.com/parleychat/parley/internal/testenv"
 	"github.com/parleychat/parley/internal/testenv/jsclient"
-	"github.com/parleychat/parley/internal/testenv/testserver"
 )
 
 const privateMongoPort = "27117"

@@ -14,9 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parleychat/parley/cmd/server/testserver"
 	"github.com/parleychat/parley/controllers/socketapi"
 	"github.com/parleychat/parley/internal/testenv/sioclient"
-	"github.com/parleychat/parley/internal/testenv/testserver"
 )
 
 // syncBuffer collects the server's log.

@@ -1,6 +1,6 @@
 // Package testserver runs the fully wired server in-process against the real local databases, each test with
 // its own Postgres and MongoDB database (and the process's shared Cassandra keyspace), and offers small REST
-// helpers for tests.
+// helpers for tests. It sits beside the composition root it runs (cmd/server/app), above every layer.
 package testserver
 
 import (
@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/parleychat/parley/internal/app"
+	"github.com/parleychat/parley/cmd/server/app"
 	"github.com/parleychat/parley/internal/config"
 	"github.com/parleychat/parley/internal/metrics"
 	"github.com/parleychat/parley/internal/testenv"

@@ -1,5 +1,8 @@
-// Package app assembles the server from its parts with explicit constructors, in dependency order:
-// stores → services → controllers. cmd/server runs it; integration tests build the same thing in-process.
+// Package app is the composition root: it assembles the server from its parts with explicit constructors, in
+// dependency order: stores → the socket hub (outbound) → services → controllers (the socket handlers on the hub,
+// then HTTP). Nothing is handed to a part after it was built. cmd/server runs it; integration tests build the
+// same thing in-process (cmd/server/testserver). It lives under cmd/ because it imports every layer: internal/
+// is the foundation the layers stand on (layers_test.go keeps the imports pointing down).
 package app
 
 import (
@@ -60,7 +63,7 @@ type App struct {
 	pg      *pgxpool.Pool
 	mongo   *mongodrv.Client
 	cass    *gocql.Session
-	sockets *socketapi.Server
+	sockets *socketapi.Hub
 	handler http.Handler
 	router  *gin.Engine
 	metrics *metrics.Metrics
@@ -179,21 +182,6 @@ func New(cfg config.Config, log *slog.Logger, tel Telemetry, pg *pgxpool.Pool, m
 	mdb := mc.Database(cfg.MongoDB)
 	channelMeta := mongo.NewChannelMetaStore(mdb)
 
-	// Services.
-	tokens := auth.NewTokenIssuer(cfg.Auth.JWTSecret, cfg.Auth.Issuer, cfg.Auth.Audience, cfg.Auth.AccessTTL)
-	verification, err := newVerification(cfg, users)
-	if err != nil {
-		return nil, err
-	}
-	authSvc, err := auth.New(users, sessions, tokens, ids, auth.Config{
-		BcryptCost: cfg.Auth.BcryptCost, RefreshTTL: cfg.Auth.RefreshTTL,
-		RegisterBurst: cfg.Auth.RegisterBurst, LoginIPBurst: cfg.Auth.LoginIPBurst,
-		Verification: verification,
-	}, log.With("component", "auth"))
-	if err != nil {
-		return nil, err
-	}
-
 	// Several nodes: membership and leases in Redis, the bus between nodes, the internal API client.
 	var (
 		rc          *goredis.Client
@@ -205,6 +193,7 @@ func New(cfg config.Config, log *slog.Logger, tel Telemetry, pg *pgxpool.Pool, m
 		owners      messaging.Ownership
 		forwarder   messaging.Forwarder
 		limiter     messaging.SharedLimiter
+		revocations []auth.RevocationListener
 	)
 	if cfg.Cluster.Addr != "" {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -213,7 +202,7 @@ func New(cfg config.Config, log *slog.Logger, tel Telemetry, pg *pgxpool.Pool, m
 		if err != nil {
 			return nil, err
 		}
-		redisstore.Observe(rc, tel)
+		redisstore.Instrument(rc, tel)
 		prefix := cfg.Cluster.RedisPrefix
 		node = cluster.New(cluster.Config{NodeID: cfg.NodeID, Advertise: cfg.Cluster.Advertise, LeaseTTL: cfg.Cluster.LeaseTTL},
 			redisstore.NewNodes(rc, prefix), redisstore.NewLeases(rc, prefix), redisstore.NewBus(rc, prefix), log.With("component", "cluster"))
@@ -222,27 +211,41 @@ func New(cfg config.Config, log *slog.Logger, tel Telemetry, pg *pgxpool.Pool, m
 		p := peers{access: node.Topic(topicAccess), reads: node.Topic(topicReadPos)}
 		accessPeers, readPeers, owners, forwarder = p, p, node, forward
 		limiter = redisstore.NewRateLimiter(rc, prefix, time.Second/time.Duration(cfg.Messaging.SendRate), cfg.Messaging.SendBurst)
+		// First: the other nodes forget the session before their sockets of it are closed (same ordered bus), so
+		// a handshake racing the revocation there re-checks Postgres.
+		revocations = append(revocations, sessionPeers{node.Topic(topicSessions)})
 	}
 
-	// The socket server is both a controller and the services' notifier, so it is built before them.
+	// The socket hub (outbound: rooms and the Publisher) needs no service, so it is built first and handed to the
+	// services; the inbound handlers are attached to it last, with the services they call.
 	socketCfg := socketapi.Config{AllowedOrigins: cfg.AllowedOrigins, MaxSocketsPerUser: cfg.Sockets.MaxPerUser, WriteQueueLimit: cfg.Sockets.QueueLimit,
 		Metrics: m, Tracer: tracer}
 	if socketBus != nil {
 		socketCfg.Bus = socketBus
 	}
-	sockets := socketapi.New(authSvc, socketCfg, log.With("component", "socket"))
-	if node != nil {
-		// First: the other nodes forget the session before their sockets of it are closed (same ordered bus), so
-		// a handshake racing the revocation there re-checks Postgres.
-		authSvc.OnRevoke(sessionPeers{node.Topic(topicSessions)})
+	hub := socketapi.NewHub(socketCfg, log.With("component", "socket"))
+	pub := hub.Publisher()
+
+	// Services, each after what it calls.
+	tokens := auth.NewTokenIssuer(cfg.Auth.JWTSecret, cfg.Auth.Issuer, cfg.Auth.Audience, cfg.Auth.AccessTTL)
+	verification, err := newVerification(cfg, users)
+	if err != nil {
+		return nil, err
 	}
-	authSvc.OnRevoke(sockets)
-	communitySvc := community.New(communityStore, channelMeta, users, sockets.Publisher(), ids, accessPeers, community.Limits{
+	authSvc, err := auth.New(users, sessions, tokens, ids, auth.Config{
+		BcryptCost: cfg.Auth.BcryptCost, RefreshTTL: cfg.Auth.RefreshTTL,
+		RegisterBurst: cfg.Auth.RegisterBurst, LoginIPBurst: cfg.Auth.LoginIPBurst,
+		Verification: verification, Revocations: append(revocations, hub),
+	}, log.With("component", "auth"))
+	if err != nil {
+		return nil, err
+	}
+	communitySvc := community.New(communityStore, channelMeta, users, pub, ids, accessPeers, community.Limits{
 		ServersPerUser: cfg.Limits.ServersPerUser, ChannelsPerServer: cfg.Limits.ChannelsPerServer, InvitesPerServer: cfg.Limits.InvitesPerServer,
 		InviteEvery: cfg.Limits.InviteEvery, InviteBurst: cfg.Limits.InviteBurst, DMEvery: cfg.Limits.DMEvery, DMBurst: cfg.Limits.DMBurst,
 		GroupDMSize: cfg.Limits.GroupDMSize,
 	}, log.With("component", "community"))
-	sockets.SetRooms(communitySvc)
+	access := communitySvc.Access // the access checks: what most services need of community
 	// Search: the index is written in the background after each durable change; chat never waits for it.
 	var searchSvc *search.Service
 	var searchIndex messaging.SearchIndex
@@ -256,7 +259,7 @@ func New(cfg config.Config, log *slog.Logger, tel Telemetry, pg *pgxpool.Pool, m
 			mongo.NewSearchCheckpointStore(mdb), search.Config{Node: strconv.FormatInt(cfg.NodeID, 10)}, log.With("component", "search"))
 		searchIndex, searcher = searchSvc, searchSvc
 	}
-	presenceSvc := presence.New(mongo.NewPresenceStore(mdb), communitySvc, sockets.Publisher(), presence.Config{NodeID: cfg.NodeID, Grace: cfg.PresenceGrace, Swept: m.Swept}, log.With("component", "presence"))
+	presenceSvc := presence.New(mongo.NewPresenceStore(mdb), communitySvc, pub, presence.Config{NodeID: cfg.NodeID, Grace: cfg.PresenceGrace, Swept: m.Swept}, log.With("component", "presence"))
 	objects, objectsPing, err := openObjects(cfg.Storage, tel)
 	if err != nil {
 		return nil, err
@@ -270,13 +273,16 @@ func New(cfg config.Config, log *slog.Logger, tel Telemetry, pg *pgxpool.Pool, m
 	} else {
 		return nil, err
 	}
-	filesSvc := attachments.New(postgres.NewAttachmentStore(pg), objects, communitySvc, ids, attachments.Config{
+	filesSvc := attachments.New(postgres.NewAttachmentStore(pg), objects, access, ids, attachments.Config{
 		MaxSize: cfg.Uploads.MaxSize, Types: cfg.Uploads.Types, MaxPixels: cfg.Uploads.MaxPixels, UploadEvery: cfg.Uploads.Every,
 		UploadBurst: cfg.Uploads.Burst, UnsentTTL: cfg.Uploads.UnsentTTL, TempDir: cfg.Uploads.TempDir,
 		Sent: cassandra.NewMessageStore(cs), Posters: posters,
 	}, log.With("component", "attachments"))
 	filesSvc.Start(10 * time.Minute)
-	messagingSvc := messaging.New(cassandra.NewMessageStore(cs), communitySvc, sockets.Publisher(), channelMeta, ids, messaging.Config{
+	typingSvc := typing.New(writers{access}, pub, typing.DefaultThrottle, typing.DefaultExpiry)
+	// Read state both hears about stored messages and calls messaging: it joins this relay when built.
+	readRelay := &messaging.Relay{}
+	messagingSvc := messaging.New(cassandra.NewMessageStore(cs), access, pub, channelMeta, ids, messaging.Config{
 		FlushBatch:       cfg.Messaging.FlushBatch,
 		FlushDelay:       cfg.Messaging.FlushDelay,
 		QueueLimit:       cfg.Messaging.QueueLimit,
@@ -291,32 +297,28 @@ func New(cfg config.Config, log *slog.Logger, tel Telemetry, pg *pgxpool.Pool, m
 		Forward:          forwarder,
 		Limiter:          limiter,
 		Mentions:         communitySvc,
-		Gate:             communitySvc,
+		Gate:             access,
 		Online:           presenceSvc,
 		Pins:             channelMeta,
-		PinNotify:        sockets.Publisher(),
+		PinNotify:        pub,
 		Files:            filesSvc,
+		Observers:        []messaging.Observer{filesSvc, readRelay, typingSvc},
 		Search:           searchIndex,
 		Metrics:          m,
 		Tracer:           tracer,
 	}, log.With("component", "messaging"))
-	messagingSvc.Observe(filesSvc)
-	sockets.RegisterMessageEvents(messagingSvc)
+	readSvc := readstate.New(mongo.NewReadStateStore(mdb), access, messagingSvc, pub, readPeers, readRelay, cfg.Messaging.StateWrites, log.With("component", "readstate"))
+	reactSvc := reactions.New(mongo.NewReactionStore(mdb), access, messagingSvc, pub,
+		reactions.Config{WriteInterval: cfg.Messaging.StateWrites, Gate: access}, log.With("component", "reactions"))
 
-	readSvc := readstate.New(mongo.NewReadStateStore(mdb), communitySvc, messagingSvc, sockets.Publisher(), readPeers, cfg.Messaging.StateWrites, log.With("component", "readstate"))
-	communitySvc.SetReadStates(readSvc)
-	typingSvc := typing.New(writers{communitySvc}, sockets.Publisher(), typing.DefaultThrottle, typing.DefaultExpiry)
-	messagingSvc.Observe(readSvc)
-	messagingSvc.Observe(typingSvc)
-	sockets.RegisterRealtimeEvents(presenceSvc, typingSvc, readSvc)
-	reactSvc := reactions.New(mongo.NewReactionStore(mdb), communitySvc, messagingSvc, sockets.Publisher(),
-		reactions.Config{WriteInterval: cfg.Messaging.StateWrites, Gate: communitySvc}, log.With("component", "reactions"))
-	sockets.RegisterReactionEvents(reactSvc)
+	// Controllers, last: the socket events (on the hub), then HTTP.
+	socketapi.New(hub, socketapi.Services{Auth: authSvc, Rooms: access, Messages: messagingSvc, Presence: presenceSvc,
+		Typing: typingSvc, Receipts: readSvc, Reactions: reactSvc}, log.With("component", "socket"))
 
 	m.Gauge("parley_message_queue_depth", "Accepted messages waiting for Cassandra on this node (sends are refused at PARLEY_QUEUE_LIMIT).",
 		func() float64 { return float64(messagingSvc.Queued()) })
 	m.GaugeByLabel("parley_sockets", "Open Engine.IO sessions on this node by transport.", "transport",
-		[]string{"websocket", "polling"}, sockets.SocketsByTransport)
+		[]string{"websocket", "polling"}, hub.SocketsByTransport)
 
 	health := []httpapi.HealthCheck{
 		{Name: "postgres", Check: func(ctx context.Context) error { return pg.Ping(ctx) }},
@@ -326,8 +328,8 @@ func New(cfg config.Config, log *slog.Logger, tel Telemetry, pg *pgxpool.Pool, m
 	}
 	var internal http.Handler
 	if node != nil {
-		node.Handle(topicSockets, sockets.Receive)
-		node.Handle(topicAccess, func([]byte) { communitySvc.ForgetAccess() })
+		node.Handle(topicSockets, hub.Receive)
+		node.Handle(topicAccess, func([]byte) { access.ForgetAccess() })
 		node.Handle(topicSessions, func(b []byte) {
 			if len(b) == 8 {
 				authSvc.Forget(int64(binary.BigEndian.Uint64(b)))
@@ -356,7 +358,7 @@ func New(cfg config.Config, log *slog.Logger, tel Telemetry, pg *pgxpool.Pool, m
 		Tracer:         tracer,
 		Auth:           authHandlers,
 		Extra: []func(*gin.Engine, *gin.RouterGroup, *gin.RouterGroup){
-			httpapi.NewCommunityHandlers(communitySvc, log.With("component", "http")).Routes,
+			httpapi.NewCommunityHandlers(communitySvc, readSvc, log.With("component", "http")).Routes,
 			httpapi.NewSafetyHandlers(communitySvc, log.With("component", "http")).Routes,
 			httpapi.NewMessageHandlers(messagingSvc, readSvc, log.With("component", "http")).WithReactions(reactSvc).Routes,
 			httpapi.NewReactionHandlers(reactSvc, authSvc, log.With("component", "http")).Routes,
@@ -364,10 +366,10 @@ func New(cfg config.Config, log *slog.Logger, tel Telemetry, pg *pgxpool.Pool, m
 			httpapi.NewAvatarHandlers(filesSvc, authSvc, communitySvc, log.With("component", "http")).Routes,
 			httpapi.NewRealtimeHandlers(presenceSvc, readSvc, log.With("component", "http")).Routes,
 			httpapi.NewSearchHandlers(searcher, log.With("component", "http")).WithContext(messagingSvc).Routes,
-			httpapi.NewSettingsHandlers(settings.New(mongo.NewSettingsStore(mdb), sockets.Publisher()), log.With("component", "http")).Routes,
+			httpapi.NewSettingsHandlers(settings.New(mongo.NewSettingsStore(mdb), pub), log.With("component", "http")).Routes,
 			httpapi.NewKeysProxy(cfg.KeysURL, log.With("component", "keysproxy")).Routes,
 			func(e *gin.Engine, _, _ *gin.RouterGroup) {
-				h := gin.WrapH(sockets.Handler())
+				h := gin.WrapH(hub.Handler())
 				e.GET("/socket.io/*any", h)
 				e.POST("/socket.io/*any", h)
 				if cfg.MetricsAddr == "" {
@@ -381,7 +383,7 @@ func New(cfg config.Config, log *slog.Logger, tel Telemetry, pg *pgxpool.Pool, m
 		},
 	})
 	return &App{
-		cfg: cfg, log: log, pg: pg, mongo: mc, cass: cs, sockets: sockets, handler: router, router: router, metrics: m, tracing: tel.Tracing,
+		cfg: cfg, log: log, pg: pg, mongo: mc, cass: cs, sockets: hub, handler: router, router: router, metrics: m, tracing: tel.Tracing,
 		redis: rc, node: node, forward: forward, internal: internal,
 		Auth: authSvc, Community: communitySvc, Messaging: messagingSvc, Presence: presenceSvc, ReadState: readSvc, Reactions: reactSvc,
 		Search: searchSvc, Files: filesSvc,
@@ -555,7 +557,7 @@ func openObjects(cfg config.Storage, calls Telemetry) (attachments.Objects, func
 
 // writers answers typing's access question with "may write here now": nobody shows as typing in a 1:1 DM that a
 // block closed for sending.
-type writers struct{ svc *community.Service }
+type writers struct{ svc *community.Access }
 
 func (w writers) CanRead(ctx context.Context, userID, channelID int64) (model.Channel, string, error) {
 	return w.svc.CanWrite(ctx, userID, channelID)
