@@ -126,7 +126,7 @@ func run(args []string) error {
 	}
 
 	tokens := auth.NewTokenIssuer(cfg.Auth.JWTSecret, cfg.Auth.Issuer, cfg.Auth.Audience, cfg.Auth.AccessTTL)
-	svc := keys.New(keystore.New(keysDB), pol, log)
+	var notify keys.Notifier // nil: clients find changes by polling
 	if cfg.KeysRedisURL != "" {
 		// Notices to the chat servers, which tell the users' browsers to sync at once (else they poll).
 		rc, err := redisstore.Connect(ctx, cfg.KeysRedisURL)
@@ -134,9 +134,10 @@ func run(args []string) error {
 			return fmt.Errorf("PARLEY_KEYS_REDIS_URL: %w", err)
 		}
 		defer rc.Close()
-		svc.SetNotifier(redisstore.NewKeyNotices(rc, cfg.Cluster.RedisPrefix))
+		notify = redisstore.NewKeyNotices(rc, cfg.Cluster.RedisPrefix)
 		log.Info("key notices on", "channel", cfg.Cluster.RedisPrefix+":keys:notices")
 	}
+	svc := keys.New(keystore.New(keysDB), notify, pol, log)
 	origins := cfg.AllowedOrigins
 	if o := env("PARLEY_KEYS_ALLOWED_ORIGINS"); o != "" {
 		origins = strings.Split(o, ",")

@@ -38,7 +38,7 @@ func TestKeysProxyForwardsToTheKeyService(t *testing.T) {
 	secret := strings.Repeat("k", 40)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	tokens := auth.NewTokenIssuer([]byte(secret), "parley", "parley-api", 15*60*1e9)
-	api := keysapi.New(keys.New(keystore.New(db), keys.DefaultPolicy, log), keys.NewAuthenticator(tokens, keystore.NewSessions(db)), nil, log)
+	api := keysapi.New(keys.New(keystore.New(db), nil, keys.DefaultPolicy, log), keys.NewAuthenticator(tokens, keystore.NewSessions(db)), nil, log)
 	var mu sync.Mutex
 	var seen []*http.Request
 	ks := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

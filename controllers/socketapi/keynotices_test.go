@@ -40,8 +40,7 @@ func TestKeyNoticesReachTheMembersSockets(t *testing.T) {
 	}
 	defer db.Close()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	svc := keys.New(keystore.New(db), keys.DefaultPolicy, log)
-	svc.SetNotifier(redisstore.NewKeyNotices(rc, prefix))
+	svc := keys.New(keystore.New(db), redisstore.NewKeyNotices(rc, prefix), keys.DefaultPolicy, log)
 	tokens := auth.NewTokenIssuer(s.Config.Auth.JWTSecret, s.Config.Auth.Issuer, s.Config.Auth.Audience, s.Config.Auth.AccessTTL)
 	ks := httptest.NewServer(keysapi.New(svc, keys.NewAuthenticator(tokens, keystore.NewSessions(db)), nil, log))
 	defer ks.Close()

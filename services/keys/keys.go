@@ -87,8 +87,8 @@ type Service struct {
 	claimers map[int64]*rate.Limiter // per claiming user, on this instance
 }
 
-func New(store Store, policy Policy, log *slog.Logger) *Service {
-	return &Service{store: store, policy: policy, now: time.Now, log: log, claimers: map[int64]*rate.Limiter{}}
+func New(store Store, notify Notifier, policy Policy, log *slog.Logger) *Service {
+	return &Service{store: store, notify: notify, policy: policy, now: time.Now, log: log, claimers: map[int64]*rate.Limiter{}}
 }
 
 // allowClaim applies the per-user claim budget (per instance: with several replicas a user gets one budget per
@@ -117,9 +117,6 @@ func (s *Service) allowClaim(userID int64) error {
 
 // SetClock replaces the clock (tests of the time-based policy).
 func (s *Service) SetClock(now func() time.Time) { s.now = now }
-
-// SetNotifier makes the service announce changes to the users concerned (nil: none). Call before serving.
-func (s *Service) SetNotifier(n Notifier) { s.notify = n }
 
 // announce sends a notice after the change is stored; a failure is logged, never the caller's error (the
 // clients' fallback poll finds the change).

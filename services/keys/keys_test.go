@@ -31,6 +31,7 @@ type env struct {
 	mu     sync.Mutex
 	now    time.Time
 	nextID int64
+	pol    keys.Policy
 }
 
 func newEnv(t *testing.T, change func(*keys.Policy)) *env {
@@ -49,10 +50,15 @@ func newEnv(t *testing.T, change func(*keys.Policy)) *env {
 	if change != nil {
 		change(&pol)
 	}
-	e := &env{db: db, now: time.Now(), nextID: 1000}
-	e.svc = keys.New(keystore.New(db), pol, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	e.svc.SetClock(e.clock)
+	e := &env{db: db, now: time.Now(), nextID: 1000, pol: pol}
+	e.withNotifier(nil)
 	return e
+}
+
+// withNotifier rebuilds the service with a notifier (nil: none).
+func (e *env) withNotifier(n keys.Notifier) {
+	e.svc = keys.New(keystore.New(e.db), n, e.pol, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	e.svc.SetClock(e.clock)
 }
 
 func (e *env) clock() time.Time { e.mu.Lock(); defer e.mu.Unlock(); return e.now }
@@ -517,7 +523,7 @@ func TestNoticesReachTheUsersConcerned(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, func(p *keys.Policy) { p.MaxMessages = 2 })
 	rec := &notices{}
-	e.svc.SetNotifier(rec)
+	e.withNotifier(rec)
 	ctx := context.Background()
 	alice, _ := e.user(t)
 	bob, _ := e.user(t)

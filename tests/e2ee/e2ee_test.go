@@ -67,7 +67,7 @@ func TestEncryptedDMsAcrossBothServices(t *testing.T) {
 	pol.MaxMessages, pol.GraceMessages = 3, 1 // a forced rotation within a short conversation
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	tokens := auth.NewTokenIssuer(s.Config.Auth.JWTSecret, s.Config.Auth.Issuer, s.Config.Auth.Audience, s.Config.Auth.AccessTTL)
-	ks := httptest.NewServer(keysapi.New(keys.New(keystore.New(db), pol, log), keys.NewAuthenticator(tokens, keystore.NewSessions(db)), nil, log))
+	ks := httptest.NewServer(keysapi.New(keys.New(keystore.New(db), nil, pol, log), keys.NewAuthenticator(tokens, keystore.NewSessions(db)), nil, log))
 	defer ks.Close()
 
 	alice, bob := s.Register(t, "x_alice"), s.Register(t, "x_bob")
