@@ -12,7 +12,7 @@ import { useApi, useServices } from '../app/services';
 import { useChannelMuted, useNotificationSettings, useSaveSettings } from '../app/settings';
 import { APP_TITLE, plainText, titleWithMentions } from '../chat/mentions';
 import { PROMPT_DISMISSED_KEY, shouldPrompt, toggleId, type Place } from '../chat/notify';
-import { findChannel, totalMentions } from '../realtime/cache';
+import { findChannel, totalMentions } from '../app/cache';
 import { useRealtime } from '../realtime/RealtimeProvider';
 import type { IncomingMessage } from '../realtime/realtime';
 import { useNotify } from './notices';

@@ -10,7 +10,13 @@ import { Component, lazy, Suspense, type ComponentProps, type ComponentType, typ
 const e2ee = () => import('./E2EE');
 
 const loaders = {
-  modals: () => import('./modals'),
+  // One chunk per dialog: opening one downloads only that one.
+  inviteModal: () => import('./modals/InviteModal'),
+  newDMModal: () => import('./modals/NewDMModal'),
+  createChannelModal: () => import('./modals/CreateChannelModal'),
+  editChannelModal: () => import('./modals/EditChannelModal'),
+  createServerModal: () => import('./modals/CreateServerModal'),
+  joinServerModal: () => import('./modals/JoinServerModal'),
   serverSettings: () => import('./ServerSettings'),
   switcher: () => import('./Switcher'),
   profileCard: () => import('./ProfileCardPopover'),
@@ -64,12 +70,12 @@ export function part<M extends Record<K, ComponentType<any>>, K extends keyof M>
   };
 }
 
-export const InviteModal = part(loaders.modals, 'InviteModal');
-export const NewDMModal = part(loaders.modals, 'NewDMModal');
-export const CreateChannelModal = part(loaders.modals, 'CreateChannelModal');
-export const EditChannelModal = part(loaders.modals, 'EditChannelModal');
-export const CreateServerModal = part(loaders.modals, 'CreateServerModal');
-export const JoinServerModal = part(loaders.modals, 'JoinServerModal');
+export const InviteModal = part(loaders.inviteModal, 'InviteModal');
+export const NewDMModal = part(loaders.newDMModal, 'NewDMModal');
+export const CreateChannelModal = part(loaders.createChannelModal, 'CreateChannelModal');
+export const EditChannelModal = part(loaders.editChannelModal, 'EditChannelModal');
+export const CreateServerModal = part(loaders.createServerModal, 'CreateServerModal');
+export const JoinServerModal = part(loaders.joinServerModal, 'JoinServerModal');
 export const ServerSettingsModal = part(loaders.serverSettings, 'ServerSettingsModal');
 export const QuickSwitcher = part(loaders.switcher, 'QuickSwitcher');
 export const ShortcutList = part(loaders.switcher, 'ShortcutList');
