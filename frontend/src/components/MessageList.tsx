@@ -74,6 +74,13 @@ const AT_BOTTOM_PX = 64;
 const LOAD_OLDER_PX = 600;
 const LOAD_NEWER_PX = 200;
 
+/** Whether `after` differs from `before` only at the start (older messages loaded, or the oldest removed): the first
+ *  row changed while the last stayed. Then the list keeps its distance from the end, so what is on screen stays. */
+export function changedAtStart(before: readonly ChatItem[], after: readonly ChatItem[]): boolean {
+  if (before.length === 0 || after.length === 0) return false;
+  return before[0].key !== after[0].key && before[before.length - 1].key === after[after.length - 1].key;
+}
+
 interface RowsHandle {
   /** Scrolls to an item (an index into `items`), or to the last one with index -1. */
   scrollTo: (index: number, align: 'start' | 'center' | 'end', smooth?: boolean) => void;
@@ -124,8 +131,7 @@ function Rows(props: RowsProps) {
   const [seen, setSeen] = useState({ items, shift: false });
   let shift = seen.shift;
   if (seen.items !== items) {
-    const before = seen.items;
-    shift = before.length > 0 && items.length > 0 && before[0].key !== items[0].key && before[before.length - 1].key === items[items.length - 1].key;
+    shift = changedAtStart(seen.items, items);
     setSeen({ items, shift });
   }
 
@@ -191,7 +197,10 @@ function Rows(props: RowsProps) {
   }, [follow, toBottom]);
 
   return (
-    <div ref={scroller} className="message-scroll" data-testid="message-scroller" onScroll={check}>
+    // Focusable, as react-virtuoso's scroller was: the keyboard scrolls the history (arrows, Page Up/Down), and axe's
+    // scrollable-region-focusable holds.
+    // eslint-disable-next-line jsx-a11y/no-noninteractive-tabindex -- a scrolled region, not a control
+    <div ref={scroller} className="message-scroll" data-testid="message-scroller" tabIndex={0} onScroll={check}>
       <div className="list-spacer" aria-hidden="true" />
       <Virtualizer ref={list} scrollRef={scroller} data={rows} shift={shift} bufferSize={400} onResize={onResize}>
         {(item) => (item ? <Fragment key={item.key}>{props.renderItem(item)}</Fragment> : <Fragment key="header">{props.header}</Fragment>)}

@@ -25,6 +25,12 @@ const loaders = {
   searchPanel: () => import('./SearchResults'),
   pinsPanel: () => import('./PinsList'),
   userSettings: () => import('./UserSettings'),
+  // What the first screen shows only after an interaction, or a moment later without harm: the DM menus and
+  // notices, the notification controller (desktop notices, chime, title), its prompt and the mute buttons. The
+  // unread and mention badges are not here: they draw on the first paint. (The reaction picker stays: it takes
+  // the focus as it opens from the keyboard, which a chunk still loading would delay.)
+  dmSafety: () => import('./DMSafety'),
+  notifications: () => import('./Notifications'),
 };
 
 class PartErrorBoundary extends Component<{ children: ReactNode }, { failed: boolean }> {
@@ -87,6 +93,12 @@ export const MemberList = part(loaders.memberList, 'MemberList', <PartPlaceholde
 export const SearchPanel = part(loaders.searchPanel, 'SearchPanel', <PartPlaceholder className="pins-panel" />);
 export const PinsPanel = part(loaders.pinsPanel, 'PinsPanel', <PartPlaceholder className="pins-panel" />);
 export const UserSettings = part(loaders.userSettings, 'UserSettings');
+export const DMOptions = part(loaders.dmSafety, 'DMOptions');
+export const DMCloseButton = part(loaders.dmSafety, 'DMCloseButton');
+export const BlockedNotice = part(loaders.dmSafety, 'BlockedNotice');
+export const NotificationsController = part(loaders.notifications, 'NotificationsController');
+export const NotificationPrompt = part(loaders.notifications, 'NotificationPrompt');
+export const MuteChannelButton = part(loaders.notifications, 'MuteChannelButton');
 
 /** Fetches every part once the browser is idle, so the first open is instant (and works offline). */
 export function prefetchParts() {
