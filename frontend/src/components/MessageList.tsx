@@ -164,7 +164,10 @@ function Rows(props: RowsProps) {
   useEffect(() => {
     handleRef.current = {
       scrollTo: (index, align, smooth) => {
-        if (index < 0) toBottom(smooth);
+        // Smooth only over a short way: across many rows not measured yet a smooth scroll can stop short.
+        const el = scroller.current;
+        const near = !!el && el.scrollHeight - el.scrollTop - el.clientHeight < 2 * el.clientHeight;
+        if (index < 0) toBottom(smooth && near);
         else list.current?.scrollToIndex(index + 1, { align, smooth });
       },
     };
