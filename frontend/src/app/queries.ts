@@ -3,7 +3,7 @@ import { useEffect } from 'react';
 import { qk } from '../api/queryKeys';
 import type { DMChannel, Id, Me, User } from '../api/types';
 import { compareIds } from '../chat/ids';
-import { seedUsers } from '../realtime/cache';
+import { seedUsers } from './cache';
 import { useApi, useSession } from './services';
 import { cleanName } from '../chat/bidi';
 

@@ -9,9 +9,8 @@ import { ServerColumn } from './ServerColumn';
 import { DMColumn } from './DMColumn';
 import { UserPanel } from './UserPanel';
 import { AppMentions } from './mentions';
-import { NotificationPrompt, NotificationsController } from './Notifications';
 import { GlobalShortcuts } from './Shortcuts';
-import { prefetchParts } from './lazy';
+import { NotificationPrompt, NotificationsController, prefetchParts } from './lazy';
 import { Resizer, usePanelWidth } from './Resizer';
 import { CHANNEL_PANEL } from '../app/layout';
 

@@ -7,11 +7,10 @@ import { useMe } from '../app/services';
 import { usePresence } from '../realtime/RealtimeProvider';
 import { errorMessage } from '../api/http';
 import { Avatar, UnreadBadge } from './ui';
-import { NewDMModal } from './lazy';
-import { DMCloseButton } from './DMSafety';
+import { DMCloseButton, NewDMModal } from './lazy';
 import { useChannelMuted } from '../app/settings';
 import { showsUnread } from '../chat/notify';
-import { MentionBadge } from './Notifications';
+import { MentionBadge } from './MentionBadge';
 
 function DMItem({ channel, current }: { channel: DMChannel; current: boolean }) {
   const me = useMe();

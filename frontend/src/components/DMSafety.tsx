@@ -6,7 +6,7 @@ import type { DMChannel, User } from '../api/types';
 import { displayName, dmOthers, dmTitle } from '../app/queries';
 import { useIsBlocked, useSetBlocked } from '../app/safety';
 import { useApi, useMe } from '../app/services';
-import { removeChannel } from '../realtime/cache';
+import { removeChannel } from '../app/cache';
 import { useRealtime } from '../realtime/RealtimeProvider';
 import { useNotify } from './notices';
 import { Modal } from './ui';

@@ -8,7 +8,7 @@ import { qk } from '../api/queryKeys';
 import { displayName, usernameHint, useMembers } from '../app/queries';
 import { useIsBlocked, useSetBlocked } from '../app/safety';
 import { useApi, useMe } from '../app/services';
-import { seedUsers, upsertChannel } from '../realtime/cache';
+import { seedUsers, upsertChannel } from '../app/cache';
 import { useRealtime } from '../realtime/RealtimeProvider';
 import { useNotify } from './notices';
 import { Avatar, Modal, Spinner } from './ui';

@@ -1,5 +1,5 @@
-import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
-import { Virtuoso, type VirtuosoHandle } from 'react-virtuoso';
+import { Fragment, useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState, type ReactNode } from 'react';
+import { Virtualizer, type VirtualizerHandle } from 'virtua';
 import type { Id } from '../api/types';
 import { toItems, type ChannelMessages, type ChatItem } from '../chat/messageStore';
 import { compareIds } from '../chat/ids';
@@ -10,8 +10,6 @@ import { Modal, Spinner } from './ui';
 import { MessageContent } from './MessageContent';
 import { PinSystemLine } from './PinsPanel';
 import { useBlocked } from '../app/safety';
-
-const BASE_INDEX = 1_000_000_000;
 
 export interface MessageListHandle {
   scrollToBottom: () => void;
@@ -58,21 +56,158 @@ export function statusFor(item: ChatItem, mine: boolean, others: Id[] | undefine
   return receiptStatus(item.id, others, receipts, item.read);
 }
 
-interface ListContext {
-  hasMoreOlder: boolean;
-  loadingOlder: boolean;
-  intro: React.ReactNode;
-}
-
-function ListHeader({ context }: { context?: ListContext }) {
-  if (!context) return null;
-  return context.hasMoreOlder ? (
+function ListHeader({ hasMoreOlder, loadingOlder, intro }: { hasMoreOlder: boolean; loadingOlder: boolean; intro: React.ReactNode }) {
+  return hasMoreOlder ? (
     <div className="list-header">
-      {context.loadingOlder ? <Spinner label="Loading older messages" /> : <span className="muted small">Scroll up for older messages</span>}
+      {loadingOlder ? <Spinner label="Loading older messages" /> : <span className="muted small">Scroll up for older messages</span>}
     </div>
   ) : (
     <div className="list-header intro" data-testid="channel-start">
-      {context.intro}
+      {intro}
+    </div>
+  );
+}
+
+// How close (px) to an edge counts as there: "at the bottom" (new messages keep the view there), and near enough to
+// the top or bottom of what is loaded to fetch the next page before the user reaches it.
+const AT_BOTTOM_PX = 64;
+const LOAD_OLDER_PX = 600;
+const LOAD_NEWER_PX = 200;
+
+/** Whether `after` differs from `before` only at the start (older messages loaded, or the oldest removed): the first
+ *  row changed while the last stayed. Then the list keeps its distance from the end, so what is on screen stays. */
+export function changedAtStart(before: readonly ChatItem[], after: readonly ChatItem[]): boolean {
+  if (before.length === 0 || after.length === 0) return false;
+  return before[0].key !== after[0].key && before[before.length - 1].key === after[after.length - 1].key;
+}
+
+interface RowsHandle {
+  /** Scrolls to an item (an index into `items`), or to the last one with index -1. */
+  scrollTo: (index: number, align: 'start' | 'center' | 'end', smooth?: boolean) => void;
+}
+
+interface RowsProps {
+  items: ChatItem[];
+  header: ReactNode;
+  /** Where a new list opens: an item in the middle (a jump), or the bottom. */
+  initial: number | 'bottom';
+  /** New items at the end keep the view at the bottom (not while the list is a window into the past). */
+  follow: boolean;
+  /** Changes when I send: the view goes to the bottom wherever it was. */
+  ownSend: string | null;
+  renderItem: (item: ChatItem) => ReactNode;
+  onNearTop: () => void;
+  onNearBottom: () => void;
+  onAtBottomChange: (atBottom: boolean) => void;
+  /** The index of the first item in view. */
+  onFirstVisible: (index: number) => void;
+  handleRef: React.RefObject<RowsHandle | null>;
+}
+
+/**
+ * The scrolled, virtualized rows (virtua: a few KB where react-virtuoso was 16 KB of the chat screen's first load):
+ * the header as row 0, then the items; short channels sit at the bottom (a spacer above); older pages prepended
+ * keep what is on screen in place (virtua's `shift`); the view follows new messages while at the bottom.
+ */
+function Rows(props: RowsProps) {
+  const { items, follow, ownSend, handleRef } = props;
+  // The callbacks as of the last render, for the scroll handler (which must not change, or the list would reopen).
+  const latest = useRef(props);
+  useLayoutEffect(() => {
+    latest.current = props;
+  });
+  const scroller = useRef<HTMLDivElement>(null);
+  const list = useRef<VirtualizerHandle>(null);
+  const [initial] = useState(props.initial);
+  const atBottom = useRef(initial === 'bottom');
+  const reported = useRef<boolean | null>(null);
+  const nearEdge = useRef({ top: false, bottom: false });
+  // Row 0 is the header (the intro, or "loading older"), so an empty channel still shows it.
+  const rows = useMemo(() => [null, ...items], [items]);
+
+  // `shift` must be true on the render where rows were added (or removed) at the start, so virtua keeps the
+  // distance from the end: the first row changed while the last stayed. Derived from the previous items, kept in
+  // state (not a ref) so that rendering stays pure.
+  const [seen, setSeen] = useState({ items, shift: false });
+  let shift = seen.shift;
+  if (seen.items !== items) {
+    shift = changedAtStart(seen.items, items);
+    setSeen({ items, shift });
+  }
+
+  const toBottom = useCallback((smooth = false) => {
+    list.current?.scrollToIndex(items.length, { align: 'end', smooth });
+  }, [items.length]);
+
+  const check = useCallback(() => {
+    const el = scroller.current;
+    const h = list.current;
+    if (!el || !h) return;
+    const fromBottom = el.scrollHeight - el.scrollTop - el.clientHeight;
+    const bottom = fromBottom <= AT_BOTTOM_PX;
+    atBottom.current = bottom;
+    const { onAtBottomChange, onNearTop, onNearBottom, onFirstVisible } = latest.current;
+    if (reported.current !== bottom) {
+      reported.current = bottom;
+      onAtBottomChange(bottom);
+    }
+    // Once per arrival near an edge (and again after the rows change), as a failed page is not retried on every
+    // scroll event.
+    const top = el.scrollTop <= LOAD_OLDER_PX;
+    if (top && !nearEdge.current.top) onNearTop();
+    const end = fromBottom <= LOAD_NEWER_PX;
+    if (end && !nearEdge.current.bottom) onNearBottom();
+    nearEdge.current = { top, bottom: end };
+    onFirstVisible(Math.max(0, h.findItemIndex(el.scrollTop) - 1));
+  }, []);
+
+  useEffect(() => {
+    handleRef.current = {
+      scrollTo: (index, align, smooth) => {
+        // Smooth only over a short way: across many rows not measured yet a smooth scroll can stop short.
+        const el = scroller.current;
+        const near = !!el && el.scrollHeight - el.scrollTop - el.clientHeight < 2 * el.clientHeight;
+        if (index < 0) toBottom(smooth && near);
+        else list.current?.scrollToIndex(index + 1, { align, smooth });
+      },
+    };
+  }, [handleRef, toBottom]);
+
+  // A new list opens at the jump target or at the bottom; whether the top is already in view (a short channel)
+  // is known only once laid out.
+  useLayoutEffect(() => {
+    if (initial === 'bottom') list.current?.scrollToIndex(Number.MAX_SAFE_INTEGER, { align: 'end' });
+    else list.current?.scrollToIndex(initial + 1, { align: 'center' });
+    const id = requestAnimationFrame(check);
+    return () => cancelAnimationFrame(id);
+  }, [initial, check]);
+
+  // New rows: my own send always goes to the bottom, others' only while I am there. A list that does not fill the
+  // view yet has no scroll events, so it asks for older messages here.
+  const lastSend = useRef(ownSend);
+  useLayoutEffect(() => {
+    const sent = ownSend !== null && ownSend !== lastSend.current;
+    lastSend.current = ownSend;
+    if (sent || (follow && atBottom.current)) toBottom();
+    nearEdge.current = { top: false, bottom: false };
+    const el = scroller.current;
+    if (el && el.scrollHeight <= el.clientHeight) check();
+  }, [items, ownSend, follow, toBottom, check]);
+
+  // Rows that grow (an image loads, a reaction, an edit) or a view that shrinks keep the bottom in view.
+  const onResize = useCallback(() => {
+    if (follow && atBottom.current) toBottom();
+  }, [follow, toBottom]);
+
+  return (
+    // Focusable, as react-virtuoso's scroller was: the keyboard scrolls the history (arrows, Page Up/Down), and axe's
+    // scrollable-region-focusable holds.
+    // eslint-disable-next-line jsx-a11y/no-noninteractive-tabindex -- a scrolled region, not a control
+    <div ref={scroller} className="message-scroll" data-testid="message-scroller" tabIndex={0} onScroll={check}>
+      <div className="list-spacer" aria-hidden="true" />
+      <Virtualizer ref={list} scrollRef={scroller} data={rows} shift={shift} bufferSize={400} onResize={onResize}>
+        {(item) => (item ? <Fragment key={item.key}>{props.renderItem(item)}</Fragment> : <Fragment key="header">{props.header}</Fragment>)}
+      </Virtualizer>
     </div>
   );
 }
@@ -83,7 +218,7 @@ export function MessageList(props: MessageListProps) {
   const jump = props.jump;
   const jumpIndex = useMemo(() => (jump ? items.findIndex((it) => it.id === jump.id) : -1), [items, jump]);
   const detached = !!state?.hasMoreNewer;
-  const virtuoso = useRef<VirtuosoHandle>(null);
+  const rows = useRef<RowsHandle>(null);
   const [atBottom, setAtBottom] = useState(true);
   const [unseen, setUnseen] = useState(0);
   const [editing, setEditing] = useState<string | null>(null);
@@ -92,9 +227,7 @@ export function MessageList(props: MessageListProps) {
   const blockedIds = useMemo(() => new Set(blocked.map((u) => u.id)), [blocked]);
   const [revealed, setRevealed] = useState<ReadonlySet<string>>(() => new Set());
   const [confirmDelete, setConfirmDelete] = useState<ChatItem | null>(null);
-  const forceFollow = useRef(false);
   const lastKey = useRef<string | null>(null);
-  const lastPendingRef = useRef<string | null>(null);
   const atBottomRef = useRef(true);
   const [firstVisible, setFirstVisible] = useState<number | null>(null);
   const marker = props.unreadMarker ?? null;
@@ -105,14 +238,6 @@ export function MessageList(props: MessageListProps) {
   const lastPending = state?.pending[state.pending.length - 1]?.nonce ?? null;
   const newestMsg = state?.messages[state.messages.length - 1];
   useEffect(() => {
-    const prev = lastPendingRef.current;
-    lastPendingRef.current = lastPending;
-    if (lastPending && lastPending !== prev) {
-      forceFollow.current = true;
-      requestAnimationFrame(() => virtuoso.current?.scrollToIndex({ index: 'LAST', align: 'end', behavior: 'auto' }));
-    }
-  }, [lastPending]);
-  useEffect(() => {
     const prev = lastKey.current;
     lastKey.current = newestMsg?.id ?? null;
     if (!newestMsg || prev === null || newestMsg.id === prev) return;
@@ -120,7 +245,7 @@ export function MessageList(props: MessageListProps) {
   }, [newestMsg, meId]);
 
   const scrollToBottom = useCallback(() => {
-    virtuoso.current?.scrollToIndex({ index: 'LAST', align: 'end', behavior: 'smooth' });
+    rows.current?.scrollTo(-1, 'end', true);
     setUnseen(0);
   }, []);
 
@@ -129,23 +254,23 @@ export function MessageList(props: MessageListProps) {
       const it = items[i];
       if (it.senderId === meId && it.state === 'sent' && it.id && it.type !== 'pin') {
         setEditing(it.key);
-        virtuoso.current?.scrollToIndex({ index: i, align: 'center' });
+        rows.current?.scrollTo(i, 'center');
         return;
       }
     }
   }, [items, meId]);
 
-  // A jump: scroll the target to the middle (after a remount, initialTopMostItemIndex already put it there).
+  // A jump: scroll the target to the middle (after a remount, the list already opened there).
   const jumpedSeq = useRef<number | null>(null);
   useEffect(() => {
     if (!jump || jumpIndex < 0 || jumpedSeq.current === jump.seq) return;
     jumpedSeq.current = jump.seq;
     const index = jumpIndex;
-    requestAnimationFrame(() => virtuoso.current?.scrollToIndex({ index, align: 'center', behavior: 'auto' }));
+    requestAnimationFrame(() => rows.current?.scrollTo(index, 'center'));
   }, [jump, jumpIndex]);
 
   const jumpToUnread = useCallback(() => {
-    if (markerIndex >= 0) virtuoso.current?.scrollToIndex({ index: markerIndex, align: 'start', behavior: 'auto' });
+    if (markerIndex >= 0) rows.current?.scrollTo(markerIndex, 'start');
   }, [markerIndex]);
 
   useEffect(() => {
@@ -200,6 +325,55 @@ export function MessageList(props: MessageListProps) {
     [onReact, onError],
   );
 
+  const { onLoadOlder, onLoadNewer } = props;
+  const hasMoreOlder = !!state?.hasMoreOlder;
+  const nearTop = useCallback(() => {
+    if (hasMoreOlder) onLoadOlder();
+  }, [hasMoreOlder, onLoadOlder]);
+  const nearBottom = useCallback(() => {
+    if (detached) onLoadNewer?.();
+  }, [detached, onLoadNewer]);
+  const renderItem = (item: ChatItem) => {
+    if (item.type === 'pin') return <PinSystemLine item={item} />;
+    if (blockedIds.has(item.senderId) && !revealed.has(item.key)) {
+      return (
+        <div className="blocked-message muted" data-testid="blocked-message">
+          Blocked message ·{' '}
+          <button type="button" className="link-button" onClick={() => setRevealed((r) => new Set(r).add(item.key))}>
+            Show
+          </button>
+        </div>
+      );
+    }
+    const mine = item.senderId === meId;
+    const row = (
+      <MessageItem
+        item={item}
+        mine={mine}
+        status={statusFor(item, mine, receiptsFor, receipts)}
+        editing={editing === item.key}
+        mentioned={item.state === 'sent' && mentionsMe(item, meId)}
+        onStartEdit={onStartEdit}
+        onCancelEdit={onCancelEdit}
+        onSaveEdit={onSaveEdit}
+        onDelete={onDeleteClick}
+        onRetry={retry}
+        onDiscard={discard}
+        onReact={onReact ? react : undefined}
+      />
+    );
+    return marker && item.id === marker.id ? (
+      <>
+        <div className="unread-divider" role="separator" aria-label="New messages" data-testid="unread-divider">
+          <span aria-hidden="true">New messages</span>
+        </div>
+        {row}
+      </>
+    ) : (
+      row
+    );
+  };
+
   if (!state?.loaded) {
     return (
       <div className="message-list center" data-testid="message-list" data-loaded="false">
@@ -219,77 +393,21 @@ export function MessageList(props: MessageListProps) {
 
   return (
     <div className="message-list" data-testid="message-list" data-loaded="true">
-      <Virtuoso
+      <Rows
         key={`${channelId}:${state.epoch}`}
-        ref={virtuoso}
-        className="virtuoso"
-        data={items}
-        firstItemIndex={BASE_INDEX - state.prepended}
-        initialTopMostItemIndex={jumpIndex >= 0 ? { index: jumpIndex, align: 'center' } : { index: 'LAST', align: 'end' }}
-        computeItemKey={(_, item) => item.key}
-        alignToBottom
-        atBottomThreshold={64}
-        increaseViewportBy={{ top: 600, bottom: 200 }}
-        startReached={() => {
-          if (state.hasMoreOlder) props.onLoadOlder();
-        }}
-        endReached={() => {
-          if (state.hasMoreNewer) props.onLoadNewer?.();
-        }}
-        followOutput={(isAtBottom) => {
-          if (state.hasMoreNewer) return false;
-          if (forceFollow.current) {
-            forceFollow.current = false;
-            return 'auto';
-          }
-          return isAtBottom ? 'smooth' : false;
-        }}
-        atBottomStateChange={changeBottom}
-        rangeChanged={(r) => setFirstVisible(r.startIndex)}
-        components={{ Header: ListHeader }}
-        context={{ hasMoreOlder: state.hasMoreOlder, loadingOlder: props.loadingOlder, intro: props.intro }}
-        itemContent={(_, item) => {
-          if (item.type === 'pin') return <PinSystemLine item={item} />;
-          if (blockedIds.has(item.senderId) && !revealed.has(item.key)) {
-            return (
-              <div className="blocked-message muted" data-testid="blocked-message">
-                Blocked message ·{' '}
-                <button type="button" className="link-button" onClick={() => setRevealed((r) => new Set(r).add(item.key))}>
-                  Show
-                </button>
-              </div>
-            );
-          }
-          const mine = item.senderId === meId;
-          const row = (
-            <MessageItem
-              item={item}
-              mine={mine}
-              status={statusFor(item, mine, receiptsFor, receipts)}
-              editing={editing === item.key}
-              mentioned={item.state === 'sent' && mentionsMe(item, meId)}
-              onStartEdit={onStartEdit}
-              onCancelEdit={onCancelEdit}
-              onSaveEdit={onSaveEdit}
-              onDelete={onDeleteClick}
-              onRetry={retry}
-              onDiscard={discard}
-              onReact={onReact ? react : undefined}
-            />
-          );
-          return marker && item.id === marker.id ? (
-            <>
-              <div className="unread-divider" role="separator" aria-label="New messages" data-testid="unread-divider">
-                <span aria-hidden="true">New messages</span>
-              </div>
-              {row}
-            </>
-          ) : (
-            row
-          );
-        }}
+        handleRef={rows}
+        items={items}
+        header={<ListHeader hasMoreOlder={state.hasMoreOlder} loadingOlder={props.loadingOlder} intro={props.intro} />}
+        initial={jumpIndex >= 0 ? jumpIndex : 'bottom'}
+        follow={!detached}
+        ownSend={lastPending}
+        onNearTop={nearTop}
+        onNearBottom={nearBottom}
+        onAtBottomChange={changeBottom}
+        onFirstVisible={setFirstVisible}
+        renderItem={renderItem}
       />
-      {marker && markerIndex >= 0 && firstVisible !== null && firstVisible > BASE_INDEX - state.prepended + markerIndex && (
+      {marker && markerIndex >= 0 && firstVisible !== null && firstVisible > markerIndex && (
         <div className="unread-bar" data-testid="unread-bar">
           <button type="button" className="unread-bar-jump" onClick={jumpToUnread} data-testid="jump-to-unread">
             {marker.count > 99 ? '99+' : marker.count} new message{marker.count === 1 ? '' : 's'} · Jump to first unread ↑

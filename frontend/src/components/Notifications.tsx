@@ -12,7 +12,7 @@ import { useApi, useServices } from '../app/services';
 import { useChannelMuted, useNotificationSettings, useSaveSettings } from '../app/settings';
 import { APP_TITLE, plainText, titleWithMentions } from '../chat/mentions';
 import { PROMPT_DISMISSED_KEY, shouldPrompt, toggleId, type Place } from '../chat/notify';
-import { findChannel, totalMentions } from '../realtime/cache';
+import { findChannel, totalMentions } from '../app/cache';
 import { useRealtime } from '../realtime/RealtimeProvider';
 import type { IncomingMessage } from '../realtime/realtime';
 import { useNotify } from './notices';
@@ -335,20 +335,5 @@ export function MuteChannelButton({ channelId, place, name }: { channelId: Id; p
         {muted && <path d="M3 3l18 18" stroke="currentColor" strokeWidth="2.2" strokeLinecap="round" />}
       </svg>
     </button>
-  );
-}
-
-/** Unread mentions of a channel or DM: a red pill with the count. */
-export function MentionBadge({ count }: { count: number }) {
-  if (!(count > 0)) return null;
-  return (
-    <span
-      className="unread-badge mention-badge"
-      data-testid="mention-badge"
-      data-count={count}
-      aria-label={`${count} mention${count === 1 ? '' : 's'}`}
-    >
-      {count > 99 ? '99+' : count}
-    </span>
   );
 }

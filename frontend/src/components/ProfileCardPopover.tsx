@@ -9,7 +9,7 @@ import type { PresenceStatus, User } from '../api/types';
 import { displayName } from '../app/queries';
 import { useIsBlocked } from '../app/safety';
 import { useApi, useMe } from '../app/services';
-import { seedUsers, upsertChannel } from '../realtime/cache';
+import { seedUsers, upsertChannel } from '../app/cache';
 import { usePresence } from '../realtime/RealtimeProvider';
 import { useNotify } from './notices';
 import { Avatar } from './ui';

@@ -7,7 +7,7 @@ import { expiresIn, inviteState, usesLabel } from '../app/safety';
 import { loggedIn, renderWithServices } from '../test/render';
 import { NoticeProvider } from './notices';
 import { ServerSettingsModal } from './ServerSettings';
-import { InviteModal } from './modals';
+import { InviteModal } from './modals/InviteModal';
 
 configure({ asyncUtilTimeout: 5000 });
 

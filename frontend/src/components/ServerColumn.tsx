@@ -7,7 +7,7 @@ import { errorMessage } from '../api/http';
 import { UnreadBadge } from './ui';
 import { useNotificationSettings, useSaveSettings } from '../app/settings';
 import { isChannelMuted, showsUnread, toggleId } from '../chat/notify';
-import { MentionBadge } from './Notifications';
+import { MentionBadge } from './MentionBadge';
 import { useNotify } from './notices';
 import { CreateChannelModal, EditChannelModal, InviteModal, ServerSettingsModal } from './lazy';
 import { readCollapsed, visibleWhenCollapsed, writeCollapsed } from '../app/layout';

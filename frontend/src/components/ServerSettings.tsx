@@ -10,7 +10,8 @@ import { displayName } from '../app/queries';
 import { inviteLink } from '../app/routes';
 import { expiresIn, inviteState, usesLabel } from '../app/safety';
 import { useApi, useServices } from '../app/services';
-import { removeServer, upsertServer } from '../realtime/cache';
+import { copyText } from '../app/clipboard';
+import { removeServer, upsertServer } from '../app/cache';
 import { useNotify } from './notices';
 import { Avatar, Modal, Spinner } from './ui';
 import { ServerIcon } from './ServerIcon';
@@ -22,16 +23,6 @@ const TABS: { id: Tab; label: string }[] = [
   { id: 'invites', label: 'Invites' },
   { id: 'bans', label: 'Bans' },
 ];
-
-/** Copies text, falling back to selecting it in an input (no clipboard permission over plain HTTP). */
-export async function copyText(text: string, fallback?: HTMLInputElement | null): Promise<void> {
-  try {
-    await navigator.clipboard.writeText(text);
-  } catch {
-    fallback?.select();
-    document.execCommand?.('copy');
-  }
-}
 
 function Overview({ server, onClose }: { server: Server; onClose: () => void }) {
   const api = useApi();

@@ -10,7 +10,7 @@ import { useApi, useMe } from '../app/services';
 import { useNotificationSettings } from '../app/settings';
 import { rankSwitch, SHORTCUTS, type SwitchItem } from '../app/shortcuts';
 import { isChannelMuted, showsUnread } from '../chat/notify';
-import { seedUsers, upsertChannel } from '../realtime/cache';
+import { seedUsers, upsertChannel } from '../app/cache';
 import { useNotify } from './notices';
 import { Modal } from './ui';
 import './shell.css';

@@ -10,7 +10,13 @@ import { Component, lazy, Suspense, type ComponentProps, type ComponentType, typ
 const e2ee = () => import('./E2EE');
 
 const loaders = {
-  modals: () => import('./modals'),
+  // One chunk per dialog: opening one downloads only that one.
+  inviteModal: () => import('./modals/InviteModal'),
+  newDMModal: () => import('./modals/NewDMModal'),
+  createChannelModal: () => import('./modals/CreateChannelModal'),
+  editChannelModal: () => import('./modals/EditChannelModal'),
+  createServerModal: () => import('./modals/CreateServerModal'),
+  joinServerModal: () => import('./modals/JoinServerModal'),
   serverSettings: () => import('./ServerSettings'),
   switcher: () => import('./Switcher'),
   profileCard: () => import('./ProfileCardPopover'),
@@ -19,6 +25,12 @@ const loaders = {
   searchPanel: () => import('./SearchResults'),
   pinsPanel: () => import('./PinsList'),
   userSettings: () => import('./UserSettings'),
+  // What the first screen shows only after an interaction, or a moment later without harm: the DM menus and
+  // notices, the notification controller (desktop notices, chime, title), its prompt and the mute buttons. The
+  // unread and mention badges are not here: they draw on the first paint. (The reaction picker stays: it takes
+  // the focus as it opens from the keyboard, which a chunk still loading would delay.)
+  dmSafety: () => import('./DMSafety'),
+  notifications: () => import('./Notifications'),
 };
 
 class PartErrorBoundary extends Component<{ children: ReactNode }, { failed: boolean }> {
@@ -64,12 +76,12 @@ export function part<M extends Record<K, ComponentType<any>>, K extends keyof M>
   };
 }
 
-export const InviteModal = part(loaders.modals, 'InviteModal');
-export const NewDMModal = part(loaders.modals, 'NewDMModal');
-export const CreateChannelModal = part(loaders.modals, 'CreateChannelModal');
-export const EditChannelModal = part(loaders.modals, 'EditChannelModal');
-export const CreateServerModal = part(loaders.modals, 'CreateServerModal');
-export const JoinServerModal = part(loaders.modals, 'JoinServerModal');
+export const InviteModal = part(loaders.inviteModal, 'InviteModal');
+export const NewDMModal = part(loaders.newDMModal, 'NewDMModal');
+export const CreateChannelModal = part(loaders.createChannelModal, 'CreateChannelModal');
+export const EditChannelModal = part(loaders.editChannelModal, 'EditChannelModal');
+export const CreateServerModal = part(loaders.createServerModal, 'CreateServerModal');
+export const JoinServerModal = part(loaders.joinServerModal, 'JoinServerModal');
 export const ServerSettingsModal = part(loaders.serverSettings, 'ServerSettingsModal');
 export const QuickSwitcher = part(loaders.switcher, 'QuickSwitcher');
 export const ShortcutList = part(loaders.switcher, 'ShortcutList');
@@ -81,6 +93,12 @@ export const MemberList = part(loaders.memberList, 'MemberList', <PartPlaceholde
 export const SearchPanel = part(loaders.searchPanel, 'SearchPanel', <PartPlaceholder className="pins-panel" />);
 export const PinsPanel = part(loaders.pinsPanel, 'PinsPanel', <PartPlaceholder className="pins-panel" />);
 export const UserSettings = part(loaders.userSettings, 'UserSettings');
+export const DMOptions = part(loaders.dmSafety, 'DMOptions');
+export const DMCloseButton = part(loaders.dmSafety, 'DMCloseButton');
+export const BlockedNotice = part(loaders.dmSafety, 'BlockedNotice');
+export const NotificationsController = part(loaders.notifications, 'NotificationsController');
+export const NotificationPrompt = part(loaders.notifications, 'NotificationPrompt');
+export const MuteChannelButton = part(loaders.notifications, 'MuteChannelButton');
 
 /** Fetches every part once the browser is idle, so the first open is instant (and works offline). */
 export function prefetchParts() {

@@ -8,7 +8,7 @@ import type { AnyChannel, Id } from '../api/types';
 import { qk } from '../api/queryKeys';
 import { displayName } from '../app/queries';
 import { useApi, useSession } from '../app/services';
-import { findChannel } from '../realtime/cache';
+import { findChannel } from '../app/cache';
 
 export interface MentionRenderers {
   user: (id: Id) => ReactNode;

@@ -4,7 +4,7 @@ import { fetchInvitePreview } from '../api/endpoints';
 import { errorMessage, isApiError } from '../api/http';
 import { qk } from '../api/queryKeys';
 import { useApi, useSession } from '../app/services';
-import { upsertServer } from '../realtime/cache';
+import { upsertServer } from '../app/cache';
 import { Avatar, Spinner } from '../components/ui';
 
 export function InvitePage() {

@@ -9,7 +9,7 @@ import { sortDMs } from '../app/queries';
 import { DEFAULT_SETTINGS } from '../chat/notify';
 import { FakeSocket, fakeSocketFactory } from '../test/fakeSocket';
 import { msg } from '../test/fixtures';
-import { totalMentions } from './cache';
+import { totalMentions } from '../app/cache';
 import { Realtime, type IncomingMessage } from './realtime';
 
 function setup() {

@@ -68,7 +68,7 @@ import {
   seedUsers,
   upsertChannel,
   upsertServer,
-} from './cache';
+} from '../app/cache';
 import { ChatStore, PresenceStore } from './stores';
 import type { InfiniteData } from '@tanstack/react-query';
 
