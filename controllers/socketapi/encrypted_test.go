@@ -3,6 +3,7 @@ package socketapi_test
 import (
 	"encoding/base64"
 	"encoding/json"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -147,6 +148,19 @@ func TestEncryptedDMIsRelayedAndStoredAsCiphertext(t *testing.T) {
 	s.Do(t, "GET", "/api/dms", bob.AccessToken, nil).JSON(t, &dms)
 	if len(dms.Channels) != 1 || !dms.Channels[0].Encrypted {
 		t.Fatalf("bob's DM list: %+v", dms.Channels)
+	}
+
+	// Files would be stored in the clear: refused at upload, before any byte is kept.
+	req, _ := http.NewRequest("POST", s.URL+"/api/channels/"+dm.ID+"/attachments?filename=notes.txt", strings.NewReader("the plan, in clear"))
+	req.Header.Set("Authorization", "Bearer "+alice.AccessToken)
+	up, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	upBody, _ := io.ReadAll(up.Body)
+	up.Body.Close()
+	if up.StatusCode != http.StatusConflict || !strings.Contains(string(upBody), `"encryption_required"`) {
+		t.Fatalf("upload into an encrypted DM: %d %s", up.StatusCode, upBody)
 	}
 
 	// Plaintext is refused now, sends and edits alike; the sender seals it and retries.
