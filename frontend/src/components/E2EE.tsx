@@ -4,13 +4,14 @@
 // joined" state). The chat screen itself only knows `message.encrypted`.
 import { useCallback, useEffect, useRef, useState, useSyncExternalStore } from 'react';
 import type { DMChannel } from '../api/types';
-import { displayName, dmOthers } from '../app/queries';
+import { displayName, dmOthers, useUser } from '../app/queries';
 import { useMe, useServices } from '../app/services';
 import type { ChatItem } from '../chat/messageStore';
 import { clientFor, epochOfCiphertext, type E2EEClient, type KeysDevice, type KeysGroup } from '../e2ee/client';
 import { concerns, SyncLoop, type SyncNotice } from '../e2ee/syncloop';
 import { useRealtime } from '../realtime/RealtimeProvider';
 import { MessageContent } from './MessageContent';
+import { formatStamp } from './MessageItem';
 import { useNotify } from './notices';
 import { Modal } from './ui';
 import './e2ee.css';
@@ -322,5 +323,29 @@ export function EncryptedText({ item }: { item: ChatItem }) {
             : 'This message could not be decrypted on this device.'}
       </span>
     </>
+  );
+}
+
+const dayFmt = new Intl.DateTimeFormat(undefined, { weekday: 'long', year: 'numeric', month: 'long', day: 'numeric' });
+
+/** The system line of a `type: "encryption"` message: "🔒 <name> turned on end-to-end encryption." */
+export function EncryptionSystemLine({ item }: { item: ChatItem }) {
+  const u = useUser(item.senderId);
+  const when = new Date(item.timestamp);
+  return (
+    <div className="message-wrap">
+      {item.dayStart && !Number.isNaN(when.getTime()) && (
+        <div className="day-divider" role="separator" aria-label={dayFmt.format(when)}>
+          <span>{dayFmt.format(when)}</span>
+        </div>
+      )}
+      <div className="system-line" data-testid="encryption-system-line" data-message-id={item.id ?? ''}>
+        <span aria-hidden="true">🔒</span> <strong>{displayName(u)}</strong> turned on end-to-end encryption. Only the devices in this
+        conversation can read new messages.{' '}
+        <time className="message-time" dateTime={item.timestamp}>
+          {formatStamp(item.timestamp)}
+        </time>
+      </div>
+    </div>
   );
 }

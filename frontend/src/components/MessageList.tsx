@@ -8,7 +8,8 @@ import { receiptStatus, type ChannelReceipts, type ReceiptStatus } from '../chat
 import { MessageItem } from './MessageItem';
 import { Modal, Spinner } from './ui';
 import { MessageContent } from './MessageContent';
-import { EncryptionSystemLine, PinSystemLine } from './PinsPanel';
+import { PinSystemLine } from './PinsPanel';
+import { EncryptionSystemLine } from './lazy';
 import { useBlocked } from '../app/safety';
 
 export interface MessageListHandle {

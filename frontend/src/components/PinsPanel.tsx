@@ -63,25 +63,3 @@ export function PinSystemLine({ item }: { item: ChatItem }) {
     </div>
   );
 }
-
-/** The system line of a `type: "encryption"` message: "🔒 <name> turned on end-to-end encryption." */
-export function EncryptionSystemLine({ item }: { item: ChatItem }) {
-  const u = useUser(item.senderId);
-  const when = new Date(item.timestamp);
-  return (
-    <div className="message-wrap">
-      {item.dayStart && !Number.isNaN(when.getTime()) && (
-        <div className="day-divider" role="separator" aria-label={dayFmt.format(when)}>
-          <span>{dayFmt.format(when)}</span>
-        </div>
-      )}
-      <div className="system-line" data-testid="encryption-system-line" data-message-id={item.id ?? ''}>
-        <span aria-hidden="true">🔒</span> <strong>{displayName(u)}</strong> turned on end-to-end encryption. Only the devices in this
-        conversation can read new messages.{' '}
-        <time className="message-time" dateTime={item.timestamp}>
-          {formatStamp(item.timestamp)}
-        </time>
-      </div>
-    </div>
-  );
-}
