@@ -535,7 +535,7 @@ export class E2EEClient {
         // Sent before this device was in the group: MLS gives a new member no keys of earlier epochs.
         if (!state) return { kind: 'undecryptable', reason: 'this device has not been added to the conversation yet' }; // not cached: asked again once it joins
         const r: Readable = { kind: 'before-join' };
-        this.texts.set(m.id, r);
+        this.texts.set(m.id, r).set(x, r); // by ciphertext too: an edited message is looked up only by it
         return r;
       }
       try {
@@ -557,7 +557,7 @@ export class E2EEClient {
           return r;
         }
         const r: Readable = { kind: 'undecryptable', reason: e instanceof Error ? e.message : String(e) };
-        this.texts.set(m.id, r);
+        this.texts.set(m.id, r).set(x, r); // by ciphertext too: an edited message is looked up only by it
         this.changed();
         return r;
       }
