@@ -84,6 +84,10 @@ func TestEncryptedDMsAcrossBothServices(t *testing.T) {
 	}
 	var dm struct{ ID string }
 	res.JSON(t, &dm)
+	// The server accepts ciphertext only in a DM whose encryption a member turned on (the web app does it first).
+	if r := s.Do(t, "PUT", "/api/dms/"+dm.ID+"/encryption", alice.AccessToken, nil); r.Status != http.StatusOK {
+		t.Fatalf("turn encryption on: %d %s", r.Status, r.Body)
+	}
 
 	flow, _ := json.Marshal(map[string]any{
 		"chatUrl": s.URL, "keysUrl": ks.URL, "dmId": dm.ID,
