@@ -346,8 +346,8 @@ func New(cfg config.Config, log *slog.Logger, tel Telemetry, pg *pgxpool.Pool, m
 		internal = clusterapi.Handler(messagingSvc, cfg.Cluster.Secret, log.With("component", "clusterapi"))
 		health = append(health, httpapi.HealthCheck{Name: "redis", Check: func(ctx context.Context) error { return redisstore.Ping(ctx, rc) }})
 	}
-	encryptionSvc := dmencryption.New(postgres.NewEncryptionStore(pg), communitySvc, accessForget{communitySvc, accessPeers},
-		sockets.Publisher(), messagingSvc, log.With("component", "dmencryption"))
+	encryptionSvc := dmencryption.New(postgres.NewEncryptionStore(pg), access, accessForget{access, accessPeers},
+		pub, messagingSvc, log.With("component", "dmencryption"))
 	authHandlers := httpapi.NewAuthHandlers(authSvc, httpapi.AuthConfig{SecureCookies: cfg.HTTP.SecureOrigin}, log.With("component", "http"))
 	router := httpapi.NewRouter(httpapi.RouterConfig{
 		Log:            log.With("component", "http"),
@@ -585,7 +585,7 @@ func newVerification(cfg config.Config, pending auth.PendingStore) (auth.Verific
 // accessForget clears the access caches here and on the other nodes (a DM's encryption flag changed; it rides on
 // the cached channel).
 type accessForget struct {
-	svc   *community.Service
+	svc   *community.Access
 	peers community.Peers
 }
 
