@@ -26,7 +26,7 @@ import (
 // Owner is what the owning node does with forwarded calls (messaging.Service).
 type Owner interface {
 	Accept(draft model.Message, done func(model.Message, error)) error
-	EditHere(ctx context.Context, userID, channelID, messageID int64, content string) (model.Message, error)
+	EditHere(ctx context.Context, userID, channelID, messageID int64, content string, encrypted bool) (model.Message, error)
 	DeleteHere(ctx context.Context, userID, channelID, messageID int64) error
 	HistoryHere(ctx context.Context, userID, channelID int64, limit int) (messaging.Page, error)
 }
@@ -134,7 +134,7 @@ func Handler(owner Owner, secret []byte, log *slog.Logger) http.Handler {
 		_ = json.NewEncoder(w).Encode(out)
 	})
 	handle(pathEdit, func(ctx context.Context, r sendRequest) (reply, error) {
-		m, err := owner.EditHere(ctx, r.UserID, r.ChannelID, r.MessageID, r.Content)
+		m, err := owner.EditHere(ctx, r.UserID, r.ChannelID, r.MessageID, r.Content, r.Encrypted)
 		return reply{Message: &m}, err
 	})
 	handle(pathDelete, func(ctx context.Context, r sendRequest) (reply, error) {
@@ -315,8 +315,8 @@ func (c *Client) Send(ctx context.Context, node int64, d model.Message) (model.M
 	}
 }
 
-func (c *Client) Edit(ctx context.Context, node, userID, channelID, messageID int64, content string) (model.Message, error) {
-	return c.call(ctx, node, pathEdit, sendRequest{UserID: userID, ChannelID: channelID, MessageID: messageID, Content: content})
+func (c *Client) Edit(ctx context.Context, node, userID, channelID, messageID int64, content string, encrypted bool) (model.Message, error) {
+	return c.call(ctx, node, pathEdit, sendRequest{UserID: userID, ChannelID: channelID, MessageID: messageID, Content: content, Encrypted: encrypted})
 }
 
 func (c *Client) Delete(ctx context.Context, node, userID, channelID, messageID int64) error {

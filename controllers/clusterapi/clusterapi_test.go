@@ -36,7 +36,7 @@ func (o owner) Accept(d model.Message, done func(model.Message, error)) error {
 	return nil
 }
 
-func (owner) EditHere(_ context.Context, userID, channelID, messageID int64, content string) (model.Message, error) {
+func (owner) EditHere(_ context.Context, userID, channelID, messageID int64, content string, _ bool) (model.Message, error) {
 	if userID != 1 {
 		return model.Message{}, apperr.New(apperr.Forbidden, "you can only edit your own messages")
 	}
@@ -83,10 +83,10 @@ func TestForwardedCallsAndErrors(t *testing.T) {
 	if e := apperr.As(err); e.Kind != apperr.RateLimited || e.RetryAfter != 1500*time.Millisecond {
 		t.Fatalf("refusal came back as %+v", e)
 	}
-	if m, err := c.Edit(ctx, 2, 1, 10, 9, "edited"); err != nil || m.Content != "edited" {
+	if m, err := c.Edit(ctx, 2, 1, 10, 9, "edited", false); err != nil || m.Content != "edited" {
 		t.Fatalf("edit: %+v %v", m, err)
 	}
-	if _, err := c.Edit(ctx, 2, 3, 10, 9, "edited"); !apperr.Is(err, apperr.Forbidden) {
+	if _, err := c.Edit(ctx, 2, 3, 10, 9, "edited", false); !apperr.Is(err, apperr.Forbidden) {
 		t.Fatalf("someone else's edit: %v", err)
 	}
 	if err := c.Delete(ctx, 2, 1, 10, 9); err != nil {

@@ -30,6 +30,7 @@ var statusOf = map[apperr.Kind]int{
 	apperr.TooLarge:           http.StatusRequestEntityTooLarge,
 	apperr.RateLimited:        http.StatusTooManyRequests,
 	apperr.LimitReached:       http.StatusForbidden,
+	apperr.EncryptionRequired: http.StatusConflict,
 	apperr.Unavailable:        http.StatusServiceUnavailable,
 	apperr.Internal:           http.StatusInternalServerError,
 }

@@ -215,7 +215,7 @@ func TestSearchFindsOnlyWhatTheSearcherCanRead(t *testing.T) {
 	wantContents(t, "outsider everywhere", find(t, s, outsider, "", "quick"))
 
 	// Edits are searchable by their new text only; deleted messages never come back.
-	if _, err := s.App.Messaging.Edit(context.Background(), id64(t, owner.ID), fox.ChannelID, fox.ID, "A slow green turtle"); err != nil {
+	if _, err := s.App.Messaging.Edit(context.Background(), id64(t, owner.ID), fox.ChannelID, fox.ID, "A slow green turtle", false); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.App.Messaging.Delete(context.Background(), id64(t, member.ID), link.ChannelID, link.ID); err != nil {

@@ -13,7 +13,7 @@ import (
 // MessageService is what the message events need.
 type MessageService interface {
 	Send(ctx context.Context, d messaging.Draft, done func(model.Message, error)) error
-	Edit(ctx context.Context, userID, channelID, messageID int64, content string) (model.Message, error)
+	Edit(ctx context.Context, userID, channelID, messageID int64, content string, encrypted bool) (model.Message, error)
 	Delete(ctx context.Context, userID, channelID, messageID int64) error
 	Sync(ctx context.Context, userID int64, since map[int64]int64) (map[int64]messaging.SyncResult, error)
 }
@@ -73,7 +73,7 @@ func (s *Server) messageEvents(svc MessageService) {
 			return
 		}
 		offQueue(ev, reply, func(ctx context.Context) (wire.Ack, error) {
-			m, err := svc.Edit(ctx, c.UserID, channelID, messageID, p.Content)
+			m, err := svc.Edit(ctx, c.UserID, channelID, messageID, p.Content, p.Encrypted)
 			if err != nil {
 				return nil, err
 			}

@@ -21,3 +21,9 @@ func (p *Publisher) DMLeft(c model.Channel, userID int64, remaining []int64) {
 		p.emit(wire.EventChannelUpdate, wire.ChannelUpdateEvent{Channel: wire.ToChannel(c, model.ChannelMeta{}, 0, 0, 0), Action: "updated"}, ChannelRoom(c.ID))
 	}
 }
+
+// DMEncrypted tells every member's sockets that end-to-end encryption is now on in a DM ("updated", with its
+// participants and encrypted: true), so their clients seal from the next message on.
+func (p *Publisher) DMEncrypted(c model.Channel) {
+	p.emit(wire.EventChannelUpdate, wire.ChannelUpdateEvent{Channel: wire.ToChannel(c, model.ChannelMeta{}, 0, 0, 0), Action: "updated"}, ChannelRoom(c.ID))
+}

@@ -63,7 +63,8 @@ type MessageRef struct {
 // EditMessagePayload is message:edit.
 type EditMessagePayload struct {
 	MessageRef
-	Content string `json:"content"`
+	Content   string `json:"content"`
+	Encrypted bool   `json:"encrypted,omitempty"` // content is new ciphertext (required in an encrypted DM)
 }
 
 // SyncPayload is messages:sync: the last message id the client has, per channel ("" or "0": none).

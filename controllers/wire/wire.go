@@ -85,7 +85,8 @@ type Channel struct {
 	Name          string     `json:"name"`
 	Topic         string     `json:"topic"`
 	Participants  []User     `json:"participants,omitempty"`
-	Group         bool       `json:"group,omitempty"` // DMs: a group DM (leaving it is possible), even with two people left
+	Group         bool       `json:"group,omitempty"`     // DMs: a group DM (leaving it is possible), even with two people left
+	Encrypted     bool       `json:"encrypted,omitempty"` // DMs: end-to-end encrypted (never turned off again); only ciphertext is accepted
 	CreatedAt     time.Time  `json:"createdAt"`
 	LastMessageID *string    `json:"lastMessageId"`
 	LastMessageAt *time.Time `json:"lastMessageAt"`
@@ -104,7 +105,7 @@ func ToChannel(c model.Channel, meta model.ChannelMeta, lastReadID int64, unread
 	}
 	if c.Kind == model.ChannelDM {
 		out.Participants = ToUsers(c.Participants)
-		out.Group = c.Group
+		out.Group, out.Encrypted = c.Group, c.Encrypted
 	}
 	if meta.LastMessageID != 0 {
 		id := ID(meta.LastMessageID)
@@ -167,7 +168,7 @@ type Message struct {
 	Mentions        []string `json:"mentions"`
 	MentionEveryone bool     `json:"mentionEveryone"`
 	ReplyTo         *string  `json:"replyTo"`             // the id of the message it answers, or null
-	Type            string   `json:"type"`                // "default"; "pin": "<sender> pinned a message" (replyTo = the pinned message)
+	Type            string   `json:"type"`                // "default"; "pin": "<sender> pinned a message" (replyTo = the pinned message); "encryption": "<sender> turned on end-to-end encryption"
 	Encrypted       bool     `json:"encrypted,omitempty"` // content is an MLS ciphertext (base64) only the members' devices can read
 	// Reactions is present (possibly empty) in history pages and absent in events about the message.
 	Reactions []Reaction `json:"reactions,omitzero"`

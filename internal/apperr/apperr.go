@@ -23,6 +23,8 @@ const (
 	TooLarge           Kind = "payload_too_large"
 	RateLimited        Kind = "rate_limited"
 	LimitReached       Kind = "limit_reached" // a quota (servers per user, channels per server, ...) is full
+	// EncryptionRequired: plaintext sent into an end-to-end encrypted DM; seal it and send it again.
+	EncryptionRequired Kind = "encryption_required"
 	Unavailable        Kind = "unavailable"
 	Internal           Kind = "internal"
 )

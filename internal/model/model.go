@@ -96,6 +96,9 @@ type Channel struct {
 	// ClosedAfter (DMs, for the user who listed them): they closed it; it stays out of their list until a message
 	// with a larger id arrives. 0: open.
 	ClosedAfter int64
+	// Encrypted (DMs only): a member turned end-to-end encryption on; it never goes off, and the chat server then
+	// accepts only ciphertext in it.
+	Encrypted bool
 }
 
 type Invite struct {
@@ -132,6 +135,9 @@ type Message struct {
 
 // KindPin marks the system message "X pinned a message".
 const KindPin = "pin"
+
+// KindEncryption marks the system message "X turned on end-to-end encryption" (a DM).
+const KindEncryption = "encryption"
 
 // Mentioned reports whether a message mentions a user (by name, @here or @everyone), not counting its sender.
 func (m Message) Mentioned(userID int64) bool {

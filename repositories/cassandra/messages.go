@@ -174,8 +174,8 @@ func (m *MessageStore) Edit(ctx context.Context, msg model.Message, editedAt tim
 	if len(msg.Mentions) == 0 {
 		mentions = nil // an edit that drops the mentions must clear them
 	}
-	return stamped(m.s.Query("UPDATE messages SET content = ?, edited_at = ?, mentions = ?, mention_everyone = ? WHERE channel_id = ? AND bucket = ? AND message_id = ?",
-		msg.Content, editedAt, mentions, msg.MentionEveryone, msg.ChannelID, Bucket(msg.ID), msg.ID), ts).ExecContext(ctx)
+	return stamped(m.s.Query("UPDATE messages SET content = ?, edited_at = ?, mentions = ?, mention_everyone = ?, encrypted = ? WHERE channel_id = ? AND bucket = ? AND message_id = ?",
+		msg.Content, editedAt, mentions, msg.MentionEveryone, msg.Encrypted, msg.ChannelID, Bucket(msg.ID), msg.ID), ts).ExecContext(ctx)
 }
 
 // Delete hides a message from history; its content is erased, its id stays so catch-up can report the delete.

@@ -282,11 +282,11 @@ func (s *CommunityStore) UseInvite(ctx context.Context, code string, userID int6
 	return serverID, err
 }
 
-const channelCols = "c.id, COALESCE(c.server_id, 0), c.kind, c.name, c.created_at"
+const channelCols = "c.id, COALESCE(c.server_id, 0), c.kind, c.name, c.created_at, c.encrypted"
 
 func scanChannel(row pgx.Row) (model.Channel, error) {
 	var c model.Channel
-	err := row.Scan(&c.ID, &c.ServerID, &c.Kind, &c.Name, &c.CreatedAt)
+	err := row.Scan(&c.ID, &c.ServerID, &c.Kind, &c.Name, &c.CreatedAt, &c.Encrypted)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return c, model.ErrNotFound
 	}
@@ -367,7 +367,7 @@ func (s *CommunityStore) FindOrCreateDM(ctx context.Context, c model.Channel, pa
 			return err
 		}
 		if tag.RowsAffected() == 0 { // the pair already has a DM
-			return tx.QueryRow(ctx, "SELECT id, created_at FROM channels WHERE dm_key = $1", key).Scan(&c.ID, &c.CreatedAt)
+			return tx.QueryRow(ctx, "SELECT id, created_at, encrypted FROM channels WHERE dm_key = $1", key).Scan(&c.ID, &c.CreatedAt, &c.Encrypted)
 		}
 		created = true
 		for _, uid := range participantIDs {
@@ -387,7 +387,7 @@ func (s *CommunityStore) FindOrCreateDM(ctx context.Context, c model.Channel, pa
 
 // DMsOf lists a user's DM channels with all participants' profiles.
 func (s *CommunityStore) DMsOf(ctx context.Context, userID int64) ([]model.Channel, error) {
-	rows, err := s.db.Query(ctx, `SELECT c.id, c.created_at, COALESCE(me.closed_after, 0), c.dm_key IS NULL, `+prefixed("u", userCols)+`
+	rows, err := s.db.Query(ctx, `SELECT c.id, c.created_at, COALESCE(me.closed_after, 0), c.dm_key IS NULL, c.encrypted, `+prefixed("u", userCols)+`
 		FROM dm_participants me JOIN channels c ON c.id = me.channel_id
 		JOIN dm_participants p ON p.channel_id = c.id JOIN users u ON u.id = p.user_id
 		WHERE me.user_id = $1 ORDER BY c.id, u.id`, userID)
@@ -399,13 +399,13 @@ func (s *CommunityStore) DMsOf(ctx context.Context, userID int64) ([]model.Chann
 	for rows.Next() {
 		var id, closed int64
 		var created time.Time
-		var group bool
+		var group, encrypted bool
 		var u model.User
-		if err := rows.Scan(&id, &created, &closed, &group, &u.ID, &u.Username, &u.Email, &u.PasswordHash, &u.DisplayName, &u.AvatarURL, &u.Disabled, &u.CreatedAt); err != nil {
+		if err := rows.Scan(&id, &created, &closed, &group, &encrypted, &u.ID, &u.Username, &u.Email, &u.PasswordHash, &u.DisplayName, &u.AvatarURL, &u.Disabled, &u.CreatedAt); err != nil {
 			return nil, err
 		}
 		if len(out) == 0 || out[len(out)-1].ID != id {
-			out = append(out, model.Channel{ID: id, Kind: model.ChannelDM, CreatedAt: created, ClosedAfter: closed, Group: group})
+			out = append(out, model.Channel{ID: id, Kind: model.ChannelDM, CreatedAt: created, ClosedAfter: closed, Group: group, Encrypted: encrypted})
 		}
 		out[len(out)-1].Participants = append(out[len(out)-1].Participants, u)
 	}
@@ -420,7 +420,7 @@ func (s *CommunityStore) CanRead(ctx context.Context, channelID, userID int64) (
 	var participant bool
 	err := s.db.QueryRow(ctx, `SELECT `+channelCols+`, m.role, EXISTS (SELECT 1 FROM dm_participants p WHERE p.channel_id = c.id AND p.user_id = $2)
 		FROM channels c LEFT JOIN server_members m ON m.server_id = c.server_id AND m.user_id = $2 WHERE c.id = $1`, channelID, userID).
-		Scan(&c.ID, &c.ServerID, &c.Kind, &c.Name, &c.CreatedAt, &role, &participant)
+		Scan(&c.ID, &c.ServerID, &c.Kind, &c.Name, &c.CreatedAt, &c.Encrypted, &role, &participant)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return c, "", model.ErrNotFound
 	}

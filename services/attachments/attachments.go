@@ -184,8 +184,12 @@ func (s *Service) Upload(ctx context.Context, u Upload) (model.Attachment, error
 	if ok, wait := s.limiter.Allow(fmt.Sprint(u.UserID)); !ok {
 		return model.Attachment{}, apperr.RateLimit(wait)
 	}
-	if _, _, err := s.access.CanRead(ctx, u.UserID, u.ChannelID); err != nil {
+	if ch, _, err := s.access.CanRead(ctx, u.UserID, u.ChannelID); err != nil {
 		return model.Attachment{}, err
+	} else if ch.Encrypted {
+		// Stored here, the bytes would be in the clear in an end-to-end encrypted conversation.
+		return model.Attachment{}, &apperr.Error{Kind: apperr.EncryptionRequired, Field: "file",
+			Message: "files cannot be sent in an end-to-end encrypted conversation yet"}
 	}
 
 	spool, err := os.CreateTemp(s.cfg.TempDir, "parley-upload-*")

@@ -332,25 +332,32 @@ func (s *Service) CountAfter(ctx context.Context, channelID, after, userID int64
 }
 
 // Edit changes the content of one's own message (on the channel's owner).
-func (s *Service) Edit(ctx context.Context, userID, channelID, messageID int64, content string) (_ model.Message, err error) {
+func (s *Service) Edit(ctx context.Context, userID, channelID, messageID int64, content string, encrypted bool) (_ model.Message, err error) {
 	ctx, span := s.span(ctx, "Edit", channelID)
 	defer func() { endSpan(span, err) }()
 	if node, local := s.route(channelID); !local {
 		if _, _, err := s.access.CanRead(ctx, userID, channelID); err != nil {
 			return model.Message{}, err
 		}
-		return s.forward.Edit(ctx, node, userID, channelID, messageID, content)
+		return s.forward.Edit(ctx, node, userID, channelID, messageID, content, encrypted)
 	}
-	return s.EditHere(ctx, userID, channelID, messageID, content)
+	return s.EditHere(ctx, userID, channelID, messageID, content, encrypted)
 }
 
 // EditHere is Edit on this node, which owns the channel (forwarded calls land here).
-func (s *Service) EditHere(ctx context.Context, userID, channelID, messageID int64, content string) (model.Message, error) {
+func (s *Service) EditHere(ctx context.Context, userID, channelID, messageID int64, content string, encrypted bool) (model.Message, error) {
 	ch, role, err := s.access.CanRead(ctx, userID, channelID)
 	if err != nil {
 		return model.Message{}, err
 	}
-	content, err = cleanContent(content)
+	if err := checkEncryption(ch, encrypted); err != nil {
+		return model.Message{}, err
+	}
+	if encrypted {
+		err = checkCiphertext(content)
+	} else {
+		content, err = cleanContent(content)
+	}
 	if err != nil {
 		return model.Message{}, err
 	}
@@ -368,13 +375,13 @@ func (s *Service) EditHere(ctx context.Context, userID, channelID, messageID int
 	if m.Kind != "" {
 		return m, apperr.New(apperr.Forbidden, "system messages cannot be edited")
 	}
-	if m.Encrypted {
-		return m, apperr.New(apperr.Forbidden, "end-to-end encrypted messages cannot be edited (yet)")
-	}
+	// In an encrypted DM every edit is new ciphertext, also of a message written before encryption was on.
 	edited := m
-	edited.Content, edited.Mentions, edited.MentionEveryone = content, nil, false
-	if err := s.resolveMentions(ctx, ch, role, &edited); err != nil {
-		return m, err
+	edited.Content, edited.Mentions, edited.MentionEveryone, edited.Encrypted = content, nil, false, encrypted
+	if !encrypted {
+		if err := s.resolveMentions(ctx, ch, role, &edited); err != nil {
+			return m, err
+		}
 	}
 	at := s.now().UTC().Truncate(time.Millisecond)
 	ts, err := s.stampWrite(conv)

@@ -115,7 +115,7 @@ func TestMentionsAreResolvedAndStored(t *testing.T) {
 
 	// An edit re-resolves: the new text's mentions replace the old ones.
 	first := store.sorted(10)[0]
-	m, err := s.Edit(context.Background(), 2, 10, first.ID, "now @bob? no: @Carol.B")
+	m, err := s.Edit(context.Background(), 2, 10, first.ID, "now @bob? no: @Carol.B", false)
 	if err != nil || m.Content != "now <@2>? no: <@3>" || !slices.Equal(m.Mentions, []int64{3}) {
 		t.Fatalf("edit: %+v %v", m, err)
 	}

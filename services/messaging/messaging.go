@@ -356,8 +356,8 @@ func (s *Service) Send(ctx context.Context, d Draft, done func(model.Message, er
 			return err
 		}
 	}
-	if d.Encrypted && ch.Kind != model.ChannelDM {
-		return apperr.InvalidField("encrypted", "only direct messages can be end-to-end encrypted")
+	if err := checkEncryption(ch, d.Encrypted); err != nil {
+		return err
 	}
 	draft := model.Message{ChannelID: channelID, SenderID: userID, Content: content, Nonce: nonce, ReplyTo: d.ReplyTo, Encrypted: d.Encrypted}
 	if d.ReplyTo != 0 {
@@ -443,7 +443,7 @@ func (s *Service) Accept(draft model.Message, done func(model.Message, error)) e
 	// messages (a pin) have no text.
 	empty := draft.Content == "" && len(draft.Attachments) == 0
 	if empty != (draft.Kind != "") || len(draft.Content) > 5*4*MaxContentRunes || len(draft.Mentions) > maxMentions ||
-		(draft.Kind != "" && draft.Kind != model.KindPin) || (draft.Encrypted && (draft.Kind != "" || len(draft.Attachments) > 0 || checkCiphertext(draft.Content) != nil)) ||
+		(draft.Kind != "" && draft.Kind != model.KindPin && draft.Kind != model.KindEncryption) || (draft.Encrypted && (draft.Kind != "" || len(draft.Attachments) > 0 || checkCiphertext(draft.Content) != nil)) ||
 		len(draft.Attachments) > maxAttachments {
 		return apperr.InvalidField("content", "message is empty or too long")
 	}

@@ -565,13 +565,13 @@ func TestHistoryServesTheWindowAndFallsBackToTheStore(t *testing.T) {
 		t.Fatal("limit 101 accepted")
 	}
 	// Edits show in history; deleted messages disappear from it.
-	if _, err := s.Edit(ctx, 1, 10, ids[149], "edited"); err != nil {
+	if _, err := s.Edit(ctx, 1, 10, ids[149], "edited", false); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Delete(ctx, 1, 10, ids[148]); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Edit(ctx, 2, 10, ids[147], "not mine"); !apperr.Is(err, apperr.Forbidden) {
+	if _, err := s.Edit(ctx, 2, 10, ids[147], "not mine", false); !apperr.Is(err, apperr.Forbidden) {
 		t.Fatalf("edit of another's message: %v", err)
 	}
 	p, _ = s.History(ctx, 1, 10, Query{Limit: 2})

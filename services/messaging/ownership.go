@@ -38,7 +38,7 @@ type Ownership interface {
 // Forwarder carries calls for a channel to the node that owns it.
 type Forwarder interface {
 	Send(ctx context.Context, node int64, draft model.Message) (model.Message, error)
-	Edit(ctx context.Context, node, userID, channelID, messageID int64, content string) (model.Message, error)
+	Edit(ctx context.Context, node, userID, channelID, messageID int64, content string, encrypted bool) (model.Message, error)
 	Delete(ctx context.Context, node, userID, channelID, messageID int64) error
 	// History of the newest page (the owner serves it from memory).
 	History(ctx context.Context, node, userID, channelID int64, limit int) (Page, error)

@@ -86,7 +86,7 @@ func (f *fakeForward) Send(_ context.Context, node int64, d model.Message) (mode
 	return model.Message{ID: 42, ChannelID: ch, SenderID: user, Content: content, Nonce: nonce}, nil
 }
 
-func (f *fakeForward) Edit(_ context.Context, node, user, ch, id int64, content string) (model.Message, error) {
+func (f *fakeForward) Edit(_ context.Context, node, user, ch, id int64, content string, _ bool) (model.Message, error) {
 	f.mu.Lock()
 	f.calls = append(f.calls, fmt.Sprintf("edit node=%d ch=%d id=%d %s", node, ch, id, content))
 	f.mu.Unlock()
@@ -303,7 +303,7 @@ func TestCallsForAnotherNodesChannelAreForwarded(t *testing.T) {
 	if r.err != nil || r.msg.ID != 42 {
 		t.Fatalf("forwarded send: %+v", r)
 	}
-	if _, err := s.Edit(context.Background(), 1, 10, 42, "edited"); err != nil {
+	if _, err := s.Edit(context.Background(), 1, 10, 42, "edited", false); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Delete(context.Background(), 1, 10, 42); err != nil {
@@ -330,7 +330,7 @@ func TestCallsForAnotherNodesChannelAreForwarded(t *testing.T) {
 	}
 	// A denied user is refused here, before anything is forwarded.
 	if _, err := New(store, allowAll{denied: map[int64]bool{9: true}}, rec, nil, nil, Config{Owners: owners, Forward: fwd},
-		slog.New(slog.NewTextHandler(io.Discard, nil))).Edit(context.Background(), 9, 10, 42, "x"); !apperr.Is(err, apperr.NotFound) {
+		slog.New(slog.NewTextHandler(io.Discard, nil))).Edit(context.Background(), 9, 10, 42, "x", false); !apperr.Is(err, apperr.NotFound) {
 		t.Errorf("denied edit: %v", err)
 	}
 }

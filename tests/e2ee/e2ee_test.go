@@ -84,6 +84,10 @@ func TestEncryptedDMsAcrossBothServices(t *testing.T) {
 	}
 	var dm struct{ ID string }
 	res.JSON(t, &dm)
+	// The server accepts ciphertext only in a DM whose encryption a member turned on (the web app does it first).
+	if r := s.Do(t, "PUT", "/api/dms/"+dm.ID+"/encryption", alice.AccessToken, nil); r.Status != http.StatusOK {
+		t.Fatalf("turn encryption on: %d %s", r.Status, r.Body)
+	}
 
 	flow, _ := json.Marshal(map[string]any{
 		"chatUrl": s.URL, "keysUrl": ks.URL, "dmId": dm.ID,
@@ -120,12 +124,14 @@ func TestEncryptedDMsAcrossBothServices(t *testing.T) {
 	// Cassandra: every stored row of the DM is ciphertext, marked encrypted, and neither it nor its base64
 	// decoding contains a plaintext.
 	var page struct {
-		Messages []struct{ ID string }
+		Messages []struct{ ID, Type string }
 	}
 	s.Do(t, "GET", "/api/channels/"+dm.ID+"/messages?limit=100", alice.AccessToken, nil).JSON(t, &page)
-	if len(page.Messages) != 8 {
-		t.Fatalf("%d messages in the DM, want 8", len(page.Messages))
+	// The 8 messages and, oldest, the system line "alice turned on end-to-end encryption" (no text of its own).
+	if n := len(page.Messages); n != 9 || page.Messages[n-1].Type != "encryption" {
+		t.Fatalf("%d messages in the DM, want 8 and the system line: %+v", n, page.Messages)
 	}
+	page.Messages = page.Messages[:8]
 	sess, _ := testenv.SharedCassandra(t)
 	chID, _ := strconv.ParseInt(dm.ID, 10, 64)
 	for _, m := range page.Messages {

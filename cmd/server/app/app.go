@@ -47,6 +47,7 @@ import (
 	"github.com/parleychat/parley/services/auth"
 	"github.com/parleychat/parley/services/cluster"
 	"github.com/parleychat/parley/services/community"
+	"github.com/parleychat/parley/services/dmencryption"
 	"github.com/parleychat/parley/services/messaging"
 	"github.com/parleychat/parley/services/presence"
 	"github.com/parleychat/parley/services/reactions"
@@ -345,6 +346,8 @@ func New(cfg config.Config, log *slog.Logger, tel Telemetry, pg *pgxpool.Pool, m
 		internal = clusterapi.Handler(messagingSvc, cfg.Cluster.Secret, log.With("component", "clusterapi"))
 		health = append(health, httpapi.HealthCheck{Name: "redis", Check: func(ctx context.Context) error { return redisstore.Ping(ctx, rc) }})
 	}
+	encryptionSvc := dmencryption.New(postgres.NewEncryptionStore(pg), access, accessForget{access, accessPeers},
+		pub, messagingSvc, log.With("component", "dmencryption"))
 	authHandlers := httpapi.NewAuthHandlers(authSvc, httpapi.AuthConfig{SecureCookies: cfg.HTTP.SecureOrigin}, log.With("component", "http"))
 	router := httpapi.NewRouter(httpapi.RouterConfig{
 		Log:            log.With("component", "http"),
@@ -368,6 +371,7 @@ func New(cfg config.Config, log *slog.Logger, tel Telemetry, pg *pgxpool.Pool, m
 			httpapi.NewSearchHandlers(searcher, log.With("component", "http")).WithContext(messagingSvc).Routes,
 			httpapi.NewSettingsHandlers(settings.New(mongo.NewSettingsStore(mdb), pub), log.With("component", "http")).Routes,
 			httpapi.NewKeysProxy(cfg.KeysURL, log.With("component", "keysproxy")).Routes,
+			httpapi.NewEncryptionHandlers(encryptionSvc, log.With("component", "http")).Routes,
 			func(e *gin.Engine, _, _ *gin.RouterGroup) {
 				h := gin.WrapH(hub.Handler())
 				e.GET("/socket.io/*any", h)
@@ -576,4 +580,18 @@ func newVerification(cfg config.Config, pending auth.PendingStore) (auth.Verific
 		v.Mailer, err = mail.NewDir(cfg.Mail.Dir, cfg.Mail.From)
 	}
 	return v, err
+}
+
+// accessForget clears the access caches here and on the other nodes (a DM's encryption flag changed; it rides on
+// the cached channel).
+type accessForget struct {
+	svc   *community.Access
+	peers community.Peers
+}
+
+func (a accessForget) AccessChanged() {
+	a.svc.ForgetAccess()
+	if a.peers != nil {
+		a.peers.AccessChanged()
+	}
 }

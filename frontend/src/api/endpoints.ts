@@ -101,6 +101,8 @@ export function createApi(http: HttpClient) {
     openDM: (userIds: Id[]) => http.post<DMChannel>('/dms', { userIds }),
     /** A 1:1 DM: hide it until the next message; a group DM: leave it. */
     closeDM: (id: Id) => http.del(`/dms/${e(id)}`),
+    /** Turns end-to-end encryption on for everyone in the DM (idempotent; it cannot be turned off). */
+    encryptDM: (id: Id) => http.request<DMChannel>(`/dms/${e(id)}/encryption`, { method: 'PUT' }),
 
     // blocks and privacy
     blocked: () => http.get<UsersPage>('/me/blocks'),

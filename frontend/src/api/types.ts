@@ -56,6 +56,8 @@ export interface DMChannel extends ChannelTraffic {
   participants: User[];
   /** A group DM (it can be left), even once only two people are left in it; absent for a 1:1 DM. */
   group?: boolean;
+  /** End-to-end encrypted (a member turned it on; it never goes off): the server takes only ciphertext here. */
+  encrypted?: boolean;
 }
 
 /** Named `Channel` in API.md: a server's text channel. */
@@ -122,8 +124,11 @@ export interface Message {
   replyTo?: Id | null;
   /** End-to-end encrypted DM: content is the base64 MLS ciphertext. */
   encrypted?: boolean;
-  /** "pin": the system line "<sender> pinned a message" (content "", replyTo = the pinned message). */
-  type?: 'default' | 'pin';
+  /**
+   * "pin": the system line "<sender> pinned a message" (content "", replyTo = the pinned message); "encryption":
+   * "<sender> turned on end-to-end encryption" (a DM).
+   */
+  type?: 'default' | 'pin' | 'encryption';
   /** Files sent with the message (always present from the server; content may be "" when there are some). */
   attachments?: Attachment[];
 }
@@ -214,6 +219,8 @@ export type ErrorCode =
   | 'payload_too_large'
   | 'rate_limited'
   | 'limit_reached'
+  // Plaintext sent into an encrypted DM: seal it and send it again.
+  | 'encryption_required'
   | 'unavailable'
   | 'internal'
   // Client-side only: the request never got an answer.
@@ -329,6 +336,8 @@ export interface EditMessagePayload {
   channelId: Id;
   messageId: Id;
   content: string;
+  /** content is new ciphertext (required in an encrypted DM). */
+  encrypted?: boolean;
 }
 export interface DeleteMessagePayload {
   channelId: Id;

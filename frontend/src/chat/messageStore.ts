@@ -310,7 +310,7 @@ export interface ChatItem {
   /** The answered message's id, if this is a reply. */
   replyTo?: Id | null;
   /** "pin": the system line "<sender> pinned a message" (replyTo = the pinned message). */
-  type?: 'default' | 'pin';
+  type?: 'default' | 'pin' | 'encryption';
   attachments?: Attachment[];
   /** MLS ciphertext of an encrypted DM (content is base64; the lazy E2EE part shows it). */
   encrypted?: boolean;
@@ -348,8 +348,8 @@ export function groupItems<T extends Omit<ChatItem, 'groupStart' | 'dayStart'> &
       t < prevTime ||
       // A reply shows its own header (the quote sits above it), and system lines never group.
       !!it.replyTo ||
-      prev.type === 'pin' ||
-      it.type === 'pin';
+      (prev.type !== undefined && prev.type !== 'default') ||
+      (it.type !== undefined && it.type !== 'default');
     out.push({ ...it, groupStart, dayStart });
     prev = it;
     prevTime = t;
@@ -376,7 +376,7 @@ export function toItems(state: ChannelMessages | undefined, windowMs = GROUP_WIN
       mentionEveryone: m.mentionEveryone,
       reactions: m.reactions,
       replyTo: m.replyTo ?? null,
-      type: m.type === 'pin' ? 'pin' : 'default',
+      type: m.type === 'pin' || m.type === 'encryption' ? m.type : 'default',
       attachments: m.attachments,
       encrypted: m.encrypted,
       state: 'sent',

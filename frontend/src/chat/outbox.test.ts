@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import type { Ack, Message, SendMessagePayload } from '../api/types';
 import { msg } from '../test/fixtures';
-import { Outbox } from './outbox';
+import { Outbox, SendRefused, type OutboxDeps } from './outbox';
 
 type Answer = Ack<{ message: Message }> | 'timeout' | 'hang';
 
 /** An outbox over a scripted server: `answers` are used in order, then every send is stored. */
-function harness(opts: { connected?: boolean; answers?: Answer[] } = {}) {
+function harness(opts: { connected?: boolean; answers?: Answer[]; deps?: Partial<OutboxDeps> } = {}) {
   let connected = opts.connected ?? true;
   const answers = [...(opts.answers ?? [])];
   const contents = new Map<string, string>();
@@ -34,6 +34,7 @@ function harness(opts: { connected?: boolean; answers?: Answer[] } = {}) {
       failed.push({ nonce, error });
     },
     wait: async (ms) => void waits.push(ms),
+    ...opts.deps,
   });
   const add = (nonce: string, channelId = 'c1') => {
     contents.set(nonce, `text ${nonce}`);
@@ -169,5 +170,83 @@ describe('Outbox', () => {
     await settle();
     expect(h.box.waiting).toEqual([]);
     expect(h.emitted.map((p) => p.nonce)).toEqual(['n1']);
+  });
+
+  describe('encrypted DMs', () => {
+    const refusal: Answer = { ok: false, error: { code: 'encryption_required', message: 'this conversation is end-to-end encrypted', retryable: false } };
+    const sealer = (log: string[]) => async (p: SendMessagePayload): Promise<SendMessagePayload> => {
+      log.push(p.nonce);
+      if (p.attachments?.length) throw new SendRefused('Files cannot be sent in an encrypted conversation yet.');
+      return { channelId: p.channelId, nonce: p.nonce, content: btoa('sealed ' + p.content), encrypted: true, ...(p.replyTo ? { replyTo: p.replyTo } : {}) };
+    };
+
+    it('seals and sends again at once with the same nonce when the server says encryption_required', async () => {
+      const sealed: string[] = [];
+      const told: string[] = [];
+      const h = harness({ answers: [refusal], deps: { seal: sealer(sealed), encrypted: () => false, onEncryptionRequired: (c) => told.push(c) } });
+      h.add('n1');
+      await settle();
+      expect(h.emitted.map((p) => [p.nonce, !!p.encrypted])).toEqual([
+        ['n1', false],
+        ['n1', true],
+      ]);
+      expect(h.emitted[1].content).toBe(btoa('sealed text n1'));
+      expect(sealed).toEqual(['n1']);
+      expect(told).toEqual(['c1']);
+      expect(h.sent.map((s) => s.nonce)).toEqual(['n1']); // stored once
+      expect(h.failed).toEqual([]);
+      expect(h.waits).toEqual([]); // no backoff: the refusal stored nothing
+    });
+
+    it('seals from the first attempt in a DM the server marked encrypted, keeping the reply', async () => {
+      const sealed: string[] = [];
+      const h = harness({ deps: { seal: sealer(sealed), encrypted: (c) => c === 'dm', replyTo: () => 'm9' } });
+      h.add('n1', 'dm');
+      h.add('n2', 'text');
+      await settle();
+      expect(h.emitted.map((p) => [p.nonce, !!p.encrypted, p.replyTo])).toEqual([
+        ['n1', true, 'm9'],
+        ['n2', false, 'm9'],
+      ]);
+      expect(sealed).toEqual(['n1']);
+    });
+
+    it('fails a send that can never be sealed (files) without retrying it', async () => {
+      const h = harness({ deps: { seal: sealer([]), encrypted: () => true, attachments: () => ['f1'] } });
+      h.add('n1');
+      await settle();
+      expect(h.emitted).toEqual([]);
+      expect(h.failed).toEqual([{ nonce: 'n1', error: 'Files cannot be sent in an encrypted conversation yet.' }]);
+      expect(h.box.waiting).toEqual([]);
+    });
+
+    it('retries when sealing is not possible yet (this device not yet added), then sends once', async () => {
+      let ready = false;
+      const h = harness({
+        deps: {
+          encrypted: () => true,
+          seal: async (p) => {
+            if (!ready) {
+              ready = true;
+              throw new Error('This device has not been added to the conversation yet.');
+            }
+            return { ...p, content: 'Y2lwaGVy', encrypted: true };
+          },
+        },
+      });
+      h.add('n1');
+      await settle();
+      expect(h.waits.length).toBe(1);
+      expect(h.emitted.map((p) => [p.nonce, p.content, p.encrypted])).toEqual([['n1', 'Y2lwaGVy', true]]);
+      expect(h.sent.map((s) => s.nonce)).toEqual(['n1']);
+    });
+
+    it('does not loop when the server refuses the sealed send too', async () => {
+      const h = harness({ answers: [refusal, refusal], deps: { seal: sealer([]), encrypted: () => false } });
+      h.add('n1');
+      await settle();
+      expect(h.emitted.length).toBe(2);
+      expect(h.failed.map((f) => f.nonce)).toEqual(['n1']);
+    });
   });
 });

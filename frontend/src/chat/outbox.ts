@@ -7,6 +7,11 @@
 // backoff or on the next connect. Only a real refusal (validation, forbidden, not found...) marks a message failed;
 // the user can retry it (it joins the end of the queue) or discard it.
 //
+// End-to-end encrypted DMs: the server, not this browser, knows whether a DM is encrypted. A send to a DM the
+// cache says is encrypted is sealed (the E2EE part, loaded on demand) before it goes out; a plaintext send the server
+// refuses with `encryption_required` (the cache was stale, or this browser never opened the DM) is sealed and sent
+// again at once with the same nonce, so it is stored exactly once, and only as ciphertext.
+//
 // Sending strictly one at a time keeps one sender's order: the server assigns ids in acceptance order, and the
 // next message is emitted only after the previous one was acknowledged (or refused).
 import type { Ack, Message, SendMessagePayload } from '../api/types';
@@ -26,12 +31,26 @@ export interface OutboxDeps {
   onSent: (channelId: string, message: Message) => void;
   onFailed: (channelId: string, nonce: string, error: string) => void;
   wait?: (ms: number) => Promise<void>;
+  /** Whether sends to a channel must be sealed (a DM the server says is end-to-end encrypted). */
+  encrypted?: (channelId: string) => boolean;
+  /**
+   * Seals a send (MLS ciphertext, `encrypted: true`). Throws SendRefused for what can never be sent sealed (the
+   * message then fails, not retried); any other error is retried like a timeout (e.g. this device not yet added).
+   */
+  seal?: (payload: SendMessagePayload) => Promise<SendMessagePayload>;
+  /** The server said the channel is encrypted (`encryption_required`): its cached flag was stale. */
+  onEncryptionRequired?: (channelId: string) => void;
 }
+
+/** A send that can never succeed as it is (thrown by OutboxDeps.seal): failed at once, never retried. */
+export class SendRefused extends Error {}
 
 interface Item {
   channelId: string;
   nonce: string;
   attempt: number;
+  /** The server asked for ciphertext (encryption_required): seal from now on, whatever the cache says. */
+  seal?: boolean;
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -106,18 +125,22 @@ export class Outbox {
         }
         this.deps.onAttempt?.(item.channelId, item.nonce);
         let ack: Ack<{ message: Message }> | undefined;
+        let refused: string | undefined;
         try {
           const replyTo = this.deps.replyTo?.(item.channelId, item.nonce);
           const attachments = this.deps.attachments?.(item.channelId, item.nonce);
-          ack = await this.deps.emit({
+          let payload: SendMessagePayload = {
             channelId: item.channelId,
             content,
             nonce: item.nonce,
             ...(replyTo ? { replyTo } : {}),
             ...(attachments?.length ? { attachments } : {}),
-          });
-        } catch {
-          ack = undefined; // timeout or disconnect: try again
+          };
+          if (this.deps.seal && (item.seal || this.deps.encrypted?.(item.channelId))) payload = await this.deps.seal(payload);
+          ack = await this.deps.emit(payload);
+        } catch (e) {
+          if (e instanceof SendRefused) refused = e.message;
+          ack = undefined; // timeout, disconnect, or sealing not possible yet: try again
         }
         if (this.stopped) return;
         if (ack?.ok) {
@@ -125,7 +148,18 @@ export class Outbox {
           this.deps.onSent(item.channelId, ack.message);
           continue;
         }
+        if (refused !== undefined) {
+          this.queue.shift();
+          this.deps.onFailed(item.channelId, item.nonce, refused);
+          continue;
+        }
         const err = ack && !ack.ok ? ack.error : undefined;
+        if (err?.code === 'encryption_required' && this.deps.seal && !item.seal) {
+          // Not stored (refused): the same nonce again, sealed, at once.
+          item.seal = true;
+          this.deps.onEncryptionRequired?.(item.channelId);
+          continue;
+        }
         if (err && !err.retryable) {
           this.queue.shift();
           this.deps.onFailed(item.channelId, item.nonce, err.message || 'Message could not be sent.');

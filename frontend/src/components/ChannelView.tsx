@@ -44,6 +44,8 @@ export interface ChannelViewProps {
   searchScope?: SearchScope;
   /** Unread messages when the channel was opened (the "New messages" divider goes above the first of them). */
   unreadAtOpen?: number;
+  /** No attaching: an end-to-end encrypted DM (the server would store the files in the clear, so it refuses them). */
+  noFiles?: boolean;
 }
 
 export function ChatHeader({ title, topic, actions }: { title: ReactNode; topic?: string; actions?: ReactNode }) {
@@ -85,6 +87,7 @@ export function ChannelView({
   composerNotice,
   searchScope,
   unreadAtOpen = 0,
+  noFiles = false,
 }: ChannelViewProps) {
   const rt = useRealtime();
   const me = useMe();
@@ -320,7 +323,7 @@ export function ChannelView({
             data-channel-id={channelId}
             ref={chatRef}
             onDragOver={(e) => {
-              if (!hasFiles(e) || composerNotice) return;
+              if (!hasFiles(e) || composerNotice || noFiles) return;
               e.preventDefault();
               e.dataTransfer.dropEffect = 'copy';
               setDragging(true);
@@ -380,7 +383,7 @@ export function ChannelView({
               onEditLast={() => list.current?.editLastOwn()}
               onEscape={onEscape}
               mentionSource={mentionSource}
-              uploader={uploader}
+              uploader={noFiles ? undefined : uploader}
               limits={limits}
               handle={composer}
             />

@@ -4,13 +4,14 @@
 // joined" state). The chat screen itself only knows `message.encrypted`.
 import { useCallback, useEffect, useRef, useState, useSyncExternalStore } from 'react';
 import type { DMChannel } from '../api/types';
-import { displayName, dmOthers } from '../app/queries';
+import { displayName, dmOthers, useUser } from '../app/queries';
 import { useMe, useServices } from '../app/services';
 import type { ChatItem } from '../chat/messageStore';
 import { clientFor, epochOfCiphertext, type E2EEClient, type KeysDevice, type KeysGroup } from '../e2ee/client';
 import { concerns, SyncLoop, type SyncNotice } from '../e2ee/syncloop';
 import { useRealtime } from '../realtime/RealtimeProvider';
 import { MessageContent } from './MessageContent';
+import { formatStamp } from './MessageItem';
 import { useNotify } from './notices';
 import { Modal } from './ui';
 import './e2ee.css';
@@ -43,12 +44,18 @@ export function E2EEControls({ channel }: { channel: DMChannel }) {
   const client = useClient();
   const me = useMe();
   const notify = useNotify();
+  const { api } = useServices();
+  const rt = useRealtime();
+  // The server's flag is the truth for everyone in the DM; this browser's MLS group only makes it usable here.
+  const turnOn = useCallback(async () => {
+    await api.encryptDM(channel.id);
+    rt.markEncrypted(channel.id);
+  }, [api, rt, channel.id]);
   const others = dmOthers(channel, me.id);
   const [group, setGroup] = useState<KeysGroup | null | undefined>(undefined);
   const [busy, setBusy] = useState(false);
   const [open, setOpen] = useState(false);
   const [unavailable, setUnavailable] = useState<string | null>(null);
-  const rt = useRealtime();
   const groupId = useRef<string | undefined>(undefined);
   useVersion(client);
 
@@ -60,6 +67,8 @@ export function E2EEControls({ channel }: { channel: DMChannel }) {
     const loop = new SyncLoop(async () => {
       try {
         const r = await client.sync(channel.id, participants);
+        // An MLS group without the server's flag: turned on before the flag existed, or the PUT failed. Set it.
+        if (r.group && !channel.encrypted) await turnOn();
         if (!stop) {
           groupId.current = r.group?.id;
           setGroup(r.group ?? null);
@@ -86,7 +95,7 @@ export function E2EEControls({ channel }: { channel: DMChannel }) {
       socket?.off('e2ee:sync', onNotice);
       offConnect();
     };
-  }, [client, rt, channel.id, channel.participants]);
+  }, [client, rt, channel.id, channel.participants, channel.encrypted, turnOn]);
 
   if (client.removed) {
     return (
@@ -109,6 +118,13 @@ export function E2EEControls({ channel }: { channel: DMChannel }) {
     );
   }
   if (group === undefined) {
+    if (channel.encrypted && !unavailable) {
+      return (
+        <span className="icon-button e2ee-lock" data-testid="e2ee-lock-pending" title="End-to-end encrypted">
+          <LockIcon size={18} />
+        </span>
+      );
+    }
     return unavailable ? (
       <span className="e2ee-off muted" title={unavailable} data-testid="e2ee-unavailable">
         Encryption unavailable
@@ -116,7 +132,7 @@ export function E2EEControls({ channel }: { channel: DMChannel }) {
     ) : null;
   }
   if (group === null) {
-    if (channel.group) return null; // group DMs: not offered yet (the protocol supports them; the UI does not)
+    // 1:1 and group DMs alike. Flag on but no MLS group yet (another client set the flag only): set it up here.
     return (
       <button
         type="button"
@@ -130,6 +146,7 @@ export function E2EEControls({ channel }: { channel: DMChannel }) {
               channel.id,
               others.map((u) => u.id),
             )
+            .then(turnOn)
             .then(() => client.sync(channel.id, (channel.participants ?? []).map((u) => u.id)))
             .then((r) => setGroup(r.group ?? null))
             .catch((e) => notify(errorText(e), 'error'))
@@ -137,7 +154,7 @@ export function E2EEControls({ channel }: { channel: DMChannel }) {
         }}
         title="Encrypt this conversation end to end: only its members' devices can read new messages"
       >
-        <LockIcon /> {busy ? 'Turning on…' : 'Turn on encryption'}
+        <LockIcon /> {busy ? 'Turning on…' : channel.encrypted ? 'Set up encryption' : 'Turn on encryption'}
       </button>
     );
   }
@@ -254,8 +271,8 @@ export function EncryptedText({ item }: { item: ChatItem }) {
   const known = client.peek(item);
   // Asked again on every change of the client (a Welcome may have made this device a member meanwhile).
   useEffect(() => {
-    if (!known && item.id) void client.read(item.channelId, { id: item.id, nonce: item.nonce, content: item.content });
-  }, [client, version, known, item.id, item.channelId, item.nonce, item.content]);
+    if (!known && item.id) void client.read(item.channelId, { id: item.id, nonce: item.nonce, content: item.content, editedAt: item.editedAt });
+  }, [client, version, known, item.id, item.channelId, item.nonce, item.content, item.editedAt]);
 
   // "Keys rotated": this message's epoch is later than the one of the encrypted message before it.
   let rotated = false;
@@ -306,5 +323,29 @@ export function EncryptedText({ item }: { item: ChatItem }) {
             : 'This message could not be decrypted on this device.'}
       </span>
     </>
+  );
+}
+
+const dayFmt = new Intl.DateTimeFormat(undefined, { weekday: 'long', year: 'numeric', month: 'long', day: 'numeric' });
+
+/** The system line of a `type: "encryption"` message: "🔒 <name> turned on end-to-end encryption." */
+export function EncryptionSystemLine({ item }: { item: ChatItem }) {
+  const u = useUser(item.senderId);
+  const when = new Date(item.timestamp);
+  return (
+    <div className="message-wrap">
+      {item.dayStart && !Number.isNaN(when.getTime()) && (
+        <div className="day-divider" role="separator" aria-label={dayFmt.format(when)}>
+          <span>{dayFmt.format(when)}</span>
+        </div>
+      )}
+      <div className="system-line" data-testid="encryption-system-line" data-message-id={item.id ?? ''}>
+        <span aria-hidden="true">🔒</span> <strong>{displayName(u)}</strong> turned on end-to-end encryption. Only the devices in this
+        conversation can read new messages.{' '}
+        <time className="message-time" dateTime={item.timestamp}>
+          {formatStamp(item.timestamp)}
+        </time>
+      </div>
+    </div>
   );
 }

@@ -11,6 +11,7 @@ import { ReactionBar } from './ReactionBar';
 import { ReactionPicker } from './ReactionPicker';
 import { useMessageExtras } from './messageExtras';
 import { ReplyQuote } from './ReplyQuote';
+import { plaintextOf } from '../chat/plaintexts';
 import { PinIcon } from './PinIcon';
 
 const timeFmt = new Intl.DateTimeFormat(undefined, { hour: 'numeric', minute: '2-digit' });
@@ -321,7 +322,7 @@ export const MessageItem = memo(function MessageItem(props: MessageItemProps) {
             </header>
           )}
           {editing ? (
-            <EditBox initial={item.content} onSave={(s) => props.onSaveEdit(item, s)} onCancel={props.onCancelEdit} />
+            <EditBox initial={item.encrypted ? (plaintextOf(item) ?? '') : item.content} onSave={(s) => props.onSaveEdit(item, s)} onCancel={props.onCancelEdit} />
           ) : (
             <div className="message-line">
               {item.encrypted ? <EncryptedText item={item} /> : <MessageContent content={item.content} />}

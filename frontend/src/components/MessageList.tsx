@@ -9,6 +9,7 @@ import { MessageItem } from './MessageItem';
 import { Modal, Spinner } from './ui';
 import { MessageContent } from './MessageContent';
 import { PinSystemLine } from './PinsPanel';
+import { EncryptionSystemLine } from './lazy';
 import { useBlocked } from '../app/safety';
 
 export interface MessageListHandle {
@@ -252,7 +253,7 @@ export function MessageList(props: MessageListProps) {
   const editLastOwn = useCallback(() => {
     for (let i = items.length - 1; i >= 0; i--) {
       const it = items[i];
-      if (it.senderId === meId && it.state === 'sent' && it.id && it.type !== 'pin') {
+      if (it.senderId === meId && it.state === 'sent' && it.id && (it.type ?? 'default') === 'default') {
         setEditing(it.key);
         rows.current?.scrollTo(i, 'center');
         return;
@@ -335,6 +336,7 @@ export function MessageList(props: MessageListProps) {
   }, [detached, onLoadNewer]);
   const renderItem = (item: ChatItem) => {
     if (item.type === 'pin') return <PinSystemLine item={item} />;
+    if (item.type === 'encryption') return <EncryptionSystemLine item={item} />;
     if (blockedIds.has(item.senderId) && !revealed.has(item.key)) {
       return (
         <div className="blocked-message muted" data-testid="blocked-message">

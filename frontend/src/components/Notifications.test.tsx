@@ -4,6 +4,7 @@ import { QueryClientProvider } from '@tanstack/react-query';
 import { act, configure, render, screen, waitFor } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { setPlaintext } from '../chat/plaintexts';
 import { AuthManager } from '../api/auth';
 import { AppRoutes } from '../App';
 import { createServices, ServicesProvider } from '../app/services';
@@ -162,6 +163,20 @@ describe('Notifications', () => {
     const random = (await screen.findByText('random')).closest('a')!;
     expect(random.getAttribute('data-muted')).toBe('true');
     expect(random.querySelector('[data-testid="mention-badge"]')?.textContent).toBe('1');
+  });
+
+  it('an encrypted DM message notifies with the text this browser decrypted, else "Encrypted message", never base64', async () => {
+    const { shown } = stubNotifications('granted');
+    backend({ ...DEFAULT_SETTINGS, desktop: 'all' });
+    const { sock } = await connected();
+    hidden = true;
+    const sealed = btoa('\x00\x01an MLS private message with its own tag, number one');
+    const known = btoa('\x00\x01an MLS private message with its own tag, number two');
+    setPlaintext(known, 'meet at <@42> the quince tree');
+    act(() => sock.fire('message:new', msg('300', { channelId: '555', senderId: '7', content: sealed, encrypted: true })));
+    act(() => sock.fire('message:new', msg('301', { channelId: '555', senderId: '7', content: known, encrypted: true })));
+    await waitFor(() => expect(shown).toHaveLength(2));
+    expect(shown.map((n) => n.options?.body)).toEqual(['Encrypted message', 'meet at @Me Myself the quince tree']);
   });
 
   it('asks for the permission from a prompt, not on first load; "Not now" is remembered', async () => {

@@ -11,6 +11,7 @@ import { displayName } from '../app/queries';
 import { useApi, useServices } from '../app/services';
 import { useChannelMuted, useNotificationSettings, useSaveSettings } from '../app/settings';
 import { APP_TITLE, plainText, titleWithMentions } from '../chat/mentions';
+import { shownText } from '../chat/plaintexts';
 import { PROMPT_DISMISSED_KEY, shouldPrompt, toggleId, type Place } from '../chat/notify';
 import { findChannel, totalMentions } from '../app/cache';
 import { useRealtime } from '../realtime/RealtimeProvider';
@@ -143,9 +144,11 @@ export function NotificationsController() {
     const show = async ({ message: m, decision }: IncomingMessage) => {
       const N = notificationApi();
       if (!N || N.permission !== 'granted') return;
+      // An encrypted DM message: the text this browser decrypted, or "Encrypted message" (never the ciphertext).
+      const text = m.encrypted ? shownText(m) : m.content;
       const [sender] = await Promise.all([
         userName(m.senderId),
-        ...[...new Set(m.content.match(/<@\d{1,20}>/g) ?? [])].slice(0, 20).map(async (token) => {
+        ...[...new Set(text.match(/<@\d{1,20}>/g) ?? [])].slice(0, 20).map(async (token) => {
           const id = token.slice(2, -1);
           userNames.set(id, await userName(id, 'unknown-user'));
         }),
@@ -162,7 +165,7 @@ export function NotificationsController() {
       }
       try {
         const n = new N(title, {
-          body: plainText(m.content, names),
+          body: plainText(text, names),
           tag: `parley:${m.channelId}`,
           silent: decision.sound,
         });

@@ -4,6 +4,7 @@ import type { Id, Message } from '../api/types';
 import { displayName, useUser } from '../app/queries';
 import { formatStamp } from './MessageItem';
 import { MessageContent } from './MessageContent';
+import { shownText } from '../chat/plaintexts';
 import { useMessageExtras } from './messageExtras';
 import { usePins } from './PinsPanel';
 import { Avatar, Spinner } from './ui';
@@ -21,7 +22,7 @@ function PinnedItem({ m, canPin, onJump, onUnpin }: { m: Message; canPin: boolea
         </time>
       </div>
       <div className="pinned-content">
-        <MessageContent content={m.content} />
+        <MessageContent content={m.encrypted ? shownText(m) : m.content} />
       </div>
       <div className="pinned-actions">
         <button type="button" className="link-button" onClick={onJump} aria-label={`Jump to the message by ${name}`} data-testid="pinned-jump">

@@ -2,6 +2,7 @@ import { useEffect, useSyncExternalStore } from 'react';
 import type { Id } from '../api/types';
 import { displayName, useUser } from '../app/queries';
 import { firstLine, resolveQuote } from '../chat/replies';
+import { plaintextOf, plaintextsVersion, subscribePlaintexts, ENCRYPTED_LABEL } from '../chat/plaintexts';
 import { useChannelMessages, useRealtime } from '../realtime/RealtimeProvider';
 import { useMessageExtras } from './messageExtras';
 import { Avatar } from './ui';
@@ -32,6 +33,7 @@ function QuoteAuthor({ senderId }: { senderId: Id }) {
 export function ReplyQuote({ channelId, messageId }: { channelId: Id; messageId: Id }) {
   const quote = useQuote(channelId, messageId);
   const extras = useMessageExtras();
+  useSyncExternalStore(subscribePlaintexts, plaintextsVersion); // an encrypted original's text, once decrypted
   if (quote.status === 'deleted') {
     return (
       <div className="reply-quote deleted" data-testid="reply-quote" data-status="deleted" data-reply-to={messageId}>
@@ -49,7 +51,9 @@ export function ReplyQuote({ channelId, messageId }: { channelId: Id; messageId:
     );
   }
   const m = quote.message;
-  const line = firstLine(m.content) || 'Click to see the attachment';
+  // An encrypted original: the text this browser decrypted (the server only has ciphertext), else a label.
+  const text = plaintextOf(m);
+  const line = text === undefined ? `🔒 ${ENCRYPTED_LABEL}` : firstLine(text) || 'Click to see the attachment';
   return (
     <button
       type="button"

@@ -88,6 +88,7 @@ export const ShortcutList = part(loaders.switcher, 'ShortcutList');
 export const ProfileCard = part(loaders.profileCard, 'ProfileCard');
 export const E2EEControls = part(e2ee, 'E2EEControls');
 export const EncryptedText = part(e2ee, 'EncryptedText');
+export const EncryptionSystemLine = part(e2ee, 'EncryptionSystemLine');
 export const Lightbox = part(loaders.lightbox, 'Lightbox');
 export const MemberList = part(loaders.memberList, 'MemberList', <PartPlaceholder className="member-list" />);
 export const SearchPanel = part(loaders.searchPanel, 'SearchPanel', <PartPlaceholder className="pins-panel" />);

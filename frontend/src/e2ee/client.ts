@@ -7,6 +7,7 @@ import { commit, decodeKeyPackage, encrypt, epochOf, groupIdOf, join, loadState,
 import { indexedDbStore, Vault } from './vault';
 import { safetyNumber, userFingerprint } from './fingerprint';
 import { topUpCount } from './syncloop';
+import { ciphertextKey, setPlaintext } from '../chat/plaintexts';
 
 export const b64 = (b: Uint8Array) => {
   let s = '';
@@ -439,31 +440,49 @@ export class E2EEClient {
     return this.serial(async () => {
       const cached = this.texts.get('c:' + nonce);
       if (cached?.kind === 'text') return cached.text; // a retry of the same message: the same ciphertext
-      await this.loadOrRegister();
-      const group = await this.groupOf(channelId);
-      if (!group) throw new KeysError(409, 'not_encrypted', 'This conversation is not encrypted.');
-      let state = await this.loadGroup(group.id);
-      if (!state) throw new KeysError(409, 'not_member', 'This device has not been added to the conversation yet.');
-      state = await this.catchUp(state);
-      const admit = async () => this.call('POST', `/v1/groups/${group.id}/messages`, { epoch: epochOf(state!) });
-      try {
-        await admit();
-      } catch (e) {
-        if (!(e instanceof KeysError && (e.code === 'rotation_overdue' || e.code === 'stale_epoch'))) throw e;
-        state = e.code === 'stale_epoch' ? await this.catchUp(state) : await this.commitTo(state, [], []);
-        await admit();
-      }
-      const m = await encrypt(state, text);
-      await this.saveGroup(m.state);
-      const ct = b64(m.ciphertext);
+      const { ct, epoch } = await this.encryptFor(channelId, text);
       this.texts.set('c:' + nonce, { kind: 'text', text: ct });
-      await this.remember('n:' + nonce, { kind: 'text', text, epoch: epochOf(m.state) });
+      await this.remember('n:' + nonce, { kind: 'text', text, epoch });
       return ct;
     });
   }
 
-  private async remember(key: string, r: Readable) {
+  /** Encrypts the new text of an edit (a new MLS message; remembered by its ciphertext, since MLS cannot decrypt own messages). */
+  sealEdit(channelId: string, text: string): Promise<string> {
+    return this.serial(async () => (await this.encryptFor(channelId, text)).ct);
+  }
+
+  /** Inside serial(): the ciphertext of text in the conversation's group, remembered under the ciphertext. */
+  private async encryptFor(channelId: string, text: string): Promise<{ ct: string; epoch: number }> {
+    await this.loadOrRegister();
+    const group = await this.groupOf(channelId);
+    if (!group) throw new KeysError(409, 'not_encrypted', 'Encryption is not set up in this conversation yet.');
+    let state = await this.loadGroup(group.id);
+    if (!state) {
+      await this.acceptWelcomes(); // a browser that never opened the DM may have been added meanwhile
+      state = await this.loadGroup(group.id);
+    }
+    if (!state) throw new KeysError(409, 'not_member', 'This device has not been added to the conversation yet.');
+    state = await this.catchUp(state);
+    const admit = async () => this.call('POST', `/v1/groups/${group.id}/messages`, { epoch: epochOf(state!) });
+    try {
+      await admit();
+    } catch (e) {
+      if (!(e instanceof KeysError && (e.code === 'rotation_overdue' || e.code === 'stale_epoch'))) throw e;
+      state = e.code === 'stale_epoch' ? await this.catchUp(state) : await this.commitTo(state, [], []);
+      await admit();
+    }
+    const m = await encrypt(state, text);
+    await this.saveGroup(m.state);
+    const ct = b64(m.ciphertext);
+    await this.remember('x:' + ciphertextKey(ct), { kind: 'text', text, epoch: epochOf(m.state) }, ct);
+    return { ct, epoch: epochOf(m.state) };
+  }
+
+  /** Keeps what a message says (durably when it is text); with its ciphertext, also for the chat screen. */
+  private async remember(key: string, r: Readable, ciphertext?: string) {
     this.texts.set(key, r);
+    if (ciphertext && r.kind === 'text') setPlaintext(ciphertext, r.text);
     if (r.kind === 'text') await (await this.vault).put('pt:' + key, enc.encode(JSON.stringify(r)));
     this.changed();
   }
@@ -478,8 +497,13 @@ export class E2EEClient {
     return r;
   }
 
-  /** Known text of a message without waiting (render path); undefined until read() finished. */
-  peek(m: { id: string | null; nonce: string }): Readable | undefined {
+  /**
+   * Known text of a message without waiting (render path); undefined until read() finished. By its ciphertext
+   * first; an edited message only by it (its id and nonce name the text before the edit).
+   */
+  peek(m: { id: string | null; nonce: string; content?: string; editedAt?: string | null }): Readable | undefined {
+    const byCiphertext = m.content ? this.texts.get('x:' + ciphertextKey(m.content)) : undefined;
+    if (byCiphertext || m.editedAt) return byCiphertext;
     return (m.id ? this.texts.get(m.id) : undefined) ?? this.texts.get('n:' + m.nonce);
   }
 
@@ -487,10 +511,14 @@ export class E2EEClient {
    * What an encrypted message says: from the cache (own messages by nonce, others by id: an MLS message can be
    * decrypted once), else decrypted now, after the Commits before it.
    */
-  read(channelId: string, m: { id: string; nonce: string; content: string }): Promise<Readable> {
+  read(channelId: string, m: { id: string; nonce: string; content: string; editedAt?: string | null }): Promise<Readable> {
     return this.serial(async () => {
-      const known = (await this.recall(m.id)) ?? (await this.recall('n:' + m.nonce));
-      if (known) return known;
+      const x = 'x:' + ciphertextKey(m.content);
+      const known = (await this.recall(x)) ?? (m.editedAt ? undefined : ((await this.recall(m.id)) ?? (await this.recall('n:' + m.nonce))));
+      if (known) {
+        if (known.kind === 'text') setPlaintext(m.content, known.text);
+        return known;
+      }
       if (this.removed || (await (await this.vault).get('removed'))) {
         // Not cached, so not read before the removal: this browser has no keys for it.
         this.removed = true;
@@ -507,7 +535,7 @@ export class E2EEClient {
         // Sent before this device was in the group: MLS gives a new member no keys of earlier epochs.
         if (!state) return { kind: 'undecryptable', reason: 'this device has not been added to the conversation yet' }; // not cached: asked again once it joins
         const r: Readable = { kind: 'before-join' };
-        this.texts.set(m.id, r);
+        this.texts.set(m.id, r).set(x, r); // by ciphertext too: an edited message is looked up only by it
         return r;
       }
       try {
@@ -517,6 +545,7 @@ export class E2EEClient {
         await this.saveGroup(out.state);
         const r: Readable = { kind: 'text', text: out.text, epoch: epochOfCiphertext(m.content) };
         await this.remember(m.id, r);
+        await this.remember(x, r, m.content);
         return r;
       } catch (e) {
         // Removed meanwhile? (The Commit that removed this device is why nothing after it decrypts.)
@@ -528,7 +557,7 @@ export class E2EEClient {
           return r;
         }
         const r: Readable = { kind: 'undecryptable', reason: e instanceof Error ? e.message : String(e) };
-        this.texts.set(m.id, r);
+        this.texts.set(m.id, r).set(x, r); // by ciphertext too: an edited message is looked up only by it
         this.changed();
         return r;
       }

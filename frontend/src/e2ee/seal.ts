@@ -1,17 +1,24 @@
-// Sealing a send of an encrypted conversation (realtime.ts imports this on demand, for channels marked encrypted
-// in localStorage): waits for the encrypted-DM UI's client, then replaces the text with MLS ciphertext. Attachments
-// and replies are refused in encrypted conversations for now (their files and quotes would be in the clear).
+// Sealing the sends and edits of an encrypted conversation (realtime.ts imports this on demand, for DMs the server
+// marks encrypted or when it answers encryption_required): replaces the text with MLS ciphertext. It needs no UI:
+// it makes this browser's E2EE client itself, so a browser that never opened the DM seals too (its device
+// registers on the way and waits to be added by the others' sync; the outbox retries meanwhile). Files are
+// refused for good: they would be stored in the clear.
 import type { SendMessagePayload } from '../api/types';
-import { currentClient } from './client';
+import { SendRefused } from '../chat/outbox';
+import { clientFor } from './client';
 
-export async function seal(p: SendMessagePayload): Promise<SendMessagePayload> {
-  let client = currentClient();
-  for (let i = 0; !client && i < 100; i++) {
-    await new Promise((r) => setTimeout(r, 100));
-    client = currentClient();
-  }
-  if (!client) throw new Error('encryption is not ready yet'); // the outbox retries
-  if (p.attachments?.length) throw new Error('files cannot be sent in an encrypted conversation yet');
-  const content = await client.seal(p.channelId, p.nonce, p.content);
-  return { channelId: p.channelId, nonce: p.nonce, content, encrypted: true };
+export interface Sealer {
+  userId: string;
+  token: () => Promise<string | null>;
+}
+
+export async function seal(p: SendMessagePayload, who: Sealer): Promise<SendMessagePayload> {
+  if (p.attachments?.length) throw new SendRefused('Files cannot be sent in an end-to-end encrypted conversation yet.');
+  const content = await clientFor(who.userId, who.token).seal(p.channelId, p.nonce, p.content);
+  return { channelId: p.channelId, nonce: p.nonce, content, encrypted: true, ...(p.replyTo ? { replyTo: p.replyTo } : {}) };
+}
+
+/** New ciphertext for an edit (each edit is a new MLS message). */
+export function sealEdit(channelId: string, text: string, who: Sealer): Promise<string> {
+  return clientFor(who.userId, who.token).sealEdit(channelId, text);
 }

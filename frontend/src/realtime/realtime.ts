@@ -108,6 +108,7 @@ export class Realtime {
   readonly sockets: SocketManager;
   private readonly api: Api;
   private readonly qc: QueryClient;
+  private readonly auth: AuthManager;
   readonly meId: Id;
 
   private loadingNewest = new Map<Id, Promise<void>>();
@@ -140,14 +141,15 @@ export class Realtime {
     this.qc = deps.queryClient;
     this.meId = deps.meId;
     this.chosen = readStatusHint(deps.meId);
+    this.auth = deps.auth;
     this.sockets = new SocketManager(deps.auth, deps.socketFactory);
     this.originals = new OriginalsCache((channelId, messageId) => this.api.message(channelId, messageId));
     this.outbox = new Outbox({
-      emit: async (p) => {
-        // An encrypted DM's message is sealed by a lazily imported module (e2ee/seal.ts); the rest goes out as it is.
-        const payload = localStorage.getItem('parley-e2ee:' + p.channelId) ? await (await import('../e2ee/seal')).seal(p) : p;
-        return this.withAck((s) => s.timeout(SEND_TIMEOUT_MS).emitWithAck('message:send', payload));
-      },
+      emit: (p) => this.withAck((s) => s.timeout(SEND_TIMEOUT_MS).emitWithAck('message:send', p)),
+      // An encrypted DM's message (the server's flag) is sealed by a lazily imported module (e2ee/seal.ts).
+      encrypted: (channelId) => this.isEncrypted(channelId),
+      seal: async (p) => (await import('../e2ee/seal')).seal(p, this.sealer),
+      onEncryptionRequired: (channelId) => this.markEncrypted(channelId),
       connected: () => this.sockets.connected,
       content: (channelId, nonce) => {
         const p = findPending(this.chat.getChannel(channelId), nonce);
@@ -317,6 +319,21 @@ export class Realtime {
     return !!this.qc.getQueryData<UsersPage>(qk.blocked)?.users?.some((u) => u.id === userId);
   }
 
+  /** Whether the server says the channel is an end-to-end encrypted DM (as cached; the server refuses plaintext anyway). */
+  private isEncrypted(channelId: Id): boolean {
+    const c = findChannel(this.qc, channelId);
+    return c?.type === 'dm' && !!c.encrypted;
+  }
+
+  /** Marks a cached DM encrypted (the server answered encryption_required, or the UI turned it on). */
+  markEncrypted(channelId: Id) {
+    patchAnyChannel(this.qc, channelId, (c) => (c.type === 'dm' && !c.encrypted ? { ...c, encrypted: true } : c));
+  }
+
+  private get sealer() {
+    return { userId: this.meId, token: () => this.auth.getAccessToken() };
+  }
+
   private isDM(channelId: Id): boolean {
     const c = findChannel(this.qc, channelId);
     return c ? c.type === 'dm' : true; // unknown channel: most likely a DM someone just opened with us
@@ -411,9 +428,12 @@ export class Realtime {
       return;
     }
     if (action === 'updated' && channel.type === 'dm') {
-      // Someone left a group DM: only its participants changed (the event carries no traffic fields).
+      // Someone left a group DM, or turned end-to-end encryption on: only participants and the flag change (the
+      // event carries no traffic fields). The flag never goes off.
       const participants = channel.participants ?? [];
-      patchAnyChannel(this.qc, channel.id, (c) => ({ ...c, participants }));
+      patchAnyChannel(this.qc, channel.id, (c) =>
+        c.type === 'dm' ? { ...c, participants: participants.length ? participants : c.participants, encrypted: !!(c.encrypted || channel.encrypted) } : c,
+      );
       seedUsers(this.qc, participants);
       return;
     }
@@ -641,7 +661,16 @@ export class Realtime {
   }
 
   async edit(channelId: Id, messageId: Id, content: string): Promise<void> {
-    const res = await this.withAck((s) => s.timeout(SEND_TIMEOUT_MS).emitWithAck('message:edit', { channelId, messageId, content }));
+    // In an encrypted DM the new text is sealed (new ciphertext); a stale flag is corrected by the server's answer.
+    const send = async (sealed: boolean) => {
+      const payload = sealed ? { channelId, messageId, content: await (await import('../e2ee/seal')).sealEdit(channelId, content, this.sealer), encrypted: true } : { channelId, messageId, content };
+      return this.withAck((s) => s.timeout(SEND_TIMEOUT_MS).emitWithAck('message:edit', payload));
+    };
+    let res = await send(this.isEncrypted(channelId));
+    if (!res.ok && res.error?.code === 'encryption_required') {
+      this.markEncrypted(channelId);
+      res = await send(true);
+    }
     if (!res.ok) throw new Error(res.error?.message || 'Could not edit the message.');
     this.chat.update(channelId, (st) => applyUpdate(st, res.message));
   }

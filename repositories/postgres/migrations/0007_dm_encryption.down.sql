@@ -1,0 +1,2 @@
+ALTER TABLE channels DROP CONSTRAINT channels_encrypted_dm;
+ALTER TABLE channels DROP COLUMN encrypted;
