@@ -88,7 +88,12 @@ describe('E2EEClient key packages', () => {
     const c = new E2EEClient('u1', async () => 'token', '/keys', store)
     await expect(c.ensureDevice()).rejects.toMatchObject({ code: 'device_removed' })
     expect(c.removed).toBe(true)
+    const heard = vi.fn()
+    c.subscribe(heard)
     expect(await c.read('dm1', { id: '9', nonce: 'n9', content: 'AAEAAg==' })).toEqual({ kind: 'removed' })
+    // The screen draws from peek() and redraws on a change: without one the row would say "Decrypting…" forever.
+    expect(heard).toHaveBeenCalled()
+    expect(c.peek({ id: '9', nonce: 'n9', content: 'AAEAAg==' })).toEqual({ kind: 'removed' })
     // A reload does not quietly register it again either.
     const reloaded = new E2EEClient('u1', async () => 'token', '/keys', store)
     await expect(reloaded.ensureDevice()).rejects.toBeInstanceOf(KeysError)

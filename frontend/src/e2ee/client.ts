@@ -524,6 +524,7 @@ export class E2EEClient {
         this.removed = true;
         const r: Readable = { kind: 'removed' };
         this.texts.set(m.id, r);
+        this.changed(); // the screen draws from peek(): tell it the answer is there
         return r;
       }
       await this.loadOrRegister();
@@ -536,6 +537,7 @@ export class E2EEClient {
         if (!state) return { kind: 'undecryptable', reason: 'this device has not been added to the conversation yet' }; // not cached: asked again once it joins
         const r: Readable = { kind: 'before-join' };
         this.texts.set(m.id, r).set(x, r); // by ciphertext too: an edited message is looked up only by it
+        this.changed(); // else the row stays at "Decrypting…" until something else changes (seen in e2e)
         return r;
       }
       try {
@@ -554,6 +556,7 @@ export class E2EEClient {
           await this.markRemoved();
           const r: Readable = { kind: 'removed' };
           this.texts.set(m.id, r);
+          this.changed();
           return r;
         }
         const r: Readable = { kind: 'undecryptable', reason: e instanceof Error ? e.message : String(e) };
