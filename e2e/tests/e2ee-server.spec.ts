@@ -21,6 +21,8 @@ test('encrypted DM: the flag is the server\'s; a stale browser is refused plaint
     const dm = await api('POST', '/api/dms', { userIds: [p.bob.user.id] }, p.alice.accessToken);
     const path = `/channels/@me/${dm.id}`;
     await Promise.all([openChannel(p.a.page, path), openChannel(p.b.page, path)]);
+    // Bob's browser must have registered its device first (else the app rightly says Bob has no device yet).
+    await expect(p.b.page.getByTestId('e2ee-enable')).toBeVisible({ timeout: 30_000 });
     await p.a.page.getByTestId('e2ee-enable').click({ timeout: 30_000 });
     await expect(p.a.page.getByTestId('e2ee-lock')).toBeVisible({ timeout: 30_000 });
     await expect(p.b.page.getByTestId('e2ee-lock')).toBeVisible({ timeout: 30_000 });
