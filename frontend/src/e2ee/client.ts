@@ -523,8 +523,7 @@ export class E2EEClient {
         // Not cached, so not read before the removal: this browser has no keys for it.
         this.removed = true;
         const r: Readable = { kind: 'removed' };
-        this.texts.set(m.id, r);
-        this.changed(); // the screen draws from peek(): tell it the answer is there
+        await this.remember(m.id, r); // remember() tells the screen, which draws from peek()
         return r;
       }
       await this.loadOrRegister();
@@ -536,8 +535,8 @@ export class E2EEClient {
         // Sent before this device was in the group: MLS gives a new member no keys of earlier epochs.
         if (!state) return { kind: 'undecryptable', reason: 'this device has not been added to the conversation yet' }; // not cached: asked again once it joins
         const r: Readable = { kind: 'before-join' };
-        this.texts.set(m.id, r).set(x, r); // by ciphertext too: an edited message is looked up only by it
-        this.changed(); // else the row stays at "Decrypting…" until something else changes (seen in e2e)
+        await this.remember(m.id, r);
+        await this.remember(x, r); // by ciphertext too: an edited message is looked up only by it
         return r;
       }
       try {
@@ -555,13 +554,12 @@ export class E2EEClient {
         if (mine && !mine.devices.some((d) => d.id === this.identity?.deviceId)) {
           await this.markRemoved();
           const r: Readable = { kind: 'removed' };
-          this.texts.set(m.id, r);
-          this.changed();
+          await this.remember(m.id, r);
           return r;
         }
         const r: Readable = { kind: 'undecryptable', reason: e instanceof Error ? e.message : String(e) };
-        this.texts.set(m.id, r).set(x, r); // by ciphertext too: an edited message is looked up only by it
-        this.changed();
+        await this.remember(m.id, r);
+        await this.remember(x, r); // by ciphertext too: an edited message is looked up only by it
         return r;
       }
     });
