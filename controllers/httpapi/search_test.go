@@ -265,7 +265,7 @@ func TestChatWorksWithoutTheEngineAndReindexCatchesUp(t *testing.T) {
 
 	// The stopped node left its checkpoint (its queue was never written); the next start re-reads the log from
 	// there by itself: the kept message is found, the deleted one is not.
-	s := testserver.Start(t, testserver.Options{PGURL: down.Config.PostgresURL, MongoDB: down.Config.MongoDB})
+	s := testserver.Start(t, down.Restart())
 	inServer := "serverId=" + srv.ID
 	caughtUp(t, s)
 	wantContents(t, "after the restart's catch-up", find(t, s, owner, inServer, "zebra"), kept.Content)

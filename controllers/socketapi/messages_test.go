@@ -261,7 +261,7 @@ func TestRetriedNonceIsStoredOnceEvenAcrossARestart(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	s2 := testserver.Start(t, testserver.Options{PGURL: pg, MongoDB: s.Config.MongoDB})
+	s2 := testserver.Start(t, s.Restart())
 	res := s2.Do(t, "POST", "/api/auth/login", "", map[string]string{"login": "alice", "password": "correct horse battery"})
 	var login struct{ AccessToken string }
 	res.JSON(t, &login)
@@ -316,7 +316,7 @@ func TestGracefulRestartLosesNoAcknowledgedMessage(t *testing.T) {
 		t.Fatalf("%d of %d sends acknowledged before shutdown completed", len(okIDs), n)
 	}
 
-	s2 := testserver.Start(t, testserver.Options{PGURL: pg, MongoDB: s.Config.MongoDB})
+	s2 := testserver.Start(t, s.Restart())
 	res := s2.Do(t, "POST", "/api/auth/login", "", map[string]string{"login": "alice", "password": "correct horse battery"})
 	var login struct{ AccessToken string }
 	res.JSON(t, &login)

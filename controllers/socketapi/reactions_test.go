@@ -226,7 +226,9 @@ func TestReactionsLiveInHistoryAndListed(t *testing.T) {
 	if err := s.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	s2 := testserver.Start(t, testserver.Options{PGURL: pg, MongoDB: s.Config.MongoDB, Env: env})
+	again := s.Restart()
+	again.Env = env
+	s2 := testserver.Start(t, again)
 	rs := historyReactions(t, s2, alice, general)[m.ID]
 	if len(rs) != 2 || rs[0].Emoji != "👍" || rs[0].Count != 1 || !rs[0].Me || rs[1].Emoji != "🎉" {
 		t.Fatalf("after the restart: %+v", rs)

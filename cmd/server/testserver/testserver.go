@@ -9,11 +9,14 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -40,14 +43,33 @@ type Server struct {
 type Options struct {
 	Env     map[string]string // extra PARLEY_* settings
 	Mutate  func(*config.Config)
-	PGURL   string // reuse a database (restart tests); empty = a fresh one
+	PGURL   string // reuse a database (restart tests: see Restart); empty = a fresh one
 	MongoDB string
+	// Node is the snowflake node number (PARLEY_NODE_ID; Env wins); nil: the next unused one of this process.
+	Node *int64
 	// Log receives the server's log as well as stderr (tests that assert on it: no panics, say).
 	Log io.Writer
 	// Telemetry: a tracer to record spans with (tests of tracing); zero: a new registry, tracing off.
 	Telemetry app.Telemetry
 	// NoContract leaves out the API contract checks (benchmarks, which would measure the checks too).
 	NoContract bool
+}
+
+// nextNode numbers the test servers of this process. They share the Cassandra keyspace and the search index, so
+// two servers minting ids with the same node number could mint the same id in the same millisecond and write
+// over each other's rows (seen in CI: another test's message took a search document's place). The count starts
+// at a random number so that test processes running side by side rarely overlap either.
+var nextNode = func() *atomic.Int64 {
+	var n atomic.Int64
+	n.Store(rand.Int64N(1024))
+	return &n
+}()
+
+// Restart returns the options of a restart of this server: the same databases and the same node (its search
+// checkpoint, say, is its own again).
+func (s *Server) Restart() Options {
+	node := s.Config.NodeID
+	return Options{PGURL: s.Config.PostgresURL, MongoDB: s.Config.MongoDB, Node: &node}
 }
 
 // Start builds and serves the app on a loopback port; it is shut down gracefully when the test ends.
@@ -84,6 +106,11 @@ func Start(t testing.TB, opts Options) *Server {
 		"PARLEY_STORAGE_DIR":    t.TempDir(),
 		"PARLEY_UPLOAD_TMP_DIR": t.TempDir(),
 	}
+	node := nextNode.Add(1) % 1024
+	if opts.Node != nil {
+		node = *opts.Node
+	}
+	env["PARLEY_NODE_ID"] = strconv.FormatInt(node, 10)
 	for k, v := range opts.Env {
 		env[k] = v
 	}
