@@ -156,25 +156,32 @@ func storedOp(m model.Message) model.IndexOp {
 }
 
 // MessageStored queues a new message (messaging calls it after Cassandra acknowledged it). System lines (pins)
-// are not searchable text.
+// are not searchable text, and neither is an end-to-end encrypted message: its ciphertext would only cost space.
 func (s *Service) MessageStored(m model.Message) {
-	if m.Kind != "" || m.Deleted {
+	if m.Kind != "" || m.Deleted || m.Encrypted {
 		return
 	}
 	s.enqueue(storedOp(m))
 }
 
-// MessageEdited queues an edit: the index then holds the new text only.
+// MessageEdited queues an edit: the index then holds the new text only. An edit that re-seals a message written in
+// clear before its DM was encrypted removes it from the index for good (a DM's encryption is never turned off).
 func (s *Service) MessageEdited(m model.Message) {
-	if m.Kind != "" {
+	switch {
+	case m.Kind != "":
+		return
+	case m.Encrypted:
+		s.MessageDeleted(m.ChannelID, m.ID)
 		return
 	}
 	s.enqueue(storedOp(m))
 }
 
 // MessageDeleted queues a deletion: the index keeps a tombstone without text, so nothing brings it back.
-func (s *Service) MessageDeleted(channelID, messageID int64) {
-	s.enqueue(model.IndexOp{Message: model.Message{ID: messageID, ChannelID: channelID, CreatedAt: idTime(messageID)}, Deleted: true, Version: deletedVersion})
+func (s *Service) MessageDeleted(channelID, messageID int64) { s.enqueue(tombstone(channelID, messageID)) }
+
+func tombstone(channelID, messageID int64) model.IndexOp {
+	return model.IndexOp{Message: model.Message{ID: messageID, ChannelID: channelID, CreatedAt: idTime(messageID)}, Deleted: true, Version: deletedVersion}
 }
 
 func (s *Service) enqueue(op model.IndexOp) {
@@ -404,11 +411,12 @@ func (s *Service) reread(ctx context.Context, refs []model.MessageRef) error {
 	return s.index.Apply(ctx, ops)
 }
 
-// logOp is the index change for a row of the log (deleted rows included); false for system lines.
+// logOp is the index change for a row of the log (deleted rows included); false for system lines. Encrypted rows
+// become tombstones too: what an index built before the exclusion holds of them goes.
 func logOp(m model.Message) (model.IndexOp, bool) {
 	switch {
-	case m.Deleted:
-		return model.IndexOp{Message: m, Deleted: true, Version: deletedVersion}, true
+	case m.Deleted || m.Encrypted:
+		return tombstone(m.ChannelID, m.ID), true
 	case m.Kind == "":
 		return storedOp(m), true
 	}

@@ -269,6 +269,14 @@ func TestIndexerWritesChangesInOrderAndWaitsOutAnOutage(t *testing.T) {
 	s.MessageStored(msg(11, 1, "second"))
 	s.MessageDeleted(1, 11)
 	s.MessageStored(model.Message{ID: 12, ChannelID: 1, Kind: model.KindPin}) // system lines are not indexed
+	sealed := msg(13, 9, "c2VhbGVk")
+	sealed.Encrypted = true
+	s.MessageStored(sealed) // nor ciphertext
+	clear := msg(14, 9, "written before the DM was encrypted")
+	s.MessageStored(clear)
+	resealed := clear
+	resealed.Content, resealed.Encrypted, resealed.EditedAt = "c2VhbGVkIGFnYWlu", true, &at
+	s.MessageEdited(resealed) // re-sealed: its clear text leaves the index
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	if s.Flush(ctx) {
 		t.Fatal("Flush succeeded while the index is down")
@@ -288,6 +296,12 @@ func TestIndexerWritesChangesInOrderAndWaitsOutAnOutage(t *testing.T) {
 	}
 	if _, ok := idx.doc(12); ok {
 		t.Fatal("a pin line was indexed")
+	}
+	if _, ok := idx.doc(13); ok {
+		t.Fatal("an encrypted message was indexed")
+	}
+	if d, _ := idx.doc(14); !d.Deleted || d.Message.Content != "" {
+		t.Fatalf("a re-sealed message stays in the index: %+v", d)
 	}
 	s.Close(ctx)
 }
@@ -359,9 +373,16 @@ func TestReindex(t *testing.T) {
 		log.msgs[id%2+1] = append(log.msgs[id%2+1], msg(id, id%2+1, "x"))
 	}
 	s := newTestService(idx, log, Config{})
+	sealed := msg(1003, 2, "c2VhbGVk")
+	sealed.Encrypted = true
+	log.msgs[2] = append(log.msgs[2], sealed)
+	idx.docs[1003] = storedOp(sealed) // left by a build from before encrypted rows were excluded
 	n, err := s.Reindex(context.Background(), []int64{1, 2}, 0)
-	if err != nil || n != 1001 {
+	if err != nil || n != 1002 {
 		t.Fatalf("Reindex: %d %v", n, err)
+	}
+	if d, _ := idx.doc(1003); !d.Deleted || d.Message.Content != "" {
+		t.Fatalf("the reindex kept an encrypted message's ciphertext: %+v", d)
 	}
 	if _, ok := idx.doc(1001); !ok {
 		t.Fatal("message 1001 not indexed")
