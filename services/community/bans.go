@@ -58,7 +58,7 @@ func (s *Membership) Ban(ctx context.Context, caller, serverID, target int64, re
 func (s *Membership) Bans(ctx context.Context, caller, serverID int64) ([]model.Ban, error) {
 	ctx, span := tracing.Start(ctx, "community.Bans")
 	defer span.End()
-	if err := s.requireAdmin(ctx, serverID, caller); err != nil {
+	if err := requireAdmin(ctx, s.members, serverID, caller); err != nil {
 		return nil, err
 	}
 	bans, err := s.members.Bans(ctx, serverID)
@@ -72,7 +72,7 @@ func (s *Membership) Bans(ctx context.Context, caller, serverID int64) ([]model.
 func (s *Membership) Unban(ctx context.Context, caller, serverID, target int64) error {
 	ctx, span := tracing.Start(ctx, "community.Unban")
 	defer span.End()
-	if err := s.requireAdmin(ctx, serverID, caller); err != nil {
+	if err := requireAdmin(ctx, s.members, serverID, caller); err != nil {
 		return err
 	}
 	if err := s.members.Unban(ctx, serverID, target); errors.Is(err, model.ErrNotFound) {

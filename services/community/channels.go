@@ -88,12 +88,9 @@ func (s *Conversations) Channels(ctx context.Context, caller, serverID int64) ([
 func (s *Conversations) CreateChannel(ctx context.Context, caller, serverID int64, name, topic string) (model.ChannelView, error) {
 	ctx, span := tracing.Start(ctx, "community.CreateChannel")
 	defer span.End()
-	role, err := role(ctx, s.channels, serverID, caller)
+	err := requireAdmin(ctx, s.channels, serverID, caller)
 	if err != nil {
 		return model.ChannelView{}, err
-	}
-	if !isAdmin(role) {
-		return model.ChannelView{}, errNotAdmin
 	}
 	if name, err = normalizeChannelName(name); err != nil {
 		return model.ChannelView{}, err

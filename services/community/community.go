@@ -135,6 +135,20 @@ func role(ctx context.Context, store interface {
 
 func isAdmin(role string) bool { return role == model.RoleOwner || role == model.RoleAdmin }
 
+// requireAdmin answers NotFound for non-members and Forbidden for plain members.
+func requireAdmin(ctx context.Context, store interface {
+	Role(ctx context.Context, serverID, userID int64) (string, error)
+}, serverID, caller int64) error {
+	r, err := role(ctx, store, serverID, caller)
+	if err != nil {
+		return err
+	}
+	if !isAdmin(r) {
+		return errNotAdmin
+	}
+	return nil
+}
+
 func validServerName(name string) (string, error) {
 	name = strings.TrimSpace(name)
 	if n := utf8.RuneCountInString(name); n < rules.ServerNameMinRunes || n > rules.ServerNameMaxRunes || !utf8.ValidString(name) || strings.ContainsFunc(name, unicode.IsControl) {

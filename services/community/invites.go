@@ -106,7 +106,7 @@ type InviteView struct {
 func (s *Membership) Invites(ctx context.Context, caller, serverID int64) ([]InviteView, error) {
 	ctx, span := tracing.Start(ctx, "community.Invites")
 	defer span.End()
-	if err := s.requireAdmin(ctx, serverID, caller); err != nil {
+	if err := requireAdmin(ctx, s.members, serverID, caller); err != nil {
 		return nil, err
 	}
 	invs, err := s.invites.Invites(ctx, serverID)
@@ -240,16 +240,4 @@ func (s *Membership) JoinInvite(ctx context.Context, caller int64, code string) 
 		s.notify.MemberJoined(srv, m, channelIDs(chans))
 	}
 	return srv, nil
-}
-
-// requireAdmin answers NotFound for non-members and Forbidden for plain members.
-func (s *Membership) requireAdmin(ctx context.Context, serverID, caller int64) error {
-	role, err := role(ctx, s.members, serverID, caller)
-	if err != nil {
-		return err
-	}
-	if !isAdmin(role) {
-		return errNotAdmin
-	}
-	return nil
 }

@@ -144,12 +144,8 @@ func (s *Membership) Server(ctx context.Context, caller, serverID int64) (model.
 func (s *Membership) SetServerIcon(ctx context.Context, caller, serverID int64, iconURL string) (model.Server, string, error) {
 	ctx, span := tracing.Start(ctx, "community.SetServerIcon")
 	defer span.End()
-	role, err := role(ctx, s.members, serverID, caller)
-	if err != nil {
+	if err := requireAdmin(ctx, s.members, serverID, caller); err != nil {
 		return model.Server{}, "", err
-	}
-	if !isAdmin(role) {
-		return model.Server{}, "", errNotAdmin
 	}
 	old, err := s.servers.SetServerIcon(ctx, serverID, iconURL)
 	if err != nil {
@@ -167,12 +163,8 @@ func (s *Membership) SetServerIcon(ctx context.Context, caller, serverID int64, 
 func (s *Membership) UpdateServer(ctx context.Context, caller, serverID int64, name *string, membersCanInvite *bool) (model.Server, error) {
 	ctx, span := tracing.Start(ctx, "community.UpdateServer")
 	defer span.End()
-	role, err := role(ctx, s.members, serverID, caller)
-	if err != nil {
+	if err := requireAdmin(ctx, s.members, serverID, caller); err != nil {
 		return model.Server{}, err
-	}
-	if !isAdmin(role) {
-		return model.Server{}, errNotAdmin
 	}
 	if name == nil && membersCanInvite == nil {
 		return model.Server{}, apperr.New(apperr.Invalid, "nothing to change: give name and/or membersCanInvite")

@@ -178,7 +178,9 @@ func (s *Service) MessageEdited(m model.Message) {
 }
 
 // MessageDeleted queues a deletion: the index keeps a tombstone without text, so nothing brings it back.
-func (s *Service) MessageDeleted(channelID, messageID int64) { s.enqueue(tombstone(channelID, messageID)) }
+func (s *Service) MessageDeleted(channelID, messageID int64) {
+	s.enqueue(tombstone(channelID, messageID))
+}
 
 func tombstone(channelID, messageID int64) model.IndexOp {
 	return model.IndexOp{Message: model.Message{ID: messageID, ChannelID: channelID, CreatedAt: idTime(messageID)}, Deleted: true, Version: deletedVersion}
