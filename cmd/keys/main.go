@@ -79,13 +79,23 @@ func policy() (keys.Policy, error) {
 	return p, errors.Join(errs...)
 }
 
+// sweepEvery is how often this replica sweeps for rotations due by age.
+func sweepEvery() (time.Duration, error) {
+	d, err := time.ParseDuration(env("PARLEY_KEYS_SWEEP_EVERY"))
+	if err != nil || d <= 0 {
+		return 0, errors.New("PARLEY_KEYS_SWEEP_EVERY must be a positive duration")
+	}
+	return d, nil
+}
+
 func run(args []string) error {
 	cfg, err := config.Load(os.Getenv)
 	if err != nil {
 		return fmt.Errorf("configuration: %w", err)
 	}
 	pol, err := policy()
-	if err != nil {
+	sweep, serr := sweepEvery()
+	if err = errors.Join(err, serr); err != nil {
 		return fmt.Errorf("configuration: %w", err)
 	}
 	log := slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: cfg.LogLevel})).With("service", "keys")
@@ -138,6 +148,10 @@ func run(args []string) error {
 		log.Info("key notices on", "channel", cfg.Cluster.RedisPrefix+":keys:notices")
 	}
 	svc := keys.New(keystore.New(keysDB), notify, pol, log)
+	if notify != nil {
+		// Age has no event of its own: every replica sweeps, and the database gives each due group epoch to one.
+		go svc.RunSweeper(ctx, sweep)
+	}
 	origins := cfg.AllowedOrigins
 	if o := env("PARLEY_KEYS_ALLOWED_ORIGINS"); o != "" {
 		origins = strings.Split(o, ",")

@@ -45,6 +45,7 @@ type Store interface {
 	CountMessage(ctx context.Context, groupID string, epoch int64, lim keystore.MessageLimits) (int64, error)
 	GroupUsers(ctx context.Context, groupIDs []string) ([]int64, error)
 	Peers(ctx context.Context, userID int64) ([]int64, error)
+	ClaimDueByAge(ctx context.Context, startedBefore time.Time, limit int) ([]keystore.DueGroup, error)
 }
 
 // Notifier carries notices to the users' devices (repositories/redis.KeyNotices, relayed by the chat server as
@@ -554,6 +555,58 @@ func (s *Service) AdmitMessage(ctx context.Context, userID int64, groupID string
 		return st, &Refusal{Reason: "stale_epoch", Message: "the group is at another epoch; fetch its Commits first"}
 	}
 	return st, &Refusal{Reason: "rotation_overdue", Message: "the group's keys are overdue for rotation (" + st.DueReason + "); commit first"}
+}
+
+// sweepBatch bounds one statement of a sweep; a sweep repeats it until fewer come back.
+const sweepBatch = 200
+
+// SweepDueByAge announces rotation_due to the members of every group whose epoch has turned due by age and was
+// not announced yet (a message count or a removal announce themselves when they happen; age has no event). Each
+// group epoch is claimed by one conditional UPDATE, so of several replicas sweeping at once exactly one sends
+// its notice. It returns how many groups it announced.
+func (s *Service) SweepDueByAge(ctx context.Context) (int, error) {
+	if s.notify == nil {
+		return 0, nil
+	}
+	n := 0
+	for {
+		due, err := s.store.ClaimDueByAge(ctx, s.now().Add(-s.policy.MaxAge), sweepBatch)
+		if err != nil {
+			return n, err
+		}
+		for _, g := range due {
+			members, err := s.store.Members(ctx, g.ID)
+			if err != nil {
+				// Claimed but not sent: the fallback poll of its members still finds the rotation due.
+				s.log.Warn("rotation sweep: members", "group", g.ID, "err", err)
+				continue
+			}
+			s.announce(ctx, model.KeyNotice{UserIDs: usersOf(members), GroupID: g.ID, Reason: "rotation_due"})
+			n++
+		}
+		if len(due) < sweepBatch || ctx.Err() != nil {
+			return n, ctx.Err()
+		}
+	}
+}
+
+// RunSweeper sweeps every `every` until ctx ends (cmd/keys starts it on every replica; they share the work
+// through the database). Errors are logged: the next sweep retries, and clients poll anyway.
+func (s *Service) RunSweeper(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		if n, err := s.SweepDueByAge(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("rotation sweep failed", "err", err)
+		} else if n > 0 {
+			s.log.Info("rotations due by age announced", "groups", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }

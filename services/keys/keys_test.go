@@ -666,3 +666,135 @@ func TestCommitsEveryMemberPassedArePruned(t *testing.T) {
 		t.Fatalf("after b2 left: %v", got)
 	}
 }
+
+// TestRotationDueByAgeIsAnnouncedOnceAcrossReplicas: two instances of the service on one database sweep at the
+// same time, repeatedly; every group whose epoch is older than MaxAge is announced exactly once (to its
+// members), a younger one never, and the next epoch turning due is announced once again.
+func TestRotationDueByAgeIsAnnouncedOnceAcrossReplicas(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(p *keys.Policy) { p.MaxAge = 24 * time.Hour })
+	ctx := context.Background()
+	alice, _ := e.user(t)
+	bob, _ := e.user(t)
+	a1, b1 := e.device(t, alice, "a1"), e.device(t, bob, "b1")
+	const groups = 40
+	id := func(i int) string { return fmt.Sprintf("sweep-group-%04d", i) }
+	for i := 0; i < groups; i++ {
+		if _, err := e.svc.CreateGroup(ctx, alice, a1, id(i), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := e.svc.Commit(ctx, alice, keys.CommitInput{DeviceID: a1, GroupID: id(0), Epoch: 0, Commit: []byte("add bob"), Adds: []int64{b1}, Welcome: []byte("w")}); err != nil {
+		t.Fatal(err)
+	}
+	e.advance(12 * time.Hour)
+	young := "sweep-young-group-01"
+	if _, err := e.svc.CreateGroup(ctx, alice, a1, young, 0); err != nil {
+		t.Fatal(err)
+	}
+	// Two replicas, each with its own notifier, sharing the store and the clock.
+	recs := []*notices{{}, {}}
+	replicas := make([]*keys.Service, len(recs))
+	for i, rec := range recs {
+		replicas[i] = keys.New(keystore.New(e.db), rec, e.pol, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		replicas[i].SetClock(e.clock)
+	}
+	sweepAll := func() {
+		t.Helper()
+		var wg sync.WaitGroup
+		for _, r := range replicas {
+			for k := 0; k < 3; k++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					if _, err := r.SweepDueByAge(ctx); err != nil {
+						t.Error(err)
+					}
+				}()
+			}
+		}
+		wg.Wait()
+	}
+	collect := func() map[string][]model.KeyNotice {
+		out := map[string][]model.KeyNotice{}
+		for _, rec := range recs {
+			for _, n := range rec.take() {
+				out[n.GroupID] = append(out[n.GroupID], n)
+			}
+		}
+		return out
+	}
+	sweepAll()
+	if got := collect(); len(got) != 0 {
+		t.Fatalf("nothing is due yet, got %d groups announced", len(got))
+	}
+	e.advance(12*time.Hour + time.Minute) // the 40 groups are 24h01m old, the young one 12h01m
+	sweepAll()
+	sweepAll()
+	got := collect()
+	if len(got) != groups {
+		t.Fatalf("%d groups announced, want %d", len(got), groups)
+	}
+	for i := 0; i < groups; i++ {
+		ns := got[id(i)]
+		want := []int64{alice}
+		if i == 0 {
+			want = []int64{alice, bob}
+		}
+		if len(ns) != 1 || ns[0].Reason != "rotation_due" || !sameUsers(ns[0].UserIDs, want...) {
+			t.Fatalf("group %d: %+v", i, ns)
+		}
+	}
+	// A rotation starts a new epoch; when that one is due by age it is announced once more, with the young group.
+	if _, err := e.svc.Commit(ctx, alice, keys.CommitInput{DeviceID: a1, GroupID: id(0), Epoch: 1, Commit: []byte("rotate")}); err != nil {
+		t.Fatal(err)
+	}
+	e.advance(12 * time.Hour)
+	sweepAll()
+	if got := collect(); len(got) != 1 || len(got[young]) != 1 {
+		t.Fatalf("after 12 more hours: %+v", got)
+	}
+	e.advance(12 * time.Hour)
+	sweepAll()
+	if got := collect(); len(got) != 1 || len(got[id(0)]) != 1 || !sameUsers(got[id(0)][0].UserIDs, alice, bob) {
+		t.Fatalf("the next epoch due: %+v", got)
+	}
+	// Without a notifier a replica claims nothing (a replica that can announce will).
+	if n, err := e.svc.SweepDueByAge(ctx); n != 0 || err != nil {
+		t.Fatalf("sweep without notifier: %d %v", n, err)
+	}
+}
+
+// TestSweeperRunsUntilStopped: the periodic sweeper announces at its first tick and stops with its context; a
+// failing store is logged and does not stop it.
+func TestSweeperRunsUntilStopped(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(p *keys.Policy) { p.MaxAge = time.Hour })
+	rec := &notices{}
+	e.withNotifier(rec)
+	ctx, cancel := context.WithCancel(context.Background())
+	alice, _ := e.user(t)
+	a1 := e.device(t, alice, "a1")
+	if _, err := e.svc.CreateGroup(ctx, alice, a1, groupID, 0); err != nil {
+		t.Fatal(err)
+	}
+	e.advance(2 * time.Hour)
+	done := make(chan struct{})
+	go func() { e.svc.RunSweeper(ctx, 10*time.Millisecond); close(done) }()
+	deadline := time.Now().Add(30 * time.Second)
+	var got []model.KeyNotice
+	for len(got) == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+		got = append(got, rec.take()...)
+	}
+	if len(got) != 1 || got[0].GroupID != groupID || got[0].Reason != "rotation_due" {
+		t.Fatalf("sweeper: %+v", got)
+	}
+	e.db.Close() // every later sweep fails; the loop keeps going until cancelled
+	time.Sleep(50 * time.Millisecond)
+	cancel()
+	<-done
+	if got := rec.take(); len(got) != 0 {
+		t.Fatalf("announced again: %+v", got)
+	}
+}
