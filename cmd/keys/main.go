@@ -137,6 +137,7 @@ func run(args []string) error {
 
 	tokens := auth.NewTokenIssuer(cfg.Auth.JWTSecret, cfg.Auth.Issuer, cfg.Auth.Audience, cfg.Auth.AccessTTL)
 	var notify keys.Notifier // nil: clients find changes by polling
+	var opts []keys.Option
 	if cfg.KeysRedisURL != "" {
 		// Notices to the chat servers, which tell the users' browsers to sync at once (else they poll).
 		rc, err := redisstore.Connect(ctx, cfg.KeysRedisURL)
@@ -146,8 +147,10 @@ func run(args []string) error {
 		defer rc.Close()
 		notify = redisstore.NewKeyNotices(rc, cfg.Cluster.RedisPrefix)
 		log.Info("key notices on", "channel", cfg.Cluster.RedisPrefix+":keys:notices")
+		// One claim budget per user across the replicas (else each replica would grant its own burst).
+		opts = append(opts, keys.ShareClaimBudget(redisstore.NewRateLimiter(rc, cfg.Cluster.RedisPrefix, pol.ClaimEvery, pol.ClaimBurst)))
 	}
-	svc := keys.New(keystore.New(keysDB), notify, pol, log)
+	svc := keys.New(keystore.New(keysDB), notify, pol, log, opts...)
 	if notify != nil {
 		// Age has no event of its own: every replica sweeps, and the database gives each due group epoch to one.
 		go svc.RunSweeper(ctx, sweep)

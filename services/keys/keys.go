@@ -84,19 +84,48 @@ type Service struct {
 	log    *slog.Logger
 	notify Notifier // nil: clients find changes by polling
 
+	shared   SharedLimiter // the claim budget of all replicas; nil: per instance only
 	claimMu  sync.Mutex
 	claimers map[int64]*rate.Limiter // per claiming user, on this instance
 }
 
-func New(store Store, notify Notifier, policy Policy, log *slog.Logger) *Service {
-	return &Service{store: store, notify: notify, policy: policy, now: time.Now, log: log, claimers: map[int64]*rate.Limiter{}}
+// SharedLimiter is a rate limit every replica shares (repositories/redis.RateLimiter: GCRA in one Lua script on
+// Redis's clock). It answers false and the wait when the key is over its budget, and an error when it cannot
+// tell (then it must not have counted).
+type SharedLimiter interface {
+	Allow(ctx context.Context, key string) (bool, time.Duration, error)
 }
 
-// allowClaim applies the per-user claim budget (per instance: with several replicas a user gets one budget per
-// replica, which still bounds draining to a small multiple).
-func (s *Service) allowClaim(userID int64) error {
+// Option changes a Service at construction.
+type Option func(*Service)
+
+// ShareClaimBudget keeps each user's claim budget in l, so several replicas enforce one budget (its burst and
+// period must be Policy.ClaimBurst and Policy.ClaimEvery). While l fails, each replica falls back to its own.
+func ShareClaimBudget(l SharedLimiter) Option { return func(s *Service) { s.shared = l } }
+
+func New(store Store, notify Notifier, policy Policy, log *slog.Logger, opts ...Option) *Service {
+	s := &Service{store: store, notify: notify, policy: policy, now: time.Now, log: log, claimers: map[int64]*rate.Limiter{}}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
+
+// allowClaim applies the per-user claim budget: the replicas' shared one when there is one, else (or while it
+// cannot answer: failing open to a bound that is only per replica beats refusing every claim) this instance's.
+func (s *Service) allowClaim(ctx context.Context, userID int64) error {
 	if s.policy.ClaimEvery <= 0 {
 		return nil
+	}
+	if s.shared != nil {
+		ok, wait, err := s.shared.Allow(ctx, "keys:claims:"+strconv.FormatInt(userID, 10))
+		switch {
+		case err == nil && ok:
+			return nil
+		case err == nil:
+			return apperr.RateLimit(wait)
+		}
+		s.log.Warn("shared claim budget unavailable; this replica's own budget applies", "err", err)
 	}
 	s.claimMu.Lock()
 	defer s.claimMu.Unlock()
@@ -293,7 +322,7 @@ func (s *Service) ClaimKeyPackages(ctx context.Context, callerID, callerDevice, 
 	if _, err := s.ownDevice(ctx, callerID, callerDevice); err != nil {
 		return nil, err
 	}
-	if err := s.allowClaim(callerID); err != nil {
+	if err := s.allowClaim(ctx, callerID); err != nil {
 		return nil, err
 	}
 	kps, err := s.store.ClaimKeyPackages(ctx, targetUser, callerDevice)

@@ -14,11 +14,13 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/parleychat/parley/internal/apperr"
 	"github.com/parleychat/parley/internal/model"
 	"github.com/parleychat/parley/internal/testenv"
 	"github.com/parleychat/parley/repositories/keystore"
+	redisstore "github.com/parleychat/parley/repositories/redis"
 	"github.com/parleychat/parley/services/auth"
 	"github.com/parleychat/parley/services/keys"
 )
@@ -796,5 +798,58 @@ func TestSweeperRunsUntilStopped(t *testing.T) {
 	<-done
 	if got := rec.take(); len(got) != 0 {
 		t.Fatalf("announced again: %+v", got)
+	}
+}
+
+// TestClaimBudgetIsSharedAcrossReplicas: two instances of the service on one Redis grant one user one burst in
+// all (alternating between them), refuse the rest with the wait, and leave other users alone; with Redis
+// unreachable each instance falls back to its own budget (fails open to the per-replica bound).
+func TestClaimBudgetIsSharedAcrossReplicas(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(p *keys.Policy) { p.ClaimEvery, p.ClaimBurst = time.Hour, 3 })
+	rc, prefix := testenv.Redis(t)
+	ctx := context.Background()
+	alice, _ := e.user(t)
+	bob, _ := e.user(t)
+	aliceDev, bobDev := e.device(t, alice, "laptop"), e.device(t, bob, "laptop")
+	replicas := func(rc *goredis.Client) []*keys.Service {
+		var out []*keys.Service
+		for range 2 {
+			l := redisstore.NewRateLimiter(rc, prefix, e.pol.ClaimEvery, e.pol.ClaimBurst)
+			out = append(out, keys.New(keystore.New(e.db), nil, e.pol, slog.New(slog.NewTextHandler(io.Discard, nil)), keys.ShareClaimBudget(l)))
+		}
+		return out
+	}
+	shared := replicas(rc)
+	allowed := 0
+	for i := range 8 {
+		_, err := shared[i%2].ClaimKeyPackages(ctx, alice, aliceDev, bob)
+		switch {
+		case err == nil:
+			allowed++
+		case apperr.Is(err, apperr.RateLimited):
+		default:
+			t.Fatal(err)
+		}
+	}
+	if allowed != 3 {
+		t.Fatalf("%d of 8 claims allowed across two replicas, want the burst of 3", allowed)
+	}
+	if _, err := shared[1].ClaimKeyPackages(ctx, bob, bobDev, alice); err != nil {
+		t.Fatalf("another user's claim: %v", err)
+	}
+	// Redis unreachable: each replica grants its own burst of 3, then refuses.
+	down := goredis.NewClient(&goredis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialTimeout: time.Second})
+	t.Cleanup(func() { _ = down.Close() })
+	for _, r := range replicas(down) {
+		for i := range 4 {
+			_, err := r.ClaimKeyPackages(ctx, alice, aliceDev, bob)
+			if i < 3 && err != nil {
+				t.Fatalf("claim %d with Redis down: %v", i, err)
+			}
+			if i == 3 {
+				wantKind(t, "a 4th claim on one replica with Redis down", err, apperr.RateLimited)
+			}
+		}
 	}
 }
