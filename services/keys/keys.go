@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -85,6 +86,7 @@ type Service struct {
 	notify Notifier // nil: clients find changes by polling
 
 	shared   SharedLimiter // the claim budget of all replicas; nil: per instance only
+	warnedAt atomic.Int64  // when the shared budget's failure was last logged (unix ns): once a minute, not per claim
 	claimMu  sync.Mutex
 	claimers map[int64]*rate.Limiter // per claiming user, on this instance
 }
@@ -125,7 +127,9 @@ func (s *Service) allowClaim(ctx context.Context, userID int64) error {
 		case err == nil:
 			return apperr.RateLimit(wait)
 		}
-		s.log.Warn("shared claim budget unavailable; this replica's own budget applies", "err", err)
+		if now, last := s.now().UnixNano(), s.warnedAt.Load(); now-last >= int64(time.Minute) && s.warnedAt.CompareAndSwap(last, now) {
+			s.log.Warn("shared claim budget unavailable; this replica's own budget applies", "err", err)
+		}
 	}
 	s.claimMu.Lock()
 	defer s.claimMu.Unlock()
