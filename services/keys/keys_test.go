@@ -36,7 +36,7 @@ type env struct {
 	pol    keys.Policy
 }
 
-func newEnv(t *testing.T, change func(*keys.Policy)) *env {
+func newEnv(t testing.TB, change func(*keys.Policy)) *env {
 	t.Helper()
 	url := testenv.PostgresURL(t)
 	if _, err := keystore.Migrate(url); err != nil {
@@ -68,7 +68,7 @@ func (e *env) clock() time.Time { e.mu.Lock(); defer e.mu.Unlock(); return e.now
 func (e *env) advance(d time.Duration) { e.mu.Lock(); e.now = e.now.Add(d); e.mu.Unlock() }
 
 // user inserts a chat user (the key tables refer to users) with a live session, and returns both ids.
-func (e *env) user(t *testing.T) (int64, int64) {
+func (e *env) user(t testing.TB) (int64, int64) {
 	t.Helper()
 	e.mu.Lock()
 	e.nextID += 2
@@ -85,7 +85,7 @@ func (e *env) user(t *testing.T) (int64, int64) {
 	return uid, sid
 }
 
-func (e *env) device(t *testing.T, userID int64, name string) int64 {
+func (e *env) device(t testing.TB, userID int64, name string) int64 {
 	t.Helper()
 	d, err := e.svc.RegisterDevice(context.Background(), userID, name, bytes.Repeat([]byte{byte(userID)}, 32))
 	if err != nil {
@@ -858,3 +858,40 @@ func TestClaimBudgetIsSharedAcrossReplicas(t *testing.T) {
 		t.Fatalf("%d warnings for 8 claims on two replicas with Redis down, want 2:\n%s", n, logs.String())
 	}
 }
+
+
+// BenchmarkSweepDueByAge: one sweep over 2,000 due groups of two users each (the claim, each group's members, a
+// notice to a notifier that keeps nothing), the rows marked unannounced again between sweeps. BENCHMARKS.md.
+func BenchmarkSweepDueByAge(b *testing.B) {
+	const groups = 2000
+	e := newEnv(b, func(p *keys.Policy) { p.MaxAge = time.Hour })
+	e.withNotifier(discard{})
+	ctx := context.Background()
+	alice, _ := e.user(b)
+	bob, _ := e.user(b)
+	a1, b1 := e.device(b, alice, "a1"), e.device(b, bob, "b1")
+	if _, err := e.db.Exec(ctx, `INSERT INTO keys.groups (id, epoch, epoch_started_at, created_by)
+		SELECT 'bench-group-' || lpad(i::text, 6, '0'), 0, $1, $2 FROM generate_series(1, $3) i`, e.clock(), alice, groups); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := e.db.Exec(ctx, `INSERT INTO keys.group_members (group_id, device_id, user_id)
+		SELECT g.id, d.id, d.user_id FROM keys.groups g, keys.devices d WHERE d.id = ANY($1)`, []int64{a1, b1}); err != nil {
+		b.Fatal(err)
+	}
+	e.advance(2 * time.Hour)
+	for b.Loop() {
+		b.StopTimer()
+		if _, err := e.db.Exec(ctx, `UPDATE keys.groups SET age_announced_epoch = NULL`); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		if n, err := e.svc.SweepDueByAge(ctx); err != nil || n != groups {
+			b.Fatalf("swept %d groups: %v", n, err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*groups), "µs/group")
+}
+
+type discard struct{}
+
+func (discard) Notify(context.Context, model.KeyNotice) error { return nil }
