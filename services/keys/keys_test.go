@@ -859,7 +859,6 @@ func TestClaimBudgetIsSharedAcrossReplicas(t *testing.T) {
 	}
 }
 
-
 // BenchmarkSweepDueByAge: one sweep over 2,000 due groups of two users each (the claim, each group's members, a
 // notice to a notifier that keeps nothing), the rows marked unannounced again between sweeps. BENCHMARKS.md.
 func BenchmarkSweepDueByAge(b *testing.B) {
