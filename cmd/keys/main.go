@@ -79,13 +79,23 @@ func policy() (keys.Policy, error) {
 	return p, errors.Join(errs...)
 }
 
+// sweepEvery is how often this replica sweeps for rotations due by age.
+func sweepEvery() (time.Duration, error) {
+	d, err := time.ParseDuration(env("PARLEY_KEYS_SWEEP_EVERY"))
+	if err != nil || d <= 0 {
+		return 0, errors.New("PARLEY_KEYS_SWEEP_EVERY must be a positive duration")
+	}
+	return d, nil
+}
+
 func run(args []string) error {
 	cfg, err := config.Load(os.Getenv)
 	if err != nil {
 		return fmt.Errorf("configuration: %w", err)
 	}
 	pol, err := policy()
-	if err != nil {
+	sweep, serr := sweepEvery()
+	if err = errors.Join(err, serr); err != nil {
 		return fmt.Errorf("configuration: %w", err)
 	}
 	log := slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: cfg.LogLevel})).With("service", "keys")
@@ -127,6 +137,7 @@ func run(args []string) error {
 
 	tokens := auth.NewTokenIssuer(cfg.Auth.JWTSecret, cfg.Auth.Issuer, cfg.Auth.Audience, cfg.Auth.AccessTTL)
 	var notify keys.Notifier // nil: clients find changes by polling
+	var opts []keys.Option
 	if cfg.KeysRedisURL != "" {
 		// Notices to the chat servers, which tell the users' browsers to sync at once (else they poll).
 		rc, err := redisstore.Connect(ctx, cfg.KeysRedisURL)
@@ -136,8 +147,14 @@ func run(args []string) error {
 		defer rc.Close()
 		notify = redisstore.NewKeyNotices(rc, cfg.Cluster.RedisPrefix)
 		log.Info("key notices on", "channel", cfg.Cluster.RedisPrefix+":keys:notices")
+		// One claim budget per user across the replicas (else each replica would grant its own burst).
+		opts = append(opts, keys.ShareClaimBudget(redisstore.NewRateLimiter(rc, cfg.Cluster.RedisPrefix, pol.ClaimEvery, pol.ClaimBurst)))
 	}
-	svc := keys.New(keystore.New(keysDB), notify, pol, log)
+	svc := keys.New(keystore.New(keysDB), notify, pol, log, opts...)
+	if notify != nil {
+		// Age has no event of its own: every replica sweeps, and the database gives each due group epoch to one.
+		go svc.RunSweeper(ctx, sweep)
+	}
 	origins := cfg.AllowedOrigins
 	if o := env("PARLEY_KEYS_ALLOWED_ORIGINS"); o != "" {
 		origins = strings.Split(o, ",")

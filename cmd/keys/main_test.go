@@ -31,3 +31,18 @@ func TestPolicyFromEnvironment(t *testing.T) {
 		t.Fatalf("bad values: %v", err)
 	}
 }
+
+// TestSweepEveryFromEnvironment: the sweep period defaults to a minute; a bad value is refused by name.
+func TestSweepEveryFromEnvironment(t *testing.T) {
+	if d, err := sweepEvery(); err != nil || d != time.Minute {
+		t.Fatalf("default: %v %v", d, err)
+	}
+	t.Setenv("PARLEY_KEYS_SWEEP_EVERY", "5s")
+	if d, err := sweepEvery(); err != nil || d != 5*time.Second {
+		t.Fatalf("configured: %v %v", d, err)
+	}
+	t.Setenv("PARLEY_KEYS_SWEEP_EVERY", "-1s")
+	if _, err := sweepEvery(); err == nil || !strings.Contains(err.Error(), "PARLEY_KEYS_SWEEP_EVERY") {
+		t.Fatalf("bad value: %v", err)
+	}
+}

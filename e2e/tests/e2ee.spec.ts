@@ -87,6 +87,9 @@ test('encrypted DM: opt in, talk both ways through a rotation, safety numbers, a
     await bobs.getByTestId('e2ee-remove-device').click();
     await expect(bobs.getByTestId('e2ee-my-device')).toHaveCount(1, { timeout: 15_000 });
     await expect(late.page.getByTestId('e2ee-removed')).toBeVisible({ timeout: 20_000 });
+    // It forgot what it had read: the message it decrypted before now says it was removed.
+    await expect(late.page.getByText('starfruit-12')).toHaveCount(0, { timeout: 15_000 });
+    await expect(late.page.getByTestId('e2ee-removed-message').first()).toBeVisible({ timeout: 15_000 });
     await expect(bobs.getByTestId('e2ee-roster-device')).toHaveCount(2, { timeout: 20_000 });
     await bobs.getByRole('button', { name: 'Close' }).click();
     // The removed browser still gets the new messages (same account, same DM) but cannot read them.
@@ -95,6 +98,13 @@ test('encrypted DM: opt in, talk both ways through a rotation, safety numbers, a
     await expect(late.page.getByTestId('e2ee-removed-message').first()).toBeVisible({ timeout: 30_000 });
     expect(await late.page.getByText('tamarind-40').count()).toBe(0);
     expect(await late.page.getByText('quince-93').count()).toBe(0);
+    // Also after a reload: its vault (IndexedDB) was wiped, so nothing it read before comes back.
+    await late.page.reload();
+    await expect(late.page.getByTestId('e2ee-removed')).toBeVisible({ timeout: 30_000 });
+    await expect(late.page.getByTestId('e2ee-decrypting')).toHaveCount(0, { timeout: 30_000 });
+    await expect.poll(() => late!.page.getByTestId('e2ee-removed-message').count(), { timeout: 30_000 }).toBeGreaterThanOrEqual(3);
+    for (const gone of ['starfruit-12', 'tamarind-40', 'quince-93']) expect(await late.page.getByText(gone).count()).toBe(0);
+    expect(await late.page.getByTestId('e2ee-text').count()).toBe(0);
 
     // Nothing of it in any database of the run.
     const needles = ['papaya', 'guava', 'kumquat', 'persimmon', 'starfruit', 'tamarind', 'quince', 'vault code'];

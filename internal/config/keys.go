@@ -13,5 +13,6 @@ var KeysVars = []Var{
 	{"PARLEY_KEYS_ROTATE_GRACE", "24h", "overdue by this long (or this long after a member device was removed), application messages are refused"},
 	{"PARLEY_KEYS_ROTATE_GRACE_MESSAGES", "100", "overdue by this many messages, application messages are refused"},
 	{"PARLEY_KEYS_CLAIM_BURST", "20", "key-package claims a user may make at once (each claim takes one one-time package of every device of the target user)"},
-	{"PARLEY_KEYS_CLAIM_EVERY", "3s", "after the burst, one claim per user per this long (per replica): nobody can drain another user's one-time packages"},
+	{"PARLEY_KEYS_CLAIM_EVERY", "3s", "after the burst, one claim per user per this long: nobody can drain another user's one-time packages (one budget shared by all replicas in PARLEY_KEYS_REDIS_URL; without it, or while it does not answer, one per replica)"},
+	{"PARLEY_KEYS_SWEEP_EVERY", "1m", "how often each replica looks for groups whose epoch turned due for rotation by age and announces them (with PARLEY_KEYS_REDIS_URL; each group epoch once, by one replica)"},
 }

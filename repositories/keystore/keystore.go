@@ -384,6 +384,32 @@ func (s *Store) CountMessage(ctx context.Context, groupID string, epoch int64, l
 	return n, err
 }
 
+// DueGroup is a group whose epoch turned due for rotation by age, as claimed by one sweep.
+type DueGroup struct {
+	ID    string
+	Epoch int64
+}
+
+// ClaimDueByAge marks up to limit groups whose current epoch started at or before startedBefore and was not
+// announced yet as announced, and returns them. Concurrent callers (the key service's replicas) never get the
+// same group epoch: SKIP LOCKED passes over rows another sweep holds, and the locked row's condition is checked
+// again on its newest version, so a group epoch announced meanwhile is left out.
+func (s *Store) ClaimDueByAge(ctx context.Context, startedBefore time.Time, limit int) ([]DueGroup, error) {
+	rows, err := s.db.Query(ctx, `UPDATE keys.groups g SET age_announced_epoch = g.epoch
+		FROM (SELECT id FROM keys.groups
+		       WHERE epoch_started_at <= $1 AND age_announced_epoch IS DISTINCT FROM epoch
+		       ORDER BY epoch_started_at LIMIT $2 FOR UPDATE SKIP LOCKED) due
+		WHERE g.id = due.id RETURNING g.id, g.epoch`, startedBefore, limit)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (DueGroup, error) {
+		var d DueGroup
+		err := r.Scan(&d.ID, &d.Epoch)
+		return d, err
+	})
+}
+
 // GroupUsers returns the users with a device in any of the groups (whom a change of those groups concerns).
 func (s *Store) GroupUsers(ctx context.Context, groupIDs []string) ([]int64, error) {
 	rows, err := s.db.Query(ctx, `SELECT DISTINCT user_id FROM keys.group_members WHERE group_id = ANY($1) ORDER BY user_id`, groupIDs)

@@ -17,7 +17,7 @@ func open(t *testing.T) *pgxpool.Pool {
 	t.Helper()
 	url := testenv.PostgresURL(t)
 	for i := 0; i < 2; i++ { // the second run is a no-op
-		if v, err := keystore.Migrate(url); err != nil || v != 2 {
+		if v, err := keystore.Migrate(url); err != nil || v != 3 {
 			t.Fatalf("migrate #%d: %d %v", i+1, v, err)
 		}
 	}
@@ -117,5 +117,42 @@ func TestCommitLog(t *testing.T) {
 	}
 	if us, err := st.Peers(ctx, 8); err != nil || len(us) != 0 {
 		t.Fatalf("peers of a user in no group: %v %v", us, err)
+	}
+}
+
+// ClaimDueByAge hands out each group epoch that started before the cut-off once, oldest first and bounded by the
+// limit; a group whose epoch advances is due again once its new epoch is old enough.
+func TestClaimDueByAge(t *testing.T) {
+	t.Parallel()
+	db := open(t)
+	ctx := context.Background()
+	st := keystore.New(db)
+	d, err := st.CreateDevice(ctx, 7, "dev", make([]byte, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i, id := range []string{"due-a-0123456789", "due-b-0123456789", "young-0123456789"} {
+		if err := st.CreateGroup(ctx, model.KeyGroup{ID: id, EpochStartedAt: t0.Add(time.Duration(i) * time.Hour), CreatedBy: 7}, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cut := t0.Add(90 * time.Minute)
+	got, err := st.ClaimDueByAge(ctx, cut, 1)
+	if err != nil || len(got) != 1 || got[0] != (keystore.DueGroup{ID: "due-a-0123456789", Epoch: 0}) {
+		t.Fatalf("first claim, limit 1: %+v %v", got, err)
+	}
+	if got, err = st.ClaimDueByAge(ctx, cut, 10); err != nil || len(got) != 1 || got[0].ID != "due-b-0123456789" {
+		t.Fatalf("second claim: %+v %v", got, err)
+	}
+	if got, err = st.ClaimDueByAge(ctx, cut, 10); err != nil || len(got) != 0 {
+		t.Fatalf("nothing left: %+v %v", got, err)
+	}
+	if _, err := st.Commit(ctx, model.CommitRequest{GroupID: "due-a-0123456789", Epoch: 0, Sender: d.ID, Data: []byte{1}, Now: t0.Add(2 * time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err = st.ClaimDueByAge(ctx, t0.Add(3*time.Hour), 10); err != nil || len(got) != 2 ||
+		got[0] != (keystore.DueGroup{ID: "young-0123456789", Epoch: 0}) || got[1] != (keystore.DueGroup{ID: "due-a-0123456789", Epoch: 1}) {
+		t.Fatalf("after a rotation: %+v %v", got, err)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -45,6 +46,7 @@ type Store interface {
 	CountMessage(ctx context.Context, groupID string, epoch int64, lim keystore.MessageLimits) (int64, error)
 	GroupUsers(ctx context.Context, groupIDs []string) ([]int64, error)
 	Peers(ctx context.Context, userID int64) ([]int64, error)
+	ClaimDueByAge(ctx context.Context, startedBefore time.Time, limit int) ([]keystore.DueGroup, error)
 }
 
 // Notifier carries notices to the users' devices (repositories/redis.KeyNotices, relayed by the chat server as
@@ -83,19 +85,51 @@ type Service struct {
 	log    *slog.Logger
 	notify Notifier // nil: clients find changes by polling
 
+	shared   SharedLimiter // the claim budget of all replicas; nil: per instance only
+	warnedAt atomic.Int64  // when the shared budget's failure was last logged (unix ns): once a minute, not per claim
 	claimMu  sync.Mutex
 	claimers map[int64]*rate.Limiter // per claiming user, on this instance
 }
 
-func New(store Store, notify Notifier, policy Policy, log *slog.Logger) *Service {
-	return &Service{store: store, notify: notify, policy: policy, now: time.Now, log: log, claimers: map[int64]*rate.Limiter{}}
+// SharedLimiter is a rate limit every replica shares (repositories/redis.RateLimiter: GCRA in one Lua script on
+// Redis's clock). It answers false and the wait when the key is over its budget, and an error when it cannot
+// tell (then it must not have counted).
+type SharedLimiter interface {
+	Allow(ctx context.Context, key string) (bool, time.Duration, error)
 }
 
-// allowClaim applies the per-user claim budget (per instance: with several replicas a user gets one budget per
-// replica, which still bounds draining to a small multiple).
-func (s *Service) allowClaim(userID int64) error {
+// Option changes a Service at construction.
+type Option func(*Service)
+
+// ShareClaimBudget keeps each user's claim budget in l, so several replicas enforce one budget (its burst and
+// period must be Policy.ClaimBurst and Policy.ClaimEvery). While l fails, each replica falls back to its own.
+func ShareClaimBudget(l SharedLimiter) Option { return func(s *Service) { s.shared = l } }
+
+func New(store Store, notify Notifier, policy Policy, log *slog.Logger, opts ...Option) *Service {
+	s := &Service{store: store, notify: notify, policy: policy, now: time.Now, log: log, claimers: map[int64]*rate.Limiter{}}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
+
+// allowClaim applies the per-user claim budget: the replicas' shared one when there is one, else (or while it
+// cannot answer: failing open to a bound that is only per replica beats refusing every claim) this instance's.
+func (s *Service) allowClaim(ctx context.Context, userID int64) error {
 	if s.policy.ClaimEvery <= 0 {
 		return nil
+	}
+	if s.shared != nil {
+		ok, wait, err := s.shared.Allow(ctx, "keys:claims:"+strconv.FormatInt(userID, 10))
+		switch {
+		case err == nil && ok:
+			return nil
+		case err == nil:
+			return apperr.RateLimit(wait)
+		}
+		if now, last := s.now().UnixNano(), s.warnedAt.Load(); now-last >= int64(time.Minute) && s.warnedAt.CompareAndSwap(last, now) {
+			s.log.Warn("shared claim budget unavailable; this replica's own budget applies", "err", err)
+		}
 	}
 	s.claimMu.Lock()
 	defer s.claimMu.Unlock()
@@ -292,7 +326,7 @@ func (s *Service) ClaimKeyPackages(ctx context.Context, callerID, callerDevice, 
 	if _, err := s.ownDevice(ctx, callerID, callerDevice); err != nil {
 		return nil, err
 	}
-	if err := s.allowClaim(callerID); err != nil {
+	if err := s.allowClaim(ctx, callerID); err != nil {
 		return nil, err
 	}
 	kps, err := s.store.ClaimKeyPackages(ctx, targetUser, callerDevice)
@@ -554,6 +588,58 @@ func (s *Service) AdmitMessage(ctx context.Context, userID int64, groupID string
 		return st, &Refusal{Reason: "stale_epoch", Message: "the group is at another epoch; fetch its Commits first"}
 	}
 	return st, &Refusal{Reason: "rotation_overdue", Message: "the group's keys are overdue for rotation (" + st.DueReason + "); commit first"}
+}
+
+// sweepBatch bounds one statement of a sweep; a sweep repeats it until fewer come back.
+const sweepBatch = 200
+
+// SweepDueByAge announces rotation_due to the members of every group whose epoch has turned due by age and was
+// not announced yet (a message count or a removal announce themselves when they happen; age has no event). Each
+// group epoch is claimed by one conditional UPDATE, so of several replicas sweeping at once exactly one sends
+// its notice. It returns how many groups it announced.
+func (s *Service) SweepDueByAge(ctx context.Context) (int, error) {
+	if s.notify == nil {
+		return 0, nil
+	}
+	n := 0
+	for {
+		due, err := s.store.ClaimDueByAge(ctx, s.now().Add(-s.policy.MaxAge), sweepBatch)
+		if err != nil {
+			return n, err
+		}
+		for _, g := range due {
+			members, err := s.store.Members(ctx, g.ID)
+			if err != nil {
+				// Claimed but not sent: the fallback poll of its members still finds the rotation due.
+				s.log.Warn("rotation sweep: members", "group", g.ID, "err", err)
+				continue
+			}
+			s.announce(ctx, model.KeyNotice{UserIDs: usersOf(members), GroupID: g.ID, Reason: "rotation_due"})
+			n++
+		}
+		if len(due) < sweepBatch || ctx.Err() != nil {
+			return n, ctx.Err()
+		}
+	}
+}
+
+// RunSweeper sweeps every `every` until ctx ends (cmd/keys starts it on every replica; they share the work
+// through the database). Errors are logged: the next sweep retries, and clients poll anyway.
+func (s *Service) RunSweeper(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		if n, err := s.SweepDueByAge(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("rotation sweep failed", "err", err)
+		} else if n > 0 {
+			s.log.Info("rotations due by age announced", "groups", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }

@@ -14,11 +14,13 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/parleychat/parley/internal/apperr"
 	"github.com/parleychat/parley/internal/model"
 	"github.com/parleychat/parley/internal/testenv"
 	"github.com/parleychat/parley/repositories/keystore"
+	redisstore "github.com/parleychat/parley/repositories/redis"
 	"github.com/parleychat/parley/services/auth"
 	"github.com/parleychat/parley/services/keys"
 )
@@ -34,7 +36,7 @@ type env struct {
 	pol    keys.Policy
 }
 
-func newEnv(t *testing.T, change func(*keys.Policy)) *env {
+func newEnv(t testing.TB, change func(*keys.Policy)) *env {
 	t.Helper()
 	url := testenv.PostgresURL(t)
 	if _, err := keystore.Migrate(url); err != nil {
@@ -66,7 +68,7 @@ func (e *env) clock() time.Time { e.mu.Lock(); defer e.mu.Unlock(); return e.now
 func (e *env) advance(d time.Duration) { e.mu.Lock(); e.now = e.now.Add(d); e.mu.Unlock() }
 
 // user inserts a chat user (the key tables refer to users) with a live session, and returns both ids.
-func (e *env) user(t *testing.T) (int64, int64) {
+func (e *env) user(t testing.TB) (int64, int64) {
 	t.Helper()
 	e.mu.Lock()
 	e.nextID += 2
@@ -83,7 +85,7 @@ func (e *env) user(t *testing.T) (int64, int64) {
 	return uid, sid
 }
 
-func (e *env) device(t *testing.T, userID int64, name string) int64 {
+func (e *env) device(t testing.TB, userID int64, name string) int64 {
 	t.Helper()
 	d, err := e.svc.RegisterDevice(context.Background(), userID, name, bytes.Repeat([]byte{byte(userID)}, 32))
 	if err != nil {
@@ -666,3 +668,229 @@ func TestCommitsEveryMemberPassedArePruned(t *testing.T) {
 		t.Fatalf("after b2 left: %v", got)
 	}
 }
+
+// TestRotationDueByAgeIsAnnouncedOnceAcrossReplicas: two instances of the service on one database sweep at the
+// same time, repeatedly; every group whose epoch is older than MaxAge is announced exactly once (to its
+// members), a younger one never, and the next epoch turning due is announced once again.
+func TestRotationDueByAgeIsAnnouncedOnceAcrossReplicas(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(p *keys.Policy) { p.MaxAge = 24 * time.Hour })
+	ctx := context.Background()
+	alice, _ := e.user(t)
+	bob, _ := e.user(t)
+	a1, b1 := e.device(t, alice, "a1"), e.device(t, bob, "b1")
+	const groups = 40
+	id := func(i int) string { return fmt.Sprintf("sweep-group-%04d", i) }
+	for i := 0; i < groups; i++ {
+		if _, err := e.svc.CreateGroup(ctx, alice, a1, id(i), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := e.svc.Commit(ctx, alice, keys.CommitInput{DeviceID: a1, GroupID: id(0), Epoch: 0, Commit: []byte("add bob"), Adds: []int64{b1}, Welcome: []byte("w")}); err != nil {
+		t.Fatal(err)
+	}
+	e.advance(12 * time.Hour)
+	young := "sweep-young-group-01"
+	if _, err := e.svc.CreateGroup(ctx, alice, a1, young, 0); err != nil {
+		t.Fatal(err)
+	}
+	// Two replicas, each with its own notifier, sharing the store and the clock.
+	recs := []*notices{{}, {}}
+	replicas := make([]*keys.Service, len(recs))
+	for i, rec := range recs {
+		replicas[i] = keys.New(keystore.New(e.db), rec, e.pol, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		replicas[i].SetClock(e.clock)
+	}
+	sweepAll := func() {
+		t.Helper()
+		var wg sync.WaitGroup
+		for _, r := range replicas {
+			for k := 0; k < 3; k++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					if _, err := r.SweepDueByAge(ctx); err != nil {
+						t.Error(err)
+					}
+				}()
+			}
+		}
+		wg.Wait()
+	}
+	collect := func() map[string][]model.KeyNotice {
+		out := map[string][]model.KeyNotice{}
+		for _, rec := range recs {
+			for _, n := range rec.take() {
+				out[n.GroupID] = append(out[n.GroupID], n)
+			}
+		}
+		return out
+	}
+	sweepAll()
+	if got := collect(); len(got) != 0 {
+		t.Fatalf("nothing is due yet, got %d groups announced", len(got))
+	}
+	e.advance(12*time.Hour + time.Minute) // the 40 groups are 24h01m old, the young one 12h01m
+	sweepAll()
+	sweepAll()
+	got := collect()
+	if len(got) != groups {
+		t.Fatalf("%d groups announced, want %d", len(got), groups)
+	}
+	for i := 0; i < groups; i++ {
+		ns := got[id(i)]
+		want := []int64{alice}
+		if i == 0 {
+			want = []int64{alice, bob}
+		}
+		if len(ns) != 1 || ns[0].Reason != "rotation_due" || !sameUsers(ns[0].UserIDs, want...) {
+			t.Fatalf("group %d: %+v", i, ns)
+		}
+	}
+	// A rotation starts a new epoch; when that one is due by age it is announced once more, with the young group.
+	if _, err := e.svc.Commit(ctx, alice, keys.CommitInput{DeviceID: a1, GroupID: id(0), Epoch: 1, Commit: []byte("rotate")}); err != nil {
+		t.Fatal(err)
+	}
+	e.advance(12 * time.Hour)
+	sweepAll()
+	if got := collect(); len(got) != 1 || len(got[young]) != 1 {
+		t.Fatalf("after 12 more hours: %+v", got)
+	}
+	e.advance(12 * time.Hour)
+	sweepAll()
+	if got := collect(); len(got) != 1 || len(got[id(0)]) != 1 || !sameUsers(got[id(0)][0].UserIDs, alice, bob) {
+		t.Fatalf("the next epoch due: %+v", got)
+	}
+	// Without a notifier a replica claims nothing (a replica that can announce will).
+	if n, err := e.svc.SweepDueByAge(ctx); n != 0 || err != nil {
+		t.Fatalf("sweep without notifier: %d %v", n, err)
+	}
+}
+
+// TestSweeperRunsUntilStopped: the periodic sweeper announces at its first tick and stops with its context; a
+// failing store is logged and does not stop it.
+func TestSweeperRunsUntilStopped(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(p *keys.Policy) { p.MaxAge = time.Hour })
+	rec := &notices{}
+	e.withNotifier(rec)
+	ctx, cancel := context.WithCancel(context.Background())
+	alice, _ := e.user(t)
+	a1 := e.device(t, alice, "a1")
+	if _, err := e.svc.CreateGroup(ctx, alice, a1, groupID, 0); err != nil {
+		t.Fatal(err)
+	}
+	e.advance(2 * time.Hour)
+	done := make(chan struct{})
+	go func() { e.svc.RunSweeper(ctx, 10*time.Millisecond); close(done) }()
+	deadline := time.Now().Add(30 * time.Second)
+	var got []model.KeyNotice
+	for len(got) == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+		got = append(got, rec.take()...)
+	}
+	if len(got) != 1 || got[0].GroupID != groupID || got[0].Reason != "rotation_due" {
+		t.Fatalf("sweeper: %+v", got)
+	}
+	e.db.Close() // every later sweep fails; the loop keeps going until cancelled
+	time.Sleep(50 * time.Millisecond)
+	cancel()
+	<-done
+	if got := rec.take(); len(got) != 0 {
+		t.Fatalf("announced again: %+v", got)
+	}
+}
+
+// TestClaimBudgetIsSharedAcrossReplicas: two instances of the service on one Redis grant one user one burst in
+// all (alternating between them), refuse the rest with the wait, and leave other users alone; with Redis
+// unreachable each instance falls back to its own budget (fails open to the per-replica bound).
+func TestClaimBudgetIsSharedAcrossReplicas(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(p *keys.Policy) { p.ClaimEvery, p.ClaimBurst = time.Hour, 3 })
+	rc, prefix := testenv.Redis(t)
+	ctx := context.Background()
+	alice, _ := e.user(t)
+	bob, _ := e.user(t)
+	aliceDev, bobDev := e.device(t, alice, "laptop"), e.device(t, bob, "laptop")
+	var logs bytes.Buffer
+	replicas := func(rc *goredis.Client) []*keys.Service {
+		var out []*keys.Service
+		for range 2 {
+			l := redisstore.NewRateLimiter(rc, prefix, e.pol.ClaimEvery, e.pol.ClaimBurst)
+			out = append(out, keys.New(keystore.New(e.db), nil, e.pol, slog.New(slog.NewTextHandler(&logs, nil)), keys.ShareClaimBudget(l)))
+		}
+		return out
+	}
+	shared := replicas(rc)
+	allowed := 0
+	for i := range 8 {
+		_, err := shared[i%2].ClaimKeyPackages(ctx, alice, aliceDev, bob)
+		switch {
+		case err == nil:
+			allowed++
+		case apperr.Is(err, apperr.RateLimited):
+		default:
+			t.Fatal(err)
+		}
+	}
+	if allowed != 3 {
+		t.Fatalf("%d of 8 claims allowed across two replicas, want the burst of 3", allowed)
+	}
+	if _, err := shared[1].ClaimKeyPackages(ctx, bob, bobDev, alice); err != nil {
+		t.Fatalf("another user's claim: %v", err)
+	}
+	// Redis unreachable: each replica grants its own burst of 3, then refuses.
+	down := goredis.NewClient(&goredis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialTimeout: time.Second})
+	t.Cleanup(func() { _ = down.Close() })
+	for _, r := range replicas(down) {
+		for i := range 4 {
+			_, err := r.ClaimKeyPackages(ctx, alice, aliceDev, bob)
+			if i < 3 && err != nil {
+				t.Fatalf("claim %d with Redis down: %v", i, err)
+			}
+			if i == 3 {
+				wantKind(t, "a 4th claim on one replica with Redis down", err, apperr.RateLimited)
+			}
+		}
+	}
+	// Each replica says so once (a minute apart at most), not on every claim.
+	if n := strings.Count(logs.String(), "shared claim budget unavailable"); n != 2 {
+		t.Fatalf("%d warnings for 8 claims on two replicas with Redis down, want 2:\n%s", n, logs.String())
+	}
+}
+
+// BenchmarkSweepDueByAge: one sweep over 2,000 due groups of two users each (the claim, each group's members, a
+// notice to a notifier that keeps nothing), the rows marked unannounced again between sweeps. BENCHMARKS.md.
+func BenchmarkSweepDueByAge(b *testing.B) {
+	const groups = 2000
+	e := newEnv(b, func(p *keys.Policy) { p.MaxAge = time.Hour })
+	e.withNotifier(discard{})
+	ctx := context.Background()
+	alice, _ := e.user(b)
+	bob, _ := e.user(b)
+	a1, b1 := e.device(b, alice, "a1"), e.device(b, bob, "b1")
+	if _, err := e.db.Exec(ctx, `INSERT INTO keys.groups (id, epoch, epoch_started_at, created_by)
+		SELECT 'bench-group-' || lpad(i::text, 6, '0'), 0, $1, $2 FROM generate_series(1, $3) i`, e.clock(), alice, groups); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := e.db.Exec(ctx, `INSERT INTO keys.group_members (group_id, device_id, user_id)
+		SELECT g.id, d.id, d.user_id FROM keys.groups g, keys.devices d WHERE d.id = ANY($1)`, []int64{a1, b1}); err != nil {
+		b.Fatal(err)
+	}
+	e.advance(2 * time.Hour)
+	for b.Loop() {
+		b.StopTimer()
+		if _, err := e.db.Exec(ctx, `UPDATE keys.groups SET age_announced_epoch = NULL`); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		if n, err := e.svc.SweepDueByAge(ctx); err != nil || n != groups {
+			b.Fatalf("swept %d groups: %v", n, err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*groups), "µs/group")
+}
+
+type discard struct{}
+
+func (discard) Notify(context.Context, model.KeyNotice) error { return nil }

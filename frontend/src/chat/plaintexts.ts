@@ -22,6 +22,14 @@ export function setPlaintext(ciphertext: string, text: string) {
   for (const f of listeners) f();
 }
 
+/** Forgets every text (this browser was removed from its user's devices: what it read is no longer shown). */
+export function clearPlaintexts() {
+  if (texts.size === 0) return
+  texts.clear()
+  version++
+  for (const f of listeners) f()
+}
+
 /** The text of a message: itself when not encrypted, else what this browser decrypted or sealed, or undefined. */
 export function plaintextOf(m: { content: string; encrypted?: boolean }): string | undefined {
   return m.encrypted ? texts.get(ciphertextKey(m.content)) : m.content;

@@ -4,14 +4,18 @@
 // browser removed elsewhere says so instead of quietly coming back as a new device.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { E2EEClient, KeysError } from './client'
-import type { BlobStore } from './vault'
+import { Vault, type BlobStore } from './vault'
+import { plaintextOf, setPlaintext } from '../chat/plaintexts'
 
-function memoryStore(): BlobStore {
+function memoryStore(): BlobStore & { keys: () => string[]; raw: Map<string, unknown> } {
   const m = new Map<string, unknown>()
   return {
     get: async (k) => m.get(k),
     put: async (k, v) => void m.set(k, v),
     delete: async (k) => void m.delete(k),
+    clear: async () => m.clear(),
+    keys: () => [...m.keys()].sort(),
+    raw: m,
   }
 }
 
@@ -33,6 +37,14 @@ function fakeKeys() {
       const id = String(next++)
       devices.set(id, { id, oneTime: [] })
       return json(201, { device: { id, userId: 'u1', name: body.name, signatureKey: body.signatureKey, createdAt: '' } })
+    }
+    if (method === 'GET' && path.startsWith('/v1/groups?channelId=')) {
+      return json(200, { groups: [{ id: 'Z3JvdXAtaWQtMDAwMDAwMDAx', channelId: 'dm1', epoch: 0, members: [], rotationDue: false }] })
+    }
+    if ((m = path.match(/^\/v1\/devices\/(\d+)\/welcomes$/))) {
+      const d = devices.get(m[1])
+      if (!d || d.removed) return json(404, { error: { code: 'not_found', message: 'device not found' } })
+      return json(200, { welcomes: [] })
     }
     if ((m = path.match(/^\/v1\/devices\/(\d+)\/key-packages(\/count)?$/))) {
       const d = devices.get(m[1])
@@ -103,5 +115,59 @@ describe('E2EEClient key packages', () => {
     expect(fresh.deviceId).not.toBe(me.deviceId)
     expect(reloaded.removed).toBe(false)
     expect(keys.publishes.at(-1)).toEqual({ device: fresh.deviceId, keyPackages: 10, lastResort: true })
+  }, 60_000)
+
+  it('a removed browser forgets what it decrypted: vault wiped, texts gone, also after a reload', async () => {
+    const store = memoryStore()
+    const c = new E2EEClient('u1', async () => 'token', '/keys', store)
+    const me = await c.ensureDevice()
+    // What this browser read before: a text cached in the sealed vault (as read() keeps it) and on the chat screen.
+    const ct = 'AAEAAg' + 'x'.repeat(40) + 'tag-of-the-message-00000'
+    const msg = { id: '42', nonce: 'n42', content: ct }
+    await (await Vault.open(store)).put('pt:42', new TextEncoder().encode(JSON.stringify({ kind: 'text', text: 'the secret plan' })))
+    expect(await c.read('dm1', msg)).toEqual({ kind: 'text', text: 'the secret plan' })
+    expect(plaintextOf({ content: ct, encrypted: true })).toBe('the secret plan')
+    const before = store.keys()
+    expect(before).toEqual(expect.arrayContaining(['blob:device', 'blob:pt:42', 'device-key']))
+    const oldBlob = store.raw.get('blob:pt:42')
+    const oldKey = store.raw.get('device-key')
+
+    // Removed from another browser; the push (e2ee:sync device_removed) makes this one sync, which finds out.
+    keys.devices.get(me.deviceId)!.removed = true
+    const heard = vi.fn()
+    c.subscribe(heard)
+    vi.stubGlobal('localStorage', { setItem: vi.fn(), getItem: () => null, removeItem: vi.fn() })
+    expect(await c.sync('dm1', [])).toMatchObject({ group: { id: 'Z3JvdXAtaWQtMDAwMDAwMDAx' } })
+    expect(c.removed).toBe(true)
+    expect(heard).toHaveBeenCalled()
+    // Only a new device key and the sealed "removed" mark are left; the chat screen forgot the text too.
+    expect(store.keys()).toEqual(['blob:removed', 'device-key'])
+    expect(store.raw.get('device-key')).not.toBe(oldKey)
+    expect(plaintextOf({ content: ct, encrypted: true })).toBeUndefined()
+    expect(c.peek(msg)).toBeUndefined()
+    expect(await c.read('dm1', msg)).toEqual({ kind: 'removed' })
+    // A copy of an old sealed blob put back does not open under the new key.
+    store.raw.set('blob:pt:42', oldBlob)
+    await expect((await Vault.open(store)).get('pt:42')).rejects.toThrow()
+    store.raw.delete('blob:pt:42')
+
+    // After a reload: still removed, still nothing to read.
+    const reloaded = new E2EEClient('u1', async () => 'token', '/keys', store)
+    expect(await reloaded.read('dm1', msg)).toEqual({ kind: 'removed' })
+    await expect(reloaded.ensureDevice()).rejects.toMatchObject({ code: 'device_removed' })
+  }, 60_000)
+
+  it('a browser removed before wiping existed is wiped when it next loads', async () => {
+    const store = memoryStore()
+    await new E2EEClient('u1', async () => 'token', '/keys', store).ensureDevice()
+    // What an older version left: the removed mark next to its plaintexts.
+    const v = await Vault.open(store)
+    await v.put('removed', new TextEncoder().encode('1'))
+    await v.put('pt:7', new TextEncoder().encode(JSON.stringify({ kind: 'text', text: 'old text' })))
+    setPlaintext('AAAA' + 'y'.repeat(24), 'old text')
+    const c = new E2EEClient('u1', async () => 'token', '/keys', store)
+    expect(await c.read('dm1', { id: '7', nonce: 'n7', content: 'AAAA' + 'y'.repeat(24) })).toEqual({ kind: 'removed' })
+    expect(store.keys()).toEqual(['blob:removed', 'device-key'])
+    expect(plaintextOf({ content: 'AAAA' + 'y'.repeat(24), encrypted: true })).toBeUndefined()
   }, 60_000)
 })

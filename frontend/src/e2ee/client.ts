@@ -7,7 +7,7 @@ import { commit, decodeKeyPackage, encrypt, epochOf, groupIdOf, join, loadState,
 import { indexedDbStore, Vault } from './vault';
 import { safetyNumber, userFingerprint } from './fingerprint';
 import { topUpCount } from './syncloop';
-import { ciphertextKey, setPlaintext } from '../chat/plaintexts';
+import { ciphertextKey, clearPlaintexts, setPlaintext } from '../chat/plaintexts';
 
 export const b64 = (b: Uint8Array) => {
   let s = '';
@@ -158,7 +158,8 @@ export class E2EEClient {
     if (this.identity) return this.identity;
     const v = await this.vault;
     if (await v.get('removed')) {
-      this.removed = true;
+      await this.forget(); // also wipes what a browser removed before wiping existed still kept
+      this.changed();
       throw new KeysError(409, 'device_removed', 'This browser was removed from your devices.');
     }
     const saved = await v.get('device');
@@ -213,15 +214,29 @@ export class E2EEClient {
     return n;
   }
 
-  /** The key service no longer knows this device: remember it, and show it instead of failing quietly. */
+  /** The key service no longer knows this device: forget what it read, remember that, and show it. */
   private async markRemoved() {
-    if (!this.removed) {
-      this.removed = true;
-      await (await this.vault).put('removed', enc.encode('1'));
-      // What could not be decrypted before this was known is asked again (and now says why).
-      for (const [k, r] of this.texts) if (r.kind === 'undecryptable') this.texts.delete(k);
-    }
+    if (!this.removed) await this.forget();
     this.changed();
+  }
+
+  /**
+   * A removed device forgets everything it held: the vault is wiped (MLS group states, private key packages,
+   * the signature key and every decrypted text, under a replaced device key), and so are the copies in memory
+   * and the chat screen's, so the messages it could read before now say it was removed, also after a reload.
+   * Only the mark that it was removed is kept (so it does not quietly register again).
+   */
+  private async forget() {
+    this.removed = true;
+    const v = await this.vault;
+    await v.wipe();
+    await v.put('removed', enc.encode('1'));
+    this.identity = undefined;
+    this.packages = [];
+    this.states.clear();
+    this.joinedAt.clear();
+    this.texts.clear();
+    clearPlaintexts();
   }
 
   /** After a removal: this browser becomes a new device (others add it to their conversations again). */
@@ -513,18 +528,18 @@ export class E2EEClient {
    */
   read(channelId: string, m: { id: string; nonce: string; content: string; editedAt?: string | null }): Promise<Readable> {
     return this.serial(async () => {
+      if (!this.removed && (await (await this.vault).get('removed'))) await this.forget(); // removed in an earlier page
+      if (this.removed) {
+        // A removed browser forgot what it read and has no keys for the rest.
+        const r: Readable = { kind: 'removed' };
+        await this.remember(m.id, r); // remember() tells the screen, which draws from peek()
+        return r;
+      }
       const x = 'x:' + ciphertextKey(m.content);
       const known = (await this.recall(x)) ?? (m.editedAt ? undefined : ((await this.recall(m.id)) ?? (await this.recall('n:' + m.nonce))));
       if (known) {
         if (known.kind === 'text') setPlaintext(m.content, known.text);
         return known;
-      }
-      if (this.removed || (await (await this.vault).get('removed'))) {
-        // Not cached, so not read before the removal: this browser has no keys for it.
-        this.removed = true;
-        const r: Readable = { kind: 'removed' };
-        await this.remember(m.id, r); // remember() tells the screen, which draws from peek()
-        return r;
       }
       await this.loadOrRegister();
       const group = await this.groupOf(channelId);

@@ -122,6 +122,7 @@ describe('MLS with ts-mls', () => {
       get: async (k) => mem.get(k),
       put: async (k, v) => void mem.set(k, v),
       delete: async (k) => void mem.delete(k),
+      clear: async () => mem.clear(),
     }
     const vault = await Vault.open(store)
     await expect(crypto.subtle.exportKey('raw', vault.deviceKey)).rejects.toThrow()

@@ -1,9 +1,10 @@
 // When an open encrypted conversation syncs with the key service: at once when the server pushes e2ee:sync (a
 // Commit, a Welcome, a device added or removed, a rotation due; README "End-to-end encrypted DMs"), on every
-// reconnect (notices sent while offline are lost), and otherwise on a slow fallback timer (a lost notice, or a
-// rotation that became due by age). Runs never overlap; kicks during a run coalesce into one more run.
+// reconnect (notices sent while offline are lost), and otherwise on a slow fallback timer (a lost notice; a
+// rotation due by age is announced by the key service's sweep, within PARLEY_KEYS_SWEEP_EVERY). Runs never
+// overlap; kicks during a run coalesce into one more run.
 
-/** The fallback poll: only for what no notice announces (age-based rotation) or a notice that was lost. */
+/** The fallback poll: only for a notice that was lost (Redis or a chat server down, a sweep's notice not sent). */
 export const FALLBACK_SYNC_MS = 60_000
 
 export interface SyncNotice {

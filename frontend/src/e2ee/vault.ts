@@ -7,6 +7,8 @@ export interface BlobStore {
   get(key: string): Promise<unknown>
   put(key: string, value: unknown): Promise<void>
   delete(key: string): Promise<void>
+  /** Deletes everything. */
+  clear(): Promise<void>
 }
 
 const DEVICE_KEY = 'device-key'
@@ -17,11 +19,15 @@ export class Vault {
     private key: CryptoKey,
   ) {}
 
+  private static newKey(): Promise<CryptoKey> {
+    return crypto.subtle.generateKey({ name: 'AES-GCM', length: 256 }, false, ['encrypt', 'decrypt'])
+  }
+
   /** Opens the vault on a store, creating the device key on first use. */
   static async open(store: BlobStore): Promise<Vault> {
     let key = (await store.get(DEVICE_KEY)) as CryptoKey | undefined
     if (!key) {
-      key = await crypto.subtle.generateKey({ name: 'AES-GCM', length: 256 }, false, ['encrypt', 'decrypt'])
+      key = await Vault.newKey()
       await store.put(DEVICE_KEY, key)
     }
     return new Vault(store, key)
@@ -49,6 +55,18 @@ export class Vault {
   async delete(name: string): Promise<void> {
     await this.store.delete('blob:' + name)
   }
+
+  /**
+   * Forgets everything sealed so far (a removed device: its MLS state and the texts it decrypted): the store is
+   * emptied and the device key replaced, so a blob that survived the clear (or a copy of the database taken
+   * before it) can no longer be opened in this browser. The vault stays usable under the new key.
+   */
+  async wipe(): Promise<void> {
+    const key = await Vault.newKey()
+    await this.store.clear()
+    await this.store.put(DEVICE_KEY, key)
+    this.key = key
+  }
 }
 
 /** The browser's store: one IndexedDB object store (CryptoKey objects are stored as they are, non-extractable). */
@@ -72,5 +90,6 @@ export function indexedDbStore(dbName = 'parley-e2ee'): BlobStore {
     get: (key) => run('readonly', (s) => s.get(key)),
     put: (key, value) => run('readwrite', (s) => s.put(value, key)),
     delete: (key) => run('readwrite', (s) => s.delete(key)),
+    clear: () => run('readwrite', (s) => s.clear()),
   }
 }
