@@ -69,7 +69,7 @@ func (f fakeServices) Send(_ context.Context, d messaging.Draft, done func(model
 	go done(model.Message{ID: 1, ChannelID: d.ChannelID, SenderID: d.UserID, Content: d.Content, Nonce: d.Nonce, CreatedAt: time.Now()}, nil)
 	return nil
 }
-func (f fakeServices) Edit(_ context.Context, userID, channelID, messageID int64, content string, _ bool) (model.Message, error) {
+func (f fakeServices) EditInSession(_ context.Context, _, userID, channelID, messageID int64, content string, _ bool) (model.Message, error) {
 	f.rec.add("edit", userID, channelID, messageID, content)
 	return model.Message{ID: messageID, ChannelID: channelID, SenderID: userID, Content: content}, nil
 }
