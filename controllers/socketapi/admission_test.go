@@ -153,7 +153,9 @@ func TestEncryptedSendsAreAdmittedByTheKeyService(t *testing.T) {
 	}
 	stored := func(channel string) []string {
 		t.Helper()
-		var page struct{ Messages []struct{ Content, Type string } }
+		var page struct {
+			Messages []struct{ Content, Type string }
+		}
 		s.Do(t, "GET", "/api/channels/"+channel+"/messages?limit=100", alice.AccessToken, nil).JSON(t, &page)
 		var out []string
 		for _, m := range page.Messages {
