@@ -12,10 +12,9 @@ import (
 	"github.com/parleychat/parley/repositories/keysclient"
 )
 
-// fakeKeys is the key service as the chat server sees it: groups bound to channels, member users, a counter.
+// fakeKeys is the key service as the chat server sees it: groups bound to channels, and what it was asked.
 type fakeKeys struct {
 	groups   map[string]int64 // group → channel
-	members  map[string]int64 // group → the one member user
 	admitErr error
 	lookups  int
 	admitted map[string]int
