@@ -30,7 +30,12 @@ import (
 // reads: the group id and epoch. The server never decrypts, so the rest is filler (internal/mlswire is tested
 // on real ts-mls ciphertext).
 func mlsMessage(groupID []byte, epoch uint64, tag string) string {
-	vec := func(b []byte) []byte { return append([]byte{byte(len(b))}, b...) } // lengths < 64: one byte
+	vec := func(b []byte) []byte { // RFC 9420 §2.1.2: lengths < 64 in one byte, < 16384 in two
+		if len(b) < 64 {
+			return append([]byte{byte(len(b))}, b...)
+		}
+		return append([]byte{0x40 | byte(len(b)>>8), byte(len(b))}, b...)
+	}
 	out := []byte{0, 1, 0, 2}
 	out = append(out, vec(groupID)...)
 	out = binary.BigEndian.AppendUint64(out, epoch)
