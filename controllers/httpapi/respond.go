@@ -31,6 +31,8 @@ var statusOf = map[apperr.Kind]int{
 	apperr.RateLimited:        http.StatusTooManyRequests,
 	apperr.LimitReached:       http.StatusForbidden,
 	apperr.EncryptionRequired: http.StatusConflict,
+	apperr.RotationOverdue:    http.StatusConflict,
+	apperr.StaleEpoch:         http.StatusConflict,
 	apperr.Unavailable:        http.StatusServiceUnavailable,
 	apperr.Internal:           http.StatusInternalServerError,
 }

@@ -69,8 +69,8 @@ func (f fakeServices) Send(_ context.Context, d messaging.Draft, done func(model
 	go done(model.Message{ID: 1, ChannelID: d.ChannelID, SenderID: d.UserID, Content: d.Content, Nonce: d.Nonce, CreatedAt: time.Now()}, nil)
 	return nil
 }
-func (f fakeServices) Edit(_ context.Context, userID, channelID, messageID int64, content string, _ bool) (model.Message, error) {
-	f.rec.add("edit", userID, channelID, messageID, content)
+func (f fakeServices) EditInSession(_ context.Context, sessionID, userID, channelID, messageID int64, content string, _ bool) (model.Message, error) {
+	f.rec.add("edit", sessionID, userID, channelID, messageID, content)
 	return model.Message{ID: messageID, ChannelID: channelID, SenderID: userID, Content: content}, nil
 }
 func (f fakeServices) Delete(_ context.Context, userID, channelID, messageID int64) error {
@@ -125,7 +125,7 @@ var fuzzEvents = []struct {
 		if p.ReplyTo != "" {
 			reply, ok2 = id(p.ReplyTo)
 		}
-		return call{"send", []any{messaging.Draft{UserID: fuzzUser, ChannelID: ch, Content: p.Content, Nonce: p.Nonce, ReplyTo: reply}}}, ok1 && ok2
+		return call{"send", []any{messaging.Draft{UserID: fuzzUser, SessionID: fuzzSession, ChannelID: ch, Content: p.Content, Nonce: p.Nonce, ReplyTo: reply}}}, ok1 && ok2
 	}},
 	{wire.EventMessageEdit, func(raw []byte) (call, bool) {
 		var p wire.EditMessagePayload
@@ -134,7 +134,7 @@ var fuzzEvents = []struct {
 		}
 		ch, ok1 := id(p.ChannelID)
 		m, ok2 := id(p.MessageID)
-		return call{"edit", []any{fuzzUser, ch, m, p.Content}}, ok1 && ok2
+		return call{"edit", []any{fuzzSession, fuzzUser, ch, m, p.Content}}, ok1 && ok2
 	}},
 	{wire.EventMessageDelete, refEvent("delete")},
 	{wire.EventReceiptRead, refEvent("read")},

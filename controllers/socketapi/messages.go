@@ -13,7 +13,7 @@ import (
 // MessageService is what the message events need.
 type MessageService interface {
 	Send(ctx context.Context, d messaging.Draft, done func(model.Message, error)) error
-	Edit(ctx context.Context, userID, channelID, messageID int64, content string, encrypted bool) (model.Message, error)
+	EditInSession(ctx context.Context, sessionID, userID, channelID, messageID int64, content string, encrypted bool) (model.Message, error)
 	Delete(ctx context.Context, userID, channelID, messageID int64) error
 	Sync(ctx context.Context, userID int64, since map[int64]int64) (map[int64]messaging.SyncResult, error)
 }
@@ -28,7 +28,7 @@ func (s *Server) messageEvents(svc MessageService) {
 		}
 		// The ack waits for Cassandra, but the handler returns at once: the socket's next events are not held
 		// up by this one's write.
-		d := messaging.Draft{UserID: c.UserID, ChannelID: channelID, Content: p.Content, Nonce: p.Nonce, Encrypted: p.Encrypted}
+		d := messaging.Draft{UserID: c.UserID, SessionID: c.SessionID, ChannelID: channelID, Content: p.Content, Nonce: p.Nonce, Encrypted: p.Encrypted}
 		if p.ReplyTo != "" {
 			if d.ReplyTo, err = parseID(p.ReplyTo, "replyTo"); err != nil {
 				reply(nil, err)
@@ -73,7 +73,7 @@ func (s *Server) messageEvents(svc MessageService) {
 			return
 		}
 		offQueue(ev, reply, func(ctx context.Context) (wire.Ack, error) {
-			m, err := svc.Edit(ctx, c.UserID, channelID, messageID, p.Content, p.Encrypted)
+			m, err := svc.EditInSession(ctx, c.SessionID, c.UserID, channelID, messageID, p.Content, p.Encrypted)
 			if err != nil {
 				return nil, err
 			}

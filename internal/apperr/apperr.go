@@ -25,8 +25,12 @@ const (
 	LimitReached       Kind = "limit_reached" // a quota (servers per user, channels per server, ...) is full
 	// EncryptionRequired: plaintext sent into an end-to-end encrypted DM; seal it and send it again.
 	EncryptionRequired Kind = "encryption_required"
-	Unavailable        Kind = "unavailable"
-	Internal           Kind = "internal"
+	// RotationOverdue: the key service refuses messages in the MLS group's epoch until a member commits a rotation.
+	RotationOverdue Kind = "rotation_overdue"
+	// StaleEpoch: the message was sealed in an epoch the group has moved past; catch up on its Commits and reseal.
+	StaleEpoch  Kind = "stale_epoch"
+	Unavailable Kind = "unavailable"
+	Internal    Kind = "internal"
 )
 
 // Error is an error a client may see. Field names the offending input for Invalid errors.

@@ -332,9 +332,30 @@ func (s *Service) CountAfter(ctx context.Context, channelID, after, userID int64
 }
 
 // Edit changes the content of one's own message (on the channel's owner).
-func (s *Service) Edit(ctx context.Context, userID, channelID, messageID int64, content string, encrypted bool) (_ model.Message, err error) {
+func (s *Service) Edit(ctx context.Context, userID, channelID, messageID int64, content string, encrypted bool) (model.Message, error) {
+	return s.EditInSession(ctx, 0, userID, channelID, messageID, content, encrypted)
+}
+
+// EditInSession is Edit from one of the user's sessions: an encrypted edit is new MLS ciphertext, admitted by
+// the key service as that session (on this node, the sender's, before the edit goes to the channel's owner).
+func (s *Service) EditInSession(ctx context.Context, sessionID, userID, channelID, messageID int64, content string, encrypted bool) (_ model.Message, err error) {
 	ctx, span := s.span(ctx, "Edit", channelID)
 	defer func() { endSpan(span, err) }()
+	if encrypted && s.cfg.Admission != nil {
+		ch, _, err := s.access.CanRead(ctx, userID, channelID)
+		if err != nil {
+			return model.Message{}, err
+		}
+		if err := checkEncryption(ch, encrypted); err != nil {
+			return model.Message{}, err
+		}
+		if err := checkCiphertext(content); err != nil {
+			return model.Message{}, err
+		}
+		if err := s.cfg.Admission.Admit(ctx, userID, sessionID, channelID, content); err != nil {
+			return model.Message{}, err
+		}
+	}
 	if node, local := s.route(channelID); !local {
 		if _, _, err := s.access.CanRead(ctx, userID, channelID); err != nil {
 			return model.Message{}, err

@@ -135,6 +135,15 @@ type Config struct {
 	Observers []Observer
 	// Files claims the uploads a message carries and deletes them with it (nil: messages carry no files).
 	Files Files
+	// Admission asks the key service to admit each encrypted message before it is stored (nil: no key service
+	// is configured, and ciphertext is stored unasked).
+	Admission Admission
+}
+
+// Admission is the key service's rotation policy (services/admission): it counts one encrypted message of a
+// sender's session in a DM, or refuses it (rotation_overdue, stale_epoch, invalid_input, unavailable).
+type Admission interface {
+	Admit(ctx context.Context, userID, sessionID, channelID int64, ciphertext string) error
 }
 
 // Files are the uploads messages carry (services/attachments).
@@ -302,6 +311,7 @@ func (s *Service) conversationLocked(channelID int64) *conversation {
 // Draft is a message as its sender sends it.
 type Draft struct {
 	UserID, ChannelID int64
+	SessionID         int64 // the sender's session: the key service admits an encrypted message as this session
 	Content, Nonce    string
 	ReplyTo           int64 // the message (same channel) it answers; 0 for none
 	Encrypted         bool  // Content is an MLS ciphertext (base64): DMs only, no mention parsing
@@ -369,6 +379,17 @@ func (s *Service) Send(ctx context.Context, d Draft, done func(model.Message, er
 	}
 	if !draft.Encrypted {
 		if err := s.resolveMentions(ctx, ch, role, &draft); err != nil {
+			return err
+		}
+	}
+	if draft.Encrypted && s.cfg.Admission != nil {
+		// A retry of a message this node holds is answered without asking again (it was counted once). The
+		// call holds up this socket's next events for one key-service round trip; that keeps one sender's
+		// messages in order.
+		if s.answerKnown(channelID, nonceKey{userID, nonce}, done) {
+			return nil
+		}
+		if err := s.cfg.Admission.Admit(ctx, userID, d.SessionID, channelID, content); err != nil {
 			return err
 		}
 	}

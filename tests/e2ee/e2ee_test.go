@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -53,8 +54,13 @@ func TestEncryptedDMsAcrossBothServices(t *testing.T) {
 		required(t, "npx", err)
 	}
 
-	// The chat server, and the key service on the same Postgres database (schema keys) with the same token key.
-	s := testserver.Start(t, testserver.Options{})
+	// The chat server, and the key service on the same Postgres database (schema keys) with the same token key;
+	// the chat server asks it before storing each encrypted message (PARLEY_KEYS_URL), so its handler is set once
+	// both exist.
+	var api atomic.Pointer[http.Handler]
+	ks := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*api.Load()).ServeHTTP(w, r) }))
+	defer ks.Close()
+	s := testserver.Start(t, testserver.Options{Env: map[string]string{"PARLEY_KEYS_URL": ks.URL}})
 	if _, err := keystore.Migrate(s.Config.PostgresURL); err != nil {
 		t.Fatal(err)
 	}
@@ -67,8 +73,8 @@ func TestEncryptedDMsAcrossBothServices(t *testing.T) {
 	pol.MaxMessages, pol.GraceMessages = 3, 1 // a forced rotation within a short conversation
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	tokens := auth.NewTokenIssuer(s.Config.Auth.JWTSecret, s.Config.Auth.Issuer, s.Config.Auth.Audience, s.Config.Auth.AccessTTL)
-	ks := httptest.NewServer(keysapi.New(keys.New(keystore.New(db), nil, pol, log), keys.NewAuthenticator(tokens, keystore.NewSessions(db)), nil, log))
-	defer ks.Close()
+	var h http.Handler = keysapi.New(keys.New(keystore.New(db), nil, pol, log), keys.NewAuthenticator(tokens, keystore.NewSessions(db)), nil, log)
+	api.Store(&h)
 
 	alice, bob := s.Register(t, "x_alice"), s.Register(t, "x_bob")
 	// A DM needs a shared server (the default privacy setting).

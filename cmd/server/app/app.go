@@ -37,12 +37,14 @@ import (
 	"github.com/parleychat/parley/internal/socketio"
 	"github.com/parleychat/parley/internal/tracing"
 	"github.com/parleychat/parley/repositories/cassandra"
+	"github.com/parleychat/parley/repositories/keysclient"
 	"github.com/parleychat/parley/repositories/mongo"
 	"github.com/parleychat/parley/repositories/objectstore/fs"
 	"github.com/parleychat/parley/repositories/objectstore/s3"
 	"github.com/parleychat/parley/repositories/opensearch"
 	"github.com/parleychat/parley/repositories/postgres"
 	redisstore "github.com/parleychat/parley/repositories/redis"
+	"github.com/parleychat/parley/services/admission"
 	"github.com/parleychat/parley/services/attachments"
 	"github.com/parleychat/parley/services/auth"
 	"github.com/parleychat/parley/services/cluster"
@@ -281,6 +283,12 @@ func New(cfg config.Config, log *slog.Logger, tel Telemetry, pg *pgxpool.Pool, m
 	}, log.With("component", "attachments"))
 	filesSvc.Start(10 * time.Minute)
 	typingSvc := typing.New(writers{access}, pub, typing.DefaultThrottle, typing.DefaultExpiry)
+	// Encrypted DM messages are admitted by the key service's rotation policy before they are stored.
+	var admit messaging.Admission
+	if cfg.KeysURL != nil {
+		admit = admission.New(keysclient.New(cfg.KeysURL, keysCallTimeout),
+			auth.NewTokenIssuer(cfg.Auth.JWTSecret, cfg.Auth.Issuer, cfg.Auth.Audience, admission.TokenTTL), log.With("component", "admission"))
+	}
 	// Read state both hears about stored messages and calls messaging: it joins this relay when built.
 	readRelay := &messaging.Relay{}
 	messagingSvc := messaging.New(cassandra.NewMessageStore(cs), access, pub, channelMeta, ids, messaging.Config{
@@ -307,6 +315,7 @@ func New(cfg config.Config, log *slog.Logger, tel Telemetry, pg *pgxpool.Pool, m
 		Search:           searchIndex,
 		Metrics:          m,
 		Tracer:           tracer,
+		Admission:        admit,
 	}, log.With("component", "messaging"))
 	readSvc := readstate.New(mongo.NewReadStateStore(mdb), access, messagingSvc, pub, readPeers, readRelay, cfg.Messaging.StateWrites, log.With("component", "readstate"))
 	reactSvc := reactions.New(mongo.NewReactionStore(mdb), access, messagingSvc, pub,
@@ -595,3 +604,7 @@ func (a accessForget) AccessChanged() {
 		a.peers.AccessChanged()
 	}
 }
+
+// keysCallTimeout bounds one call to the key service while a send waits (it answers in milliseconds; a send it
+// cannot admit in time gets a retryable unavailable and nothing is stored).
+const keysCallTimeout = 5 * time.Second

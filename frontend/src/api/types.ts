@@ -221,6 +221,9 @@ export type ErrorCode =
   | 'limit_reached'
   // Plaintext sent into an encrypted DM: seal it and send it again.
   | 'encryption_required'
+  // A sealed send the key service's rotation policy refused (nothing stored): rotate / catch up, reseal, resend.
+  | 'rotation_overdue'
+  | 'stale_epoch'
   | 'unavailable'
   | 'internal'
   // Client-side only: the request never got an answer.

@@ -241,6 +241,49 @@ describe('Outbox', () => {
       expect(h.sent.map((s) => s.nonce)).toEqual(['n1']);
     });
 
+    // The server asks the key service before storing a sealed send; its policy refusals store nothing and are
+    // answered by sealing the same nonce anew (the sealer rotates or catches up first).
+    const policy = (code: 'rotation_overdue' | 'stale_epoch'): Answer => ({ ok: false, error: { code, message: code, retryable: false } });
+    const epochSealer = (log: (string | undefined)[]) => {
+      let epoch = 0;
+      return async (p: SendMessagePayload, refused?: 'rotation_overdue' | 'stale_epoch'): Promise<SendMessagePayload> => {
+        log.push(refused);
+        if (refused) epoch++; // a rotation or a catch-up: the next epoch
+        return { channelId: p.channelId, nonce: p.nonce, content: btoa(`epoch ${epoch} ${p.content}`), encrypted: true };
+      };
+    };
+
+    it.each(['rotation_overdue', 'stale_epoch'] as const)('on %s seals the same nonce anew and sends it at once, stored once', async (code) => {
+      const asked: (string | undefined)[] = [];
+      const h = harness({ answers: [policy(code)], deps: { seal: epochSealer(asked), encrypted: () => true } });
+      h.add('n1');
+      h.add('n2');
+      await settle();
+      expect(h.emitted.map((p) => [p.nonce, atob(p.content)])).toEqual([
+        ['n1', 'epoch 0 text n1'],
+        ['n1', 'epoch 1 text n1'],
+        ['n2', 'epoch 1 text n2'],
+      ]);
+      expect(asked).toEqual([undefined, code, undefined]); // the refusal reaches the sealer once, then is spent
+      expect(h.sent.map((s) => s.nonce)).toEqual(['n1', 'n2']);
+      expect(h.failed).toEqual([]);
+      expect(h.waits).toEqual([]);
+    });
+
+    it('keeps a refused send queued (with backoff) when refusals go on, never failing it', async () => {
+      const asked: (string | undefined)[] = [];
+      const h = harness({ answers: [policy('rotation_overdue'), policy('stale_epoch'), policy('rotation_overdue'), 'timeout'], deps: { seal: epochSealer(asked), encrypted: () => true } });
+      h.add('n1');
+      await settle();
+      // Twice at once, the third after a backoff; a timeout then retries with the same ciphertext (no refusal).
+      expect(asked).toEqual([undefined, 'rotation_overdue', 'stale_epoch', 'rotation_overdue', undefined]);
+      expect(h.waits.length).toBe(2);
+      expect(h.emitted.length).toBe(5);
+      expect(h.emitted[4].content).toBe(h.emitted[3].content);
+      expect(h.sent.map((s) => s.nonce)).toEqual(['n1']);
+      expect(h.failed).toEqual([]);
+    });
+
     it('does not loop when the server refuses the sealed send too', async () => {
       const h = harness({ answers: [refusal, refusal], deps: { seal: sealer([]), encrypted: () => false } });
       h.add('n1');

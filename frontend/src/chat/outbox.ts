@@ -10,7 +10,10 @@
 // End-to-end encrypted DMs: the server, not this browser, knows whether a DM is encrypted. A send to a DM the
 // cache says is encrypted is sealed (the E2EE part, loaded on demand) before it goes out; a plaintext send the server
 // refuses with `encryption_required` (the cache was stale, or this browser never opened the DM) is sealed and sent
-// again at once with the same nonce, so it is stored exactly once, and only as ciphertext.
+// again at once with the same nonce, so it is stored exactly once, and only as ciphertext. Before storing a sealed
+// send the server asks the key service (the rotation policy): `rotation_overdue` or `stale_epoch` in the ack means
+// nothing was stored, and the same nonce is sealed anew (after a rotation or catch-up) and sent again at once —
+// twice at most in a row, then with the backoff of a retryable refusal.
 //
 // Sending strictly one at a time keeps one sender's order: the server assigns ids in acceptance order, and the
 // next message is emitted only after the previous one was acknowledged (or refused).
@@ -37,7 +40,7 @@ export interface OutboxDeps {
    * Seals a send (MLS ciphertext, `encrypted: true`). Throws SendRefused for what can never be sent sealed (the
    * message then fails, not retried); any other error is retried like a timeout (e.g. this device not yet added).
    */
-  seal?: (payload: SendMessagePayload) => Promise<SendMessagePayload>;
+  seal?: (payload: SendMessagePayload, refused?: 'rotation_overdue' | 'stale_epoch') => Promise<SendMessagePayload>;
   /** The server said the channel is encrypted (`encryption_required`): its cached flag was stale. */
   onEncryptionRequired?: (channelId: string) => void;
 }
@@ -51,6 +54,9 @@ interface Item {
   attempt: number;
   /** The server asked for ciphertext (encryption_required): seal from now on, whatever the cache says. */
   seal?: boolean;
+  /** The server refused the last ciphertext by the key service's policy: seal anew (count of such refusals). */
+  refused?: 'rotation_overdue' | 'stale_epoch';
+  reseals?: number;
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -136,7 +142,10 @@ export class Outbox {
             ...(replyTo ? { replyTo } : {}),
             ...(attachments?.length ? { attachments } : {}),
           };
-          if (this.deps.seal && (item.seal || this.deps.encrypted?.(item.channelId))) payload = await this.deps.seal(payload);
+          if (this.deps.seal && (item.seal || this.deps.encrypted?.(item.channelId))) {
+            payload = await this.deps.seal(payload, item.refused);
+            item.refused = undefined; // sealed anew: a retry of this one (a timeout) keeps its ciphertext
+          }
           ack = await this.deps.emit(payload);
         } catch (e) {
           if (e instanceof SendRefused) refused = e.message;
@@ -160,7 +169,10 @@ export class Outbox {
           this.deps.onEncryptionRequired?.(item.channelId);
           continue;
         }
-        if (err && !err.retryable) {
+        if (err?.code === 'rotation_overdue' || err?.code === 'stale_epoch') {
+          item.refused = err.code; // not stored: seal anew, at once twice, then after the backoff below
+          if ((item.reseals = (item.reseals ?? 0) + 1) <= 2) continue;
+        } else if (err && !err.retryable) {
           this.queue.shift();
           this.deps.onFailed(item.channelId, item.nonce, err.message || 'Message could not be sent.');
           continue;

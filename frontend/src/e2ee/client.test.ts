@@ -3,7 +3,7 @@
 // key service that records what the client asks: key packages are topped up when others claimed them, and a
 // browser removed elsewhere says so instead of quietly coming back as a new device.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { E2EEClient, KeysError } from './client'
+import { E2EEClient, KeysError, epochOfCiphertext } from './client'
 import { Vault, type BlobStore } from './vault'
 import { plaintextOf, setPlaintext } from '../chat/plaintexts'
 
@@ -39,6 +39,8 @@ function fakeKeys() {
       return json(201, { device: { id, userId: 'u1', name: body.name, signatureKey: body.signatureKey, createdAt: '' } })
     }
     if (method === 'GET' && path.startsWith('/v1/groups?channelId=')) {
+      // The group a test created here (sealing), else one this device is not in (removal).
+      if (group || !path.endsWith('=dm1')) return json(200, { groups: group?.channelId === path.split('=')[1] ? [{ ...group, members: undefined }] : [] })
       return json(200, { groups: [{ id: 'Z3JvdXAtaWQtMDAwMDAwMDAx', channelId: 'dm1', epoch: 0, members: [], rotationDue: false }] })
     }
     if ((m = path.match(/^\/v1\/devices\/(\d+)\/welcomes$/))) {
@@ -55,9 +57,40 @@ function fakeKeys() {
       publishes.push({ device: d.id, keyPackages: (body.keyPackages ?? []).length, lastResort: !!body.lastResort })
       return json(200, { keyPackages: d.oneTime.length })
     }
+    // One group (this user's only), enough for sealing: the Commit log orders epochs; admits are only counted.
+    if (method === 'POST' && path === '/v1/groups') {
+      group = { id: body.groupId, channelId: body.channelId, epoch: 0, members: [{ deviceId: body.deviceId, userId: 'u1' }], rotationDue: false, overdue: false }
+      return json(201, { group })
+    }
+    if ((m = path.match(/^\/v1\/groups\/([\w-]+)(\/commits|\/messages)?(\?since=(\d+).*)?$/)) && group?.id === m[1]) {
+      if (method === 'GET' && !m[2]) return json(200, { group })
+      if (m[2] === '/messages') {
+        admits.push(body.epoch)
+        return json(200, { group })
+      }
+      if (method === 'POST') {
+        if (body.epoch !== group.epoch) return json(409, { error: { code: 'stale_epoch', message: 'stale' } })
+        commits.push({ epoch: body.epoch, data: body.commit, removes: body.removes })
+        group = { ...group, epoch: group.epoch + 1, overdue: false, rotationDue: false }
+        return json(201, { group })
+      }
+      return json(200, { commits: commits.filter((c) => c.epoch >= Number(m![4] ?? 0)) })
+    }
     return json(404, { error: { code: 'not_found', message: `no route ${method} ${path}` } })
   })
-  return { devices, publishes, fetch }
+  let group: { id: string; channelId: string; epoch: number; members: { deviceId: string; userId: string; removed?: boolean }[]; rotationDue: boolean; overdue: boolean } | undefined
+  const commits: { epoch: number; data: string; removes: string[] }[] = []
+  const admits: number[] = []
+  return {
+    devices,
+    publishes,
+    fetch,
+    commits,
+    admits,
+    get group() {
+      return group!
+    },
+  }
 }
 
 let keys: ReturnType<typeof fakeKeys>
@@ -65,6 +98,7 @@ beforeEach(() => {
   keys = fakeKeys()
   vi.stubGlobal('fetch', keys.fetch)
   vi.stubGlobal('navigator', { userAgent: 'Mozilla/5.0 (X11; Linux x86_64) Chrome/140.0' })
+  vi.stubGlobal('localStorage', { setItem: () => undefined, getItem: () => null, removeItem: () => undefined })
 })
 afterEach(() => vi.unstubAllGlobals())
 
@@ -169,5 +203,42 @@ describe('E2EEClient key packages', () => {
     expect(await c.read('dm1', { id: '7', nonce: 'n7', content: 'AAAA' + 'y'.repeat(24) })).toEqual({ kind: 'removed' })
     expect(store.keys()).toEqual(['blob:removed', 'device-key'])
     expect(plaintextOf({ content: 'AAAA' + 'y'.repeat(24), encrypted: true })).toBeUndefined()
+  }, 60_000)
+})
+
+// The chat server asks the key service before it stores an encrypted message; the browser no longer does (each
+// message would count twice). It acts on the server's refusal instead: rotation_overdue → a rotation Commit, then
+// new ciphertext in the new epoch; stale_epoch → catch up, new ciphertext; otherwise a retry of a nonce gets the
+// same ciphertext.
+describe('E2EEClient sealing', () => {
+  it('never asks the key service itself, reseals on a refusal, and rotates an overdue group first', async () => {
+    const c = new E2EEClient('u1', async () => 'token', '/keys', memoryStore())
+    await c.enable('dm2', [])
+    const epoch = keys.group.epoch // the creator's first Commit: epoch 1
+    expect(epoch).toBe(1)
+
+    const first = await c.seal('dm2', 'n1', 'hello')
+    expect(epochOfCiphertext(first)).toBe(epoch)
+    expect(await c.seal('dm2', 'n1', 'hello')).toBe(first) // a plain retry: the same ciphertext
+
+    // stale_epoch: new ciphertext for the same nonce, after catching up (nothing to apply here).
+    const resealed = await c.seal('dm2', 'n1', 'hello', 'stale_epoch')
+    expect(resealed).not.toBe(first)
+    expect(epochOfCiphertext(resealed)).toBe(epoch)
+    expect(keys.commits).toHaveLength(1)
+
+    // rotation_overdue: the group is overdue at the service; a Commit first, then ciphertext of the new epoch.
+    keys.group.overdue = true
+    const rotated = await c.seal('dm2', 'n1', 'hello', 'rotation_overdue')
+    expect(keys.commits).toHaveLength(2)
+    expect(epochOfCiphertext(rotated)).toBe(epoch + 1)
+    expect(keys.group.epoch).toBe(epoch + 1)
+
+    // A new message while the service says the group is overdue: rotated before sealing, no refusal needed.
+    keys.group.overdue = true
+    const next = await c.seal('dm2', 'n2', 'again')
+    expect(keys.commits).toHaveLength(3)
+    expect(epochOfCiphertext(next)).toBe(epoch + 2)
+    expect(keys.admits).toEqual([]) // the browser never asked to be admitted
   }, 60_000)
 })

@@ -60,6 +60,9 @@ export type Readable =
   | { kind: 'removed' }
   | { kind: 'undecryptable'; reason: string };
 
+/** The chat server's refusal of a sealed send, relayed from the key service: rotate (or catch up) and reseal. */
+export type Refusal = 'rotation_overdue' | 'stale_epoch';
+
 /** The localStorage mark of an encrypted conversation: sends in it are sealed even before this UI loaded. */
 export const markKey = (channelId: string) => `parley-e2ee:${channelId}`;
 
@@ -320,6 +323,25 @@ export class E2EEClient {
     return c.state;
   }
 
+  /**
+   * Inside serial(): moves an overdue group to a new epoch — removing the devices their owners removed (a
+   * membership rotation needs that), else an empty Commit. Someone else's Commit first is as good: catch up.
+   */
+  private async rotate(state: ClientState, groupId: string): Promise<ClientState> {
+    const { group } = await this.call<{ group: KeysGroup }>('GET', `/v1/groups/${groupId}`);
+    const inGroup = new Set(members(state).map((m) => m.deviceId));
+    const removes = (group.members ?? []).filter((m) => m.removed && inGroup.has(m.deviceId) && m.deviceId !== this.identity!.deviceId).map((m) => m.deviceId);
+    try {
+      state = await this.commitTo(state, [], removes);
+    } catch (e) {
+      if (!(e instanceof KeysError && e.code === 'stale_epoch')) throw e;
+      state = await this.catchUp(state);
+    }
+    await this.saveGroup(state);
+    this.changed();
+    return state;
+  }
+
   private async saveGroup(state: ClientState) {
     const id = groupIdOf(state);
     this.states.set(id, state);
@@ -450,11 +472,16 @@ export class E2EEClient {
 
   // ------------------------------------------------------------------------------------------------ messages
 
-  /** Encrypts a message of an encrypted conversation (asks the service first: the rotation policy). */
-  seal(channelId: string, nonce: string, text: string): Promise<string> {
+  /**
+   * Encrypts a message of an encrypted conversation. The chat server asks the key service (the rotation policy)
+   * before storing it; `refused` is its answer to the last ciphertext of this nonce (rotation_overdue or
+   * stale_epoch): then a new one is made in the group's next epoch (rotating or catching up first), else a retry
+   * gets the same ciphertext.
+   */
+  seal(channelId: string, nonce: string, text: string, refused?: Refusal): Promise<string> {
     return this.serial(async () => {
       const cached = this.texts.get('c:' + nonce);
-      if (cached?.kind === 'text') return cached.text; // a retry of the same message: the same ciphertext
+      if (cached?.kind === 'text' && !refused) return cached.text; // a retry of the same message: the same ciphertext
       const { ct, epoch } = await this.encryptFor(channelId, text);
       this.texts.set('c:' + nonce, { kind: 'text', text: ct });
       await this.remember('n:' + nonce, { kind: 'text', text, epoch });
@@ -478,15 +505,11 @@ export class E2EEClient {
       state = await this.loadGroup(group.id);
     }
     if (!state) throw new KeysError(409, 'not_member', 'This device has not been added to the conversation yet.');
+    // The chat server asks the key service before storing the message (it counts it then; asking here too would
+    // count it twice). Sealing in the group's current epoch and rotating first when the service would refuse it
+    // spares a refused send; a refusal that still comes (a race) is answered by the outbox with seal(…, refused).
     state = await this.catchUp(state);
-    const admit = async () => this.call('POST', `/v1/groups/${group.id}/messages`, { epoch: epochOf(state!) });
-    try {
-      await admit();
-    } catch (e) {
-      if (!(e instanceof KeysError && (e.code === 'rotation_overdue' || e.code === 'stale_epoch'))) throw e;
-      state = e.code === 'stale_epoch' ? await this.catchUp(state) : await this.commitTo(state, [], []);
-      await admit();
-    }
+    if (group.overdue) state = await this.rotate(state, group.id);
     const m = await encrypt(state, text);
     await this.saveGroup(m.state);
     const ct = b64(m.ciphertext);

@@ -5,16 +5,17 @@
 // refused for good: they would be stored in the clear.
 import type { SendMessagePayload } from '../api/types';
 import { SendRefused } from '../chat/outbox';
-import { clientFor } from './client';
+import { clientFor, type Refusal } from './client';
 
 export interface Sealer {
   userId: string;
   token: () => Promise<string | null>;
 }
 
-export async function seal(p: SendMessagePayload, who: Sealer): Promise<SendMessagePayload> {
+/** `refused`: the server refused this nonce's last ciphertext (the key service's policy): seal it anew. */
+export async function seal(p: SendMessagePayload, who: Sealer, refused?: Refusal): Promise<SendMessagePayload> {
   if (p.attachments?.length) throw new SendRefused('Files cannot be sent in an end-to-end encrypted conversation yet.');
-  const content = await clientFor(who.userId, who.token).seal(p.channelId, p.nonce, p.content);
+  const content = await clientFor(who.userId, who.token).seal(p.channelId, p.nonce, p.content, refused);
   return { channelId: p.channelId, nonce: p.nonce, content, encrypted: true, ...(p.replyTo ? { replyTo: p.replyTo } : {}) };
 }
 

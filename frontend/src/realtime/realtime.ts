@@ -148,7 +148,7 @@ export class Realtime {
       emit: (p) => this.withAck((s) => s.timeout(SEND_TIMEOUT_MS).emitWithAck('message:send', p)),
       // An encrypted DM's message (the server's flag) is sealed by a lazily imported module (e2ee/seal.ts).
       encrypted: (channelId) => this.isEncrypted(channelId),
-      seal: async (p) => (await import('../e2ee/seal')).seal(p, this.sealer),
+      seal: async (p, refused) => (await import('../e2ee/seal')).seal(p, this.sealer, refused),
       onEncryptionRequired: (channelId) => this.markEncrypted(channelId),
       connected: () => this.sockets.connected,
       content: (channelId, nonce) => {
