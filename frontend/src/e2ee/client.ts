@@ -563,6 +563,7 @@ export class E2EEClient {
       const known = (await this.recall(x)) ?? (m.editedAt ? undefined : ((await this.recall(m.id)) ?? (await this.recall('n:' + m.nonce))));
       if (known) {
         if (known.kind === 'text') setPlaintext(m.content, envelopeText(known.text));
+        this.changed(); // recalled from the vault (after a reload): else the row stays at "Decrypting…"
         return known;
       }
       await this.loadOrRegister();
