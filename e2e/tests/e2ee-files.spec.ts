@@ -2,7 +2,7 @@
 // in her browser (AES-GCM) and uploaded as an opaque blob. Bob's browser decrypts them: the image shows inline (its
 // box sized before it loads) and in the lightbox, the text file shows its first lines, and its download has the
 // exact bytes. The stored objects (the run's file store) and the databases hold neither the files' bytes nor their
-// names. A tampered blob shows "could not decrypt this file".
+// names. An edit keeps the files. A tampered blob shows "could not decrypt this file".
 import { expect, test, type Page } from '@playwright/test';
 import fs from 'node:fs';
 import { readState, plainscan } from '../lib/stack.mjs';
@@ -60,6 +60,17 @@ test('encrypted DM: files are encrypted in the browser, previewed and downloaded
     const [download] = await Promise.all([p.b.page.waitForEvent('download'), rowWithFile(p.b.page, TEXT).getByTestId('attachment-download').click()]);
     expect(download.suggestedFilename()).toBe(TEXT);
     expect(fs.readFileSync((await download.path())!)).toEqual(TEXT_BYTES);
+
+    // An edit seals the files' keys again with the new text: Bob still sees them.
+    const own = p.a.page.getByTestId('message-item').filter({ hasText: 'two files: mamey-40' });
+    await own.hover();
+    await own.getByTestId('edit-message-button').click();
+    await expect(p.a.page.getByTestId('edit-input')).toHaveValue('two files: mamey-40');
+    await p.a.page.getByTestId('edit-input').fill('two files, edited: mamey-41');
+    await p.a.page.getByTestId('edit-input').press('Enter');
+    await expect(p.b.page.getByTestId('e2ee-text').filter({ hasText: 'two files, edited: mamey-41' })).toBeVisible({ timeout: 30_000 });
+    await expect(rowWithFile(p.b.page, TEXT).getByTestId('attachment-snippet')).toContainText('durian-77: the secret plan', { timeout: 30_000 });
+    await expect.poll(() => rowWithFile(p.b.page, IMAGE).getByTestId('attachment-image').evaluate((el: HTMLImageElement) => el.complete && el.naturalWidth === 123)).toBe(true);
 
     // Neither the bytes nor the names are anywhere the server keeps things: files, rows, documents.
     const r = plainscan(readState(), [IMAGE, TEXT, 'sapodilla', 'durian', 'jackfruit', 'mamey', `hex:${image.toString('hex')}`, `hex:${TEXT_BYTES.subarray(0, 24).toString('hex')}`]);
