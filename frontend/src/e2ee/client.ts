@@ -8,7 +8,7 @@ import { indexedDbStore, Vault } from './vault';
 import { safetyNumber, userFingerprint } from './fingerprint';
 import { topUpCount } from './syncloop';
 import { ciphertextKey, clearPlaintexts, setPlaintext } from '../chat/plaintexts';
-import { envelopeText } from './files';
+import { envelopeText, forgetFiles } from './files';
 
 export const b64 = (b: Uint8Array) => {
   let s = '';
@@ -241,6 +241,7 @@ export class E2EEClient {
     this.joinedAt.clear();
     this.texts.clear();
     clearPlaintexts();
+    forgetFiles(); // the keys of files it read or uploaded
   }
 
   /** After a removal: this browser becomes a new device (others add it to their conversations again). */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeEnvelope, decryptBytes, encodeEnvelope, encryptBytes, envelopeText, FileDecryptError, type SealedFile } from './files';
+import { decodeEnvelope, decryptBytes, encodeEnvelope, encryptBytes, envelopeText, FileDecryptError, forgetFiles, messageFiles, rememberMessageFiles, type SealedFile } from './files';
 
 const bytes = (s: string) => new TextEncoder().encode(s);
 
@@ -51,6 +51,15 @@ describe('the envelope in the MLS plaintext', () => {
     expect(decodeEnvelope(pt)).toEqual({ text: 'look', files: [file] });
     expect(envelopeText(pt)).toBe('look');
     expect(envelopeText(encodeEnvelope('', [file]))).toBe('');
+  });
+
+  it('keeps the files of read messages (for edits) until the browser is removed', () => {
+    rememberMessageFiles('m1', [file]);
+    rememberMessageFiles('m2', []);
+    expect(messageFiles('m1')).toEqual([file]);
+    expect(messageFiles('m2')).toBeUndefined();
+    forgetFiles();
+    expect(messageFiles('m1')).toBeUndefined();
   });
 
   it('drops what is not a file it can fetch (a URL off /files/, a missing key), and survives garbage', () => {

@@ -101,6 +101,11 @@ export function rememberMessageFiles(messageId: string, files: SealedFile[]) {
   if (files.length) ofMessage.set(messageId, files);
 }
 export const messageFiles = (messageId: string) => ofMessage.get(messageId);
+/** A removed browser forgets what it could read (e2ee/client.ts forget()). */
+export function forgetFiles() {
+  uploaded.clear();
+  ofMessage.clear();
+}
 
 async function imageSize(file: File): Promise<{ width?: number; height?: number }> {
   if (!file.type.startsWith('image/') || typeof createImageBitmap !== 'function') return {};
