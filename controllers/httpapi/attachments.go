@@ -59,7 +59,8 @@ func (h *AttachmentHandlers) Routes(e *gin.Engine, _, authed *gin.RouterGroup) {
 }
 
 // Upload stores the request body as a file for a later message: POST /api/channels/:id/attachments?filename=x
-// with the raw bytes as the body and a Content-Length.
+// with the raw bytes as the body and a Content-Length; &encrypted=1 for a file encrypted in the browser (an
+// end-to-end encrypted DM: stored as it is, with a neutral name and type).
 func (h *AttachmentHandlers) Upload(c *gin.Context) {
 	channelID, err := parseID(c.Param("id"), "id")
 	if err != nil {
@@ -67,7 +68,7 @@ func (h *AttachmentHandlers) Upload(c *gin.Context) {
 		return
 	}
 	a, err := h.svc.Upload(c.Request.Context(), attachments.Upload{UserID: caller(c).UserID, ChannelID: channelID,
-		Name: c.Query("filename"), Size: c.Request.ContentLength, Body: c.Request.Body})
+		Name: c.Query("filename"), Size: c.Request.ContentLength, Body: c.Request.Body, Opaque: c.Query("encrypted") == "1"})
 	if err != nil {
 		if c.Request.ContentLength > 0 {
 			// The body was not (fully) read: do not keep the connection for a next request behind unread bytes.

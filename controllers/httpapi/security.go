@@ -15,12 +15,14 @@ import (
 //     with message text rendered as text nodes there is no sink that could inject markup to abuse it.
 //   - img-src 'self' data: blob: : avatars come from our own origin only (see README, Security), so no viewer's
 //     browser fetches a URL another user chose.
+//   - media-src 'self' blob: : videos and audio of encrypted DMs play from object URLs of the bytes this page
+//     decrypted itself (blob: URLs are made by this origin only).
 //   - connect-src 'self': REST and the Socket.IO connection (CSP Level 3 browsers match ws:/wss: of the same
 //     host and port with 'self').
 //   - frame-ancestors 'none' (and X-Frame-Options DENY for older browsers): no site can frame Parley to trick a
 //     click; object-src and base-uri 'none', form-action 'self'.
 const ContentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; " +
-	"img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; media-src 'self'; worker-src 'self'; " +
+	"img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; media-src 'self' blob:; worker-src 'self'; " +
 	"manifest-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 
 // securityHeaders sets the browser protections on every answer. hsts > 0 adds Strict-Transport-Security (only

@@ -28,8 +28,8 @@ test('encrypted DM: the flag is the server\'s; a stale browser is refused plaint
     await expect(p.b.page.getByTestId('e2ee-lock')).toBeVisible({ timeout: 30_000 });
     // The system line, live on both sides; and the flag in the server's DM list.
     for (const u of [p.a, p.b]) await expect(u.page.getByTestId('encryption-system-line')).toContainText('Alice turned on end-to-end encryption');
-    // Files would be stored in the clear: no attach button here (the server refuses uploads too).
-    await expect(p.a.page.getByTestId('composer-attach')).toHaveCount(0);
+    // Files are encrypted in the browser here (e2ee-files.spec.ts): the attach button is back.
+    await expect(p.a.page.getByTestId('composer-attach')).toBeVisible();
     const { channels } = await api('GET', '/api/dms', undefined, p.bob.accessToken);
     expect(channels.find((c: { id: string }) => c.id === dm.id)?.encrypted).toBe(true);
 

@@ -289,6 +289,10 @@ const (
 	AttachmentAttached = "attached"
 )
 
+// EncryptedFileType is the stored type of a file encrypted in the browser (an end-to-end encrypted DM): all the
+// server knows of it. It is served as application/octet-stream, as a download.
+const EncryptedFileType = "application/vnd.parley.encrypted"
+
 // Attachment is a file uploaded to a channel. Its bytes live in the object store (ObjectKey, PreviewKey); this
 // is its metadata, kept in Postgres and copied into the message that carries it.
 type Attachment struct {

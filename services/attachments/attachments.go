@@ -155,7 +155,19 @@ type Upload struct {
 	Name              string
 	Size              int64 // the announced length (Content-Length); -1 if unknown
 	Body              io.Reader
+	// Opaque: the body is a file the browser encrypted (an end-to-end encrypted DM, README "Files in encrypted
+	// DMs"). Its name, type and dimensions travel inside the MLS message; the server stores the bytes as they are.
+	Opaque bool
 }
+
+// EncryptedType is the stored type of an opaque upload (model.EncryptedFileType).
+const EncryptedType = model.EncryptedFileType
+
+// EncryptedName is the stored name of every opaque upload (the real one is inside the MLS message).
+const EncryptedName = "encrypted.bin"
+
+// gcmTag is what AES-GCM adds to a file: an encrypted file of the size limit still fits.
+const gcmTag = 16
 
 func objectKey(id int64) string { return fmt.Sprintf("att/%d/file", id) }
 
@@ -173,12 +185,16 @@ func previewKey(id int64, contentType string) string {
 func (s *Service) Upload(ctx context.Context, u Upload) (model.Attachment, error) {
 	ctx, span := tracing.Start(ctx, "attachments.Upload")
 	defer span.End()
+	maxSize := s.cfg.MaxSize
+	if u.Opaque {
+		maxSize += gcmTag
+	}
 	switch {
 	case u.Size < 0:
 		return model.Attachment{}, apperr.New(apperr.Invalid, "send the file as the request body with a Content-Length")
 	case u.Size == 0:
 		return model.Attachment{}, apperr.InvalidField("file", "the file is empty")
-	case u.Size > s.cfg.MaxSize:
+	case u.Size > maxSize:
 		return model.Attachment{}, apperr.New(apperr.TooLarge, fmt.Sprintf("the file is %s; files can be at most %s", humanSize(u.Size), humanSize(s.cfg.MaxSize)))
 	}
 	if ok, wait := s.limiter.Allow(fmt.Sprint(u.UserID)); !ok {
@@ -186,10 +202,13 @@ func (s *Service) Upload(ctx context.Context, u Upload) (model.Attachment, error
 	}
 	if ch, _, err := s.access.CanRead(ctx, u.UserID, u.ChannelID); err != nil {
 		return model.Attachment{}, err
-	} else if ch.Encrypted {
+	} else if ch.Encrypted && !u.Opaque {
 		// Stored here, the bytes would be in the clear in an end-to-end encrypted conversation.
 		return model.Attachment{}, &apperr.Error{Kind: apperr.EncryptionRequired, Field: "file",
-			Message: "files cannot be sent in an end-to-end encrypted conversation yet"}
+			Message: "this conversation is end-to-end encrypted: files must be encrypted on your device (encrypted=1)"}
+	} else if u.Opaque && !ch.Encrypted {
+		// The other members could not decrypt it, and the server could not preview it.
+		return model.Attachment{}, apperr.InvalidField("encrypted", "end-to-end encryption is not turned on in this conversation: turn it on first")
 	}
 
 	spool, err := os.CreateTemp(s.cfg.TempDir, "parley-upload-*")
@@ -201,6 +220,9 @@ func (s *Service) Upload(ctx context.Context, u Upload) (model.Attachment, error
 	if err != nil || n != u.Size {
 		// An aborted request, a body shorter than its Content-Length, or a read deadline.
 		return model.Attachment{}, apperr.InvalidField("file", fmt.Sprintf("the upload stopped after %d of the %d bytes announced; nothing was stored", n, u.Size))
+	}
+	if u.Opaque {
+		return s.storeOpaque(ctx, u, spool, n)
 	}
 	head := make([]byte, 3072)
 	hn, _ := spool.ReadAt(head, 0)
@@ -270,6 +292,24 @@ func (s *Service) Upload(ctx context.Context, u Upload) (model.Attachment, error
 		}
 	}
 	if err := s.objects.Put(ctx, a.ObjectKey, src, a.Size, a.ContentType); err != nil {
+		s.deleteObjects(a)
+		return model.Attachment{}, unavailable(err)
+	}
+	if err := s.store.Create(ctx, a); err != nil {
+		s.deleteObjects(a)
+		return model.Attachment{}, unavailable(err)
+	}
+	return a, nil
+}
+
+// storeOpaque keeps an encrypted file as it came: no sniffing, no decoding, no preview, poster or snippet (the
+// bytes are ciphertext), a neutral name and type. Size limit, rate limit, access checks and deletion are those
+// of any file.
+func (s *Service) storeOpaque(ctx context.Context, u Upload, spool *os.File, n int64) (model.Attachment, error) {
+	id := s.ids.Next()
+	a := model.Attachment{ID: id, OwnerID: u.UserID, ChannelID: u.ChannelID, Status: model.AttachmentReady, Name: EncryptedName,
+		ContentType: EncryptedType, Size: n, ObjectKey: objectKey(id), CreatedAt: s.now().UTC()}
+	if err := s.objects.Put(ctx, a.ObjectKey, io.NewSectionReader(spool, 0, n), n, "application/octet-stream"); err != nil {
 		s.deleteObjects(a)
 		return model.Attachment{}, unavailable(err)
 	}

@@ -46,12 +46,16 @@ func (m *members) CanRead(_ context.Context, user, channel int64) (model.Channel
 	if !m.in[[2]int64{user, channel}] {
 		return model.Channel{}, "", apperr.New(apperr.Forbidden, "you are not a member of this channel")
 	}
+	if channel == encDM {
+		return model.Channel{ID: channel, Kind: model.ChannelDM, Encrypted: true}, model.RoleMember, nil
+	}
 	return model.Channel{ID: channel, Kind: model.ChannelText}, model.RoleMember, nil
 }
 
 const (
 	alice, bob, carol = int64(11), int64(12), int64(13)
 	general, secret   = int64(101), int64(102)
+	encDM             = int64(103) // an end-to-end encrypted DM of alice and bob
 )
 
 type env struct {
@@ -72,6 +76,8 @@ func newEnv(t *testing.T, objects attachments.Objects, dir string, cfg attachmen
 		access.set(u, general, true)
 	}
 	access.set(alice, secret, true)
+	access.set(alice, encDM, true)
+	access.set(bob, encDM, true)
 	pg := testenv.Postgres(t)
 	store := postgres.NewAttachmentStore(pg)
 	if cfg.TempDir == "" {
@@ -466,4 +472,47 @@ func waitFor(t *testing.T, ok func() bool) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// In an end-to-end encrypted DM the browser uploads ciphertext (Opaque): kept byte for byte under a neutral name and
+// type, with nothing derived from it (no preview, no snippet), within the size limit plus the GCM tag.
+func TestOpaqueUploadsInEncryptedDMs(t *testing.T) {
+	t.Parallel()
+	e := newFSEnv(t, attachments.Config{MaxSize: 1000})
+	opaque := func(user, channel int64, name string, data []byte) (model.Attachment, error) {
+		return e.svc.Upload(context.Background(), attachments.Upload{UserID: user, ChannelID: channel, Name: name, Size: int64(len(data)), Body: bytes.NewReader(data), Opaque: true})
+	}
+	// Plaintext into the encrypted DM, and ciphertext anywhere else: refused, nothing kept.
+	_, err := e.upload(alice, encDM, "notes.txt", []byte("in clear"))
+	wantKind(t, err, apperr.EncryptionRequired, "encrypted")
+	_, err = opaque(alice, general, "x.bin", []byte("ciphertext"))
+	wantKind(t, err, apperr.Invalid, "not turned on")
+	_, err = opaque(carol, encDM, "x.bin", []byte("ciphertext"))
+	wantKind(t, err, apperr.Forbidden, "")
+	if o, sp := e.leftovers(t); o != 0 || sp != 0 {
+		t.Fatalf("after refusals: %d objects, %d spooled", o, sp)
+	}
+	// Text and an image, as the server would otherwise preview them: stored as they came, nothing derived.
+	for _, data := range [][]byte{[]byte("line one\nline two\n"), testfiles.PNG(10, 10)} {
+		a, err := opaque(alice, encDM, "holiday.png", data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a.Name != attachments.EncryptedName || a.ContentType != model.EncryptedFileType || a.Size != int64(len(data)) || a.Preview || a.Snippet != "" || a.Width != 0 {
+			t.Fatalf("stored as %+v", a)
+		}
+		got, f := e.read(t, alice, a.ID, false) // not sent yet: its uploader only
+		if !bytes.Equal(got, data) || f.ContentType != "application/octet-stream" || f.Inline {
+			t.Fatalf("read back %q as %s inline=%v", got, f.ContentType, f.Inline)
+		}
+	}
+	if o, _ := e.leftovers(t); o != 2 {
+		t.Fatalf("%d objects for two opaque uploads (no previews expected)", o)
+	}
+	// The limit: a file of MaxSize encrypts to MaxSize + 16 bytes.
+	if _, err := opaque(alice, encDM, "", make([]byte, 1016)); err != nil {
+		t.Fatal(err)
+	}
+	_, err = opaque(alice, encDM, "", make([]byte, 1017))
+	wantKind(t, err, apperr.TooLarge, "at most")
 }

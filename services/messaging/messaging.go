@@ -331,8 +331,6 @@ func (s *Service) Send(ctx context.Context, d Draft, done func(model.Message, er
 		return errShuttingDown
 	}
 	switch {
-	case d.Encrypted && len(d.Attachments) > 0:
-		return apperr.InvalidField("attachments", "files cannot be sent in an end-to-end encrypted message yet (they would be stored in the clear)")
 	case d.Encrypted:
 		err = checkCiphertext(content)
 	case len(d.Attachments) > 0 && strings.TrimSpace(content) == "":
@@ -397,6 +395,13 @@ func (s *Service) Send(ctx context.Context, d Draft, done func(model.Message, er
 		// Claimed before queueing: a file can be in one message only, and the row carries the metadata.
 		if draft.Attachments, err = s.cfg.Files.Claim(ctx, userID, channelID, nonce, d.Attachments); err != nil {
 			return err
+		}
+		// An encrypted message carries only files encrypted in the browser (uploaded with encrypted=1). A
+		// refused claim stays with this nonce, which can never be stored, so the sweeper collects it.
+		for _, a := range draft.Attachments {
+			if draft.Encrypted != (a.ContentType == model.EncryptedFileType) {
+				return apperr.InvalidField("attachments", "an end-to-end encrypted message carries only files encrypted on your device, and only such a message carries them")
+			}
 		}
 	}
 	return s.dispatch(draft, done)

@@ -1,18 +1,23 @@
 // Command plainscan looks for plaintexts in everything one end-to-end run stored (the encrypted-DM scenario,
 // issue #19): every row of the run's Cassandra messages table (raw and base64-decoded), every text, bytea and
 // jsonb value in its Postgres database (chat tables and the key service's `keys` schema) and every document of
-// its MongoDB database. Usage: plainscan <needle>...; connection settings and names come from the run's
-// environment. It prints one JSON line: {"found": [...], "cassandraRows", "encryptedRows", "postgresValues",
-// "mongoDocuments"}, and exits 1 on an error (never on a find: the test decides).
+// its MongoDB database, and every stored file (objects and previews) under the run's PARLEY_STORAGE_DIR (the fs
+// store). Usage: plainscan <needle>...; a needle "hex:<hex>" is raw bytes (a file's content); connection settings
+// and names come from the run's environment. It prints one JSON line: {"found": [...], "cassandraRows",
+// "encryptedRows", "postgresValues", "mongoDocuments", "storedFiles"}, and exits 1 on an error (never on a find:
+// the test decides).
 package main
 
 import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"time"
@@ -32,6 +37,7 @@ type report struct {
 	EncryptedRows  int      `json:"encryptedRows"`
 	PostgresValues int      `json:"postgresValues"`
 	MongoDocuments int      `json:"mongoDocuments"`
+	StoredFiles    int      `json:"storedFiles"`
 }
 
 func main() {
@@ -48,11 +54,45 @@ func run(needles []string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	r := report{Found: []string{}}
+	raw := make([][]byte, len(needles))
+	for i, n := range needles {
+		raw[i] = []byte(n)
+		if h, ok := strings.CutPrefix(n, "hex:"); ok {
+			b, err := hex.DecodeString(h)
+			if err != nil || len(b) == 0 {
+				return fmt.Errorf("needle %d: bad hex", i)
+			}
+			raw[i] = b
+		}
+	}
 	check := func(where string, b []byte) {
-		for _, n := range needles {
-			if bytes.Contains(b, []byte(n)) {
+		for i, n := range needles {
+			if bytes.Contains(b, raw[i]) {
+				if len(n) > 40 {
+					n = n[:40] + "…"
+				}
 				r.Found = append(r.Found, where+": "+n)
 			}
+		}
+	}
+
+	if dir := os.Getenv("PARLEY_STORAGE_DIR"); dir != "" {
+		err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			r.StoredFiles++
+			rel, _ := filepath.Rel(dir, p)
+			check("file "+rel, []byte(rel)) // the key names nothing either
+			check("file "+rel, b)
+			return nil
+		})
+		if err != nil && !os.IsNotExist(err) {
+			return err
 		}
 	}
 

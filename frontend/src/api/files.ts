@@ -36,13 +36,15 @@ export interface UploadOptions {
   token: string;
   onProgress?: (fraction: number) => void;
   signal?: AbortSignal;
+  /** A file encrypted in the browser (an end-to-end encrypted DM, e2ee/files.ts). */
+  encrypted?: boolean;
 }
 
 /** Uploads one file as the raw request body; resolves to the stored attachment or rejects with an ApiError. */
-export function uploadFile({ channelId, file, token, onProgress, signal }: UploadOptions): Promise<Attachment> {
+export function uploadFile({ channelId, file, token, onProgress, signal, encrypted }: UploadOptions): Promise<Attachment> {
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest();
-    xhr.open('POST', `${API_BASE}/channels/${encodeURIComponent(channelId)}/attachments?filename=${encodeURIComponent(file.name || 'file')}`);
+    xhr.open('POST', `${API_BASE}/channels/${encodeURIComponent(channelId)}/attachments?filename=${encodeURIComponent(file.name || 'file')}${encrypted ? '&encrypted=1' : ''}`);
     xhr.setRequestHeader('Authorization', `Bearer ${token}`);
     xhr.setRequestHeader('Content-Type', 'application/octet-stream'); // the server sniffs the type from the bytes
     xhr.upload.onprogress = (e) => {
@@ -134,5 +136,6 @@ export function previewKind(a: Pick<Attachment, 'contentType' | 'previewUrl' | '
 
 /** The URL that downloads a file (as an attachment, whatever its type). */
 export function downloadUrl(a: Pick<Attachment, 'url'>) {
-  return `${a.url}${a.url.includes('?') ? '&' : '?'}download=1`;
+  // A blob: URL (a file decrypted here) takes no query; its <a download> names it.
+  return a.url.startsWith('blob:') ? a.url : `${a.url}${a.url.includes('?') ? '&' : '?'}download=1`;
 }

@@ -12,7 +12,7 @@ import './attachments.css';
 const MAX_W = 400;
 const MAX_H = 300;
 
-function fit(w = 0, h = 0): { width: number; height: number } {
+export function fit(w = 0, h = 0): { width: number; height: number } {
   if (!w || !h) return { width: MAX_W, height: MAX_H };
   const s = Math.min(1, MAX_W / w, MAX_H / h);
   return { width: Math.max(1, Math.round(w * s)), height: Math.max(1, Math.round(h * s)) };

@@ -44,8 +44,8 @@ export interface ChannelViewProps {
   searchScope?: SearchScope;
   /** Unread messages when the channel was opened (the "New messages" divider goes above the first of them). */
   unreadAtOpen?: number;
-  /** No attaching: an end-to-end encrypted DM (the server would store the files in the clear, so it refuses them). */
-  noFiles?: boolean;
+  /** An end-to-end encrypted DM: files are encrypted in the browser before they are uploaded (e2ee/files.ts). */
+  encryptFiles?: boolean;
 }
 
 export function ChatHeader({ title, topic, actions }: { title: ReactNode; topic?: string; actions?: ReactNode }) {
@@ -87,7 +87,7 @@ export function ChannelView({
   composerNotice,
   searchScope,
   unreadAtOpen = 0,
-  noFiles = false,
+  encryptFiles = false,
 }: ChannelViewProps) {
   const rt = useRealtime();
   const me = useMe();
@@ -259,9 +259,10 @@ export function ChannelView({
     async (file, onProgress, signal) => {
       const token = await auth.getAccessToken();
       if (!token) throw new Error('You are not logged in.');
-      return uploadFile({ channelId, file, token, onProgress, signal });
+      const opts = { channelId, file, token, onProgress, signal };
+      return encryptFiles ? (await import('../e2ee/files')).uploadEncrypted(opts) : uploadFile(opts);
     },
-    [auth, channelId],
+    [auth, channelId, encryptFiles],
   );
   const composer = useRef<ComposerHandle>(null);
   const [dragging, setDragging] = useState(false);
@@ -323,7 +324,7 @@ export function ChannelView({
             data-channel-id={channelId}
             ref={chatRef}
             onDragOver={(e) => {
-              if (!hasFiles(e) || composerNotice || noFiles) return;
+              if (!hasFiles(e) || composerNotice) return;
               e.preventDefault();
               e.dataTransfer.dropEffect = 'copy';
               setDragging(true);
@@ -383,7 +384,7 @@ export function ChannelView({
               onEditLast={() => list.current?.editLastOwn()}
               onEscape={onEscape}
               mentionSource={mentionSource}
-              uploader={noFiles ? undefined : uploader}
+              uploader={uploader}
               limits={limits}
               handle={composer}
             />

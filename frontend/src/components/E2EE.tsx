@@ -9,6 +9,8 @@ import { useMe, useServices } from '../app/services';
 import type { ChatItem } from '../chat/messageStore';
 import { clientFor, epochOfCiphertext, type E2EEClient, type KeysDevice, type KeysGroup } from '../e2ee/client';
 import { concerns, SyncLoop, type SyncNotice } from '../e2ee/syncloop';
+import { decodeEnvelope, rememberMessageFiles } from '../e2ee/files';
+import { EncryptedFiles } from './E2EEFiles';
 import { useRealtime } from '../realtime/RealtimeProvider';
 import { MessageContent } from './MessageContent';
 import { formatStamp } from './MessageItem';
@@ -302,12 +304,18 @@ export function EncryptedText({ item }: { item: ChatItem }) {
     );
   }
   if (known.kind === 'text') {
+    // A message with files: its text, then the files, decrypted here with the keys it carries.
+    const { text, files } = decodeEnvelope(known.text);
+    if (item.id) rememberMessageFiles(item.id, files); // an edit seals them again with the new text
     return (
       <>
         {line}
-        <span className="e2ee-text" data-testid="e2ee-text">
-          <MessageContent content={known.text} />
-        </span>
+        {(text || !files.length) && (
+          <span className="e2ee-text" data-testid="e2ee-text">
+            <MessageContent content={text} />
+          </span>
+        )}
+        {files.length > 0 && <EncryptedFiles files={files} />}
       </>
     );
   }

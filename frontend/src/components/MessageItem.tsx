@@ -340,7 +340,7 @@ export const MessageItem = memo(function MessageItem(props: MessageItemProps) {
               )}
             </div>
           )}
-          {!editing && item.attachments && item.attachments.length > 0 && <Attachments items={item.attachments} />}
+          {!editing && !item.encrypted && item.attachments && item.attachments.length > 0 && <Attachments items={item.attachments} />}
           {canReact && <ReactionBar reactions={item.reactions} onToggle={toggle} onAdd={setPickerAnchor} />}
           {item.state === 'failed' && (
             <div className="failed-row" role="alert">

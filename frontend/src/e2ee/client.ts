@@ -8,6 +8,7 @@ import { indexedDbStore, Vault } from './vault';
 import { safetyNumber, userFingerprint } from './fingerprint';
 import { topUpCount } from './syncloop';
 import { ciphertextKey, clearPlaintexts, setPlaintext } from '../chat/plaintexts';
+import { envelopeText, forgetFiles } from './files';
 
 export const b64 = (b: Uint8Array) => {
   let s = '';
@@ -240,6 +241,7 @@ export class E2EEClient {
     this.joinedAt.clear();
     this.texts.clear();
     clearPlaintexts();
+    forgetFiles(); // the keys of files it read or uploaded
   }
 
   /** After a removal: this browser becomes a new device (others add it to their conversations again). */
@@ -520,7 +522,7 @@ export class E2EEClient {
   /** Keeps what a message says (durably when it is text); with its ciphertext, also for the chat screen. */
   private async remember(key: string, r: Readable, ciphertext?: string) {
     this.texts.set(key, r);
-    if (ciphertext && r.kind === 'text') setPlaintext(ciphertext, r.text);
+    if (ciphertext && r.kind === 'text') setPlaintext(ciphertext, envelopeText(r.text));
     if (r.kind === 'text') await (await this.vault).put('pt:' + key, enc.encode(JSON.stringify(r)));
     this.changed();
   }
@@ -561,7 +563,8 @@ export class E2EEClient {
       const x = 'x:' + ciphertextKey(m.content);
       const known = (await this.recall(x)) ?? (m.editedAt ? undefined : ((await this.recall(m.id)) ?? (await this.recall('n:' + m.nonce))));
       if (known) {
-        if (known.kind === 'text') setPlaintext(m.content, known.text);
+        if (known.kind === 'text') setPlaintext(m.content, envelopeText(known.text));
+        this.changed(); // recalled from the vault (after a reload): else the row stays at "Decrypting…"
         return known;
       }
       await this.loadOrRegister();

@@ -125,7 +125,7 @@ export function DMChannelPage() {
       channelId={channel.id}
       unreadAtOpen={channel.unreadCount}
       mentionSource={mentionSource}
-      noFiles={channel.encrypted}
+      encryptFiles={channel.encrypted}
       headerActions={
         <>
           <E2EEControls channel={channel} />

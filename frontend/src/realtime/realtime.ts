@@ -663,7 +663,7 @@ export class Realtime {
   async edit(channelId: Id, messageId: Id, content: string): Promise<void> {
     // In an encrypted DM the new text is sealed (new ciphertext); a stale flag is corrected by the server's answer.
     const send = async (sealed: boolean) => {
-      const payload = sealed ? { channelId, messageId, content: await (await import('../e2ee/seal')).sealEdit(channelId, content, this.sealer), encrypted: true } : { channelId, messageId, content };
+      const payload = sealed ? { channelId, messageId, content: await (await import('../e2ee/seal')).sealEdit(channelId, content, this.sealer, messageId), encrypted: true } : { channelId, messageId, content };
       return this.withAck((s) => s.timeout(SEND_TIMEOUT_MS).emitWithAck('message:edit', payload));
     };
     let res = await send(this.isEncrypted(channelId));
