@@ -35,6 +35,7 @@ type conversation struct {
 	order   []storedNonce       // the keys of stored, in id order, for expiry
 	horizon bool                // stored holds what Cassandra had within the horizon when the channel became active
 	lastID  int64               // the newest id given or read: new ids go above it
+	sealed  bool                // the "turned on end-to-end encryption" line was accepted: plaintext after it is refused
 
 	// Several nodes: this node's lease on the channel (nil until the first flush takes it), whether the
 	// takeover work after acquiring it is done, and whether the lease was lost (the conversation is dropped).

@@ -492,6 +492,15 @@ func (s *Service) accept(draft model.Message, done func(model.Message, error)) e
 	if s.answerRetryLocked(conv, key, done) {
 		return nil
 	}
+	// Send checked the DM's flag before this, from a cache and outside any lock, so a plaintext send checked a
+	// moment before encryption was turned on could be queued after the line that says so, and be stored in
+	// clear after it. Ids follow the queue's order: refusing here keeps everything after the line sealed.
+	switch {
+	case draft.Kind == model.KindEncryption:
+		conv.sealed = true
+	case conv.sealed && draft.Kind == "" && !draft.Encrypted:
+		return errEncryptionRequired
+	}
 	if s.queued.Load() >= int64(s.cfg.QueueLimit) {
 		return &apperr.Error{Kind: apperr.Unavailable, Message: "messages cannot be stored right now; retry shortly"}
 	}
