@@ -47,7 +47,7 @@ func TestPlaintextQueuedAfterTheEncryptionLineIsRefused(t *testing.T) {
 	if r := wait(t, after, time.Second); !apperr.Is(r.err, apperr.EncryptionRequired) {
 		t.Fatalf("plaintext after the line: %+v", r)
 	}
-	retry := send(t, s, 1, 10, "sent before", "n1") // the same nonce as the first: answered, not refused
+	retry := send(t, s, 1, 10, "sent before", "n1")       // the same nonce as the first: answered, not refused
 	if err := s.Close(context.Background()); err != nil { // stores the queue
 		t.Fatal(err)
 	}
