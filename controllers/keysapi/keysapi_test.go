@@ -58,8 +58,7 @@ func newEnv(t *testing.T, pol keys.Policy) *env {
 	e := &env{t: t, db: db, metrics: m, tokens: auth.NewTokenIssuer([]byte("0123456789abcdef0123456789abcdef"), "parley", "parley-api", time.Hour),
 		now: time.Now(), nextID: 1000}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	e.svc = keys.New(keystore.New(db), nil, pol, log)
-	e.svc.SetClock(e.clock)
+	e.svc = keys.New(keystore.New(db), nil, pol, log, keys.WithClock(e.clock))
 	// Every answer is checked against docs/keys-openapi.yaml; mismatches fail the test once the server closed.
 	chk, err := contract.NewKeys()
 	if err != nil {

@@ -105,6 +105,9 @@ type Option func(*Service)
 // period must be Policy.ClaimBurst and Policy.ClaimEvery). While l fails, each replica falls back to its own.
 func ShareClaimBudget(l SharedLimiter) Option { return func(s *Service) { s.shared = l } }
 
+// WithClock replaces time.Now (tests of the time-based policy).
+func WithClock(now func() time.Time) Option { return func(s *Service) { s.now = now } }
+
 func New(store Store, notify Notifier, policy Policy, log *slog.Logger, opts ...Option) *Service {
 	s := &Service{store: store, notify: notify, policy: policy, now: time.Now, log: log, claimers: map[int64]*rate.Limiter{}}
 	for _, o := range opts {
@@ -149,8 +152,6 @@ func (s *Service) allowClaim(ctx context.Context, userID int64) error {
 	return nil
 }
 
-// SetClock replaces the clock (tests of the time-based policy).
-func (s *Service) SetClock(now func() time.Time) { s.now = now }
 
 // announce sends a notice after the change is stored; a failure is logged, never the caller's error (the
 // clients' fallback poll finds the change).

@@ -26,7 +26,7 @@ import (
 )
 
 // env is the key service on its real store (a fresh Postgres database with the chat schema and the `keys`
-// schema), with a clock the test moves (keys.Service.SetClock).
+// schema), with a clock the test moves (keys.WithClock).
 type env struct {
 	db     *pgxpool.Pool
 	svc    *keys.Service
@@ -59,8 +59,7 @@ func newEnv(t testing.TB, change func(*keys.Policy)) *env {
 
 // withNotifier rebuilds the service with a notifier (nil: none).
 func (e *env) withNotifier(n keys.Notifier) {
-	e.svc = keys.New(keystore.New(e.db), n, e.pol, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	e.svc.SetClock(e.clock)
+	e.svc = keys.New(keystore.New(e.db), n, e.pol, slog.New(slog.NewTextHandler(io.Discard, nil)), keys.WithClock(e.clock))
 }
 
 func (e *env) clock() time.Time { e.mu.Lock(); defer e.mu.Unlock(); return e.now }
@@ -698,8 +697,7 @@ func TestRotationDueByAgeIsAnnouncedOnceAcrossReplicas(t *testing.T) {
 	recs := []*notices{{}, {}}
 	replicas := make([]*keys.Service, len(recs))
 	for i, rec := range recs {
-		replicas[i] = keys.New(keystore.New(e.db), rec, e.pol, slog.New(slog.NewTextHandler(io.Discard, nil)))
-		replicas[i].SetClock(e.clock)
+		replicas[i] = keys.New(keystore.New(e.db), rec, e.pol, slog.New(slog.NewTextHandler(io.Discard, nil)), keys.WithClock(e.clock))
 	}
 	sweepAll := func() {
 		t.Helper()
