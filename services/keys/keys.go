@@ -152,7 +152,6 @@ func (s *Service) allowClaim(ctx context.Context, userID int64) error {
 	return nil
 }
 
-
 // announce sends a notice after the change is stored; a failure is logged, never the caller's error (the
 // clients' fallback poll finds the change).
 func (s *Service) announce(ctx context.Context, n model.KeyNotice) {
