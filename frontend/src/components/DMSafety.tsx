@@ -28,7 +28,7 @@ function useCloseDM(channel: DMChannel, current: boolean) {
     mutationFn: async () => {
       // Always, not only with a badge: the open DM shows none, yet its receipt may still be waiting (debounced).
       if (!isGroup(channel) && channel.lastMessageId) {
-        await rt.markReadUpTo(channel.id, channel.lastMessageId).catch(() => undefined);
+        await rt.read.markReadUpTo(channel.id, channel.lastMessageId).catch(() => undefined);
       }
       await api.closeDM(channel.id);
     },

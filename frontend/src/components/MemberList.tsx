@@ -200,10 +200,10 @@ export function MemberList({ server }: { server: Server }) {
   const all = (members.data?.pages ?? []).flatMap((p) => p.members);
   const ids = all.map((m) => m.user.id).join(',');
   useEffect(() => {
-    if (ids) rt.wantPresence(ids.split(','));
+    if (ids) rt.presence.want(ids.split(','));
   }, [rt, ids]);
 
-  const withStatus = all.map((m) => ({ m, status: (m.user.id === rt.meId ? ownStatus(rt.chosenStatus(), rt.isIdle(), true) : rt.presence.get(m.user.id)?.status ?? 'offline') as PresenceStatus }));
+  const withStatus = all.map((m) => ({ m, status: (m.user.id === rt.meId ? ownStatus(rt.presence.chosenStatus(), rt.presence.isIdle(), true) : rt.presence.get(m.user.id)?.status ?? 'offline') as PresenceStatus }));
   const byName = (a: { m: Member }, b: { m: Member }) => displayName(a.m.user).localeCompare(displayName(b.m.user));
   // Invisible (myself, as only I can see) is listed with the offline members, as the others see me.
   const shownOffline = (s: PresenceStatus) => s === 'offline' || s === 'invisible';

@@ -61,10 +61,10 @@ describe('socket client loaded on demand', () => {
     rt.start();
     expect(rt.sockets.getStatus()).toBe('connecting');
     expect(rt.sockets.connected).toBe(false);
-    await rt.ensureLoaded('c1');
+    await rt.history.ensureLoaded('c1');
     expect(toItems(rt.chat.getChannel('c1')).map((i) => i.key)).toEqual(['10']);
     // Emitted before the client arrived: said once it is (socket.io then buffers until connected).
-    rt.setChosenStatus('dnd');
+    rt.presence.setChosen('dnd');
     expect(f.sock.connectCalls).toBe(0);
 
     f.load();
@@ -82,9 +82,9 @@ describe('socket client loaded on demand', () => {
     const f = deferredFactory();
     const rt = setup(f.factory);
     rt.start();
-    await rt.ensureLoaded('c1');
+    await rt.history.ensureLoaded('c1');
     f.sock.ackers.set('message:send', (p) => ({ ok: true, message: msg('20', { ...(p as object), senderId: 'me' }) }));
-    const nonce = rt.send('c1', 'early')!;
+    const nonce = rt.sender.send('c1', 'early')!;
     expect(f.sock.sent('message:send')).toEqual([]);
     f.load();
     await tick();
@@ -99,7 +99,7 @@ describe('socket client loaded on demand', () => {
     const f = deferredFactory();
     const rt = setup(f.factory);
     rt.start();
-    const edit = rt.edit('c1', '10', 'changed');
+    const edit = rt.sender.edit('c1', '10', 'changed');
     const outcome = expect(edit).rejects.toThrow('not connected');
     await vi.advanceTimersByTimeAsync(20_000);
     await outcome;

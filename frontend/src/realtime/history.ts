@@ -1,0 +1,164 @@
+// Message history per channel: the newest page, older and newer pages, a window around a message (jumps), and
+// the catch-up after a (re)connect (`messages:sync` from the newest id we hold).
+import type { QueryClient } from '@tanstack/react-query';
+import type { Api } from '../api/endpoints';
+import { PAGE_SIZE } from '../api/endpoints';
+import { errorMessage } from '../api/http';
+import type { Ack, Id, SyncResult } from '../api/types';
+import { noteLastMessage } from '../app/cache';
+import { applySync, planSync } from '../chat/catchup';
+import { applyAroundPage, applyNewerPage, applyNewestPage, applyOlderPage, newestId, oldestId } from '../chat/messageStore';
+import { findLoaded } from '../chat/replies';
+import { SEND_TIMEOUT_MS } from '../chat/send';
+import type { Connection } from './connection';
+import { isDM } from './messages';
+import type { ReadState } from './readState';
+import type { ChatStore } from './stores';
+
+export interface HistoryDeps {
+  conn: Pick<Connection, 'epoch' | 'connected' | 'request' | 'send'>;
+  api: Pick<Api, 'messages'>;
+  qc: QueryClient;
+  chat: ChatStore;
+  read: Pick<ReadState, 'activeChannelId' | 'markRead'>;
+  meId: Id;
+}
+
+/** A session's message history (see the file's comment); the coordinator makes one. */
+export function history({ conn, api, qc, chat, read, meId }: HistoryDeps) {
+  const loadingNewest = new Map<Id, Promise<void>>();
+  const loadingOlder = new Map<Id, Promise<void>>();
+  const loadingNewer = new Map<Id, Promise<void>>();
+  const loadErrors = new Map<Id, string>();
+
+  function loadError(channelId: Id): string | undefined {
+    return loadErrors.get(channelId);
+  }
+
+  /** Loads the newest page unless the channel is already live. */
+  function ensureLoaded(channelId: Id): Promise<void> {
+    const st = chat.getChannel(channelId);
+    // Coming back to a channel left in the past (after a jump): start from the present again.
+    if (st?.loaded && !st.hasMoreNewer) return Promise.resolve();
+    return loadNewest(channelId);
+  }
+
+  /** (Re)loads the newest page; replaces history when it does not connect to what we hold. */
+  function loadNewest(channelId: Id): Promise<void> {
+    const running = loadingNewest.get(channelId);
+    if (running) return running;
+    const epoch = conn.epoch;
+    const p = (async () => {
+      try {
+        const page = await api.messages(channelId);
+        loadErrors.delete(channelId);
+        chat.update(channelId, (st) => applyNewestPage(st, page.messages ?? [], !!page.hasMore));
+        // A connect happened while the page was in flight: its catch-up skipped this channel, so sync it now.
+        if (epoch !== conn.epoch && conn.connected) void catchUp([channelId]);
+      } catch (e) {
+        loadErrors.set(channelId, errorMessage(e));
+        chat.update(channelId, (st) => ({ ...st }));
+        throw e;
+      } finally {
+        loadingNewest.delete(channelId);
+      }
+    })();
+    loadingNewest.set(channelId, p);
+    return p;
+  }
+
+  function isLoadingOlder(channelId: Id): boolean {
+    return loadingOlder.has(channelId);
+  }
+
+  function loadOlder(channelId: Id): Promise<void> {
+    const st = chat.getChannel(channelId);
+    const before = oldestId(st);
+    if (!st?.loaded || !st.hasMoreOlder || !before) return Promise.resolve();
+    const running = loadingOlder.get(channelId);
+    if (running) return running;
+    const p = (async () => {
+      try {
+        const page = await api.messages(channelId, { before });
+        chat.update(channelId, (s) => applyOlderPage(s, page.messages ?? [], !!page.hasMore));
+      } finally {
+        loadingOlder.delete(channelId);
+      }
+    })();
+    loadingOlder.set(channelId, p);
+    return p;
+  }
+
+  function isLoadingNewer(channelId: Id): boolean {
+    return loadingNewer.has(channelId);
+  }
+
+  /**
+   * Makes `messageId` part of the loaded list: nothing to do when it is loaded; else the page around it is loaded
+   * (merged when it connects to what we hold, else as a window into the past). Resolves whether it is there.
+   */
+  async function jumpTo(channelId: Id, messageId: Id): Promise<boolean> {
+    if (findLoaded(chat.getChannel(channelId), messageId)) return true;
+    const page = await api.messages(channelId, { around: messageId, limit: PAGE_SIZE });
+    const wasWindow = !!chat.getChannel(channelId)?.hasMoreNewer;
+    chat.update(channelId, (st) => applyAroundPage(st, messageId, page.messages ?? [], !!page.hasMore, PAGE_SIZE));
+    // From a window back to the present: live messages were set aside meanwhile, so catch up.
+    if (wasWindow && !chat.getChannel(channelId)?.hasMoreNewer && conn.connected) void catchUp([channelId]);
+    return !!findLoaded(chat.getChannel(channelId), messageId);
+  }
+
+  /** A window into the past pages forward (`?after=`); once it reaches the present, catch up from its newest id. */
+  function loadNewer(channelId: Id): Promise<void> {
+    const st = chat.getChannel(channelId);
+    const after = newestId(st);
+    if (!st?.hasMoreNewer || !after) return Promise.resolve();
+    const running = loadingNewer.get(channelId);
+    if (running) return running;
+    const p = (async () => {
+      try {
+        const page = await api.messages(channelId, { after });
+        chat.update(channelId, (s) => (s.hasMoreNewer ? applyNewerPage(s, page.messages ?? [], !!page.hasMore) : s));
+        if (!page.hasMore && conn.connected) await catchUp([channelId]);
+      } finally {
+        loadingNewer.delete(channelId);
+      }
+    })();
+    loadingNewer.set(channelId, p);
+    return p;
+  }
+
+  /** Catch-up after (re)connect: `messages:sync` from the newest id we hold per loaded channel. */
+  async function catchUp(only?: Id[]): Promise<void> {
+    const plan = planSync(chat.getAll(), only);
+    for (const id of plan.refetch) void loadNewest(id).catch(() => undefined);
+    if (!plan.payload) return;
+    let res: Ack<SyncResult>;
+    try {
+      const payload = plan.payload;
+      res = await conn.request((s) => s.timeout(SEND_TIMEOUT_MS).emitWithAck('messages:sync', payload));
+    } catch {
+      // No answer: fall back to refetching the newest page of each channel.
+      for (const id of Object.keys(plan.payload.channels)) void loadNewest(id).catch(() => undefined);
+      return;
+    }
+    if (!res || !res.ok) {
+      for (const id of Object.keys(plan.payload.channels)) void loadNewest(id).catch(() => undefined);
+      return;
+    }
+    const applied = applySync(chat.getAll(), res);
+    chat.setMany(applied.updated);
+    for (const id of applied.refetch) void loadNewest(id).catch(() => undefined);
+    for (const [channelId, msgs] of applied.added) {
+      const fromOthers = msgs.filter((m) => m.senderId !== meId);
+      const last = fromOthers[fromOthers.length - 1];
+      if (last && isDM(qc, channelId)) conn.send('message:delivered', { channelId, messageId: last.id });
+      const newest = msgs[msgs.length - 1];
+      if (newest) noteLastMessage(qc, newest);
+      if (channelId === read.activeChannelId) read.markRead(channelId);
+    }
+  }
+
+  return { loadError, ensureLoaded, loadNewest, isLoadingOlder, loadOlder, isLoadingNewer, jumpTo, loadNewer, catchUp };
+}
+
+export type History = ReturnType<typeof history>;
