@@ -1,31 +1,24 @@
-// Message history per channel: the newest page, older and newer pages, a window around a message (jumps), and
-// the catch-up after a (re)connect (`messages:sync` from the newest id we hold).
-import type { QueryClient } from '@tanstack/react-query';
+// Message history per channel: the newest page, older and newer pages, a window around a message (jumps). The
+// catch-up after a (re)connect (`messages:sync` from the newest id we hold) is in live.ts.
 import type { Api } from '../api/endpoints';
 import { PAGE_SIZE } from '../api/endpoints';
 import { errorMessage } from '../api/http';
-import type { Ack, Id, SyncResult } from '../api/types';
-import { noteLastMessage } from '../app/cache';
-import { applySync, planSync } from '../chat/catchup';
+import type { Id } from '../api/types';
 import { applyAroundPage, applyNewerPage, applyNewestPage, applyOlderPage, newestId, oldestId } from '../chat/messageStore';
 import { findLoaded } from '../chat/replies';
-import { SEND_TIMEOUT_MS } from '../chat/send';
 import type { Connection } from './connection';
-import { isDM } from './messages';
-import type { ReadState } from './readState';
 import type { ChatStore } from './stores';
 
 export interface HistoryDeps {
-  conn: Pick<Connection, 'epoch' | 'connected' | 'request' | 'send'>;
+  conn: Pick<Connection, 'epoch' | 'connected'>;
   api: Pick<Api, 'messages'>;
-  qc: QueryClient;
   chat: ChatStore;
-  read: Pick<ReadState, 'activeChannelId' | 'markRead'>;
-  meId: Id;
+  /** The catch-up of some channels (live.ts, through the coordinator); called only while connected. */
+  catchUp: (only: Id[]) => Promise<void>;
 }
 
 /** A session's message history (see the file's comment); the coordinator makes one. */
-export function history({ conn, api, qc, chat, read, meId }: HistoryDeps) {
+export function history({ conn, api, chat, catchUp }: HistoryDeps) {
   const loadingNewest = new Map<Id, Promise<void>>();
   const loadingOlder = new Map<Id, Promise<void>>();
   const loadingNewer = new Map<Id, Promise<void>>();
@@ -127,38 +120,7 @@ export function history({ conn, api, qc, chat, read, meId }: HistoryDeps) {
     return p;
   }
 
-  /** Catch-up after (re)connect: `messages:sync` from the newest id we hold per loaded channel. */
-  async function catchUp(only?: Id[]): Promise<void> {
-    const plan = planSync(chat.getAll(), only);
-    for (const id of plan.refetch) void loadNewest(id).catch(() => undefined);
-    if (!plan.payload) return;
-    let res: Ack<SyncResult>;
-    try {
-      const payload = plan.payload;
-      res = await conn.request((s) => s.timeout(SEND_TIMEOUT_MS).emitWithAck('messages:sync', payload));
-    } catch {
-      // No answer: fall back to refetching the newest page of each channel.
-      for (const id of Object.keys(plan.payload.channels)) void loadNewest(id).catch(() => undefined);
-      return;
-    }
-    if (!res || !res.ok) {
-      for (const id of Object.keys(plan.payload.channels)) void loadNewest(id).catch(() => undefined);
-      return;
-    }
-    const applied = applySync(chat.getAll(), res);
-    chat.setMany(applied.updated);
-    for (const id of applied.refetch) void loadNewest(id).catch(() => undefined);
-    for (const [channelId, msgs] of applied.added) {
-      const fromOthers = msgs.filter((m) => m.senderId !== meId);
-      const last = fromOthers[fromOthers.length - 1];
-      if (last && isDM(qc, channelId)) conn.send('message:delivered', { channelId, messageId: last.id });
-      const newest = msgs[msgs.length - 1];
-      if (newest) noteLastMessage(qc, newest);
-      if (channelId === read.activeChannelId) read.markRead(channelId);
-    }
-  }
-
-  return { loadError, ensureLoaded, loadNewest, isLoadingOlder, loadOlder, isLoadingNewer, jumpTo, loadNewer, catchUp };
+  return { loadError, ensureLoaded, loadNewest, isLoadingOlder, loadOlder, isLoadingNewer, jumpTo, loadNewer };
 }
 
 export type History = ReturnType<typeof history>;

@@ -7,6 +7,7 @@ import type { ParleySocket, SocketFactory } from '../api/socket';
 import { toItems } from '../chat/messageStore';
 import { FakeSocket } from '../test/fakeSocket';
 import { msg } from '../test/fixtures';
+import * as live from './live';
 import { Realtime } from './realtime';
 
 /** A factory whose socket arrives when the test says (load) or whose download fails (fail). */
@@ -28,7 +29,8 @@ function deferredFactory() {
   };
 }
 
-function setup(factory: SocketFactory) {
+/** `inject`: pass the event handlers in (as the other tests do); else the coordinator imports live.ts itself. */
+function setup(factory: SocketFactory, inject = true) {
   localStorage.setItem(
     SESSION_KEY,
     JSON.stringify({
@@ -44,7 +46,7 @@ function setup(factory: SocketFactory) {
     messages: vi.fn(async () => ({ messages: [msg('10')], hasMore: false })),
     presence: vi.fn(async () => ({ presence: [] })),
   } as unknown as Api;
-  return new Realtime({ auth, api, queryClient: new QueryClient(), meId: 'me', socketFactory: factory });
+  return new Realtime({ auth, api, queryClient: new QueryClient(), meId: 'me', socketFactory: factory, live: inject ? live : undefined });
 }
 
 const tick = () => new Promise((r) => setTimeout(r, 0));
@@ -75,6 +77,22 @@ describe('socket client loaded on demand', () => {
     expect(rt.sockets.getStatus()).toBe('connected');
     f.sock.fire('message:new', msg('11', { channelId: 'c1' }));
     expect(toItems(rt.chat.getChannel('c1')).map((i) => i.key)).toEqual(['10', '11']);
+    rt.stop();
+  });
+
+  it('without the handlers passed in, the socket connects only once live.ts has loaded, with every listener in place', async () => {
+    const f = deferredFactory();
+    const rt = setup(f.factory, false);
+    rt.start();
+    await rt.history.ensureLoaded('c1');
+    f.load();
+    await vi.waitFor(() => expect(f.sock.connectCalls).toBe(1));
+    f.sock.serverConnect();
+    expect(rt.sockets.getStatus()).toBe('connected');
+    f.sock.fire('message:new', msg('11', { channelId: 'c1' }));
+    f.sock.fire('typing:user', { channelId: 'c1', userId: 'bob', typing: true });
+    expect(toItems(rt.chat.getChannel('c1')).map((i) => i.key)).toEqual(['10', '11']);
+    expect([...(rt.typing.getTyping().get('c1')?.keys() ?? [])]).toEqual(['bob']);
     rt.stop();
   });
 

@@ -1,5 +1,6 @@
 // Servers, channels and members as events change them (server:update, channel:update, member:update): the
 // query cache follows, and being removed (kicked, banned, a server or channel deleted) is told as a notice.
+// Loaded with the other event handlers (live.ts), not with the chat screen.
 import type { InfiniteData, QueryClient } from '@tanstack/react-query';
 import { qk } from '../api/queryKeys';
 import type { ParleySocket } from '../api/socket';
@@ -14,26 +15,21 @@ export interface RemovalNotice {
   message: string;
 }
 
-type NoticeListener = (n: RemovalNotice) => void;
-
-/** Makes the session's membership store: `listen` wires its socket events, `onRemoved` tells the removals. */
-export function membership(qc: QueryClient, chat: Pick<ChatStore, 'drop'>, meId: Id, wantPresence: (ids: Id[]) => void) {
-  const listeners = new Set<NoticeListener>();
-
-  function listen(s: ParleySocket) {
-    s.on('server:update', (e) => onServerUpdate(e));
-    s.on('channel:update', (e) => onChannelUpdate(e));
-    s.on('member:update', (e) => onMemberUpdate(e));
-  }
-
-  function onRemoved(l: NoticeListener): () => void {
-    listeners.add(l);
-    return () => listeners.delete(l);
-  }
-
-  function notice(n: RemovalNotice) {
-    for (const l of listeners) l(n);
-  }
+/**
+ * Wires the session's membership events to the query cache; removals are told through `notice` (the coordinator's
+ * `membership.onRemoved` listeners). Part of the lazy event handlers (live.ts).
+ */
+export function listenMembership(
+  s: ParleySocket,
+  qc: QueryClient,
+  chat: Pick<ChatStore, 'drop'>,
+  meId: Id,
+  wantPresence: (ids: Id[]) => void,
+  notice: (n: RemovalNotice) => void,
+) {
+  s.on('server:update', (e) => onServerUpdate(e));
+  s.on('channel:update', (e) => onChannelUpdate(e));
+  s.on('member:update', (e) => onMemberUpdate(e));
 
   function serverName(id: Id): string {
     return (
@@ -147,8 +143,4 @@ export function membership(qc: QueryClient, chat: Pick<ChatStore, 'drop'>, meId:
       );
     }
   }
-
-  return { listen, onRemoved };
 }
-
-export type Membership = ReturnType<typeof membership>;

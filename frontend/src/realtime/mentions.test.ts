@@ -10,6 +10,7 @@ import { DEFAULT_SETTINGS } from '../chat/notify';
 import { FakeSocket, fakeSocketFactory } from '../test/fakeSocket';
 import { msg } from '../test/fixtures';
 import { totalMentions } from '../app/cache';
+import * as live from './live';
 import { Realtime, type IncomingMessage } from './realtime';
 
 function setup() {
@@ -27,7 +28,7 @@ function setup() {
   const api = { messages: vi.fn(async () => ({ messages: [], hasMore: false })), presence: vi.fn(async () => ({ presence: [] })) } as unknown as Api;
   const qc = new QueryClient();
   const sock = new FakeSocket();
-  const rt = new Realtime({ auth, api, queryClient: qc, meId: 'me', socketFactory: fakeSocketFactory(sock) });
+  const rt = new Realtime({ auth, api, queryClient: qc, meId: 'me', socketFactory: fakeSocketFactory(sock), live });
   const incoming: IncomingMessage[] = [];
   rt.messages.onIncoming((e) => incoming.push(e));
   rt.start();

@@ -1,7 +1,6 @@
-// Presence: other users' (asked for in batches, pushed by presence:update/batch) and mine (the chosen status,
+// Presence: other users' (asked for in batches, pushed by presence:update/batch: live.ts) and mine (the chosen status,
 // idleness after IDLE_AFTER_MS without input).
 import type { Api } from '../api/endpoints';
-import type { ParleySocket } from '../api/socket';
 import type { ChosenStatus, Id } from '../api/types';
 import { readStatusHint, wireStatus, writeStatusHint } from '../chat/status';
 import type { Connection } from './connection';
@@ -25,11 +24,6 @@ export class PresenceTracker extends PresenceStore {
   ) {
     super();
     this.chosen = readStatusHint(meId);
-  }
-
-  listen(s: ParleySocket) {
-    s.on('presence:update', (p) => this.set([p]));
-    s.on('presence:batch', (b) => this.set(b.updates));
   }
 
   /** On every connect: the handshake carried the device's last choice; say the current one (and idleness) in case it differs. */

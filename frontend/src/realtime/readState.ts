@@ -1,13 +1,10 @@
-// Read state: which channel is being viewed, my read position (debounced receipt:read), the unread badges it
-// moves, and others' read/delivered receipts.
+// Read state: which channel is being viewed and my read position (debounced receipt:read). The receipt and
+// unread events (others' receipts, my position moved elsewhere) are handled in live.ts.
 import type { QueryClient } from '@tanstack/react-query';
-import { qk } from '../api/queryKeys';
-import type { ParleySocket } from '../api/socket';
-import type { Id, UnreadEvent } from '../api/types';
-import { applyUnread, clearUnread } from '../app/cache';
+import type { Id } from '../api/types';
+import { clearUnread } from '../app/cache';
 import { compareIds } from '../chat/ids';
 import { newestId } from '../chat/messageStore';
-import { applyReceipt } from '../chat/receipts';
 import { SEND_TIMEOUT_MS } from '../chat/send';
 import type { Connection } from './connection';
 import type { ChatStore } from './stores';
@@ -25,33 +22,7 @@ export class ReadState {
     private readonly conn: Pick<Connection, 'socket' | 'request'>,
     private readonly qc: QueryClient,
     private readonly chat: ChatStore,
-    private readonly meId: Id,
   ) {}
-
-  listen(s: ParleySocket) {
-    s.on('receipt:update', (e) => {
-      if (e.userId === this.meId) {
-        // My read position moved (this tab's receipt, another tab or device).
-        this.ownReadMoved({ channelId: e.channelId, unreadCount: 0, mentionCount: 0, lastReadId: e.messageId });
-        return;
-      }
-      this.chat.updateReceipts(e.channelId, (r) => applyReceipt(r, 'read', e));
-    });
-    s.on('receipt:delivered', (e) => this.chat.updateReceipts(e.channelId, (r) => applyReceipt(r, 'delivered', e)));
-    s.on('unread:update', (e) => this.ownReadMoved(e));
-  }
-
-  /**
-   * Applies my new read position to the channel's badge. Receipts are debounced, so the position can be older
-   * than messages that arrived since: those stay unread (counted from the loaded history).
-   */
-  private ownReadMoved(e: UnreadEvent) {
-    const st = this.chat.getChannel(e.channelId);
-    const newer = e.lastReadId && st ? st.messages.filter((m) => m.senderId !== this.meId && compareIds(m.id, e.lastReadId!) > 0).length : undefined;
-    const found = applyUnread(this.qc, e, this.activeChannelId, newer);
-    if (!found) void this.qc.invalidateQueries({ queryKey: qk.dms });
-    if (e.channelId === this.activeChannelId) this.markRead(e.channelId);
-  }
 
   setActiveChannel(channelId: Id | null) {
     this.activeChannelId = channelId;

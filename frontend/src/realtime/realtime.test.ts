@@ -7,6 +7,7 @@ import type { ChannelsList, DMList, Message, MessagesPage } from '../api/types';
 import { toItems } from '../chat/messageStore';
 import { FakeSocket, fakeSocketFactory } from '../test/fakeSocket';
 import { msg } from '../test/fixtures';
+import * as live from './live';
 import { Realtime } from './realtime';
 
 const flush = () => new Promise((r) => setTimeout(r, 0));
@@ -30,7 +31,7 @@ function setup(pages: Record<string, MessagesPage[]> = {}) {
   const api = { messages, presence: vi.fn(async () => ({ presence: [] })) } as unknown as Api;
   const queryClient = new QueryClient();
   const sock = new FakeSocket();
-  const rt = new Realtime({ auth, api, queryClient, meId: 'me', socketFactory: fakeSocketFactory(sock) });
+  const rt = new Realtime({ auth, api, queryClient, meId: 'me', socketFactory: fakeSocketFactory(sock), live });
   return { rt, sock, api, messages, queryClient, auth };
 }
 

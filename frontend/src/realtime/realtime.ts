@@ -1,21 +1,22 @@
 // Everything live for one logged-in session, as small stores behind this coordinator (Element's SDKContext is the
-// model): the connection (connection.ts), message events (messages.ts), history and catch-up (history.ts),
-// sending (sending.ts), typing (typing.ts), presence (presence.ts), read state (readState.ts), servers/channels/
-// members and removal notices (membership.ts), and the E2EE hooks (e2ee.ts). The coordinator makes each with
-// what it needs, wires the socket's events to them and does what a (re)connect needs of several. Framework-free;
-// RealtimeProvider exposes it.
+// model): the connection (connection.ts), message events (messages.ts), history (history.ts), sending
+// (sending.ts), typing (typing.ts), presence (presence.ts), read state (readState.ts), removal notices, and the
+// E2EE hooks (e2ee.ts). What the socket's events do, the catch-up and the membership events (membership.ts) are
+// live.ts, a chunk of its own fetched beside the socket client: the coordinator makes the socket wait for it, so
+// it is here before anything arrives. The coordinator makes each store with what it needs and does what a
+// (re)connect needs of several. Framework-free; RealtimeProvider exposes it.
 import type { QueryClient } from '@tanstack/react-query';
 import type { AuthManager } from '../api/auth';
 import type { Api } from '../api/endpoints';
 import { qk } from '../api/queryKeys';
-import type { SocketFactory } from '../api/socket';
+import { defaultSocketFactory, type SocketFactory } from '../api/socket';
 import type { Id } from '../api/types';
-import { normalizeSettings } from '../chat/notify';
 import { OriginalsCache } from '../chat/replies';
 import { Connection } from './connection';
 import { E2EEHooks } from './e2ee';
 import { history, type History } from './history';
-import { membership, type Membership } from './membership';
+import type { Live } from './live';
+import type { RemovalNotice } from './membership';
 import { MessageEvents } from './messages';
 import { PresenceTracker } from './presence';
 import { ReadState } from './readState';
@@ -33,7 +34,11 @@ export interface RealtimeDeps {
   queryClient: QueryClient;
   meId: Id;
   socketFactory?: SocketFactory;
+  /** The event handlers (live.ts), passed in by tests so that they stay synchronous; else loaded with the socket. */
+  live?: Live;
 }
+
+type NoticeListener = (n: RemovalNotice) => void;
 
 export class Realtime {
   readonly chat = new ChatStore();
@@ -44,13 +49,24 @@ export class Realtime {
   readonly messages: MessageEvents;
   readonly history: History;
   readonly sender: Sender;
-  readonly membership: Membership;
+  /** Being removed (kicked, banned, a server or channel deleted), as live.ts hears of it. */
+  readonly membership = {
+    listeners: new Set<NoticeListener>(),
+    onRemoved(l: NoticeListener): () => void {
+      this.listeners.add(l);
+      return () => this.listeners.delete(l);
+    },
+    notice(n: RemovalNotice) {
+      for (const l of this.listeners) l(n);
+    },
+  };
   readonly e2ee: E2EEHooks;
   /** Replies' originals that are not loaded (fetched one by one, see chat/replies.ts). */
   readonly originals: OriginalsCache;
   readonly meId: Id;
+  readonly qc: QueryClient;
   private readonly api: Api;
-  private readonly qc: QueryClient;
+  private live?: Live;
 
   constructor(deps: RealtimeDeps) {
     const { api, queryClient: qc, meId, auth } = deps;
@@ -58,16 +74,28 @@ export class Realtime {
     this.api = api;
     this.qc = qc;
     this.meId = meId;
-    const conn = (this.sockets = new Connection(auth, deps.socketFactory));
+    // The socket waits for the event handlers: both chunks download side by side, and a failed download of either
+    // is retried like the socket client's (api/socket.ts).
+    const factory = deps.socketFactory ?? defaultSocketFactory;
+    this.live = deps.live;
+    const conn = (this.sockets = new Connection(
+      auth,
+      this.live
+        ? factory
+        : (o) =>
+            Promise.all([factory(o), import('./live')]).then(([s, live]) => {
+              this.live = live;
+              return s;
+            }),
+    ));
     const originals = (this.originals = new OriginalsCache((channelId, messageId) => api.message(channelId, messageId)));
-    const typing = (this.typing = new TypingStore(conn, meId));
-    const presence = (this.presence = new PresenceTracker(conn, api, meId));
-    const read = (this.read = new ReadState(conn, qc, chat, meId));
-    const messages = (this.messages = new MessageEvents({ conn, qc, chat, originals, typing, read, meId }));
-    this.history = history({ conn, api, qc, chat, read, meId });
+    this.typing = new TypingStore(conn);
+    this.presence = new PresenceTracker(conn, api, meId);
+    this.read = new ReadState(conn, qc, chat);
+    const messages = (this.messages = new MessageEvents({ qc, chat, originals }));
+    this.history = history({ conn, api, chat, catchUp: (only) => this.catchUp(only) });
     const e2ee = (this.e2ee = new E2EEHooks(qc, auth, meId));
     this.sender = new Sender({ conn, api, qc, chat, e2ee, messages, meId });
-    this.membership = membership(qc, chat, meId, (ids) => presence.want(ids));
     this.wire();
   }
 
@@ -91,6 +119,11 @@ export class Realtime {
     this.typing.stop();
   }
 
+  /** Catch-up after a (re)connect (live.ts, here whenever connected). */
+  private catchUp(only?: Id[]): Promise<void> {
+    return this.live ? this.live.catchUp(this, only) : Promise.resolve();
+  }
+
   private wire() {
     const { qc, presence, outbox } = this;
     this.sockets.onConnect((first) => {
@@ -107,25 +140,12 @@ export class Realtime {
       // Queued sends wait for catch-up, so a message stored before the connection dropped (its ack lost) is
       // recognised by its nonce and not sent again, however long the page was offline.
       outbox.pause();
-      void this.history
-        .catchUp()
+      void this.catchUp()
         .catch(() => undefined)
         .finally(() => outbox.resume());
     });
-    // The socket client is a chunk of its own (api/socket.ts): listen once it has arrived, before it connects.
-    this.sockets.withSocket((s) => {
-      this.messages.listen(s);
-      this.typing.listen(s);
-      presence.listen(s);
-      this.read.listen(s);
-      this.membership.listen(s);
-      // Settings changed in another tab or device.
-      s.on('settings:update', (e) => {
-        if (!e || typeof e !== 'object') return;
-        const settings = normalizeSettings(e);
-        qc.setQueryData(qk.settings, settings);
-        presence.setChosen(settings.status);
-      });
-    });
+    // The socket client is a chunk of its own (api/socket.ts): listen once it (and live.ts) has arrived, before it
+    // connects.
+    this.sockets.withSocket((s) => this.live!.listen(this, s));
   }
 }

@@ -11,6 +11,7 @@ import type { PinsData } from '../chat/pins';
 import { resolveQuote } from '../chat/replies';
 import { FakeSocket, fakeSocketFactory } from '../test/fakeSocket';
 import { msg } from '../test/fixtures';
+import * as live from './live';
 import { Realtime } from './realtime';
 
 const flush = () => new Promise((r) => setTimeout(r, 0));
@@ -40,7 +41,7 @@ function setup(messages: (channelId: string, opts?: Record<string, string | numb
   } as unknown as Api;
   const queryClient = new QueryClient();
   const sock = new FakeSocket();
-  const rt = new Realtime({ auth, api, queryClient, meId: 'me', socketFactory: fakeSocketFactory(sock) });
+  const rt = new Realtime({ auth, api, queryClient, meId: 'me', socketFactory: fakeSocketFactory(sock), live });
   rt.start();
   sock.serverConnect();
   return { rt, sock, api, queryClient };

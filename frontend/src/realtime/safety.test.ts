@@ -6,6 +6,7 @@ import type { Api } from '../api/endpoints';
 import { qk } from '../api/queryKeys';
 import type { DMChannel, DMList } from '../api/types';
 import { FakeSocket, fakeSocketFactory } from '../test/fakeSocket';
+import * as live from './live';
 import { Realtime } from './realtime';
 
 function setup() {
@@ -23,7 +24,7 @@ function setup() {
   const api = { messages: vi.fn(async () => ({ messages: [], hasMore: false })), presence: vi.fn(async () => ({ presence: [] })) } as unknown as Api;
   const queryClient = new QueryClient();
   const sock = new FakeSocket();
-  const rt = new Realtime({ auth, api, queryClient, meId: 'me', socketFactory: fakeSocketFactory(sock) });
+  const rt = new Realtime({ auth, api, queryClient, meId: 'me', socketFactory: fakeSocketFactory(sock), live });
   rt.start();
   sock.serverConnect();
   return { rt, sock, queryClient };

@@ -1,6 +1,5 @@
-// Who is typing where (Element's TypingStore): typing:user events in, typing:start/stop out. Entries expire on
+// Who is typing where (Element's TypingStore): typing:user events in (live.ts), typing:start/stop out. Entries expire on
 // their own (chat/typing.ts); a message from someone ends their typing.
-import type { ParleySocket } from '../api/socket';
 import type { Id } from '../api/types';
 import { pruneTyping, setTyping, type TypingState } from '../chat/typing';
 import type { Connection } from './connection';
@@ -12,18 +11,11 @@ export class TypingStore extends Emitter {
 
   constructor(
     private readonly conn: Pick<Connection, 'send' | 'connected'>,
-    private readonly meId: Id,
   ) {
     super();
   }
 
   getTyping = (): TypingState => this.typing;
-
-  listen(s: ParleySocket) {
-    s.on('typing:user', (e) => {
-      if (e.userId !== this.meId) this.set(e.channelId, e.userId, e.typing);
-    });
-  }
 
   /** Tells the channel I started or stopped typing (only while connected: a stale start would linger). */
   say(channelId: Id, event: 'typing:start' | 'typing:stop') {
