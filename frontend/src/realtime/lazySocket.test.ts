@@ -85,14 +85,19 @@ describe('socket client loaded on demand', () => {
     const rt = setup(f.factory, false);
     rt.start();
     await rt.history.ensureLoaded('c1');
+    // A send before either chunk is here: it waits for the outbox (which comes with live.ts) and goes out once.
+    f.sock.ackers.set('message:send', (p) => ({ ok: true, message: msg('20', { ...(p as object), senderId: 'me' }) }));
+    const nonce = rt.sender.send('c1', 'early')!;
     f.load();
     await vi.waitFor(() => expect(f.sock.connectCalls).toBe(1));
     f.sock.serverConnect();
     expect(rt.sockets.getStatus()).toBe('connected');
     f.sock.fire('message:new', msg('11', { channelId: 'c1' }));
     f.sock.fire('typing:user', { channelId: 'c1', userId: 'bob', typing: true });
-    expect(toItems(rt.chat.getChannel('c1')).map((i) => i.key)).toEqual(['10', '11']);
+    expect(toItems(rt.chat.getChannel('c1')).map((i) => i.key)).toEqual(['10', '11', `nonce:${nonce}`]);
     expect([...(rt.typing.getTyping().get('c1')?.keys() ?? [])]).toEqual(['bob']);
+    await vi.waitFor(() => expect(f.sock.sent('message:send')).toEqual([{ channelId: 'c1', content: 'early', nonce }]));
+    await vi.waitFor(() => expect(toItems(rt.chat.getChannel('c1')).map((i) => [i.key, i.state])).toEqual([['10', 'sent'], ['11', 'sent'], ['20', 'sent']]));
     rt.stop();
   });
 

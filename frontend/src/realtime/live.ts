@@ -17,6 +17,9 @@ import { SEND_TIMEOUT_MS } from '../chat/send';
 import { listenMembership } from './membership';
 import type { Realtime } from './realtime';
 
+// The sender's outbox (realtime/sending.ts makes it): nothing is sent before the socket connects, so it comes here.
+export { Outbox } from '../chat/outbox';
+
 const tabHidden = () => typeof document !== 'undefined' && document.visibilityState === 'hidden';
 
 /** Whether a channel is a DM (an unknown channel most likely is: a DM someone just opened with us). */

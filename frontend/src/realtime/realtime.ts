@@ -77,14 +77,13 @@ export class Realtime {
     // The socket waits for the event handlers: both chunks download side by side, and a failed download of either
     // is retried like the socket client's (api/socket.ts).
     const factory = deps.socketFactory ?? defaultSocketFactory;
-    this.live = deps.live;
     const conn = (this.sockets = new Connection(
       auth,
-      this.live
+      deps.live
         ? factory
         : (o) =>
             Promise.all([factory(o), import('./live')]).then(([s, live]) => {
-              this.live = live;
+              this.arrived(live);
               return s;
             }),
     ));
@@ -96,12 +95,14 @@ export class Realtime {
     this.history = history({ conn, api, chat, catchUp: (only) => this.catchUp(only) });
     const e2ee = (this.e2ee = new E2EEHooks(qc, auth, meId));
     this.sender = new Sender({ conn, api, qc, chat, e2ee, messages, meId });
+    if (deps.live) this.arrived(deps.live);
     this.wire();
   }
 
-  /** Own messages waiting to be stored (the sender's outbox). */
-  get outbox() {
-    return this.sender.outbox;
+  /** live.ts is here (before the socket connects): the sender's outbox comes with it. */
+  private arrived(live: Live) {
+    this.live = live;
+    this.sender.makeOutbox(live.Outbox);
   }
 
   start() {
@@ -112,7 +113,7 @@ export class Realtime {
   }
 
   stop() {
-    this.outbox.stop();
+    this.sender.outbox?.stop();
     this.sockets.stop();
     this.presence.stop();
     this.read.stop();
@@ -125,7 +126,7 @@ export class Realtime {
   }
 
   private wire() {
-    const { qc, presence, outbox } = this;
+    const { qc, presence, sender } = this;
     this.sockets.onConnect((first) => {
       presence.hello();
       if (!first) {
@@ -139,10 +140,10 @@ export class Realtime {
       }
       // Queued sends wait for catch-up, so a message stored before the connection dropped (its ack lost) is
       // recognised by its nonce and not sent again, however long the page was offline.
-      outbox.pause();
+      sender.outbox?.pause();
       void this.catchUp()
         .catch(() => undefined)
-        .finally(() => outbox.resume());
+        .finally(() => sender.outbox?.resume());
     });
     // The socket client is a chunk of its own (api/socket.ts): listen once it (and live.ts) has arrived, before it
     // connects.

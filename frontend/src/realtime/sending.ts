@@ -5,7 +5,7 @@ import type { Api } from '../api/endpoints';
 import type { Ack, Attachment, Id, Reaction } from '../api/types';
 import { noteLastMessage } from '../app/cache';
 import { addPending, applyUpdate, discardPending, findPending, markFailed, markSending, receiveMessage, updateReactions } from '../chat/messageStore';
-import { Outbox } from '../chat/outbox';
+import type { Outbox } from '../chat/outbox';
 import { setReaction, toggleMine } from '../chat/reactions';
 import { newNonce, SEND_TIMEOUT_MS } from '../chat/send';
 import type { Connection } from './connection';
@@ -24,20 +24,29 @@ export interface SenderDeps {
 }
 
 export class Sender {
-  /** Own messages waiting to be stored, sent in order when connected (see chat/outbox.ts). */
-  readonly outbox: Outbox;
+  /** Own messages waiting to be stored, sent in order when connected (see chat/outbox.ts); see makeOutbox. */
+  outbox: Outbox | null = null;
+  /** Sends made before the outbox (in order). */
+  private early: [Id, string][] = [];
   private readonly conn: SenderDeps['conn'];
   private readonly chat: ChatStore;
   private readonly e2ee: E2EEHooks;
   private readonly meId: Id;
 
   constructor(private readonly d: SenderDeps) {
-    const { conn, chat, e2ee, qc } = d;
-    this.conn = conn;
-    this.chat = chat;
-    this.e2ee = e2ee;
+    this.conn = d.conn;
+    this.chat = d.chat;
+    this.e2ee = d.e2ee;
     this.meId = d.meId;
-    this.outbox = new Outbox({
+  }
+
+  /**
+   * Makes the outbox: its class comes with the event handlers (live.ts), which the coordinator has before the
+   * socket connects; sends queued before then join it in order.
+   */
+  makeOutbox(Box: typeof Outbox) {
+    const { conn, chat, e2ee, qc } = this.d;
+    this.outbox = new Box({
       emit: (p) => conn.request((s) => s.timeout(SEND_TIMEOUT_MS).emitWithAck('message:send', p)),
       // An encrypted DM's message (the server's flag) is sealed (e2ee.ts).
       encrypted: (channelId) => e2ee.isEncrypted(channelId),
@@ -57,6 +66,12 @@ export class Sender {
       },
       onFailed: (channelId, nonce, error) => chat.update(channelId, (st) => markFailed(st, nonce, error)),
     });
+    for (const [channelId, nonce] of this.early.splice(0)) this.outbox.enqueue(channelId, nonce);
+  }
+
+  private enqueue(channelId: Id, nonce: string) {
+    if (this.outbox) this.outbox.enqueue(channelId, nonce);
+    else this.early.push([channelId, nonce]);
   }
 
   send(channelId: Id, content: string, replyTo?: Id | null, attachments?: Attachment[]): string | null {
@@ -76,7 +91,7 @@ export class Sender {
         attachments: files,
       }),
     );
-    this.outbox.enqueue(channelId, nonce);
+    this.enqueue(channelId, nonce);
     return nonce;
   }
 
@@ -85,7 +100,7 @@ export class Sender {
     const p = findPending(this.chat.getChannel(channelId), nonce);
     if (!p || p.state !== 'failed') return;
     this.chat.update(channelId, (st) => markSending(st, nonce));
-    this.outbox.enqueue(channelId, nonce);
+    this.enqueue(channelId, nonce);
   }
 
   discard(channelId: Id, nonce: string) {
