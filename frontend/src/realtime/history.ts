@@ -1,12 +1,14 @@
-// Message history per channel: the newest page, older and newer pages, a window around a message (jumps). The
-// catch-up after a (re)connect (`messages:sync` from the newest id we hold) is in live.ts.
-import type { Api } from '../api/endpoints';
-import { PAGE_SIZE } from '../api/endpoints';
+// Message history per channel: the newest page here; older and newer pages and a window around a message (jumps)
+// in paging.ts, loaded on first use. The catch-up after a (re)connect (`messages:sync` from the newest id we
+// hold) is in live.ts.
+import { PAGE_SIZE, type Api } from '../api/endpoints';
 import { errorMessage } from '../api/http';
 import type { Id } from '../api/types';
-import { applyAroundPage, applyNewerPage, applyNewestPage, applyOlderPage, newestId, oldestId } from '../chat/messageStore';
+import { applyNewestPage } from '../chat/messageStore';
 import { findLoaded } from '../chat/replies';
 import type { Connection } from './connection';
+import type { Live } from './live';
+import type { Paging } from './paging';
 import type { ChatStore } from './stores';
 
 export interface HistoryDeps {
@@ -15,13 +17,13 @@ export interface HistoryDeps {
   chat: ChatStore;
   /** The catch-up of some channels (live.ts, through the coordinator); called only while connected. */
   catchUp: (only: Id[]) => Promise<void>;
+  /** The event handlers' chunk (live.ts), which carries the paging code. */
+  load: () => Promise<Live>;
 }
 
 /** A session's message history (see the file's comment); the coordinator makes one. */
-export function history({ conn, api, chat, catchUp }: HistoryDeps) {
+export function history({ conn, api, chat, catchUp, load }: HistoryDeps) {
   const loadingNewest = new Map<Id, Promise<void>>();
-  const loadingOlder = new Map<Id, Promise<void>>();
-  const loadingNewer = new Map<Id, Promise<void>>();
   const loadErrors = new Map<Id, string>();
 
   function loadError(channelId: Id): string | undefined {
@@ -60,65 +62,17 @@ export function history({ conn, api, chat, catchUp }: HistoryDeps) {
     return p;
   }
 
-  function isLoadingOlder(channelId: Id): boolean {
-    return loadingOlder.has(channelId);
-  }
+  // Paging beyond the newest page (older pages, jumps, newer pages of a window: paging.ts) is a chunk of its own
+  // that comes with the event handlers (live.ts); made on first use. Until then nothing is loading.
+  let pager: Paging | undefined;
+  let making: Promise<Paging> | undefined;
+  const paged = () => (making ??= load().then((l) => (pager = l.paging({ conn, api, chat, catchUp, pageSize: PAGE_SIZE, findLoaded }))));
 
-  function loadOlder(channelId: Id): Promise<void> {
-    const st = chat.getChannel(channelId);
-    const before = oldestId(st);
-    if (!st?.loaded || !st.hasMoreOlder || !before) return Promise.resolve();
-    const running = loadingOlder.get(channelId);
-    if (running) return running;
-    const p = (async () => {
-      try {
-        const page = await api.messages(channelId, { before });
-        chat.update(channelId, (s) => applyOlderPage(s, page.messages ?? [], !!page.hasMore));
-      } finally {
-        loadingOlder.delete(channelId);
-      }
-    })();
-    loadingOlder.set(channelId, p);
-    return p;
-  }
-
-  function isLoadingNewer(channelId: Id): boolean {
-    return loadingNewer.has(channelId);
-  }
-
-  /**
-   * Makes `messageId` part of the loaded list: nothing to do when it is loaded; else the page around it is loaded
-   * (merged when it connects to what we hold, else as a window into the past). Resolves whether it is there.
-   */
-  async function jumpTo(channelId: Id, messageId: Id): Promise<boolean> {
-    if (findLoaded(chat.getChannel(channelId), messageId)) return true;
-    const page = await api.messages(channelId, { around: messageId, limit: PAGE_SIZE });
-    const wasWindow = !!chat.getChannel(channelId)?.hasMoreNewer;
-    chat.update(channelId, (st) => applyAroundPage(st, messageId, page.messages ?? [], !!page.hasMore, PAGE_SIZE));
-    // From a window back to the present: live messages were set aside meanwhile, so catch up.
-    if (wasWindow && !chat.getChannel(channelId)?.hasMoreNewer && conn.connected) void catchUp([channelId]);
-    return !!findLoaded(chat.getChannel(channelId), messageId);
-  }
-
-  /** A window into the past pages forward (`?after=`); once it reaches the present, catch up from its newest id. */
-  function loadNewer(channelId: Id): Promise<void> {
-    const st = chat.getChannel(channelId);
-    const after = newestId(st);
-    if (!st?.hasMoreNewer || !after) return Promise.resolve();
-    const running = loadingNewer.get(channelId);
-    if (running) return running;
-    const p = (async () => {
-      try {
-        const page = await api.messages(channelId, { after });
-        chat.update(channelId, (s) => (s.hasMoreNewer ? applyNewerPage(s, page.messages ?? [], !!page.hasMore) : s));
-        if (!page.hasMore && conn.connected) await catchUp([channelId]);
-      } finally {
-        loadingNewer.delete(channelId);
-      }
-    })();
-    loadingNewer.set(channelId, p);
-    return p;
-  }
+  const isLoadingOlder = (channelId: Id) => !!pager?.loadingOlder.has(channelId);
+  const isLoadingNewer = (channelId: Id) => !!pager?.loadingNewer.has(channelId);
+  const loadOlder = (channelId: Id) => paged().then((p) => p.loadOlder(channelId));
+  const jumpTo = (channelId: Id, messageId: Id) => paged().then((p) => p.jumpTo(channelId, messageId));
+  const loadNewer = (channelId: Id) => paged().then((p) => p.loadNewer(channelId));
 
   return { loadError, ensureLoaded, loadNewest, isLoadingOlder, loadOlder, isLoadingNewer, jumpTo, loadNewer };
 }

@@ -19,6 +19,10 @@ import type { Realtime } from './realtime';
 
 // The sender's outbox (realtime/sending.ts makes it): nothing is sent before the socket connects, so it comes here.
 export { Outbox } from '../chat/outbox';
+// Paging beyond the newest page (history.ts makes it on first use).
+export { paging } from './paging';
+// Paging beyond the newest page (history.ts makes it on first use).
+
 
 const tabHidden = () => typeof document !== 'undefined' && document.visibilityState === 'hidden';
 

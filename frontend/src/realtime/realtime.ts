@@ -67,6 +67,7 @@ export class Realtime {
   readonly qc: QueryClient;
   private readonly api: Api;
   private live?: Live;
+  private loadingLive?: Promise<Live>;
 
   constructor(deps: RealtimeDeps) {
     const { api, queryClient: qc, meId, auth } = deps;
@@ -79,24 +80,33 @@ export class Realtime {
     const factory = deps.socketFactory ?? defaultSocketFactory;
     const conn = (this.sockets = new Connection(
       auth,
-      deps.live
-        ? factory
-        : (o) =>
-            Promise.all([factory(o), import('./live')]).then(([s, live]) => {
-              this.arrived(live);
-              return s;
-            }),
+      deps.live ? factory : (o) => Promise.all([factory(o), this.loadLive()]).then(([s]) => s),
     ));
     const originals = (this.originals = new OriginalsCache((channelId, messageId) => api.message(channelId, messageId)));
     this.typing = new TypingStore(conn);
     this.presence = new PresenceTracker(conn, api, meId);
     this.read = new ReadState(conn, qc, chat);
     const messages = (this.messages = new MessageEvents({ qc, chat, originals }));
-    this.history = history({ conn, api, chat, catchUp: (only) => this.catchUp(only) });
+    this.history = history({ conn, api, chat, catchUp: (only) => this.catchUp(only), load: () => this.loadLive() });
     const e2ee = (this.e2ee = new E2EEHooks(qc, auth, meId));
     this.sender = new Sender({ conn, api, qc, chat, e2ee, messages, meId });
     if (deps.live) this.arrived(deps.live);
     this.wire();
+  }
+
+  /** live.ts: now when passed in or here, else once downloaded (a failed download is tried again on the next call). */
+  private loadLive(): Promise<Live> {
+    if (this.live) return Promise.resolve(this.live);
+    return (this.loadingLive ??= import('./live').then(
+      (live) => {
+        this.arrived(live);
+        return live;
+      },
+      (e: unknown) => {
+        this.loadingLive = undefined;
+        throw e;
+      },
+    ));
   }
 
   /** live.ts is here (before the socket connects): the sender's outbox comes with it. */
