@@ -101,6 +101,22 @@ describe('socket client loaded on demand', () => {
     rt.stop();
   });
 
+  it('paging before the socket client is here fetches live.ts by itself; the socket then uses the same module', async () => {
+    const f = deferredFactory();
+    const rt = setup(f.factory, false);
+    rt.start();
+    await rt.history.ensureLoaded('c1');
+    expect(rt.history.isLoadingOlder('c1')).toBe(false);
+    expect(await rt.history.jumpTo('c1', '10')).toBe(true);
+    f.sock.ackers.set('message:send', (p) => ({ ok: true, message: msg('20', { ...(p as object), senderId: 'me' }) }));
+    const nonce = rt.sender.send('c1', 'after the jump')!;
+    f.load();
+    await vi.waitFor(() => expect(f.sock.connectCalls).toBe(1));
+    f.sock.serverConnect();
+    await vi.waitFor(() => expect(f.sock.sent('message:send')).toEqual([{ channelId: 'c1', content: 'after the jump', nonce }]));
+    rt.stop();
+  });
+
   it('a send before the client is here waits for it and goes out once, with its nonce', async () => {
     const f = deferredFactory();
     const rt = setup(f.factory);
