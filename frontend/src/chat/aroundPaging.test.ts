@@ -3,15 +3,13 @@ import { describe, expect, it } from 'vitest';
 import { msg } from '../test/fixtures';
 import { planSync } from './catchup';
 import {
-  applyAroundPage,
-  applyNewerPage,
   applyNewestPage,
-  applyOlderPage,
   emptyChannel,
   receiveMessage,
   toItems,
   type ChannelMessages,
 } from './messageStore';
+import { applyAroundPage, applyNewerPage, applyOlderPage } from './paging';
 
 const ids = (s: ChannelMessages) => s.messages.map((m) => m.id);
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => String(from + i));

@@ -1,13 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  applyCompletion,
-  findMentionQuery,
-  matchChannels,
-  matchMembers,
-  mentionsMe,
-  plainText,
-  titleWithMentions,
-} from './mentions';
+import { applyCompletion, findMentionQuery, matchChannels, matchMembers } from './autocomplete';
+import { mentionsMe, plainText, titleWithMentions } from './mentions';
 
 const at = (s: string) => findMentionQuery(s.replace('|', ''), s.indexOf('|'));
 

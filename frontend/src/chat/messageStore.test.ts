@@ -3,7 +3,6 @@ import {
   addPending,
   applyDelete,
   applyNewestPage,
-  applyOlderPage,
   applyUpdate,
   discardPending,
   emptyChannel,
@@ -16,6 +15,7 @@ import {
   toItems,
   type ChannelMessages,
 } from './messageStore';
+import { applyOlderPage } from './paging';
 import { msg } from '../test/fixtures';
 
 const ids = (s: ChannelMessages) => s.messages.map((m) => m.id);

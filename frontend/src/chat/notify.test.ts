@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { NotificationSettings } from '../api/types';
-import { decideIncoming, DEFAULT_SETTINGS, normalizeSettings, shouldPrompt, showsUnread, toggleId, type Place } from './notify';
+import { decideIncoming } from './incoming';
+import { DEFAULT_SETTINGS, normalizeSettings, shouldPrompt, showsUnread, toggleId, type Place } from './notify';
 
 const S = (over: Partial<NotificationSettings> = {}): NotificationSettings => ({ ...DEFAULT_SETTINGS, desktop: 'all', ...over });
 const text: Place = { type: 'text', serverId: 's1' };

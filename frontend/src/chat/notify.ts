@@ -1,7 +1,6 @@
-// What a received message should do besides showing up: count as a mention, badge, notify (desktop), play a sound.
-// Pure; realtime/realtime.ts and components/Notifications.tsx apply the answers.
-import type { Id, Message, NotificationSettings } from '../api/types';
-import { mentionsMe } from './mentions';
+// Notification settings and what they mean for badges: normalising, muting, the prompt. Pure. What a received
+// message should do (mention, notify, sound) is chat/incoming.ts.
+import type { Id, NotificationSettings } from '../api/types';
 import { isChosenStatus } from './status';
 
 /** Used until GET /api/me/settings answers (or when it cannot): the server's defaults. */
@@ -47,55 +46,6 @@ export type Place = { type: 'dm' } | { type: 'text'; serverId: Id };
 export function isChannelMuted(s: NotificationSettings, channelId: Id, place: Place | undefined): boolean {
   if (s.mutedChannels.includes(channelId)) return true;
   return place?.type === 'text' && s.mutedServers.includes(place.serverId);
-}
-
-export function isEveryoneSuppressed(s: NotificationSettings, place: Place | undefined): boolean {
-  return place?.type === 'text' && s.suppressEveryone.includes(place.serverId);
-}
-
-export interface IncomingDecision {
-  /** Counts as a mention of me (raises the channel's mentionCount when I am not looking at it). */
-  mention: boolean;
-  /** The channel (or its server) is muted: no unread badge, no notification, unless it mentions me. */
-  muted: boolean;
-  /** Worth a desktop notification while the tab is hidden (permission permitting). */
-  notify: boolean;
-  /** Worth the notification sound. */
-  sound: boolean;
-}
-
-const NOTHING: IncomingDecision = { mention: false, muted: false, notify: false, sound: false };
-
-/**
- * The decision for one received message. `viewing` is true when the message's channel is open in a visible tab:
- * then nothing notifies or sounds. `hidden` is the tab's visibility: desktop notifications only while hidden.
- * Levels: desktop "all" = every message of an unmuted channel, and mentions; "mentions" = mentions and DMs of
- * unmuted conversations; "none" = nothing (the sound follows the same level).
- */
-export function decideIncoming(args: {
-  message: Pick<Message, 'channelId' | 'senderId' | 'content' | 'mentions' | 'mentionEveryone'>;
-  meId: Id;
-  place: Place | undefined;
-  settings: NotificationSettings;
-  viewing: boolean;
-  hidden: boolean;
-  /** The sender is someone I block: their messages neither badge, mention nor notify. */
-  blocked?: boolean;
-}): IncomingDecision {
-  const { message: m, meId, place, settings: s, viewing, hidden, blocked } = args;
-  if (!m || m.senderId === meId || blocked) return NOTHING;
-  const dm = !place || place.type === 'dm';
-  const mention = mentionsMe(m, meId, isEveryoneSuppressed(s, place));
-  const muted = isChannelMuted(s, m.channelId, place);
-  // Do not disturb: badges and mentions as usual, but nothing pops up or sounds.
-  const wanted =
-    s.desktop === 'none' || s.status === 'dnd' ? false : mention || (!muted && (s.desktop === 'all' || dm));
-  return {
-    mention,
-    muted,
-    notify: wanted && hidden && !viewing,
-    sound: wanted && s.notifySound && !viewing,
-  };
 }
 
 /** Whether a channel shows its unread badge: not when muted, unless it holds unread mentions. */

@@ -42,7 +42,7 @@ export function AppShell({ children }: { children: ReactNode }) {
       navigate(n.serverId ? `/channels/${n.serverId}` : '/channels/@me', { replace: true });
     }
   });
-  useEffect(() => rt.onRemoved((n) => onRemoved(n)), [rt]);
+  useEffect(() => rt.membership.onRemoved((n) => onRemoved(n)), [rt]);
   useEffect(() => prefetchParts(), []);
 
   const home = serverId === '@me' || !serverId;

@@ -124,10 +124,10 @@ export function ChannelView({
   const pinned = useMemo(() => pinnedIds(pins.data), [pins.data]);
 
   useEffect(() => {
-    rt.setActiveChannel(channelId);
-    rt.ensureLoaded(channelId).catch(() => undefined);
+    rt.read.setActiveChannel(channelId);
+    rt.history.ensureLoaded(channelId).catch(() => undefined);
     return () => {
-      if (rt.activeChannelId === channelId) rt.setActiveChannel(null);
+      if (rt.read.activeChannelId === channelId) rt.read.setActiveChannel(null);
     };
   }, [rt, channelId]);
 
@@ -135,11 +135,11 @@ export function ChannelView({
   // and the window has focus.
   const newest = newestId(state);
   useEffect(() => {
-    if (newest && atBottom.current) rt.markRead(channelId);
+    if (newest && atBottom.current) rt.read.markRead(channelId);
   }, [rt, channelId, newest]);
   useEffect(() => {
     const check = () => {
-      if (atBottom.current) rt.markRead(channelId);
+      if (atBottom.current) rt.read.markRead(channelId);
     };
     window.addEventListener('focus', check);
     document.addEventListener('visibilitychange', check);
@@ -152,22 +152,22 @@ export function ChannelView({
   const onAtBottomChange = useCallback(
     (b: boolean) => {
       atBottom.current = b;
-      if (b) rt.markRead(channelId);
+      if (b) rt.read.markRead(channelId);
     },
     [rt, channelId],
   );
 
   const loadOlder = useCallback(() => {
-    if (rt.isLoadingOlder(channelId)) return;
+    if (rt.history.isLoadingOlder(channelId)) return;
     setLoadingOlder(true);
-    rt.loadOlder(channelId)
+    rt.history.loadOlder(channelId)
       .catch((e) => notify(`Couldn't load older messages: ${errorMessage(e)}`, 'error'))
       .finally(() => setLoadingOlder(false));
   }, [rt, channelId, notify]);
 
   const focusComposer = useCallback(() => chatRef.current?.querySelector<HTMLTextAreaElement>('[data-testid="composer-input"]')?.focus(), []);
 
-  // Jumps: to a loaded message, or to the page around it (see rt.jumpTo); the target is highlighted briefly.
+  // Jumps: to a loaded message, or to the page around it (see rt.history.jumpTo); the target is highlighted briefly.
   const jumpSeq = useRef(0);
   const highlightTimer = useRef<ReturnType<typeof setTimeout> | null>(null);
   useEffect(() => () => {
@@ -175,7 +175,7 @@ export function ChannelView({
   }, []);
   const jumpTo = useCallback(
     (id: Id) => {
-      rt.jumpTo(channelId, id)
+      rt.history.jumpTo(channelId, id)
         .then((found) => {
           if (!found) {
             notify('That message was deleted.', 'error');
@@ -197,7 +197,7 @@ export function ChannelView({
   const jumpParam = params.get('jump');
   useEffect(() => {
     if (!jumpParam) return;
-    rt.ensureLoaded(channelId)
+    rt.history.ensureLoaded(channelId)
       .catch(() => undefined)
       .then(() => jumpTo(jumpParam));
     setParams(
@@ -220,14 +220,14 @@ export function ChannelView({
 
   const jumpToPresent = useCallback(() => {
     setJump(null);
-    rt.loadNewest(channelId)
+    rt.history.loadNewest(channelId)
       // The list remounts on the newest page; make sure it ends at the bottom once its rows are measured.
       .then(() => requestAnimationFrame(() => list.current?.scrollToBottom()))
       .catch((e) => notify(`Couldn't load messages: ${errorMessage(e)}`, 'error'));
   }, [rt, channelId, notify]);
   const loadNewer = useCallback(() => {
-    if (rt.isLoadingNewer(channelId)) return;
-    rt.loadNewer(channelId).catch((e) => notify(`Couldn't load newer messages: ${errorMessage(e)}`, 'error'));
+    if (rt.history.isLoadingNewer(channelId)) return;
+    rt.history.loadNewer(channelId).catch((e) => notify(`Couldn't load newer messages: ${errorMessage(e)}`, 'error'));
   }, [rt, channelId, notify]);
 
   const reply = useCallback(
@@ -239,7 +239,7 @@ export function ChannelView({
   );
   const setPinned = useCallback(
     (messageId: Id, pin: boolean) => {
-      rt.pin(channelId, messageId, pin).catch((e) => notify(`Couldn't ${pin ? 'pin' : 'unpin'} the message: ${errorMessage(e)}`, 'error'));
+      rt.sender.pin(channelId, messageId, pin).catch((e) => notify(`Couldn't ${pin ? 'pin' : 'unpin'} the message: ${errorMessage(e)}`, 'error'));
     },
     [rt, channelId, notify],
   );
@@ -270,7 +270,7 @@ export function ChannelView({
 
   const onSend = useCallback(
     (content: string, attachments: Attachment[] = []) => {
-      rt.send(channelId, content, replyTo?.id, attachments);
+      rt.sender.send(channelId, content, replyTo?.id, attachments);
       setReplyTo(null);
       // Sent from a window into the past: the message shows with the newest ones.
       if (rt.chat.getChannel(channelId)?.hasMoreNewer) jumpToPresent();
@@ -278,28 +278,28 @@ export function ChannelView({
     },
     [rt, channelId, replyTo, jumpToPresent],
   );
-  const onTyping = useCallback((ev: 'typing:start' | 'typing:stop') => rt.typing(channelId, ev), [rt, channelId]);
-  const onRetry = useCallback((nonce: string) => rt.retry(channelId, nonce), [rt, channelId]);
-  const onDiscard = useCallback((nonce: string) => rt.discard(channelId, nonce), [rt, channelId]);
-  const onEdit = useCallback((id: Id, content: string) => rt.edit(channelId, id, content), [rt, channelId]);
-  const onDelete = useCallback((id: Id) => rt.remove(channelId, id), [rt, channelId]);
-  const onReact = useCallback((id: Id, emoji: string, add: boolean) => rt.react(channelId, id, emoji, add), [rt, channelId]);
+  const onTyping = useCallback((ev: 'typing:start' | 'typing:stop') => rt.typing.say(channelId, ev), [rt, channelId]);
+  const onRetry = useCallback((nonce: string) => rt.sender.retry(channelId, nonce), [rt, channelId]);
+  const onDiscard = useCallback((nonce: string) => rt.sender.discard(channelId, nonce), [rt, channelId]);
+  const onEdit = useCallback((id: Id, content: string) => rt.sender.edit(channelId, id, content), [rt, channelId]);
+  const onDelete = useCallback((id: Id) => rt.sender.remove(channelId, id), [rt, channelId]);
+  const onReact = useCallback((id: Id, emoji: string, add: boolean) => rt.sender.react(channelId, id, emoji, add), [rt, channelId]);
   const onError = useCallback((m: string) => notify(m, 'error'), [notify]);
   const onEscape = useCallback(() => {
     if (replyTo) {
       setReplyTo(null);
       return;
     }
-    rt.markRead(channelId);
+    rt.read.markRead(channelId);
     setMarker(null);
     list.current?.scrollToBottom();
   }, [rt, channelId, replyTo]);
   const onMarkRead = useCallback(() => {
-    rt.markRead(channelId);
+    rt.read.markRead(channelId);
     setMarker(null);
   }, [rt, channelId]);
   const onReload = useCallback(() => {
-    rt.loadNewest(channelId).catch(() => undefined);
+    rt.history.loadNewest(channelId).catch(() => undefined);
   }, [rt, channelId]);
 
   return (
@@ -346,7 +346,7 @@ export function ChannelView({
               meId={me.id}
               receiptsFor={receiptsFor}
               receipts={receipts}
-              loadError={state?.loaded ? undefined : rt.loadError(channelId)}
+              loadError={state?.loaded ? undefined : rt.history.loadError(channelId)}
               loadingOlder={loadingOlder}
               intro={intro}
               onLoadOlder={loadOlder}

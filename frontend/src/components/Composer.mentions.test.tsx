@@ -1,7 +1,10 @@
 import { render, screen } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
-import { describe, expect, it, vi } from 'vitest';
-import { Composer, type MentionSource } from './Composer';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
+import { Composer, loadAutocomplete, type MentionSource } from './Composer';
+
+// The autocomplete is a lazy chunk: load it first, so that the composer has it from its first render.
+beforeAll(() => loadAutocomplete());
 
 const source: MentionSource = {
   members: [

@@ -2,14 +2,7 @@ import { useEffect, useId, useImperativeHandle, useLayoutEffect, useMemo, useRef
 import type { Attachment, Id, UploadLimits } from '../api/types';
 import { checkFile, DEFAULT_LIMITS, formatSize } from '../api/files';
 import { MAX_MESSAGE_LENGTH } from '../api/rules.gen';
-import {
-  applyCompletion,
-  findMentionQuery,
-  matchChannels,
-  matchMembers,
-  type MemberCandidate,
-  type MentionOption,
-} from '../chat/mentions';
+import type { MemberCandidate, MentionOption } from '../chat/autocomplete';
 import { loadDraft, saveDraft } from '../chat/drafts';
 import { TypingEmitter } from '../chat/typing';
 import './attachments.css';
@@ -65,6 +58,13 @@ interface UploadItem {
 }
 
 let uploadSeq = 0;
+
+// The mention autocomplete (MentionOptions.tsx) is a chunk of its own, fetched when a composer with a mention
+// source first mounts: the first paint does not need it, and until it is here `@` and `#` just type. Tests await
+// loadAutocomplete() first, so that the composer has it from its first render.
+type Autocomplete = typeof import('./MentionOptions');
+let autocomplete: Autocomplete | null = null;
+export const loadAutocomplete = () => import('./MentionOptions').then((m) => (autocomplete = m));
 
 export function Composer({
   channelId,
@@ -144,6 +144,10 @@ export function Composer({
   const [closedAt, setClosedAt] = useState<number | null>(null);
   const pendingCaret = useRef<number | null>(null);
   const listId = useId();
+  const [ac, setAc] = useState(autocomplete);
+  useEffect(() => {
+    if (mentionSource && !ac) loadAutocomplete().then(setAc, () => undefined); // not loaded: no list, typing works
+  }, [mentionSource, ac]);
 
   if (prevChannel !== channelId) {
     setPrevChannel(channelId);
@@ -151,13 +155,13 @@ export function Composer({
     setCaret(null);
   }
 
-  const query = mentionSource && caret !== null ? findMentionQuery(value, caret) : null;
+  const query = mentionSource && ac && caret !== null ? ac.findMentionQuery(value, caret) : null;
   const options: MentionOption[] = useMemo(() => {
-    if (!query || !mentionSource) return [];
+    if (!query || !mentionSource || !ac) return [];
     return query.trigger === '@'
-      ? matchMembers(mentionSource.members, query.query, { allowEveryone: mentionSource.allowEveryone })
-      : matchChannels(mentionSource.channels, query.query);
-  }, [query?.trigger, query?.query, mentionSource]); // eslint-disable-line react-hooks/exhaustive-deps
+      ? ac.matchMembers(mentionSource.members, query.query, { allowEveryone: mentionSource.allowEveryone })
+      : ac.matchChannels(mentionSource.channels, query.query);
+  }, [query?.trigger, query?.query, mentionSource, ac]); // eslint-disable-line react-hooks/exhaustive-deps
   const open = !!query && options.length > 0 && closedAt !== query.start;
   const activeIndex = Math.min(active, Math.max(0, options.length - 1));
   const optionId = (i: number) => `${listId}-opt-${i}`;
@@ -196,8 +200,8 @@ export function Composer({
   }, [value]);
 
   const pick = (o: MentionOption) => {
-    if (!query) return;
-    const next = applyCompletion(value, query, o.insert);
+    if (!query || !ac) return;
+    const next = ac.applyCompletion(value, query, o.insert);
     pendingCaret.current = next.caret;
     update(next.value);
     setCaret(next.caret);
@@ -304,50 +308,16 @@ export function Composer({
           ))}
         </ul>
       )}
-      {open && (
-        <div className="mention-popup" data-testid="mention-popup">
-          <div className="mention-popup-title" aria-hidden="true">
-            {query!.trigger === '@' ? 'Members' : 'Text channels'}
-          </div>
-          <ul id={listId} role="listbox" aria-label={query!.trigger === '@' ? 'Members' : 'Channels'} className="mention-options">
-            {options.map((o, i) => (
-              // eslint-disable-next-line jsx-a11y/click-events-have-key-events -- the keyboard picks in the textarea (↑/↓, Enter/Tab, aria-activedescendant); a click is the mouse way
-              <li
-                key={`${o.kind}:${o.id}`}
-                id={optionId(i)}
-                role="option"
-                aria-selected={i === activeIndex}
-                className={`mention-option${i === activeIndex ? ' active' : ''}`}
-                onMouseDown={(e) => e.preventDefault()}
-                onMouseEnter={() => setActive(i)}
-                onClick={() => pick(o)}
-                data-testid="mention-option"
-                data-value={o.insert}
-              >
-                {o.kind === 'user' && (
-                  <>
-                    <span className="mention-option-name">{o.displayName}</span>
-                    <span className="mention-option-sub">@{o.username}</span>
-                  </>
-                )}
-                {o.kind === 'special' && (
-                  <>
-                    <span className="mention-option-name">@{o.id}</span>
-                    <span className="mention-option-sub">{o.label}</span>
-                  </>
-                )}
-                {o.kind === 'channel' && (
-                  <span className="mention-option-name">
-                    <span aria-hidden="true" className="hash">
-                      #
-                    </span>
-                    {o.name}
-                  </span>
-                )}
-              </li>
-            ))}
-          </ul>
-        </div>
+      {open && ac && (
+        <ac.MentionOptions
+          trigger={query!.trigger}
+          listId={listId}
+          options={options}
+          activeIndex={activeIndex}
+          optionId={optionId}
+          onActive={setActive}
+          onPick={pick}
+        />
       )}
       <div className={`composer-box${tooLong ? ' too-long' : ''}`}>
         <div

@@ -4,7 +4,8 @@ import { useLocation } from 'wouter';
 import { errorMessage } from '../api/http';
 import type { DMChannel, User } from '../api/types';
 import { displayName, dmOthers, dmTitle } from '../app/queries';
-import { useIsBlocked, useSetBlocked } from '../app/safety';
+import { useSetBlocked } from '../app/privacy';
+import { useIsBlocked } from '../app/safety';
 import { useApi, useMe } from '../app/services';
 import { removeChannel } from '../app/cache';
 import { useRealtime } from '../realtime/RealtimeProvider';
@@ -28,7 +29,7 @@ function useCloseDM(channel: DMChannel, current: boolean) {
     mutationFn: async () => {
       // Always, not only with a badge: the open DM shows none, yet its receipt may still be waiting (debounced).
       if (!isGroup(channel) && channel.lastMessageId) {
-        await rt.markReadUpTo(channel.id, channel.lastMessageId).catch(() => undefined);
+        await rt.read.markReadUpTo(channel.id, channel.lastMessageId).catch(() => undefined);
       }
       await api.closeDM(channel.id);
     },

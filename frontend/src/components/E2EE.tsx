@@ -51,7 +51,7 @@ export function E2EEControls({ channel }: { channel: DMChannel }) {
   // The server's flag is the truth for everyone in the DM; this browser's MLS group only makes it usable here.
   const turnOn = useCallback(async () => {
     await api.encryptDM(channel.id);
-    rt.markEncrypted(channel.id);
+    rt.e2ee.markEncrypted(channel.id);
   }, [api, rt, channel.id]);
   const others = dmOthers(channel, me.id);
   const [group, setGroup] = useState<KeysGroup | null | undefined>(undefined);

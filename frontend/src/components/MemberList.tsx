@@ -6,7 +6,8 @@ import { errorMessage } from '../api/http';
 import { MAX_BAN_REASON_LENGTH } from '../api/rules.gen';
 import { qk } from '../api/queryKeys';
 import { displayName, usernameHint, useMembers } from '../app/queries';
-import { useIsBlocked, useSetBlocked } from '../app/safety';
+import { useSetBlocked } from '../app/privacy';
+import { useIsBlocked } from '../app/safety';
 import { useApi, useMe } from '../app/services';
 import { seedUsers, upsertChannel } from '../app/cache';
 import { useRealtime } from '../realtime/RealtimeProvider';
@@ -200,10 +201,10 @@ export function MemberList({ server }: { server: Server }) {
   const all = (members.data?.pages ?? []).flatMap((p) => p.members);
   const ids = all.map((m) => m.user.id).join(',');
   useEffect(() => {
-    if (ids) rt.wantPresence(ids.split(','));
+    if (ids) rt.presence.want(ids.split(','));
   }, [rt, ids]);
 
-  const withStatus = all.map((m) => ({ m, status: (m.user.id === rt.meId ? ownStatus(rt.chosenStatus(), rt.isIdle(), true) : rt.presence.get(m.user.id)?.status ?? 'offline') as PresenceStatus }));
+  const withStatus = all.map((m) => ({ m, status: (m.user.id === rt.meId ? ownStatus(rt.presence.chosenStatus(), rt.presence.isIdle(), true) : rt.presence.get(m.user.id)?.status ?? 'offline') as PresenceStatus }));
   const byName = (a: { m: Member }, b: { m: Member }) => displayName(a.m.user).localeCompare(displayName(b.m.user));
   // Invisible (myself, as only I can see) is listed with the offline members, as the others see me.
   const shownOffline = (s: PresenceStatus) => s === 'offline' || s === 'invisible';

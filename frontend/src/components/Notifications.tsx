@@ -178,7 +178,7 @@ export function NotificationsController() {
         /* some browsers allow notifications only from a service worker: nothing to show then */
       }
     };
-    return rt.onIncoming((e) => {
+    return rt.messages.onIncoming((e) => {
       if (e.decision.sound) playChime();
       if (e.decision.notify) void show(e);
     });

@@ -3,7 +3,8 @@
 import { errorMessage } from '../api/http';
 import type { DMPolicy } from '../api/types';
 import { displayName } from '../app/queries';
-import { useBlocked, usePrivacy, useSavePrivacy, useSetBlocked } from '../app/safety';
+import { usePrivacy, useSavePrivacy, useSetBlocked } from '../app/privacy';
+import { useBlocked } from '../app/safety';
 import { useNotify } from './notices';
 import './safety.css';
 

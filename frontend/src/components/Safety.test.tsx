@@ -3,7 +3,7 @@ import { configure, screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Server } from '../api/types';
-import { expiresIn, inviteState, usesLabel } from '../app/safety';
+import { expiresIn, inviteState, usesLabel } from '../app/invites';
 import { loggedIn, renderWithServices } from '../test/render';
 import { NoticeProvider } from './notices';
 import { ServerSettingsModal } from './ServerSettings';

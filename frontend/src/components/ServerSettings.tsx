@@ -8,7 +8,7 @@ import { qk } from '../api/queryKeys';
 import type { Server } from '../api/types';
 import { displayName } from '../app/queries';
 import { inviteLink } from '../app/routes';
-import { expiresIn, inviteState, usesLabel } from '../app/safety';
+import { expiresIn, inviteState, usesLabel } from '../app/invites';
 import { useApi, useServices } from '../app/services';
 import { copyText } from '../app/clipboard';
 import { removeServer, upsertServer } from '../app/cache';

@@ -14,8 +14,8 @@ export function UserPanel() {
   const me = useMe();
   const rt = useRealtime();
   const status = useConnectionStatus();
-  const idle = useSyncExternalStore(rt.presence.subscribe, () => rt.isIdle());
-  const chosen = useSyncExternalStore(rt.presence.subscribe, () => rt.chosenStatus());
+  const idle = useSyncExternalStore(rt.presence.subscribe, () => rt.presence.isIdle());
+  const chosen = useSyncExternalStore(rt.presence.subscribe, () => rt.presence.chosenStatus());
   const [open, setOpen] = useState(false);
   const ref = useRef<HTMLDivElement>(null);
   const own = ownStatus(chosen, idle, status === 'connected');
@@ -23,7 +23,7 @@ export function UserPanel() {
   // loaded, the device's last choice (which the handshake carried) holds.
   const stored = useStoredStatus();
   useEffect(() => {
-    if (stored) rt.setChosenStatus(stored);
+    if (stored) rt.presence.setChosen(stored);
   }, [rt, stored]);
 
   useEffect(() => {

@@ -21,10 +21,10 @@ import { useNotify } from './notices';
 function StatusPicker() {
   const rt = useRealtime();
   const notify = useNotify();
-  const chosen = useSyncExternalStore(rt.presence.subscribe, () => rt.chosenStatus());
+  const chosen = useSyncExternalStore(rt.presence.subscribe, () => rt.presence.chosenStatus());
   const save = useSaveSettings((e) => notify(`Couldn't save your status: ${errorMessage(e)}`, 'error'));
   const pick = (status: ChosenStatus) => {
-    rt.setChosenStatus(status);
+    rt.presence.setChosen(status);
     save((s) => (s.status === status ? s : { ...s, status }));
   };
   return (

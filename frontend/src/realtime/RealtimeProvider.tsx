@@ -57,7 +57,7 @@ export function useReceipts(channelId: Id): ChannelReceipts {
 
 export function useTypingUsers(channelId: Id): Id[] {
   const r = useRealtime();
-  const typing = useSyncExternalStore(r.chat.subscribe, r.chat.getTyping);
+  const typing = useSyncExternalStore(r.typing.subscribe, r.typing.getTyping);
   // eslint-disable-next-line react-hooks/purity -- only hides entries already expired; the store prunes them on a timer and re-renders us
   const ids = typingUserIds(typing, channelId, Date.now(), r.meId);
   return ids;
@@ -66,7 +66,7 @@ export function useTypingUsers(channelId: Id): Id[] {
 export function usePresence(userId: Id | undefined): Presence | undefined {
   const r = useRealtime();
   useEffect(() => {
-    if (userId) r.wantPresence([userId]);
+    if (userId) r.presence.want([userId]);
   }, [r, userId]);
   return useSyncExternalStore(r.presence.subscribe, () => (userId ? r.presence.get(userId) : undefined));
 }

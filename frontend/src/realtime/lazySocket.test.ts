@@ -7,6 +7,7 @@ import type { ParleySocket, SocketFactory } from '../api/socket';
 import { toItems } from '../chat/messageStore';
 import { FakeSocket } from '../test/fakeSocket';
 import { msg } from '../test/fixtures';
+import * as live from './live';
 import { Realtime } from './realtime';
 
 /** A factory whose socket arrives when the test says (load) or whose download fails (fail). */
@@ -28,7 +29,8 @@ function deferredFactory() {
   };
 }
 
-function setup(factory: SocketFactory) {
+/** `inject`: pass the event handlers in (as the other tests do); else the coordinator imports live.ts itself. */
+function setup(factory: SocketFactory, inject = true) {
   localStorage.setItem(
     SESSION_KEY,
     JSON.stringify({
@@ -44,7 +46,7 @@ function setup(factory: SocketFactory) {
     messages: vi.fn(async () => ({ messages: [msg('10')], hasMore: false })),
     presence: vi.fn(async () => ({ presence: [] })),
   } as unknown as Api;
-  return new Realtime({ auth, api, queryClient: new QueryClient(), meId: 'me', socketFactory: factory });
+  return new Realtime({ auth, api, queryClient: new QueryClient(), meId: 'me', socketFactory: factory, live: inject ? live : undefined });
 }
 
 const tick = () => new Promise((r) => setTimeout(r, 0));
@@ -61,10 +63,10 @@ describe('socket client loaded on demand', () => {
     rt.start();
     expect(rt.sockets.getStatus()).toBe('connecting');
     expect(rt.sockets.connected).toBe(false);
-    await rt.ensureLoaded('c1');
+    await rt.history.ensureLoaded('c1');
     expect(toItems(rt.chat.getChannel('c1')).map((i) => i.key)).toEqual(['10']);
     // Emitted before the client arrived: said once it is (socket.io then buffers until connected).
-    rt.setChosenStatus('dnd');
+    rt.presence.setChosen('dnd');
     expect(f.sock.connectCalls).toBe(0);
 
     f.load();
@@ -78,13 +80,50 @@ describe('socket client loaded on demand', () => {
     rt.stop();
   });
 
+  it('without the handlers passed in, the socket connects only once live.ts has loaded, with every listener in place', async () => {
+    const f = deferredFactory();
+    const rt = setup(f.factory, false);
+    rt.start();
+    await rt.history.ensureLoaded('c1');
+    // A send before either chunk is here: it waits for the outbox (which comes with live.ts) and goes out once.
+    f.sock.ackers.set('message:send', (p) => ({ ok: true, message: msg('20', { ...(p as object), senderId: 'me' }) }));
+    const nonce = rt.sender.send('c1', 'early')!;
+    f.load();
+    await vi.waitFor(() => expect(f.sock.connectCalls).toBe(1));
+    f.sock.serverConnect();
+    expect(rt.sockets.getStatus()).toBe('connected');
+    f.sock.fire('message:new', msg('11', { channelId: 'c1' }));
+    f.sock.fire('typing:user', { channelId: 'c1', userId: 'bob', typing: true });
+    expect(toItems(rt.chat.getChannel('c1')).map((i) => i.key)).toEqual(['10', '11', `nonce:${nonce}`]);
+    expect([...(rt.typing.getTyping().get('c1')?.keys() ?? [])]).toEqual(['bob']);
+    await vi.waitFor(() => expect(f.sock.sent('message:send')).toEqual([{ channelId: 'c1', content: 'early', nonce }]));
+    await vi.waitFor(() => expect(toItems(rt.chat.getChannel('c1')).map((i) => [i.key, i.state])).toEqual([['10', 'sent'], ['11', 'sent'], ['20', 'sent']]));
+    rt.stop();
+  });
+
+  it('paging before the socket client is here fetches live.ts by itself; the socket then uses the same module', async () => {
+    const f = deferredFactory();
+    const rt = setup(f.factory, false);
+    rt.start();
+    await rt.history.ensureLoaded('c1');
+    expect(rt.history.isLoadingOlder('c1')).toBe(false);
+    expect(await rt.history.jumpTo('c1', '10')).toBe(true);
+    f.sock.ackers.set('message:send', (p) => ({ ok: true, message: msg('20', { ...(p as object), senderId: 'me' }) }));
+    const nonce = rt.sender.send('c1', 'after the jump')!;
+    f.load();
+    await vi.waitFor(() => expect(f.sock.connectCalls).toBe(1));
+    f.sock.serverConnect();
+    await vi.waitFor(() => expect(f.sock.sent('message:send')).toEqual([{ channelId: 'c1', content: 'after the jump', nonce }]));
+    rt.stop();
+  });
+
   it('a send before the client is here waits for it and goes out once, with its nonce', async () => {
     const f = deferredFactory();
     const rt = setup(f.factory);
     rt.start();
-    await rt.ensureLoaded('c1');
+    await rt.history.ensureLoaded('c1');
     f.sock.ackers.set('message:send', (p) => ({ ok: true, message: msg('20', { ...(p as object), senderId: 'me' }) }));
-    const nonce = rt.send('c1', 'early')!;
+    const nonce = rt.sender.send('c1', 'early')!;
     expect(f.sock.sent('message:send')).toEqual([]);
     f.load();
     await tick();
@@ -99,7 +138,7 @@ describe('socket client loaded on demand', () => {
     const f = deferredFactory();
     const rt = setup(f.factory);
     rt.start();
-    const edit = rt.edit('c1', '10', 'changed');
+    const edit = rt.sender.edit('c1', '10', 'changed');
     const outcome = expect(edit).rejects.toThrow('not connected');
     await vi.advanceTimersByTimeAsync(20_000);
     await outcome;

@@ -10,6 +10,7 @@ import { DEFAULT_SETTINGS } from '../chat/notify';
 import { FakeSocket, fakeSocketFactory } from '../test/fakeSocket';
 import { msg } from '../test/fixtures';
 import { totalMentions } from '../app/cache';
+import * as live from './live';
 import { Realtime, type IncomingMessage } from './realtime';
 
 function setup() {
@@ -27,9 +28,9 @@ function setup() {
   const api = { messages: vi.fn(async () => ({ messages: [], hasMore: false })), presence: vi.fn(async () => ({ presence: [] })) } as unknown as Api;
   const qc = new QueryClient();
   const sock = new FakeSocket();
-  const rt = new Realtime({ auth, api, queryClient: qc, meId: 'me', socketFactory: fakeSocketFactory(sock) });
+  const rt = new Realtime({ auth, api, queryClient: qc, meId: 'me', socketFactory: fakeSocketFactory(sock), live });
   const incoming: IncomingMessage[] = [];
-  rt.onIncoming((e) => incoming.push(e));
+  rt.messages.onIncoming((e) => incoming.push(e));
   rt.start();
   sock.serverConnect();
   return { rt, sock, qc, incoming };
@@ -66,7 +67,7 @@ describe('Realtime: mentions', () => {
   it('a message that mentions me raises the mention count of a channel that is not open; reading clears it', () => {
     const { rt, sock, qc } = setup();
     qc.setQueryData<ChannelsList>(qk.channels('s'), { channels: [ch('x'), ch('y')] });
-    rt.setActiveChannel('y');
+    rt.read.setActiveChannel('y');
     sock.fire('message:new', msg('60', { channelId: 'x', senderId: 'bob', content: 'hi <@me>', mentions: ['me'] }));
     sock.fire('message:new', msg('60', { channelId: 'x', senderId: 'bob', content: 'hi <@me>', mentions: ['me'] })); // twice: once
     sock.fire('message:new', msg('61', { channelId: 'x', senderId: 'bob', content: 'no mention' }));
@@ -90,7 +91,7 @@ describe('Realtime: mentions', () => {
     qc.setQueryData<ChannelsList>(qk.channels('s'), { channels: [ch('x')] });
     sock.fire('message:new', msg('60', { channelId: 'x', senderId: 'bob', content: '<@me>', mentions: ['me'] }));
     expect(counts(qc)).toEqual([['x', 1, 1]]);
-    rt.setActiveChannel('x');
+    rt.read.setActiveChannel('x');
     expect(counts(qc)).toEqual([['x', 0, 0]]);
     rt.stop();
   });
@@ -110,7 +111,7 @@ describe('Realtime: mentions', () => {
   it('while the tab is hidden, a mention in the open channel counts too (the title shows it)', () => {
     const { rt, sock, qc } = setup();
     qc.setQueryData<ChannelsList>(qk.channels('s'), { channels: [ch('x')] });
-    rt.setActiveChannel('x');
+    rt.read.setActiveChannel('x');
     const vis = vi.spyOn(document, 'visibilityState', 'get').mockReturnValue('hidden');
     try {
       sock.fire('message:new', msg('60', { channelId: 'x', senderId: 'bob', content: '<@me>', mentions: ['me'] }));
@@ -154,8 +155,8 @@ describe('Realtime: mentions', () => {
   it('settings:update (another tab) replaces the cached settings', () => {
     const { rt, sock, qc } = setup();
     sock.fire('settings:update', { ...DEFAULT_SETTINGS, mutedServers: ['s'], desktop: 'none' });
-    expect(rt.settings()).toEqual({ ...DEFAULT_SETTINGS, mutedServers: ['s'], desktop: 'none' });
-    expect(qc.getQueryData(qk.settings)).toEqual(rt.settings());
+    expect(rt.messages.settings()).toEqual({ ...DEFAULT_SETTINGS, mutedServers: ['s'], desktop: 'none' });
+    expect(qc.getQueryData(qk.settings)).toEqual(rt.messages.settings());
     rt.stop();
   });
 });

@@ -7,6 +7,7 @@ import type { ChannelsList, DMList, Message, MessagesPage } from '../api/types';
 import { toItems } from '../chat/messageStore';
 import { FakeSocket, fakeSocketFactory } from '../test/fakeSocket';
 import { msg } from '../test/fixtures';
+import * as live from './live';
 import { Realtime } from './realtime';
 
 const flush = () => new Promise((r) => setTimeout(r, 0));
@@ -30,7 +31,7 @@ function setup(pages: Record<string, MessagesPage[]> = {}) {
   const api = { messages, presence: vi.fn(async () => ({ presence: [] })) } as unknown as Api;
   const queryClient = new QueryClient();
   const sock = new FakeSocket();
-  const rt = new Realtime({ auth, api, queryClient, meId: 'me', socketFactory: fakeSocketFactory(sock) });
+  const rt = new Realtime({ auth, api, queryClient, meId: 'me', socketFactory: fakeSocketFactory(sock), live });
   return { rt, sock, api, messages, queryClient, auth };
 }
 
@@ -101,11 +102,11 @@ describe('Realtime', () => {
     const { rt, sock } = setup({ c1: [{ messages: [msg('10')], hasMore: false }] });
     rt.start();
     sock.serverConnect();
-    await rt.ensureLoaded('c1');
+    await rt.history.ensureLoaded('c1');
     let release!: (v: unknown) => void;
     sock.ackers.set('message:send', (p) => new Promise((r) => (release = () => r({ ok: true, message: msg('20', { ...(p as object), senderId: 'me' }) }))));
 
-    const nonce = rt.send('c1', 'hello\n')!;
+    const nonce = rt.sender.send('c1', 'hello\n')!;
     let items = toItems(rt.chat.getChannel('c1'));
     expect(items.map((i) => [i.key, i.state, i.content])).toEqual([
       ['10', 'sent', 'message 10'],
@@ -130,16 +131,16 @@ describe('Realtime', () => {
     const { rt, sock } = setup({ c1: [{ messages: [], hasMore: false }] });
     rt.start();
     sock.serverConnect();
-    await rt.ensureLoaded('c1');
+    await rt.history.ensureLoaded('c1');
     sock.ackers.set('message:send', () => ({ ok: false, error: { code: 'forbidden', message: 'You cannot post here.', retryable: false } }));
-    const nonce = rt.send('c1', 'hi')!;
+    const nonce = rt.sender.send('c1', 'hi')!;
     await flush();
     let item = toItems(rt.chat.getChannel('c1'))[0];
     expect(item.state).toBe('failed');
     expect(item.error).toBe('You cannot post here.');
 
     sock.ackers.set('message:send', (p) => ({ ok: true, message: msg('30', { ...(p as object), senderId: 'me' }) }));
-    rt.retry('c1', nonce);
+    rt.sender.retry('c1', nonce);
     await flush();
     const nonces = sock.sent('message:send').map((p) => (p as { nonce: string }).nonce);
     expect(nonces).toEqual([nonce, nonce]);
@@ -158,8 +159,8 @@ describe('Realtime', () => {
     });
     rt.start();
     sock.serverConnect();
-    await rt.ensureLoaded('a');
-    await rt.ensureLoaded('b');
+    await rt.history.ensureLoaded('a');
+    await rt.history.ensureLoaded('b');
 
     sock.drop();
     expect(rt.sockets.getStatus()).toBe('reconnecting');
@@ -185,7 +186,7 @@ describe('Realtime', () => {
     const { rt, sock } = setup({ c1: [{ messages: [msg('10')], hasMore: false }] });
     rt.start();
     sock.serverConnect();
-    await rt.ensureLoaded('c1');
+    await rt.history.ensureLoaded('c1');
     // The ack of the first message was lost when the connection dropped: it was stored as 11.
     let firstPayload: { nonce: string } | undefined;
     sock.ackers.set('message:send', (p) => {
@@ -193,11 +194,11 @@ describe('Realtime', () => {
       sock.drop();
       throw new Error('socket has been disconnected');
     });
-    const n0 = rt.send('c1', 'stored, ack lost')!;
+    const n0 = rt.sender.send('c1', 'stored, ack lost')!;
     await flush();
     sock.ackers.delete('message:send');
-    const n1 = rt.send('c1', 'one')!;
-    const n2 = rt.send('c1', 'two')!;
+    const n1 = rt.sender.send('c1', 'one')!;
+    const n2 = rt.sender.send('c1', 'two')!;
     await flush();
     expect(firstPayload?.nonce).toBe(n0);
     expect(sock.sent('message:send')).toHaveLength(1); // nothing emitted while disconnected
@@ -237,7 +238,7 @@ describe('Realtime', () => {
     });
     rt.start();
     sock.serverConnect();
-    await rt.ensureLoaded('d');
+    await rt.history.ensureLoaded('d');
     sock.fire('message:new', msg('40', { channelId: 'd', senderId: 'bob' }));
     expect(sock.sent('message:delivered')).toEqual([{ channelId: 'd', messageId: '40' }]);
     sock.fire('receipt:delivered', { channelId: 'd', userId: 'bob', messageId: '40' });
@@ -252,7 +253,7 @@ describe('Realtime', () => {
     queryClient.setQueryData<ChannelsList>(qk.channels('s'), { channels: [ch('x'), ch('y')] });
     rt.start();
     sock.serverConnect();
-    rt.setActiveChannel('y');
+    rt.read.setActiveChannel('y');
     sock.fire('unread:update', { channelId: 'x', unreadCount: 3, mentionCount: 1, lastReadId: '77' });
     sock.fire('unread:update', { channelId: 'y', unreadCount: 2, mentionCount: 0, lastReadId: '78' });
     const list = queryClient.getQueryData<ChannelsList>(qk.channels('s'))!.channels;
@@ -268,7 +269,7 @@ describe('Realtime', () => {
     queryClient.setQueryData<ChannelsList>(qk.channels('s'), { channels: [ch('x'), ch('y')] });
     rt.start();
     sock.serverConnect();
-    rt.setActiveChannel('y');
+    rt.read.setActiveChannel('y');
     sock.fire('message:new', msg('60', { channelId: 'x', senderId: 'bob' }));
     sock.fire('message:new', msg('61', { channelId: 'x', senderId: 'bob' }));
     sock.fire('message:new', msg('61', { channelId: 'x', senderId: 'bob' })); // seen twice: counts once
@@ -305,10 +306,10 @@ describe('Realtime', () => {
       const { rt, sock } = setup({ c: [{ messages: [msg('10', { channelId: 'c', senderId: 'bob' })], hasMore: false }] });
       rt.start();
       sock.serverConnect();
-      await rt.ensureLoaded('c');
-      rt.setActiveChannel('c');
-      rt.markRead('c'); // the receipt is debounced
-      rt.setActiveChannel(null); // the user leaves before it goes out...
+      await rt.history.ensureLoaded('c');
+      rt.read.setActiveChannel('c');
+      rt.read.markRead('c'); // the receipt is debounced
+      rt.read.setActiveChannel(null); // the user leaves before it goes out...
       sock.fire('message:new', msg('11', { channelId: 'c', senderId: 'bob' })); // ...and then a message arrives
       vi.advanceTimersByTime(1_000);
       expect(sock.sent('receipt:read')).toEqual([{ channelId: 'c', messageId: '10' }]);
@@ -325,7 +326,7 @@ describe('Realtime', () => {
       channels: [{ id: 'x', serverId: 's', name: 'x', topic: '', type: 'text', createdAt: '', lastMessageId: null, lastMessageAt: null, unreadCount: 0, mentionCount: 0 }],
     });
     const notices: unknown[] = [];
-    rt.onRemoved((n) => notices.push(n));
+    rt.membership.onRemoved((n) => notices.push(n));
     rt.start();
     sock.serverConnect();
     sock.fire('channel:update', { action: 'deleted', channel: { id: 'x', serverId: 's', name: 'x', type: 'text' } });
@@ -338,7 +339,7 @@ describe('Realtime', () => {
     const { rt, sock, queryClient } = setup();
     queryClient.setQueryData(qk.servers, { servers: [{ id: 's', name: 'Guild', ownerId: 'o', role: 'member', memberCount: 2, createdAt: '' }] });
     const notices: { message: string }[] = [];
-    rt.onRemoved((n) => notices.push(n));
+    rt.membership.onRemoved((n) => notices.push(n));
     rt.start();
     sock.serverConnect();
     sock.fire('member:update', { serverId: 's', action: 'kicked', member: { user: { id: 'me' }, role: 'member', joinedAt: '' } });
@@ -351,7 +352,7 @@ describe('Realtime', () => {
     const { rt, sock, queryClient } = setup();
     queryClient.setQueryData(qk.servers, { servers: [{ id: 's', name: 'Guild', ownerId: 'o', role: 'member', memberCount: 2, createdAt: '' }] });
     const notices: { kind: string; id: string; message: string }[] = [];
-    rt.onRemoved((n) => notices.push(n));
+    rt.membership.onRemoved((n) => notices.push(n));
     rt.start();
     sock.serverConnect();
     sock.fire('server:update', { server: { id: 's' }, action: 'kicked' });
@@ -383,9 +384,9 @@ describe('Realtime', () => {
     rt.start();
     sock.serverConnect();
     sock.fire('typing:user', { channelId: 'c1', userId: 'bob', typing: true });
-    expect([...(rt.chat.getTyping().get('c1')?.keys() ?? [])]).toEqual(['bob']);
+    expect([...(rt.typing.getTyping().get('c1')?.keys() ?? [])]).toEqual(['bob']);
     sock.fire('message:new', msg('50', { senderId: 'bob' }) as Message);
-    expect(rt.chat.getTyping().get('c1')).toBeUndefined();
+    expect(rt.typing.getTyping().get('c1')).toBeUndefined();
     rt.stop();
   });
 });

@@ -11,6 +11,7 @@ import type { PinsData } from '../chat/pins';
 import { resolveQuote } from '../chat/replies';
 import { FakeSocket, fakeSocketFactory } from '../test/fakeSocket';
 import { msg } from '../test/fixtures';
+import * as live from './live';
 import { Realtime } from './realtime';
 
 const flush = () => new Promise((r) => setTimeout(r, 0));
@@ -40,7 +41,7 @@ function setup(messages: (channelId: string, opts?: Record<string, string | numb
   } as unknown as Api;
   const queryClient = new QueryClient();
   const sock = new FakeSocket();
-  const rt = new Realtime({ auth, api, queryClient, meId: 'me', socketFactory: fakeSocketFactory(sock) });
+  const rt = new Realtime({ auth, api, queryClient, meId: 'me', socketFactory: fakeSocketFactory(sock), live });
   rt.start();
   sock.serverConnect();
   return { rt, sock, api, queryClient };
@@ -53,7 +54,7 @@ describe('replies and pins, live', () => {
 
   it('pin:update updates the pinned list: loaded message first, unknown one refetched, unpin removes', async () => {
     const { rt, sock, queryClient } = setup(async () => ({ messages: [msg('30'), msg('20'), msg('10')], hasMore: false }));
-    await rt.loadNewest('c1');
+    await rt.history.loadNewest('c1');
     queryClient.setQueryData<PinsData>(qk.pins('c1'), { messages: [msg('10')] });
     sock.fire('pin:update', { channelId: 'c1', messageId: '20', userId: 'u1', pinned: true });
     expect(pinIds(queryClient)).toEqual(['20', '10']);
@@ -71,12 +72,12 @@ describe('replies and pins, live', () => {
 
   it('pin() calls the API and updates this tab at once', async () => {
     const { rt, api, queryClient } = setup(async () => ({ messages: [msg('20')], hasMore: false }));
-    await rt.loadNewest('c1');
+    await rt.history.loadNewest('c1');
     queryClient.setQueryData<PinsData>(qk.pins('c1'), { messages: [] });
-    await rt.pin('c1', '20', true);
+    await rt.sender.pin('c1', '20', true);
     expect(api.pin).toHaveBeenCalledWith('c1', '20');
     expect(pinIds(queryClient)).toEqual(['20']);
-    await rt.pin('c1', '20', false);
+    await rt.sender.pin('c1', '20', false);
     expect(api.unpin).toHaveBeenCalledWith('c1', '20');
     expect(pinIds(queryClient)).toEqual([]);
     rt.stop();
@@ -84,7 +85,7 @@ describe('replies and pins, live', () => {
 
   it('reply quotes: fetched when not loaded, deleted on 404 and on message:deleted', async () => {
     const { rt, sock, api } = setup(async () => ({ messages: [msg('30')], hasMore: true }));
-    await rt.loadNewest('c1');
+    await rt.history.loadNewest('c1');
     const quote = (id: string) => resolveQuote(id, rt.chat.getChannel('c1'), rt.originals.get('c1', id));
     expect(quote('7').status).toBe('unknown');
     await rt.originals.load('c1', '7');
@@ -100,12 +101,12 @@ describe('replies and pins, live', () => {
   it('a reply is sent with replyTo', async () => {
     const { rt, sock } = setup(async () => ({ messages: [msg('30')], hasMore: false }));
     sock.ackers.set('message:send', (p) => ({ ok: true, message: msg('31', { ...(p as object), senderId: 'me' }) }));
-    await rt.loadNewest('c1');
-    rt.send('c1', 'my answer', '30');
+    await rt.history.loadNewest('c1');
+    rt.sender.send('c1', 'my answer', '30');
     await flush();
     await flush();
     expect(sock.sent('message:send')).toEqual([expect.objectContaining({ channelId: 'c1', content: 'my answer', replyTo: '30' })]);
-    rt.send('c1', 'no reply');
+    rt.sender.send('c1', 'no reply');
     await flush();
     await flush();
     expect(sock.sent('message:send')[1]).not.toHaveProperty('replyTo');
@@ -119,16 +120,16 @@ describe('replies and pins, live', () => {
       return { messages: range(1050, 1099).reverse().map((id) => msg(id)), hasMore: true };
     });
     sock.ackers.set('messages:sync', () => ({ ok: true, messages: { c1: [msg('1100')] }, hasMore: {} }));
-    await rt.loadNewest('c1');
-    expect(await rt.jumpTo('c1', '1060')).toBe(true); // loaded: nothing to fetch
-    expect(await rt.jumpTo('c1', '500')).toBe(true);
+    await rt.history.loadNewest('c1');
+    expect(await rt.history.jumpTo('c1', '1060')).toBe(true); // loaded: nothing to fetch
+    expect(await rt.history.jumpTo('c1', '500')).toBe(true);
     const st = rt.chat.getChannel('c1')!;
     expect(st.hasMoreNewer).toBe(true);
     expect(st.messages[0].id).toBe('476');
     // Live messages wait until the window reaches the present.
     sock.fire('message:new', msg('1100'));
     expect(rt.chat.getChannel('c1')!.messages.at(-1)!.id).toBe('525');
-    await rt.loadNewer('c1');
+    await rt.history.loadNewer('c1');
     const after = rt.chat.getChannel('c1')!;
     expect(after.hasMoreNewer).toBe(false);
     // Caught up from the newest held id.

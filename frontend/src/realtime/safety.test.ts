@@ -6,6 +6,7 @@ import type { Api } from '../api/endpoints';
 import { qk } from '../api/queryKeys';
 import type { DMChannel, DMList } from '../api/types';
 import { FakeSocket, fakeSocketFactory } from '../test/fakeSocket';
+import * as live from './live';
 import { Realtime } from './realtime';
 
 function setup() {
@@ -23,7 +24,7 @@ function setup() {
   const api = { messages: vi.fn(async () => ({ messages: [], hasMore: false })), presence: vi.fn(async () => ({ presence: [] })) } as unknown as Api;
   const queryClient = new QueryClient();
   const sock = new FakeSocket();
-  const rt = new Realtime({ auth, api, queryClient, meId: 'me', socketFactory: fakeSocketFactory(sock) });
+  const rt = new Realtime({ auth, api, queryClient, meId: 'me', socketFactory: fakeSocketFactory(sock), live });
   rt.start();
   sock.serverConnect();
   return { rt, sock, queryClient };
@@ -53,7 +54,7 @@ describe('Realtime and community safety', () => {
       const { rt, sock, queryClient } = setup();
       queryClient.setQueryData(qk.servers, { servers: [{ id: 's', name: 'Guild', ownerId: 'o', role: 'member', memberCount: 2, createdAt: '' }] });
       const notices: { message: string }[] = [];
-      rt.onRemoved((n) => notices.push(n));
+      rt.membership.onRemoved((n) => notices.push(n));
       sock.fire(event, payload);
       expect(queryClient.getQueryData<{ servers: unknown[] }>(qk.servers)!.servers).toEqual([]);
       expect(notices.map((n) => n.message)).toEqual(['You were banned from "Guild".']);
@@ -78,7 +79,7 @@ describe('Realtime and community safety', () => {
     const { rt, sock, queryClient } = setup();
     queryClient.setQueryData<DMList>(qk.dms, { channels: [dm('d1', ['me', 'a']), dm('g1', ['me', 'a', 'b']), dm('d2', ['me', 'b'])] });
     const notices: unknown[] = [];
-    rt.onRemoved((n) => notices.push(n));
+    rt.membership.onRemoved((n) => notices.push(n));
     sock.fire('channel:update', { action: 'closed', channel: { id: 'd1', type: 'dm', participants: [] } });
     sock.fire('channel:update', { action: 'left', channel: { id: 'g1', type: 'dm', participants: [] } });
     expect(queryClient.getQueryData<DMList>(qk.dms)!.channels.map((c) => c.id)).toEqual(['d2']);
@@ -103,7 +104,7 @@ describe('Realtime and community safety', () => {
     const { rt, sock, queryClient } = setup();
     queryClient.setQueryData<DMList>(qk.dms, { channels: [dm('d1', ['me', 'a'])] });
     sock.ackers.set('receipt:read', () => ({ ok: true }));
-    await rt.markReadUpTo('d1', '90');
+    await rt.read.markReadUpTo('d1', '90');
     expect(queryClient.getQueryData<DMList>(qk.dms)!.channels[0].unreadCount).toBe(0);
     expect(sock.emitted).toContainEqual({ event: 'receipt:read', payload: { channelId: 'd1', messageId: '90' } });
     rt.stop();
@@ -114,7 +115,7 @@ describe('Realtime and community safety', () => {
     queryClient.setQueryData<DMList>(qk.dms, { channels: [dm('g1', ['me', 'a', 'b'], { unreadCount: 0, lastMessageId: '10' })] });
     queryClient.setQueryData(qk.blocked, { users: [user('a')], hasMore: false });
     const heard: string[] = [];
-    rt.onIncoming((e) => heard.push(e.message.id));
+    rt.messages.onIncoming((e) => heard.push(e.message.id));
     const msg = (id: string, senderId: string) => ({ id, channelId: 'g1', senderId, content: 'hi <@me>', mentions: ['me'], mentionEveryone: false, timestamp: '2026-12-06T10:00:00Z', nonce: id });
     sock.fire('message:new', msg('20', 'a'));
     let g1 = queryClient.getQueryData<DMList>(qk.dms)!.channels[0];

@@ -1,12 +1,12 @@
-// Small external stores (read with useSyncExternalStore): per-channel message lists, receipts, typing, presence.
+// Small external stores (read with useSyncExternalStore): per-channel message lists and receipts, presence.
+// Typing has its own (typing.ts).
 import type { Id, Presence } from '../api/types';
 import { emptyChannel, type ChannelMessages } from '../chat/messageStore';
 import { emptyReceipts, type ChannelReceipts } from '../chat/receipts';
-import { pruneTyping, setTyping, type TypingState } from '../chat/typing';
 
 type Listener = () => void;
 
-class Emitter {
+export class Emitter {
   private listeners = new Set<Listener>();
   subscribe = (l: Listener) => {
     this.listeners.add(l);
@@ -22,13 +22,10 @@ class Emitter {
 export class ChatStore extends Emitter {
   private channels = new Map<Id, ChannelMessages>();
   private receipts = new Map<Id, ChannelReceipts>();
-  private typing: TypingState = new Map();
-  private typingTimer: ReturnType<typeof setInterval> | null = null;
 
   getChannel = (id: Id): ChannelMessages | undefined => this.channels.get(id);
   getAll = (): ReadonlyMap<Id, ChannelMessages> => this.channels;
   getReceipts = (id: Id): ChannelReceipts => this.receipts.get(id) ?? emptyReceipts;
-  getTyping = (): TypingState => this.typing;
 
   update(id: Id, fn: (s: ChannelMessages) => ChannelMessages) {
     const cur = this.channels.get(id) ?? emptyChannel();
@@ -54,30 +51,6 @@ export class ChatStore extends Emitter {
     if (next === cur) return;
     this.receipts.set(id, next);
     this.emit();
-  }
-
-  setTyping(channelId: Id, userId: Id, typing: boolean, now = Date.now()) {
-    const next = setTyping(this.typing, channelId, userId, typing, now);
-    if (next === this.typing) return;
-    this.typing = next;
-    this.emit();
-    if (this.typing.size && !this.typingTimer) {
-      this.typingTimer = setInterval(() => {
-        const pruned = pruneTyping(this.typing, Date.now());
-        if (pruned !== this.typing) {
-          this.typing = pruned;
-          this.emit();
-        }
-        if (!this.typing.size && this.typingTimer) {
-          clearInterval(this.typingTimer);
-          this.typingTimer = null;
-        }
-      }, 1000);
-    }
-  }
-
-  dispose() {
-    if (this.typingTimer) clearInterval(this.typingTimer);
   }
 }
 

@@ -4,7 +4,7 @@ import { qk } from '../../api/queryKeys';
 import type { Invite, Server } from '../../api/types';
 import { copyText } from '../../app/clipboard';
 import { inviteLink } from '../../app/routes';
-import { DEFAULT_INVITE_EXPIRY, expiresIn, INVITE_EXPIRY, INVITE_USES } from '../../app/safety';
+import { DEFAULT_INVITE_EXPIRY, expiresIn, INVITE_EXPIRY, INVITE_USES } from '../../app/invites';
 import { useApi } from '../../app/services';
 import { Modal, Spinner } from '../ui';
 import { ErrorLine } from './ErrorLine';
