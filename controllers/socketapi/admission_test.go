@@ -1,11 +1,9 @@
 package socketapi_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/binary"
-	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -92,26 +90,7 @@ func TestEncryptedSendsAreAdmittedByTheKeyService(t *testing.T) {
 		defer mu.Unlock()
 		return admits[gid]
 	}
-	call := func(acc testserver.Account, method, path string, body any) map[string]any {
-		t.Helper()
-		b, _ := json.Marshal(body)
-		req, _ := http.NewRequest(method, ks.URL+path, bytes.NewReader(b))
-		req.Header.Set("Authorization", "Bearer "+acc.AccessToken)
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		out := map[string]any{}
-		_ = json.NewDecoder(res.Body).Decode(&out)
-		if res.StatusCode >= 300 {
-			t.Fatalf("%s %s: %d %v", method, path, res.StatusCode, out)
-		}
-		return out
-	}
-	blob := func(tag string) string {
-		return base64.StdEncoding.EncodeToString([]byte(tag + "-0123456789abcdef0123456789abcdef0123456789"))
-	}
+	call := keysCaller(t, ks.URL)
 
 	alice, bob, carol := s.Register(t, "ad_alice"), s.Register(t, "ad_bob"), s.Register(t, "ad_carol")
 	community(t, s, alice, bob, carol)
@@ -125,7 +104,7 @@ func TestEncryptedSendsAreAdmittedByTheKeyService(t *testing.T) {
 		return dm.ID
 	}
 	dm, dmCarol := dmWith(bob), dmWith(carol)
-	a1 := call(alice, "POST", "/v1/devices", map[string]any{"name": "Chromium", "signatureKey": blob("sig-a")})["device"].(map[string]any)["id"].(string)
+	a1 := call(alice, "POST", "/v1/devices", map[string]any{"name": "Chromium", "signatureKey": opaqueBlob("sig-a")})["device"].(map[string]any)["id"].(string)
 	gidBytes, gidCarolBytes := []byte("group-of-alice-and-bob"), []byte("group-of-alice-and-carol")
 	gid, gidCarol := base64.RawURLEncoding.EncodeToString(gidBytes), base64.RawURLEncoding.EncodeToString(gidCarolBytes)
 	call(alice, "POST", "/v1/groups", map[string]any{"groupId": gid, "deviceId": a1, "channelId": dm})
@@ -202,7 +181,7 @@ func TestEncryptedSendsAreAdmittedByTheKeyService(t *testing.T) {
 		t.Fatalf("an unknown group: %+v", a)
 	}
 	for name, ct := range map[string]string{
-		"not-mls":   blob("just bytes"),
+		"not-mls":   opaqueBlob("just bytes"),
 		"truncated": mlsMessage(gidBytes, 0, "t")[:24],
 		// a handshake message (content type commit) of the DM's group: those go to the key service, never here
 		"commit": base64.StdEncoding.EncodeToString(append(append([]byte{0, 1, 0, 2, byte(len(gidBytes))}, gidBytes...), 0, 0, 0, 0, 0, 0, 0, 0, 3, 0, 1, 9, 1, 9)),
@@ -228,7 +207,7 @@ func TestEncryptedSendsAreAdmittedByTheKeyService(t *testing.T) {
 		t.Fatalf("%d messages stored, want 3 (the overdue one refused)", len(got))
 	}
 	// A rotation (a Commit to epoch 1), then the same nonce resealed in the new epoch is stored.
-	call(alice, "POST", "/v1/groups/"+gid+"/commits", map[string]any{"deviceId": a1, "epoch": 0, "commit": blob("rotation")})
+	call(alice, "POST", "/v1/groups/"+gid+"/commits", map[string]any{"deviceId": a1, "epoch": 0, "commit": opaqueBlob("rotation")})
 	if a := send(ac, dm, mlsMessage(gidBytes, 1, "n4"), "n4"); !a.OK {
 		t.Fatalf("after the rotation: %+v", a)
 	}

@@ -1,13 +1,11 @@
 package socketapi_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"io"
 	"log/slog"
-	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
@@ -44,26 +42,7 @@ func TestKeyNoticesReachTheMembersSockets(t *testing.T) {
 	tokens := auth.NewTokenIssuer(s.Config.Auth.JWTSecret, s.Config.Auth.Issuer, s.Config.Auth.Audience, s.Config.Auth.AccessTTL)
 	ks := httptest.NewServer(keysapi.New(svc, keys.NewAuthenticator(tokens, keystore.NewSessions(db)), nil, log))
 	defer ks.Close()
-	call := func(acc testserver.Account, method, path string, body any) map[string]any {
-		t.Helper()
-		b, _ := json.Marshal(body)
-		req, _ := http.NewRequest(method, ks.URL+path, bytes.NewReader(b))
-		req.Header.Set("Authorization", "Bearer "+acc.AccessToken)
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		out := map[string]any{}
-		_ = json.NewDecoder(res.Body).Decode(&out)
-		if res.StatusCode >= 300 {
-			t.Fatalf("%s %s: %d %v", method, path, res.StatusCode, out)
-		}
-		return out
-	}
-	blob := func(tag string) string {
-		return base64.StdEncoding.EncodeToString([]byte(tag + "-0123456789abcdef0123456789abcdef0123456789"))
-	}
+	call := keysCaller(t, ks.URL)
 
 	// The relay subscribes once the server serves; wait for it (a notice published before is lost by design).
 	deadline := time.Now().Add(15 * time.Second)
@@ -82,7 +61,7 @@ func TestKeyNoticesReachTheMembersSockets(t *testing.T) {
 	b := jsclient.Start(t)
 	ac, bc, cc := connect(t, b, s, alice), connect(t, b, s, bob), connect(t, b, s, carol)
 	device := func(acc testserver.Account) string {
-		return call(acc, "POST", "/v1/devices", map[string]any{"name": "Chromium", "signatureKey": blob("sig-" + acc.ID)})["device"].(map[string]any)["id"].(string)
+		return call(acc, "POST", "/v1/devices", map[string]any{"name": "Chromium", "signatureKey": opaqueBlob("sig-" + acc.ID)})["device"].(map[string]any)["id"].(string)
 	}
 	a1, b1 := device(alice), device(bob)
 	type syncEvent struct{ Reason, GroupID, DeviceID string }
@@ -95,7 +74,7 @@ func TestKeyNoticesReachTheMembersSockets(t *testing.T) {
 	}
 
 	// Bob's device publishes its first packages: Bob's sockets hear of it (his other browsers add it).
-	call(bob, "POST", "/v1/devices/"+b1+"/key-packages", map[string]any{"keyPackages": []string{blob("kp1")}, "lastResort": blob("last")})
+	call(bob, "POST", "/v1/devices/"+b1+"/key-packages", map[string]any{"keyPackages": []string{opaqueBlob("kp1")}, "lastResort": opaqueBlob("last")})
 	evs, err := bc.WaitEvents("e2ee:sync", 1, 10*time.Second)
 	if err != nil {
 		t.Fatal(err)
@@ -107,7 +86,7 @@ func TestKeyNoticesReachTheMembersSockets(t *testing.T) {
 	// Alice's Commit adds Bob's device: both members' sockets get e2ee:sync with the group id.
 	gid := base64.RawURLEncoding.EncodeToString([]byte("group-of-alice-and-bob"))
 	call(alice, "POST", "/v1/groups", map[string]any{"groupId": gid, "deviceId": a1})
-	call(alice, "POST", "/v1/groups/"+gid+"/commits", map[string]any{"deviceId": a1, "epoch": 0, "commit": blob("commit"), "adds": []string{b1}, "welcome": blob("welcome")})
+	call(alice, "POST", "/v1/groups/"+gid+"/commits", map[string]any{"deviceId": a1, "epoch": 0, "commit": opaqueBlob("commit"), "adds": []string{b1}, "welcome": opaqueBlob("welcome")})
 	for name, c := range map[string]*jsclient.Client{"alice": ac, "bob": bc} {
 		want := 1
 		if name == "bob" {
