@@ -115,21 +115,26 @@ func perChannel(s *gocql.Session, ids *snowflake.Generator, chans []int64, conte
 			defer wg.Done()
 			b := s.Batch(gocql.UnloggedBatch)
 			b.Query(insertCQL, r.ch, cassandra.Bucket(r.id), r.id, int64(7), content, strconv.FormatInt(r.id, 36))
-			t := time.Now()
-			err := b.Exec()
-			mu.Lock()
-			st.requests++
-			st.lat = append(st.lat, time.Since(t))
-			if err != nil {
-				st.errors++
-			} else {
-				st.stored++
-			}
-			mu.Unlock()
+			st.exec(&mu, b, 1)
 		}()
 	})
 	wg.Wait()
 	return st
+}
+
+// exec sends one request of n rows and counts it.
+func (st *stats) exec(mu *sync.Mutex, b *gocql.Batch, n int) {
+	t := time.Now()
+	err := b.Exec()
+	mu.Lock()
+	defer mu.Unlock()
+	st.requests++
+	st.lat = append(st.lat, time.Since(t))
+	if err != nil {
+		st.errors += n
+	} else {
+		st.stored += n
+	}
 }
 
 func shared(s *gocql.Session, ids *snowflake.Generator, chans []int64, content string, rate int, window time.Duration, d time.Duration) stats {
@@ -161,17 +166,7 @@ func shared(s *gocql.Session, ids *snowflake.Generator, chans []int64, content s
 				for _, r := range part {
 					b.Query(insertCQL, r.ch, cassandra.Bucket(r.id), r.id, int64(7), content, strconv.FormatInt(r.id, 36))
 				}
-				t := time.Now()
-				err := b.Exec()
-				mu.Lock()
-				st.requests++
-				st.lat = append(st.lat, time.Since(t))
-				if err != nil {
-					st.errors += len(part)
-				} else {
-					st.stored += len(part)
-				}
-				mu.Unlock()
+				st.exec(&mu, b, len(part))
 			}()
 		}
 	}()
