@@ -21,12 +21,9 @@ const maxBanReason = rules.BanReasonMaxRunes
 func (s *Membership) Ban(ctx context.Context, caller, serverID, target int64, reason string) error {
 	ctx, span := tracing.Start(ctx, "community.Ban")
 	defer span.End()
-	role, err := role(ctx, s.members, serverID, caller)
+	role, err := requireAdmin(ctx, s.members, serverID, caller)
 	if err != nil {
 		return err
-	}
-	if !isAdmin(role) {
-		return errNotAdmin
 	}
 	if target == caller {
 		return apperr.New(apperr.Invalid, "you cannot ban yourself")
@@ -58,7 +55,7 @@ func (s *Membership) Ban(ctx context.Context, caller, serverID, target int64, re
 func (s *Membership) Bans(ctx context.Context, caller, serverID int64) ([]model.Ban, error) {
 	ctx, span := tracing.Start(ctx, "community.Bans")
 	defer span.End()
-	if err := requireAdmin(ctx, s.members, serverID, caller); err != nil {
+	if _, err := requireAdmin(ctx, s.members, serverID, caller); err != nil {
 		return nil, err
 	}
 	bans, err := s.members.Bans(ctx, serverID)
@@ -72,7 +69,7 @@ func (s *Membership) Bans(ctx context.Context, caller, serverID int64) ([]model.
 func (s *Membership) Unban(ctx context.Context, caller, serverID, target int64) error {
 	ctx, span := tracing.Start(ctx, "community.Unban")
 	defer span.End()
-	if err := requireAdmin(ctx, s.members, serverID, caller); err != nil {
+	if _, err := requireAdmin(ctx, s.members, serverID, caller); err != nil {
 		return err
 	}
 	if err := s.members.Unban(ctx, serverID, target); errors.Is(err, model.ErrNotFound) {

@@ -88,7 +88,7 @@ func (s *Conversations) Channels(ctx context.Context, caller, serverID int64) ([
 func (s *Conversations) CreateChannel(ctx context.Context, caller, serverID int64, name, topic string) (model.ChannelView, error) {
 	ctx, span := tracing.Start(ctx, "community.CreateChannel")
 	defer span.End()
-	err := requireAdmin(ctx, s.channels, serverID, caller)
+	_, err := requireAdmin(ctx, s.channels, serverID, caller)
 	if err != nil {
 		return model.ChannelView{}, err
 	}

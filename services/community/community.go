@@ -135,18 +135,19 @@ func role(ctx context.Context, store interface {
 
 func isAdmin(role string) bool { return role == model.RoleOwner || role == model.RoleAdmin }
 
-// requireAdmin answers NotFound for non-members and Forbidden for plain members.
+// requireAdmin returns the caller's role if it is owner or admin; NotFound for non-members, Forbidden for plain
+// members.
 func requireAdmin(ctx context.Context, store interface {
 	Role(ctx context.Context, serverID, userID int64) (string, error)
-}, serverID, caller int64) error {
+}, serverID, caller int64) (string, error) {
 	r, err := role(ctx, store, serverID, caller)
 	if err != nil {
-		return err
+		return "", err
 	}
 	if !isAdmin(r) {
-		return errNotAdmin
+		return "", errNotAdmin
 	}
-	return nil
+	return r, nil
 }
 
 func validServerName(name string) (string, error) {

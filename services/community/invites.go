@@ -106,7 +106,7 @@ type InviteView struct {
 func (s *Membership) Invites(ctx context.Context, caller, serverID int64) ([]InviteView, error) {
 	ctx, span := tracing.Start(ctx, "community.Invites")
 	defer span.End()
-	if err := requireAdmin(ctx, s.members, serverID, caller); err != nil {
+	if _, err := requireAdmin(ctx, s.members, serverID, caller); err != nil {
 		return nil, err
 	}
 	invs, err := s.invites.Invites(ctx, serverID)

@@ -144,7 +144,7 @@ func (s *Membership) Server(ctx context.Context, caller, serverID int64) (model.
 func (s *Membership) SetServerIcon(ctx context.Context, caller, serverID int64, iconURL string) (model.Server, string, error) {
 	ctx, span := tracing.Start(ctx, "community.SetServerIcon")
 	defer span.End()
-	if err := requireAdmin(ctx, s.members, serverID, caller); err != nil {
+	if _, err := requireAdmin(ctx, s.members, serverID, caller); err != nil {
 		return model.Server{}, "", err
 	}
 	old, err := s.servers.SetServerIcon(ctx, serverID, iconURL)
@@ -163,7 +163,7 @@ func (s *Membership) SetServerIcon(ctx context.Context, caller, serverID int64, 
 func (s *Membership) UpdateServer(ctx context.Context, caller, serverID int64, name *string, membersCanInvite *bool) (model.Server, error) {
 	ctx, span := tracing.Start(ctx, "community.UpdateServer")
 	defer span.End()
-	if err := requireAdmin(ctx, s.members, serverID, caller); err != nil {
+	if _, err := requireAdmin(ctx, s.members, serverID, caller); err != nil {
 		return model.Server{}, err
 	}
 	if name == nil && membersCanInvite == nil {
@@ -257,12 +257,9 @@ func (s *Membership) Leave(ctx context.Context, caller, serverID int64) error {
 func (s *Membership) Kick(ctx context.Context, caller, serverID, target int64) error {
 	ctx, span := tracing.Start(ctx, "community.Kick")
 	defer span.End()
-	role, err := role(ctx, s.members, serverID, caller)
+	role, err := requireAdmin(ctx, s.members, serverID, caller)
 	if err != nil {
 		return err
-	}
-	if !isAdmin(role) {
-		return errNotAdmin
 	}
 	if target == caller {
 		return apperr.New(apperr.Invalid, "use leave to remove yourself")
