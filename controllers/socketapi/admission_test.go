@@ -1,11 +1,8 @@
 package socketapi_test
 
 import (
-	"context"
 	"encoding/base64"
 	"encoding/binary"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -14,13 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"github.com/parleychat/parley/cmd/server/testserver"
-	"github.com/parleychat/parley/controllers/keysapi"
 	"github.com/parleychat/parley/internal/testenv/jsclient"
-	"github.com/parleychat/parley/repositories/keystore"
-	"github.com/parleychat/parley/services/auth"
 	"github.com/parleychat/parley/services/keys"
 )
 
@@ -71,19 +63,9 @@ func TestEncryptedSendsAreAdmittedByTheKeyService(t *testing.T) {
 	}))
 	defer ks.Close()
 	s := testserver.Start(t, testserver.Options{Env: map[string]string{"PARLEY_KEYS_URL": ks.URL}})
-	if _, err := keystore.Migrate(s.Config.PostgresURL); err != nil {
-		t.Fatal(err)
-	}
-	db, err := pgxpool.New(context.Background(), s.Config.PostgresURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
 	pol := keys.DefaultPolicy
 	pol.MaxMessages, pol.GraceMessages = 2, 1 // the 4th message of an epoch is refused
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	tokens := auth.NewTokenIssuer(s.Config.Auth.JWTSecret, s.Config.Auth.Issuer, s.Config.Auth.Audience, s.Config.Auth.AccessTTL)
-	var h http.Handler = keysapi.New(keys.New(keystore.New(db), nil, pol, log), keys.NewAuthenticator(tokens, keystore.NewSessions(db)), nil, log)
+	h, _ := s.KeyService(t, pol, nil)
 	api.Store(&h)
 	admitted := func(gid string) int {
 		mu.Lock()

@@ -4,21 +4,14 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"io"
-	"log/slog"
 	"net/http/httptest"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"github.com/parleychat/parley/cmd/server/testserver"
-	"github.com/parleychat/parley/controllers/keysapi"
 	"github.com/parleychat/parley/internal/testenv"
 	"github.com/parleychat/parley/internal/testenv/jsclient"
-	"github.com/parleychat/parley/repositories/keystore"
 	redisstore "github.com/parleychat/parley/repositories/redis"
-	"github.com/parleychat/parley/services/auth"
 	"github.com/parleychat/parley/services/keys"
 )
 
@@ -29,18 +22,8 @@ func TestKeyNoticesReachTheMembersSockets(t *testing.T) {
 	t.Parallel()
 	rc, prefix := testenv.Redis(t)
 	s := testserver.Start(t, testserver.Options{Env: map[string]string{"PARLEY_KEYS_REDIS_URL": testenv.RedisURL(t), "PARLEY_REDIS_PREFIX": prefix}})
-	if _, err := keystore.Migrate(s.Config.PostgresURL); err != nil {
-		t.Fatal(err)
-	}
-	db, err := pgxpool.New(context.Background(), s.Config.PostgresURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	svc := keys.New(keystore.New(db), redisstore.NewKeyNotices(rc, prefix), keys.DefaultPolicy, log)
-	tokens := auth.NewTokenIssuer(s.Config.Auth.JWTSecret, s.Config.Auth.Issuer, s.Config.Auth.Audience, s.Config.Auth.AccessTTL)
-	ks := httptest.NewServer(keysapi.New(svc, keys.NewAuthenticator(tokens, keystore.NewSessions(db)), nil, log))
+	h, _ := s.KeyService(t, keys.DefaultPolicy, redisstore.NewKeyNotices(rc, prefix))
+	ks := httptest.NewServer(h)
 	defer ks.Close()
 	call := keysCaller(t, ks.URL)
 

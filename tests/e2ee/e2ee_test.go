@@ -9,8 +9,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -22,17 +20,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/parleychat/parley/cmd/server/testserver"
-	"github.com/parleychat/parley/controllers/keysapi"
 	"github.com/parleychat/parley/internal/testenv"
 	"github.com/parleychat/parley/repositories/cassandra"
-	"github.com/parleychat/parley/repositories/keystore"
-	"github.com/parleychat/parley/services/auth"
 	"github.com/parleychat/parley/services/keys"
 )
 
@@ -61,19 +55,9 @@ func TestEncryptedDMsAcrossBothServices(t *testing.T) {
 	ks := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*api.Load()).ServeHTTP(w, r) }))
 	defer ks.Close()
 	s := testserver.Start(t, testserver.Options{Env: map[string]string{"PARLEY_KEYS_URL": ks.URL}})
-	if _, err := keystore.Migrate(s.Config.PostgresURL); err != nil {
-		t.Fatal(err)
-	}
-	db, err := pgxpool.New(context.Background(), s.Config.PostgresURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
 	pol := keys.DefaultPolicy
 	pol.MaxMessages, pol.GraceMessages = 3, 1 // a forced rotation within a short conversation
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	tokens := auth.NewTokenIssuer(s.Config.Auth.JWTSecret, s.Config.Auth.Issuer, s.Config.Auth.Audience, s.Config.Auth.AccessTTL)
-	var h http.Handler = keysapi.New(keys.New(keystore.New(db), nil, pol, log), keys.NewAuthenticator(tokens, keystore.NewSessions(db)), nil, log)
+	h, db := s.KeyService(t, pol, nil)
 	api.Store(&h)
 
 	alice, bob := s.Register(t, "x_alice"), s.Register(t, "x_bob")
