@@ -3,7 +3,6 @@ package httpapi_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -26,26 +25,10 @@ import (
 	"github.com/parleychat/parley/services/messaging"
 )
 
-type attachment struct {
-	ID, Name, ContentType, URL, PreviewURL, Snippet string
-	Size                                            int64
-	Width, Height                                   int
-}
-
-func upload(t *testing.T, s *testserver.Server, token, channelID, name string, data []byte) (int, attachment, string) {
+// upload posts a file with a name (testserver's Upload).
+func upload(t *testing.T, s *testserver.Server, token, channelID, name string, data []byte) (int, testserver.Attachment, string) {
 	t.Helper()
-	req, _ := http.NewRequest("POST", s.URL+"/api/channels/"+channelID+"/attachments?filename="+url.QueryEscape(name), bytes.NewReader(data))
-	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("Content-Type", "image/png") // a lie: the type is sniffed
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	var body struct{ Attachment attachment }
-	_ = json.Unmarshal(b, &body)
-	return res.StatusCode, body.Attachment, string(b)
+	return s.Upload(t, token, channelID, "filename="+url.QueryEscape(name), data)
 }
 
 func fetch(t *testing.T, s *testserver.Server, path string, auth func(*http.Request)) (*http.Response, []byte) {
@@ -134,7 +117,7 @@ func TestAttachmentsEndToEnd(t *testing.T) {
 		Messages []struct {
 			ID          string
 			Content     string
-			Attachments []attachment
+			Attachments []testserver.Attachment
 		}
 	}
 	s.Do(t, "GET", "/api/channels/"+general+"/messages", member.AccessToken, nil).JSON(t, &hist)

@@ -3,7 +3,6 @@ package socketapi_test
 import (
 	"encoding/base64"
 	"encoding/json"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -151,16 +150,8 @@ func TestEncryptedDMIsRelayedAndStoredAsCiphertext(t *testing.T) {
 	}
 
 	// Files would be stored in the clear: refused at upload, before any byte is kept.
-	req, _ := http.NewRequest("POST", s.URL+"/api/channels/"+dm.ID+"/attachments?filename=notes.txt", strings.NewReader("the plan, in clear"))
-	req.Header.Set("Authorization", "Bearer "+alice.AccessToken)
-	up, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	upBody, _ := io.ReadAll(up.Body)
-	up.Body.Close()
-	if up.StatusCode != http.StatusConflict || !strings.Contains(string(upBody), `"encryption_required"`) {
-		t.Fatalf("upload into an encrypted DM: %d %s", up.StatusCode, upBody)
+	if st, _, body := s.Upload(t, alice.AccessToken, dm.ID, "filename=notes.txt", []byte("the plan, in clear")); st != http.StatusConflict || !strings.Contains(body, `"encryption_required"`) {
+		t.Fatalf("upload into an encrypted DM: %d %s", st, body)
 	}
 
 	// Plaintext is refused now, sends and edits alike; the sender seals it and retries.

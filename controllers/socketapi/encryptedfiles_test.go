@@ -3,7 +3,6 @@ package socketapi_test
 import (
 	"bytes"
 	"encoding/base64"
-	"encoding/json"
 	"io"
 	"io/fs"
 	"net/http"
@@ -19,27 +18,6 @@ import (
 	"github.com/parleychat/parley/internal/testenv/jsclient"
 	"github.com/parleychat/parley/internal/testenv/testfiles"
 )
-
-type e2eeUpload struct {
-	ID, Name, ContentType, URL, PreviewURL, Snippet string
-	Size                                            int64
-	Width, Height                                   int
-}
-
-func uploadTo(t *testing.T, s *testserver.Server, token, channelID, query string, body []byte) (int, e2eeUpload, string) {
-	t.Helper()
-	req, _ := http.NewRequest("POST", s.URL+"/api/channels/"+channelID+"/attachments?"+query, bytes.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+token)
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	var out struct{ Attachment e2eeUpload }
-	_ = json.Unmarshal(b, &out)
-	return res.StatusCode, out.Attachment, string(b)
-}
 
 func getFile(t *testing.T, s *testserver.Server, token, path string) (*http.Response, []byte) {
 	t.Helper()
@@ -71,13 +49,13 @@ func TestEncryptedDMFilesAreOpaque(t *testing.T) {
 
 	// Before encryption is on, an opaque upload is refused (the others could not decrypt it, the server could
 	// not preview it); a plain file is fine and stays plain.
-	if st, _, body := uploadTo(t, s, alice.AccessToken, dm.ID, "filename=x.bin&encrypted=1", []byte("ciphertext")); st != http.StatusBadRequest || !strings.Contains(body, `"encrypted"`) {
+	if st, _, body := s.Upload(t, alice.AccessToken, dm.ID, "filename=x.bin&encrypted=1", []byte("ciphertext")); st != http.StatusBadRequest || !strings.Contains(body, `"encrypted"`) {
 		t.Fatalf("opaque upload before encryption is on: %d %s", st, body)
 	}
-	if st, _, body := uploadTo(t, s, alice.AccessToken, general, "filename=x.bin&encrypted=1", []byte("ciphertext")); st != http.StatusBadRequest {
+	if st, _, body := s.Upload(t, alice.AccessToken, general, "filename=x.bin&encrypted=1", []byte("ciphertext")); st != http.StatusBadRequest {
 		t.Fatalf("opaque upload into a server channel: %d %s", st, body)
 	}
-	st, plainEarly, body := uploadTo(t, s, alice.AccessToken, dm.ID, "filename=early.txt", []byte("uploaded in clear before encryption"))
+	st, plainEarly, body := s.Upload(t, alice.AccessToken, dm.ID, "filename=early.txt", []byte("uploaded in clear before encryption"))
 	if st != http.StatusCreated {
 		t.Fatalf("plain upload before encryption: %d %s", st, body)
 	}
@@ -86,13 +64,13 @@ func TestEncryptedDMFilesAreOpaque(t *testing.T) {
 	}
 
 	// Plaintext refused, as before.
-	if st, _, body := uploadTo(t, s, alice.AccessToken, dm.ID, "filename=notes.txt", []byte("the plan, in clear")); st != http.StatusConflict || !strings.Contains(body, `"encryption_required"`) {
+	if st, _, body := s.Upload(t, alice.AccessToken, dm.ID, "filename=notes.txt", []byte("the plan, in clear")); st != http.StatusConflict || !strings.Contains(body, `"encryption_required"`) {
 		t.Fatalf("plain upload into an encrypted DM: %d %s", st, body)
 	}
 	// An opaque blob that happens to start like a PNG (a real image, even): stored byte for byte, no preview,
 	// no dimensions, no snippet, a neutral name and type whatever the client called it.
 	blob := testfiles.PNG(64, 48)
-	st, up, body := uploadTo(t, s, alice.AccessToken, dm.ID, "filename=holiday.png&encrypted=1", blob)
+	st, up, body := s.Upload(t, alice.AccessToken, dm.ID, "filename=holiday.png&encrypted=1", blob)
 	if st != http.StatusCreated {
 		t.Fatalf("opaque upload: %d %s", st, body)
 	}
@@ -103,10 +81,10 @@ func TestEncryptedDMFilesAreOpaque(t *testing.T) {
 		t.Fatalf("the client's name reached the answer: %s", body)
 	}
 	// The size limit: a file of the limit fits once encrypted (+16 bytes of AES-GCM tag); one byte more does not.
-	if st, _, body := uploadTo(t, s, alice.AccessToken, dm.ID, "encrypted=1", make([]byte, maxSize+16)); st != http.StatusCreated {
+	if st, _, body := s.Upload(t, alice.AccessToken, dm.ID, "encrypted=1", make([]byte, maxSize+16)); st != http.StatusCreated {
 		t.Fatalf("opaque upload of the limit + tag: %d %s", st, body)
 	}
-	if st, _, body := uploadTo(t, s, alice.AccessToken, dm.ID, "encrypted=1", make([]byte, maxSize+17)); st != http.StatusRequestEntityTooLarge {
+	if st, _, body := s.Upload(t, alice.AccessToken, dm.ID, "encrypted=1", make([]byte, maxSize+17)); st != http.StatusRequestEntityTooLarge {
 		t.Fatalf("opaque upload over the limit: %d %s", st, body)
 	}
 	// Nothing but the blob itself is in the store: no preview, no poster.
@@ -142,7 +120,7 @@ func TestEncryptedDMFilesAreOpaque(t *testing.T) {
 		Message struct {
 			ID          string
 			Encrypted   bool
-			Attachments []e2eeUpload
+			Attachments []testserver.Attachment
 		} `json:"message"`
 	}
 	if err := ac.EmitAck("message:send", map[string]any{"channelId": dm.ID, "content": ct, "nonce": "ef-1", "encrypted": true, "attachments": []string{up.ID}}, &sent, 10*time.Second); err != nil {

@@ -268,3 +268,29 @@ func (s *Server) Register(t testing.TB, username string) Account {
 	res.JSON(t, &body)
 	return Account{ID: body.User.ID, Username: body.User.Username, AccessToken: body.AccessToken, RefreshToken: body.RefreshToken}
 }
+
+// Attachment is an uploaded file as the API answers it.
+type Attachment struct {
+	ID, Name, ContentType, URL, PreviewURL, Snippet string
+	Size                                            int64
+	Width, Height                                   int
+}
+
+// Upload posts body as one file to a channel (query: filename=… and/or encrypted=1) and returns the status, the
+// attachment (zero for an error answer) and the raw answer. The request says image/png whatever the bytes are:
+// the server sniffs the type and must not believe the header.
+func (s *Server) Upload(t testing.TB, token, channelID, query string, body []byte) (int, Attachment, string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, s.URL+"/api/channels/"+channelID+"/attachments?"+query, bytes.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "image/png")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	var out struct{ Attachment Attachment }
+	_ = json.Unmarshal(b, &out)
+	return res.StatusCode, out.Attachment, string(b)
+}
