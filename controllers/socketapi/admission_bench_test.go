@@ -3,14 +3,12 @@ package socketapi_test
 import (
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"slices"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -122,38 +120,8 @@ func BenchmarkEncryptedSendAdmission(b *testing.B) {
 // sealedStep: every sender sends n encrypted messages (a ~200-byte MLS-shaped ciphertext of the group at epoch
 // 0), each after the previous one's ack; it returns every send→ack time.
 func sealedStep(b *testing.B, senders []*sioclient.Client, channel string, gid []byte, tag string, n int) []time.Duration {
-	var mu sync.Mutex
-	var lat []time.Duration
-	var wg sync.WaitGroup
-	for i, c := range senders {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-			defer cancel()
-			for j := range n {
-				nonce := fmt.Sprintf("%s-%d-%d", tag, i, j)
-				start := time.Now()
-				raw, err := c.EmitAck(ctx, "message:send", map[string]any{"channelId": channel, "encrypted": true, "nonce": nonce,
-					"content": mlsMessage(gid, 0, nonce+"-0123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789")})
-				if err != nil {
-					b.Error(err)
-					return
-				}
-				var ack struct{ OK bool }
-				if json.Unmarshal(raw, &ack) != nil || !ack.OK {
-					b.Errorf("ack %s", raw)
-					return
-				}
-				mu.Lock()
-				lat = append(lat, time.Since(start))
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
-	if b.Failed() {
-		b.FailNow()
-	}
-	return lat
+	return sendEach(b, senders, tag, n, func(nonce string) any {
+		return map[string]any{"channelId": channel, "encrypted": true, "nonce": nonce,
+			"content": mlsMessage(gid, 0, nonce+"-0123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789")}
+	})
 }

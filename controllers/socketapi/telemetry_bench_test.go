@@ -107,8 +107,16 @@ var (
 	benchPerSender = flag.Int("telemetry.per-sender", 250, "messages each sender sends per round")
 )
 
-// step has every sender send n messages, each after the previous one's ack, and returns every send→ack time.
+// step has every sender send n 64-byte messages, each after the previous one's ack, and returns every send→ack time.
 func step(b *testing.B, senders []*sioclient.Client, channel, tag string, n int) []time.Duration {
+	return sendEach(b, senders, tag, n, func(nonce string) any {
+		return map[string]string{"channelId": channel, "content": "a 64-byte message, as in the throughput benchmark of the gateway", "nonce": nonce}
+	})
+}
+
+// sendEach has every sender send n messages (payload gives each one for its nonce), each after the previous
+// one's ack, and returns every send→ack time.
+func sendEach(b *testing.B, senders []*sioclient.Client, tag string, n int, payload func(nonce string) any) []time.Duration {
 	var mu sync.Mutex
 	var lat []time.Duration
 	var wg sync.WaitGroup
@@ -116,13 +124,12 @@ func step(b *testing.B, senders []*sioclient.Client, channel, tag string, n int)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 			defer cancel()
 			mine := make([]time.Duration, 0, n)
 			for j := range n {
 				start := time.Now()
-				raw, err := c.EmitAck(ctx, "message:send", map[string]string{"channelId": channel,
-					"content": "a 64-byte message, as in the throughput benchmark of the gateway", "nonce": fmt.Sprintf("%s-%d-%d", tag, i, j)})
+				raw, err := c.EmitAck(ctx, "message:send", payload(fmt.Sprintf("%s-%d-%d", tag, i, j)))
 				if err != nil {
 					b.Error(err)
 					return
