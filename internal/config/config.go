@@ -71,7 +71,7 @@ var Vars = []Var{
 	{"PARLEY_QUEUE_LIMIT", "10000", "max messages waiting for Cassandra across all channels; beyond it sends get `unavailable`"},
 	{"PARLEY_WINDOW_SIZE", "200", "recent messages kept in memory per active channel (serves the newest history pages)"},
 	{"PARLEY_IDLE_EVICT", "10m", "an active channel with no traffic for this long is dropped from memory"},
-	{"PARLEY_STATE_WRITE_INTERVAL", "5s", "read positions, channel activity and reactions are written to MongoDB coalesced, once per this interval (memory serves them meanwhile)"},
+	{"PARLEY_STATE_WRITE_INTERVAL", "5s", "read positions, channel activity and reactions are written to MongoDB coalesced, once per this interval (memory serves them meanwhile; a position moved only by the user's own message every six intervals)"},
 	{"PARLEY_RETRY_HORIZON", "10m", "a resend with the same nonce returns the stored message if it came this soon..."},
 	{"PARLEY_RETRY_MESSAGES", "20000", "...and the message is among its channel's newest this many (the retry horizon)"},
 	{"PARLEY_SEND_RATE", "10", "messages per second one user may send, sustained"},

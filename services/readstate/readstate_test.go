@@ -268,6 +268,44 @@ func TestReadPositionsOnlyMoveForwardAndAreWrittenCoalesced(t *testing.T) {
 	}
 }
 
+// A position moved by a receipt is written at the next interval; one moved only by the user's own message waits
+// OwnWriteFactor intervals (it is most of the writes in a busy channel, and cheap to lose), and is written then
+// without anyone flushing.
+func TestOwnPositionsAreWrittenLessOftenThanReceipts(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	alice, bob := e.users["alice"], e.users["bob"]
+	m := e.send(t, "alice", "hello")
+	const every = 150 * time.Millisecond
+	built := time.Now()
+	svc := readstate.New(mongorepo.NewReadStateStore(e.mdb), e.community, e.messages, &receipts{}, nil, nil, every, e.log)
+	t.Cleanup(func() { svc.Close(context.Background()) })
+	svc.MessageStored(m)
+	if err := svc.Read(ctx, bob, e.general, m.ID); err != nil {
+		t.Fatal(err)
+	}
+	waitStored := func(user int64) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); stored(t, e.mdb, user, e.general).LastReadID != m.ID; {
+			if time.Now().After(deadline) {
+				t.Fatalf("position of %d not written within 10 s", user)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	waitStored(bob)
+	ownDue := readstate.OwnWriteFactor * every
+	if st := stored(t, e.mdb, alice, e.general); time.Since(built) < ownDue-every {
+		if st.LastReadID != 0 {
+			t.Fatalf("alice's own position was written with the receipts: %+v", st)
+		}
+	} else {
+		t.Log("too slow here to tell the two intervals apart; only the later write is checked")
+	}
+	waitStored(alice)
+}
+
 func TestReceiptsAreForMembersAndExistingMessages(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
