@@ -72,9 +72,21 @@ clean_data() {
   log "removed $DATA (installed jars and binaries are kept)"
 }
 
+# One stack operation at a time: two `up`s at once (a benchmark's and a test's, or two work trees sharing .local)
+# both started OpenSearch, the second failed on the data directory's lock and left a pid file naming a process
+# that had exited, so the running node was reported "not running".
+# The daemons it starts inherit the lock's descriptor, so the lock is released explicitly on exit (else the first
+# daemon would hold it for as long as it runs).
+serialise() {
+  mkdir -p "$RUNDIR"
+  exec 9>"$RUNDIR/stack.lock"
+  flock 9
+  trap 'flock -u 9' EXIT
+}
+
 case "${1:-}" in
-  up) up ;;
-  down|stop) down ;;
+  up) serialise; up ;;
+  down|stop) serialise; down ;;
   status) status ;;
   clean-data) clean_data ;;
   env) write_env; cat "$LOCAL/stack.env" ;;
