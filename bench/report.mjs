@@ -437,7 +437,7 @@ if (clRuns.length) {
 // ----------------------------------------------------------------------------------------------------- history
 const ho = get("history", "ours");
 if (ho && ho.newest) {
-  md.push(`## History reads (Parley): GET a page of 50, ${int(ho.params.reads)} sequential reads each`, "", "| page | p50 ms | p95 ms | p99 ms | max ms | reads/s | server µs CPU per read | load generator CPU s | wrong pages | errors |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+  md.push(`## History reads (Parley): GET a page of 50, ${int(ho.params.reads)} sequential reads each (after ${int(ho.params.warmups || 0)} unmeasured)`, "", "| page | p50 ms | p95 ms | p99 ms | max ms | reads/s | server µs CPU per read | load generator CPU s | wrong pages | errors |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
   for (const [label, x] of [["newest (in-memory window)", ho.newest], ["older, past the window (Cassandra)", ho.older]]) {
     md.push(`| ${label} | ${fmt(x.p50, 2)} | ${fmt(x.p95, 2)} | ${fmt(x.p99, 2)} | ${fmt(x.max, 2)} | ${int(x.readsPerS)} | ${fmt(x.serverCpuUsPerRead, 0)} | ${fmt(x.monitor && x.monitor.loadgen.cpuS, 2)} | ${int(x.wrongPages)} | ${int(x.errors)} |`);
   }

@@ -49,7 +49,7 @@
 #       comes only after Cassandra stored the message. Per step: persisted msg/s, send→ack p50/p95/p99/max,
 #       refusals by code, server/Cassandra/load generator CPU (per process, with event-loop lag). Stops after
 #       the first saturated step (acked < 95 % of offered or p99 > 1 s); then checks every channel's history.
-#   history      --history-messages M [400] --history-reads N [500]                      (Parley)
+#   history      --history-messages M [400] --history-reads N [5000, after 200 unmeasured]    (Parley)
 #   cluster      --cluster-nodes N [3] --cluster-repeats R [2] (Parley; not in the default run: --only cluster)
 #                --cluster-variants [single,spread,local,gateway,tp-single,tp-spread]
 #                --cluster-users U [200] --cluster-channels C [20] --cluster-rates R1,.. [200,500] --cluster-duration T [20]
@@ -98,7 +98,7 @@ CONNS=19000; HOLD=600; PEER_HOLD=60
 CHAT_USERS=1000; CHAT_CHANNELS=100; CHAT_RATES="100,250,500,1000,1500,2000,3000,4000,6000,8000"; CHAT_DURATION=20; CHAT_PROCS=1
 FAN_K=2000; FAN_ROOMS=20; FAN_RATES="10"; FAN_DURATION=10; FAN_SIZE=64; FAN_LARGE=1024; FAN_VARIANTS="one,rooms,large"
 PRES_K=""; PRES_CONC=100; PRES_TAIL=5
-HIST_MSGS=400; HIST_READS=500
+HIST_MSGS=400; HIST_READS=5000
 TP_USERS=400; TP_CHANNELS=200; TP_RATES="2000,5000,10000,15000"; TP_DURATION=15; TP_PROCS=2; TP_ALL=0
 CL_NODES=3; CL_USERS=200; CL_CHANNELS=20; CL_RATES="200,500"; CL_DURATION=20; CL_REPEATS=2
 CL_VARIANTS="single,spread,local,gateway,tp-single,tp-spread"
