@@ -137,6 +137,28 @@ func PostgresURL(t testing.TB) string {
 	return withDB(base, name)
 }
 
+// Main runs a test binary's tests, then drops what its tests shared (the Postgres template database and the
+// Cassandra keyspace, made once per process) and exits with the tests' code. A package whose tests use
+// PostgresURL, Postgres or SharedCassandra calls it from TestMain: without it every test process left both
+// behind (on a development machine after a week: 663 databases, 500 keyspaces, and Cassandra's heap holding the
+// metrics of 1,000 tables, 650 MB live after GC instead of 200).
+func Main(m *testing.M) {
+	code := m.Run()
+	ctx, cancel := context.WithTimeout(context.Background(), 70*time.Second)
+	defer cancel()
+	if pgTemplate.name != "" {
+		if c, err := pgx.Connect(ctx, Get("PARLEY_POSTGRES_URL")); err == nil {
+			_ = slice.DropPostgres(ctx, c, pgTemplate.name)
+			_ = c.Close(ctx)
+		}
+	}
+	if sharedCass.s != nil {
+		_ = slice.DropKeyspace(ctx, sharedCass.s, sharedCass.cfg.Keyspace)
+		sharedCass.s.Close()
+	}
+	os.Exit(code)
+}
+
 // Postgres returns a pool on a fresh, migrated database.
 func Postgres(t testing.TB) *pgxpool.Pool {
 	t.Helper()
@@ -239,8 +261,8 @@ var sharedCass struct {
 }
 
 // SharedCassandra returns one migrated keyspace per test process. Schema changes are slow in Cassandra, so
-// tests share it and isolate their data by ids (every channel id is unique). The keyspace is left for
-// `make clean-data`; its name starts with test_.
+// tests share it and isolate their data by ids (every channel id is unique). Main drops it when the process's
+// tests are done (a killed process leaves it for `make clean-data`); its name starts with test_.
 func SharedCassandra(t testing.TB) (*gocql.Session, cassandra.Config) {
 	t.Helper()
 	sharedCass.once.Do(func() {
