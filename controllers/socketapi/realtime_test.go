@@ -163,7 +163,8 @@ func TestStalePresenceOfADeadNodeIsSwept(t *testing.T) {
 	b := jsclient.Start(t)
 	watcher := connect(t, b, s, bob)
 
-	// Alice is connected to another node (id 999), which then dies without cleaning up.
+	// Alice connected to another node (id 999) ten minutes ago; that node heartbeats (its own document), then
+	// dies without cleaning up.
 	ctx := context.Background()
 	client, err := mongorepo.Connect(ctx, testenv.MongoURI())
 	if err != nil {
@@ -171,10 +172,15 @@ func TestStalePresenceOfADeadNodeIsSwept(t *testing.T) {
 	}
 	defer client.Disconnect(ctx)
 	coll := client.Database(s.Config.MongoDB).Collection("presence")
+	nodes := client.Database(s.Config.MongoDB).Collection("presence_nodes")
 	aliceID, _ := parseInt(alice.ID)
+	long := time.Now().Add(-10 * time.Minute)
 	_, err = coll.InsertOne(ctx, bson.D{{Key: "_id", Value: alice.ID + ":999"}, {Key: "userId", Value: aliceID}, {Key: "nodeId", Value: int64(999)},
-		{Key: "status", Value: "online"}, {Key: "lastSeen", Value: time.Now()}, {Key: "heartbeatAt", Value: time.Now()}})
+		{Key: "status", Value: "online"}, {Key: "lastSeen", Value: long}, {Key: "heartbeatAt", Value: long}})
 	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := nodes.InsertOne(ctx, bson.D{{Key: "_id", Value: int64(999)}, {Key: "heartbeatAt", Value: time.Now()}}); err != nil {
 		t.Fatal(err)
 	}
 	if got := getPresence(t, s, bob, alice.ID); got[alice.ID] != "online" {
@@ -184,7 +190,7 @@ func TestStalePresenceOfADeadNodeIsSwept(t *testing.T) {
 	if got := getPresence(t, s, bob, alice.ID); got[alice.ID] != "online" {
 		t.Fatalf("a live node's entry was swept: %v", got)
 	}
-	_, err = coll.UpdateOne(ctx, bson.D{{Key: "_id", Value: alice.ID + ":999"}}, bson.D{{Key: "$set", Value: bson.D{{Key: "heartbeatAt", Value: time.Now().Add(-10 * time.Minute)}}}})
+	_, err = nodes.UpdateOne(ctx, bson.D{{Key: "_id", Value: int64(999)}}, bson.D{{Key: "$set", Value: bson.D{{Key: "heartbeatAt", Value: long}}}})
 	if err != nil {
 		t.Fatal(err)
 	}

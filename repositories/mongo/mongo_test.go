@@ -397,9 +397,13 @@ func TestPresence(t *testing.T) {
 		t.Errorf("ForUsers(nil) = %+v, %v", got, err)
 	}
 
-	// Node 1 heartbeats: only its non-offline entries (u1@n1, u4@n1) are refreshed.
+	// Node 1 heartbeats (its own document): its non-offline entries (u1@n1, u4@n1) read as refreshed, and no
+	// entry is written.
 	t1 := ms(time.Now())
 	if err := s.Heartbeat(ctx, n1, t1); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Heartbeat(ctx, n1, t0); err != nil { // a delayed, older heartbeat does not move it back
 		t.Fatal(err)
 	}
 	all, _ = s.ForUsers(ctx, []int64{u1, u2, u3, u4})
@@ -408,6 +412,9 @@ func TestPresence(t *testing.T) {
 		if p := byKey[k]; !p.HeartbeatAt.Equal(t1) || !p.LastSeen.Equal(t1) {
 			t.Errorf("%v after heartbeat = %+v; want heartbeat and last seen %v", k, p, t1)
 		}
+	}
+	if n, err := db.Collection("presence").CountDocuments(ctx, bson.D{{Key: "heartbeatAt", Value: t1}}); err != nil || n != 0 {
+		t.Errorf("%d entries written by a heartbeat (%v); want none", n, err)
 	}
 	if p := byKey[[2]int64{u4, n1}]; p.Status != model.StatusIdle {
 		t.Errorf("heartbeat changed u4's status to %q", p.Status)
@@ -439,7 +446,23 @@ func TestPresence(t *testing.T) {
 		}
 	}
 	if p := byKey[[2]int64{u3, n2}]; !p.LastSeen.Equal(t0) {
-		t.Errorf("sweeping changed last seen: %+v", p)
+		t.Errorf("sweeping changed last seen of a node that never heartbeated: %+v", p)
+	}
+	// Node 1 (live) is spared although its entries were written long ago; node 3 heartbeated once, long ago:
+	// its user goes offline, last seen at that heartbeat.
+	const n3, u5 = 3, 50
+	if err := s.Put(ctx, []model.NodePresence{{UserID: u5, NodeID: n3, Status: model.StatusOnline, LastSeen: t0, HeartbeatAt: t0}}); err != nil {
+		t.Fatal(err)
+	}
+	tBeat := t0.Add(20 * time.Second)
+	if err := s.Heartbeat(ctx, n3, tBeat); err != nil {
+		t.Fatal(err)
+	}
+	if users, err := s.SweepStale(ctx, t0.Add(time.Minute)); err != nil || !slices.Equal(users, []int64{u5}) {
+		t.Fatalf("sweep with node 3 dead = %v, %v; want [%d]", users, err, u5)
+	}
+	if got, _ := s.ForUsers(ctx, []int64{u5}); len(got) != 1 || got[0].Status != model.StatusOffline || !got[0].LastSeen.Equal(tBeat) {
+		t.Fatalf("u5@n3 after the sweep = %+v; want offline, last seen %v", got, tBeat)
 	}
 	if users, err := s.SweepStale(ctx, t0.Add(time.Minute)); err != nil || len(users) != 0 {
 		t.Fatalf("second sweep = %v, %v; want nothing", users, err)
@@ -454,9 +477,10 @@ func TestPresence(t *testing.T) {
 	}
 }
 
-// A node heartbeats between SweepStale's find and its update: the entry it refreshed must stay online and not
-// be reported. A proxy between the sweeping client and the server holds back the sweep's first update command
-// until the heartbeat (sent directly) has been applied, so the interleaving is certain.
+// A node writes an entry between SweepStale's find and its update (the user's status changed, or the node
+// rewrote its entries after a late heartbeat): the entry must stay as written and not be reported. A proxy between
+// the sweeping client and the server holds back the sweep's first update command until the write (sent directly)
+// has been applied, so the interleaving is certain.
 func TestSweepStaleSparesEntryRefreshedMeanwhile(t *testing.T) {
 	t.Parallel()
 	db := testenv.Mongo(t)
@@ -477,7 +501,7 @@ func TestSweepStaleSparesEntryRefreshedMeanwhile(t *testing.T) {
 	hooked := make(chan struct{})
 	proxyURI := startUpdateHoldingProxy(t, func() {
 		defer close(hooked)
-		hookErr = direct.Heartbeat(ctx, refreshedNode, t1)
+		hookErr = direct.Put(ctx, []model.NodePresence{{UserID: refreshedUser, NodeID: refreshedNode, Status: model.StatusOnline, LastSeen: t1, HeartbeatAt: t1}})
 	})
 	client, err := mongorepo.Connect(ctx, proxyURI)
 	if err != nil {
@@ -496,10 +520,10 @@ func TestSweepStaleSparesEntryRefreshedMeanwhile(t *testing.T) {
 		t.Fatal("the sweep sent no update command through the proxy")
 	}
 	if hookErr != nil {
-		t.Fatalf("heartbeat during the sweep: %v", hookErr)
+		t.Fatalf("write during the sweep: %v", hookErr)
 	}
 	if !slices.Equal(users, []int64{deadUser}) {
-		t.Fatalf("SweepStale = %v, want only [%d]: user %d's node heartbeated during the sweep", users, deadUser, refreshedUser)
+		t.Fatalf("SweepStale = %v, want only [%d]: user %d's entry was written during the sweep", users, deadUser, refreshedUser)
 	}
 	all, err := direct.ForUsers(ctx, []int64{refreshedUser, deadUser})
 	if err != nil {

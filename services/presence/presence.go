@@ -1,7 +1,8 @@
 // Package presence tracks who is online. A user is online while any of their sockets is connected (on any
 // server node) and not idle, idle when every connected client says so, and offline a short grace period
 // after the last socket closes, so a page reload does not flicker. State lives in MongoDB, one entry per user
-// and node; writes are coalesced, nodes heartbeat their entries, and entries of a node that died are swept.
+// and node; writes are coalesced, each node heartbeats (one document per node), and entries of a node that
+// died are swept.
 //
 // Announcements are paced per room. Every change reaches the user's DMs and small servers at the next
 // AnnounceEvery tick (250 ms). A server room that announced recently waits until
@@ -537,6 +538,7 @@ func (s *Service) loop() {
 	defer sweep.Stop()
 	announce := time.NewTicker(s.cfg.AnnounceEvery)
 	defer announce.Stop()
+	lastBeat := s.heartbeat(time.Time{}) // at once: the node's entries are judged by it from their first write
 	for {
 		select {
 		case <-s.stop:
@@ -544,15 +546,37 @@ func (s *Service) loop() {
 		case now := <-announce.C:
 			s.announce(now)
 		case <-beat.C:
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			if err := s.store.Heartbeat(ctx, s.cfg.NodeID, s.now().UTC()); err != nil {
-				s.log.WarnContext(ctx, "presence heartbeat failed", "err", err)
-			}
-			cancel()
+			lastBeat = s.heartbeat(lastBeat)
 		case <-sweep.C:
 			s.Sweep(context.Background())
 		}
 	}
+}
+
+// heartbeat tells the store this node is alive and returns the time of the last heartbeat that was stored. After a
+// gap of half StaleAfter or more (the node was paused, or MongoDB away), another node may have swept this node's
+// entries to offline while its users stayed connected: every connected user's entry is written again.
+func (s *Service) heartbeat(last time.Time) time.Time {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	now := s.now().UTC()
+	if err := s.store.Heartbeat(ctx, s.cfg.NodeID, now); err != nil {
+		s.log.WarnContext(ctx, "presence heartbeat failed", "err", err)
+		return last
+	}
+	if !last.IsZero() && now.Sub(last) >= s.cfg.StaleAfter/2 {
+		s.mu.Lock()
+		n := 0
+		for id, st := range s.users {
+			if status := statusOf(st); status != model.StatusOffline {
+				s.dirty.Add(id, model.NodePresence{UserID: id, NodeID: s.cfg.NodeID, Status: status, LastSeen: now, HeartbeatAt: now})
+				n++
+			}
+		}
+		s.mu.Unlock()
+		s.log.WarnContext(ctx, "presence heartbeat was late; this node's entries are written again", "gap", now.Sub(last), "users", n)
+	}
+	return now
 }
 
 // Sweep turns the entries of dead nodes offline and announces the users who are now offline everywhere.

@@ -771,3 +771,45 @@ func TestChosenStatus(t *testing.T) {
 		t.Fatalf("DM heard %q for user 2, want online", got)
 	}
 }
+
+// After a heartbeat late by half StaleAfter or more (the node was paused, or MongoDB away), another node may have
+// swept this node's entries to offline while its users stayed connected: every connected user's entry is written
+// again, with its current status. An on-time heartbeat writes no entry.
+func TestLateHeartbeatWritesConnectedUsersAgain(t *testing.T) {
+	m := newSim(newWorld(), Config{NodeID: 4})
+	store := m.s.store.(*memStore)
+	m.connect(1)
+	m.connect(2)
+	if err := m.s.SetStatus(2, "sock-2", model.StatusDND); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.s.dirty.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	store.mu.Lock()
+	for k, e := range store.entries { // what another node's sweep leaves
+		e.Status = model.StatusOffline
+		store.entries[k] = e
+	}
+	store.mu.Unlock()
+
+	last := m.s.heartbeat(t0.Add(-m.s.cfg.HeartbeatEvery)) // on time
+	if n := m.s.dirty.Len(); n != 0 || !last.Equal(t0) {
+		t.Fatalf("an on-time heartbeat queued %d entries (returned %v)", n, last)
+	}
+	m.clock = t0.Add(m.s.cfg.StaleAfter / 2)
+	if last = m.s.heartbeat(last); !last.Equal(m.clock) {
+		t.Fatalf("heartbeat returned %v, want %v", last, m.clock)
+	}
+	if err := m.s.dirty.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	store.mu.Lock()
+	defer store.mu.Unlock()
+	want := map[int64]string{1: model.StatusOnline, 2: model.StatusDND}
+	for id, status := range want {
+		if e := store.entries[[2]int64{id, 4}]; e.Status != status || !e.HeartbeatAt.Equal(m.clock) {
+			t.Errorf("user %d after a late heartbeat: %+v, want %s written at %v", id, e, status, m.clock)
+		}
+	}
+}
