@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { firstUnreadId, fuzzyScore, rankSwitch, shortcutFor, stepEntry, type SwitchItem } from './shortcuts';
+import { firstUnreadId, shortcutFor, stepEntry } from './shortcuts';
+import { fuzzyScore, rankSwitch, type SwitchItem } from './switch';
 
 const list = [
   { path: '/a', unread: false },

@@ -8,7 +8,7 @@ import type { Id, Member, Server, TextChannel } from '../api/types';
 import { dmOthers, dmTitle, displayName, sortDMs, useDMs, useServers } from '../app/queries';
 import { useApi, useMe } from '../app/services';
 import { useNotificationSettings } from '../app/settings';
-import { rankSwitch, SHORTCUTS, type SwitchItem } from '../app/shortcuts';
+import { rankSwitch, SHORTCUTS, type SwitchItem } from '../app/switch';
 import { isChannelMuted, showsUnread } from '../chat/notify';
 import { seedUsers, upsertChannel } from '../app/cache';
 import { useNotify } from './notices';
