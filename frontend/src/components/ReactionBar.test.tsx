@@ -1,8 +1,9 @@
 import { act, fireEvent, screen } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
-import { describe, expect, it, vi } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Reaction } from '../api/types';
 import { loggedIn, renderWithServices } from '../test/render';
+import { loadParts } from './lazy';
 import { ReactionBar } from './ReactionBar';
 
 const reactions: Reaction[] = [
@@ -20,6 +21,9 @@ function renderBar(list: Reaction[] | undefined = reactions) {
 }
 
 describe('ReactionBar', () => {
+  // Who reacted is a lazy part: here from the first render, as after the prefetch that follows the first paint.
+  beforeAll(() => loadParts('userNames'));
+
   it('renders nothing without reactions', () => {
     renderBar([]);
     expect(screen.queryByTestId('reaction-bar')).toBeNull();

@@ -2,30 +2,10 @@
 // toggles), a tooltip naming who reacted (hover, keyboard focus, or a long press on touch screens), and a
 // button that opens the picker.
 import { memo, useId, useRef, useState } from 'react';
-import { useQueries } from '@tanstack/react-query';
-import { qk } from '../api/queryKeys';
-import type { Reaction, User } from '../api/types';
-import { displayName } from '../app/queries';
-import { useApi, useSession } from '../app/services';
-import { reactedText } from '../chat/reactions';
+import type { Reaction } from '../api/types';
+import { ReactedBy } from './lazy';
 
 const LONG_PRESS_MS = 500;
-
-function ReactedBy({ r }: { r: Reaction }) {
-  const api = useApi();
-  const session = useSession();
-  const meId = session?.user.id;
-  const users = useQueries({
-    queries: r.userIds.map((id) => ({
-      queryKey: qk.user(id),
-      queryFn: () => api.user(id),
-      enabled: id !== meId,
-      staleTime: 10 * 60_000,
-    })),
-  });
-  const names = r.userIds.map((id, i) => (id === meId ? 'You' : displayName(users[i].data as User | undefined, 'Someone')));
-  return <>{reactedText(names, r.count, r.emoji)}</>;
-}
 
 function Chip({ r, onToggle }: { r: Reaction; onToggle: (emoji: string, add: boolean) => void }) {
   const tipId = useId();
@@ -80,6 +60,7 @@ function Chip({ r, onToggle }: { r: Reaction; onToggle: (emoji: string, add: boo
         </span>
       </button>
       <span id={tipId} role="tooltip" className={`reaction-tooltip${show ? ' visible' : ''}`} data-testid="reaction-tooltip">
+        {/* Who reacted: a lazy part (prefetched after the first paint), the count until it is here. */}
         {show ? <ReactedBy r={r} /> : `${r.count} reacted with ${r.emoji}`}
       </span>
     </span>

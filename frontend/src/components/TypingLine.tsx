@@ -1,31 +1,13 @@
-import { useQueries } from '@tanstack/react-query';
-import { qk } from '../api/queryKeys';
 import type { Id } from '../api/types';
-import { displayName } from '../app/queries';
-import { useApi } from '../app/services';
-import { formatTyping } from '../chat/typing';
 import { useTypingUsers } from '../realtime/RealtimeProvider';
+import { TypingNames } from './lazy';
 
 export function TypingLine({ channelId }: { channelId: Id }) {
   const ids = useTypingUsers(channelId);
-  const api = useApi();
-  const users = useQueries({
-    queries: ids.map((id) => ({ queryKey: qk.user(id), queryFn: () => api.user(id), staleTime: 10 * 60_000 })),
-  });
-  const names = users.map((q) => displayName(q.data, 'Someone'));
-  const text = formatTyping(names);
+  // The live region is always there (a region mounted late is not announced); its names are a lazy part.
   return (
     <div className="typing-line" aria-live="polite" data-testid="typing-indicator" data-count={ids.length}>
-      {text && (
-        <>
-          <span className="typing-dots" aria-hidden="true">
-            <i />
-            <i />
-            <i />
-          </span>
-          <span>{text}</span>
-        </>
-      )}
+      {ids.length > 0 && <TypingNames ids={ids} />}
     </div>
   );
 }

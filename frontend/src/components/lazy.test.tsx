@@ -1,6 +1,6 @@
 import { render, screen } from '@testing-library/react';
 import { describe, expect, it, vi } from 'vitest';
-import { part, PartPlaceholder } from './lazy';
+import { chunk, part, PartPlaceholder } from './lazy';
 
 function Hello({ name }: { name: string }) {
   return <p>Hello {name}</p>;
@@ -14,6 +14,15 @@ describe('lazy parts of the chat screen', () => {
     expect(screen.getByTestId('part-loading').className).toContain('member-list');
     arrive({ Hello });
     expect(await screen.findByText('Hello Ada')).toBeTruthy();
+    expect(screen.queryByTestId('part-loading')).toBeNull();
+  });
+
+  it('a part whose chunk is already here (prefetched) draws in the first render, with no placeholder', async () => {
+    const load = chunk(() => Promise.resolve({ Hello }));
+    const Part = part(load, 'Hello', <PartPlaceholder className="member-list" />);
+    await load();
+    render(<Part name="Ada" />);
+    expect(screen.getByText('Hello Ada')).toBeTruthy();
     expect(screen.queryByTestId('part-loading')).toBeNull();
   });
 

@@ -31,6 +31,8 @@ const loaders = {
   // the focus as it opens from the keyboard, which a chunk still loading would delay.)
   dmSafety: () => import('./DMSafety'),
   notifications: () => import('./Notifications'),
+  // Who reacted (a chip's tooltip) and who is typing: names drawn only after an interaction or an event.
+  userNames: chunk(() => import('./UserNames')),
 };
 
 class PartErrorBoundary extends Component<{ children: ReactNode }, { failed: boolean }> {
@@ -62,9 +64,24 @@ export function PartPlaceholder({ className }: { className: string }) {
   );
 }
 
+/** A chunk's loader that remembers the module once it is here (see `part`). */
+export type Chunk<M> = (() => Promise<M>) & { now: () => M | undefined };
+
+export function chunk<M>(load: () => Promise<M>): Chunk<M> {
+  let mod: M | undefined;
+  const get = () => (mod ? Promise.resolve(mod) : load().then((m) => (mod = m)));
+  return Object.assign(get, { now: () => mod });
+}
+
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the same bound as React.lazy's own signature
-export function part<M extends Record<K, ComponentType<any>>, K extends keyof M>(load: () => Promise<M>, name: K, placeholder: ReactNode = null) {
-  const L = lazy(async () => ({ default: (await load())[name] }));
+export function part<M extends Record<K, ComponentType<any>>, K extends keyof M>(load: (() => Promise<M>) | Chunk<M>, name: K, placeholder: ReactNode = null) {
+  // A chunk already here (prefetched) resolves synchronously (React.lazy reads a thenable that calls back at once
+  // as resolved), so the part draws in the same render as its parent: no empty frame, no suspended subtree.
+  const L = lazy(() => {
+    const m = 'now' in load ? load.now() : undefined;
+    if (m) return { then: (ok: (v: { default: M[K] }) => void) => ok({ default: m[name] }) } as Promise<{ default: M[K] }>;
+    return load().then((mod) => ({ default: mod[name] }));
+  });
   return function LazyPart(props: ComponentProps<M[K]>) {
     return (
       <PartErrorBoundary>
@@ -100,10 +117,16 @@ export const BlockedNotice = part(loaders.dmSafety, 'BlockedNotice');
 export const NotificationsController = part(loaders.notifications, 'NotificationsController');
 export const NotificationPrompt = part(loaders.notifications, 'NotificationPrompt');
 export const MuteChannelButton = part(loaders.notifications, 'MuteChannelButton');
+export const ReactedBy = part(loaders.userNames, 'ReactedBy');
+export const TypingNames = part(loaders.userNames, 'TypingNames');
+
+/** Loads the named parts' chunks (all with no names): what prefetchParts does; tests await it. */
+export const loadParts = (...names: (keyof typeof loaders)[]) =>
+  Promise.all((names.length ? names : (Object.keys(loaders) as (keyof typeof loaders)[])).map((n) => loaders[n]()));
 
 /** Fetches every part once the browser is idle, so the first open is instant (and works offline). */
 export function prefetchParts() {
-  const run = () => void Promise.all(Object.values(loaders).map((l) => l())).catch(() => undefined);
+  const run = () => void loadParts().catch(() => undefined);
   if (typeof window.requestIdleCallback === 'function') {
     const id = window.requestIdleCallback(run, { timeout: 5000 });
     return () => window.cancelIdleCallback(id);
