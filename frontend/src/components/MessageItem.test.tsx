@@ -1,9 +1,10 @@
 import { screen } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
-import { describe, expect, it, vi } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import type { ChatItem } from '../chat/messageStore';
 import { loggedIn, renderWithServices } from '../test/render';
 import { MessageItem, type MessageItemProps } from './MessageItem';
+import { loadParts } from './lazy';
 
 function item(over: Partial<ChatItem> = {}): ChatItem {
   return {
@@ -36,6 +37,10 @@ function renderItem(props: Partial<MessageItemProps>) {
 }
 
 describe('MessageItem', () => {
+  // The edit box, the open menu and the reaction picker are lazy parts; here they are loaded, as after the
+  // prefetch that follows the first paint (MessageItem.lazy.test.tsx covers a key pressed before they arrive).
+  beforeAll(() => loadParts('messageActions', 'reactionPicker'));
+
   it('shows author, content, and stable test hooks', () => {
     renderItem({});
     const el = screen.getByTestId('message-item');

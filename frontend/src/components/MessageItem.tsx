@@ -4,11 +4,10 @@ import type { ReceiptStatus } from '../chat/receipts';
 import { displayName, usernameHint, useUser } from '../app/queries';
 import { Avatar } from './ui';
 import { ProfileTrigger } from './ProfileCard';
-import { EncryptedText, ProfileCard } from './lazy';
+import { EditBox, EncryptedText, MessageMenuList, ProfileCard, ReactionPicker } from './lazy';
 import { MessageContent } from './MessageContent';
 import { Attachments } from './Attachments';
 import { ReactionBar } from './ReactionBar';
-import { ReactionPicker } from './ReactionPicker';
 import { useMessageExtras } from './messageExtras';
 import { ReplyQuote } from './ReplyQuote';
 import { plaintextOf } from '../chat/plaintexts';
@@ -52,6 +51,14 @@ function StatusMark({ status }: { status: ReceiptStatus }) {
   );
 }
 
+/** One entry of a message's actions menu. */
+export interface MessageAction {
+  label: string;
+  danger?: boolean;
+  testId: string;
+  run: () => void;
+}
+
 export interface MessageItemProps {
   item: ChatItem;
   mine: boolean;
@@ -70,71 +77,25 @@ export interface MessageItemProps {
   onReact?: (item: ChatItem, emoji: string, add: boolean) => void;
 }
 
-function EditBox({ initial, onSave, onCancel }: { initial: string; onSave: (s: string) => void; onCancel: () => void }) {
-  const [value, setValue] = useState(initial);
-  const ref = useRef<HTMLTextAreaElement>(null);
-  useEffect(() => {
-    const el = ref.current;
-    if (!el) return;
-    el.focus();
-    el.setSelectionRange(el.value.length, el.value.length);
-  }, []);
-  const onKey = (e: KeyboardEvent<HTMLTextAreaElement>) => {
-    if (e.key === 'Escape') {
-      e.preventDefault();
-      onCancel();
-    } else if (e.key === 'Enter' && !e.shiftKey && !e.nativeEvent.isComposing) {
-      e.preventDefault();
-      onSave(value);
-    }
-  };
-  return (
-    <div className="edit-box">
-      <textarea
-        ref={ref}
-        value={value}
-        onChange={(e) => setValue(e.target.value)}
-        onKeyDown={onKey}
-        aria-label="Edit message"
-        data-testid="edit-input"
-        rows={Math.min(8, value.split('\n').length)}
-      />
-      <div className="edit-hint small muted">
-        escape to{' '}
-        <button type="button" className="link-button" onClick={onCancel}>
-          cancel
-        </button>{' '}
-        • enter to{' '}
-        <button type="button" className="link-button" onClick={() => onSave(value)} data-testid="edit-save">
-          save
-        </button>
-      </div>
-    </div>
-  );
-}
-
 /**
  * The keyboard way to a message's actions (issue #16, item 6): one "More actions" button per own message (per stored
  * message where the list offers replies and pins, issue #15), in the Tab order (the toolbar shows while anything in
  * the message has focus). Enter, Space or ↓ opens the menu on its first item (↑ on the last); ↑/↓ (wrapping), Home
- * and End move; Enter picks; Esc closes and gives focus back to the button; Tab closes it and moves on.
+ * and End move; Enter picks; Esc closes and gives focus back to the button; Tab closes it and moves on. The open
+ * menu, the edit box and the reaction picker are lazy parts (MessageActions.tsx, ReactionPicker.tsx): each takes the
+ * focus when it mounts, so a key pressed before its chunk arrived takes effect when it does.
  */
 function MessageMenu({
   buttonRef,
   actions,
 }: {
   buttonRef: RefObject<HTMLButtonElement | null>;
-  actions: { label: string; danger?: boolean; testId: string; run: () => void }[];
+  actions: MessageAction[];
 }) {
   const [open, setOpen] = useState(false);
   const [active, setActive] = useState(0);
-  const items = useRef<(HTMLButtonElement | null)[]>([]);
   const menuId = useId();
   const n = actions.length;
-
-  useEffect(() => {
-    if (open) items.current[active]?.focus();
-  }, [open, active]);
 
   const openAt = (i: number) => {
     setActive(i);
@@ -148,19 +109,6 @@ function MessageMenu({
     if (e.key === 'ArrowDown' || e.key === 'ArrowUp') {
       e.preventDefault();
       openAt(e.key === 'ArrowDown' ? 0 : n - 1);
-    }
-  };
-  const onMenuKey = (e: KeyboardEvent<HTMLDivElement>) => {
-    const move = { ArrowDown: (active + 1) % n, ArrowUp: (active - 1 + n) % n, Home: 0, End: n - 1 }[e.key];
-    if (move !== undefined) {
-      e.preventDefault();
-      setActive(move);
-    } else if (e.key === 'Escape') {
-      e.preventDefault();
-      e.stopPropagation();
-      close();
-    } else if (e.key === 'Tab') {
-      setOpen(false);
     }
   };
   return (
@@ -180,41 +128,7 @@ function MessageMenu({
       >
         <span aria-hidden="true">⋯</span>
       </button>
-      {open && (
-        <div
-          id={menuId}
-          role="menu"
-          aria-label="Message actions"
-          tabIndex={-1}
-          className="menu message-menu"
-          onKeyDown={onMenuKey}
-          onBlur={(e) => {
-            const to = e.relatedTarget as Node | null;
-            if (!e.currentTarget.contains(to) && to !== buttonRef.current) setOpen(false);
-          }}
-          data-testid="message-menu"
-        >
-          {actions.map((a, i) => (
-            <button
-              key={a.testId}
-              ref={(el) => {
-                items.current[i] = el;
-              }}
-              type="button"
-              role="menuitem"
-              tabIndex={i === active ? 0 : -1}
-              className={`menu-item${a.danger ? ' danger' : ''}`}
-              onClick={() => {
-                close();
-                a.run();
-              }}
-              data-testid={a.testId}
-            >
-              {a.label}
-            </button>
-          ))}
-        </div>
-      )}
+      {open && <MessageMenuList id={menuId} actions={actions} active={active} onActive={setActive} onClose={close} onLeave={() => setOpen(false)} buttonRef={buttonRef} />}
     </div>
   );
 }

@@ -1,12 +1,13 @@
 // Reply and pin actions on a message, the pin marker and the pin system line (issue #15).
 import { screen } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
-import { describe, expect, it, vi } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import type { ChatItem } from '../chat/messageStore';
 import { loggedIn, renderWithServices } from '../test/render';
 import { MessageExtrasContext, type MessageExtras } from './messageExtras';
 import { MessageItem } from './MessageItem';
 import { PinSystemLine } from './PinsPanel';
+import { loadParts } from './lazy';
 
 function item(over: Partial<ChatItem> = {}): ChatItem {
   return {
@@ -49,6 +50,10 @@ function renderItem(x: MessageExtras, it: ChatItem = item(), mine = true) {
 }
 
 describe('reply and pin actions', () => {
+  // The edit box, the open menu and the reaction picker are lazy parts; here they are loaded, as after the
+  // prefetch that follows the first paint (MessageItem.lazy.test.tsx covers a key pressed before they arrive).
+  beforeAll(() => loadParts('messageActions', 'reactionPicker'));
+
   it('own message: the menu offers Edit, Delete, Reply, Pin; Reply and Pin call through', async () => {
     const user = userEvent.setup();
     const x = extras();

@@ -27,12 +27,15 @@ const loaders = {
   userSettings: () => import('./UserSettings'),
   // What the first screen shows only after an interaction, or a moment later without harm: the DM menus and
   // notices, the notification controller (desktop notices, chime, title), its prompt and the mute buttons. The
-  // unread and mention badges are not here: they draw on the first paint. (The reaction picker stays: it takes
-  // the focus as it opens from the keyboard, which a chunk still loading would delay.)
+  // unread and mention badges are not here: they draw on the first paint.
   dmSafety: () => import('./DMSafety'),
   notifications: () => import('./Notifications'),
   // Who reacted (a chip's tooltip) and who is typing: names drawn only after an interaction or an event.
   userNames: chunk(() => import('./UserNames')),
+  // A message's edit box and open actions menu, and the reaction popover (its full emoji picker is a further chunk,
+  // loaded at its first open): each takes the focus as it mounts, so a key pressed before it arrived is not lost.
+  messageActions: chunk(() => import('./MessageActions')),
+  reactionPicker: chunk(() => import('./ReactionPicker')),
 };
 
 class PartErrorBoundary extends Component<{ children: ReactNode }, { failed: boolean }> {
@@ -119,6 +122,9 @@ export const NotificationPrompt = part(loaders.notifications, 'NotificationPromp
 export const MuteChannelButton = part(loaders.notifications, 'MuteChannelButton');
 export const ReactedBy = part(loaders.userNames, 'ReactedBy');
 export const TypingNames = part(loaders.userNames, 'TypingNames');
+export const EditBox = part(loaders.messageActions, 'EditBox');
+export const MessageMenuList = part(loaders.messageActions, 'MessageMenuList');
+export const ReactionPicker = part(loaders.reactionPicker, 'ReactionPicker');
 
 /** Loads the named parts' chunks (all with no names): what prefetchParts does; tests await it. */
 export const loadParts = (...names: (keyof typeof loaders)[]) =>
