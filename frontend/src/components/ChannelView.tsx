@@ -6,7 +6,7 @@ import { newestId, type ChatItem } from '../chat/messageStore';
 import { pinnedIds } from '../chat/pins';
 import { useMe, useServices } from '../app/services';
 import { useQuery } from '@tanstack/react-query';
-import { DEFAULT_LIMITS, uploadFile } from '../api/files';
+import { DEFAULT_LIMITS } from '../api/files';
 import { useChannelMessages, useRealtime, useReceipts } from '../realtime/RealtimeProvider';
 import { useShell } from './AppShell';
 import { Composer, type ComposerHandle, type MentionSource, type Uploader } from './Composer';
@@ -260,7 +260,8 @@ export function ChannelView({
       const token = await auth.getAccessToken();
       if (!token) throw new Error('You are not logged in.');
       const opts = { channelId, file, token, onProgress, signal };
-      return encryptFiles ? (await import('../e2ee/files')).uploadEncrypted(opts) : uploadFile(opts);
+      // Both lazy: the upload code came with the composer's upload chunk (prefetched after the first paint).
+      return encryptFiles ? (await import('../e2ee/files')).uploadEncrypted(opts) : (await import('../api/uploads')).uploadFile(opts);
     },
     [auth, channelId, encryptFiles],
   );

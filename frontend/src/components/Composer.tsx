@@ -1,6 +1,8 @@
 import { useEffect, useId, useImperativeHandle, useLayoutEffect, useMemo, useRef, useState, type KeyboardEvent, type Ref } from 'react';
 import type { Attachment, Id, UploadLimits } from '../api/types';
-import { checkFile, DEFAULT_LIMITS, formatSize } from '../api/files';
+import { DEFAULT_LIMITS } from '../api/files';
+import { uploadsChunk } from './lazy';
+import type { UploadItem } from './ComposerUploads';
 import { MAX_MESSAGE_LENGTH } from '../api/rules.gen';
 import type { MemberCandidate, MentionOption } from '../chat/autocomplete';
 import { loadDraft, saveDraft } from '../chat/drafts';
@@ -44,20 +46,6 @@ export interface ComposerHandle {
   addFiles: (files: File[]) => void;
 }
 
-interface UploadItem {
-  key: string;
-  name: string;
-  size: number;
-  progress: number;
-  status: 'uploading' | 'done' | 'error';
-  error?: string;
-  attachment?: Attachment;
-  abort?: AbortController;
-  /** A local preview of an image (object URL), revoked when the item goes. */
-  thumb?: string;
-}
-
-let uploadSeq = 0;
 
 // The mention autocomplete (MentionOptions.tsx) is a chunk of its own, fetched when a composer with a mention
 // source first mounts: the first paint does not need it, and until it is here `@` and `#` just type. Tests await
@@ -94,32 +82,37 @@ export function Composer({
       if (u?.thumb) URL.revokeObjectURL(u.thumb);
       return us.filter((x) => x.key !== key);
     });
+  // Files dropped, pasted or picked before the upload code arrived (it is prefetched after the first paint) are held
+  // here and handed over when it does, in order; another channel forgets them, as it cancels uploads in flight.
+  const held = useRef<File[]>([]);
+  const [attachError, setAttachError] = useState('');
   const addFiles = (files: File[]) => {
-    if (!uploader || disabled) return;
-    const room = limits.maxPerMessage - uploadsRef.current.filter((u) => u.status !== 'error').length;
-    let taken = 0;
-    const items: UploadItem[] = files.map((file) => {
-      const key = `u${++uploadSeq}`;
-      const problem = checkFile(file, limits) ?? (taken >= room ? `At most ${limits.maxPerMessage} files per message.` : null);
-      if (problem) return { key, name: file.name || 'file', size: file.size, progress: 0, status: 'error', error: problem };
-      taken++;
-      const abort = new AbortController();
-      const thumb = file.type.startsWith('image/') && typeof URL.createObjectURL === 'function' ? URL.createObjectURL(file) : undefined;
-      uploader(file, (p) => patchUpload(key, { progress: p }), abort.signal).then(
-        (attachment) => patchUpload(key, { status: 'done', progress: 1, attachment, abort: undefined }),
-        (e: unknown) => {
-          if (abort.signal.aborted) return; // cancelled: the item is gone already
-          patchUpload(key, { status: 'error', error: e instanceof Error ? e.message : 'The upload failed.', abort: undefined });
-        },
-      );
-      return { key, name: file.name || 'file', size: file.size, progress: 0, status: 'uploading', abort, thumb };
-    });
-    setUploads((us) => [...us, ...items]);
+    if (!uploader || disabled || files.length === 0) return;
+    const mod = uploadsChunk.now();
+    if (mod) {
+      const items = mod.startUploads(files, uploadsRef.current, limits, uploader, patchUpload);
+      setUploads((us) => [...us, ...items]);
+      return;
+    }
+    held.current.push(...files);
+    uploadsChunk().then(
+      () => {
+        const waiting = held.current;
+        held.current = [];
+        addFilesLater.current(waiting);
+      },
+      () => setAttachError('Files cannot be attached: this part of Parley could not be loaded. Reload the page.'),
+    );
   };
+  const addFilesLater = useRef(addFiles);
+  useLayoutEffect(() => {
+    addFilesLater.current = addFiles;
+  });
   useImperativeHandle(handle, () => ({ addFiles }));
   // Another channel: unsent uploads stay on the server until the collector removes them; in-flight ones stop.
   useEffect(
     () => () => {
+      held.current = [];
       for (const u of uploadsRef.current) {
         u.abort?.abort();
         if (u.thumb) URL.revokeObjectURL(u.thumb);
@@ -214,6 +207,7 @@ export function Composer({
     typing.current?.input(v);
   };
 
+  const up = uploadsChunk.now();
   const tooLong = value.length > MAX_MESSAGE_LENGTH;
   const uploading = uploads.some((u) => u.status === 'uploading');
   const ready = uploads.filter((u) => u.status === 'done' && u.attachment).map((u) => u.attachment!);
@@ -270,43 +264,12 @@ export function Composer({
         send();
       }}
     >
-      {uploads.length > 0 && (
-        <ul className="upload-tray" data-testid="upload-tray" aria-label="Files to send">
-          {uploads.map((u) => (
-            <li key={u.key} className={`upload-item ${u.status}`} data-testid="upload-item" data-status={u.status} data-name={u.name}>
-              {u.thumb ? (
-                <img className="upload-thumb" src={u.thumb} alt="" />
-              ) : (
-                <span className="upload-icon" aria-hidden="true">
-                  ▤
-                </span>
-              )}
-              <span className="upload-meta">
-                <span className="upload-name truncate" title={u.name}>
-                  {u.name}
-                </span>
-                <span className="upload-size">{formatSize(u.size)}</span>
-                {u.status === 'uploading' && (
-                  <progress className="upload-progress" max={1} value={u.progress} aria-label={`Uploading ${u.name}`} data-testid="upload-progress" />
-                )}
-                {u.status === 'error' && (
-                  <span className="upload-error" role="alert" data-testid="upload-error">
-                    {u.error}
-                  </span>
-                )}
-              </span>
-              <button
-                type="button"
-                className="upload-remove icon-button"
-                aria-label={u.status === 'uploading' ? `Cancel uploading ${u.name}` : `Remove ${u.name}`}
-                onClick={() => dropUpload(u.key)}
-                data-testid="upload-remove"
-              >
-                ×
-              </button>
-            </li>
-          ))}
-        </ul>
+      {/* Uploads are made by the upload chunk, so it is here whenever there are some. */}
+      {uploads.length > 0 && up && <up.UploadTray uploads={uploads} onRemove={dropUpload} />}
+      {attachError && (
+        <p className="upload-error" role="alert" data-testid="upload-error">
+          {attachError}
+        </p>
       )}
       {open && ac && (
         <ac.MentionOptions

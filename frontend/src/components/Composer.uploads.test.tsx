@@ -1,8 +1,9 @@
 import { act, fireEvent, render, screen, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
-import { describe, expect, it, vi } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Attachment } from '../api/types';
 import { Composer, type Uploader } from './Composer';
+import { loadParts } from './lazy';
 
 const limits = { maxSize: 1000, maxPerMessage: 3, types: [] };
 
@@ -31,6 +32,10 @@ function setup(uploader?: Uploader) {
 const file = (name: string, size = 5, type = 'text/plain') => new File(['x'.repeat(size)], name, { type });
 
 describe('Composer uploads', () => {
+  // The upload code is a lazy chunk; here it is loaded, as after the prefetch that follows the first paint
+  // (Composer.uploads.lazy.test.tsx covers files that come before it).
+  beforeAll(() => loadParts('composerUploads'));
+
   it('has no attach button without an uploader', () => {
     setup();
     expect(screen.queryByTestId('composer-attach')).toBeNull();

@@ -1,7 +1,7 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useRef, useState } from 'react';
 import { useLocation } from 'wouter';
-import { uploadServerIcon } from '../api/files';
+import { uploadServerIcon } from '../api/uploads';
 import { errorMessage } from '../api/http';
 import { MAX_SERVER_NAME_LENGTH } from '../api/rules.gen';
 import { qk } from '../api/queryKeys';

@@ -3,7 +3,7 @@
 import { useMutation } from '@tanstack/react-query';
 import { useRef, useState, useSyncExternalStore, type FormEvent } from 'react';
 import { errorMessage } from '../api/http';
-import { uploadAvatar } from '../api/files';
+import { uploadAvatar } from '../api/uploads';
 import { MAX_DISPLAY_NAME_LENGTH } from '../api/rules.gen';
 import { useApi, useMe, useServices } from '../app/services';
 import { clearDrafts } from '../chat/drafts';

@@ -36,6 +36,8 @@ const loaders = {
   // loaded at its first open): each takes the focus as it mounts, so a key pressed before it arrived is not lost.
   messageActions: chunk(() => import('./MessageActions')),
   reactionPicker: chunk(() => import('./ReactionPicker')),
+  // The composer's upload code and tray (files picked, dropped or pasted before it arrives are held by the composer).
+  composerUploads: chunk(() => import('./ComposerUploads')),
 };
 
 class PartErrorBoundary extends Component<{ children: ReactNode }, { failed: boolean }> {
@@ -125,6 +127,9 @@ export const TypingNames = part(loaders.userNames, 'TypingNames');
 export const EditBox = part(loaders.messageActions, 'EditBox');
 export const MessageMenuList = part(loaders.messageActions, 'MessageMenuList');
 export const ReactionPicker = part(loaders.reactionPicker, 'ReactionPicker');
+
+/** The composer's upload code (Composer.tsx renders its tray and hands it files). */
+export const uploadsChunk = loaders.composerUploads;
 
 /** Loads the named parts' chunks (all with no names): what prefetchParts does; tests await it. */
 export const loadParts = (...names: (keyof typeof loaders)[]) =>

@@ -3,7 +3,7 @@
 // (encrypted=1: the server keeps it as encrypted.bin, no preview). The key, IV and what the server must not learn
 // (real name, type, size, image dimensions) travel inside the MLS message, as an envelope around its text. Loaded
 // only with the encrypted-DM parts (seal.ts, E2EE.tsx), never with the chat screen.
-import { uploadFile, type UploadOptions } from '../api/files';
+import { uploadFile, type UploadOptions } from '../api/uploads';
 import type { Attachment } from '../api/types';
 
 /** What a message says about one of its files (inside the MLS ciphertext). */
