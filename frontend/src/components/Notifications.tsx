@@ -9,7 +9,8 @@ import type { DesktopNotify, Id, Server, ServersList, User } from '../api/types'
 import { errorMessage } from '../api/http';
 import { displayName } from '../app/queries';
 import { useApi, useServices } from '../app/services';
-import { useChannelMuted, useNotificationSettings, useSaveSettings } from '../app/settings';
+import { useChannelMuted, useNotificationSettings } from '../app/settings';
+import { useSaveSettings } from '../app/saveSettings';
 import { APP_TITLE, plainText, titleWithMentions } from '../chat/mentions';
 import { shownText } from '../chat/plaintexts';
 import { PROMPT_DISMISSED_KEY, shouldPrompt, toggleId, type Place } from '../chat/notify';

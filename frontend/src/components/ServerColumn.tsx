@@ -5,14 +5,13 @@ import { useChannels, useServer } from '../app/queries';
 import { useRouteIds } from '../app/routes';
 import { errorMessage } from '../api/http';
 import { UnreadBadge } from './ui';
-import { useNotificationSettings, useSaveSettings } from '../app/settings';
-import { isChannelMuted, showsUnread, toggleId } from '../chat/notify';
+import { useNotificationSettings } from '../app/settings';
+import { isChannelMuted, showsUnread } from '../chat/notify';
 import { MentionBadge } from './MentionBadge';
-import { useNotify } from './notices';
-import { CreateChannelModal, EditChannelModal, InviteModal, ServerSettingsModal } from './lazy';
+import { CreateChannelModal, EditChannelModal, InviteModal, ServerMenu, ServerSettingsModal } from './lazy';
 import { readCollapsed, visibleWhenCollapsed, writeCollapsed } from '../app/layout';
 
-type ModalKind = 'invite' | 'create-channel' | 'settings' | { edit: TextChannel } | null;
+export type ModalKind = 'invite' | 'create-channel' | 'settings' | { edit: TextChannel } | null;
 
 export function ServerColumn({ serverId }: { serverId: string }) {
   const server = useServer(serverId);
@@ -25,10 +24,6 @@ export function ServerColumn({ serverId }: { serverId: string }) {
   const canManage = s?.role === 'owner' || s?.role === 'admin';
   const canInvite = canManage || s?.membersCanInvite !== false;
   const settings = useNotificationSettings();
-  const notify = useNotify();
-  const saveSettings = useSaveSettings((e) => notify(`Couldn't save notification settings: ${errorMessage(e)}`, 'error'));
-  const serverMuted = settings.mutedServers.includes(serverId);
-  const everyoneSuppressed = settings.suppressEveryone.includes(serverId);
   const [collapsedState, setCollapsedState] = useState(() => ({ serverId, collapsed: readCollapsed(serverId) }));
   // Per server: switching servers reads that server's choice.
   const collapsed = collapsedState.serverId === serverId ? collapsedState.collapsed : readCollapsed(serverId);
@@ -41,6 +36,7 @@ export function ServerColumn({ serverId }: { serverId: string }) {
     ? visibleWhenCollapsed(allChannels, channelId, (c) => showsUnread(c, isChannelMuted(settings, c.id, { type: 'text', serverId })))
     : allChannels;
 
+  // Esc or a click outside closes the menu (also while its chunk is still on its way).
   useEffect(() => {
     if (!menuOpen) return;
     const close = (e: MouseEvent | KeyboardEvent) => {
@@ -76,47 +72,7 @@ export function ServerColumn({ serverId }: { serverId: string }) {
           <span aria-hidden="true">{menuOpen ? '✕' : '▾'}</span>
         </button>
         {menuOpen && s && (
-          <div className="menu" role="menu" data-testid="server-menu">
-            {canInvite && (
-              <button type="button" role="menuitem" className="menu-item accent" onClick={() => open('invite')} data-testid="invite-button">
-                Invite People
-              </button>
-            )}
-            {canManage && (
-              <button type="button" role="menuitem" className="menu-item" onClick={() => open('create-channel')} data-testid="menu-create-channel">
-                Create Channel
-              </button>
-            )}
-            <button
-              type="button"
-              role="menuitemcheckbox"
-              aria-checked={serverMuted}
-              className="menu-item"
-              onClick={() => {
-                setMenuOpen(false);
-                saveSettings((st) => toggleId(st, 'mutedServers', serverId, !serverMuted));
-              }}
-              data-testid="mute-server-button"
-            >
-              {serverMuted ? 'Unmute Server' : 'Mute Server'}
-            </button>
-            <button
-              type="button"
-              role="menuitemcheckbox"
-              aria-checked={everyoneSuppressed}
-              className="menu-item"
-              onClick={() => {
-                setMenuOpen(false);
-                saveSettings((st) => toggleId(st, 'suppressEveryone', serverId, !everyoneSuppressed));
-              }}
-              data-testid="suppress-everyone-button"
-            >
-              {everyoneSuppressed ? 'Allow @everyone and @here' : 'Suppress @everyone and @here'}
-            </button>
-            <button type="button" role="menuitem" className="menu-item" onClick={() => open('settings')} data-testid="server-settings-button">
-              {canManage ? 'Server Settings' : 'Leave Server'}
-            </button>
-          </div>
+          <ServerMenu server={s} canInvite={canInvite} canManage={canManage} onOpen={open} onClose={() => setMenuOpen(false)} />
         )}
       </div>
       <div className="column-scroll">

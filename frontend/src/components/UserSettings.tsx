@@ -12,7 +12,7 @@ import { useTheme, type ThemePreference } from '../theme/theme';
 import { Avatar } from './ui';
 import { NotificationSettingsSection } from './Notifications';
 import { PrivacySection } from './PrivacySection';
-import { useSaveSettings } from '../app/settings';
+import { useSaveSettings } from '../app/saveSettings';
 import { CHOSEN_STATUSES } from '../chat/status';
 import type { ChosenStatus } from '../api/types';
 import { useNotify } from './notices';

@@ -38,6 +38,8 @@ const loaders = {
   reactionPicker: chunk(() => import('./ReactionPicker')),
   // The composer's upload code and tray (files picked, dropped or pasted before it arrives are held by the composer).
   composerUploads: chunk(() => import('./ComposerUploads')),
+  // A server's open menu (the column keeps its button; Esc and a click outside close it even before it arrives).
+  serverMenu: chunk(() => import('./ServerMenu')),
 };
 
 class PartErrorBoundary extends Component<{ children: ReactNode }, { failed: boolean }> {
@@ -127,6 +129,7 @@ export const TypingNames = part(loaders.userNames, 'TypingNames');
 export const EditBox = part(loaders.messageActions, 'EditBox');
 export const MessageMenuList = part(loaders.messageActions, 'MessageMenuList');
 export const ReactionPicker = part(loaders.reactionPicker, 'ReactionPicker');
+export const ServerMenu = part(loaders.serverMenu, 'ServerMenu');
 
 /** The composer's upload code (Composer.tsx renders its tray and hands it files). */
 export const uploadsChunk = loaders.composerUploads;
