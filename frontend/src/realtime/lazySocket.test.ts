@@ -133,6 +133,22 @@ describe('socket client loaded on demand', () => {
     rt.stop();
   });
 
+  it('a reaction before live.ts (the sender\'s operations) is here waits for it, then shows and goes out once', async () => {
+    const f = deferredFactory();
+    const rt = setup(f.factory, false); // the coordinator imports live.ts itself
+    rt.start();
+    await rt.history.ensureLoaded('c1');
+    f.sock.ackers.set('reaction:add', () => ({ ok: true, reaction: { emoji: '👍', count: 1, me: true, userIds: ['me'] } }));
+    const reacted = rt.sender.react('c1', '10', '👍', true);
+    f.load();
+    await tick();
+    f.sock.serverConnect();
+    await reacted;
+    expect(f.sock.sent('reaction:add')).toEqual([{ channelId: 'c1', messageId: '10', emoji: '👍' }]);
+    expect(toItems(rt.chat.getChannel('c1'))[0].reactions).toEqual([{ emoji: '👍', count: 1, me: true, userIds: ['me'] }]);
+    rt.stop();
+  });
+
   it('an edit while the client has not arrived fails after the send timeout instead of hanging', async () => {
     vi.useFakeTimers();
     const f = deferredFactory();

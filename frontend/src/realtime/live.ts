@@ -18,8 +18,9 @@ import { SEND_TIMEOUT_MS } from '../chat/send';
 import { listenMembership } from './membership';
 import type { Realtime } from './realtime';
 
-// The sender's outbox (realtime/sending.ts makes it): nothing is sent before the socket connects, so it comes here.
-export { Outbox } from '../chat/outbox';
+// The sender's outbox and its operations that need the server (realtime/sending.ts uses them): nothing is sent
+// before the socket connects, so they come here.
+export { SenderOps } from './senderOps';
 // Paging beyond the newest page (history.ts makes it on first use).
 export { paging } from './paging';
 // Paging beyond the newest page (history.ts makes it on first use).

@@ -89,7 +89,7 @@ export class Realtime {
     const messages = (this.messages = new MessageEvents({ qc, chat, originals }));
     this.history = history({ conn, api, chat, catchUp: (only) => this.catchUp(only), load: () => this.loadLive() });
     const e2ee = (this.e2ee = new E2EEHooks(qc, auth, meId));
-    this.sender = new Sender({ conn, api, qc, chat, e2ee, messages, meId });
+    this.sender = new Sender({ conn, api, qc, chat, e2ee, messages, meId }, () => this.loadLive());
     if (deps.live) this.arrived(deps.live);
     this.wire();
   }
@@ -109,10 +109,10 @@ export class Realtime {
     ));
   }
 
-  /** live.ts is here (before the socket connects): the sender's outbox comes with it. */
+  /** live.ts is here (before the socket connects): the sender's outbox and operations come with it. */
   private arrived(live: Live) {
     this.live = live;
-    this.sender.makeOutbox(live.Outbox);
+    this.sender.arrived(live);
   }
 
   start() {
