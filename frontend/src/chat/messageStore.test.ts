@@ -3,18 +3,15 @@ import {
   addPending,
   applyDelete,
   applyNewestPage,
-  applyUpdate,
-  discardPending,
   emptyChannel,
   groupItems,
-  markFailed,
-  markSending,
   mergeSorted,
   receiveMessage,
   receiveMessages,
   toItems,
   type ChannelMessages,
 } from './messageStore';
+import { applyUpdate, discardPending, markFailed, markSending } from './messageEdits';
 import { applyOlderPage } from './paging';
 import { msg } from '../test/fixtures';
 

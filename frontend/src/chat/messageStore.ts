@@ -141,48 +141,6 @@ export function addPending(state: ChannelMessages, p: Omit<PendingMessage, 'stat
   return { ...state, pending: [...state.pending, item] };
 }
 
-function updatePending(state: ChannelMessages, nonce: string, fn: (p: PendingMessage) => PendingMessage | null): ChannelMessages {
-  const idx = state.pending.findIndex((p) => p.nonce === nonce);
-  if (idx < 0) return state;
-  const next = fn(state.pending[idx]);
-  const pending = state.pending.slice();
-  if (next) pending[idx] = next;
-  else pending.splice(idx, 1);
-  return { ...state, pending };
-}
-
-/** A send attempt is starting (first try, automatic retry or the Retry button). */
-export const markSending = (state: ChannelMessages, nonce: string) =>
-  updatePending(state, nonce, (p) => ({ ...p, state: 'pending', error: undefined, attempts: p.attempts + 1 }));
-
-export const markFailed = (state: ChannelMessages, nonce: string, error: string) =>
-  updatePending(state, nonce, (p) => ({ ...p, state: 'failed', error }));
-
-export const discardPending = (state: ChannelMessages, nonce: string) => updatePending(state, nonce, () => null);
-
-export function findPending(state: ChannelMessages | undefined, nonce: string): PendingMessage | undefined {
-  return state?.pending.find((p) => p.nonce === nonce);
-}
-
-/** `message:updated` or an edit ack: replaces a loaded message; unknown ids are ignored. */
-export function applyUpdate(state: ChannelMessages, msg: Message): ChannelMessages {
-  if (!state.messages.some((m) => m.id === msg.id)) return state;
-  const messages = mergeSorted(state.messages, [msg], state.deleted);
-  return messages === state.messages ? state : { ...state, messages };
-}
-
-/** Changes one loaded message's reactions (unknown ids are ignored). */
-export function updateReactions(state: ChannelMessages, messageId: Id, fn: (r: Reaction[] | undefined) => Reaction[]): ChannelMessages {
-  const i = state.messages.findIndex((m) => m.id === messageId);
-  if (i < 0) return state;
-  const cur = state.messages[i];
-  const reactions = fn(cur.reactions);
-  if (reactions === cur.reactions || (reactions.length === 0 && !cur.reactions)) return state;
-  const messages = state.messages.slice();
-  messages[i] = { ...cur, reactions };
-  return { ...state, messages };
-}
-
 export function applyDelete(state: ChannelMessages, messageId: Id): ChannelMessages {
   if (state.deleted.has(messageId)) return state;
   const deleted = new Set(state.deleted);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Message, Reaction, ReactionUpdateEvent } from '../api/types';
-import { applyNewestPage, emptyChannel, receiveMessage, toItems, updateReactions } from './messageStore';
+import { updateReactions } from './messageEdits';
+import { applyNewestPage, emptyChannel, receiveMessage, toItems } from './messageStore';
 import { applyReactionEvent, reactedText, setReaction, toggleMine } from './reactions';
 
 const r = (emoji: string, count: number, me: boolean, userIds: string[]): Reaction => ({ emoji, count, me, userIds });

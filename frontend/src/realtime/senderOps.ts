@@ -3,7 +3,8 @@
 // beside the socket client: none of it can reach the server before.
 import type { Ack, Id, Reaction } from '../api/types';
 import { noteLastMessage } from '../app/cache';
-import { applyUpdate, discardPending, findPending, markFailed, markSending, receiveMessage, updateReactions } from '../chat/messageStore';
+import { applyUpdate, discardPending, findPending, markFailed, markSending, updateReactions } from '../chat/messageEdits';
+import { receiveMessage } from '../chat/messageStore';
 import { Outbox } from '../chat/outbox';
 import { setReaction, toggleMine } from '../chat/reactions';
 import { SEND_TIMEOUT_MS } from '../chat/send';
