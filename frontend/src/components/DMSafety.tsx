@@ -10,7 +10,7 @@ import { useApi, useMe } from '../app/services';
 import { removeChannel } from '../app/cache';
 import { useRealtime } from '../realtime/RealtimeProvider';
 import { useNotify } from './notices';
-import { Modal } from './ui';
+import { Modal } from './Modal';
 import './safety.css';
 
 const isGroup = (c: DMChannel) => c.group ?? (c.participants?.length ?? 0) > 2;

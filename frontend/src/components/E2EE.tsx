@@ -15,7 +15,7 @@ import { useRealtime } from '../realtime/RealtimeProvider';
 import { MessageContent } from './MessageContent';
 import { formatStamp } from './MessageItem';
 import { useNotify } from './notices';
-import { Modal } from './ui';
+import { Modal } from './Modal';
 import './e2ee.css';
 
 function useClient(): E2EEClient {

@@ -1,8 +1,9 @@
 import { fireEvent, render, screen, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { renderToStaticMarkup } from 'react-dom/server';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { bestOf3 } from '../test/timing';
+import { loadParts } from './lazy';
 import { MessageContent } from './MessageContent';
 
 function content(text: string) {
@@ -125,6 +126,9 @@ describe('MessageContent: spoilers', () => {
 });
 
 describe('MessageContent: links', () => {
+  // The leave dialog is a lazy part; here it is loaded, as after the prefetch that follows the first paint.
+  beforeAll(() => loadParts('messageDialogs'));
+
   it('makes http(s) links clickable, opening safely in a new tab', () => {
     const { el } = content('docs at https://example.com/x?y=1, and more');
     const a = screen.getByRole('link', { name: 'https://example.com/x?y=1' });

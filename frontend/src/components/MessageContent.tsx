@@ -15,7 +15,7 @@ import type { MdBlock, MdInline } from '../chat/markdown';
 import type { HlNode } from '../chat/highlight';
 import { stripBidiControls } from '../chat/bidi';
 import { MentionContext, type MentionRenderers } from './mentions';
-import { Modal } from './ui';
+import { LeaveDialog } from './lazy';
 
 // The markdown parser (markdown-it and the emoji table, ~60 kB gzipped) is its own chunk, so the first paint does not
 // wait for it. It starts loading when this module loads, at app start, and is normally in place before the first
@@ -100,33 +100,6 @@ type Ctx = {
   isInternational: Markdown['isInternationalHost'];
   mentions: MentionRenderers;
 };
-
-/** "You are leaving Parley": the full real URL (ASCII, as the browser will request it), and a choice. */
-function LeaveDialog({ href, onClose }: { href: string; onClose: () => void }) {
-  return (
-    <Modal
-      title="You are leaving Parley"
-      onClose={onClose}
-      testId="leave-dialog"
-      footer={
-        <>
-          <button type="button" className="button ghost" onClick={onClose}>
-            Cancel
-          </button>
-          <a className="button primary" href={href} target="_blank" rel="noopener noreferrer nofollow" onClick={onClose} data-testid="leave-open">
-            Open link
-          </a>
-        </>
-      }
-    >
-      <p>This link goes to:</p>
-      <p className="leave-url" dir="ltr" data-testid="leave-url">
-        {href}
-      </p>
-      <p className="muted">Its text may not say where it goes. Open it only if you trust this address.</p>
-    </Modal>
-  );
-}
 
 /** Line height of message text, in rem: a blank line between two blocks keeps this much space. */
 const LINE_REM = 1.375;

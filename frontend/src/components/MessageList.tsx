@@ -6,10 +6,9 @@ import { compareIds } from '../chat/ids';
 import { mentionsMe } from '../chat/mentions';
 import { receiptStatus, type ChannelReceipts, type ReceiptStatus } from '../chat/receipts';
 import { MessageItem } from './MessageItem';
-import { Modal, Spinner } from './ui';
-import { MessageContent } from './MessageContent';
+import { Spinner } from './ui';
 import { PinSystemLine } from './PinsPanel';
-import { EncryptionSystemLine } from './lazy';
+import { DeleteConfirm, EncryptionSystemLine } from './lazy';
 import { useBlocked } from '../app/safety';
 
 export interface MessageListHandle {
@@ -437,34 +436,14 @@ export function MessageList(props: MessageListProps) {
         </button>
       )}
       {confirmDelete && (
-        <Modal
-          title="Delete message"
-          onClose={() => setConfirmDelete(null)}
-          testId="confirm-delete-modal"
-          footer={
-            <>
-              <button type="button" className="button ghost" onClick={() => setConfirmDelete(null)}>
-                Cancel
-              </button>
-              <button
-                type="button"
-                className="button danger"
-                onClick={() => {
-                  doDelete(confirmDelete);
-                  setConfirmDelete(null);
-                }}
-                data-testid="confirm-delete"
-              >
-                Delete
-              </button>
-            </>
-          }
-        >
-          <p>Are you sure you want to delete this message?</p>
-          <blockquote className="quote">
-            <MessageContent content={confirmDelete.content} />
-          </blockquote>
-        </Modal>
+        <DeleteConfirm
+          item={confirmDelete}
+          onCancel={() => setConfirmDelete(null)}
+          onDelete={() => {
+            doDelete(confirmDelete);
+            setConfirmDelete(null);
+          }}
+        />
       )}
     </div>
   );

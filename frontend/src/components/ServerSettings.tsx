@@ -13,7 +13,8 @@ import { useApi, useServices } from '../app/services';
 import { copyText } from '../app/clipboard';
 import { removeServer, upsertServer } from '../app/cache';
 import { useNotify } from './notices';
-import { Avatar, Modal, Spinner } from './ui';
+import { Avatar, Spinner } from './ui';
+import { Modal } from './Modal';
 import { ServerIcon } from './ServerIcon';
 import './safety.css';
 

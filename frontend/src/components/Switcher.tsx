@@ -12,7 +12,7 @@ import { rankSwitch, SHORTCUTS, type SwitchItem } from '../app/switch';
 import { isChannelMuted, showsUnread } from '../chat/notify';
 import { seedUsers, upsertChannel } from '../app/cache';
 import { useNotify } from './notices';
-import { Modal } from './ui';
+import { Modal } from './Modal';
 import './shell.css';
 
 export function ShortcutList({ onClose }: { onClose: () => void }) {

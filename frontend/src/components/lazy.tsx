@@ -40,6 +40,8 @@ const loaders = {
   composerUploads: chunk(() => import('./ComposerUploads')),
   // A server's open menu (the column keeps its button; Esc and a click outside close it even before it arrives).
   serverMenu: chunk(() => import('./ServerMenu')),
+  // A message's dialogs: the outside-link warning and the delete confirmation.
+  messageDialogs: chunk(() => import('./MessageDialogs')),
 };
 
 class PartErrorBoundary extends Component<{ children: ReactNode }, { failed: boolean }> {
@@ -130,6 +132,8 @@ export const EditBox = part(loaders.messageActions, 'EditBox');
 export const MessageMenuList = part(loaders.messageActions, 'MessageMenuList');
 export const ReactionPicker = part(loaders.reactionPicker, 'ReactionPicker');
 export const ServerMenu = part(loaders.serverMenu, 'ServerMenu');
+export const LeaveDialog = part(loaders.messageDialogs, 'LeaveDialog');
+export const DeleteConfirm = part(loaders.messageDialogs, 'DeleteConfirm');
 
 /** The composer's upload code (Composer.tsx renders its tray and hands it files). */
 export const uploadsChunk = loaders.composerUploads;

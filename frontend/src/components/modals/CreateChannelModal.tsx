@@ -5,7 +5,7 @@ import { MAX_TOPIC_LENGTH } from '../../api/rules.gen';
 import { upsertChannel } from '../../app/cache';
 import { useApi } from '../../app/services';
 import { normalizeChannelName } from '../../chat/channelName';
-import { Modal } from '../ui';
+import { Modal } from '../Modal';
 import { ErrorLine } from './ErrorLine';
 
 export function CreateChannelModal({ serverId, onClose }: { serverId: string; onClose: () => void }) {

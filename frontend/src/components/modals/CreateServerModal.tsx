@@ -6,7 +6,7 @@ import { MAX_SERVER_NAME_LENGTH } from '../../api/rules.gen';
 import { upsertServer } from '../../app/cache';
 import { displayName } from '../../app/queries';
 import { useApi, useMe } from '../../app/services';
-import { Modal } from '../ui';
+import { Modal } from '../Modal';
 import { ErrorLine } from './ErrorLine';
 
 export function CreateServerModal({ onClose }: { onClose: () => void }) {

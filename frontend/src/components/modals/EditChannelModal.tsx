@@ -5,7 +5,7 @@ import type { TextChannel } from '../../api/types';
 import { removeChannel, upsertChannel } from '../../app/cache';
 import { useApi } from '../../app/services';
 import { normalizeChannelName } from '../../chat/channelName';
-import { Modal } from '../ui';
+import { Modal } from '../Modal';
 import { ErrorLine } from './ErrorLine';
 
 export function EditChannelModal({ channel, onClose }: { channel: TextChannel; onClose: () => void }) {

@@ -6,7 +6,8 @@ import { copyText } from '../../app/clipboard';
 import { inviteLink } from '../../app/routes';
 import { DEFAULT_INVITE_EXPIRY, expiresIn, INVITE_EXPIRY, INVITE_USES } from '../../app/invites';
 import { useApi } from '../../app/services';
-import { Modal, Spinner } from '../ui';
+import { Spinner } from '../ui';
+import { Modal } from '../Modal';
 import { ErrorLine } from './ErrorLine';
 
 export function InviteModal({ server, onClose }: { server: Server; onClose: () => void }) {

@@ -1,7 +1,7 @@
 import { useState, type FormEvent } from 'react';
 import { useLocation } from 'wouter';
 import { parseInviteInput } from '../../app/routes';
-import { Modal } from '../ui';
+import { Modal } from '../Modal';
 
 export function JoinServerModal({ onClose }: { onClose: () => void }) {
   const [, navigate] = useLocation();

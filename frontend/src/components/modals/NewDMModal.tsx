@@ -8,7 +8,8 @@ import { seedUsers, upsertChannel } from '../../app/cache';
 import { MAX_DM_OTHERS, MIN_GROUP_OTHERS, mergeCandidates, toggleUser } from '../../app/dmPicker';
 import { displayName, useDMs, useServers } from '../../app/queries';
 import { useApi, useMe } from '../../app/services';
-import { Avatar, Modal, Spinner } from '../ui';
+import { Avatar, Spinner } from '../ui';
+import { Modal } from '../Modal';
 import { ErrorLine } from './ErrorLine';
 
 /** People the user already knows: members of their servers (first page of each, up to ten servers) and DM partners. */
