@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { applyCompletion, findMentionQuery, matchChannels, matchMembers } from './autocomplete';
-import { mentionsMe, plainText, titleWithMentions } from './mentions';
+import { mentionsMe } from './mentions';
+import { plainText, titleWithMentions } from './mentionText';
 
 const at = (s: string) => findMentionQuery(s.replace('|', ''), s.indexOf('|'));
 

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { NotificationSettings } from '../api/types';
 import { decideIncoming } from './incoming';
-import { DEFAULT_SETTINGS, normalizeSettings, shouldPrompt, showsUnread, toggleId, type Place } from './notify';
+import { DEFAULT_SETTINGS, normalizeSettings, showsUnread, type Place } from './notify';
+import { shouldPrompt, toggleId } from './notifyControls';
 
 const S = (over: Partial<NotificationSettings> = {}): NotificationSettings => ({ ...DEFAULT_SETTINGS, desktop: 'all', ...over });
 const text: Place = { type: 'text', serverId: 's1' };

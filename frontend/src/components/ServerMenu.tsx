@@ -5,7 +5,7 @@ import type { Server } from '../api/types';
 import { errorMessage } from '../api/http';
 import { useNotificationSettings } from '../app/settings';
 import { useSaveSettings } from '../app/saveSettings';
-import { toggleId } from '../chat/notify';
+import { toggleId } from '../chat/notifyControls';
 import { useNotify } from './notices';
 import type { ModalKind } from './ServerColumn';
 
