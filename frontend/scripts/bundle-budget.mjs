@@ -68,7 +68,7 @@ export function measure(dist) {
     login: screen('src/pages/AuthPages.tsx'),
     invite: screen('src/pages/InvitePage.tsx'),
     chat: screen('src/app/chatRoutes.ts'),
-    chatWithMarkdown: screen('src/app/chatRoutes.ts', 'src/chat/markdown.ts'),
+    chatWithMarkdown: screen('src/app/chatRoutes.ts', 'src/components/MarkdownContent.tsx'),
   };
 }
 

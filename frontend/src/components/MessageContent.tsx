@@ -1,32 +1,17 @@
-import {
-  Fragment,
-  memo,
-  useContext,
-  useEffect,
-  useMemo,
-  useState,
-  useSyncExternalStore,
-  type KeyboardEvent,
-  type MouseEvent,
-  type ReactNode,
-} from 'react';
-import { createPortal } from 'react-dom';
-import type { MdBlock, MdInline } from '../chat/markdown';
-import type { HlNode } from '../chat/highlight';
+// Message text. The markdown parser (markdown-it and the emoji table, ~60 kB gzipped) and the renderer of what it
+// parses (MarkdownContent.tsx) are one chunk of their own, so the first paint does not wait for them. It starts
+// loading when this module loads, at app start, and is normally in place before the first messages arrive; until
+// then a message shows as plain text.
+import { memo, useSyncExternalStore } from 'react';
 import { stripBidiControls } from '../chat/bidi';
-import { MentionContext, type MentionRenderers } from './mentions';
-import { LeaveDialog } from './lazy';
 
-// The markdown parser (markdown-it and the emoji table, ~60 kB gzipped) is its own chunk, so the first paint does not
-// wait for it. It starts loading when this module loads, at app start, and is normally in place before the first
-// messages arrive; until then a message shows as plain text.
-type Markdown = typeof import('../chat/markdown');
-let markdown: Markdown | null = null;
+type Rich = typeof import('./MarkdownContent');
+let rich: Rich | null = null;
 const onLoad = new Set<() => void>();
 /** Settles once the parser has loaded (or failed to: messages then stay plain text). */
-export const markdownReady: Promise<void> = import('../chat/markdown').then(
+export const markdownReady: Promise<void> = import('./MarkdownContent').then(
   (m) => {
-    markdown = m;
+    rich = m;
     for (const f of onLoad) f();
   },
   () => {},
@@ -35,213 +20,18 @@ const subscribe = (f: () => void) => {
   onLoad.add(f);
   return () => void onLoad.delete(f);
 };
-const getMarkdown = () => markdown;
+const getRich = () => rich;
 
-/** Message text rendered as Discord-flavoured markdown. Elements are built from the parsed tree (chat/markdown.ts);
- *  message text only ever becomes React text nodes, never HTML. */
+/** Message text rendered as Discord-flavoured markdown once the parser is here (MarkdownContent.tsx), plain text
+ *  until then; message text only ever becomes React text nodes, never HTML. */
 export const MessageContent = memo(function MessageContent({ content }: { content: string }) {
-  const md = useSyncExternalStore(subscribe, getMarkdown, getMarkdown);
-  const mentions = useContext(MentionContext);
-  const blocks = useMemo(() => md?.parseMessage(content) ?? null, [md, content]);
-  // Spoilers are plain elements numbered in document order, revealed through one handler here: a message of
-  // hundreds of spoilers stays cheap to render. An edit hides them again.
-  const [revealed, setRevealed] = useState<{ content: string; ids: ReadonlySet<number> }>({ content, ids: new Set() });
-  // A link whose text may not say where it goes (masked, or an international host) is followed only after the
-  // dialog has shown its real URL.
-  const [leaving, setLeaving] = useState<string | null>(null);
-  if (!md || !blocks) {
+  const r = useSyncExternalStore(subscribe, getRich, getRich);
+  if (!r) {
     return (
       <div className="message-content" data-testid="message-content">
         {stripBidiControls(content)}
       </div>
     );
   }
-  const ids = revealed.content === content ? revealed.ids : NONE;
-  const reveal = (target: EventTarget) => {
-    const id = (target as Element).closest?.('[data-spoiler]')?.getAttribute('data-spoiler');
-    if (id != null) setRevealed({ content, ids: new Set(ids).add(Number(id)) });
-  };
-  const onLinkClick = (e: MouseEvent) => {
-    const a = (e.target as Element).closest?.('a[data-leave]');
-    if (!a) return false;
-    e.preventDefault();
-    setLeaving(a.getAttribute('href'));
-    return true;
-  };
-  const onKeyDown = (e: KeyboardEvent) => {
-    if ((e.key === 'Enter' || e.key === ' ') && (e.target as Element).hasAttribute('data-spoiler')) {
-      e.preventDefault();
-      reveal(e.target);
-    }
-  };
-  const ctx: Ctx = { spoilers: 0, revealed: ids, linkTarget: md.linkTarget, isInternational: md.isInternationalHost, mentions };
-  return (
-    // eslint-disable-next-line jsx-a11y/no-static-element-interactions -- event delegation: the spoilers inside are role="button" with tabIndex 0; this div only receives their bubbling clicks and keys
-    <div
-      className="message-content"
-      data-testid="message-content"
-      onClick={(e: MouseEvent) => onLinkClick(e) || reveal(e.target)}
-      onAuxClick={(e: MouseEvent) => e.button === 1 && onLinkClick(e)}
-      onKeyDown={onKeyDown}
-    >
-      {renderBlocks(blocks, ctx)}
-      {leaving && createPortal(<LeaveDialog href={leaving} onClose={() => setLeaving(null)} />, document.body)}
-    </div>
-  );
+  return <r.MarkdownContent content={content} />;
 });
-
-const NONE: ReadonlySet<number> = new Set();
-
-/** Render state: the next spoiler's number, which are revealed, and the parser module's linkTarget. */
-type Ctx = {
-  spoilers: number;
-  revealed: ReadonlySet<number>;
-  linkTarget: Markdown['linkTarget'];
-  isInternational: Markdown['isInternationalHost'];
-  mentions: MentionRenderers;
-};
-
-/** Line height of message text, in rem: a blank line between two blocks keeps this much space. */
-const LINE_REM = 1.375;
-
-function renderBlocks(blocks: MdBlock[], ctx: Ctx): ReactNode[] {
-  return blocks.map((b, i) => {
-    const style = b.gap ? { marginTop: `${b.gap * LINE_REM}rem` } : undefined;
-    switch (b.type) {
-      case 'paragraph':
-        return (
-          <div key={i} className="md-p" style={style}>
-            {renderInline(b.children, ctx)}
-          </div>
-        );
-      case 'codeBlock':
-        return <CodeBlock key={i} lang={b.lang} text={b.text} style={style} />;
-      case 'quote':
-        return (
-          <blockquote key={i} className="md-quote" style={style}>
-            {renderBlocks(b.children, ctx)}
-          </blockquote>
-        );
-      case 'list': {
-        const items = b.items.map((item, j) => <li key={j}>{renderBlocks(item, ctx)}</li>);
-        return b.ordered ? (
-          <ol key={i} className="md-list" start={b.start} style={style}>
-            {items}
-          </ol>
-        ) : (
-          <ul key={i} className="md-list" style={style}>
-            {items}
-          </ul>
-        );
-      }
-    }
-  });
-}
-
-function renderInline(nodes: MdInline[], ctx: Ctx): ReactNode[] {
-  return nodes.map((n, i) => {
-    switch (n.type) {
-      case 'text':
-        return n.text;
-      case 'break':
-        return '\n';
-      case 'code':
-        return (
-          <code key={i} className="md-code">
-            {n.text}
-          </code>
-        );
-      case 'emoji':
-        return (
-          <span key={i} className="emoji" role="img" aria-label={`:${n.name}:`} title={`:${n.name}:`}>
-            {n.char}
-          </span>
-        );
-      case 'mention':
-        if (n.kind === 'user') return <Fragment key={i}>{ctx.mentions.user(n.id)}</Fragment>;
-        if (n.kind === 'channel') return <Fragment key={i}>{ctx.mentions.channel(n.id)}</Fragment>;
-        return (
-          <span key={i} className="mention" data-testid="mention" data-kind={n.kind}>
-            @{n.kind}
-          </span>
-        );
-      case 'strong':
-        return <strong key={i}>{renderInline(n.children, ctx)}</strong>;
-      case 'em':
-        return <em key={i}>{renderInline(n.children, ctx)}</em>;
-      case 'underline':
-        return <u key={i}>{renderInline(n.children, ctx)}</u>;
-      case 'strike':
-        return <s key={i}>{renderInline(n.children, ctx)}</s>;
-      case 'spoiler': {
-        const id = ctx.spoilers++;
-        const inner = renderInline(n.children, ctx);
-        if (ctx.revealed.has(id)) {
-          return (
-            <span key={i} className="spoiler revealed" tabIndex={-1}>
-              {inner}
-            </span>
-          );
-        }
-        // Hidden: its content is inert and hidden from assistive technology, so a link inside cannot be followed
-        // unseen. Click, or Enter/Space while focused, reveals it (handled in MessageContent).
-        return (
-          <span key={i} className="spoiler" role="button" tabIndex={0} aria-label="Spoiler, press to reveal" data-spoiler={id}>
-            <span className="spoiler-content" aria-hidden="true" inert>
-              {inner}
-            </span>
-          </span>
-        );
-      }
-      case 'link': {
-        // Masked text can say anything, and an international host can look like another: both show the real host
-        // and ask before leaving (data-leave, handled in MessageContent).
-        const suspect = n.masked || ctx.isInternational(n.href);
-        return (
-          <a key={i} href={n.href} target="_blank" rel="noopener noreferrer nofollow" title={n.href} data-leave={suspect ? '' : undefined}>
-            {renderInline(n.children, ctx)}
-            {suspect && <span className="link-target"> ({ctx.linkTarget(n.href)})</span>}
-          </a>
-        );
-      }
-    }
-  });
-}
-
-type Highlighted = { lang: string; text: string; nodes: HlNode[] | null };
-
-/** A fenced code block; highlighted once the highlighter chunk has loaded, plain until then (and for unknown
- *  languages). */
-function CodeBlock({ lang, text, style }: { lang: string; text: string; style?: { marginTop: string } }) {
-  const [hl, setHl] = useState<Highlighted | null>(null);
-  useEffect(() => {
-    if (!lang) return;
-    let live = true;
-    import('../chat/highlight')
-      .then((m) => {
-        if (live) setHl({ lang, text, nodes: m.highlight(lang, text) });
-      })
-      .catch(() => {}); // no highlighting is fine: the code is shown plain
-    return () => {
-      live = false;
-    };
-  }, [lang, text]);
-  const nodes = hl && hl.lang === lang && hl.text === text ? hl.nodes : null;
-  return (
-    <pre className="md-codeblock" style={style} data-lang={lang || undefined}>
-      <code className={nodes ? 'hljs' : undefined}>{nodes ? renderHl(nodes) : text}</code>
-    </pre>
-  );
-}
-
-function renderHl(nodes: HlNode[]): ReactNode[] {
-  return nodes.map((n, i) =>
-    typeof n === 'string' ? (
-      n
-    ) : (
-      <span key={i} className={n.className}>
-        {renderHl(n.children)}
-      </span>
-    ),
-  );
-}
