@@ -3,7 +3,6 @@
 // with the parser, loaded at app start by MessageContent.tsx, which shows plain text until it is here.
 import {
   Fragment,
-  useContext,
   useEffect,
   useMemo,
   useState,
@@ -15,13 +14,13 @@ import { createPortal } from 'react-dom';
 import * as md from '../chat/markdown';
 import type { MdBlock, MdInline } from '../chat/markdown';
 import type { HlNode } from '../chat/highlight';
-import { MentionContext, type MentionRenderers } from './mentions';
+import { useMentionRenderers, type MentionRenderers } from './MentionChips';
 import { LeaveDialog } from './lazy';
 
 /** Message text rendered as Discord-flavoured markdown. Elements are built from the parsed tree (chat/markdown.ts);
  *  message text only ever becomes React text nodes, never HTML. */
 export function MarkdownContent({ content }: { content: string }) {
-  const mentions = useContext(MentionContext);
+  const mentions = useMentionRenderers();
   const blocks = useMemo(() => md.parseMessage(content), [content]);
   // Spoilers are plain elements numbered in document order, revealed through one handler here: a message of
   // hundreds of spoilers stays cheap to render. An edit hides them again.

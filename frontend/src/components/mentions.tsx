@@ -1,93 +1,12 @@
-// How mentions inside message text render. MessageContent asks this context for a user's or channel's chip; the
-// app (AppShell) provides chips that look names up in the data it has (members, DM participants, channel lists) and
-// fetch a user it does not know; without a provider (tests, previews) they render as unknown.
-import { useQuery, useQueryClient } from '@tanstack/react-query';
-import { createContext, useContext, useSyncExternalStore, type ReactNode } from 'react';
-import { Link } from 'wouter';
-import type { AnyChannel, Id } from '../api/types';
-import { qk } from '../api/queryKeys';
-import { displayName } from '../app/queries';
-import { useApi, useSession } from '../app/services';
-import { findChannel } from '../app/cache';
+// How mentions inside message text render: the chips themselves are MentionChips.tsx, in the markdown chunk with
+// the renderer that draws them; this context only says whether they may resolve names from the app's data (inside
+// AppMentions) or render as unknown (tests, previews).
+import { createContext, type ReactNode } from 'react';
 
-export interface MentionRenderers {
-  user: (id: Id) => ReactNode;
-  channel: (id: Id) => ReactNode;
-}
-
-export const UNKNOWN_USER = '@unknown-user';
-export const UNKNOWN_CHANNEL = '#unknown-channel';
-
-const plainRenderers: MentionRenderers = {
-  user: (id) => (
-    <span className="mention" data-testid="mention" data-kind="user" data-id={id}>
-      {UNKNOWN_USER}
-    </span>
-  ),
-  channel: (id) => (
-    <span className="mention" data-testid="mention" data-kind="channel" data-id={id}>
-      {UNKNOWN_CHANNEL}
-    </span>
-  ),
-};
-
-export const MentionContext = createContext<MentionRenderers>(plainRenderers);
-export const useMentionRenderers = () => useContext(MentionContext);
-
-/** `@DisplayName` of a user: from the cache (members, DM participants, authors), else fetched once. */
-function UserMention({ id }: { id: Id }) {
-  const api = useApi();
-  const session = useSession();
-  const isMe = session?.user.id === id;
-  const q = useQuery({ queryKey: qk.user(id), queryFn: () => api.user(id), enabled: !isMe, staleTime: 10 * 60_000 });
-  const user = isMe ? session!.user : q.data;
-  // Not found (deleted, or someone we may not see): unknown. While the first fetch runs: an ellipsis.
-  const label = user ? `@${displayName(user)}` : q.isError ? UNKNOWN_USER : '@…';
-  return (
-    <span
-      className="mention"
-      data-testid="mention"
-      data-kind="user"
-      data-id={id}
-      title={user ? `@${user.username}` : undefined}
-    >
-      {label}
-    </span>
-  );
-}
-
-/** A channel from any cached channel list (the current server's is always loaded), kept current. */
-function useCachedChannel(id: Id): AnyChannel | undefined {
-  const qc = useQueryClient();
-  return useSyncExternalStore(
-    (f) => qc.getQueryCache().subscribe(f),
-    () => findChannel(qc, id),
-  );
-}
-
-/** `#name`, a link that opens the channel. */
-function ChannelMention({ id }: { id: Id }) {
-  const channel = useCachedChannel(id);
-  if (!channel || channel.type !== 'text') return plainRenderers.channel(id);
-  return (
-    <Link
-      to={`/channels/${channel.serverId}/${channel.id}`}
-      className="mention channel-mention"
-      data-testid="mention"
-      data-kind="channel"
-      data-id={id}
-    >
-      #{channel.name}
-    </Link>
-  );
-}
-
-const appRenderers: MentionRenderers = {
-  user: (id) => <UserMention id={id} />,
-  channel: (id) => <ChannelMention id={id} />,
-};
+/** Whether mention chips resolve names from the app's data. */
+export const MentionContext = createContext(false);
 
 /** Mention chips that resolve names from the app's data; wrap the routes that show messages. */
 export function AppMentions({ children }: { children: ReactNode }) {
-  return <MentionContext.Provider value={appRenderers}>{children}</MentionContext.Provider>;
+  return <MentionContext.Provider value>{children}</MentionContext.Provider>;
 }
