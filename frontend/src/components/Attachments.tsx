@@ -1,11 +1,10 @@
 // The files of a message: images inline (their box sized from width/height before they load, so nothing jumps;
 // a click opens a lightbox), video and audio with the browser's players, text and code with their first lines
 // highlighted, anything else as a card with name, size and a download button.
-import { useEffect, useState } from 'react';
+import { useEffect, useState, type ReactNode } from 'react';
 import type { Attachment } from '../api/types';
 import { downloadUrl, filesCookieReady, formatSize, previewKind } from '../api/files';
 import { Lightbox } from './lazy';
-import type { HlNode } from '../chat/highlight';
 import './attachments.css';
 
 /** Inline images fit this box (Discord: about 550 × 350). */
@@ -66,31 +65,12 @@ function FileCard({ a, children }: { a: Attachment; children?: React.ReactNode }
   );
 }
 
-/** The language highlight.js should use, from the file name. */
-function langOf(name: string): string {
-  const ext = name.toLowerCase().split('.').pop() ?? '';
-  const map: Record<string, string> = { js: 'javascript', mjs: 'javascript', ts: 'typescript', tsx: 'typescript', py: 'python', rb: 'ruby', rs: 'rust', sh: 'bash', yml: 'yaml', md: 'markdown', h: 'c', hpp: 'cpp', cc: 'cpp', kt: 'kotlin', cs: 'csharp' };
-  return map[ext] ?? ext;
-}
-
-function render(nodes: HlNode[]): React.ReactNode[] {
-  return nodes.map((n, i) =>
-    typeof n === 'string' ? (
-      n
-    ) : (
-      <span key={i} className={n.className}>
-        {render(n.children)}
-      </span>
-    ),
-  );
-}
-
 function TextAttachment({ a }: { a: Attachment }) {
-  const [nodes, setNodes] = useState<HlNode[] | null>(null);
+  const [nodes, setNodes] = useState<ReactNode[] | null>(null);
   useEffect(() => {
     let live = true;
-    void import('../chat/highlight').then(({ highlight }) => {
-      if (live) setNodes(highlight(langOf(a.name), a.snippet ?? ''));
+    void import('./Highlight').then(({ highlightCode, langOf }) => {
+      if (live) setNodes(highlightCode(langOf(a.name), a.snippet ?? ''));
     });
     return () => {
       live = false;
@@ -99,7 +79,7 @@ function TextAttachment({ a }: { a: Attachment }) {
   return (
     <FileCard a={a}>
       <pre className="attachment-snippet" data-testid="attachment-snippet">
-        <code className="hljs">{nodes ? render(nodes) : a.snippet}</code>
+        <code className="hljs">{nodes ?? a.snippet}</code>
       </pre>
     </FileCard>
   );

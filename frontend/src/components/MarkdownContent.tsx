@@ -13,7 +13,6 @@ import {
 import { createPortal } from 'react-dom';
 import * as md from '../chat/markdown';
 import type { MdBlock, MdInline } from '../chat/markdown';
-import type { HlNode } from '../chat/highlight';
 import { useMentionRenderers, type MentionRenderers } from './MentionChips';
 import { LeaveDialog } from './lazy';
 
@@ -180,7 +179,7 @@ function renderInline(nodes: MdInline[], ctx: Ctx): ReactNode[] {
   });
 }
 
-type Highlighted = { lang: string; text: string; nodes: HlNode[] | null };
+type Highlighted = { lang: string; text: string; nodes: ReactNode[] | null };
 
 /** A fenced code block; highlighted once the highlighter chunk has loaded, plain until then (and for unknown
  *  languages). */
@@ -189,9 +188,9 @@ function CodeBlock({ lang, text, style }: { lang: string; text: string; style?: 
   useEffect(() => {
     if (!lang) return;
     let live = true;
-    import('../chat/highlight')
+    import('./Highlight')
       .then((m) => {
-        if (live) setHl({ lang, text, nodes: m.highlight(lang, text) });
+        if (live) setHl({ lang, text, nodes: m.highlightCode(lang, text) });
       })
       .catch(() => {}); // no highlighting is fine: the code is shown plain
     return () => {
@@ -201,19 +200,7 @@ function CodeBlock({ lang, text, style }: { lang: string; text: string; style?: 
   const nodes = hl && hl.lang === lang && hl.text === text ? hl.nodes : null;
   return (
     <pre className="md-codeblock" style={style} data-lang={lang || undefined}>
-      <code className={nodes ? 'hljs' : undefined}>{nodes ? renderHl(nodes) : text}</code>
+      <code className={nodes ? 'hljs' : undefined}>{nodes ?? text}</code>
     </pre>
-  );
-}
-
-function renderHl(nodes: HlNode[]): ReactNode[] {
-  return nodes.map((n, i) =>
-    typeof n === 'string' ? (
-      n
-    ) : (
-      <span key={i} className={n.className}>
-        {renderHl(n.children)}
-      </span>
-    ),
   );
 }
