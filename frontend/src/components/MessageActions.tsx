@@ -1,8 +1,9 @@
-// What a message draws only after an interaction: its edit box (Up arrow, or Edit) and its open actions menu. A lazy
-// part of the chat screen (components/lazy.tsx), prefetched after the first paint; each takes the focus when it
-// mounts, so a key pressed before the chunk arrived takes effect as soon as it does.
+// What a message draws only after an interaction: its hover toolbar, its edit box (Up arrow, or Edit) and its open
+// actions menu. A lazy part of the chat screen (components/lazy.tsx), prefetched after the first paint; the edit box
+// and the menu take the focus when they mount, so a key pressed before the chunk arrived takes effect when it does.
 import { useEffect, useRef, useState, type KeyboardEvent, type RefObject } from 'react';
 import type { MessageAction } from './MessageItem';
+import { PinIcon } from './PinIcon';
 
 export function EditBox({ initial, onSave, onCancel }: { initial: string; onSave: (s: string) => void; onCancel: () => void }) {
   const [value, setValue] = useState(initial);
@@ -119,5 +120,101 @@ export function MessageMenuList({
         </button>
       ))}
     </div>
+  );
+}
+
+/** A message's mouse shortcuts (react, reply, pin, edit, delete), shown on hover; out of the Tab order (the
+ *  keyboard way is the "More actions" menu, which MessageItem keeps in the first load). */
+export function MessageToolbar({
+  canReact,
+  canReply,
+  canPin,
+  canAct,
+  pinned,
+  onReact,
+  onReply,
+  onPin,
+  onEdit,
+  onDelete,
+}: {
+  canReact: boolean;
+  canReply: boolean;
+  canPin: boolean;
+  canAct: boolean;
+  pinned: boolean;
+  onReact: (anchor: HTMLElement) => void;
+  onReply: () => void;
+  onPin: () => void;
+  onEdit: () => void;
+  onDelete: (skipConfirm: boolean) => void;
+}) {
+  return (
+    <>
+      {canReact && (
+        <button
+          type="button"
+          className="icon-button small"
+          aria-label="Add reaction"
+          title="Add reaction"
+          tabIndex={-1}
+          onClick={(e) => onReact(e.currentTarget)}
+          data-testid="add-reaction-button"
+        >
+          ☺
+        </button>
+      )}
+      {canReply && (
+        <button
+          type="button"
+          className="icon-button small"
+          aria-label="Reply"
+          title="Reply"
+          tabIndex={-1}
+          onClick={onReply}
+          data-testid="reply-button"
+        >
+          ↩
+        </button>
+      )}
+      {canPin && (
+        <button
+          type="button"
+          className="icon-button small"
+          aria-label={pinned ? 'Unpin message' : 'Pin message'}
+          title={pinned ? 'Unpin' : 'Pin'}
+          tabIndex={-1}
+          onClick={onPin}
+          data-testid="pin-button"
+        >
+          <PinIcon size={16} />
+        </button>
+      )}
+      {canAct && (
+        <>
+          <button
+            type="button"
+            className="icon-button small"
+            aria-label="Edit message"
+            title="Edit"
+            tabIndex={-1}
+            onClick={onEdit}
+            data-testid="edit-message-button"
+          >
+            ✎
+          </button>
+          <button
+            type="button"
+            className="icon-button small danger"
+            aria-label="Delete message"
+            title="Delete (shift-click to skip confirmation)"
+            tabIndex={-1}
+            onClick={(e) => onDelete(e.shiftKey)}
+            data-testid="delete-message-button"
+          >
+            🗑
+          </button>
+        </>
+      )}
+    </>
   );
 }

@@ -4,7 +4,7 @@ import type { ReceiptStatus } from '../chat/receipts';
 import { displayName, usernameHint, useUser } from '../app/queries';
 import { Avatar } from './ui';
 import { ProfileTrigger } from './ProfileCard';
-import { EditBox, EncryptedText, MessageMenuList, ProfileCard, ReactionPicker } from './lazy';
+import { EditBox, EncryptedText, MessageMenuList, MessageToolbar, ProfileCard, ReactionPicker } from './lazy';
 import { MessageContent } from './MessageContent';
 import { Attachments } from './Attachments';
 import { ReactionBar } from './ReactionBar';
@@ -270,72 +270,20 @@ export const MessageItem = memo(function MessageItem(props: MessageItemProps) {
         </div>
         {(canAct || canReact || canReply) && (
           <div className="message-actions" role="group" aria-label="Message actions">
-            {/* Mouse shortcuts; keyboard users get the same actions, announced as a menu, from "More actions". */}
-            {canReact && (
-              <button
-                type="button"
-                className="icon-button small"
-                aria-label="Add reaction"
-                title="Add reaction"
-                tabIndex={-1}
-                onClick={(e) => setPickerAnchor(e.currentTarget)}
-                data-testid="add-reaction-button"
-              >
-                ☺
-              </button>
-            )}
-            {canReply && (
-              <button
-                type="button"
-                className="icon-button small"
-                aria-label="Reply"
-                title="Reply"
-                tabIndex={-1}
-                onClick={() => extras!.reply(item)}
-                data-testid="reply-button"
-              >
-                ↩
-              </button>
-            )}
-            {canPin && (
-              <button
-                type="button"
-                className="icon-button small"
-                aria-label={pinned ? 'Unpin message' : 'Pin message'}
-                title={pinned ? 'Unpin' : 'Pin'}
-                tabIndex={-1}
-                onClick={() => extras!.setPinned(item.id!, !pinned)}
-                data-testid="pin-button"
-              >
-                <PinIcon size={16} />
-              </button>
-            )}
-            {canAct && (
-              <>
-                <button
-                  type="button"
-                  className="icon-button small"
-                  aria-label="Edit message"
-                  title="Edit"
-                  tabIndex={-1}
-                  onClick={() => props.onStartEdit(item)}
-                  data-testid="edit-message-button"
-                >
-                  ✎
-                </button>
-                <button
-                  type="button"
-                  className="icon-button small danger"
-                  aria-label="Delete message"
-                  title="Delete (shift-click to skip confirmation)"
-                  tabIndex={-1}
-                  onClick={(e) => props.onDelete(item, e.shiftKey)}
-                  data-testid="delete-message-button"
-                >
-                  🗑
-                </button>
-              </>
-            )}
+            {/* Mouse shortcuts (a lazy part, prefetched after the first paint: shown on hover); keyboard users get the
+                same actions, announced as a menu, from "More actions". */}
+            <MessageToolbar
+              canReact={canReact}
+              canReply={canReply}
+              canPin={canPin}
+              canAct={canAct}
+              pinned={pinned}
+              onReact={setPickerAnchor}
+              onReply={() => extras!.reply(item)}
+              onPin={() => extras!.setPinned(item.id!, !pinned)}
+              onEdit={() => props.onStartEdit(item)}
+              onDelete={(skipConfirm) => props.onDelete(item, skipConfirm)}
+            />
             <MessageMenu buttonRef={menuButton} actions={menuActions} />
           </div>
         )}

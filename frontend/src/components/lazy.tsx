@@ -32,7 +32,7 @@ const loaders = {
   notifications: () => import('./Notifications'),
   // Who reacted (a chip's tooltip) and who is typing: names drawn only after an interaction or an event.
   userNames: chunk(() => import('./UserNames')),
-  // A message's edit box and open actions menu, and the reaction popover (its full emoji picker is a further chunk,
+  // A message's hover toolbar, edit box and open actions menu, and the reaction popover (its full emoji picker is a further chunk,
   // loaded at its first open): each takes the focus as it mounts, so a key pressed before it arrived is not lost.
   messageActions: chunk(() => import('./MessageActions')),
   reactionPicker: chunk(() => import('./ReactionPicker')),
@@ -130,6 +130,7 @@ export const ReactedBy = part(loaders.userNames, 'ReactedBy');
 export const TypingNames = part(loaders.userNames, 'TypingNames');
 export const EditBox = part(loaders.messageActions, 'EditBox');
 export const MessageMenuList = part(loaders.messageActions, 'MessageMenuList');
+export const MessageToolbar = part(loaders.messageActions, 'MessageToolbar');
 export const ReactionPicker = part(loaders.reactionPicker, 'ReactionPicker');
 export const ServerMenu = part(loaders.serverMenu, 'ServerMenu');
 export const LeaveDialog = part(loaders.messageDialogs, 'LeaveDialog');
