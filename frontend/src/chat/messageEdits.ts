@@ -1,8 +1,12 @@
-// Changes to a channel's messages that only the live side makes (realtime/live.ts and senderOps.ts, a chunk beside
-// the socket client): send attempts, failures and discards of my pending sends, edits and reactions. Pure functions
-// over chat/messageStore.ts's state, apart from it so that the chat screen's first load does not carry them.
-import type { Id, Message, Reaction } from '../api/types';
+// Changes that only the live side makes (realtime/live.ts and senderOps.ts, a chunk beside the socket client): send
+// attempts, failures and discards of my pending sends, edits and reactions (over chat/messageStore.ts's state), read
+// receipts (chat/receipts.ts) and edited messages in a pins list (chat/pins.ts). Pure functions, apart from the
+// state they change so that the chat screen's first load does not carry them.
+import type { Id, Message, Reaction, ReceiptEvent } from '../api/types';
+import { maxId } from './ids';
 import { mergeSorted, type ChannelMessages, type PendingMessage } from './messageStore';
+import type { PinsData } from './pins';
+import type { ChannelReceipts } from './receipts';
 
 function updatePending(state: ChannelMessages, nonce: string, fn: (p: PendingMessage) => PendingMessage | null): ChannelMessages {
   const idx = state.pending.findIndex((p) => p.nonce === nonce);
@@ -44,4 +48,22 @@ export function updateReactions(state: ChannelMessages, messageId: Id, fn: (r: R
   const messages = state.messages.slice();
   messages[i] = { ...cur, reactions };
   return { ...state, messages };
+}
+
+export function applyReceipt(state: ChannelReceipts, kind: 'delivered' | 'read', ev: ReceiptEvent): ChannelReceipts {
+  const cur = state[kind][ev.userId];
+  const next = maxId(cur, ev.messageId);
+  if (next === cur) return state;
+  const updated = { ...state, [kind]: { ...state[kind], [ev.userId]: next } };
+  // Reading implies delivery.
+  if (kind === 'read') {
+    const d = state.delivered[ev.userId];
+    if (maxId(d, ev.messageId) !== d) updated.delivered = { ...state.delivered, [ev.userId]: ev.messageId };
+  }
+  return updated;
+}
+
+export function pinsUpdateMessage(data: PinsData | undefined, m: Message): PinsData | undefined {
+  if (!data || !data.messages.some((x) => x.id === m.id)) return data;
+  return { messages: data.messages.map((x) => (x.id === m.id ? { ...x, ...m } : x)) };
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { msg } from '../test/fixtures';
-import { applyPinUpdate, canPin, pinnedIds, pinsRemove, pinsUpdateMessage } from './pins';
+import { pinsUpdateMessage } from './messageEdits';
+import { applyPinUpdate, canPin, pinnedIds, pinsRemove } from './pins';
 
 const ev = (messageId: string, pinned: boolean) => ({ channelId: 'c1', messageId, userId: 'u1', pinned });
 

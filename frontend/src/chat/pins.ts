@@ -26,11 +26,6 @@ export function pinsRemove(data: PinsData | undefined, messageId: Id): PinsData 
   return { messages: data.messages.filter((m) => m.id !== messageId) };
 }
 
-export function pinsUpdateMessage(data: PinsData | undefined, m: Message): PinsData | undefined {
-  if (!data || !data.messages.some((x) => x.id === m.id)) return data;
-  return { messages: data.messages.map((x) => (x.id === m.id ? { ...x, ...m } : x)) };
-}
-
 export function pinnedIds(data: PinsData | undefined): ReadonlySet<Id> {
   return new Set((data?.messages ?? []).map((m) => m.id));
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { applyReceipt, emptyReceipts, receiptStatus } from './receipts';
+import { applyReceipt } from './messageEdits';
+import { emptyReceipts, receiptStatus } from './receipts';
 
 describe('receipts', () => {
   it('moves sent → delivered → seen, monotonically', () => {

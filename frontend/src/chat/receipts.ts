@@ -1,7 +1,7 @@
 // Delivery and read receipts for own messages in DMs. Receipts are monotonic per user: a receipt for message N
-// covers every message up to N.
-import type { Id, ReceiptEvent } from '../api/types';
-import { compareIds, maxId } from './ids';
+// covers every message up to N. Applying a receipt event is chat/messageEdits.ts (only live.ts does).
+import type { Id } from '../api/types';
+import { compareIds } from './ids';
 
 export interface ChannelReceipts {
   delivered: Readonly<Record<Id, Id>>;
@@ -9,19 +9,6 @@ export interface ChannelReceipts {
 }
 
 export const emptyReceipts: ChannelReceipts = { delivered: {}, read: {} };
-
-export function applyReceipt(state: ChannelReceipts, kind: 'delivered' | 'read', ev: ReceiptEvent): ChannelReceipts {
-  const cur = state[kind][ev.userId];
-  const next = maxId(cur, ev.messageId);
-  if (next === cur) return state;
-  const updated = { ...state, [kind]: { ...state[kind], [ev.userId]: next } };
-  // Reading implies delivery.
-  if (kind === 'read') {
-    const d = state.delivered[ev.userId];
-    if (maxId(d, ev.messageId) !== d) updated.delivered = { ...state.delivered, [ev.userId]: ev.messageId };
-  }
-  return updated;
-}
 
 export type ReceiptStatus = 'pending' | 'failed' | 'sent' | 'delivered' | 'seen';
 

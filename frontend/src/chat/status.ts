@@ -4,13 +4,6 @@
 // a reload's handshake starts with it (an invisible user never flashes online).
 import type { ChosenStatus, Id, PresenceStatus } from '../api/types';
 
-export const CHOSEN_STATUSES: { value: ChosenStatus; label: string; hint: string }[] = [
-  { value: 'online', label: 'Online', hint: '' },
-  { value: 'idle', label: 'Idle', hint: '' },
-  { value: 'dnd', label: 'Do Not Disturb', hint: 'No desktop notifications or sounds' },
-  { value: 'invisible', label: 'Invisible', hint: 'You appear offline, but can use Parley as usual' },
-];
-
 export const isChosenStatus = (v: unknown): v is ChosenStatus => v === 'online' || v === 'idle' || v === 'dnd' || v === 'invisible';
 
 /** What this tab tells the server: the choice, or (when the choice is "online") whether the user is active. */

@@ -16,9 +16,8 @@ import { useNotify } from './notices';
 import { TypingLine } from './TypingLine';
 import { MessageExtrasContext, type MessageExtras } from './messageExtras';
 import { PinsButton, usePins } from './PinsPanel';
-import { ReplyBar } from './ReplyQuote';
 import { SearchBox, type SearchScope } from './SearchPanel';
-import { PinsPanel, SearchPanel } from './lazy';
+import { PinsPanel, ReplyBar, SearchPanel } from './lazy';
 import { firstUnreadId, shortcutFor } from '../app/shortcuts';
 import './replies-pins.css';
 

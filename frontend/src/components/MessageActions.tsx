@@ -1,7 +1,10 @@
-// What a message draws only after an interaction: its hover toolbar, its edit box (Up arrow, or Edit) and its open
-// actions menu. A lazy part of the chat screen (components/lazy.tsx), prefetched after the first paint; the edit box
-// and the menu take the focus when they mount, so a key pressed before the chunk arrived takes effect when it does.
+// What a message draws only after an interaction: its hover toolbar, its edit box (Up arrow, or Edit), its open
+// actions menu and the composer's "Replying to" bar (Reply). A lazy part of the chat screen (components/lazy.tsx),
+// prefetched after the first paint; the edit box and the menu take the focus when they mount, so a key pressed
+// before the chunk arrived takes effect when it does.
 import { useEffect, useRef, useState, type KeyboardEvent, type RefObject } from 'react';
+import type { Id } from '../api/types';
+import { displayName, useUser } from '../app/queries';
 import type { MessageAction } from './MessageItem';
 import { PinIcon } from './PinIcon';
 
@@ -216,5 +219,20 @@ export function MessageToolbar({
         </>
       )}
     </>
+  );
+}
+
+/** "Replying to <name>" above the composer; × (or Esc in the composer) cancels. */
+export function ReplyBar({ senderId, onCancel }: { senderId: Id; onCancel: () => void }) {
+  const u = useUser(senderId);
+  return (
+    <div className="reply-bar" data-testid="reply-bar" role="status">
+      <span>
+        Replying to <strong>{displayName(u)}</strong>
+      </span>
+      <button type="button" className="icon-button small" aria-label="Cancel reply" title="Cancel reply (Esc)" onClick={onCancel} data-testid="reply-cancel">
+        ×
+      </button>
+    </div>
   );
 }

@@ -74,18 +74,3 @@ export function ReplyQuote({ channelId, messageId }: { channelId: Id; messageId:
     </button>
   );
 }
-
-/** "Replying to <name>" above the composer; × (or Esc in the composer) cancels. */
-export function ReplyBar({ senderId, onCancel }: { senderId: Id; onCancel: () => void }) {
-  const u = useUser(senderId);
-  return (
-    <div className="reply-bar" data-testid="reply-bar" role="status">
-      <span>
-        Replying to <strong>{displayName(u)}</strong>
-      </span>
-      <button type="button" className="icon-button small" aria-label="Cancel reply" title="Cancel reply (Esc)" onClick={onCancel} data-testid="reply-cancel">
-        ×
-      </button>
-    </div>
-  );
-}

@@ -13,9 +13,16 @@ import { Avatar } from './ui';
 import { NotificationSettingsSection } from './Notifications';
 import { PrivacySection } from './PrivacySection';
 import { useSaveSettings } from '../app/saveSettings';
-import { CHOSEN_STATUSES } from '../chat/status';
 import type { ChosenStatus } from '../api/types';
 import { useNotify } from './notices';
+
+/** The statuses a user can choose (the user panel's menu), with what each means. */
+export const CHOSEN_STATUSES: { value: ChosenStatus; label: string; hint: string }[] = [
+  { value: 'online', label: 'Online', hint: '' },
+  { value: 'idle', label: 'Idle', hint: '' },
+  { value: 'dnd', label: 'Do Not Disturb', hint: 'No desktop notifications or sounds' },
+  { value: 'invisible', label: 'Invisible', hint: 'You appear offline, but can use Parley as usual' },
+];
 
 /** The presence the user chooses (saved in the settings, so their other tabs and devices follow). */
 function StatusPicker() {

@@ -32,8 +32,9 @@ const loaders = {
   notifications: () => import('./Notifications'),
   // Who reacted (a chip's tooltip) and who is typing: names drawn only after an interaction or an event.
   userNames: chunk(() => import('./UserNames')),
-  // A message's hover toolbar, edit box and open actions menu, and the reaction popover (its full emoji picker is a further chunk,
-  // loaded at its first open): each takes the focus as it mounts, so a key pressed before it arrived is not lost.
+  // A message's hover toolbar, edit box, open actions menu and the composer's reply bar, and the reaction popover
+  // (its full emoji picker is a further chunk, loaded at its first open): those that take the focus do so as they
+  // mount, so a key pressed before they arrived is not lost.
   messageActions: chunk(() => import('./MessageActions')),
   reactionPicker: chunk(() => import('./ReactionPicker')),
   // The composer's upload code and tray (files picked, dropped or pasted before it arrives are held by the composer).
@@ -135,6 +136,7 @@ export const ReactionPicker = part(loaders.reactionPicker, 'ReactionPicker');
 export const ServerMenu = part(loaders.serverMenu, 'ServerMenu');
 export const LeaveDialog = part(loaders.messageDialogs, 'LeaveDialog');
 export const DeleteConfirm = part(loaders.messageDialogs, 'DeleteConfirm');
+export const ReplyBar = part(loaders.messageActions, 'ReplyBar');
 
 /** The composer's upload code (Composer.tsx renders its tray and hands it files). */
 export const uploadsChunk = loaders.composerUploads;
