@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { formatTyping, pruneTyping, setTyping, TypingEmitter, typingUserIds, TYPING_TTL_MS, type TypingState } from './typing';
+import { pruneTyping, setTyping, TypingEmitter, typingUserIds, TYPING_TTL_MS, type TypingState } from './typing';
+import { formatTyping } from './typingText';
 
 describe('formatTyping', () => {
   it('names one, two, three, or says several', () => {

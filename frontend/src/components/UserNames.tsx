@@ -7,7 +7,7 @@ import type { Id, Reaction, User } from '../api/types';
 import { displayName } from '../app/queries';
 import { useApi, useSession } from '../app/services';
 import { reactedText } from '../chat/reactions';
-import { formatTyping } from '../chat/typing';
+import { formatTyping } from '../chat/typingText';
 
 function useUsers(ids: Id[], skip?: Id) {
   const api = useApi();
