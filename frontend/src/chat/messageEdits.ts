@@ -1,8 +1,8 @@
 // Changes that only the live side makes (realtime/live.ts and senderOps.ts, a chunk beside the socket client): send
-// attempts, failures and discards of my pending sends, edits and reactions (over chat/messageStore.ts's state), read
-// receipts (chat/receipts.ts) and edited messages in a pins list (chat/pins.ts). Pure functions, apart from the
-// state they change so that the chat screen's first load does not carry them.
-import type { Id, Message, Reaction, ReceiptEvent } from '../api/types';
+// attempts, failures and discards of my pending sends, edits, deletes and reactions (over chat/messageStore.ts's
+// state), read receipts (chat/receipts.ts), and pins and edited messages in a pins list (chat/pins.ts). Pure
+// functions, apart from the state they change so that the chat screen's first load does not carry them.
+import type { Id, Message, PinUpdateEvent, Reaction, ReceiptEvent } from '../api/types';
 import { maxId } from './ids';
 import { mergeSorted, type ChannelMessages, type PendingMessage } from './messageStore';
 import type { PinsData } from './pins';
@@ -66,4 +66,31 @@ export function applyReceipt(state: ChannelReceipts, kind: 'delivered' | 'read',
 export function pinsUpdateMessage(data: PinsData | undefined, m: Message): PinsData | undefined {
   if (!data || !data.messages.some((x) => x.id === m.id)) return data;
   return { messages: data.messages.map((x) => (x.id === m.id ? { ...x, ...m } : x)) };
+}
+
+export function applyDelete(state: ChannelMessages, messageId: Id): ChannelMessages {
+  if (state.deleted.has(messageId)) return state;
+  const deleted = new Set(state.deleted);
+  deleted.add(messageId);
+  return { ...state, deleted, messages: state.messages.filter((m) => m.id !== messageId) };
+}
+
+export interface PinApplied {
+  data: PinsData;
+  /** A pin of a message we do not have: refetch the list. */
+  refetch: boolean;
+}
+
+/** Applies `pin:update`; `message` is the pinned message when it is known locally (loaded or cached). */
+export function applyPinUpdate(data: PinsData | undefined, ev: PinUpdateEvent, message?: Message): PinApplied | null {
+  if (!data) return null;
+  const rest = data.messages.filter((m) => m.id !== ev.messageId);
+  if (!ev.pinned) return { data: rest.length === data.messages.length ? data : { messages: rest }, refetch: false };
+  if (!message) return { data, refetch: !data.messages.some((m) => m.id === ev.messageId) };
+  return { data: { messages: [message, ...rest] }, refetch: false };
+}
+
+export function pinsRemove(data: PinsData | undefined, messageId: Id): PinsData | undefined {
+  if (!data || !data.messages.some((m) => m.id === messageId)) return data;
+  return { messages: data.messages.filter((m) => m.id !== messageId) };
 }

@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
   addPending,
-  applyDelete,
   applyNewestPage,
   emptyChannel,
   groupItems,
@@ -11,7 +10,7 @@ import {
   toItems,
   type ChannelMessages,
 } from './messageStore';
-import { applyUpdate, discardPending, markFailed, markSending } from './messageEdits';
+import { applyDelete, applyUpdate, discardPending, markFailed, markSending } from './messageEdits';
 import { applyOlderPage } from './paging';
 import { msg } from '../test/fixtures';
 

@@ -141,13 +141,6 @@ export function addPending(state: ChannelMessages, p: Omit<PendingMessage, 'stat
   return { ...state, pending: [...state.pending, item] };
 }
 
-export function applyDelete(state: ChannelMessages, messageId: Id): ChannelMessages {
-  if (state.deleted.has(messageId)) return state;
-  const deleted = new Set(state.deleted);
-  deleted.add(messageId);
-  return { ...state, deleted, messages: state.messages.filter((m) => m.id !== messageId) };
-}
-
 /**
  * The newest page (GET with no cursor). Everything older than the page is dropped, since there may be a gap between
  * it and the page; messages newer than the page's oldest (events that raced the request) are kept.
@@ -168,6 +161,22 @@ export function applyNewestPage(state: ChannelMessages, page: Message[], hasMore
     prepended: hadGap ? 0 : state.prepended,
     epoch: hadGap ? state.epoch + 1 : state.epoch,
   };
+}
+
+/** A loaded message by id (a binary search over the sorted list). */
+export function findLoaded(state: ChannelMessages | undefined, id: Id): Message | undefined {
+  const list = state?.messages;
+  if (!list?.length) return undefined;
+  let lo = 0;
+  let hi = list.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const c = compareIds(list[mid].id, id);
+    if (c === 0) return list[mid];
+    if (c < 0) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return undefined;
 }
 
 export function newestId(state: ChannelMessages | undefined): Id | null {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { msg } from '../test/fixtures';
-import { pinsUpdateMessage } from './messageEdits';
-import { applyPinUpdate, canPin, pinnedIds, pinsRemove } from './pins';
+import { applyPinUpdate, pinsRemove, pinsUpdateMessage } from './messageEdits';
+import { canPin, pinnedIds } from './pins';
 
 const ev = (messageId: string, pinned: boolean) => ({ channelId: 'c1', messageId, userId: 'u1', pinned });
 

@@ -1,8 +1,10 @@
 import { describe, expect, it, vi } from 'vitest';
 import { ApiError } from '../api/http';
 import { msg } from '../test/fixtures';
-import { applyDelete, applyNewestPage, emptyChannel } from './messageStore';
-import { findLoaded, firstLine, OriginalsCache, resolveQuote } from './replies';
+import { applyDelete } from './messageEdits';
+import { applyNewestPage, emptyChannel } from './messageStore';
+import { findLoaded } from './messageStore';
+import { firstLine, OriginalsCache, resolveQuote } from './replies';
 
 const loaded = (...ids: string[]) => applyNewestPage(emptyChannel(), ids.map((id) => msg(id)), false);
 

@@ -3,8 +3,7 @@
 // `message:deleted` event) makes it "deleted" for good.
 import { isApiError } from '../api/http';
 import type { Id, Message } from '../api/types';
-import { compareIds } from './ids';
-import type { ChannelMessages } from './messageStore';
+import { findLoaded, type ChannelMessages } from './messageStore';
 
 export type CachedOriginal = { status: 'loading' } | { status: 'loaded'; message: Message } | { status: 'deleted' } | { status: 'error' };
 
@@ -24,21 +23,6 @@ export function resolveQuote(id: Id, state: ChannelMessages | undefined, cached:
   return cached ?? { status: 'unknown' };
 }
 
-/** Binary search over the sorted list. */
-export function findLoaded(state: ChannelMessages | undefined, id: Id): Message | undefined {
-  const list = state?.messages;
-  if (!list?.length) return undefined;
-  let lo = 0;
-  let hi = list.length - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >> 1;
-    const c = compareIds(list[mid].id, id);
-    if (c === 0) return list[mid];
-    if (c < 0) lo = mid + 1;
-    else hi = mid - 1;
-  }
-  return undefined;
-}
 
 /** The first non-empty line of a message, for the quote (trimmed to `max` characters). */
 export function firstLine(content: string, max = 120): string {

@@ -4,8 +4,7 @@
 import { PAGE_SIZE, type Api } from '../api/endpoints';
 import { errorMessage } from '../api/http';
 import type { Id } from '../api/types';
-import { applyNewestPage } from '../chat/messageStore';
-import { findLoaded } from '../chat/replies';
+import { applyNewestPage, findLoaded } from '../chat/messageStore';
 import type { Connection } from './connection';
 import type { Live } from './live';
 import type { Paging } from './paging';

@@ -16,6 +16,7 @@ import type { PinsData } from '../chat/pins';
 import { applyReactionEvent } from '../chat/reactions';
 import { SEND_TIMEOUT_MS } from '../chat/send';
 import { listenMembership } from './membership';
+import { messageDeleted, pinUpdated } from './messageEffects';
 import type { Realtime } from './realtime';
 
 // The sender's outbox and its operations that need the server (realtime/sending.ts uses them): nothing is sent
@@ -95,8 +96,8 @@ export function listen(rt: Realtime, s: ParleySocket) {
     originals.update(m);
     qc.setQueryData<PinsData>(qk.pins(m.channelId), (d) => pinsUpdateMessage(d, m));
   });
-  s.on('message:deleted', (e) => messages.deleted(e.channelId, e.messageId));
-  s.on('pin:update', (e) => messages.onPinUpdate(e));
+  s.on('message:deleted', (e) => messageDeleted(rt, e.channelId, e.messageId));
+  s.on('pin:update', (e) => pinUpdated(rt, e));
   s.on('reaction:update', (e) => {
     if (!e?.messageId || !e.channelId) return;
     chat.update(e.channelId, (st) => updateReactions(st, e.messageId, (r) => applyReactionEvent(r, e, meId)));

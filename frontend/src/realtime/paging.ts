@@ -4,7 +4,7 @@ import type { Api } from '../api/endpoints';
 import type { Id } from '../api/types';
 import { newestId, oldestId } from '../chat/messageStore';
 import { applyAroundPage, applyNewerPage, applyOlderPage } from '../chat/paging';
-import type { findLoaded } from '../chat/replies';
+import type { findLoaded } from '../chat/messageStore';
 import type { Connection } from './connection';
 import type { ChatStore } from './stores';
 

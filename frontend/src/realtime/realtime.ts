@@ -86,10 +86,10 @@ export class Realtime {
     this.typing = new TypingStore(conn);
     this.presence = new PresenceTracker(conn, api, meId);
     this.read = new ReadState(conn, qc, chat);
-    const messages = (this.messages = new MessageEvents({ qc, chat, originals }));
+    this.messages = new MessageEvents({ qc, chat, originals });
     this.history = history({ conn, api, chat, catchUp: (only) => this.catchUp(only), load: () => this.loadLive() });
     const e2ee = (this.e2ee = new E2EEHooks(qc, auth, meId));
-    this.sender = new Sender({ conn, api, qc, chat, e2ee, messages, meId }, () => this.loadLive());
+    this.sender = new Sender({ conn, api, qc, chat, e2ee, originals, meId }, () => this.loadLive());
     if (deps.live) this.arrived(deps.live);
     this.wire();
   }

@@ -8,6 +8,7 @@ import { receiveMessage } from '../chat/messageStore';
 import { Outbox } from '../chat/outbox';
 import { setReaction, toggleMine } from '../chat/reactions';
 import { SEND_TIMEOUT_MS } from '../chat/send';
+import { messageDeleted, pinUpdated } from './messageEffects';
 import type { SenderDeps } from './sending';
 
 export class SenderOps {
@@ -74,7 +75,7 @@ export class SenderOps {
   async remove(channelId: Id, messageId: Id): Promise<void> {
     const res = await this.d.conn.request((s) => s.timeout(SEND_TIMEOUT_MS).emitWithAck('message:delete', { channelId, messageId }));
     if (!res.ok) throw new Error(res.error?.message || 'Could not delete the message.');
-    this.d.messages.deleted(channelId, messageId);
+    messageDeleted(this.d, channelId, messageId);
   }
 
   async react(channelId: Id, messageId: Id, emoji: string, add: boolean): Promise<void> {
@@ -96,10 +97,10 @@ export class SenderOps {
   }
 
   async pin(channelId: Id, messageId: Id, pinned: boolean): Promise<void> {
-    const { api, messages, meId } = this.d;
+    const { api, meId } = this.d;
     if (pinned) await api.pin(channelId, messageId);
     else await api.unpin(channelId, messageId);
     // The event follows; apply at once for this tab.
-    messages.onPinUpdate({ channelId, messageId, userId: meId, pinned });
+    pinUpdated(this.d, { channelId, messageId, userId: meId, pinned });
   }
 }

@@ -7,11 +7,11 @@ import type { Api } from '../api/endpoints';
 import type { Attachment, Id } from '../api/types';
 import { addPending } from '../chat/messageStore';
 import type { Outbox } from '../chat/outbox';
+import type { OriginalsCache } from '../chat/replies';
 import { newNonce } from '../chat/send';
 import type { Connection } from './connection';
 import type { E2EEHooks } from './e2ee';
 import type { Live } from './live';
-import type { MessageEvents } from './messages';
 import type { SenderOps } from './senderOps';
 import type { ChatStore } from './stores';
 
@@ -21,7 +21,8 @@ export interface SenderDeps {
   chat: ChatStore;
   e2ee: E2EEHooks;
   api: Pick<Api, 'pin' | 'unpin'>;
-  messages: Pick<MessageEvents, 'deleted' | 'onPinUpdate'>;
+  /** The replies' originals (a deleted message is marked there too). */
+  originals: OriginalsCache;
   meId: Id;
 }
 
