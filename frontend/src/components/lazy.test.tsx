@@ -26,6 +26,25 @@ describe('lazy parts of the chat screen', () => {
     expect(screen.queryByTestId('part-loading')).toBeNull();
   });
 
+  it('a quiet part whose chunk cannot be downloaded draws nothing (no alert per message); the rest stays', async () => {
+    vi.spyOn(console, 'error').mockImplementation(() => undefined); // React logs the caught error
+    const failing = () => Promise.reject<{ Hello: typeof Hello }>(new TypeError('Failed to fetch dynamically imported module'));
+    const Quiet = part(failing, 'Hello', null, true);
+    const Loud = part(failing, 'Hello');
+    render(
+      <div>
+        <p>Messages stay</p>
+        <Quiet name="Ada" />
+        <Quiet name="Bob" />
+        <Loud name="Cy" />
+      </div>,
+    );
+    // The loud one's prompt shows that the failure has been rendered; the quiet ones add none.
+    await screen.findByTestId('part-error');
+    expect(screen.getAllByTestId('part-error')).toHaveLength(1);
+    expect(screen.getByText('Messages stay')).toBeTruthy();
+  });
+
   it('a chunk that cannot be downloaded (deploy while the page is open) says so in its place, with a reload button; the rest stays', async () => {
     vi.spyOn(console, 'error').mockImplementation(() => undefined); // React logs the caught error
     const reload = vi.fn();

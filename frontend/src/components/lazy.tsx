@@ -45,7 +45,7 @@ const loaders = {
   messageDialogs: chunk(() => import('./MessageDialogs')),
 };
 
-class PartErrorBoundary extends Component<{ children: ReactNode }, { failed: boolean }> {
+class PartErrorBoundary extends Component<{ children: ReactNode; quiet?: boolean }, { failed: boolean }> {
   override state = { failed: false };
 
   static getDerivedStateFromError() {
@@ -54,6 +54,7 @@ class PartErrorBoundary extends Component<{ children: ReactNode }, { failed: boo
 
   override render() {
     if (!this.state.failed) return this.props.children;
+    if (this.props.quiet) return null;
     return (
       <div className="part-error" role="alert" data-testid="part-error">
         <span>This part of Parley could not be loaded. A new version may be out.</span>
@@ -83,8 +84,18 @@ export function chunk<M>(load: () => Promise<M>): Chunk<M> {
   return Object.assign(get, { now: () => mod });
 }
 
+/**
+ * A lazy part: `placeholder` while its chunk loads; a reload prompt in its place if the chunk cannot be downloaded,
+ * or nothing when `quiet` (a part drawn once per message, whose actions the keyboard menu also offers: one prompt per
+ * message would be a screenful of alerts).
+ */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the same bound as React.lazy's own signature
-export function part<M extends Record<K, ComponentType<any>>, K extends keyof M>(load: (() => Promise<M>) | Chunk<M>, name: K, placeholder: ReactNode = null) {
+export function part<M extends Record<K, ComponentType<any>>, K extends keyof M>(
+  load: (() => Promise<M>) | Chunk<M>,
+  name: K,
+  placeholder: ReactNode = null,
+  quiet = false,
+) {
   // A chunk already here (prefetched) resolves synchronously (React.lazy reads a thenable that calls back at once
   // as resolved), so the part draws in the same render as its parent: no empty frame, no suspended subtree.
   const L = lazy(() => {
@@ -94,7 +105,7 @@ export function part<M extends Record<K, ComponentType<any>>, K extends keyof M>
   });
   return function LazyPart(props: ComponentProps<M[K]>) {
     return (
-      <PartErrorBoundary>
+      <PartErrorBoundary quiet={quiet}>
         <Suspense fallback={placeholder}>
           <L {...props} />
         </Suspense>
@@ -131,7 +142,7 @@ export const ReactedBy = part(loaders.userNames, 'ReactedBy');
 export const TypingNames = part(loaders.userNames, 'TypingNames');
 export const EditBox = part(loaders.messageActions, 'EditBox');
 export const MessageMenuList = part(loaders.messageActions, 'MessageMenuList');
-export const MessageToolbar = part(loaders.messageActions, 'MessageToolbar');
+export const MessageToolbar = part(loaders.messageActions, 'MessageToolbar', null, true);
 export const ReactionPicker = part(loaders.reactionPicker, 'ReactionPicker');
 export const ServerMenu = part(loaders.serverMenu, 'ServerMenu');
 export const LeaveDialog = part(loaders.messageDialogs, 'LeaveDialog');
