@@ -47,6 +47,10 @@
 //                warm-up message; every node's CPU is reported apart and summed as the server's.
 // Common: --world FILE (Parley: reuse the users and channels saved there by an earlier run with the same
 // sizes, or save the new ones there), --postgres-pid PID (the postmaster: PostgreSQL's CPU next to the server's).
+// BENCH_SAMPLES=FILE (environment; bench/run.sh passes it on, the last scenario run keeps the file): chat and
+// fan-out write every send→deliver sample
+// there as "step send-time-ms(epoch) latency-ms"; bench/stalls.py shows when the slow ones happened (issue #13:
+// a database write burst every 5 s was found this way).
 // The load generator's own CPU (utime+stime of its processes, from /proc) is reported for every phase and step.
 // Every step checks that each acknowledged message reached every member exactly once, and (for Parley) that
 // the channel history holds each acknowledged message exactly once. Exit status: 0 functionally correct,
@@ -282,6 +286,14 @@ async function connections() {
  * echo). A record whose send time is not known yet (the chat's workers report it with the ack) is kept in
  * st.pending until the step ends.
  */
+const samplesFile = process.env.BENCH_SAMPLES;
+const samples = []; // [step, send time (epoch ms), send→deliver ms] when samplesFile is set
+if (samplesFile) process.on("exit", () => writeFileSync(samplesFile, samples.map((r) => r.join(" ")).join("\n") + "\n"));
+/** sample records one send→deliver latency. */
+function sample(st, t0, ms) {
+  st.deliver.push(ms);
+  if (samplesFile) samples.push([st.step, (performance.timeOrigin + t0).toFixed(1), ms.toFixed(2)]);
+}
 function deliver(world, st, ui, nonce, channelId, t) {
   const u = world.users[ui];
   const rec = st.recs.get(nonce);
@@ -303,7 +315,7 @@ function deliver(world, st, ui, nonce, channelId, t) {
   if (t > st.lastDelivery) st.lastDelivery = t; // workers' batches may interleave out of time order
   if (rec.step !== st.step) st.late++;
   else if (ui !== rec.sender) {
-    if (rec.t0 !== undefined) st.deliver.push(t - rec.t0);
+    if (rec.t0 !== undefined) sample(st, rec.t0, t - rec.t0);
     else st.pending.push(rec, t);
   }
 }
@@ -451,7 +463,7 @@ async function runSteps(world, socks, st, { rates, duration, size, pickSender, a
     let noSendTime = 0;
     for (let j = 0; j < st.pending.length; j += 2) {
       const rec = st.pending[j];
-      if (rec.t0 !== undefined) st.deliver.push(st.pending[j + 1] - rec.t0);
+      if (rec.t0 !== undefined) sample(st, rec.t0, st.pending[j + 1] - rec.t0);
       else noSendTime++;
     }
     st.pending = [];

@@ -1,10 +1,16 @@
 // Package coalesce is a write-behind buffer: values are collected by key, a newer value is combined with the
 // one already waiting (so a key is written once per interval however often it changed), and the batch is
 // written on a timer. A batch that fails to write is put back, under anything newer, and tried again next time.
+//
+// The timer's batch is written in chunks spread over the first half of the interval rather than all at once:
+// the database shares the machine's cores with the message path, and a burst of a few hundred upserts every
+// few seconds (FerretDB: about a millisecond of CPU each) showed up as a 100 ms stall in message delivery
+// every interval (BENCHMARKS.md, 2026-12-07). An explicit Flush and Close write at once.
 package coalesce
 
 import (
 	"context"
+	"maps"
 	"sync"
 	"time"
 )
@@ -16,8 +22,10 @@ type Writer[K comparable, V any] struct {
 	timeout time.Duration
 	onFail  func(n int, err error)
 
-	mu      sync.Mutex
-	pending map[K]V
+	mu       sync.Mutex
+	pending  map[K]V
+	inflight map[K]V    // taken for writing and not yet written (Get and Each still see it)
+	writing  sync.Mutex // one batch at a time, so inflight is one batch's
 
 	stop    chan struct{}
 	loops   sync.WaitGroup
@@ -69,60 +77,120 @@ func (w *Writer[K, V]) Add(k K, v V) {
 	w.mu.Unlock()
 }
 
-// Get returns the value waiting for a key (not yet written).
+// Get returns the value not yet written for a key (waiting, or taken by a write that has not finished).
 func (w *Writer[K, V]) Get(k K) (V, bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	return w.unwrittenLocked(k)
+}
+
+func (w *Writer[K, V]) unwrittenLocked(k K) (V, bool) {
 	v, ok := w.pending[k]
+	if old, inflight := w.inflight[k]; inflight {
+		if ok {
+			return w.merge(old, v), true
+		}
+		return old, true
+	}
 	return v, ok
 }
 
-// Each calls fn for every waiting value, holding the writer's lock (fn must not call the writer).
+// Each calls fn for every key's value not yet written (as Get), holding the writer's lock (fn must not call
+// the writer).
 func (w *Writer[K, V]) Each(fn func(K, V)) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	for k, v := range w.pending {
+	for k := range w.pending {
+		v, _ := w.unwrittenLocked(k)
 		fn(k, v)
+	}
+	for k, v := range w.inflight {
+		if _, waiting := w.pending[k]; !waiting {
+			fn(k, v)
+		}
 	}
 }
 
-// Len is the number of keys waiting.
+// Len is the number of keys not yet written.
 func (w *Writer[K, V]) Len() int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return len(w.pending)
+	n := len(w.pending)
+	for k := range w.inflight {
+		if _, waiting := w.pending[k]; !waiting {
+			n++
+		}
+	}
+	return n
 }
 
-// Flush writes what is waiting now. On failure the batch is put back and the error returned.
+// Flush writes what is waiting now, in one write. On failure the batch is put back and the error returned.
 func (w *Writer[K, V]) Flush(ctx context.Context) error {
+	return w.flush(ctx, 0, nil)
+}
+
+// chunk is how many values one write of a spread batch carries.
+const chunk = 8
+
+// flush writes what is waiting. With spread > 0 it writes chunks of `chunk` values spaced evenly over spread,
+// and the rest at once as soon as stop is closed. A failed write puts back its chunk and every later one.
+func (w *Writer[K, V]) flush(ctx context.Context, spread time.Duration, stop <-chan struct{}) error {
+	w.writing.Lock()
+	defer w.writing.Unlock()
 	w.mu.Lock()
 	if len(w.pending) == 0 {
 		w.mu.Unlock()
 		return nil
 	}
 	taken := w.pending
-	w.pending = map[K]V{}
+	w.pending, w.inflight = map[K]V{}, maps.Clone(taken)
 	w.mu.Unlock()
-	batch := make([]V, 0, len(taken))
-	for _, v := range taken {
-		batch = append(batch, v)
+	keys := make([]K, 0, len(taken))
+	for k := range taken {
+		keys = append(keys, k)
 	}
-	ctx, cancel := context.WithTimeout(ctx, w.timeout)
-	defer cancel()
-	err := w.write(ctx, batch)
-	if err == nil {
-		return nil
+	size := len(keys)
+	var gap time.Duration
+	if spread > 0 {
+		size = chunk
+		gap = spread / time.Duration((len(keys)+chunk-1)/chunk)
 	}
-	w.mu.Lock()
-	for k, v := range taken {
-		if newer, ok := w.pending[k]; ok {
-			v = w.merge(v, newer)
+	for start := 0; start < len(keys); start += size {
+		if start > 0 && gap > 0 {
+			select {
+			case <-stop:
+				gap, size = 0, len(keys) // shutting down: the rest in one write, no waiting
+			case <-time.After(gap):
+			}
 		}
-		w.pending[k] = v
+		part := keys[start:min(start+size, len(keys))]
+		batch := make([]V, len(part))
+		for i, k := range part {
+			batch[i] = taken[k]
+		}
+		wctx, cancel := context.WithTimeout(ctx, w.timeout)
+		err := w.write(wctx, batch)
+		cancel()
+		w.mu.Lock()
+		if err != nil {
+			for _, k := range keys[start:] {
+				v := taken[k]
+				if newer, ok := w.pending[k]; ok {
+					v = w.merge(v, newer)
+				}
+				w.pending[k] = v
+			}
+			w.inflight = nil
+			w.mu.Unlock()
+			w.onFail(len(keys)-start, err)
+			return err
+		}
+		for _, k := range part {
+			delete(w.inflight, k)
+		}
+		w.mu.Unlock()
 	}
-	w.mu.Unlock()
-	w.onFail(len(batch), err)
-	return err
+	return nil
 }
 
 // Close stops the background loop and writes what is waiting (once; ctx bounds that last write).
@@ -141,7 +209,7 @@ func (w *Writer[K, V]) loop(every time.Duration) {
 		case <-w.stop:
 			return
 		case <-t.C:
-			_ = w.Flush(context.Background())
+			_ = w.flush(context.Background(), every/2, w.stop)
 		}
 	}
 }

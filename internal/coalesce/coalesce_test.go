@@ -146,3 +146,133 @@ func TestWriteTimeout(t *testing.T) {
 		t.Fatalf("the value was not kept: %+v %v", v, ok)
 	}
 }
+
+// The timer's batch is written in chunks spread over half the interval, not in one burst; a failed chunk puts
+// back itself and the chunks after it, not the ones already written.
+func TestTimedBatchIsSpreadInChunks(t *testing.T) {
+	var mu sync.Mutex
+	var sizes []int
+	var at []time.Time
+	fail := 2 // the second chunk fails once
+	w := coalesce.New[string](coalesce.Config[counter]{Merge: addCounts,
+		Write: func(_ context.Context, b []counter) error {
+			mu.Lock()
+			defer mu.Unlock()
+			if len(sizes) == 1 && fail > 0 {
+				fail = 0
+				sizes = append(sizes, -len(b))
+				at = append(at, time.Now())
+				return errors.New("down")
+			}
+			sizes = append(sizes, len(b))
+			at = append(at, time.Now())
+			return nil
+		}})
+	for i := range 20 {
+		w.Add(string(rune('a'+i)), counter{Key: string(rune('a' + i)), Count: 1})
+	}
+	w.Start(400 * time.Millisecond) // chunks of 8 spread over 200 ms: 8, 8, 4, about 67 ms apart
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		mu.Lock()
+		written := 0
+		for _, n := range sizes {
+			written += max(n, 0)
+		}
+		mu.Unlock()
+		if written == 20 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not everything written: chunks %v", sizes)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err := w.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	// First tick: 8 written, 8 failed (12 put back); second tick: the 12 again as 8 and 4.
+	if !slices.Equal(sizes, []int{8, -8, 8, 4}) {
+		t.Fatalf("chunk sizes %v, want [8 -8 8 4]", sizes)
+	}
+	if gap := at[1].Sub(at[0]); gap < 40*time.Millisecond {
+		t.Fatalf("chunks %v apart: not spread", gap)
+	}
+}
+
+// Values taken by a write that has not finished are still "not yet written" for Get, Each and Len, merged
+// with anything newer, until the write succeeds.
+func TestValuesBeingWrittenStayVisible(t *testing.T) {
+	release := make(chan struct{})
+	started := make(chan struct{}, 1)
+	w := coalesce.New[string](coalesce.Config[counter]{Merge: addCounts,
+		Write: func(context.Context, []counter) error { started <- struct{}{}; <-release; return nil }})
+	w.Add("a", counter{Key: "a", Count: 1, Last: 1})
+	w.Add("b", counter{Key: "b", Count: 1, Last: 1})
+	done := make(chan error)
+	go func() { done <- w.Flush(context.Background()) }()
+	<-started
+	w.Add("a", counter{Key: "a", Count: 2, Last: 5})
+	if v, ok := w.Get("a"); !ok || v.Count != 3 || v.Last != 5 {
+		t.Fatalf("Get(a) during the write = %+v, %v; want the taken value merged with the newer one", v, ok)
+	}
+	if v, ok := w.Get("b"); !ok || v.Count != 1 {
+		t.Fatalf("Get(b) during the write = %+v, %v", v, ok)
+	}
+	seen := map[string]int{}
+	w.Each(func(k string, v counter) { seen[k] += v.Count })
+	if seen["a"] != 3 || seen["b"] != 1 || len(seen) != 2 || w.Len() != 2 {
+		t.Fatalf("Each during the write saw %v, Len %d", seen, w.Len())
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if v, ok := w.Get("a"); !ok || v.Count != 2 || w.Len() != 1 {
+		t.Fatalf("after the write: Get(a) = %+v, %v, Len %d; want only the newer value", v, ok, w.Len())
+	}
+	if _, ok := w.Get("b"); ok {
+		t.Fatal("b is still unwritten after its write")
+	}
+}
+
+// Close while a timed batch is being spread writes the rest at once instead of waiting out the spread.
+func TestCloseCutsTheSpreadShort(t *testing.T) {
+	st := &store{}
+	w := coalesce.New[string](coalesce.Config[counter]{Write: st.write, Merge: addCounts})
+	for i := range 40 {
+		w.Add(string(rune('A'+i)), counter{Key: string(rune('A' + i)), Count: 1})
+	}
+	w.Start(2 * time.Second) // five chunks 250 ms apart, if nothing cut them short
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		st.mu.Lock()
+		n := len(st.batches)
+		st.mu.Unlock()
+		if n > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the first tick wrote nothing")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t0 := time.Now()
+	if err := w.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(t0); d > 200*time.Millisecond {
+		t.Fatalf("Close took %v: it waited for the spread", d)
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	total := 0
+	for _, b := range st.batches {
+		total += len(b)
+	}
+	if total != 40 || w.Len() != 0 {
+		t.Fatalf("written %d of 40 (batches %d), %d left", total, len(st.batches), w.Len())
+	}
+}

@@ -24,8 +24,6 @@ import type { Realtime } from './realtime';
 export { SenderOps } from './senderOps';
 // Paging beyond the newest page (history.ts makes it on first use).
 export { paging } from './paging';
-// Paging beyond the newest page (history.ts makes it on first use).
-
 
 const tabHidden = () => typeof document !== 'undefined' && document.visibilityState === 'hidden';
 
