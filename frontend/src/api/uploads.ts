@@ -53,27 +53,20 @@ export function uploadFile({ channelId, file, token, onProgress, signal, encrypt
 }
 
 /** Sets the caller's avatar from an image file (PUT /api/users/me/avatar, the raw bytes); resolves to the profile. */
-export async function uploadAvatar(file: File, token: string): Promise<Me> {
-  let res: Response;
-  try {
-    res = await fetch(`${API_BASE}/users/me/avatar`, {
-      method: 'PUT',
-      headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/octet-stream' },
-      body: file,
-      credentials: 'same-origin',
-    });
-  } catch {
-    throw new ApiError(0, 'network', 'Could not reach the server. Check your connection.');
-  }
-  if (!res.ok) throw await toApiError(res);
-  return (await res.json()) as Me;
+export function uploadAvatar(file: File, token: string): Promise<Me> {
+  return putImage<Me>('/users/me/avatar', file, token);
 }
 
 /** PUT /api/servers/:id/icon: a server's icon from an image (owners and admins), stored like an avatar. */
-export async function uploadServerIcon(serverId: string, file: File, token: string): Promise<Server> {
+export function uploadServerIcon(serverId: string, file: File, token: string): Promise<Server> {
+  return putImage<Server>(`/servers/${serverId}/icon`, file, token);
+}
+
+/** PUTs an image's raw bytes to an API path and resolves to the JSON the server answers. */
+async function putImage<T>(path: string, file: File, token: string): Promise<T> {
   let res: Response;
   try {
-    res = await fetch(`${API_BASE}/servers/${serverId}/icon`, {
+    res = await fetch(`${API_BASE}${path}`, {
       method: 'PUT',
       headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/octet-stream' },
       body: file,
@@ -83,7 +76,7 @@ export async function uploadServerIcon(serverId: string, file: File, token: stri
     throw new ApiError(0, 'network', 'Could not reach the server. Check your connection.');
   }
   if (!res.ok) throw await toApiError(res);
-  return (await res.json()) as Server;
+  return (await res.json()) as T;
 }
 
 /** Why a file cannot be sent before uploading it, or null. */

@@ -1,6 +1,6 @@
 import { render, screen } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { Attachment } from '../api/types';
 import { formatSize, previewKind } from '../api/files';
 import { Attachments } from './Attachments';
@@ -11,6 +11,12 @@ const zip: Attachment = { id: '3', name: 'site.zip', contentType: 'application/z
 const video: Attachment = { id: '4', name: 'clip.mp4', contentType: 'video/mp4', size: 9000, url: '/files/4/clip.mp4' };
 
 describe('Attachments', () => {
+  // A text file's snippet is highlighted by a lazily imported module: loaded here first, so no test's import of it
+  // can still be running when the file's environment is torn down (vitest reports that as an unhandled error).
+  beforeAll(async () => {
+    await import('./Highlight');
+  });
+
   it('reserves an image box from its dimensions and opens a lightbox', async () => {
     render(<Attachments items={[img]} />);
     const el = screen.getByTestId('attachment-image') as HTMLImageElement;
