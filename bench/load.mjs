@@ -48,9 +48,8 @@
 // Common: --world FILE (Parley: reuse the users and channels saved there by an earlier run with the same
 // sizes, or save the new ones there), --postgres-pid PID (the postmaster: PostgreSQL's CPU next to the server's).
 // BENCH_SAMPLES=FILE (environment; bench/run.sh passes it on, the last scenario run keeps the file): chat and
-// fan-out write every send→deliver sample
-// there as "step send-time-ms(epoch) latency-ms"; bench/stalls.py shows when the slow ones happened (issue #13:
-// a database write burst every 5 s was found this way).
+// fan-out write every send→deliver sample there as "step send-time-ms(epoch) latency-ms"; bench/stalls.py shows
+// when the slow ones happened (issue #13: a database write burst every 5 s was found this way).
 // The load generator's own CPU (utime+stime of its processes, from /proc) is reported for every phase and step.
 // Every step checks that each acknowledged message reached every member exactly once, and (for Parley) that
 // the channel history holds each acknowledged message exactly once. Exit status: 0 functionally correct,

@@ -24,8 +24,9 @@ type Writer[K comparable, V any] struct {
 
 	mu       sync.Mutex
 	pending  map[K]V
-	inflight map[K]V    // taken for writing and not yet written (Get and Each still see it)
-	writing  sync.Mutex // one batch at a time, so inflight is one batch's
+	inflight map[K]V       // taken for writing and not yet written (Get and Each still see it)
+	writing  sync.Mutex    // one batch at a time, so inflight is one batch's
+	hurry    chan struct{} // an explicit Flush asks a spread in progress to write its rest at once
 
 	stop    chan struct{}
 	loops   sync.WaitGroup
@@ -55,7 +56,7 @@ func New[K comparable, V any](cfg Config[V]) *Writer[K, V] {
 		cfg.OnFail = func(int, error) {}
 	}
 	w := &Writer[K, V]{write: cfg.Write, merge: cfg.Merge, timeout: cfg.Timeout, onFail: cfg.OnFail,
-		pending: map[K]V{}, stop: make(chan struct{})}
+		pending: map[K]V{}, stop: make(chan struct{}), hurry: make(chan struct{}, 1)}
 	return w
 }
 
@@ -124,19 +125,28 @@ func (w *Writer[K, V]) Len() int {
 	return n
 }
 
-// Flush writes what is waiting now, in one write. On failure the batch is put back and the error returned.
+// Flush writes what is waiting now, in one write (a timed batch being spread is hurried along first). On failure
+// the batch is put back and the error returned.
 func (w *Writer[K, V]) Flush(ctx context.Context) error {
-	return w.flush(ctx, 0, nil)
+	select {
+	case w.hurry <- struct{}{}:
+	default:
+	}
+	w.writing.Lock()
+	defer w.writing.Unlock()
+	select {
+	case <-w.hurry: // no spread took it: not to hurry the next one
+	default:
+	}
+	return w.flushLocked(ctx, 0, nil)
 }
 
 // chunk is how many values one write of a spread batch carries.
 const chunk = 8
 
-// flush writes what is waiting. With spread > 0 it writes chunks of `chunk` values spaced evenly over spread,
-// and the rest at once as soon as stop is closed. A failed write puts back its chunk and every later one.
-func (w *Writer[K, V]) flush(ctx context.Context, spread time.Duration, stop <-chan struct{}) error {
-	w.writing.Lock()
-	defer w.writing.Unlock()
+// flushLocked writes what is waiting; the caller holds w.writing. With spread > 0 it writes chunks of `chunk` values spaced evenly over spread,
+// and the rest at once as soon as stop is closed or a Flush asks. A failed write puts back its chunk and every later one.
+func (w *Writer[K, V]) flushLocked(ctx context.Context, spread time.Duration, stop <-chan struct{}) error {
 	w.mu.Lock()
 	if len(w.pending) == 0 {
 		w.mu.Unlock()
@@ -160,6 +170,8 @@ func (w *Writer[K, V]) flush(ctx context.Context, spread time.Duration, stop <-c
 			select {
 			case <-stop:
 				gap, size = 0, len(keys) // shutting down: the rest in one write, no waiting
+			case <-w.hurry:
+				gap, size = 0, len(keys)
 			case <-time.After(gap):
 			}
 		}
@@ -209,7 +221,9 @@ func (w *Writer[K, V]) loop(every time.Duration) {
 		case <-w.stop:
 			return
 		case <-t.C:
-			_ = w.flush(context.Background(), every/2, w.stop)
+			w.writing.Lock()
+			_ = w.flushLocked(context.Background(), every/2, w.stop)
+			w.writing.Unlock()
 		}
 	}
 }

@@ -276,3 +276,47 @@ func TestCloseCutsTheSpreadShort(t *testing.T) {
 		t.Fatalf("written %d of 40 (batches %d), %d left", total, len(st.batches), w.Len())
 	}
 }
+
+// An explicit Flush while a timed batch is being spread does not wait out the spread: the rest is written at once.
+func TestFlushHurriesASpreadAlong(t *testing.T) {
+	st := &store{}
+	w := coalesce.New[string](coalesce.Config[counter]{Write: st.write, Merge: addCounts})
+	defer w.Close(context.Background())
+	for i := range 40 {
+		w.Add(string(rune('A'+i)), counter{Key: string(rune('A' + i)), Count: 1})
+	}
+	w.Start(2 * time.Second) // five chunks 250 ms apart, if nothing hurried them
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		st.mu.Lock()
+		n := len(st.batches)
+		st.mu.Unlock()
+		if n > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the first tick wrote nothing")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	w.Add("late", counter{Key: "late", Count: 1})
+	t0 := time.Now()
+	if err := w.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(t0); d > 200*time.Millisecond {
+		t.Fatalf("Flush took %v: it waited for the spread", d)
+	}
+	if n := w.Len(); n != 0 {
+		t.Fatalf("%d keys unwritten after Flush", n)
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	total := 0
+	for _, b := range st.batches {
+		total += len(b)
+	}
+	if total != 41 {
+		t.Fatalf("written %d of 41", total)
+	}
+}
